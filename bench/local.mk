@@ -1,0 +1,1 @@
+# bench: file lists for the one Makefile (included from Makefile.am).

@@ -1,0 +1,1 @@
+# bm: file lists for the one Makefile (included from Makefile.am).

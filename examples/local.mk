@@ -1,0 +1,1 @@
+# examples: file lists for the one Makefile (included from Makefile.am).

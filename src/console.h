@@ -1,0 +1,29 @@
+/* The terminal as the guest's serial console: raw mode when stdin is a
+ * tty, a reader thread for input, Ctrl-A x to quit (QEMU's escape). */
+#ifndef RAX_CONSOLE_H
+#define RAX_CONSOLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct machine;
+struct console;
+
+/* Opens the console on stdin/stdout.  Returns 0 or -errno. */
+int console_open(struct machine *m, struct console **out)
+	__attribute__((warn_unused_result));
+/* Restores the terminal and stops the reader thread. */
+void console_close(struct console *c);
+
+/* Guest output. */
+void console_write(struct console *c, const void *buf, size_t n);
+
+/* Takes up to n bytes of pending input; returns the count (0: none).
+ * Thread-safe. */
+size_t console_read(struct console *c, uint8_t *buf, size_t n);
+
+/* fn(opaque) is called from the reader thread whenever new input is
+ * pending (the UART raises its RX interrupt from it). */
+void console_set_notify(struct console *c, void (*fn)(void *), void *opaque);
+
+#endif

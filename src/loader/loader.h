@@ -1,0 +1,42 @@
+/* Kernel loading: the Linux x86 boot protocol for bzImage
+ * (Documentation/arch/x86/boot.rst), vmlinux ELF, host-side payload
+ * decompression, and the firmware tables Linux reads (e820, MP table).
+ *
+ * ld_load() fills guest RAM and m->boot_regs: the vCPU starts in 64-bit
+ * mode at the kernel's 64-bit entry with RSI = the zero page, on boot page
+ * tables that identity-map low memory and map the kernel at
+ * 0xffffffff80000000. */
+#ifndef RAX_LOADER_H
+#define RAX_LOADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct machine;
+
+struct ld_config {
+	const char *kernel;   /* path to bzImage or vmlinux ELF */
+	const char *initrd;   /* path or NULL */
+	const char *cmdline;  /* NULL: "" */
+	bool host_decompress; /* bzImage: decompress the payload on the host
+				 and enter the kernel proper directly */
+};
+
+/* What was loaded, for logs, the gdb server and tests. */
+struct ld_info {
+	uint64_t entry;        /* guest-physical address of the first insn */
+	uint64_t kernel_start, kernel_end; /* physical */
+	uint64_t initrd_start, initrd_size;
+	uint16_t protocol;     /* boot protocol version, 0 for ELF */
+	bool elf;              /* loaded as ELF (vmlinux or decompressed) */
+};
+
+/* Loads the kernel described by c into m.  Returns 0, or a negative errno
+ * with a one-line message naming the file and the problem in *e (the
+ * caller exits with status 2 for -EINVAL/-ENOENT/-EFBIG/-ENOEXEC...). */
+int ld_load(struct machine *m, const struct ld_config *c, struct ld_info *info,
+	    struct rax_err *e) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,114 @@
+/* The machine: see machine.h. */
+#include "machine.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+void machine_pio(struct machine *m, uint16_t port, bool is_write, void *data,
+		 unsigned size)
+{
+	const struct io_range *r = iobus_find(&m->pio, port);
+
+	if (r) {
+		r->fn(r->opaque, port - r->base, is_write, data, size);
+		return;
+	}
+	if (!is_write)
+		memset(data, 0xff, size);
+	if (m->debug_io) {
+		uint64_t v = 0;
+
+		memcpy(&v, data, size);
+		log_emit(LOG_INFO, LOGC_io, "unclaimed %s port %#06x size %u%s%#llx",
+			 is_write ? "write" : "read", port, size,
+			 is_write ? " value " : " -> ", (unsigned long long)v);
+	}
+}
+
+bool machine_mmio(struct machine *m, uint64_t gpa, bool is_write, void *data,
+		  unsigned size)
+{
+	const struct io_range *r = iobus_find(&m->mmio, gpa);
+
+	if (r) {
+		r->fn(r->opaque, gpa - r->base, is_write, data, size);
+		return true;
+	}
+	if (!is_write)
+		memset(data, 0xff, size);
+	if (m->debug_io) {
+		uint64_t v = 0;
+
+		memcpy(&v, data, size < 8 ? size : 8);
+		log_emit(LOG_INFO, LOGC_mmio, "unclaimed %s %#llx size %u%s%#llx",
+			 is_write ? "write" : "read", (unsigned long long)gpa,
+			 size, is_write ? " value " : " -> ",
+			 (unsigned long long)v);
+	}
+	return false;
+}
+
+void machine_set_irq(struct machine *m, unsigned gsi, int level)
+{
+	rax_log(LOG_TRACE, irq, "gsi %u -> %d", gsi, level);
+	if (m->ops && m->ops->set_irq)
+		m->ops->set_irq(m, gsi, level);
+}
+
+void machine_request_exit(struct machine *m, int status, const char *why)
+{
+	bool expected = false;
+
+	if (atomic_compare_exchange_strong(&m->exit_requested, &expected, true)) {
+		m->exit_status = status;
+		snprintf(m->exit_reason, sizeof(m->exit_reason), "%s", why);
+	}
+	if (m->ops && m->ops->kick)
+		m->ops->kick(m);
+}
+
+static int fmt_seg(char *p, unsigned n, const char *name,
+		   const struct rax_seg *s)
+{
+	return snprintf(p, n, "%-3s=%04x %016llx %08x type %x s %u dpl %u p %u "
+			"l %u db %u g %u\n", name, s->sel,
+			(unsigned long long)s->base, s->limit, s->type, s->s,
+			s->dpl, s->present, s->l, s->db, s->g);
+}
+
+void machine_format_regs(const struct rax_regs *r, char *buf, unsigned len)
+{
+	static const char *const gpr[16] = {
+		"RAX", "RCX", "RDX", "RBX", "RSP", "RBP", "RSI", "RDI",
+		"R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15",
+	};
+	static const char *const seg[6] = { "ES", "CS", "SS", "DS", "FS", "GS" };
+	unsigned o = 0;
+
+#define PUT(...) \
+	do { if (o < len) o += (unsigned)snprintf(buf + o, len - o, __VA_ARGS__); } while (0)
+	for (int i = 0; i < 16; i++)
+		PUT("%-3s=%016llx%s", gpr[i], (unsigned long long)r->gpr[i],
+		    (i & 3) == 3 ? "\n" : " ");
+	PUT("RIP=%016llx RFL=%08llx\n", (unsigned long long)r->rip,
+	    (unsigned long long)r->rflags);
+	for (int i = 0; i < 6; i++)
+		if (o < len)
+			o += (unsigned)fmt_seg(buf + o, len - o, seg[i], &r->seg[i]);
+	if (o < len)
+		o += (unsigned)fmt_seg(buf + o, len - o, "LDT", &r->ldt);
+	if (o < len)
+		o += (unsigned)fmt_seg(buf + o, len - o, "TR", &r->tr);
+	PUT("GDT=%016llx %04x IDT=%016llx %04x\n",
+	    (unsigned long long)r->gdt.base, r->gdt.limit,
+	    (unsigned long long)r->idt.base, r->idt.limit);
+	PUT("CR0=%08llx CR2=%016llx CR3=%016llx CR4=%08llx CR8=%llx\n",
+	    (unsigned long long)r->cr0, (unsigned long long)r->cr2,
+	    (unsigned long long)r->cr3, (unsigned long long)r->cr4,
+	    (unsigned long long)r->cr8);
+	PUT("EFER=%016llx APIC_BASE=%016llx\n", (unsigned long long)r->efer,
+	    (unsigned long long)r->apic_base);
+#undef PUT
+}

@@ -1,0 +1,73 @@
+/* The machine: guest memory, the I/O buses, timers, the engine running it
+ * and the exit request.  One per process. */
+#ifndef RAX_MACHINE_H
+#define RAX_MACHINE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "iobus.h"
+#include "mem.h"
+#include "regs.h"
+#include "timer.h"
+#include "vcpu.h"
+
+/* Exit status of rax (README "Exit status"). */
+enum rax_exit {
+	RAX_EXIT_OK = 0,       /* guest powered off or reset; Ctrl-A x */
+	RAX_EXIT_USAGE = 1,    /* bad option, no usable engine */
+	RAX_EXIT_INPUT = 2,    /* bad kernel/initrd/size */
+	RAX_EXIT_ENGINE = 3,   /* triple fault, engine or internal error */
+};
+
+struct dev_state;
+struct console;
+
+struct machine {
+	struct guest_mem mem;
+	struct io_bus pio, mmio;
+	struct timer_list timers;  /* vCPU thread only */
+
+	const struct vcpu_ops *ops;
+	void *engine;              /* the engine's private state */
+
+	struct rax_regs boot_regs; /* vCPU state at the first instruction */
+	uint64_t e820_ram_top;     /* informational: end of low RAM used */
+
+	bool debug_io;             /* log accesses no device claims */
+	struct dev_state *devs;    /* src/devices */
+	struct console *con;       /* the terminal, or NULL */
+
+	/* Exit requests from devices (debug-exit, i8042 reset) and the
+	 * console (Ctrl-A x), from any thread. */
+	atomic_bool exit_requested;
+	int exit_status;
+	char exit_reason[128];
+};
+
+/* Port and MMIO accesses from the engines.  Unclaimed reads return all
+ * ones, unclaimed writes are dropped; both are logged with --debug-io.
+ * machine_mmio() returns false when no device claims gpa. */
+void machine_pio(struct machine *m, uint16_t port, bool is_write, void *data,
+		 unsigned size);
+bool machine_mmio(struct machine *m, uint64_t gpa, bool is_write, void *data,
+		  unsigned size);
+
+/* Raise or lower a device interrupt line (GSI). Thread-safe. */
+void machine_set_irq(struct machine *m, unsigned gsi, int level);
+
+/* Ask the run loop to stop and rax to exit with `status`; the first
+ * request wins.  Thread-safe. */
+void machine_request_exit(struct machine *m, int status, const char *why);
+
+static inline uint64_t machine_now_ns(struct machine *m)
+{
+	return m->ops->clock_ns(m);
+}
+
+/* Format the registers of `r` as a multi-line dump (QEMU-like) into buf.
+ * Used for fatal errors and the gdb monitor. */
+void machine_format_regs(const struct rax_regs *r, char *buf, unsigned len);
+
+#endif

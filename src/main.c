@@ -1,0 +1,206 @@
+/* rax: command line, engine choice, and the run loop.  The only file that
+ * prints errors and exits (STYLE.md habit 4). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "console.h"
+#include "devices/devices.h"
+#include "err.h"
+#include "guest.h"
+#include "loader/loader.h"
+#include "log.h"
+#include "machine.h"
+#include "options.h"
+#include "rsp/rsp.h"
+
+#define DEFAULT_CMDLINE "console=ttyS0 nokaslr reboot=k"
+
+static struct machine machine;
+
+static int __attribute__((format(printf, 2, 3)))
+die(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("rax: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return status;
+}
+
+/* Picks the engine for --backend and says why on stderr.  Returns the ops
+ * or NULL with the reason in *e. */
+static const struct vcpu_ops *choose_engine(enum backend b, struct rax_err *e)
+{
+	struct rax_err why = { "" };
+
+	switch (b) {
+	case BACKEND_KVM:
+#ifdef HAVE_KVM
+		if (kvm_vcpu_ops.probe(e))
+			return NULL;
+		fprintf(stderr, "rax: engine: kvm (--backend kvm)\n");
+		return &kvm_vcpu_ops;
+#else
+		rax_errf(e, -ENOSYS, "--backend kvm: rax was built without KVM "
+			 "(--disable-kvm or no linux/kvm.h)");
+		return NULL;
+#endif
+	case BACKEND_EMULATOR:
+		if (cpu_vcpu_ops.probe(e))
+			return NULL;
+		fprintf(stderr, "rax: engine: emulator (--backend emulator)\n");
+		return &cpu_vcpu_ops;
+	case BACKEND_AUTO:
+		break;
+	}
+#ifdef HAVE_KVM
+	if (!kvm_vcpu_ops.probe(&why)) {
+		fprintf(stderr, "rax: engine: kvm (/dev/kvm passed the self-test)\n");
+		return &kvm_vcpu_ops;
+	}
+#else
+	snprintf(why.msg, sizeof(why.msg), "built without KVM");
+#endif
+	if (cpu_vcpu_ops.probe(e)) {
+		rax_errf(e, -ENODEV, "no usable engine: KVM: %s; emulator: %s",
+			 why.msg, e->msg);
+		return NULL;
+	}
+	fprintf(stderr, "rax: engine: emulator (KVM not used: %s)\n", why.msg);
+	return &cpu_vcpu_ops;
+}
+
+static int report_stop(struct machine *m, const struct vcpu_stop *st,
+		       struct rax_err *e)
+{
+	struct rax_regs r;
+	char dump[2048] = "";
+
+	if (!m->ops->get_regs(m, &r))
+		machine_format_regs(&r, dump, sizeof(dump));
+	if (st->reason == VCPU_STOP_SHUTDOWN)
+		fprintf(stderr, "rax: guest triple fault (shutdown)\n%s", dump);
+	else
+		fprintf(stderr, "rax: %s\n%s", e->msg[0] ? e->msg :
+			"engine stopped unexpectedly", dump);
+	return RAX_EXIT_ENGINE;
+}
+
+/* Runs the guest until it exits.  Returns rax's exit status. */
+static int run_plain(struct machine *m)
+{
+	struct vcpu_stop st;
+	struct rax_err e = { "" };
+
+	for (;;) {
+		int ret = m->ops->run(m, 0, &st, &e);
+
+		if (atomic_load(&m->exit_requested))
+			break;
+		if (ret || st.reason == VCPU_STOP_ERROR ||
+		    st.reason == VCPU_STOP_SHUTDOWN)
+			return report_stop(m, &st, &e);
+	}
+	return m->exit_status;
+}
+
+int main(int argc, char **argv)
+{
+	struct machine *m = &machine;
+	struct rax_options o;
+	struct rax_err e = { "" };
+	struct guest_paths gp;
+	struct ld_config lc = { 0 };
+	struct ld_info li;
+	struct rsp_server *gdb = NULL;
+	const char *env;
+	int ret, status;
+
+	ret = opt_parse(argc, argv, &o, &e);
+	if (ret)
+		return die(ret == -ERANGE ? RAX_EXIT_INPUT : RAX_EXIT_USAGE,
+			   "%s", e.msg);
+	if (o.help) {
+		fputs(opt_usage, stdout);
+		return 0;
+	}
+	if (o.version) {
+		printf("rax %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	env = getenv("RAX_LOG");
+	if (env && *env && log_configure(env))
+		return die(RAX_EXIT_USAGE, "RAX_LOG=%s: expected LEVEL[,CATEGORIES]", env);
+	if (o.log && log_configure(o.log))
+		return die(RAX_EXIT_USAGE, "--log %s: expected LEVEL[,CATEGORIES]", o.log);
+
+	if (!o.kernel) {
+		if (guest_default(&gp, &e))
+			return die(RAX_EXIT_USAGE, "%s", e.msg);
+		o.kernel = gp.kernel;
+		if (!o.initrd)
+			o.initrd = gp.initrd;
+		rax_log(LOG_INFO, boot, "default guest from %s", gp.dir);
+	}
+
+	m->debug_io = o.debug_io;
+	ret = gm_init(&m->mem, o.mem);
+	if (ret)
+		return die(RAX_EXIT_USAGE, "--mem: cannot map guest memory: %s",
+			   strerror(-ret));
+	m->ops = choose_engine(o.backend, &e);
+	if (!m->ops)
+		return die(RAX_EXIT_USAGE, "%s", e.msg);
+
+	if (dev_init_all(m, &e))
+		return die(RAX_EXIT_ENGINE, "%s", e.msg);
+
+	lc.kernel = o.kernel;
+	lc.initrd = o.initrd;
+	lc.cmdline = o.cmdline ? o.cmdline : DEFAULT_CMDLINE;
+	lc.host_decompress = o.decompress == DECOMP_HOST ||
+		(o.decompress == DECOMP_AUTO && m->ops == &cpu_vcpu_ops);
+	if (ld_load(m, &lc, &li, &e))
+		return die(RAX_EXIT_INPUT, "%s", e.msg);
+
+	if (m->ops->init(m, &e))
+		return die(RAX_EXIT_ENGINE, "%s", e.msg);
+	if (o.trace != TRACE_OFF) {
+		if (!m->ops->set_trace)
+			return die(RAX_EXIT_USAGE, "--trace: %s",
+				   "the KVM engine cannot trace; use --backend emulator");
+	}
+	if (o.gdb) {
+		ret = rsp_open(m, o.gdb, o.gdb_wait, &gdb, &e);
+		if (ret)
+			return die(RAX_EXIT_USAGE, "%s", e.msg);
+	}
+
+	ret = console_open(m, &m->con);
+	if (ret)
+		return die(RAX_EXIT_ENGINE, "cannot open the console: %s",
+			   strerror(-ret));
+
+	status = gdb ? rsp_run(gdb) : run_plain(m);
+
+	console_close(m->con);
+	m->con = NULL;
+	if (m->exit_reason[0])
+		fprintf(stderr, "rax: %s\n", m->exit_reason);
+	if (o.stats && m->ops->print_stats)
+		m->ops->print_stats(m);
+	if (gdb)
+		rsp_close(gdb);
+	m->ops->destroy(m);
+	dev_exit_all(m);
+	gm_destroy(&m->mem);
+	return status;
+}

@@ -1,0 +1,149 @@
+/* Command-line parsing: see options.h. */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+
+#include "mem.h"
+
+const char opt_usage[] =
+"Usage: rax [OPTIONS]\n"
+"Boot a Linux kernel on KVM or on rax's x86-64 interpreter.\n"
+"\n"
+"  -k, --kernel IMG        bzImage or vmlinux ELF (default: the default guest)\n"
+"  -i, --initrd FILE       initramfs / initrd image\n"
+"  -a, --cmdline STR       kernel command line\n"
+"  -m, --mem SIZE          guest RAM, e.g. 512M, 2G (default 512M)\n"
+"  -b, --backend ENGINE    auto (default), kvm or emulator\n"
+"      --decompress WHERE  auto (default), host or guest: who decompresses a\n"
+"                          bzImage (auto: host on the emulator, guest on KVM)\n"
+"      --log LEVEL[,CATS]  error|warn|info|debug|trace, categories:\n"
+"                          boot,io,mmio,exit,irq,dev,kvm,cpu,rsp,timer,all\n"
+"      --debug-io          log port/MMIO accesses no device claims\n"
+"  -g, --gdb ADDR          gdb server on [HOST:]PORT, unix:PATH or a tty\n"
+"      --gdb-wait          stop before the first instruction until gdb resumes\n"
+"      --trace[=regs]      print each instruction (emulator); regs adds registers\n"
+"      --trace-from WHERE  start tracing at an address or symbol\n"
+"      --symbols VMLINUX   kernel symbols for traces\n"
+"      --stats             print execution statistics at exit\n"
+"      --clock MODE        icount (default) or host: the emulator's time base\n"
+"  -h, --help              this text\n"
+"  -V, --version           version\n"
+"\n"
+"The console is the terminal; type Ctrl-A x to quit, Ctrl-A Ctrl-A for Ctrl-A.\n"
+"Environment: RAX_LOG=LEVEL[,CATS] as --log.\n";
+
+enum {
+	O_DECOMP = 256, O_LOG, O_DEBUG_IO, O_GDB_WAIT, O_TRACE, O_TRACE_FROM,
+	O_SYMBOLS, O_STATS, O_CLOCK,
+};
+
+static const struct option long_opts[] = {
+	{ "kernel", required_argument, NULL, 'k' },
+	{ "initrd", required_argument, NULL, 'i' },
+	{ "cmdline", required_argument, NULL, 'a' },
+	{ "append", required_argument, NULL, 'a' },
+	{ "mem", required_argument, NULL, 'm' },
+	{ "backend", required_argument, NULL, 'b' },
+	{ "decompress", required_argument, NULL, O_DECOMP },
+	{ "log", required_argument, NULL, O_LOG },
+	{ "debug-io", no_argument, NULL, O_DEBUG_IO },
+	{ "gdb", required_argument, NULL, 'g' },
+	{ "gdb-wait", no_argument, NULL, O_GDB_WAIT },
+	{ "trace", optional_argument, NULL, O_TRACE },
+	{ "trace-from", required_argument, NULL, O_TRACE_FROM },
+	{ "symbols", required_argument, NULL, O_SYMBOLS },
+	{ "stats", no_argument, NULL, O_STATS },
+	{ "clock", required_argument, NULL, O_CLOCK },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Index of `s` in the NULL-terminated `names`, or -1. */
+static int pick(const char *s, const char *const *names)
+{
+	for (int i = 0; names[i]; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return -1;
+}
+
+int opt_parse(int argc, char **argv, struct rax_options *o, struct rax_err *e)
+{
+	static const char *const backends[] = { "auto", "kvm", "emulator", NULL };
+	static const char *const decomps[] = { "auto", "host", "guest", NULL };
+	static const char *const clocks[] = { "icount", "host", NULL };
+	int c, v;
+
+	memset(o, 0, sizeof(*o));
+	o->mem = OPT_DEFAULT_MEM;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":k:i:a:m:b:g:hV", long_opts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'k': o->kernel = optarg; break;
+		case 'i': o->initrd = optarg; break;
+		case 'a': o->cmdline = optarg; break;
+		case 'm':
+			if (gm_parse_size(optarg, &o->mem) || o->mem < (16ull << 20) ||
+			    (o->mem & 0xfff))
+				return rax_errf(e, -ERANGE, "--mem %s: not a size "
+						"of at least 16M in whole pages "
+						"(e.g. 512M, 2G)", optarg);
+			break;
+		case 'b':
+			if ((v = pick(optarg, backends)) < 0)
+				return rax_errf(e, -EINVAL, "--backend %s: expected "
+						"auto, kvm or emulator", optarg);
+			o->backend = (enum backend)v;
+			break;
+		case O_DECOMP:
+			if ((v = pick(optarg, decomps)) < 0)
+				return rax_errf(e, -EINVAL, "--decompress %s: "
+						"expected auto, host or guest", optarg);
+			o->decompress = (enum decompress)v;
+			break;
+		case O_LOG: o->log = optarg; break;
+		case O_DEBUG_IO: o->debug_io = true; break;
+		case 'g': o->gdb = optarg; break;
+		case O_GDB_WAIT: o->gdb_wait = true; break;
+		case O_TRACE:
+			if (!optarg)
+				o->trace = TRACE_INSN;
+			else if (!strcmp(optarg, "regs"))
+				o->trace = TRACE_REGS;
+			else
+				return rax_errf(e, -EINVAL, "--trace=%s: expected "
+						"--trace or --trace=regs", optarg);
+			break;
+		case O_TRACE_FROM: o->trace_from = optarg; break;
+		case O_SYMBOLS: o->symbols = optarg; break;
+		case O_STATS: o->stats = true; break;
+		case O_CLOCK:
+			if ((v = pick(optarg, clocks)) < 0)
+				return rax_errf(e, -EINVAL, "--clock %s: expected "
+						"icount or host", optarg);
+			o->clock = (enum clock_mode)v;
+			break;
+		case 'h': o->help = true; break;
+		case 'V': o->version = true; break;
+		case ':':
+			return rax_errf(e, -EINVAL, "option %s needs an argument",
+					argv[optind - 1]);
+		default:
+			return rax_errf(e, -EINVAL, "unknown option %s (see rax --help)",
+					argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return rax_errf(e, -EINVAL, "unexpected argument '%s' (see rax --help)",
+				argv[optind]);
+	if (o->gdb_wait && !o->gdb)
+		return rax_errf(e, -EINVAL, "--gdb-wait needs --gdb");
+	if (o->trace_from && o->trace == TRACE_OFF)
+		o->trace = TRACE_INSN;
+	return 0;
+}

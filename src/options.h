@@ -1,0 +1,44 @@
+/* Command-line options (README "Options", rax.1). */
+#ifndef RAX_OPTIONS_H
+#define RAX_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+
+enum backend { BACKEND_AUTO, BACKEND_KVM, BACKEND_EMULATOR };
+enum decompress { DECOMP_AUTO, DECOMP_HOST, DECOMP_GUEST };
+enum trace_mode { TRACE_OFF, TRACE_INSN, TRACE_REGS };
+enum clock_mode { CLOCK_ICOUNT, CLOCK_HOST };
+
+struct rax_options {
+	const char *kernel;   /* NULL: the default guest */
+	const char *initrd;
+	const char *cmdline;  /* NULL: the default command line */
+	uint64_t mem;
+	enum backend backend;
+	enum decompress decompress;
+	const char *log;      /* LEVEL[,CATEGORIES]; else $RAX_LOG */
+	bool debug_io;
+	const char *gdb;      /* [HOST:]PORT, unix:PATH or a tty path */
+	bool gdb_wait;
+	enum trace_mode trace;
+	const char *trace_from; /* address or symbol */
+	const char *symbols;    /* vmlinux for symbol names */
+	bool stats;
+	enum clock_mode clock;
+	bool help, version;
+};
+
+#define OPT_DEFAULT_MEM (512ull << 20)
+
+/* Parses argv into *o (defaults first).  Returns 0, or with a one-line
+ * message in *e: -ERANGE for a malformed --mem (bad input, exit 2),
+ * -EINVAL for any other bad option (exit 1). */
+int opt_parse(int argc, char **argv, struct rax_options *o, struct rax_err *e)
+	__attribute__((warn_unused_result));
+
+extern const char opt_usage[];
+
+#endif

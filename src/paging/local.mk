@@ -1,0 +1,1 @@
+# src/paging: file lists for the one Makefile (included from Makefile.am).

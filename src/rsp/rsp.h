@@ -1,0 +1,24 @@
+/* The GDB Remote Serial Protocol server (our own implementation). */
+#ifndef RAX_RSP_H
+#define RAX_RSP_H
+
+#include <stdbool.h>
+
+#include "err.h"
+
+struct machine;
+struct rsp_server;
+
+/* Opens the transport named by `addr` ([HOST:]PORT, unix:PATH or a tty
+ * path).  With `wait`, rsp_run() stops before the first guest instruction
+ * until gdb resumes.  Returns 0 or -errno with *e. */
+int rsp_open(struct machine *m, const char *addr, bool wait,
+	     struct rsp_server **out, struct rax_err *e)
+	__attribute__((warn_unused_result));
+
+/* Runs the guest under the debugger until rax should exit; returns rax's
+ * exit status. */
+int rsp_run(struct rsp_server *s);
+void rsp_close(struct rsp_server *s);
+
+#endif

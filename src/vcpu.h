@@ -1,0 +1,86 @@
+/* The one interface between the execution engines (src/kvm: KVM,
+ * src/cpu: the interpreter) and everything else (STYLE.md habit 2).
+ * The main loop, the gdb server, the devices and the loader call only
+ * these operations and never ask which engine runs. */
+#ifndef RAX_VCPU_H
+#define RAX_VCPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "regs.h"
+
+struct machine;
+struct rax_err;
+
+/* Why vcpu_ops.run() returned. */
+enum vcpu_stop_reason {
+	VCPU_STOP_KICK,     /* kick() was called or an exit was requested */
+	VCPU_STOP_STEP,     /* the single step asked for completed */
+	VCPU_STOP_SWBREAK,  /* reached a Z0 breakpoint (rip = its address) */
+	VCPU_STOP_HWBREAK,  /* reached a Z1 breakpoint */
+	VCPU_STOP_WATCH,    /* a Z2/Z3/Z4 watchpoint triggered (see addr) */
+	VCPU_STOP_SHUTDOWN, /* triple fault */
+	VCPU_STOP_ERROR,    /* engine failure; message in the rax_err */
+};
+
+/* Breakpoint kinds, numbered as gdb's Z packets. */
+enum bp_type { BP_SW = 0, BP_HW = 1, BP_WRITE = 2, BP_READ = 3, BP_ACCESS = 4 };
+
+struct vcpu_stop {
+	enum vcpu_stop_reason reason;
+	enum bp_type watch_type; /* for VCPU_STOP_WATCH */
+	uint64_t addr;           /* watched data address that triggered */
+};
+
+#define VCPU_RUN_STEP 1u /* execute one instruction, interrupts masked */
+
+struct vcpu_ops {
+	const char *name;
+	/* Checks that the engine can run guests on this host.  Returns 0, or
+	 * -errno with the reason in *e (KVM: the start-up self-test). */
+	int (*probe)(struct rax_err *e);
+	/* Creates the VM for m (memory already mapped, devices registered) and
+	 * loads m->boot_regs into the vCPU.  Returns 0 or -errno with *e. */
+	int (*init)(struct machine *m, struct rax_err *e);
+	void (*destroy)(struct machine *m);
+	/* Runs the vCPU until a stop event.  Returns 0 with *stop filled, or
+	 * -errno with *e (then stop->reason is VCPU_STOP_ERROR). */
+	int (*run)(struct machine *m, unsigned flags, struct vcpu_stop *stop,
+		   struct rax_err *e);
+	/* Makes a run() in progress on another thread return VCPU_STOP_KICK
+	 * soon.  Async-signal-safe and thread-safe. */
+	void (*kick)(struct machine *m);
+
+	int (*get_regs)(struct machine *m, struct rax_regs *r);
+	int (*set_regs)(struct machine *m, const struct rax_regs *r);
+	int (*get_fpu)(struct machine *m, struct rax_fpu *f);
+	int (*set_fpu)(struct machine *m, const struct rax_fpu *f);
+	int (*get_dregs)(struct machine *m, struct rax_dregs *d);
+	int (*get_msr)(struct machine *m, uint32_t idx, uint64_t *val);
+	int (*set_msr)(struct machine *m, uint32_t idx, uint64_t val);
+
+	/* Breakpoints and watchpoints by guest linear address.  Return 0,
+	 * -ENOSPC (out of hardware slots) or -EOPNOTSUPP (kind unsupported). */
+	int (*bp_insert)(struct machine *m, enum bp_type t, uint64_t addr,
+			 uint64_t len);
+	int (*bp_remove)(struct machine *m, enum bp_type t, uint64_t addr,
+			 uint64_t len);
+
+	/* Device interrupt line (GSI 0-23) to the engine's interrupt
+	 * controllers.  Thread-safe. */
+	void (*set_irq)(struct machine *m, unsigned gsi, int level);
+	/* The machine clock in nanoseconds (interpreter: retired-instruction
+	 * count based; KVM: host monotonic). */
+	uint64_t (*clock_ns)(struct machine *m);
+
+	/* Optional (NULL when unsupported): per-instruction tracing and the
+	 * statistics printed by --stats. */
+	int (*set_trace)(struct machine *m, bool on);
+	void (*print_stats)(struct machine *m);
+};
+
+extern const struct vcpu_ops kvm_vcpu_ops;   /* src/kvm, when HAVE_KVM */
+extern const struct vcpu_ops cpu_vcpu_ops;   /* src/cpu */
+
+#endif
