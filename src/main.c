@@ -20,6 +20,12 @@
 
 #define DEFAULT_CMDLINE "console=ttyS0 nokaslr reboot=k"
 
+#ifdef HAVE_KVM
+#define KVM_OPS (&kvm_vcpu_ops)
+#else
+#define KVM_OPS NULL
+#endif
+
 static struct machine machine;
 
 static int __attribute__((format(printf, 2, 3)))
@@ -116,7 +122,7 @@ int main(int argc, char **argv)
 {
 	struct machine *m = &machine;
 	struct rax_options o;
-	struct rax_err e = { "" };
+	struct rax_err e = { "" }, engine_err = { "" };
 	struct guest_paths gp;
 	struct ld_config lc = { 0 };
 	struct ld_info li;
@@ -156,9 +162,8 @@ int main(int argc, char **argv)
 	if (ret)
 		return die(RAX_EXIT_USAGE, "--mem: cannot map guest memory: %s",
 			   strerror(-ret));
-	m->ops = choose_engine(o.backend, &e);
-	if (!m->ops)
-		return die(RAX_EXIT_USAGE, "%s", e.msg);
+	/* Bad input is reported before a missing engine: load first. */
+	m->ops = choose_engine(o.backend, &engine_err);
 
 	if (dev_init_all(m, &e))
 		return die(RAX_EXIT_ENGINE, "%s", e.msg);
@@ -167,9 +172,15 @@ int main(int argc, char **argv)
 	lc.initrd = o.initrd;
 	lc.cmdline = o.cmdline ? o.cmdline : DEFAULT_CMDLINE;
 	lc.host_decompress = o.decompress == DECOMP_HOST ||
-		(o.decompress == DECOMP_AUTO && m->ops == &cpu_vcpu_ops);
+		(o.decompress == DECOMP_AUTO && m->ops != KVM_OPS);
 	if (ld_load(m, &lc, &li, &e))
 		return die(RAX_EXIT_INPUT, "%s", e.msg);
+	if (!m->ops)
+		return die(RAX_EXIT_USAGE, "%s", engine_err.msg);
+	rax_log(LOG_INFO, boot, "kernel %#llx-%#llx entry %#llx protocol %#x",
+		(unsigned long long)li.kernel_start,
+		(unsigned long long)li.kernel_end,
+		(unsigned long long)li.entry, li.protocol);
 
 	if (m->ops->init(m, &e))
 		return die(RAX_EXIT_ENGINE, "%s", e.msg);

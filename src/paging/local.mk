@@ -1,1 +1,2 @@
-# src/paging: file lists for the one Makefile (included from Makefile.am).
+# src/paging: the page-table walker shared by the interpreter and gdb.
+librax_a_SOURCES += src/paging/paging.c src/paging/paging.h

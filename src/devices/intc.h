@@ -1,0 +1,46 @@
+/* Interrupt controllers and timers for the interpreter, in user space:
+ * i8259 PIC pair, i8254 PIT (with port 0x61), IOAPIC, local APIC.  The KVM
+ * engine uses KVM's in-kernel models instead and never creates these.
+ *
+ * Routing: ISA IRQ n is PIC input n and IOAPIC pin n (identity, as the MP
+ * table from src/loader describes), GSI 16-23 are IOAPIC pins only.  The
+ * LAPIC sits at 0xfee00000, the IOAPIC at 0xfec00000.  Timers run on
+ * m->timers against machine_now_ns(m).  The interpreter's TSC counts
+ * machine-clock nanoseconds (a 1 GHz TSC), which IA32_TSC_DEADLINE uses. */
+#ifndef RAX_INTC_H
+#define RAX_INTC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct machine;
+struct intc;
+
+/* Creates the models and registers their ports and MMIO ranges on m.
+ * Returns 0 or -errno with *e. */
+int intc_create(struct machine *m, struct intc **out, struct rax_err *e)
+	__attribute__((warn_unused_result));
+void intc_destroy(struct intc *ic);
+
+/* A device's interrupt line.  Thread-safe (the console thread raises the
+ * UART's). */
+void intc_set_irq(struct intc *ic, unsigned gsi, int level);
+
+/* Cheap check, safe in the dispatch loop: may an interrupt be pending? */
+bool intc_pending(struct intc *ic);
+/* At an instruction boundary with RFLAGS.IF=1 and no interrupt shadow:
+ * returns the vector to deliver now (and marks it in service), or -1. */
+int intc_ack(struct intc *ic);
+
+/* CR8 is the LAPIC TPR[7:4] (SDM Vol. 3 §10.8.6.1). */
+uint64_t intc_get_cr8(struct intc *ic);
+void intc_set_cr8(struct intc *ic, uint64_t cr8);
+
+/* MSRs owned by the LAPIC (IA32_APIC_BASE, IA32_TSC_DEADLINE).  Return 0,
+ * or -ENOENT when msr is not one of them. */
+int intc_rdmsr(struct intc *ic, uint32_t msr, uint64_t *val);
+int intc_wrmsr(struct intc *ic, uint32_t msr, uint64_t val);
+
+#endif
