@@ -404,6 +404,8 @@ static int kvm_run_vcpu(struct machine *m, unsigned flags,
 			st->reason = VCPU_STOP_KICK;
 			break;
 		}
+		if (!k->first_run_ns)
+			k->first_run_ns = host_now_ns();
 		if (ioctl(k->vcpu_fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				k->run->immediate_exit = 0;
@@ -453,16 +455,16 @@ static void kvm_set_irq(struct machine *m, unsigned gsi, int level)
 
 static uint64_t kvm_clock_ns(struct machine *m)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return host_now_ns();
 }
 
 static void kvm_print_stats(struct machine *m)
 {
 	struct kvm_engine *k = kvm_of(m);
 
+	if (k->first_run_ns)
+		fprintf(stderr, "rax: start to first KVM_RUN: %.3f ms\n",
+			(k->first_run_ns - m->start_ns) / 1e6);
 	fprintf(stderr, "rax: kvm exits by reason:\n");
 	for (int i = 0; i < KVM_EXIT_REASONS; i++)
 		if (k->exits[i])

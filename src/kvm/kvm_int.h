@@ -42,6 +42,7 @@ struct kvm_engine {
 	bool dbg_applied;
 
 	uint64_t exits[KVM_EXIT_REASONS];
+	uint64_t first_run_ns; /* host time of the first KVM_RUN */
 };
 
 static inline struct kvm_engine *kvm_of(struct machine *m)
