@@ -404,7 +404,7 @@ static void cmd_supported(struct rsp_session *s, const char *p,
 /* qXfer:features:read:ANNEX:OFFSET,LENGTH -> m<data> or l<data>. */
 static void cmd_xfer_features(const char *p, struct rsp_buf *reply)
 {
-	size_t total = sizeof(rsp_target_xml) - 1;
+	size_t total = strlen(rsp_target_xml);
 	uint64_t off, len;
 
 	if (!starts(p, "target.xml:")) {
