@@ -6,3 +6,11 @@ librax_a_SOURCES += \
 	src/rsp/rsp_monitor.c \
 	src/rsp/rsp_regs.c src/rsp/rsp_regs.h \
 	src/rsp/rsp_transport.c src/rsp/rsp_transport.h
+
+# Unit tests: framing and the handlers against a fake engine.
+noinst_HEADERS += tests/unit/test_rsp_fake.h
+check_PROGRAMS += tests/unit/test_rsp
+tests_unit_test_rsp_SOURCES = tests/unit/test_rsp.c tests/unit/test_rsp_fake.c
+tests_unit_test_rsp_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
+tests_unit_test_rsp_LDADD = librax.a $(LIBS)
+TESTS += tests/unit/test_rsp

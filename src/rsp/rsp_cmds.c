@@ -82,6 +82,10 @@ size_t rsp_mem_rw(struct rsp_session *s, uint64_t addr, void *buf, size_t len,
 
 /* ---- small helpers -------------------------------------------------- */
 
+/* Error replies carry an errno in hex (E16 = EINVAL, E1c = ENOSPC),
+ * except unmapped memory, which is E14 as QEMU's stub answers. */
+#define RSP_E_FAULT 0x14
+
 static void reply_err(struct rsp_buf *reply, int code)
 {
 	rsp_buf_printf(reply, "E%02x", code & 0xff);
@@ -209,7 +213,7 @@ static void cmd_read_mem(struct rsp_session *s, const char *p,
 		len = RSP_MAX_MEM;
 	got = rsp_mem_rw(s, addr, buf, len, false);
 	if (!got && len)
-		reply_err(reply, 14); /* EFAULT, as gdb's stubs say */
+		reply_err(reply, RSP_E_FAULT);
 	else
 		rsp_buf_hex(reply, buf, got);
 }
@@ -237,7 +241,7 @@ static void cmd_write_mem(struct rsp_session *s, const char *pkt, size_t n,
 	if (binary)
 		memcpy(buf, p, len);
 	if (rsp_mem_rw(s, addr, buf, len, true) != len)
-		reply_err(reply, 14);
+		reply_err(reply, RSP_E_FAULT);
 	else
 		rsp_buf_puts(reply, "OK");
 }
