@@ -14,3 +14,11 @@ tests_unit_test_rsp_SOURCES = tests/unit/test_rsp.c tests/unit/test_rsp_fake.c
 tests_unit_test_rsp_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
 tests_unit_test_rsp_LDADD = librax.a $(LIBS)
 TESTS += tests/unit/test_rsp
+
+# A gdb target over the fake engine for the pytest suite (not a test by
+# itself): built by make check, used by make check-gdb.
+check_PROGRAMS += tests/unit/test_rsp_target
+tests_unit_test_rsp_target_SOURCES = tests/unit/test_rsp_target.c \
+	tests/unit/test_rsp_fake.c
+tests_unit_test_rsp_target_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
+tests_unit_test_rsp_target_LDADD = librax.a $(LIBS)

@@ -56,6 +56,7 @@ struct rsp_server {
 	int fd;            /* where replies go, or -1 */
 	bool running;      /* gdb resumed us and awaits a stop reply */
 	bool crashed;      /* triple fault or engine error seen */
+	bool held;         /* --gdb-wait: not resumed by any gdb yet */
 	struct rsp_parser parser;
 	struct rsp_session sess;
 	struct rsp_buf reply, console, frame, last;
@@ -270,7 +271,8 @@ static bool fetch_input(struct rsp_server *s)
 	pthread_mutex_lock(&s->lock);
 	if (!s->in_len && !s->conn_dead && !s->conn_new)
 		timed_wait(s, 50);
-	got = s->in_len > 0;
+	/* Connection news first: take_conn_events() adopts the new fd. */
+	got = s->in_len > 0 && !s->conn_new && !s->conn_dead;
 	if (got) {
 		memcpy(s->rx, s->in, s->in_len);
 		s->rx_len = s->in_len;
@@ -395,7 +397,9 @@ static int serve(struct rsp_server *s, bool report)
 			ret = finish_exit(s);
 			break;
 		}
-		if (take_conn_events(s)) { /* gone: the guest runs on */
+		/* gdb went away: the guest runs on, unless --gdb-wait still
+		 * holds it for a gdb that has not resumed it yet. */
+		if (take_conn_events(s) && !s->held) {
 			ret = s->crashed ? RAX_EXIT_ENGINE : SERVE_RESUME;
 			s->sess.resume.kind = RSP_RES_CONT;
 			break;
@@ -404,6 +408,8 @@ static int serve(struct rsp_server *s, bool report)
 			ret = do_input(s);
 	}
 	set_parked(s, false);
+	if (ret == SERVE_RESUME)
+		s->held = false;
 	return ret;
 }
 
@@ -514,6 +520,7 @@ int rsp_open(struct machine *m, const char *addr, bool wait,
 		return rax_errf(e, -ENOMEM, "--gdb: out of memory");
 	s->m = m;
 	s->wait = wait;
+	s->held = wait;
 	s->conn = s->fd = -1;
 	s->wake[0] = s->wake[1] = -1;
 	rsp_session_init(&s->sess, m);
