@@ -125,9 +125,11 @@ static void serve_connection(struct rsp_server *s, int fd)
 	s->conn = fd;
 	s->conn_new = true;
 	s->in_len = 0;
-	atomic_store(&s->stop_req, true);
+	if (!s->parked) {
+		atomic_store(&s->stop_req, true);
+		kick_until(s, NULL);
+	}
 	pthread_cond_broadcast(&s->cond);
-	kick_until(s, NULL);
 	pthread_mutex_unlock(&s->lock);
 	for (;;) {
 		ssize_t n;
@@ -227,8 +229,10 @@ static void set_parked(struct rsp_server *s, bool parked)
 {
 	pthread_mutex_lock(&s->lock);
 	s->parked = parked;
-	if (parked)
-		atomic_store(&s->stop_req, false);
+	/* Parked, the run loop sees all input; leaving, it must come back
+	 * for bytes that arrived meanwhile (Ctrl-C right after `c`). */
+	atomic_store(&s->stop_req, !parked && s->in_len &&
+		     !only_acks(s->in, s->in_len));
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 }
@@ -240,7 +244,11 @@ static bool take_conn_events(struct rsp_server *s)
 	bool dead = false;
 
 	pthread_mutex_lock(&s->lock);
-	if (s->conn_dead) {
+	/* A dead connection's last bytes (often a `k`) are served first;
+	 * lone acks need no serving. */
+	if (s->conn_dead && only_acks(s->in, s->in_len))
+		s->in_len = 0;
+	if (s->conn_dead && !s->in_len) {
 		dead = s->fd >= 0;
 		s->fd = -1;
 		s->conn_dead = false;
@@ -272,7 +280,7 @@ static bool fetch_input(struct rsp_server *s)
 	if (!s->in_len && !s->conn_dead && !s->conn_new)
 		timed_wait(s, 50);
 	/* Connection news first: take_conn_events() adopts the new fd. */
-	got = s->in_len > 0 && !s->conn_new && !s->conn_dead;
+	got = s->in_len > 0 && !s->conn_new;
 	if (got) {
 		memcpy(s->rx, s->in, s->in_len);
 		s->rx_len = s->in_len;
