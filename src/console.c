@@ -4,10 +4,12 @@
  * at exit and on fatal signals).  A reader thread polls stdin and a
  * self-pipe (the stop request), handles the Ctrl-A escape and fills a
  * 4 KiB ring that the UART drains with console_read().  When the ring is
- * full the thread stops reading, so input waits in the kernel's buffers
- * instead of being dropped.  stdin that is not a tty (a pipe, a file,
- * /dev/null) is read the same way; end of input stops the thread, not
- * rax.
+ * full and stdin is a pipe or file, the thread stops reading, so input
+ * waits in the kernel's buffers instead of being dropped; a terminal is
+ * still read, so Ctrl-A x works when the guest has stopped reading, and
+ * what the ring cannot take is dropped (as a serial line overruns).
+ * stdin that is not a tty (a pipe, a file, /dev/null) is otherwise read
+ * the same way; end of input stops the thread, not rax.
  *
  * Escape (as QEMU's -serial mon:stdio): Ctrl-A x quits, Ctrl-A Ctrl-A
  * sends one Ctrl-A, Ctrl-A then any other byte sends both.
@@ -45,7 +47,9 @@ struct console {
 	uint8_t ring[CON_RING];
 	unsigned head, count;
 	bool stop;
-	bool escape; /* reader thread only: Ctrl-A seen */
+	bool escape;  /* reader thread only: Ctrl-A seen */
+	bool is_tty;  /* keep reading when full, dropping input */
+	bool dropped; /* warned about dropped input */
 
 	pthread_mutex_t notify_lock;
 	void (*notify)(void *);
@@ -156,22 +160,33 @@ static void con_leave_raw(void)
 	log_set_raw(false);
 }
 
-/* Waits until the ring can take a read's worth of input (a chunk plus
- * a held-back Ctrl-A).  Returns the free space, or 0 when stopping. */
-static size_t con_wait_room(struct console *c)
+/* How much to read next: waits until the ring can take a read's worth
+ * of input (a chunk plus a held-back Ctrl-A), except from a terminal.
+ * Returns 0 when stopping. */
+static size_t con_wait_room(struct console *c, size_t max)
 {
 	size_t room;
 
 	pthread_mutex_lock(&c->lock);
-	while (!c->stop && CON_RING - c->count < 2)
+	while (!c->stop && !c->is_tty && CON_RING - c->count < 2)
 		pthread_cond_wait(&c->space, &c->lock);
-	room = c->stop ? 0 : CON_RING - c->count;
+	room = c->is_tty ? max + 1 : CON_RING - c->count;
+	if (c->stop)
+		room = 0;
 	pthread_mutex_unlock(&c->lock);
-	return room;
+	return room - (room > 0); /* keep one byte for a held Ctrl-A */
 }
 
+/* Under c->lock. */
 static void con_put(struct console *c, uint8_t b)
 {
+	if (c->count == CON_RING) {
+		if (!c->dropped)
+			rax_log(LOG_WARN, dev, "console: the guest is not "
+				"reading input; dropping what it cannot take");
+		c->dropped = true;
+		return;
+	}
 	c->ring[(c->head + c->count++) % CON_RING] = b;
 }
 
@@ -239,7 +254,7 @@ static void *con_reader(void *opaque)
 	size_t room;
 	ssize_t n;
 
-	while ((room = con_wait_room(c))) {
+	while ((room = con_wait_room(c, sizeof(buf)))) {
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -249,7 +264,6 @@ static void *con_reader(void *opaque)
 			break;
 		if (!pfd[0].revents)
 			continue;
-		room -= 1; /* a Ctrl-A may be held back from the last read */
 		n = read(c->in_fd, buf, room < sizeof(buf) ? room : sizeof(buf));
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
@@ -291,7 +305,7 @@ int console_open(struct machine *m, struct console **out)
 	ret = -pthread_cond_init(&c->space, NULL);
 	if (ret)
 		goto out_notify_lock;
-	con_enter_raw(c->in_fd);
+	c->is_tty = con_enter_raw(c->in_fd);
 	ret = -pthread_create(&c->thread, NULL, con_reader, c);
 	if (ret)
 		goto out_raw;

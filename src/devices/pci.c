@@ -133,8 +133,11 @@ static void pci_data_io(void *opaque, uint64_t off, bool is_write,
 	uint32_t v = 0;
 	unsigned i;
 
-	if (off + size > 4) /* runs past 0xcff: keep what fits */
+	if (off + size > 4) { /* runs past 0xcff: keep what fits */
+		for (i = 4 - (unsigned)off; !is_write && i < size; i++)
+			p[i] = 0xff;
 		size = 4 - (unsigned)off;
+	}
 	if (is_write) {
 		for (i = 0; i < size; i++)
 			v |= (uint32_t)p[i] << (8 * i);

@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "console.h"
@@ -157,6 +159,50 @@ static void output_is_written_at_once_to_stdout(void)
 	close(fds[0]);
 }
 
+/* A terminal on stdin is switched to raw mode and restored on close;
+ * Ctrl-A x still works when the guest has stopped reading. */
+static void a_terminal_goes_raw_and_comes_back(void)
+{
+	struct machine m;
+	struct termios before, during, after;
+	int master, slave, saved_in = dup(STDIN_FILENO);
+	static char junk[6000];
+
+	memset(&m, 0, sizeof(m));
+	master = posix_openpt(O_RDWR | O_NOCTTY);
+	CHECK(master >= 0 && !grantpt(master) && !unlockpt(master));
+	slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+	CHECK(slave >= 0);
+	CHECK(dup2(slave, STDIN_FILENO) == STDIN_FILENO);
+	close(slave);
+	CHECK(!tcgetattr(STDIN_FILENO, &before));
+	CHECK(before.c_lflag & ICANON);
+	CHECK(!console_open(&m, &m.con));
+	CHECK(!tcgetattr(STDIN_FILENO, &during));
+	CHECK(!(during.c_lflag & (ICANON | ECHO | ISIG)));
+	CHECK(!(during.c_oflag & OPOST));
+
+	/* More than the ring holds, never read by a guest, then Ctrl-A x. */
+	memset(junk, 'j', sizeof(junk));
+	for (size_t off = 0; off < sizeof(junk); off += 500) {
+		CHECK(write(master, junk + off, 500) == 500);
+		sleep_ms(2);
+	}
+	CHECK(write(master, "\x01x", 2) == 2);
+	for (int i = 0; i < 400 && !atomic_load(&m.exit_requested); i++)
+		sleep_ms(5);
+	CHECK(atomic_load(&m.exit_requested));
+
+	console_close(m.con);
+	CHECK(!tcgetattr(STDIN_FILENO, &after));
+	CHECK(after.c_lflag == before.c_lflag);
+	CHECK(after.c_oflag == before.c_oflag);
+	CHECK(after.c_iflag == before.c_iflag);
+	dup2(saved_in, STDIN_FILENO);
+	close(saved_in);
+	close(master);
+}
+
 int main(void)
 {
 	ctrl_a_escapes_are_decoded();
@@ -164,5 +210,6 @@ int main(void)
 	end_of_input_keeps_a_trailing_ctrl_a_and_rax_running();
 	input_larger_than_the_ring_arrives_whole_and_in_order();
 	output_is_written_at_once_to_stdout();
+	a_terminal_goes_raw_and_comes_back();
 	return test_summary("test_console");
 }
