@@ -337,6 +337,32 @@ static void console_input_arrives_with_an_interrupt(void)
 	fake_machine_free(m);
 }
 
+/* The devices can go before the console: the UART unhooks itself, and
+ * input arriving afterwards stays in the console. */
+static void uart_exit_unhooks_from_an_open_console(void)
+{
+	struct machine *m = fake_machine(0);
+	int fds[2], saved_in = dup(STDIN_FILENO);
+	uint8_t b = 0;
+
+	CHECK(!pipe(fds));
+	CHECK(dup2(fds[0], STDIN_FILENO) == STDIN_FILENO);
+	close(fds[0]);
+	CHECK(!console_open(m, &m->con));
+	outb(m, IER, 0x01); /* binds and accepts input */
+	dev_exit_all(m);
+	CHECK(write(fds[1], "z", 1) == 1);
+	for (int i = 0; i < 400 && !console_read(m->con, &b, 1); i++)
+		sleep_ms(5);
+	CHECK_EQ(b, 'z');
+	close(fds[1]);
+	console_close(m->con);
+	m->con = NULL;
+	dup2(saved_in, STDIN_FILENO);
+	close(saved_in);
+	fake_machine_free(m);
+}
+
 int main(void)
 {
 	dlab_switches_the_first_two_registers_to_the_divisor();
@@ -350,5 +376,6 @@ int main(void)
 	linux_8250_autoconfig_sees_a_16550a();
 	absent_com_ports_read_all_ones();
 	console_input_arrives_with_an_interrupt();
+	uart_exit_unhooks_from_an_open_console();
 	return test_summary("test_uart");
 }
