@@ -1,2 +1,8 @@
 # src/paging: the page-table walker shared by the interpreter and gdb.
 librax_a_SOURCES += src/paging/paging.c src/paging/paging.h
+
+check_PROGRAMS += tests/unit/test_paging
+tests_unit_test_paging_SOURCES = tests/unit/test_paging.c
+tests_unit_test_paging_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
+tests_unit_test_paging_LDADD = librax.a $(LIBS)
+TESTS += tests/unit/test_paging
