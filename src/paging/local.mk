@@ -6,3 +6,11 @@ tests_unit_test_paging_SOURCES = tests/unit/test_paging.c
 tests_unit_test_paging_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
 tests_unit_test_paging_LDADD = librax.a $(LIBS)
 TESTS += tests/unit/test_paging
+
+# src/devices: the interpreter's interrupt controllers (intc.h), kept in
+# this fragment so that src/devices/local.mk stays with the board devices.
+librax_a_SOURCES += src/devices/intc.c src/devices/intc.h \
+	src/devices/pic.c src/devices/pic.h \
+	src/devices/ioapic.c src/devices/ioapic.h \
+	src/devices/lapic.c src/devices/lapic.h \
+	src/devices/pit.c src/devices/pit.h
