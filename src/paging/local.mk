@@ -14,3 +14,9 @@ librax_a_SOURCES += src/devices/intc.c src/devices/intc.h \
 	src/devices/ioapic.c src/devices/ioapic.h \
 	src/devices/lapic.c src/devices/lapic.h \
 	src/devices/pit.c src/devices/pit.h
+
+check_PROGRAMS += tests/unit/test_intc
+tests_unit_test_intc_SOURCES = tests/unit/test_intc.c
+tests_unit_test_intc_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
+tests_unit_test_intc_LDADD = librax.a $(LIBS)
+TESTS += tests/unit/test_intc
