@@ -387,6 +387,7 @@ static uint64_t pit_ns(uint64_t ticks)
 static void pit_mode_2_interrupts_at_each_period(void)
 {
 	uint64_t t0, seen[3];
+	uint8_t lo, hi;
 	int n = 0;
 
 	setup();
@@ -410,7 +411,9 @@ static void pit_mode_2_interrupts_at_each_period(void)
 	run_until(t0 + pit_ns(3 * 1193 + 193));
 	outb(0x43, 0x00);
 	run_until(now + 100000);
-	CHECK_EQ(inb(0x40) | inb(0x40) << 8, 1000);
+	lo = inb(0x40);
+	hi = inb(0x40);
+	CHECK_EQ(lo | hi << 8, 1000);
 	/* Reprogramming to mode 0 gives a single interrupt. */
 	outb(0x43, 0x30);
 	t0 = now;
