@@ -13,6 +13,10 @@
 #define REG_ARB 0x02
 #define REG_REDIR 0x10
 
+_Static_assert(IOAPIC_PINS <= 32, "struct ioapic.lines is a 32-bit mask");
+_Static_assert(REG_REDIR + 2 * IOAPIC_PINS - 1 == 0x3f,
+	       "redirection table ends at register 0x3f (82093AA §3.2.4)");
+
 /* Writable bits of a redirection entry. */
 #define IORED_RW (IORED_VECTOR | IORED_DELMODE | IORED_DESTLOG | \
 		  IORED_POLARITY | IORED_LEVEL | IORED_MASK | \

@@ -18,6 +18,11 @@ enum {
 	R_TMCCT = 0x39, R_TDCR = 0x3e,
 };
 
+_Static_assert((R_LVT + LVT_ERROR) << 4 == 0x370,
+	       "LVT error register at 0x370 (SDM Vol. 3 Table 10-1)");
+_Static_assert(((LAPIC_VERSION >> 16) & 0xff) == LVT_NUM - 1,
+	       "the version register's max LVT entry counts our LVTs");
+
 /* Writable bits of each LVT entry (§10.5.1 Figure 10-8). */
 static const uint32_t lvt_rw[LVT_NUM] = {
 	[LVT_TIMER] = 0x000700ff, [LVT_THERMAL] = 0x000107ff,

@@ -115,6 +115,9 @@ void pic_reset(struct pic *p)
 	/* IRQ 0, 1, 2, 8 and 13 are always edge-triggered (PIIX4). */
 	chip_reset(&p->c[0], 0xf8);
 	chip_reset(&p->c[1], 0xde);
+	/* The power-up state is undefined and no BIOS runs before the
+	 * guest: start with every input masked until ICW1 clears the IMR. */
+	p->c[0].imr = p->c[1].imr = 0xff;
 }
 
 /* OCW2: EOI and rotation commands (datasheet Figure 8). */

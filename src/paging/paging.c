@@ -20,6 +20,9 @@ _Static_assert(PG_MAXPHYADDR == 40, "32-bit PSE-36 layout below assumes 40");
 #define RSVD_4M (1ull << 21)   /* 32-bit 4 MiB PDE, M = 40 (§4.3) */
 #define RSVD_PDPTE (0x6ull | 0x1e0ull) /* PAE PDPTE bits 2:1, 8:5 */
 
+_Static_assert(RSVD_HI_4L == 0x000fff0000000000ull, "4-level bits 51:40");
+_Static_assert(RSVD_HI_PAE == 0x7fffff0000000000ull, "PAE bits 62:40");
+
 enum pg_mode { PGM_NONE, PGM_32, PGM_PAE, PGM_4L };
 
 /* Shape of one mode: levels from the root, index shift/width per level,

@@ -101,8 +101,10 @@ struct pg_result {
  *  - PAE PDPTEs are read from CR3 on every walk (real CPUs load them at
  *    MOV CR3, §4.4.1); a PDPTE with reserved bits set faults with
  *    PF_RSVD here where the CPU would #GP at the MOV CR3.
- *  - PG_USER accesses are CPL 3; all others are supervisor and treated
- *    as explicit for SMAP (PG_AC overrides).
+ *  - PG_USER accesses are CPL 3; all others are supervisor.  Pass PG_AC
+ *    only for explicit supervisor accesses with RFLAGS.AC=1: implicit
+ *    ones (descriptor tables, TSS at CPL 3) ignore AC under SMAP
+ *    (§4.6.1).
  *  - No allocation and no I/O besides the two callbacks: this is the
  *    interpreter's TLB refill path. */
 int pg_walk(const struct pg_ctx *c, uint64_t va, unsigned access,

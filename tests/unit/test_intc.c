@@ -132,6 +132,10 @@ static void pic_init(uint8_t icw4)
 static void pic_init_sequence_maps_irqs_to_vectors_until_eoi(void)
 {
 	setup();
+	CHECK_EQ(inb(0x21), 0xff); /* masked until initialised */
+	intc_set_irq(ic, 1, 1);
+	CHECK(!intc_pending(ic));
+	intc_set_irq(ic, 1, 0);
 	pic_init(0x01);
 	CHECK(!intc_pending(ic));
 	intc_set_irq(ic, 1, 1);
