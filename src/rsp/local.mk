@@ -22,3 +22,12 @@ tests_unit_test_rsp_target_SOURCES = tests/unit/test_rsp_target.c \
 	tests/unit/test_rsp_fake.c
 tests_unit_test_rsp_target_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
 tests_unit_test_rsp_target_LDADD = librax.a $(LIBS)
+
+# The gdb end-to-end suites (pytest + real gdb): not part of make check
+# until the engines boot Linux; run with `make check-gdb`.
+EXTRA_DIST += tests/py/conftest.py tests/py/test_gdb_fake.py \
+	tests/py/test_gdb_linux.py
+check-gdb: rax $(check_PROGRAMS)
+	RAX_BUILD=$(abs_top_builddir) $(PYTHON3) -m pytest -v \
+	  -p no:cacheprovider $(srcdir)/tests/py $(PYTEST_FLAGS)
+.PHONY: check-gdb

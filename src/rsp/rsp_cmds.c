@@ -23,35 +23,20 @@ void rsp_session_init(struct rsp_session *s, struct machine *m)
 
 /* ---- memory --------------------------------------------------------- */
 
-static int read_pte(void *opaque, uint64_t pa, uint64_t *pte)
-{
-	const struct machine *m = opaque;
-	const void *p = gm_ptr(&m->mem, pa, 8);
-
-	if (!p)
-		return -EFAULT;
-	memcpy(pte, p, 8);
-	return 0;
-}
-
 /* Host pointer to the guest bytes at addr, at most up to the end of its
- * page (*chunk is set to the usable length); NULL when unmapped. */
+ * page (*chunk is set to the usable length); NULL when unmapped.  The
+ * walk is a supervisor read with AC set, so a debugger sees user pages
+ * under SMAP and writes through read-only mappings, and it sets no
+ * accessed/dirty bits. */
 static uint8_t *map_chunk(struct rsp_session *s, const struct rax_regs *r,
 			  uint64_t addr, size_t len, size_t *chunk)
 {
-	struct pg_ctx c = {
-		.cr0 = r->cr0, .cr3 = r->cr3, .cr4 = r->cr4, .efer = r->efer,
-		.read_pte = read_pte, .opaque = s->m,
-	};
-	struct pg_result res;
-	uint32_t pf;
 	uint64_t pa = addr, room = 4096 - (addr & 4095);
 
-	if (!s->phys) {
-		if (pg_walk(&c, addr, PG_READ | PG_NO_AD, &res, &pf) != PG_OK)
-			return NULL;
-		pa = res.pa;
-	}
+	if (!s->phys && pg_translate_gm(&s->m->mem, r->cr0, r->cr3, r->cr4,
+					r->efer, addr, PG_READ | PG_AC,
+					&pa) != PG_OK)
+		return NULL;
 	*chunk = len < room ? len : room;
 	return gm_ptr(&s->m->mem, pa, *chunk);
 }

@@ -50,78 +50,32 @@ static int mon_registers(struct rsp_session *s, const char *arg,
 
 /* ---- info mem ------------------------------------------------------- */
 
-struct mem_range {
-	uint64_t va, pa, len, flags; /* PTE_W, PTE_U, PTE_NX */
-	bool open;
-};
-
-static void range_flush(struct mem_range *r, struct rsp_buf *out)
+static int read_pte(void *opaque, uint64_t pa, uint64_t *pte)
 {
-	if (!r->open)
-		return;
-	rsp_buf_printf(out, "%016" PRIx64 "-%016" PRIx64 " %016" PRIx64
-		       " %c%c%c%c\n", r->va, r->va + r->len, r->pa,
-		       r->flags & PTE_U ? 'u' : '-', 'r',
-		       r->flags & PTE_W ? 'w' : '-',
-		       r->flags & PTE_NX ? '-' : 'x');
-	r->open = false;
+	const struct machine *m = opaque;
+	const void *p = gm_ptr(&m->mem, pa, 8);
+
+	if (!p)
+		return -EFAULT;
+	memcpy(pte, p, 8);
+	return 0;
 }
 
-/* Merge pages that continue the current range virtually and physically
- * with the same permissions. */
-static void range_add(struct mem_range *r, uint64_t va, uint64_t pa,
-		      uint64_t len, uint64_t flags, struct rsp_buf *out)
+/* One line per range: "START-END PHYS PERMS", PERMS as u/-, r, w/-,
+ * x/- (QEMU's `info mem` has the same idea without PHYS). */
+static int print_range(void *arg, uint64_t va, uint64_t pa, uint64_t len,
+		       bool w, bool u, bool nx)
 {
-	if (r->open && r->va + r->len == va && r->pa + r->len == pa &&
-	    r->flags == flags) {
-		r->len += len;
-		return;
-	}
-	range_flush(r, out);
-	*r = (struct mem_range){ va, pa, len, flags, true };
-}
-
-static uint64_t canonical(uint64_t va)
-{
-	return va & (1ull << 47) ? va | 0xffff000000000000ull : va;
-}
-
-/* Walks 4-level page tables (SDM Vol. 3 §4.5) and prints mapped ranges
- * with their effective U/S and R/W (ANDed down the levels). */
-static void walk(struct rsp_session *s, uint64_t table, int level,
-		 uint64_t va, uint64_t flags, struct mem_range *r,
-		 struct rsp_buf *out)
-{
-	static const unsigned shift[] = { 12, 21, 30, 39 };
-	const uint64_t *t = gm_ptr(&s->m->mem, table & 0xffffffffff000ull, 4096);
-
-	if (!t)
-		return;
-	for (int i = 0; i < 512; i++) {
-		uint64_t e = t[i], v = canonical(va | (uint64_t)i << shift[level]);
-		uint64_t f = (flags & (e | ~(PTE_W | PTE_U))) | (e & PTE_NX);
-		uint64_t pa = e & 0xffffffffff000ull;
-
-		if (!(e & PTE_P)) {
-			range_flush(r, out);
-			continue;
-		}
-		if (level == 0 || (level < 3 && (e & PTE_PS))) {
-			uint64_t size = 1ull << shift[level];
-
-			pa &= ~(size - 1) & 0xffffffffff000ull;
-			range_add(r, v, pa, size, f & (PTE_W | PTE_U | PTE_NX),
-				  out);
-		} else {
-			walk(s, pa, level - 1, v, f, r, out);
-		}
-	}
+	rsp_buf_printf(arg, "%016" PRIx64 "-%016" PRIx64 " %016" PRIx64
+		       " %cr%c%c\n", va, va + len, pa, u ? 'u' : '-',
+		       w ? 'w' : '-', nx ? '-' : 'x');
+	return 0;
 }
 
 static int mon_mem(struct rsp_session *s, const char *arg, struct rsp_buf *out)
 {
 	struct rax_regs r;
-	struct mem_range range = { .open = false };
+	struct pg_ctx c = { .read_pte = read_pte, .opaque = s->m };
 
 	if (s->m->ops->get_regs(s->m, &r))
 		return -EIO;
@@ -129,12 +83,12 @@ static int mon_mem(struct rsp_session *s, const char *arg, struct rsp_buf *out)
 		rsp_buf_puts(out, "paging is disabled\n");
 		return 0;
 	}
-	if (!(r.efer & EFER_LMA)) {
-		rsp_buf_puts(out, "info mem: only 4-level paging is shown\n");
-		return 0;
-	}
-	walk(s, r.cr3, 3, 0, PTE_W | PTE_U, &range, out);
-	range_flush(&range, out);
+	c.cr0 = r.cr0;
+	c.cr3 = r.cr3;
+	c.cr4 = r.cr4;
+	c.efer = r.efer;
+	if (pg_for_each_range(&c, print_range, out) == -EFAULT)
+		rsp_buf_puts(out, "(a page table is outside RAM)\n");
 	return 0;
 }
 
