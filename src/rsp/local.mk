@@ -25,7 +25,8 @@ tests_unit_test_rsp_target_LDADD = librax.a $(LIBS)
 
 # The gdb end-to-end suites (pytest + real gdb): not part of make check
 # until the engines boot Linux; run with `make check-gdb`.
-EXTRA_DIST += tests/py/conftest.py tests/py/test_gdb_fake.py \
+EXTRA_DIST += bench/fuzz/run.sh bench/fuzz/fuzz_rsp.c \
+	tests/py/conftest.py tests/py/test_gdb_fake.py \
 	tests/py/test_gdb_linux.py
 check-gdb: rax $(check_PROGRAMS)
 	RAX_BUILD=$(abs_top_builddir) $(PYTHON3) -m pytest -v \

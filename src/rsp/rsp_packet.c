@@ -116,8 +116,10 @@ static enum rsp_event packet_byte(struct rsp_parser *p, uint8_t c)
 	case RSP_PS_CSUM1:
 	case RSP_PS_CSUM2:
 		v = rsp_hexval(c);
-		if (v < 0)
+		if (v < 0) {
 			p->bad_hex = true;
+			v = 0;
+		}
 		if (p->state == RSP_PS_CSUM1) {
 			p->csum = (uint8_t)(v << 4);
 			p->state = RSP_PS_CSUM2;

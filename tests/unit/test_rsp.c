@@ -47,6 +47,7 @@ static void a_good_packet_parses_and_its_checksum_is_checked(void)
 	CHECK(payload_is("qSupported"));
 	CHECK_EQ(feeds("$g#68"), RSP_EV_BAD_CSUM);
 	CHECK_EQ(feeds("$g#6G"), RSP_EV_BAD_CSUM);
+	CHECK_EQ(feeds("$g#G7"), RSP_EV_BAD_CSUM); /* found by the fuzzer */
 	CHECK_EQ(feeds("$#00"), RSP_EV_PACKET);
 	CHECK_EQ(parser.len, 0);
 	/* Upper-case checksum digits are accepted. */
