@@ -125,7 +125,9 @@ static void serve_connection(struct rsp_server *s, int fd)
 	s->conn = fd;
 	s->conn_new = true;
 	s->in_len = 0;
-	if (!s->parked) {
+	/* A socket connection is gdb attaching: stop now, as QEMU does.  A
+	 * tty is "connected" from the start; its first packet stops us. */
+	if (!s->parked && s->t.kind != RSP_T_TTY) {
 		atomic_store(&s->stop_req, true);
 		kick_until(s, NULL);
 	}
@@ -321,10 +323,12 @@ static int do_packet(struct rsp_server *s)
 		s->running = true;
 		return SERVE_RESUME;
 	case RSP_ACT_DETACH:
-		s->fd = -1; /* gdb closes; the connection thread cleans up */
 		if (s->crashed)
 			return RAX_EXIT_ENGINE;
-		s->sess.resume.kind = RSP_RES_CONT;
+		/* Keep the line: gdb usually closes it, but a tty stays and
+		 * the next packet on it starts a new session. */
+		rsp_session_init(&s->sess, s->m);
+		s->running = false;
 		return SERVE_RESUME;
 	case RSP_ACT_KILL:
 		machine_request_exit(s->m, kill_status(s), "killed from gdb");

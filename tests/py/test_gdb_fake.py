@@ -25,8 +25,8 @@ pytestmark = pytest.mark.skipif(not os.access(TARGET, os.X_OK),
                                 % TARGET)
 
 
-def start(procs, tmp_path, transport="tcp", extra=()):
-    """Starts the fake target with --wait; returns (target, gdb address)."""
+def start(procs, tmp_path, transport="tcp", extra=(), wait=True):
+    """Starts the fake target (with --wait); returns (target, gdb address)."""
     if transport == "tcp":
         port = free_port()
         addr, gdb_addr, probe = ("127.0.0.1:%d" % port,
@@ -34,7 +34,8 @@ def start(procs, tmp_path, transport="tcp", extra=()):
     else:
         path = os.path.join(str(tmp_path), "gdb.sock")
         addr, gdb_addr, probe = "unix:" + path, path, path
-    t = Target([TARGET, addr, "--wait"] + list(extra), tmp_path)
+    t = Target([TARGET, addr] + (["--wait"] if wait else []) + list(extra),
+               tmp_path)
     procs.append(t)
     wait_listening(probe, t)
     return t, gdb_addr
@@ -154,6 +155,82 @@ def test_an_exit_request_ends_the_session_with_W(procs, tmp_path):
     out = g.cmd("continue", timeout=20)
     assert "exited normally" in out, out
     assert t.wait(10) == 0
+
+
+def test_gdb_attaching_to_a_running_guest_stops_it(procs, tmp_path):
+    t, a = start(procs, tmp_path, wait=False)
+    time.sleep(0.5)
+    g = attach(procs, a)
+    assert g.reg("rip") == 0x100009
+    g.send("continue")
+    g.child.expect("Continuing", timeout=10)
+    time.sleep(0.3)
+    assert "SIGINT" in g.interrupt()
+    g.cmd("kill")
+    assert t.wait(10) == 0
+
+
+def test_without_gdb_the_guest_runs_and_exits(procs, tmp_path):
+    t, a = start(procs, tmp_path, wait=False, extra=["--exit-after-ms", "300"])
+    assert t.wait(10) == 0
+
+
+def test_a_crash_without_gdb_ends_with_status_3(procs, tmp_path):
+    t, a = start(procs, tmp_path, wait=False, extra=["--crash"])
+    assert t.wait(10) == 3
+    assert "triple fault" in t.read_stderr()
+
+
+def test_a_crash_is_a_sigsegv_stop_and_detach_exits_3(procs, tmp_path):
+    t, a = start(procs, tmp_path, extra=["--crash"])
+    g = attach(procs, a)
+    out = g.cmd("continue")
+    assert "SIGSEGV" in out, out
+    assert g.reg("rip") == 0x100009
+    assert "engine: triple fault" in g.cmd("monitor info registers")
+    g.cmd("detach")
+    assert t.wait(10) == 3
+
+
+def test_gdb_over_a_serial_line(procs, tmp_path):
+    """--gdb /dev/pts/N: gdb talks to a second pty; a relay thread copies
+    bytes between the two masters, like a null-modem cable."""
+    import pty
+    import select
+    import threading
+
+    m1, s1 = pty.openpty()
+    m2, s2 = pty.openpty()
+    stop = []
+
+    def relay():
+        while not stop:
+            r, _, _ = select.select([m1, m2], [], [], 0.1)
+            for fd in r:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    return
+                os.write(m2 if fd == m1 else m1, data)
+
+    th = threading.Thread(target=relay, daemon=True)
+    th.start()
+    try:
+        t = Target([TARGET, os.ttyname(s1), "--wait"], tmp_path)
+        procs.append(t)
+        time.sleep(0.5)
+        assert t.poll() is None, t.read_stderr()
+        g = attach(procs, os.ttyname(s2))
+        assert g.reg("rip") == 0x100000
+        g.cmd("stepi")
+        assert g.reg("rip") == 0x100003
+        g.cmd("kill")
+        assert t.wait(10) == 0
+    finally:
+        stop.append(1)
+        th.join(5)
+        for fd in (m1, s1, m2, s2):
+            os.close(fd)
 
 
 # ---- raw protocol, no gdb ------------------------------------------------

@@ -3,10 +3,13 @@
  * tiny program, so tests/py/test_gdb_fake.py can drive it with real gdb.
  *
  * Usage: tests/unit/test_rsp_target ADDR [--wait] [--exit-after-ms N]
+ *                                          [--crash]
  *
  * The program at ENTRY (0x100000), data pointer rdi = 0x200000:
  *   100000 inc rax; 100003 nop; 100004 stosb; 100005 nop;
- *   100006 inc rax; 100009 jmp $ */
+ *   100006 inc rax; 100009 jmp $
+ * With --crash, 100009 is ud2 instead, which the fake engine reports as
+ * a triple fault. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -38,7 +41,7 @@ int main(int argc, char **argv)
 {
 	struct rsp_server *s;
 	struct rax_err e = { "" };
-	bool wait = false;
+	bool wait = false, crash = false;
 	pthread_t t;
 	int status;
 
@@ -50,6 +53,8 @@ int main(int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--wait"))
 			wait = true;
+		else if (!strcmp(argv[i], "--crash"))
+			crash = true;
 		else if (!strcmp(argv[i], "--exit-after-ms") && i + 1 < argc)
 			exit_after_ms = atol(argv[++i]);
 	}
@@ -58,6 +63,8 @@ int main(int argc, char **argv)
 	if (fake_machine_init(&machine, 8 << 20))
 		return 3;
 	memcpy(machine.mem.host + ENTRY, program, sizeof(program));
+	if (crash)
+		memcpy(machine.mem.host + ENTRY + 9, "\x0f\x0b", 2);
 	fake_of(&machine)->r.rip = ENTRY;
 	fake_of(&machine)->r.gpr[R_RDI] = 0x200000;
 	fake_of(&machine)->r.gpr[R_RAX] = 0x41;
