@@ -15,9 +15,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -77,13 +77,12 @@ static void timed_wait(struct rsp_server *s, long ms)
 	pthread_cond_timedwait(&s->cond, &s->lock, &ts);
 }
 
-/* With the lock held: kick the vCPU until the run loop parks or `done`
- * (a flag the run loop clears) drops.  Kicks repeat because one sent just
- * before run() starts may be lost on some engine. */
-static void kick_until(struct rsp_server *s, bool *done)
+/* With the lock held: kick the vCPU until the run loop parks (or drops
+ * the request).  Kicks repeat because one sent just before run() starts
+ * may be lost on some engine. */
+static void kick_until_parked(struct rsp_server *s)
 {
-	while (!s->quit && !s->parked && (done ? *done :
-					  atomic_load(&s->stop_req))) {
+	while (!s->quit && !s->parked && atomic_load(&s->stop_req)) {
 		s->m->ops->kick(s->m);
 		timed_wait(s, 100);
 	}
@@ -101,15 +100,20 @@ static bool only_acks(const uint8_t *b, size_t n)
 static void queue_input(struct rsp_server *s, const uint8_t *b, size_t n)
 {
 	pthread_mutex_lock(&s->lock);
-	while (!s->quit && s->in_len + n > RSP_IN_CAP)
+	while (!s->quit && s->in_len + n > RSP_IN_CAP) {
+		if (only_acks(s->in, s->in_len)) { /* nothing to serve */
+			s->in_len = 0;
+			break;
+		}
 		timed_wait(s, 100);
+	}
 	if (!s->quit) {
 		memcpy(s->in + s->in_len, b, n);
 		s->in_len += n;
 		pthread_cond_broadcast(&s->cond);
 		if (!s->parked && !only_acks(b, n)) {
 			atomic_store(&s->stop_req, true);
-			kick_until(s, NULL);
+			kick_until_parked(s);
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -129,7 +133,7 @@ static void serve_connection(struct rsp_server *s, int fd)
 	 * tty is "connected" from the start; its first packet stops us. */
 	if (!s->parked && s->t.kind != RSP_T_TTY) {
 		atomic_store(&s->stop_req, true);
-		kick_until(s, NULL);
+		kick_until_parked(s);
 	}
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
