@@ -481,7 +481,9 @@ static bool crash(struct rsp_server *s, const struct vcpu_stop *st,
 		 e->msg[0] ? e->msg : "engine stopped unexpectedly");
 	if (!s->m->ops->get_regs(s->m, &r))
 		machine_format_regs(&r, dump, sizeof(dump));
-	rax_log(LOG_ERROR, rsp, "%s\n%s", s->sess.engine_error, dump);
+	rax_log(LOG_ERROR, rsp, "%s", s->sess.engine_error);
+	for (char *l = strtok(dump, "\n"); l; l = strtok(NULL, "\n"))
+		rax_log(LOG_ERROR, rsp, "%s", l);
 	if (s->fd < 0)
 		return false;
 	s->sess.stop.reason = st->reason;
