@@ -237,16 +237,24 @@ void rsp_frame(struct rsp_buf *out, const void *payload, size_t n)
 {
 	const uint8_t *d = payload;
 	uint8_t sum = 0;
+	char *o;
 
-	rsp_buf_add(out, "$", 1);
+	if (!reserve(out, 2 * n + 4)) /* worst case: every byte escaped */
+		return;
+	o = out->p + out->len;
+	*o++ = '$';
 	for (size_t i = 0; i < n; i++) {
-		uint8_t c[2] = { '}', d[i] ^ 0x20 };
-		bool esc = d[i] == '#' || d[i] == '$' || d[i] == '}' ||
-			   d[i] == '*';
+		uint8_t c = d[i];
 
-		rsp_buf_add(out, esc ? c : d + i, esc ? 2 : 1);
-		sum += esc ? (uint8_t)(c[0] + c[1]) : d[i];
+		if (c == '#' || c == '$' || c == '}' || c == '*') {
+			*o++ = '}';
+			sum += '}';
+			c ^= 0x20;
+		}
+		*o++ = (char)c;
+		sum += c;
 	}
+	out->len = (size_t)(o - out->p);
 	rsp_buf_printf(out, "#%02x", sum);
 }
 

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,8 +178,16 @@ int rsp_transport_accept(struct rsp_transport *t, int wake_fd)
 		if (p[1].revents)
 			return -ECANCELED;
 		fd = accept4(t->fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd >= 0)
+		if (fd >= 0) {
+			int one = 1;
+
+			/* An ack then a reply are two small writes: without
+			 * this, Nagle holds the reply for gdb's delayed ack. */
+			if (t->kind == RSP_T_TCP)
+				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+					   sizeof(one));
 			return fd;
+		}
 		if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN)
 			return -errno;
 	}
