@@ -330,6 +330,8 @@ int ld_load(struct machine *m, const struct ld_config *c, struct ld_info *info,
 	int ret;
 
 	memset(info, 0, sizeof(*info));
+	if (!c->kernel)
+		return rax_errf(e, -EINVAL, "no kernel given");
 	zp = calloc(1, sizeof(*zp));
 	if (!zp)
 		return rax_errf(e, -ENOMEM, "out of memory");
