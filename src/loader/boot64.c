@@ -51,11 +51,16 @@ static uint64_t seg_desc(const struct rax_seg *s)
 	uint32_t lim = s->g ? s->limit >> 12 : s->limit;
 
 	return (lim & 0xffffull) | (s->base & 0xffffffull) << 16 |
-	       (uint64_t)(s->type & 0xf) << 40 | (uint64_t)(s->s & 1) << 44 |
-	       (uint64_t)(s->dpl & 3) << 45 | (uint64_t)(s->present & 1) << 47 |
-	       (uint64_t)(lim >> 16 & 0xf) << 48 | (uint64_t)(s->avl & 1) << 52 |
-	       (uint64_t)(s->l & 1) << 53 | (uint64_t)(s->db & 1) << 54 |
-	       (uint64_t)(s->g & 1) << 55 | (s->base >> 24 & 0xffull) << 56;
+	       (uint64_t)(s->type & 0xf) << 40 |
+	       (uint64_t)(s->s & 1) << 44 |
+	       (uint64_t)(s->dpl & 3) << 45 |
+	       (uint64_t)(s->present & 1) << 47 |
+	       (uint64_t)(lim >> 16 & 0xf) << 48 |
+	       (uint64_t)(s->avl & 1) << 52 |
+	       (uint64_t)(s->l & 1) << 53 |
+	       (uint64_t)(s->db & 1) << 54 |
+	       (uint64_t)(s->g & 1) << 55 |
+	       (s->base >> 24 & 0xffull) << 56;
 }
 
 static int write_gdt_tss(struct guest_mem *gm)

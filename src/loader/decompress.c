@@ -71,9 +71,10 @@ static int decode_xz(const uint8_t *in, size_t n, uint8_t *out, size_t cap,
 	s.avail_in = n;
 	s.next_out = out;
 	s.avail_out = cap;
+	/* LZMA_BUF_ERROR ends the loop when no progress is possible. */
 	do
 		r = lzma_code(&s, LZMA_FINISH);
-	while (r == LZMA_OK && s.avail_out && s.avail_in);
+	while (r == LZMA_OK && s.avail_out);
 	*len = s.total_out;
 	lzma_end(&s);
 	if (r == LZMA_STREAM_END)

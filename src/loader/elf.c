@@ -30,8 +30,8 @@ static int check_ehdr(const struct ld_image *img, const Elf64_Ehdr *eh,
 				"headers", img->path);
 	ph_end = eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr);
 	if (eh->e_phoff > img->size || ph_end > img->size)
-		return rax_errf(e, -EINVAL, "%s: truncated ELF: program headers "
-				"end at %#llx, the file has %zu bytes",
+		return rax_errf(e, -EINVAL, "%s: truncated ELF: program "
+				"headers end at %#llx, the file has %zu bytes",
 				img->path, (unsigned long long)ph_end,
 				img->size);
 	return 0;

@@ -123,7 +123,8 @@ void ld_boot_regs(struct rax_regs *r, uint64_t entry, uint64_t zero_page);
 unsigned ld_e820(const struct guest_mem *gm, struct bp_e820_entry *t,
 		 unsigned max);
 int ld_place_initrd(const struct guest_mem *gm, uint64_t size,
-		    uint32_t addr_max, uint64_t kernel_end, uint64_t *addr);
+		    uint32_t addr_max, uint64_t kernel_end, uint64_t *addr)
+	__attribute__((warn_unused_result));
 void ld_elf_setup_header(struct bp_setup_header *h);
 
 /* mptable.c: MP floating pointer and configuration table at addr. */

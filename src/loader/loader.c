@@ -252,8 +252,8 @@ static int place_initrd(struct machine *m, const char *path, uint64_t size,
 			struct rax_err *e)
 {
 	if (size > m->mem.low_size)
-		return rax_errf(e, -EFBIG, "%s: the initrd (%llu MiB) is larger "
-				"than guest memory (%llu MiB below the hole)",
+		return rax_errf(e, -EFBIG, "%s: the initrd (%llu MiB) is "
+				"larger than guest memory (%llu MiB below the hole)",
 				path, (unsigned long long)(size >> 20),
 				(unsigned long long)(m->mem.low_size >> 20));
 	if (ld_place_initrd(&m->mem, size, zp->hdr.initrd_addr_max,
@@ -330,6 +330,8 @@ int ld_load(struct machine *m, const struct ld_config *c, struct ld_info *info,
 	int ret;
 
 	memset(info, 0, sizeof(*info));
+	if (!c->kernel)
+		return rax_errf(e, -EINVAL, "no kernel given");
 	zp = calloc(1, sizeof(*zp));
 	if (!zp)
 		return rax_errf(e, -ENOMEM, "out of memory");

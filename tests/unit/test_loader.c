@@ -38,6 +38,7 @@
 #define ELF_TEXT_FILESZ 0x100
 #define ELF_TEXT_MEMSZ 0x3000
 #define ELF_DATA_PADDR 0x1004000ull
+#define CMDLINE "console=ttyS0 nokaslr"
 
 static struct machine m;
 static char tmpdir[] = "/tmp/rax-test-loader.XXXXXX";
@@ -47,9 +48,30 @@ static char tmpdir[] = "/tmp/rax-test-loader.XXXXXX";
 static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-static uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+static uint16_t get16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return v;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
 
 static const char *tmp_path(const char *name)
 {
@@ -157,7 +179,8 @@ static const struct bz_opts bz_default = { 0x020f, 3, 4, 0x800000 };
 static uint8_t *make_bzimage(const struct bz_opts *o, const void *payload,
 			     size_t plen, size_t *len)
 {
-	size_t setup = (size_t)((o->setup_sects ? o->setup_sects : 4) + 1) * 512;
+	unsigned sects = o->setup_sects ? o->setup_sects : 4;
+	size_t setup = (size_t)(sects + 1) * 512;
 	size_t pm = (BZ_STUB + plen + 15) & ~(size_t)15;
 	uint8_t *p = calloc(1, setup + pm);
 
@@ -321,7 +344,7 @@ static void bzimage_loads_at_1mib_with_a_complete_zero_page(void)
 	write_file(kpath, p, n);
 	write_file(rpath, rd, sizeof(rd));
 	machine_fresh(64 * MiB);
-	CHECK_EQ(load(kpath, rpath, "console=ttyS0 nokaslr", false, &li, &e), 0);
+	CHECK_EQ(load(kpath, rpath, CMDLINE, false, &li, &e), 0);
 	CHECK(!memcmp(gpa(0x100000, n - 2560), p + 2560, n - 2560));
 	CHECK_EQ(li.entry, 0x100200);
 	CHECK_EQ(li.protocol, 0x020f);
@@ -343,7 +366,7 @@ static void bzimage_loads_at_1mib_with_a_complete_zero_page(void)
 	CHECK_EQ(zp->hdr.init_size, 0x800000);
 	CHECK_EQ(zp->hdr.kernel_alignment, 0x200000);
 	CHECK_EQ(zp->hdr.cmd_line_ptr, LD_CMDLINE);
-	CHECK(!strcmp((const char *)gpa(LD_CMDLINE, 32), "console=ttyS0 nokaslr"));
+	CHECK(!strcmp((const char *)gpa(LD_CMDLINE, 32), CMDLINE));
 	CHECK_EQ(zp->hdr.ramdisk_size, sizeof(rd));
 	CHECK_EQ(zp->hdr.ramdisk_image, li.initrd_start);
 	CHECK_EQ(zp->hdr.ramdisk_image & 0xfff, 0);
@@ -636,8 +659,7 @@ static struct blob compress_lz4(const uint8_t *in, size_t n)
 
 /* Loads a bzImage carrying payload b with host decompression and checks
  * it ended up as the ELF, with the bzImage's setup header kept. */
-static void check_payload(const char *what, struct blob b, const uint8_t *elf,
-			  size_t elf_n)
+static void check_payload(const char *what, struct blob b, const uint8_t *elf)
 {
 	size_t n;
 	uint8_t *p = make_bzimage(&bz_default, b.p, b.n, &n);
@@ -664,7 +686,6 @@ static void check_payload(const char *what, struct blob b, const uint8_t *elf,
 	CHECK_EQ(zp->hdr.init_size, 0x800000);
 	CHECK_EQ(zp->hdr.payload_offset, BZ_STUB);
 	free(p);
-	(void)elf_n;
 }
 
 /* The ELF followed by filler, like vmlinux.bin + vmlinux.relocs. */
@@ -692,27 +713,27 @@ static void host_decompression_handles_gzip_xz_zstd_and_lz4(void)
 #ifdef HAVE_ZLIB
 	b = compress_gzip(src, n);
 	append_size(&b, (uint32_t)n);
-	check_payload("gzip", b, src, n);
+	check_payload("gzip", b, src);
 	free(b.p);
 #endif
 #ifdef HAVE_LZMA
 	b = compress_xz(src, n);
 	append_size(&b, (uint32_t)n);
-	check_payload("xz", b, src, n);
+	check_payload("xz", b, src);
 	free(b.p);
 #endif
 #ifdef HAVE_ZSTD
 	b = compress_zstd(src, n);
 	append_size(&b, (uint32_t)n);
-	check_payload("zstd", b, src, n);
+	check_payload("zstd", b, src);
 	free(b.p);
 #endif
 #ifdef HAVE_LZ4
 	b = compress_lz4(src, n);
 	append_size(&b, (uint32_t)n);
-	check_payload("lz4", b, src, n);
+	check_payload("lz4", b, src);
 	b.n -= 4; /* and without the appended size */
-	check_payload("lz4 without size", b, src, n);
+	check_payload("lz4 without size", b, src);
 	free(b.p);
 #endif
 	free(src);
@@ -743,14 +764,15 @@ static void host_decompression_reads_what_the_kernel_build_tools_write(void)
 			printf("skip: %s not installed\n", tools[i].name);
 			continue;
 		}
-		snprintf(cmd, sizeof(cmd), "%s < %s > %s", tools[i].cmd, in, out);
+		snprintf(cmd, sizeof(cmd), "%s < %s > %s", tools[i].cmd, in,
+			 out);
 		CHECK(system(cmd) == 0);
 		b.p = read_file(out, &b.n);
 		CHECK(b.p != NULL);
 		if (!b.p)
 			continue;
 		append_size(&b, (uint32_t)n);
-		check_payload(tools[i].name, b, src, n);
+		check_payload(tools[i].name, b, src);
 		free(b.p);
 	}
 	free(src);
@@ -1000,7 +1022,8 @@ static void mutated_images_never_crash_the_parsers(void)
 	for (i = 0; i < 4000; i++) {
 		int is_bz = i & 1;
 		size_t len = is_bz ? bn : en;
-		size_t base = is_bz ? 0x1f0 : 0, span = is_bz ? 0x80 : 64 + 3 * 56;
+		size_t base = is_bz ? 0x1f0 : 0;
+		size_t span = is_bz ? 0x80 : 64 + 3 * 56;
 
 		memcpy(buf, is_bz ? bz : elf, len);
 		for (k = 0; k < 1 + next_rand() % 8; k++)
@@ -1027,7 +1050,8 @@ static void fuzz_payload(struct blob b)
 	for (i = 0; i < 300; i++) {
 		memcpy(buf, b.p, b.n);
 		for (k = 0; k < 1 + next_rand() % 4; k++)
-			buf[next_rand() % b.n] ^= (uint8_t)(1 + next_rand() % 255);
+			buf[next_rand() % b.n] ^=
+				(uint8_t)(1 + next_rand() % 255);
 		(void)decompress(buf, next_rand() % 4 ? b.n : next_rand() % b.n,
 				 out, 1 << 20, NULL);
 	}
@@ -1058,6 +1082,28 @@ static void mutated_payloads_never_crash_the_decoders(void)
 	free(src);
 }
 
+/* The bzImage's payload decompressed on the host is the vmlinux. */
+static void same_as_vmlinux(const struct guest_paths *gp,
+			    const struct ld_info *bz)
+{
+	uint64_t len = bz->kernel_end - bz->kernel_start;
+	uint8_t *copy = malloc(len);
+	struct ld_info li;
+	struct rax_err e;
+
+	CHECK(copy && gpa(bz->kernel_start, len));
+	if (!copy || !gpa(bz->kernel_start, len))
+		return;
+	memcpy(copy, gpa(bz->kernel_start, len), len);
+	machine_fresh(512 * MiB);
+	CHECK_EQ(load(gp->vmlinux, NULL, "", false, &li, &e), 0);
+	CHECK_EQ(li.entry, 0x1000000);
+	CHECK_EQ(li.kernel_start, bz->kernel_start);
+	CHECK_EQ(li.kernel_end, bz->kernel_end);
+	CHECK(!memcmp(copy, gpa(bz->kernel_start, len), len));
+	free(copy);
+}
+
 /* The default guest kernel (examples/build-guest.sh), when cached. */
 static void the_default_guest_kernel_loads_both_ways(void)
 {
@@ -1080,11 +1126,8 @@ static void the_default_guest_kernel_loads_both_ways(void)
 	CHECK(li.elf);
 	CHECK_EQ(li.entry, 0x1000000);
 	CHECK_EQ(walk(m.boot_regs.cr3, 0xffffffff81000000ull), 0x1000000);
-	if (!access(gp.vmlinux, R_OK)) {
-		machine_fresh(512 * MiB);
-		CHECK_EQ(load(gp.vmlinux, NULL, "", false, &li, &e), 0);
-		CHECK_EQ(li.entry, 0x1000000);
-	}
+	if (!access(gp.vmlinux, R_OK))
+		same_as_vmlinux(&gp, &li);
 	if (!access(gp.initrd, R_OK)) {
 		machine_fresh(512 * MiB);
 		CHECK_EQ(load(gp.kernel, gp.initrd, "", true, &li, &e), 0);
