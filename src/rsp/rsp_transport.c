@@ -2,8 +2,9 @@
 #include "rsp/rsp_transport.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
-#include <netdb.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -70,34 +71,58 @@ static int split_host_port(const char *addr, char *host, size_t hlen,
 	return 0;
 }
 
+/* HOST is a numeric IPv4/IPv6 address or "localhost": no name service,
+ * so the static rax (tests/nested) resolves the same way. */
+static int parse_host(const char *host, unsigned port,
+		      struct sockaddr_storage *sa, socklen_t *len)
+{
+	struct sockaddr_in *v4 = (struct sockaddr_in *)sa;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)sa;
+
+	memset(sa, 0, sizeof(*sa));
+	if (!strcmp(host, "localhost"))
+		host = "127.0.0.1";
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*v4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*v6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
 static int open_tcp(struct rsp_transport *t, const char *addr,
 		    struct rax_err *e)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-	struct addrinfo *ai;
+	struct sockaddr_storage sa;
+	socklen_t salen;
 	char host[256], *end;
 	const char *port;
-	int fd, one = 1, ret;
+	unsigned long pnum;
+	int fd, one = 1;
 
 	if (split_host_port(addr, host, sizeof(host), &port) || !*port ||
-	    strtoul(port, &end, 10) > 65535 || *end)
+	    (pnum = strtoul(port, &end, 10)) > 65535 || *end)
 		return rax_errf(e, -EINVAL, "--gdb %s: expected [HOST:]PORT, "
 				"unix:PATH or a tty path", addr);
-	ret = getaddrinfo(host, port, &hints, &ai);
-	if (ret)
-		return rax_errf(e, -EINVAL, "--gdb %s: %s", addr,
-				gai_strerror(ret));
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		ret = rax_errf(e, -errno, "--gdb: socket: %s", strerror(errno));
-		goto out;
-	}
+	if (parse_host(host, (unsigned)pnum, &sa, &salen))
+		return rax_errf(e, -EINVAL, "--gdb %s: HOST must be a numeric "
+				"IPv4/IPv6 address or localhost", addr);
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return rax_errf(e, -errno, "--gdb: socket: %s", strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 1)) {
-		ret = rax_errf(e, -errno, "--gdb %s: %s", addr, strerror(errno));
+	if (bind(fd, (struct sockaddr *)&sa, salen) || listen(fd, 1)) {
+		int err = errno;
+
 		close(fd);
-		goto out;
+		return rax_errf(e, -err, "--gdb %s: %s", addr, strerror(err));
 	}
 	if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
 		rax_log(LOG_WARN, rsp, "--gdb %s: the gdb server listens on "
@@ -105,10 +130,7 @@ static int open_tcp(struct rsp_transport *t, const char *addr,
 			"the guest", addr);
 	t->kind = RSP_T_TCP;
 	t->fd = fd;
-	ret = 0;
-out:
-	freeaddrinfo(ai);
-	return ret;
+	return 0;
 }
 
 /* A serial line: raw 8N1 at 115200 baud. */

@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "machine.h"
 #include "rsp/rsp_cmds.h"
 #include "rsp/rsp_packet.h"
 #include "rsp/rsp_regs.h"
+#include "rsp/rsp_transport.h"
 #include "test.h"
 #include "test_rsp_fake.h"
 
@@ -544,6 +546,37 @@ static void virtual_addresses_translate_through_the_page_tables(void)
 	teardown();
 }
 
+static bool opens(const char *addr)
+{
+	struct rsp_transport t;
+	struct rax_err e = { "" };
+
+	if (rsp_transport_open(&t, addr, &e))
+		return false;
+	rsp_transport_close(&t);
+	return true;
+}
+
+static void transport_addresses_parse_strictly(void)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "unix:/tmp/test_rsp.%d.sock", (int)getpid());
+	CHECK(opens("127.0.0.1:0"));
+	CHECK(opens("localhost:0"));
+	CHECK(opens("0"));          /* PORT alone: 127.0.0.1 */
+	CHECK(opens("[::1]:0") || errno == EAFNOSUPPORT);
+	CHECK(opens(path));
+	CHECK(access(path + 5, F_OK) != 0); /* removed on close */
+	CHECK(!opens("example.com:1234"));
+	CHECK(!opens("1.2.3:x"));
+	CHECK(!opens("70000"));
+	CHECK(!opens(""));
+	CHECK(!opens("unix:"));
+	CHECK(!opens("/nonexistent/tty"));
+	CHECK(!opens("/dev/null"));  /* not a terminal */
+}
+
 int main(void)
 {
 	a_good_packet_parses_and_its_checksum_is_checked();
@@ -561,6 +594,7 @@ int main(void)
 	stop_replies_name_the_reason();
 	the_monitor_answers_its_commands();
 	virtual_addresses_translate_through_the_page_tables();
+	transport_addresses_parse_strictly();
 	rsp_buf_free(&reply);
 	rsp_buf_free(&console);
 	return test_summary("test_rsp");
