@@ -1,10 +1,15 @@
 # Issue 4's milestones: real gdb against rax booting the default guest,
-# on each engine.
+# on each engine: kvm and emulator on this host, and kvm-nested, where
+# rax runs on real KVM inside an L1 Linux under QEMU TCG (the harness of
+# tests/nested/run.py) and gdb reaches it over L1's ttyS1, i.e. through
+# rax's serial-line transport (--gdb /dev/ttyS1).
 #
-# Run (after building rax in ./build and the default guest):
+# Run (after building rax in ./build and the default guest; kvm-nested
+# also needs `make guest-l1 rax-static`):
 #   RAX_BUILD=$PWD/build /usr/bin/python3 -m pytest -v tests/py/test_gdb_linux.py
 # Pick the guest with RAX_GUEST_DIR (default: the newest complete
-# ~/.cache/rax/guest-*), and one engine with -k kvm / -k emulator.
+# ~/.cache/rax/guest-*), and one engine with -k kvm / -k emulator /
+# -k nested.
 #
 # A test is skipped only when a prerequisite is missing: rax or the guest
 # is not built, or rax reports the engine unusable on this host ("not
@@ -13,11 +18,12 @@
 import glob
 import os
 import re
+import threading
 import time
 
 import pytest
 
-from conftest import BUILD, Gdb, Target, free_port, wait_listening
+from conftest import BUILD, HERE, Gdb, Target, free_port, wait_listening
 
 RAX = os.path.join(BUILD, "rax")
 ENGINES = ["kvm", "emulator"]
@@ -52,32 +58,43 @@ class Session:
     def __init__(self, procs, tmp_path, engine):
         if not os.access(RAX, os.X_OK):
             pytest.skip("%s is not built" % RAX)
+        self.procs = procs
         self.dir = need_guest()
-        self.port = free_port()
+        port = free_port()
+        self.addr = "127.0.0.1:%d" % port
         env = dict(os.environ, RAX_GUEST_DIR=self.dir)
         self.rax = Target([RAX, "--backend", engine, "--log", "info,boot",
-                           "--gdb", "127.0.0.1:%d" % self.port, "--gdb-wait"],
+                           "--gdb", self.addr, "--gdb-wait"],
                           tmp_path, env=env)
-        self.outpath = self.rax.errpath  # console and log share the file
         procs.append(self.rax)
         try:
-            wait_listening(("127.0.0.1", self.port), self.rax, timeout=60)
+            wait_listening(("127.0.0.1", port), self.rax, timeout=60)
         except AssertionError:
             err = self.rax.read_stderr()
-            m = UNUSABLE.search(err)
-            if m:
-                line = [l for l in err.splitlines() if UNUSABLE.search(l)][0]
-                pytest.skip("engine %s unusable here: %s" % (engine, line))
+            lines = [l for l in err.splitlines() if UNUSABLE.search(l)]
+            if lines:
+                pytest.skip("engine %s unusable here: %s" % (engine, lines[0]))
             raise
-        self.gdb = Gdb(["-iex", "set auto-load safe-path /"],
-                       timeout=BOOT_TIMEOUT)
-        procs.append(self.gdb)
-        self.gdb.cmd("file %s" % os.path.join(self.dir, "vmlinux"))
-        out = self.gdb.cmd("target remote 127.0.0.1:%d" % self.port)
+        self.gdb = self.attach()
+
+    def attach(self):
+        """A new gdb with vmlinux, connected."""
+        g = Gdb(["-iex", "set auto-load safe-path /"], timeout=BOOT_TIMEOUT)
+        self.procs.append(g)
+        g.cmd("file %s" % os.path.join(self.dir, "vmlinux"))
+        out = g.cmd("target remote %s" % self.addr, timeout=60)
         assert "Remote debugging using" in out, out
+        return g
 
     def console(self):
+        """rax's console and log so far."""
         return self.rax.read_stderr()
+
+    def alive(self):
+        return self.rax.poll() is None
+
+    def wait_exit(self, timeout):
+        return self.rax.wait(timeout)
 
     def run_to(self, func):
         """tbreak FUNC; continue; asserts the stop is in FUNC."""
@@ -89,8 +106,110 @@ class Session:
         return out
 
 
-@pytest.fixture(params=ENGINES)
+def load_nested_harness():
+    import importlib.util
+    path = os.path.join(HERE, "..", "nested", "run.py")
+    spec = importlib.util.spec_from_file_location("nested_run", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class QemuChild:
+    """The QEMU we spawned, for the procs fixture to kill by PID."""
+
+    def __init__(self, child):
+        self.child = child
+
+    def kill(self):
+        self.child.close(force=True)
+
+
+class NestedSession(Session):
+    """rax --backend kvm --gdb /dev/ttyS1 --gdb-wait inside L1 (QEMU TCG
+    with nested SVM); gdb connects to the unix socket behind L1's ttyS1."""
+
+    def __init__(self, procs, tmp_path):
+        import shutil
+        import types
+
+        import pexpect
+        nr = load_nested_harness()
+        static = os.path.join(BUILD, "rax-static")
+        guest, l1 = nr.cache_dir(False), nr.cache_dir(True)
+        if not guest:
+            pytest.skip("the default guest is not built: run 'make guest'")
+        if not l1:
+            pytest.skip("the L1 host kernel is not built: run 'make guest-l1'")
+        if not os.access(static, os.X_OK):
+            pytest.skip("%s is not built: run 'make rax-static'" % static)
+        qemu = shutil.which("qemu-system-x86_64")
+        if not qemu:
+            pytest.skip("qemu-system-x86_64 is not installed")
+        self.procs, self.dir = procs, guest
+        opt = types.SimpleNamespace(
+            cmd="exec /rax --backend kvm --log info,boot "
+                "--gdb /dev/ttyS1 --gdb-wait", gdb=False)
+        initrd = nr.make_initrd(str(tmp_path), guest, l1, static, opt)
+        self.addr = os.path.join(str(tmp_path), "ttyS1.sock")
+        argv = nr.qemu_argv(qemu, l1, initrd, self.addr)
+        self.logpath = os.path.join(str(tmp_path), "console.log")
+        self.log = open(self.logpath, "w")
+        self.qemu = pexpect.spawn(argv[0], argv[1:], encoding="utf-8",
+                                  codec_errors="replace",
+                                  timeout=BOOT_TIMEOUT, dimensions=(50, 200))
+        self.qemu.logfile_read = self.log
+        procs.append(QemuChild(self.qemu))
+        i = self.qemu.expect([r"rax: info: boot: kernel \S+ entry",
+                              r"RAX-L1-EXIT (\d+)", pexpect.TIMEOUT,
+                              pexpect.EOF], timeout=BOOT_TIMEOUT)
+        assert i == 0, "rax did not start in L1:\n" + self.console()[-3000:]
+        # Drain the console from now on: a full pty would stall QEMU's
+        # serial output, then L1, then rax's console writes.
+        self.draining = True
+        self.drain = threading.Thread(target=self.drain_console, daemon=True)
+        self.drain.start()
+        procs.append(self)
+        self.gdb = self.attach()
+
+    def drain_console(self):
+        import pexpect
+        while self.draining:
+            try:
+                self.qemu.read_nonblocking(1 << 16, timeout=0.2)
+            except pexpect.TIMEOUT:
+                pass
+            except (pexpect.EOF, OSError, ValueError):
+                return
+
+    def kill(self):
+        """procs teardown: stop draining (QemuChild kills QEMU)."""
+        self.draining = False
+        self.drain.join(5)
+        self.log.close()
+
+    def console(self):
+        self.log.flush()
+        with open(self.logpath, errors="replace") as f:
+            return f.read()
+
+    def alive(self):
+        return "RAX-L1-EXIT" not in self.console()
+
+    def wait_exit(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.search(r"RAX-L1-EXIT (\d+)", self.console())
+            if m:
+                return int(m.group(1))
+            time.sleep(0.2)
+        raise AssertionError("rax in L1 did not exit in %ss" % timeout)
+
+
+@pytest.fixture(params=ENGINES + ["kvm-nested"])
 def session(request, procs, tmp_path):
+    if request.param == "kvm-nested":
+        return NestedSession(procs, tmp_path)
     return Session(procs, tmp_path, request.param)
 
 
@@ -171,7 +290,7 @@ def test_registers_agree_with_monitor_info_registers(session):
     assert "cr3" in out and "efer" in out and "fs_base" in out
 
 
-def test_interrupt_detach_reattach_and_kill(session, procs):
+def test_interrupt_detach_reattach_and_kill(session):
     g = session.gdb
     session.run_to("start_kernel")
     g.send("continue")
@@ -182,14 +301,11 @@ def test_interrupt_detach_reattach_and_kill(session, procs):
     g.cmd("detach")
     g.close()
     time.sleep(1)
-    assert session.rax.poll() is None, session.console()[-2000:]
-    g2 = Gdb(["-iex", "set auto-load safe-path /"], timeout=BOOT_TIMEOUT)
-    procs.append(g2)
-    g2.cmd("file %s" % os.path.join(session.dir, "vmlinux"))
-    out = g2.cmd("target remote 127.0.0.1:%d" % session.port)
-    assert "Remote debugging using" in out, out
+    assert session.alive(), session.console()[-2000:]
+    g2 = session.attach()
+    assert g2.reg("rip") != 0
     g2.cmd("kill")
-    assert session.rax.wait(30) == 0
+    assert session.wait_exit(60) == 0
 
 
 def test_lx_dmesg_and_lx_ps_work(session):
