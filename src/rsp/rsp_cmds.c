@@ -326,6 +326,7 @@ static bool for_our_thread(const char *a)
 {
 	const char *t = strchr(a, ':');
 	const char *semi = strchr(a, ';');
+	uint64_t tid;
 
 	if (!t || (semi && semi < t))
 		return true;
@@ -336,7 +337,9 @@ static bool for_our_thread(const char *a)
 			return true;
 		t++;
 	}
-	return !strncmp(t, "1", 1) || !strncmp(t, "-1", 2) || *t == '0';
+	if (t[0] == '-' && t[1] == '1')
+		return true;
+	return !rsp_parse_hex(&t, &tid) && tid <= 1;
 }
 
 /* vCont;ACTION[:TID][;ACTION...]: the first action that applies to

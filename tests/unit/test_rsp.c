@@ -418,6 +418,10 @@ static void resume_packets_say_how_to_run(void)
 	CHECK_EQ(sess.resume.kind, RSP_RES_STEP);
 	CHECK_EQ(cmd("vCont;s:2;c"), RSP_ACT_RESUME); /* step is for another */
 	CHECK_EQ(sess.resume.kind, RSP_RES_CONT);
+	CHECK_EQ(cmd("vCont;s:10;c"), RSP_ACT_RESUME); /* thread 16 */
+	CHECK_EQ(sess.resume.kind, RSP_RES_CONT);
+	CHECK_EQ(cmd("vCont;s:01"), RSP_ACT_RESUME);
+	CHECK_EQ(sess.resume.kind, RSP_RES_STEP);
 	CHECK_EQ(cmd("vCont;S05:p1.-1"), RSP_ACT_RESUME);
 	CHECK_EQ(sess.resume.kind, RSP_RES_STEP);
 	CHECK_EQ(cmd("vCont;r1000,1010:1;c"), RSP_ACT_RESUME);
