@@ -384,33 +384,34 @@ bad:
 
 /* ---- queries -------------------------------------------------------- */
 
-static void cmd_supported(struct rsp_session *s, const char *p,
-			  struct rsp_buf *reply)
+static enum rsp_action q_supported(struct rsp_session *s, const char *arg,
+				   struct rsp_buf *reply, struct rsp_buf *con)
 {
-	(void)p;
 	rsp_buf_printf(reply, "PacketSize=%x;qXfer:features:read+;"
 		       "QStartNoAckMode+;swbreak+;hwbreak+;vContSupported+",
 		       RSP_MAX_PACKET);
+	return RSP_ACT_REPLY;
 }
 
 /* qXfer:features:read:ANNEX:OFFSET,LENGTH -> m<data> or l<data>. */
-static void cmd_xfer_features(const char *p, struct rsp_buf *reply)
+static enum rsp_action q_features(struct rsp_session *s, const char *p,
+				  struct rsp_buf *reply, struct rsp_buf *con)
 {
 	size_t total = strlen(rsp_target_xml);
 	uint64_t off, len;
 
 	if (!starts(p, "target.xml:")) {
 		rsp_buf_puts(reply, "E00");
-		return;
+		return RSP_ACT_REPLY;
 	}
 	p += strlen("target.xml:");
 	if (parse_addr_len(p, &off, &len, &p) || *p) {
 		reply_err(reply, 22);
-		return;
+		return RSP_ACT_REPLY;
 	}
 	if (off >= total) {
 		rsp_buf_puts(reply, "l");
-		return;
+		return RSP_ACT_REPLY;
 	}
 	if (len > RSP_MAX_PACKET / 2) /* room for escapes */
 		len = RSP_MAX_PACKET / 2;
@@ -418,48 +419,85 @@ static void cmd_xfer_features(const char *p, struct rsp_buf *reply)
 		len = total - off;
 	rsp_buf_puts(reply, off + len < total ? "m" : "l");
 	rsp_buf_add(reply, rsp_target_xml + off, len);
+	return RSP_ACT_REPLY;
 }
 
-static void cmd_rcmd(struct rsp_session *s, const char *hex,
-		     struct rsp_buf *reply, struct rsp_buf *console)
+static enum rsp_action q_rcmd(struct rsp_session *s, const char *hex,
+			      struct rsp_buf *reply, struct rsp_buf *con)
 {
 	char cmd[512];
 	size_t n = strlen(hex) / 2;
 
 	if (strlen(hex) % 2 || n >= sizeof(cmd) || rsp_unhex(hex, cmd, n)) {
 		reply_err(reply, 22);
-		return;
+		return RSP_ACT_REPLY;
 	}
 	cmd[n] = 0;
-	rsp_monitor(s, cmd, console);
+	rsp_monitor(s, cmd, con);
 	rsp_buf_puts(reply, "OK");
+	return RSP_ACT_REPLY;
 }
 
-static bool cmd_query(struct rsp_session *s, const char *pkt,
-		      struct rsp_buf *reply, struct rsp_buf *console)
+static enum rsp_action q_no_ack(struct rsp_session *s, const char *arg,
+				struct rsp_buf *reply, struct rsp_buf *con)
 {
-	if (starts(pkt, "qSupported"))
-		cmd_supported(s, pkt + 10, reply);
-	else if (starts(pkt, "qXfer:features:read:"))
-		cmd_xfer_features(pkt + 20, reply);
-	else if (starts(pkt, "qRcmd,"))
-		cmd_rcmd(s, pkt + 6, reply, console);
-	else if (!strcmp(pkt, "qC"))
-		rsp_buf_puts(reply, "QC1");
-	else if (!strcmp(pkt, "qfThreadInfo"))
-		rsp_buf_puts(reply, "m1");
-	else if (!strcmp(pkt, "qsThreadInfo"))
-		rsp_buf_puts(reply, "l");
-	else if (starts(pkt, "qAttached"))
-		rsp_buf_puts(reply, "1");
-	else if (!strcmp(pkt, "qOffsets"))
-		rsp_buf_puts(reply, "Text=0;Data=0;Bss=0");
-	else if (!strcmp(pkt, "QStartNoAckMode")) {
-		s->no_ack = true; /* the server switches after the reply */
-		rsp_buf_puts(reply, "OK");
-	} else
-		return false;
-	return true;
+	s->no_ack = true; /* the server stops acking after this reply */
+	rsp_buf_puts(reply, "OK");
+	return RSP_ACT_REPLY;
+}
+
+static enum rsp_action v_cont(struct rsp_session *s, const char *arg,
+			      struct rsp_buf *reply, struct rsp_buf *con)
+{
+	return cmd_vcont(s, arg - 1, reply); /* from the ';' */
+}
+
+static enum rsp_action v_kill(struct rsp_session *s, const char *arg,
+			      struct rsp_buf *reply, struct rsp_buf *con)
+{
+	rsp_buf_puts(reply, "OK");
+	return RSP_ACT_KILL;
+}
+
+/* Packets with names (q, Q and v): the name, whether more follows it
+ * (prefix match, the handler gets the rest), and either a fixed reply or
+ * a handler.  Anything else gets the empty reply. */
+static const struct named_cmd {
+	const char *name;
+	bool prefix;
+	const char *fixed;
+	enum rsp_action (*fn)(struct rsp_session *s, const char *arg,
+			      struct rsp_buf *reply, struct rsp_buf *con);
+} named_cmds[] = {
+	{ "qSupported", true, NULL, q_supported },
+	{ "qXfer:features:read:", true, NULL, q_features },
+	{ "qRcmd,", true, NULL, q_rcmd },
+	{ "qC", false, "QC1", NULL },
+	{ "qfThreadInfo", false, "m1", NULL },
+	{ "qsThreadInfo", false, "l", NULL },
+	{ "qAttached", true, "1", NULL },
+	{ "qOffsets", false, "Text=0;Data=0;Bss=0", NULL },
+	{ "QStartNoAckMode", false, NULL, q_no_ack },
+	{ "vCont?", false, "vCont;c;C;s;S;r", NULL },
+	{ "vCont;", true, NULL, v_cont },
+	{ "vKill", true, NULL, v_kill },
+};
+
+static enum rsp_action cmd_named(struct rsp_session *s, const char *pkt,
+				 struct rsp_buf *reply, struct rsp_buf *con)
+{
+	for (size_t i = 0; i < sizeof(named_cmds) / sizeof(*named_cmds); i++) {
+		const struct named_cmd *c = &named_cmds[i];
+
+		if (c->prefix ? !starts(pkt, c->name) : strcmp(pkt, c->name))
+			continue;
+		if (c->fixed) {
+			rsp_buf_puts(reply, c->fixed);
+			return RSP_ACT_REPLY;
+		}
+		return c->fn(s, pkt + strlen(c->name), reply, con);
+	}
+	return RSP_ACT_REPLY;
 }
 
 /* ---- stop replies --------------------------------------------------- */
@@ -538,20 +576,10 @@ enum rsp_action rsp_handle(struct rsp_session *s, const char *pkt, size_t len,
 		return RSP_ACT_DETACH;
 	case 'k':
 		return RSP_ACT_KILL;
-	case 'v':
-		if (!strcmp(pkt, "vCont?"))
-			rsp_buf_puts(reply, "vCont;c;C;s;S;r");
-		else if (starts(pkt, "vCont;"))
-			return cmd_vcont(s, pkt + 5, reply);
-		else if (starts(pkt, "vKill")) {
-			rsp_buf_puts(reply, "OK");
-			return RSP_ACT_KILL;
-		}
-		break;
 	case 'q':
 	case 'Q':
-		cmd_query(s, pkt, reply, console);
-		break;
+	case 'v':
+		return cmd_named(s, pkt, reply, console);
 	default:
 		break; /* unknown: the empty reply */
 	}
