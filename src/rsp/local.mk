@@ -23,11 +23,13 @@ tests_unit_test_rsp_target_SOURCES = tests/unit/test_rsp_target.c \
 tests_unit_test_rsp_target_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
 tests_unit_test_rsp_target_LDADD = librax.a $(LIBS)
 
-# The gdb end-to-end suites (pytest + real gdb): not part of make check
-# until the engines boot Linux; run with `make check-gdb`.
+# The gdb end-to-end suites (pytest + real gdb).  The fake-engine suite
+# runs in make check; the Linux milestones (both engines, and KVM nested
+# in QEMU) run with `make check-gdb` until the engines boot Linux.
 EXTRA_DIST += bench/fuzz/run.sh bench/fuzz/fuzz_rsp.c \
 	tests/py/conftest.py tests/py/test_gdb_fake.py \
-	tests/py/test_gdb_linux.py
+	tests/py/test_gdb_linux.py tests/py/gdb-fake.sh
+TESTS += tests/py/gdb-fake.sh
 check-gdb: rax $(check_PROGRAMS)
 	RAX_BUILD=$(abs_top_builddir) $(PYTHON3) -m pytest -v \
 	  -p no:cacheprovider $(srcdir)/tests/py $(PYTEST_FLAGS)
