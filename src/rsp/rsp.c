@@ -192,8 +192,10 @@ static void *conn_thread(void *opaque)
 
 static void send_raw(struct rsp_server *s, const void *b, size_t n)
 {
-	if (s->fd >= 0 && rsp_transport_write(s->fd, b, n))
-		rax_log(LOG_DEBUG, rsp, "gdb: write failed");
+	int ret = s->fd >= 0 ? rsp_transport_write(s->fd, b, n) : 0;
+
+	if (ret)
+		rax_log(LOG_DEBUG, rsp, "gdb: write: %s", strerror(-ret));
 }
 
 static void send_packet(struct rsp_server *s, const char *payload, size_t n)
