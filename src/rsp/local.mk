@@ -30,7 +30,7 @@ EXTRA_DIST += bench/fuzz/run.sh bench/fuzz/fuzz_rsp.c \
 	tests/py/conftest.py tests/py/test_gdb_fake.py \
 	tests/py/test_gdb_linux.py tests/py/gdb-fake.sh
 TESTS += tests/py/gdb-fake.sh
-check-gdb: rax $(check_PROGRAMS)
+check-gdb: rax$(EXEEXT) rax-static$(EXEEXT) $(check_PROGRAMS)
 	RAX_BUILD=$(abs_top_builddir) $(PYTHON3) -m pytest -v \
 	  -p no:cacheprovider $(srcdir)/tests/py $(PYTEST_FLAGS)
 .PHONY: check-gdb

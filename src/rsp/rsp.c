@@ -30,7 +30,9 @@
 #include "rsp/rsp_transport.h"
 
 #define RSP_IN_CAP 65536u
-#define SERVE_RESUME (-1)
+/* serve()/do_packet() results besides an exit status (>= 0). */
+#define SERVE_RESUME (-1) /* run the guest */
+#define SERVE_MORE (-2)   /* stay parked, keep serving */
 
 struct rsp_server {
 	struct machine *m;
@@ -306,7 +308,7 @@ static int kill_status(struct rsp_server *s)
 }
 
 /* Runs one packet.  Returns SERVE_RESUME to run the guest, an exit
- * status to end rsp_run, or -2 to keep serving. */
+ * status to end rsp_run, or SERVE_MORE. */
 static int do_packet(struct rsp_server *s)
 {
 	const char *pkt = (const char *)s->parser.buf;
@@ -342,7 +344,7 @@ static int do_packet(struct rsp_server *s)
 	case RSP_ACT_REPLY:
 		break;
 	}
-	return -2;
+	return SERVE_MORE;
 }
 
 /* Parses what is in rx.  Returns like do_packet(). */
@@ -357,7 +359,7 @@ static int do_input(struct rsp_server *s)
 		switch (ev) {
 		case RSP_EV_PACKET:
 			ret = do_packet(s);
-			if (ret != -2)
+			if (ret != SERVE_MORE)
 				return ret;
 			break;
 		case RSP_EV_BAD_CSUM:
@@ -385,7 +387,7 @@ static int do_input(struct rsp_server *s)
 			break;
 		}
 	}
-	return -2;
+	return SERVE_MORE;
 }
 
 /* Exit requested: tell a waiting gdb (W, the exit status) and end. */
@@ -404,13 +406,13 @@ static int finish_exit(struct rsp_server *s)
  * Returns SERVE_RESUME or rax's exit status. */
 static int serve(struct rsp_server *s, bool report)
 {
-	int ret = -2;
+	int ret = SERVE_MORE;
 
 	set_parked(s, true);
 	take_conn_events(s);
 	if (report && s->fd >= 0)
 		send_stop(s);
-	while (ret == -2) {
+	while (ret == SERVE_MORE) {
 		if (atomic_load(&s->m->exit_requested)) {
 			ret = finish_exit(s);
 			break;
