@@ -179,7 +179,8 @@ static void *conn_thread(void *opaque)
 		if (fd == -ECANCELED)
 			break;
 		if (fd < 0) {
-			rax_log(LOG_WARN, rsp, "gdb: accept: %s", strerror(-fd));
+			rax_log(LOG_WARN, rsp, "gdb: accept: %s",
+				strerror(-fd));
 			usleep(100000);
 			continue;
 		}
@@ -452,7 +453,8 @@ static int range_step(struct rsp_server *s, struct vcpu_stop *st,
 		if (m->ops->get_regs(m, &regs) || regs.rip < r->start ||
 		    regs.rip >= r->end)
 			return 0;
-		if (atomic_load(&s->stop_req) || atomic_load(&m->exit_requested)) {
+		if (atomic_load(&s->stop_req) ||
+		    atomic_load(&m->exit_requested)) {
 			st->reason = VCPU_STOP_KICK;
 			return 0;
 		}
