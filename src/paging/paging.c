@@ -314,6 +314,7 @@ struct range_walk {
 	bool have, stopped; /* stopped: fn returned non-zero */
 	uint64_t va, pa, len;
 	struct rights rt;
+	uint64_t budget;    /* entries left to read (PG_RANGE_MAX_ENTRIES) */
 };
 
 static int range_emit(struct range_walk *w, uint64_t va, uint64_t pa,
@@ -358,6 +359,8 @@ static int range_table(struct range_walk *w, unsigned lvl, uint64_t table,
 		struct rights rt = up;
 		bool large;
 
+		if (!w->budget--)
+			return -E2BIG;
 		if ((ret = read_entry(w->c, sz, table + i * sz, &pte, &raw)))
 			return ret;
 		if (!(pte & PTE_P))
@@ -385,7 +388,7 @@ int pg_for_each_range(const struct pg_ctx *c,
 		      void *arg)
 {
 	struct range_walk w = { .c = c, .m = pg_mode_of(c), .fn = fn,
-				.arg = arg };
+				.arg = arg, .budget = PG_RANGE_MAX_ENTRIES };
 	int ret, ret2;
 
 	if (w.m == PGM_NONE)

@@ -614,6 +614,22 @@ static void self_referencing_tables_keep_every_accessed_bit(void)
 	CHECK(rd64(cr3) & PTE_A); /* PML4[0] used as a PDPTE */
 }
 
+static void range_listing_gives_up_on_endlessly_aliased_tables(void)
+{
+	uint64_t cr3;
+	struct pg_ctx c;
+
+	/* Every PML4 entry points back to the PML4: 2^36 leaves. */
+	reset();
+	cr3 = alloc_page();
+	for (unsigned i = 0; i < 512; i++)
+		wr64(cr3 + i * 8, cr3 | PTE_P | PTE_W);
+	c = ctx(LM_CR0, cr3, LM_CR4, LM_EFER);
+	nranges = 0;
+	CHECK_EQ(pg_for_each_range(&c, collect, NULL), -E2BIG);
+	CHECK(nranges > 0);
+}
+
 int main(void)
 {
 	if (gm_init(&gm, 16ull << 20)) {
@@ -638,6 +654,7 @@ int main(void)
 	range_listing_stops_when_the_callback_says_so();
 	range_listing_covers_32_bit_and_pae_tables();
 	self_referencing_tables_keep_every_accessed_bit();
+	range_listing_gives_up_on_endlessly_aliased_tables();
 	gm_destroy(&gm);
 	return test_summary("test_paging");
 }
