@@ -1,17 +1,632 @@
-/* The interpreter engine: placeholder until issue 3 lands. */
-#include "vcpu.h"
+/* The interpreter engine: cpu_vcpu_ops, the run loop, exception and
+ * interrupt delivery through the long-mode IDT (SDM Vol. 3 §6.14).
+ *
+ * Time: the machine clock is the retired-instruction count, one
+ * instruction = 1 ns (a 1 GHz virtual TSC); HLT with IF=1 advances the
+ * clock to the next timer deadline. */
+#include "cpu/cpu.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
+#include "devices/intc.h"
 #include "err.h"
+#include "log.h"
+#include "machine.h"
+
+static const cpu_handler handlers[DEC_NOPS] = {
+#define X(id, h, mn, ops, fl) [id] = h,
+#include "decoder/opcodes.def"
+#undef X
+};
+
+#define CHECK_INTERVAL 4096
+
+void cpu_raise(struct cpu *c, int vec, uint32_t err, bool has_err)
+{
+	c->exc_vec = vec;
+	c->exc_err = err;
+	c->exc_has_err = has_err;
+	longjmp(c->jb, 1);
+}
 
 static int cpu_probe(struct rax_err *e)
 {
-	return rax_errf(e, -ENOSYS, "the x86-64 interpreter is not "
-			"implemented yet");
+	return 0;
+}
+
+static uint64_t cpu_clock_ns(struct machine *m)
+{
+	struct cpu *c = m->engine;
+
+	return c ? c->icount : 0;
+}
+
+/* --- descriptor helpers --------------------------------------------------- */
+
+static uint64_t sys_rd64(struct cpu *c, uint64_t la)
+{
+	uint64_t v;
+
+	c->sys_access = true; /* implicit supervisor (SDM Vol. 3 §4.6.1) */
+	v = rd64(c, la);
+	c->sys_access = false;
+	return v;
+}
+
+static void sys_wr64(struct cpu *c, uint64_t la, uint64_t v)
+{
+	c->sys_access = true;
+	wr64(c, la, v);
+	c->sys_access = false;
+}
+
+/* --- exception and interrupt delivery ------------------------------------ */
+
+void cpu_deliver(struct cpu *c, int vec, bool has_err, uint32_t err,
+		 bool soft)
+{
+	uint64_t lo, hi, off, rsp, old_rsp = c->r[R_RSP], rf, desc;
+	unsigned type, dpl, ist, newcpl, sel;
+	uint16_t old_ss = c->seg[S_SS].sel, old_cs = c->seg[S_CS].sel;
+
+	c->st_vec[vec & 255]++;
+	if (!(c->efer & EFER_LMA))
+		cpu_raise(c, EXC_DF, 0, true); /* only long mode is modelled */
+	if ((unsigned)vec * 16 + 15 > c->idt.limit)
+		cpu_gp(c, (uint32_t)vec * 8 + 2);
+	lo = sys_rd64(c, c->idt.base + (uint64_t)vec * 16);
+	hi = sys_rd64(c, c->idt.base + (uint64_t)vec * 16 + 8);
+	type = (lo >> 40) & 15;
+	dpl = (lo >> 45) & 3;
+	ist = (lo >> 32) & 7;
+	if (type != 14 && type != 15)
+		cpu_gp(c, (uint32_t)vec * 8 + 2);
+	if (soft && dpl < c->cpl)
+		cpu_gp(c, (uint32_t)vec * 8 + 2);
+	if (!(lo & (1ull << 47)))
+		cpu_raise(c, EXC_NP, (uint32_t)vec * 8 + 2, true);
+	off = (lo & 0xffff) | ((lo >> 32) & 0xffff0000ull) | (hi << 32);
+	sel = (lo >> 16) & 0xffff;
+	if ((sel & ~7u) + 7 > c->gdt.limit || !(sel & ~3u))
+		cpu_gp(c, sel & ~3u);
+	desc = sys_rd64(c, c->gdt.base + (sel & ~7u));
+	newcpl = (desc >> 45) & 3;
+	if (newcpl > c->cpl)
+		newcpl = c->cpl;
+	rsp = c->r[R_RSP];
+	if (newcpl < c->cpl)
+		rsp = sys_rd64(c, c->tr.base + 4 + 8 * newcpl);
+	if (ist)
+		rsp = sys_rd64(c, c->tr.base + 0x24 + 8 * (ist - 1));
+	rsp &= ~0xfull;
+	rf = cpu_get_rflags(c);
+	/* Push the frame as supervisor (SDM Vol. 3 Figure 6-9). */
+	sys_wr64(c, rsp - 8, old_ss);
+	sys_wr64(c, rsp - 16, old_rsp);
+	sys_wr64(c, rsp - 24, rf);
+	sys_wr64(c, rsp - 32, old_cs);
+	sys_wr64(c, rsp - 40, soft || vec == EXC_BP || vec == EXC_OF ||
+		 vec == EXC_DB ? c->next_rip : c->rip);
+	rsp -= 40;
+	if (has_err) {
+		sys_wr64(c, rsp - 8, err);
+		rsp -= 8;
+	}
+	if (newcpl != c->cpl) {
+		c->seg[S_SS] = (struct rax_seg){ .sel = (uint16_t)newcpl,
+						 .unusable = 1 };
+	}
+	c->r[R_RSP] = rsp;
+	c->cpl = newcpl;
+	c->seg[S_CS].sel = (uint16_t)((sel & ~3u) | newcpl);
+	c->seg[S_CS].l = (desc >> 53) & 1;
+	c->seg[S_CS].db = (desc >> 54) & 1;
+	c->seg[S_CS].dpl = (uint8_t)newcpl;
+	rf &= ~(uint64_t)(RFLAGS_TF | RFLAGS_RF | RFLAGS_VM | (1u << 14));
+	if (type == 14)
+		rf &= ~(uint64_t)RFLAGS_IF;
+	cpu_set_rflags(c, rf);
+	c->rip = c->next_rip = off;
+	cpu_update_mode(c);
+}
+
+/* Handles the exception recorded by cpu_raise(): delivers it, escalating
+ * to #DF and to shutdown (SDM Vol. 3 §6.15 "Double Fault").  Returns false
+ * on a triple fault. */
+static bool handle_exception(struct cpu *c)
+{
+	int vec = c->exc_vec;
+
+	c->sys_access = false;
+	if (c->exc_depth >= 2)
+		return false;
+	if (c->exc_depth == 1) {
+		c->exc_depth = 2;
+		c->exc_vec = EXC_DF;
+		rax_log(LOG_DEBUG, cpu, "double fault (vector %d at %#" PRIx64 ")",
+			vec, c->rip);
+		cpu_deliver(c, EXC_DF, true, 0, false);
+	} else {
+		c->exc_depth = 1;
+		rax_log(LOG_DEBUG, cpu, "exception %d err %#x at %#" PRIx64
+			" cr2 %#" PRIx64, vec, c->exc_err, c->rip, c->cr2);
+		cpu_deliver(c, vec, c->exc_has_err, c->exc_err, false);
+	}
+	c->exc_depth = 0;
+	return true;
+}
+
+/* --- event checks: timers, interrupts, kicks ------------------------------ */
+
+static void schedule_check(struct cpu *c)
+{
+	uint64_t next = timer_next(&c->m->timers);
+	uint64_t lim = c->icount + CHECK_INTERVAL;
+
+	c->next_check = next < lim ? next : lim;
+}
+
+static bool irq_window(const struct cpu *c)
+{
+	return (c->rflags & RFLAGS_IF) && c->icount >= c->shadow_end;
+}
+
+/* Returns true when run() must return (kick or exit request). */
+static bool check_events(struct cpu *c)
+{
+	struct machine *m = c->m;
+
+	if (timer_next(&m->timers) <= c->icount)
+		timer_run(&m->timers, c->icount);
+	if (atomic_exchange(&c->kick, false) || atomic_load(&m->exit_requested)) {
+		schedule_check(c);
+		return true;
+	}
+	if (c->intc && irq_window(c) && intc_pending(c->intc)) {
+		int vec = intc_ack(c->intc);
+
+		if (vec >= 0) {
+			c->halted = false;
+			c->st_irq++;
+			c->next_rip = c->rip;
+			cpu_deliver(c, vec, false, 0, false);
+		}
+	}
+	schedule_check(c);
+	if (c->icount < c->shadow_end && c->next_check > c->shadow_end)
+		c->next_check = c->shadow_end;
+	return false;
+}
+
+/* HLT: advance the clock to the next timer, or wait for an interrupt from
+ * another thread.  Returns -1 for a stop with error, 1 for a kick, 0 to
+ * go on. */
+static int idle(struct cpu *c, struct rax_err *e)
+{
+	struct machine *m = c->m;
+	uint64_t next = timer_next(&m->timers);
+
+	if (!(c->rflags & RFLAGS_IF)) {
+		rax_errf(e, -EDEADLK, "guest halted with interrupts disabled "
+			 "at %#" PRIx64, c->rip);
+		return -1;
+	}
+	c->st_halt++;
+	if (next != TIMER_NEVER) {
+		if (next > c->icount)
+			c->icount = next;
+		return 0;
+	}
+	{
+		struct timespec ts = { 0, 1000000 };
+
+		nanosleep(&ts, NULL); /* wait for the console's interrupt */
+	}
+	return 0;
+}
+
+/* --- tracing -------------------------------------------------------------- */
+
+static void trace_insn(struct cpu *c, const struct dec_insn *d)
+{
+	char buf[160];
+
+	dec_disasm(d, c->rip, buf, sizeof(buf));
+	fprintf(stderr, "%016" PRIx64 ": %s\n", c->rip, buf);
+}
+
+/* --- the run loop --------------------------------------------------------- */
+
+static const struct dec_insn *fetch_decode(struct cpu *c, struct dec_insn *tmp)
+{
+	uint64_t la = c->rip, pa;
+	unsigned avail;
+	const uint8_t *p;
+	struct ic_entry *ent;
+	int ret;
+
+	if (c->mode != DEC_MODE64)
+		la = (la + c->seg[S_CS].base) & 0xffffffffull;
+	p = cpu_fetch_ptr(c, la, &pa, &avail);
+	if (!p)
+		cpu_raise(c, EXC_GP, 0, true); /* fetch from MMIO */
+	ent = &c->ic[pa & (IC_SIZE - 1)];
+	if (ent->tag == (pa | ((uint64_t)c->mode << 56))) {
+		c->st_ic_hit++;
+		return &ent->d;
+	}
+	c->st_ic_miss++;
+	ret = dec_decode(&ent->d, p, avail, c->mode);
+	if (!ret) {
+		cpu_mark_code(c, pa);
+		ent->tag = pa | ((uint64_t)c->mode << 56);
+		return &ent->d;
+	}
+	ent->tag = ~0ull;
+	if (ret == -EAGAIN) {
+		uint8_t buf[16];
+		unsigned n = avail < 15 ? avail : 15;
+
+		/* The instruction crosses a page: gather and do not cache. */
+		memcpy(buf, p, n);
+		cpu_mem_slow(c, la + n, buf + n, 15 - n, TLB_FETCH);
+		ret = dec_decode(tmp, buf, 15, c->mode);
+		if (!ret)
+			return tmp;
+	}
+	cpu_gp(c, 0);
+}
+
+static bool at_breakpoint(const struct cpu *c)
+{
+	for (unsigned i = 0; i < c->nbp; i++)
+		if (c->bp[i] == c->rip)
+			return true;
+	return false;
+}
+
+static int cpu_run(struct machine *m, unsigned flags, struct vcpu_stop *stop,
+		   struct rax_err *e)
+{
+	struct cpu *c = m->engine;
+	struct dec_insn tmp;
+	bool step = flags & VCPU_RUN_STEP;
+	volatile bool first = true;
+	int ret;
+
+	memset(stop, 0, sizeof(*stop));
+	c->watch_hit = false;
+	if (setjmp(c->jb)) {
+		if (!handle_exception(c)) {
+			stop->reason = VCPU_STOP_SHUTDOWN;
+			c->exc_depth = 0;
+			return 0;
+		}
+		if (step) {
+			stop->reason = VCPU_STOP_STEP;
+			return 0;
+		}
+	}
+	for (;;) {
+		const struct dec_insn *d;
+
+		if (c->icount >= c->next_check && !step) {
+			if (check_events(c)) {
+				stop->reason = VCPU_STOP_KICK;
+				return 0;
+			}
+		}
+		if (c->halted) {
+			ret = idle(c, e);
+			if (ret < 0) {
+				stop->reason = VCPU_STOP_ERROR;
+				return -EDEADLK;
+			}
+			c->next_check = 0;
+			if (step) {
+				stop->reason = VCPU_STOP_STEP;
+				return 0;
+			}
+			continue;
+		}
+		if (c->nbp && !first && at_breakpoint(c)) {
+			stop->reason = VCPU_STOP_SWBREAK;
+			return 0;
+		}
+		first = false;
+		d = fetch_decode(c, &tmp);
+		c->next_rip = c->rip + d->len;
+		if (c->mode != DEC_MODE64 && c->seg[S_CS].db == 0)
+			c->next_rip &= 0xffff;
+		if (c->trace)
+			trace_insn(c, d);
+		if (!handlers[d->op]) {
+			if (d->op != DEC_OP_UD)
+				rax_log(LOG_WARN, cpu, "unimplemented opcode %#x "
+					"at %#" PRIx64, d->op, c->rip);
+			cpu_ud(c);
+		}
+		handlers[d->op](c, d);
+		c->rip = c->next_rip;
+		c->icount++;
+		c->st_insns++;
+		if (step) {
+			stop->reason = VCPU_STOP_STEP;
+			return 0;
+		}
+		if (c->watch_hit) {
+			stop->reason = VCPU_STOP_WATCH;
+			stop->addr = c->watch_addr;
+			stop->watch_type = c->watch_type;
+			return 0;
+		}
+	}
+}
+
+static void cpu_kick(struct machine *m)
+{
+	struct cpu *c = m->engine;
+
+	if (!c)
+		return;
+	atomic_store(&c->kick, true);
+	c->next_check = 0;
+}
+
+/* --- registers ------------------------------------------------------------ */
+
+static int cpu_get_regs(struct machine *m, struct rax_regs *r)
+{
+	struct cpu *c = m->engine;
+
+	memset(r, 0, sizeof(*r));
+	memcpy(r->gpr, c->r, sizeof(r->gpr));
+	r->rip = c->rip;
+	r->rflags = cpu_get_rflags(c);
+	memcpy(r->seg, c->seg, sizeof(r->seg));
+	r->ldt = c->ldt;
+	r->tr = c->tr;
+	r->gdt = c->gdt;
+	r->idt = c->idt;
+	r->cr0 = c->cr0;
+	r->cr2 = c->cr2;
+	r->cr3 = c->cr3;
+	r->cr4 = c->cr4;
+	r->cr8 = c->intc ? intc_get_cr8(c->intc) : 0;
+	r->efer = c->efer;
+	if (!c->intc || intc_rdmsr(c->intc, MSR_IA32_APIC_BASE, &r->apic_base))
+		r->apic_base = 0xfee00900;
+	return 0;
+}
+
+static int cpu_set_regs(struct machine *m, const struct rax_regs *r)
+{
+	struct cpu *c = m->engine;
+
+	memcpy(c->r, r->gpr, sizeof(c->r));
+	c->rip = r->rip;
+	cpu_set_rflags(c, r->rflags);
+	memcpy(c->seg, r->seg, sizeof(c->seg));
+	c->ldt = r->ldt;
+	c->tr = r->tr;
+	c->gdt = r->gdt;
+	c->idt = r->idt;
+	c->cr0 = r->cr0;
+	c->cr2 = r->cr2;
+	c->cr3 = r->cr3;
+	c->cr4 = r->cr4;
+	c->efer = r->efer;
+	if (c->intc)
+		intc_set_cr8(c->intc, r->cr8);
+	c->cpl = c->seg[S_CS].sel & 3;
+	cpu_update_mode(c);
+	cpu_tlb_flush(c, false);
+	c->next_check = 0;
+	return 0;
+}
+
+static int cpu_get_fpu(struct machine *m, struct rax_fpu *f)
+{
+	struct cpu *c = m->engine;
+
+	memcpy(f->fx, c->fx, sizeof(f->fx));
+	return 0;
+}
+
+static int cpu_set_fpu(struct machine *m, const struct rax_fpu *f)
+{
+	struct cpu *c = m->engine;
+
+	memcpy(c->fx, f->fx, sizeof(c->fx));
+	return 0;
+}
+
+static int cpu_get_dregs(struct machine *m, struct rax_dregs *dr)
+{
+	struct cpu *c = m->engine;
+
+	memcpy(dr->dr, c->dr, sizeof(dr->dr));
+	dr->dr6 = c->dr6;
+	dr->dr7 = c->dr7;
+	return 0;
+}
+
+static int cpu_get_msr(struct machine *m, uint32_t idx, uint64_t *val)
+{
+	return cpu_rdmsr(m->engine, idx, val) ? -ENOENT : 0;
+}
+
+static int cpu_set_msr(struct machine *m, uint32_t idx, uint64_t val)
+{
+	return cpu_wrmsr(m->engine, idx, val) ? -ENOENT : 0;
+}
+
+/* --- breakpoints ---------------------------------------------------------- */
+
+static int cpu_bp_insert(struct machine *m, enum bp_type t, uint64_t addr,
+			 uint64_t len)
+{
+	struct cpu *c = m->engine;
+
+	if (t == BP_SW || t == BP_HW) {
+		if (c->nbp == CPU_MAX_BP)
+			return -ENOSPC;
+		c->bp[c->nbp++] = addr;
+		return 0;
+	}
+	if (c->nwp == CPU_MAX_BP)
+		return -ENOSPC;
+	c->wp[c->nwp].addr = addr;
+	c->wp[c->nwp].len = len ? len : 1;
+	c->wp[c->nwp].t = t;
+	c->nwp++;
+	cpu_tlb_flush(c, false); /* watched pages must miss */
+	return 0;
+}
+
+static int cpu_bp_remove(struct machine *m, enum bp_type t, uint64_t addr,
+			 uint64_t len)
+{
+	struct cpu *c = m->engine;
+
+	if (t == BP_SW || t == BP_HW) {
+		for (unsigned i = 0; i < c->nbp; i++) {
+			if (c->bp[i] == addr) {
+				c->bp[i] = c->bp[--c->nbp];
+				return 0;
+			}
+		}
+		return -ENOENT;
+	}
+	for (unsigned i = 0; i < c->nwp; i++) {
+		if (c->wp[i].addr == addr && c->wp[i].t == t) {
+			c->wp[i] = c->wp[--c->nwp];
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static void cpu_set_irq(struct machine *m, unsigned gsi, int level)
+{
+	struct cpu *c = m->engine;
+
+	if (c && c->intc) {
+		intc_set_irq(c->intc, gsi, level);
+		c->next_check = 0;
+	}
+}
+
+static int cpu_set_trace(struct machine *m, bool on)
+{
+	struct cpu *c = m->engine;
+
+	c->trace = on;
+	return 0;
+}
+
+static void cpu_print_stats(struct machine *m)
+{
+	struct cpu *c = m->engine;
+	uint64_t i = c->st_ic_hit + c->st_ic_miss;
+
+	fprintf(stderr, "rax: emulator: %" PRIu64 " instructions (clock %"
+		PRIu64 " ns)\n", c->st_insns, c->icount);
+#define CPU_STAT_PRINT(n) \
+	fprintf(stderr, "rax:   %-12s %" PRIu64 "\n", #n, c->st_##n);
+	CPU_STATS(CPU_STAT_PRINT)
+#undef CPU_STAT_PRINT
+	if (i)
+		fprintf(stderr, "rax:   decode-cache hit rate %.2f%%\n",
+			100.0 * (double)c->st_ic_hit / (double)i);
+	for (int v = 0; v < 256; v++)
+		if (c->st_vec[v])
+			fprintf(stderr, "rax:   vector %3d: %" PRIu64 "\n", v,
+				c->st_vec[v]);
+}
+
+/* --- life cycle ----------------------------------------------------------- */
+
+static void cpu_destroy(struct machine *m)
+{
+	struct cpu *c = m->engine;
+
+	if (!c)
+		return;
+	if (c->intc)
+		intc_destroy(c->intc);
+	free(c->ic);
+	free(c->code_page);
+	free(c);
+	m->engine = NULL;
+}
+
+static void reset_fpu(struct cpu *c)
+{
+	memset(c->fx, 0, sizeof(c->fx));
+	c->fx[FX_FCW] = 0x7f;
+	c->fx[FX_FCW + 1] = 0x03;
+	c->fx[FX_MXCSR] = 0x80;
+	c->fx[FX_MXCSR + 1] = 0x1f;
+}
+
+static int cpu_init(struct machine *m, struct rax_err *e)
+{
+	struct cpu *c;
+	int ret;
+
+	c = aligned_alloc(64, (sizeof(*c) + 63) & ~(size_t)63);
+	if (!c)
+		return rax_errf(e, -ENOMEM, "emulator: out of memory");
+	memset(c, 0, sizeof(*c));
+	c->m = m;
+	c->ic = calloc(IC_SIZE, sizeof(*c->ic));
+	c->code_pages = m->mem.size >> 12;
+	c->code_page = calloc(c->code_pages ? c->code_pages : 1, 1);
+	if (!c->ic || !c->code_page) {
+		ret = rax_errf(e, -ENOMEM, "emulator: out of memory");
+		goto out_free;
+	}
+	for (unsigned i = 0; i < IC_SIZE; i++)
+		c->ic[i].tag = ~0ull;
+	m->engine = c;
+	ret = intc_create(m, &c->intc, e);
+	if (ret)
+		goto out_free;
+	reset_fpu(c);
+	c->pat = 0x0007040600070406ull;
+	cpu_set_regs(m, &m->boot_regs);
+	return 0;
+out_free:
+	m->engine = NULL;
+	free(c->ic);
+	free(c->code_page);
+	free(c);
+	return ret;
 }
 
 const struct vcpu_ops cpu_vcpu_ops = {
 	.name = "emulator",
 	.probe = cpu_probe,
+	.init = cpu_init,
+	.destroy = cpu_destroy,
+	.run = cpu_run,
+	.kick = cpu_kick,
+	.get_regs = cpu_get_regs,
+	.set_regs = cpu_set_regs,
+	.get_fpu = cpu_get_fpu,
+	.set_fpu = cpu_set_fpu,
+	.get_dregs = cpu_get_dregs,
+	.get_msr = cpu_get_msr,
+	.set_msr = cpu_set_msr,
+	.bp_insert = cpu_bp_insert,
+	.bp_remove = cpu_bp_remove,
+	.set_irq = cpu_set_irq,
+	.clock_ns = cpu_clock_ns,
+	.set_trace = cpu_set_trace,
+	.print_stats = cpu_print_stats,
 };
