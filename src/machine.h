@@ -36,6 +36,7 @@ struct machine {
 	uint64_t e820_ram_top;     /* informational: end of low RAM used */
 
 	bool debug_io;             /* log accesses no device claims */
+	uint64_t start_ns;         /* host CLOCK_MONOTONIC at rax's start */
 	struct dev_state *devs;    /* src/devices */
 	struct console *con;       /* the terminal, or NULL */
 
@@ -65,6 +66,9 @@ static inline uint64_t machine_now_ns(struct machine *m)
 {
 	return m->ops->clock_ns(m);
 }
+
+/* Host CLOCK_MONOTONIC in nanoseconds. */
+uint64_t host_now_ns(void);
 
 /* Format the registers of `r` as a multi-line dump (QEMU-like) into buf.
  * Used for fatal errors and the gdb monitor. */

@@ -130,6 +130,7 @@ int main(int argc, char **argv)
 	const char *env;
 	int ret, status;
 
+	m->start_ns = host_now_ns();
 	ret = opt_parse(argc, argv, &o, &e);
 	if (ret)
 		return die(ret == -ERANGE ? RAX_EXIT_INPUT : RAX_EXIT_USAGE,
