@@ -678,8 +678,8 @@ void op_bsf_Gv_Ev(struct cpu *c, const struct dec_insn *d)
 {
 	uint64_t v = rd_E(c, d, d->opsz);
 
-	if (d->pfx == DEC_PFX_F3)
-		cpu_ud(c); /* TZCNT (BMI1) is not advertised */
+	/* F3 0F BC is TZCNT only with BMI1, which rax does not advertise:
+	 * then it executes as BSF (Linux relies on this). */
 	zf_only(c, !v);
 	if (v)
 		sreg_w(c, d->reg, d->opsz, d->rex, (uint64_t)__builtin_ctzll(v));
@@ -689,8 +689,7 @@ void op_bsr_Gv_Ev(struct cpu *c, const struct dec_insn *d)
 {
 	uint64_t v = rd_E(c, d, d->opsz);
 
-	if (d->pfx == DEC_PFX_F3)
-		cpu_ud(c); /* LZCNT (ABM) is not advertised */
+	/* Likewise F3 0F BD is BSR without ABM/LZCNT. */
 	zf_only(c, !v);
 	if (v)
 		sreg_w(c, d->reg, d->opsz, d->rex,
