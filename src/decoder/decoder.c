@@ -203,6 +203,48 @@ static void parse_prefixes(struct cursor *c, struct dec_insn *d,
 	}
 }
 
+/* Length of an instruction that decodes to #UD but has ModRM (and imm8). */
+static int skip_modrm_imm(struct cursor *c, struct dec_insn *d, bool imm8)
+{
+	int ret = decode_modrm(c, d);
+
+	if (!ret && imm8) {
+		ret = need(c, 1);
+		c->pos++;
+	}
+	if (ret)
+		return ret;
+	d->op = DEC_OP_UD;
+	d->len = (uint8_t)c->pos;
+	return 0;
+}
+
+/* VEX (Vol. 2 §2.3): recognized and measured, always #UD (no AVX). */
+static int decode_vex(struct cursor *c, struct dec_insn *d, unsigned op)
+{
+	unsigned map = 1, opc;
+	int ret = need(c, op == 0xc4 ? 3 : 2);
+
+	if (ret)
+		return ret;
+	if (op == 0xc4) {
+		map = c->buf[c->pos] & 0x1f;
+		c->pos += 2;
+	} else {
+		c->pos += 1;
+	}
+	opc = (unsigned)take(c, 1);
+	d->vex = 1;
+	d->op = DEC_OP_UD;
+	if (map == 1 && opc == 0x77) { /* VZEROUPPER/VZEROALL: no ModRM */
+		d->len = (uint8_t)c->pos;
+		return 0;
+	}
+	return skip_modrm_imm(c, d, map == 3 || (map == 1 &&
+			      (opc == 0xc2 || opc == 0xc4 || opc == 0xc5 ||
+			       opc == 0xc6 || (opc >= 0x70 && opc <= 0x73))));
+}
+
 int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 	       enum dec_mode mode)
 {
@@ -238,15 +280,7 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 			op |= DEC_MAP_0F;
 		}
 	} else if ((op == 0xc4 || op == 0xc5) && mode == DEC_MODE64) {
-		/* VEX (Vol. 2 §2.3): recognized, never advertised: #UD. */
-		ret = need(&c, op == 0xc4 ? 3 : 2);
-		if (ret)
-			return ret;
-		c.pos += op == 0xc4 ? 2 : 1;
-		d->vex = 1;
-		d->op = DEC_OP_UD;
-		d->len = (uint8_t)c.pos;
-		return 0;
+		return decode_vex(&c, d, op);
 	}
 	d->op = (uint16_t)op;
 	fl = dec_attrs[op].flags;
@@ -255,6 +289,8 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 	if (!fl) {
 		d->op = DEC_OP_UD;
 		d->opsz = 4;
+		if (op >= DEC_MAP_0F38) /* every 0F38/0F3A opcode has ModRM */
+			return skip_modrm_imm(&c, d, op >= DEC_MAP_0F3A);
 		d->len = (uint8_t)c.pos;
 		return 0;
 	}
