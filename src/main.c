@@ -100,6 +100,9 @@ static int report_stop(struct machine *m, const struct vcpu_stop *st,
 	return RAX_EXIT_ENGINE;
 }
 
+/* --trace-from: the address where tracing starts (a breakpoint), or 0. */
+static uint64_t trace_from;
+
 /* Runs the guest until it exits.  Returns rax's exit status. */
 static int run_plain(struct machine *m)
 {
@@ -111,6 +114,13 @@ static int run_plain(struct machine *m)
 
 		if (atomic_load(&m->exit_requested))
 			break;
+		if (!ret && trace_from && (st.reason == VCPU_STOP_HWBREAK ||
+					   st.reason == VCPU_STOP_SWBREAK)) {
+			m->ops->bp_remove(m, BP_HW, trace_from, 1);
+			m->ops->set_trace(m, true);
+			trace_from = 0;
+			continue;
+		}
 		if (ret || st.reason == VCPU_STOP_ERROR ||
 		    st.reason == VCPU_STOP_SHUTDOWN)
 			return report_stop(m, &st, &e);
@@ -186,9 +196,22 @@ int main(int argc, char **argv)
 	if (m->ops->init(m, &e))
 		return die(RAX_EXIT_ENGINE, "%s", e.msg);
 	if (o.trace != TRACE_OFF) {
+		char *end = NULL;
+
 		if (!m->ops->set_trace)
 			return die(RAX_EXIT_USAGE, "--trace: %s",
 				   "the KVM engine cannot trace; use --backend emulator");
+		if (o.trace_from) {
+			trace_from = strtoull(o.trace_from, &end, 16);
+			if (!*o.trace_from || *end || !trace_from)
+				return die(RAX_EXIT_USAGE, "--trace-from %s: "
+					   "expected a hex address", o.trace_from);
+			if (m->ops->bp_insert(m, BP_HW, trace_from, 1))
+				return die(RAX_EXIT_USAGE, "--trace-from: no "
+					   "breakpoint slot");
+		} else {
+			m->ops->set_trace(m, true);
+		}
 	}
 	if (o.gdb) {
 		ret = rsp_open(m, o.gdb, o.gdb_wait, &gdb, &e);
