@@ -241,32 +241,77 @@ static void trace_insn(struct cpu *c, const struct dec_insn *d)
 
 /* --- the run loop --------------------------------------------------------- */
 
+static inline struct block *block_slot(struct cpu *c, uint64_t pa)
+{
+	return &c->blocks[(pa * 0x9e3779b97f4a7c15ull) >> (64 - BLK_BITS)];
+}
+
+/* Decodes the run of instructions at pa (host p, avail bytes to the page
+ * end) into b.  Returns the number decoded (0: the first one crosses the
+ * page end or is malformed). */
+static unsigned build_block(struct cpu *c, struct block *b, const uint8_t *p,
+			    unsigned avail)
+{
+	unsigned n = 0, off = 0;
+
+	while (n < BLK_INSNS && off < avail) {
+		struct dec_insn *d = &b->d[n];
+		uint16_t op;
+
+		if (dec_decode(d, p + off, avail - off, c->mode))
+			break;
+		off += d->len;
+		n++;
+		op = d->op;
+		/* Stop after unconditional transfers: what follows is
+		 * often data or padding. */
+		if (op == 0x0e9 || op == 0x0eb || op == 0x0c3 || op == 0x0c2 ||
+		    op == 0x0cf || op == 0x0cb || op == 0x0ca || op == 0x10b ||
+		    op == 0x0f4 || op == DEC_OP_UD)
+			break;
+	}
+	return n;
+}
+
 static const struct dec_insn *fetch_decode(struct cpu *c, struct dec_insn *tmp)
 {
-	uint64_t la = c->rip, pa;
+	uint64_t la = c->rip, pa, tag;
 	unsigned avail;
 	const uint8_t *p;
-	struct ic_entry *ent;
+	struct block *b = c->blk;
 	int ret;
 
+	if (b && c->rip == c->blk_rip && c->blk_i < b->n) {
+		const struct dec_insn *d = &b->d[c->blk_i++];
+
+		c->blk_rip += d->len;
+		return d;
+	}
+	c->blk = NULL;
 	if (c->mode != DEC_MODE64)
 		la = (la + c->seg[S_CS].base) & 0xffffffffull;
 	p = cpu_fetch_ptr(c, la, &pa, &avail);
 	if (!p)
 		cpu_raise(c, EXC_GP, 0, true); /* fetch from MMIO */
-	ent = &c->ic[pa & (IC_SIZE - 1)];
-	if (ent->tag == (pa | ((uint64_t)c->mode << 56))) {
-		c->st_ic_hit++;
-		return &ent->d;
-	}
-	c->st_ic_miss++;
-	ret = dec_decode(&ent->d, p, avail, c->mode);
-	if (!ret) {
+	tag = pa | ((uint64_t)c->mode << 56);
+	b = block_slot(c, pa);
+	if (b->tag == tag) {
+		c->st_blk_hit++;
+	} else {
+		c->st_blk_miss++;
 		cpu_mark_code(c, pa);
-		ent->tag = pa | ((uint64_t)c->mode << 56);
-		return &ent->d;
+		b->tag = BLK_EMPTY;
+		b->n = build_block(c, b, p, avail);
+		if (b->n)
+			b->tag = tag;
 	}
-	ent->tag = ~0ull;
+	if (b->n) {
+		c->blk = b;
+		c->blk_i = 1;
+		c->blk_rip = c->rip + b->d[0].len;
+		return &b->d[0];
+	}
+	ret = dec_decode(tmp, p, avail, c->mode);
 	if (ret == -EAGAIN) {
 		uint8_t buf[16];
 		unsigned n = avail < 15 ? avail : 15;
@@ -275,9 +320,9 @@ static const struct dec_insn *fetch_decode(struct cpu *c, struct dec_insn *tmp)
 		memcpy(buf, p, n);
 		cpu_mem_slow(c, la + n, buf + n, 15 - n, TLB_FETCH);
 		ret = dec_decode(tmp, buf, 15, c->mode);
-		if (!ret)
-			return tmp;
 	}
+	if (!ret)
+		return tmp;
 	cpu_gp(c, 0);
 }
 
@@ -532,7 +577,7 @@ static int cpu_set_trace(struct machine *m, bool on)
 static void cpu_print_stats(struct machine *m)
 {
 	struct cpu *c = m->engine;
-	uint64_t i = c->st_ic_hit + c->st_ic_miss;
+	uint64_t i = c->st_blk_hit + c->st_blk_miss;
 
 	fprintf(stderr, "rax: emulator: %" PRIu64 " instructions (clock %"
 		PRIu64 " ns)\n", c->st_insns, c->icount);
@@ -541,8 +586,10 @@ static void cpu_print_stats(struct machine *m)
 	CPU_STATS(CPU_STAT_PRINT)
 #undef CPU_STAT_PRINT
 	if (i)
-		fprintf(stderr, "rax:   decode-cache hit rate %.2f%%\n",
-			100.0 * (double)c->st_ic_hit / (double)i);
+		fprintf(stderr, "rax:   decode-cache hit rate %.2f%% of "
+			"block lookups, %.2f instructions per lookup\n",
+			100.0 * (double)c->st_blk_hit / (double)i,
+			(double)c->st_insns / (double)i);
 	for (int v = 0; v < 256; v++)
 		if (c->st_vec[v])
 			fprintf(stderr, "rax:   vector %3d: %" PRIu64 "\n", v,
@@ -559,7 +606,7 @@ static void cpu_destroy(struct machine *m)
 		return;
 	if (c->intc)
 		intc_destroy(c->intc);
-	free(c->ic);
+	free(c->blocks);
 	free(c->code_page);
 	free(c);
 	m->engine = NULL;
@@ -584,15 +631,15 @@ static int cpu_init(struct machine *m, struct rax_err *e)
 		return rax_errf(e, -ENOMEM, "emulator: out of memory");
 	memset(c, 0, sizeof(*c));
 	c->m = m;
-	c->ic = calloc(IC_SIZE, sizeof(*c->ic));
+	c->blocks = calloc(BLK_COUNT, sizeof(*c->blocks));
 	c->code_pages = m->mem.size >> 12;
 	c->code_page = calloc(c->code_pages ? c->code_pages : 1, 1);
-	if (!c->ic || !c->code_page) {
+	if (!c->blocks || !c->code_page) {
 		ret = rax_errf(e, -ENOMEM, "emulator: out of memory");
 		goto out_free;
 	}
-	for (unsigned i = 0; i < IC_SIZE; i++)
-		c->ic[i].tag = ~0ull;
+	for (unsigned i = 0; i < BLK_COUNT; i++)
+		c->blocks[i].tag = BLK_EMPTY;
 	m->engine = c;
 	ret = intc_create(m, &c->intc, e);
 	if (ret)
@@ -603,7 +650,7 @@ static int cpu_init(struct machine *m, struct rax_err *e)
 	return 0;
 out_free:
 	m->engine = NULL;
-	free(c->ic);
+	free(c->blocks);
 	free(c->code_page);
 	free(c);
 	return ret;

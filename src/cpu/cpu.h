@@ -44,19 +44,32 @@ struct tlb_entry {
 	bool global;
 };
 
-#define IC_BITS 16
-#define IC_SIZE (1u << IC_BITS)
+/* Decoded-instruction cache: straight-line runs ("blocks") of up to
+ * BLK_INSNS instructions within one physical page, keyed by the physical
+ * address of the first and the decoding mode.  Sequential execution walks
+ * a block without any lookup; a taken branch, a TLB flush, a mode change
+ * or a store to the page (cpu_code_write) ends the walk. */
+#define BLK_INSNS 32
+#define BLK_BITS 13
+#define BLK_COUNT (1u << BLK_BITS)
+#define BLK_EMPTY (~0ull)
 
-struct ic_entry {
-	uint64_t tag;      /* physical address | mode << 56, or ~0 */
-	struct dec_insn d;
+struct block {
+	uint64_t tag;      /* physical address | mode << 56, or BLK_EMPTY */
+	unsigned n;
+	struct dec_insn d[BLK_INSNS];
 };
+
+static inline uint64_t blk_pa(uint64_t tag)
+{
+	return tag & ((1ull << 56) - 1);
+}
 
 #define CPU_MAX_BP 8
 
 /* Counters printed by --stats: one X-macro list (STYLE.md habit 6). */
 #define CPU_STATS(X) \
-	X(insns) X(tlb_miss) X(ic_hit) X(ic_miss) X(smc_flush) \
+	X(insns) X(tlb_miss) X(blk_hit) X(blk_miss) X(smc_flush) \
 	X(irq) X(halt) X(tlb_flush)
 
 struct cpu {
@@ -79,7 +92,10 @@ struct cpu {
 	uint8_t fx[512] __attribute__((aligned(16))); /* FXSAVE image */
 
 	struct tlb_entry tlb[TLB_KINDS][TLB_SIZE];
-	struct ic_entry *ic;
+	struct block *blocks;
+	struct block *blk;        /* block being walked, or NULL */
+	unsigned blk_i;           /* next instruction in blk */
+	uint64_t blk_rip;         /* rip that continues blk */
 	uint8_t *code_page;      /* per 4 KiB physical page: decoded code */
 	uint64_t code_pages;
 

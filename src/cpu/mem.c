@@ -18,6 +18,7 @@ void cpu_tlb_flush(struct cpu *c, bool keep_global)
 			if (!keep_global || !c->tlb[k][i].global)
 				c->tlb[k][i].tag = TLB_INVALID;
 	c->st_tlb_flush++;
+	c->blk = NULL;
 }
 
 void cpu_tlb_flush_page(struct cpu *c, uint64_t la)
@@ -28,6 +29,7 @@ void cpu_tlb_flush_page(struct cpu *c, uint64_t la)
 		if ((e->tag & ~0xfffull) == (la & ~0xfffull))
 			e->tag = TLB_INVALID;
 	}
+	c->blk = NULL;
 }
 
 static int64_t code_index(const struct cpu *c, uint64_t pa)
@@ -62,12 +64,11 @@ void cpu_code_write(struct cpu *c, uint64_t pa, unsigned n)
 		return;
 	c->code_page[i] = 0;
 	c->st_smc_flush++;
-	for (unsigned off = 0; off < 4096; off++) {
-		struct ic_entry *e = &c->ic[(page + off) & (IC_SIZE - 1)];
-
-		if ((e->tag & ((1ull << 56) - 1)) == page + off)
-			e->tag = ~0ull;
-	}
+	/* Blocks never cross a page: drop those starting in this one. */
+	for (unsigned b = 0; b < BLK_COUNT; b++)
+		if ((blk_pa(c->blocks[b].tag) & ~0xfffull) == page)
+			c->blocks[b].tag = BLK_EMPTY;
+	c->blk = NULL;
 }
 
 static int read_pte(void *opaque, uint64_t pa, uint64_t *pte)
