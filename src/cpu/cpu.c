@@ -646,6 +646,7 @@ static int cpu_init(struct machine *m, struct rax_err *e)
 		goto out_free;
 	reset_fpu(c);
 	c->pat = 0x0007040600070406ull;
+	c->misc_enable = 1; /* fast strings enabled, as firmware leaves it */
 	cpu_set_regs(m, &m->boot_regs);
 	return 0;
 out_free:

@@ -407,6 +407,9 @@ static unsigned src_seg(const struct dec_insn *d)
 /* Runs one string-instruction body `it` times under REP; cmp ops stop on
  * the REPE/REPNE condition. */
 #define STRING_OP(name, n_expr, body, is_cmp)                               \
+STRING_OP_FAST(name, n_expr, body, is_cmp, (void)0)
+
+#define STRING_OP_FAST(name, n_expr, body, is_cmp, fast)                   \
 void name(struct cpu *c, const struct dec_insn *d)                         \
 {                                                                           \
 	unsigned n = (n_expr);                                              \
@@ -414,6 +417,7 @@ void name(struct cpu *c, const struct dec_insn *d)                         \
 		body;                                                       \
 		return;                                                     \
 	}                                                                   \
+	fast;                                                               \
 	while (count_reg(c, d)) {                                           \
 		body;                                                       \
 		dec_count(c, d);                                            \
@@ -445,10 +449,88 @@ void name(struct cpu *c, const struct dec_insn *d)                         \
 	c->lf_op = LF_SUB; c->lf_a = a; c->lf_b = b; c->lf_res = a - b; \
 	c->lf_sz = (uint8_t)n; } while (0)
 
-STRING_OP(op_movsb, 1, MOVS_BODY, false)
-STRING_OP(op_movsv, d->opsz, MOVS_BODY, false)
-STRING_OP(op_stosb, 1, STOS_BODY, false)
-STRING_OP(op_stosv, d->opsz, STOS_BODY, false)
+/* REP STOS/MOVS fast paths: whole runs within a page through the TLB's
+ * host pointers (RAM only: MMIO, code pages and watched pages never have
+ * write-TLB entries, so they take the element loop).  Forward direction
+ * and 64-bit addressing only. */
+static uint8_t *host_for(struct cpu *c, uint64_t la, unsigned n, int kind)
+{
+	struct tlb_entry *e = tlb_hit(c, kind, la, n);
+
+	if (!e) {
+		if (kind == TLB_WRITE)
+			cpu_probe_write(c, la, n);
+		else
+			(void)rdn(c, la, n);
+		e = tlb_hit(c, kind, la, n);
+		if (!e)
+			return NULL;
+	}
+	return (uint8_t *)(e->addend + (uintptr_t)la);
+}
+
+static void rep_stos_fast(struct cpu *c, const struct dec_insn *d, unsigned n)
+{
+	if ((c->rflags & RFLAGS_DF) || d->adsz != 8)
+		return;
+	while (c->r[R_RCX]) {
+		uint64_t la = str_la(c, d, S_ES, R_RDI);
+		uint64_t room = (4096 - (la & 0xfff)) / n, k;
+		uint8_t *p;
+
+		if (!room)
+			return;
+		p = host_for(c, la, n, TLB_WRITE);
+		if (!p)
+			return;
+		k = room < c->r[R_RCX] ? room : c->r[R_RCX];
+		if (n == 1) {
+			memset(p, (int)(c->r[R_RAX] & 0xff), k);
+		} else {
+			for (uint64_t i = 0; i < k; i++)
+				memcpy(p + i * n, &c->r[R_RAX], n);
+		}
+		c->r[R_RDI] += k * n;
+		c->r[R_RCX] -= k;
+	}
+}
+
+static void rep_movs_fast(struct cpu *c, const struct dec_insn *d, unsigned n)
+{
+	if ((c->rflags & RFLAGS_DF) || d->adsz != 8)
+		return;
+	while (c->r[R_RCX]) {
+		uint64_t sla = str_la(c, d, src_seg(d), R_RSI);
+		uint64_t dla = str_la(c, d, S_ES, R_RDI);
+		uint64_t sroom = (4096 - (sla & 0xfff)) / n;
+		uint64_t droom = (4096 - (dla & 0xfff)) / n, k;
+		uint8_t *sp, *dp;
+
+		k = sroom < droom ? sroom : droom;
+		if (!k)
+			return;
+		sp = host_for(c, sla, n, TLB_READ);
+		dp = sp ? host_for(c, dla, n, TLB_WRITE) : NULL;
+		if (!dp)
+			return;
+		if (k > c->r[R_RCX])
+			k = c->r[R_RCX];
+		if (dp >= sp + k * n || sp >= dp + k * n) {
+			memcpy(dp, sp, k * n);
+		} else { /* overlapping: element order matters */
+			for (uint64_t i = 0; i < k * n; i++)
+				dp[i] = sp[i];
+		}
+		c->r[R_RSI] += k * n;
+		c->r[R_RDI] += k * n;
+		c->r[R_RCX] -= k;
+	}
+}
+
+STRING_OP_FAST(op_movsb, 1, MOVS_BODY, false, rep_movs_fast(c, d, n))
+STRING_OP_FAST(op_movsv, d->opsz, MOVS_BODY, false, rep_movs_fast(c, d, n))
+STRING_OP_FAST(op_stosb, 1, STOS_BODY, false, rep_stos_fast(c, d, n))
+STRING_OP_FAST(op_stosv, d->opsz, STOS_BODY, false, rep_stos_fast(c, d, n))
 STRING_OP(op_lodsb, 1, LODS_BODY, false)
 STRING_OP(op_lodsv, d->opsz, LODS_BODY, false)
 STRING_OP(op_cmpsb, 1, CMPS_BODY, true)
