@@ -334,17 +334,38 @@ static bool at_breakpoint(const struct cpu *c)
 	return false;
 }
 
+static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
+		    struct rax_err *e);
+
 static int cpu_run(struct machine *m, unsigned flags, struct vcpu_stop *stop,
 		   struct rax_err *e)
 {
 	struct cpu *c = m->engine;
+	int ret;
+
+	memset(stop, 0, sizeof(*stop));
+	c->watch_hit = false;
+	/* After a debugger stop the guest's memory may have been written
+	 * behind the interpreter's back (gdb M packets): forget every
+	 * decoded instruction. */
+	if (c->last_stop != VCPU_STOP_KICK) {
+		for (unsigned i = 0; i < BLK_COUNT; i++)
+			c->blocks[i].tag = BLK_EMPTY;
+		c->blk = NULL;
+	}
+	ret = run_loop(c, flags, stop, e);
+	c->last_stop = stop->reason;
+	return ret;
+}
+
+static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
+		    struct rax_err *e)
+{
 	struct dec_insn tmp;
 	bool step = flags & VCPU_RUN_STEP;
 	volatile bool first = true;
 	int ret;
 
-	memset(stop, 0, sizeof(*stop));
-	c->watch_hit = false;
 	if (setjmp(c->jb)) {
 		if (!handle_exception(c)) {
 			stop->reason = VCPU_STOP_SHUTDOWN;

@@ -114,6 +114,7 @@ struct cpu {
 	uint64_t bp[CPU_MAX_BP];
 	struct { uint64_t addr, len; enum bp_type t; } wp[CPU_MAX_BP];
 	bool watch_hit;
+	enum vcpu_stop_reason last_stop; /* of the previous run() */
 	uint64_t watch_addr;
 	enum bp_type watch_type;
 
