@@ -15,7 +15,8 @@ int console_open(struct machine *m, struct console **out)
 /* Restores the terminal and stops the reader thread. */
 void console_close(struct console *c);
 
-/* Guest output. */
+/* Guest output, written at once (no stdio buffering).  c may be NULL:
+ * the output is dropped. */
 void console_write(struct console *c, const void *buf, size_t n);
 
 /* Takes up to n bytes of pending input; returns the count (0: none).
@@ -23,7 +24,9 @@ void console_write(struct console *c, const void *buf, size_t n);
 size_t console_read(struct console *c, uint8_t *buf, size_t n);
 
 /* fn(opaque) is called from the reader thread whenever new input is
- * pending (the UART raises its RX interrupt from it). */
+ * pending (the UART raises its RX interrupt from it).  fn may call
+ * console_read() but not console_set_notify().  Once this returns, no
+ * call to the previous fn is in flight; fn = NULL stops the calls. */
 void console_set_notify(struct console *c, void (*fn)(void *), void *opaque);
 
 #endif

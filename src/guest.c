@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "src/guest-key.h"	/* generated: RAX_GUEST_KEY (examples/local.mk) */
+
 #ifndef RAX_GUEST_KEY
 #define RAX_GUEST_KEY "unknown"
 #endif

@@ -45,7 +45,7 @@ die(int status, const char *fmt, ...)
  * or NULL with the reason in *e. */
 static const struct vcpu_ops *choose_engine(enum backend b, struct rax_err *e)
 {
-	struct rax_err why = { "" };
+	struct rax_err why = { "" }, emu = { "" };
 
 	switch (b) {
 	case BACKEND_KVM:
@@ -75,9 +75,9 @@ static const struct vcpu_ops *choose_engine(enum backend b, struct rax_err *e)
 #else
 	snprintf(why.msg, sizeof(why.msg), "built without KVM");
 #endif
-	if (cpu_vcpu_ops.probe(e)) {
+	if (cpu_vcpu_ops.probe(&emu)) {
 		rax_errf(e, -ENODEV, "no usable engine: KVM: %s; emulator: %s",
-			 why.msg, e->msg);
+			 why.msg, emu.msg);
 		return NULL;
 	}
 	fprintf(stderr, "rax: engine: emulator (KVM not used: %s)\n", why.msg);

@@ -2,10 +2,19 @@
  * devices.c (STYLE.md habit 1).
  *
  * dev_init_all() registers the devices every engine uses (COM1 16550A
- * UART, CMOS RTC, PCI host bridge, i8042, isa-debug-exit, debugcon) on
- * m->pio / m->mmio.  The interrupt controllers and timers the interpreter
- * needs (PIC, PIT, LAPIC, IOAPIC) are created by that engine through
- * intc.h; the KVM engine uses KVM's in-kernel ones instead. */
+ * UART, CMOS RTC, PCI host bridge, i8042, the 0xcf9 and 0x92 reset
+ * ports, isa-debug-exit, debugcon, port 0x80) on m->pio / m->mmio, in
+ * the order of DEV_LIST in dev.h, and sets m->devs.  On failure it runs
+ * the exits of the devices already made and returns -errno with the
+ * reason in *e; their port ranges stay claimed (the bus has no
+ * unregister), so the caller must give up on the machine.
+ * dev_exit_all() tears down in reverse; calling it again is harmless.
+ * The UART binds to m->con by itself when the console appears, so the
+ * console may be opened before or after dev_init_all().
+ *
+ * The interrupt controllers and timers the interpreter needs (PIC, PIT,
+ * LAPIC, IOAPIC) are created by that engine through intc.h; the KVM
+ * engine uses KVM's in-kernel ones instead. */
 #ifndef RAX_DEVICES_H
 #define RAX_DEVICES_H
 

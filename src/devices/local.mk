@@ -1,2 +1,36 @@
-# src/devices: one device per file, registered in devices.c.
-librax_a_SOURCES += src/devices/devices.c src/devices/devices.h
+# src/devices: one device per file, listed once in devices/dev.h and
+# registered by the table in devices.c.
+librax_a_SOURCES += src/devices/devices.c src/devices/devices.h \
+	src/devices/dev.h \
+	src/devices/uart.c \
+	src/devices/rtc.c \
+	src/devices/pci.c src/devices/pci.h \
+	src/devices/i8042.c \
+	src/devices/rstctl.c \
+	src/devices/port92.c \
+	src/devices/debugexit.c \
+	src/devices/debugcon.c \
+	src/devices/post.c
+
+# Unit tests of the devices, driven through machine_pio() on a fake
+# machine whose engine records interrupt lines.
+noinst_HEADERS += tests/unit/fake_machine.h
+DEV_TESTS = tests/unit/test_uart tests/unit/test_console \
+	tests/unit/test_rtc tests/unit/test_pci tests/unit/test_board
+check_PROGRAMS += $(DEV_TESTS)
+TESTS += $(DEV_TESTS)
+tests_unit_test_uart_SOURCES = tests/unit/test_uart.c
+tests_unit_test_uart_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
+tests_unit_test_uart_LDADD = librax.a $(LIBS)
+tests_unit_test_console_SOURCES = tests/unit/test_console.c
+tests_unit_test_console_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
+tests_unit_test_console_LDADD = librax.a $(LIBS)
+tests_unit_test_rtc_SOURCES = tests/unit/test_rtc.c
+tests_unit_test_rtc_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
+tests_unit_test_rtc_LDADD = librax.a $(LIBS)
+tests_unit_test_pci_SOURCES = tests/unit/test_pci.c
+tests_unit_test_pci_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
+tests_unit_test_pci_LDADD = librax.a $(LIBS)
+tests_unit_test_board_SOURCES = tests/unit/test_board.c
+tests_unit_test_board_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
+tests_unit_test_board_LDADD = librax.a $(LIBS)

@@ -29,6 +29,8 @@ struct ld_info {
 	uint64_t entry;        /* guest-physical address of the first insn */
 	uint64_t kernel_start, kernel_end; /* physical */
 	uint64_t initrd_start, initrd_size;
+	uint64_t boot_params;  /* zero page (RSI at entry) */
+	uint64_t cmdline;      /* command line */
 	uint16_t protocol;     /* boot protocol version, 0 for ELF */
 	bool elf;              /* loaded as ELF (vmlinux or decompressed) */
 };

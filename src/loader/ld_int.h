@@ -1,0 +1,135 @@
+/* The loader's internal interfaces, shared by its files and the unit
+ * tests (tests/unit/test_loader.c).  Everything returns 0 or -errno and
+ * fills the rax_err with a one-line message naming the file.
+ *
+ * Guest-physical memory map at the first instruction, the one place it is
+ * written down (all of it RAM in the e820 map except the BIOS area):
+ *
+ *   0x000000-0x000fff  left zero (real-mode IVT and BIOS data area)
+ *   0x001000           GDT: 0x10 code64, 0x18 data, 0x20 TSS (16 bytes)
+ *   0x001100           the 104-byte 64-bit TSS TR points at
+ *   0x002000           PML4
+ *   0x003000           PDPT for PML4[0]: identity, 0-4 GiB
+ *   0x004000           PDPT for PML4[511]: 0xffffffff80000000 -> 0
+ *   0x005000-0x008fff  four page directories of 2 MiB pages, 0-4 GiB,
+ *                      shared by both PDPTs
+ *   0x009000-0x00ffff  boot stack, RSP = 0xfff0
+ *   0x010000           zero page (struct bp_boot_params)
+ *   0x020000-0x02ffff  kernel command line
+ *   0x09fc00-0x0fffff  reserved in e820 (EBDA, VGA, BIOS)
+ *   0x0f0000           MP floating pointer, then the MP config table
+ *   0x100000           bzImage protected-mode code (64-bit entry +0x200);
+ *                      ELF segments go to their p_paddr (>= 1 MiB)
+ *   below min(initrd_addr_max, top of low RAM), page-aligned: initrd
+ */
+#ifndef RAX_LOADER_LD_INT_H
+#define RAX_LOADER_LD_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "loader/bootparam.h"
+#include "mem.h"
+#include "regs.h"
+
+#define LD_GDT 0x1000ull
+#define LD_TSS 0x1100ull
+#define LD_TSS_SIZE 0x68
+#define LD_PML4 0x2000ull
+#define LD_PDPT_ID 0x3000ull
+#define LD_PDPT_K 0x4000ull
+#define LD_PD 0x5000ull
+#define LD_PD_COUNT 4            /* 4 x 1 GiB */
+#define LD_STACK_TOP 0xfff0ull
+#define LD_ZERO_PAGE 0x10000ull
+#define LD_CMDLINE 0x20000ull
+#define LD_CMDLINE_MAX 0x10000ull
+#define LD_BIOS_START 0x9fc00ull /* 639 KiB: e820 reserved from here */
+#define LD_MPTABLE 0xf0000ull
+#define LD_HIGH_START 0x100000ull
+#define LD_KERNEL LD_HIGH_START
+
+#define LD_SEL_CS 0x10           /* __BOOT_CS (boot.rst, 64-bit protocol) */
+#define LD_SEL_DS 0x18           /* __BOOT_DS */
+#define LD_SEL_TSS 0x20
+#define LD_GDT_SIZE 0x30         /* 4 descriptors + a 16-byte TSS one */
+#define LD_KERNEL_VIRT 0xffffffff80000000ull /* __START_KERNEL_map */
+#define LD_APIC_BASE 0xfee00900ull /* 0xfee00000 | enable | BSP */
+
+#define LD_IOAPIC_ADDR 0xfec00000u
+#define LD_LAPIC_ADDR 0xfee00000u
+#define LD_IOAPIC_ID 1
+#define LD_IOAPIC_VERSION 0x11
+#define LD_LAPIC_VERSION 0x14
+#define LD_ISA_IRQS 16
+
+/* Synthesized setup header for a bare vmlinux (no real-mode part). */
+#define LD_ELF_PROTOCOL 0x020f
+#define LD_ELF_ALIGN 0x1000000u
+#define LD_ELF_CMDLINE_SIZE 2047u   /* COMMAND_LINE_SIZE - 1 */
+#define LD_INITRD_MAX_DEFAULT 0x7fffffffu
+
+/* A kernel or payload image in host memory. */
+struct ld_image {
+	const char *path;            /* for messages */
+	const uint8_t *p;
+	size_t size;
+};
+
+/* bzimage.c: a parsed bzImage. */
+struct ld_bzimage {
+	struct bp_setup_header hdr;  /* as in the image, zero past its end */
+	size_t hdr_len;              /* bytes of header from 0x1f1 */
+	size_t setup_size;           /* (setup_sects + 1) * 512 */
+	const uint8_t *pm;           /* protected-mode code */
+	size_t pm_size;
+	uint64_t footprint_end;      /* end of what the kernel needs from
+					LD_KERNEL: decompression buffer */
+};
+
+/* True if img starts like a bzImage (boot_flag and "HdrS"). */
+int ld_is_bzimage(const struct ld_image *img);
+/* Validates the setup header and the file size against it. */
+int ld_bz_parse(const struct ld_image *img, struct ld_bzimage *bz,
+		struct rax_err *e) __attribute__((warn_unused_result));
+
+/* elf.c: loads the PT_LOAD segments of an ELF64 x86-64 executable at
+ * their physical addresses.  *entry is physical. */
+struct ld_elf_result {
+	uint64_t entry, start, end;
+};
+int ld_is_elf(const struct ld_image *img);
+int ld_elf_load(struct guest_mem *gm, const struct ld_image *img,
+		struct ld_elf_result *r, struct rax_err *e)
+	__attribute__((warn_unused_result));
+
+/* decompress.c: decompresses a bzImage payload into out (capacity cap).
+ * Returns -EFBIG when the output does not fit, -EINVAL for a corrupt
+ * stream, -ENOTSUP for formats the host cannot decode. */
+const char *ld_payload_format(const uint8_t *p, size_t len);
+int ld_decompress(const struct ld_image *in, uint8_t *out, size_t cap,
+		  size_t *out_len, struct rax_err *e)
+	__attribute__((warn_unused_result));
+
+/* boot64.c: GDT, TSS and page tables in guest memory; the registers
+ * for the 64-bit boot protocol. */
+int ld_write_boot_tables(struct guest_mem *gm)
+	__attribute__((warn_unused_result));
+void ld_boot_regs(struct rax_regs *r, uint64_t entry, uint64_t zero_page);
+
+/* zeropage.c: the e820 map (returns the entry count) and the initrd
+ * placement rule. */
+unsigned ld_e820(const struct guest_mem *gm, struct bp_e820_entry *t,
+		 unsigned max);
+int ld_place_initrd(const struct guest_mem *gm, uint64_t size,
+		    uint32_t addr_max, uint64_t kernel_end, uint64_t *addr)
+	__attribute__((warn_unused_result));
+void ld_elf_setup_header(struct bp_setup_header *h);
+
+/* mptable.c: MP floating pointer and configuration table at addr. */
+int ld_write_mptable(struct guest_mem *gm, uint64_t addr)
+	__attribute__((warn_unused_result));
+uint8_t ld_checksum(const void *p, size_t len);
+
+#endif

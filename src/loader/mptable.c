@@ -1,0 +1,103 @@
+/* The MP table (Intel MultiProcessor Specification 1.4) Linux reads to
+ * find its local APIC and IOAPIC: one BSP, one ISA bus, one IOAPIC, ISA
+ * IRQ n wired to IOAPIC pin n (both engines route it so: no IRQ0 -> pin 2
+ * override), ExtINT on LINT0 and NMI on LINT1 (virtual wire mode, §3.6.2.2).
+ * Linux scans 0xf0000-0xfffff for the floating pointer (§4, "search in the
+ * BIOS ROM address space"). */
+#include "loader/ld_int.h"
+#include "loader/mptable.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define MP_ISA_BUS 0
+
+uint8_t ld_checksum(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint8_t sum = 0;
+
+	while (len--)
+		sum += *b++;
+	return sum;
+}
+
+struct mp_entries {
+	struct mp_processor cpu;
+	struct mp_bus bus;
+	struct mp_ioapic ioapic;
+	struct mp_intr irq[LD_ISA_IRQS];
+	struct mp_intr lint[2];
+} __attribute__((packed));
+
+#define MP_ENTRY_COUNT (3 + LD_ISA_IRQS + 2)
+
+static void fill_entries(struct mp_entries *t)
+{
+	unsigned i;
+
+	t->cpu = (struct mp_processor){
+		.type = MP_PROCESSOR, .lapic_id = 0,
+		.lapic_version = LD_LAPIC_VERSION,
+		.cpu_flags = MP_CPU_EN | MP_CPU_BP,
+		.signature = 0x600,        /* family 6 */
+		.feature_flags = 0x201,    /* FPU, APIC (CPUID.1:EDX) */
+	};
+	t->bus = (struct mp_bus){ .type = MP_BUS, .bus_id = MP_ISA_BUS };
+	memcpy(t->bus.bus_type, "ISA   ", 6);
+	t->ioapic = (struct mp_ioapic){
+		.type = MP_IOAPIC, .id = LD_IOAPIC_ID,
+		.version = LD_IOAPIC_VERSION, .flags = MP_IOAPIC_EN,
+		.addr = LD_IOAPIC_ADDR,
+	};
+	for (i = 0; i < LD_ISA_IRQS; i++)
+		t->irq[i] = (struct mp_intr){
+			.type = MP_IOINTR, .irq_type = MP_INT,
+			.src_bus = MP_ISA_BUS, .src_irq = (uint8_t)i,
+			.dst_apic = LD_IOAPIC_ID, .dst_pin = (uint8_t)i,
+		};
+	t->lint[0] = (struct mp_intr){
+		.type = MP_LINTR, .irq_type = MP_EXTINT,
+		.src_bus = MP_ISA_BUS, .dst_apic = MP_ALL_LAPICS, .dst_pin = 0,
+	};
+	t->lint[1] = (struct mp_intr){
+		.type = MP_LINTR, .irq_type = MP_NMI,
+		.src_bus = MP_ISA_BUS, .dst_apic = MP_ALL_LAPICS, .dst_pin = 1,
+	};
+}
+
+/* Floating pointer at addr, configuration table right after it. */
+struct mp_image {
+	struct mp_floating mpf;
+	struct mp_config cfg;
+	struct mp_entries ent;
+} __attribute__((packed));
+
+static void fill_header(struct mp_config *c)
+{
+	memcpy(c->signature, "PCMP", 4);
+	c->length = sizeof(struct mp_config) + sizeof(struct mp_entries);
+	c->spec_rev = MP_SPEC_REV;
+	memcpy(c->oem_id, "RAX     ", 8);
+	memcpy(c->product_id, "RAX VMM     ", 12);
+	c->entry_count = MP_ENTRY_COUNT;
+	c->lapic_addr = LD_LAPIC_ADDR;
+}
+
+int ld_write_mptable(struct guest_mem *gm, uint64_t addr)
+{
+	struct mp_image *t = gm_ptr(gm, addr, sizeof(*t));
+
+	if (!t || (addr & 15) || addr + sizeof(*t) > UINT32_MAX)
+		return -EFAULT;
+	memset(t, 0, sizeof(*t));
+	memcpy(t->mpf.signature, "_MP_", 4);
+	t->mpf.physptr = (uint32_t)(addr + sizeof(t->mpf));
+	t->mpf.length = 1;
+	t->mpf.spec_rev = MP_SPEC_REV;
+	fill_header(&t->cfg);
+	fill_entries(&t->ent);
+	t->cfg.checksum = (uint8_t)-ld_checksum(&t->cfg, t->cfg.length);
+	t->mpf.checksum = (uint8_t)-ld_checksum(&t->mpf, sizeof(t->mpf));
+	return 0;
+}

@@ -1,0 +1,238 @@
+#!/usr/bin/python3
+"""rax on real KVM boots the default guest to a shell, nested in QEMU TCG.
+
+Run it (from the build folder):
+    make check-nested
+or by hand, once `make guest guest-l1 rax-static` has run:
+    srcdir=.. /usr/bin/python3 ../tests/nested/run.py [--rax ./rax-static]
+        [--cmd 'rax --version'] [--gdb] [--interact] [--timeout S]
+
+This machine's /dev/kvm cannot boot Linux (see ENVIRONMENT.md), so the test
+boots an L1 Linux (examples/build-guest.sh --l1: kvm_amd built in) under
+`qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt`.  Its initramfs is the
+cached base (busybox, /init) followed by a second archive made here: /rax
+(statically linked), the default guest in /guest, and /l1-cmd, which L1's
+/init runs with the console (L1's ttyS0, our stdio) as controlling tty,
+then prints "RAX-L1-EXIT <status>" and reboots (QEMU has -no-reboot).
+L1's ttyS1 is a unix socket in the temporary folder, for `rax --gdb
+/dev/ttyS1` (--gdb prints the socket path and keeps L1 alive).
+
+The default check: /dev/kvm exists in L1, `rax --version` runs, `rax
+--backend kvm` prints RAX-GUEST-READY, `echo $((6*7))` answers 42, and
+`reboot -f` in the guest ends rax with status 0.  Exit status: 0 pass,
+1 fail, 77 skip (guest, L1 or rax-static not built, or no QEMU).
+The whole console goes to nested-console.log in the current folder.
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import pexpect
+
+SKIP = 77
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Fail(Exception):
+    pass
+
+
+def srcdir():
+    return os.environ.get("srcdir") or os.path.join(HERE, "..", "..")
+
+
+def cache_dir(l1):
+    """The cache folder build-guest.sh uses, or None when not built."""
+    script = os.path.join(srcdir(), "examples", "build-guest.sh")
+    args = ["bash", script, "--print-dir"] + (["--l1"] if l1 else [])
+    d = subprocess.run(args, check=True, capture_output=True,
+                       text=True).stdout.strip()
+    return d if os.path.exists(os.path.join(d, ".complete")) else None
+
+
+def skip(msg):
+    print("SKIP: " + msg)
+    sys.exit(SKIP)
+
+
+def find_inputs(opt):
+    guest, l1 = cache_dir(False), cache_dir(True)
+    if not guest:
+        skip("the default guest is not built: run 'make guest'")
+    if not l1:
+        skip("the L1 host kernel is not built: run 'make guest-l1'")
+    rax = opt.rax or os.environ.get("RAX_STATIC") or "./rax-static"
+    if not os.access(rax, os.X_OK):
+        skip(f"{rax} is not built: run 'make rax-static'")
+    qemu = shutil.which("qemu-system-x86_64")
+    if not qemu:
+        skip("qemu-system-x86_64 not found (apt-get install qemu-system-x86)")
+    return guest, l1, rax, qemu
+
+
+def l1_cmd(opt):
+    """The script L1's /init runs; its exit status is rax's."""
+    if opt.cmd:
+        return "#!/bin/sh\n" + opt.cmd + "\n"
+    gdb = " --gdb /dev/ttyS1" if opt.gdb else ""
+    return ("#!/bin/sh\n"
+            "/rax --version || exit 125\n"
+            f"exec /rax --backend kvm{gdb}\n")
+
+
+def make_initrd(tmp, guest, l1, rax, opt):
+    """Base archive (gzip), zero padding to 4 bytes, then an uncompressed
+    newc archive: the kernel unpacks concatenated archives in order
+    (Documentation/driver-api/early-userspace/buffer-format.rst)."""
+    root = os.path.join(tmp, "root")
+    os.makedirs(os.path.join(root, "guest"))
+    shutil.copy(rax, os.path.join(root, "rax"))
+    for f in ("bzImage", "initramfs.cpio.gz"):
+        shutil.copy(os.path.join(guest, f), os.path.join(root, "guest", f))
+    # The symbols stay on the host side; rax only needs the loadable image.
+    subprocess.run(["objcopy", "--strip-debug", os.path.join(guest, "vmlinux"),
+                    os.path.join(root, "guest", "vmlinux")], check=True)
+    with open(os.path.join(root, "l1-cmd"), "w") as f:
+        f.write(l1_cmd(opt))
+    os.chmod(os.path.join(root, "l1-cmd"), 0o755)
+    names = subprocess.run(["find", ".", "-mindepth", "1"], cwd=root,
+                           check=True, capture_output=True).stdout
+    overlay = subprocess.run(["cpio", "--quiet", "-o", "-H", "newc",
+                              "-R", "0:0"], cwd=root, input=names,
+                             check=True, capture_output=True).stdout
+    initrd = os.path.join(tmp, "l1-initrd")
+    with open(os.path.join(l1, "initramfs-base.cpio.gz"), "rb") as f:
+        base = f.read()
+    with open(initrd, "wb") as f:
+        f.write(base + b"\0" * (-len(base) % 4) + overlay)
+    return initrd
+
+
+def qemu_argv(qemu, l1, initrd, sock):
+    return [qemu, "-accel", "tcg", "-cpu", "qemu64,+svm,+npt", "-m", "1024",
+            "-nographic", "-no-reboot",
+            "-serial", "mon:stdio",
+            "-serial", f"unix:{sock},server=on,wait=off",
+            "-kernel", os.path.join(l1, "bzImage"), "-initrd", initrd,
+            "-append", "console=ttyS0 nokaslr panic=-1"]
+
+
+def expect(child, what, timeout, why):
+    """Wait for a pattern; on timeout or EOF raise Fail with `why`."""
+    i = child.expect([what, pexpect.TIMEOUT, pexpect.EOF], timeout=timeout)
+    if i == 1:
+        raise Fail(f"{why} (no '{what}' within {timeout} s)")
+    if i == 2:
+        raise Fail(f"{why} (QEMU exited before '{what}')")
+    return child.match
+
+
+def rax_exit(child, timeout):
+    m = expect(child, r"RAX-L1-EXIT (\d+)", timeout,
+               "rax did not exit")
+    return int(m.group(1))
+
+
+def check(child, opt, t0):
+    """The default scenario; prints timings as it goes."""
+    expect(child, "RAX-L1-INIT", opt.timeout, "L1 did not reach its /init")
+    t_init = time.monotonic() - t0
+    print(f"nested: L1 booted to /init in {t_init:.1f} s")
+    i = child.expect(["RAX-L1-KVM yes", "RAX-L1-KVM missing"], timeout=30)
+    if i:
+        raise Fail("/dev/kvm is missing in L1 (kvm_amd did not load; "
+                   "see nested-console.log)")
+    if "Nested Paging enabled" not in child.before:
+        raise Fail("kvm_amd did not report 'Nested Paging enabled'")
+    expect(child, r"rax \d+\.\d+", 60, "static rax did not run in L1")
+    i = child.expect(["RAX-GUEST-READY", r"RAX-L1-EXIT (\d+)",
+                      pexpect.TIMEOUT, pexpect.EOF], timeout=opt.timeout)
+    if i == 1:
+        said = [ln for ln in child.before.splitlines() if "rax" in ln]
+        raise Fail(f"rax --backend kvm exited with status {child.match[1]} "
+                   f"before the guest printed RAX-GUEST-READY; rax said: "
+                   f"{said[-1].strip() if said else '(nothing)'}")
+    if i >= 2:
+        raise Fail("no RAX-GUEST-READY from the guest within "
+                   f"{opt.timeout} s")
+    t_ready = time.monotonic() - t0
+    print(f"nested: guest printed RAX-GUEST-READY at {t_ready:.1f} s "
+          f"({t_ready - t_init:.1f} s after L1's /init)")
+    expect(child, "~ # ", 60, "no shell prompt in the guest")
+    child.send("echo $((6*7))\r")
+    expect(child, r"\n42\r*\n", 60, "the guest shell did not answer 42")
+    expect(child, "~ # ", 60, "no shell prompt after echo")
+    child.send("reboot -f\r")
+    status = rax_exit(child, 120)
+    if status:
+        raise Fail(f"rax exited with status {status} after reboot -f "
+                   "(expected 0, guest requested reset)")
+    print(f"nested: rax exited 0 at {time.monotonic() - t0:.1f} s")
+
+
+def stop(child):
+    """End QEMU: it exits by itself after L1's reboot; else kill by PID."""
+    try:
+        child.expect(pexpect.EOF, timeout=30)
+    except pexpect.TIMEOUT:
+        pass
+    child.close(force=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rax", help="static rax (default $RAX_STATIC or "
+                    "./rax-static)")
+    ap.add_argument("--cmd", help="shell command for L1 instead of the "
+                    "default scenario; reports its exit status")
+    ap.add_argument("--gdb", action="store_true",
+                    help="run rax with --gdb /dev/ttyS1 and print the socket")
+    ap.add_argument("--interact", action="store_true",
+                    help="hand the L1 console to the terminal")
+    ap.add_argument("--timeout", type=float, default=300,
+                    help="seconds for each boot step (default 300)")
+    opt = ap.parse_args()
+    guest, l1, rax, qemu = find_inputs(opt)
+
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="rax-nested-") as tmp:
+        initrd = make_initrd(tmp, guest, l1, rax, opt)
+        sock = os.path.join(tmp, "ttyS1.sock")
+        argv = qemu_argv(qemu, l1, initrd, sock)
+        print("nested: " + " ".join(argv))
+        if opt.gdb:
+            print(f"nested: L1 ttyS1 (rax --gdb) is {sock}: "
+                  f"gdb -ex 'target remote {sock}' {guest}/vmlinux")
+        child = pexpect.spawn(argv[0], argv[1:], encoding="utf-8",
+                              codec_errors="replace", timeout=opt.timeout,
+                              dimensions=(50, 200))
+        child.logfile_read = open("nested-console.log", "w")
+        try:
+            if opt.interact or opt.gdb:
+                child.interact()
+                return 0
+            if opt.cmd:
+                expect(child, "RAX-L1-INIT", opt.timeout, "L1 did not boot")
+                status = rax_exit(child, opt.timeout)
+                print(f"nested: command exited with status {status}")
+                return 0 if status == 0 else 1
+            check(child, opt, t0)
+            print(f"nested: PASS in {time.monotonic() - t0:.1f} s")
+            return 0
+        except Fail as err:
+            print(f"nested: FAIL: {err}")
+            tail = child.before if isinstance(child.before, str) else ""
+            print("nested: last console output:\n" + tail[-2000:])
+            return 1
+        finally:
+            stop(child)
+            child.logfile_read.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
