@@ -41,8 +41,14 @@ die(int status, const char *fmt, ...)
 	return status;
 }
 
-/* Picks the engine for --backend and says why on stderr.  Returns the ops
- * or NULL with the reason in *e. */
+/* Why the engine was chosen; printed once the kernel has loaded, so that
+ * bad input stays a one-line message (tests/bad-input.sh). */
+static char engine_note[700];
+
+#define NOTE(...) snprintf(engine_note, sizeof(engine_note), __VA_ARGS__)
+
+/* Picks the engine for --backend and notes why in engine_note.  Returns
+ * the ops or NULL with the reason in *e. */
 static const struct vcpu_ops *choose_engine(enum backend b, struct rax_err *e)
 {
 	struct rax_err why = { "" }, emu = { "" };
@@ -52,7 +58,7 @@ static const struct vcpu_ops *choose_engine(enum backend b, struct rax_err *e)
 #ifdef HAVE_KVM
 		if (kvm_vcpu_ops.probe(e))
 			return NULL;
-		fprintf(stderr, "rax: engine: kvm (--backend kvm)\n");
+		NOTE("rax: engine: kvm (--backend kvm)\n");
 		return &kvm_vcpu_ops;
 #else
 		rax_errf(e, -ENOSYS, "--backend kvm: rax was built without KVM "
@@ -62,14 +68,14 @@ static const struct vcpu_ops *choose_engine(enum backend b, struct rax_err *e)
 	case BACKEND_EMULATOR:
 		if (cpu_vcpu_ops.probe(e))
 			return NULL;
-		fprintf(stderr, "rax: engine: emulator (--backend emulator)\n");
+		NOTE("rax: engine: emulator (--backend emulator)\n");
 		return &cpu_vcpu_ops;
 	case BACKEND_AUTO:
 		break;
 	}
 #ifdef HAVE_KVM
 	if (!kvm_vcpu_ops.probe(&why)) {
-		fprintf(stderr, "rax: engine: kvm (/dev/kvm passed the self-test)\n");
+		NOTE("rax: engine: kvm (/dev/kvm passed the self-test)\n");
 		return &kvm_vcpu_ops;
 	}
 #else
@@ -80,7 +86,7 @@ static const struct vcpu_ops *choose_engine(enum backend b, struct rax_err *e)
 			 why.msg, emu.msg);
 		return NULL;
 	}
-	fprintf(stderr, "rax: engine: emulator (KVM not used: %s)\n", why.msg);
+	NOTE("rax: engine: emulator (KVM not used: %s)\n", why.msg);
 	return &cpu_vcpu_ops;
 }
 
@@ -186,6 +192,7 @@ int main(int argc, char **argv)
 		(o.decompress == DECOMP_AUTO && m->ops != KVM_OPS);
 	if (ld_load(m, &lc, &li, &e))
 		return die(RAX_EXIT_INPUT, "%s", e.msg);
+	fputs(engine_note, stderr);
 	if (!m->ops)
 		return die(RAX_EXIT_USAGE, "%s", engine_err.msg);
 	rax_log(LOG_INFO, boot, "kernel %#llx-%#llx entry %#llx protocol %#x",

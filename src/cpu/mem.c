@@ -86,60 +86,6 @@ static int write_pte(void *opaque, uint64_t pa, uint64_t pte)
 	return gm_write(&c->m->mem, pa, &pte, 8);
 }
 
-/* 4-level walk used until src/paging's walker lands (the placeholder
- * there answers -ENOSYS with paging on).  SDM Vol. 3 §4.5. */
-static int walk4(const struct pg_ctx *pc, uint64_t va, unsigned acc,
-		 struct pg_result *r, uint32_t *pf)
-{
-	uint64_t table = pc->cr3 & 0x000ffffffffff000ull, e = 0;
-	bool w = true, u = true, nx = false;
-	unsigned shift = 39;
-	uint32_t err = (acc & PG_WRITE ? PF_W : 0) | (acc & PG_USER ? PF_U : 0) |
-		       (acc & PG_FETCH && pc->efer & EFER_NXE ? PF_I : 0);
-
-	for (int lvl = 4; lvl >= 1; lvl--, shift -= 9) {
-		uint64_t pa = table + ((va >> shift) & 511) * 8;
-
-		if (pc->read_pte(pc->opaque, pa, &e))
-			return -EFAULT;
-		if (!(e & PTE_P)) {
-			*pf = err;
-			return PG_FAULT;
-		}
-		w &= !!(e & PTE_W);
-		u &= !!(e & PTE_U);
-		nx |= (pc->efer & EFER_NXE) && (e & PTE_NX);
-		if (!(e & PTE_A) && !(acc & PG_NO_AD))
-			pc->write_pte(pc->opaque, pa, e |= PTE_A);
-		if (lvl == 1 || ((e & PTE_PS) && lvl <= 3)) {
-			uint64_t psz = 1ull << shift;
-
-			if ((acc & PG_USER) && !u)
-				goto fault;
-			if ((acc & PG_WRITE) && !w &&
-			    ((acc & PG_USER) || (pc->cr0 & CR0_WP)))
-				goto fault;
-			if ((acc & PG_FETCH) && nx)
-				goto fault;
-			if ((acc & PG_WRITE) && !(e & PTE_D) &&
-			    !(acc & PG_NO_AD))
-				pc->write_pte(pc->opaque, pa, e | PTE_D);
-			r->pa = ((e & 0x000ffffffffff000ull & ~(psz - 1)) |
-				 (va & (psz - 1)));
-			r->page_size = psz;
-			r->writable = w;
-			r->user = u;
-			r->nx = nx;
-			r->global = e & PTE_G;
-			return PG_OK;
-		}
-		table = e & 0x000ffffffffff000ull;
-	}
-fault:
-	*pf = err | PF_P;
-	return PG_FAULT;
-}
-
 static bool has_watch(const struct cpu *c, uint64_t page)
 {
 	for (unsigned i = 0; i < c->nwp; i++)
@@ -170,8 +116,6 @@ uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user)
 		if (c->rflags & RFLAGS_AC)
 			acc |= PG_AC;
 		ret = pg_walk(&pc, la, acc, &r, &pf);
-		if (ret == -ENOSYS)
-			ret = walk4(&pc, la, acc, &r, &pf);
 		if (ret == PG_FAULT || ret < 0) {
 			c->cr2 = la;
 			cpu_raise(c, EXC_PF, ret < 0 ? pf | PF_RSVD : pf, true);
