@@ -281,11 +281,28 @@ static const struct dec_insn *fetch_decode(struct cpu *c, struct dec_insn *tmp)
 	struct block *b = c->blk;
 	int ret;
 
-	if (b && c->rip == c->blk_rip && c->blk_i < b->n) {
-		const struct dec_insn *d = &b->d[c->blk_i++];
+	struct block *prev = b;
 
-		c->blk_rip += d->len;
-		return d;
+	if (b) {
+		if (c->rip == c->blk_rip && c->blk_i < b->n) {
+			const struct dec_insn *d = &b->d[c->blk_i++];
+
+			c->blk_rip += d->len;
+			return d;
+		}
+		for (int k = 0; k < 2; k++) {
+			struct block *nb = b->next[k];
+
+			if (b->next_rip[k] == c->rip &&
+			    b->next_epoch[k] == c->epoch &&
+			    nb->tag == b->next_tag[k]) {
+				c->st_blk_chain++;
+				c->blk = nb;
+				c->blk_i = 1;
+				c->blk_rip = c->rip + nb->d[0].len;
+				return &nb->d[0];
+			}
+		}
 	}
 	c->blk = NULL;
 	if (c->mode != DEC_MODE64)
@@ -306,6 +323,14 @@ static const struct dec_insn *fetch_decode(struct cpu *c, struct dec_insn *tmp)
 			b->tag = tag;
 	}
 	if (b->n) {
+		if (prev) {
+			unsigned k = prev->chain_rr++ & 1;
+
+			prev->next_rip[k] = c->rip;
+			prev->next_tag[k] = b->tag;
+			prev->next[k] = b;
+			prev->next_epoch[k] = c->epoch;
+		}
 		c->blk = b;
 		c->blk_i = 1;
 		c->blk_rip = c->rip + b->d[0].len;
@@ -352,6 +377,7 @@ static int cpu_run(struct machine *m, unsigned flags, struct vcpu_stop *stop,
 		for (unsigned i = 0; i < BLK_COUNT; i++)
 			c->blocks[i].tag = BLK_EMPTY;
 		c->blk = NULL;
+		c->epoch++;
 	}
 	ret = run_loop(c, flags, stop, e);
 	c->last_stop = stop->reason;
@@ -598,7 +624,7 @@ static int cpu_set_trace(struct machine *m, bool on)
 static void cpu_print_stats(struct machine *m)
 {
 	struct cpu *c = m->engine;
-	uint64_t i = c->st_blk_hit + c->st_blk_miss;
+	uint64_t i = c->st_blk_chain + c->st_blk_hit + c->st_blk_miss;
 
 	fprintf(stderr, "rax: emulator: %" PRIu64 " instructions (clock %"
 		PRIu64 " ns)\n", c->st_insns, c->icount);
@@ -609,7 +635,8 @@ static void cpu_print_stats(struct machine *m)
 	if (i)
 		fprintf(stderr, "rax:   decode-cache hit rate %.2f%% of "
 			"block lookups, %.2f instructions per lookup\n",
-			100.0 * (double)c->st_blk_hit / (double)i,
+			100.0 * (double)(c->st_blk_hit + c->st_blk_chain) /
+			(double)i,
 			(double)c->st_insns / (double)i);
 	for (int v = 0; v < 256; v++)
 		if (c->st_vec[v])

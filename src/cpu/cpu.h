@@ -56,7 +56,14 @@ struct tlb_entry {
 
 struct block {
 	uint64_t tag;      /* physical address | mode << 56, or BLK_EMPTY */
-	unsigned n;
+	unsigned n, chain_rr;
+	/* Chaining: successors seen after this block, valid while the
+	 * translation epoch (bumped by every TLB flush and mode change) and
+	 * the successor's tag are unchanged; saves the fetch translation and
+	 * hash lookup on every taken branch. */
+	uint64_t next_rip[2], next_tag[2];
+	struct block *next[2];
+	uint32_t next_epoch[2];
 	struct dec_insn d[BLK_INSNS];
 };
 
@@ -69,7 +76,7 @@ static inline uint64_t blk_pa(uint64_t tag)
 
 /* Counters printed by --stats: one X-macro list (STYLE.md habit 6). */
 #define CPU_STATS(X) \
-	X(insns) X(tlb_miss) X(blk_hit) X(blk_miss) X(smc_flush) \
+	X(insns) X(tlb_miss) X(blk_chain) X(blk_hit) X(blk_miss) X(smc_flush) \
 	X(irq) X(halt) X(tlb_flush)
 
 struct cpu {
@@ -96,6 +103,7 @@ struct cpu {
 	struct block *blk;        /* block being walked, or NULL */
 	unsigned blk_i;           /* next instruction in blk */
 	uint64_t blk_rip;         /* rip that continues blk */
+	uint32_t epoch;           /* translation epoch for block chaining */
 	uint8_t *code_page;      /* per 4 KiB physical page: decoded code */
 	uint64_t code_pages;
 

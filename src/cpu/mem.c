@@ -19,6 +19,7 @@ void cpu_tlb_flush(struct cpu *c, bool keep_global)
 				c->tlb[k][i].tag = TLB_INVALID;
 	c->st_tlb_flush++;
 	c->blk = NULL;
+	c->epoch++;
 }
 
 void cpu_tlb_flush_page(struct cpu *c, uint64_t la)
@@ -30,6 +31,7 @@ void cpu_tlb_flush_page(struct cpu *c, uint64_t la)
 			e->tag = TLB_INVALID;
 	}
 	c->blk = NULL;
+	c->epoch++;
 }
 
 static int64_t code_index(const struct cpu *c, uint64_t pa)
@@ -69,6 +71,7 @@ void cpu_code_write(struct cpu *c, uint64_t pa, unsigned n)
 		if ((blk_pa(c->blocks[b].tag) & ~0xfffull) == page)
 			c->blocks[b].tag = BLK_EMPTY;
 	c->blk = NULL;
+	c->epoch++;
 }
 
 static int read_pte(void *opaque, uint64_t pa, uint64_t *pte)

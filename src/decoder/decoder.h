@@ -51,7 +51,10 @@ enum { DEC_PFX_NONE, DEC_PFX_66, DEC_PFX_F3, DEC_PFX_F2 };
 #define DEC_NOREG 0xff
 
 struct dec_insn {
+	uint64_t imm;     /* sign-extended to 64 bits for Ib/Iz forms */
+	int32_t disp;
 	uint16_t op;      /* opcode id; dec_attrs[op].flags == 0: undefined */
+	uint16_t imm2;    /* ENTER's second immediate; far pointer selector */
 	uint8_t len;
 	uint8_t opsz;     /* operand size in bytes: 1 for byte forms, 2, 4, 8 */
 	uint8_t adsz;     /* address size in bytes: 2, 4, 8 */
@@ -65,10 +68,8 @@ struct dec_insn {
 	uint8_t base, index, scale; /* DEC_NOREG when absent; scale = shift */
 	uint8_t riprel;
 	uint8_t vex;      /* VEX-encoded (always #UD here) */
-	int32_t disp;
-	uint64_t imm;     /* sign-extended to 64 bits for Ib/Iz forms */
-	uint16_t imm2;    /* ENTER's second immediate; far pointer selector */
 };
+_Static_assert(sizeof(struct dec_insn) == 32, "decoded insn fits 32 bytes");
 
 /* Decoding mode: the code segment's default size. */
 enum dec_mode { DEC_MODE16 = 2, DEC_MODE32 = 4, DEC_MODE64 = 8 };
