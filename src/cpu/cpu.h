@@ -108,7 +108,9 @@ struct cpu {
 	uint64_t code_pages;
 
 	uint64_t icount;          /* retired instructions = clock in ns */
-	uint64_t next_check;      /* icount of the next event check */
+	/* icount of the next event check; other threads (kick, set_irq)
+	 * store 0 into it to force a check soon. */
+	_Atomic uint64_t next_check;
 	uint64_t shadow_end;      /* interrupts inhibited until icount */
 	atomic_bool kick;
 	bool halted, trace, step, sys_access;
