@@ -202,13 +202,29 @@ static bool check_events(struct cpu *c)
 	return false;
 }
 
-/* HLT: advance the clock to the next timer, or wait for an interrupt from
- * another thread.  Returns -1 for a stop with error, 1 for a kick, 0 to
- * go on. */
+static uint64_t host_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+#define IDLE_SLACK_NS 1000000ull   /* jump when real time is this close */
+#define IDLE_SLEEP_NS 10000000ull  /* longest sleep between checks */
+
+/* HLT with IF=1: advance the clock to the next timer deadline.  While the
+ * guest is busy its clock (one instruction = 1 ns) runs slower than real
+ * time, so a halt normally catches up at once; when the clock would pass
+ * real time (an idle guest), sleep instead, so an idle guest neither
+ * burns the host CPU nor races its clock ahead of the wall clock.  With no
+ * timer armed, wait for an interrupt from another thread (the console).
+ * Returns -1 for a stop with error, 0 to go on. */
 static int idle(struct cpu *c, struct rax_err *e)
 {
 	struct machine *m = c->m;
-	uint64_t next = timer_next(&m->timers);
+	uint64_t next = timer_next(&m->timers), now, gap;
+	struct timespec ts = { 0, 1000000 };
 
 	if (!(c->rflags & RFLAGS_IF)) {
 		rax_errf(e, -EDEADLK, "guest halted with interrupts disabled "
@@ -216,16 +232,19 @@ static int idle(struct cpu *c, struct rax_err *e)
 		return -1;
 	}
 	c->st_halt++;
-	if (next != TIMER_NEVER) {
+	now = host_ns() - c->host_base;
+	if (next != TIMER_NEVER && next <= now + IDLE_SLACK_NS) {
 		if (next > c->icount)
 			c->icount = next;
 		return 0;
 	}
-	{
-		struct timespec ts = { 0, 1000000 };
-
-		nanosleep(&ts, NULL); /* wait for the console's interrupt */
+	if (next != TIMER_NEVER) {
+		gap = next - now;
+		if (gap > IDLE_SLEEP_NS)
+			gap = IDLE_SLEEP_NS;
+		ts.tv_nsec = (long)gap;
 	}
+	nanosleep(&ts, NULL);
 	return 0;
 }
 
@@ -695,6 +714,7 @@ static int cpu_init(struct machine *m, struct rax_err *e)
 	reset_fpu(c);
 	c->pat = 0x0007040600070406ull;
 	c->misc_enable = 1; /* fast strings enabled, as firmware leaves it */
+	c->host_base = host_ns();
 	cpu_set_regs(m, &m->boot_regs);
 	return 0;
 out_free:

@@ -108,6 +108,7 @@ struct cpu {
 	uint64_t code_pages;
 
 	uint64_t icount;          /* retired instructions = clock in ns */
+	uint64_t host_base;       /* CLOCK_MONOTONIC at init, for idling */
 	/* icount of the next event check; other threads (kick, set_irq)
 	 * store 0 into it to force a check soon. */
 	_Atomic uint64_t next_check;
