@@ -370,12 +370,15 @@ static const struct dec_insn *fetch_decode(struct cpu *c, struct dec_insn *tmp)
 	cpu_gp(c, 0);
 }
 
-static bool at_breakpoint(const struct cpu *c)
+/* The breakpoint at rip: BP_SW, BP_HW, or -1. */
+static int at_breakpoint(const struct cpu *c)
 {
+	int t = -1;
+
 	for (unsigned i = 0; i < c->nbp; i++)
-		if (c->bp[i] == c->rip)
-			return true;
-	return false;
+		if (c->bp[i] == c->rip && (t < 0 || c->bp_type[i] == BP_SW))
+			t = (int)c->bp_type[i];
+	return t;
 }
 
 static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
@@ -444,8 +447,9 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 			}
 			continue;
 		}
-		if (c->nbp && !first && at_breakpoint(c)) {
-			stop->reason = VCPU_STOP_SWBREAK;
+		if (c->nbp && !first && at_breakpoint(c) >= 0) {
+			stop->reason = at_breakpoint(c) == BP_SW ?
+				       VCPU_STOP_SWBREAK : VCPU_STOP_HWBREAK;
 			return 0;
 		}
 		first = false;
@@ -586,6 +590,7 @@ static int cpu_bp_insert(struct machine *m, enum bp_type t, uint64_t addr,
 	if (t == BP_SW || t == BP_HW) {
 		if (c->nbp == CPU_MAX_BP)
 			return -ENOSPC;
+		c->bp_type[c->nbp] = t;
 		c->bp[c->nbp++] = addr;
 		return 0;
 	}
@@ -606,8 +611,10 @@ static int cpu_bp_remove(struct machine *m, enum bp_type t, uint64_t addr,
 
 	if (t == BP_SW || t == BP_HW) {
 		for (unsigned i = 0; i < c->nbp; i++) {
-			if (c->bp[i] == addr) {
-				c->bp[i] = c->bp[--c->nbp];
+			if (c->bp[i] == addr && c->bp_type[i] == t) {
+				c->nbp--;
+				c->bp[i] = c->bp[c->nbp];
+				c->bp_type[i] = c->bp_type[c->nbp];
 				return 0;
 			}
 		}

@@ -123,6 +123,7 @@ struct cpu {
 	struct intc *intc;
 	unsigned nbp, nwp;
 	uint64_t bp[CPU_MAX_BP];
+	enum bp_type bp_type[CPU_MAX_BP];
 	struct { uint64_t addr, len; enum bp_type t; } wp[CPU_MAX_BP];
 	bool watch_hit;
 	enum vcpu_stop_reason last_stop; /* of the previous run() */

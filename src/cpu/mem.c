@@ -148,7 +148,8 @@ static void check_watch(struct cpu *c, uint64_t la, unsigned n, int kind)
 		enum bp_type t = c->wp[i].t;
 
 		if (la < c->wp[i].addr + c->wp[i].len && c->wp[i].addr < la + n &&
-		    (t == BP_ACCESS || (t == BP_WRITE) == (kind == TLB_WRITE))) {
+		    (t == BP_ACCESS || (t == BP_WRITE) == (kind == TLB_WRITE)) &&
+		    !c->watch_hit) { /* the first access in the instruction */
 			c->watch_hit = true;
 			c->watch_addr = la > c->wp[i].addr ? la : c->wp[i].addr;
 			c->watch_type = t;

@@ -78,7 +78,7 @@ static void program_runs_to_its_report(void)
 	test_machine_destroy(&m);
 }
 
-static void single_steps_execute_one_instruction(void)
+static void steps_and_breakpoints_stop_where_asked(void)
 {
 	struct machine m;
 	struct vcpu_stop stop;
@@ -96,13 +96,48 @@ static void single_steps_execute_one_instruction(void)
 	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), 0);
 	CHECK_EQ(stop.reason, VCPU_STOP_SWBREAK);
 	m.ops->get_regs(&m, &r);
-	CHECK_EQ(r.rip, CODE_BASE + 0x2d);
+	CHECK_EQ(r.rip, CODE_BASE + 0x2d); /* xor eax, eax */
+	CHECK_EQ(m.ops->bp_remove(&m, BP_SW, CODE_BASE + 0x2d, 1), 0);
+	CHECK_EQ(m.ops->bp_insert(&m, BP_HW, CODE_BASE + 0x34, 1), 0);
+	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), 0);
+	CHECK_EQ(stop.reason, VCPU_STOP_HWBREAK);
+	m.ops->get_regs(&m, &r);
+	CHECK_EQ(r.rip, CODE_BASE + 0x34); /* add rax, rcx: first pass */
+	CHECK_EQ(r.gpr[R_RAX], 0);
+	CHECK_EQ(r.gpr[R_RCX], 100);
+	/* Resuming from a breakpoint executes it; the loop comes back. */
+	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), 0);
+	CHECK_EQ(stop.reason, VCPU_STOP_HWBREAK);
+	m.ops->get_regs(&m, &r);
+	CHECK_EQ(r.gpr[R_RAX], 100);
+	CHECK_EQ(r.gpr[R_RCX], 99);
+	test_machine_destroy(&m);
+}
+
+static void write_watchpoints_report_the_address(void)
+{
+	struct machine m;
+	struct vcpu_stop stop;
+	struct rax_err e = { "" };
+	struct rax_regs r;
+
+	CHECK(!test_machine_init(&m));
+	memcpy(m.mem.host + CODE_BASE, prog, sizeof(prog));
+	CHECK_EQ(m.ops->bp_insert(&m, BP_WRITE, 0x9008, 8), 0);
+	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), 0);
+	CHECK_EQ(stop.reason, VCPU_STOP_WATCH);
+	CHECK_EQ(stop.watch_type, BP_WRITE);
+	CHECK_EQ(stop.addr, 0x9008);
+	m.ops->get_regs(&m, &r);
+	CHECK_EQ(r.rip, CODE_BASE + 0x4d); /* after the rep stosb */
+	CHECK_EQ(m.ops->bp_remove(&m, BP_WRITE, 0x9008, 8), 0);
 	test_machine_destroy(&m);
 }
 
 int main(void)
 {
 	program_runs_to_its_report();
-	single_steps_execute_one_instruction();
+	steps_and_breakpoints_stop_where_asked();
+	write_watchpoints_report_the_address();
 	return test_summary("test_cpu_guest");
 }
