@@ -17,11 +17,24 @@
 #include "log.h"
 #include "machine.h"
 
+static void op_unimplemented(struct cpu *c, const struct dec_insn *d)
+{
+	if (d->op != DEC_OP_UD)
+		rax_log(LOG_WARN, cpu, "unimplemented opcode %#x at %#" PRIx64,
+			d->op, c->rip);
+	cpu_ud(c);
+}
+
+/* Every id starts as #UD; opcodes.def overrides the implemented ones. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
 static const cpu_handler handlers[DEC_NOPS] = {
+	[0 ... DEC_NOPS - 1] = op_unimplemented,
 #define X(id, h, mn, ops, fl) [id] = h,
 #include "decoder/opcodes.def"
 #undef X
 };
+#pragma GCC diagnostic pop
 
 #define CHECK_INTERVAL 4096
 
@@ -234,8 +247,10 @@ static int idle(struct cpu *c, struct rax_err *e)
 	c->st_halt++;
 	now = host_ns() - c->host_base;
 	if (next != TIMER_NEVER && next <= now + IDLE_SLACK_NS) {
-		if (next > c->icount)
+		if (next > c->icount) {
+			c->idle_ns += next - c->icount;
 			c->icount = next;
+		}
 		return 0;
 	}
 	if (next != TIMER_NEVER) {
@@ -406,14 +421,28 @@ static int cpu_run(struct machine *m, unsigned flags, struct vcpu_stop *stop,
 	return ret;
 }
 
+/* True while every instruction must go through the slow path. */
+static bool needs_slow_path(const struct cpu *c, bool step)
+{
+	return step || c->trace || c->nbp || c->halted || c->watch_hit ||
+	       c->mode != DEC_MODE64;
+}
+
+/* The interpreter loop.  The fast path (fetch, dispatch, retire) runs
+ * until icount reaches next_check; everything rare (timers, interrupts,
+ * kicks, HLT, breakpoints, tracing, single steps, watchpoint stops,
+ * non-64-bit modes) sits behind that one compare: whoever needs the slow
+ * path stores 0 into next_check. */
 static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		    struct rax_err *e)
 {
 	struct dec_insn tmp;
 	bool step = flags & VCPU_RUN_STEP;
 	volatile bool first = true;
+	const struct dec_insn *d;
 	int ret;
 
+	c->next_check = 0;
 	if (setjmp(c->jb)) {
 		if (!handle_exception(c)) {
 			stop->reason = VCPU_STOP_SHUTDOWN;
@@ -424,15 +453,27 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 			stop->reason = VCPU_STOP_STEP;
 			return 0;
 		}
+		c->next_check = 0;
 	}
 	for (;;) {
-		const struct dec_insn *d;
-
-		if (c->icount >= c->next_check && !step) {
-			if (check_events(c)) {
-				stop->reason = VCPU_STOP_KICK;
-				return 0;
-			}
+		if (c->icount < c->next_check) {
+			d = fetch_decode(c, &tmp);
+			c->next_rip = c->rip + d->len;
+			handlers[d->op](c, d);
+			c->rip = c->next_rip;
+			c->icount++;
+			continue;
+		}
+		if (c->watch_hit) {
+			c->watch_hit = false;
+			stop->reason = VCPU_STOP_WATCH;
+			stop->addr = c->watch_addr;
+			stop->watch_type = c->watch_type;
+			return 0;
+		}
+		if (!step && check_events(c)) {
+			stop->reason = VCPU_STOP_KICK;
+			return 0;
 		}
 		if (c->halted) {
 			ret = idle(c, e);
@@ -459,26 +500,22 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 			c->next_rip &= 0xffff;
 		if (c->trace)
 			trace_insn(c, d);
-		if (!handlers[d->op]) {
-			if (d->op != DEC_OP_UD)
-				rax_log(LOG_WARN, cpu, "unimplemented opcode %#x "
-					"at %#" PRIx64, d->op, c->rip);
-			cpu_ud(c);
-		}
 		handlers[d->op](c, d);
 		c->rip = c->next_rip;
 		c->icount++;
-		c->st_insns++;
 		if (step) {
+			if (c->watch_hit) {
+				c->watch_hit = false;
+				stop->reason = VCPU_STOP_WATCH;
+				stop->addr = c->watch_addr;
+				stop->watch_type = c->watch_type;
+				return 0;
+			}
 			stop->reason = VCPU_STOP_STEP;
 			return 0;
 		}
-		if (c->watch_hit) {
-			stop->reason = VCPU_STOP_WATCH;
-			stop->addr = c->watch_addr;
-			stop->watch_type = c->watch_type;
-			return 0;
-		}
+		if (needs_slow_path(c, step))
+			c->next_check = 0;
 	}
 }
 
@@ -592,6 +629,7 @@ static int cpu_bp_insert(struct machine *m, enum bp_type t, uint64_t addr,
 			return -ENOSPC;
 		c->bp_type[c->nbp] = t;
 		c->bp[c->nbp++] = addr;
+		c->next_check = 0;
 		return 0;
 	}
 	if (c->nwp == CPU_MAX_BP)
@@ -644,6 +682,7 @@ static int cpu_set_trace(struct machine *m, bool on)
 	struct cpu *c = m->engine;
 
 	c->trace = on;
+	c->next_check = 0;
 	return 0;
 }
 
@@ -653,7 +692,7 @@ static void cpu_print_stats(struct machine *m)
 	uint64_t i = c->st_blk_chain + c->st_blk_hit + c->st_blk_miss;
 
 	fprintf(stderr, "rax: emulator: %" PRIu64 " instructions (clock %"
-		PRIu64 " ns)\n", c->st_insns, c->icount);
+		PRIu64 " ns)\n", c->icount - c->idle_ns, c->icount);
 #define CPU_STAT_PRINT(n) \
 	fprintf(stderr, "rax:   %-12s %" PRIu64 "\n", #n, c->st_##n);
 	CPU_STATS(CPU_STAT_PRINT)
@@ -663,7 +702,7 @@ static void cpu_print_stats(struct machine *m)
 			"block lookups, %.2f instructions per lookup\n",
 			100.0 * (double)(c->st_blk_hit + c->st_blk_chain) /
 			(double)i,
-			(double)c->st_insns / (double)i);
+			(double)(c->icount - c->idle_ns) / (double)i);
 	for (int v = 0; v < 256; v++)
 		if (c->st_vec[v])
 			fprintf(stderr, "rax:   vector %3d: %" PRIu64 "\n", v,

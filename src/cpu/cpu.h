@@ -76,7 +76,7 @@ static inline uint64_t blk_pa(uint64_t tag)
 
 /* Counters printed by --stats: one X-macro list (STYLE.md habit 6). */
 #define CPU_STATS(X) \
-	X(insns) X(tlb_miss) X(blk_chain) X(blk_hit) X(blk_miss) X(smc_flush) \
+	X(tlb_miss) X(blk_chain) X(blk_hit) X(blk_miss) X(smc_flush) \
 	X(irq) X(halt) X(tlb_flush)
 
 struct cpu {
@@ -109,6 +109,7 @@ struct cpu {
 
 	uint64_t icount;          /* retired instructions = clock in ns */
 	uint64_t host_base;       /* CLOCK_MONOTONIC at init, for idling */
+	uint64_t idle_ns;         /* clock advanced by HLT, not instructions */
 	/* icount of the next event check; other threads (kick, set_irq)
 	 * store 0 into it to force a check soon. */
 	_Atomic uint64_t next_check;

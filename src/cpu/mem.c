@@ -151,6 +151,7 @@ static void check_watch(struct cpu *c, uint64_t la, unsigned n, int kind)
 		    (t == BP_ACCESS || (t == BP_WRITE) == (kind == TLB_WRITE)) &&
 		    !c->watch_hit) { /* the first access in the instruction */
 			c->watch_hit = true;
+			c->next_check = 0;
 			c->watch_addr = la > c->wp[i].addr ? la : c->wp[i].addr;
 			c->watch_type = t;
 		}

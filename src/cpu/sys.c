@@ -15,6 +15,7 @@ void cpu_update_mode(struct cpu *c)
 {
 	c->blk = NULL;
 	c->epoch++;
+	c->next_check = 0; /* the slow path handles non-64-bit modes */
 	if (!(c->cr0 & CR0_PE))
 		c->mode = DEC_MODE16;
 	else if ((c->efer & EFER_LMA) && c->seg[S_CS].l)
