@@ -136,7 +136,8 @@ static inline void lazy(struct cpu *c, int op, uint64_t a, uint64_t b,
 
 /* The eight ALU operations in ModRM.reg order (ADD OR ADC SBB AND SUB XOR
  * CMP).  Returns the result (CMP's is discarded by the callers). */
-static uint64_t alu(struct cpu *c, unsigned op, uint64_t a, uint64_t b,
+static inline __attribute__((always_inline)) uint64_t
+alu(struct cpu *c, unsigned op, uint64_t a, uint64_t b,
 		    unsigned n)
 {
 	uint64_t r, m = sz_mask(n);
@@ -168,7 +169,8 @@ static uint64_t alu(struct cpu *c, unsigned op, uint64_t a, uint64_t b,
 }
 
 /* E op= G etc. for one ALU operation; CMP (7) never writes. */
-static void alu_E_val(struct cpu *c, const struct dec_insn *d, unsigned op,
+static inline __attribute__((always_inline)) void
+alu_E_val(struct cpu *c, const struct dec_insn *d, unsigned op,
 		      uint64_t b, unsigned n)
 {
 	uint64_t la, r;
@@ -187,7 +189,8 @@ static void alu_E_val(struct cpu *c, const struct dec_insn *d, unsigned op,
 		wrn(c, la, r, n);
 }
 
-static void alu_G_val(struct cpu *c, const struct dec_insn *d, unsigned op,
+static inline __attribute__((always_inline)) void
+alu_G_val(struct cpu *c, const struct dec_insn *d, unsigned op,
 		      uint64_t b, unsigned n)
 {
 	uint64_t r = alu(c, op, greg(c, d->reg, n, d->rex), b, n);
