@@ -1,0 +1,176 @@
+; bm/guest.asm: the built-in test guest.  32-bit protected mode, flat,
+; paging off, interrupts off, entered at 0x200000 (BM_GUEST_BASE) with a
+; stack below 0x400000.  Every step makes the hypervisor handle one kind
+; of VM exit; the results are printed through COM1 (I/O exits).
+bits 32
+org 0x200000
+
+COM1      equ 0x3f8
+DEMAND    equ 0x1000000            ; outside the EPT map at launch
+
+start:
+	mov esi, msg_hello
+	call puts
+
+	; CPUID (exits unconditionally): vendor string, and VMX hidden.
+	xor eax, eax
+	cpuid
+	mov [vendor], ebx
+	mov [vendor + 4], edx
+	mov [vendor + 8], ecx
+	mov esi, msg_vendor
+	call puts
+	mov esi, vendor
+	call puts
+	call nl
+	mov eax, 1
+	cpuid
+	mov [cpuid1_ecx], ecx
+	mov esi, msg_vmx_hidden
+	bt ecx, 5
+	jnc .p1
+	mov esi, msg_vmx_visible
+.p1:	call puts
+
+	; IN from a port nobody emulates: reads all ones.
+	in al, 0x61
+	movzx edi, al
+	mov esi, msg_in
+	call puts
+	mov eax, edi
+	call hex8
+	call nl
+
+	; WRMSR/RDMSR: IA32_SYSENTER_CS lives in the VMCS, reads back.
+	mov ecx, 0x174
+	mov eax, 0x1234
+	xor edx, edx
+	wrmsr
+	xor eax, eax
+	rdmsr
+	mov esi, msg_msr_ok
+	cmp eax, 0x1234
+	je .p2
+	mov esi, msg_msr_bad
+.p2:	call puts
+	mov ecx, 0x1b                  ; IA32_APIC_BASE
+	rdmsr
+	mov esi, msg_apic
+	call puts
+	call hex32
+	call nl
+
+	; MOV to CR0 setting CD: a host-owned bit, so it exits; the guest
+	; then reads its own value back through the read shadow.
+	mov eax, cr0
+	or eax, 1 << 30
+	mov cr0, eax
+	mov ebx, cr0
+	and eax, ~(1 << 30)
+	mov cr0, eax
+	mov esi, msg_cr0_ok
+	bt ebx, 30
+	jc .p3
+	mov esi, msg_cr0_bad
+.p3:	call puts
+	; MOV to/from CR3 (CR3-load exiting).
+	mov eax, 0x345000
+	mov cr3, eax
+	mov ebx, cr3
+	mov esi, msg_cr3_ok
+	cmp ebx, eax
+	je .p4
+	mov esi, msg_cr3_bad
+.p4:	call puts
+
+	; XSETBV, when CPUID says XSAVE (CPUID.1:ECX bit 26).
+	mov esi, msg_no_xsave
+	bt dword [cpuid1_ecx], 26
+	jnc .p5
+	mov eax, cr4
+	or eax, 1 << 18                ; CR4.OSXSAVE
+	mov cr4, eax
+	xor ecx, ecx
+	xor edx, edx
+	mov eax, 1                     ; XCR0 = x87 only
+	xsetbv
+	mov esi, msg_xsetbv
+.p5:	call puts
+
+	; A write outside the EPT map: the host maps the page on demand
+	; and the instruction is retried.
+	mov dword [DEMAND], 0xcafef00d
+	mov eax, [DEMAND]
+	mov esi, msg_ept_ok
+	cmp eax, 0xcafef00d
+	je .p6
+	mov esi, msg_ept_bad
+.p6:	call puts
+
+	mov esi, msg_bye
+	call puts
+.halt:	hlt
+	jmp .halt
+
+; puts: NUL-terminated string at ESI to COM1, polling LSR.THRE.
+puts:	lodsb
+	test al, al
+	jz .done
+	call putc
+	jmp puts
+.done:	ret
+
+putc:	push eax
+	mov dx, COM1 + 5
+.w:	in al, dx
+	test al, 0x20
+	jz .w
+	pop eax
+	mov dx, COM1
+	out dx, al
+	ret
+
+nl:	mov al, 10
+	jmp putc
+
+; hex32: EAX in hex; hex8: AL in hex.
+hex32:	mov ecx, 8
+	mov ebx, eax
+.l:	rol ebx, 4
+	mov eax, ebx
+	call hexdigit
+	loop .l
+	ret
+hex8:	mov ebx, eax
+	shl ebx, 24
+	mov ecx, 2
+	jmp hex32.l
+hexdigit:
+	and al, 15
+	add al, '0'
+	cmp al, '9'
+	jbe putc
+	add al, 'a' - '9' - 1
+	jmp putc
+
+msg_hello:       db "guest: hello from VMX non-root", 10, 0
+msg_vendor:      db "guest: cpuid vendor ", 0
+msg_vmx_hidden:  db "guest: cpuid.1 VMX bit hidden", 10, 0
+msg_vmx_visible: db "guest: cpuid.1 VMX bit visible", 10, 0
+msg_in:          db "guest: in 0x61 = ", 0
+msg_msr_ok:      db "guest: wrmsr/rdmsr SYSENTER_CS ok", 10, 0
+msg_msr_bad:     db "guest: wrmsr/rdmsr SYSENTER_CS MISMATCH", 10, 0
+msg_apic:        db "guest: rdmsr APIC_BASE = ", 0
+msg_cr0_ok:      db "guest: mov cr0 (CD) exited, shadow ok", 10, 0
+msg_cr0_bad:     db "guest: mov cr0 shadow MISMATCH", 10, 0
+msg_cr3_ok:      db "guest: mov cr3 ok", 10, 0
+msg_cr3_bad:     db "guest: mov cr3 MISMATCH", 10, 0
+msg_xsetbv:      db "guest: xsetbv ok", 10, 0
+msg_no_xsave:    db "guest: no XSAVE, xsetbv skipped", 10, 0
+msg_ept_ok:      db "guest: EPT on-demand page ok", 10, 0
+msg_ept_bad:     db "guest: EPT on-demand page MISMATCH", 10, 0
+msg_bye:         db "guest: done, halting", 10, 0
+
+align 4
+cpuid1_ecx: dd 0
+vendor:     times 13 db 0
