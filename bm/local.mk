@@ -33,7 +33,7 @@ BM_OBJS = bm/entry.bm.o bm/main.bm.o bm/exit.bm.o bm/ept.bm.o \
 	bm/host.bm.o bm/console.bm.o bm/lib.bm.o bm/guest_blob.bm.o
 BM_PRODUCTS = $(BM_OBJS) bm/stage1.bin bm/stage2.bin bm/guest.bin \
 	bm/stage3.elf bm/stage3.bin bm/rax-bm.img bm/rax-bm.img.tmp \
-	bm/bochsrc-run bm/serial.out bm/bochs.log bm/debug.rc bm/run.rc
+	bm/bochsrc-run bm/serial.out bm/bochs.log bm/debug.rc bm/run.rc bm/headers.stamp
 
 if HAVE_NASM
 # noinst_DATA is ours alone today; a module that needs it too should
@@ -72,7 +72,17 @@ bm/stage2.bin: $(srcdir)/bm/stage2.asm $(srcdir)/bm/layout.inc
 	@$(MKDIR_P) bm
 	$(BM_V_NASM)$(NASM) -f bin -I$(srcdir)/bm/ -o $@ $(srcdir)/bm/stage2.asm
 
-bm/stage3.elf: $(BM_OBJS) $(srcdir)/bm/bm.ld
+# Every bm header compiles alone, freestanding (STYLE.md habit 10).
+bm/headers.stamp: $(BM_H:%=$(srcdir)/%)
+	@$(MKDIR_P) bm
+	@for h in $(BM_H); do \
+	  printf '#include "%s"\n' "$$h" | $(CC) $(BM_CFLAGS) -I$(srcdir) \
+	    -fsyntax-only -x c - || { echo "bm: $$h does not compile alone"; \
+	    exit 1; }; \
+	done
+	@touch $@
+
+bm/stage3.elf: $(BM_OBJS) $(srcdir)/bm/bm.ld bm/headers.stamp
 	$(AM_V_CCLD)$(CC) $(BM_CFLAGS) $(BM_LDFLAGS) \
 	  -Wl,-T,$(srcdir)/bm/bm.ld -o $@ $(BM_OBJS)
 

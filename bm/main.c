@@ -102,7 +102,7 @@ static void bm_setup_host(void)
 }
 
 /* The built-in guest: 32-bit protected mode, flat segments, paging off
- * (allowed by "unrestricted guest"), interrupts off, at BM_GUEST_BASE.
+ * (allowed by "unrestricted guest"), at BM_GUEST_BASE.
  * Access rights per §25.4.1 Table 25-2: 0xc09b = G, D/B, P, S, type 11
  * (code, read, accessed); 0xc093 data; 0x8b busy 32-bit TSS; bit 16
  * marks LDTR unusable.  Checks: §27.3.1. */
@@ -147,7 +147,10 @@ static void bm_setup_guest(void)
 	bm_vmwrite(VMCS_GUEST_DR7, 0x400);
 	bm_vmwrite(VMCS_GUEST_RSP, BM_GUEST_STACK);
 	bm_vmwrite(VMCS_GUEST_RIP, BM_GUEST_BASE);
-	bm_vmwrite(VMCS_GUEST_RFLAGS, 2);
+	/* IF=1: with external-interrupt exiting every interrupt exits to
+	 * the host whatever the guest's IF (§26.2), and none is injected.
+	 * (Bochs 2.7 also needs the IF change on entry to unmask INTR.) */
+	bm_vmwrite(VMCS_GUEST_RFLAGS, 0x202);
 	bm_vmwrite(VMCS_GUEST_PENDING_DBG, 0);
 	bm_vmwrite(VMCS_GUEST_SYSENTER_CS, 0);
 	bm_vmwrite(VMCS_GUEST_SYSENTER_ESP, 0);
@@ -194,8 +197,11 @@ void bm_main(void)
 	bm_console_init();
 	bm_puts("stage 3: VMCS setup\n");
 	bm_enable_xsave();
-	/* PIC: mask everything; the guest runs with interrupts off. */
-	bm_outb(0x21, 0xff);
+	/* PIC: only IRQ0, the BIOS-programmed PIT at 18.2 Hz.  The host
+	 * runs with IF=0; in the guest the ticks become external-interrupt
+	 * exits (pin-based control), acknowledged by the exit itself
+	 * ("acknowledge interrupt on exit"), EOIed by the handler. */
+	bm_outb(0x21, 0xfe);
 	bm_outb(0xa1, 0xff);
 
 	basic = bm_rdmsr(BM_MSR_VMX_BASIC);

@@ -13,11 +13,10 @@ if [ -z "$bochs" ]; then
 	echo "SKIP: bochs not installed"; exit 77
 fi
 if [ ! -f "$img" ]; then
-	echo "SKIP: $img not built (nasm missing?)"; exit 77
-fi
-if ! command -v script >/dev/null; then
-	echo "SKIP: script(1) missing (Bochs' term display needs a tty)"
-	exit 77
+	if ! command -v nasm >/dev/null; then
+		echo "SKIP: nasm not installed, $img not built"; exit 77
+	fi
+	echo "ERROR: $img missing although nasm is installed"; exit 99
 fi
 
 bm_boot() {
