@@ -18,15 +18,44 @@ bm_start:
 	jmp 1b
 
 	.text
-/* VMLAUNCH: returns 1 (VMfailInvalid) or 2 (VMfailValid) on failure;
- * on success the next host instruction is bm_vmexit_entry. */
+/* VMLAUNCH with the guest's general registers zeroed (RSP, RIP come
+ * from the VMCS): returns 1 (VMfailInvalid) or 2 (VMfailValid) on
+ * failure, with the callee-saved registers restored; on success the next
+ * host instruction is bm_vmexit_entry, on its own stack. */
 	.globl bm_vmlaunch
 bm_vmlaunch:
+	push %rbx
+	push %rbp
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	xor %eax, %eax
+	xor %ebx, %ebx
+	xor %ecx, %ecx
+	xor %edx, %edx
+	xor %esi, %esi
+	xor %edi, %edi
+	xor %ebp, %ebp
+	xor %r8d, %r8d
+	xor %r9d, %r9d
+	xor %r10d, %r10d
+	xor %r11d, %r11d
+	xor %r12d, %r12d
+	xor %r13d, %r13d
+	xor %r14d, %r14d
+	xor %r15d, %r15d
 	vmlaunch
 	mov $1, %eax
 	jc 1f
 	mov $2, %eax
-1:	ret
+1:	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %rbp
+	pop %rbx
+	ret
 
 /* HOST_RIP.  The CPU loads HOST_RSP (16-byte aligned, the top of
  * bm_exit_stack) and nothing else of the guest's registers: save all 16

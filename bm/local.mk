@@ -13,7 +13,8 @@ BM_H = bm/bm.h bm/console.h bm/cpu.h bm/layout.h bm/lib.h bm/vmx.h
 BM_ASM = bm/stage1.asm bm/stage2.asm bm/guest.asm bm/layout.inc
 EXTRA_DIST += $(BM_C) $(BM_S) $(BM_H) $(BM_ASM) bm/bm.ld bm/bochsrc.in \
 	bm/README.md tests/bm/bochs.sh \
-	tests/bm/boots-guest-under-vmx.test tests/bm/reports-missing-vmx.test
+	tests/bm/boots-guest-under-vmx.test tests/bm/reports-missing-vmx.test \
+	tests/bm/reports-guest-triple-fault.test
 
 BM_IMG_SECTORS = 2016
 BM_STAGE2_SECTORS = 8
@@ -136,4 +137,5 @@ debug-bochs: bm/rax-bm.img bm/bochsrc-run
 
 .PHONY: run-bochs debug-bochs
 
-TESTS += tests/bm/boots-guest-under-vmx.test tests/bm/reports-missing-vmx.test
+TESTS += tests/bm/boots-guest-under-vmx.test tests/bm/reports-missing-vmx.test \
+	tests/bm/reports-guest-triple-fault.test

@@ -135,6 +135,6 @@ dap:	db 16, 0                    ; size, reserved
 	times 446 - ($ - $$) db 0
 	; One partition entry so BIOSes that insist on an MBR boot us.
 	db 0x80, 0, 2, 0, 0xda, 0, 0xff, 0xff
-	dd 1, 0x7ff
+	dd 1, 2015                  ; LBA 1 .. end of the 2016-sector image
 	times 510 - ($ - $$) db 0
 	dw 0xaa55

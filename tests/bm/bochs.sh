@@ -1,7 +1,8 @@
 # tests/bm/bochs.sh: sourced by the tests/bm/*.test scripts.  Boots
 # bm/rax-bm.img (from the build tree, the current directory under
 # "make check") in Bochs 2.7 headless with CPU model $1 and leaves COM1's
-# output in $out/serial.out.  Skips (77) when bochs or the image (no
+# output in $out/serial.txt.  If $bm_patch names a function, it is called
+# with the copy of the image first.  Skips (77) when bochs or the image (no
 # nasm) is missing.
 #
 # Run by hand: cd build && srcdir=.. sh ../tests/bm/boots-guest-under-vmx.test
@@ -24,6 +25,9 @@ bm_boot() {
 	out=$(mktemp -d "${TMPDIR:-/tmp}/rax-bm.XXXXXX") || exit 99
 	# Each run gets its own copy: Bochs opens the disk read-write.
 	cp "$img" "$out/disk.img"
+	if [ -n "${bm_patch:-}" ]; then
+		$bm_patch "$out/disk.img" || exit 99
+	fi
 	sed -e "s|@IMG@|disk.img|" -e "s|@MODEL@|$model|" \
 	    -e "s|@SERIAL@|serial.out|" -e "s|@LOG@|bochs.log|" \
 	    -e "s|@DISPLAY@|term|" "$srcdir/bm/bochsrc.in" > "$out/bochsrc"
