@@ -92,5 +92,9 @@ static inline uint64_t bm_rdtsc(void)
 #define BM_MSR_SYSENTER_ESP    0x175
 #define BM_MSR_SYSENTER_EIP    0x176
 #define BM_MSR_EFER            0xc0000080
+#define BM_EFER_SCE            (1ULL << 0)
+#define BM_EFER_LME            (1ULL << 8)
+#define BM_EFER_LMA            (1ULL << 10)
+#define BM_EFER_NXE            (1ULL << 11)
 
 #endif

@@ -194,8 +194,11 @@ static enum bm_action bm_exit_wrmsr(struct bm_exit *e)
 	uint64_t v = (uint32_t)r->gpr[BM_RAX] | r->gpr[BM_RDX] << 32;
 	int field = bm_msr_field(msr);
 
+	/* EFER: SCE, LME, NXE are the guest's; LMA is the CPU's (set when
+	 * the guest enables paging with LME=1, §10.8.5). */
 	if (msr == BM_MSR_EFER)
-		v &= 1ULL << 11 | 1ULL << 0; /* NXE, SCE; no long mode here */
+		v = (v & (BM_EFER_SCE | BM_EFER_LME | BM_EFER_NXE)) |
+		    (bm_vmread(VMCS_GUEST_EFER) & BM_EFER_LMA);
 	if (field >= 0)
 		bm_vmwrite(field, v);
 	else
@@ -345,6 +348,27 @@ static const bm_exit_fn bm_exit_table[BM_EXIT_MAX] = {
 	[BM_EXIT_XSETBV] = bm_exit_xsetbv,
 };
 
+/* A VM exit stores EFER.LMA into the "IA-32e mode guest" entry control
+ * (§28.3.1), so a guest that enabled paging with EFER.LME=1 re-enters in
+ * IA-32e mode; say so once per change.  The explicit update keeps the
+ * entry control and the saved EFER consistent (§27.3.1.1) should a CPU
+ * not do it. */
+static void bm_track_ia32e(void)
+{
+	static int ia32e;
+	uint64_t entry = bm_vmread(VMCS_ENTRY_CONTROLS);
+	int lma = !!(bm_vmread(VMCS_GUEST_EFER) & BM_EFER_LMA);
+
+	if (!(entry & BM_ENTRY_LOAD_EFER))
+		lma = !!(entry & BM_ENTRY_IA32E);
+	if (lma != !!(entry & BM_ENTRY_IA32E))
+		bm_vmwrite(VMCS_ENTRY_CONTROLS, lma ? entry | BM_ENTRY_IA32E :
+						      entry & ~BM_ENTRY_IA32E);
+	if (lma != ia32e)
+		bm_printf("bm: guest %s IA-32e mode\n", lma ? "entered" : "left");
+	ia32e = lma;
+}
+
 void bm_vmexit(struct bm_regs *r)
 {
 	struct bm_exit e = { r, bm_vmread(VMCS_EXIT_REASON),
@@ -362,6 +386,7 @@ void bm_vmexit(struct bm_regs *r)
 	if (!bm_launched++)
 		bm_printf("VMLAUNCH ok (first VM exit: %s)\n",
 			  bm_exit_name(basic));
+	bm_track_ia32e();
 	if (basic < BM_EXIT_MAX) {
 		bm_exit_count[basic]++;
 		if (bm_exit_table[basic])

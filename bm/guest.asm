@@ -7,6 +7,9 @@ org 0x200000
 
 COM1      equ 0x3f8
 DEMAND    equ 0x1000000            ; outside the EPT map at launch
+PML4      equ 0x380000             ; the guest's own page tables
+PDPT      equ PML4 + 0x1000
+PD        equ PML4 + 0x2000
 
 start:
 	mov esi, msg_hello
@@ -116,10 +119,67 @@ start:
 	mov esi, msg_spun
 	call puts
 
-	mov esi, msg_bye
-	call puts
+	; Long mode, the way a 64-bit kernel's startup code enters it:
+	; identity page tables (2 MiB pages, 1 GiB), CR4.PAE (no exit),
+	; CR3 (exit), EFER.LME through WRMSR (exit), CR0.PG (no exit: the
+	; CPU activates IA-32e mode in VMX non-root operation itself), then
+	; a far jump to a 64-bit code segment.
+	mov edi, PML4
+	xor eax, eax
+	mov ecx, 3 * 1024
+	rep stosd
+	mov dword [PML4], PDPT + 3
+	mov dword [PDPT], PD + 3
+	mov edi, PD
+	mov eax, 0x83                  ; P, RW, PS
+	mov ecx, 512
+.pd:	mov [edi], eax
+	add eax, 0x200000
+	add edi, 8
+	loop .pd
+	mov eax, cr4
+	or eax, 1 << 5                 ; CR4.PAE
+	mov cr4, eax
+	mov eax, PML4
+	mov cr3, eax
+	mov ecx, 0xc0000080            ; IA32_EFER
+	rdmsr
+	or eax, 1 << 8                 ; LME
+	wrmsr
+	lgdt [gdt64_ptr]
+	mov eax, cr0
+	or eax, 1 << 31                ; CR0.PG
+	mov cr0, eax
+	jmp 0x08:long64
+
+bits 64
+long64:
+	mov ecx, 0xc0000080
+	rdmsr
+	lea rsi, [rel msg_long]
+	bt eax, 10                     ; EFER.LMA
+	jc .p7
+	lea rsi, [rel msg_long_bad]
+.p7:	call puts64
+	lea rsi, [rel msg_bye]
+	call puts64
 .halt:	hlt
 	jmp .halt
+
+puts64:	lodsb
+	test al, al
+	jz .done
+	mov bl, al
+	mov dx, COM1 + 5
+.w:	in al, dx
+	test al, 0x20
+	jz .w
+	mov al, bl
+	mov dx, COM1
+	out dx, al
+	jmp puts64
+.done:	ret
+bits 32
 
 ; puts: NUL-terminated string at ESI to COM1, polling LSR.THRE.
 puts:	lodsb
@@ -179,8 +239,16 @@ msg_no_xsave:    db "guest: no XSAVE, xsetbv skipped", 10, 0
 msg_ept_ok:      db "guest: EPT on-demand page ok", 10, 0
 msg_ept_bad:     db "guest: EPT on-demand page MISMATCH", 10, 0
 msg_spun:        db "guest: spun 5M loops with IRQ0 unmasked", 10, 0
+msg_long:        db "guest: long mode active (EFER.LMA=1)", 10, 0
+msg_long_bad:    db "guest: long mode NOT active", 10, 0
 msg_bye:         db "guest: done, halting", 10, 0
 
+align 8
+gdt64:	dq 0
+	dq 0x00209a0000000000          ; 0x08: 64-bit code
+gdt64_ptr:
+	dw gdt64_ptr - gdt64 - 1
+	dd gdt64
 align 4
 cpuid1_ecx: dd 0
 vendor:     times 13 db 0
