@@ -92,6 +92,12 @@ static inline uint64_t bm_rdtsc(void)
 #define BM_MSR_SYSENTER_ESP    0x175
 #define BM_MSR_SYSENTER_EIP    0x176
 #define BM_MSR_EFER            0xc0000080
+#define BM_MSR_PAT             0x277
+#define BM_MSR_STAR            0xc0000081
+#define BM_MSR_SFMASK          0xc0000084
+#define BM_MSR_FS_BASE         0xc0000100
+#define BM_MSR_GS_BASE         0xc0000101
+#define BM_MSR_KERNEL_GS_BASE  0xc0000102
 #define BM_EFER_SCE            (1ULL << 0)
 #define BM_EFER_LME            (1ULL << 8)
 #define BM_EFER_LMA            (1ULL << 10)

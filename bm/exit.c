@@ -153,7 +153,22 @@ static const struct {
 	{ BM_MSR_SYSENTER_ESP, VMCS_GUEST_SYSENTER_ESP },
 	{ BM_MSR_SYSENTER_EIP, VMCS_GUEST_SYSENTER_EIP },
 	{ BM_MSR_EFER, VMCS_GUEST_EFER },
+	{ BM_MSR_FS_BASE, VMCS_GUEST_FS_BASE },
+	{ BM_MSR_GS_BASE, VMCS_GUEST_GS_BASE },
 };
+
+/* MSRs the guest may own outright: the host never executes SYSCALL or
+ * SWAPGS (SDM Vol. 3 §5.8.8), so STAR, LSTAR, CSTAR, SFMASK and
+ * KERNEL_GS_BASE hold the guest's values in the hardware itself. */
+static int bm_msr_passthrough(uint32_t msr)
+{
+	return (msr >= BM_MSR_STAR && msr <= BM_MSR_SFMASK) ||
+	       msr == BM_MSR_KERNEL_GS_BASE;
+}
+
+/* IA32_PAT is the guest's in name only: the host's stays in force (the
+ * EPT leaves do not ignore it; §29.3.7).  Power-on value, §13.12.4. */
+static uint64_t bm_guest_pat = 0x0007040600070406ULL;
 
 static int bm_msr_field(uint32_t msr)
 {
@@ -174,6 +189,10 @@ static enum bm_action bm_exit_rdmsr(struct bm_exit *e)
 
 	if (field >= 0)
 		v = bm_vmread(field);
+	else if (bm_msr_passthrough(msr))
+		v = bm_rdmsr(msr);
+	else if (msr == BM_MSR_PAT)
+		v = bm_guest_pat;
 	else if (msr == BM_MSR_FEATURE_CONTROL)
 		v = 1; /* locked, VMX off: no nested VMX here */
 	else if (msr == BM_MSR_APIC_BASE)
@@ -201,6 +220,10 @@ static enum bm_action bm_exit_wrmsr(struct bm_exit *e)
 		    (bm_vmread(VMCS_GUEST_EFER) & BM_EFER_LMA);
 	if (field >= 0)
 		bm_vmwrite(field, v);
+	else if (bm_msr_passthrough(msr))
+		bm_wrmsr(msr, v);
+	else if (msr == BM_MSR_PAT)
+		bm_guest_pat = v;
 	else
 		bm_log("bm: WRMSR %x <- %lx ignored\n", msr, v);
 	return BM_NEXT;

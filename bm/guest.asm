@@ -161,6 +161,17 @@ long64:
 	jc .p7
 	lea rsi, [rel msg_long_bad]
 .p7:	call puts64
+	; WRMSR IA32_GS_BASE (kept in the VMCS), then a GS-relative load.
+	mov ecx, 0xc0000101
+	lea rax, [rel gs_magic]
+	mov rdx, rax
+	shr rdx, 32
+	wrmsr
+	lea rsi, [rel msg_gs_ok]
+	cmp dword [gs:0], 0x600df00d
+	je .p8
+	lea rsi, [rel msg_gs_bad]
+.p8:	call puts64
 	lea rsi, [rel msg_bye]
 	call puts64
 .halt:	hlt
@@ -241,6 +252,8 @@ msg_ept_bad:     db "guest: EPT on-demand page MISMATCH", 10, 0
 msg_spun:        db "guest: spun 5M loops with IRQ0 unmasked", 10, 0
 msg_long:        db "guest: long mode active (EFER.LMA=1)", 10, 0
 msg_long_bad:    db "guest: long mode NOT active", 10, 0
+msg_gs_ok:       db "guest: wrmsr GS_BASE ok", 10, 0
+msg_gs_bad:      db "guest: wrmsr GS_BASE MISMATCH", 10, 0
 msg_bye:         db "guest: done, halting", 10, 0
 
 align 8
@@ -250,5 +263,6 @@ gdt64_ptr:
 	dw gdt64_ptr - gdt64 - 1
 	dd gdt64
 align 4
+gs_magic:   dd 0x600df00d
 cpuid1_ecx: dd 0
 vendor:     times 13 db 0

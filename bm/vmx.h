@@ -68,6 +68,8 @@
 	X(GUEST_CR3, 0x6802, WNAT, TGUEST)                  \
 	X(GUEST_CR4, 0x6804, WNAT, TGUEST)                  \
 	X(GUEST_ES_BASE, 0x6806, WNAT, TGUEST)              \
+	X(GUEST_FS_BASE, 0x680e, WNAT, TGUEST)              \
+	X(GUEST_GS_BASE, 0x6810, WNAT, TGUEST)              \
 	X(GUEST_GDTR_BASE, 0x6816, WNAT, TGUEST)            \
 	X(GUEST_IDTR_BASE, 0x6818, WNAT, TGUEST)            \
 	X(GUEST_DR7, 0x681a, WNAT, TGUEST)                  \
@@ -110,6 +112,8 @@ _Static_assert(VMCS_GUEST_INTERRUPTIBILITY == VMCS_GUEST_ES_AR + 8 * 2,
 	       "seg access rights");
 _Static_assert(VMCS_GUEST_GDTR_BASE == VMCS_GUEST_ES_BASE + 8 * 2,
 	       "seg bases");
+_Static_assert(VMCS_GUEST_FS_BASE == VMCS_GUEST_ES_BASE + 4 * 2 &&
+	       VMCS_GUEST_GS_BASE == VMCS_GUEST_ES_BASE + 5 * 2, "FS/GS base");
 
 /* Capability MSRs, Appendix A. */
 #define BM_MSR_VMX_BASIC          0x480
