@@ -14,7 +14,7 @@ BM_ASM = bm/stage1.asm bm/stage2.asm bm/guest.asm bm/layout.inc
 EXTRA_DIST += $(BM_C) $(BM_S) $(BM_H) $(BM_ASM) bm/bm.ld bm/bochsrc.in \
 	bm/README.md tests/bm/bochs.sh \
 	tests/bm/boots-guest-under-vmx.test tests/bm/reports-missing-vmx.test \
-	tests/bm/reports-guest-triple-fault.test
+	tests/bm/reports-guest-triple-fault.test tests/bm/reports-failed-vm-entry.test
 
 BM_IMG_SECTORS = 2016
 BM_STAGE2_SECTORS = 8
@@ -138,4 +138,4 @@ debug-bochs: bm/rax-bm.img bm/bochsrc-run
 .PHONY: run-bochs debug-bochs
 
 TESTS += tests/bm/boots-guest-under-vmx.test tests/bm/reports-missing-vmx.test \
-	tests/bm/reports-guest-triple-fault.test
+	tests/bm/reports-guest-triple-fault.test tests/bm/reports-failed-vm-entry.test
