@@ -22,6 +22,7 @@
 #define BM_DEMAND_HI      0x2000000UL
 
 #define BM_COM1           0x3f8
+#define BM_PIC_BASE       0x20       /* IRQ0 vector after bm_pic_init */
 #define BM_SHUTDOWN_PORT  0x8900     /* Bochs and QEMU debug exit port */
 
 #endif

@@ -147,10 +147,7 @@ static void bm_setup_guest(void)
 	bm_vmwrite(VMCS_GUEST_DR7, 0x400);
 	bm_vmwrite(VMCS_GUEST_RSP, BM_GUEST_STACK);
 	bm_vmwrite(VMCS_GUEST_RIP, BM_GUEST_BASE);
-	/* IF=1: with external-interrupt exiting every interrupt exits to
-	 * the host whatever the guest's IF (§26.2), and none is injected.
-	 * (Bochs 2.7 also needs the IF change on entry to unmask INTR.) */
-	bm_vmwrite(VMCS_GUEST_RFLAGS, 0x202);
+	bm_vmwrite(VMCS_GUEST_RFLAGS, 2); /* IF=0 until the guest has an IDT */
 	bm_vmwrite(VMCS_GUEST_PENDING_DBG, 0);
 	bm_vmwrite(VMCS_GUEST_SYSENTER_CS, 0);
 	bm_vmwrite(VMCS_GUEST_SYSENTER_ESP, 0);
@@ -188,6 +185,30 @@ static void bm_enable_xsave(void)
 		bm_write_cr4(bm_read_cr4() | BM_CR4_OSXSAVE);
 }
 
+/* The 8259A pair, reprogrammed so that IRQs do not share vectors with
+ * exceptions (the BIOS leaves the master at 8): master at 0x20, slave at
+ * 0x28, cascade on IRQ2, 8086 mode (ICW1-ICW4; Intel 8259A datasheet).
+ * Only IRQ0, the BIOS-programmed PIT at 18.2 Hz, stays unmasked.  The
+ * host runs with IF=0; the ticks arrive as external-interrupt exits,
+ * acknowledged by the exit itself ("acknowledge interrupt on exit"). */
+static void bm_pic_init(void)
+{
+	static const uint8_t icw[2][4] = {
+		{ 0x11, BM_PIC_BASE, 0x04, 0x01 },
+		{ 0x11, BM_PIC_BASE + 8, 0x02, 0x01 },
+	};
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		bm_outb(i ? 0xa0 : 0x20, icw[i][0]);
+		bm_outb(i ? 0xa1 : 0x21, icw[i][1]);
+		bm_outb(i ? 0xa1 : 0x21, icw[i][2]);
+		bm_outb(i ? 0xa1 : 0x21, icw[i][3]);
+	}
+	bm_outb(0x21, 0xfe);
+	bm_outb(0xa1, 0xff);
+}
+
 void bm_main(void);
 void bm_main(void)
 {
@@ -197,12 +218,7 @@ void bm_main(void)
 	bm_console_init();
 	bm_puts("stage 3: VMCS setup\n");
 	bm_enable_xsave();
-	/* PIC: only IRQ0, the BIOS-programmed PIT at 18.2 Hz.  The host
-	 * runs with IF=0; in the guest the ticks become external-interrupt
-	 * exits (pin-based control), acknowledged by the exit itself
-	 * ("acknowledge interrupt on exit"), EOIed by the handler. */
-	bm_outb(0x21, 0xfe);
-	bm_outb(0xa1, 0xff);
+	bm_pic_init();
 
 	basic = bm_rdmsr(BM_MSR_VMX_BASIC);
 	cap = bm_rdmsr(BM_MSR_VMX_EPT_VPID_CAP);

@@ -46,10 +46,14 @@
 	X(ENTRY_CONTROLS, 0x4012, W32, TCTL)                \
 	X(ENTRY_MSR_LOAD_COUNT, 0x4014, W32, TCTL)          \
 	X(ENTRY_INTR_INFO, 0x4016, W32, TCTL)               \
+	X(ENTRY_EXCEPTION_ERROR, 0x4018, W32, TCTL)         \
+	X(ENTRY_INSTR_LEN, 0x401a, W32, TCTL)               \
 	X(PROC2_CONTROLS, 0x401e, W32, TCTL)                \
 	X(VM_INSTR_ERROR, 0x4400, W32, TRO)                 \
 	X(EXIT_REASON, 0x4402, W32, TRO)                    \
 	X(EXIT_INTR_INFO, 0x4404, W32, TRO)                 \
+	X(IDT_VECTORING_INFO, 0x4408, W32, TRO)             \
+	X(IDT_VECTORING_ERROR, 0x440a, W32, TRO)            \
 	X(EXIT_INSTR_LEN, 0x440c, W32, TRO)                 \
 	X(GUEST_ES_LIMIT, 0x4800, W32, TGUEST)              \
 	X(GUEST_GDTR_LIMIT, 0x4810, W32, TGUEST)            \
@@ -134,6 +138,7 @@ _Static_assert(VMCS_GUEST_FS_BASE == VMCS_GUEST_ES_BASE + 4 * 2 &&
 #define BM_PIN_EXT_INTR           (1U << 0)
 #define BM_PIN_NMI                (1U << 3)
 /* Primary processor-based controls, §25.6.2. */
+#define BM_PROC_INTR_WINDOW       (1U << 2)
 #define BM_PROC_HLT               (1U << 7)
 #define BM_PROC_CR3_LOAD          (1U << 15)
 #define BM_PROC_CR3_STORE         (1U << 16)
@@ -165,6 +170,7 @@ _Static_assert(VMCS_GUEST_FS_BASE == VMCS_GUEST_ES_BASE + 4 * 2 &&
 	X(0, EXCEPTION_NMI, "exception/NMI")         \
 	X(1, EXT_INTR, "external interrupt")         \
 	X(2, TRIPLE_FAULT, "triple fault")           \
+	X(7, INTR_WINDOW, "interrupt window")        \
 	X(10, CPUID, "CPUID")                        \
 	X(12, HLT, "HLT")                            \
 	X(28, CR_ACCESS, "CR access")                \
@@ -181,6 +187,13 @@ _Static_assert(VMCS_GUEST_FS_BASE == VMCS_GUEST_ES_BASE + 4 * 2 &&
 enum bm_exit_reason { BM_EXIT_REASONS(BM_EXIT_ENUM) BM_EXIT_MAX = 65 };
 #undef BM_EXIT_ENUM
 #define BM_EXIT_ENTRY_FAIL (1U << 31)
+
+/* Interruption information (exit, IDT-vectoring and entry): vector in
+ * 7:0, type in 10:8 (0 external interrupt), error code valid 11, valid
+ * 31; §25.8.3 Table 25-17, §28.2.2. */
+#define BM_INTR_VALID      (1U << 31)
+#define BM_INTR_ERROR      (1U << 11)
+#define BM_INTR_TYPE(i)    ((i) >> 8 & 7)
 
 /* The VMX instructions.  Each returns 0 on VMsucceed, 1 on VMfailInvalid
  * (CF=1), 2 on VMfailValid (ZF=1, error number in VMCS field 0x4400);
