@@ -436,8 +436,6 @@ static void bm_track_ia32e(void)
 	uint64_t entry = bm_vmread(VMCS_ENTRY_CONTROLS);
 	int lma = !!(bm_vmread(VMCS_GUEST_EFER) & BM_EFER_LMA);
 
-	if (!(entry & BM_ENTRY_LOAD_EFER))
-		lma = !!(entry & BM_ENTRY_IA32E);
 	if (lma != !!(entry & BM_ENTRY_IA32E))
 		bm_vmwrite(VMCS_ENTRY_CONTROLS, lma ? entry | BM_ENTRY_IA32E :
 						      entry & ~BM_ENTRY_IA32E);

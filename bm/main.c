@@ -48,22 +48,27 @@ static void bm_setup_controls(uint64_t basic)
 			      BM_PIN_EXT_INTR, BM_PIN_EXT_INTR));
 	proc = BM_PROC_HLT | BM_PROC_UNCOND_IO | BM_PROC_CR3_LOAD |
 	       BM_PROC_SECONDARY; /* no MSR bitmaps: every RDMSR/WRMSR exits */
+	/* Interrupt-window exiting is switched on only when needed (exit.c),
+	 * but must be available. */
 	bm_vmwrite(VMCS_PROC_CONTROLS,
-		   bm_control("primary", BM_MSR_VMX_PROCBASED + t, proc, proc));
+		   bm_control("primary", BM_MSR_VMX_PROCBASED + t, proc,
+			      proc) & ~BM_PROC_INTR_WINDOW);
+	if (!(bm_rdmsr(BM_MSR_VMX_PROCBASED + t) >> 32 & BM_PROC_INTR_WINDOW))
+		bm_panic("no interrupt-window exiting");
 	bm_vmwrite(VMCS_PROC2_CONTROLS,
 		   bm_control("secondary", BM_MSR_VMX_PROCBASED2,
 			      BM_PROC2_EPT | BM_PROC2_UNRESTRICTED,
 			      BM_PROC2_EPT | BM_PROC2_UNRESTRICTED));
-	exitc = bm_control("VM-exit", BM_MSR_VMX_EXIT + t,
-			   BM_EXIT_HOST_64 | BM_EXIT_ACK_INTR |
-				   BM_EXIT_SAVE_EFER | BM_EXIT_LOAD_EFER,
-			   BM_EXIT_HOST_64 | BM_EXIT_ACK_INTR);
-	bm_vmwrite(VMCS_EXIT_CONTROLS, exitc);
-	/* EFER is switched only if both directions are available. */
+	/* EFER is switched on every entry and exit: the guest must not
+	 * inherit the host's EFER.LME, and exit.c follows the guest's
+	 * EFER.LMA.  Every CPU with unrestricted guest has these controls. */
+	exitc = BM_EXIT_HOST_64 | BM_EXIT_ACK_INTR | BM_EXIT_SAVE_EFER |
+		BM_EXIT_LOAD_EFER;
+	bm_vmwrite(VMCS_EXIT_CONTROLS,
+		   bm_control("VM-exit", BM_MSR_VMX_EXIT + t, exitc, exitc));
 	bm_vmwrite(VMCS_ENTRY_CONTROLS,
 		   bm_control("VM-entry", BM_MSR_VMX_ENTRY + t,
-			      exitc & BM_EXIT_LOAD_EFER ? BM_ENTRY_LOAD_EFER : 0,
-			      0));
+			      BM_ENTRY_LOAD_EFER, BM_ENTRY_LOAD_EFER));
 	bm_vmwrite(VMCS_EXCEPTION_BITMAP, 0);
 	bm_vmwrite(VMCS_CR3_TARGET_COUNT, 0);
 	bm_vmwrite(VMCS_EXIT_MSR_STORE_COUNT, 0);
