@@ -1,27 +1,13 @@
 /* bm/exit.c: VM-exit handling.  One handler per basic exit reason in
  * bm_exit_table; each returns what to do next.  Exit qualification
  * layouts are from SDM Vol. 3 §28.2.1 (Tables 28-1 .. 28-7). */
-#include "bm.h"
+#include "exit.h"
 
 #include "console.h"
 #include "cpu.h"
 #include "layout.h"
 #include "lib.h"
 #include "vmx.h"
-
-enum bm_action {
-	BM_NEXT,  /* skip the exiting instruction, VMRESUME */
-	BM_RETRY, /* VMRESUME at the same RIP */
-	BM_STOP,  /* print the exit counts and shut down */
-};
-
-struct bm_exit {
-	struct bm_regs *r;
-	uint32_t reason;
-	uint64_t qual;
-};
-
-typedef enum bm_action (*bm_exit_fn)(struct bm_exit *e);
 
 static uint32_t bm_exit_count[BM_EXIT_MAX];
 static uint64_t bm_cr0_fixed0, bm_cr0_fixed1, bm_cr4_fixed0, bm_cr4_fixed1;
@@ -67,8 +53,7 @@ static void bm_print_counts(void)
 				  bm_exit_count[i]);
 }
 
-static void bm_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void bm_log(const char *fmt, ...)
+void bm_log(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -79,11 +64,6 @@ static void bm_log(const char *fmt, ...)
 	va_start(ap, fmt);
 	bm_vprintf(fmt, ap);
 	va_end(ap);
-}
-
-static void bm_set32(struct bm_regs *r, int reg, uint64_t v)
-{
-	r->gpr[reg] = (uint32_t)v;
 }
 
 /* CPUID: the host's values, with VMX hidden and the hypervisor bit set
@@ -141,91 +121,6 @@ static enum bm_action bm_exit_io(struct bm_exit *e)
 	}
 	if (in)
 		*rax = size == 4 ? (uint32_t)v : (*rax & ~mask) | (v & mask);
-	return BM_NEXT;
-}
-
-/* MSRs backed by guest-state fields of the VMCS. */
-static const struct {
-	uint32_t msr;
-	uint32_t field;
-} bm_msr_fields[] = {
-	{ BM_MSR_SYSENTER_CS, VMCS_GUEST_SYSENTER_CS },
-	{ BM_MSR_SYSENTER_ESP, VMCS_GUEST_SYSENTER_ESP },
-	{ BM_MSR_SYSENTER_EIP, VMCS_GUEST_SYSENTER_EIP },
-	{ BM_MSR_EFER, VMCS_GUEST_EFER },
-	{ BM_MSR_FS_BASE, VMCS_GUEST_FS_BASE },
-	{ BM_MSR_GS_BASE, VMCS_GUEST_GS_BASE },
-};
-
-/* MSRs the guest may own outright: the host never executes SYSCALL or
- * SWAPGS (SDM Vol. 3 §5.8.8), so STAR, LSTAR, CSTAR, SFMASK and
- * KERNEL_GS_BASE hold the guest's values in the hardware itself. */
-static int bm_msr_passthrough(uint32_t msr)
-{
-	return (msr >= BM_MSR_STAR && msr <= BM_MSR_SFMASK) ||
-	       msr == BM_MSR_KERNEL_GS_BASE;
-}
-
-/* IA32_PAT is the guest's in name only: the host's stays in force (the
- * EPT leaves do not ignore it; §29.3.7).  Power-on value, §13.12.4. */
-static uint64_t bm_guest_pat = 0x0007040600070406ULL;
-
-static int bm_msr_field(uint32_t msr)
-{
-	unsigned i;
-
-	for (i = 0; i < sizeof(bm_msr_fields) / sizeof(bm_msr_fields[0]); i++)
-		if (bm_msr_fields[i].msr == msr)
-			return (int)bm_msr_fields[i].field;
-	return -1;
-}
-
-static enum bm_action bm_exit_rdmsr(struct bm_exit *e)
-{
-	struct bm_regs *r = e->r;
-	uint32_t msr = r->gpr[BM_RCX];
-	int field = bm_msr_field(msr);
-	uint64_t v = 0;
-
-	if (field >= 0)
-		v = bm_vmread(field);
-	else if (bm_msr_passthrough(msr))
-		v = bm_rdmsr(msr);
-	else if (msr == BM_MSR_PAT)
-		v = bm_guest_pat;
-	else if (msr == BM_MSR_FEATURE_CONTROL)
-		v = 1; /* locked, VMX off: no nested VMX here */
-	else if (msr == BM_MSR_APIC_BASE)
-		v = 0xfee00900; /* BSP, enabled, default base */
-	else if (msr == BM_MSR_TSC)
-		v = bm_rdtsc();
-	else
-		bm_log("bm: RDMSR %x unknown -> 0\n", msr);
-	bm_set32(r, BM_RAX, v);
-	bm_set32(r, BM_RDX, v >> 32);
-	return BM_NEXT;
-}
-
-static enum bm_action bm_exit_wrmsr(struct bm_exit *e)
-{
-	struct bm_regs *r = e->r;
-	uint32_t msr = r->gpr[BM_RCX];
-	uint64_t v = (uint32_t)r->gpr[BM_RAX] | r->gpr[BM_RDX] << 32;
-	int field = bm_msr_field(msr);
-
-	/* EFER: SCE, LME, NXE are the guest's; LMA is the CPU's (set when
-	 * the guest enables paging with LME=1, §10.8.5). */
-	if (msr == BM_MSR_EFER)
-		v = (v & (BM_EFER_SCE | BM_EFER_LME | BM_EFER_NXE)) |
-		    (bm_vmread(VMCS_GUEST_EFER) & BM_EFER_LMA);
-	if (field >= 0)
-		bm_vmwrite(field, v);
-	else if (bm_msr_passthrough(msr))
-		bm_wrmsr(msr, v);
-	else if (msr == BM_MSR_PAT)
-		bm_guest_pat = v;
-	else
-		bm_log("bm: WRMSR %x <- %lx ignored\n", msr, v);
 	return BM_NEXT;
 }
 
@@ -309,71 +204,6 @@ static enum bm_action bm_exit_ept_violation(struct bm_exit *e)
 	bm_ept_flush();
 	bm_printf("bm: mapped GPA %lx on demand\n", gpa);
 	return BM_RETRY;
-}
-
-/* Interrupts for the guest.  The host owns the PIC: an external
- * interrupt exit has acknowledged it (its vector is in the exit
- * interruption information, §28.2.2), the host sends the EOI and keeps
- * the vector pending for the guest (one deep, like an edge-triggered
- * IRR bit).  It is injected at a VM entry where the guest can take it
- * (RFLAGS.IF=1, no STI/MOV SS blocking; §27.6.2); until then
- * interrupt-window exiting asks for that moment (§26.7.5).  Guest EOIs
- * to the PIC are ignored. */
-static int bm_pending_vector = -1;
-
-static void bm_set_window_exiting(int on)
-{
-	uint64_t proc = bm_vmread(VMCS_PROC_CONTROLS);
-
-	bm_vmwrite(VMCS_PROC_CONTROLS, on ? proc | BM_PROC_INTR_WINDOW :
-					    proc & ~BM_PROC_INTR_WINDOW);
-}
-
-static void bm_inject_pending(void)
-{
-	if (bm_pending_vector < 0 ||
-	    (bm_vmread(VMCS_ENTRY_INTR_INFO) & BM_INTR_VALID))
-		return;
-	if (!(bm_vmread(VMCS_GUEST_RFLAGS) & 0x200) ||
-	    (bm_vmread(VMCS_GUEST_INTERRUPTIBILITY) & 3)) {
-		bm_set_window_exiting(1);
-		return;
-	}
-	bm_vmwrite(VMCS_ENTRY_INTR_INFO, BM_INTR_VALID | bm_pending_vector);
-	bm_pending_vector = -1;
-	bm_set_window_exiting(0);
-}
-
-static enum bm_action bm_exit_ext_intr(struct bm_exit *e)
-{
-	uint32_t vector = bm_vmread(VMCS_EXIT_INTR_INFO) & 0xff;
-
-	if (vector >= BM_PIC_BASE + 8)
-		bm_outb(0xa0, 0x20);
-	bm_outb(0x20, 0x20);
-	bm_log("bm: external interrupt vector %x for the guest\n", vector);
-	bm_pending_vector = vector;
-	return BM_RETRY;
-}
-
-static enum bm_action bm_exit_intr_window(struct bm_exit *e)
-{
-	return BM_RETRY; /* bm_inject_pending does the work */
-}
-
-/* An exit in the middle of delivering an event (an injected one
- * included) must deliver it again on the next entry (§28.2.4, §27.6.1). */
-static void bm_reinject_vectoring(void)
-{
-	uint32_t info = bm_vmread(VMCS_IDT_VECTORING_INFO);
-
-	if (!(info & BM_INTR_VALID))
-		return;
-	bm_vmwrite(VMCS_ENTRY_INTR_INFO, info & ~(1U << 12));
-	if (info & BM_INTR_ERROR)
-		bm_vmwrite(VMCS_ENTRY_EXCEPTION_ERROR,
-			   bm_vmread(VMCS_IDT_VECTORING_ERROR));
-	bm_vmwrite(VMCS_ENTRY_INSTR_LEN, bm_vmread(VMCS_EXIT_INSTR_LEN));
 }
 
 static enum bm_action bm_exit_hlt(struct bm_exit *e)
@@ -479,8 +309,7 @@ void bm_vmexit(struct bm_regs *r)
 		bm_print_counts();
 		bm_shutdown();
 	}
-	bm_reinject_vectoring();
-	bm_inject_pending();
+	bm_intr_before_entry();
 }
 
 _Noreturn void bm_vmresume_failed(void)

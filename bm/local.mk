@@ -7,9 +7,11 @@
 # rax-bm.img is the concatenation, padded to the Bochs disk geometry in
 # bm/bochsrc.in (2016 sectors).
 
-BM_C = bm/main.c bm/exit.c bm/ept.c bm/host.c bm/console.c bm/lib.c
+BM_C = bm/main.c bm/exit.c bm/msr.c bm/intr.c bm/ept.c bm/host.c \
+	bm/console.c bm/lib.c
 BM_S = bm/entry.S bm/guest_blob.S
-BM_H = bm/bm.h bm/console.h bm/cpu.h bm/layout.h bm/lib.h bm/vmx.h
+BM_H = bm/bm.h bm/console.h bm/cpu.h bm/exit.h bm/layout.h bm/lib.h \
+	bm/vmx.h
 BM_ASM = bm/stage1.asm bm/stage2.asm bm/guest.asm bm/layout.inc
 EXTRA_DIST += $(BM_C) $(BM_S) $(BM_H) $(BM_ASM) bm/bm.ld bm/bochsrc.in \
 	bm/README.md tests/bm/bochs.sh \
@@ -30,7 +32,8 @@ BM_CFLAGS = -m64 -std=gnu11 -Os -ffreestanding -fno-builtin -nostdlib \
 	$(RAX_WARN)
 BM_LDFLAGS = -nostdlib -static -no-pie -Wl,--build-id=none \
 	-Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
-BM_OBJS = bm/entry.bm.o bm/main.bm.o bm/exit.bm.o bm/ept.bm.o \
+BM_OBJS = bm/entry.bm.o bm/main.bm.o bm/exit.bm.o bm/msr.bm.o \
+	bm/intr.bm.o bm/ept.bm.o \
 	bm/host.bm.o bm/console.bm.o bm/lib.bm.o bm/guest_blob.bm.o
 BM_PRODUCTS = $(BM_OBJS) bm/stage1.bin bm/stage2.bin bm/guest.bin \
 	bm/stage3.elf bm/stage3.bin bm/rax-bm.img bm/rax-bm.img.tmp \
