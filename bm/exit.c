@@ -87,43 +87,6 @@ static enum bm_action bm_exit_cpuid(struct bm_exit *e)
 	return BM_NEXT;
 }
 
-/* COM1 as the guest sees it: data goes to the real UART, the status
- * registers say "transmitter empty", the rest reads as after reset. */
-static uint8_t bm_com1_read(unsigned reg)
-{
-	static const uint8_t regs[8] = { 0, 0, 0x01, 0x03, 0x03, 0x60, 0xb0, 0 };
-
-	return regs[reg];
-}
-
-static enum bm_action bm_exit_io(struct bm_exit *e)
-{
-	/* Table 28-5: size-1 in 2:0, IN in 3, string 4, port in 31:16. */
-	unsigned size = (e->qual & 7) + 1, in = e->qual >> 3 & 1;
-	unsigned port = e->qual >> 16 & 0xffff;
-	uint64_t *rax = &e->r->gpr[BM_RAX];
-	uint64_t mask = size == 4 ? 0xffffffff : (1ULL << 8 * size) - 1;
-	uint64_t v = 0;
-
-	if (e->qual & 0x10) {
-		bm_printf("bm: string I/O on port %x not emulated\n", port);
-		return BM_STOP;
-	}
-	if (port >= BM_COM1 && port < BM_COM1 + 8) {
-		if (in)
-			v = bm_com1_read(port - BM_COM1);
-		else if (port == BM_COM1)
-			bm_putc((char)*rax);
-	} else {
-		v = mask;
-		bm_log("bm: %s port %x size %u%s (ignored)\n",
-		       in ? "IN " : "OUT", port, size, in ? " -> all ones" : "");
-	}
-	if (in)
-		*rax = size == 4 ? (uint32_t)v : (*rax & ~mask) | (v & mask);
-	return BM_NEXT;
-}
-
 /* MOV to CR0/CR3/CR4 and MOV from CR3 (Table 28-3: CR in 3:0, access
  * type in 5:4, GPR in 11:8).  The guest's view of host-owned bits goes
  * to the read shadow; the real register keeps the VMX fixed bits
@@ -206,8 +169,12 @@ static enum bm_action bm_exit_ept_violation(struct bm_exit *e)
 	return BM_RETRY;
 }
 
+/* HLT with interrupts enabled waits for the next one (intr.c); with
+ * IF=0 nothing can wake the guest: it is done. */
 static enum bm_action bm_exit_hlt(struct bm_exit *e)
 {
+	if (bm_vmread(VMCS_GUEST_RFLAGS) & 0x200)
+		return bm_intr_halt();
 	bm_printf("guest halted at rip %lx\n", bm_vmread(VMCS_GUEST_RIP));
 	return BM_STOP;
 }
@@ -274,6 +241,19 @@ static void bm_track_ia32e(void)
 	ia32e = lma;
 }
 
+/* Past the exiting instruction: a skipped STI or MOV SS no longer
+ * shadows the next one (blocking bits 1:0 of the interruptibility state,
+ * §25.4.2 Table 25-3). */
+static void bm_skip_instruction(void)
+{
+	uint64_t intr = bm_vmread(VMCS_GUEST_INTERRUPTIBILITY);
+
+	bm_vmwrite(VMCS_GUEST_RIP, bm_vmread(VMCS_GUEST_RIP) +
+					   bm_vmread(VMCS_EXIT_INSTR_LEN));
+	if (intr & 3)
+		bm_vmwrite(VMCS_GUEST_INTERRUPTIBILITY, intr & ~3ULL);
+}
+
 void bm_vmexit(struct bm_regs *r)
 {
 	struct bm_exit e = { r, bm_vmread(VMCS_EXIT_REASON),
@@ -303,8 +283,7 @@ void bm_vmexit(struct bm_regs *r)
 		bm_dump(&e);
 	}
 	if (act == BM_NEXT)
-		bm_vmwrite(VMCS_GUEST_RIP, bm_vmread(VMCS_GUEST_RIP) +
-						   bm_vmread(VMCS_EXIT_INSTR_LEN));
+		bm_skip_instruction();
 	if (act == BM_STOP) {
 		bm_print_counts();
 		bm_shutdown();

@@ -32,10 +32,18 @@ static inline void bm_set32(struct bm_regs *r, int reg, uint64_t v)
 
 enum bm_action bm_exit_rdmsr(struct bm_exit *e);
 enum bm_action bm_exit_wrmsr(struct bm_exit *e);
+enum bm_action bm_exit_io(struct bm_exit *e);
 enum bm_action bm_exit_ext_intr(struct bm_exit *e);
 enum bm_action bm_exit_intr_window(struct bm_exit *e);
 /* Before every VM entry: re-inject an event whose delivery the exit
  * interrupted, inject a pending interrupt or ask for an interrupt window. */
 void bm_intr_before_entry(void);
+/* HLT with RFLAGS.IF=1: the guest waits in the HLT activity state for
+ * its next interrupt. */
+enum bm_action bm_intr_halt(void);
+
+/* The guest's view of the 8259A pair (io.c): the vector the guest
+ * programmed for host IRQ "irq", or -1 if the guest masked it. */
+int bm_vpic_vector(unsigned irq);
 
 #endif

@@ -36,8 +36,9 @@ start:
 	mov esi, msg_vmx_visible
 .p1:	call puts
 
-	; IN from a port nobody emulates: reads all ones.
-	in al, 0x61
+	; IN from a port nobody emulates (COM2, absent): reads all ones.
+	mov dx, 0x2f8
+	in al, dx
 	movzx edi, al
 	mov esi, msg_in
 	call puts
@@ -164,11 +165,29 @@ long64:
 	je .p8
 	lea rsi, [rel msg_gs_bad]
 .p8:	call puts64
-	; Interrupts: an IDT with a gate for the timer's vector (0x20, where
-	; the host put IRQ0), STI, wait for three ticks, CLI.  The host
-	; injects each tick it takes from the PIT.
+	; Interrupts: program the (virtual) PIC for vectors 0x30-0x3f with
+	; only IRQ0 unmasked, an IDT gate for 0x30, then wait for three
+	; timer ticks.  The host injects each tick it takes from the PIT.
+	mov al, 0x11                   ; ICW1: edge, cascade, ICW4 follows
+	out 0x20, al
+	out 0xa0, al
+	mov al, 0x30                   ; ICW2: vector bases
+	out 0x21, al
+	mov al, 0x38
+	out 0xa1, al
+	mov al, 4                      ; ICW3: slave on IRQ2
+	out 0x21, al
+	mov al, 2
+	out 0xa1, al
+	mov al, 1                      ; ICW4: 8086 mode
+	out 0x21, al
+	out 0xa1, al
+	mov al, 0xfe                   ; OCW1: IRQ0 only
+	out 0x21, al
+	mov al, 0xff
+	out 0xa1, al
 	lea rax, [rel tick]
-	mov edi, IDT + 0x20 * 16
+	mov edi, IDT + 0x30 * 16
 	mov [rdi], ax                  ; offset 15:0
 	mov word [rdi + 2], 0x08       ; selector
 	mov word [rdi + 4], 0x8e00     ; present, DPL 0, interrupt gate
@@ -187,7 +206,8 @@ long64:
 .spin:	dec ecx
 	jnz .spin
 	sti
-.wait:	cmp dword [rel ticks], 3
+.wait:	hlt                            ; IF=1: sleeps until the next tick
+	cmp dword [rel ticks], 3
 	jb .wait
 	cli
 	lea rsi, [rel msg_ticks]
@@ -195,10 +215,14 @@ long64:
 
 	lea rsi, [rel msg_bye]
 	call puts64
-.halt:	hlt
+.halt:	hlt                            ; IF=0: the end
 	jmp .halt
 
 tick:	inc dword [rel ticks]
+	push rax
+	mov al, 0x20                   ; EOI (ignored by the host's PIC model)
+	out 0x20, al
+	pop rax
 	iretq
 
 puts64:	lodsb
@@ -261,7 +285,7 @@ msg_hello:       db "guest: hello from VMX non-root", 10, 0
 msg_vendor:      db "guest: cpuid vendor ", 0
 msg_vmx_hidden:  db "guest: cpuid.1 VMX bit hidden", 10, 0
 msg_vmx_visible: db "guest: cpuid.1 VMX bit visible", 10, 0
-msg_in:          db "guest: in 0x61 = ", 0
+msg_in:          db "guest: in 0x2f8 = ", 0
 msg_msr_ok:      db "guest: wrmsr/rdmsr SYSENTER_CS ok", 10, 0
 msg_msr_bad:     db "guest: wrmsr/rdmsr SYSENTER_CS MISMATCH", 10, 0
 msg_apic:        db "guest: rdmsr APIC_BASE = ", 0
@@ -273,7 +297,7 @@ msg_xsetbv:      db "guest: xsetbv ok", 10, 0
 msg_no_xsave:    db "guest: no XSAVE, xsetbv skipped", 10, 0
 msg_ept_ok:      db "guest: EPT on-demand page ok", 10, 0
 msg_ept_bad:     db "guest: EPT on-demand page MISMATCH", 10, 0
-msg_ticks:       db "guest: 3 timer interrupts taken through its IDT", 10, 0
+msg_ticks:       db "guest: 3 timer interrupts at vector 0x30 (HLT until each)", 10, 0
 msg_long:        db "guest: long mode active (EFER.LMA=1)", 10, 0
 msg_long_bad:    db "guest: long mode NOT active", 10, 0
 msg_gs_ok:       db "guest: wrmsr GS_BASE ok", 10, 0

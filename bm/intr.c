@@ -2,6 +2,7 @@
  * interrupt-window exits, and event injection on VM entry. */
 #include "exit.h"
 
+#include "console.h"
 #include "cpu.h"
 #include "layout.h"
 #include "vmx.h"
@@ -35,6 +36,7 @@ static void bm_inject_pending(void)
 		return;
 	}
 	bm_vmwrite(VMCS_ENTRY_INTR_INFO, BM_INTR_VALID | bm_pending_vector);
+	bm_vmwrite(VMCS_GUEST_ACTIVITY, 0); /* an interrupt ends a HLT */
 	bm_pending_vector = -1;
 	bm_set_window_exiting(0);
 }
@@ -42,13 +44,35 @@ static void bm_inject_pending(void)
 enum bm_action bm_exit_ext_intr(struct bm_exit *e)
 {
 	uint32_t vector = bm_vmread(VMCS_EXIT_INTR_INFO) & 0xff;
+	unsigned irq = (vector - BM_PIC_BASE) & 15;
+	int gv = bm_vpic_vector(irq);
 
-	if (vector >= BM_PIC_BASE + 8)
+	if (irq >= 8)
 		bm_outb(0xa0, 0x20);
 	bm_outb(0x20, 0x20);
-	bm_log("bm: external interrupt vector %x for the guest\n", vector);
-	bm_pending_vector = vector;
+	bm_log("bm: IRQ%u (host vector %x) -> guest vector %x%s\n", irq,
+	       vector, gv & 0xff, gv < 0 ? " masked" : "");
+	if (gv >= 0)
+		bm_pending_vector = gv;
 	return BM_RETRY;
+}
+
+static int bm_hlt_state; /* IA32_VMX_MISC[6]: HLT activity state */
+
+void bm_intr_init(uint64_t vmx_misc)
+{
+	bm_hlt_state = vmx_misc >> 6 & 1; /* SDM Vol. 3 App. A.6 */
+}
+
+enum bm_action bm_intr_halt(void)
+{
+	/* The HLT is done (RIP moves on); the guest sleeps in the HLT
+	 * activity state (§25.4.2, value 1) until an
+	 * external interrupt exit brings something to inject.  Without
+	 * that state, the HLT just returns, as if woken spuriously. */
+	if (bm_hlt_state && bm_pending_vector < 0)
+		bm_vmwrite(VMCS_GUEST_ACTIVITY, 1);
+	return BM_NEXT;
 }
 
 enum bm_action bm_exit_intr_window(struct bm_exit *e)

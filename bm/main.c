@@ -163,6 +163,7 @@ static void bm_setup_guest(void)
 	bm_vmwrite(VMCS_GUEST_EFER, 0);
 	bm_vmwrite(VMCS_VMCS_LINK_POINTER, ~0ULL);
 	bm_exit_init(cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1);
+	bm_intr_init(bm_rdmsr(BM_MSR_VMX_MISC));
 
 	memset((void *)BM_GUEST_BASE, 0, BM_GUEST_SIZE);
 	memcpy((void *)BM_GUEST_BASE, bm_guest_blob,

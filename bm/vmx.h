@@ -125,6 +125,7 @@ _Static_assert(VMCS_GUEST_FS_BASE == VMCS_GUEST_ES_BASE + 4 * 2 &&
 #define BM_MSR_VMX_PROCBASED      0x482
 #define BM_MSR_VMX_EXIT           0x483
 #define BM_MSR_VMX_ENTRY          0x484
+#define BM_MSR_VMX_MISC           0x485
 #define BM_MSR_VMX_CR0_FIXED0     0x486
 #define BM_MSR_VMX_CR0_FIXED1     0x487
 #define BM_MSR_VMX_CR4_FIXED0     0x488
