@@ -42,6 +42,8 @@ void bm_ept_flush(void);
  * registers; returns to VMRESUME or does not return. */
 void bm_vmexit(struct bm_regs *r);
 _Noreturn void bm_vmresume_failed(void);
+/* cpuid.c: hide what the secondary controls "proc2" do not enable. */
+void bm_cpuid_init(uint32_t proc2);
 /* intr.c: IA32_VMX_MISC says whether the HLT activity state exists. */
 void bm_intr_init(uint64_t vmx_misc);
 void bm_exit_init(uint64_t cr0_fixed0, uint64_t cr0_fixed1,

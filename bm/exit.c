@@ -66,27 +66,6 @@ void bm_log(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* CPUID: the host's values, with VMX hidden and the hypervisor bit set
- * (CPUID.1:ECX bit 5 VMX, bit 31 "hypervisor present"), OSXSAVE mirroring
- * the guest's CR4 (SDM Vol. 2A CPUID, Table 3-10). */
-static enum bm_action bm_exit_cpuid(struct bm_exit *e)
-{
-	struct bm_regs *r = e->r;
-	struct bm_cpuid c = bm_cpuid(r->gpr[BM_RAX], r->gpr[BM_RCX]);
-
-	if ((uint32_t)r->gpr[BM_RAX] == 1) {
-		c.ecx &= ~(1U << 5 | 1U << 27);
-		c.ecx |= 1U << 31;
-		if (bm_vmread(VMCS_GUEST_CR4) & BM_CR4_OSXSAVE)
-			c.ecx |= 1U << 27;
-	}
-	bm_set32(r, BM_RAX, c.eax);
-	bm_set32(r, BM_RBX, c.ebx);
-	bm_set32(r, BM_RCX, c.ecx);
-	bm_set32(r, BM_RDX, c.edx);
-	return BM_NEXT;
-}
-
 /* MOV to CR0/CR3/CR4 and MOV from CR3 (Table 28-3: CR in 3:0, access
  * type in 5:4, GPR in 11:8).  The guest's view of host-owned bits goes
  * to the read shadow; the real register keeps the VMX fixed bits

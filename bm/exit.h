@@ -32,6 +32,7 @@ static inline void bm_set32(struct bm_regs *r, int reg, uint64_t v)
 
 enum bm_action bm_exit_rdmsr(struct bm_exit *e);
 enum bm_action bm_exit_wrmsr(struct bm_exit *e);
+enum bm_action bm_exit_cpuid(struct bm_exit *e);
 enum bm_action bm_exit_io(struct bm_exit *e);
 enum bm_action bm_exit_ext_intr(struct bm_exit *e);
 enum bm_action bm_exit_intr_window(struct bm_exit *e);

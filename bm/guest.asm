@@ -31,9 +31,11 @@ start:
 	cpuid
 	mov [cpuid1_ecx], ecx
 	mov esi, msg_vmx_hidden
-	bt ecx, 5
+	bt ecx, 5                      ; VMX
+	jc .vis
+	bt edx, 9                      ; APIC
 	jnc .p1
-	mov esi, msg_vmx_visible
+.vis:	mov esi, msg_vmx_visible
 .p1:	call puts
 
 	; IN from a port nobody emulates (COM2, absent): reads all ones.
@@ -283,8 +285,8 @@ hexdigit:
 
 msg_hello:       db "guest: hello from VMX non-root", 10, 0
 msg_vendor:      db "guest: cpuid vendor ", 0
-msg_vmx_hidden:  db "guest: cpuid.1 VMX bit hidden", 10, 0
-msg_vmx_visible: db "guest: cpuid.1 VMX bit visible", 10, 0
+msg_vmx_hidden:  db "guest: cpuid.1 VMX and APIC hidden", 10, 0
+msg_vmx_visible: db "guest: cpuid.1 VMX or APIC VISIBLE", 10, 0
 msg_in:          db "guest: in 0x2f8 = ", 0
 msg_msr_ok:      db "guest: wrmsr/rdmsr SYSENTER_CS ok", 10, 0
 msg_msr_bad:     db "guest: wrmsr/rdmsr SYSENTER_CS MISMATCH", 10, 0

@@ -7,8 +7,8 @@
 # rax-bm.img is the concatenation, padded to the Bochs disk geometry in
 # bm/bochsrc.in (2016 sectors).
 
-BM_C = bm/main.c bm/exit.c bm/io.c bm/msr.c bm/intr.c bm/ept.c bm/host.c \
-	bm/console.c bm/lib.c
+BM_C = bm/main.c bm/exit.c bm/cpuid.c bm/io.c bm/msr.c bm/intr.c \
+	bm/ept.c bm/host.c bm/console.c bm/lib.c
 BM_S = bm/entry.S bm/guest_blob.S
 BM_H = bm/bm.h bm/console.h bm/cpu.h bm/exit.h bm/layout.h bm/lib.h \
 	bm/vmx.h
@@ -32,9 +32,9 @@ BM_CFLAGS = -m64 -std=gnu11 -Os -ffreestanding -fno-builtin -nostdlib \
 	$(RAX_WARN)
 BM_LDFLAGS = -nostdlib -static -no-pie -Wl,--build-id=none \
 	-Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
-BM_OBJS = bm/entry.bm.o bm/main.bm.o bm/exit.bm.o bm/io.bm.o bm/msr.bm.o \
-	bm/intr.bm.o bm/ept.bm.o \
-	bm/host.bm.o bm/console.bm.o bm/lib.bm.o bm/guest_blob.bm.o
+BM_OBJS = bm/entry.bm.o bm/main.bm.o bm/exit.bm.o bm/cpuid.bm.o \
+	bm/io.bm.o bm/msr.bm.o bm/intr.bm.o bm/ept.bm.o bm/host.bm.o \
+	bm/console.bm.o bm/lib.bm.o bm/guest_blob.bm.o
 BM_PRODUCTS = $(BM_OBJS) bm/stage1.bin bm/stage2.bin bm/guest.bin \
 	bm/stage3.elf bm/stage3.bin bm/rax-bm.img bm/rax-bm.img.tmp \
 	bm/bochsrc-run bm/serial.out bm/bochs.log bm/debug.rc bm/run.rc bm/headers.stamp

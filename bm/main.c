@@ -41,7 +41,7 @@ static void bm_setup_controls(uint64_t basic)
 	/* With IA32_VMX_BASIC[55] the TRUE_ MSRs (0x48d..0x490) report
 	 * which default-1 controls may be 0 (App. A.2). */
 	uint32_t t = basic & BM_VMX_BASIC_TRUE_CTLS ? 0xc : 0;
-	uint32_t proc, exitc;
+	uint32_t proc, proc2, exitc;
 
 	bm_vmwrite(VMCS_PIN_CONTROLS,
 		   bm_control("pin-based", BM_MSR_VMX_PINBASED + t,
@@ -55,10 +55,15 @@ static void bm_setup_controls(uint64_t basic)
 			      proc) & ~BM_PROC_INTR_WINDOW);
 	if (!(bm_rdmsr(BM_MSR_VMX_PROCBASED + t) >> 32 & BM_PROC_INTR_WINDOW))
 		bm_panic("no interrupt-window exiting");
-	bm_vmwrite(VMCS_PROC2_CONTROLS,
-		   bm_control("secondary", BM_MSR_VMX_PROCBASED2,
-			      BM_PROC2_EPT | BM_PROC2_UNRESTRICTED,
-			      BM_PROC2_EPT | BM_PROC2_UNRESTRICTED));
+	/* RDTSCP, INVPCID and XSAVES #UD in a guest unless enabled here;
+	 * what the CPU cannot enable, CPUID hides (cpuid.c). */
+	proc2 = bm_control("secondary", BM_MSR_VMX_PROCBASED2,
+			   BM_PROC2_EPT | BM_PROC2_UNRESTRICTED |
+				   BM_PROC2_RDTSCP | BM_PROC2_INVPCID |
+				   BM_PROC2_XSAVES,
+			   BM_PROC2_EPT | BM_PROC2_UNRESTRICTED);
+	bm_vmwrite(VMCS_PROC2_CONTROLS, proc2);
+	bm_cpuid_init(proc2);
 	/* EFER is switched on every entry and exit: the guest must not
 	 * inherit the host's EFER.LME, and exit.c follows the guest's
 	 * EFER.LMA.  Every CPU with unrestricted guest has these controls. */

@@ -148,7 +148,10 @@ _Static_assert(VMCS_GUEST_FS_BASE == VMCS_GUEST_ES_BASE + 4 * 2 &&
 #define BM_PROC_SECONDARY         (1U << 31)
 /* Secondary processor-based controls, §25.6.2. */
 #define BM_PROC2_EPT              (1U << 1)
+#define BM_PROC2_RDTSCP           (1U << 3)
 #define BM_PROC2_UNRESTRICTED     (1U << 7)
+#define BM_PROC2_INVPCID          (1U << 12)
+#define BM_PROC2_XSAVES           (1U << 20)
 /* VM-exit controls, §25.7.1. */
 #define BM_EXIT_HOST_64           (1U << 9)
 #define BM_EXIT_ACK_INTR          (1U << 15)
