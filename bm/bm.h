@@ -29,12 +29,13 @@ struct bm_host_tables {
 };
 void bm_host_tables_load(struct bm_host_tables *t);
 
-/* ept.c: a 4-level EPT identity map with 4 KiB pages (SDM Vol. 3 §29.3).
+/* ept.c: a 4-level EPT (SDM Vol. 3 §29.3).
  * bm_ept_init returns the EPTP (0 if the CPU lacks what we need). */
 uint64_t bm_ept_init(uint64_t cap);
-/* Map [gpa, gpa + len) to the same host-physical range, read/write/execute,
- * write-back.  Returns 0, or -1 when the page-table pool is exhausted. */
-int bm_ept_map(uint64_t gpa, uint64_t len);
+/* Map [gpa, gpa + len) to host-physical [hpa, hpa + len), read/write/
+ * execute, write-back.  Returns 0, or -1 when the page-table pool is
+ * exhausted, the range is beyond 1 GiB or it splits a 2 MiB leaf. */
+int bm_ept_map(uint64_t gpa, uint64_t hpa, uint64_t len);
 /* Flush the EPT-derived translations after a change. */
 void bm_ept_flush(void);
 

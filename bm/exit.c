@@ -139,7 +139,7 @@ static enum bm_action bm_exit_ept_violation(struct bm_exit *e)
 	}
 	gpa &= ~0xfffULL;
 	memset((void *)gpa, 0, 4096);
-	if (bm_ept_map(gpa, 4096)) {
+	if (bm_ept_map(gpa, gpa, 4096)) {
 		bm_printf("bm: EPT page-table pool exhausted\n");
 		return BM_STOP;
 	}

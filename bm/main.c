@@ -242,7 +242,7 @@ void bm_main(void)
 	eptp = bm_ept_init(cap);
 	if (!eptp)
 		bm_panic("EPT lacks a 4-level walk or write-back memory");
-	if (bm_ept_map(BM_GUEST_BASE, BM_GUEST_SIZE))
+	if (bm_ept_map(BM_GUEST_BASE, BM_GUEST_BASE, BM_GUEST_SIZE))
 		bm_panic("EPT map of guest memory failed");
 	bm_vmwrite(VMCS_EPT_POINTER, eptp);
 	bm_setup_host();

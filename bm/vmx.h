@@ -164,6 +164,7 @@ _Static_assert(VMCS_GUEST_FS_BASE == VMCS_GUEST_ES_BASE + 4 * 2 &&
 /* IA32_VMX_EPT_VPID_CAP bits, Appendix A.10. */
 #define BM_EPT_CAP_WALK4          (1ULL << 6)
 #define BM_EPT_CAP_WB             (1ULL << 14)
+#define BM_EPT_CAP_2M             (1ULL << 16)
 #define BM_EPT_CAP_INVEPT         (1ULL << 20)
 #define BM_EPT_CAP_INVEPT_SINGLE  (1ULL << 25)
 #define BM_EPT_CAP_INVEPT_ALL     (1ULL << 26)
