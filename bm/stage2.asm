@@ -66,6 +66,24 @@ start16:
 	mov si, msg_vtx
 	call print16
 
+	; A20 must really be on: stage 1 asked port 0x92 and the BIOS; if
+	; 0000:0600 and FFFF:0610 (1 MiB higher) still alias, try the 8042
+	; keyboard controller (command 0xd1: write output port, bit 1 = A20).
+	call a20_on
+	je .a20ok
+	call kbc_wait
+	mov al, 0xd1
+	out 0x64, al
+	call kbc_wait
+	mov al, 0xdf
+	out 0x60, al
+	call kbc_wait
+	call a20_on
+	je .a20ok
+	mov si, msg_a20
+	jmp fail16
+.a20ok:
+
 	; Identity map 4 GiB with 2 MiB pages (SDM Vol. 3 §4.5).
 	mov ax, BM_HOST_PML4 >> 4
 	mov es, ax
@@ -130,6 +148,25 @@ fail16:	call print16
 .h:	cli
 	hlt
 	jmp .h
+
+; a20_on: ZF=1 if A20 is enabled (a write at 0000:0600, free low memory,
+; does not show at FFFF:0610, its alias when address bit 20 is masked).
+a20_on:
+	push es
+	mov ax, 0xffff
+	mov es, ax
+	mov byte [0x600], 0x00
+	mov byte [es:0x610], 0xff
+	cmp byte [0x600], 0x00
+	pop es
+	ret
+
+; kbc_wait: until the 8042's input buffer is empty (status bit 1).
+kbc_wait:
+	in al, 0x64
+	test al, 2
+	jnz kbc_wait
+	ret
 
 ; print16: NUL-terminated string at DS:SI to COM1 and VGA text memory.
 print16:
@@ -345,6 +382,7 @@ msg_nolm:      db "Long mode not supported by this CPU", 10, 0
 msg_novmx:     db "VT-x not supported by this CPU", 10, 0
 msg_fwoff:     db "VMX disabled by firmware (IA32_FEATURE_CONTROL locked)", 10, 0
 msg_vtx:       db "VT-x supported", 10, 0
+msg_a20:       db "A20 could not be enabled", 10, 0
 msg_lm:        db "Long mode enabled", 10, 0
 msg_vmxon:     db "VMXON executed successfully!", 10, 0
 msg_vmxon_inv: db "VMXON failed (VMfailInvalid)", 10, 0
