@@ -78,6 +78,8 @@ static enum bm_action bm_exit_cr(struct bm_exit *e)
 	uint64_t fixed0 = bm_cr0_fixed0 & ~(BM_CR0_PE | BM_CR0_PG);
 
 	v = gpr == BM_RSP ? bm_vmread(VMCS_GUEST_RSP) : *reg;
+	if (!(bm_vmread(VMCS_GUEST_EFER) & BM_EFER_LMA))
+		v = (uint32_t)v; /* outside 64-bit mode MOV CR takes 32 bits */
 	if (type == 0 && cr == 0) {
 		bm_vmwrite(VMCS_CR0_SHADOW, v);
 		bm_vmwrite(VMCS_GUEST_CR0, ((v & ~BM_CR0_HOST_OWNED) | fixed0) &
