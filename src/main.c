@@ -41,8 +41,14 @@ die(int status, const char *fmt, ...)
 	return status;
 }
 
-/* Picks the engine for --backend and says why on stderr.  Returns the ops
- * or NULL with the reason in *e. */
+/* Why the engine was chosen; printed once the kernel has loaded, so that
+ * bad input stays a one-line message (tests/bad-input.sh). */
+static char engine_note[700];
+
+#define NOTE(...) snprintf(engine_note, sizeof(engine_note), __VA_ARGS__)
+
+/* Picks the engine for --backend and notes why in engine_note.  Returns
+ * the ops or NULL with the reason in *e. */
 static const struct vcpu_ops *choose_engine(enum backend b, struct rax_err *e)
 {
 	struct rax_err why = { "" }, emu = { "" };
@@ -52,7 +58,7 @@ static const struct vcpu_ops *choose_engine(enum backend b, struct rax_err *e)
 #ifdef HAVE_KVM
 		if (kvm_vcpu_ops.probe(e))
 			return NULL;
-		fprintf(stderr, "rax: engine: kvm (--backend kvm)\n");
+		NOTE("rax: engine: kvm (--backend kvm)\n");
 		return &kvm_vcpu_ops;
 #else
 		rax_errf(e, -ENOSYS, "--backend kvm: rax was built without KVM "
@@ -62,14 +68,14 @@ static const struct vcpu_ops *choose_engine(enum backend b, struct rax_err *e)
 	case BACKEND_EMULATOR:
 		if (cpu_vcpu_ops.probe(e))
 			return NULL;
-		fprintf(stderr, "rax: engine: emulator (--backend emulator)\n");
+		NOTE("rax: engine: emulator (--backend emulator)\n");
 		return &cpu_vcpu_ops;
 	case BACKEND_AUTO:
 		break;
 	}
 #ifdef HAVE_KVM
 	if (!kvm_vcpu_ops.probe(&why)) {
-		fprintf(stderr, "rax: engine: kvm (/dev/kvm passed the self-test)\n");
+		NOTE("rax: engine: kvm (/dev/kvm passed the self-test)\n");
 		return &kvm_vcpu_ops;
 	}
 #else
@@ -80,7 +86,7 @@ static const struct vcpu_ops *choose_engine(enum backend b, struct rax_err *e)
 			 why.msg, emu.msg);
 		return NULL;
 	}
-	fprintf(stderr, "rax: engine: emulator (KVM not used: %s)\n", why.msg);
+	NOTE("rax: engine: emulator (KVM not used: %s)\n", why.msg);
 	return &cpu_vcpu_ops;
 }
 
@@ -100,6 +106,9 @@ static int report_stop(struct machine *m, const struct vcpu_stop *st,
 	return RAX_EXIT_ENGINE;
 }
 
+/* --trace-from: the address where tracing starts (a breakpoint), or 0. */
+static uint64_t trace_from;
+
 /* Runs the guest until it exits.  Returns rax's exit status. */
 static int run_plain(struct machine *m)
 {
@@ -111,6 +120,13 @@ static int run_plain(struct machine *m)
 
 		if (atomic_load(&m->exit_requested))
 			break;
+		if (!ret && trace_from && (st.reason == VCPU_STOP_HWBREAK ||
+					   st.reason == VCPU_STOP_SWBREAK)) {
+			m->ops->bp_remove(m, BP_HW, trace_from, 1);
+			m->ops->set_trace(m, true);
+			trace_from = 0;
+			continue;
+		}
 		if (ret || st.reason == VCPU_STOP_ERROR ||
 		    st.reason == VCPU_STOP_SHUTDOWN)
 			return report_stop(m, &st, &e);
@@ -176,6 +192,7 @@ int main(int argc, char **argv)
 		(o.decompress == DECOMP_AUTO && m->ops != KVM_OPS);
 	if (ld_load(m, &lc, &li, &e))
 		return die(RAX_EXIT_INPUT, "%s", e.msg);
+	fputs(engine_note, stderr);
 	if (!m->ops)
 		return die(RAX_EXIT_USAGE, "%s", engine_err.msg);
 	rax_log(LOG_INFO, boot, "kernel %#llx-%#llx entry %#llx protocol %#x",
@@ -186,9 +203,22 @@ int main(int argc, char **argv)
 	if (m->ops->init(m, &e))
 		return die(RAX_EXIT_ENGINE, "%s", e.msg);
 	if (o.trace != TRACE_OFF) {
+		char *end = NULL;
+
 		if (!m->ops->set_trace)
 			return die(RAX_EXIT_USAGE, "--trace: %s",
 				   "the KVM engine cannot trace; use --backend emulator");
+		if (o.trace_from) {
+			trace_from = strtoull(o.trace_from, &end, 16);
+			if (!*o.trace_from || *end || !trace_from)
+				return die(RAX_EXIT_USAGE, "--trace-from %s: "
+					   "expected a hex address", o.trace_from);
+			if (m->ops->bp_insert(m, BP_HW, trace_from, 1))
+				return die(RAX_EXIT_USAGE, "--trace-from: no "
+					   "breakpoint slot");
+		} else {
+			m->ops->set_trace(m, true);
+		}
 	}
 	if (o.gdb) {
 		ret = rsp_open(m, o.gdb, o.gdb_wait, &gdb, &e);

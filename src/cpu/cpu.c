@@ -1,17 +1,794 @@
-/* The interpreter engine: placeholder until issue 3 lands. */
-#include "vcpu.h"
+/* The interpreter engine: cpu_vcpu_ops, the run loop, exception and
+ * interrupt delivery through the long-mode IDT (SDM Vol. 3 §6.14).
+ *
+ * Time: the machine clock is the retired-instruction count, one
+ * instruction = 1 ns (a 1 GHz virtual TSC); HLT with IF=1 advances the
+ * clock to the next timer deadline. */
+#include "cpu/cpu.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
+#include "devices/intc.h"
 #include "err.h"
+#include "log.h"
+#include "machine.h"
+
+static void op_unimplemented(struct cpu *c, const struct dec_insn *d)
+{
+	if (d->op != DEC_OP_UD)
+		rax_log(LOG_WARN, cpu, "unimplemented opcode %#x at %#" PRIx64,
+			d->op, c->rip);
+	cpu_ud(c);
+}
+
+/* Every id starts as #UD; opcodes.def overrides the implemented ones. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+static const cpu_handler handlers[DEC_NOPS] = {
+	[0 ... DEC_NOPS - 1] = op_unimplemented,
+#define X(id, h, mn, ops, fl) [id] = h,
+#include "decoder/opcodes.def"
+#undef X
+};
+#pragma GCC diagnostic pop
+
+#define CHECK_INTERVAL 4096
+
+void cpu_raise(struct cpu *c, int vec, uint32_t err, bool has_err)
+{
+	c->exc_vec = vec;
+	c->exc_err = err;
+	c->exc_has_err = has_err;
+	longjmp(c->jb, 1);
+}
 
 static int cpu_probe(struct rax_err *e)
 {
-	return rax_errf(e, -ENOSYS, "the x86-64 interpreter is not "
-			"implemented yet");
+	return 0;
+}
+
+static uint64_t cpu_clock_ns(struct machine *m)
+{
+	struct cpu *c = m->engine;
+
+	return c ? c->icount : 0;
+}
+
+/* --- descriptor helpers --------------------------------------------------- */
+
+static uint64_t sys_rd64(struct cpu *c, uint64_t la)
+{
+	uint64_t v;
+
+	c->sys_access = true; /* implicit supervisor (SDM Vol. 3 §4.6.1) */
+	v = rd64(c, la);
+	c->sys_access = false;
+	return v;
+}
+
+static void sys_wr64(struct cpu *c, uint64_t la, uint64_t v)
+{
+	c->sys_access = true;
+	wr64(c, la, v);
+	c->sys_access = false;
+}
+
+/* --- exception and interrupt delivery ------------------------------------ */
+
+void cpu_deliver(struct cpu *c, int vec, bool has_err, uint32_t err,
+		 bool soft)
+{
+	uint64_t lo, hi, off, rsp, old_rsp = c->r[R_RSP], rf, desc;
+	unsigned type, dpl, ist, newcpl, sel;
+	uint16_t old_ss = c->seg[S_SS].sel, old_cs = c->seg[S_CS].sel;
+
+	c->st_vec[vec & 255]++;
+	if (!(c->efer & EFER_LMA))
+		cpu_raise(c, EXC_DF, 0, true); /* only long mode is modelled */
+	if ((unsigned)vec * 16 + 15 > c->idt.limit)
+		cpu_gp(c, (uint32_t)vec * 8 + 2);
+	lo = sys_rd64(c, c->idt.base + (uint64_t)vec * 16);
+	hi = sys_rd64(c, c->idt.base + (uint64_t)vec * 16 + 8);
+	type = (lo >> 40) & 15;
+	dpl = (lo >> 45) & 3;
+	ist = (lo >> 32) & 7;
+	if (type != 14 && type != 15)
+		cpu_gp(c, (uint32_t)vec * 8 + 2);
+	if (soft && dpl < c->cpl)
+		cpu_gp(c, (uint32_t)vec * 8 + 2);
+	if (!(lo & (1ull << 47)))
+		cpu_raise(c, EXC_NP, (uint32_t)vec * 8 + 2, true);
+	off = (lo & 0xffff) | ((lo >> 32) & 0xffff0000ull) | (hi << 32);
+	sel = (lo >> 16) & 0xffff;
+	if ((sel & ~7u) + 7 > c->gdt.limit || !(sel & ~3u))
+		cpu_gp(c, sel & ~3u);
+	desc = sys_rd64(c, c->gdt.base + (sel & ~7u));
+	newcpl = (desc >> 45) & 3;
+	if (newcpl > c->cpl)
+		newcpl = c->cpl;
+	rsp = c->r[R_RSP];
+	if (newcpl < c->cpl)
+		rsp = sys_rd64(c, c->tr.base + 4 + 8 * newcpl);
+	if (ist)
+		rsp = sys_rd64(c, c->tr.base + 0x24 + 8 * (ist - 1));
+	rsp &= ~0xfull;
+	rf = cpu_get_rflags(c);
+	/* Push the frame as supervisor (SDM Vol. 3 Figure 6-9). */
+	sys_wr64(c, rsp - 8, old_ss);
+	sys_wr64(c, rsp - 16, old_rsp);
+	sys_wr64(c, rsp - 24, rf);
+	sys_wr64(c, rsp - 32, old_cs);
+	sys_wr64(c, rsp - 40, soft || vec == EXC_BP || vec == EXC_OF ||
+		 vec == EXC_DB ? c->next_rip : c->rip);
+	rsp -= 40;
+	if (has_err) {
+		sys_wr64(c, rsp - 8, err);
+		rsp -= 8;
+	}
+	if (newcpl != c->cpl) {
+		c->seg[S_SS] = (struct rax_seg){ .sel = (uint16_t)newcpl,
+						 .unusable = 1 };
+	}
+	c->r[R_RSP] = rsp;
+	c->cpl = newcpl;
+	c->seg[S_CS].sel = (uint16_t)((sel & ~3u) | newcpl);
+	c->seg[S_CS].l = (desc >> 53) & 1;
+	c->seg[S_CS].db = (desc >> 54) & 1;
+	c->seg[S_CS].dpl = (uint8_t)newcpl;
+	rf &= ~(uint64_t)(RFLAGS_TF | RFLAGS_RF | RFLAGS_VM | (1u << 14));
+	if (type == 14)
+		rf &= ~(uint64_t)RFLAGS_IF;
+	cpu_set_rflags(c, rf);
+	c->rip = c->next_rip = off;
+	cpu_update_mode(c);
+}
+
+/* Handles the exception recorded by cpu_raise(): delivers it, escalating
+ * to #DF and to shutdown (SDM Vol. 3 §6.15 "Double Fault").  Returns false
+ * on a triple fault. */
+static bool handle_exception(struct cpu *c)
+{
+	int vec = c->exc_vec;
+
+	c->sys_access = false;
+	if (c->exc_depth >= 2)
+		return false;
+	if (c->exc_depth == 1) {
+		c->exc_depth = 2;
+		c->exc_vec = EXC_DF;
+		rax_log(LOG_DEBUG, cpu, "double fault (vector %d at %#" PRIx64 ")",
+			vec, c->rip);
+		cpu_deliver(c, EXC_DF, true, 0, false);
+	} else {
+		c->exc_depth = 1;
+		rax_log(LOG_DEBUG, cpu, "exception %d err %#x at %#" PRIx64
+			" cr2 %#" PRIx64, vec, c->exc_err, c->rip, c->cr2);
+		cpu_deliver(c, vec, c->exc_has_err, c->exc_err, false);
+	}
+	c->exc_depth = 0;
+	return true;
+}
+
+/* --- event checks: timers, interrupts, kicks ------------------------------ */
+
+static void schedule_check(struct cpu *c)
+{
+	uint64_t next = timer_next(&c->m->timers);
+	uint64_t lim = c->icount + CHECK_INTERVAL;
+
+	c->next_check = next < lim ? next : lim;
+}
+
+static bool irq_window(const struct cpu *c)
+{
+	return (c->rflags & RFLAGS_IF) && c->icount >= c->shadow_end;
+}
+
+/* Returns true when run() must return (kick or exit request). */
+static bool check_events(struct cpu *c)
+{
+	struct machine *m = c->m;
+
+	if (timer_next(&m->timers) <= c->icount)
+		timer_run(&m->timers, c->icount);
+	if (atomic_exchange(&c->kick, false) || atomic_load(&m->exit_requested)) {
+		schedule_check(c);
+		return true;
+	}
+	if (c->intc && irq_window(c) && intc_pending(c->intc)) {
+		int vec = intc_ack(c->intc);
+
+		if (vec >= 0) {
+			c->halted = false;
+			c->st_irq++;
+			c->next_rip = c->rip;
+			cpu_deliver(c, vec, false, 0, false);
+		}
+	}
+	schedule_check(c);
+	if (c->icount < c->shadow_end && c->next_check > c->shadow_end)
+		c->next_check = c->shadow_end;
+	return false;
+}
+
+static uint64_t host_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+#define IDLE_SLACK_NS 1000000ull   /* jump when real time is this close */
+#define IDLE_SLEEP_NS 10000000ull  /* longest sleep between checks */
+
+/* HLT with IF=1: advance the clock to the next timer deadline.  While the
+ * guest is busy its clock (one instruction = 1 ns) runs slower than real
+ * time, so a halt normally catches up at once; when the clock would pass
+ * real time (an idle guest), sleep instead, so an idle guest neither
+ * burns the host CPU nor races its clock ahead of the wall clock.  With no
+ * timer armed, wait for an interrupt from another thread (the console).
+ * Returns -1 for a stop with error, 0 to go on. */
+static int idle(struct cpu *c, struct rax_err *e)
+{
+	struct machine *m = c->m;
+	uint64_t next = timer_next(&m->timers), now, gap;
+	struct timespec ts = { 0, 1000000 };
+
+	if (!(c->rflags & RFLAGS_IF)) {
+		rax_errf(e, -EDEADLK, "guest halted with interrupts disabled "
+			 "at %#" PRIx64, c->rip);
+		return -1;
+	}
+	c->st_halt++;
+	now = host_ns() - c->host_base;
+	if (next != TIMER_NEVER && next <= now + IDLE_SLACK_NS) {
+		if (next > c->icount) {
+			c->idle_ns += next - c->icount;
+			c->icount = next;
+		}
+		return 0;
+	}
+	if (next != TIMER_NEVER) {
+		gap = next - now;
+		if (gap > IDLE_SLEEP_NS)
+			gap = IDLE_SLEEP_NS;
+		ts.tv_nsec = (long)gap;
+	}
+	nanosleep(&ts, NULL);
+	return 0;
+}
+
+/* --- tracing -------------------------------------------------------------- */
+
+static void trace_insn(struct cpu *c, const struct dec_insn *d)
+{
+	char buf[160];
+
+	dec_disasm(d, c->rip, buf, sizeof(buf));
+	fprintf(stderr, "%016" PRIx64 ": %s\n", c->rip, buf);
+}
+
+/* --- the run loop --------------------------------------------------------- */
+
+static inline struct block *block_slot(struct cpu *c, uint64_t pa)
+{
+	return &c->blocks[(pa * 0x9e3779b97f4a7c15ull) >> (64 - BLK_BITS)];
+}
+
+/* Decodes the run of instructions at pa (host p, avail bytes to the page
+ * end) into b.  Returns the number decoded (0: the first one crosses the
+ * page end or is malformed). */
+static unsigned build_block(struct cpu *c, struct block *b, const uint8_t *p,
+			    unsigned avail)
+{
+	unsigned n = 0, off = 0;
+
+	while (n < BLK_INSNS && off < avail) {
+		struct dec_insn *d = &b->d[n];
+		uint16_t op;
+
+		if (dec_decode(d, p + off, avail - off, c->mode))
+			break;
+		off += d->len;
+		n++;
+		op = d->op;
+		/* Stop after unconditional transfers: what follows is
+		 * often data or padding. */
+		if (op == 0x0e9 || op == 0x0eb || op == 0x0c3 || op == 0x0c2 ||
+		    op == 0x0cf || op == 0x0cb || op == 0x0ca || op == 0x10b ||
+		    op == 0x0f4 || op == DEC_OP_UD)
+			break;
+	}
+	return n;
+}
+
+static const struct dec_insn *fetch_decode(struct cpu *c, struct dec_insn *tmp)
+{
+	uint64_t la = c->rip, pa, tag;
+	unsigned avail;
+	const uint8_t *p;
+	struct block *b = c->blk;
+	int ret;
+
+	struct block *prev = b;
+
+	if (b) {
+		if (c->rip == c->blk_rip && c->blk_i < b->n) {
+			const struct dec_insn *d = &b->d[c->blk_i++];
+
+			c->blk_rip += d->len;
+			return d;
+		}
+		for (int k = 0; k < 2; k++) {
+			struct block *nb = b->next[k];
+
+			if (b->next_rip[k] == c->rip &&
+			    b->next_epoch[k] == c->epoch &&
+			    nb->tag == b->next_tag[k]) {
+				c->st_blk_chain++;
+				c->blk = nb;
+				c->blk_i = 1;
+				c->blk_rip = c->rip + nb->d[0].len;
+				return &nb->d[0];
+			}
+		}
+	}
+	c->blk = NULL;
+	if (c->mode != DEC_MODE64)
+		la = (la + c->seg[S_CS].base) & 0xffffffffull;
+	p = cpu_fetch_ptr(c, la, &pa, &avail);
+	if (!p)
+		cpu_raise(c, EXC_GP, 0, true); /* fetch from MMIO */
+	tag = pa | ((uint64_t)c->mode << 56);
+	b = block_slot(c, pa);
+	if (b->tag == tag) {
+		c->st_blk_hit++;
+	} else {
+		c->st_blk_miss++;
+		cpu_mark_code(c, pa);
+		b->tag = BLK_EMPTY;
+		b->n = build_block(c, b, p, avail);
+		if (b->n)
+			b->tag = tag;
+	}
+	if (b->n) {
+		if (prev) {
+			unsigned k = prev->chain_rr++ & 1;
+
+			prev->next_rip[k] = c->rip;
+			prev->next_tag[k] = b->tag;
+			prev->next[k] = b;
+			prev->next_epoch[k] = c->epoch;
+		}
+		c->blk = b;
+		c->blk_i = 1;
+		c->blk_rip = c->rip + b->d[0].len;
+		return &b->d[0];
+	}
+	ret = dec_decode(tmp, p, avail, c->mode);
+	if (ret == -EAGAIN) {
+		uint8_t buf[16];
+		unsigned n = avail < 15 ? avail : 15;
+
+		/* The instruction crosses a page: gather and do not cache. */
+		memcpy(buf, p, n);
+		cpu_mem_slow(c, la + n, buf + n, 15 - n, TLB_FETCH);
+		ret = dec_decode(tmp, buf, 15, c->mode);
+	}
+	if (!ret)
+		return tmp;
+	cpu_gp(c, 0);
+}
+
+/* The breakpoint at rip: BP_SW, BP_HW, or -1. */
+static int at_breakpoint(const struct cpu *c)
+{
+	int t = -1;
+
+	for (unsigned i = 0; i < c->nbp; i++)
+		if (c->bp[i] == c->rip && (t < 0 || c->bp_type[i] == BP_SW))
+			t = (int)c->bp_type[i];
+	return t;
+}
+
+static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
+		    struct rax_err *e);
+
+static int cpu_run(struct machine *m, unsigned flags, struct vcpu_stop *stop,
+		   struct rax_err *e)
+{
+	struct cpu *c = m->engine;
+	int ret;
+
+	memset(stop, 0, sizeof(*stop));
+	c->watch_hit = false;
+	/* After a debugger stop the guest's memory may have been written
+	 * behind the interpreter's back (gdb M packets): forget every
+	 * decoded instruction. */
+	if (c->last_stop != VCPU_STOP_KICK) {
+		for (unsigned i = 0; i < BLK_COUNT; i++)
+			c->blocks[i].tag = BLK_EMPTY;
+		c->blk = NULL;
+		c->epoch++;
+	}
+	ret = run_loop(c, flags, stop, e);
+	c->last_stop = stop->reason;
+	return ret;
+}
+
+/* True while every instruction must go through the slow path. */
+static bool needs_slow_path(const struct cpu *c, bool step)
+{
+	return step || c->trace || c->nbp || c->halted || c->watch_hit ||
+	       c->mode != DEC_MODE64;
+}
+
+/* The interpreter loop.  The fast path (fetch, dispatch, retire) runs
+ * until icount reaches next_check; everything rare (timers, interrupts,
+ * kicks, HLT, breakpoints, tracing, single steps, watchpoint stops,
+ * non-64-bit modes) sits behind that one compare: whoever needs the slow
+ * path stores 0 into next_check. */
+static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
+		    struct rax_err *e)
+{
+	struct dec_insn tmp;
+	bool step = flags & VCPU_RUN_STEP;
+	volatile bool first = true;
+	const struct dec_insn *d;
+	int ret;
+
+	c->next_check = 0;
+	if (setjmp(c->jb)) {
+		if (!handle_exception(c)) {
+			stop->reason = VCPU_STOP_SHUTDOWN;
+			c->exc_depth = 0;
+			return 0;
+		}
+		if (step) {
+			stop->reason = VCPU_STOP_STEP;
+			return 0;
+		}
+		c->next_check = 0;
+	}
+	for (;;) {
+		if (c->icount < c->next_check) {
+			d = fetch_decode(c, &tmp);
+			c->next_rip = c->rip + d->len;
+			handlers[d->op](c, d);
+			c->rip = c->next_rip;
+			c->icount++;
+			continue;
+		}
+		if (c->watch_hit) {
+			c->watch_hit = false;
+			stop->reason = VCPU_STOP_WATCH;
+			stop->addr = c->watch_addr;
+			stop->watch_type = c->watch_type;
+			return 0;
+		}
+		if (!step && check_events(c)) {
+			stop->reason = VCPU_STOP_KICK;
+			return 0;
+		}
+		if (c->halted) {
+			ret = idle(c, e);
+			if (ret < 0) {
+				stop->reason = VCPU_STOP_ERROR;
+				return -EDEADLK;
+			}
+			c->next_check = 0;
+			if (step) {
+				stop->reason = VCPU_STOP_STEP;
+				return 0;
+			}
+			continue;
+		}
+		if (c->nbp && !first && at_breakpoint(c) >= 0) {
+			stop->reason = at_breakpoint(c) == BP_SW ?
+				       VCPU_STOP_SWBREAK : VCPU_STOP_HWBREAK;
+			return 0;
+		}
+		first = false;
+		d = fetch_decode(c, &tmp);
+		c->next_rip = c->rip + d->len;
+		if (c->mode != DEC_MODE64 && c->seg[S_CS].db == 0)
+			c->next_rip &= 0xffff;
+		if (c->trace)
+			trace_insn(c, d);
+		handlers[d->op](c, d);
+		c->rip = c->next_rip;
+		c->icount++;
+		if (step) {
+			if (c->watch_hit) {
+				c->watch_hit = false;
+				stop->reason = VCPU_STOP_WATCH;
+				stop->addr = c->watch_addr;
+				stop->watch_type = c->watch_type;
+				return 0;
+			}
+			stop->reason = VCPU_STOP_STEP;
+			return 0;
+		}
+		if (needs_slow_path(c, step))
+			c->next_check = 0;
+	}
+}
+
+static void cpu_kick(struct machine *m)
+{
+	struct cpu *c = m->engine;
+
+	if (!c)
+		return;
+	atomic_store(&c->kick, true);
+	c->next_check = 0;
+}
+
+/* --- registers ------------------------------------------------------------ */
+
+static int cpu_get_regs(struct machine *m, struct rax_regs *r)
+{
+	struct cpu *c = m->engine;
+
+	memset(r, 0, sizeof(*r));
+	memcpy(r->gpr, c->r, sizeof(r->gpr));
+	r->rip = c->rip;
+	r->rflags = cpu_get_rflags(c);
+	memcpy(r->seg, c->seg, sizeof(r->seg));
+	r->ldt = c->ldt;
+	r->tr = c->tr;
+	r->gdt = c->gdt;
+	r->idt = c->idt;
+	r->cr0 = c->cr0;
+	r->cr2 = c->cr2;
+	r->cr3 = c->cr3;
+	r->cr4 = c->cr4;
+	r->cr8 = c->intc ? intc_get_cr8(c->intc) : 0;
+	r->efer = c->efer;
+	if (!c->intc || intc_rdmsr(c->intc, MSR_IA32_APIC_BASE, &r->apic_base))
+		r->apic_base = 0xfee00900;
+	return 0;
+}
+
+static int cpu_set_regs(struct machine *m, const struct rax_regs *r)
+{
+	struct cpu *c = m->engine;
+
+	memcpy(c->r, r->gpr, sizeof(c->r));
+	c->rip = r->rip;
+	cpu_set_rflags(c, r->rflags);
+	memcpy(c->seg, r->seg, sizeof(c->seg));
+	c->ldt = r->ldt;
+	c->tr = r->tr;
+	c->gdt = r->gdt;
+	c->idt = r->idt;
+	c->cr0 = r->cr0;
+	c->cr2 = r->cr2;
+	c->cr3 = r->cr3;
+	c->cr4 = r->cr4;
+	c->efer = r->efer;
+	if (c->intc)
+		intc_set_cr8(c->intc, r->cr8);
+	c->cpl = c->seg[S_CS].sel & 3;
+	cpu_update_mode(c);
+	cpu_tlb_flush(c, false);
+	c->next_check = 0;
+	return 0;
+}
+
+static int cpu_get_fpu(struct machine *m, struct rax_fpu *f)
+{
+	struct cpu *c = m->engine;
+
+	memcpy(f->fx, c->fx, sizeof(f->fx));
+	return 0;
+}
+
+static int cpu_set_fpu(struct machine *m, const struct rax_fpu *f)
+{
+	struct cpu *c = m->engine;
+
+	memcpy(c->fx, f->fx, sizeof(c->fx));
+	return 0;
+}
+
+static int cpu_get_dregs(struct machine *m, struct rax_dregs *dr)
+{
+	struct cpu *c = m->engine;
+
+	memcpy(dr->dr, c->dr, sizeof(dr->dr));
+	dr->dr6 = c->dr6;
+	dr->dr7 = c->dr7;
+	return 0;
+}
+
+static int cpu_get_msr(struct machine *m, uint32_t idx, uint64_t *val)
+{
+	return cpu_rdmsr(m->engine, idx, val) ? -ENOENT : 0;
+}
+
+static int cpu_set_msr(struct machine *m, uint32_t idx, uint64_t val)
+{
+	return cpu_wrmsr(m->engine, idx, val) ? -ENOENT : 0;
+}
+
+/* --- breakpoints ---------------------------------------------------------- */
+
+static int cpu_bp_insert(struct machine *m, enum bp_type t, uint64_t addr,
+			 uint64_t len)
+{
+	struct cpu *c = m->engine;
+
+	if (t == BP_SW || t == BP_HW) {
+		if (c->nbp == CPU_MAX_BP)
+			return -ENOSPC;
+		c->bp_type[c->nbp] = t;
+		c->bp[c->nbp++] = addr;
+		c->next_check = 0;
+		return 0;
+	}
+	if (c->nwp == CPU_MAX_BP)
+		return -ENOSPC;
+	c->wp[c->nwp].addr = addr;
+	c->wp[c->nwp].len = len ? len : 1;
+	c->wp[c->nwp].t = t;
+	c->nwp++;
+	cpu_tlb_flush(c, false); /* watched pages must miss */
+	return 0;
+}
+
+static int cpu_bp_remove(struct machine *m, enum bp_type t, uint64_t addr,
+			 uint64_t len)
+{
+	struct cpu *c = m->engine;
+
+	if (t == BP_SW || t == BP_HW) {
+		for (unsigned i = 0; i < c->nbp; i++) {
+			if (c->bp[i] == addr && c->bp_type[i] == t) {
+				c->nbp--;
+				c->bp[i] = c->bp[c->nbp];
+				c->bp_type[i] = c->bp_type[c->nbp];
+				return 0;
+			}
+		}
+		return -ENOENT;
+	}
+	for (unsigned i = 0; i < c->nwp; i++) {
+		if (c->wp[i].addr == addr && c->wp[i].t == t) {
+			c->wp[i] = c->wp[--c->nwp];
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static void cpu_set_irq(struct machine *m, unsigned gsi, int level)
+{
+	struct cpu *c = m->engine;
+
+	if (c && c->intc) {
+		intc_set_irq(c->intc, gsi, level);
+		c->next_check = 0;
+	}
+}
+
+static int cpu_set_trace(struct machine *m, bool on)
+{
+	struct cpu *c = m->engine;
+
+	c->trace = on;
+	c->next_check = 0;
+	return 0;
+}
+
+static void cpu_print_stats(struct machine *m)
+{
+	struct cpu *c = m->engine;
+	uint64_t i = c->st_blk_chain + c->st_blk_hit + c->st_blk_miss;
+
+	fprintf(stderr, "rax: emulator: %" PRIu64 " instructions (clock %"
+		PRIu64 " ns)\n", c->icount - c->idle_ns, c->icount);
+#define CPU_STAT_PRINT(n) \
+	fprintf(stderr, "rax:   %-12s %" PRIu64 "\n", #n, c->st_##n);
+	CPU_STATS(CPU_STAT_PRINT)
+#undef CPU_STAT_PRINT
+	if (i)
+		fprintf(stderr, "rax:   decode-cache hit rate %.2f%% of "
+			"block lookups, %.2f instructions per lookup\n",
+			100.0 * (double)(c->st_blk_hit + c->st_blk_chain) /
+			(double)i,
+			(double)(c->icount - c->idle_ns) / (double)i);
+	for (int v = 0; v < 256; v++)
+		if (c->st_vec[v])
+			fprintf(stderr, "rax:   vector %3d: %" PRIu64 "\n", v,
+				c->st_vec[v]);
+}
+
+/* --- life cycle ----------------------------------------------------------- */
+
+static void cpu_destroy(struct machine *m)
+{
+	struct cpu *c = m->engine;
+
+	if (!c)
+		return;
+	if (c->intc)
+		intc_destroy(c->intc);
+	free(c->blocks);
+	free(c->code_page);
+	free(c);
+	m->engine = NULL;
+}
+
+static void reset_fpu(struct cpu *c)
+{
+	memset(c->fx, 0, sizeof(c->fx));
+	c->fx[FX_FCW] = 0x7f;
+	c->fx[FX_FCW + 1] = 0x03;
+	c->fx[FX_MXCSR] = 0x80;
+	c->fx[FX_MXCSR + 1] = 0x1f;
+}
+
+static int cpu_init(struct machine *m, struct rax_err *e)
+{
+	struct cpu *c;
+	int ret;
+
+	c = aligned_alloc(64, (sizeof(*c) + 63) & ~(size_t)63);
+	if (!c)
+		return rax_errf(e, -ENOMEM, "emulator: out of memory");
+	memset(c, 0, sizeof(*c));
+	c->m = m;
+	c->blocks = calloc(BLK_COUNT, sizeof(*c->blocks));
+	c->code_pages = m->mem.size >> 12;
+	c->code_page = calloc(c->code_pages ? c->code_pages : 1, 1);
+	if (!c->blocks || !c->code_page) {
+		ret = rax_errf(e, -ENOMEM, "emulator: out of memory");
+		goto out_free;
+	}
+	for (unsigned i = 0; i < BLK_COUNT; i++)
+		c->blocks[i].tag = BLK_EMPTY;
+	m->engine = c;
+	ret = intc_create(m, &c->intc, e);
+	if (ret)
+		goto out_free;
+	reset_fpu(c);
+	c->pat = 0x0007040600070406ull;
+	c->misc_enable = 1; /* fast strings enabled, as firmware leaves it */
+	c->host_base = host_ns();
+	cpu_set_regs(m, &m->boot_regs);
+	return 0;
+out_free:
+	m->engine = NULL;
+	free(c->blocks);
+	free(c->code_page);
+	free(c);
+	return ret;
 }
 
 const struct vcpu_ops cpu_vcpu_ops = {
 	.name = "emulator",
 	.probe = cpu_probe,
+	.init = cpu_init,
+	.destroy = cpu_destroy,
+	.run = cpu_run,
+	.kick = cpu_kick,
+	.get_regs = cpu_get_regs,
+	.set_regs = cpu_set_regs,
+	.get_fpu = cpu_get_fpu,
+	.set_fpu = cpu_set_fpu,
+	.get_dregs = cpu_get_dregs,
+	.get_msr = cpu_get_msr,
+	.set_msr = cpu_set_msr,
+	.bp_insert = cpu_bp_insert,
+	.bp_remove = cpu_bp_remove,
+	.set_irq = cpu_set_irq,
+	.clock_ns = cpu_clock_ns,
+	.set_trace = cpu_set_trace,
+	.print_stats = cpu_print_stats,
 };

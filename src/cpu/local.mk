@@ -1,2 +1,20 @@
 # src/cpu: the x86-64 interpreter engine.
-librax_a_SOURCES += src/cpu/cpu.c
+librax_a_SOURCES += src/cpu/cpu.c src/cpu/cpu.h src/cpu/mem.c \
+	src/cpu/alu.c src/cpu/ops.c src/cpu/sys.c src/cpu/sse.c
+
+# Unit tests of the interpreter and the decoder (tests/unit/test_cpu_*,
+# test_decoder), listed here so the module owns its test wiring.
+noinst_HEADERS += tests/unit/cpu_machine.h
+check_PROGRAMS += tests/unit/test_cpu_alu tests/unit/test_cpu_guest \
+	tests/unit/test_decoder
+tests_unit_test_cpu_alu_SOURCES = tests/unit/test_cpu_alu.c
+tests_unit_test_cpu_alu_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
+tests_unit_test_cpu_alu_LDADD = librax.a $(LIBS)
+tests_unit_test_cpu_guest_SOURCES = tests/unit/test_cpu_guest.c
+tests_unit_test_cpu_guest_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
+tests_unit_test_cpu_guest_LDADD = librax.a $(LIBS)
+tests_unit_test_decoder_SOURCES = tests/unit/test_decoder.c
+tests_unit_test_decoder_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
+tests_unit_test_decoder_LDADD = librax.a $(LIBS)
+TESTS += tests/unit/test_cpu_alu tests/unit/test_cpu_guest \
+	tests/unit/test_decoder

@@ -1,0 +1,825 @@
+/* Integer arithmetic and logic: lazy flags, the ALU rows 00-3F, groups
+ * 1/2/3/4, IMUL, shifts and rotates, bit tests and scans (SDM Vol. 1
+ * §3.4.3 and Appendix A of Vol. 1 for the flag effects). */
+#include "cpu/cpu.h"
+
+static const uint8_t parity_tab[256] = {
+#define P2(n) n, n ^ 1, n ^ 1, n
+#define P4(n) P2(n), P2(n ^ 1), P2(n ^ 1), P2(n)
+#define P6(n) P4(n), P4(n ^ 1), P4(n ^ 1), P4(n)
+	P6(1), P6(0), P6(0), P6(1)
+#undef P2
+#undef P4
+#undef P6
+};
+
+static inline uint64_t sign_bit(unsigned n)
+{
+	return 1ull << (8 * n - 1);
+}
+
+bool cpu_cf(const struct cpu *c)
+{
+	uint64_t m = sz_mask(c->lf_sz);
+
+	switch (c->lf_op) {
+	case LF_ADD: return (c->lf_res & m) < (c->lf_a & m);
+	case LF_SUB: return (c->lf_a & m) < (c->lf_b & m);
+	case LF_LOGIC: return false;
+	default: return c->rflags & RFLAGS_CF;
+	}
+}
+
+static bool lf_of(const struct cpu *c)
+{
+	uint64_t s = sign_bit(c->lf_sz), a = c->lf_a, b = c->lf_b,
+		 r = c->lf_res;
+
+	switch (c->lf_op) {
+	case LF_ADD: case LF_INC: return ((a ^ r) & (b ^ r)) & s;
+	case LF_SUB: case LF_DEC: return ((a ^ b) & (a ^ r)) & s;
+	default: return false;
+	}
+}
+
+uint64_t cpu_get_rflags(const struct cpu *c)
+{
+	uint64_t f = c->rflags, r = c->lf_res & sz_mask(c->lf_sz);
+
+	if (c->lf_op == LF_NONE)
+		return f;
+	f &= ~(uint64_t)(RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF |
+			 RFLAGS_SF | RFLAGS_OF);
+	if (cpu_cf(c))
+		f |= RFLAGS_CF;
+	if (parity_tab[r & 0xff])
+		f |= RFLAGS_PF;
+	if (c->lf_op != LF_LOGIC && ((c->lf_a ^ c->lf_b ^ c->lf_res) & 0x10))
+		f |= RFLAGS_AF;
+	if (!r)
+		f |= RFLAGS_ZF;
+	if (r & sign_bit(c->lf_sz))
+		f |= RFLAGS_SF;
+	if (lf_of(c))
+		f |= RFLAGS_OF;
+	return f;
+}
+
+void cpu_set_rflags(struct cpu *c, uint64_t v)
+{
+	c->rflags = v | RFLAGS_FIXED;
+	c->lf_op = LF_NONE;
+}
+
+bool cpu_cond(const struct cpu *c, unsigned cc)
+{
+	bool r;
+
+	if (c->lf_op == LF_SUB && (cc & ~1u) != 0 && (cc & ~1u) != 10) {
+		/* Fast path after CMP/SUB: compare the operands directly. */
+		unsigned sh = 64 - 8 * c->lf_sz;
+		uint64_t a = c->lf_a << sh, b = c->lf_b << sh;
+
+		switch (cc & ~1u) {
+		case 2: r = a < b; break;
+		case 4: r = a == b; break;
+		case 6: r = a <= b; break;
+		case 8: r = (int64_t)(a - b) < 0; break;
+		case 12: r = (int64_t)a < (int64_t)b; break;
+		default: r = (int64_t)a <= (int64_t)b; break;
+		}
+		return r ^ (cc & 1);
+	}
+	uint64_t f = cpu_get_rflags(c);
+	bool sf = f & RFLAGS_SF, of = f & RFLAGS_OF;
+
+	switch (cc & ~1u) {
+	case 0: r = of; break;
+	case 2: r = f & RFLAGS_CF; break;
+	case 4: r = f & RFLAGS_ZF; break;
+	case 6: r = f & (RFLAGS_CF | RFLAGS_ZF); break;
+	case 8: r = sf; break;
+	case 10: r = f & RFLAGS_PF; break;
+	case 12: r = sf != of; break;
+	default: r = (f & RFLAGS_ZF) || sf != of; break;
+	}
+	return r ^ (cc & 1);
+}
+
+/* Sets all six arithmetic flags eagerly. */
+static void set_flags6(struct cpu *c, bool cf, bool of, uint64_t res,
+		       unsigned n, bool af)
+{
+	uint64_t f = c->rflags & ~(uint64_t)(RFLAGS_CF | RFLAGS_PF | RFLAGS_AF |
+					    RFLAGS_ZF | RFLAGS_SF | RFLAGS_OF);
+
+	res &= sz_mask(n);
+	f |= cf ? RFLAGS_CF : 0;
+	f |= of ? RFLAGS_OF : 0;
+	f |= af ? RFLAGS_AF : 0;
+	f |= parity_tab[res & 0xff] ? RFLAGS_PF : 0;
+	f |= res ? 0 : RFLAGS_ZF;
+	f |= (res & sign_bit(n)) ? RFLAGS_SF : 0;
+	c->rflags = f;
+	c->lf_op = LF_NONE;
+}
+
+static inline void lazy(struct cpu *c, int op, uint64_t a, uint64_t b,
+			uint64_t r, unsigned n)
+{
+	c->lf_op = (uint8_t)op;
+	c->lf_a = a;
+	c->lf_b = b;
+	c->lf_res = r;
+	c->lf_sz = (uint8_t)n;
+}
+
+/* The eight ALU operations in ModRM.reg order (ADD OR ADC SBB AND SUB XOR
+ * CMP).  Returns the result (CMP's is discarded by the callers). */
+static inline __attribute__((always_inline)) uint64_t
+alu(struct cpu *c, unsigned op, uint64_t a, uint64_t b,
+		    unsigned n)
+{
+	uint64_t r, m = sz_mask(n);
+	bool cin;
+
+	a &= m;
+	b &= m;
+	switch (op) {
+	case 0: r = (a + b) & m; lazy(c, LF_ADD, a, b, r, n); return r;
+	case 1: r = a | b; lazy(c, LF_LOGIC, a, b, r, n); return r;
+	case 2:
+		cin = cpu_cf(c);
+		r = (a + b + cin) & m;
+		set_flags6(c, r < a || (cin && r == a),
+			   ((a ^ r) & (b ^ r)) & sign_bit(n), r, n,
+			   (a ^ b ^ r) & 0x10);
+		return r;
+	case 3:
+		cin = cpu_cf(c);
+		r = (a - b - cin) & m;
+		set_flags6(c, a < b || (cin && a == b),
+			   ((a ^ b) & (a ^ r)) & sign_bit(n), r, n,
+			   (a ^ b ^ r) & 0x10);
+		return r;
+	case 4: r = a & b; lazy(c, LF_LOGIC, a, b, r, n); return r;
+	case 6: r = a ^ b; lazy(c, LF_LOGIC, a, b, r, n); return r;
+	default: r = (a - b) & m; lazy(c, LF_SUB, a, b, r, n); return r;
+	}
+}
+
+/* E op= G etc. for one ALU operation; CMP (7) never writes. */
+static inline __attribute__((always_inline)) void
+alu_E_val(struct cpu *c, const struct dec_insn *d, unsigned op,
+		      uint64_t b, unsigned n)
+{
+	uint64_t la, r;
+
+	if (d->mod == 3) {
+		r = alu(c, op, greg(c, d->rm, n, d->rex), b, n);
+		if (op != 7)
+			sreg_w(c, d->rm, n, d->rex, r);
+		return;
+	}
+	la = cpu_ea(c, d);
+	if (op != 7)
+		cpu_probe_write(c, la, n);
+	r = alu(c, op, rdn(c, la, n), b, n);
+	if (op != 7)
+		wrn(c, la, r, n);
+}
+
+static inline __attribute__((always_inline)) void
+alu_G_val(struct cpu *c, const struct dec_insn *d, unsigned op,
+		      uint64_t b, unsigned n)
+{
+	uint64_t r = alu(c, op, greg(c, d->reg, n, d->rex), b, n);
+
+	if (op != 7)
+		sreg_w(c, d->reg, n, d->rex, r);
+}
+
+#define ALU_HANDLERS(name, op)                                              \
+void op_##name##_Eb_Gb(struct cpu *c, const struct dec_insn *d)            \
+{ alu_E_val(c, d, op, greg(c, d->reg, 1, d->rex), 1); }                    \
+void op_##name##_Ev_Gv(struct cpu *c, const struct dec_insn *d)            \
+{ alu_E_val(c, d, op, c->r[d->reg], d->opsz); }                            \
+void op_##name##_Gb_Eb(struct cpu *c, const struct dec_insn *d)            \
+{ alu_G_val(c, d, op, rd_E(c, d, 1), 1); }                                 \
+void op_##name##_Gv_Ev(struct cpu *c, const struct dec_insn *d)            \
+{ alu_G_val(c, d, op, rd_E(c, d, d->opsz), d->opsz); }                     \
+void op_##name##_AL_Ib(struct cpu *c, const struct dec_insn *d)            \
+{                                                                           \
+	uint64_t r = alu(c, op, c->r[R_RAX], d->imm, 1);                   \
+	if (op != 7)                                                        \
+		sreg_w(c, R_RAX, 1, true, r);                               \
+}                                                                           \
+void op_##name##_rAX_Iz(struct cpu *c, const struct dec_insn *d)           \
+{                                                                           \
+	uint64_t r = alu(c, op, c->r[R_RAX], d->imm, d->opsz);             \
+	if (op != 7)                                                        \
+		sreg_w(c, R_RAX, d->opsz, true, r);                         \
+}
+ALU_HANDLERS(add, 0)
+ALU_HANDLERS(or, 1)
+ALU_HANDLERS(adc, 2)
+ALU_HANDLERS(sbb, 3)
+ALU_HANDLERS(and, 4)
+ALU_HANDLERS(sub, 5)
+ALU_HANDLERS(xor, 6)
+ALU_HANDLERS(cmp, 7)
+
+void op_grp1_Eb_Ib(struct cpu *c, const struct dec_insn *d)
+{
+	alu_E_val(c, d, d->reg & 7, d->imm, 1);
+}
+
+void op_grp1_Ev_Iz(struct cpu *c, const struct dec_insn *d)
+{
+	alu_E_val(c, d, d->reg & 7, d->imm, d->opsz);
+}
+
+void op_grp1_Ev_Ib(struct cpu *c, const struct dec_insn *d)
+{
+	alu_E_val(c, d, d->reg & 7, d->imm, d->opsz);
+}
+
+void op_test_Eb_Gb(struct cpu *c, const struct dec_insn *d)
+{
+	alu(c, 4, rd_E(c, d, 1), greg(c, d->reg, 1, d->rex), 1);
+}
+
+void op_test_Ev_Gv(struct cpu *c, const struct dec_insn *d)
+{
+	alu(c, 4, rd_E(c, d, d->opsz), c->r[d->reg], d->opsz);
+}
+
+void op_test_AL_Ib(struct cpu *c, const struct dec_insn *d)
+{
+	alu(c, 4, c->r[R_RAX], d->imm, 1);
+}
+
+void op_test_rAX_Iz(struct cpu *c, const struct dec_insn *d)
+{
+	alu(c, 4, c->r[R_RAX], d->imm, d->opsz);
+}
+
+/* INC/DEC keep CF: fold the current CF into rflags first. */
+static uint64_t incdec(struct cpu *c, uint64_t a, bool dec, unsigned n)
+{
+	uint64_t r = (dec ? a - 1 : a + 1) & sz_mask(n);
+	bool cf = cpu_cf(c);
+
+	c->rflags = (c->rflags & ~RFLAGS_CF) | (cf ? RFLAGS_CF : 0);
+	lazy(c, dec ? LF_DEC : LF_INC, a & sz_mask(n), 1, r, n);
+	return r;
+}
+
+void cpu_incdec_E(struct cpu *c, const struct dec_insn *d, unsigned n)
+{
+	bool dec = d->reg & 1;
+	uint64_t la;
+
+	if (d->mod == 3) {
+		sreg_w(c, d->rm, n, d->rex,
+		       incdec(c, greg(c, d->rm, n, d->rex), dec, n));
+		return;
+	}
+	la = cpu_ea(c, d);
+	cpu_probe_write(c, la, n);
+	wrn(c, la, incdec(c, rdn(c, la, n), dec, n), n);
+}
+
+void op_grp4_Eb(struct cpu *c, const struct dec_insn *d)
+{
+	if ((d->reg & 7) > 1)
+		cpu_ud(c);
+	cpu_incdec_E(c, d, 1);
+}
+
+/* --- group 3: TEST NOT NEG MUL IMUL DIV IDIV ---------------------------- */
+static void mul_flags(struct cpu *c, bool ovf, uint64_t lo, unsigned n)
+{
+	set_flags6(c, ovf, ovf, lo, n, false);
+}
+
+static void grp3(struct cpu *c, const struct dec_insn *d, unsigned n)
+{
+	uint64_t m = sz_mask(n), v, la = 0, lo, hi;
+	unsigned reg = d->reg & 7;
+
+	if (d->mod != 3) {
+		la = cpu_ea(c, d);
+		if (reg == 2 || reg == 3)
+			cpu_probe_write(c, la, n);
+		v = rdn(c, la, n);
+	} else {
+		v = greg(c, d->rm, n, d->rex);
+	}
+	switch (reg) {
+	case 0: case 1:
+		alu(c, 4, v, d->imm, n);
+		return;
+	case 2: case 3:
+		if (reg == 2) {
+			v = ~v & m;
+		} else {
+			lazy(c, LF_SUB, 0, v & m, (0 - v) & m, n);
+			v = (0 - v) & m;
+		}
+		if (d->mod == 3)
+			sreg_w(c, d->rm, n, d->rex, v);
+		else
+			wrn(c, la, v, n);
+		return;
+	case 4: case 5: {
+		bool sgn = reg == 5;
+
+		if (n == 8) {
+			if (sgn) {
+				__int128 p = (__int128)(int64_t)c->r[R_RAX] *
+					     (int64_t)v;
+				lo = (uint64_t)p;
+				hi = (uint64_t)(p >> 64);
+				mul_flags(c, p != (int64_t)lo, lo, 8);
+			} else {
+				unsigned __int128 p = (unsigned __int128)
+					c->r[R_RAX] * v;
+				lo = (uint64_t)p;
+				hi = (uint64_t)(p >> 64);
+				mul_flags(c, hi != 0, lo, 8);
+			}
+			c->r[R_RAX] = lo;
+			c->r[R_RDX] = hi;
+			return;
+		}
+		{
+			unsigned sh = 64 - 8 * n;
+			int64_t sa = (int64_t)(c->r[R_RAX] << sh) >> sh,
+				sb = (int64_t)(v << sh) >> sh;
+			uint64_t p = sgn ? (uint64_t)(sa * sb) :
+				     (c->r[R_RAX] & m) * (v & m);
+			bool ovf = sgn ? (int64_t)(p << sh) >> sh != (int64_t)p :
+				   (p >> (8 * n)) != 0;
+
+			mul_flags(c, ovf, p, n);
+			if (n == 1) {
+				sreg_w(c, R_RAX, 2, true, p);
+			} else {
+				sreg_w(c, R_RAX, n, true, p);
+				sreg_w(c, R_RDX, n, true, p >> (8 * n));
+			}
+		}
+		return;
+	}
+	default: {
+		bool sgn = reg == 7;
+
+		if (!(v & m))
+			cpu_raise(c, EXC_DE, 0, false);
+		if (n == 8) {
+			unsigned __int128 dvd = ((unsigned __int128)c->r[R_RDX]
+						 << 64) | c->r[R_RAX];
+			if (sgn) {
+				__int128 q = (__int128)dvd / (int64_t)v;
+				__int128 r = (__int128)dvd % (int64_t)v;
+
+				if (q != (int64_t)q)
+					cpu_raise(c, EXC_DE, 0, false);
+				c->r[R_RAX] = (uint64_t)q;
+				c->r[R_RDX] = (uint64_t)r;
+			} else {
+				unsigned __int128 q = dvd / v;
+
+				if (q >> 64)
+					cpu_raise(c, EXC_DE, 0, false);
+				c->r[R_RAX] = (uint64_t)q;
+				c->r[R_RDX] = (uint64_t)(dvd % v);
+			}
+			return;
+		}
+		{
+			unsigned bits = 8 * n, sh;
+			uint64_t dvd = n == 1 ? c->r[R_RAX] & 0xffff :
+				((c->r[R_RDX] & m) << bits) | (c->r[R_RAX] & m);
+			uint64_t q, r;
+
+			if (sgn) {
+				sh = 64 - 2 * bits;
+				int64_t sd = (int64_t)(dvd << sh) >> sh;
+				int64_t sv = (int64_t)(v << (64 - bits)) >> (64 - bits);
+				int64_t sq = sd / sv, sr = sd % sv;
+
+				if ((int64_t)((uint64_t)sq << (64 - bits)) >>
+				    (64 - bits) != sq)
+					cpu_raise(c, EXC_DE, 0, false);
+				q = (uint64_t)sq;
+				r = (uint64_t)sr;
+			} else {
+				q = dvd / (v & m);
+				r = dvd % (v & m);
+				if (q >> bits)
+					cpu_raise(c, EXC_DE, 0, false);
+			}
+			if (n == 1) {
+				sreg_w(c, R_RAX, 2, true,
+				       (q & 0xff) | ((r & 0xff) << 8));
+			} else {
+				sreg_w(c, R_RAX, n, true, q);
+				sreg_w(c, R_RDX, n, true, r);
+			}
+		}
+		return;
+	}
+	}
+}
+
+void op_grp3_Eb(struct cpu *c, const struct dec_insn *d)
+{
+	grp3(c, d, 1);
+}
+
+void op_grp3_Ev(struct cpu *c, const struct dec_insn *d)
+{
+	grp3(c, d, d->opsz);
+}
+
+static uint64_t imul2(struct cpu *c, uint64_t a, uint64_t b, unsigned n)
+{
+	if (n == 8) {
+		__int128 p = (__int128)(int64_t)a * (int64_t)b;
+
+		mul_flags(c, p != (int64_t)p, (uint64_t)p, 8);
+		return (uint64_t)p;
+	}
+	unsigned sh = 64 - 8 * n;
+	int64_t p = ((int64_t)(a << sh) >> sh) * ((int64_t)(b << sh) >> sh);
+
+	mul_flags(c, (int64_t)((uint64_t)p << sh) >> sh != p, (uint64_t)p, n);
+	return (uint64_t)p;
+}
+
+void op_imul_Gv_Ev(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t v = rd_E(c, d, d->opsz);
+
+	sreg_w(c, d->reg, d->opsz, d->rex, imul2(c, c->r[d->reg], v, d->opsz));
+}
+
+void op_imul_Gv_Ev_Iz(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t v = rd_E(c, d, d->opsz);
+
+	sreg_w(c, d->reg, d->opsz, d->rex, imul2(c, v, d->imm, d->opsz));
+}
+
+void op_imul_Gv_Ev_Ib(struct cpu *c, const struct dec_insn *d)
+{
+	op_imul_Gv_Ev_Iz(c, d);
+}
+
+/* --- group 2: shifts and rotates --------------------------------------- */
+static uint64_t shift(struct cpu *c, unsigned op, uint64_t v, unsigned cnt,
+		      unsigned n)
+{
+	unsigned bits = 8 * n;
+	uint64_t m = sz_mask(n), s = sign_bit(n), r;
+	uint64_t f = cpu_get_rflags(c);
+	bool cf = f & RFLAGS_CF, of = f & RFLAGS_OF;
+
+	cnt &= n == 8 ? 63 : 31;
+	if (!cnt)
+		return v & m;
+	v &= m;
+	switch (op) {
+	case 0: /* ROL */
+		cnt %= bits;
+		r = cnt ? ((v << cnt) | (v >> (bits - cnt))) & m : v;
+		cf = r & 1;
+		of = ((r & s) != 0) ^ cf;
+		break;
+	case 1: /* ROR */
+		cnt %= bits;
+		r = cnt ? ((v >> cnt) | (v << (bits - cnt))) & m : v;
+		cf = r & s;
+		of = ((r ^ (r << 1)) & s) != 0;
+		break;
+	case 2: /* RCL */
+		cnt %= bits + 1;
+		r = v;
+		for (unsigned i = 0; i < cnt; i++) {
+			bool out = r & s;
+
+			r = ((r << 1) | cf) & m;
+			cf = out;
+		}
+		of = ((r & s) != 0) ^ cf;
+		break;
+	case 3: /* RCR */
+		cnt %= bits + 1;
+		r = v;
+		of = ((r & s) != 0) ^ cf;
+		for (unsigned i = 0; i < cnt; i++) {
+			bool out = r & 1;
+
+			r = (r >> 1) | (cf ? s : 0);
+			cf = out;
+		}
+		break;
+	case 4: case 6: /* SHL */
+		r = cnt < 64 ? (v << cnt) & m : 0;
+		cf = cnt <= bits ? (v >> (bits - cnt)) & 1 : 0;
+		of = ((r & s) != 0) ^ cf;
+		set_flags6(c, cf, of, r, n, false);
+		return r;
+	case 5: /* SHR */
+		r = v >> cnt;
+		cf = (v >> (cnt - 1)) & 1;
+		set_flags6(c, cf, v & s, r, n, false);
+		return r;
+	default: { /* SAR */
+		int64_t sv = (int64_t)(v << (64 - bits)) >> (64 - bits);
+
+		r = (uint64_t)(sv >> (cnt > 63 ? 63 : cnt)) & m;
+		cf = (sv >> (cnt - 1 > 63 ? 63 : cnt - 1)) & 1;
+		set_flags6(c, cf, false, r, n, false);
+		return r;
+	}
+	}
+	f = (f & ~(uint64_t)(RFLAGS_CF | RFLAGS_OF)) | (cf ? RFLAGS_CF : 0) |
+	    (of ? RFLAGS_OF : 0);
+	cpu_set_rflags(c, f);
+	return r;
+}
+
+static void grp2(struct cpu *c, const struct dec_insn *d, unsigned n,
+		 unsigned cnt)
+{
+	uint64_t la;
+
+	if (d->mod == 3) {
+		sreg_w(c, d->rm, n, d->rex, shift(c, d->reg & 7,
+		       greg(c, d->rm, n, d->rex), cnt, n));
+		return;
+	}
+	la = cpu_ea(c, d);
+	cpu_probe_write(c, la, n);
+	wrn(c, la, shift(c, d->reg & 7, rdn(c, la, n), cnt, n), n);
+}
+
+void op_grp2_Eb_Ib(struct cpu *c, const struct dec_insn *d) { grp2(c, d, 1, (unsigned)d->imm); }
+void op_grp2_Ev_Ib(struct cpu *c, const struct dec_insn *d) { grp2(c, d, d->opsz, (unsigned)d->imm); }
+void op_grp2_Eb_1(struct cpu *c, const struct dec_insn *d) { grp2(c, d, 1, 1); }
+void op_grp2_Ev_1(struct cpu *c, const struct dec_insn *d) { grp2(c, d, d->opsz, 1); }
+void op_grp2_Eb_CL(struct cpu *c, const struct dec_insn *d) { grp2(c, d, 1, (unsigned)c->r[R_RCX]); }
+void op_grp2_Ev_CL(struct cpu *c, const struct dec_insn *d) { grp2(c, d, d->opsz, (unsigned)c->r[R_RCX]); }
+
+/* SHLD/SHRD (count masked to 5/6 bits; OF defined for count 1). */
+static void shxd(struct cpu *c, const struct dec_insn *d, unsigned cnt,
+		 bool left)
+{
+	unsigned n = d->opsz, bits = 8 * n;
+	uint64_t m = sz_mask(n), la = 0, v, src = c->r[d->reg] & m, r;
+	bool cf;
+
+	cnt &= n == 8 ? 63 : 31;
+	if (d->mod != 3) {
+		la = cpu_ea(c, d);
+		cpu_probe_write(c, la, n);
+		v = rdn(c, la, n);
+	} else {
+		v = greg(c, d->rm, n, d->rex);
+	}
+	if (!cnt)
+		return;
+	if (n == 2 && cnt > 16) { /* undefined; keep something sane */
+		cnt &= 15;
+		if (!cnt)
+			return;
+	}
+	if (left) {
+		r = ((v << cnt) | (cnt == bits ? src : src >> (bits - cnt))) & m;
+		cf = (v >> (bits - cnt)) & 1;
+	} else {
+		r = ((v >> cnt) | (cnt == bits ? src : src << (bits - cnt))) & m;
+		cf = (v >> (cnt - 1)) & 1;
+	}
+	set_flags6(c, cf, ((r ^ v) & sign_bit(n)) != 0, r, n, false);
+	if (d->mod == 3)
+		sreg_w(c, d->rm, n, d->rex, r);
+	else
+		wrn(c, la, r, n);
+}
+
+void op_shld_Ev_Gv_Ib(struct cpu *c, const struct dec_insn *d) { shxd(c, d, (unsigned)d->imm, true); }
+void op_shld_Ev_Gv_CL(struct cpu *c, const struct dec_insn *d) { shxd(c, d, (unsigned)c->r[R_RCX], true); }
+void op_shrd_Ev_Gv_Ib(struct cpu *c, const struct dec_insn *d) { shxd(c, d, (unsigned)d->imm, false); }
+void op_shrd_Ev_Gv_CL(struct cpu *c, const struct dec_insn *d) { shxd(c, d, (unsigned)c->r[R_RCX], false); }
+
+/* --- bit test family: BT BTS BTR BTC ----------------------------------- */
+static void bitop(struct cpu *c, const struct dec_insn *d, unsigned op,
+		  uint64_t bit, bool reg_offset)
+{
+	unsigned n = d->opsz, bits = 8 * n;
+	uint64_t v, la = 0, mask, r;
+	int64_t off;
+
+	if (d->mod == 3) {
+		v = greg(c, d->rm, n, d->rex);
+		bit &= bits - 1;
+	} else {
+		la = cpu_ea(c, d);
+		if (reg_offset) {
+			/* Register bit offsets address beyond the operand
+			 * (SDM BT: bit base + offset, signed). */
+			unsigned sh = 64 - bits;
+
+			off = (int64_t)(bit << sh) >> sh;
+			la += (uint64_t)((off >> (n == 8 ? 6 : n == 4 ? 5 : 4)) *
+					 (int64_t)n);
+		}
+		bit &= bits - 1;
+		if (op)
+			cpu_probe_write(c, la, n);
+		v = rdn(c, la, n);
+	}
+	mask = 1ull << bit;
+	c->rflags = (cpu_get_rflags(c) & ~RFLAGS_CF) |
+		    ((v & mask) ? RFLAGS_CF : 0) | RFLAGS_FIXED;
+	c->lf_op = LF_NONE;
+	switch (op) {
+	case 0: return;
+	case 1: r = v | mask; break;
+	case 2: r = v & ~mask; break;
+	default: r = v ^ mask; break;
+	}
+	if (d->mod == 3)
+		sreg_w(c, d->rm, n, d->rex, r);
+	else
+		wrn(c, la, r, n);
+}
+
+void op_bt_Ev_Gv(struct cpu *c, const struct dec_insn *d) { bitop(c, d, 0, c->r[d->reg], true); }
+void op_bts_Ev_Gv(struct cpu *c, const struct dec_insn *d) { bitop(c, d, 1, c->r[d->reg], true); }
+void op_btr_Ev_Gv(struct cpu *c, const struct dec_insn *d) { bitop(c, d, 2, c->r[d->reg], true); }
+void op_btc_Ev_Gv(struct cpu *c, const struct dec_insn *d) { bitop(c, d, 3, c->r[d->reg], true); }
+
+void op_grp8_Ev_Ib(struct cpu *c, const struct dec_insn *d)
+{
+	if ((d->reg & 7) < 4)
+		cpu_ud(c);
+	bitop(c, d, (d->reg & 7) - 4, d->imm, false);
+}
+
+static void zf_only(struct cpu *c, bool zf)
+{
+	c->rflags = (cpu_get_rflags(c) & ~RFLAGS_ZF) | (zf ? RFLAGS_ZF : 0);
+	c->lf_op = LF_NONE;
+}
+
+void op_bsf_Gv_Ev(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t v = rd_E(c, d, d->opsz);
+
+	/* F3 0F BC is TZCNT only with BMI1, which rax does not advertise:
+	 * then it executes as BSF (Linux relies on this). */
+	zf_only(c, !v);
+	if (v)
+		sreg_w(c, d->reg, d->opsz, d->rex, (uint64_t)__builtin_ctzll(v));
+}
+
+void op_bsr_Gv_Ev(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t v = rd_E(c, d, d->opsz);
+
+	/* Likewise F3 0F BD is BSR without ABM/LZCNT. */
+	zf_only(c, !v);
+	if (v)
+		sreg_w(c, d->reg, d->opsz, d->rex,
+		       63 - (uint64_t)__builtin_clzll(v));
+}
+
+void op_popcnt_Gv_Ev(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t v;
+
+	if (d->pfx != DEC_PFX_F3)
+		cpu_ud(c);
+	v = rd_E(c, d, d->opsz);
+	set_flags6(c, false, false, v ? 1 : 0, 8, false);
+	c->rflags &= ~(uint64_t)RFLAGS_PF;
+	sreg_w(c, d->reg, d->opsz, d->rex, (uint64_t)__builtin_popcountll(v));
+}
+
+/* XADD, CMPXCHG (single vCPU: LOCK is a no-op). */
+void op_xadd_Eb_Gb(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t la = 0, v, s = greg(c, d->reg, 1, d->rex), r;
+
+	if (d->mod == 3) {
+		v = greg(c, d->rm, 1, d->rex);
+		r = alu(c, 0, v, s, 1);
+		sreg_w(c, d->reg, 1, d->rex, v);
+		sreg_w(c, d->rm, 1, d->rex, r);
+		return;
+	}
+	la = cpu_ea(c, d);
+	cpu_probe_write(c, la, 1);
+	v = rd8(c, la);
+	r = alu(c, 0, v, s, 1);
+	wr8(c, la, (uint8_t)r);
+	sreg_w(c, d->reg, 1, d->rex, v);
+}
+
+void op_xadd_Ev_Gv(struct cpu *c, const struct dec_insn *d)
+{
+	unsigned n = d->opsz;
+	uint64_t la = 0, v, s = c->r[d->reg], r;
+
+	if (d->mod == 3) {
+		v = greg(c, d->rm, n, d->rex);
+		r = alu(c, 0, v, s, n);
+		sreg_w(c, d->reg, n, d->rex, v);
+		sreg_w(c, d->rm, n, d->rex, r);
+		return;
+	}
+	la = cpu_ea(c, d);
+	cpu_probe_write(c, la, n);
+	v = rdn(c, la, n);
+	r = alu(c, 0, v, s, n);
+	wrn(c, la, r, n);
+	sreg_w(c, d->reg, n, d->rex, v);
+}
+
+static void cmpxchg(struct cpu *c, const struct dec_insn *d, unsigned n)
+{
+	uint64_t la = 0, v, acc = c->r[R_RAX] & sz_mask(n);
+
+	if (d->mod == 3) {
+		v = greg(c, d->rm, n, d->rex);
+	} else {
+		la = cpu_ea(c, d);
+		cpu_probe_write(c, la, n);
+		v = rdn(c, la, n);
+	}
+	alu(c, 7, acc, v, n);
+	if (acc == v) {
+		uint64_t s = greg(c, d->reg, n, d->rex);
+
+		if (d->mod == 3)
+			sreg_w(c, d->rm, n, d->rex, s);
+		else
+			wrn(c, la, s, n);
+	} else {
+		if (d->mod != 3)
+			wrn(c, la, v, n); /* always writes (SDM CMPXCHG) */
+		sreg_w(c, R_RAX, n, true, v);
+	}
+}
+
+void op_cmpxchg_Eb_Gb(struct cpu *c, const struct dec_insn *d) { cmpxchg(c, d, 1); }
+void op_cmpxchg_Ev_Gv(struct cpu *c, const struct dec_insn *d) { cmpxchg(c, d, d->opsz); }
+
+/* 0F C7: CMPXCHG8B/16B (/1), RDRAND/RDSEED are not advertised. */
+void op_grp9(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t la;
+	bool eq;
+
+	if ((d->reg & 7) != 1 || d->mod == 3)
+		cpu_ud(c);
+	la = cpu_ea(c, d);
+	cpu_probe_write(c, la, d->opsz == 8 ? 16 : 8);
+	if (d->opsz == 8) {
+		uint64_t lo, hi;
+
+		if (la & 15)
+			cpu_gp(c, 0);
+		lo = rd64(c, la);
+		hi = rd64(c, la + 8);
+		eq = lo == c->r[R_RAX] && hi == c->r[R_RDX];
+		if (eq) {
+			wr64(c, la, c->r[R_RBX]);
+			wr64(c, la + 8, c->r[R_RCX]);
+		} else {
+			wr64(c, la, lo);
+			wr64(c, la + 8, hi);
+			c->r[R_RAX] = lo;
+			c->r[R_RDX] = hi;
+		}
+	} else {
+		uint64_t v = rd64(c, la);
+
+		eq = v == (((c->r[R_RDX] & 0xffffffffull) << 32) |
+			   (c->r[R_RAX] & 0xffffffffull));
+		if (eq) {
+			wr64(c, la, ((c->r[R_RCX] & 0xffffffffull) << 32) |
+			     (c->r[R_RBX] & 0xffffffffull));
+		} else {
+			wr64(c, la, v);
+			c->r[R_RAX] = (uint32_t)v;
+			c->r[R_RDX] = v >> 32;
+		}
+	}
+	zf_only(c, eq);
+}

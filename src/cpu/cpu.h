@@ -1,0 +1,362 @@
+/* The interpreter's private state and the helpers its instruction
+ * handlers share.  Nothing outside src/cpu includes this header; the rest
+ * of rax sees only cpu_vcpu_ops (vcpu.h).
+ *
+ * Execution model: handlers run with c->rip at the instruction start and
+ * c->next_rip after it; a fault anywhere (memory access, privilege check)
+ * calls cpu_raise(), which longjmps back to the run loop with no partial
+ * register update committed.  Handlers therefore read and check every
+ * operand before writing any register, and write memory last. */
+#ifndef RAX_CPU_CPU_H
+#define RAX_CPU_CPU_H
+
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "decoder/decoder.h"
+#include "regs.h"
+#include "vcpu.h"
+
+struct machine;
+struct intc;
+
+/* Exception vectors (SDM Vol. 3 §6.3.1). */
+enum { EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4,
+       EXC_BR = 5, EXC_UD = 6, EXC_NM = 7, EXC_DF = 8, EXC_TS = 10,
+       EXC_NP = 11, EXC_SS = 12, EXC_GP = 13, EXC_PF = 14, EXC_MF = 16,
+       EXC_AC = 17, EXC_MC = 18, EXC_XM = 19 };
+
+/* Lazy-flag producers: the last ALU result and its inputs stand in for
+ * CF PF AF ZF SF OF until someone reads RFLAGS. */
+enum { LF_NONE, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC };
+
+enum { TLB_READ, TLB_WRITE, TLB_FETCH, TLB_KINDS };
+#define TLB_SIZE 256
+#define TLB_INVALID 0xfffull /* never equals a page-aligned tag */
+
+struct tlb_entry {
+	uint64_t tag;      /* linear page | 1 when filled for CPL 3 */
+	uintptr_t addend;  /* host address = addend + linear address */
+	uint64_t pa_page;  /* physical page */
+	bool global;
+};
+
+/* Decoded-instruction cache: straight-line runs ("blocks") of up to
+ * BLK_INSNS instructions within one physical page, keyed by the physical
+ * address of the first and the decoding mode.  Sequential execution walks
+ * a block without any lookup; a taken branch, a TLB flush, a mode change
+ * or a store to the page (cpu_code_write) ends the walk. */
+#define BLK_INSNS 32
+#define BLK_BITS 13
+#define BLK_COUNT (1u << BLK_BITS)
+#define BLK_EMPTY (~0ull)
+
+struct block {
+	uint64_t tag;      /* physical address | mode << 56, or BLK_EMPTY */
+	unsigned n, chain_rr;
+	/* Chaining: successors seen after this block, valid while the
+	 * translation epoch (bumped by every TLB flush and mode change) and
+	 * the successor's tag are unchanged; saves the fetch translation and
+	 * hash lookup on every taken branch. */
+	uint64_t next_rip[2], next_tag[2];
+	struct block *next[2];
+	uint32_t next_epoch[2];
+	struct dec_insn d[BLK_INSNS];
+};
+
+static inline uint64_t blk_pa(uint64_t tag)
+{
+	return tag & ((1ull << 56) - 1);
+}
+
+#define CPU_MAX_BP 8
+
+/* Counters printed by --stats: one X-macro list (STYLE.md habit 6). */
+#define CPU_STATS(X) \
+	X(tlb_miss) X(blk_chain) X(blk_hit) X(blk_miss) X(smc_flush) \
+	X(irq) X(halt) X(tlb_flush)
+
+struct cpu {
+	struct machine *m;
+	uint64_t r[16];
+	uint64_t rip, next_rip;
+	uint64_t rflags;          /* arithmetic flags stale when lf_op set */
+	uint64_t lf_res, lf_a, lf_b;
+	uint8_t lf_op, lf_sz;
+
+	struct rax_seg seg[6], ldt, tr;
+	struct rax_dtable gdt, idt;
+	uint64_t cr0, cr2, cr3, cr4, efer;
+	uint64_t dr[4], dr6, dr7;
+	uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux, pat;
+	uint64_t misc_enable, tsc_offset;
+	unsigned cpl;
+	enum dec_mode mode;
+
+	uint8_t fx[512] __attribute__((aligned(16))); /* FXSAVE image */
+
+	struct tlb_entry tlb[TLB_KINDS][TLB_SIZE];
+	struct block *blocks;
+	struct block *blk;        /* block being walked, or NULL */
+	unsigned blk_i;           /* next instruction in blk */
+	uint64_t blk_rip;         /* rip that continues blk */
+	uint32_t epoch;           /* translation epoch for block chaining */
+	uint8_t *code_page;      /* per 4 KiB physical page: decoded code */
+	uint64_t code_pages;
+
+	uint64_t icount;          /* retired instructions = clock in ns */
+	uint64_t host_base;       /* CLOCK_MONOTONIC at init, for idling */
+	uint64_t idle_ns;         /* clock advanced by HLT, not instructions */
+	/* icount of the next event check; other threads (kick, set_irq)
+	 * store 0 into it to force a check soon. */
+	_Atomic uint64_t next_check;
+	uint64_t shadow_end;      /* interrupts inhibited until icount */
+	atomic_bool kick;
+	bool halted, trace, step, sys_access;
+	int exc_vec, exc_depth;
+	uint32_t exc_err;
+	bool exc_has_err;
+	jmp_buf jb;
+
+	struct intc *intc;
+	unsigned nbp, nwp;
+	uint64_t bp[CPU_MAX_BP];
+	enum bp_type bp_type[CPU_MAX_BP];
+	struct { uint64_t addr, len; enum bp_type t; } wp[CPU_MAX_BP];
+	bool watch_hit;
+	enum vcpu_stop_reason last_stop; /* of the previous run() */
+	uint64_t watch_addr;
+	enum bp_type watch_type;
+
+#define CPU_STAT_FIELD(n) uint64_t st_##n;
+	CPU_STATS(CPU_STAT_FIELD)
+#undef CPU_STAT_FIELD
+	uint64_t st_vec[256];
+};
+
+typedef void (*cpu_handler)(struct cpu *c, const struct dec_insn *d);
+
+/* --- exceptions (cpu.c) ------------------------------------------------ */
+__attribute__((noreturn)) void cpu_raise(struct cpu *c, int vec, uint32_t err,
+					  bool has_err);
+#define cpu_ud(c) cpu_raise(c, EXC_UD, 0, false)
+#define cpu_gp(c, e) cpu_raise(c, EXC_GP, (e), true)
+void cpu_deliver(struct cpu *c, int vec, bool has_err, uint32_t err,
+		 bool soft);
+
+/* --- flags (alu.c) ------------------------------------------------------ */
+uint64_t cpu_get_rflags(const struct cpu *c);
+void cpu_set_rflags(struct cpu *c, uint64_t v);
+bool cpu_cond(const struct cpu *c, unsigned cc);
+bool cpu_cf(const struct cpu *c);
+void cpu_incdec_E(struct cpu *c, const struct dec_insn *d, unsigned n);
+
+/* --- memory (mem.c) ----------------------------------------------------- */
+void cpu_tlb_flush(struct cpu *c, bool keep_global);
+void cpu_tlb_flush_page(struct cpu *c, uint64_t la);
+void cpu_mem_slow(struct cpu *c, uint64_t la, void *buf, unsigned n,
+		  int kind);
+uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user);
+/* Looks up a physical RAM pointer for fetch: returns host pointer or NULL. */
+const uint8_t *cpu_fetch_ptr(struct cpu *c, uint64_t la, uint64_t *pa,
+			     unsigned *avail);
+void cpu_code_write(struct cpu *c, uint64_t pa, unsigned n);
+void cpu_mark_code(struct cpu *c, uint64_t pa);
+
+static inline bool cpu_user(const struct cpu *c)
+{
+	return c->cpl == 3 && !c->sys_access;
+}
+
+static inline struct tlb_entry *tlb_hit(struct cpu *c, int kind,
+					uint64_t la, unsigned n)
+{
+	struct tlb_entry *e = &c->tlb[kind][(la >> 12) & (TLB_SIZE - 1)];
+
+	if (e->tag == ((la & ~0xfffull) | cpu_user(c)) &&
+	    (la & 0xfff) <= 4096 - n)
+		return e;
+	return NULL;
+}
+
+#define DEF_MEM(bits)                                                     \
+static inline uint##bits##_t rd##bits(struct cpu *c, uint64_t la)         \
+{                                                                         \
+	struct tlb_entry *e = tlb_hit(c, TLB_READ, la, bits / 8);         \
+	uint##bits##_t v;                                                 \
+	if (e) {                                                          \
+		memcpy(&v, (void *)(e->addend + (uintptr_t)la), sizeof(v)); \
+		return v;                                                 \
+	}                                                                 \
+	cpu_mem_slow(c, la, &v, bits / 8, TLB_READ);                      \
+	return v;                                                         \
+}                                                                         \
+static inline void wr##bits(struct cpu *c, uint64_t la, uint##bits##_t v) \
+{                                                                         \
+	struct tlb_entry *e = tlb_hit(c, TLB_WRITE, la, bits / 8);        \
+	if (e) {                                                          \
+		memcpy((void *)(e->addend + (uintptr_t)la), &v, sizeof(v)); \
+		return;                                                   \
+	}                                                                 \
+	cpu_mem_slow(c, la, &v, bits / 8, TLB_WRITE);                     \
+}
+DEF_MEM(8)
+DEF_MEM(16)
+DEF_MEM(32)
+DEF_MEM(64)
+#undef DEF_MEM
+
+/* Sized access: n = 1, 2, 4, 8. */
+static inline uint64_t rdn(struct cpu *c, uint64_t la, unsigned n)
+{
+	switch (n) {
+	case 1: return rd8(c, la);
+	case 2: return rd16(c, la);
+	case 4: return rd32(c, la);
+	default: return rd64(c, la);
+	}
+}
+
+static inline void wrn(struct cpu *c, uint64_t la, uint64_t v, unsigned n)
+{
+	switch (n) {
+	case 1: wr8(c, la, (uint8_t)v); break;
+	case 2: wr16(c, la, (uint16_t)v); break;
+	case 4: wr32(c, la, (uint32_t)v); break;
+	default: wr64(c, la, v); break;
+	}
+}
+
+/* Checks a write to [la, la+n) can complete (for read-modify-write
+ * ordering): raises the fault now if not. */
+void cpu_probe_write(struct cpu *c, uint64_t la, unsigned n);
+
+/* --- operands (ops.c) --------------------------------------------------- */
+static inline uint64_t sz_mask(unsigned n)
+{
+	return n >= 8 ? ~0ull : (1ull << (8 * n)) - 1;
+}
+
+/* Linear address of a memory operand (segment base only for FS/GS in
+ * 64-bit mode: SDM Vol. 3 §3.2.4). */
+static inline uint64_t cpu_ea(const struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t ea = (uint64_t)(int64_t)d->disp;
+	unsigned s;
+
+	if (d->riprel)
+		ea += c->next_rip;
+	if (d->base != DEC_NOREG)
+		ea += c->r[d->base];
+	if (d->index != DEC_NOREG)
+		ea += c->r[d->index] << d->scale;
+	if (d->adsz != 8)
+		ea &= sz_mask(d->adsz);
+	s = d->seg;
+	if (c->mode == DEC_MODE64) {
+		if (s == S_FS || s == S_GS)
+			ea += c->seg[s].base;
+		return ea;
+	}
+	if (s == DEC_NOREG)
+		s = (d->base == R_RSP || d->base == R_RBP) ? S_SS : S_DS;
+	return (ea + c->seg[s].base) & 0xffffffffull;
+}
+
+/* Register read/write honouring 8-bit high registers and the 32-bit
+ * zero-extension rule (SDM Vol. 1 §3.4.1.1). */
+static inline uint64_t greg(const struct cpu *c, unsigned r, unsigned n,
+			    bool rex)
+{
+	if (n == 1) {
+		if (!rex && r >= 4 && r < 8)
+			return (c->r[r - 4] >> 8) & 0xff;
+		return c->r[r] & 0xff;
+	}
+	return c->r[r] & sz_mask(n);
+}
+
+static inline void sreg_w(struct cpu *c, unsigned r, unsigned n, bool rex,
+			  uint64_t v)
+{
+	switch (n) {
+	case 1:
+		if (!rex && r >= 4 && r < 8)
+			c->r[r - 4] = (c->r[r - 4] & ~0xff00ull) |
+				      ((v & 0xff) << 8);
+		else
+			c->r[r] = (c->r[r] & ~0xffull) | (v & 0xff);
+		break;
+	case 2: c->r[r] = (c->r[r] & ~0xffffull) | (v & 0xffff); break;
+	case 4: c->r[r] = (uint32_t)v; break;
+	default: c->r[r] = v; break;
+	}
+}
+
+/* The E operand (ModRM r/m) of size n. */
+static inline uint64_t rd_E(struct cpu *c, const struct dec_insn *d,
+			    unsigned n)
+{
+	if (d->mod == 3)
+		return greg(c, d->rm, n, d->rex);
+	return rdn(c, cpu_ea(c, d), n);
+}
+
+static inline void wr_E(struct cpu *c, const struct dec_insn *d, unsigned n,
+			uint64_t v)
+{
+	if (d->mod == 3)
+		sreg_w(c, d->rm, n, d->rex, v);
+	else
+		wrn(c, cpu_ea(c, d), v, n);
+}
+
+/* Stack: push/pop with the operand size given. */
+static inline uint64_t stack_mask(const struct cpu *c)
+{
+	if (c->mode == DEC_MODE64)
+		return ~0ull;
+	return c->seg[S_SS].db ? 0xffffffffull : 0xffffull;
+}
+
+static inline void cpu_push(struct cpu *c, uint64_t v, unsigned n)
+{
+	uint64_t sp = (c->r[R_RSP] - n) & stack_mask(c);
+
+	wrn(c, sp + (c->mode == DEC_MODE64 ? 0 : c->seg[S_SS].base), v, n);
+	c->r[R_RSP] = (c->r[R_RSP] & ~stack_mask(c)) | sp;
+}
+
+static inline uint64_t cpu_pop(struct cpu *c, unsigned n)
+{
+	uint64_t sp = c->r[R_RSP] & stack_mask(c);
+	uint64_t v = rdn(c, sp + (c->mode == DEC_MODE64 ? 0 :
+			 c->seg[S_SS].base), n);
+
+	c->r[R_RSP] = (c->r[R_RSP] & ~stack_mask(c)) |
+		      ((sp + n) & stack_mask(c));
+	return v;
+}
+
+/* --- system (sys.c) ----------------------------------------------------- */
+void cpu_load_seg(struct cpu *c, unsigned s, uint16_t sel);
+void cpu_set_cr0(struct cpu *c, uint64_t v);
+void cpu_set_cr4(struct cpu *c, uint64_t v);
+void cpu_update_mode(struct cpu *c);
+int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v);
+int cpu_wrmsr(struct cpu *c, uint32_t msr, uint64_t v);
+uint64_t cpu_flags_mask(const struct cpu *c);
+void cpu_far_jump(struct cpu *c, uint16_t sel, uint64_t off, bool call,
+		  unsigned n);
+void cpu_far_return(struct cpu *c, unsigned n, uint16_t pop_extra,
+		    bool iret);
+
+/* Handlers: every name in opcodes.def. */
+#define X(id, h, mn, ops, fl) void h(struct cpu *c, const struct dec_insn *d);
+#include "decoder/opcodes.def"
+#undef X
+
+#endif

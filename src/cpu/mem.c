@@ -1,0 +1,225 @@
+/* Guest memory access for the interpreter: the software TLB (direct
+ * mapped, one table per access kind, hit = tag compare + host pointer),
+ * the slow path through pg_walk() to RAM or MMIO, and the per-page "holds
+ * decoded code" marks that catch self-modifying code: pages with decoded
+ * instructions never get write-TLB entries, so every store to them takes
+ * the slow path, which drops the page's decoded instructions. */
+#include "cpu/cpu.h"
+
+#include <errno.h>
+
+#include "machine.h"
+#include "paging/paging.h"
+
+void cpu_tlb_flush(struct cpu *c, bool keep_global)
+{
+	for (int k = 0; k < TLB_KINDS; k++)
+		for (int i = 0; i < TLB_SIZE; i++)
+			if (!keep_global || !c->tlb[k][i].global)
+				c->tlb[k][i].tag = TLB_INVALID;
+	c->st_tlb_flush++;
+	c->blk = NULL;
+	c->epoch++;
+}
+
+void cpu_tlb_flush_page(struct cpu *c, uint64_t la)
+{
+	for (int k = 0; k < TLB_KINDS; k++) {
+		struct tlb_entry *e = &c->tlb[k][(la >> 12) & (TLB_SIZE - 1)];
+
+		if ((e->tag & ~0xfffull) == (la & ~0xfffull))
+			e->tag = TLB_INVALID;
+	}
+	c->blk = NULL;
+	c->epoch++;
+}
+
+static int64_t code_index(const struct cpu *c, uint64_t pa)
+{
+	const struct guest_mem *gm = &c->m->mem;
+
+	if (pa < gm->low_size)
+		return (int64_t)(pa >> 12);
+	if (pa >= MEM_4G && pa - MEM_4G < gm->high_size)
+		return (int64_t)((gm->low_size + pa - MEM_4G) >> 12);
+	return -1;
+}
+
+void cpu_mark_code(struct cpu *c, uint64_t pa)
+{
+	int64_t i = code_index(c, pa);
+
+	if (i < 0 || c->code_page[i])
+		return;
+	c->code_page[i] = 1;
+	for (int k = 0; k < TLB_SIZE; k++)
+		if (c->tlb[TLB_WRITE][k].pa_page == (pa & ~0xfffull))
+			c->tlb[TLB_WRITE][k].tag = TLB_INVALID;
+}
+
+void cpu_code_write(struct cpu *c, uint64_t pa, unsigned n)
+{
+	int64_t i = code_index(c, pa);
+	uint64_t page = pa & ~0xfffull;
+
+	if (i < 0 || !c->code_page[i])
+		return;
+	c->code_page[i] = 0;
+	c->st_smc_flush++;
+	/* Blocks never cross a page: drop those starting in this one. */
+	for (unsigned b = 0; b < BLK_COUNT; b++)
+		if ((blk_pa(c->blocks[b].tag) & ~0xfffull) == page)
+			c->blocks[b].tag = BLK_EMPTY;
+	c->blk = NULL;
+	c->epoch++;
+}
+
+static int read_pte(void *opaque, uint64_t pa, uint64_t *pte)
+{
+	struct cpu *c = opaque;
+
+	return gm_read(&c->m->mem, pa, pte, 8);
+}
+
+static int write_pte(void *opaque, uint64_t pa, uint64_t pte)
+{
+	struct cpu *c = opaque;
+
+	cpu_code_write(c, pa, 8);
+	return gm_write(&c->m->mem, pa, &pte, 8);
+}
+
+static bool has_watch(const struct cpu *c, uint64_t page)
+{
+	for (unsigned i = 0; i < c->nwp; i++)
+		if (c->wp[i].addr < page + 4096 &&
+		    page < c->wp[i].addr + c->wp[i].len)
+			return true;
+	return false;
+}
+
+uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user)
+{
+	struct pg_ctx pc = { c->cr0, c->cr3, c->cr4, c->efer, read_pte,
+			     write_pte, c };
+	struct pg_result r;
+	uint32_t pf = 0;
+	unsigned acc = kind == TLB_WRITE ? PG_WRITE :
+		       kind == TLB_FETCH ? PG_FETCH : PG_READ;
+	int ret;
+
+	if (c->mode == DEC_MODE64 && (uint64_t)((int64_t)(la << 16) >> 16) != la)
+		cpu_gp(c, 0);
+	if (!(c->cr0 & CR0_PG)) {
+		r.pa = la;
+		r.global = false;
+	} else {
+		if (user)
+			acc |= PG_USER;
+		if (c->rflags & RFLAGS_AC)
+			acc |= PG_AC;
+		ret = pg_walk(&pc, la, acc, &r, &pf);
+		if (ret == PG_FAULT || ret < 0) {
+			c->cr2 = la;
+			cpu_raise(c, EXC_PF, ret < 0 ? pf | PF_RSVD : pf, true);
+		}
+	}
+	{
+		uint64_t pa_page = r.pa & ~0xfffull;
+		uint8_t *host = gm_ptr(&c->m->mem, pa_page, 4096);
+		struct tlb_entry *e = &c->tlb[kind][(la >> 12) & (TLB_SIZE - 1)];
+		int64_t ci = code_index(c, pa_page);
+
+		if (host && !(kind == TLB_WRITE && ci >= 0 && c->code_page[ci]) &&
+		    !(kind != TLB_FETCH && c->nwp && has_watch(c, la & ~0xfffull))) {
+			e->tag = (la & ~0xfffull) | user;
+			e->addend = (uintptr_t)host - (uintptr_t)(la & ~0xfffull);
+			e->pa_page = pa_page;
+			e->global = r.global;
+		}
+	}
+	c->st_tlb_miss++;
+	return r.pa;
+}
+
+static void check_watch(struct cpu *c, uint64_t la, unsigned n, int kind)
+{
+	for (unsigned i = 0; i < c->nwp; i++) {
+		enum bp_type t = c->wp[i].t;
+
+		if (la < c->wp[i].addr + c->wp[i].len && c->wp[i].addr < la + n &&
+		    (t == BP_ACCESS || (t == BP_WRITE) == (kind == TLB_WRITE)) &&
+		    !c->watch_hit) { /* the first access in the instruction */
+			c->watch_hit = true;
+			c->next_check = 0;
+			c->watch_addr = la > c->wp[i].addr ? la : c->wp[i].addr;
+			c->watch_type = t;
+		}
+	}
+}
+
+void cpu_mem_slow(struct cpu *c, uint64_t la, void *buf, unsigned n,
+		  int kind)
+{
+	unsigned first = 4096 - (la & 0xfff);
+	uint64_t pa[2];
+	unsigned len[2];
+	int parts = 1;
+	bool user = cpu_user(c);
+
+	if (first >= n) {
+		len[0] = n;
+	} else {
+		len[0] = first;
+		len[1] = n - first;
+		parts = 2;
+	}
+	/* Translate every page before touching any (no partial writes). */
+	pa[0] = cpu_translate(c, la, kind, user);
+	if (parts == 2)
+		pa[1] = cpu_translate(c, la + first, kind, user);
+	if (c->nwp)
+		check_watch(c, la, n, kind);
+	for (int i = 0, off = 0; i < parts; off += len[i], i++) {
+		uint8_t *p = gm_ptr(&c->m->mem, pa[i], len[i]);
+		uint8_t *b = (uint8_t *)buf + off;
+
+		if (kind == TLB_WRITE) {
+			if (p) {
+				cpu_code_write(c, pa[i], len[i]);
+				memcpy(p, b, len[i]);
+			} else {
+				machine_mmio(c->m, pa[i], true, b, len[i]);
+			}
+		} else if (p) {
+			memcpy(b, p, len[i]);
+		} else {
+			machine_mmio(c->m, pa[i], false, b, len[i]);
+		}
+	}
+}
+
+void cpu_probe_write(struct cpu *c, uint64_t la, unsigned n)
+{
+	unsigned first = 4096 - (la & 0xfff);
+
+	if (tlb_hit(c, TLB_WRITE, la, n))
+		return;
+	cpu_translate(c, la, TLB_WRITE, cpu_user(c));
+	if (first < n)
+		cpu_translate(c, la + first, TLB_WRITE, cpu_user(c));
+}
+
+const uint8_t *cpu_fetch_ptr(struct cpu *c, uint64_t la, uint64_t *pa,
+			     unsigned *avail)
+{
+	struct tlb_entry *e = tlb_hit(c, TLB_FETCH, la, 1);
+
+	*avail = 4096 - (la & 0xfff);
+	if (e) {
+		*pa = e->pa_page | (la & 0xfff);
+		return (const uint8_t *)(e->addend + (uintptr_t)la);
+	}
+	*pa = cpu_translate(c, la, TLB_FETCH, cpu_user(c));
+	return gm_ptr(&c->m->mem, *pa, *avail);
+}

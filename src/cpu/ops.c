@@ -1,0 +1,600 @@
+/* Data movement, stack, near control flow, string instructions, port I/O
+ * and flag instructions (SDM Vol. 2 instruction pages of the same name). */
+#include "cpu/cpu.h"
+
+#include "machine.h"
+
+/* --- moves ---------------------------------------------------------------- */
+
+void op_mov_Eb_Gb(struct cpu *c, const struct dec_insn *d) { wr_E(c, d, 1, greg(c, d->reg, 1, d->rex)); }
+void op_mov_Ev_Gv(struct cpu *c, const struct dec_insn *d) { wr_E(c, d, d->opsz, c->r[d->reg]); }
+void op_mov_Gb_Eb(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->reg, 1, d->rex, rd_E(c, d, 1)); }
+void op_mov_Gv_Ev(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->reg, d->opsz, d->rex, rd_E(c, d, d->opsz)); }
+void op_mov_Eb_Ib(struct cpu *c, const struct dec_insn *d) { wr_E(c, d, 1, d->imm); }
+void op_mov_Ev_Iz(struct cpu *c, const struct dec_insn *d) { wr_E(c, d, d->opsz, d->imm); }
+void op_mov_Zb_Ib(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->rm, 1, d->rex, d->imm); }
+void op_mov_Zv_Iv(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->rm, d->opsz, d->rex, d->imm); }
+void op_movnti_My_Gy(struct cpu *c, const struct dec_insn *d)
+{
+	if (d->mod == 3)
+		cpu_ud(c);
+	wr_E(c, d, d->opsz == 8 ? 8 : 4, c->r[d->reg]);
+}
+
+void op_lea_Gv_M(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t ea = (uint64_t)(int64_t)d->disp;
+
+	if (d->mod == 3)
+		cpu_ud(c);
+	if (d->riprel)
+		ea += c->next_rip;
+	if (d->base != DEC_NOREG)
+		ea += c->r[d->base];
+	if (d->index != DEC_NOREG)
+		ea += c->r[d->index] << d->scale;
+	if (d->adsz != 8)
+		ea &= sz_mask(d->adsz);
+	sreg_w(c, d->reg, d->opsz, d->rex, ea);
+}
+
+void op_movsxd_Gv_Ed(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t v = (uint64_t)(int64_t)(int32_t)rd_E(c, d, 4);
+
+	sreg_w(c, d->reg, d->opsz, d->rex, v);
+}
+
+void op_movzx_Gv_Eb(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->reg, d->opsz, d->rex, rd_E(c, d, 1)); }
+void op_movzx_Gv_Ew(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->reg, d->opsz, d->rex, rd_E(c, d, 2)); }
+void op_movsx_Gv_Eb(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->reg, d->opsz, d->rex, (uint64_t)(int64_t)(int8_t)rd_E(c, d, 1)); }
+void op_movsx_Gv_Ew(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->reg, d->opsz, d->rex, (uint64_t)(int64_t)(int16_t)rd_E(c, d, 2)); }
+
+void op_xchg_Eb_Gb(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t g = greg(c, d->reg, 1, d->rex), v;
+
+	if (d->mod != 3)
+		cpu_probe_write(c, cpu_ea(c, d), 1);
+	v = rd_E(c, d, 1);
+	wr_E(c, d, 1, g);
+	sreg_w(c, d->reg, 1, d->rex, v);
+}
+
+void op_xchg_Ev_Gv(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t g = c->r[d->reg], v;
+
+	if (d->mod != 3)
+		cpu_probe_write(c, cpu_ea(c, d), d->opsz);
+	v = rd_E(c, d, d->opsz);
+	wr_E(c, d, d->opsz, g);
+	sreg_w(c, d->reg, d->opsz, d->rex, v);
+}
+
+void op_xchg_Zv_rAX(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t a = c->r[R_RAX], b = c->r[d->rm];
+
+	sreg_w(c, R_RAX, d->opsz, true, b);
+	sreg_w(c, d->rm, d->opsz, true, a);
+}
+
+void op_nop(struct cpu *c, const struct dec_insn *d)
+{
+	if (d->rm == 8) /* REX.B 90: xchg r8, rax */
+		op_xchg_Zv_rAX(c, d);
+}
+
+void op_nop_Ev(struct cpu *c, const struct dec_insn *d)
+{
+}
+
+void op_cbw(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t a = c->r[R_RAX];
+
+	switch (d->opsz) {
+	case 2: sreg_w(c, R_RAX, 2, true, (uint64_t)(int64_t)(int8_t)a); break;
+	case 4: c->r[R_RAX] = (uint32_t)(int32_t)(int16_t)a; break;
+	default: c->r[R_RAX] = (uint64_t)(int64_t)(int32_t)a; break;
+	}
+}
+
+void op_cwd(struct cpu *c, const struct dec_insn *d)
+{
+	unsigned n = d->opsz;
+	bool neg = c->r[R_RAX] & (1ull << (8 * n - 1));
+
+	sreg_w(c, R_RDX, n, true, neg ? ~0ull : 0);
+}
+
+static uint64_t moffs_la(struct cpu *c, const struct dec_insn *d)
+{
+	unsigned s = d->seg == DEC_NOREG ? S_DS : d->seg;
+	uint64_t a = d->imm;
+
+	if (c->mode == DEC_MODE64)
+		return (s == S_FS || s == S_GS) ? a + c->seg[s].base : a;
+	return (a + c->seg[s].base) & 0xffffffffull;
+}
+
+void op_mov_AL_Ob(struct cpu *c, const struct dec_insn *d) { sreg_w(c, R_RAX, 1, true, rd8(c, moffs_la(c, d))); }
+void op_mov_rAX_Ov(struct cpu *c, const struct dec_insn *d) { sreg_w(c, R_RAX, d->opsz, true, rdn(c, moffs_la(c, d), d->opsz)); }
+void op_mov_Ob_AL(struct cpu *c, const struct dec_insn *d) { wr8(c, moffs_la(c, d), (uint8_t)c->r[R_RAX]); }
+void op_mov_Ov_rAX(struct cpu *c, const struct dec_insn *d) { wrn(c, moffs_la(c, d), c->r[R_RAX], d->opsz); }
+
+void op_cmovcc_Gv_Ev(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t v = rd_E(c, d, d->opsz);
+
+	if (cpu_cond(c, d->op & 15))
+		sreg_w(c, d->reg, d->opsz, d->rex, v);
+	else if (d->opsz == 4)
+		c->r[d->reg] &= 0xffffffffull; /* 32-bit CMOV zero-extends */
+}
+
+void op_setcc_Eb(struct cpu *c, const struct dec_insn *d)
+{
+	wr_E(c, d, 1, cpu_cond(c, d->op & 15));
+}
+
+void op_bswap_Zv(struct cpu *c, const struct dec_insn *d)
+{
+	if (d->opsz == 8)
+		c->r[d->rm] = __builtin_bswap64(c->r[d->rm]);
+	else if (d->opsz == 4)
+		c->r[d->rm] = __builtin_bswap32((uint32_t)c->r[d->rm]);
+	else
+		sreg_w(c, d->rm, 2, true, 0); /* undefined; zero as CPUs do */
+}
+
+/* --- stack ---------------------------------------------------------------- */
+
+void op_push_Zv(struct cpu *c, const struct dec_insn *d) { cpu_push(c, c->r[d->rm], d->opsz); }
+void op_push_Iz(struct cpu *c, const struct dec_insn *d) { cpu_push(c, d->imm, d->opsz); }
+void op_push_Ib(struct cpu *c, const struct dec_insn *d) { cpu_push(c, d->imm, d->opsz); }
+
+void op_pop_Zv(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t v = cpu_pop(c, d->opsz);
+
+	sreg_w(c, d->rm, d->opsz, true, v);
+}
+
+void op_pop_Ev(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t sp = c->r[R_RSP], v = cpu_pop(c, d->opsz);
+
+	/* The address is computed after RSP is incremented (SDM POP). */
+	if (d->mod != 3) {
+		uint64_t la = cpu_ea(c, d);
+		uint64_t nsp = c->r[R_RSP];
+
+		c->r[R_RSP] = sp;
+		cpu_probe_write(c, la, d->opsz);
+		c->r[R_RSP] = nsp;
+		wrn(c, la, v, d->opsz);
+		return;
+	}
+	sreg_w(c, d->rm, d->opsz, true, v);
+}
+
+void op_pushf(struct cpu *c, const struct dec_insn *d)
+{
+	cpu_push(c, cpu_get_rflags(c) & ~(uint64_t)(RFLAGS_VM | RFLAGS_RF),
+		 d->opsz);
+}
+
+/* Writable RFLAGS bits for POPF/IRET at the current privilege. */
+uint64_t cpu_flags_mask(const struct cpu *c)
+{
+	uint64_t m = RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF |
+		     RFLAGS_SF | RFLAGS_TF | RFLAGS_DF | RFLAGS_OF |
+		     (1u << 14) | RFLAGS_AC | (1u << 21);
+	unsigned iopl = (c->rflags >> 12) & 3;
+
+	if (c->cpl <= iopl)
+		m |= RFLAGS_IF;
+	if (c->cpl == 0)
+		m |= 3u << 12;
+	return m;
+}
+
+void op_popf(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t v = cpu_pop(c, d->opsz), m = cpu_flags_mask(c), f;
+
+	if (d->opsz == 2)
+		m &= 0xffff;
+	f = cpu_get_rflags(c);
+	cpu_set_rflags(c, (f & ~m) | (v & m));
+	c->next_check = 0; /* IF may have been set */
+}
+
+void op_sahf(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t m = RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF;
+	uint64_t f = cpu_get_rflags(c);
+
+	cpu_set_rflags(c, (f & ~m) | ((c->r[R_RAX] >> 8) & m));
+}
+
+void op_lahf(struct cpu *c, const struct dec_insn *d)
+{
+	sreg_w(c, 4, 1, false, (cpu_get_rflags(c) & 0xd5) | 2);
+}
+
+void op_enter_Iw_Ib(struct cpu *c, const struct dec_insn *d)
+{
+	unsigned n = d->opsz, level = d->imm2 & 31;
+	uint64_t fp, bp = c->r[R_RBP];
+
+	cpu_push(c, bp, n);
+	fp = c->r[R_RSP];
+	for (unsigned i = 1; i < level; i++) {
+		bp -= n;
+		cpu_push(c, rdn(c, bp, n), n);
+	}
+	if (level)
+		cpu_push(c, fp, n);
+	sreg_w(c, R_RBP, n, true, fp);
+	c->r[R_RSP] -= d->imm;
+}
+
+void op_leave(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t bp = c->r[R_RBP] & stack_mask(c);
+	uint64_t v = rdn(c, bp + (c->mode == DEC_MODE64 ? 0 :
+			 c->seg[S_SS].base), d->opsz);
+
+	c->r[R_RSP] = (c->r[R_RSP] & ~stack_mask(c)) |
+		      ((bp + d->opsz) & stack_mask(c));
+	sreg_w(c, R_RBP, d->opsz, true, v);
+}
+
+/* --- near control flow ---------------------------------------------------- */
+
+static void jump(struct cpu *c, uint64_t target, unsigned n)
+{
+	c->next_rip = n == 8 ? target : target & sz_mask(n);
+}
+
+void op_jcc_Jb(struct cpu *c, const struct dec_insn *d)
+{
+	if (cpu_cond(c, d->op & 15))
+		jump(c, c->next_rip + d->imm, d->opsz);
+}
+
+void op_jcc_Jz(struct cpu *c, const struct dec_insn *d) { op_jcc_Jb(c, d); }
+void op_jmp_Jb(struct cpu *c, const struct dec_insn *d) { jump(c, c->next_rip + d->imm, d->opsz); }
+void op_jmp_Jz(struct cpu *c, const struct dec_insn *d) { jump(c, c->next_rip + d->imm, d->opsz); }
+
+void op_call_Jz(struct cpu *c, const struct dec_insn *d)
+{
+	cpu_push(c, c->next_rip, d->opsz);
+	jump(c, c->next_rip + d->imm, d->opsz);
+}
+
+void op_ret(struct cpu *c, const struct dec_insn *d)
+{
+	jump(c, cpu_pop(c, d->opsz), d->opsz);
+}
+
+void op_ret_Iw(struct cpu *c, const struct dec_insn *d)
+{
+	op_ret(c, d);
+	c->r[R_RSP] += d->imm;
+}
+
+static uint64_t count_reg(const struct cpu *c, const struct dec_insn *d)
+{
+	return c->r[R_RCX] & sz_mask(d->adsz);
+}
+
+static bool dec_count(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t v = (c->r[R_RCX] - 1) & sz_mask(d->adsz);
+
+	sreg_w(c, R_RCX, d->adsz, true, v);
+	return v != 0;
+}
+
+void op_loop_Jb(struct cpu *c, const struct dec_insn *d)
+{
+	if (dec_count(c, d))
+		jump(c, c->next_rip + d->imm, d->opsz);
+}
+
+void op_loopz_Jb(struct cpu *c, const struct dec_insn *d)
+{
+	if (dec_count(c, d) && cpu_cond(c, 4))
+		jump(c, c->next_rip + d->imm, d->opsz);
+}
+
+void op_loopnz_Jb(struct cpu *c, const struct dec_insn *d)
+{
+	if (dec_count(c, d) && cpu_cond(c, 5))
+		jump(c, c->next_rip + d->imm, d->opsz);
+}
+
+void op_jrcxz_Jb(struct cpu *c, const struct dec_insn *d)
+{
+	if (!count_reg(c, d))
+		jump(c, c->next_rip + d->imm, d->opsz);
+}
+
+void op_grp5_Ev(struct cpu *c, const struct dec_insn *d)
+{
+	unsigned reg = d->reg & 7, n = d->opsz;
+	uint64_t v, la;
+
+	switch (reg) {
+	case 0: case 1:
+		cpu_incdec_E(c, d, n);
+		return;
+	case 2: case 4:
+		if (c->mode == DEC_MODE64)
+			n = 8;
+		v = rd_E(c, d, n);
+		if (reg == 2)
+			cpu_push(c, c->next_rip, n);
+		jump(c, v, n);
+		return;
+	case 3: case 5:
+		if (d->mod == 3)
+			cpu_ud(c);
+		la = cpu_ea(c, d);
+		v = rdn(c, la, n);
+		cpu_far_jump(c, rd16(c, la + n), v, reg == 3, n);
+		return;
+	case 6:
+		if (c->mode == DEC_MODE64 && n != 2)
+			n = 8;
+		cpu_push(c, rd_E(c, d, n), n);
+		return;
+	default:
+		cpu_ud(c);
+	}
+}
+
+/* --- flags ---------------------------------------------------------------- */
+
+static void set_flag(struct cpu *c, uint64_t bit, int v)
+{
+	uint64_t f = cpu_get_rflags(c);
+
+	if (v < 0)
+		f ^= bit;
+	else if (v)
+		f |= bit;
+	else
+		f &= ~bit;
+	cpu_set_rflags(c, f);
+}
+
+void op_cmc(struct cpu *c, const struct dec_insn *d) { set_flag(c, RFLAGS_CF, -1); }
+void op_clc(struct cpu *c, const struct dec_insn *d) { set_flag(c, RFLAGS_CF, 0); }
+void op_stc(struct cpu *c, const struct dec_insn *d) { set_flag(c, RFLAGS_CF, 1); }
+void op_cld(struct cpu *c, const struct dec_insn *d) { c->rflags &= ~(uint64_t)RFLAGS_DF; }
+void op_std(struct cpu *c, const struct dec_insn *d) { c->rflags |= RFLAGS_DF; }
+
+/* --- string instructions -------------------------------------------------- */
+
+static uint64_t str_la(const struct cpu *c, const struct dec_insn *d,
+		       unsigned s, unsigned reg)
+{
+	uint64_t a = c->r[reg] & sz_mask(d->adsz);
+
+	if (c->mode == DEC_MODE64)
+		return (s == S_FS || s == S_GS) ? a + c->seg[s].base : a;
+	return (a + c->seg[s].base) & 0xffffffffull;
+}
+
+static void str_adv(struct cpu *c, const struct dec_insn *d, unsigned reg,
+		    unsigned n)
+{
+	uint64_t v = c->r[reg] + ((c->rflags & RFLAGS_DF) ? -(uint64_t)n : n);
+
+	sreg_w(c, reg, d->adsz, true, v);
+}
+
+static unsigned src_seg(const struct dec_insn *d)
+{
+	return d->seg == DEC_NOREG ? S_DS : d->seg;
+}
+
+/* Runs one string-instruction body `it` times under REP; cmp ops stop on
+ * the REPE/REPNE condition. */
+#define STRING_OP(name, n_expr, body, is_cmp)                               \
+STRING_OP_FAST(name, n_expr, body, is_cmp, (void)0)
+
+#define STRING_OP_FAST(name, n_expr, body, is_cmp, fast)                   \
+void name(struct cpu *c, const struct dec_insn *d)                         \
+{                                                                           \
+	unsigned n = (n_expr);                                              \
+	if (!d->rep) {                                                      \
+		body;                                                       \
+		return;                                                     \
+	}                                                                   \
+	fast;                                                               \
+	while (count_reg(c, d)) {                                           \
+		body;                                                       \
+		dec_count(c, d);                                            \
+		if (is_cmp && cpu_cond(c, 4) != (d->rep == 0xf3))           \
+			break;                                              \
+	}                                                                   \
+}
+
+#define MOVS_BODY do { \
+	uint64_t v = rdn(c, str_la(c, d, src_seg(d), R_RSI), n); \
+	wrn(c, str_la(c, d, S_ES, R_RDI), v, n); \
+	str_adv(c, d, R_RSI, n); str_adv(c, d, R_RDI, n); } while (0)
+#define STOS_BODY do { \
+	wrn(c, str_la(c, d, S_ES, R_RDI), c->r[R_RAX], n); \
+	str_adv(c, d, R_RDI, n); } while (0)
+#define LODS_BODY do { \
+	uint64_t v = rdn(c, str_la(c, d, src_seg(d), R_RSI), n); \
+	sreg_w(c, R_RAX, n, true, v); str_adv(c, d, R_RSI, n); } while (0)
+#define CMPS_BODY do { \
+	uint64_t a = rdn(c, str_la(c, d, src_seg(d), R_RSI), n); \
+	uint64_t b = rdn(c, str_la(c, d, S_ES, R_RDI), n); \
+	str_adv(c, d, R_RSI, n); str_adv(c, d, R_RDI, n); \
+	c->lf_op = LF_SUB; c->lf_a = a; c->lf_b = b; c->lf_res = a - b; \
+	c->lf_sz = (uint8_t)n; } while (0)
+#define SCAS_BODY do { \
+	uint64_t a = c->r[R_RAX] & sz_mask(n); \
+	uint64_t b = rdn(c, str_la(c, d, S_ES, R_RDI), n); \
+	str_adv(c, d, R_RDI, n); \
+	c->lf_op = LF_SUB; c->lf_a = a; c->lf_b = b; c->lf_res = a - b; \
+	c->lf_sz = (uint8_t)n; } while (0)
+
+/* REP STOS/MOVS fast paths: whole runs within a page through the TLB's
+ * host pointers (RAM only: MMIO, code pages and watched pages never have
+ * write-TLB entries, so they take the element loop).  Forward direction
+ * and 64-bit addressing only. */
+static uint8_t *host_for(struct cpu *c, uint64_t la, unsigned n, int kind)
+{
+	struct tlb_entry *e = tlb_hit(c, kind, la, n);
+
+	if (!e) {
+		if (kind == TLB_WRITE)
+			cpu_probe_write(c, la, n);
+		else
+			(void)rdn(c, la, n);
+		e = tlb_hit(c, kind, la, n);
+		if (!e)
+			return NULL;
+	}
+	return (uint8_t *)(e->addend + (uintptr_t)la);
+}
+
+static void rep_stos_fast(struct cpu *c, const struct dec_insn *d, unsigned n)
+{
+	if ((c->rflags & RFLAGS_DF) || d->adsz != 8)
+		return;
+	while (c->r[R_RCX]) {
+		uint64_t la = str_la(c, d, S_ES, R_RDI);
+		uint64_t room = (4096 - (la & 0xfff)) / n, k;
+		uint8_t *p;
+
+		if (!room)
+			return;
+		p = host_for(c, la, n, TLB_WRITE);
+		if (!p)
+			return;
+		k = room < c->r[R_RCX] ? room : c->r[R_RCX];
+		if (n == 1) {
+			memset(p, (int)(c->r[R_RAX] & 0xff), k);
+		} else {
+			for (uint64_t i = 0; i < k; i++)
+				memcpy(p + i * n, &c->r[R_RAX], n);
+		}
+		c->r[R_RDI] += k * n;
+		c->r[R_RCX] -= k;
+	}
+}
+
+static void rep_movs_fast(struct cpu *c, const struct dec_insn *d, unsigned n)
+{
+	if ((c->rflags & RFLAGS_DF) || d->adsz != 8)
+		return;
+	while (c->r[R_RCX]) {
+		uint64_t sla = str_la(c, d, src_seg(d), R_RSI);
+		uint64_t dla = str_la(c, d, S_ES, R_RDI);
+		uint64_t sroom = (4096 - (sla & 0xfff)) / n;
+		uint64_t droom = (4096 - (dla & 0xfff)) / n, k;
+		uint8_t *sp, *dp;
+
+		k = sroom < droom ? sroom : droom;
+		if (!k)
+			return;
+		sp = host_for(c, sla, n, TLB_READ);
+		dp = sp ? host_for(c, dla, n, TLB_WRITE) : NULL;
+		if (!dp)
+			return;
+		if (k > c->r[R_RCX])
+			k = c->r[R_RCX];
+		if (dp >= sp + k * n || sp >= dp + k * n) {
+			memcpy(dp, sp, k * n);
+		} else { /* overlapping: element order matters */
+			for (uint64_t i = 0; i < k * n; i++)
+				dp[i] = sp[i];
+		}
+		c->r[R_RSI] += k * n;
+		c->r[R_RDI] += k * n;
+		c->r[R_RCX] -= k;
+	}
+}
+
+STRING_OP_FAST(op_movsb, 1, MOVS_BODY, false, rep_movs_fast(c, d, n))
+STRING_OP_FAST(op_movsv, d->opsz, MOVS_BODY, false, rep_movs_fast(c, d, n))
+STRING_OP_FAST(op_stosb, 1, STOS_BODY, false, rep_stos_fast(c, d, n))
+STRING_OP_FAST(op_stosv, d->opsz, STOS_BODY, false, rep_stos_fast(c, d, n))
+STRING_OP(op_lodsb, 1, LODS_BODY, false)
+STRING_OP(op_lodsv, d->opsz, LODS_BODY, false)
+STRING_OP(op_cmpsb, 1, CMPS_BODY, true)
+STRING_OP(op_cmpsv, d->opsz, CMPS_BODY, true)
+STRING_OP(op_scasb, 1, SCAS_BODY, true)
+STRING_OP(op_scasv, d->opsz, SCAS_BODY, true)
+
+void op_xlat(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t a = (c->r[R_RBX] + (c->r[R_RAX] & 0xff)) & sz_mask(d->adsz);
+
+	if (c->mode != DEC_MODE64)
+		a = (a + c->seg[src_seg(d)].base) & 0xffffffffull;
+	sreg_w(c, R_RAX, 1, true, rd8(c, a));
+}
+
+/* --- port I/O (IOPL check only; no TSS permission bitmap) ----------------- */
+
+static void io_check(struct cpu *c)
+{
+	if (c->cpl > ((c->rflags >> 12) & 3))
+		cpu_gp(c, 0);
+}
+
+static uint64_t io_in(struct cpu *c, uint16_t port, unsigned n)
+{
+	uint32_t v = 0;
+
+	io_check(c);
+	machine_pio(c->m, port, false, &v, n);
+	c->next_check = 0;
+	return v;
+}
+
+static void io_out(struct cpu *c, uint16_t port, uint64_t v, unsigned n)
+{
+	uint32_t x = (uint32_t)v;
+
+	io_check(c);
+	machine_pio(c->m, port, true, &x, n);
+	c->next_check = 0;
+}
+
+static unsigned io_size(const struct dec_insn *d)
+{
+	return d->opsz == 2 ? 2 : 4;
+}
+
+void op_in_AL_Ib(struct cpu *c, const struct dec_insn *d) { sreg_w(c, R_RAX, 1, true, io_in(c, (uint16_t)d->imm & 0xff, 1)); }
+void op_in_eAX_Ib(struct cpu *c, const struct dec_insn *d) { sreg_w(c, R_RAX, io_size(d), true, io_in(c, (uint16_t)d->imm & 0xff, io_size(d))); }
+void op_out_Ib_AL(struct cpu *c, const struct dec_insn *d) { io_out(c, (uint16_t)d->imm & 0xff, c->r[R_RAX], 1); }
+void op_out_Ib_eAX(struct cpu *c, const struct dec_insn *d) { io_out(c, (uint16_t)d->imm & 0xff, c->r[R_RAX], io_size(d)); }
+void op_in_AL_DX(struct cpu *c, const struct dec_insn *d) { sreg_w(c, R_RAX, 1, true, io_in(c, (uint16_t)c->r[R_RDX], 1)); }
+void op_in_eAX_DX(struct cpu *c, const struct dec_insn *d) { sreg_w(c, R_RAX, io_size(d), true, io_in(c, (uint16_t)c->r[R_RDX], io_size(d))); }
+void op_out_DX_AL(struct cpu *c, const struct dec_insn *d) { io_out(c, (uint16_t)c->r[R_RDX], c->r[R_RAX], 1); }
+void op_out_DX_eAX(struct cpu *c, const struct dec_insn *d) { io_out(c, (uint16_t)c->r[R_RDX], c->r[R_RAX], io_size(d)); }
+
+#define INS_BODY do { \
+	uint64_t v = io_in(c, (uint16_t)c->r[R_RDX], n); \
+	wrn(c, str_la(c, d, S_ES, R_RDI), v, n); str_adv(c, d, R_RDI, n); } while (0)
+#define OUTS_BODY do { \
+	uint64_t v = rdn(c, str_la(c, d, src_seg(d), R_RSI), n); \
+	io_out(c, (uint16_t)c->r[R_RDX], v, n); str_adv(c, d, R_RSI, n); } while (0)
+STRING_OP(op_insb, 1, INS_BODY, false)
+STRING_OP(op_insv, io_size(d), INS_BODY, false)
+STRING_OP(op_outsb, 1, OUTS_BODY, false)
+STRING_OP(op_outsv, io_size(d), OUTS_BODY, false)

@@ -1,0 +1,743 @@
+/* System instructions: segment loads, far transfers, IRET, SYSCALL/SYSRET,
+ * control and debug registers, descriptor tables, MSRs, CPUID, HLT,
+ * CLI/STI, INT n (SDM Vol. 2 instruction pages and Vol. 3 ch. 3, 5, 6). */
+#include "cpu/cpu.h"
+
+#include <inttypes.h>
+
+#include "devices/intc.h"
+#include "log.h"
+#include "machine.h"
+
+/* --- modes and descriptors ------------------------------------------------ */
+
+void cpu_update_mode(struct cpu *c)
+{
+	c->blk = NULL;
+	c->epoch++;
+	c->next_check = 0; /* the slow path handles non-64-bit modes */
+	if (!(c->cr0 & CR0_PE))
+		c->mode = DEC_MODE16;
+	else if ((c->efer & EFER_LMA) && c->seg[S_CS].l)
+		c->mode = DEC_MODE64;
+	else
+		c->mode = c->seg[S_CS].db ? DEC_MODE32 : DEC_MODE16;
+}
+
+static struct rax_seg desc_to_seg(uint64_t d, uint16_t sel)
+{
+	struct rax_seg s;
+	uint32_t limit = (uint32_t)((d & 0xffff) | ((d >> 32) & 0xf0000));
+
+	s.base = ((d >> 16) & 0xffffff) | ((d >> 32) & 0xff000000ull);
+	s.g = (d >> 55) & 1;
+	s.limit = s.g ? (limit << 12) | 0xfff : limit;
+	s.sel = sel;
+	s.type = (d >> 40) & 15;
+	s.s = (d >> 44) & 1;
+	s.dpl = (d >> 45) & 3;
+	s.present = (d >> 47) & 1;
+	s.avl = (d >> 52) & 1;
+	s.l = (d >> 53) & 1;
+	s.db = (d >> 54) & 1;
+	s.unusable = 0;
+	return s;
+}
+
+static uint64_t sys_read64(struct cpu *c, uint64_t la)
+{
+	uint64_t v;
+
+	c->sys_access = true;
+	v = rd64(c, la);
+	c->sys_access = false;
+	return v;
+}
+
+/* Reads the descriptor for sel from the GDT or LDT; #GP(sel) when outside
+ * the table limit. */
+static uint64_t read_desc(struct cpu *c, uint16_t sel, uint64_t *la)
+{
+	uint64_t base = (sel & 4) ? c->ldt.base : c->gdt.base;
+	uint32_t limit = (sel & 4) ? c->ldt.limit : c->gdt.limit;
+
+	if ((sel | 7u) > limit)
+		cpu_gp(c, sel & ~3u);
+	if (la)
+		*la = base + (sel & ~7u);
+	return sys_read64(c, base + (sel & ~7u));
+}
+
+void cpu_load_seg(struct cpu *c, unsigned s, uint16_t sel)
+{
+	uint64_t desc;
+
+	if (!(sel & ~3u)) {
+		if (s == S_SS && (c->mode != DEC_MODE64 || c->cpl == 3))
+			cpu_gp(c, 0);
+		c->seg[s] = (struct rax_seg){ .sel = sel, .unusable = 1 };
+		return;
+	}
+	desc = read_desc(c, sel, NULL);
+	if (!((desc >> 47) & 1))
+		cpu_raise(c, s == S_SS ? EXC_SS : EXC_NP, sel & ~3u, true);
+	c->seg[s] = desc_to_seg(desc, sel);
+}
+
+void op_mov_Sw_Ew(struct cpu *c, const struct dec_insn *d)
+{
+	unsigned s = d->reg & 7;
+	uint16_t sel = (uint16_t)rd_E(c, d, 2);
+
+	if (s == S_CS || s > S_GS)
+		cpu_ud(c);
+	cpu_load_seg(c, s, sel);
+	if (s == S_SS) { /* MOV SS inhibits interrupts for one instruction */
+		c->shadow_end = c->icount + 2;
+	}
+}
+
+void op_mov_Ev_Sw(struct cpu *c, const struct dec_insn *d)
+{
+	unsigned s = d->reg & 7;
+
+	if (s > S_GS)
+		cpu_ud(c);
+	if (d->mod == 3)
+		sreg_w(c, d->rm, d->opsz, d->rex, c->seg[s].sel);
+	else
+		wr16(c, cpu_ea(c, d), c->seg[s].sel);
+}
+
+static void pop_seg(struct cpu *c, const struct dec_insn *d, unsigned s)
+{
+	uint64_t sp = c->r[R_RSP];
+	uint16_t sel = (uint16_t)cpu_pop(c, d->opsz);
+
+	c->r[R_RSP] = sp;
+	cpu_load_seg(c, s, sel);
+	c->r[R_RSP] = sp + d->opsz;
+}
+
+void op_push_FS(struct cpu *c, const struct dec_insn *d) { cpu_push(c, c->seg[S_FS].sel, d->opsz); }
+void op_push_GS(struct cpu *c, const struct dec_insn *d) { cpu_push(c, c->seg[S_GS].sel, d->opsz); }
+void op_pop_FS(struct cpu *c, const struct dec_insn *d) { pop_seg(c, d, S_FS); }
+void op_pop_GS(struct cpu *c, const struct dec_insn *d) { pop_seg(c, d, S_GS); }
+
+static void load_far_ptr(struct cpu *c, const struct dec_insn *d, unsigned s)
+{
+	uint64_t la, off;
+	uint16_t sel;
+
+	if (d->mod == 3)
+		cpu_ud(c);
+	la = cpu_ea(c, d);
+	off = rdn(c, la, d->opsz);
+	sel = rd16(c, la + d->opsz);
+	cpu_load_seg(c, s, sel);
+	sreg_w(c, d->reg, d->opsz, d->rex, off);
+}
+
+void op_lss_Gv_Mp(struct cpu *c, const struct dec_insn *d) { load_far_ptr(c, d, S_SS); }
+void op_lfs_Gv_Mp(struct cpu *c, const struct dec_insn *d) { load_far_ptr(c, d, S_FS); }
+void op_lgs_Gv_Mp(struct cpu *c, const struct dec_insn *d) { load_far_ptr(c, d, S_GS); }
+
+/* Loads CS for a far transfer to a code segment at privilege cpl. */
+static void load_cs(struct cpu *c, uint16_t sel, unsigned cpl)
+{
+	uint64_t desc;
+
+	if (!(sel & ~3u))
+		cpu_gp(c, 0);
+	desc = read_desc(c, sel, NULL);
+	if (!((desc >> 43) & 1) || !((desc >> 44) & 1))
+		cpu_gp(c, sel & ~3u); /* not a code segment (no call gates) */
+	if (!((desc >> 47) & 1))
+		cpu_raise(c, EXC_NP, sel & ~3u, true);
+	c->seg[S_CS] = desc_to_seg(desc, (uint16_t)((sel & ~3u) | cpl));
+	c->cpl = cpl;
+	cpu_update_mode(c);
+}
+
+void cpu_far_jump(struct cpu *c, uint16_t sel, uint64_t off, bool call,
+		  unsigned n)
+{
+	uint16_t old_cs = c->seg[S_CS].sel;
+
+	if (call) {
+		cpu_push(c, old_cs, n);
+		cpu_push(c, c->next_rip, n);
+	}
+	load_cs(c, sel, c->cpl);
+	c->next_rip = off & sz_mask(n == 8 ? 8 : n);
+}
+
+void op_jmpf_Ap(struct cpu *c, const struct dec_insn *d)
+{
+	cpu_far_jump(c, d->imm2, d->imm, false, d->opsz);
+}
+
+/* RETF and IRET (SDM Vol. 2 RET, IRET; Vol. 3 §6.14.3 for IRETQ, which
+ * always pops SS:RSP in 64-bit mode). */
+void cpu_far_return(struct cpu *c, unsigned n, uint16_t extra, bool iret)
+{
+	uint64_t sp = c->r[R_RSP], rip, fl = 0, nsp = 0;
+	uint16_t cs, ss = 0;
+	unsigned newcpl, k = 0;
+	bool outer;
+
+	rip = rdn(c, sp, n);
+	cs = (uint16_t)rdn(c, sp + n, n);
+	k = 2;
+	if (iret)
+		fl = rdn(c, sp + n * k++, n);
+	newcpl = cs & 3;
+	if (newcpl < c->cpl)
+		cpu_gp(c, cs & ~3u);
+	outer = newcpl > c->cpl || (iret && c->mode == DEC_MODE64);
+	if (outer) {
+		nsp = rdn(c, sp + n * k + extra, n);
+		ss = (uint16_t)rdn(c, sp + n * (k + 1) + extra, n);
+	}
+	if (iret) {
+		uint64_t m = cpu_flags_mask(c) | RFLAGS_RF;
+
+		if (n == 4)
+			m &= 0xffffffffull;
+		else if (n == 2)
+			m &= 0xffff;
+		cpu_set_rflags(c, (cpu_get_rflags(c) & ~m) | (fl & m));
+	}
+	load_cs(c, cs, newcpl);
+	if (outer) {
+		if (!(ss & ~3u) && newcpl < 3 && c->mode == DEC_MODE64)
+			c->seg[S_SS] = (struct rax_seg){ .sel = ss, .unusable = 1 };
+		else
+			cpu_load_seg(c, S_SS, ss);
+		c->r[R_RSP] = nsp;
+	} else {
+		c->r[R_RSP] = sp + n * k + extra;
+	}
+	c->next_rip = rip;
+	c->next_check = 0;
+}
+
+void op_retf(struct cpu *c, const struct dec_insn *d) { cpu_far_return(c, d->opsz, 0, false); }
+void op_retf_Iw(struct cpu *c, const struct dec_insn *d) { cpu_far_return(c, d->opsz, (uint16_t)d->imm, false); }
+void op_iret(struct cpu *c, const struct dec_insn *d) { cpu_far_return(c, d->opsz, 0, true); }
+
+/* --- interrupts ----------------------------------------------------------- */
+
+void op_int3(struct cpu *c, const struct dec_insn *d)
+{
+	cpu_deliver(c, EXC_BP, false, 0, true);
+}
+
+void op_int1(struct cpu *c, const struct dec_insn *d)
+{
+	cpu_deliver(c, EXC_DB, false, 0, false);
+}
+
+void op_int_Ib(struct cpu *c, const struct dec_insn *d)
+{
+	cpu_deliver(c, (int)(d->imm & 0xff), false, 0, true);
+}
+
+void op_hlt(struct cpu *c, const struct dec_insn *d)
+{
+	if (c->cpl)
+		cpu_gp(c, 0);
+	c->halted = true;
+	c->next_check = 0;
+}
+
+void op_cli(struct cpu *c, const struct dec_insn *d)
+{
+	if (c->cpl > ((c->rflags >> 12) & 3))
+		cpu_gp(c, 0);
+	c->rflags &= ~(uint64_t)RFLAGS_IF;
+}
+
+void op_sti(struct cpu *c, const struct dec_insn *d)
+{
+	if (c->cpl > ((c->rflags >> 12) & 3))
+		cpu_gp(c, 0);
+	if (!(c->rflags & RFLAGS_IF)) {
+		/* STI shadow: the next instruction runs first (Vol. 2 STI). */
+		c->shadow_end = c->icount + 2;
+		c->next_check = c->icount + 2;
+	}
+	c->rflags |= RFLAGS_IF;
+}
+
+/* --- SYSCALL / SYSRET (Vol. 2; 64-bit forms) ------------------------------ */
+
+void op_syscall(struct cpu *c, const struct dec_insn *d)
+{
+	uint16_t sel = (uint16_t)(c->star >> 32) & 0xfffc;
+
+	if (!(c->efer & EFER_SCE) || c->mode != DEC_MODE64)
+		cpu_ud(c);
+	c->r[R_RCX] = c->next_rip;
+	c->r[R_R11] = cpu_get_rflags(c) & ~(uint64_t)RFLAGS_RF;
+	cpu_set_rflags(c, c->r[R_R11] & ~c->sfmask);
+	c->seg[S_CS] = (struct rax_seg){ .sel = sel, .type = 11, .s = 1,
+		.present = 1, .l = 1, .g = 1, .limit = 0xffffffff };
+	c->seg[S_SS] = (struct rax_seg){ .sel = (uint16_t)(sel + 8), .type = 3,
+		.s = 1, .present = 1, .db = 1, .g = 1, .limit = 0xffffffff };
+	c->cpl = 0;
+	c->next_rip = c->lstar;
+	cpu_update_mode(c);
+}
+
+void op_sysret(struct cpu *c, const struct dec_insn *d)
+{
+	uint16_t sel = (uint16_t)(c->star >> 48);
+	bool q = d->opsz == 8;
+
+	if (!(c->efer & EFER_SCE) || c->mode != DEC_MODE64)
+		cpu_ud(c);
+	if (c->cpl)
+		cpu_gp(c, 0);
+	if (q && (uint64_t)((int64_t)(c->r[R_RCX] << 16) >> 16) != c->r[R_RCX])
+		cpu_gp(c, 0);
+	c->seg[S_CS] = (struct rax_seg){ .sel = (uint16_t)((q ? sel + 16 : sel) | 3),
+		.type = 11, .s = 1, .dpl = 3, .present = 1, .l = q, .db = !q,
+		.g = 1, .limit = 0xffffffff };
+	c->seg[S_SS] = (struct rax_seg){ .sel = (uint16_t)((sel + 8) | 3),
+		.type = 3, .s = 1, .dpl = 3, .present = 1, .db = 1, .g = 1,
+		.limit = 0xffffffff };
+	cpu_set_rflags(c, (c->r[R_R11] & 0x3c7fd7) | RFLAGS_FIXED);
+	c->cpl = 3;
+	c->next_rip = q ? c->r[R_RCX] : (uint32_t)c->r[R_RCX];
+	cpu_update_mode(c);
+	c->next_check = 0;
+}
+
+/* --- control registers ---------------------------------------------------- */
+
+static void need_cpl0(struct cpu *c)
+{
+	if (c->cpl)
+		cpu_gp(c, 0);
+}
+
+void cpu_set_cr0(struct cpu *c, uint64_t v)
+{
+	uint64_t old = c->cr0;
+
+	v |= CR0_ET;
+	if ((v >> 32) || ((v & CR0_PG) && !(v & CR0_PE)))
+		cpu_gp(c, 0);
+	if ((v & CR0_PG) && !(old & CR0_PG) && (c->efer & EFER_LME)) {
+		if (!(c->cr4 & CR4_PAE))
+			cpu_gp(c, 0);
+		c->efer |= EFER_LMA;
+	}
+	if (!(v & CR0_PG))
+		c->efer &= ~EFER_LMA;
+	c->cr0 = v;
+	if ((old ^ v) & (CR0_PG | CR0_WP | CR0_PE))
+		cpu_tlb_flush(c, false);
+	cpu_update_mode(c);
+}
+
+void cpu_set_cr4(struct cpu *c, uint64_t v)
+{
+	uint64_t ok = CR4_PSE | CR4_PAE | CR4_PGE | CR4_OSFXSR |
+		      CR4_OSXMMEXCPT | (1u << 1) | (1u << 2) | (1u << 3) |
+		      (1u << 6) | (1u << 8);
+
+	if (v & ~ok)
+		cpu_gp(c, 0);
+	if ((c->efer & EFER_LMA) && !(v & CR4_PAE))
+		cpu_gp(c, 0);
+	if ((c->cr4 ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE))
+		cpu_tlb_flush(c, false);
+	c->cr4 = v;
+}
+
+void op_mov_Rd_Cd(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t v;
+
+	need_cpl0(c);
+	switch (d->reg) {
+	case 0: v = c->cr0; break;
+	case 2: v = c->cr2; break;
+	case 3: v = c->cr3; break;
+	case 4: v = c->cr4; break;
+	case 8: v = c->intc ? intc_get_cr8(c->intc) : 0; break;
+	default: cpu_ud(c);
+	}
+	c->r[d->rm] = c->mode == DEC_MODE64 ? v : (uint32_t)v;
+}
+
+void op_mov_Cd_Rd(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t v = c->r[d->rm];
+
+	need_cpl0(c);
+	if (c->mode != DEC_MODE64)
+		v = (uint32_t)v;
+	switch (d->reg) {
+	case 0: cpu_set_cr0(c, v); break;
+	case 2: c->cr2 = v; break;
+	case 3:
+		c->cr3 = v & 0x000ffffffffff018ull;
+		cpu_tlb_flush(c, c->cr4 & CR4_PGE);
+		break;
+	case 4: cpu_set_cr4(c, v); break;
+	case 8:
+		if (c->intc)
+			intc_set_cr8(c->intc, v & 15);
+		c->next_check = 0;
+		break;
+	default: cpu_ud(c);
+	}
+}
+
+void op_mov_Rd_Dd(struct cpu *c, const struct dec_insn *d)
+{
+	unsigned r = d->reg;
+	uint64_t v;
+
+	need_cpl0(c);
+	if (r < 4)
+		v = c->dr[r];
+	else if (r == 6 || r == 4)
+		v = c->dr6 | 0xffff0ff0ull;
+	else if (r == 7 || r == 5)
+		v = c->dr7 | 0x400;
+	else
+		cpu_ud(c);
+	c->r[d->rm] = v;
+}
+
+void op_mov_Dd_Rd(struct cpu *c, const struct dec_insn *d)
+{
+	unsigned r = d->reg;
+	uint64_t v = c->r[d->rm];
+
+	need_cpl0(c);
+	if (r < 4)
+		c->dr[r] = v;
+	else if (r == 6 || r == 4)
+		c->dr6 = v;
+	else if (r == 7 || r == 5)
+		c->dr7 = v;
+	else
+		cpu_ud(c);
+}
+
+void op_clts(struct cpu *c, const struct dec_insn *d)
+{
+	need_cpl0(c);
+	c->cr0 &= ~CR0_TS;
+}
+
+void op_invd(struct cpu *c, const struct dec_insn *d) { need_cpl0(c); }
+void op_wbinvd(struct cpu *c, const struct dec_insn *d) { need_cpl0(c); }
+void op_ud2(struct cpu *c, const struct dec_insn *d) { cpu_ud(c); }
+
+/* --- descriptor tables: 0F 00 and 0F 01 ----------------------------------- */
+
+static void load_system_seg(struct cpu *c, struct rax_seg *s, uint16_t sel,
+			    bool tss)
+{
+	uint64_t la, lo, hi = 0;
+
+	if (!(sel & ~3u)) {
+		if (tss)
+			cpu_gp(c, 0);
+		*s = (struct rax_seg){ .sel = sel, .unusable = 1 };
+		return;
+	}
+	if (sel & 4)
+		cpu_gp(c, sel & ~3u);
+	lo = read_desc(c, sel, &la);
+	if (c->efer & EFER_LMA)
+		hi = sys_read64(c, la + 8);
+	*s = desc_to_seg(lo, sel);
+	s->base |= hi << 32;
+	if (tss) { /* mark busy (type 9 -> 11) */
+		c->sys_access = true;
+		wr64(c, la, lo | (2ull << 40));
+		c->sys_access = false;
+		s->type |= 2;
+	}
+}
+
+void op_grp6_Ew(struct cpu *c, const struct dec_insn *d)
+{
+	unsigned reg = d->reg & 7;
+
+	if (!(c->cr0 & CR0_PE))
+		cpu_ud(c);
+	switch (reg) {
+	case 0: wr_E(c, d, d->mod == 3 ? d->opsz : 2, c->ldt.sel); return;
+	case 1: wr_E(c, d, d->mod == 3 ? d->opsz : 2, c->tr.sel); return;
+	case 2: need_cpl0(c); load_system_seg(c, &c->ldt, (uint16_t)rd_E(c, d, 2), false); return;
+	case 3: need_cpl0(c); load_system_seg(c, &c->tr, (uint16_t)rd_E(c, d, 2), true); return;
+	case 4: case 5:
+		rd_E(c, d, 2);
+		c->rflags = cpu_get_rflags(c) & ~(uint64_t)RFLAGS_ZF;
+		c->lf_op = LF_NONE;
+		return;
+	default: cpu_ud(c);
+	}
+}
+
+static void rdtscp(struct cpu *c);
+
+static void grp7_reg(struct cpu *c, const struct dec_insn *d)
+{
+	unsigned reg = d->reg & 7, rm = d->rm & 7;
+
+	if (reg == 7 && rm == 0 && c->mode == DEC_MODE64) { /* SWAPGS */
+		uint64_t t = c->seg[S_GS].base;
+
+		need_cpl0(c);
+		c->seg[S_GS].base = c->kernel_gs_base;
+		c->kernel_gs_base = t;
+		return;
+	}
+	if (reg == 7 && rm == 1) {
+		rdtscp(c);
+		return;
+	}
+	if (reg == 4) {
+		sreg_w(c, d->rm, d->opsz, d->rex, c->cr0 & 0xffff);
+		return;
+	}
+	if (reg == 6) {
+		need_cpl0(c);
+		cpu_set_cr0(c, (c->cr0 & ~0xeull) | (c->r[d->rm] & 0xf) |
+			    (c->cr0 & CR0_PE));
+		return;
+	}
+	cpu_ud(c);
+}
+
+void op_grp7(struct cpu *c, const struct dec_insn *d)
+{
+	unsigned reg = d->reg & 7, bsz = c->mode == DEC_MODE64 ? 8 : 4;
+	uint64_t la;
+
+	if (d->mod == 3) {
+		grp7_reg(c, d);
+		return;
+	}
+	la = cpu_ea(c, d);
+	switch (reg) {
+	case 0: case 1: {
+		struct rax_dtable *t = reg ? &c->idt : &c->gdt;
+
+		wr16(c, la, t->limit);
+		wrn(c, la + 2, t->base, bsz);
+		return;
+	}
+	case 2: case 3: {
+		struct rax_dtable *t = reg == 3 ? &c->idt : &c->gdt;
+		uint16_t lim;
+		uint64_t base;
+
+		need_cpl0(c);
+		lim = rd16(c, la);
+		base = rdn(c, la + 2, bsz);
+		if (bsz == 4 && d->opsz == 2)
+			base &= 0xffffff;
+		t->limit = lim;
+		t->base = base;
+		return;
+	}
+	case 4: wr16(c, la, (uint16_t)c->cr0); return;
+	case 6:
+		need_cpl0(c);
+		cpu_set_cr0(c, (c->cr0 & ~0xeull) | (rd16(c, la) & 0xf) |
+			    (c->cr0 & CR0_PE));
+		return;
+	case 7:
+		need_cpl0(c);
+		cpu_tlb_flush_page(c, la);
+		return;
+	default: cpu_ud(c);
+	}
+}
+
+static void lar_lsl(struct cpu *c, const struct dec_insn *d, bool lsl)
+{
+	uint16_t sel = (uint16_t)rd_E(c, d, 2);
+	uint64_t base = (sel & 4) ? c->ldt.base : c->gdt.base;
+	uint32_t limit = (sel & 4) ? c->ldt.limit : c->gdt.limit;
+	bool ok = (sel & ~3u) && (sel | 7u) <= limit;
+	uint64_t desc = ok ? sys_read64(c, base + (sel & ~7u)) : 0;
+
+	ok = ok && ((desc >> 44) & 1);
+	c->rflags = (cpu_get_rflags(c) & ~(uint64_t)RFLAGS_ZF) |
+		    (ok ? RFLAGS_ZF : 0);
+	c->lf_op = LF_NONE;
+	if (!ok)
+		return;
+	if (lsl)
+		sreg_w(c, d->reg, d->opsz, d->rex, desc_to_seg(desc, sel).limit);
+	else
+		sreg_w(c, d->reg, d->opsz, d->rex, (desc >> 32) & 0x00f0ff00);
+}
+
+void op_lar_Gv_Ew(struct cpu *c, const struct dec_insn *d) { lar_lsl(c, d, false); }
+void op_lsl_Gv_Ew(struct cpu *c, const struct dec_insn *d) { lar_lsl(c, d, true); }
+
+/* --- MSRs, TSC, CPUID ----------------------------------------------------- */
+
+static uint64_t tsc(const struct cpu *c)
+{
+	return c->icount + c->tsc_offset;
+}
+
+int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v)
+{
+	switch (msr) {
+	case 0x10: *v = tsc(c); return 0;
+	case 0x17: case 0x8b: *v = 0; return 0; /* platform id, ucode rev */
+	case 0x1a0: *v = c->misc_enable; return 0;
+	case 0x277: *v = c->pat; return 0;
+	case MSR_EFER: *v = c->efer; return 0;
+	case MSR_STAR: *v = c->star; return 0;
+	case MSR_LSTAR: *v = c->lstar; return 0;
+	case MSR_CSTAR: *v = c->cstar; return 0;
+	case MSR_SFMASK: *v = c->sfmask; return 0;
+	case MSR_FS_BASE: *v = c->seg[S_FS].base; return 0;
+	case MSR_GS_BASE: *v = c->seg[S_GS].base; return 0;
+	case MSR_KERNEL_GS_BASE: *v = c->kernel_gs_base; return 0;
+	case MSR_TSC_AUX: *v = c->tsc_aux; return 0;
+	default:
+		if (c->intc && !intc_rdmsr(c->intc, msr, v))
+			return 0;
+		return -1;
+	}
+}
+
+int cpu_wrmsr(struct cpu *c, uint32_t msr, uint64_t v)
+{
+	switch (msr) {
+	case 0x10: c->tsc_offset = v - c->icount; return 0;
+	case 0x8b: return 0;
+	case 0x1a0: c->misc_enable = v; return 0;
+	case 0x277: c->pat = v; return 0;
+	case MSR_EFER:
+		if (v & ~(uint64_t)(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
+			return -1;
+		c->efer = (v & ~EFER_LMA) | (c->efer & EFER_LMA);
+		cpu_tlb_flush(c, false);
+		return 0;
+	case MSR_STAR: c->star = v; return 0;
+	case MSR_LSTAR: c->lstar = v; return 0;
+	case MSR_CSTAR: c->cstar = v; return 0;
+	case MSR_SFMASK: c->sfmask = v & 0xffffffff; return 0;
+	case MSR_FS_BASE: c->seg[S_FS].base = v; return 0;
+	case MSR_GS_BASE: c->seg[S_GS].base = v; return 0;
+	case MSR_KERNEL_GS_BASE: c->kernel_gs_base = v; return 0;
+	case MSR_TSC_AUX: c->tsc_aux = (uint32_t)v; return 0;
+	default:
+		if (c->intc && !intc_wrmsr(c->intc, msr, v)) {
+			c->next_check = 0;
+			return 0;
+		}
+		return -1;
+	}
+}
+
+void op_rdmsr(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t v;
+
+	need_cpl0(c);
+	if (cpu_rdmsr(c, (uint32_t)c->r[R_RCX], &v)) {
+		rax_log(LOG_DEBUG, cpu, "rdmsr %#x: #GP", (unsigned)c->r[R_RCX]);
+		cpu_gp(c, 0);
+	}
+	c->r[R_RAX] = (uint32_t)v;
+	c->r[R_RDX] = v >> 32;
+}
+
+void op_wrmsr(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t v = ((c->r[R_RDX] & 0xffffffffull) << 32) |
+		     (c->r[R_RAX] & 0xffffffffull);
+
+	need_cpl0(c);
+	if (cpu_wrmsr(c, (uint32_t)c->r[R_RCX], v)) {
+		rax_log(LOG_DEBUG, cpu, "wrmsr %#x: #GP", (unsigned)c->r[R_RCX]);
+		cpu_gp(c, 0);
+	}
+}
+
+void op_rdtsc(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t t = tsc(c);
+
+	c->r[R_RAX] = (uint32_t)t;
+	c->r[R_RDX] = t >> 32;
+}
+
+static void rdtscp(struct cpu *c)
+{
+	op_rdtsc(c, NULL);
+	c->r[R_RCX] = c->tsc_aux;
+}
+
+void op_rdpmc(struct cpu *c, const struct dec_insn *d)
+{
+	cpu_gp(c, 0);
+}
+
+/* The CPU model rax advertises: an x86-64-v1 core with only what the
+ * interpreter implements (see the brief in DEVELOPERS.md).  Leaf 0x15
+ * gives the 1 GHz TSC so Linux needs no calibration. */
+void op_cpuid(struct cpu *c, const struct dec_insn *d)
+{
+	uint32_t leaf = (uint32_t)c->r[R_RAX], a = 0, b = 0, cx = 0, dx = 0;
+	static const char brand[48] = "Rax Virtual CPU @ 1.00GHz";
+
+	switch (leaf) {
+	case 0:
+		a = 0x15;
+		b = 0x756e6547; /* "GenuineIntel" */
+		dx = 0x49656e69;
+		cx = 0x6c65746e;
+		break;
+	case 1:
+		a = 0x6fb; /* family 6 model 15 stepping 11 */
+		b = 0x00010800;
+		cx = (1u << 13) | (1u << 23); /* CX16 POPCNT */
+		dx = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) |
+		     (1u << 8) | (1u << 9) | (1u << 13) | (1u << 15) |
+		     (1u << 16) | (1u << 19) | (1u << 23) | (1u << 24) |
+		     (1u << 25) | (1u << 26);
+		break;
+	case 0x15:
+		a = 1;
+		b = 1;
+		cx = 1000000000u;
+		break;
+	case 0x80000000: a = 0x80000008; break;
+	case 0x80000001:
+		cx = 1u << 0; /* LAHF/SAHF in 64-bit mode */
+		dx = (1u << 11) | (1u << 20) | (1u << 27) | (1u << 29);
+		break;
+	case 0x80000002: case 0x80000003: case 0x80000004:
+		memcpy(&a, brand + 16 * (leaf - 0x80000002), 4);
+		memcpy(&b, brand + 16 * (leaf - 0x80000002) + 4, 4);
+		memcpy(&cx, brand + 16 * (leaf - 0x80000002) + 8, 4);
+		memcpy(&dx, brand + 16 * (leaf - 0x80000002) + 12, 4);
+		break;
+	case 0x80000007: dx = 1u << 8; break; /* invariant TSC */
+	case 0x80000008: a = 0x3028; break; /* 48-bit linear, 40-bit physical */
+	default: break;
+	}
+	c->r[R_RAX] = a;
+	c->r[R_RBX] = b;
+	c->r[R_RCX] = cx;
+	c->r[R_RDX] = dx;
+}

@@ -1,0 +1,326 @@
+/* x86-64 decoder: see decoder.h.  Prefix and ModRM/SIB rules follow SDM
+ * Vol. 2 §2.1-2.2; operand-size defaults in 64-bit mode follow Vol. 2
+ * Appendix A.2.5 (the d64/f64 superscripts). */
+#include "decoder/decoder.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "regs.h"
+
+const struct dec_attr dec_attrs[DEC_NOPS] = {
+#define X(id, h, mn, ops, fl) [id] = { (fl) | DF_VALID, mn, ops },
+#include "decoder/opcodes.def"
+#undef X
+};
+
+struct cursor {
+	const uint8_t *buf;
+	size_t avail, pos;
+};
+
+static int need(struct cursor *c, size_t n)
+{
+	if (c->pos + n > 15)
+		return -E2BIG;
+	if (c->pos + n > c->avail)
+		return -EAGAIN;
+	return 0;
+}
+
+static uint64_t take(struct cursor *c, unsigned n)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		v |= (uint64_t)c->buf[c->pos + i] << (8 * i);
+	c->pos += n;
+	return v;
+}
+
+static int64_t sext(uint64_t v, unsigned bytes)
+{
+	unsigned sh = 64 - 8 * bytes;
+
+	return bytes >= 8 ? (int64_t)v : (int64_t)(v << sh) >> sh;
+}
+
+/* 16-bit ModRM addressing (SDM Vol. 2 Table 2-1). */
+static const uint8_t modrm16_base[8] = { R_RBX, R_RBX, R_RBP, R_RBP,
+	R_RSI, R_RDI, R_RBP, R_RBX };
+static const uint8_t modrm16_index[8] = { R_RSI, R_RDI, R_RSI, R_RDI,
+	DEC_NOREG, DEC_NOREG, DEC_NOREG, DEC_NOREG };
+
+static int decode_modrm(struct cursor *c, struct dec_insn *d)
+{
+	uint8_t modrm, sib;
+	unsigned dispsz = 0;
+	int ret = need(c, 1);
+
+	if (ret)
+		return ret;
+	modrm = (uint8_t)take(c, 1);
+	d->mod = modrm >> 6;
+	d->reg = ((modrm >> 3) & 7) | ((d->rex & 4) << 1);
+	d->rm = (modrm & 7) | ((d->rex & 1) << 3);
+	d->base = d->index = DEC_NOREG;
+	if (d->mod == 3)
+		return 0;
+	if (d->adsz == 2) {
+		unsigned rm = modrm & 7;
+
+		if (d->mod == 0 && rm == 6) {
+			dispsz = 2;
+		} else {
+			d->base = modrm16_base[rm];
+			d->index = modrm16_index[rm];
+		}
+		if (d->mod == 1)
+			dispsz = 1;
+		else if (d->mod == 2)
+			dispsz = 2;
+	} else {
+		if ((modrm & 7) == 4) {
+			ret = need(c, 1);
+			if (ret)
+				return ret;
+			sib = (uint8_t)take(c, 1);
+			d->scale = sib >> 6;
+			d->index = ((sib >> 3) & 7) | ((d->rex & 2) << 2);
+			if (d->index == R_RSP)
+				d->index = DEC_NOREG;
+			d->base = (sib & 7) | ((d->rex & 1) << 3);
+			if ((sib & 7) == 5 && d->mod == 0) {
+				d->base = DEC_NOREG;
+				dispsz = 4;
+			}
+		} else if ((modrm & 7) == 5 && d->mod == 0) {
+			dispsz = 4;
+			/* RIP-relative only in 64-bit mode (Vol. 2
+			 * §2.2.1.6); the caller clears it outside. */
+			d->riprel = 1;
+		} else {
+			d->base = d->rm;
+		}
+		if (d->mod == 1)
+			dispsz = 1;
+		else if (d->mod == 2)
+			dispsz = 4;
+	}
+	if (dispsz) {
+		ret = need(c, dispsz);
+		if (ret)
+			return ret;
+		d->disp = (int32_t)sext(take(c, dispsz), dispsz);
+	}
+	return 0;
+}
+
+/* Immediate bytes implied by the attribute flags. */
+static unsigned imm_size(const struct dec_insn *d, unsigned fl)
+{
+	if (fl & DF_GRP3) {
+		if ((d->reg & 7) >= 2)
+			return 0;
+		return d->opsz == 1 ? 1 : d->opsz == 2 ? 2 : 4;
+	}
+	if (fl & DF_I8)
+		return 1;
+	if (fl & DF_I16)
+		return 2;
+	if (fl & DF_IZ)
+		return d->opsz == 2 ? 2 : 4;
+	if (fl & DF_IV)
+		return d->opsz;
+	if (fl & DF_MOFFS)
+		return d->adsz;
+	if (fl & DF_I16I8)
+		return 3;
+	if (fl & DF_FAR)
+		return d->opsz == 2 ? 4 : 6;
+	return 0;
+}
+
+/* Byte-operand forms (Appendix A "b" operands): decided by the first
+ * operand, plus the operand-less byte string forms. */
+static bool byte_op(unsigned op, const char *ops)
+{
+	if (op == 0x0e6 || op == 0x0ee || op == 0x06c || op == 0x06e ||
+	    op == 0x0d7 || (op >= 0x0a4 && op <= 0x0af && !(op & 1)))
+		return true;
+	if (ops[0] == 'A' && ops[1] == 'L')
+		return true;
+	return ops[1] == 'b' && strchr("EGZO", ops[0]);
+}
+
+static void set_opsz(struct dec_insn *d, unsigned fl, bool opsz16,
+		     enum dec_mode mode)
+{
+	const char *ops = dec_attrs[d->op].operands;
+
+	if (mode == DEC_MODE64) {
+		if (fl & DF_F64)
+			d->opsz = 8;
+		else if (d->rex & 8)
+			d->opsz = 8;
+		else if (fl & DF_D64)
+			d->opsz = opsz16 ? 2 : 8;
+		else
+			d->opsz = opsz16 ? 2 : 4;
+	} else {
+		d->opsz = (mode == DEC_MODE32) != opsz16 ? 4 : 2;
+	}
+	if (byte_op(d->op, ops))
+		d->opsz = 1;
+}
+
+static void parse_prefixes(struct cursor *c, struct dec_insn *d,
+			   bool *opsz16, bool *adsz_ovr, enum dec_mode mode)
+{
+	for (; c->pos < c->avail && c->pos < 15; c->pos++) {
+		uint8_t b = c->buf[c->pos];
+
+		switch (b) {
+		case 0x66: *opsz16 = true; if (!d->rep) d->pfx = DEC_PFX_66; break;
+		case 0x67: *adsz_ovr = true; break;
+		case 0xf0: d->lock = 1; break;
+		case 0xf2: d->rep = b; d->pfx = DEC_PFX_F2; break;
+		case 0xf3: d->rep = b; d->pfx = DEC_PFX_F3; break;
+		case 0x26: d->seg = S_ES; break;
+		case 0x2e: d->seg = S_CS; break;
+		case 0x36: d->seg = S_SS; break;
+		case 0x3e: d->seg = S_DS; break;
+		case 0x64: d->seg = S_FS; break;
+		case 0x65: d->seg = S_GS; break;
+		default:
+			if (mode == DEC_MODE64 && (b & 0xf0) == 0x40) {
+				d->rex = b;
+				continue; /* must be last: cleared below if not */
+			}
+			return;
+		}
+		d->rex = 0; /* a legacy prefix after REX cancels it */
+	}
+}
+
+/* Length of an instruction that decodes to #UD but has ModRM (and imm8). */
+static int skip_modrm_imm(struct cursor *c, struct dec_insn *d, bool imm8)
+{
+	int ret = decode_modrm(c, d);
+
+	if (!ret && imm8) {
+		ret = need(c, 1);
+		c->pos++;
+	}
+	if (ret)
+		return ret;
+	d->op = DEC_OP_UD;
+	d->len = (uint8_t)c->pos;
+	return 0;
+}
+
+/* VEX (Vol. 2 §2.3): recognized and measured, always #UD (no AVX). */
+static int decode_vex(struct cursor *c, struct dec_insn *d, unsigned op)
+{
+	unsigned map = 1, opc;
+	int ret = need(c, op == 0xc4 ? 3 : 2);
+
+	if (ret)
+		return ret;
+	if (op == 0xc4) {
+		map = c->buf[c->pos] & 0x1f;
+		c->pos += 2;
+	} else {
+		c->pos += 1;
+	}
+	opc = (unsigned)take(c, 1);
+	d->vex = 1;
+	d->op = DEC_OP_UD;
+	if (map == 1 && opc == 0x77) { /* VZEROUPPER/VZEROALL: no ModRM */
+		d->len = (uint8_t)c->pos;
+		return 0;
+	}
+	return skip_modrm_imm(c, d, map == 3 || (map == 1 &&
+			      (opc == 0xc2 || opc == 0xc4 || opc == 0xc5 ||
+			       opc == 0xc6 || (opc >= 0x70 && opc <= 0x73))));
+}
+
+int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
+	       enum dec_mode mode)
+{
+	struct cursor c = { buf, avail, 0 };
+	bool opsz16 = false, adsz_ovr = false;
+	unsigned op, fl, isz;
+	int ret;
+
+	memset(d, 0, sizeof(*d));
+	d->seg = d->base = d->index = DEC_NOREG;
+	parse_prefixes(&c, d, &opsz16, &adsz_ovr, mode);
+	ret = need(&c, 1);
+	if (ret)
+		return ret;
+	if (mode == DEC_MODE64)
+		d->adsz = adsz_ovr ? 4 : 8;
+	else
+		d->adsz = (mode == DEC_MODE32) != adsz_ovr ? 4 : 2;
+	op = (unsigned)take(&c, 1);
+	if (op == 0x0f) {
+		ret = need(&c, 1);
+		if (ret)
+			return ret;
+		op = (unsigned)take(&c, 1);
+		if (op == 0x38 || op == 0x3a) {
+			unsigned map = op == 0x38 ? DEC_MAP_0F38 : DEC_MAP_0F3A;
+
+			ret = need(&c, 1);
+			if (ret)
+				return ret;
+			op = map | (unsigned)take(&c, 1);
+		} else {
+			op |= DEC_MAP_0F;
+		}
+	} else if ((op == 0xc4 || op == 0xc5) && mode == DEC_MODE64) {
+		return decode_vex(&c, d, op);
+	}
+	d->op = (uint16_t)op;
+	fl = dec_attrs[op].flags;
+	if (mode == DEC_MODE64 && (fl & (DF_NO64 | DF_FAR)))
+		fl = 0;
+	if (!fl) {
+		d->op = DEC_OP_UD;
+		d->opsz = 4;
+		if (op >= DEC_MAP_0F38) /* every 0F38/0F3A opcode has ModRM */
+			return skip_modrm_imm(&c, d, op >= DEC_MAP_0F3A);
+		d->len = (uint8_t)c.pos;
+		return 0;
+	}
+	set_opsz(d, fl, opsz16, mode);
+	if (!(fl & DF_M)) /* +r opcodes: REX.B selects r8-r15 */
+		d->rm = (op & 7) | ((d->rex & 1) << 3);
+	if (fl & DF_M) {
+		ret = decode_modrm(&c, d);
+		if (ret)
+			return ret;
+		if (mode != DEC_MODE64)
+			d->riprel = 0;
+	}
+	isz = imm_size(d, fl);
+	if (isz) {
+		ret = need(&c, isz);
+		if (ret)
+			return ret;
+		if (fl & DF_I16I8) {
+			d->imm = take(&c, 2);
+			d->imm2 = (uint16_t)take(&c, 1);
+		} else if (fl & DF_FAR) {
+			d->imm = take(&c, isz - 2);
+			d->imm2 = (uint16_t)take(&c, 2);
+		} else if (fl & (DF_MOFFS | DF_IV | DF_I16)) {
+			d->imm = take(&c, isz);
+		} else {
+			d->imm = (uint64_t)sext(take(&c, isz), isz);
+		}
+	}
+	d->len = (uint8_t)c.pos;
+	return 0;
+}

@@ -1,0 +1,92 @@
+/* x86-64 instruction decoder (SDM Vol. 2 ch. 2): pure code with no I/O.
+ * The caller hands it the bytes at the instruction pointer; it returns
+ * the length, prefixes, operand/address sizes, ModRM/SIB effective-
+ * address parts and immediates.  One opcode list (opcodes.def) yields the
+ * attribute table here, the interpreter's dispatch table (src/cpu) and the
+ * disassembler's mnemonics (STYLE.md habit 7). */
+#ifndef RAX_DECODER_H
+#define RAX_DECODER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Opcode ids: map * 256 + opcode byte; maps are one-byte, 0F, 0F38, 0F3A. */
+#define DEC_MAP_1B   0x000
+#define DEC_MAP_0F   0x100
+#define DEC_MAP_0F38 0x200
+#define DEC_MAP_0F3A 0x300
+#define DEC_NOPS     0x400
+#define DEC_OP_UD    0x3ff /* never listed: undefined, VEX, invalid in mode */
+
+/* Attribute flags used in opcodes.def. */
+#define DF_M     0x0001u /* has ModRM */
+#define DF_I8    0x0002u /* imm8 */
+#define DF_I16   0x0004u /* imm16 */
+#define DF_IZ    0x0008u /* imm16/32 by operand size (sign-extended) */
+#define DF_IV    0x0010u /* imm16/32/64 by operand size (MOV r, imm) */
+#define DF_MOFFS 0x0020u /* moffs, address-size wide */
+#define DF_D64   0x0040u /* operand size defaults to 64 in 64-bit mode */
+#define DF_F64   0x0080u /* operand size forced to 64 in 64-bit mode */
+#define DF_GRP3  0x0100u /* imm (byte or z) only when ModRM.reg < 2 */
+#define DF_BYREG 0x0200u /* mnemonic list selected by ModRM.reg */
+#define DF_BYPFX 0x0400u /* mnemonic list selected by none/66/F3/F2 */
+#define DF_NO64  0x0800u /* invalid in 64-bit mode */
+#define DF_I16I8 0x1000u /* ENTER: imm16 then imm8 */
+#define DF_FAR   0x2000u /* ptr16:16/32 (invalid in 64-bit mode) */
+#define DF_VALID 0x8000u /* set for every listed opcode */
+
+struct dec_attr {
+	uint16_t flags;
+	const char *mnem;     /* "add", or "a|b|c" lists (BYREG, BYPFX) */
+	const char *operands; /* SDM Appendix A notation, e.g. "Eb,Gb" */
+};
+
+extern const struct dec_attr dec_attrs[DEC_NOPS];
+
+/* Mandatory-prefix class for SSE opcodes (the last of 66/F3/F2 wins as
+ * the SDM says F2/F3 take precedence over 66). */
+enum { DEC_PFX_NONE, DEC_PFX_66, DEC_PFX_F3, DEC_PFX_F2 };
+
+#define DEC_NOREG 0xff
+
+struct dec_insn {
+	uint64_t imm;     /* sign-extended to 64 bits for Ib/Iz forms */
+	int32_t disp;
+	uint16_t op;      /* opcode id; dec_attrs[op].flags == 0: undefined */
+	uint16_t imm2;    /* ENTER's second immediate; far pointer selector */
+	uint8_t len;
+	uint8_t opsz;     /* operand size in bytes: 1 for byte forms, 2, 4, 8 */
+	uint8_t adsz;     /* address size in bytes: 2, 4, 8 */
+	uint8_t rex;      /* the REX byte, or 0 */
+	uint8_t rep;      /* 0, 0xf3 or 0xf2 */
+	uint8_t lock;
+	uint8_t pfx;      /* DEC_PFX_* */
+	uint8_t seg;      /* segment override (S_ES..S_GS) or DEC_NOREG */
+	uint8_t mod, reg, rm; /* reg/rm include REX.R/REX.B; rm also holds
+				 the register of +r opcodes */
+	uint8_t base, index, scale; /* DEC_NOREG when absent; scale = shift */
+	uint8_t riprel;
+	uint8_t vex;      /* VEX-encoded (always #UD here) */
+};
+_Static_assert(sizeof(struct dec_insn) == 32, "decoded insn fits 32 bytes");
+
+/* Decoding mode: the code segment's default size. */
+enum dec_mode { DEC_MODE16 = 2, DEC_MODE32 = 4, DEC_MODE64 = 8 };
+
+/* Decodes the instruction at buf[0..avail).  Returns 0; -EAGAIN when the
+ * instruction continues past avail (the caller fetches more, up to 15
+ * bytes); -E2BIG when it is longer than 15 bytes (#GP).  Undefined
+ * opcodes decode successfully with dec_attrs[op].flags == 0 (#UD). */
+int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
+	       enum dec_mode mode);
+
+/* Mnemonic of a decoded instruction (selects BYREG/BYPFX list entries). */
+const char *dec_mnemonic(const struct dec_insn *d, char *buf, size_t len);
+
+/* Intel-syntax text of d at address rip (for jump targets), e.g.
+ * "add qword ptr [rax+0x8], rcx".  Returns buf. */
+char *dec_disasm(const struct dec_insn *d, uint64_t rip, char *buf,
+		 size_t len);
+
+#endif

@@ -1,0 +1,294 @@
+/* Disassembler: Intel syntax (as objdump -M intel) rendered from the
+ * operand notation of opcodes.def (SDM Vol. 2 Appendix A.2). */
+#include "decoder/decoder.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const reg64[16] = { "rax", "rcx", "rdx", "rbx", "rsp",
+	"rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
+	"r15" };
+static const char *const reg32[16] = { "eax", "ecx", "edx", "ebx", "esp",
+	"ebp", "esi", "edi", "r8d", "r9d", "r10d", "r11d", "r12d", "r13d",
+	"r14d", "r15d" };
+static const char *const reg16[16] = { "ax", "cx", "dx", "bx", "sp", "bp",
+	"si", "di", "r8w", "r9w", "r10w", "r11w", "r12w", "r13w", "r14w",
+	"r15w" };
+static const char *const reg8rex[16] = { "al", "cl", "dl", "bl", "spl",
+	"bpl", "sil", "dil", "r8b", "r9b", "r10b", "r11b", "r12b", "r13b",
+	"r14b", "r15b" };
+static const char *const reg8[8] = { "al", "cl", "dl", "bl", "ah", "ch",
+	"dh", "bh" };
+static const char *const sregs[8] = { "es", "cs", "ss", "ds", "fs", "gs",
+	"?", "?" };
+
+/* Picks entry i of a "a|b|c" list into buf. */
+static const char *pick(const char *list, unsigned i, char *buf, size_t len)
+{
+	const char *p = list, *e;
+
+	while (i-- && (p = strchr(p, '|')))
+		p++;
+	if (!p)
+		return "?";
+	e = strchr(p, '|');
+	snprintf(buf, len, "%.*s", (int)(e ? e - p : (long)strlen(p)), p);
+	return buf;
+}
+
+/* Mnemonics that depend on operand size or ModRM.mod (objdump's names). */
+static const char *special_mnemonic(const struct dec_insn *d)
+{
+	bool w = d->rex & 8;
+
+	switch (d->op) {
+	case 0x098: return d->opsz == 8 ? "cdqe" : d->opsz == 4 ? "cwde" : "cbw";
+	case 0x099: return d->opsz == 8 ? "cqo" : d->opsz == 4 ? "cdq" : "cwd";
+	case 0x0cf: return d->opsz == 8 ? "iretq" : d->opsz == 4 ? "iretd" : "iret";
+	case 0x107: return w ? "sysretq" : "sysret";
+	case 0x1c7: return (d->reg & 7) == 1 && w ? "cmpxchg16b" : NULL;
+	case 0x1ae:
+		if (d->mod != 3 && w && (d->reg & 7) < 2)
+			return (d->reg & 7) ? "fxrstor64" : "fxsave64";
+		return NULL;
+	case 0x101:
+		if (d->mod != 3)
+			return NULL;
+		switch (((d->reg & 7) << 3) | (d->rm & 7)) {
+		case 0x38: return "swapgs";
+		case 0x39: return "rdtscp";
+		case 0x08: return "monitor";
+		case 0x09: return "mwait";
+		case 0x10: return "xgetbv";
+		case 0x19: return "stac";
+		default: return NULL;
+		}
+	case 0x16e: case 0x17e:
+		return w && d->pfx == DEC_PFX_66 ? "movq" : NULL;
+	case 0x090: return d->rm == 8 ? "xchg" : NULL;
+	case 0x0cb: case 0x0ca: return w ? "retfq" : NULL;
+	case 0x0d9:
+		if (d->mod != 3)
+			return (d->reg & 7) == 7 ? "fnstcw" :
+			       (d->reg & 7) == 5 ? "fldcw" : NULL;
+		return NULL;
+	case 0x0db:
+		return d->mod == 3 && (d->reg & 7) == 4 ?
+		       ((d->rm & 7) == 3 ? "fninit" : (d->rm & 7) == 2 ?
+			"fnclex" : NULL) : NULL;
+	case 0x0dd: return d->mod != 3 && (d->reg & 7) == 7 ? "fnstsw" : NULL;
+	case 0x0df: return d->mod == 3 && (d->reg & 7) == 4 ? "fnstsw" : NULL;
+	default:
+		if (d->op >= 0x0b8 && d->op <= 0x0bf && d->opsz == 8)
+			return "movabs";
+		return NULL;
+	}
+}
+
+const char *dec_mnemonic(const struct dec_insn *d, char *buf, size_t len)
+{
+	const struct dec_attr *a = &dec_attrs[d->op];
+
+	if (!a->flags)
+		return "(bad)";
+	if (special_mnemonic(d))
+		return special_mnemonic(d);
+	if (!strchr(a->mnem, '|'))
+		return a->mnem;
+	if (a->flags & DF_BYREG)
+		return pick(a->mnem, d->reg & 7, buf, len);
+	if (a->flags & DF_BYPFX)
+		return pick(a->mnem, d->pfx, buf, len);
+	return pick(a->mnem, d->op & 7, buf, len);
+}
+
+static const char *gpr(unsigned r, unsigned sz, bool rex)
+{
+	switch (sz) {
+	case 1: return rex ? reg8rex[r & 15] : reg8[r & 7];
+	case 2: return reg16[r & 15];
+	case 4: return reg32[r & 15];
+	default: return reg64[r & 15];
+	}
+}
+
+static const char *ptr_name(unsigned sz)
+{
+	switch (sz) {
+	case 1: return "BYTE PTR ";
+	case 2: return "WORD PTR ";
+	case 4: return "DWORD PTR ";
+	case 8: return "QWORD PTR ";
+	case 16: return "XMMWORD PTR ";
+	default: return "";
+	}
+}
+
+static int mem_operand(const struct dec_insn *d, unsigned sz, uint64_t next,
+		       char *b, size_t n)
+{
+	const char *const *names = d->adsz == 8 ? reg64 :
+		d->adsz == 4 ? reg32 : reg16;
+	int o = snprintf(b, n, "%s", ptr_name(sz));
+	bool any = false;
+
+	if (!d->riprel && d->base == DEC_NOREG && d->index == DEC_NOREG)
+		return o + snprintf(b + o, n - o, "%s:0x%x", sregs[d->seg ==
+				    DEC_NOREG ? 3 : d->seg], (unsigned)d->disp);
+	if (d->seg != DEC_NOREG)
+		o += snprintf(b + o, n - o, "%s:", sregs[d->seg]);
+	o += snprintf(b + o, n - o, "[");
+	if (d->riprel) {
+		o += snprintf(b + o, n - o, "rip+0x%x] # 0x%" PRIx64, d->disp,
+			      next + (uint64_t)(int64_t)d->disp);
+		return o;
+	}
+	if (d->base != DEC_NOREG) {
+		o += snprintf(b + o, n - o, "%s", names[d->base]);
+		any = true;
+	}
+	if (d->index != DEC_NOREG) {
+		o += snprintf(b + o, n - o, "%s%s*%u", any ? "+" : "",
+			      names[d->index], 1u << d->scale);
+		any = true;
+	}
+	if (d->disp || !any || d->mod == 1 || d->mod == 2)
+		o += snprintf(b + o, n - o, "%s0x%x", !any ? "" :
+			      d->disp < 0 ? "-" : "+",
+			      any && d->disp < 0 ? -(unsigned)d->disp :
+			      (unsigned)d->disp);
+	o += snprintf(b + o, n - o, "]");
+	return o;
+}
+
+/* Size of an operand from its Appendix A size letter. */
+static unsigned op_size(const struct dec_insn *d, char s)
+{
+	switch (s) {
+	case 'b': return 1;
+	case 'w': return 2;
+	case 'd': return 4;
+	case 'q': return 8;
+	case 'x': return 16;
+	case 'y': return d->opsz == 8 ? 8 : 4;
+	case 'z': return d->opsz == 2 ? 2 : 4;
+	default: return d->opsz;
+	}
+}
+
+static bool c64(const struct dec_insn *d)
+{
+	unsigned r = d->reg & 7;
+
+	return d->adsz != 2 && (r == 2 || r == 4 || r == 6) && d->opsz != 2;
+}
+
+static int operand(const struct dec_insn *d, const char *o, uint64_t next,
+		   char *b, size_t n)
+{
+	unsigned sz = op_size(d, o[1]);
+	bool rex = d->rex != 0;
+
+	if (!strcmp(o, "CL"))
+		return snprintf(b, n, "cl");
+	if (d->op == 0x0ff && c64(d))
+		sz = 8; /* near CALL/JMP/PUSH default to 64 bits */
+	switch (o[0]) {
+	case 'E': case 'M': case 'W': case 'U': case 'R':
+		if (d->mod != 3)
+			return mem_operand(d, o[0] == 'M' && !o[1] ? 0 : sz,
+					   next, b, n);
+		if (o[0] == 'W' || o[0] == 'U')
+			return snprintf(b, n, "xmm%u", d->rm);
+		return snprintf(b, n, "%s", gpr(d->rm, o[0] == 'R' ? 8 : sz,
+						rex));
+	case 'G':
+		return snprintf(b, n, "%s", gpr(d->reg, sz, rex));
+	case 'V':
+		return snprintf(b, n, "xmm%u", d->reg);
+	case 'Z':
+		return snprintf(b, n, "%s", gpr(d->rm, sz, rex));
+	case 'S':
+		return snprintf(b, n, "%s", sregs[d->reg & 7]);
+	case 'C':
+		return snprintf(b, n, "cr%u", d->reg);
+	case 'D':
+		if (o[1] == 'X')
+			return snprintf(b, n, "dx");
+		return snprintf(b, n, "dr%u", d->reg);
+	case 'I':
+		if (o[1] == 'b' && !strcmp(o, "Ib") && d->op == 0x0c8)
+			return snprintf(b, n, "0x%x", d->imm2);
+		return snprintf(b, n, "0x%" PRIx64, (uint64_t)(d->opsz == 8 || o[1] == 'v' ?
+				d->imm : d->imm & ((1ull << (8 * (o[1] == 'b' ?
+				1 : sz))) - 1)));
+	case 'J':
+		return snprintf(b, n, "0x%" PRIx64, next + d->imm);
+	case 'O':
+		return snprintf(b, n, "%s[0x%" PRIx64 "]", ptr_name(sz), d->imm);
+	case 'A':
+		if (o[1] == 'L')
+			return snprintf(b, n, "al");
+		return snprintf(b, n, "0x%x:0x%" PRIx64, d->imm2, d->imm);
+	case 'r': case 'e':
+		return snprintf(b, n, "%s", gpr(0, o[0] == 'e' &&
+				d->opsz == 8 ? 4 : d->opsz, rex));
+	case 'F': return snprintf(b, n, "fs");
+	case '1': return snprintf(b, n, "1");
+	default:
+		if (!strcmp(o, "CL"))
+			return snprintf(b, n, "cl");
+		return snprintf(b, n, "%s", o);
+	}
+}
+
+char *dec_disasm(const struct dec_insn *d, uint64_t rip, char *buf,
+		 size_t len)
+{
+	const struct dec_attr *a = &dec_attrs[d->op];
+	char mn[32], ops[64], one[96];
+	const char *p, *e;
+	size_t o;
+	uint64_t next = rip + d->len;
+	bool first = true;
+
+	if (!a->flags) {
+		snprintf(buf, len, "(bad)");
+		return buf;
+	}
+	o = (size_t)snprintf(buf, len, "%s%s%s", d->lock ? "lock " : "",
+			     d->rep && !(a->flags & DF_BYPFX) && !a->operands[0] ?
+			     (d->rep == 0xf3 ? "rep " : "repne ") : "",
+			     dec_mnemonic(d, mn, sizeof(mn)));
+	p = a->operands;
+	if (d->op == 0x1ae && d->mod == 3)
+		p = ""; /* fences */
+	if (d->op == 0x090)
+		p = d->rm == 8 ? "Zv,rAX" : "";
+	if (d->op >= 0x0d8 && d->op <= 0x0df)
+		p = d->mod == 3 ? (d->op == 0x0df ? "AX" : "") : "Mw";
+	if (d->op == 0x101 && d->mod == 3 && special_mnemonic(d))
+		p = "";
+	for (e = NULL; *p && o < len; p = e + 1) {
+		e = strchr(p, ',');
+		snprintf(ops, sizeof(ops), "%.*s", (int)(e ? e - p :
+			 (long)strlen(p)), p);
+		if (!strcmp(ops, "DX") || !strcmp(ops, "GS") ||
+		    !strcmp(ops, "FS") || !strcmp(ops, "AX"))
+			snprintf(one, sizeof(one), "%c%c", ops[0] + 32, ops[1] + 32);
+		else
+			operand(d, ops, next, one, sizeof(one));
+		o += (size_t)snprintf(buf + o, len - o, "%s%s",
+				      first ? " " : ",", one);
+		first = false;
+		if (!e)
+			break;
+	}
+	if ((a->flags & DF_GRP3) && (d->reg & 7) < 2)
+		snprintf(buf + o, len > o ? len - o : 0, ",0x%llx",
+			 (unsigned long long)(d->imm & (d->opsz == 1 ? 0xff :
+			 d->opsz == 2 ? 0xffff : d->opsz == 4 ? 0xffffffffull :
+			 ~0ull)));
+	return buf;
+}
