@@ -77,12 +77,13 @@ def find_inputs(opt):
 
 def l1_cmd(opt):
     """The script L1's /init runs; its exit status is rax's."""
+    head = ("#!/bin/sh\n"
+            "export PATH=/:$PATH RAX_GUEST_DIR=/guest\n")
     if opt.cmd:
-        return "#!/bin/sh\n" + opt.cmd + "\n"
+        return head + opt.cmd + "\n"
     gdb = " --gdb /dev/ttyS1" if opt.gdb else ""
-    return ("#!/bin/sh\n"
-            "/rax --version || exit 125\n"
-            f"exec /rax --backend kvm{gdb}\n")
+    return (head + "rax --version || exit 125\n"
+            f"exec rax --backend kvm{gdb}\n")
 
 
 def make_initrd(tmp, guest, l1, rax, opt):
