@@ -11,6 +11,7 @@ TESTS += tests/unit/test_core
 # Kept out of TESTS until the KVM engine boots the guest; run by hand with
 # `make check-nested` (builds the guest, the L1 kernel and rax-static).
 EXTRA_DIST += tests/nested/run.py
+CLEANFILES += nested-console.log
 check-nested: rax-static$(EXEEXT) guest guest-l1
 	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
 	  $(PYTHON3) $(srcdir)/tests/nested/run.py
