@@ -6,6 +6,9 @@ Run it (from the build folder):
 or by hand, once `make guest guest-l1 rax-static` has run:
     srcdir=.. /usr/bin/python3 ../tests/nested/run.py [--rax ./rax-static]
         [--cmd 'rax --version'] [--gdb] [--interact] [--timeout S]
+        [--cpu qemu64,+svm,+npt]
+Environment: RAX_STATIC (the static rax), RAX_NESTED_GUEST_DIR and
+RAX_NESTED_L1_DIR (use these folders instead of the cache's).
 
 This machine's /dev/kvm cannot boot Linux (see ENVIRONMENT.md), so the test
 boots an L1 Linux (examples/build-guest.sh --l1: kvm_amd built in) under
@@ -47,7 +50,11 @@ def srcdir():
 
 
 def cache_dir(l1):
-    """The cache folder build-guest.sh uses, or None when not built."""
+    """The cache folder build-guest.sh uses ($RAX_NESTED_L1_DIR or
+    $RAX_NESTED_GUEST_DIR override it), or None when not built."""
+    d = os.environ.get("RAX_NESTED_L1_DIR" if l1 else "RAX_NESTED_GUEST_DIR")
+    if d:
+        return d if os.path.exists(os.path.join(d, "bzImage")) else None
     script = os.path.join(srcdir(), "examples", "build-guest.sh")
     args = ["bash", script, "--print-dir"] + (["--l1"] if l1 else [])
     d = subprocess.run(args, check=True, capture_output=True,
@@ -114,13 +121,30 @@ def make_initrd(tmp, guest, l1, rax, opt):
     return initrd
 
 
-def qemu_argv(qemu, l1, initrd, sock):
-    return [qemu, "-accel", "tcg", "-cpu", "qemu64,+svm,+npt", "-m", "1024",
+def host_tsc_khz():
+    """TCG's guest TSC runs at the host's rate (no icount)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("cpu MHz"):
+                    return int(float(line.split(":")[1]) * 1000)
+    except (OSError, ValueError):
+        pass
+    return 2000000
+
+
+def qemu_argv(qemu, l1, initrd, sock, cpu, append):
+    """L1 cannot calibrate its TSC against the PIT under a loaded TCG host
+    ("tsc: Unable to calibrate against PIT"); with tsc_khz 0, KVM's vCPU
+    loops on its clock-update request and never enters the guest (KVM_RUN
+    hangs with RIP unchanged).  So L1 is told the TSC rate."""
+    tsc = f"tsc_early_khz={host_tsc_khz()} tsc=reliable"
+    return [qemu, "-accel", "tcg", "-cpu", cpu, "-m", "1024",
             "-nographic", "-no-reboot",
             "-serial", "mon:stdio",
             "-serial", f"unix:{sock},server=on,wait=off",
             "-kernel", os.path.join(l1, "bzImage"), "-initrd", initrd,
-            "-append", "console=ttyS0 nokaslr panic=-1"]
+            "-append", f"console=ttyS0 nokaslr panic=-1 {tsc} {append}"]
 
 
 def expect(child, what, timeout, why):
@@ -195,6 +219,10 @@ def main():
                     help="run rax with --gdb /dev/ttyS1 and print the socket")
     ap.add_argument("--interact", action="store_true",
                     help="hand the L1 console to the terminal")
+    ap.add_argument("--cpu", default="qemu64,+svm,+npt",
+                    help="QEMU -cpu for L1 (default qemu64,+svm,+npt)")
+    ap.add_argument("--append", default="",
+                    help="more L1 kernel parameters")
     ap.add_argument("--timeout", type=float, default=300,
                     help="seconds for each boot step (default 300)")
     opt = ap.parse_args()
@@ -204,7 +232,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="rax-nested-") as tmp:
         initrd = make_initrd(tmp, guest, l1, rax, opt)
         sock = os.path.join(tmp, "ttyS1.sock")
-        argv = qemu_argv(qemu, l1, initrd, sock)
+        argv = qemu_argv(qemu, l1, initrd, sock, opt.cpu, opt.append)
         print("nested: " + " ".join(argv))
         if opt.gdb:
             print(f"nested: L1 ttyS1 (rax --gdb) is {sock}: "
