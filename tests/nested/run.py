@@ -30,6 +30,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -200,12 +201,14 @@ def check(child, opt, t0):
     print(f"nested: rax exited 0 at {time.monotonic() - t0:.1f} s")
 
 
-def stop(child):
-    """End QEMU: it exits by itself after L1's reboot; else kill by PID."""
-    try:
-        child.expect(pexpect.EOF, timeout=30)
-    except pexpect.TIMEOUT:
-        pass
+def stop(child, wait):
+    """End QEMU: after L1's reboot it exits by itself (give it `wait`
+    seconds); otherwise kill it, by PID."""
+    if wait:
+        try:
+            child.expect(pexpect.EOF, timeout=wait)
+        except pexpect.TIMEOUT:
+            pass
     child.close(force=True)
 
 
@@ -226,6 +229,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=300,
                     help="seconds for each boot step (default 300)")
     opt = ap.parse_args()
+    # A harness timeout (SIGTERM) still runs the finally clause below.
+    signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit(1))
     guest, l1, rax, qemu = find_inputs(opt)
 
     t0 = time.monotonic()
@@ -241,16 +246,20 @@ def main():
                               codec_errors="replace", timeout=opt.timeout,
                               dimensions=(50, 200))
         child.logfile_read = open("nested-console.log", "w")
+        wait = 0
         try:
             if opt.interact or opt.gdb:
                 child.interact()
+                wait = 5
                 return 0
             if opt.cmd:
                 expect(child, "RAX-L1-INIT", opt.timeout, "L1 did not boot")
                 status = rax_exit(child, opt.timeout)
                 print(f"nested: command exited with status {status}")
+                wait = 30
                 return 0 if status == 0 else 1
             check(child, opt, t0)
+            wait = 30
             print(f"nested: PASS in {time.monotonic() - t0:.1f} s")
             return 0
         except Fail as err:
@@ -259,7 +268,7 @@ def main():
             print("nested: last console output:\n" + tail[-2000:])
             return 1
         finally:
-            stop(child)
+            stop(child, wait)
             child.logfile_read.close()
 
 
