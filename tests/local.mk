@@ -16,6 +16,7 @@ if HAVE_KVM
 check_DATA = rax-static$(EXEEXT)
 TESTS += tests/nested/nested.sh
 endif
+CLEANFILES += nested-console.log
 check-nested: rax-static$(EXEEXT) guest guest-l1
 	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
 	  $(PYTHON3) $(srcdir)/tests/nested/run.py
