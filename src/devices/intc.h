@@ -6,7 +6,16 @@
  * table from src/loader describes), GSI 16-23 are IOAPIC pins only.  The
  * LAPIC sits at 0xfee00000, the IOAPIC at 0xfec00000.  Timers run on
  * m->timers against machine_now_ns(m).  The interpreter's TSC counts
- * machine-clock nanoseconds (a 1 GHz TSC), which IA32_TSC_DEADLINE uses. */
+ * machine-clock nanoseconds (a 1 GHz TSC), which IA32_TSC_DEADLINE uses.
+ *
+ * Models (one per file, wired in intc.c): pic.c (inputs masked until
+ * ICW1), pit.c (also owns port 0x61), ioapic.c (ID 1 as in the MP table,
+ * version 0x20 with the EOI register), lapic.c (xAPIC only, version
+ * 0x50014; its timer counts machine ns at 1 GHz before the divider, the
+ * crystal frequency CPUID leaf 0x15 reports, so Linux skips calibrating
+ * it).  When the APIC is hardware- or software-disabled, or LINT0 is an
+ * unmasked ExtINT entry, the PIC's output reaches the CPU (virtual
+ * wire); intc_ack() then runs the PIC's INTA cycle. */
 #ifndef RAX_INTC_H
 #define RAX_INTC_H
 

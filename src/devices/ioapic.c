@@ -26,6 +26,7 @@ void ioapic_reset(struct ioapic *io, ioapic_deliver_fn deliver,
 		  void *opaque)
 {
 	memset(io, 0, sizeof(*io));
+	io->id = IOAPIC_DEFAULT_ID;
 	for (unsigned i = 0; i < IOAPIC_PINS; i++)
 		io->redir[i] = IORED_MASK; /* §3.2.4: masked at reset */
 	io->deliver = deliver;

@@ -12,6 +12,9 @@
 #define IOAPIC_BASE 0xfec00000ull
 #define IOAPIC_SIZE 0x1000ull
 #define IOAPIC_PINS 24
+/* The ID at reset: the one the MP table from src/loader announces (the
+ * BSP's local APIC is ID 0). */
+#define IOAPIC_DEFAULT_ID 1
 
 /* Redirection-entry fields (82093AA §3.2.4). */
 #define IORED_VECTOR   0xffull

@@ -3,7 +3,8 @@
  *
  * Reference: Motorola MC146818A datasheet ("Real-Time Clock Plus RAM").
  * Registers 0-9 (seconds .. year, §"Address map") show the host's UTC
- * wall clock plus an offset the guest sets by writing them, in BCD or
+ * wall clock (advanced by the machine clock, see rtc_host_now) plus an
+ * offset the guest sets by writing them, in BCD or
  * binary as register B's DM bit says and in 12 or 24 hour form (B bit
  * 1).  Register 0x32 is the century byte PC firmware keeps (the ACPI FADT
  * "century" field names it).  Register A's UIP bit reads 1 from 244 us
@@ -70,6 +71,9 @@ struct rtc {
 	uint8_t ram[128];    /* registers; 0-9 and 0x32 are the time while
 			      * B.SET freezes it, else refreshed per read */
 	int64_t offset;      /* guest time minus host time, seconds */
+	bool anchored;       /* wall0/clock0 taken (first access) */
+	time_t wall0;        /* host wall clock then, whole seconds */
+	uint64_t clock0;     /* machine clock then */
 };
 
 static bool rtc_binary(const struct rtc *s)
@@ -87,12 +91,25 @@ static unsigned rtc_dec(const struct rtc *s, uint8_t v)
 	return rtc_binary(s) ? v : (v >> 4) * 10 + (v & 0x0f);
 }
 
-static struct timespec rtc_host_now(void)
+/* The RTC's notion of now: the host's wall clock in whole seconds, taken
+ * at the first access, advanced by the machine clock since then.  With
+ * the interpreter the machine clock is virtual (retired instructions), so
+ * when UIP reads 1 and how the seconds advance is the same in every boot;
+ * only the date differs.  On KVM the machine clock is the host's. */
+static struct timespec rtc_host_now(struct rtc *s)
 {
-	struct timespec ts;
+	uint64_t now = machine_now_ns(s->m), ns;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts;
+	if (!s->anchored) {
+		s->wall0 = time(NULL);
+		s->clock0 = now;
+		s->anchored = true;
+	}
+	ns = now - s->clock0;
+	return (struct timespec){
+		.tv_sec = s->wall0 + (time_t)(ns / 1000000000u),
+		.tv_nsec = (long)(ns % 1000000000u),
+	};
 }
 
 /* Hours: 0-23, or 1-12 with bit 7 set for PM. */
@@ -113,7 +130,7 @@ static unsigned rtc_dec_hour(const struct rtc *s, uint8_t v)
 /* Writes the current guest time into registers 0-9 and 0x32. */
 static void rtc_fill_time(struct rtc *s)
 {
-	time_t t = (time_t)(rtc_host_now().tv_sec + s->offset);
+	time_t t = (time_t)(rtc_host_now(s).tv_sec + s->offset);
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
@@ -140,7 +157,7 @@ static void rtc_latch_offset(struct rtc *s)
 				 rtc_dec(s, s->ram[RTC_YEAR])) - 1900,
 	};
 
-	s->offset = (int64_t)timegm(&tm) - rtc_host_now().tv_sec;
+	s->offset = (int64_t)timegm(&tm) - rtc_host_now(s).tv_sec;
 	rax_log(LOG_DEBUG, dev, "rtc: guest set the clock, offset %llds",
 		(long long)s->offset);
 }
@@ -167,7 +184,7 @@ static uint8_t rtc_read(struct rtc *s)
 		rtc_fill_time(s);
 	switch (idx) {
 	case RTC_A:
-		ns = rtc_host_now().tv_nsec;
+		ns = rtc_host_now(s).tv_nsec;
 		v = s->ram[RTC_A] & ~A_UIP;
 		if (!rtc_frozen(s) && (ns >= 1000000000 - UIP_BEFORE_NS ||
 				       ns < UIP_AFTER_NS))

@@ -54,7 +54,7 @@ static int install_kick_handler(void)
 	return sigaction(KICK_SIGNAL, &sa, NULL) < 0 ? -errno : 0;
 }
 
-static int set_cpuid(struct kvm_engine *k, struct rax_err *e)
+int kvm_setup_cpuid(int sys_fd, int vcpu_fd, struct rax_err *e)
 {
 	struct kvm_cpuid2 *cpuid = NULL;
 	int nent = 64, ret;
@@ -65,7 +65,7 @@ static int set_cpuid(struct kvm_engine *k, struct rax_err *e)
 		if (!cpuid)
 			return rax_errf(e, -ENOMEM, "kvm: out of memory");
 		cpuid->nent = nent;
-		if (ioctl(k->sys_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
+		if (ioctl(sys_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
 			break;
 		if (errno != E2BIG || nent >= 4096) {
 			ret = rax_errf(e, -errno, "kvm: KVM_GET_SUPPORTED_CPUID: %s",
@@ -81,7 +81,7 @@ static int set_cpuid(struct kvm_engine *k, struct rax_err *e)
 			c->ebx &= 0x00ffffff; /* initial APIC id 0 */
 	}
 	ret = 0;
-	if (ioctl(k->vcpu_fd, KVM_SET_CPUID2, cpuid) < 0)
+	if (ioctl(vcpu_fd, KVM_SET_CPUID2, cpuid) < 0)
 		ret = rax_errf(e, -errno, "kvm: KVM_SET_CPUID2: %s",
 			       strerror(errno));
 out:
@@ -223,7 +223,7 @@ static int kvm_init(struct machine *m, struct rax_err *e)
 		goto fail;
 	}
 	if ((ret = create_vm(m, k, e)) || (ret = create_vcpu(k, e)) ||
-	    (ret = set_cpuid(k, e)) || (ret = setup_lapic(k, e)))
+	    (ret = kvm_setup_cpuid(k->sys_fd, k->vcpu_fd, e)) || (ret = setup_lapic(k, e)))
 		goto fail;
 	ret = kvm_set_regs(m, &m->boot_regs);
 	if (!ret)

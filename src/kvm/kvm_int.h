@@ -73,6 +73,9 @@ int kvm_debug_apply(struct machine *m, bool step);
 bool kvm_debug_exit(struct machine *m, struct vcpu_stop *stop);
 int kvm_translate(struct machine *m, uint64_t gva, uint64_t *gpa);
 
+/* kvm.c: CPUID from KVM_GET_SUPPORTED_CPUID, for the VM and the self-test. */
+int kvm_setup_cpuid(int sys_fd, int vcpu_fd, struct rax_err *e);
+
 /* kvm_selftest.c */
 int kvm_selftest(struct rax_err *e);
 

@@ -1,34 +1,28 @@
-/* KVM engine start-up self-test: before rax trusts /dev/kvm it runs a tiny
- * 64-bit guest that takes an int3 (#BP) and a ud2 (#UD) through its own
- * IDT and reports both on an I/O port.  A paravirtual or broken KVM (such
- * as kvm_pvm, which ends the first guest exception in
- * KVM_EXIT_INTERNAL_ERROR) fails it, and --backend auto falls back to the
- * interpreter. */
+/* KVM engine start-up self-test: before rax trusts /dev/kvm it boots a
+ * tiny machine through the engine itself (kvm_init, kvm_run_vcpu: the same
+ * VM setup, boot state and exit handling a kernel gets) whose guest takes
+ * an int3 (#BP) and a ud2 (#UD) through its own IDT and reports both on an
+ * I/O port.  A paravirtual or broken KVM (such as kvm_pvm, which ends the
+ * first guest exception in KVM_EXIT_INTERNAL_ERROR) fails it, and
+ * --backend auto falls back to the interpreter. */
 #include "kvm/kvm_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
-#define ST_MEM (2u << 20)
-#define ST_PML4 0x1000
-#define ST_PDPT 0x2000
-#define ST_PD 0x3000
-#define ST_GDT 0x500
-#define ST_IDT 0x600
-#define ST_CODE 0x4000
-#define ST_BP_HANDLER 0x4100
-#define ST_UD_HANDLER 0x4200
-#define ST_STACK 0x8000
+#include "loader/loader.h"
+
+#define ST_MEM (4u << 20)
+#define ST_IDT 0x200000
+#define ST_CODE 0x201000
+#define ST_BP_HANDLER 0x201100
+#define ST_UD_HANDLER 0x201200
 #define ST_PORT 0x88
-#define ST_TIMEOUT_S 5
+#define ST_TIMEOUT_S 10
 
 /* main: xor ebx,ebx; int3; ud2; mov eax,ebx; out 0x88,al; hlt; jmp $-1 */
 static const uint8_t st_main[] = {
@@ -42,251 +36,143 @@ static const uint8_t st_ud[] = {
 	0x83, 0xcb, 0x02, 0x48, 0x83, 0x04, 0x24, 0x02, 0x48, 0xcf,
 };
 
-struct st_vm {
-	int sys, vm, vcpu;
-	uint8_t *mem;
-	struct kvm_run *run;
-	size_t run_size;
+struct st_state {
+	struct machine m;
+	int reported;           /* value written to ST_PORT, or -1 */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done, timed_out;
 };
 
 /* A 64-bit interrupt gate (SDM Vol. 3 §6.14.1). */
-static void st_gate(uint8_t *idt, int vec, uint64_t handler)
+static void st_gate(uint8_t *idt, int vec, uint64_t handler, uint16_t cs)
 {
 	uint8_t *g = idt + vec * 16;
 
 	memset(g, 0, 16);
 	g[0] = handler & 0xff;
 	g[1] = (handler >> 8) & 0xff;
-	g[2] = 0x08; /* selector */
+	g[2] = cs & 0xff;
+	g[3] = cs >> 8;
 	g[5] = 0x8e; /* present, DPL 0, 64-bit interrupt gate */
 	g[6] = (handler >> 16) & 0xff;
 	g[7] = (handler >> 24) & 0xff;
 }
 
-static void st_image(uint8_t *mem)
+static void st_port(void *opaque, uint64_t off, bool is_write, void *data,
+		    unsigned size)
 {
-	uint64_t *pml4 = (uint64_t *)(mem + ST_PML4);
-	uint64_t *pdpt = (uint64_t *)(mem + ST_PDPT);
-	uint64_t *pd = (uint64_t *)(mem + ST_PD);
-	uint64_t *gdt = (uint64_t *)(mem + ST_GDT);
+	struct st_state *s = opaque;
 
-	pml4[0] = ST_PDPT | 3;
-	pdpt[0] = ST_PD | 3;
-	pd[0] = 0x83; /* 2 MiB page at 0, present, writable */
-	gdt[0] = 0;
-	gdt[1] = 0x00af9b000000ffffull; /* 64-bit code */
-	gdt[2] = 0x00cf93000000ffffull; /* data */
-	st_gate(mem + ST_IDT, 3, ST_BP_HANDLER);
-	st_gate(mem + ST_IDT, 6, ST_UD_HANDLER);
+	if (!is_write)
+		return;
+	s->reported = *(uint8_t *)data;
+	machine_request_exit(&s->m, 0, "self-test done");
+}
+
+static int st_machine(struct st_state *s, struct rax_err *e)
+{
+	struct machine *m = &s->m;
+	uint8_t *mem;
+	int ret;
+
+	ret = gm_init(&m->mem, ST_MEM);
+	if (ret)
+		return rax_errf(e, ret, "self-test memory: %s", strerror(-ret));
+	if (ld_boot_state(&m->mem, ST_CODE, &m->boot_regs))
+		return rax_errf(e, -EFAULT, "self-test boot state");
+	mem = m->mem.host;
+	st_gate(mem + ST_IDT, 3, ST_BP_HANDLER, m->boot_regs.seg[S_CS].sel);
+	st_gate(mem + ST_IDT, 6, ST_UD_HANDLER, m->boot_regs.seg[S_CS].sel);
 	memcpy(mem + ST_CODE, st_main, sizeof(st_main));
 	memcpy(mem + ST_BP_HANDLER, st_bp, sizeof(st_bp));
 	memcpy(mem + ST_UD_HANDLER, st_ud, sizeof(st_ud));
+	m->boot_regs.idt.base = ST_IDT;
+	m->boot_regs.idt.limit = 16 * 16 - 1;
+	m->ops = &kvm_vcpu_ops;
+	return iobus_register(&m->pio, ST_PORT, 1, st_port, s, "selftest") ?
+		rax_errf(e, -EINVAL, "self-test port") : 0;
 }
 
-static int st_regs(struct st_vm *v)
+/* Kicks the vCPU when the guest does not report within ST_TIMEOUT_S (a
+ * guest looping through exceptions, or a KVM that makes no progress). */
+static void *st_watchdog(void *arg)
 {
-	struct kvm_sregs s;
-	struct kvm_regs r;
-	struct kvm_segment code = {
-		.base = 0, .limit = 0xffffffff, .selector = 0x08, .type = 0xb,
-		.present = 1, .s = 1, .l = 1, .g = 1,
-	};
-	struct kvm_segment data = code;
-
-	data.selector = 0x10;
-	data.type = 3;
-	data.l = 0;
-	data.db = 1;
-	if (ioctl(v->vcpu, KVM_GET_SREGS, &s) < 0)
-		return -errno;
-	s.cs = code;
-	s.ds = s.es = s.fs = s.gs = s.ss = data;
-	s.tr = (struct kvm_segment){ .limit = 0x67, .type = 0xb, .present = 1 };
-	s.ldt = (struct kvm_segment){ .type = 2, .present = 1, .unusable = 1 };
-	s.gdt.base = ST_GDT;
-	s.gdt.limit = 23;
-	s.idt.base = ST_IDT;
-	s.idt.limit = 16 * 16 - 1;
-	s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
-	s.cr3 = ST_PML4;
-	s.cr4 = CR4_PAE;
-	s.efer = EFER_LME | EFER_LMA;
-	memset(&r, 0, sizeof(r));
-	r.rip = ST_CODE;
-	r.rsp = ST_STACK;
-	r.rflags = RFLAGS_FIXED;
-	if (ioctl(v->vcpu, KVM_SET_SREGS, &s) < 0 ||
-	    ioctl(v->vcpu, KVM_SET_REGS, &r) < 0)
-		return -errno;
-	return 0;
-}
-
-static int st_create(struct st_vm *v, struct rax_err *e)
-{
-	struct kvm_userspace_memory_region region = {
-		.slot = 0, .memory_size = ST_MEM,
-	};
-	long sz;
-
-	v->sys = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (v->sys < 0)
-		return rax_errf(e, -errno, "/dev/kvm: %s", strerror(errno));
-	if (ioctl(v->sys, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
-		return rax_errf(e, -ENODEV, "/dev/kvm: unsupported API version");
-	v->vm = ioctl(v->sys, KVM_CREATE_VM, 0);
-	if (v->vm < 0)
-		return rax_errf(e, -errno, "KVM_CREATE_VM: %s", strerror(errno));
-	v->mem = mmap(NULL, ST_MEM, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (v->mem == MAP_FAILED) {
-		v->mem = NULL;
-		return rax_errf(e, -errno, "self-test memory: %s", strerror(errno));
-	}
-	region.userspace_addr = (uintptr_t)v->mem;
-	if (ioctl(v->vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-		return rax_errf(e, -errno, "memory slot: %s", strerror(errno));
-	(void)ioctl(v->vm, KVM_SET_TSS_ADDR, 0xfffbd000ul);
-	v->vcpu = ioctl(v->vm, KVM_CREATE_VCPU, 0);
-	if (v->vcpu < 0)
-		return rax_errf(e, -errno, "KVM_CREATE_VCPU: %s", strerror(errno));
-	sz = ioctl(v->sys, KVM_GET_VCPU_MMAP_SIZE, 0);
-	if (sz < (long)sizeof(struct kvm_run))
-		return rax_errf(e, -ENODEV, "bad vCPU mmap size");
-	v->run = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, v->vcpu, 0);
-	if (v->run == MAP_FAILED) {
-		v->run = NULL;
-		return rax_errf(e, -errno, "mmap vCPU: %s", strerror(errno));
-	}
-	v->run_size = (size_t)sz;
-	st_image(v->mem);
-	if (st_regs(v))
-		return rax_errf(e, -errno, "setting registers: %s", strerror(errno));
-	return 0;
-}
-
-static void st_destroy(struct st_vm *v)
-{
-	if (v->run)
-		munmap(v->run, v->run_size);
-	if (v->mem)
-		munmap(v->mem, ST_MEM);
-	if (v->vcpu >= 0)
-		close(v->vcpu);
-	if (v->vm >= 0)
-		close(v->vm);
-	if (v->sys >= 0)
-		close(v->sys);
-}
-
-struct st_watchdog {
-	pthread_t target;
-	struct kvm_run *run;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool done;
-};
-
-/* Interrupts a KVM_RUN that does not return within ST_TIMEOUT_S (a guest
- * looping through exceptions). */
-static void *st_watchdog_fn(void *arg)
-{
-	struct st_watchdog *w = arg;
+	struct st_state *s = arg;
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += ST_TIMEOUT_S;
-	pthread_mutex_lock(&w->lock);
-	while (!w->done)
-		if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) == ETIMEDOUT)
+	pthread_mutex_lock(&s->lock);
+	while (!s->done)
+		if (pthread_cond_timedwait(&s->cond, &s->lock, &ts) == ETIMEDOUT)
 			break;
-	if (!w->done) {
-		w->run->immediate_exit = 1;
-		pthread_kill(w->target, SIGUSR1);
+	if (!s->done) {
+		s->timed_out = true;
+		kvm_vcpu_ops.kick(&s->m);
 	}
-	pthread_mutex_unlock(&w->lock);
+	pthread_mutex_unlock(&s->lock);
 	return NULL;
 }
 
-static void st_noop(int sig)
+static int st_run(struct st_state *s, struct rax_err *e)
 {
-	(void)sig;
-}
+	struct vcpu_stop st;
+	struct rax_regs r;
+	pthread_t wd;
+	int ret;
 
-/* Runs the guest until its port write; returns 0 or -errno with *e. */
-static int st_run(struct st_vm *v, struct rax_err *e)
-{
-	for (int exits = 0; exits < 100; exits++) {
-		if (ioctl(v->vcpu, KVM_RUN, 0) < 0)
-			return rax_errf(e, -ETIMEDOUT, "KVM_RUN: %s (the guest did "
-					"not finish within %d s)", strerror(errno),
-					ST_TIMEOUT_S);
-		switch (v->run->exit_reason) {
-		case KVM_EXIT_IO: {
-			uint8_t *d = (uint8_t *)v->run + v->run->io.data_offset;
-
-			if (v->run->io.port != ST_PORT)
-				continue;
-			if (*d == 3)
-				return 0;
-			return rax_errf(e, -ENODEV, "exceptions through the IDT "
-					"misbehave (handler mask %#x, want 0x3)", *d);
-		}
-		case KVM_EXIT_INTERNAL_ERROR:
-			return rax_errf(e, -ENODEV, "int3 through the guest IDT "
-					"ended in KVM_EXIT_INTERNAL_ERROR (suberror "
-					"%u): /dev/kvm looks paravirtual or broken",
-					v->run->internal.suberror);
-		case KVM_EXIT_SHUTDOWN:
-			return rax_errf(e, -ENODEV, "the self-test guest triple "
-					"faulted");
-		default:
-			return rax_errf(e, -ENODEV, "unexpected exit %u",
-					v->run->exit_reason);
-		}
-	}
-	return rax_errf(e, -ENODEV, "too many exits");
+	if (pthread_create(&wd, NULL, st_watchdog, s))
+		return rax_errf(e, -EAGAIN, "cannot start the watchdog");
+	ret = kvm_vcpu_ops.run(&s->m, 0, &st, e);
+	pthread_mutex_lock(&s->lock);
+	s->done = true;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(wd, NULL);
+	if (ret)
+		return ret;
+	if (st.reason == VCPU_STOP_SHUTDOWN)
+		return rax_errf(e, -ENODEV, "the guest triple faulted");
+	if (s->reported == 3)
+		return 0;
+	if (s->reported >= 0)
+		return rax_errf(e, -ENODEV, "exceptions through the IDT misbehave "
+				"(handler mask %#x, want 0x3)", s->reported);
+	memset(&r, 0, sizeof(r));
+	(void)kvm_get_regs(&s->m, &r);
+	return rax_errf(e, -ETIMEDOUT, "the guest did not finish within %d s "
+			"(rip %#llx, rbx %#llx)", ST_TIMEOUT_S,
+			(unsigned long long)r.rip,
+			(unsigned long long)r.gpr[R_RBX]);
 }
 
 int kvm_selftest(struct rax_err *e)
 {
-	struct st_vm v = { .sys = -1, .vm = -1, .vcpu = -1 };
-	struct st_watchdog w = {
-		.lock = PTHREAD_MUTEX_INITIALIZER,
-		.cond = PTHREAD_COND_INITIALIZER,
-	};
-	struct sigaction sa, old;
-	pthread_t wd;
+	static struct st_state s;
 	int ret;
 
+	memset(&s, 0, sizeof(s));
+	s.reported = -1;
+	pthread_mutex_init(&s.lock, NULL);
+	pthread_cond_init(&s.cond, NULL);
 	if (access("/dev/kvm", F_OK))
 		return rax_errf(e, -ENOENT, "/dev/kvm does not exist");
-	ret = st_create(&v, e);
-	if (ret)
-		goto out;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = st_noop;
-	sigaction(SIGUSR1, &sa, &old);
-	w.target = pthread_self();
-	w.run = v.run;
-	if (pthread_create(&wd, NULL, st_watchdog_fn, &w)) {
-		ret = rax_errf(e, -EAGAIN, "cannot start the self-test watchdog");
-		sigaction(SIGUSR1, &old, NULL);
-		goto out;
+	ret = st_machine(&s, e);
+	if (!ret)
+		ret = kvm_vcpu_ops.init(&s.m, e);
+	if (!ret) {
+		ret = st_run(&s, e);
+		kvm_vcpu_ops.destroy(&s.m);
 	}
-	ret = st_run(&v, e);
-	pthread_mutex_lock(&w.lock);
-	w.done = true;
-	pthread_cond_signal(&w.cond);
-	pthread_mutex_unlock(&w.lock);
-	pthread_join(wd, NULL);
-	sigaction(SIGUSR1, &old, NULL);
-out:
-	st_destroy(&v);
+	gm_destroy(&s.m.mem);
 	if (ret) {
 		char msg[sizeof(e->msg)];
 
 		snprintf(msg, sizeof(msg), "%s", e->msg);
-		rax_errf(e, ret, "KVM self-test failed: %s", msg);
+		rax_errf(e, ret, "KVM self-test failed: %s%s", msg,
+			 strstr(msg, "INTERNAL_ERROR") ?
+			 " (/dev/kvm looks paravirtual or broken)" : "");
 	}
 	return ret;
 }

@@ -4,6 +4,7 @@
  * guest memory and the segment caches in the registers are built from the
  * same struct rax_seg values, so they cannot disagree. */
 #include "loader/ld_int.h"
+#include "loader/loader.h"
 
 #include <errno.h>
 #include <string.h>
@@ -143,4 +144,14 @@ void ld_boot_regs(struct rax_regs *r, uint64_t entry, uint64_t zero_page)
 	r->cr4 = CR4_PAE;
 	r->efer = EFER_LME | EFER_LMA; /* Linux sets SCE and NXE itself */
 	r->apic_base = LD_APIC_BASE;
+}
+
+int ld_boot_state(struct guest_mem *gm, uint64_t entry, struct rax_regs *r)
+{
+	int ret = ld_write_boot_tables(gm);
+
+	if (ret)
+		return ret;
+	ld_boot_regs(r, entry, 0);
+	return 0;
 }

@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "mem.h"
+#include "regs.h"
 
 struct machine;
 
@@ -40,5 +42,12 @@ struct ld_info {
  * caller exits with status 2 for -EINVAL/-ENOENT/-EFBIG/-ENOEXEC...). */
 int ld_load(struct machine *m, const struct ld_config *c, struct ld_info *info,
 	    struct rax_err *e) __attribute__((warn_unused_result));
+
+/* Writes rax's boot GDT, TSS and page tables (the ones ld_load gives a
+ * kernel) into gm and fills *r for a 64-bit start at `entry` with IF=0 and
+ * IDT limit 0.  gm must hold at least 1 MiB.  Returns 0 or -EFAULT.  The
+ * KVM engine's self-test starts its guest this way. */
+int ld_boot_state(struct guest_mem *gm, uint64_t entry, struct rax_regs *r)
+	__attribute__((warn_unused_result));
 
 #endif

@@ -25,19 +25,38 @@ _Static_assert(RSVD_HI_PAE == 0x7fffff0000000000ull, "PAE bits 62:40");
 
 enum pg_mode { PGM_NONE, PGM_32, PGM_PAE, PGM_4L };
 
-/* Shape of one mode: levels from the root, index shift/width per level,
- * whether a PS=1 entry at that level maps a page. */
+/* Everything a walk needs to know about a mode, precomputed for both
+ * values of EFER.NXE so that the per-level loop only masks and compares
+ * (this is the interpreter's TLB refill path).  Levels count from the
+ * root: 0 is the PML4 (4-level), the PDPT (PAE) or the PD (32-bit). */
 struct mode_desc {
-	unsigned levels, pte_size;
-	unsigned shift[4], bits[4];
-	bool large[4];
+	unsigned levels, pte_size, bits, top_shift;
+	unsigned large;          /* bit per level: PS=1 maps a page there */
+	uint64_t addr;           /* next-table address bits of an entry */
+	uint64_t rsvd[4];        /* reserved bits at each level */
+	uint64_t rsvd_large[4];  /* more of them when PS=1 maps a page */
+	uint64_t no_rights[4];   /* bits forced to 1 in the combined rights:
+				  * PAE PDPTEs carry no R/W, U/S or A */
 };
 
-static const struct mode_desc modes[] = {
-	[PGM_32] = { 2, 4, { 22, 12 }, { 10, 10 }, { true, false } },
-	[PGM_PAE] = { 3, 8, { 30, 21, 12 }, { 2, 9, 9 }, { false, true } },
-	[PGM_4L] = { 4, 8, { 39, 30, 21, 12 }, { 9, 9, 9, 9 },
-		     { false, true, true, false } },
+#define NXR(nxe) ((nxe) ? 0 : PTE_NX) /* XD is reserved without NXE */
+#define MODE_32                                                          \
+	{ 2, 4, 10, 22, 1u << 0, 0xfffff000ull, { 0, 0 }, { RSVD_4M, 0 }, \
+	  { 0, 0 } }
+#define MODE_PAE(nxe)                                                    \
+	{ 3, 8, 9, 30, 1u << 1, ADDR_4K,                                 \
+	  { RSVD_HI_PAE | PTE_NX | RSVD_PDPTE, RSVD_HI_PAE | NXR(nxe),     \
+	    RSVD_HI_PAE | NXR(nxe) },                                    \
+	  { 0, RSVD_2M, 0 }, { PTE_W | PTE_U | PTE_A, 0, 0 } }
+#define MODE_4L(nxe)                                                     \
+	{ 4, 8, 9, 39, 1u << 1 | 1u << 2, ADDR_4K,                       \
+	  { RSVD_HI_4L | NXR(nxe) | PTE_PS, RSVD_HI_4L | NXR(nxe),         \
+	    RSVD_HI_4L | NXR(nxe), RSVD_HI_4L | NXR(nxe) },                \
+	  { 0, RSVD_1G, RSVD_2M, 0 }, { 0, 0, 0, 0 } }
+
+static const struct mode_desc modes[2][4] = {
+	{ [PGM_32] = MODE_32, [PGM_PAE] = MODE_PAE(0), [PGM_4L] = MODE_4L(0) },
+	{ [PGM_32] = MODE_32, [PGM_PAE] = MODE_PAE(1), [PGM_4L] = MODE_4L(1) },
 };
 
 static enum pg_mode pg_mode_of(const struct pg_ctx *c)
@@ -47,6 +66,20 @@ static enum pg_mode pg_mode_of(const struct pg_ctx *c)
 	if (!(c->cr4 & CR4_PAE))
 		return PGM_32;
 	return (c->efer & EFER_LMA) ? PGM_4L : PGM_PAE;
+}
+
+/* NXE only matters with PAE-format entries (§4.1.1). */
+static const struct mode_desc *desc_of(const struct pg_ctx *c,
+				       enum pg_mode m)
+{
+	return &modes[m != PGM_32 && (c->efer & EFER_NXE)][m];
+}
+
+/* Levels at which PS=1 maps a page: 32-bit paging needs CR4.PSE. */
+static unsigned large_levels(const struct pg_ctx *c, enum pg_mode m,
+			     const struct mode_desc *d)
+{
+	return m == PGM_32 && !(c->cr4 & CR4_PSE) ? 0 : d->large;
 }
 
 static uint64_t root_of(const struct pg_ctx *c, enum pg_mode m)
@@ -59,30 +92,6 @@ static uint64_t root_of(const struct pg_ctx *c, enum pg_mode m)
 	default:
 		return c->cr3 & ADDR_4K;       /* PCID in CR3[11:0] */
 	}
-}
-
-/* Reserved bits of an entry at `lvl`; `leaf_large` when PS=1 maps a page
- * above the last level (§4.3 Table 4-4, §4.4.2 Tables 4-8..4-11, §4.5.4
- * Tables 4-14..4-19). */
-static uint64_t rsvd_bits(enum pg_mode m, unsigned lvl, bool leaf_large,
-			  bool nxe)
-{
-	uint64_t r;
-
-	if (m == PGM_32)
-		return leaf_large ? RSVD_4M : 0;
-	if (m == PGM_PAE) {
-		if (lvl == 0)
-			return RSVD_HI_PAE | (1ull << 63) | RSVD_PDPTE;
-		r = RSVD_HI_PAE | (leaf_large ? RSVD_2M : 0);
-	} else {
-		r = RSVD_HI_4L;
-		if (lvl == 0)
-			r |= PTE_PS;            /* PML4E bit 7 */
-		else if (leaf_large)
-			r |= lvl == 1 ? RSVD_1G : RSVD_2M;
-	}
-	return nxe ? r : r | PTE_NX;
 }
 
 /* Reads the entry at ea; for 32-bit paging `*raw` is the aligned 8-byte
@@ -167,15 +176,43 @@ static uint32_t access_bits(const struct pg_ctx *c, unsigned access)
 	return e;
 }
 
+/* §4.8: A on every entry used, D on the leaf for a write.  Re-read
+ * before writing: with a self-referencing table two levels can share an
+ * entry (or, 32-bit, an 8-byte pair). */
+static int set_ad(const struct pg_ctx *c, const struct mode_desc *d,
+		  const uint64_t *ea, const uint64_t *val, unsigned leaf,
+		  bool write)
+{
+	uint64_t raw, e;
+	int ret;
+
+	for (unsigned i = 0; i <= leaf; i++) {
+		uint64_t set = (val[i] & PTE_A) ? 0 : PTE_A;
+
+		if (d->no_rights[i] & PTE_A)
+			continue; /* PAE PDPTE */
+		if (i == leaf && write && !(val[i] & PTE_D))
+			set |= PTE_D;
+		if (!set)
+			continue;
+		ret = read_entry(c, d->pte_size, ea[i], &e, &raw);
+		if (!ret)
+			ret = write_entry(c, d->pte_size, ea[i], raw, set);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 int pg_walk(const struct pg_ctx *c, uint64_t va, unsigned access,
 	    struct pg_result *r, uint32_t *pf_error)
 {
 	enum pg_mode m = pg_mode_of(c);
 	const struct mode_desc *d;
-	bool nxe = (c->efer & EFER_NXE) && m != PGM_32;
-	struct rights rt = { true, true, false };
-	uint64_t ea[4], e_val[4], raw, pte = 0, table;
-	unsigned lvl, shift = 12;
+	uint64_t ea[4], val[4], raw, pte = 0, table, all = ~0ull, any = 0;
+	unsigned lvl, shift, large_ok, idx_mask;
+	struct rights rt;
+	bool write = access & PG_WRITE;
 	int ret;
 
 	if (m == PGM_NONE) {
@@ -184,37 +221,38 @@ int pg_walk(const struct pg_ctx *c, uint64_t va, unsigned access,
 					 .user = true, .dirty = true };
 		return PG_OK;
 	}
-	d = &modes[m];
+	if (m != PGM_4L)
+		va &= 0xffffffffull; /* 32-bit linear addresses */
+	d = desc_of(c, m);
+	large_ok = large_levels(c, m, d);
+	idx_mask = (1u << d->bits) - 1;
 	table = root_of(c, m);
-	for (lvl = 0; lvl < d->levels; lvl++) {
-		uint64_t idx = (va >> d->shift[lvl]) & ((1u << d->bits[lvl]) - 1);
+	shift = d->top_shift;
+	for (lvl = 0;; lvl++, shift -= d->bits) {
 		bool large;
 
-		ea[lvl] = table + idx * d->pte_size;
+		ea[lvl] = table + ((va >> shift) & idx_mask) * d->pte_size;
 		ret = read_entry(c, d->pte_size, ea[lvl], &pte, &raw);
 		if (ret)
 			return ret;
-		e_val[lvl] = pte;
+		val[lvl] = pte;
 		if (!(pte & PTE_P)) {
 			*pf_error = access_bits(c, access);
 			return PG_FAULT;
 		}
-		large = d->large[lvl] && (pte & PTE_PS) &&
-			(m != PGM_32 || (c->cr4 & CR4_PSE));
-		if (pte & rsvd_bits(m, lvl, large, nxe)) {
+		large = ((large_ok >> lvl) & 1) && (pte & PTE_PS);
+		if (pte & (d->rsvd[lvl] | (large ? d->rsvd_large[lvl] : 0))) {
 			*pf_error = access_bits(c, access) | PF_P | PF_RSVD;
 			return PG_FAULT;
 		}
-		if (m != PGM_PAE || lvl != 0) { /* PDPTEs carry no rights */
-			rt.w &= !!(pte & PTE_W);
-			rt.u &= !!(pte & PTE_U);
-			rt.xd |= nxe && (pte & PTE_NX);
-		}
-		shift = d->shift[lvl];
+		all &= pte | d->no_rights[lvl];
+		any |= pte;
 		if (large || lvl == d->levels - 1)
 			break;
-		table = m == PGM_32 ? pte & 0xfffff000ull : pte & ADDR_4K;
+		table = pte & d->addr;
 	}
+	/* Without NXE, a set XD bit already faulted as reserved. */
+	rt = (struct rights){ all & PTE_W, all & PTE_U, any & PTE_NX };
 	if (!check_access(c, rt, access, r)) {
 		*pf_error = access_bits(c, access) | PF_P;
 		return PG_FAULT;
@@ -222,27 +260,14 @@ int pg_walk(const struct pg_ctx *c, uint64_t va, unsigned access,
 	r->page_size = 1ull << shift;
 	r->pa = leaf_frame(m, pte, shift) | (va & (r->page_size - 1));
 	r->global = (pte & PTE_G) && (c->cr4 & CR4_PGE);
-	r->dirty = pte & PTE_D;
-	if (access & PG_NO_AD)
+	r->dirty = (pte & PTE_D) || write;
+	if (access & PG_NO_AD) {
+		r->dirty = pte & PTE_D;
 		return PG_OK;
-	/* §4.8: A on every entry used, D on the leaf for a write.  Re-read
-	 * before writing: with a self-referencing table two levels can share
-	 * an entry (or, 32-bit, an 8-byte pair). */
-	for (unsigned i = (m == PGM_PAE); i <= lvl; i++) {
-		uint64_t set = (e_val[i] & PTE_A) ? 0 : PTE_A;
-
-		if (i == lvl && (access & PG_WRITE) && !(e_val[i] & PTE_D))
-			set |= PTE_D;
-		if (!set)
-			continue;
-		ret = read_entry(c, d->pte_size, ea[i], &e_val[i], &raw);
-		if (!ret)
-			ret = write_entry(c, d->pte_size, ea[i], raw, set);
-		if (ret)
-			return ret;
 	}
-	r->dirty |= (access & PG_WRITE) != 0;
-	return PG_OK;
+	if ((all & PTE_A) && (!write || (pte & PTE_D)))
+		return PG_OK; /* nothing to set: the common case */
+	return set_ad(c, d, ea, val, lvl, write);
 }
 
 static int gm_read_pte(void *opaque, uint64_t pa, uint64_t *pte)
@@ -276,9 +301,12 @@ int pg_translate_gm(const struct guest_mem *gm, uint64_t cr0, uint64_t cr3,
 }
 
 /* pg_for_each_range(): a depth-first walk holding one pending range. */
+
 struct range_walk {
 	const struct pg_ctx *c;
+	const struct mode_desc *d;
 	enum pg_mode m;
+	unsigned large_ok;
 	bool nxe;
 	int (*fn)(void *arg, uint64_t va, uint64_t pa, uint64_t len, bool w,
 		  bool u, bool nx);
@@ -286,6 +314,7 @@ struct range_walk {
 	bool have, stopped; /* stopped: fn returned non-zero */
 	uint64_t va, pa, len;
 	struct rights rt;
+	uint64_t budget;    /* entries left to read (PG_RANGE_MAX_ENTRIES) */
 };
 
 static int range_emit(struct range_walk *w, uint64_t va, uint64_t pa,
@@ -316,37 +345,37 @@ static int range_emit(struct range_walk *w, uint64_t va, uint64_t pa,
 static int range_table(struct range_walk *w, unsigned lvl, uint64_t table,
 		       uint64_t va_base, struct rights up)
 {
-	const struct mode_desc *d = &modes[w->m];
-	unsigned n = 1u << d->bits[lvl], sz = d->pte_size;
+	const struct mode_desc *d = w->d;
+	unsigned n = 1u << d->bits, sz = d->pte_size;
+	unsigned shift = d->top_shift - lvl * d->bits;
 	uint64_t pte, raw;
 	int ret;
 
+	if (w->m == PGM_PAE && lvl == 0)
+		n = 4;
 	for (unsigned i = 0; i < n; i++) {
-		uint64_t va = va_base | (uint64_t)i << d->shift[lvl];
+		uint64_t va = va_base | (uint64_t)i << shift;
+		uint64_t r = d->no_rights[lvl];
 		struct rights rt = up;
 		bool large;
 
+		if (!w->budget--)
+			return -E2BIG;
 		if ((ret = read_entry(w->c, sz, table + i * sz, &pte, &raw)))
 			return ret;
 		if (!(pte & PTE_P))
 			continue;
-		large = d->large[lvl] && (pte & PTE_PS) &&
-			(w->m != PGM_32 || (w->c->cr4 & CR4_PSE));
-		if (pte & rsvd_bits(w->m, lvl, large, w->nxe))
+		large = ((w->large_ok >> lvl) & 1) && (pte & PTE_PS);
+		if (pte & (d->rsvd[lvl] | (large ? d->rsvd_large[lvl] : 0)))
 			continue;
-		if (w->m != PGM_PAE || lvl != 0) {
-			rt.w &= !!(pte & PTE_W);
-			rt.u &= !!(pte & PTE_U);
-			rt.xd |= w->nxe && (pte & PTE_NX);
-		}
+		rt.w &= !!((pte | r) & PTE_W);
+		rt.u &= !!((pte | r) & PTE_U);
+		rt.xd |= w->nxe && (pte & PTE_NX);
 		if (large || lvl == d->levels - 1)
-			ret = range_emit(w, va, leaf_frame(w->m, pte,
-							   d->shift[lvl]),
-					 1ull << d->shift[lvl], rt);
+			ret = range_emit(w, va, leaf_frame(w->m, pte, shift),
+					 1ull << shift, rt);
 		else
-			ret = range_table(w, lvl + 1, w->m == PGM_32 ?
-					  pte & 0xfffff000ull : pte & ADDR_4K,
-					  va, rt);
+			ret = range_table(w, lvl + 1, pte & d->addr, va, rt);
 		if (ret)
 			return ret;
 	}
@@ -359,12 +388,14 @@ int pg_for_each_range(const struct pg_ctx *c,
 		      void *arg)
 {
 	struct range_walk w = { .c = c, .m = pg_mode_of(c), .fn = fn,
-				.arg = arg };
+				.arg = arg, .budget = PG_RANGE_MAX_ENTRIES };
 	int ret, ret2;
 
 	if (w.m == PGM_NONE)
 		return fn(arg, 0, 0, MEM_4G, true, true, false);
 	w.nxe = (c->efer & EFER_NXE) && w.m != PGM_32;
+	w.d = desc_of(c, w.m);
+	w.large_ok = large_levels(c, w.m, w.d);
 	ret = range_table(&w, 0, root_of(c, w.m), 0,
 			  (struct rights){ true, true, false });
 	if (w.stopped || !w.have)

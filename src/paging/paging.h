@@ -124,8 +124,11 @@ int pg_translate_gm(const struct guest_mem *gm, uint64_t cr0, uint64_t cr3,
  * any level with NXE) are equal.  Entries with reserved bits set are
  * skipped.  Sets no accessed bits.  Without paging, reports one identity
  * range of 4 GiB.  Stops when fn returns non-zero and returns that value;
- * returns 0 after the last range, or -EFAULT when a table is not in RAM
- * (after reporting the ranges before it). */
+ * returns 0 after the last range, -EFAULT when a table is not in RAM, or
+ * -E2BIG after reading PG_RANGE_MAX_ENTRIES entries (garbage or aliased
+ * tables could otherwise mean 2^36 of them); either error comes after
+ * the ranges before it were reported. */
+#define PG_RANGE_MAX_ENTRIES (1ull << 22)
 int pg_for_each_range(const struct pg_ctx *c,
 		      int (*fn)(void *arg, uint64_t va, uint64_t pa,
 				uint64_t len, bool w, bool u, bool nx),

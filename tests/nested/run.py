@@ -82,6 +82,7 @@ def l1_cmd(opt):
     gdb = " --gdb /dev/ttyS1" if opt.gdb else ""
     return ("#!/bin/sh\n"
             "/rax --version || exit 125\n"
+            "export RAX_GUEST_DIR=/guest\n"
             f"exec /rax --backend kvm{gdb}\n")
 
 
@@ -119,7 +120,20 @@ def qemu_argv(qemu, l1, initrd, sock):
             "-serial", "mon:stdio",
             "-serial", f"unix:{sock},server=on,wait=off",
             "-kernel", os.path.join(l1, "bzImage"), "-initrd", initrd,
-            "-append", "console=ttyS0 nokaslr panic=-1"]
+            "-append", "console=ttyS0 nokaslr panic=-1 "
+            f"tsc_early_khz={host_tsc_khz()}"]
+
+
+def host_tsc_khz():
+    """L1 often fails to calibrate its TSC against the PIT under TCG; KVM
+    with an unknown TSC frequency then never enters a guest (its clock
+    update request repeats forever).  Tell L1 the rate instead: QEMU TCG's
+    TSC counts at the host's."""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("cpu MHz"):
+                return int(float(line.split(":")[1]) * 1000)
+    return 2000000
 
 
 def expect(child, what, timeout, why):

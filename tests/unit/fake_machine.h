@@ -24,9 +24,19 @@ static void fake_set_irq(struct machine *m, unsigned gsi, int level)
 	}
 }
 
+/* The machine clock tests advance by hand (fake_clock = ns). */
+static _Atomic uint64_t fake_clock;
+
+static uint64_t fake_clock_ns(struct machine *m)
+{
+	(void)m;
+	return atomic_load(&fake_clock);
+}
+
 static const struct vcpu_ops fake_ops = {
 	.name = "fake",
 	.set_irq = fake_set_irq,
+	.clock_ns = fake_clock_ns,
 };
 
 /* mem_mib > 0 maps that much guest RAM (the RTC reports its size). */

@@ -476,6 +476,79 @@ static void pit_channel_2_out_is_visible_in_port_0x61(void)
 	teardown();
 }
 
+static void pit_square_wave_and_strobe_modes_shape_out(void)
+{
+	uint64_t t0;
+
+	setup();
+	outb(0x61, 0x01);
+	outb(0x43, 0xb6); /* channel 2, lobyte/hibyte, mode 3 */
+	t0 = now;
+	outb(0x42, 100);
+	outb(0x42, 0);
+	run_until(t0 + pit_ns(10));
+	CHECK(inb(0x61) & 0x20);         /* first half high */
+	run_until(t0 + pit_ns(60));
+	CHECK(!(inb(0x61) & 0x20));      /* second half low */
+	run_until(t0 + pit_ns(110));
+	CHECK(inb(0x61) & 0x20);         /* and again */
+	outb(0x43, 0xb8); /* mode 4: one low tick at terminal count */
+	t0 = now;
+	outb(0x42, 50);
+	outb(0x42, 0);
+	run_until(t0 + pit_ns(49));
+	CHECK(inb(0x61) & 0x20);
+	run_until(t0 + pit_ns(50));
+	CHECK(!(inb(0x61) & 0x20));
+	run_until(t0 + pit_ns(51));
+	CHECK(inb(0x61) & 0x20);
+	/* Mode 1 waits for a gate edge. */
+	outb(0x43, 0xb2);
+	outb(0x42, 50);
+	outb(0x42, 0);
+	CHECK(inb(0x61) & 0x20);
+	outb(0x61, 0x00);
+	t0 = now;
+	outb(0x61, 0x01);
+	CHECK(!(inb(0x61) & 0x20));
+	run_until(t0 + pit_ns(50));
+	CHECK(inb(0x61) & 0x20);
+	teardown();
+}
+
+static void cluster_logical_destinations_match_the_ldr(void)
+{
+	setup();
+	apic_enable();
+	wr32(APIC + 0xe0, 0x0fffffff); /* cluster model */
+	wr32(APIC + 0xd0, 0x12000000); /* cluster 1, member bit 1 */
+	ioapic_route(3, 0x800 | 0x50, 0x21); /* cluster 2: no */
+	intc_set_irq(ic, 3, 1);
+	CHECK(!intc_pending(ic));
+	ioapic_route(4, 0x800 | 0x51, 0x13); /* cluster 1, bits 0-1 */
+	intc_set_irq(ic, 4, 1);
+	CHECK_EQ(intc_ack(ic), 0x51);
+	teardown();
+}
+
+static void pic_rotation_commands_reorder_priorities(void)
+{
+	setup();
+	pic_init(0x01);
+	outb(0x20, 0xc4); /* set priority: IR4 lowest, IR5 highest */
+	intc_set_irq(ic, 3, 1);
+	intc_set_irq(ic, 6, 1);
+	CHECK_EQ(intc_ack(ic), 0x36);
+	outb(0x20, 0xa0); /* rotate on non-specific EOI: IR6 lowest */
+	CHECK_EQ(intc_ack(ic), 0x33);
+	outb(0x20, 0x20);
+	intc_set_irq(ic, 6, 0);
+	intc_set_irq(ic, 6, 1);
+	intc_set_irq(ic, 0, 1);
+	CHECK_EQ(intc_ack(ic), 0x30); /* IR0 now outranks IR6 */
+	teardown();
+}
+
 static void apic_base_msr_relocates_and_disables_the_apic(void)
 {
 	uint64_t v = 0;
@@ -537,6 +610,9 @@ int main(void)
 	tsc_deadline_fires_once_at_the_deadline();
 	pit_mode_2_interrupts_at_each_period();
 	pit_channel_2_out_is_visible_in_port_0x61();
+	pit_square_wave_and_strobe_modes_shape_out();
+	cluster_logical_destinations_match_the_ldr();
+	pic_rotation_commands_reorder_priorities();
 	apic_base_msr_relocates_and_disables_the_apic();
 	irqs_may_be_raised_from_another_thread();
 	return test_summary("test_intc");

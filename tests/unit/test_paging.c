@@ -559,6 +559,77 @@ static void range_listing_stops_when_the_callback_says_so(void)
 	CHECK(nranges == 1 && ranges[0].len == MEM_4G);
 }
 
+static void range_listing_covers_32_bit_and_pae_tables(void)
+{
+	uint64_t pd, pt, pdpt;
+	struct pg_ctx c;
+
+	reset();
+	pd = alloc_page();
+	pt = alloc_page();
+	wr32(pd + 1 * 4, (uint32_t)pt | PTE_P | PTE_W | PTE_U);
+	wr32(pt + 0 * 4, 0x9000 | PTE_P | PTE_U);
+	wr32(pt + 1 * 4, 0xa000 | PTE_P | PTE_U);
+	wr32(pd + 0x300 * 4, 0x00400000 | PTE_P | PTE_W | PTE_PS);
+	c = ctx(CR0_PG | CR0_PE, pd, CR4_PSE, 0);
+	nranges = 0;
+	CHECK_EQ(pg_for_each_range(&c, collect, NULL), 0);
+	CHECK_EQ(nranges, 2);
+	CHECK(ranges[0].va == 0x400000 && ranges[0].pa == 0x9000 &&
+	      ranges[0].len == 0x2000 && !ranges[0].w && ranges[0].u);
+	CHECK(ranges[1].va == 0xc0000000 && ranges[1].pa == 0x400000 &&
+	      ranges[1].len == 4ull << 20 && ranges[1].w && !ranges[1].u);
+
+	reset();
+	pdpt = alloc_page();
+	pd = alloc_page();
+	wr64(pdpt + 3 * 8, pd | PTE_P);
+	wr64(pd + 0 * 8, 0x200000 | PTE_P | PTE_W | PTE_PS | PTE_NX);
+	wr64(pd + 1 * 8, 0x400000 | PTE_P | PTE_W | PTE_PS | PTE_NX);
+	c = ctx(CR0_PG | CR0_PE, pdpt, CR4_PAE, EFER_NXE);
+	nranges = 0;
+	CHECK_EQ(pg_for_each_range(&c, collect, NULL), 0);
+	CHECK_EQ(nranges, 1);
+	CHECK(ranges[0].va == 0xc0000000 && ranges[0].pa == 0x200000 &&
+	      ranges[0].len == 4ull << 20 && ranges[0].nx && ranges[0].w);
+}
+
+static void self_referencing_tables_keep_every_accessed_bit(void)
+{
+	uint64_t cr3;
+	struct pg_ctx c;
+	struct pg_result r;
+	uint32_t err;
+
+	/* PML4[511] points to the PML4 itself (the recursive-map trick): a
+	 * walk of 0xffffffffffe00000 uses the same entry at two levels. */
+	reset();
+	cr3 = alloc_page();
+	map4(cr3, 0x400000, 0x7000, 12, PTE_P | PTE_W, PTE_P | PTE_W);
+	wr64(cr3 + 511 * 8, cr3 | PTE_P | PTE_W);
+	c = ctx(LM_CR0, cr3, LM_CR4, LM_EFER);
+	CHECK_EQ(walk(&c, 0xffffff8000000000ull + (0x400000ull >> 9 & ~7ull),
+		      PG_WRITE, &r, &err), PG_OK);
+	CHECK(rd64(cr3 + 511 * 8) & PTE_A);
+	CHECK(rd64(cr3) & PTE_A); /* PML4[0] used as a PDPTE */
+}
+
+static void range_listing_gives_up_on_endlessly_aliased_tables(void)
+{
+	uint64_t cr3;
+	struct pg_ctx c;
+
+	/* Every PML4 entry points back to the PML4: 2^36 leaves. */
+	reset();
+	cr3 = alloc_page();
+	for (unsigned i = 0; i < 512; i++)
+		wr64(cr3 + i * 8, cr3 | PTE_P | PTE_W);
+	c = ctx(LM_CR0, cr3, LM_CR4, LM_EFER);
+	nranges = 0;
+	CHECK_EQ(pg_for_each_range(&c, collect, NULL), -E2BIG);
+	CHECK(nranges > 0);
+}
+
 int main(void)
 {
 	if (gm_init(&gm, 16ull << 20)) {
@@ -581,6 +652,9 @@ int main(void)
 	translate_gm_leaves_the_tables_untouched();
 	range_listing_merges_contiguous_equal_pages();
 	range_listing_stops_when_the_callback_says_so();
+	range_listing_covers_32_bit_and_pae_tables();
+	self_referencing_tables_keep_every_accessed_bit();
+	range_listing_gives_up_on_endlessly_aliased_tables();
 	gm_destroy(&gm);
 	return test_summary("test_paging");
 }

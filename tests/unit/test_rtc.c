@@ -116,25 +116,27 @@ static void guest_sets_the_clock_with_the_set_bit(void)
 
 static void status_registers_read_as_linux_expects(void)
 {
-	struct machine *m = fake_machine(0);
-	int uip = 0, clear = 0;
+	struct machine *m;
+
+	atomic_store(&fake_clock, 0);
+	m = fake_machine(0);
 
 	CHECK_EQ(cmos(m, 0x0a) & 0x7f, 0x26);
 	CHECK_EQ(cmos(m, 0x0c), 0);
 	CHECK_EQ(cmos(m, 0x0d), 0x80);        /* VRT */
 	CHECK_EQ(cmos(m, 0x80 | 0x0d), 0x80); /* NMI-disable bit ignored */
-	/* UIP rises once a second for about 2 ms, else reads 0: sample
-	 * for up to 2 s of wall time. */
-	for (time_t end = time(NULL) + 2; time(NULL) < end;) {
-		if (cmos(m, 0x0a) & 0x80)
-			uip++;
-		else
-			clear++;
-		if (uip && clear > 100)
-			break;
-	}
-	CHECK(uip > 0);
-	CHECK(clear > 100);
+	/* UIP reads 1 from 244 us before each second to 1984 us after it
+	 * (datasheet), on the machine clock that the test drives; the
+	 * RTC's second boundaries fall on whole machine-clock seconds
+	 * from its first access (above, at fake_clock 0). */
+	atomic_store(&fake_clock, 1000000);          /* 1 ms past */
+	CHECK(cmos(m, 0x0a) & 0x80);
+	atomic_store(&fake_clock, 500000000);        /* mid-second */
+	CHECK(!(cmos(m, 0x0a) & 0x80));
+	atomic_store(&fake_clock, 999800000);        /* 200 us before */
+	CHECK(cmos(m, 0x0a) & 0x80);
+	atomic_store(&fake_clock, 1002100000);       /* update over */
+	CHECK(!(cmos(m, 0x0a) & 0x80));
 	cmos_set(m, 0x0d, 0x00); /* read-only */
 	CHECK_EQ(cmos(m, 0x0d), 0x80);
 	cmos_set(m, 0x40, 0xa5); /* plain CMOS RAM */
