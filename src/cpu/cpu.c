@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "devices/intc.h"
 #include "err.h"
@@ -270,7 +271,10 @@ static void trace_insn(struct cpu *c, const struct dec_insn *d)
 	char buf[160];
 
 	dec_disasm(d, c->rip, buf, sizeof(buf));
-	fprintf(stderr, "%016" PRIx64 ": %s\n", c->rip, buf);
+	/* The console may have put the terminal in raw mode: end lines
+	 * with CR LF there. */
+	fprintf(stderr, "%016" PRIx64 ": %s%s", c->rip, buf,
+		c->trace_crlf ? "\r\n" : "\n");
 }
 
 /* --- the run loop --------------------------------------------------------- */
@@ -697,6 +701,7 @@ static int cpu_set_trace(struct machine *m, bool on)
 	struct cpu *c = m->engine;
 
 	c->trace = on;
+	c->trace_crlf = isatty(STDERR_FILENO);
 	c->next_check = 0;
 	return 0;
 }
