@@ -23,14 +23,15 @@ tests_unit_test_rsp_target_SOURCES = tests/unit/test_rsp_target.c \
 tests_unit_test_rsp_target_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
 tests_unit_test_rsp_target_LDADD = librax.a $(LIBS)
 
-# The gdb end-to-end suites (pytest + real gdb).  The fake-engine suite
-# runs in make check; the Linux milestones (both engines, and KVM nested
-# in QEMU) run with `make check-gdb` until the engines boot Linux.
+# The gdb end-to-end suites (pytest + real gdb), both in make check: on
+# the fake engine, and the Linux milestones on this host's engines.
+# `make check-gdb` runs everything, with the sessions where rax runs on
+# real KVM nested in QEMU (tests/nested) as well.
 EXTRA_DIST += bench/fuzz/run.sh bench/fuzz/fuzz_rsp.c \
 	tests/py/conftest.py tests/py/test_gdb_fake.py \
-	tests/py/test_gdb_linux.py tests/py/gdb-fake.sh
-TESTS += tests/py/gdb-fake.sh
-check-gdb: rax $(check_PROGRAMS)
+	tests/py/test_gdb_linux.py tests/py/gdb-fake.sh tests/py/gdb-linux.sh
+TESTS += tests/py/gdb-fake.sh tests/py/gdb-linux.sh
+check-gdb: rax$(EXEEXT) rax-static$(EXEEXT) $(check_PROGRAMS)
 	RAX_BUILD=$(abs_top_builddir) $(PYTHON3) -m pytest -v \
 	  -p no:cacheprovider $(srcdir)/tests/py $(PYTEST_FLAGS)
 .PHONY: check-gdb

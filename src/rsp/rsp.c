@@ -30,7 +30,9 @@
 #include "rsp/rsp_transport.h"
 
 #define RSP_IN_CAP 65536u
-#define SERVE_RESUME (-1)
+/* serve()/do_packet() results besides an exit status (>= 0). */
+#define SERVE_RESUME (-1) /* run the guest */
+#define SERVE_MORE (-2)   /* stay parked, keep serving */
 
 struct rsp_server {
 	struct machine *m;
@@ -177,7 +179,8 @@ static void *conn_thread(void *opaque)
 		if (fd == -ECANCELED)
 			break;
 		if (fd < 0) {
-			rax_log(LOG_WARN, rsp, "gdb: accept: %s", strerror(-fd));
+			rax_log(LOG_WARN, rsp, "gdb: accept: %s",
+				strerror(-fd));
 			usleep(100000);
 			continue;
 		}
@@ -192,8 +195,10 @@ static void *conn_thread(void *opaque)
 
 static void send_raw(struct rsp_server *s, const void *b, size_t n)
 {
-	if (s->fd >= 0 && rsp_transport_write(s->fd, b, n))
-		rax_log(LOG_DEBUG, rsp, "gdb: write failed");
+	int ret = s->fd >= 0 ? rsp_transport_write(s->fd, b, n) : 0;
+
+	if (ret)
+		rax_log(LOG_DEBUG, rsp, "gdb: write: %s", strerror(-ret));
 }
 
 static void send_packet(struct rsp_server *s, const char *payload, size_t n)
@@ -304,7 +309,7 @@ static int kill_status(struct rsp_server *s)
 }
 
 /* Runs one packet.  Returns SERVE_RESUME to run the guest, an exit
- * status to end rsp_run, or -2 to keep serving. */
+ * status to end rsp_run, or SERVE_MORE. */
 static int do_packet(struct rsp_server *s)
 {
 	const char *pkt = (const char *)s->parser.buf;
@@ -340,7 +345,7 @@ static int do_packet(struct rsp_server *s)
 	case RSP_ACT_REPLY:
 		break;
 	}
-	return -2;
+	return SERVE_MORE;
 }
 
 /* Parses what is in rx.  Returns like do_packet(). */
@@ -355,7 +360,7 @@ static int do_input(struct rsp_server *s)
 		switch (ev) {
 		case RSP_EV_PACKET:
 			ret = do_packet(s);
-			if (ret != -2)
+			if (ret != SERVE_MORE)
 				return ret;
 			break;
 		case RSP_EV_BAD_CSUM:
@@ -383,7 +388,7 @@ static int do_input(struct rsp_server *s)
 			break;
 		}
 	}
-	return -2;
+	return SERVE_MORE;
 }
 
 /* Exit requested: tell a waiting gdb (W, the exit status) and end. */
@@ -402,13 +407,13 @@ static int finish_exit(struct rsp_server *s)
  * Returns SERVE_RESUME or rax's exit status. */
 static int serve(struct rsp_server *s, bool report)
 {
-	int ret = -2;
+	int ret = SERVE_MORE;
 
 	set_parked(s, true);
 	take_conn_events(s);
 	if (report && s->fd >= 0)
 		send_stop(s);
-	while (ret == -2) {
+	while (ret == SERVE_MORE) {
 		if (atomic_load(&s->m->exit_requested)) {
 			ret = finish_exit(s);
 			break;
@@ -448,7 +453,8 @@ static int range_step(struct rsp_server *s, struct vcpu_stop *st,
 		if (m->ops->get_regs(m, &regs) || regs.rip < r->start ||
 		    regs.rip >= r->end)
 			return 0;
-		if (atomic_load(&s->stop_req) || atomic_load(&m->exit_requested)) {
+		if (atomic_load(&s->stop_req) ||
+		    atomic_load(&m->exit_requested)) {
 			st->reason = VCPU_STOP_KICK;
 			return 0;
 		}

@@ -259,6 +259,7 @@ static void cmd_breakpoint(struct rsp_session *s, const char *pkt,
 	bool insert = pkt[0] == 'Z';
 	const char *p = pkt + 1;
 	uint64_t type, addr, kind;
+	enum bp_type t;
 	int ret;
 
 	if (rsp_parse_hex(&p, &type) || *p++ != ',' ||
@@ -268,15 +269,16 @@ static void cmd_breakpoint(struct rsp_session *s, const char *pkt,
 	}
 	if (type > BP_ACCESS || !s->m->ops->bp_insert)
 		return;
-	ret = insert ? s->m->ops->bp_insert(s->m, (enum bp_type)type, addr, kind)
-		     : s->m->ops->bp_remove(s->m, (enum bp_type)type, addr, kind);
+	t = (enum bp_type)type;
+	ret = insert ? s->m->ops->bp_insert(s->m, t, addr, kind)
+		     : s->m->ops->bp_remove(s->m, t, addr, kind);
 	if (ret == -EOPNOTSUPP || ret == -ENOSYS)
 		return;
 	if (ret) {
 		reply_err(reply, ret == -ENOSPC ? 28 : 22);
 		return;
 	}
-	track_bp(s, (enum bp_type)type, addr, kind, insert);
+	track_bp(s, t, addr, kind, insert);
 	rsp_buf_puts(reply, "OK");
 }
 
@@ -306,7 +308,8 @@ static enum rsp_action cmd_resume(struct rsp_session *s, const char *pkt,
 	if (*p) {
 		struct rax_regs r;
 
-		if (rsp_parse_hex(&p, &v) || *p || s->m->ops->get_regs(s->m, &r))
+		if (rsp_parse_hex(&p, &v) || *p ||
+		    s->m->ops->get_regs(s->m, &r))
 			goto bad;
 		r.rip = v;
 		if (s->m->ops->set_regs(s->m, &r))
@@ -368,7 +371,8 @@ static enum rsp_action cmd_vcont(struct rsp_session *s, const char *p,
 			a++;
 			if (parse_addr_len(a, &start, &end, &a))
 				goto bad;
-			s->resume = (struct rsp_resume){ RSP_RES_RANGE, start, end };
+			s->resume = (struct rsp_resume){ RSP_RES_RANGE, start,
+							 end };
 			return RSP_ACT_RESUME;
 		case 't': /* stop: we already are */
 			rsp_buf_puts(reply, "OK");

@@ -116,7 +116,8 @@ static int mon_rdmsr(struct rsp_session *s, const char *arg,
 		rsp_buf_puts(out, "usage: rdmsr INDEX (e.g. 0xc0000080)\n");
 		return -EINVAL;
 	}
-	if (!s->m->ops->get_msr || s->m->ops->get_msr(s->m, (uint32_t)idx, &v)) {
+	if (!s->m->ops->get_msr ||
+	    s->m->ops->get_msr(s->m, (uint32_t)idx, &v)) {
 		rsp_buf_printf(out, "rdmsr %#lx: cannot read\n", idx);
 		return -EIO;
 	}
@@ -156,8 +157,8 @@ static int mon_trace(struct rsp_session *s, const char *arg,
 		return -EINVAL;
 	}
 	if (!s->m->ops->set_trace || s->m->ops->set_trace(s->m, on)) {
-		rsp_buf_printf(out, "trace: not supported on this engine (%s)\n",
-			       s->m->ops->name);
+		rsp_buf_printf(out, "trace: not supported on this engine "
+			       "(%s)\n", s->m->ops->name);
 		return -EOPNOTSUPP;
 	}
 	rsp_buf_printf(out, "tracing %s\n", on ? "on" : "off");

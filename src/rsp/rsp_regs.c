@@ -193,14 +193,15 @@ int rsp_cpu_store(struct machine *m, const struct rsp_cpu *c)
  * "Standard Target Features", i386 Features); the wire numbers come from
  * regnum, so grouping the QEMU layout into features changes nothing on
  * the wire while gdb treats xmm/fs_base as its own. */
-#define R64(name, type, num) \
-	"<reg name=\"" name "\" bitsize=\"64\" type=\"" type "\" regnum=\"" #num "\"/>"
-#define R32(name, type, num) \
-	"<reg name=\"" name "\" bitsize=\"32\" type=\"" type "\" regnum=\"" #num "\"/>"
+#define REG(name, bits, type, num) \
+	"<reg name=\"" name "\" bitsize=\"" #bits "\" type=\"" type \
+	"\" regnum=\"" #num "\"/>"
+#define R64(name, type, num) REG(name, 64, type, num)
+#define R32(name, type, num) REG(name, 32, type, num)
 #define RFP(name, num) \
-	"<reg name=\"" name "\" bitsize=\"32\" type=\"int\" group=\"float\" regnum=\"" #num "\"/>"
-#define RXMM(i, num) \
-	"<reg name=\"xmm" #i "\" bitsize=\"128\" type=\"vec128\" regnum=\"" #num "\"/>"
+	"<reg name=\"" name "\" bitsize=\"32\" type=\"int\" " \
+	"group=\"float\" regnum=\"" #num "\"/>"
+#define RXMM(i, num) REG("xmm" #i, 128, "vec128", num)
 
 const char rsp_target_xml[] =
 	"<?xml version=\"1.0\"?>\n"
