@@ -73,7 +73,8 @@ void cpu_set_rflags(struct cpu *c, uint64_t v)
 
 bool cpu_cond(const struct cpu *c, unsigned cc)
 {
-	bool r;
+	uint64_t m, r, f;
+	bool v, sf, of;
 
 	if (c->lf_op == LF_SUB && (cc & ~1u) != 0 && (cc & ~1u) != 10) {
 		/* Fast path after CMP/SUB: compare the operands directly. */
@@ -81,29 +82,47 @@ bool cpu_cond(const struct cpu *c, unsigned cc)
 		uint64_t a = c->lf_a << sh, b = c->lf_b << sh;
 
 		switch (cc & ~1u) {
-		case 2: r = a < b; break;
-		case 4: r = a == b; break;
-		case 6: r = a <= b; break;
-		case 8: r = (int64_t)(a - b) < 0; break;
-		case 12: r = (int64_t)a < (int64_t)b; break;
-		default: r = (int64_t)a <= (int64_t)b; break;
+		case 2: v = a < b; break;
+		case 4: v = a == b; break;
+		case 6: v = a <= b; break;
+		case 8: v = (int64_t)(a - b) < 0; break;
+		case 12: v = (int64_t)a < (int64_t)b; break;
+		default: v = (int64_t)a <= (int64_t)b; break;
 		}
-		return r ^ (cc & 1);
+		return v ^ (cc & 1);
 	}
-	uint64_t f = cpu_get_rflags(c);
-	bool sf = f & RFLAGS_SF, of = f & RFLAGS_OF;
-
+	if (c->lf_op == LF_NONE) {
+		f = c->rflags;
+		sf = f & RFLAGS_SF;
+		of = f & RFLAGS_OF;
+		switch (cc & ~1u) {
+		case 0: v = of; break;
+		case 2: v = f & RFLAGS_CF; break;
+		case 4: v = f & RFLAGS_ZF; break;
+		case 6: v = f & (RFLAGS_CF | RFLAGS_ZF); break;
+		case 8: v = sf; break;
+		case 10: v = f & RFLAGS_PF; break;
+		case 12: v = sf != of; break;
+		default: v = (f & RFLAGS_ZF) || sf != of; break;
+		}
+		return v ^ (cc & 1);
+	}
+	/* Lazy: compute only the flags the condition reads. */
+	m = sz_mask(c->lf_sz);
+	r = c->lf_res & m;
 	switch (cc & ~1u) {
-	case 0: r = of; break;
-	case 2: r = f & RFLAGS_CF; break;
-	case 4: r = f & RFLAGS_ZF; break;
-	case 6: r = f & (RFLAGS_CF | RFLAGS_ZF); break;
-	case 8: r = sf; break;
-	case 10: r = f & RFLAGS_PF; break;
-	case 12: r = sf != of; break;
-	default: r = (f & RFLAGS_ZF) || sf != of; break;
+	case 0: v = lf_of(c); break;
+	case 2: v = cpu_cf(c); break;
+	case 4: v = !r; break;
+	case 6: v = !r || cpu_cf(c); break;
+	case 8: v = r & sign_bit(c->lf_sz); break;
+	case 10: v = parity_tab[r & 0xff]; break;
+	case 12: v = ((r & sign_bit(c->lf_sz)) != 0) != lf_of(c); break;
+	default:
+		v = !r || ((r & sign_bit(c->lf_sz)) != 0) != lf_of(c);
+		break;
 	}
-	return r ^ (cc & 1);
+	return v ^ (cc & 1);
 }
 
 /* Sets all six arithmetic flags eagerly. */
@@ -483,14 +502,18 @@ static uint64_t shift(struct cpu *c, unsigned op, uint64_t v, unsigned cnt,
 		      unsigned n)
 {
 	unsigned bits = 8 * n;
-	uint64_t m = sz_mask(n), s = sign_bit(n), r;
-	uint64_t f = cpu_get_rflags(c);
-	bool cf = f & RFLAGS_CF, of = f & RFLAGS_OF;
+	uint64_t m = sz_mask(n), s = sign_bit(n), r, f = 0;
+	bool cf = false, of = false;
 
 	cnt &= n == 8 ? 63 : 31;
 	if (!cnt)
 		return v & m;
 	v &= m;
+	if (op < 4) { /* rotates keep SF ZF AF PF and read CF */
+		f = cpu_get_rflags(c);
+		cf = f & RFLAGS_CF;
+		of = f & RFLAGS_OF;
+	}
 	switch (op) {
 	case 0: /* ROL */
 		cnt %= bits;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "devices/intc.h"
 #include "err.h"
@@ -270,7 +271,10 @@ static void trace_insn(struct cpu *c, const struct dec_insn *d)
 	char buf[160];
 
 	dec_disasm(d, c->rip, buf, sizeof(buf));
-	fprintf(stderr, "%016" PRIx64 ": %s\n", c->rip, buf);
+	/* The console may have put the terminal in raw mode: end lines
+	 * with CR LF there. */
+	fprintf(stderr, "%016" PRIx64 ": %s%s", c->rip, buf,
+		c->trace_crlf ? "\r\n" : "\n");
 }
 
 /* --- the run loop --------------------------------------------------------- */
@@ -307,7 +311,28 @@ static unsigned build_block(struct cpu *c, struct block *b, const uint8_t *p,
 	return n;
 }
 
-static const struct dec_insn *fetch_decode(struct cpu *c, struct dec_insn *tmp)
+static const struct dec_insn *fetch_lookup(struct cpu *c,
+					   struct dec_insn *tmp);
+
+/* The next instruction: the fast path continues the current block. */
+static inline const struct dec_insn *fetch_decode(struct cpu *c,
+						  struct dec_insn *tmp)
+{
+	struct block *b = c->blk;
+
+	if (b && c->rip == c->blk_rip && c->blk_i < b->n) {
+		const struct dec_insn *d = &b->d[c->blk_i++];
+
+		c->blk_rip += d->len;
+		return d;
+	}
+	return fetch_lookup(c, tmp);
+}
+
+/* A taken branch or a block end: follow a chain, else look up (and
+ * maybe build) the block at rip. */
+static __attribute__((noinline)) const struct dec_insn *
+fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 {
 	uint64_t la = c->rip, pa, tag;
 	unsigned avail;
@@ -318,12 +343,6 @@ static const struct dec_insn *fetch_decode(struct cpu *c, struct dec_insn *tmp)
 	struct block *prev = b;
 
 	if (b) {
-		if (c->rip == c->blk_rip && c->blk_i < b->n) {
-			const struct dec_insn *d = &b->d[c->blk_i++];
-
-			c->blk_rip += d->len;
-			return d;
-		}
 		for (int k = 0; k < 2; k++) {
 			struct block *nb = b->next[k];
 
@@ -682,6 +701,7 @@ static int cpu_set_trace(struct machine *m, bool on)
 	struct cpu *c = m->engine;
 
 	c->trace = on;
+	c->trace_crlf = isatty(STDERR_FILENO);
 	c->next_check = 0;
 	return 0;
 }

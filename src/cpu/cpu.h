@@ -115,7 +115,7 @@ struct cpu {
 	_Atomic uint64_t next_check;
 	uint64_t shadow_end;      /* interrupts inhibited until icount */
 	atomic_bool kick;
-	bool halted, trace, step, sys_access;
+	bool halted, trace, trace_crlf, step, sys_access;
 	int exc_vec, exc_depth;
 	uint32_t exc_err;
 	bool exc_has_err;

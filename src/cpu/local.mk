@@ -18,3 +18,7 @@ tests_unit_test_decoder_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
 tests_unit_test_decoder_LDADD = librax.a $(LIBS)
 TESTS += tests/unit/test_cpu_alu tests/unit/test_cpu_guest \
 	tests/unit/test_decoder
+
+# A guest program run end to end on each engine (tests/guest).
+TESTS += tests/guest/run.sh
+EXTRA_DIST += tests/guest/run.sh tests/guest/selftest.S

@@ -56,8 +56,17 @@ static void run_native(const uint8_t *insn, unsigned len, struct st *s)
 
 /* Each case gets its own code slot: the decode cache is keyed by address
  * and (like a CPU's) sees stores only through the guest's own writes. */
+static int run_interp_n(struct machine *m, uint64_t code, const uint8_t *insn,
+			unsigned len, struct st *s, unsigned steps);
+
 static int run_interp(struct machine *m, uint64_t code, const uint8_t *insn,
 		      unsigned len, struct st *s)
+{
+	return run_interp_n(m, code, insn, len, s, 1);
+}
+
+static int run_interp_n(struct machine *m, uint64_t code, const uint8_t *insn,
+			unsigned len, struct st *s, unsigned steps)
 {
 	struct rax_regs r;
 	struct rax_fpu f;
@@ -77,8 +86,9 @@ static int run_interp(struct machine *m, uint64_t code, const uint8_t *insn,
 	r.gpr[R_RDX] = s->rdx;
 	r.rflags = s->flags;
 	m->ops->set_regs(m, &r);
-	if (m->ops->run(m, VCPU_RUN_STEP, &stop, &e))
-		return -1;
+	for (unsigned i = 0; i < steps; i++)
+		if (m->ops->run(m, VCPU_RUN_STEP, &stop, &e))
+			return -1;
 	m->ops->get_regs(m, &r);
 	s->rax = r.gpr[R_RAX];
 	s->rbx = r.gpr[R_RBX];
@@ -440,6 +450,64 @@ static void sse_results_match_the_host(struct machine *m)
 	}
 }
 
+/* Every condition code read right after each lazy-flag producer (the
+ * interpreter evaluates conditions without materializing RFLAGS). */
+static void conditions_after_each_flag_producer_match_the_host(struct machine *m)
+{
+	static const struct { const char *name; uint8_t b[4]; unsigned len; }
+	ops[] = {
+		{ "add rax,rbx", { 0x48, 0x01, 0xd8 }, 3 },
+		{ "sub eax,ebx", { 0x29, 0xd8 }, 2 },
+		{ "cmp al,bl", { 0x38, 0xd8 }, 2 },
+		{ "test rax,rbx", { 0x48, 0x85, 0xd8 }, 3 },
+		{ "and ax,bx", { 0x66, 0x21, 0xd8 }, 3 },
+		{ "inc eax", { 0xff, 0xc0 }, 2 },
+		{ "dec rax", { 0x48, 0xff, 0xc8 }, 3 },
+		{ "neg rax", { 0x48, 0xf7, 0xd8 }, 3 },
+		{ "adc rax,rbx", { 0x48, 0x11, 0xd8 }, 3 },
+		{ "shl eax,1", { 0xd1, 0xe0 }, 2 },
+		{ "sar rax,1", { 0x48, 0xd1, 0xf8 }, 3 },
+		{ "rol rax,1", { 0x48, 0xd1, 0xc0 }, 3 },
+	};
+	unsigned slot = 0;
+
+	for (size_t k = 0; k < sizeof(ops) / sizeof(*ops); k++)
+	for (unsigned cc = 0; cc < 16; cc++) {
+		uint8_t code[8];
+		unsigned len = ops[k].len, fails = 0;
+		bool rot = !strncmp(ops[k].name, "rol", 3);
+
+		/* rol leaves SF ZF PF AF alone: only O and B are produced. */
+		if (rot && (cc >> 1) != 0 && (cc >> 1) != 1)
+			continue;
+		memcpy(code, ops[k].b, len);
+		code[len] = 0x0f;
+		code[len + 1] = (uint8_t)(0x90 + cc); /* setcc cl */
+		code[len + 2] = 0xc1;
+		for (size_t i = 0; i < sizeof(values) / sizeof(*values); i++)
+		for (size_t j = 0; j < sizeof(values) / sizeof(*values); j++) {
+			struct st a = { values[i], values[j], 0, 0,
+					0x2 | (j & 1 ? RFLAGS_CF : 0), { 0 }, { 0 } };
+			struct st b = a;
+
+			run_native(code, len + 3, &a);
+			if (run_interp_n(m, CODE_BASE + 0x20000 + 16 * slot, code,
+					 len + 3, &b, 2) || (a.rcx & 0xff) != (b.rcx & 0xff)) {
+				if (!fails++)
+					fprintf(stderr, "%s; set%x: in %#llx %#llx: "
+						"native %llu interp %llu\n",
+						ops[k].name, cc,
+						(unsigned long long)values[i],
+						(unsigned long long)values[j],
+						(unsigned long long)(a.rcx & 0xff),
+						(unsigned long long)(b.rcx & 0xff));
+			}
+		}
+		slot++;
+		CHECK(fails == 0);
+	}
+}
+
 int main(void)
 {
 	struct machine m;
@@ -456,6 +524,7 @@ int main(void)
 	}
 	alu_results_and_flags_match_the_host(&m);
 	sse_results_match_the_host(&m);
+	conditions_after_each_flag_producer_match_the_host(&m);
 	test_machine_destroy(&m);
 	return test_summary("test_cpu_alu");
 }
