@@ -16,7 +16,7 @@ make guest guest-l1 rax-static
 make -j"$jobs" check-headers
 status=0
 make -j"$jobs" check 2>&1 | tee check.out || status=1
-count() { sed -n "s/^# $1: *//p" check.out | tail -1; }
+count() { n=$(sed -n "s/^# $1: *//p" check.out | tail -1); echo "${n:-0}"; }
 summary="run-all: $(count PASS) passed, $(( $(count FAIL) + $(count ERROR) + \
 	$(count XPASS) )) failed, $(count SKIP) skipped"
 if [ $status != 0 ]; then
