@@ -290,6 +290,36 @@ def test_a_watchpoint_on_jiffies_triggers(session):
     assert "jiffies" in out and "New value" in out, out
 
 
+def test_read_and_access_watchpoints_trigger(session):
+    g = session.gdb
+    session.run_to("start_kernel")
+    out = g.cmd("rwatch jiffies")
+    if "Expression cannot be implemented" in out or "not supported" in out:
+        pytest.fail("rwatch refused: %s" % out)
+    out = g.cmd("continue", timeout=BOOT_TIMEOUT)
+    assert "read watchpoint" in out and "Value = " in out, out
+    g.cmd("delete")
+    out = g.cmd("awatch loops_per_jiffy")
+    out = g.cmd("continue", timeout=BOOT_TIMEOUT)
+    assert "access (read/write) watchpoint" in out, out
+
+
+def test_ctrl_c_stops_the_idle_guest_at_its_shell(session):
+    g = session.gdb
+    g.send("continue")
+    g.child.expect("Continuing", timeout=10)
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    while "RAX-GUEST-READY" not in session.console():
+        assert time.monotonic() < deadline, session.console()[-2000:]
+        time.sleep(0.5)
+    time.sleep(2)  # let it settle into the idle loop
+    out = g.interrupt(timeout=30)
+    assert "SIGINT" in out, out
+    assert "in " in g.cmd("bt 1")
+    g.cmd("kill")
+    assert session.wait_exit(60) == 0
+
+
 def test_registers_agree_with_monitor_info_registers(session):
     g = session.gdb
     session.run_to("start_kernel")
