@@ -159,7 +159,7 @@ class NestedSession(Session):
         opt = types.SimpleNamespace(cmd=self.L1_CMD, gdb=False)
         initrd = nr.make_initrd(str(tmp_path), guest, l1, static, opt)
         self.addr = os.path.join(str(tmp_path), "ttyS1.sock")
-        argv = nr.qemu_argv(qemu, l1, initrd, self.addr)
+        argv = self.qemu_argv(nr, qemu, l1, initrd)
         self.logpath = os.path.join(str(tmp_path), "console.log")
         self.log = open(self.logpath, "w")
         self.qemu = pexpect.spawn(argv[0], argv[1:], encoding="utf-8",
@@ -183,6 +183,19 @@ class NestedSession(Session):
         self.drain.start()
         procs.append(self)
         self.gdb = self.attach()
+
+    def qemu_argv(self, nr, qemu, l1, initrd):
+        """The harness's QEMU command line; its optional knobs (-cpu, more
+        kernel parameters) at the defaults of its command line."""
+        import inspect
+        known = {"qemu": qemu, "l1": l1, "initrd": initrd, "sock": self.addr,
+                 "cpu": "qemu64,+svm,+npt", "append": ""}
+        params = inspect.signature(nr.qemu_argv).parameters
+        missing = [p for p in params if p not in known]
+        if missing:
+            pytest.fail("tests/nested/run.py: qemu_argv() wants %s; update "
+                        "NestedSession" % ", ".join(missing))
+        return nr.qemu_argv(**{p: known[p] for p in params})
 
     def drain_console(self):
         import pexpect
