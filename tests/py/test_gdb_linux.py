@@ -32,6 +32,9 @@ UNUSABLE = re.compile(r"not implemented|self-test failed|built without KVM|"
                       r"no usable engine|/dev/kvm", re.I)
 # Generous: the interpreter is slow, and the machine is shared.
 BOOT_TIMEOUT = int(os.environ.get("RAX_GDB_TIMEOUT", "300"))
+# Nested KVM boots the guest in seconds: a stop that takes longer is not
+# coming (keeps a failing nested run from taking an hour).
+NESTED_TIMEOUT = int(os.environ.get("RAX_GDB_NESTED_TIMEOUT", "90"))
 
 
 def guest_dir():
@@ -59,6 +62,7 @@ class Session:
         if not os.access(RAX, os.X_OK):
             pytest.skip("%s is not built" % RAX)
         self.procs = procs
+        self.timeout = BOOT_TIMEOUT
         self.dir = need_guest()
         port = free_port()
         self.addr = "127.0.0.1:%d" % port
@@ -83,7 +87,7 @@ class Session:
 
     def attach(self):
         """A new gdb with vmlinux, connected."""
-        g = Gdb(["-iex", "set auto-load safe-path /"], timeout=BOOT_TIMEOUT)
+        g = Gdb(["-iex", "set auto-load safe-path /"], timeout=self.timeout)
         self.procs.append(g)
         g.cmd("file %s" % os.path.join(self.dir, "vmlinux"))
         out = g.cmd("target remote %s" % self.addr, timeout=60)
@@ -102,8 +106,14 @@ class Session:
 
     def run_to(self, func):
         """tbreak FUNC; continue; asserts the stop is in FUNC."""
+        import pexpect
         self.gdb.cmd("tbreak %s" % func)
-        out = self.gdb.cmd("continue", timeout=BOOT_TIMEOUT)
+        try:
+            out = self.gdb.cmd("continue", timeout=self.timeout)
+        except pexpect.TIMEOUT:
+            pytest.fail("%s not reached within %s s: no stop reply; the "
+                        "guest ran on:\n%s" % (func, self.timeout,
+                                               self.console()[-2000:]))
         assert "Temporary breakpoint" in out and func in out, \
             "%s not reached:\n%s\n--- rax:\n%s" % (func, out,
                                                   self.console()[-3000:])
@@ -156,6 +166,7 @@ class NestedSession(Session):
         if not qemu:
             pytest.skip("qemu-system-x86_64 is not installed")
         self.procs, self.dir = procs, guest
+        self.timeout = NESTED_TIMEOUT
         opt = types.SimpleNamespace(cmd=self.L1_CMD, gdb=False)
         initrd = nr.make_initrd(str(tmp_path), guest, l1, static, opt)
         self.addr = os.path.join(str(tmp_path), "ttyS1.sock")
@@ -281,16 +292,16 @@ def test_stepping_commands_work_in_the_kernel(session):
     g.cmd("nexti")
     assert g.reg("rip") != pc
     g.cmd("hbreak rest_init")
-    out = g.cmd("continue", timeout=BOOT_TIMEOUT)
+    out = g.cmd("continue", timeout=session.timeout)
     assert "rest_init" in out, out
     g.cmd("delete")
     g.cmd("tbreak kernel_init")
-    out = g.cmd("continue", timeout=BOOT_TIMEOUT)
+    out = g.cmd("continue", timeout=session.timeout)
     assert "kernel_init" in out, out
     # finish from a function that returns: stop in one, then finish.
     g.cmd("tbreak kernel_init_freeable")
-    g.cmd("continue", timeout=BOOT_TIMEOUT)
-    out = g.cmd("finish", timeout=BOOT_TIMEOUT)
+    g.cmd("continue", timeout=session.timeout)
+    out = g.cmd("finish", timeout=session.timeout)
     assert "Run till exit" in out and "kernel_init" in out, out
 
 
@@ -299,7 +310,7 @@ def test_a_watchpoint_on_jiffies_triggers(session):
     session.run_to("rest_init")
     out = g.cmd("watch jiffies")
     assert "atchpoint" in out, out
-    out = g.cmd("continue", timeout=BOOT_TIMEOUT)
+    out = g.cmd("continue", timeout=session.timeout)
     assert "jiffies" in out and "New value" in out, out
 
 
@@ -309,11 +320,11 @@ def test_read_and_access_watchpoints_trigger(session):
     out = g.cmd("rwatch jiffies")
     if "Expression cannot be implemented" in out or "not supported" in out:
         pytest.fail("rwatch refused: %s" % out)
-    out = g.cmd("continue", timeout=BOOT_TIMEOUT)
+    out = g.cmd("continue", timeout=session.timeout)
     assert "read watchpoint" in out and "Value = " in out, out
     g.cmd("delete")
     out = g.cmd("awatch loops_per_jiffy")
-    out = g.cmd("continue", timeout=BOOT_TIMEOUT)
+    out = g.cmd("continue", timeout=session.timeout)
     assert "access (read/write) watchpoint" in out, out
 
 
@@ -321,7 +332,7 @@ def test_ctrl_c_stops_the_idle_guest_at_its_shell(session):
     g = session.gdb
     g.send("continue")
     g.child.expect("Continuing", timeout=10)
-    deadline = time.monotonic() + BOOT_TIMEOUT
+    deadline = time.monotonic() + session.timeout
     while "RAX-GUEST-READY" not in session.console():
         assert time.monotonic() < deadline, session.console()[-2000:]
         time.sleep(0.5)
