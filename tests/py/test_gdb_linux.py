@@ -111,6 +111,8 @@ class Session:
         try:
             out = self.gdb.cmd("continue", timeout=self.timeout)
         except pexpect.TIMEOUT:
+            out = None
+        if out is None:
             pytest.fail("%s not reached within %s s: no stop reply; the "
                         "guest ran on:\n%s" % (func, self.timeout,
                                                self.console()[-2000:]))
