@@ -279,9 +279,27 @@ static void trace_insn(struct cpu *c, const struct dec_insn *d)
 
 /* --- the run loop --------------------------------------------------------- */
 
-static inline struct block *block_slot(struct cpu *c, uint64_t pa)
+/* The block for tag: a 2-way set (slots 2i, 2i+1); on a miss, returns
+ * the way to refill (the one not hit last, kept in the even slot's
+ * chain_rr bit 31). */
+static inline struct block *block_slot(struct cpu *c, uint64_t pa,
+				       uint64_t tag, bool *hit)
 {
-	return &c->blocks[(pa * 0x9e3779b97f4a7c15ull) >> (64 - BLK_BITS)];
+	struct block *set = &c->blocks[((pa * 0x9e3779b97f4a7c15ull) >>
+					(64 - BLK_BITS)) & ~1u];
+	unsigned lru = set[0].chain_rr >> 31;
+
+	for (unsigned w = 0; w < 2; w++) {
+		if (set[w].tag == tag) {
+			*hit = true;
+			set[0].chain_rr = (set[0].chain_rr & 0x7fffffffu) |
+					  ((w ^ 1u) << 31);
+			return &set[w];
+		}
+	}
+	*hit = false;
+	set[0].chain_rr = (set[0].chain_rr & 0x7fffffffu) | ((lru ^ 1u) << 31);
+	return &set[lru];
 }
 
 /* Decodes the run of instructions at pa (host p, avail bytes to the page
@@ -306,6 +324,11 @@ static unsigned build_block(struct cpu *c, struct block *b, const uint8_t *p,
 		if (op == 0x0e9 || op == 0x0eb || op == 0x0c3 || op == 0x0c2 ||
 		    op == 0x0cf || op == 0x0cb || op == 0x0ca || op == 0x10b ||
 		    op == 0x0f4 || op == DEC_OP_UD)
+			break;
+		/* Also after conditional branches and calls: the rest is
+		 * decoded when (and if) execution falls through to it. */
+		if ((op >= 0x070 && op <= 0x07f) || (op >= 0x180 && op <= 0x18f) ||
+		    op == 0x0e8 || op == 0x0ff || (op >= 0x0e0 && op <= 0x0e3))
 			break;
 	}
 	return n;
@@ -341,6 +364,7 @@ fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 	int ret;
 
 	struct block *prev = b;
+	bool hit;
 
 	if (b) {
 		for (int k = 0; k < 2; k++) {
@@ -363,12 +387,14 @@ fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 	p = cpu_fetch_ptr(c, la, &pa, &avail);
 	if (!p)
 		cpu_raise(c, EXC_GP, 0, true); /* fetch from MMIO */
-	tag = pa | ((uint64_t)c->mode << 56);
-	b = block_slot(c, pa);
-	if (b->tag == tag) {
+	tag = pa | ((uint64_t)c->blk_gen << 48) | ((uint64_t)c->mode << 56);
+	b = block_slot(c, pa, tag, &hit);
+	if (hit) {
 		c->st_blk_hit++;
 	} else {
 		c->st_blk_miss++;
+		if (b->tag != BLK_EMPTY)
+			c->st_blk_evict++;
 		cpu_mark_code(c, pa);
 		b->tag = BLK_EMPTY;
 		b->n = build_block(c, b, p, avail);
@@ -377,7 +403,7 @@ fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 	}
 	if (b->n) {
 		if (prev) {
-			unsigned k = prev->chain_rr++ & 1;
+			unsigned k = (prev->chain_rr ^= 1) & 1;
 
 			prev->next_rip[k] = c->rip;
 			prev->next_tag[k] = b->tag;
@@ -395,6 +421,7 @@ fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 		unsigned n = avail < 15 ? avail : 15;
 
 		/* The instruction crosses a page: gather and do not cache. */
+		c->st_xpage++;
 		memcpy(buf, p, n);
 		cpu_mem_slow(c, la + n, buf + n, 15 - n, TLB_FETCH);
 		ret = dec_decode(tmp, buf, 15, c->mode);
@@ -430,8 +457,10 @@ static int cpu_run(struct machine *m, unsigned flags, struct vcpu_stop *stop,
 	 * behind the interpreter's back (gdb M packets): forget every
 	 * decoded instruction. */
 	if (c->last_stop != VCPU_STOP_KICK) {
-		for (unsigned i = 0; i < BLK_COUNT; i++)
-			c->blocks[i].tag = BLK_EMPTY;
+		c->blk_gen = (c->blk_gen + 1) & 0xff;
+		if (!c->blk_gen) /* wrapped: old tags could match again */
+			for (unsigned i = 0; i < BLK_COUNT; i++)
+				c->blocks[i].tag = BLK_EMPTY;
 		c->blk = NULL;
 		c->epoch++;
 	}

@@ -49,8 +49,8 @@ struct tlb_entry {
  * address of the first and the decoding mode.  Sequential execution walks
  * a block without any lookup; a taken branch, a TLB flush, a mode change
  * or a store to the page (cpu_code_write) ends the walk. */
-#define BLK_INSNS 32
-#define BLK_BITS 13
+#define BLK_INSNS 24
+#define BLK_BITS 15
 #define BLK_COUNT (1u << BLK_BITS)
 #define BLK_EMPTY (~0ull)
 
@@ -67,16 +67,18 @@ struct block {
 	struct dec_insn d[BLK_INSNS];
 };
 
+/* Tags: physical address (bits 0-47), generation (48-55), mode (56-).
+ * Bumping the generation forgets every block at once. */
 static inline uint64_t blk_pa(uint64_t tag)
 {
-	return tag & ((1ull << 56) - 1);
+	return tag & ((1ull << 48) - 1);
 }
 
 #define CPU_MAX_BP 8
 
 /* Counters printed by --stats: one X-macro list (STYLE.md habit 6). */
 #define CPU_STATS(X) \
-	X(tlb_miss) X(blk_chain) X(blk_hit) X(blk_miss) X(smc_flush) \
+	X(tlb_miss) X(blk_chain) X(blk_hit) X(blk_miss) X(blk_evict) X(xpage) X(smc_flush) \
 	X(irq) X(halt) X(tlb_flush)
 
 struct cpu {
@@ -104,6 +106,7 @@ struct cpu {
 	unsigned blk_i;           /* next instruction in blk */
 	uint64_t blk_rip;         /* rip that continues blk */
 	uint32_t epoch;           /* translation epoch for block chaining */
+	unsigned blk_gen;         /* block generation, 0-255 */
 	uint8_t *code_page;      /* per 4 KiB physical page: decoded code */
 	uint64_t code_pages;
 
