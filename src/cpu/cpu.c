@@ -279,27 +279,34 @@ static void trace_insn(struct cpu *c, const struct dec_insn *d)
 
 /* --- the run loop --------------------------------------------------------- */
 
-/* The block for tag: a 2-way set (slots 2i, 2i+1); on a miss, returns
- * the way to refill (the one not hit last, kept in the even slot's
- * chain_rr bit 31). */
+/* The block for tag: a 2-way set (slots 2i, 2i+1) looked up in the
+ * compact tag array; on a miss, returns the way to refill. */
 static inline struct block *block_slot(struct cpu *c, uint64_t pa,
 				       uint64_t tag, bool *hit)
 {
-	struct block *set = &c->blocks[((pa * 0x9e3779b97f4a7c15ull) >>
-					(64 - BLK_BITS)) & ~1u];
-	unsigned lru = set[0].chain_rr >> 31;
+	unsigned set = (unsigned)((pa * 0x9e3779b97f4a7c15ull) >>
+				  (64 - BLK_BITS)) & ~1u;
+	unsigned way;
 
-	for (unsigned w = 0; w < 2; w++) {
-		if (set[w].tag == tag) {
-			*hit = true;
-			set[0].chain_rr = (set[0].chain_rr & 0x7fffffffu) |
-					  ((w ^ 1u) << 31);
-			return &set[w];
-		}
+	if (c->blk_tags[set] == tag) {
+		way = 0;
+	} else if (c->blk_tags[set + 1] == tag) {
+		way = 1;
+	} else {
+		*hit = false;
+		way = c->blk_lru[set / 2];
+		c->blk_lru[set / 2] = (uint8_t)(way ^ 1);
+		return &c->blocks[set + way];
 	}
-	*hit = false;
-	set[0].chain_rr = (set[0].chain_rr & 0x7fffffffu) | ((lru ^ 1u) << 31);
-	return &set[lru];
+	*hit = true;
+	c->blk_lru[set / 2] = (uint8_t)(way ^ 1);
+	return &c->blocks[set + way];
+}
+
+static inline void set_block_tag(struct cpu *c, struct block *b, uint64_t tag)
+{
+	b->tag = tag;
+	c->blk_tags[b - c->blocks] = tag;
 }
 
 /* Decodes the run of instructions at pa (host p, avail bytes to the page
@@ -371,7 +378,7 @@ fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 			struct block *nb = b->next[k];
 
 			if (b->next_rip[k] == c->rip &&
-			    b->next_epoch[k] == c->epoch &&
+			    b->next_key[k] == c->epoch * 4 + c->cpl &&
 			    nb->tag == b->next_tag[k]) {
 				c->st_blk_chain++;
 				c->blk = nb;
@@ -396,10 +403,10 @@ fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 		if (b->tag != BLK_EMPTY)
 			c->st_blk_evict++;
 		cpu_mark_code(c, pa);
-		b->tag = BLK_EMPTY;
+		set_block_tag(c, b, BLK_EMPTY);
 		b->n = build_block(c, b, p, avail);
 		if (b->n)
-			b->tag = tag;
+			set_block_tag(c, b, tag);
 	}
 	if (b->n) {
 		if (prev) {
@@ -408,7 +415,7 @@ fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 			prev->next_rip[k] = c->rip;
 			prev->next_tag[k] = b->tag;
 			prev->next[k] = b;
-			prev->next_epoch[k] = c->epoch;
+			prev->next_key[k] = c->epoch * 4 + c->cpl;
 		}
 		c->blk = b;
 		c->blk_i = 1;
@@ -460,7 +467,7 @@ static int cpu_run(struct machine *m, unsigned flags, struct vcpu_stop *stop,
 		c->blk_gen = (c->blk_gen + 1) & 0xff;
 		if (!c->blk_gen) /* wrapped: old tags could match again */
 			for (unsigned i = 0; i < BLK_COUNT; i++)
-				c->blocks[i].tag = BLK_EMPTY;
+				set_block_tag(c, &c->blocks[i], BLK_EMPTY);
 		c->blk = NULL;
 		c->epoch++;
 	}
@@ -769,6 +776,8 @@ static void cpu_destroy(struct machine *m)
 	if (c->intc)
 		intc_destroy(c->intc);
 	free(c->blocks);
+	free(c->blk_tags);
+	free(c->blk_lru);
 	free(c->code_page);
 	free(c);
 	m->engine = NULL;
@@ -793,15 +802,18 @@ static int cpu_init(struct machine *m, struct rax_err *e)
 		return rax_errf(e, -ENOMEM, "emulator: out of memory");
 	memset(c, 0, sizeof(*c));
 	c->m = m;
-	c->blocks = calloc(BLK_COUNT, sizeof(*c->blocks));
+	c->blocks = aligned_alloc(64, BLK_COUNT * sizeof(*c->blocks));
+	c->blk_tags = calloc(BLK_COUNT, sizeof(*c->blk_tags));
+	c->blk_lru = calloc(BLK_COUNT / 2, 1);
 	c->code_pages = m->mem.size >> 12;
 	c->code_page = calloc(c->code_pages ? c->code_pages : 1, 1);
-	if (!c->blocks || !c->code_page) {
+	if (!c->blocks || !c->blk_tags || !c->blk_lru || !c->code_page) {
 		ret = rax_errf(e, -ENOMEM, "emulator: out of memory");
 		goto out_free;
 	}
+	memset(c->blocks, 0, BLK_COUNT * sizeof(*c->blocks));
 	for (unsigned i = 0; i < BLK_COUNT; i++)
-		c->blocks[i].tag = BLK_EMPTY;
+		set_block_tag(c, &c->blocks[i], BLK_EMPTY);
 	m->engine = c;
 	ret = intc_create(m, &c->intc, e);
 	if (ret)
@@ -815,6 +827,8 @@ static int cpu_init(struct machine *m, struct rax_err *e)
 out_free:
 	m->engine = NULL;
 	free(c->blocks);
+	free(c->blk_tags);
+	free(c->blk_lru);
 	free(c->code_page);
 	free(c);
 	return ret;

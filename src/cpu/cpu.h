@@ -55,17 +55,17 @@ struct tlb_entry {
 #define BLK_EMPTY (~0ull)
 
 struct block {
-	uint64_t tag;      /* physical address | mode << 56, or BLK_EMPTY */
+	uint64_t tag;      /* as blk_tags[] below, or BLK_EMPTY */
 	unsigned n, chain_rr;
+	struct dec_insn d[BLK_INSNS];
 	/* Chaining: successors seen after this block, valid while the
-	 * translation epoch (bumped by every TLB flush and mode change) and
-	 * the successor's tag are unchanged; saves the fetch translation and
-	 * hash lookup on every taken branch. */
+	 * translation epoch (bumped by every TLB flush), the CPL and the
+	 * successor's tag are unchanged; saves the fetch translation and the
+	 * set lookup on most taken branches. */
 	uint64_t next_rip[2], next_tag[2];
 	struct block *next[2];
-	uint32_t next_epoch[2];
-	struct dec_insn d[BLK_INSNS];
-};
+	uint32_t next_key[2];
+} __attribute__((aligned(64)));
 
 /* Tags: physical address (bits 0-47), generation (48-55), mode (56-).
  * Bumping the generation forgets every block at once. */
@@ -102,6 +102,8 @@ struct cpu {
 
 	struct tlb_entry tlb[TLB_KINDS][TLB_SIZE];
 	struct block *blocks;
+	uint64_t *blk_tags;       /* copy of every block's tag, for lookups */
+	uint8_t *blk_lru;         /* per 2-way set: the way to refill */
 	struct block *blk;        /* block being walked, or NULL */
 	unsigned blk_i;           /* next instruction in blk */
 	uint64_t blk_rip;         /* rip that continues blk */

@@ -13,8 +13,7 @@
 
 void cpu_update_mode(struct cpu *c)
 {
-	c->blk = NULL;
-	c->epoch++;
+	c->blk = NULL; /* chains stay valid: they check the CPL and mode */
 	c->next_check = 0; /* the slow path handles non-64-bit modes */
 	if (!(c->cr0 & CR0_PE))
 		c->mode = DEC_MODE16;
