@@ -1,9 +1,10 @@
 /* The interpreter engine: cpu_vcpu_ops, the run loop, exception and
  * interrupt delivery through the long-mode IDT (SDM Vol. 3 §6.14).
  *
- * Time: the machine clock is the retired-instruction count, one
- * instruction = 1 ns (a 1 GHz virtual TSC); HLT with IF=1 advances the
- * clock to the next timer deadline. */
+ * Time: the machine clock counts retired instructions, CPU_INSN_NS
+ * nanoseconds each (cpu.h), read by the guest as a 1 GHz TSC; HLT with
+ * IF=1 advances the clock to the next timer deadline (paced by real time
+ * when the guest is idle). */
 #include "cpu/cpu.h"
 
 #include <errno.h>
@@ -37,7 +38,7 @@ static const cpu_handler handlers[DEC_NOPS] = {
 };
 #pragma GCC diagnostic pop
 
-#define CHECK_INTERVAL 4096
+#define CHECK_INTERVAL (4096 * CPU_INSN_NS)
 
 void cpu_raise(struct cpu *c, int vec, uint32_t err, bool has_err)
 {
@@ -516,7 +517,7 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 			c->next_rip = c->rip + d->len;
 			handlers[d->op](c, d);
 			c->rip = c->next_rip;
-			c->icount++;
+			c->icount += CPU_INSN_NS;
 			continue;
 		}
 		if (c->watch_hit) {
@@ -557,7 +558,7 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 			trace_insn(c, d);
 		handlers[d->op](c, d);
 		c->rip = c->next_rip;
-		c->icount++;
+		c->icount += CPU_INSN_NS;
 		if (step) {
 			if (c->watch_hit) {
 				c->watch_hit = false;
@@ -748,7 +749,8 @@ static void cpu_print_stats(struct machine *m)
 	uint64_t i = c->st_blk_chain + c->st_blk_hit + c->st_blk_miss;
 
 	fprintf(stderr, "rax: emulator: %" PRIu64 " instructions (clock %"
-		PRIu64 " ns)\n", c->icount - c->idle_ns, c->icount);
+		PRIu64 " ns)\n", (c->icount - c->idle_ns) / CPU_INSN_NS,
+		c->icount);
 #define CPU_STAT_PRINT(n) \
 	fprintf(stderr, "rax:   %-12s %" PRIu64 "\n", #n, c->st_##n);
 	CPU_STATS(CPU_STAT_PRINT)
@@ -758,7 +760,7 @@ static void cpu_print_stats(struct machine *m)
 			"block lookups, %.2f instructions per lookup\n",
 			100.0 * (double)(c->st_blk_hit + c->st_blk_chain) /
 			(double)i,
-			(double)(c->icount - c->idle_ns) / (double)i);
+			(double)(c->icount - c->idle_ns) / CPU_INSN_NS / (double)i);
 	for (int v = 0; v < 256; v++)
 		if (c->st_vec[v])
 			fprintf(stderr, "rax:   vector %3d: %" PRIu64 "\n", v,

@@ -74,6 +74,15 @@ static inline uint64_t blk_pa(uint64_t tag)
 	return tag & ((1ull << 48) - 1);
 }
 
+/* Virtual time per instruction.  The clock (and the 1 GHz TSC) advance
+ * by this much per retired instruction: a guest that busy-waits on time
+ * (PIT calibration, the RNG's jitter-entropy loop, udelay) sees a CPU of
+ * 1000 / CPU_INSN_NS MIPS, near what the interpreter really executes, so
+ * its waits take about as long in real time as on hardware. */
+#ifndef CPU_INSN_NS
+#define CPU_INSN_NS 10
+#endif
+
 #define CPU_MAX_BP 8
 
 /* Counters printed by --stats: one X-macro list (STYLE.md habit 6). */
@@ -112,7 +121,8 @@ struct cpu {
 	uint8_t *code_page;      /* per 4 KiB physical page: decoded code */
 	uint64_t code_pages;
 
-	uint64_t icount;          /* retired instructions = clock in ns */
+	uint64_t icount;          /* the clock in ns: CPU_INSN_NS per
+				     retired instruction plus HLT skips */
 	uint64_t host_base;       /* CLOCK_MONOTONIC at init, for idling */
 	uint64_t idle_ns;         /* clock advanced by HLT, not instructions */
 	/* icount of the next event check; other threads (kick, set_irq)
