@@ -1,1 +1,2 @@
-# bench: file lists for the one Makefile (included from Makefile.am).
+# bench: benchmarks and fuzz targets; never part of make check.
+EXTRA_DIST += bench/boot-time.py bench/kvm-nested.sh

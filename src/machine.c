@@ -121,3 +121,12 @@ void machine_format_regs(const struct rax_regs *r, char *buf, unsigned len)
 	    (unsigned long long)r->apic_base);
 #undef PUT
 }
+
+void machine_format_dregs(const struct rax_dregs *d, char *buf, unsigned len)
+{
+	snprintf(buf, len, "DR0=%016llx DR1=%016llx DR2=%016llx DR3=%016llx\n"
+		 "DR6=%016llx DR7=%016llx\n", (unsigned long long)d->dr[0],
+		 (unsigned long long)d->dr[1], (unsigned long long)d->dr[2],
+		 (unsigned long long)d->dr[3], (unsigned long long)d->dr6,
+		 (unsigned long long)d->dr7);
+}

@@ -73,5 +73,7 @@ uint64_t host_now_ns(void);
 /* Format the registers of `r` as a multi-line dump (QEMU-like) into buf.
  * Used for fatal errors and the gdb monitor. */
 void machine_format_regs(const struct rax_regs *r, char *buf, unsigned len);
+/* The debug registers, one line for DR0-3 and one for DR6/DR7. */
+void machine_format_dregs(const struct rax_dregs *d, char *buf, unsigned len);
 
 #endif

@@ -14,6 +14,17 @@ make -j"$jobs"
 # once built; about 3 + 3 minutes on 2 cores the first time).
 make guest guest-l1 rax-static
 make -j"$jobs" check-headers
-make -j"$jobs" check || { cat test-suite.log; exit 1; }
-make -j"$jobs" distcheck >/dev/null || { echo "distcheck failed"; exit 1; }
-echo "run-all: make check and make distcheck passed"
+status=0
+make -j"$jobs" check 2>&1 | tee check.out || status=1
+count() { n=$(sed -n "s/^# $1: *//p" check.out | tail -1); echo "${n:-0}"; }
+summary="run-all: $(count PASS) passed, $(( $(count FAIL) + $(count ERROR) + \
+	$(count XPASS) )) failed, $(count SKIP) skipped"
+if [ $status != 0 ]; then
+	cat test-suite.log
+	echo "$summary"
+	exit 1
+fi
+make -j"$jobs" distcheck >distcheck.out 2>&1 ||
+	{ tail -50 distcheck.out; echo "run-all: distcheck failed"; exit 1; }
+echo "run-all: make distcheck passed"
+echo "$summary"

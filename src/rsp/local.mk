@@ -1,2 +1,37 @@
 # src/rsp: the GDB Remote Serial Protocol server.
-librax_a_SOURCES += src/rsp/rsp.c src/rsp/rsp.h
+librax_a_SOURCES += \
+	src/rsp/rsp.c src/rsp/rsp.h \
+	src/rsp/rsp_packet.c src/rsp/rsp_packet.h \
+	src/rsp/rsp_cmds.c src/rsp/rsp_cmds.h \
+	src/rsp/rsp_monitor.c \
+	src/rsp/rsp_regs.c src/rsp/rsp_regs.h \
+	src/rsp/rsp_transport.c src/rsp/rsp_transport.h
+
+# Unit tests: framing and the handlers against a fake engine.
+noinst_HEADERS += tests/unit/test_rsp_fake.h
+check_PROGRAMS += tests/unit/test_rsp
+tests_unit_test_rsp_SOURCES = tests/unit/test_rsp.c tests/unit/test_rsp_fake.c
+tests_unit_test_rsp_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
+tests_unit_test_rsp_LDADD = librax.a $(LIBS)
+TESTS += tests/unit/test_rsp
+
+# A gdb target over the fake engine for the pytest suite (not a test by
+# itself): built by make check, used by make check-gdb.
+check_PROGRAMS += tests/unit/test_rsp_target
+tests_unit_test_rsp_target_SOURCES = tests/unit/test_rsp_target.c \
+	tests/unit/test_rsp_fake.c
+tests_unit_test_rsp_target_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
+tests_unit_test_rsp_target_LDADD = librax.a $(LIBS)
+
+# The gdb end-to-end suites (pytest + real gdb), both in make check: on
+# the fake engine, and the Linux milestones on this host's engines.
+# `make check-gdb` runs everything, with the sessions where rax runs on
+# real KVM nested in QEMU (tests/nested) as well.
+EXTRA_DIST += bench/fuzz/run.sh bench/fuzz/fuzz_rsp.c \
+	tests/py/conftest.py tests/py/test_gdb_fake.py \
+	tests/py/test_gdb_linux.py tests/py/gdb-fake.sh tests/py/gdb-linux.sh
+TESTS += tests/py/gdb-fake.sh tests/py/gdb-linux.sh
+check-gdb: rax$(EXEEXT) rax-static$(EXEEXT) $(check_PROGRAMS)
+	RAX_BUILD=$(abs_top_builddir) $(PYTHON3) -m pytest -v \
+	  -p no:cacheprovider $(srcdir)/tests/py $(PYTEST_FLAGS)
+.PHONY: check-gdb

@@ -17,7 +17,15 @@ int rsp_open(struct machine *m, const char *addr, bool wait,
 	__attribute__((warn_unused_result));
 
 /* Runs the guest under the debugger until rax should exit; returns rax's
- * exit status. */
+ * exit status:
+ *  - an exit request (guest reset or debug-exit, Ctrl-A x): m->exit_status,
+ *    after a `W` stop reply to a gdb waiting for the guest;
+ *  - gdb's `k`/vKill: 0 (RAX_EXIT_OK), also setting m->exit_reason;
+ *  - a triple fault or engine error: 3 (RAX_EXIT_ENGINE) at once when no
+ *    gdb is attached, else reported to gdb as SIGSEGV and 3 when gdb
+ *    kills, detaches or disconnects.
+ * `D` or a dropped connection removes gdb's breakpoints and lets the
+ * guest run on; a later gdb may attach again. */
 int rsp_run(struct rsp_server *s);
 void rsp_close(struct rsp_server *s);
 

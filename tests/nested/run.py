@@ -6,6 +6,9 @@ Run it (from the build folder):
 or by hand, once `make guest guest-l1 rax-static` has run:
     srcdir=.. /usr/bin/python3 ../tests/nested/run.py [--rax ./rax-static]
         [--cmd 'rax --version'] [--gdb] [--interact] [--timeout S]
+        [--cpu qemu64,+svm,+npt]
+Environment: RAX_STATIC (the static rax), RAX_NESTED_GUEST_DIR and
+RAX_NESTED_L1_DIR (use these folders instead of the cache's).
 
 This machine's /dev/kvm cannot boot Linux (see ENVIRONMENT.md), so the test
 boots an L1 Linux (examples/build-guest.sh --l1: kvm_amd built in) under
@@ -27,6 +30,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -47,7 +51,11 @@ def srcdir():
 
 
 def cache_dir(l1):
-    """The cache folder build-guest.sh uses, or None when not built."""
+    """The cache folder build-guest.sh uses ($RAX_NESTED_L1_DIR or
+    $RAX_NESTED_GUEST_DIR override it), or None when not built."""
+    d = os.environ.get("RAX_NESTED_L1_DIR" if l1 else "RAX_NESTED_GUEST_DIR")
+    if d:
+        return d if os.path.exists(os.path.join(d, "bzImage")) else None
     script = os.path.join(srcdir(), "examples", "build-guest.sh")
     args = ["bash", script, "--print-dir"] + (["--l1"] if l1 else [])
     d = subprocess.run(args, check=True, capture_output=True,
@@ -77,13 +85,13 @@ def find_inputs(opt):
 
 def l1_cmd(opt):
     """The script L1's /init runs; its exit status is rax's."""
+    head = ("#!/bin/sh\n"
+            "export PATH=/:$PATH RAX_GUEST_DIR=/guest\n")
     if opt.cmd:
-        return "#!/bin/sh\n" + opt.cmd + "\n"
+        return head + opt.cmd + "\n"
     gdb = " --gdb /dev/ttyS1" if opt.gdb else ""
-    return ("#!/bin/sh\n"
-            "/rax --version || exit 125\n"
-            "export RAX_GUEST_DIR=/guest\n"
-            f"exec /rax --backend kvm{gdb}\n")
+    return (head + "rax --version || exit 125\n"
+            f"exec rax --backend kvm{gdb}\n")
 
 
 def make_initrd(tmp, guest, l1, rax, opt):
@@ -114,26 +122,30 @@ def make_initrd(tmp, guest, l1, rax, opt):
     return initrd
 
 
-def qemu_argv(qemu, l1, initrd, sock):
-    return [qemu, "-accel", "tcg", "-cpu", "qemu64,+svm,+npt", "-m", "1024",
+def host_tsc_khz():
+    """TCG's guest TSC runs at the host's rate (no icount)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("cpu MHz"):
+                    return int(float(line.split(":")[1]) * 1000)
+    except (OSError, ValueError):
+        pass
+    return 2000000
+
+
+def qemu_argv(qemu, l1, initrd, sock, cpu, append):
+    """L1 cannot calibrate its TSC against the PIT under a loaded TCG host
+    ("tsc: Unable to calibrate against PIT"); with tsc_khz 0, KVM's vCPU
+    loops on its clock-update request and never enters the guest (KVM_RUN
+    hangs with RIP unchanged).  So L1 is told the TSC rate."""
+    tsc = f"tsc_early_khz={host_tsc_khz()} tsc=reliable"
+    return [qemu, "-accel", "tcg", "-cpu", cpu, "-m", "1024",
             "-nographic", "-no-reboot",
             "-serial", "mon:stdio",
             "-serial", f"unix:{sock},server=on,wait=off",
             "-kernel", os.path.join(l1, "bzImage"), "-initrd", initrd,
-            "-append", "console=ttyS0 nokaslr panic=-1 "
-            f"tsc_early_khz={host_tsc_khz()}"]
-
-
-def host_tsc_khz():
-    """L1 often fails to calibrate its TSC against the PIT under TCG; KVM
-    with an unknown TSC frequency then never enters a guest (its clock
-    update request repeats forever).  Tell L1 the rate instead: QEMU TCG's
-    TSC counts at the host's."""
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("cpu MHz"):
-                return int(float(line.split(":")[1]) * 1000)
-    return 2000000
+            "-append", f"console=ttyS0 nokaslr panic=-1 {tsc} {append}"]
 
 
 def expect(child, what, timeout, why):
@@ -189,12 +201,14 @@ def check(child, opt, t0):
     print(f"nested: rax exited 0 at {time.monotonic() - t0:.1f} s")
 
 
-def stop(child):
-    """End QEMU: it exits by itself after L1's reboot; else kill by PID."""
-    try:
-        child.expect(pexpect.EOF, timeout=30)
-    except pexpect.TIMEOUT:
-        pass
+def stop(child, wait):
+    """End QEMU: after L1's reboot it exits by itself (give it `wait`
+    seconds); otherwise kill it, by PID."""
+    if wait:
+        try:
+            child.expect(pexpect.EOF, timeout=wait)
+        except pexpect.TIMEOUT:
+            pass
     child.close(force=True)
 
 
@@ -208,16 +222,22 @@ def main():
                     help="run rax with --gdb /dev/ttyS1 and print the socket")
     ap.add_argument("--interact", action="store_true",
                     help="hand the L1 console to the terminal")
+    ap.add_argument("--cpu", default="qemu64,+svm,+npt",
+                    help="QEMU -cpu for L1 (default qemu64,+svm,+npt)")
+    ap.add_argument("--append", default="",
+                    help="more L1 kernel parameters")
     ap.add_argument("--timeout", type=float, default=300,
                     help="seconds for each boot step (default 300)")
     opt = ap.parse_args()
+    # A harness timeout (SIGTERM) still runs the finally clause below.
+    signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit(1))
     guest, l1, rax, qemu = find_inputs(opt)
 
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="rax-nested-") as tmp:
         initrd = make_initrd(tmp, guest, l1, rax, opt)
         sock = os.path.join(tmp, "ttyS1.sock")
-        argv = qemu_argv(qemu, l1, initrd, sock)
+        argv = qemu_argv(qemu, l1, initrd, sock, opt.cpu, opt.append)
         print("nested: " + " ".join(argv))
         if opt.gdb:
             print(f"nested: L1 ttyS1 (rax --gdb) is {sock}: "
@@ -226,16 +246,20 @@ def main():
                               codec_errors="replace", timeout=opt.timeout,
                               dimensions=(50, 200))
         child.logfile_read = open("nested-console.log", "w")
+        wait = 0
         try:
             if opt.interact or opt.gdb:
                 child.interact()
+                wait = 5
                 return 0
             if opt.cmd:
                 expect(child, "RAX-L1-INIT", opt.timeout, "L1 did not boot")
                 status = rax_exit(child, opt.timeout)
                 print(f"nested: command exited with status {status}")
+                wait = 30
                 return 0 if status == 0 else 1
             check(child, opt, t0)
+            wait = 30
             print(f"nested: PASS in {time.monotonic() - t0:.1f} s")
             return 0
         except Fail as err:
@@ -244,7 +268,7 @@ def main():
             print("nested: last console output:\n" + tail[-2000:])
             return 1
         finally:
-            stop(child)
+            stop(child, wait)
             child.logfile_read.close()
 
 

@@ -1,0 +1,18 @@
+/* bm/console.h: output to COM1 and VGA text memory at once. */
+#ifndef BM_CONSOLE_H
+#define BM_CONSOLE_H
+
+#include <stdarg.h>
+
+void bm_console_init(void);
+void bm_putc(char c);
+void bm_puts(const char *s);
+void bm_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void bm_vprintf(const char *fmt, va_list ap);
+/* Ask Bochs/QEMU to stop (port 0x8900), then halt forever. */
+_Noreturn void bm_shutdown(void);
+/* Print "bm: fatal: ..." and shut down. */
+_Noreturn void bm_panic(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,295 @@
+/* RSP framing: see rsp_packet.h. */
+#include "rsp/rsp_packet.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rsp_parser_init(struct rsp_parser *p)
+{
+	p->state = RSP_PS_IDLE;
+	p->len = 0;
+	p->buf[0] = 0;
+}
+
+int rsp_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static void start_packet(struct rsp_parser *p)
+{
+	p->state = RSP_PS_DATA;
+	p->sum = 0;
+	p->len = 0;
+	p->overflow = false;
+	p->bad_hex = false;
+}
+
+static void put(struct rsp_parser *p, uint8_t c)
+{
+	if (p->len < RSP_MAX_PACKET)
+		p->buf[p->len++] = c;
+	else
+		p->overflow = true;
+}
+
+/* "X*n": the count byte n stands for n - 29 more copies of X; counts
+ * below 29 are malformed and repeat nothing. */
+static void repeat_last(struct rsp_parser *p, uint8_t count)
+{
+	if (!p->len || count < 29)
+		return;
+	for (int i = 0; i < count - 29; i++)
+		put(p, p->buf[p->len - 1]);
+}
+
+/* Idle: only `$`, acks and Ctrl-C mean something; the rest is noise. */
+static enum rsp_event idle_byte(struct rsp_parser *p, uint8_t c)
+{
+	switch (c) {
+	case '$':
+		start_packet(p);
+		return RSP_EV_NONE;
+	case '+':
+		return RSP_EV_ACK;
+	case '-':
+		return RSP_EV_NAK;
+	case 0x03:
+		return RSP_EV_INTERRUPT;
+	default:
+		return RSP_EV_NONE;
+	}
+}
+
+static enum rsp_event finish(struct rsp_parser *p)
+{
+	p->state = RSP_PS_IDLE;
+	p->buf[p->len] = 0;
+	if (p->bad_hex || p->csum != p->sum)
+		return RSP_EV_BAD_CSUM;
+	return p->overflow ? RSP_EV_OVERSIZE : RSP_EV_PACKET;
+}
+
+static enum rsp_event packet_byte(struct rsp_parser *p, uint8_t c)
+{
+	int v;
+
+	if (c == '$' && p->state != RSP_PS_CSUM1 && p->state != RSP_PS_CSUM2) {
+		start_packet(p); /* gdb gave up on the last one */
+		return RSP_EV_NONE;
+	}
+	switch (p->state) {
+	case RSP_PS_DATA:
+		if (c == '#') {
+			p->state = RSP_PS_CSUM1;
+			return RSP_EV_NONE;
+		}
+		p->sum += c;
+		if (c == '}')
+			p->state = RSP_PS_ESC;
+		else if (c == '*')
+			p->state = RSP_PS_RLE;
+		else
+			put(p, c);
+		return RSP_EV_NONE;
+	case RSP_PS_ESC:
+	case RSP_PS_RLE:
+		if (c == '#') { /* malformed tail: end the packet anyway */
+			p->state = RSP_PS_CSUM1;
+			return RSP_EV_NONE;
+		}
+		p->sum += c;
+		if (p->state == RSP_PS_ESC)
+			put(p, c ^ 0x20);
+		else
+			repeat_last(p, c);
+		p->state = RSP_PS_DATA;
+		return RSP_EV_NONE;
+	case RSP_PS_CSUM1:
+	case RSP_PS_CSUM2:
+		v = rsp_hexval(c);
+		if (v < 0) {
+			p->bad_hex = true;
+			v = 0;
+		}
+		if (p->state == RSP_PS_CSUM1) {
+			p->csum = (uint8_t)(v << 4);
+			p->state = RSP_PS_CSUM2;
+			return RSP_EV_NONE;
+		}
+		p->csum |= (uint8_t)(v & 0xf);
+		return finish(p);
+	case RSP_PS_IDLE:
+		break;
+	}
+	return RSP_EV_NONE;
+}
+
+size_t rsp_parse(struct rsp_parser *p, const uint8_t *data, size_t n,
+		 enum rsp_event *ev)
+{
+	for (size_t i = 0; i < n; i++) {
+		enum rsp_event e = p->state == RSP_PS_IDLE ?
+			idle_byte(p, data[i]) : packet_byte(p, data[i]);
+
+		if (e != RSP_EV_NONE) {
+			*ev = e;
+			return i + 1;
+		}
+	}
+	*ev = RSP_EV_NONE;
+	return n;
+}
+
+/* ---- output buffers ------------------------------------------------- */
+
+void rsp_buf_free(struct rsp_buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+	b->oom = false;
+}
+
+void rsp_buf_reset(struct rsp_buf *b)
+{
+	b->len = 0;
+	b->oom = false;
+	if (b->p)
+		b->p[0] = 0;
+}
+
+/* Makes room for n more bytes plus a NUL.  Returns false when out of
+ * memory (the buffer is then marked and left as it was). */
+static bool reserve(struct rsp_buf *b, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->len + n + 1 <= b->cap)
+		return true;
+	cap = b->cap ? b->cap : 256;
+	while (cap < b->len + n + 1)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (!p) {
+		b->oom = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+void rsp_buf_add(struct rsp_buf *b, const void *data, size_t n)
+{
+	if (!reserve(b, n))
+		return;
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+void rsp_buf_puts(struct rsp_buf *b, const char *s)
+{
+	rsp_buf_add(b, s, strlen(s));
+}
+
+void rsp_buf_printf(struct rsp_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !reserve(b, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void rsp_buf_hex(struct rsp_buf *b, const void *data, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	const uint8_t *d = data;
+
+	if (!reserve(b, 2 * n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		b->p[b->len++] = digits[d[i] >> 4];
+		b->p[b->len++] = digits[d[i] & 15];
+	}
+	b->p[b->len] = 0;
+}
+
+void rsp_frame(struct rsp_buf *out, const void *payload, size_t n)
+{
+	const uint8_t *d = payload;
+	uint8_t sum = 0;
+	char *o;
+
+	if (!reserve(out, 2 * n + 4)) /* worst case: every byte escaped */
+		return;
+	o = out->p + out->len;
+	*o++ = '$';
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = d[i];
+
+		if (c == '#' || c == '$' || c == '}' || c == '*') {
+			*o++ = '}';
+			sum += '}';
+			c ^= 0x20;
+		}
+		*o++ = (char)c;
+		sum += c;
+	}
+	out->len = (size_t)(o - out->p);
+	rsp_buf_printf(out, "#%02x", sum);
+}
+
+int rsp_unhex(const char *hex, void *out, size_t n)
+{
+	uint8_t *o = out;
+
+	for (size_t i = 0; i < n; i++) {
+		int hi = rsp_hexval(hex[2 * i]), lo;
+
+		if (hi < 0)
+			return -1;
+		lo = rsp_hexval(hex[2 * i + 1]);
+		if (lo < 0)
+			return -1;
+		o[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+int rsp_parse_hex(const char **s, uint64_t *out)
+{
+	const char *p = *s;
+	uint64_t v = 0;
+	int d;
+
+	if (rsp_hexval(*p) < 0)
+		return -1;
+	while ((d = rsp_hexval(*p)) >= 0) {
+		if (v >> 60)
+			return -1;
+		v = v << 4 | (uint64_t)d;
+		p++;
+	}
+	*s = p;
+	*out = v;
+	return 0;
+}

@@ -1,0 +1,61 @@
+# tests/bm/bochs.sh: sourced by the tests/bm/*.test scripts.  Boots
+# bm/rax-bm.img (from the build tree, the current directory under
+# "make check") in Bochs 2.7 headless with CPU model $1 and leaves COM1's
+# output in $out/serial.txt.  If $bm_patch names a function, it is called
+# with the copy of the image first.  Skips (77) when bochs or the image (no
+# nasm) is missing.
+#
+# Run by hand: cd build && srcdir=.. sh ../tests/bm/boots-guest-under-vmx.test
+set -u
+: "${srcdir:=.}"
+img=bm/rax-bm.img
+bochs=${BOCHS:-$(command -v bochs || true)}
+if [ -z "$bochs" ]; then
+	echo "SKIP: bochs not installed"; exit 77
+fi
+if [ ! -f "$img" ]; then
+	if ! command -v nasm >/dev/null; then
+		echo "SKIP: nasm not installed, $img not built"; exit 77
+	fi
+	echo "ERROR: $img missing although nasm is installed"; exit 99
+fi
+
+bm_boot() {
+	model=$1
+	out=$(mktemp -d "${TMPDIR:-/tmp}/rax-bm.XXXXXX") || exit 99
+	# Each run gets its own copy: Bochs opens the disk read-write.
+	cp "$img" "$out/disk.img"
+	if [ -n "${bm_patch:-}" ]; then
+		$bm_patch "$out/disk.img" || exit 99
+	fi
+	sed -e "s|@IMG@|disk.img|" -e "s|@MODEL@|$model|" \
+	    -e "s|@SERIAL@|serial.out|" -e "s|@LOG@|bochs.log|" \
+	    -e "s|@DISPLAY@|term|" "$srcdir/bm/bochsrc.in" > "$out/bochsrc"
+	printf 'c\nquit\n' > "$out/dbg.rc"
+	# The guest ends the run through port 0x8900; timeout(1) stops only
+	# the script(1) it started if that never happens.
+	(cd "$out" && timeout -k 5 60 script -qec \
+		"$bochs -q -f bochsrc -rc dbg.rc" /dev/null \
+		> term.out 2>&1 < /dev/null)
+	echo "bochs ($model) finished with status $?; output in $out"
+	tr -d '\r' < "$out/serial.out" > "$out/serial.txt" 2>/dev/null
+	cat "$out/serial.txt"
+}
+
+# expect_in_order FILE STRING...: each STRING on a line after the
+# previous one's line.
+expect_in_order() {
+	file=$1; shift
+	line=0
+	for pat in "$@"; do
+		n=$(awk -v start="$line" -v pat="$pat" \
+			'NR > start && index($0, pat) { print NR; exit }' "$file")
+		if [ -z "$n" ]; then
+			echo "FAIL: '$pat' missing (after line $line)"
+			grep -i -E 'vmentry|vmlaunch|vmexit|check' \
+				"$(dirname "$file")/bochs.log" | tail -5
+			return 1
+		fi
+		line=$n
+	done
+}

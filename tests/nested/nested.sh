@@ -1,0 +1,7 @@
+#!/bin/sh
+# make check wrapper: rax --backend kvm boots the default guest to its
+# shell on real KVM inside QEMU TCG (tests/nested/run.py).  Skips (77)
+# when the guest or the L1 host kernel is not built.
+# Run: make check TESTS=tests/nested/nested.sh (from the build folder)
+RAX_STATIC=./rax-static exec "${PYTHON3:-/usr/bin/python3}" \
+	"${srcdir:-.}/tests/nested/run.py"

@@ -1,0 +1,142 @@
+# Shared helpers for the gdb end-to-end suites.
+#
+# Run (from the source tree, after building in ./build):
+#   make -C build check-gdb
+# or by hand:
+#   RAX_BUILD=$PWD/build /usr/bin/python3 -m pytest -v tests/py
+#
+# Every process a test starts is killed by its PID at teardown; every
+# wait has a timeout.
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pexpect
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD = os.environ.get("RAX_BUILD", os.path.join(HERE, "..", "..", "build"))
+GDB = os.environ.get("GDB", "gdb")
+
+
+def free_port():
+    """A TCP port nobody listens on right now (bind to 0, then close)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening(addr):
+    """Is addr (("host", port) or a unix socket path) listening?  Looks in
+    /proc instead of connecting: a connection would be a gdb attaching."""
+    if isinstance(addr, str):
+        return os.path.exists(addr)
+    want = ":%04X" % addr[1]
+    with open("/proc/net/tcp") as f:
+        return any(line.split()[1].endswith(want) and line.split()[3] == "0A"
+                   for line in f.readlines()[1:])
+
+
+def wait_listening(addr, proc, timeout=20.0):
+    """Polls until addr listens, or fails when proc exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError("target exited with %s before listening:\n%s"
+                                 % (proc.returncode, proc.read_stderr()))
+        if listening(addr):
+            return
+        time.sleep(0.05)
+    raise AssertionError("nothing listens on %r after %ss" % (addr, timeout))
+
+
+class Target:
+    """A process we started (rax or the fake target), stderr to a file."""
+
+    def __init__(self, argv, tmp_path, env=None):
+        self.errpath = os.path.join(str(tmp_path), "target.stderr")
+        self.err = open(self.errpath, "wb")
+        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                  stdout=self.err, stderr=self.err,
+                                  env=env)
+        self.returncode = None
+
+    def poll(self):
+        self.returncode = self.p.poll()
+        return self.returncode
+
+    def wait(self, timeout):
+        self.returncode = self.p.wait(timeout=timeout)
+        return self.returncode
+
+    def read_stderr(self):
+        self.err.flush()
+        with open(self.errpath, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def kill(self):
+        if self.p.poll() is None:
+            os.kill(self.p.pid, signal.SIGKILL)
+            self.p.wait(timeout=10)
+        self.err.close()
+
+
+class Gdb:
+    """An interactive gdb under pexpect (so Ctrl-C can interrupt)."""
+
+    PROMPT = r"\(gdb\) "
+
+    def __init__(self, args=(), timeout=30):
+        self.child = pexpect.spawn(GDB, ["-q", "-nx", "-iex", "set pagination off",
+                                         "-iex", "set confirm off",
+                                         "-iex", "set width 0"] + list(args),
+                                   encoding="utf-8", timeout=timeout,
+                                   env=dict(os.environ, TERM="dumb"),
+                                   codec_errors="replace")
+        self.child.expect(self.PROMPT)
+
+    def cmd(self, line, timeout=None):
+        """Runs one command; returns its output (without the prompt)."""
+        self.child.sendline(line)
+        self.child.expect(self.PROMPT, timeout=timeout or self.child.timeout)
+        out = self.child.before
+        # Drop the echoed command line.
+        return out.split("\n", 1)[1] if "\n" in out else ""
+
+    def send(self, line):
+        """Sends a command that runs the target; no wait."""
+        self.child.sendline(line)
+
+    def interrupt(self, timeout=10):
+        self.child.sendcontrol("c")
+        self.child.expect(self.PROMPT, timeout=timeout)
+        return self.child.before
+
+    def wait_prompt(self, timeout=None):
+        self.child.expect(self.PROMPT, timeout=timeout or self.child.timeout)
+        return self.child.before
+
+    def reg(self, name):
+        out = self.cmd("p/x $%s" % name)
+        return int(out.split("=")[1].strip(), 16)
+
+    def close(self):
+        if self.child.isalive():
+            self.child.terminate(force=True)
+
+
+@pytest.fixture
+def procs():
+    """Collects Targets and Gdbs; kills them all (by PID) at teardown."""
+    started = []
+    yield started
+    for p in reversed(started):
+        try:
+            if isinstance(p, Gdb):
+                p.close()
+            else:
+                p.kill()
+        except Exception:  # teardown must go on
+            pass

@@ -1,0 +1,129 @@
+# Boot the default guest to its busybox shell on the interpreter and use it.
+#
+# Run (after `make` and `make guest` in ./build):
+#   RAX_BUILD=$PWD/build /usr/bin/python3 -m pytest -v tests/py/test_boot.py
+# or `make check` (tests/py/boot.sh).  Every rax a test starts is killed by
+# its PID at teardown; every wait has a timeout.
+import os
+import re
+import subprocess
+
+import pexpect
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.join(HERE, "..", "..")
+BUILD = os.environ.get("RAX_BUILD", os.path.join(SRC, "build"))
+RAX = os.path.join(BUILD, "rax")
+MARKER = "RAX-GUEST-READY"
+PROMPT = "~ # "
+BOOT_TIMEOUT = float(os.environ.get("RAX_BOOT_TIMEOUT", "600"))
+CMDLINE = "console=ttyS0 nokaslr reboot=k"
+
+
+def guest_dir():
+    d = subprocess.run(["bash", os.path.join(SRC, "examples",
+                                             "build-guest.sh"), "--print-dir"],
+                       check=True, capture_output=True, text=True).stdout.strip()
+    if not os.path.exists(os.path.join(d, ".complete")):
+        pytest.skip("the default guest is not built: run 'make guest'")
+    return d
+
+
+def spawn(*args):
+    child = pexpect.spawn(RAX, ["--backend", "emulator", *args],
+                          encoding="utf-8", codec_errors="replace",
+                          timeout=BOOT_TIMEOUT)
+    return child
+
+
+def shell(child, cmd, timeout=120):
+    """Types cmd, returns what it printed before the next prompt."""
+    child.sendline(cmd)
+    child.expect_exact(PROMPT, timeout=timeout)
+    out = child.before.replace("\r", "")
+    return out.split("\n", 1)[1] if "\n" in out else ""
+
+
+def finish(child):
+    """reboot -f with reboot=k: the i8042 reset ends rax with status 0."""
+    child.sendline("reboot -f")
+    child.expect(pexpect.EOF, timeout=120)
+    child.close()
+    assert child.exitstatus == 0, child.before[-2000:]
+
+
+@pytest.fixture
+def guest():
+    return guest_dir()
+
+
+@pytest.fixture
+def procs():
+    started = []
+    yield started
+    for c in started:
+        if c.isalive():
+            c.kill(9)
+
+
+BOOT_PATHS = {
+    "bzImage-host-decompress": lambda g: ["--kernel", g + "/bzImage",
+                                          "--decompress", "host"],
+    "bzImage-guest-decompress": lambda g: ["--kernel", g + "/bzImage",
+                                           "--decompress", "guest"],
+    "vmlinux-elf": lambda g: ["--kernel", g + "/vmlinux"],
+}
+
+
+@pytest.mark.parametrize("path", sorted(BOOT_PATHS))
+def test_boots_to_a_shell_that_computes(guest, procs, path):
+    child = spawn(*BOOT_PATHS[path](guest), "--initrd",
+                  guest + "/initramfs.cpio.gz", "--cmdline", CMDLINE)
+    procs.append(child)
+    child.expect_exact(MARKER)
+    child.expect_exact(PROMPT, timeout=120)
+    assert shell(child, "echo $((6*7))").strip() == "42"
+    finish(child)
+
+
+def test_proc_shows_the_interpreters_cpu_model(guest, procs):
+    child = spawn("--kernel", guest + "/bzImage", "--initrd",
+                  guest + "/initramfs.cpio.gz", "--cmdline", CMDLINE)
+    procs.append(child)
+    child.expect_exact(MARKER)
+    child.expect_exact(PROMPT, timeout=120)
+    cpuinfo = shell(child, "cat /proc/cpuinfo")
+    assert re.search(r"model name\s*:\s*\S", cpuinfo), cpuinfo
+    flags = re.search(r"flags\s*:(.*)", cpuinfo).group(1).split()
+    for f in ("fpu", "tsc", "cx8", "apic", "cmov", "fxsr", "sse", "sse2",
+              "lm", "nx"):
+        assert f in flags, (f, flags)
+    assert "avx" not in flags
+    listing = shell(child, "ls /proc").split()
+    for name in ("1", "cpuinfo", "meminfo", "interrupts", "self"):
+        assert name in listing, listing
+    finish(child)
+
+
+def boot_log(guest):
+    """The console up to the marker, with printk timestamps."""
+    child = pexpect.spawn(RAX, ["--backend", "emulator", "--kernel",
+                                guest + "/bzImage", "--initrd",
+                                guest + "/initramfs.cpio.gz", "--cmdline",
+                                CMDLINE], encoding="utf-8",
+                          codec_errors="replace", timeout=BOOT_TIMEOUT)
+    try:
+        child.expect_exact(MARKER)
+        log = child.before
+    finally:
+        child.kill(9)
+    return [l for l in log.replace("\r", "").split("\n") if l.startswith("[")]
+
+
+def test_two_boots_are_identical_in_virtual_time(guest):
+    """Virtual time is the retired-instruction count: printk timestamps
+    (taken from the TSC) match to the nanosecond across boots."""
+    a, b = boot_log(guest), boot_log(guest)
+    assert len(a) > 50
+    assert a == b
