@@ -287,7 +287,22 @@ static bool d9_special(struct cpu *c, unsigned lo)
 	case 0x2e:
 		push(c, consts[lo - 0x28]);
 		return true;
-	case 0x36: case 0x37: return true; /* FDECSTP/FINCSTP: TOP stays 0 */
+	case 0x36: case 0x37: { /* FDECSTP/FINCSTP rotate (TOP stays 0) */
+		uint8_t t[16], tw = c->fx[FX_FTW];
+
+		if (lo == 0x37) { /* ST(i) <- ST(i+1), ST7 <- old ST0 */
+			memcpy(t, c->fx + FX_ST(0), 16);
+			memmove(c->fx + FX_ST(0), c->fx + FX_ST(1), 7 * 16);
+			memcpy(c->fx + FX_ST(7), t, 16);
+			c->fx[FX_FTW] = (uint8_t)((tw >> 1) | (tw << 7));
+		} else {
+			memcpy(t, c->fx + FX_ST(7), 16);
+			memmove(c->fx + FX_ST(1), c->fx + FX_ST(0), 7 * 16);
+			memcpy(c->fx + FX_ST(0), t, 16);
+			c->fx[FX_FTW] = (uint8_t)((tw << 1) | (tw >> 7));
+		}
+		return true;
+	}
 	}
 	old = host_cw_enter(c);
 	switch (lo) {
