@@ -755,6 +755,11 @@ static void cpu_print_stats(struct machine *m)
 	fprintf(stderr, "rax:   %-12s %" PRIu64 "\n", #n, c->st_##n);
 	CPU_STATS(CPU_STAT_PRINT)
 #undef CPU_STAT_PRINT
+	if (c->icount > c->idle_ns)
+		fprintf(stderr, "rax:   TLB refills per 1000 instructions %.2f "
+			"(hits are not counted: the hit path stays a compare)\n",
+			1000.0 * (double)c->st_tlb_miss * CPU_INSN_NS /
+			(double)(c->icount - c->idle_ns));
 	if (i)
 		fprintf(stderr, "rax:   decode-cache hit rate %.2f%% of "
 			"block lookups, %.2f instructions per lookup\n",
