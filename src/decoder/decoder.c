@@ -150,7 +150,7 @@ static bool byte_op(unsigned op, const char *ops)
 		return true;
 	if (ops[0] == 'A' && ops[1] == 'L')
 		return true;
-	return ops[1] == 'b' && strchr("EGZO", ops[0]);
+	return ops[0] && strchr("EGZO", ops[0]) && ops[1] == 'b';
 }
 
 static void set_opsz(struct dec_insn *d, unsigned fl, bool opsz16,
