@@ -160,6 +160,7 @@ static void run_rax(const uint8_t *b, size_t n, struct verdict *v)
 {
 	struct dec_insn d;
 	int ret = dec_decode(&d, b, n, DEC_MODE64);
+	const char *m;
 
 	v->rax_ok = false;
 	v->rax_len = 0;
@@ -171,7 +172,9 @@ static void run_rax(const uint8_t *b, size_t n, struct verdict *v)
 	v->rax_op = d.op;
 	if (d.op == DEC_OP_UD || !dec_attrs[d.op].flags)
 		return;
-	dec_mnemonic(&d, v->rax_mnem, sizeof(v->rax_mnem));
+	m = dec_mnemonic(&d, v->rax_mnem, sizeof(v->rax_mnem));
+	if (m != v->rax_mnem)
+		snprintf(v->rax_mnem, sizeof(v->rax_mnem), "%s", m);
 	v->rax_ok = strcmp(v->rax_mnem, "?") != 0;
 }
 
