@@ -13,7 +13,8 @@
  *   rax-ud   rax says #UD, Zydis decodes: a bug unless an exception
  *            matches (rax's CPUID does not advertise the extension).
  *            Where rax measures a #UD instruction (VEX, 0F38, 0F3A) the
- *            length must still be Zydis's: "ud-length" otherwise.
+ *            length must still be Zydis's: "ud-length" otherwise,
+ *            excepted only for encodings no x86-64 CPU defines (KNC).
  *   zydis-ud rax decodes, Zydis rejects: a bug unless an exception
  *            matches (checks rax leaves to the instruction handlers).
  * rax "valid" means dec_decode() returned 0 with a listed opcode whose
@@ -102,7 +103,8 @@ static int load_exceptions(const char *path)
 			return -1;
 		}
 		x->kind = !strcmp(kind, "rax-ud") ? C_RAX_UD :
-			  !strcmp(kind, "zydis-ud") ? C_ZYDIS_UD : C_MAX;
+			  !strcmp(kind, "zydis-ud") ? C_ZYDIS_UD :
+			  !strcmp(kind, "ud-length") ? C_UD_LENGTH : C_MAX;
 		*eq = 0;
 		snprintf(x->key, sizeof(x->key), "%s", kv);
 		snprintf(x->value, sizeof(x->value), "%s", eq + 1);
@@ -141,11 +143,11 @@ static struct exc *find_exception(enum cat c, const struct verdict *v)
 		if (x->kind != c)
 			continue;
 		if (!strcmp(x->key, "isa"))
-			s = c == C_RAX_UD ? v->zy_isa : NULL;
+			s = c != C_ZYDIS_UD ? v->zy_isa : NULL;
 		else if (!strcmp(x->key, "set"))
-			s = c == C_RAX_UD ? v->zy_set : NULL;
+			s = c != C_ZYDIS_UD ? v->zy_set : NULL;
 		else if (!strcmp(x->key, "mnem"))
-			s = c == C_RAX_UD ? v->zy_mnem : v->rax_mnem;
+			s = c != C_ZYDIS_UD ? v->zy_mnem : v->rax_mnem;
 		else if (!strcmp(x->key, "status"))
 			s = c == C_ZYDIS_UD ? v->zy_status : NULL;
 		else if (!strcmp(x->key, "op"))
@@ -243,7 +245,7 @@ static unsigned check(const char *where, const uint8_t *b, size_t n)
 	counts[c]++;
 	if (c == C_AGREE)
 		return v.zy_ok ? v.zy_len : 1;
-	x = c == C_RAX_UD || c == C_ZYDIS_UD ? find_exception(c, &v) : NULL;
+	x = c != C_LENGTH ? find_exception(c, &v) : NULL;
 	if (x) {
 		x->hits++;
 		excepted[c]++;
