@@ -5,7 +5,7 @@
 # built (make guest).
 # Run: make check TESTS=tests/oracle/dec_zydis.sh (from the build folder)
 srcdir=${srcdir:-.}
-dir=$(sh "$srcdir/examples/build-guest.sh" --print-dir 2>/dev/null)
+dir=$(bash "$srcdir/examples/build-guest.sh" --print-dir 2>/dev/null)
 if [ ! -f "$dir/vmlinux" ]; then
 	echo "SKIP: the default guest is not built: run 'make guest'"
 	exit 77
