@@ -154,7 +154,8 @@ static bool byte_op(unsigned op, const char *ops)
 		return true;
 	if (ops[0] == 'A' && ops[1] == 'L')
 		return true;
-	return ops[1] == 'b' && strchr("EGZO", ops[0]);
+	/* ops may be "": never read past its terminator. */
+	return ops[0] && ops[1] == 'b' && strchr("EGZO", ops[0]);
 }
 
 static void set_opsz(struct dec_insn *d, unsigned fl, bool opsz16,
