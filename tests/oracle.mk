@@ -24,8 +24,8 @@ endif
 # No --enable-werror: the curated warnings are gcc's, and clang flags
 # the GNU variable-sized struct in src/kvm/kvm_regs.c.  Without nasm:
 # the freestanding bm/ image takes gcc-only flags and no sanitizer, and
-# its Bochs tests run no host code, so they are left out.  rax-static is not built (ASan cannot link -static), so
-# the nested KVM test skips.
+# its Bochs tests run no host code, so they are left out.  rax-static is
+# not built (ASan cannot link -static), so the nested KVM test skips.
 ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 check-asan:

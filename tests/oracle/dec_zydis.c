@@ -42,11 +42,12 @@ struct exc {
 };
 
 #define MAX_EXC 128
-#define SHOW 5
+#define SHOW 20 /* failures shown without -a */
 
 static struct exc excs[MAX_EXC];
 static unsigned nexc;
-static unsigned long counts[C_MAX], excepted[C_MAX], failed, show_max = SHOW * 4;
+static unsigned long counts[C_MAX], excepted[C_MAX], failed;
+static unsigned long show_max = SHOW;
 static ZydisDecoder zdec;
 
 struct verdict {
