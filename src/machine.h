@@ -23,6 +23,7 @@ enum rax_exit {
 
 struct dev_state;
 struct console;
+struct symtab;
 
 struct machine {
 	struct guest_mem mem;
@@ -36,6 +37,8 @@ struct machine {
 	uint64_t e820_ram_top;     /* informational: end of low RAM used */
 
 	bool debug_io;             /* log accesses no device claims */
+	bool trace_regs;           /* --trace=regs: registers after each line */
+	const struct symtab *syms; /* --symbols, or NULL */
 	uint64_t start_ns;         /* host CLOCK_MONOTONIC at rax's start */
 	struct dev_state *devs;    /* src/devices */
 	struct console *con;       /* the terminal, or NULL */

@@ -18,6 +18,8 @@
 #include "err.h"
 #include "log.h"
 #include "machine.h"
+#include "paging/paging.h"
+#include "symbols.h"
 
 static void op_unimplemented(struct cpu *c, const struct dec_insn *d)
 {
@@ -267,15 +269,38 @@ static int idle(struct cpu *c, struct rax_err *e)
 
 /* --- tracing -------------------------------------------------------------- */
 
+/* One line per instruction: address, symbol+offset (--symbols), code
+ * bytes, disassembly; --trace=regs adds the registers after it. */
 static void trace_insn(struct cpu *c, const struct dec_insn *d)
 {
-	char buf[160];
-
-	dec_disasm(d, c->rip, buf, sizeof(buf));
+	const struct machine *m = c->m;
 	/* The console may have put the terminal in raw mode: end lines
 	 * with CR LF there. */
-	fprintf(stderr, "%016" PRIx64 ": %s%s", c->rip, buf,
-		c->trace_crlf ? "\r\n" : "\n");
+	const char *nl = c->trace_crlf ? "\r\n" : "\n";
+	char buf[160], sym[96] = "", hex[3 * 15 + 1] = "";
+	static const char *const reg[16] = {
+		"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+		"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+	};
+	const uint8_t *p = NULL;
+	uint64_t pa;
+
+	dec_disasm(d, c->rip, buf, sizeof(buf));
+	if (m->syms)
+		sym_format(m->syms, c->rip, sym, sizeof(sym));
+	if (!pg_translate_gm(&m->mem, c->cr0, c->cr3, c->cr4, c->efer, c->rip,
+			     PG_FETCH, &pa))
+		p = gm_ptr(&m->mem, pa, d->len);
+	for (unsigned i = 0; p && i < d->len; i++)
+		snprintf(hex + 3 * i, sizeof(hex) - 3 * i, "%02x ", p[i]);
+	fprintf(stderr, "%016" PRIx64 " %-28s %-30s %s%s", c->rip, sym, hex,
+		buf, nl);
+	if (!m->trace_regs)
+		return;
+	for (int i = 0; i < 16; i++)
+		fprintf(stderr, "  %-3s=%016" PRIx64 "%s", reg[i],
+			c->r[i], (i & 3) == 3 ? nl : "");
+	fprintf(stderr, "  rflags=%08" PRIx64 "%s", cpu_get_rflags(c), nl);
 }
 
 /* --- the run loop --------------------------------------------------------- */

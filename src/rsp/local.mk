@@ -33,5 +33,6 @@ EXTRA_DIST += bench/fuzz/run.sh bench/fuzz/fuzz_rsp.c \
 TESTS += tests/py/gdb-fake.sh tests/py/gdb-linux.sh
 check-gdb: rax$(EXEEXT) rax-static$(EXEEXT) $(check_PROGRAMS)
 	RAX_BUILD=$(abs_top_builddir) $(PYTHON3) -m pytest -v \
-	  -p no:cacheprovider $(srcdir)/tests/py $(PYTEST_FLAGS)
+	  -p no:cacheprovider $(srcdir)/tests/py/test_gdb_fake.py \
+	  $(srcdir)/tests/py/test_gdb_linux.py $(PYTEST_FLAGS)
 .PHONY: check-gdb

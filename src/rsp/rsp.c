@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -121,10 +122,26 @@ static void queue_input(struct rsp_server *s, const uint8_t *b, size_t n)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* One gdb at a time: a second one is closed at once (gdb reports
+ * "Remote connection closed") rather than left hanging in the backlog. */
+static void refuse_second_gdb(struct rsp_server *s)
+{
+	int fd = accept4(s->t.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd < 0)
+		return;
+	rax_log(LOG_WARN, rsp, "gdb: refused a second connection while "
+		"one is attached");
+	close(fd);
+}
+
 static void serve_connection(struct rsp_server *s, int fd)
 {
-	struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
-			       { .fd = s->wake[0], .events = POLLIN } };
+	struct pollfd p[3] = { { .fd = fd, .events = POLLIN },
+			       { .fd = s->wake[0], .events = POLLIN },
+			       { .fd = s->t.fd, .events = POLLIN } };
+	/* A tty has no listener to watch. */
+	nfds_t np = s->t.kind == RSP_T_TTY ? 2 : 3;
 	uint8_t buf[4096];
 
 	pthread_mutex_lock(&s->lock);
@@ -142,10 +159,15 @@ static void serve_connection(struct rsp_server *s, int fd)
 	for (;;) {
 		ssize_t n;
 
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (poll(p, np, -1) < 0) {
+			if (errno == EINTR)
+				continue;
 			break;
+		}
 		if (p[1].revents)
 			break;
+		if (np > 2 && p[2].revents)
+			refuse_second_gdb(s);
 		if (!p[0].revents)
 			continue;
 		n = read(fd, buf, sizeof(buf));

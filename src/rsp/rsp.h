@@ -1,4 +1,15 @@
-/* The GDB Remote Serial Protocol server (our own implementation). */
+/* The GDB Remote Serial Protocol server (our own implementation).
+ *
+ *   rax --gdb 1234 --gdb-wait            # or unix:/tmp/gdb.sock, /dev/ttyS1
+ *   gdb vmlinux -ex 'target remote :1234' -ex 'break start_kernel' -ex c
+ *
+ * Layers: rsp_packet.c (framing, pure), rsp_cmds.c and rsp_monitor.c
+ * (packets over struct vcpu_ops), rsp_regs.c (QEMU's x86-64 register
+ * layout and target.xml), rsp_transport.c (TCP, unix, tty), rsp.c (the
+ * run loop and the connection thread).  HOST is numeric or localhost;
+ * ":PORT" or 0.0.0.0 listen on every interface, with a warning.
+ * Memory is guest-virtual through the vCPU's page tables (`monitor phys
+ * on` for physical); `monitor help` lists the monitor commands. */
 #ifndef RAX_RSP_H
 #define RAX_RSP_H
 

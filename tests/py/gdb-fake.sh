@@ -7,5 +7,5 @@ py=${PYTHON3:-/usr/bin/python3}
 command -v gdb >/dev/null 2>&1 || { echo "SKIP: gdb is not installed"; exit 77; }
 "$py" -c 'import pytest, pexpect' 2>/dev/null ||
 	{ echo "SKIP: $py lacks pytest or pexpect"; exit 77; }
-RAX_BUILD=$(pwd) exec "$py" -m pytest -q -p no:cacheprovider \
+PYTHONDONTWRITEBYTECODE=1 RAX_BUILD=$(pwd) exec "$py" -m pytest -q -p no:cacheprovider \
 	"${srcdir:-.}/tests/py/test_gdb_fake.py"

@@ -9,6 +9,7 @@
 #   100000 inc rax; 100003 nop; 100004 stosb; 100005 nop;
 #   100006 inc rax; 100009 jmp $
 import os
+import re
 import socket
 import time
 
@@ -130,6 +131,20 @@ def test_detach_lets_the_guest_run_and_a_new_gdb_attaches(procs, tmp_path):
     assert g2.reg("rip") == 0x100009  # ran on to the loop while detached
     assert g2.reg("rax") == 0x43
     g2.cmd("kill")
+    assert t.wait(10) == 0
+
+
+def test_a_second_gdb_is_refused_while_one_is_attached(procs, tmp_path):
+    t, a = start(procs, tmp_path)
+    g = attach(procs, a)
+    g2 = Gdb()
+    procs.append(g2)
+    out = g2.cmd("target remote %s" % a)
+    assert re.search("connection closed|Connection reset|disconnected", out,
+                     re.I), out
+    assert "refused a second connection" in t.read_stderr()
+    assert g.reg("rip") == 0x100000  # the first one still works
+    g.cmd("kill")
     assert t.wait(10) == 0
 
 

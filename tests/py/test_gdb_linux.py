@@ -159,7 +159,7 @@ class NestedSession(Session):
         opt = types.SimpleNamespace(cmd=self.L1_CMD, gdb=False)
         initrd = nr.make_initrd(str(tmp_path), guest, l1, static, opt)
         self.addr = os.path.join(str(tmp_path), "ttyS1.sock")
-        argv = nr.qemu_argv(qemu, l1, initrd, self.addr)
+        argv = self.qemu_argv(nr, qemu, l1, initrd)
         self.logpath = os.path.join(str(tmp_path), "console.log")
         self.log = open(self.logpath, "w")
         self.qemu = pexpect.spawn(argv[0], argv[1:], encoding="utf-8",
@@ -183,6 +183,19 @@ class NestedSession(Session):
         self.drain.start()
         procs.append(self)
         self.gdb = self.attach()
+
+    def qemu_argv(self, nr, qemu, l1, initrd):
+        """The harness's QEMU command line; its optional knobs (-cpu, more
+        kernel parameters) at the defaults of its command line."""
+        import inspect
+        known = {"qemu": qemu, "l1": l1, "initrd": initrd, "sock": self.addr,
+                 "cpu": "qemu64,+svm,+npt", "append": ""}
+        params = inspect.signature(nr.qemu_argv).parameters
+        missing = [p for p in params if p not in known]
+        if missing:
+            pytest.fail("tests/nested/run.py: qemu_argv() wants %s; update "
+                        "NestedSession" % ", ".join(missing))
+        return nr.qemu_argv(**{p: known[p] for p in params})
 
     def drain_console(self):
         import pexpect
@@ -288,6 +301,36 @@ def test_a_watchpoint_on_jiffies_triggers(session):
     assert "atchpoint" in out, out
     out = g.cmd("continue", timeout=BOOT_TIMEOUT)
     assert "jiffies" in out and "New value" in out, out
+
+
+def test_read_and_access_watchpoints_trigger(session):
+    g = session.gdb
+    session.run_to("start_kernel")
+    out = g.cmd("rwatch jiffies")
+    if "Expression cannot be implemented" in out or "not supported" in out:
+        pytest.fail("rwatch refused: %s" % out)
+    out = g.cmd("continue", timeout=BOOT_TIMEOUT)
+    assert "read watchpoint" in out and "Value = " in out, out
+    g.cmd("delete")
+    out = g.cmd("awatch loops_per_jiffy")
+    out = g.cmd("continue", timeout=BOOT_TIMEOUT)
+    assert "access (read/write) watchpoint" in out, out
+
+
+def test_ctrl_c_stops_the_idle_guest_at_its_shell(session):
+    g = session.gdb
+    g.send("continue")
+    g.child.expect("Continuing", timeout=10)
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    while "RAX-GUEST-READY" not in session.console():
+        assert time.monotonic() < deadline, session.console()[-2000:]
+        time.sleep(0.5)
+    time.sleep(2)  # let it settle into the idle loop
+    out = g.interrupt(timeout=30)
+    assert "SIGINT" in out, out
+    assert "in " in g.cmd("bt 1")
+    g.cmd("kill")
+    assert session.wait_exit(60) == 0
 
 
 def test_registers_agree_with_monitor_info_registers(session):
