@@ -39,6 +39,8 @@ struct machine {
 	bool debug_io;             /* log accesses no device claims */
 	bool trace_regs;           /* --trace=regs: registers after each line */
 	const struct symtab *syms; /* --symbols, or NULL */
+	bool rtc_fixed;            /* --rtc-base: the RTC starts at rtc_base */
+	int64_t rtc_base;          /* UTC seconds since the epoch */
 	uint64_t start_ns;         /* host CLOCK_MONOTONIC at rax's start */
 	struct dev_state *devs;    /* src/devices */
 	struct console *con;       /* the terminal, or NULL */

@@ -179,6 +179,8 @@ int main(int argc, char **argv)
 	}
 
 	m->debug_io = o.debug_io;
+	m->rtc_fixed = o.rtc_fixed;
+	m->rtc_base = o.rtc_base;
 	ret = gm_init(&m->mem, o.mem);
 	if (ret)
 		return die(RAX_EXIT_USAGE, "--mem: cannot map guest memory: %s",
