@@ -23,6 +23,7 @@ enum rax_exit {
 
 struct dev_state;
 struct console;
+struct symtab;
 
 struct machine {
 	struct guest_mem mem;
@@ -36,6 +37,10 @@ struct machine {
 	uint64_t e820_ram_top;     /* informational: end of low RAM used */
 
 	bool debug_io;             /* log accesses no device claims */
+	bool trace_regs;           /* --trace=regs: registers after each line */
+	const struct symtab *syms; /* --symbols, or NULL */
+	bool rtc_fixed;            /* --rtc-base: the RTC starts at rtc_base */
+	int64_t rtc_base;          /* UTC seconds since the epoch */
 	uint64_t start_ns;         /* host CLOCK_MONOTONIC at rax's start */
 	struct dev_state *devs;    /* src/devices */
 	struct console *con;       /* the terminal, or NULL */

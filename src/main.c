@@ -17,6 +17,7 @@
 #include "machine.h"
 #include "options.h"
 #include "rsp/rsp.h"
+#include "symbols.h"
 
 #define DEFAULT_CMDLINE "console=ttyS0 nokaslr reboot=k"
 
@@ -27,6 +28,7 @@
 #endif
 
 static struct machine machine;
+static struct symtab syms;
 
 static int __attribute__((format(printf, 2, 3)))
 die(int status, const char *fmt, ...)
@@ -144,6 +146,7 @@ int main(int argc, char **argv)
 	struct ld_info li;
 	struct rsp_server *gdb = NULL;
 	const char *env;
+	bool default_guest = false;
 	int ret, status;
 
 	m->start_ns = host_now_ns();
@@ -169,12 +172,15 @@ int main(int argc, char **argv)
 		if (guest_default(&gp, &e))
 			return die(RAX_EXIT_USAGE, "%s", e.msg);
 		o.kernel = gp.kernel;
+		default_guest = true;
 		if (!o.initrd)
 			o.initrd = gp.initrd;
 		rax_log(LOG_INFO, boot, "default guest from %s", gp.dir);
 	}
 
 	m->debug_io = o.debug_io;
+	m->rtc_fixed = o.rtc_fixed;
+	m->rtc_base = o.rtc_base;
 	ret = gm_init(&m->mem, o.mem);
 	if (ret)
 		return die(RAX_EXIT_USAGE, "--mem: cannot map guest memory: %s",
@@ -202,17 +208,33 @@ int main(int argc, char **argv)
 
 	if (m->ops->init(m, &e))
 		return die(RAX_EXIT_ENGINE, "%s", e.msg);
+	if (o.clock == CLOCK_HOST)
+		return die(RAX_EXIT_USAGE, "--clock host: not implemented yet "
+			   "(the interpreter's time is the instruction count)");
+	if (o.symbols || (o.trace != TRACE_OFF && default_guest)) {
+		const char *path = o.symbols ? o.symbols : gp.vmlinux;
+
+		if (sym_load(&syms, path, &e))
+			return die(RAX_EXIT_INPUT, "--symbols: %s", e.msg);
+		m->syms = &syms;
+	}
 	if (o.trace != TRACE_OFF) {
 		char *end = NULL;
 
 		if (!m->ops->set_trace)
 			return die(RAX_EXIT_USAGE, "--trace: %s",
 				   "the KVM engine cannot trace; use --backend emulator");
+		m->trace_regs = o.trace == TRACE_REGS;
 		if (o.trace_from) {
 			trace_from = strtoull(o.trace_from, &end, 16);
-			if (!*o.trace_from || *end || !trace_from)
-				return die(RAX_EXIT_USAGE, "--trace-from %s: "
-					   "expected a hex address", o.trace_from);
+			if (!*o.trace_from || *end)
+				trace_from = m->syms ? sym_addr(m->syms,
+						o.trace_from) : 0;
+			if (!trace_from)
+				return die(RAX_EXIT_USAGE, "--trace-from %s: not a "
+					   "hex address%s", o.trace_from, m->syms ?
+					   " or a known symbol" :
+					   " (symbols need --symbols VMLINUX)");
 			if (m->ops->bp_insert(m, BP_HW, trace_from, 1))
 				return die(RAX_EXIT_USAGE, "--trace-from: no "
 					   "breakpoint slot");
@@ -242,6 +264,7 @@ int main(int argc, char **argv)
 	if (gdb)
 		rsp_close(gdb);
 	m->ops->destroy(m);
+	sym_free(&syms);
 	dev_exit_all(m);
 	gm_destroy(&m->mem);
 	return status;

@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mem.h"
 
@@ -28,6 +30,9 @@ const char opt_usage[] =
 "      --symbols VMLINUX   kernel symbols for traces\n"
 "      --stats             print execution statistics at exit\n"
 "      --clock MODE        icount (default) or host: the emulator's time base\n"
+"      --rtc-base WHEN     the CMOS clock's start: now (default), UTC seconds\n"
+"                          or YYYY-MM-DDTHH:MM:SS (UTC); a fixed base makes\n"
+"                          emulator boots repeat to the instruction\n"
 "  -h, --help              this text\n"
 "  -V, --version           version\n"
 "\n"
@@ -36,7 +41,7 @@ const char opt_usage[] =
 
 enum {
 	O_DECOMP = 256, O_LOG, O_DEBUG_IO, O_GDB_WAIT, O_TRACE, O_TRACE_FROM,
-	O_SYMBOLS, O_STATS, O_CLOCK,
+	O_SYMBOLS, O_STATS, O_CLOCK, O_RTC_BASE,
 };
 
 static const struct option long_opts[] = {
@@ -56,6 +61,7 @@ static const struct option long_opts[] = {
 	{ "symbols", required_argument, NULL, O_SYMBOLS },
 	{ "stats", no_argument, NULL, O_STATS },
 	{ "clock", required_argument, NULL, O_CLOCK },
+	{ "rtc-base", required_argument, NULL, O_RTC_BASE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -68,6 +74,33 @@ static int pick(const char *s, const char *const *names)
 		if (!strcmp(s, names[i]))
 			return i;
 	return -1;
+}
+
+/* --rtc-base: "now", seconds since the epoch, or an ISO 8601 UTC date. */
+static int parse_rtc_base(const char *s, struct rax_options *o)
+{
+	struct tm tm;
+	char *end;
+	long long v;
+
+	if (!strcmp(s, "now")) {
+		o->rtc_fixed = false;
+		return 0;
+	}
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*s && !*end && !errno && v >= 0) {
+		o->rtc_base = v;
+		o->rtc_fixed = true;
+		return 0;
+	}
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end || *end)
+		return -EINVAL;
+	o->rtc_base = (int64_t)timegm(&tm);
+	o->rtc_fixed = true;
+	return 0;
 }
 
 int opt_parse(int argc, char **argv, struct rax_options *o, struct rax_err *e)
@@ -127,6 +160,12 @@ int opt_parse(int argc, char **argv, struct rax_options *o, struct rax_err *e)
 				return rax_errf(e, -EINVAL, "--clock %s: expected "
 						"icount or host", optarg);
 			o->clock = (enum clock_mode)v;
+			break;
+		case O_RTC_BASE:
+			if (parse_rtc_base(optarg, o))
+				return rax_errf(e, -EINVAL, "--rtc-base %s: expected "
+						"now, UTC seconds or "
+						"YYYY-MM-DDTHH:MM:SS", optarg);
 			break;
 		case 'h': o->help = true; break;
 		case 'V': o->version = true; break;

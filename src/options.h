@@ -28,6 +28,8 @@ struct rax_options {
 	const char *symbols;    /* vmlinux for symbol names */
 	bool stats;
 	enum clock_mode clock;
+	bool rtc_fixed;       /* --rtc-base given as a date */
+	int64_t rtc_base;     /* its UTC seconds since the epoch */
 	bool help, version;
 };
 

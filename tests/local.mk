@@ -25,3 +25,9 @@ check-nested: rax-static$(EXEEXT) guest guest-l1
 # The interpreter boots the default guest to its shell (pytest).
 EXTRA_DIST += tests/py/test_boot.py tests/py/boot.sh
 TESTS += tests/py/boot.sh
+
+check_PROGRAMS += tests/unit/test_symbols
+tests_unit_test_symbols_SOURCES = tests/unit/test_symbols.c
+tests_unit_test_symbols_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
+tests_unit_test_symbols_LDADD = librax.a $(LIBS)
+TESTS += tests/unit/test_symbols

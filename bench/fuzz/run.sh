@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Builds and runs a libFuzzer target with ASan and UBSan (not part of CI).
-# Usage: bench/fuzz/run.sh TARGET SECONDS   (TARGET: rsp)
+# Usage: bench/fuzz/run.sh TARGET SECONDS
+#   (TARGET: rsp, decoder, paging, loader)
 # Builds in bench/fuzz/build-TARGET/ (outside the autotools build), keeps
-# the corpus in bench/fuzz/corpus-TARGET/, prints libFuzzer's final stats.
+# the corpus in bench/fuzz/corpus-TARGET/ (started from the committed
+# seeds in bench/fuzz/seeds-TARGET/ when there are any), prints
+# libFuzzer's final stats.
 set -euo pipefail
 target=${1:?usage: $0 TARGET SECONDS}
 secs=${2:?usage: $0 TARGET SECONDS}
@@ -11,6 +14,12 @@ top=$(cd "$here/../.." && pwd)
 out=$here/build-$target
 corpus=$here/corpus-$target
 mkdir -p "$out" "$corpus"
+rm -f "$out/config.h.in"
+maxlen=70000
+if [ -d "$here/seeds-$target" ]; then
+	cp -n "$here/seeds-$target"/* "$corpus"/
+fi
+libs=
 
 case $target in
 rsp)
@@ -30,17 +39,43 @@ rsp)
 		printf '\x07$%s#%02x' "$p" "$sum" > "$corpus/seed-$(echo "$p" | md5sum | cut -c1-8)"
 	done
 	;;
+decoder)
+	srcs="bench/fuzz/fuzz_decoder.c src/decoder/decoder.c
+	      src/decoder/disasm.c"
+	maxlen=32
+	;;
+paging)
+	srcs="bench/fuzz/fuzz_paging.c src/paging/paging.c src/mem.c
+	      src/err.c src/log.c"
+	;;
+loader)
+	srcs="bench/fuzz/fuzz_loader.c src/loader/*.c src/mem.c src/err.c
+	      src/log.c src/machine.c src/iobus.c"
+	for h in ZLIB:zlib.h:-lz LZMA:lzma.h:-llzma ZSTD:zstd.h:-lzstd \
+		 LZ4:lz4frame.h:-llz4; do
+		IFS=: read -r name hdr lib <<< "$h"
+		if [ -f "/usr/include/$hdr" ]; then
+			printf '#define HAVE_%s 1\n' "$name" >> "$out/config.h.in"
+			libs="$libs $lib"
+		fi
+	done
+	;;
 *)
-	echo "unknown target $target (known: rsp)" >&2
+	echo "unknown target $target (known: rsp decoder paging loader)" >&2
 	exit 1
 	;;
 esac
 
 # A config.h with just what the sources need.
 printf '#define PACKAGE_VERSION "fuzz"\n' > "$out/config.h"
+if [ -f "$out/config.h.in" ]; then
+	cat "$out/config.h.in" >> "$out/config.h"
+	rm -f "$out/config.h.in"
+fi
 cd "$top"
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-D_GNU_SOURCE -Isrc -Itests/unit -I"$out" $srcs -o "$out/fuzz-$target"
-"$out/fuzz-$target" -max_total_time="$secs" -max_len=70000 \
+	-D_GNU_SOURCE -Isrc -Itests/unit -I"$out" $srcs $libs -lpthread \
+	-o "$out/fuzz-$target"
+"$out/fuzz-$target" -max_total_time="$secs" -max_len="$maxlen" \
 	-artifact_prefix="$out/" \
 	-print_final_stats=1 "$corpus" 2>&1 | tail -25

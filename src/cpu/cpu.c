@@ -1,9 +1,10 @@
 /* The interpreter engine: cpu_vcpu_ops, the run loop, exception and
  * interrupt delivery through the long-mode IDT (SDM Vol. 3 §6.14).
  *
- * Time: the machine clock is the retired-instruction count, one
- * instruction = 1 ns (a 1 GHz virtual TSC); HLT with IF=1 advances the
- * clock to the next timer deadline. */
+ * Time: the machine clock counts retired instructions, CPU_INSN_NS
+ * nanoseconds each (cpu.h), read by the guest as a 1 GHz TSC; HLT with
+ * IF=1 advances the clock to the next timer deadline (paced by real time
+ * when the guest is idle). */
 #include "cpu/cpu.h"
 
 #include <errno.h>
@@ -17,6 +18,8 @@
 #include "err.h"
 #include "log.h"
 #include "machine.h"
+#include "paging/paging.h"
+#include "symbols.h"
 
 static void op_unimplemented(struct cpu *c, const struct dec_insn *d)
 {
@@ -37,7 +40,7 @@ static const cpu_handler handlers[DEC_NOPS] = {
 };
 #pragma GCC diagnostic pop
 
-#define CHECK_INTERVAL 4096
+#define CHECK_INTERVAL (4096 * CPU_INSN_NS)
 
 void cpu_raise(struct cpu *c, int vec, uint32_t err, bool has_err)
 {
@@ -266,22 +269,70 @@ static int idle(struct cpu *c, struct rax_err *e)
 
 /* --- tracing -------------------------------------------------------------- */
 
+/* One line per instruction: address, symbol+offset (--symbols), code
+ * bytes, disassembly; --trace=regs adds the registers after it. */
 static void trace_insn(struct cpu *c, const struct dec_insn *d)
 {
-	char buf[160];
-
-	dec_disasm(d, c->rip, buf, sizeof(buf));
+	const struct machine *m = c->m;
 	/* The console may have put the terminal in raw mode: end lines
 	 * with CR LF there. */
-	fprintf(stderr, "%016" PRIx64 ": %s%s", c->rip, buf,
-		c->trace_crlf ? "\r\n" : "\n");
+	const char *nl = c->trace_crlf ? "\r\n" : "\n";
+	char buf[160], sym[96] = "", hex[3 * 15 + 1] = "";
+	static const char *const reg[16] = {
+		"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+		"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+	};
+	const uint8_t *p = NULL;
+	uint64_t pa;
+
+	dec_disasm(d, c->rip, buf, sizeof(buf));
+	if (m->syms)
+		sym_format(m->syms, c->rip, sym, sizeof(sym));
+	if (!pg_translate_gm(&m->mem, c->cr0, c->cr3, c->cr4, c->efer, c->rip,
+			     PG_FETCH, &pa))
+		p = gm_ptr(&m->mem, pa, d->len);
+	for (unsigned i = 0; p && i < d->len; i++)
+		snprintf(hex + 3 * i, sizeof(hex) - 3 * i, "%02x ", p[i]);
+	fprintf(stderr, "%016" PRIx64 " %-28s %-30s %s%s", c->rip, sym, hex,
+		buf, nl);
+	if (!m->trace_regs)
+		return;
+	for (int i = 0; i < 16; i++)
+		fprintf(stderr, "  %-3s=%016" PRIx64 "%s", reg[i],
+			c->r[i], (i & 3) == 3 ? nl : "");
+	fprintf(stderr, "  rflags=%08" PRIx64 "%s", cpu_get_rflags(c), nl);
 }
 
 /* --- the run loop --------------------------------------------------------- */
 
-static inline struct block *block_slot(struct cpu *c, uint64_t pa)
+/* The block for tag: a 2-way set (slots 2i, 2i+1) looked up in the
+ * compact tag array; on a miss, returns the way to refill. */
+static inline struct block *block_slot(struct cpu *c, uint64_t pa,
+				       uint64_t tag, bool *hit)
 {
-	return &c->blocks[(pa * 0x9e3779b97f4a7c15ull) >> (64 - BLK_BITS)];
+	unsigned set = (unsigned)((pa * 0x9e3779b97f4a7c15ull) >>
+				  (64 - BLK_BITS)) & ~1u;
+	unsigned way;
+
+	if (c->blk_tags[set] == tag) {
+		way = 0;
+	} else if (c->blk_tags[set + 1] == tag) {
+		way = 1;
+	} else {
+		*hit = false;
+		way = c->blk_lru[set / 2];
+		c->blk_lru[set / 2] = (uint8_t)(way ^ 1);
+		return &c->blocks[set + way];
+	}
+	*hit = true;
+	c->blk_lru[set / 2] = (uint8_t)(way ^ 1);
+	return &c->blocks[set + way];
+}
+
+static inline void set_block_tag(struct cpu *c, struct block *b, uint64_t tag)
+{
+	b->tag = tag;
+	c->blk_tags[b - c->blocks] = tag;
 }
 
 /* Decodes the run of instructions at pa (host p, avail bytes to the page
@@ -306,6 +357,11 @@ static unsigned build_block(struct cpu *c, struct block *b, const uint8_t *p,
 		if (op == 0x0e9 || op == 0x0eb || op == 0x0c3 || op == 0x0c2 ||
 		    op == 0x0cf || op == 0x0cb || op == 0x0ca || op == 0x10b ||
 		    op == 0x0f4 || op == DEC_OP_UD)
+			break;
+		/* Also after conditional branches and calls: the rest is
+		 * decoded when (and if) execution falls through to it. */
+		if ((op >= 0x070 && op <= 0x07f) || (op >= 0x180 && op <= 0x18f) ||
+		    op == 0x0e8 || op == 0x0ff || (op >= 0x0e0 && op <= 0x0e3))
 			break;
 	}
 	return n;
@@ -341,13 +397,14 @@ fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 	int ret;
 
 	struct block *prev = b;
+	bool hit;
 
 	if (b) {
 		for (int k = 0; k < 2; k++) {
 			struct block *nb = b->next[k];
 
 			if (b->next_rip[k] == c->rip &&
-			    b->next_epoch[k] == c->epoch &&
+			    b->next_key[k] == c->epoch * 4 + c->cpl &&
 			    nb->tag == b->next_tag[k]) {
 				c->st_blk_chain++;
 				c->blk = nb;
@@ -363,26 +420,28 @@ fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 	p = cpu_fetch_ptr(c, la, &pa, &avail);
 	if (!p)
 		cpu_raise(c, EXC_GP, 0, true); /* fetch from MMIO */
-	tag = pa | ((uint64_t)c->mode << 56);
-	b = block_slot(c, pa);
-	if (b->tag == tag) {
+	tag = pa | ((uint64_t)c->blk_gen << 48) | ((uint64_t)c->mode << 56);
+	b = block_slot(c, pa, tag, &hit);
+	if (hit) {
 		c->st_blk_hit++;
 	} else {
 		c->st_blk_miss++;
+		if (b->tag != BLK_EMPTY)
+			c->st_blk_evict++;
 		cpu_mark_code(c, pa);
-		b->tag = BLK_EMPTY;
+		set_block_tag(c, b, BLK_EMPTY);
 		b->n = build_block(c, b, p, avail);
 		if (b->n)
-			b->tag = tag;
+			set_block_tag(c, b, tag);
 	}
 	if (b->n) {
 		if (prev) {
-			unsigned k = prev->chain_rr++ & 1;
+			unsigned k = (prev->chain_rr ^= 1) & 1;
 
 			prev->next_rip[k] = c->rip;
 			prev->next_tag[k] = b->tag;
 			prev->next[k] = b;
-			prev->next_epoch[k] = c->epoch;
+			prev->next_key[k] = c->epoch * 4 + c->cpl;
 		}
 		c->blk = b;
 		c->blk_i = 1;
@@ -395,6 +454,7 @@ fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 		unsigned n = avail < 15 ? avail : 15;
 
 		/* The instruction crosses a page: gather and do not cache. */
+		c->st_xpage++;
 		memcpy(buf, p, n);
 		cpu_mem_slow(c, la + n, buf + n, 15 - n, TLB_FETCH);
 		ret = dec_decode(tmp, buf, 15, c->mode);
@@ -430,8 +490,10 @@ static int cpu_run(struct machine *m, unsigned flags, struct vcpu_stop *stop,
 	 * behind the interpreter's back (gdb M packets): forget every
 	 * decoded instruction. */
 	if (c->last_stop != VCPU_STOP_KICK) {
-		for (unsigned i = 0; i < BLK_COUNT; i++)
-			c->blocks[i].tag = BLK_EMPTY;
+		c->blk_gen = (c->blk_gen + 1) & 0xff;
+		if (!c->blk_gen) /* wrapped: old tags could match again */
+			for (unsigned i = 0; i < BLK_COUNT; i++)
+				set_block_tag(c, &c->blocks[i], BLK_EMPTY);
 		c->blk = NULL;
 		c->epoch++;
 	}
@@ -480,7 +542,7 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 			c->next_rip = c->rip + d->len;
 			handlers[d->op](c, d);
 			c->rip = c->next_rip;
-			c->icount++;
+			c->icount += CPU_INSN_NS;
 			continue;
 		}
 		if (c->watch_hit) {
@@ -521,7 +583,7 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 			trace_insn(c, d);
 		handlers[d->op](c, d);
 		c->rip = c->next_rip;
-		c->icount++;
+		c->icount += CPU_INSN_NS;
 		if (step) {
 			if (c->watch_hit) {
 				c->watch_hit = false;
@@ -712,17 +774,23 @@ static void cpu_print_stats(struct machine *m)
 	uint64_t i = c->st_blk_chain + c->st_blk_hit + c->st_blk_miss;
 
 	fprintf(stderr, "rax: emulator: %" PRIu64 " instructions (clock %"
-		PRIu64 " ns)\n", c->icount - c->idle_ns, c->icount);
+		PRIu64 " ns)\n", (c->icount - c->idle_ns) / CPU_INSN_NS,
+		c->icount);
 #define CPU_STAT_PRINT(n) \
 	fprintf(stderr, "rax:   %-12s %" PRIu64 "\n", #n, c->st_##n);
 	CPU_STATS(CPU_STAT_PRINT)
 #undef CPU_STAT_PRINT
+	if (c->icount > c->idle_ns)
+		fprintf(stderr, "rax:   TLB refills per 1000 instructions %.2f "
+			"(hits are not counted: the hit path stays a compare)\n",
+			1000.0 * (double)c->st_tlb_miss * CPU_INSN_NS /
+			(double)(c->icount - c->idle_ns));
 	if (i)
 		fprintf(stderr, "rax:   decode-cache hit rate %.2f%% of "
 			"block lookups, %.2f instructions per lookup\n",
 			100.0 * (double)(c->st_blk_hit + c->st_blk_chain) /
 			(double)i,
-			(double)(c->icount - c->idle_ns) / (double)i);
+			(double)(c->icount - c->idle_ns) / CPU_INSN_NS / (double)i);
 	for (int v = 0; v < 256; v++)
 		if (c->st_vec[v])
 			fprintf(stderr, "rax:   vector %3d: %" PRIu64 "\n", v,
@@ -740,6 +808,8 @@ static void cpu_destroy(struct machine *m)
 	if (c->intc)
 		intc_destroy(c->intc);
 	free(c->blocks);
+	free(c->blk_tags);
+	free(c->blk_lru);
 	free(c->code_page);
 	free(c);
 	m->engine = NULL;
@@ -764,15 +834,18 @@ static int cpu_init(struct machine *m, struct rax_err *e)
 		return rax_errf(e, -ENOMEM, "emulator: out of memory");
 	memset(c, 0, sizeof(*c));
 	c->m = m;
-	c->blocks = calloc(BLK_COUNT, sizeof(*c->blocks));
+	c->blocks = aligned_alloc(64, BLK_COUNT * sizeof(*c->blocks));
+	c->blk_tags = calloc(BLK_COUNT, sizeof(*c->blk_tags));
+	c->blk_lru = calloc(BLK_COUNT / 2, 1);
 	c->code_pages = m->mem.size >> 12;
 	c->code_page = calloc(c->code_pages ? c->code_pages : 1, 1);
-	if (!c->blocks || !c->code_page) {
+	if (!c->blocks || !c->blk_tags || !c->blk_lru || !c->code_page) {
 		ret = rax_errf(e, -ENOMEM, "emulator: out of memory");
 		goto out_free;
 	}
+	memset(c->blocks, 0, BLK_COUNT * sizeof(*c->blocks));
 	for (unsigned i = 0; i < BLK_COUNT; i++)
-		c->blocks[i].tag = BLK_EMPTY;
+		set_block_tag(c, &c->blocks[i], BLK_EMPTY);
 	m->engine = c;
 	ret = intc_create(m, &c->intc, e);
 	if (ret)
@@ -786,6 +859,8 @@ static int cpu_init(struct machine *m, struct rax_err *e)
 out_free:
 	m->engine = NULL;
 	free(c->blocks);
+	free(c->blk_tags);
+	free(c->blk_lru);
 	free(c->code_page);
 	free(c);
 	return ret;

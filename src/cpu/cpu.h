@@ -49,34 +49,45 @@ struct tlb_entry {
  * address of the first and the decoding mode.  Sequential execution walks
  * a block without any lookup; a taken branch, a TLB flush, a mode change
  * or a store to the page (cpu_code_write) ends the walk. */
-#define BLK_INSNS 32
-#define BLK_BITS 13
+#define BLK_INSNS 24
+#define BLK_BITS 15
 #define BLK_COUNT (1u << BLK_BITS)
 #define BLK_EMPTY (~0ull)
 
 struct block {
-	uint64_t tag;      /* physical address | mode << 56, or BLK_EMPTY */
+	uint64_t tag;      /* as blk_tags[] below, or BLK_EMPTY */
 	unsigned n, chain_rr;
+	struct dec_insn d[BLK_INSNS];
 	/* Chaining: successors seen after this block, valid while the
-	 * translation epoch (bumped by every TLB flush and mode change) and
-	 * the successor's tag are unchanged; saves the fetch translation and
-	 * hash lookup on every taken branch. */
+	 * translation epoch (bumped by every TLB flush), the CPL and the
+	 * successor's tag are unchanged; saves the fetch translation and the
+	 * set lookup on most taken branches. */
 	uint64_t next_rip[2], next_tag[2];
 	struct block *next[2];
-	uint32_t next_epoch[2];
-	struct dec_insn d[BLK_INSNS];
-};
+	uint32_t next_key[2];
+} __attribute__((aligned(64)));
 
+/* Tags: physical address (bits 0-47), generation (48-55), mode (56-).
+ * Bumping the generation forgets every block at once. */
 static inline uint64_t blk_pa(uint64_t tag)
 {
-	return tag & ((1ull << 56) - 1);
+	return tag & ((1ull << 48) - 1);
 }
+
+/* Virtual time per instruction.  The clock (and the 1 GHz TSC) advance
+ * by this much per retired instruction: a guest that busy-waits on time
+ * (PIT calibration, the RNG's jitter-entropy loop, udelay) sees a CPU of
+ * 1000 / CPU_INSN_NS MIPS, near what the interpreter really executes, so
+ * its waits take about as long in real time as on hardware. */
+#ifndef CPU_INSN_NS
+#define CPU_INSN_NS 10
+#endif
 
 #define CPU_MAX_BP 8
 
 /* Counters printed by --stats: one X-macro list (STYLE.md habit 6). */
 #define CPU_STATS(X) \
-	X(tlb_miss) X(blk_chain) X(blk_hit) X(blk_miss) X(smc_flush) \
+	X(tlb_miss) X(blk_chain) X(blk_hit) X(blk_miss) X(blk_evict) X(xpage) X(smc_flush) \
 	X(irq) X(halt) X(tlb_flush)
 
 struct cpu {
@@ -100,14 +111,18 @@ struct cpu {
 
 	struct tlb_entry tlb[TLB_KINDS][TLB_SIZE];
 	struct block *blocks;
+	uint64_t *blk_tags;       /* copy of every block's tag, for lookups */
+	uint8_t *blk_lru;         /* per 2-way set: the way to refill */
 	struct block *blk;        /* block being walked, or NULL */
 	unsigned blk_i;           /* next instruction in blk */
 	uint64_t blk_rip;         /* rip that continues blk */
 	uint32_t epoch;           /* translation epoch for block chaining */
+	unsigned blk_gen;         /* block generation, 0-255 */
 	uint8_t *code_page;      /* per 4 KiB physical page: decoded code */
 	uint64_t code_pages;
 
-	uint64_t icount;          /* retired instructions = clock in ns */
+	uint64_t icount;          /* the clock in ns: CPU_INSN_NS per
+				     retired instruction plus HLT skips */
 	uint64_t host_base;       /* CLOCK_MONOTONIC at init, for idling */
 	uint64_t idle_ns;         /* clock advanced by HLT, not instructions */
 	/* icount of the next event check; other threads (kick, set_irq)

@@ -67,9 +67,12 @@ void cpu_code_write(struct cpu *c, uint64_t pa, unsigned n)
 	c->code_page[i] = 0;
 	c->st_smc_flush++;
 	/* Blocks never cross a page: drop those starting in this one. */
-	for (unsigned b = 0; b < BLK_COUNT; b++)
-		if ((blk_pa(c->blocks[b].tag) & ~0xfffull) == page)
+	for (unsigned b = 0; b < BLK_COUNT; b++) {
+		if ((blk_pa(c->blk_tags[b]) & ~0xfffull) == page) {
+			c->blk_tags[b] = BLK_EMPTY;
 			c->blocks[b].tag = BLK_EMPTY;
+		}
+	}
 	c->blk = NULL;
 	c->epoch++;
 }

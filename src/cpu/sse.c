@@ -803,55 +803,6 @@ void op_fwait(struct cpu *c, const struct dec_insn *d)
 {
 }
 
-void op_x87(struct cpu *c, const struct dec_insn *d)
-{
-	unsigned esc = d->op & 7, reg = d->reg & 7;
-
-	if (c->cr0 & (CR0_EM | CR0_TS))
-		cpu_raise(c, (c->cr0 & CR0_EM) ? EXC_UD : EXC_NM, 0, false);
-	if (d->mod == 3) {
-		unsigned modrm = 0xc0 | (reg << 3) | (d->rm & 7);
-
-		if (esc == 3 && modrm == 0xe3) { /* FNINIT */
-			memset(c->fx, 0, 24);
-			c->fx[FX_FCW] = 0x7f;
-			c->fx[FX_FCW + 1] = 0x03;
-			return;
-		}
-		if (esc == 3 && modrm == 0xe2) { /* FNCLEX */
-			c->fx[FX_FSW] &= 0x00;
-			c->fx[FX_FSW + 1] &= 0x7f;
-			return;
-		}
-		if (esc == 7 && modrm == 0xe0) { /* FNSTSW AX */
-			sreg_w(c, R_RAX, 2, true, c->fx[FX_FSW] |
-			       (c->fx[FX_FSW + 1] << 8));
-			return;
-		}
-	} else {
-		uint64_t la = cpu_ea(c, d);
-
-		if (esc == 1 && reg == 7) { /* FNSTCW */
-			wr16(c, la, (uint16_t)(c->fx[FX_FCW] | (c->fx[FX_FCW + 1] << 8)));
-			return;
-		}
-		if (esc == 1 && reg == 5) { /* FLDCW */
-			uint16_t v = rd16(c, la);
-
-			c->fx[FX_FCW] = (uint8_t)v;
-			c->fx[FX_FCW + 1] = (uint8_t)(v >> 8);
-			return;
-		}
-		if (esc == 5 && reg == 7) { /* FNSTSW m16 */
-			wr16(c, la, (uint16_t)(c->fx[FX_FSW] | (c->fx[FX_FSW + 1] << 8)));
-			return;
-		}
-	}
-	rax_log(LOG_WARN, cpu, "unimplemented x87 instruction %02x /%u mod %u "
-		"at %#llx", 0xd8 + esc, reg, d->mod, (unsigned long long)c->rip);
-	cpu_ud(c);
-}
-
 void op_grp15(struct cpu *c, const struct dec_insn *d)
 {
 	unsigned reg = d->reg & 7;

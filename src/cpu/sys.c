@@ -13,8 +13,7 @@
 
 void cpu_update_mode(struct cpu *c)
 {
-	c->blk = NULL;
-	c->epoch++;
+	c->blk = NULL; /* chains stay valid: they check the CPL and mode */
 	c->next_check = 0; /* the slow path handles non-64-bit modes */
 	if (!(c->cr0 & CR0_PE))
 		c->mode = DEC_MODE16;
@@ -93,7 +92,7 @@ void op_mov_Sw_Ew(struct cpu *c, const struct dec_insn *d)
 		cpu_ud(c);
 	cpu_load_seg(c, s, sel);
 	if (s == S_SS) { /* MOV SS inhibits interrupts for one instruction */
-		c->shadow_end = c->icount + 2;
+		c->shadow_end = c->icount + 2 * CPU_INSN_NS;
 	}
 }
 
@@ -264,8 +263,8 @@ void op_sti(struct cpu *c, const struct dec_insn *d)
 		cpu_gp(c, 0);
 	if (!(c->rflags & RFLAGS_IF)) {
 		/* STI shadow: the next instruction runs first (Vol. 2 STI). */
-		c->shadow_end = c->icount + 2;
-		c->next_check = c->icount + 2;
+		c->shadow_end = c->icount + 2 * CPU_INSN_NS;
+		c->next_check = c->icount + 2 * CPU_INSN_NS;
 	}
 	c->rflags |= RFLAGS_IF;
 }

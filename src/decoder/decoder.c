@@ -64,6 +64,10 @@ static int decode_modrm(struct cursor *c, struct dec_insn *d)
 	d->reg = ((modrm >> 3) & 7) | ((d->rex & 4) << 1);
 	d->rm = (modrm & 7) | ((d->rex & 1) << 3);
 	d->base = d->index = DEC_NOREG;
+	/* MOV to/from CRn/DRn ignore ModRM.mod: always a register operand
+	 * (SDM Vol. 2 MOV-Move to/from Control Registers). */
+	if (d->op >= 0x120 && d->op <= 0x123)
+		d->mod = 3;
 	if (d->mod == 3)
 		return 0;
 	if (d->adsz == 2) {
@@ -150,7 +154,8 @@ static bool byte_op(unsigned op, const char *ops)
 		return true;
 	if (ops[0] == 'A' && ops[1] == 'L')
 		return true;
-	return ops[1] == 'b' && strchr("EGZO", ops[0]);
+	/* ops may be "": never read past its terminator. */
+	return ops[0] && ops[1] == 'b' && strchr("EGZO", ops[0]);
 }
 
 static void set_opsz(struct dec_insn *d, unsigned fl, bool opsz16,
@@ -303,6 +308,14 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 			return ret;
 		if (mode != DEC_MODE64)
 			d->riprel = 0;
+		/* 8F /1-7 (XOP on AMD), C6/C7 /1-7 (XABORT, XBEGIN with
+		 * RTM): #UD without those extensions (Vol. 2 Table A-6). */
+		if ((op == 0x08f || op == 0x0c6 || op == 0x0c7) &&
+		    (d->reg & 7)) {
+			d->op = DEC_OP_UD;
+			d->len = (uint8_t)c.pos;
+			return 0;
+		}
 	}
 	isz = imm_size(d, fl);
 	if (isz) {

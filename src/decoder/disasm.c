@@ -140,7 +140,9 @@ static int mem_operand(const struct dec_insn *d, unsigned sz, uint64_t next,
 		o += snprintf(b + o, n - o, "%s:", sregs[d->seg]);
 	o += snprintf(b + o, n - o, "[");
 	if (d->riprel) {
-		o += snprintf(b + o, n - o, "rip+0x%x] # 0x%" PRIx64, d->disp,
+		o += snprintf(b + o, n - o, "rip%s0x%x] # 0x%" PRIx64,
+			      d->disp < 0 ? "-" : "+", d->disp < 0 ?
+			      -(unsigned)d->disp : (unsigned)d->disp,
 			      next + (uint64_t)(int64_t)d->disp);
 		return o;
 	}

@@ -91,8 +91,8 @@ static unsigned rtc_dec(const struct rtc *s, uint8_t v)
 	return rtc_binary(s) ? v : (v >> 4) * 10 + (v & 0x0f);
 }
 
-/* The RTC's notion of now: the host's wall clock in whole seconds, taken
- * at the first access, advanced by the machine clock since then.  With
+/* The RTC's notion of now: the host's wall clock in whole seconds (or
+ * --rtc-base), taken at the first access, advanced by the machine clock since then.  With
  * the interpreter the machine clock is virtual (retired instructions), so
  * when UIP reads 1 and how the seconds advance is the same in every boot;
  * only the date differs.  On KVM the machine clock is the host's. */
@@ -101,7 +101,8 @@ static struct timespec rtc_host_now(struct rtc *s)
 	uint64_t now = machine_now_ns(s->m), ns;
 
 	if (!s->anchored) {
-		s->wall0 = time(NULL);
+		s->wall0 = s->m->rtc_fixed ? (time_t)s->m->rtc_base :
+			   time(NULL);
 		s->clock0 = now;
 		s->anchored = true;
 	}

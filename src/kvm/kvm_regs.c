@@ -167,29 +167,42 @@ int kvm_get_dregs(struct machine *m, struct rax_dregs *d)
 	return 0;
 }
 
-struct one_msr {
+/* KVM_GET_MSRS/KVM_SET_MSRS take a struct kvm_msrs header followed by
+ * its entries; build the one-entry form in an aligned buffer (a struct
+ * embedding kvm_msrs would be a GNU extension: its last member is a
+ * flexible array). */
+union one_msr {
 	struct kvm_msrs hdr;
-	struct kvm_msr_entry e;
+	uint8_t buf[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
 };
 
 int kvm_get_msr(struct machine *m, uint32_t idx, uint64_t *val)
 {
-	struct one_msr msr = { .hdr.nmsrs = 1, .e.index = idx };
-	int n = ioctl(kvm_of(m)->vcpu_fd, KVM_GET_MSRS, &msr);
+	union one_msr msr;
+	int n;
 
+	memset(&msr, 0, sizeof(msr));
+	msr.hdr.nmsrs = 1;
+	msr.hdr.entries[0].index = idx;
+	n = ioctl(kvm_of(m)->vcpu_fd, KVM_GET_MSRS, &msr);
 	if (n < 0)
 		return -errno;
 	if (n != 1)
 		return -ENOENT;
-	*val = msr.e.data;
+	*val = msr.hdr.entries[0].data;
 	return 0;
 }
 
 int kvm_set_msr(struct machine *m, uint32_t idx, uint64_t val)
 {
-	struct one_msr msr = { .hdr.nmsrs = 1, .e.index = idx, .e.data = val };
-	int n = ioctl(kvm_of(m)->vcpu_fd, KVM_SET_MSRS, &msr);
+	union one_msr msr;
+	int n;
 
+	memset(&msr, 0, sizeof(msr));
+	msr.hdr.nmsrs = 1;
+	msr.hdr.entries[0].index = idx;
+	msr.hdr.entries[0].data = val;
+	n = ioctl(kvm_of(m)->vcpu_fd, KVM_SET_MSRS, &msr);
 	if (n < 0)
 		return -errno;
 	return n == 1 ? 0 : -EINVAL;

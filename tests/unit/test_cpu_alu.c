@@ -508,6 +508,81 @@ static void conditions_after_each_flag_producer_match_the_host(struct machine *m
 	}
 }
 
+/* x87 sequences over two integers loaded from the stack; each leaves the
+ * FPU stack empty (the host's too) and its result in RAX/RCX/RDX. */
+#define X87_PRE 0x48, 0x83, 0xec, 0x20, /* sub rsp, 32 */ \
+	0x48, 0x89, 0x04, 0x24,             /* mov [rsp], rax */ \
+	0x48, 0x89, 0x5c, 0x24, 0x08,       /* mov [rsp+8], rbx */ \
+	0xdf, 0x2c, 0x24,                   /* fild qword [rsp] */ \
+	0xdf, 0x6c, 0x24, 0x08              /* fild qword [rsp+8] */
+#define X87_POST 0xdd, 0x5c, 0x24, 0x10,  /* fstp qword [rsp+16] */ \
+	0x48, 0x8b, 0x44, 0x24, 0x10,       /* mov rax, [rsp+16] */ \
+	0x48, 0x83, 0xc4, 0x20              /* add rsp, 32 */
+
+static const struct {
+	const char *name;
+	uint8_t b[64];
+	unsigned len, steps;
+} x87_cases[] = {
+	{ "faddp", { X87_PRE, 0xde, 0xc1, X87_POST }, 35, 9 },
+	{ "fsubp", { X87_PRE, 0xde, 0xe9, X87_POST }, 35, 9 },
+	{ "fsubrp", { X87_PRE, 0xde, 0xe1, X87_POST }, 35, 9 },
+	{ "fmulp", { X87_PRE, 0xde, 0xc9, X87_POST }, 35, 9 },
+	{ "fdivp", { X87_PRE, 0xde, 0xf9, X87_POST }, 35, 9 },
+	{ "fdivrp", { X87_PRE, 0xde, 0xf1, X87_POST }, 35, 9 },
+	{ "fxch; fsubp", { X87_PRE, 0xd9, 0xc9, 0xde, 0xe9, X87_POST }, 37, 10 },
+	{ "fsqrt; faddp", { X87_PRE, 0xd9, 0xfa, 0xde, 0xc1, X87_POST }, 37, 10 },
+	{ "fdivp; frndint", { X87_PRE, 0xde, 0xf9, 0xd9, 0xfc, X87_POST }, 37, 10 },
+	{ "fxch; fprem; fstp st1", { X87_PRE, 0xd9, 0xc9, 0xd9, 0xf8, 0xdd,
+	  0xd9, X87_POST }, 39, 11 },
+	{ "fldpi; fmulp; faddp", { X87_PRE, 0xd9, 0xeb, 0xde, 0xc9, 0xde, 0xc1,
+	  X87_POST }, 39, 11 },
+	{ "fchs; fabs; fsubp", { X87_PRE, 0xd9, 0xe0, 0xd9, 0xe1, 0xde, 0xe9,
+	  X87_POST }, 39, 11 },
+	{ "fsin; faddp", { X87_PRE, 0xd9, 0xfe, 0xde, 0xc1, X87_POST }, 37, 10 },
+	{ "fpatan", { X87_PRE, 0xd9, 0xf3, X87_POST }, 35, 9 },
+	{ "fyl2x", { X87_PRE, 0xd9, 0xf1, X87_POST }, 35, 9 },
+	{ "fscale; fstp st1", { X87_PRE, 0xd9, 0xfd, 0xdd, 0xd9, X87_POST }, 37, 10 },
+	{ "fstp/fld m80; faddp", { X87_PRE, 0xdb, 0x7c, 0x24, 0x10, 0xdb, 0x6c,
+	  0x24, 0x10, 0xde, 0xc1, X87_POST }, 43, 11 },
+	{ "fucomi; fcmovb; fstp st1", { X87_PRE, 0xdb, 0xe9, 0xda, 0xc1, 0xdd,
+	  0xd9, X87_POST }, 39, 11 },
+	{ "fdivp; fistp m64", { X87_PRE, 0xde, 0xf9, 0xdf, 0x7c, 0x24, 0x10,
+	  0x48, 0x8b, 0x44, 0x24, 0x10, 0x48, 0x83, 0xc4, 0x20 }, 35, 9 },
+	{ "fcomip; fstp; setb cl; seta dl", { X87_PRE, 0xdf, 0xf1, 0xdd, 0xd8,
+	  0x0f, 0x92, 0xc1, 0x0f, 0x97, 0xc2, 0x48, 0x83, 0xc4, 0x20 }, 34, 10 },
+};
+
+static void x87_sequences_match_the_host(struct machine *m)
+{
+	static const int64_t iv[] = { 0, 1, -1, 2, 3, 7, -10, 1000000007,
+		-123456789012345ll, 1ll << 62, 100, 355, 113 };
+
+	for (size_t k = 0; k < sizeof(x87_cases) / sizeof(*x87_cases); k++) {
+		unsigned fails = 0;
+
+		for (size_t i = 0; i < sizeof(iv) / sizeof(*iv); i++)
+		for (size_t j = 0; j < sizeof(iv) / sizeof(*iv); j++) {
+			struct st a = { (uint64_t)iv[i], (uint64_t)iv[j], 0, 0, 0x2,
+					{ 0 }, { 0 } }, b = a;
+
+			run_native(x87_cases[k].b, x87_cases[k].len, &a);
+			if (run_interp_n(m, CODE_BASE + 0x30000 + 64 * k,
+					 x87_cases[k].b, x87_cases[k].len, &b,
+					 x87_cases[k].steps) ||
+			    a.rax != b.rax || a.rcx != b.rcx || a.rdx != b.rdx) {
+				if (!fails++)
+					fprintf(stderr, "%s: %lld %lld: native %#llx "
+						"interp %#llx\n", x87_cases[k].name,
+						(long long)iv[i], (long long)iv[j],
+						(unsigned long long)a.rax,
+						(unsigned long long)b.rax);
+			}
+		}
+		CHECK(fails == 0);
+	}
+}
+
 int main(void)
 {
 	struct machine m;
@@ -525,6 +600,7 @@ int main(void)
 	alu_results_and_flags_match_the_host(&m);
 	sse_results_match_the_host(&m);
 	conditions_after_each_flag_producer_match_the_host(&m);
+	x87_sequences_match_the_host(&m);
 	test_machine_destroy(&m);
 	return test_summary("test_cpu_alu");
 }

@@ -144,6 +144,25 @@ static void status_registers_read_as_linux_expects(void)
 	fake_machine_free(m);
 }
 
+static void a_fixed_rtc_base_sets_the_date_guests_read(void)
+{
+	struct machine *m;
+
+	atomic_store(&fake_clock, 0);
+	m = fake_machine(0);
+	m->rtc_fixed = true;
+	m->rtc_base = 1767225600 + 3723; /* 2026-01-01 01:02:03 UTC */
+	CHECK_EQ(cmos(m, 0x09), 0x26);   /* BCD year */
+	CHECK_EQ(cmos(m, 0x08), 0x01);
+	CHECK_EQ(cmos(m, 0x07), 0x01);
+	CHECK_EQ(cmos(m, 0x04), 0x01);
+	CHECK_EQ(cmos(m, 0x02), 0x02);
+	CHECK_EQ(cmos(m, 0x00), 0x03);
+	atomic_store(&fake_clock, 2500000000ull); /* 2.5 s of machine time */
+	CHECK_EQ(cmos(m, 0x00), 0x05);
+	fake_machine_free(m);
+}
+
 static void memory_size_bytes_describe_guest_ram(void)
 {
 	struct machine *m = fake_machine(64);
@@ -162,6 +181,7 @@ int main(void)
 	binary_and_12_hour_modes_follow_register_b();
 	guest_sets_the_clock_with_the_set_bit();
 	status_registers_read_as_linux_expects();
+	a_fixed_rtc_base_sets_the_date_guests_read();
 	memory_size_bytes_describe_guest_ram();
 	return test_summary("test_rtc");
 }
