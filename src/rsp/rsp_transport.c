@@ -50,7 +50,9 @@ static int open_unix(struct rsp_transport *t, const char *path,
 	return 0;
 }
 
-/* Splits "[HOST:]PORT" (HOST may be "[v6]") into host and port. */
+/* Splits "[HOST:]PORT" (HOST may be "[v6]") into host and port.  An
+ * absent or empty HOST is 127.0.0.1; every interface must be asked for
+ * explicitly (0.0.0.0, ::, or *), and then rax warns. */
 static int split_host_port(const char *addr, char *host, size_t hlen,
 			   const char **port)
 {
@@ -68,7 +70,9 @@ static int split_host_port(const char *addr, char *host, size_t hlen,
 	memcpy(host, addr, (size_t)(colon - addr));
 	host[colon - addr] = 0;
 	if (!host[0])
-		strcpy(host, "0.0.0.0"); /* ":PORT" means all, as in QEMU */
+		strcpy(host, "127.0.0.1"); /* ":PORT": the default host too */
+	else if (!strcmp(host, "*"))
+		strcpy(host, "0.0.0.0");
 	return 0;
 }
 

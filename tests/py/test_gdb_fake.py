@@ -331,3 +331,28 @@ def test_the_server_naks_bad_checksums_and_rejects_oversize(procs, tmp_path):
     finally:
         r.close()
     assert t.wait(10) == 0
+
+
+def tcp_listen_addresses(port):
+    """Local addresses (hex, as /proc/net/tcp shows them) listening on
+    port."""
+    want = ":%04X" % port
+    with open("/proc/net/tcp") as f:
+        return [line.split()[1].split(":")[0] for line in f.readlines()[1:]
+                if line.split()[1].endswith(want) and line.split()[3] == "0A"]
+
+
+def test_an_empty_host_means_loopback_and_a_wildcard_warns(procs, tmp_path):
+    port = free_port()
+    t = Target([TARGET, ":%d" % port, "--wait"], tmp_path)
+    procs.append(t)
+    wait_listening(("127.0.0.1", port), t)
+    assert tcp_listen_addresses(port) == ["0100007F"]  # 127.0.0.1
+    assert "every interface" not in t.read_stderr()
+    t.kill()
+    port = free_port()
+    t = Target([TARGET, "*:%d" % port, "--wait"], tmp_path / "w")
+    procs.append(t)
+    wait_listening(("0.0.0.0", port), t)
+    assert tcp_listen_addresses(port) == ["00000000"]
+    assert "every interface" in t.read_stderr()
