@@ -351,6 +351,7 @@ def test_an_empty_host_means_loopback_and_a_wildcard_warns(procs, tmp_path):
     assert "every interface" not in t.read_stderr()
     t.kill()
     port = free_port()
+    (tmp_path / "w").mkdir()
     t = Target([TARGET, "*:%d" % port, "--wait"], tmp_path / "w")
     procs.append(t)
     wait_listening(("0.0.0.0", port), t)
