@@ -44,12 +44,12 @@ static uint8_t bm_io_passthrough(unsigned port, int in, uint8_t v)
  * IRQs it masks.  ICW1 (bit 4 set, even port) starts an init sequence:
  * ICW2 (vector base) and ICW3 on the odd port, then ICW4 if ICW1 bit 0
  * asked for it; afterwards the odd port is the mask (OCW1).  EOIs
- * (OCW2) are ignored: the host EOIs the real PIC itself.  Reset state
- * as a BIOS leaves it: bases 0x08 and 0x70, all masked but IRQ0 and the
- * cascade.  (Intel 8259A datasheet.) */
+ * (OCW2) are ignored: the host EOIs the real PIC itself.  Until the
+ * guest programs it, everything is masked: a BIOS's vector 8 would land
+ * on a protected-mode guest's #DF.  (Intel 8259A datasheet.) */
 static struct bm_vpic {
 	uint8_t base, imr, step, icw4;
-} bm_vpic[2] = { { 0x08, 0xfa, 0, 0 }, { 0x70, 0xff, 0, 0 } };
+} bm_vpic[2] = { { 0x08, 0xff, 0, 0 }, { 0x70, 0xff, 0, 0 } };
 
 static uint8_t bm_io_pic(unsigned port, int in, uint8_t v)
 {
