@@ -50,11 +50,22 @@ void bm_intr_init(uint64_t vmx_misc);
 void bm_exit_init(uint64_t cr0_fixed0, uint64_t cr0_fixed1,
 		  uint64_t cr4_fixed0, uint64_t cr4_fixed1);
 
+/* ata.c: read "count" 512-byte sectors from LBA "lba" of the primary
+ * master into "buf" by PIO.  Returns 0, or -1 on a device error. */
+int bm_ata_read(uint32_t lba, uint32_t count, void *buf);
+
+/* linux.c: if the disk carries a Linux payload after the image (the
+ * header at BM_LINUX_HDR_LBA), load it into a guest of its own and set
+ * the guest state for the 32-bit boot protocol; returns the guest's
+ * initial RSI (the zero page) or 0 when there is no payload. */
+uint64_t bm_linux_setup(void);
+
 /* entry.S */
 extern char bm_vmexit_entry[];
 extern char bm_isr_stubs[];
 extern const char bm_guest_blob[], bm_guest_blob_end[];
-/* VMLAUNCH; returns only on failure (1 VMfailInvalid, 2 VMfailValid). */
-int bm_vmlaunch(void);
+/* VMLAUNCH with the guest's RSI = rsi, every other register 0; returns
+ * only on failure (1 VMfailInvalid, 2 VMfailValid). */
+int bm_vmlaunch(uint64_t rsi);
 
 #endif

@@ -34,7 +34,7 @@ bm_vmlaunch:
 	xor %ebx, %ebx
 	xor %ecx, %ecx
 	xor %edx, %edx
-	xor %esi, %esi
+	mov %rdi, %rsi			/* the guest's RSI (boot protocol) */
 	xor %edi, %edi
 	xor %ebp, %ebp
 	xor %r8d, %r8d

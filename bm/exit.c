@@ -88,7 +88,10 @@ static enum bm_action bm_exit_cr(struct bm_exit *e)
 		bm_vmwrite(VMCS_CR4_SHADOW, v);
 		bm_vmwrite(VMCS_GUEST_CR4, (v | bm_cr4_fixed0) & bm_cr4_fixed1);
 	} else if (type == 0 && cr == 3) {
-		bm_vmwrite(VMCS_GUEST_CR3, v);
+		/* Bit 63 with CR4.PCIDE=1 only says "keep the TLB entries"
+		 * and is never loaded (SDM Vol. 3 §4.10.4.1); without VPID
+		 * every VM entry flushes them anyway. */
+		bm_vmwrite(VMCS_GUEST_CR3, v & ~(1ULL << 63));
 	} else if (type == 1 && cr == 3) {
 		v = bm_vmread(VMCS_GUEST_CR3);
 		if (gpr == BM_RSP)

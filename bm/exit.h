@@ -46,5 +46,7 @@ enum bm_action bm_intr_halt(void);
 /* The guest's view of the 8259A pair (io.c): the vector the guest
  * programmed for host IRQ "irq", or -1 if the guest masked it. */
 int bm_vpic_vector(unsigned irq);
+/* Make guest IRQ "irq" pending (intr.c). */
+void bm_raise_irq(unsigned irq);
 
 #endif

@@ -9,13 +9,19 @@
 
 /* Interrupts for the guest.  The host owns the PIC: an external
  * interrupt exit has acknowledged it (its vector is in the exit
- * interruption information, §28.2.2), the host sends the EOI and keeps
- * the vector pending for the guest (one deep, like an edge-triggered
- * IRR bit).  It is injected at a VM entry where the guest can take it
- * (RFLAGS.IF=1, no STI/MOV SS blocking; §27.6.2); until then
- * interrupt-window exiting asks for that moment (§26.7.5).  Guest EOIs
- * to the PIC are ignored. */
-static int bm_pending_vector = -1;
+ * interruption information, §28.2.2) and the host sends the EOI.  The
+ * IRQ is then pending for the guest (an edge-triggered IRR bit per IRQ;
+ * device models raise IRQs too, bm_raise_irq), translated through the
+ * guest's PIC programming and injected, lowest IRQ first, at a VM entry
+ * where the guest can take it (RFLAGS.IF=1, no STI/MOV SS blocking;
+ * §27.6.2); until then interrupt-window exiting asks for that moment
+ * (§26.7.5).  Guest EOIs to the PIC are ignored. */
+static uint16_t bm_irr;
+
+void bm_raise_irq(unsigned irq)
+{
+	bm_irr |= 1U << irq;
+}
 
 static void bm_set_window_exiting(int on)
 {
@@ -25,20 +31,43 @@ static void bm_set_window_exiting(int on)
 					    proc & ~BM_PROC_INTR_WINDOW);
 }
 
+/* The lowest pending IRQ the guest has not masked (masked ones are
+ * dropped: an edge the guest did not want), or -1. */
+static int bm_next_irq(int *vector)
+{
+	unsigned irq;
+
+	for (irq = 0; irq < 16; irq++) {
+		if (!(bm_irr >> irq & 1))
+			continue;
+		*vector = bm_vpic_vector(irq);
+		if (*vector >= 0)
+			return (int)irq;
+		bm_irr &= ~(1U << irq);
+	}
+	return -1;
+}
+
 static void bm_inject_pending(void)
 {
-	if (bm_pending_vector < 0 ||
-	    (bm_vmread(VMCS_ENTRY_INTR_INFO) & BM_INTR_VALID))
+	int vector, irq;
+
+	if (bm_vmread(VMCS_ENTRY_INTR_INFO) & BM_INTR_VALID)
 		return;
+	irq = bm_next_irq(&vector);
+	if (irq < 0) {
+		bm_set_window_exiting(0);
+		return;
+	}
 	if (!(bm_vmread(VMCS_GUEST_RFLAGS) & 0x200) ||
 	    (bm_vmread(VMCS_GUEST_INTERRUPTIBILITY) & 3)) {
 		bm_set_window_exiting(1);
 		return;
 	}
-	bm_vmwrite(VMCS_ENTRY_INTR_INFO, BM_INTR_VALID | bm_pending_vector);
+	bm_vmwrite(VMCS_ENTRY_INTR_INFO, BM_INTR_VALID | (uint32_t)vector);
 	bm_vmwrite(VMCS_GUEST_ACTIVITY, 0); /* an interrupt ends a HLT */
-	bm_pending_vector = -1;
-	bm_set_window_exiting(0);
+	bm_irr &= ~(1U << irq);
+	bm_set_window_exiting(bm_irr != 0);
 }
 
 enum bm_action bm_exit_ext_intr(struct bm_exit *e)
@@ -52,8 +81,7 @@ enum bm_action bm_exit_ext_intr(struct bm_exit *e)
 	bm_outb(0x20, 0x20);
 	bm_log("bm: IRQ%u (host vector %x) -> guest vector %x%s\n", irq,
 	       vector, gv & 0xff, gv < 0 ? " masked" : "");
-	if (gv >= 0)
-		bm_pending_vector = gv;
+	bm_raise_irq(irq);
 	return BM_RETRY;
 }
 
@@ -70,7 +98,9 @@ enum bm_action bm_intr_halt(void)
 	 * activity state (§25.4.2, value 1) until an
 	 * external interrupt exit brings something to inject.  Without
 	 * that state, the HLT just returns, as if woken spuriously. */
-	if (bm_hlt_state && bm_pending_vector < 0)
+	int vector;
+
+	if (bm_hlt_state && bm_next_irq(&vector) < 0)
 		bm_vmwrite(VMCS_GUEST_ACTIVITY, 1);
 	return BM_NEXT;
 }

@@ -14,17 +14,68 @@
 /* Read (in=1, returns the value) or write (in=0, v) one byte. */
 typedef uint8_t (*bm_io_fn)(unsigned port, int in, uint8_t v);
 
-/* COM1 as the guest sees it: data goes to the real UART (and VGA), the
- * status registers say "transmitter empty", the rest reads as after
- * reset (PC16550D register map). */
+/* COM1 as the guest sees it: data goes to the real UART (and VGA) at
+ * once, so the transmitter is always empty (LSR 0x60).  The
+ * transmitter-empty interrupt (IER bit 1) is modelled, because Linux's
+ * 8250 driver writes user-space output from it: it is pending after a
+ * write to THR or after enabling it, raises IRQ4, shows in IIR (0x02)
+ * and is cleared by reading IIR.  Other registers read as after reset
+ * (PC16550D register map). */
+static struct {
+	uint8_t ier, lcr, mcr, scr, thre;
+} bm_com1 = { 0, 0x03, 0x03, 0, 0 };
+
+static void bm_com1_thre(void)
+{
+	bm_com1.thre = 1;
+	if (bm_com1.ier & 2)
+		bm_raise_irq(4);
+}
+
 static uint8_t bm_io_com1(unsigned port, int in, uint8_t v)
 {
-	static const uint8_t regs[8] = { 0, 0, 0x01, 0x03, 0x03, 0x60, 0xb0, 0 };
+	unsigned reg = port - BM_COM1;
+	uint8_t iir;
 
-	if (in)
-		return regs[port - BM_COM1];
-	if (port == BM_COM1)
+	if (bm_com1.lcr & 0x80 && reg < 2)
+		return in ? (reg ? 0 : 1) : 0; /* divisor latch: 115200 */
+	switch (reg * 2 + !in) {
+	case 0 * 2 + 1:
 		bm_putc((char)v);
+		bm_com1_thre();
+		return 0;
+	case 1 * 2:
+		return bm_com1.ier;
+	case 1 * 2 + 1:
+		bm_com1.ier = v & 0x0f;
+		if (v & 2)
+			bm_com1_thre();
+		return 0;
+	case 2 * 2:
+		iir = (bm_com1.ier & 2) && bm_com1.thre ? 0x02 : 0x01;
+		if (iir == 0x02)
+			bm_com1.thre = 0;
+		return iir | 0xc0; /* FIFOs enabled */
+	case 3 * 2:
+		return bm_com1.lcr;
+	case 3 * 2 + 1:
+		bm_com1.lcr = v;
+		return 0;
+	case 4 * 2:
+		return bm_com1.mcr;
+	case 4 * 2 + 1:
+		bm_com1.mcr = v;
+		return 0;
+	case 5 * 2:
+		return 0x60; /* THR and transmitter empty, no data */
+	case 6 * 2:
+		return 0xb0; /* DCD, DSR, CTS */
+	case 7 * 2:
+		return bm_com1.scr;
+	case 7 * 2 + 1:
+		bm_com1.scr = v;
+		return 0;
+	}
 	return 0;
 }
 
@@ -44,12 +95,12 @@ static uint8_t bm_io_passthrough(unsigned port, int in, uint8_t v)
  * IRQs it masks.  ICW1 (bit 4 set, even port) starts an init sequence:
  * ICW2 (vector base) and ICW3 on the odd port, then ICW4 if ICW1 bit 0
  * asked for it; afterwards the odd port is the mask (OCW1).  EOIs
- * (OCW2) are ignored: the host EOIs the real PIC itself.  Reset state
- * as a BIOS leaves it: bases 0x08 and 0x70, all masked but IRQ0 and the
- * cascade.  (Intel 8259A datasheet.) */
+ * (OCW2) are ignored: the host EOIs the real PIC itself.  Until the
+ * guest programs it, everything is masked: a BIOS's vector 8 would land
+ * on a protected-mode guest's #DF.  (Intel 8259A datasheet.) */
 static struct bm_vpic {
 	uint8_t base, imr, step, icw4;
-} bm_vpic[2] = { { 0x08, 0xfa, 0, 0 }, { 0x70, 0xff, 0, 0 } };
+} bm_vpic[2] = { { 0x08, 0xff, 0, 0 }, { 0x70, 0xff, 0, 0 } };
 
 static uint8_t bm_io_pic(unsigned port, int in, uint8_t v)
 {

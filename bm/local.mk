@@ -8,11 +8,12 @@
 # bm/bochsrc.in (2016 sectors).
 
 BM_C = bm/main.c bm/exit.c bm/cpuid.c bm/io.c bm/msr.c bm/intr.c \
-	bm/ept.c bm/host.c bm/console.c bm/lib.c
+	bm/ept.c bm/host.c bm/console.c bm/lib.c bm/ata.c bm/linux.c
 BM_S = bm/entry.S bm/guest_blob.S
 BM_H = bm/bm.h bm/console.h bm/cpu.h bm/exit.h bm/layout.h bm/lib.h \
 	bm/vmx.h
-BM_ASM = bm/stage1.asm bm/stage2.asm bm/guest.asm bm/layout.inc
+BM_ASM = bm/stage1.asm bm/stage2.asm bm/guest.asm bm/layout.inc \
+	bm/linux-hdr.asm
 EXTRA_DIST += $(BM_C) $(BM_S) $(BM_H) $(BM_ASM) bm/bm.ld bm/bochsrc.in \
 	bm/README.md tests/bm/bochs.sh \
 	tests/bm/boots-guest-under-vmx.test tests/bm/reports-missing-vmx.test \
@@ -34,10 +35,12 @@ BM_LDFLAGS = -nostdlib -static -no-pie -Wl,--build-id=none \
 	-Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
 BM_OBJS = bm/entry.bm.o bm/main.bm.o bm/exit.bm.o bm/cpuid.bm.o \
 	bm/io.bm.o bm/msr.bm.o bm/intr.bm.o bm/ept.bm.o bm/host.bm.o \
-	bm/console.bm.o bm/lib.bm.o bm/guest_blob.bm.o
+	bm/console.bm.o bm/lib.bm.o bm/ata.bm.o bm/linux.bm.o \
+	bm/guest_blob.bm.o
 BM_PRODUCTS = $(BM_OBJS) bm/stage1.bin bm/stage2.bin bm/guest.bin \
 	bm/stage3.elf bm/stage3.bin bm/rax-bm.img bm/rax-bm.img.tmp \
-	bm/bochsrc-run bm/serial.out bm/bochs.log bm/debug.rc bm/run.rc bm/headers.stamp
+	bm/bochsrc-run bm/serial.out bm/bochs.log bm/debug.rc bm/run.rc bm/headers.stamp \
+	bm/rax-bm-linux.img bm/linux-hdr.bin bm/bochsrc-linux
 
 if HAVE_NASM
 # noinst_DATA is ours alone today; a module that needs it too should
@@ -58,7 +61,7 @@ BM_V_BM_0 = @echo "  BM      " $@;
 
 bm/%.bm.o: $(srcdir)/bm/%.c $(BM_H:%=$(srcdir)/%)
 	@$(MKDIR_P) bm
-	$(AM_V_CC)$(CC) $(BM_CFLAGS) -I$(srcdir)/bm -c -o $@ $<
+	$(AM_V_CC)$(CC) $(BM_CFLAGS) -I$(srcdir)/bm -I$(srcdir)/src -c -o $@ $<
 
 bm/entry.bm.o: $(srcdir)/bm/entry.S
 	@$(MKDIR_P) bm
@@ -128,7 +131,8 @@ bm/bochsrc-run: $(srcdir)/bm/bochsrc.in
 	@$(MKDIR_P) bm
 	sed -e 's|@IMG@|bm/rax-bm.img|' -e 's|@MODEL@|$(BM_MODEL)|' \
 	  -e 's|@SERIAL@|bm/serial.out|' -e 's|@LOG@|bm/bochs.log|' \
-	  -e 's|@DISPLAY@|term|' $(srcdir)/bm/bochsrc.in > $@
+	  -e 's|@DISPLAY@|term|' -e 's|@MEGS@|64|' -e 's|@CYLS@|2|' \
+	  $(srcdir)/bm/bochsrc.in > $@
 
 run-bochs: bm/rax-bm.img bm/bochsrc-run
 	printf 'c\n' > bm/run.rc
@@ -139,6 +143,37 @@ debug-bochs: bm/rax-bm.img bm/bochsrc-run
 	$(BOCHS) -q -f bm/bochsrc-run -rc bm/debug.rc
 
 .PHONY: run-bochs debug-bochs
+
+# The optional Linux guest (bm/README.md): a bzImage and initramfs
+# appended after the image, behind a header sector.  Not part of "all":
+# the kernel comes from the guest build in $(BM_LINUX_DIR).
+BM_LINUX_DIR = $(firstword $(wildcard $(HOME)/.cache/rax/guest-*/))
+bm/rax-bm-linux.img: bm/rax-bm.img $(srcdir)/bm/linux-hdr.asm
+	@test -f "$(BM_LINUX_DIR)bzImage" || \
+	  { echo "bm: no guest kernel in BM_LINUX_DIR=$(BM_LINUX_DIR)"; exit 1; }
+	@k=$$(wc -c < $(BM_LINUX_DIR)bzImage); \
+	i=$$(wc -c < $(BM_LINUX_DIR)initramfs.cpio.gz); \
+	ks=$$(( (k + 511) / 512 )); \
+	$(NASM) -f bin -o bm/linux-hdr.bin -DKERNEL_LBA=$$(( $(BM_IMG_SECTORS) + 1 )) \
+	  -DKERNEL_SIZE=$$k -DINITRD_LBA=$$(( $(BM_IMG_SECTORS) + 1 + ks )) \
+	  -DINITRD_SIZE=$$i $(srcdir)/bm/linux-hdr.asm; \
+	{ cat bm/rax-bm.img bm/linux-hdr.bin; \
+	  dd if=$(BM_LINUX_DIR)bzImage bs=512 conv=sync 2>/dev/null; \
+	  dd if=$(BM_LINUX_DIR)initramfs.cpio.gz bs=512 conv=sync 2>/dev/null; \
+	} > $@.tmp; \
+	n=$$(( ($$(wc -c < $@.tmp) / 512 + 1007) / 1008 )); \
+	dd if=/dev/null of=$@.tmp bs=512 seek=$$(( n * 1008 )) 2>/dev/null; \
+	mv $@.tmp $@; echo "bm: $@: $$n cylinders"
+
+run-bochs-linux: bm/rax-bm-linux.img
+	n=$$(( $$(wc -c < bm/rax-bm-linux.img) / 516096 )); \
+	sed -e 's|@IMG@|bm/rax-bm-linux.img|' -e 's|@MODEL@|$(BM_MODEL)|' \
+	  -e 's|@SERIAL@|bm/serial.out|' -e 's|@LOG@|bm/bochs.log|' \
+	  -e 's|@DISPLAY@|term|' -e 's|@MEGS@|128|' -e "s|@CYLS@|$$n|" \
+	  $(srcdir)/bm/bochsrc.in > bm/bochsrc-linux
+	printf 'c\n' > bm/run.rc
+	$(BOCHS) -q -f bm/bochsrc-linux -rc bm/run.rc
+.PHONY: run-bochs-linux
 
 TESTS += tests/bm/boots-guest-under-vmx.test tests/bm/reports-missing-vmx.test \
 	tests/bm/reports-guest-triple-fault.test tests/bm/reports-failed-vm-entry.test

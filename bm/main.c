@@ -223,7 +223,7 @@ static void bm_pic_init(void)
 void bm_main(void);
 void bm_main(void)
 {
-	uint64_t basic, cap, eptp;
+	uint64_t basic, cap, eptp, rsi;
 	int err;
 
 	bm_console_init();
@@ -242,15 +242,19 @@ void bm_main(void)
 	eptp = bm_ept_init(cap);
 	if (!eptp)
 		bm_panic("EPT lacks a 4-level walk or write-back memory");
-	if (bm_ept_map(BM_GUEST_BASE, BM_GUEST_BASE, BM_GUEST_SIZE))
-		bm_panic("EPT map of guest memory failed");
 	bm_vmwrite(VMCS_EPT_POINTER, eptp);
 	bm_setup_host();
 	bm_setup_guest();
-
-	bm_printf("VMLAUNCH guest at %lx (%lu bytes)\n", BM_GUEST_BASE,
-		  (uint64_t)(bm_guest_blob_end - bm_guest_blob));
-	err = bm_vmlaunch();
+	rsi = bm_linux_setup();
+	if (rsi) {
+		bm_printf("VMLAUNCH Linux\n");
+	} else {
+		if (bm_ept_map(BM_GUEST_BASE, BM_GUEST_BASE, BM_GUEST_SIZE))
+			bm_panic("EPT map of guest memory failed");
+		bm_printf("VMLAUNCH guest at %lx (%lu bytes)\n", BM_GUEST_BASE,
+			  (uint64_t)(bm_guest_blob_end - bm_guest_blob));
+	}
+	err = bm_vmlaunch(rsi);
 	if (err == 2) {
 		uint64_t n = bm_vmread(VMCS_VM_INSTR_ERROR);
 

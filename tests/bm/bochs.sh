@@ -30,7 +30,9 @@ bm_boot() {
 	fi
 	sed -e "s|@IMG@|disk.img|" -e "s|@MODEL@|$model|" \
 	    -e "s|@SERIAL@|serial.out|" -e "s|@LOG@|bochs.log|" \
-	    -e "s|@DISPLAY@|term|" "$srcdir/bm/bochsrc.in" > "$out/bochsrc"
+	    -e "s|@DISPLAY@|term|" -e "s|@MEGS@|${bm_megs:-64}|" \
+	    -e "s|@CYLS@|$(( $(wc -c < "$img") / 516096 ))|" \
+	    "$srcdir/bm/bochsrc.in" > "$out/bochsrc"
 	printf 'c\nquit\n' > "$out/dbg.rc"
 	# The guest ends the run through port 0x8900; timeout(1) stops only
 	# the script(1) it started if that never happens.
