@@ -17,7 +17,8 @@ BM_ASM = bm/stage1.asm bm/stage2.asm bm/guest.asm bm/layout.inc \
 EXTRA_DIST += $(BM_C) $(BM_S) $(BM_H) $(BM_ASM) bm/bm.ld bm/bochsrc.in \
 	bm/README.md tests/bm/bochs.sh \
 	tests/bm/boots-guest-under-vmx.test tests/bm/reports-missing-vmx.test \
-	tests/bm/reports-guest-triple-fault.test tests/bm/reports-failed-vm-entry.test
+	tests/bm/reports-guest-triple-fault.test tests/bm/reports-failed-vm-entry.test \
+	tests/bm/boots-linux-to-init.test
 
 BM_IMG_SECTORS = 2016
 BM_STAGE2_SECTORS = 8
@@ -174,6 +175,11 @@ run-bochs-linux: bm/rax-bm-linux.img
 	printf 'c\n' > bm/run.rc
 	$(BOCHS) -q -f bm/bochsrc-linux -rc bm/run.rc
 .PHONY: run-bochs-linux
+
+# Not in TESTS: it needs the guest build and runs Bochs for 150 s.
+check-bm-linux: bm/rax-bm-linux.img
+	srcdir=$(srcdir) $(SHELL) $(srcdir)/tests/bm/boots-linux-to-init.test
+.PHONY: check-bm-linux
 
 TESTS += tests/bm/boots-guest-under-vmx.test tests/bm/reports-missing-vmx.test \
 	tests/bm/reports-guest-triple-fault.test tests/bm/reports-failed-vm-entry.test
