@@ -100,6 +100,7 @@ static int load_vmlinux(struct machine *m, const struct ld_image *img,
 	return 0;
 }
 
+/* The payload's ELF: its segments, not the bzImage, are the kernel. */
 static int load_payload_elf(struct machine *m, const struct ld_image *elf,
 			    const char *how, struct ld_info *info,
 			    struct rax_err *e)
@@ -111,9 +112,10 @@ static int load_payload_elf(struct machine *m, const struct ld_image *elf,
 	if (ret)
 		return ret;
 	set_elf_info(info, &r);
-	rax_log(LOG_INFO, boot, "payload (%s) loaded by the host: %zu bytes, "
-		"ELF %#llx-%#llx, entry %#llx", how, elf->size, (unsigned long long)r.start,
-		(unsigned long long)r.end, (unsigned long long)r.entry);
+	rax_log(LOG_INFO, boot, "payload (%s) loaded by the host: %zu "
+		"bytes, ELF %#llx-%#llx, entry %#llx", how, elf->size,
+		(unsigned long long)r.start, (unsigned long long)r.end,
+		(unsigned long long)r.entry);
 	return 0;
 }
 
@@ -265,7 +267,8 @@ static int place_initrd(struct machine *m, const char *path, uint64_t size,
 {
 	if (size > m->mem.low_size)
 		return rax_errf(e, -EFBIG, "%s: the initrd (%llu MiB) is "
-				"larger than guest memory (%llu MiB below the hole)",
+				"larger than guest memory (%llu MiB below "
+				"the hole)",
 				path, (unsigned long long)(size >> 20),
 				(unsigned long long)(m->mem.low_size >> 20));
 	if (ld_place_initrd(&m->mem, size, zp->hdr.initrd_addr_max,
