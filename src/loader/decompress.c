@@ -36,8 +36,10 @@ static int decode_gzip(const uint8_t *in, size_t n, uint8_t *out, size_t cap,
 	int r;
 
 	memset(&z, 0, sizeof(z));
-	if (n > UINT_MAX || cap > UINT_MAX)
-		return -EFBIG;
+	if (n > UINT_MAX)
+		return -EINVAL;
+	if (cap > UINT_MAX)
+		cap = UINT_MAX;
 	if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
 		return -ENOMEM;
 	z.next_in = (Bytef *)in;

@@ -70,6 +70,18 @@
 #define LD_ELF_CMDLINE_SIZE 2047u   /* COMMAND_LINE_SIZE - 1 */
 #define LD_INITRD_MAX_DEFAULT 0x7fffffffu
 
+/* The areas of the memory map must not overlap. */
+_Static_assert(LD_GDT + LD_GDT_SIZE <= LD_TSS, "GDT below the TSS");
+_Static_assert(LD_TSS + LD_TSS_SIZE <= LD_PML4, "TSS below the PML4");
+_Static_assert(LD_PD + LD_PD_COUNT * 0x1000 < LD_STACK_TOP,
+	       "page directories below the stack");
+_Static_assert(LD_STACK_TOP < LD_ZERO_PAGE, "stack below the zero page");
+_Static_assert(LD_ZERO_PAGE + 0x1000 <= LD_CMDLINE, "zero page, cmdline");
+_Static_assert(LD_CMDLINE + LD_CMDLINE_MAX <= LD_BIOS_START,
+	       "command line below the BIOS area");
+_Static_assert(LD_BIOS_START <= LD_MPTABLE && LD_MPTABLE < LD_HIGH_START,
+	       "the MP table is in the reserved BIOS area");
+
 /* A kernel or payload image in host memory. */
 struct ld_image {
 	const char *path;            /* for messages */

@@ -100,8 +100,28 @@ static int load_vmlinux(struct machine *m, const struct ld_image *img,
 	return 0;
 }
 
+/* The payload's ELF: its segments, not the bzImage, are the kernel. */
+static int load_payload_elf(struct machine *m, const struct ld_image *elf,
+			    const char *how, struct ld_info *info,
+			    struct rax_err *e)
+{
+	struct ld_elf_result r;
+	int ret;
+
+	ret = ld_elf_load(&m->mem, elf, &r, e);
+	if (ret)
+		return ret;
+	set_elf_info(info, &r);
+	rax_log(LOG_INFO, boot, "payload (%s) loaded by the host: %zu "
+		"bytes, ELF %#llx-%#llx, entry %#llx", how, elf->size,
+		(unsigned long long)r.start, (unsigned long long)r.end,
+		(unsigned long long)r.entry);
+	return 0;
+}
+
 /* Decompresses the payload (an ELF vmlinux, boot.rst "payload_offset")
- * into a scratch mapping as large as low RAM and loads it. */
+ * into a scratch mapping as large as low RAM and loads it.  An
+ * uncompressed payload (CONFIG_KERNEL_UNCOMPRESSED) is loaded as is. */
 static int load_payload(struct machine *m, const struct ld_image *img,
 			const struct ld_bzimage *bz, struct ld_info *info,
 			struct rax_err *e)
@@ -110,7 +130,6 @@ static int load_payload(struct machine *m, const struct ld_image *img,
 			       bz->hdr.payload_length };
 	struct ld_image elf = { img->path, NULL, 0 };
 	size_t cap = m->mem.low_size;
-	struct ld_elf_result r;
 	uint8_t *out;
 	int ret;
 
@@ -118,6 +137,8 @@ static int load_payload(struct machine *m, const struct ld_image *img,
 		return rax_errf(e, -ENOEXEC, "%s: no payload to decompress "
 				"(boot protocol %#x); use --decompress guest",
 				img->path, bz->hdr.version);
+	if (ld_is_elf(&pl))
+		return load_payload_elf(m, &pl, "not compressed", info, e);
 	out = mmap(NULL, cap, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (out == MAP_FAILED)
@@ -133,15 +154,8 @@ static int load_payload(struct machine *m, const struct ld_image *img,
 			       ld_payload_format(pl.p, pl.size));
 		goto out_unmap;
 	}
-	ret = ld_elf_load(&m->mem, &elf, &r, e);
-	if (ret)
-		goto out_unmap;
-	set_elf_info(info, &r);
-	rax_log(LOG_INFO, boot, "%s payload decompressed on the host: %zu "
-		"bytes, ELF %#llx-%#llx, entry %#llx",
-		ld_payload_format(pl.p, pl.size), elf.size,
-		(unsigned long long)r.start, (unsigned long long)r.end,
-		(unsigned long long)r.entry);
+	ret = load_payload_elf(m, &elf, ld_payload_format(pl.p, pl.size),
+			       info, e);
 out_unmap:
 	munmap(out, cap);
 	return ret;
@@ -253,7 +267,8 @@ static int place_initrd(struct machine *m, const char *path, uint64_t size,
 {
 	if (size > m->mem.low_size)
 		return rax_errf(e, -EFBIG, "%s: the initrd (%llu MiB) is "
-				"larger than guest memory (%llu MiB below the hole)",
+				"larger than guest memory (%llu MiB below "
+				"the hole)",
 				path, (unsigned long long)(size >> 20),
 				(unsigned long long)(m->mem.low_size >> 20));
 	if (ld_place_initrd(&m->mem, size, zp->hdr.initrd_addr_max,

@@ -703,13 +703,17 @@ static uint8_t *payload_source(size_t *n)
 	return p;
 }
 
-static void host_decompression_handles_gzip_xz_zstd_and_lz4(void)
+static void host_decompression_handles_raw_gzip_xz_zstd_and_lz4(void)
 {
 	size_t n;
 	uint8_t *src = payload_source(&n);
 	struct blob b;
 
-	(void)b;
+	b.p = malloc(n);
+	b.n = n;
+	memcpy(b.p, src, n);
+	check_payload("uncompressed", b, src);
+	free(b.p);
 #ifdef HAVE_ZLIB
 	b = compress_gzip(src, n);
 	append_size(&b, (uint32_t)n);
@@ -1151,7 +1155,7 @@ int main(void)
 	vmlinux_elf_loads_at_physical_addresses_with_zeroed_bss();
 	elf_entry_given_virtually_is_translated_to_physical();
 	elf_rejects_foreign_truncated_and_oversized_images();
-	host_decompression_handles_gzip_xz_zstd_and_lz4();
+	host_decompression_handles_raw_gzip_xz_zstd_and_lz4();
 	host_decompression_reads_what_the_kernel_build_tools_write();
 	corrupt_and_unsupported_payloads_fail_with_a_message();
 	initrd_goes_high_page_aligned_below_initrd_addr_max();
