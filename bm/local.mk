@@ -32,7 +32,7 @@ BM_CFLAGS = -m64 -std=gnu11 -Os -ffreestanding -fno-builtin -nostdlib \
 	-mno-mmx -mgeneral-regs-only -mcmodel=small \
 	-fno-asynchronous-unwind-tables -fno-tree-loop-distribute-patterns \
 	$(RAX_WARN)
-BM_LDFLAGS = -nostdlib -static -no-pie -Wl,--build-id=none \
+BM_LINK_FLAGS = -nostdlib -static -no-pie -Wl,--build-id=none \
 	-Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
 BM_OBJS = bm/entry.bm.o bm/main.bm.o bm/exit.bm.o bm/cpuid.bm.o \
 	bm/io.bm.o bm/msr.bm.o bm/intr.bm.o bm/ept.bm.o bm/host.bm.o \
@@ -91,7 +91,7 @@ bm/headers.stamp: $(BM_H:%=$(srcdir)/%)
 	@touch $@
 
 bm/stage3.elf: $(BM_OBJS) $(srcdir)/bm/bm.ld bm/headers.stamp
-	$(AM_V_CCLD)$(CC) $(BM_CFLAGS) $(BM_LDFLAGS) \
+	$(AM_V_CCLD)$(CC) $(BM_CFLAGS) $(BM_LINK_FLAGS) \
 	  -Wl,-T,$(srcdir)/bm/bm.ld -o $@ $(BM_OBJS)
 
 bm/stage3.bin: bm/stage3.elf
