@@ -11,7 +11,7 @@ cd build
 ../configure --enable-werror >/dev/null
 make -j"$jobs"
 # The default guest and the L1 kernel for tests/nested (cached: a no-op
-# once built; about 3 + 3 minutes on 2 cores the first time).
+# once built; several minutes each on 2 cores the first time).
 make guest guest-l1 rax-static
 make -j"$jobs" check-headers
 status=0
