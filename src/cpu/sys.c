@@ -176,13 +176,33 @@ void op_jmpf_Ap(struct cpu *c, const struct dec_insn *d)
 	cpu_far_jump(c, d->imm2, d->imm, false, d->opsz);
 }
 
+/* A return to an outer privilege level nulls each of ES, DS, FS and GS
+ * that holds a data or non-conforming code segment the new CPL may not
+ * use, DPL < CPL (SDM Vol. 2 IRET and RET, "RETURN-TO-OUTER-PRIVILEGE-
+ * LEVEL").  The hidden base stays, as when a null selector is loaded in
+ * 64-bit mode. */
+static void null_inaccessible_segs(struct cpu *c)
+{
+	static const unsigned segs[] = { S_ES, S_DS, S_FS, S_GS };
+
+	for (unsigned i = 0; i < 4; i++) {
+		struct rax_seg *s = &c->seg[segs[i]];
+
+		if (s->unusable || !s->s || (s->type & 0xc) == 0xc ||
+		    s->dpl >= c->cpl)
+			continue;
+		s->sel = 0;
+		s->unusable = 1;
+	}
+}
+
 /* RETF and IRET (SDM Vol. 2 RET, IRET; Vol. 3 §6.14.3 for IRETQ, which
  * always pops SS:RSP in 64-bit mode). */
 void cpu_far_return(struct cpu *c, unsigned n, uint16_t extra, bool iret)
 {
 	uint64_t sp = c->r[R_RSP], rip, fl = 0, nsp = 0;
 	uint16_t cs, ss = 0;
-	unsigned newcpl, k = 0;
+	unsigned newcpl, cpl = c->cpl, k = 0;
 	bool outer;
 
 	rip = rdn(c, sp, n);
@@ -208,6 +228,8 @@ void cpu_far_return(struct cpu *c, unsigned n, uint16_t extra, bool iret)
 		cpu_set_rflags(c, (cpu_get_rflags(c) & ~m) | (fl & m));
 	}
 	load_cs(c, cs, newcpl);
+	if (newcpl > cpl)
+		null_inaccessible_segs(c);
 	if (outer) {
 		if (!(ss & ~3u) && newcpl < 3 && c->mode == DEC_MODE64)
 			c->seg[S_SS] = (struct rax_seg){ .sel = ss, .unusable = 1 };
