@@ -174,6 +174,7 @@ np_done:
 	mov $2, %esi
 	call idt_set
 	movq $h_df, handlers + 8 * 8
+	movq $h_df, handlers + 11 * 8   /* an engine that gets it wrong */
 	mov $14, %edi
 	xor %esi, %esi
 	mov $0x8e, %ecx
@@ -183,6 +184,7 @@ np_done:
 	mov $WIN_PAGE(0) + 0x18, %eax
 	mov (%rax), %rbx
 df_done:
+	movq $0, handlers + 11 * 8
 	mov $14, %edi
 	mov $0xe, %ecx
 	call idt_set
@@ -265,7 +267,9 @@ user_ret_next:
 h_noop:
 	ret
 
-/* #DF: resume at df_done in the kernel (the saved CS:RIP is undefined). */
+/* #DF: resume at df_done in the kernel (the saved CS:RIP is undefined);
+ * also #NP, so that an engine delivering it instead fails only the
+ * checks that follow. */
 h_df:
 	movq $df_done, F_RIP(%rdi)
 	movq $KCS, F_CS(%rdi)

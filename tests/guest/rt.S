@@ -18,7 +18,7 @@
 	.globl _start, check, puts, puthex, putc, to_user, idt_set
 	.globl resume_rip, last_vec, last_err, last_rip, last_cs, last_ss
 	.globl last_rsp, last_rflags, last_cr2, last_frame, last_hflags, last_hss
-	.globl vec_count, handlers, pt_win, pd_win, pages, tss
+	.globl vec_count, handlers, pt_win, pd_win, pd_low, pml4, pages, tss
 	.globl ist1_top, ist2_top, ist3_top, rsp0_top, ustack_top
 	.globl fail_count
 

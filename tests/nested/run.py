@@ -6,7 +6,7 @@ Run it (from the build folder):
 or by hand, once `make guest guest-l1 rax-static` has run:
     srcdir=.. /usr/bin/python3 ../tests/nested/run.py [--rax ./rax-static]
         [--cmd 'rax --version'] [--gdb] [--interact] [--timeout S]
-        [--cpu qemu64,+svm,+npt]
+        [--cpu qemu64,+svm,+npt] [--guest-elf F.elf ... --guest-out DIR]
 Environment: RAX_STATIC (the static rax), RAX_NESTED_GUEST_DIR and
 RAX_NESTED_L1_DIR (use these folders instead of the cache's).
 
@@ -25,6 +25,13 @@ The default check: /dev/kvm exists in L1, `rax --version` runs, `rax
 `reboot -f` in the guest ends rax with status 0.  Exit status: 0 pass,
 1 fail, 77 skip (guest, L1 or rax-static not built, or no QEMU).
 The whole console goes to nested-console.log in the current folder.
+
+With --guest-elf (tests/guest programs), L1 instead runs each ELF with
+`rax --backend kvm --kernel F.elf --mem 64M`, its output to a file, and
+prints it between "RAX-GT-BEGIN name" and "RAX-GT-END name status"; the
+harness writes DIR/name.out (carriage returns dropped) and
+DIR/name.status, and exits 0 when every program ran (tests/guest/
+nested.sh compares the outputs with the .expect files).
 """
 import argparse
 import os
@@ -87,6 +94,13 @@ def l1_cmd(opt):
     """The script L1's /init runs; its exit status is rax's."""
     head = ("#!/bin/sh\n"
             "export PATH=/:$PATH RAX_GUEST_DIR=/guest\n")
+    if opt.guest_elf:
+        return head + ("for f in /gt/*.elf; do n=${f##*/}; n=${n%.elf}\n"
+                       "  rax --backend kvm --kernel $f --mem 64M "
+                       "</dev/null >/tmp/$n.out 2>/tmp/$n.err; s=$?\n"
+                       "  echo \"RAX-GT-BEGIN $n\"; cat /tmp/$n.out\n"
+                       "  echo \"RAX-GT-END $n $s\"; cat /tmp/$n.err\n"
+                       "done\n")
     if opt.cmd:
         return head + opt.cmd + "\n"
     gdb = " --gdb /dev/ttyS1" if opt.gdb else ""
@@ -101,6 +115,10 @@ def make_initrd(tmp, guest, l1, rax, opt):
     root = os.path.join(tmp, "root")
     os.makedirs(os.path.join(root, "guest"))
     shutil.copy(rax, os.path.join(root, "rax"))
+    if opt.guest_elf:
+        os.makedirs(os.path.join(root, "gt"))
+        for f in opt.guest_elf:
+            shutil.copy(f, os.path.join(root, "gt"))
     for f in ("bzImage", "initramfs.cpio.gz"):
         shutil.copy(os.path.join(guest, f), os.path.join(root, "guest", f))
     # The symbols stay on the host side; rax only needs the loadable image.
@@ -201,6 +219,25 @@ def check(child, opt, t0):
     print(f"nested: rax exited 0 at {time.monotonic() - t0:.1f} s")
 
 
+def guest_programs(child, opt):
+    """Collect each tests/guest program's output into opt.guest_out."""
+    expect(child, "RAX-L1-INIT", opt.timeout, "L1 did not boot")
+    os.makedirs(opt.guest_out, exist_ok=True)
+    for _ in opt.guest_elf:
+        m = expect(child, r"RAX-GT-BEGIN (\S+)\r*\n", opt.timeout,
+                   "a guest program did not start")
+        name = m.group(1)
+        m = expect(child, r"RAX-GT-END (\S+) (\d+)", opt.timeout,
+                   f"guest program {name} did not end")
+        out = child.before.replace("\r", "")
+        with open(os.path.join(opt.guest_out, name + ".out"), "w") as f:
+            f.write(out)
+        with open(os.path.join(opt.guest_out, name + ".status"), "w") as f:
+            f.write(m.group(2) + "\n")
+        print(f"nested: {name} on KVM exited with status {m.group(2)}")
+    rax_exit(child, opt.timeout)
+
+
 def stop(child, wait):
     """End QEMU: after L1's reboot it exits by itself (give it `wait`
     seconds); otherwise kill it, by PID."""
@@ -226,6 +263,12 @@ def main():
                     help="QEMU -cpu for L1 (default qemu64,+svm,+npt)")
     ap.add_argument("--append", default="",
                     help="more L1 kernel parameters")
+    ap.add_argument("--guest-elf", action="append", default=[],
+                    help="a tests/guest program to run on KVM in L1 "
+                    "(repeat it; needs --guest-out)")
+    ap.add_argument("--guest-out", default="nested-guest",
+                    help="folder for the programs' NAME.out and "
+                    "NAME.status")
     ap.add_argument("--timeout", type=float, default=300,
                     help="seconds for each boot step (default 300)")
     opt = ap.parse_args()
@@ -251,6 +294,12 @@ def main():
             if opt.interact or opt.gdb:
                 child.interact()
                 wait = 5
+                return 0
+            if opt.guest_elf:
+                guest_programs(child, opt)
+                print(f"nested: guest programs done in "
+                      f"{time.monotonic() - t0:.1f} s")
+                wait = 30
                 return 0
             if opt.cmd:
                 expect(child, "RAX-L1-INIT", opt.timeout, "L1 did not boot")
