@@ -203,7 +203,15 @@ static bool check_events(struct cpu *c)
 		schedule_check(c);
 		return true;
 	}
-	if (c->intc && irq_window(c) && intc_pending(c->intc)) {
+	if (c->intc && !c->nmi_blocked && c->icount >= c->shadow_end &&
+	    intc_pending(c->intc) && intc_take_nmi(c->intc)) {
+		/* NMIs ignore IF and block further NMIs until the next
+		 * IRET (SDM Vol. 3 §6.7.1). */
+		c->halted = false;
+		c->nmi_blocked = true;
+		c->next_rip = c->rip;
+		cpu_deliver(c, EXC_NMI, false, 0, false);
+	} else if (c->intc && irq_window(c) && intc_pending(c->intc)) {
 		int vec = intc_ack(c->intc);
 
 		if (vec >= 0) {

@@ -131,6 +131,7 @@ struct cpu {
 	uint64_t shadow_end;      /* interrupts inhibited until icount */
 	atomic_bool kick;
 	bool halted, trace, trace_crlf, step, sys_access;
+	bool nmi_blocked;         /* an NMI was delivered, no IRET since */
 	int exc_vec, exc_depth;
 	uint32_t exc_err;
 	bool exc_has_err;

@@ -221,6 +221,7 @@ void cpu_far_return(struct cpu *c, unsigned n, uint16_t extra, bool iret)
 	if (iret) {
 		uint64_t m = cpu_flags_mask(c) | RFLAGS_RF;
 
+		c->nmi_blocked = false; /* SDM Vol. 3 §6.7.1 */
 		if (n == 4)
 			m &= 0xffffffffull;
 		else if (n == 2)
@@ -410,8 +411,10 @@ void op_mov_Cd_Rd(struct cpu *c, const struct dec_insn *d)
 		break;
 	case 4: cpu_set_cr4(c, v); break;
 	case 8:
+		if (v & ~15ull)
+			cpu_gp(c, 0); /* CR8[63:4] reserved (SDM Vol. 2B MOV) */
 		if (c->intc)
-			intc_set_cr8(c->intc, v & 15);
+			intc_set_cr8(c->intc, v);
 		c->next_check = 0;
 		break;
 	default: cpu_ud(c);

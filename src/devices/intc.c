@@ -37,7 +37,7 @@ struct intc {
 static void update_pending(struct intc *ic)
 {
 	bool p = lapic_pending_vector(&ic->lapic) >= 0 ||
-		 ic->lapic.extint_req ||
+		 ic->lapic.extint_req || ic->lapic.nmi_req ||
 		 (lapic_accepts_pic(&ic->lapic) && pic_output(&ic->pic));
 
 	atomic_store_explicit(&ic->pending, p, memory_order_release);
@@ -366,6 +366,18 @@ int intc_ack(struct intc *ic)
 	if (v >= 0)
 		rax_log(LOG_TRACE, irq, "intc: deliver vector %#x", v);
 	return v;
+}
+
+bool intc_take_nmi(struct intc *ic)
+{
+	bool nmi;
+
+	pthread_mutex_lock(&ic->lock);
+	nmi = ic->lapic.nmi_req;
+	ic->lapic.nmi_req = false;
+	update_pending(ic);
+	pthread_mutex_unlock(&ic->lock);
+	return nmi;
 }
 
 uint64_t intc_get_cr8(struct intc *ic)

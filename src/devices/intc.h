@@ -43,6 +43,10 @@ bool intc_pending(struct intc *ic);
  * returns the vector to deliver now (and marks it in service), or -1. */
 int intc_ack(struct intc *ic);
 
+/* An NMI is pending (ICR delivery mode NMI to this APIC): clears it and
+ * returns true.  NMIs ignore RFLAGS.IF; the CPU blocks them until IRET. */
+bool intc_take_nmi(struct intc *ic);
+
 /* CR8 is the LAPIC TPR[7:4] (SDM Vol. 3 §10.8.6.1). */
 uint64_t intc_get_cr8(struct intc *ic);
 void intc_set_cr8(struct intc *ic, uint64_t cr8);

@@ -247,9 +247,12 @@ static void send_ipi(struct lapic *l)
 		     lapic_match_dest(l, l->icr_lo & (1u << 11),
 				      (uint8_t)(l->icr_hi >> 24)));
 
-	if (!self || mode == 5 || mode == 6 || mode == 4) {
-		/* A single CPU: INIT/SIPI/NMI and IPIs to others go
-		 * nowhere. */
+	if (self && mode == 4) {
+		l->nmi_req = true; /* §10.6.1: NMI, vector ignored */
+		return;
+	}
+	if (!self || mode == 5 || mode == 6) {
+		/* A single CPU: INIT/SIPI and IPIs to others go nowhere. */
 		rax_log(LOG_DEBUG, irq, "lapic: IPI icr %#x:%08x ignored",
 			l->icr_hi, l->icr_lo);
 		return;

@@ -54,6 +54,7 @@ struct lapic {
 	uint64_t timer_start;  /* ns when TMICT was written */
 	uint64_t tsc_deadline; /* IA32_TSC_DEADLINE, 0 = disarmed */
 	bool extint_req;       /* an ExtINT message from the I/O APIC */
+	bool nmi_req;          /* an NMI message (ICR delivery mode 100b) */
 	struct lapic_ops ops;
 };
 

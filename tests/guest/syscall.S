@@ -2,7 +2,8 @@
  * while EFER.SCE = 0; the selectors from IA32_STAR, RIP from IA32_LSTAR,
  * RCX = the next RIP, R11 = RFLAGS, RFLAGS masked with IA32_FMASK, RSP
  * untouched; SYSRET's selectors, RIP = RCX and RFLAGS = (R11 & 3C7FD7H)
- * | 2; SYSRET at CPL 3 is #GP(0).  A CPL-3 round trip.
+ * | 2 (so never VM, bit 17); SYSRET at CPL 3 is #GP(0).  CPL-3 round
+ * trips.
  * Run: tests/guest/run.sh syscall (expected output: syscall.expect). */
 #include "rt.h"
 
@@ -12,7 +13,8 @@
 #define MSR_FMASK 0xc0000084
 #define FMASK 0x4700                    /* NT, DF, IF, TF */
 #define USER_FLAGS 0x683                /* DF, IF, SF, CF and bit 1 */
-#define SYSRET_R11 0xffffffff00028eff   /* bits 3, 5, 8, 15, 17 masked */
+#define SYSRET_R11 0xffffffff00008eff   /* bits 3, 5, 15, 63:32 masked */
+#define SYSRET_R11_VM 0x20202           /* VM (bit 17) masked too */
 
 	.text
 	.globl test_main
@@ -61,6 +63,7 @@ sce0_done:
 	CHECK "sysret.rflags", u_flags2, $0xed7
 	CHECK "sysret.cs", u_cs, $UCS
 	CHECK "sysret.ss", u_ss, $UDS
+	CHECK "sysret-r11-vm.rflags", u_flags3, $0x202
 	CHECK "sysret-cpl3.vector", u_gp_vec, $13
 	CHECK "sysret-cpl3.error", u_gp_err, $0
 	CHECK "sysret-cpl3.cs", u_gp_cs, $UCS
@@ -83,6 +86,14 @@ u_after_sysret:
 	mov %rax, u_cs
 	SREG ss
 	mov %rax, u_ss
+	movq $1, k_pass
+	syscall                         /* back at u_after_sysret_vm */
+	ud2
+u_after_sysret_vm:
+	pushfq
+	pop u_flags3
+u_vm_fault:
+	movq $0, handlers + 13 * 8
 	TRY u_gp_done
 	sysretq
 u_gp_done:
@@ -95,10 +106,19 @@ u_gp_done:
 	int $RET_VEC
 
 /* IA32_LSTAR: record the state SYSCALL made, then SYSRET to
- * u_after_sysret with R11 = SYSRET_R11. */
+ * u_after_sysret with R11 = SYSRET_R11; the second time, to
+ * u_after_sysret_vm with R11 = SYSRET_R11_VM (h_gp_vm catches the #GP an
+ * engine that sets RFLAGS.VM would raise at the PUSHF there). */
 sys_entry:
 	pushfq
-	pop k_flags
+	cmpq $0, k_pass
+	je 1f
+	add $8, %rsp
+	movq $h_gp_vm, handlers + 13 * 8
+	mov $u_after_sysret_vm, %ecx
+	mov $SYSRET_R11_VM, %r11d
+	sysretq
+1:	pop k_flags
 	mov %rsp, k_rsp
 	mov %rcx, k_rcx
 	mov %r11, k_r11
@@ -110,7 +130,15 @@ sys_entry:
 	movabs $SYSRET_R11, %r11
 	sysretq
 
+h_gp_vm:
+	movq $u_vm_fault, F_RIP(%rdi)
+	btrq $17, F_RFLAGS(%rdi)
+	movq $-1, u_flags3
+	ret
+
 	.bss
+k_pass:   .quad 0
+u_flags3: .quad 0
 u_flags:  .quad 0
 u_flags2: .quad 0
 u_rsp:    .quad 0
