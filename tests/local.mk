@@ -12,14 +12,18 @@ TESTS += tests/unit/test_core
 # not built (`make guest guest-l1`; tests/run-all.sh builds both).
 # `make check-nested` builds them first and runs it alone.
 EXTRA_DIST += tests/nested/run.py tests/nested/nested.sh
+# tests/guest/nested.sh runs the tests/guest programs there (one more L1
+# boot, about 10 s).
 if HAVE_KVM
 check_DATA = rax-static$(EXEEXT)
-TESTS += tests/nested/nested.sh
+TESTS += tests/nested/nested.sh tests/guest/nested.sh
 endif
-CLEANFILES += nested-console.log
+CLEANFILES += nested-console.log nested-guest-console.log
 check-nested: rax-static$(EXEEXT) guest guest-l1
 	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
 	  $(PYTHON3) $(srcdir)/tests/nested/run.py
+	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
+	  $(PYTHON3) $(srcdir)/tests/guest/nested.py
 .PHONY: check-nested
 
 # The interpreter boots the default guest to its shell (pytest).

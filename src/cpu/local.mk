@@ -20,6 +20,17 @@ tests_unit_test_decoder_LDADD = librax.a $(LIBS)
 TESTS += tests/unit/test_cpu_alu tests/unit/test_cpu_guest \
 	tests/unit/test_decoder
 
-# A guest program run end to end on each engine (tests/guest).
+# Guest programs run end to end on each engine (tests/guest): selftest
+# and the system-level programs listed in tests/guest/programs, each
+# compared with its .expect file.  tests/guest/nested.sh (tests/local.mk)
+# runs them on real KVM.
 TESTS += tests/guest/run.sh
-EXTRA_DIST += tests/guest/run.sh tests/guest/selftest.S
+EXTRA_DIST += tests/guest/run.sh tests/guest/build.sh \
+	tests/guest/selftest.S tests/guest/rt.S tests/guest/rt.h \
+	tests/guest/programs tests/guest/nested.sh tests/guest/nested.py \
+	tests/guest/nested-tcg.txt \
+	tests/guest/idt.S tests/guest/idt.expect \
+	tests/guest/pf.S tests/guest/pf.expect \
+	tests/guest/syscall.S tests/guest/syscall.expect \
+	tests/guest/tlb.S tests/guest/tlb.expect \
+	tests/guest/lapic.S tests/guest/lapic.expect

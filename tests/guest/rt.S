@@ -1,4 +1,4 @@
-/* The runtime of the system-level guest programs (tests/guest/*.S but
+/* The runtime of the system-level guest programs (tests/guest/NAME.S but
  * selftest.S): rax loads a program as an ELF kernel and enters _start in
  * 64-bit mode at CPL 0 with interrupts off.  rt_init installs the
  * runtime's own GDT (kernel and user segments, a TSS with IST stacks),

@@ -1,0 +1,113 @@
+#!/usr/bin/python3
+"""The tests/guest programs on real KVM, nested in QEMU TCG, against the
+same NAME.expect files the interpreter must match (tests/guest/run.sh).
+
+Run (from the build folder, once `make guest guest-l1 rax-static`):
+    srcdir=.. /usr/bin/python3 ../tests/guest/nested.py [NAME...]
+It builds the programs (build.sh), runs them all in one L1 boot with
+tests/nested/run.py --guest-elf (about 10 s; the L1 console goes to
+nested-guest-console.log), and compares each output line by line.
+
+The harness's KVM runs L2 instructions through QEMU's TCG emulation of
+AMD-V, so a line may show a QEMU deviation from the SDM rather than
+KVM's or the hardware's behaviour.  nested-tcg.txt lists those: a line
+there ("NAME: check: value") is accepted in place of the .expect line
+with the same check name (and then the verdict line "verdict: FAIL n"
+with n the number of such lines, and rax status 3), and reported.  Any
+other difference fails.  Exit status: 0 pass, 1 fail, 77 skip.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+SRC = os.path.abspath(os.environ.get("srcdir") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+G = os.path.join(SRC, "tests", "guest")
+
+
+def known_deviations():
+    """{(program, check name): the line QEMU TCG prints}."""
+    known = {}
+    with open(os.path.join(G, "nested-tcg.txt")) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line or line.startswith("#"):
+                continue
+            prog, rest = line.split(": ", 1)
+            known[(prog, rest.split(":", 1)[0])] = rest
+    return known
+
+
+def compare(name, out, status, known):
+    """Returns (ok, notes)."""
+    with open(os.path.join(G, name + ".expect")) as f:
+        want = f.read().splitlines()
+    got = out.splitlines()
+    notes, bad = [], []
+    if len(got) != len(want):
+        bad.append(f"{len(got)} lines, expected {len(want)}")
+    for w, g in zip(want, got):
+        if w == g or w.startswith("verdict:"):
+            continue
+        k = known.get((name, w.split(":", 1)[0]))
+        if k == g:
+            notes.append(g)
+        else:
+            bad.append(f"got '{g}', expected '{w}'")
+    verdict = f"verdict: FAIL {len(notes)}" if notes else "verdict: PASS"
+    if got and got[-1] != verdict:
+        bad.append(f"got '{got[-1]}', expected '{verdict}'")
+    if status != (3 if notes else 1):
+        bad.append(f"rax exited with status {status}")
+    return not bad, notes, bad
+
+
+def main():
+    names = sys.argv[1:] or open(os.path.join(G, "programs")).read().split()
+    with tempfile.TemporaryDirectory(prefix="rax-gtn-") as t:
+        r = subprocess.run(["sh", os.path.join(G, "build.sh"), t] + names)
+        if r.returncode:
+            print("SKIP: cannot assemble the guest programs")
+            return SKIP
+        out = os.path.join(t, "out")
+        argv = [sys.executable, os.path.join(SRC, "tests", "nested",
+                                             "run.py"), "--guest-out", out]
+        for n in names:
+            argv += ["--guest-elf", os.path.join(t, n + ".elf")]
+        env = dict(os.environ, srcdir=SRC, RAX_STATIC=os.path.abspath(
+            os.environ.get("RAX_STATIC") or "./rax-static"))
+        # run.py writes nested-console.log in its folder: keep it apart
+        # from tests/nested's, which may run at the same time.
+        r = subprocess.run(argv, cwd=t, env=env)
+        if os.path.exists(os.path.join(t, "nested-console.log")):
+            shutil.copy(os.path.join(t, "nested-console.log"),
+                        "nested-guest-console.log")
+        if r.returncode:
+            return r.returncode
+        known, fail = known_deviations(), 0
+        for n in names:
+            with open(os.path.join(out, n + ".out")) as f:
+                text = f.read()
+            with open(os.path.join(out, n + ".status")) as f:
+                status = int(f.read())
+            ok, notes, bad = compare(n, text, status, known)
+            lines = len(text.splitlines())
+            if ok:
+                print(f"ok: kvm (nested): {n} ({lines} lines"
+                      + (f", {len(notes)} known QEMU TCG deviations"
+                         if notes else "") + ")")
+            else:
+                print(f"FAIL: kvm (nested): {n}")
+                fail = 1
+            for s in notes:
+                print(f"  known: {s}")
+            for s in bad:
+                print(f"  {s}")
+        return fail
+
+
+if __name__ == "__main__":
+    sys.exit(main())
