@@ -3,7 +3,8 @@
  * in the handler, clear after EOI; TMCCT stops at 0 in one-shot mode),
  * TPR masking (a timer interrupt of a class <= TPR's stays in IRR until
  * TPR drops), CR8 mirroring TPR[7:4], self-IPIs through the ICR taken in
- * priority order, and an NMI sent to the own APIC ID through the ICR.
+ * priority order, an NMI sent to the own APIC ID through the ICR, and
+ * the PIT's IRQ 0 through I/O APIC pin 0 (the MP table's routing).
  * Run: tests/guest/run.sh lapic (expected output: lapic.expect). */
 #include "rt.h"
 
@@ -23,6 +24,7 @@
 #define A_TMCCT 0x390
 #define A_TDCR 0x3e0
 #define SPIN 10000000                   /* bound on busy-waits */
+#define IOAPIC 0xfec00000               /* IOREGSEL at 0, IOWIN at 0x10 */
 
 /* WAIT_COUNT vector, n: halt with IF = 1 until vec_count[vector] >= n. */
 .macro WAIT_COUNT vector, n
@@ -155,6 +157,32 @@ cr8_done:
 	dec %ecx
 	jnz 1b
 2:	CHECK "nmi-ipi.count", vec_count+2*8, $1
+
+	/* PIT channel 0 in mode 2 (rate generator, 1193 counts, about
+	 * 1 ms; 8254 data sheet) on ISA IRQ 0 = I/O APIC pin 0: redirection
+	 * entry 0 (registers 0x10, 0x11; 82093AA data sheet) = vector 0x60,
+	 * fixed, physical, edge, unmasked, to our APIC ID. */
+	movq $h_eoi, handlers + 0x60 * 8
+	mov $IOAPIC, %ebx
+	mov A_ID(%r15), %eax
+	movl $0x11, (%rbx)
+	mov %eax, 0x10(%rbx)
+	movl $0x10, (%rbx)
+	movl $0x60, 0x10(%rbx)
+	mov $0x34, %al                  /* channel 0, lo/hi, mode 2 */
+	out %al, $0x43
+	mov $(1193 & 0xff), %al
+	out %al, $0x40
+	mov $(1193 >> 8), %al
+	out %al, $0x40
+	WAIT_COUNT 0x60, 2
+	movl $0x10, (%rbx)
+	movl $0x10060, 0x10(%rbx)       /* masked */
+	mov vec_count + 0x60 * 8, %rax
+	cmp $2, %rax
+	setae %al
+	movzbl %al, %eax
+	CHECK "pit-ioapic-pin0.count-at-least-2", %rax, $1
 
 	pop %r15
 	pop %r12
