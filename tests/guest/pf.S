@@ -73,6 +73,18 @@ test_main:
 	PROBE "user-read-absent", u_read, 0, 0x30, 0
 	CHECK "user-read-absent.error", u_err, $4
 
+	/* Rights combine over all levels (§4.6.1): a supervisor PDE makes
+	 * a user PTE supervisor; a read-only PDE makes a writable PTE
+	 * read-only (for CPL 0 too with CR0.WP = 1). */
+	andq $~PTE_U, pd_win
+	PROBE "user-read-pde-supervisor", u_read, 3, 0x28, PTE_P|PTE_U
+	CHECK "user-read-pde-supervisor.error", u_err, $5
+	orq $PTE_U, pd_win
+	andq $~PTE_W, pd_win
+	PROBE "write-pde-readonly-wp1", k_write, 2, 0x38, PTE_P|PTE_W
+	CHECK "write-pde-readonly-wp1.error", u_err, $3
+	orq $PTE_W, pd_win
+
 	/* A reserved bit (bit 51: above MAXPHYADDR, which is at most 52 and
 	 * 40 on both engines' CPUID) in a present PTE: P | RSVD (§4.7). */
 	PROBE "read-reserved-bit", k_read, 4, 0x40, PTE_P|PTE_W|(1<<51)
