@@ -1,8 +1,9 @@
 /* bm/io.c: I/O instruction exits (unconditional I/O exiting: every IN
  * and OUT comes here).  Ports are dispatched through bm_io_table: COM1
  * goes to the real UART, the PIT and port 0x61 pass through to the
- * hardware, the interrupt controllers are virtual; the rest is logged
- * and reads as all ones.  Qualification layout: SDM Vol. 3 §28.2.1
+ * hardware, the interrupt controllers are virtual, the keyboard
+ * controller's reset line ends the run; the rest is logged and reads as
+ * all ones.  Qualification layout: SDM Vol. 3 §28.2.1
  * Table 28-5. */
 #include "exit.h"
 
@@ -90,6 +91,21 @@ static uint8_t bm_io_passthrough(unsigned port, int in, uint8_t v)
 	return 0;
 }
 
+/* The 8042 keyboard controller, only as the reset line PCs have used
+ * since the AT: command 0xfe on port 0x64 pulses the CPU's reset
+ * (Linux's "reboot" tries it first without ACPI; arch/x86/kernel/
+ * reboot.c, BOOT_KBD).  A guest reset ends the run.  Status reads 0
+ * (input buffer empty), so a guest waiting to send a command does not
+ * spin; there is no keyboard behind it. */
+static int bm_io_reset;
+
+static uint8_t bm_io_kbc(unsigned port, int in, uint8_t v)
+{
+	if (!in && v == 0xfe)
+		bm_io_reset = 1;
+	return 0;
+}
+
 /* The guest's 8259A pair.  The host keeps the real PIC (bm_pic_init);
  * the guest's programming only decides the vectors it gets and which
  * IRQs it masks.  ICW1 (bit 4 set, even port) starts an init sequence:
@@ -152,6 +168,7 @@ static const struct {
 	{ 0x20, 0x21, bm_io_pic },
 	{ 0x40, 0x43, bm_io_passthrough },
 	{ 0x61, 0x61, bm_io_passthrough },
+	{ 0x64, 0x64, bm_io_kbc },
 	{ 0xa0, 0xa1, bm_io_pic },
 	{ BM_COM1, BM_COM1 + 7, bm_io_com1 },
 };
@@ -193,5 +210,9 @@ enum bm_action bm_exit_io(struct bm_exit *e)
 		       in ? "IN " : "OUT", port, size, in ? " -> all ones" : "");
 	if (in)
 		*rax = size == 4 ? (uint32_t)v : (*rax & ~mask) | (v & mask);
+	if (bm_io_reset) {
+		bm_printf("bm: guest reset (8042 command fe)\n");
+		return BM_STOP;
+	}
 	return BM_NEXT;
 }

@@ -18,7 +18,7 @@ EXTRA_DIST += $(BM_C) $(BM_S) $(BM_H) $(BM_ASM) bm/bm.ld bm/bochsrc.in \
 	bm/README.md tests/bm/bochs.sh \
 	tests/bm/boots-guest-under-vmx.test tests/bm/reports-missing-vmx.test \
 	tests/bm/reports-guest-triple-fault.test tests/bm/reports-failed-vm-entry.test \
-	tests/bm/boots-linux-to-init.test
+	tests/bm/boots-linux-to-init.test bm/linux-img.sh
 
 BM_IMG_SECTORS = 2016
 BM_STAGE2_SECTORS = 8
@@ -41,7 +41,7 @@ BM_OBJS = bm/entry.bm.o bm/main.bm.o bm/exit.bm.o bm/cpuid.bm.o \
 BM_PRODUCTS = $(BM_OBJS) bm/stage1.bin bm/stage2.bin bm/guest.bin \
 	bm/stage3.elf bm/stage3.bin bm/rax-bm.img bm/rax-bm.img.tmp \
 	bm/bochsrc-run bm/serial.out bm/bochs.log bm/debug.rc bm/run.rc bm/headers.stamp \
-	bm/rax-bm-linux.img bm/linux-hdr.bin bm/bochsrc-linux
+	bm/rax-bm-linux.img bm/rax-bm-linux.img.tmp bm/bochsrc-linux
 
 if HAVE_NASM
 # noinst_DATA is ours alone today; a module that needs it too should
@@ -146,25 +146,16 @@ debug-bochs: bm/rax-bm.img bm/bochsrc-run
 .PHONY: run-bochs debug-bochs
 
 # The optional Linux guest (bm/README.md): a bzImage and initramfs
-# appended after the image, behind a header sector.  Not part of "all":
-# the kernel comes from the guest build in $(BM_LINUX_DIR).
-BM_LINUX_DIR = $(firstword $(wildcard $(HOME)/.cache/rax/guest-*/))
-bm/rax-bm-linux.img: bm/rax-bm.img $(srcdir)/bm/linux-hdr.asm
-	@test -f "$(BM_LINUX_DIR)bzImage" || \
-	  { echo "bm: no guest kernel in BM_LINUX_DIR=$(BM_LINUX_DIR)"; exit 1; }
-	@k=$$(wc -c < $(BM_LINUX_DIR)bzImage); \
-	i=$$(wc -c < $(BM_LINUX_DIR)initramfs.cpio.gz); \
-	ks=$$(( (k + 511) / 512 )); \
-	$(NASM) -f bin -o bm/linux-hdr.bin -DKERNEL_LBA=$$(( $(BM_IMG_SECTORS) + 1 )) \
-	  -DKERNEL_SIZE=$$k -DINITRD_LBA=$$(( $(BM_IMG_SECTORS) + 1 + ks )) \
-	  -DINITRD_SIZE=$$i $(srcdir)/bm/linux-hdr.asm; \
-	{ cat bm/rax-bm.img bm/linux-hdr.bin; \
-	  dd if=$(BM_LINUX_DIR)bzImage bs=512 conv=sync 2>/dev/null; \
-	  dd if=$(BM_LINUX_DIR)initramfs.cpio.gz bs=512 conv=sync 2>/dev/null; \
-	} > $@.tmp; \
-	n=$$(( ($$(wc -c < $@.tmp) / 512 + 1007) / 1008 )); \
-	dd if=/dev/null of=$@.tmp bs=512 seek=$$(( n * 1008 )) 2>/dev/null; \
-	mv $@.tmp $@; echo "bm: $@: $$n cylinders"
+# appended after the image, behind a header sector (bm/linux-img.sh).
+# Not part of "all": the kernel comes from the default guest build,
+# $RAX_GUEST_DIR if set (as for rax itself), else the folder
+# examples/build-guest.sh builds into ("make guest").
+BM_LINUX_DIR = $${RAX_GUEST_DIR:-`bash $(srcdir)/examples/build-guest.sh --print-dir`}
+bm/rax-bm-linux.img: bm/rax-bm.img $(srcdir)/bm/linux-hdr.asm \
+		$(srcdir)/bm/linux-img.sh
+	$(BM_V_BM)cp bm/rax-bm.img $@.tmp && \
+	NASM="$(NASM)" $(SHELL) $(srcdir)/bm/linux-img.sh $@.tmp $(BM_LINUX_DIR) && \
+	mv $@.tmp $@
 
 run-bochs-linux: bm/rax-bm-linux.img
 	n=$$(( $$(wc -c < bm/rax-bm-linux.img) / 516096 )); \
@@ -176,10 +167,11 @@ run-bochs-linux: bm/rax-bm-linux.img
 	$(BOCHS) -q -f bm/bochsrc-linux -rc bm/run.rc
 .PHONY: run-bochs-linux
 
-# Not in TESTS: it needs the guest build and runs Bochs for 150 s.
-check-bm-linux: bm/rax-bm-linux.img
-	srcdir=$(srcdir) $(SHELL) $(srcdir)/tests/bm/boots-linux-to-init.test
+# The Linux test alone (it is in TESTS too).
+check-bm-linux: bm/rax-bm.img
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS=tests/bm/boots-linux-to-init.test
 .PHONY: check-bm-linux
 
 TESTS += tests/bm/boots-guest-under-vmx.test tests/bm/reports-missing-vmx.test \
-	tests/bm/reports-guest-triple-fault.test tests/bm/reports-failed-vm-entry.test
+	tests/bm/reports-guest-triple-fault.test tests/bm/reports-failed-vm-entry.test \
+	tests/bm/boots-linux-to-init.test
