@@ -18,7 +18,8 @@ EXTRA_DIST += $(BM_C) $(BM_S) $(BM_H) $(BM_ASM) bm/bm.ld bm/bochsrc.in \
 	bm/README.md tests/bm/bochs.sh \
 	tests/bm/boots-guest-under-vmx.test tests/bm/reports-missing-vmx.test \
 	tests/bm/reports-guest-triple-fault.test tests/bm/reports-failed-vm-entry.test \
-	tests/bm/boots-linux-to-init.test bm/linux-img.sh
+	tests/bm/boots-linux-to-init.test bm/linux-img.sh \
+	tests/bm/linux-shell-answers-on-com1.test tests/bm/com1-shell.py
 
 BM_IMG_SECTORS = 2016
 BM_STAGE2_SECTORS = 8
@@ -122,16 +123,20 @@ bm/rax-bm.img: bm/stage1.bin bm/stage2.bin bm/stage3.bin bm/guest.bin
 	  "stage 3 + handlers $$s3 B (+ $$bss B bss), guest $$g B;" \
 	  "stages 1-3 $$(( s1 + s2 + s3 )) B (goal 16384)"
 
+BM_COM1 = mode=file, dev=bm/serial.out
 BM_OBJCOPY = objcopy
 BM_NM = nm
 
 # Interactive runs.  run-bochs: term display (VGA in this terminal), COM1
-# in bm/serial.out.  debug-bochs: the Bochs debugger, stopping at every
-# VM exit (vmexitbp); type "c" to continue.
+# in bm/serial.out, or as BM_COM1 says (a Bochs "com1:" mode, e.g.
+# BM_COM1='mode=socket-server, dev=localhost:8888': Bochs waits for a
+# client such as "nc localhost 8888", which is then the guest's console).
+# debug-bochs: the Bochs debugger, stopping at every VM exit (vmexitbp);
+# type "c" to continue.  bm/bochsrc-run is remade every time (BM_COM1).
 bm/bochsrc-run: $(srcdir)/bm/bochsrc.in
 	@$(MKDIR_P) bm
 	sed -e 's|@IMG@|bm/rax-bm.img|' -e 's|@MODEL@|$(BM_MODEL)|' \
-	  -e 's|@SERIAL@|bm/serial.out|' -e 's|@LOG@|bm/bochs.log|' \
+	  -e 's|@COM1@|$(BM_COM1)|' -e 's|@LOG@|bm/bochs.log|' \
 	  -e 's|@DISPLAY@|term|' -e 's|@MEGS@|64|' -e 's|@CYLS@|2|' \
 	  $(srcdir)/bm/bochsrc.in > $@
 
@@ -143,7 +148,7 @@ debug-bochs: bm/rax-bm.img bm/bochsrc-run
 	printf 'vmexitbp\n' > bm/debug.rc
 	$(BOCHS) -q -f bm/bochsrc-run -rc bm/debug.rc
 
-.PHONY: run-bochs debug-bochs
+.PHONY: run-bochs debug-bochs bm/bochsrc-run
 
 # The optional Linux guest (bm/README.md): a bzImage and initramfs
 # appended after the image, behind a header sector (bm/linux-img.sh).
@@ -160,18 +165,19 @@ bm/rax-bm-linux.img: bm/rax-bm.img $(srcdir)/bm/linux-hdr.asm \
 run-bochs-linux: bm/rax-bm-linux.img
 	n=$$(( $$(wc -c < bm/rax-bm-linux.img) / 516096 )); \
 	sed -e 's|@IMG@|bm/rax-bm-linux.img|' -e 's|@MODEL@|$(BM_MODEL)|' \
-	  -e 's|@SERIAL@|bm/serial.out|' -e 's|@LOG@|bm/bochs.log|' \
+	  -e 's|@COM1@|$(BM_COM1)|' -e 's|@LOG@|bm/bochs.log|' \
 	  -e 's|@DISPLAY@|term|' -e 's|@MEGS@|128|' -e "s|@CYLS@|$$n|" \
 	  $(srcdir)/bm/bochsrc.in > bm/bochsrc-linux
 	printf 'c\n' > bm/run.rc
 	$(BOCHS) -q -f bm/bochsrc-linux -rc bm/run.rc
 .PHONY: run-bochs-linux
 
-# The Linux test alone (it is in TESTS too).
+# The Linux tests alone (they are in TESTS too).
 check-bm-linux: bm/rax-bm.img
-	$(MAKE) $(AM_MAKEFLAGS) check TESTS=tests/bm/boots-linux-to-init.test
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS="tests/bm/boots-linux-to-init.test \
+	  tests/bm/linux-shell-answers-on-com1.test"
 .PHONY: check-bm-linux
 
 TESTS += tests/bm/boots-guest-under-vmx.test tests/bm/reports-missing-vmx.test \
 	tests/bm/reports-guest-triple-fault.test tests/bm/reports-failed-vm-entry.test \
-	tests/bm/boots-linux-to-init.test
+	tests/bm/boots-linux-to-init.test tests/bm/linux-shell-answers-on-com1.test

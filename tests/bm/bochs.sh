@@ -2,7 +2,9 @@
 # bm/rax-bm.img (from the build tree, the current directory under
 # "make check") in Bochs 2.7 headless with CPU model $1 and leaves COM1's
 # output in $out/serial.txt.  If $bm_patch names a function, it is called
-# with the copy of the image first.  $bm_megs sets the RAM (MiB) and
+# with the copy of the image first.  $bm_out names a folder for the run
+# instead of a new one, $bm_com1 the Bochs COM1 mode instead of the file
+# serial.out (bm/bochsrc.in), $bm_megs the RAM (MiB) and
 # $bm_ticks the budget in Bochs ticks (below; 1e9 unless set: the
 # built-in guest's runs end at about 0.2e9, mostly the BIOS).  Skips
 # (77) when bochs or the image (no nasm) is missing.
@@ -32,14 +34,15 @@ fi
 
 bm_boot() {
 	model=$1
-	out=$(mktemp -d "${TMPDIR:-/tmp}/rax-bm.XXXXXX") || exit 99
+	out=${bm_out:-$(mktemp -d "${TMPDIR:-/tmp}/rax-bm.XXXXXX")} || exit 99
 	# Each run gets its own copy: Bochs opens the disk read-write.
 	cp "$img" "$out/disk.img"
 	if [ -n "${bm_patch:-}" ]; then
 		$bm_patch "$out/disk.img" || exit 99
 	fi
 	sed -e "s|@IMG@|disk.img|" -e "s|@MODEL@|$model|" \
-	    -e "s|@SERIAL@|serial.out|" -e "s|@LOG@|bochs.log|" \
+	    -e "s|@COM1@|${bm_com1:-mode=file, dev=serial.out}|" \
+	    -e "s|@LOG@|bochs.log|" \
 	    -e "s|@DISPLAY@|term|" -e "s|@MEGS@|${bm_megs:-64}|" \
 	    -e "s|@CYLS@|$(( $(wc -c < "$out/disk.img") / 516096 ))|" \
 	    "$srcdir/bm/bochsrc.in" > "$out/bochsrc"
