@@ -56,7 +56,7 @@ bm_boot() {
 	st=$?
 	# Bochs log lines start with the tick count: the last one dates
 	# the end of the run.
-	ticks=$(tail -n 1 "$out/bochs.log" | sed -n 's/^0*\([0-9][0-9]*\)[a-z]\[.*/\1/p')
+	ticks=$(tail -n 1 "$out/bochs.log" 2>/dev/null | sed -n 's/^0*\([0-9][0-9]*\)[a-z]\[.*/\1/p')
 	echo "bochs ($model) finished with status $st at tick ${ticks:-?};" \
 		"output in $out"
 	if grep -q "Caught time breakpoint" "$out/term.out"; then

@@ -45,7 +45,11 @@ def main():
     step = 0
     with open(logname, "wb") as log:
         while True:
-            data = conn.recv(4096)
+            try:
+                data = conn.recv(4096)
+            except ConnectionResetError:
+                # Bochs ended with typed bytes still unread.
+                data = b""
             if not data:
                 break
             log.write(data)
