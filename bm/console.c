@@ -1,5 +1,6 @@
-/* bm/console.c: COM1 (polled, PC16550D LSR.THRE) plus VGA text mode at
- * 0xb8000, continuing at the cursor stage 2 leaves in BM_HANDOFF. */
+/* bm/console.c: COM1 (output polled on PC16550D LSR.THRE; its receive
+ * interrupt is armed for the guest, io.c) plus VGA text mode at 0xb8000,
+ * continuing at the cursor stage 2 leaves in BM_HANDOFF. */
 #include "console.h"
 
 #include <stdint.h>
@@ -21,6 +22,12 @@ void bm_console_init(void)
 	bm_cursor = *(volatile uint16_t *)handoff;
 	if (bm_cursor >= VGA_COLS * VGA_ROWS)
 		bm_cursor = 0;
+	/* Received data interrupts on IRQ4 for the guest's COM1 (io.c):
+	 * FIFO trigger level 1, IER "data available", MCR OUT2 (which
+	 * gates the UART's interrupt line on PCs) besides DTR and RTS. */
+	bm_outb(BM_COM1 + 2, 0x07);
+	bm_outb(BM_COM1 + 1, 0x01);
+	bm_outb(BM_COM1 + 4, 0x0b);
 }
 
 static void bm_serial_putc(char c)
@@ -53,6 +60,11 @@ void bm_putc(char c)
 {
 	if (c == '\n')
 		bm_serial_putc('\r');
+	bm_putc_raw(c);
+}
+
+void bm_putc_raw(char c)
+{
 	bm_serial_putc(c);
 	bm_vga_putc(c);
 }

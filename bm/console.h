@@ -4,8 +4,12 @@
 
 #include <stdarg.h>
 
+/* Continue at stage 2's VGA cursor; arm COM1's receive interrupt. */
 void bm_console_init(void);
+/* One character; bm_putc sends "\n" as CR LF, bm_putc_raw (a guest's
+ * bytes) as it is. */
 void bm_putc(char c);
+void bm_putc_raw(char c);
 void bm_puts(const char *s);
 void bm_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void bm_vprintf(const char *fmt, va_list ap);

@@ -46,6 +46,9 @@ enum bm_action bm_intr_halt(void);
 /* The guest's view of the 8259A pair (io.c): the vector the guest
  * programmed for host IRQ "irq", or -1 if the guest masked it. */
 int bm_vpic_vector(unsigned irq);
+/* The real UART interrupted (io.c): the guest's IRQ4 if it asked for
+ * receive interrupts and data is waiting. */
+void bm_com1_host_irq(void);
 /* Make guest IRQ "irq" pending (intr.c). */
 void bm_raise_irq(unsigned irq);
 

@@ -81,7 +81,10 @@ enum bm_action bm_exit_ext_intr(struct bm_exit *e)
 	bm_outb(0x20, 0x20);
 	bm_log("bm: IRQ%u (host vector %x) -> guest vector %x%s\n", irq,
 	       vector, gv & 0xff, gv < 0 ? " masked" : "");
-	bm_raise_irq(irq);
+	if (irq == 4)
+		bm_com1_host_irq(); /* COM1 receive (bm_console_init) */
+	else
+		bm_raise_irq(irq);
 	return BM_RETRY;
 }
 

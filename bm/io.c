@@ -1,8 +1,9 @@
 /* bm/io.c: I/O instruction exits (unconditional I/O exiting: every IN
  * and OUT comes here).  Ports are dispatched through bm_io_table: COM1
  * goes to the real UART, the PIT and port 0x61 pass through to the
- * hardware, the interrupt controllers are virtual; the rest is logged
- * and reads as all ones.  Qualification layout: SDM Vol. 3 §28.2.1
+ * hardware, the interrupt controllers are virtual, the keyboard
+ * controller's reset line ends the run; the rest is logged and reads as
+ * all ones.  Qualification layout: SDM Vol. 3 §28.2.1
  * Table 28-5. */
 #include "exit.h"
 
@@ -19,8 +20,12 @@ typedef uint8_t (*bm_io_fn)(unsigned port, int in, uint8_t v);
  * transmitter-empty interrupt (IER bit 1) is modelled, because Linux's
  * 8250 driver writes user-space output from it: it is pending after a
  * write to THR or after enabling it, raises IRQ4, shows in IIR (0x02)
- * and is cleared by reading IIR.  Other registers read as after reset
- * (PC16550D register map). */
+ * and is cleared by reading IIR.  Input comes from the real UART: RBR
+ * and LSR's receive bits are read from it, and its receive interrupt
+ * (the host enables it, bm_console_init) becomes the guest's IRQ4 when
+ * the guest enabled receive interrupts (IER bit 0), IIR 0x04 while data
+ * is waiting.  Other registers read as after reset (PC16550D register
+ * map). */
 static struct {
 	uint8_t ier, lcr, mcr, scr, thre;
 } bm_com1 = { 0, 0x03, 0x03, 0, 0 };
@@ -32,16 +37,40 @@ static void bm_com1_thre(void)
 		bm_raise_irq(4);
 }
 
+/* Data waiting in the real UART (LSR bit 0, data ready). */
+static int bm_com1_rx_ready(void)
+{
+	return bm_inb(BM_COM1 + 5) & 1;
+}
+
+void bm_com1_host_irq(void)
+{
+	if ((bm_com1.ier & 1) && bm_com1_rx_ready())
+		bm_raise_irq(4);
+}
+
+static uint8_t bm_com1_iir(void)
+{
+	if ((bm_com1.ier & 1) && bm_com1_rx_ready())
+		return 0x04;
+	if ((bm_com1.ier & 2) && bm_com1.thre) {
+		bm_com1.thre = 0;
+		return 0x02;
+	}
+	return 0x01;
+}
+
 static uint8_t bm_io_com1(unsigned port, int in, uint8_t v)
 {
 	unsigned reg = port - BM_COM1;
-	uint8_t iir;
 
 	if (bm_com1.lcr & 0x80 && reg < 2)
 		return in ? (reg ? 0 : 1) : 0; /* divisor latch: 115200 */
 	switch (reg * 2 + !in) {
+	case 0 * 2:
+		return bm_inb(BM_COM1);
 	case 0 * 2 + 1:
-		bm_putc((char)v);
+		bm_putc_raw((char)v);
 		bm_com1_thre();
 		return 0;
 	case 1 * 2:
@@ -50,12 +79,10 @@ static uint8_t bm_io_com1(unsigned port, int in, uint8_t v)
 		bm_com1.ier = v & 0x0f;
 		if (v & 2)
 			bm_com1_thre();
+		bm_com1_host_irq();
 		return 0;
 	case 2 * 2:
-		iir = (bm_com1.ier & 2) && bm_com1.thre ? 0x02 : 0x01;
-		if (iir == 0x02)
-			bm_com1.thre = 0;
-		return iir | 0xc0; /* FIFOs enabled */
+		return bm_com1_iir() | 0xc0; /* FIFOs enabled */
 	case 3 * 2:
 		return bm_com1.lcr;
 	case 3 * 2 + 1:
@@ -67,7 +94,8 @@ static uint8_t bm_io_com1(unsigned port, int in, uint8_t v)
 		bm_com1.mcr = v;
 		return 0;
 	case 5 * 2:
-		return 0x60; /* THR and transmitter empty, no data */
+		/* Transmitter empty; data ready and errors from the UART. */
+		return 0x60 | (bm_inb(BM_COM1 + 5) & 0x9f);
 	case 6 * 2:
 		return 0xb0; /* DCD, DSR, CTS */
 	case 7 * 2:
@@ -87,6 +115,21 @@ static uint8_t bm_io_passthrough(unsigned port, int in, uint8_t v)
 	if (in)
 		return bm_inb(port);
 	bm_outb(port, v);
+	return 0;
+}
+
+/* The 8042 keyboard controller, only as the reset line PCs have used
+ * since the AT: command 0xfe on port 0x64 pulses the CPU's reset
+ * (Linux's "reboot" tries it first without ACPI; arch/x86/kernel/
+ * reboot.c, BOOT_KBD).  A guest reset ends the run.  Status reads 0
+ * (input buffer empty), so a guest waiting to send a command does not
+ * spin; there is no keyboard behind it. */
+static int bm_io_reset;
+
+static uint8_t bm_io_kbc(unsigned port, int in, uint8_t v)
+{
+	if (!in && v == 0xfe)
+		bm_io_reset = 1;
 	return 0;
 }
 
@@ -152,6 +195,7 @@ static const struct {
 	{ 0x20, 0x21, bm_io_pic },
 	{ 0x40, 0x43, bm_io_passthrough },
 	{ 0x61, 0x61, bm_io_passthrough },
+	{ 0x64, 0x64, bm_io_kbc },
 	{ 0xa0, 0xa1, bm_io_pic },
 	{ BM_COM1, BM_COM1 + 7, bm_io_com1 },
 };
@@ -193,5 +237,9 @@ enum bm_action bm_exit_io(struct bm_exit *e)
 		       in ? "IN " : "OUT", port, size, in ? " -> all ones" : "");
 	if (in)
 		*rax = size == 4 ? (uint32_t)v : (*rax & ~mask) | (v & mask);
+	if (bm_io_reset) {
+		bm_printf("bm: guest reset (8042 command fe)\n");
+		return BM_STOP;
+	}
 	return BM_NEXT;
 }

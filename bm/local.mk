@@ -18,7 +18,8 @@ EXTRA_DIST += $(BM_C) $(BM_S) $(BM_H) $(BM_ASM) bm/bm.ld bm/bochsrc.in \
 	bm/README.md tests/bm/bochs.sh \
 	tests/bm/boots-guest-under-vmx.test tests/bm/reports-missing-vmx.test \
 	tests/bm/reports-guest-triple-fault.test tests/bm/reports-failed-vm-entry.test \
-	tests/bm/boots-linux-to-init.test
+	tests/bm/boots-linux-to-init.test bm/linux-img.sh \
+	tests/bm/linux-shell-answers-on-com1.test tests/bm/com1-shell.py
 
 BM_IMG_SECTORS = 2016
 BM_STAGE2_SECTORS = 8
@@ -41,7 +42,7 @@ BM_OBJS = bm/entry.bm.o bm/main.bm.o bm/exit.bm.o bm/cpuid.bm.o \
 BM_PRODUCTS = $(BM_OBJS) bm/stage1.bin bm/stage2.bin bm/guest.bin \
 	bm/stage3.elf bm/stage3.bin bm/rax-bm.img bm/rax-bm.img.tmp \
 	bm/bochsrc-run bm/serial.out bm/bochs.log bm/debug.rc bm/run.rc bm/headers.stamp \
-	bm/rax-bm-linux.img bm/linux-hdr.bin bm/bochsrc-linux
+	bm/rax-bm-linux.img bm/rax-bm-linux.img.tmp bm/bochsrc-linux
 
 if HAVE_NASM
 # noinst_DATA is ours alone today; a module that needs it too should
@@ -122,16 +123,20 @@ bm/rax-bm.img: bm/stage1.bin bm/stage2.bin bm/stage3.bin bm/guest.bin
 	  "stage 3 + handlers $$s3 B (+ $$bss B bss), guest $$g B;" \
 	  "stages 1-3 $$(( s1 + s2 + s3 )) B (goal 16384)"
 
+BM_COM1 = mode=file, dev=bm/serial.out
 BM_OBJCOPY = objcopy
 BM_NM = nm
 
 # Interactive runs.  run-bochs: term display (VGA in this terminal), COM1
-# in bm/serial.out.  debug-bochs: the Bochs debugger, stopping at every
-# VM exit (vmexitbp); type "c" to continue.
+# in bm/serial.out, or as BM_COM1 says (a Bochs "com1:" mode, e.g.
+# BM_COM1='mode=socket-server, dev=localhost:8888': Bochs waits for a
+# client such as "nc localhost 8888", which is then the guest's console).
+# debug-bochs: the Bochs debugger, stopping at every VM exit (vmexitbp);
+# type "c" to continue.  bm/bochsrc-run is remade every time (BM_COM1).
 bm/bochsrc-run: $(srcdir)/bm/bochsrc.in
 	@$(MKDIR_P) bm
 	sed -e 's|@IMG@|bm/rax-bm.img|' -e 's|@MODEL@|$(BM_MODEL)|' \
-	  -e 's|@SERIAL@|bm/serial.out|' -e 's|@LOG@|bm/bochs.log|' \
+	  -e 's|@COM1@|$(BM_COM1)|' -e 's|@LOG@|bm/bochs.log|' \
 	  -e 's|@DISPLAY@|term|' -e 's|@MEGS@|64|' -e 's|@CYLS@|2|' \
 	  $(srcdir)/bm/bochsrc.in > $@
 
@@ -143,43 +148,36 @@ debug-bochs: bm/rax-bm.img bm/bochsrc-run
 	printf 'vmexitbp\n' > bm/debug.rc
 	$(BOCHS) -q -f bm/bochsrc-run -rc bm/debug.rc
 
-.PHONY: run-bochs debug-bochs
+.PHONY: run-bochs debug-bochs bm/bochsrc-run
 
 # The optional Linux guest (bm/README.md): a bzImage and initramfs
-# appended after the image, behind a header sector.  Not part of "all":
-# the kernel comes from the guest build in $(BM_LINUX_DIR).
-BM_LINUX_DIR = $(firstword $(wildcard $(HOME)/.cache/rax/guest-*/))
-bm/rax-bm-linux.img: bm/rax-bm.img $(srcdir)/bm/linux-hdr.asm
-	@test -f "$(BM_LINUX_DIR)bzImage" || \
-	  { echo "bm: no guest kernel in BM_LINUX_DIR=$(BM_LINUX_DIR)"; exit 1; }
-	@k=$$(wc -c < $(BM_LINUX_DIR)bzImage); \
-	i=$$(wc -c < $(BM_LINUX_DIR)initramfs.cpio.gz); \
-	ks=$$(( (k + 511) / 512 )); \
-	$(NASM) -f bin -o bm/linux-hdr.bin -DKERNEL_LBA=$$(( $(BM_IMG_SECTORS) + 1 )) \
-	  -DKERNEL_SIZE=$$k -DINITRD_LBA=$$(( $(BM_IMG_SECTORS) + 1 + ks )) \
-	  -DINITRD_SIZE=$$i $(srcdir)/bm/linux-hdr.asm; \
-	{ cat bm/rax-bm.img bm/linux-hdr.bin; \
-	  dd if=$(BM_LINUX_DIR)bzImage bs=512 conv=sync 2>/dev/null; \
-	  dd if=$(BM_LINUX_DIR)initramfs.cpio.gz bs=512 conv=sync 2>/dev/null; \
-	} > $@.tmp; \
-	n=$$(( ($$(wc -c < $@.tmp) / 512 + 1007) / 1008 )); \
-	dd if=/dev/null of=$@.tmp bs=512 seek=$$(( n * 1008 )) 2>/dev/null; \
-	mv $@.tmp $@; echo "bm: $@: $$n cylinders"
+# appended after the image, behind a header sector (bm/linux-img.sh).
+# Not part of "all": the kernel comes from the default guest build,
+# $RAX_GUEST_DIR if set (as for rax itself), else the folder
+# examples/build-guest.sh builds into ("make guest").
+BM_LINUX_DIR = $${RAX_GUEST_DIR:-`bash $(srcdir)/examples/build-guest.sh --print-dir`}
+bm/rax-bm-linux.img: bm/rax-bm.img $(srcdir)/bm/linux-hdr.asm \
+		$(srcdir)/bm/linux-img.sh
+	$(BM_V_BM)cp bm/rax-bm.img $@.tmp && \
+	NASM="$(NASM)" $(SHELL) $(srcdir)/bm/linux-img.sh $@.tmp $(BM_LINUX_DIR) && \
+	mv $@.tmp $@
 
 run-bochs-linux: bm/rax-bm-linux.img
 	n=$$(( $$(wc -c < bm/rax-bm-linux.img) / 516096 )); \
 	sed -e 's|@IMG@|bm/rax-bm-linux.img|' -e 's|@MODEL@|$(BM_MODEL)|' \
-	  -e 's|@SERIAL@|bm/serial.out|' -e 's|@LOG@|bm/bochs.log|' \
+	  -e 's|@COM1@|$(BM_COM1)|' -e 's|@LOG@|bm/bochs.log|' \
 	  -e 's|@DISPLAY@|term|' -e 's|@MEGS@|128|' -e "s|@CYLS@|$$n|" \
 	  $(srcdir)/bm/bochsrc.in > bm/bochsrc-linux
 	printf 'c\n' > bm/run.rc
 	$(BOCHS) -q -f bm/bochsrc-linux -rc bm/run.rc
 .PHONY: run-bochs-linux
 
-# Not in TESTS: it needs the guest build and runs Bochs for 150 s.
-check-bm-linux: bm/rax-bm-linux.img
-	srcdir=$(srcdir) $(SHELL) $(srcdir)/tests/bm/boots-linux-to-init.test
+# The Linux tests alone (they are in TESTS too).
+check-bm-linux: bm/rax-bm.img
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS="tests/bm/boots-linux-to-init.test \
+	  tests/bm/linux-shell-answers-on-com1.test"
 .PHONY: check-bm-linux
 
 TESTS += tests/bm/boots-guest-under-vmx.test tests/bm/reports-missing-vmx.test \
-	tests/bm/reports-guest-triple-fault.test tests/bm/reports-failed-vm-entry.test
+	tests/bm/reports-guest-triple-fault.test tests/bm/reports-failed-vm-entry.test \
+	tests/bm/boots-linux-to-init.test tests/bm/linux-shell-answers-on-com1.test

@@ -199,7 +199,8 @@ static void bm_enable_xsave(void)
 /* The 8259A pair, reprogrammed so that IRQs do not share vectors with
  * exceptions (the BIOS leaves the master at 8): master at 0x20, slave at
  * 0x28, cascade on IRQ2, 8086 mode (ICW1-ICW4; Intel 8259A datasheet).
- * Only IRQ0, the BIOS-programmed PIT at 18.2 Hz, stays unmasked.  The
+ * Only IRQ0, the BIOS-programmed PIT at 18.2 Hz, and IRQ4, COM1's
+ * receive interrupt (bm_console_init), stay unmasked.  The
  * host runs with IF=0; the ticks arrive as external-interrupt exits,
  * acknowledged by the exit itself ("acknowledge interrupt on exit"). */
 static void bm_pic_init(void)
@@ -216,7 +217,7 @@ static void bm_pic_init(void)
 		bm_outb(i ? 0xa1 : 0x21, icw[i][2]);
 		bm_outb(i ? 0xa1 : 0x21, icw[i][3]);
 	}
-	bm_outb(0x21, 0xfe);
+	bm_outb(0x21, 0xee);
 	bm_outb(0xa1, 0xff);
 }
 
