@@ -1,0 +1,1076 @@
+/* The sequence generator: random but valid user-level instruction
+ * sequences with random registers and memory, only instructions rax's
+ * CPUID advertises (x86-64-v1 + CX16, POPCNT, LAHF/SAHF), plus a tail of
+ * unadvertised ones that must raise #UD.
+ *
+ * Undefined results are never compared.  The generator tracks which
+ * RFLAGS bits (and x87 C0-C3) are undefined at each point, per the
+ * SDM's "Flags Affected" sections cited at each family; an instruction
+ * that reads flags gets a CMP first if any it reads is undefined, and
+ * the comparison masks those still undefined at the end (or at the
+ * fault).  Undefined register results are avoided by construction
+ * (BSF/BSR sources made nonzero, SHLD/SHRD counts within the size). */
+#include "gen.h"
+
+#include <string.h>
+
+const char *const dx_family_names[DX_NFAM] = {
+#define DX_FAM_NAME(n) #n,
+	DX_FAMILIES(DX_FAM_NAME)
+#undef DX_FAM_NAME
+};
+
+/* --- random numbers (splitmix64) ----------------------------------------- */
+
+uint64_t g_rnd(struct gen *g)
+{
+	uint64_t z = (g->rng += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+unsigned g_rn(struct gen *g, unsigned n)
+{
+	return (unsigned)(g_rnd(g) % n);
+}
+
+bool g_chance(struct gen *g, unsigned pct)
+{
+	return g_rn(g, 100) < pct;
+}
+
+unsigned g_gpr(struct gen *g, unsigned avoid)
+{
+	unsigned r;
+
+	avoid |= 1u << 4;
+	do
+		r = g_rn(g, 16);
+	while (avoid & (1u << r));
+	return r;
+}
+
+uint64_t g_ival(struct gen *g)
+{
+	static const uint64_t pool[] = {
+		0, 1, 2, 3, 7, 8, 31, 32, 33, 63, 64, 0x7f, 0x80, 0xff, 0x100,
+		0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000,
+		0xffffffff, 0x100000000ull, 0x7fffffffffffffffull,
+		0x8000000000000000ull, 0xffffffffffffffffull,
+		0xfffffffffffffffeull, 0xffffffff80000000ull,
+		0x00000000ffff8000ull, 0x5555555555555555ull,
+		0xaaaaaaaaaaaaaaaaull,
+	};
+
+	switch (g_rn(g, 4)) {
+	case 0: return pool[g_rn(g, sizeof(pool) / sizeof(*pool))];
+	case 1: return (uint64_t)(int64_t)(int8_t)g_rnd(g);
+	case 2: return g_rnd(g) >> g_rn(g, 64);
+	default: return g_rnd(g);
+	}
+}
+
+uint64_t g_fval(struct gen *g)
+{
+	static const uint32_t pool[] = {
+		0x00000000, 0x80000000, 0x3f800000, 0xbf800000, 0x3fc00000,
+		0x40000000, 0x3dcccccd, 0x00000001, 0x007fffff, 0x00800000,
+		0x7f7fffff, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000,
+		0x7fc12345, 0x7f800001, 0xff812345, 0x4f000000, 0xcf000000,
+		0x4effffff, 0x5f000000, 0xdf000000, 0x3f000000, 0x40200000,
+		0x4b800000, 0xcb7fffff, 0x3f7fffff,
+	};
+
+	if (g_chance(g, 60))
+		return pool[g_rn(g, sizeof(pool) / sizeof(*pool))];
+	if (g_chance(g, 50)) /* a random value of moderate magnitude */
+		return (g_rnd(g) & 0x807fffffu) | ((uint32_t)(100 + g_rn(g, 56)) << 23);
+	return (uint32_t)g_rnd(g);
+}
+
+uint64_t g_dval(struct gen *g)
+{
+	static const uint64_t pool[] = {
+		0, 0x8000000000000000ull, 0x3ff0000000000000ull,
+		0xbff0000000000000ull, 0x3ff8000000000000ull,
+		0x3fb999999999999aull, 0x0000000000000001ull,
+		0x000fffffffffffffull, 0x0010000000000000ull,
+		0x7fefffffffffffffull, 0x7ff0000000000000ull,
+		0xfff0000000000000ull, 0x7ff8000000000000ull,
+		0xfff8000000000000ull, 0x7ff8000000012345ull,
+		0x7ff0000000000001ull, 0xfff0000000054321ull,
+		0x41e0000000000000ull, 0xc1e0000000000000ull,
+		0x41dfffffffc00000ull, 0x43e0000000000000ull,
+		0xc3e0000000000000ull, 0x3fe0000000000000ull,
+		0x4004000000000000ull, 0x3ff0000000000001ull,
+		0x47efffffe0000000ull, 0x36a0000000000000ull,
+	};
+
+	if (g_chance(g, 60))
+		return pool[g_rn(g, sizeof(pool) / sizeof(*pool))];
+	if (g_chance(g, 50))
+		return (g_rnd(g) & 0x800fffffffffffffull) |
+		       ((uint64_t)(980 + g_rn(g, 90)) << 52);
+	return g_rnd(g);
+}
+
+/* --- encoding ------------------------------------------------------------ */
+
+static void add_insn(struct gen *g, unsigned len, bool setup)
+{
+	struct dx_seq *s = g->s;
+	struct dx_insn *in = &s->insn[s->n++];
+
+	in->off = (uint16_t)(s->len - len);
+	in->len = (uint8_t)len;
+	in->fam = (uint8_t)g->fam;
+	in->setup = setup;
+	in->undef_flags = g->undef;
+	in->undef_fsw = g->fundef;
+}
+
+void g_bytes(struct gen *g, const uint8_t *b, unsigned n, bool setup)
+{
+	memcpy(g->s->code + g->s->len, b, n);
+	g->s->len += n;
+	add_insn(g, n, setup);
+}
+
+static unsigned put_le(uint8_t *p, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+	return n;
+}
+
+void g_emit(struct gen *g, const struct enc *in, bool setup)
+{
+	const struct mop *e = &in->e;
+	uint8_t b[24];
+	unsigned n = 0, rex, rm = 0, x = 0, mod = 0, dpos = 0, dlen = 0;
+	bool mem = in->modrm && e->kind != M_REG;
+
+	if (e->a32 && mem)
+		b[n++] = 0x67;
+	for (unsigned i = 0; i < in->npfx; i++)
+		b[n++] = in->pfx[i];
+	if (in->modrm)
+		rm = e->kind == M_REG ? e->r : (e->kind >= M_BASE ? e->base : 0);
+	else
+		rm = in->reg; /* +r opcodes: register in REX.B */
+	if (mem && e->kind == M_SIB)
+		x = e->index;
+	rex = (in->w ? 8u : 0) | ((in->modrm && in->reg >= 8) ? 4u : 0) |
+	      (x >= 8 ? 2u : 0) | (rm >= 8 && (in->modrm ? e->kind == M_REG ||
+					       e->kind >= M_BASE : 1) ? 1u : 0);
+	if (rex || in->rex)
+		b[n++] = (uint8_t)(0x40 | rex);
+	for (unsigned i = 0; i < in->nop; i++)
+		b[n++] = in->op[i];
+	if (!in->modrm) {
+		if (in->nop)
+			b[n - 1] = (uint8_t)(b[n - 1] | (in->reg & 7));
+	} else if (e->kind == M_REG) {
+		b[n++] = (uint8_t)(0xc0 | ((in->reg & 7) << 3) | (e->r & 7));
+	} else if (e->kind == M_RIP || e->kind == M_ABS) {
+		b[n++] = (uint8_t)(((in->reg & 7) << 3) |
+				   (e->kind == M_RIP ? 5 : 4));
+		if (e->kind == M_ABS)
+			b[n++] = 0x25;
+		dpos = n;
+		dlen = 4;
+		n += put_le(b + n, e->kind == M_ABS ? e->target : 0, 4);
+	} else {
+		bool sib = e->kind == M_SIB || (e->base & 7) == 4;
+
+		if (e->disp == 0 && (e->base & 7) != 5)
+			mod = 0;
+		else if (e->disp >= -128 && e->disp <= 127)
+			mod = 1;
+		else
+			mod = 2;
+		b[n++] = (uint8_t)((mod << 6) | ((in->reg & 7) << 3) |
+				   (sib ? 4 : (e->base & 7)));
+		if (sib)
+			b[n++] = (uint8_t)((e->kind == M_SIB ? (e->scale << 6) |
+					    ((e->index & 7) << 3) : 0x20) |
+					   (e->base & 7));
+		if (mod)
+			n += put_le(b + n, (uint64_t)(int64_t)e->disp,
+				    mod == 1 ? 1 : 4);
+	}
+	n += put_le(b + n, in->imm, in->nimm);
+	if (mem && e->kind == M_RIP)
+		put_le(b + dpos, e->target - (DX_SEQ + g->s->len + n), dlen);
+	g_bytes(g, b, n, setup);
+}
+
+void g_pfx(struct enc *e, uint8_t p)
+{
+	e->pfx[e->npfx++] = p;
+}
+
+void g_opsize(struct enc *e, unsigned sz)
+{
+	if (sz == 2)
+		g_pfx(e, 0x66);
+	e->w = sz == 8;
+}
+
+/* mov r64, v: REX.W C7 /0 id (sign-extended) or REX.W B8+r io. */
+static void set_reg(struct gen *g, unsigned r, uint64_t v)
+{
+	struct enc e = { .w = true, .reg = r };
+
+	if ((uint64_t)(int64_t)(int32_t)v == v) {
+		e.op[0] = 0xc7;
+		e.nop = 1;
+		e.modrm = true;
+		e.reg = 0;
+		e.e = g_reg(r);
+		e.imm = v;
+		e.nimm = 4;
+	} else {
+		e.op[0] = 0xb8;
+		e.nop = 1;
+		e.imm = v;
+		e.nimm = 8;
+	}
+	g_emit(g, &e, true);
+}
+
+struct mop g_reg(unsigned r)
+{
+	return (struct mop){ .kind = M_REG, .r = r };
+}
+
+static uint64_t pick_addr(struct gen *g, unsigned size, unsigned align)
+{
+	uint64_t a;
+
+	switch (g_rn(g, 50)) {
+	case 0: /* starts below the data, in the lower guard page */
+		return DX_DATA - 1 - g_rn(g, size);
+	case 1: /* runs into the upper guard page */
+		return DX_DATA + DX_DATA_SIZE - size + 1 + g_rn(g, size);
+	default:
+		a = DX_DATA + g_rn(g, DX_DATA_SIZE - size + 1);
+		if (align > 1 && !g_chance(g, 4))
+			a &= ~(uint64_t)(align - 1);
+		return a;
+	}
+}
+
+struct mop g_mem(struct gen *g, unsigned size, unsigned align,
+		 unsigned avoid)
+{
+	struct mop m = { .target = pick_addr(g, size, align) };
+	uint64_t base, idx = 0;
+
+	switch (g_rn(g, 5)) {
+	case 0: m.kind = M_RIP; return m;
+	case 1: m.kind = M_ABS; return m;
+	case 2: m.kind = M_BASE; break;
+	default: m.kind = M_SIB; break;
+	}
+	m.base = g_gpr(g, avoid);
+	m.disp = g_chance(g, 50) ? (int8_t)g_rnd(g) :
+		 g_chance(g, 30) ? 0 : (int32_t)(g_rnd(g) % 0x20000) - 0x10000;
+	if (m.kind == M_SIB) {
+		m.index = g_gpr(g, avoid | (1u << m.base));
+		m.scale = g_rn(g, 4);
+		idx = g_rn(g, 64) - 16;
+		set_reg(g, m.index, idx);
+	}
+	base = m.target - (uint64_t)(int64_t)m.disp - (idx << m.scale);
+	m.a32 = g_chance(g, 10);
+	if (m.a32) /* bits 63:32 are ignored with a 32-bit address */
+		base = (uint32_t)base | (g_rnd(g) << 32);
+	set_reg(g, m.base, base);
+	if (m.a32 && m.kind == M_SIB)
+		set_reg(g, m.index, idx | (g_rnd(g) << 32));
+	return m;
+}
+
+struct mop g_rm(struct gen *g, unsigned size, unsigned avoid,
+		unsigned pct_mem)
+{
+	if (g_chance(g, pct_mem))
+		return g_mem(g, size, 1, avoid);
+	return g_reg(g_gpr(g, avoid));
+}
+
+/* --- flags bookkeeping ----------------------------------------------------- */
+
+void g_need(struct gen *g, uint64_t mask)
+{
+	if (g->undef & mask) { /* cmp r64, r64: defines all six */
+		struct enc e = { .w = true, .op = { 0x39 }, .nop = 1,
+				 .modrm = true, .reg = g_gpr(g, 0),
+				 .e = g_reg(g_gpr(g, 0)) };
+
+		g_emit(g, &e, true);
+		g->undef = 0;
+	}
+}
+
+void g_flags(struct gen *g, uint64_t def, uint64_t undef)
+{
+	g->undef = (g->undef & ~def) | undef;
+}
+
+static unsigned pick_size(struct gen *g)
+{
+	static const unsigned sz[] = { 1, 2, 4, 8 };
+
+	return sz[g_rn(g, 4)];
+}
+
+/* Byte operations: without REX, registers 4-7 are AH CH DH BH and no
+ * register may be 8-15 (memory operands included). */
+static unsigned byte_avoid(struct gen *g, struct enc *e, unsigned sz)
+{
+	if (sz != 1)
+		return 0;
+	if (g_chance(g, 50)) {
+		e->rex = true;
+		return 1u << 4; /* SPL would change RSP */
+	}
+	return 0xff00;
+}
+
+/* Condition codes and the flags they read (SDM Vol. 1 Table B-1). */
+static const uint64_t cc_reads[16] = {
+	F_OF, F_OF, F_CF, F_CF, F_ZF, F_ZF, F_CF | F_ZF, F_CF | F_ZF,
+	F_SF, F_SF, F_PF, F_PF, F_SF | F_OF, F_SF | F_OF,
+	F_ZF | F_SF | F_OF, F_ZF | F_SF | F_OF,
+};
+
+/* --- integer families ------------------------------------------------------ */
+
+/* ADD OR ADC SBB AND SUB XOR CMP and TEST in every form.  SDM: the
+ * arithmetic ones define all six flags; AND OR XOR TEST clear OF and CF,
+ * set SF ZF PF and leave AF undefined. */
+static void gen_alu(struct gen *g)
+{
+	unsigned op = g_rn(g, 9), form = g_rn(g, 6), sz = pick_size(g);
+	struct enc e = { .modrm = true };
+	unsigned avoid = byte_avoid(g, &e, sz);
+	bool logic = op == 1 || op == 4 || op == 6 || op == 8;
+	bool byte = sz == 1;
+
+	g_opsize(&e, sz);
+	if (op == 2 || op == 3)
+		g_need(g, F_CF);
+	e.reg = g_gpr(g, avoid);
+	if (op == 8) { /* TEST */
+		static const uint8_t t[3][2] = { { 0x84, 0x85 }, { 0xf6, 0xf7 },
+						 { 0xa8, 0xa9 } };
+		form %= 3;
+		e.op[0] = t[form][!byte];
+		e.nop = 1;
+		if (form == 2) {
+			e.modrm = false;
+			e.reg = 0;
+		} else {
+			if (form == 1)
+				e.reg = 0;
+			e.e = g_rm(g, sz, avoid, 40);
+		}
+		if (form)
+			e.nimm = sz == 8 ? 4 : sz;
+	} else {
+		e.op[0] = (uint8_t)(form < 3 ? op * 8 + (form == 1 ? 2 : 0) +
+				    (form == 2 ? 4 : 0) + !byte :
+				    form == 3 ? 0x80 + !byte : 0x83);
+		if (form == 5 && byte)
+			e.op[0] = 0x80;
+		e.nop = 1;
+		if (form >= 3)
+			e.reg = op;
+		if (form == 2) {
+			e.modrm = false;
+			e.reg = 0;
+		} else {
+			e.e = g_rm(g, sz, avoid, 40);
+		}
+		if (form == 2 || form == 3)
+			e.nimm = sz == 8 ? 4 : sz;
+		else if (form == 4 || form == 5)
+			e.nimm = 1;
+		if (form == 4 && !byte) {
+			e.op[0] = 0x81;
+			e.nimm = sz == 8 ? 4 : sz;
+		}
+		if (e.e.kind != M_REG && op != 7 && form != 1 && form != 2 &&
+		    g_chance(g, 10))
+			g_pfx(&e, 0xf0); /* LOCK */
+	}
+	e.imm = g_ival(g);
+	g_emit(g, &e, false);
+	if (logic)
+		g_flags(g, F_ARITH & ~F_AF, F_AF);
+	else
+		g_flags(g, F_ARITH, 0);
+}
+
+/* INC DEC (CF unaffected), NEG (all six), NOT (none). */
+static void gen_incdec(struct gen *g)
+{
+	unsigned op = g_rn(g, 4), sz = pick_size(g);
+	struct enc e = { .modrm = true, .nop = 1 };
+	unsigned avoid = byte_avoid(g, &e, sz);
+
+	g_opsize(&e, sz);
+	e.op[0] = op < 2 ? (sz == 1 ? 0xfe : 0xff) : (sz == 1 ? 0xf6 : 0xf7);
+	e.reg = op < 2 ? op : op;  /* /0 inc /1 dec /2 not /3 neg */
+	e.e = g_rm(g, sz, avoid, 40);
+	if (e.e.kind != M_REG && g_chance(g, 10))
+		g_pfx(&e, 0xf0);
+	g_emit(g, &e, false);
+	if (op < 2)
+		g_flags(g, F_ARITH & ~F_CF, 0);
+	else if (op == 3)
+		g_flags(g, F_ARITH, 0);
+}
+
+static unsigned pick_count(struct gen *g, unsigned bits)
+{
+	static const unsigned c[] = { 0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32,
+				      33, 63, 64, 65, 255 };
+
+	(void)bits;
+	return g_chance(g, 60) ? c[g_rn(g, 16)] : g_rn(g, 256);
+}
+
+/* Shifts and rotates (SDM Vol. 2 SAL/SAR/SHL/SHR, RCL/RCR/ROL/ROR):
+ * the count is masked to 5 bits (6 with REX.W); a masked count of 0
+ * affects no flag; OF is defined only for a masked count of 1; SHL/SHR/
+ * SAR leave AF undefined and SHL/SHR leave CF undefined for counts of
+ * the operand size or more; rotates affect only CF and OF. */
+static void gen_shift(struct gen *g)
+{
+	unsigned sz = pick_size(g), bits = 8 * sz, form = g_rn(g, 3);
+	unsigned op = g_rn(g, 7), cnt = form == 0 ? 1 : pick_count(g, bits);
+	unsigned masked = cnt & (sz == 8 ? 63 : 31);
+	struct enc e = { .modrm = true, .nop = 1 };
+	unsigned avoid = byte_avoid(g, &e, sz) | (form == 2 ? 2 : 0);
+	uint64_t def = 0, undef = 0;
+
+	if (op == 6)
+		op = 7; /* /6 is not documented */
+	g_opsize(&e, sz);
+	if (op == 2 || op == 3)
+		g_need(g, F_CF);
+	e.reg = op;
+	e.e = g_rm(g, sz, avoid, 40);
+	if (form == 2) { /* mov cl, count */
+		uint8_t b[2] = { 0xb1, (uint8_t)cnt };
+
+		g_bytes(g, b, 2, true);
+	}
+	e.op[0] = (uint8_t)((form == 0 ? 0xd0 : form == 1 ? 0xc0 : 0xd2) +
+			    (sz != 1));
+	if (form == 1) {
+		e.imm = cnt;
+		e.nimm = 1;
+	}
+	g_emit(g, &e, false);
+	if (masked == 0)
+		return;
+	if (op >= 4) {
+		bool cf_undef = op != 7 && masked >= bits;
+
+		def = F_SF | F_ZF | F_PF | (cf_undef ? 0 : F_CF) |
+		      (masked == 1 ? F_OF : 0);
+		undef = F_AF | (masked == 1 ? 0 : F_OF) | (cf_undef ? F_CF : 0);
+	} else {
+		def = F_CF | (masked == 1 ? F_OF : 0);
+		undef = masked == 1 ? 0 : F_OF;
+	}
+	g_flags(g, def, undef);
+}
+
+/* SHLD/SHRD (SDM Vol. 2): count masked to 5 bits (6 with REX.W); 0
+ * affects nothing; a count above the operand size leaves the result
+ * undefined (not generated); OF only for 1; AF undefined. */
+static void gen_shxd(struct gen *g)
+{
+	unsigned sz = 2 << g_rn(g, 3), form = g_rn(g, 2);
+	unsigned cnt = pick_count(g, 8 * sz), masked;
+	struct enc e = { .modrm = true, .nop = 2, .op = { 0x0f } };
+	unsigned avoid = form ? 2 : 0;
+
+	if (sz == 2)
+		while ((cnt & 31) > 16)
+			cnt = g_rn(g, 256);
+	masked = cnt & (sz == 8 ? 63 : 31);
+	g_opsize(&e, sz);
+	e.op[1] = (uint8_t)((g_chance(g, 50) ? 0xa4 : 0xac) + form);
+	e.reg = g_gpr(g, avoid);
+	e.e = g_rm(g, sz, avoid, 40);
+	if (form) {
+		uint8_t b[2] = { 0xb1, (uint8_t)cnt };
+
+		g_bytes(g, b, 2, true);
+	} else {
+		e.imm = cnt;
+		e.nimm = 1;
+	}
+	g_emit(g, &e, false);
+	if (masked)
+		g_flags(g, F_CF | F_SF | F_ZF | F_PF | (masked == 1 ? F_OF : 0),
+			F_AF | (masked == 1 ? 0 : F_OF));
+}
+
+/* MUL/IMUL: CF OF defined, SF ZF AF PF undefined.  DIV/IDIV: all six
+ * undefined; #DE on a zero divisor or a quotient too large.  The set-up
+ * (zero or sign-extend the high half) makes most divisions succeed. */
+static void gen_muldiv(struct gen *g)
+{
+	unsigned op = g_rn(g, 7), sz = pick_size(g);
+	struct enc e = { .modrm = true, .nop = 1 };
+	unsigned avoid = byte_avoid(g, &e, sz) | 5; /* RAX RDX */
+
+	g_opsize(&e, sz);
+	if (op >= 4 && sz == 1)
+		sz = 4, e.w = false; /* no byte form of these */
+	switch (op) {
+	case 0: case 1: case 2: case 3: /* mul imul div idiv */
+		e.op[0] = sz == 1 ? 0xf6 : 0xf7;
+		e.reg = 4 + op;
+		e.e = g_rm(g, sz, avoid, 40);
+		if (op >= 2 && g_chance(g, 80)) {
+			static const uint8_t zx8[] = { 0x0f, 0xb6, 0xc0 };
+			static const uint8_t xd[] = { 0x31, 0xd2 };
+			uint8_t sx[2] = { sz == 8 ? 0x48 : 0x66, sz == 1 ? 0x98 : 0x99 };
+
+			if (op == 2)
+				g_bytes(g, sz == 1 ? zx8 : xd, sz == 1 ? 3 : 2, true);
+			else if (sz == 4)
+				g_bytes(g, sx + 1, 1, true);
+			else
+				g_bytes(g, sx, 2, true);
+		}
+		break;
+	case 4: /* imul Gv, Ev */
+		e.op[0] = 0x0f;
+		e.op[1] = 0xaf;
+		e.nop = 2;
+		e.reg = g_gpr(g, 0);
+		e.e = g_rm(g, sz, 0, 40);
+		break;
+	default: /* imul Gv, Ev, Ib/Iz */
+		e.op[0] = op == 5 ? 0x6b : 0x69;
+		e.reg = g_gpr(g, 0);
+		e.e = g_rm(g, sz, 0, 40);
+		e.imm = g_ival(g);
+		e.nimm = op == 5 ? 1 : sz == 2 ? 2 : 4;
+		break;
+	}
+	g_emit(g, &e, false);
+	if (op == 2 || op == 3)
+		g_flags(g, 0, F_ARITH);
+	else
+		g_flags(g, F_CF | F_OF, F_SF | F_ZF | F_AF | F_PF);
+}
+
+/* CLC STC CMC LAHF SAHF PUSHF POPF CLD STD.  POPF at CPL 3 pops a value
+ * with random status flags, DF, NT, ID, IOPL/IF (ignored at CPL 3 with
+ * IOPL 0) and reserved bits; TF and AC are left clear. */
+static void gen_flagops(struct gen *g)
+{
+	static const uint8_t ops[] = { 0xf8, 0xf9, 0xf5, 0x9f, 0x9e, 0x9c,
+				       0x9d, 0xfc, 0xfd };
+	unsigned k = g_rn(g, sizeof(ops));
+	uint8_t b[6];
+
+	switch (ops[k]) {
+	case 0xf5: g_need(g, F_CF); break;
+	case 0x9f: g_need(g, F_ARITH & ~F_OF); break;
+	case 0x9c: g_need(g, F_ARITH); break;
+	case 0x9d: {
+		uint32_t v = (uint32_t)(g_rnd(g) & (F_ARITH | 0x400 | 0x4000 |
+				0x200000 | 0x3200 | 0x8028));
+
+		b[0] = 0x68;
+		put_le(b + 1, v, 4);
+		g_bytes(g, b, 5, true);
+		break;
+	}
+	}
+	b[0] = 0x66;
+	b[1] = ops[k];
+	if ((ops[k] == 0x9c || ops[k] == 0x9d) && g_chance(g, 10))
+		g_bytes(g, b, 2, false);
+	else
+		g_bytes(g, b + 1, 1, false);
+	if (ops[k] == 0xf8 || ops[k] == 0xf9 || ops[k] == 0xf5)
+		g_flags(g, F_CF, 0);
+	else if (ops[k] == 0x9e)
+		g_flags(g, F_ARITH & ~F_OF, 0);
+	else if (ops[k] == 0x9d)
+		g_flags(g, F_ARITH, 0);
+}
+
+/* MOVS CMPS STOS LODS SCAS with REP/REPE/REPNE, DF 0 and 1, 64- and
+ * 32-bit addressing.  CMPS/SCAS define the six flags like SUB when they
+ * run at least once; with RCX = 0 nothing changes. */
+static void gen_string(struct gen *g)
+{
+	static const uint8_t ops[] = { 0xa4, 0xa6, 0xaa, 0xac, 0xae };
+	unsigned k = g_rn(g, 5), sz = pick_size(g), cnt = g_rn(g, 14);
+	bool rep = g_chance(g, 70), a32 = g_chance(g, 15), df = g_chance(g, 30);
+	bool cmp = ops[k] == 0xa6 || ops[k] == 0xae;
+	uint64_t span = (uint64_t)sz * (rep ? cnt : 1), src = 0, dst = 0;
+	uint8_t b[8];
+	unsigned n = 0;
+
+	b[0] = df ? 0xfd : 0xfc;
+	g_bytes(g, b, 1, true);
+	for (int i = 0; i < 2; i++) {
+		uint64_t a = DX_DATA + g_rn(g, DX_DATA_SIZE - (unsigned)span + 1);
+
+		if (g_chance(g, 5)) /* run into a guard page part way */
+			a = df ? DX_DATA + g_rn(g, (unsigned)span + 1) :
+			    DX_DATA + DX_DATA_SIZE - g_rn(g, (unsigned)span + 1);
+		if (df)
+			a += span - sz;
+		if (i == 0)
+			src = a;
+		else
+			dst = a;
+	}
+	set_reg(g, 6, a32 ? src | (g_rnd(g) << 32) : src);
+	set_reg(g, 7, a32 ? dst | (g_rnd(g) << 32) : dst);
+	if (rep)
+		set_reg(g, 1, a32 ? cnt | (g_rnd(g) << 32) : cnt);
+	if (a32)
+		b[n++] = 0x67;
+	if (rep)
+		b[n++] = cmp && g_chance(g, 50) ? 0xf2 : 0xf3;
+	if (sz == 2)
+		b[n++] = 0x66;
+	if (sz == 8)
+		b[n++] = 0x48;
+	b[n++] = (uint8_t)(ops[k] + (sz != 1));
+	g_bytes(g, b, n, false);
+	if (cmp && (!rep || cnt))
+		g_flags(g, F_ARITH, 0);
+}
+
+/* BT BTS BTR BTC (CF = the bit; ZF unaffected; OF SF AF PF undefined),
+ * with register bit offsets reaching beyond the operand for the memory
+ * form; BSF/BSR (ZF defined, the others undefined; the source is made
+ * nonzero first, as the destination is undefined for 0); POPCNT (all
+ * six defined). */
+static void gen_bit(struct gen *g)
+{
+	unsigned k = g_rn(g, 4), sz = 2 << g_rn(g, 3), op = g_rn(g, 4);
+	struct enc e = { .modrm = true, .nop = 2, .op = { 0x0f } };
+
+	g_opsize(&e, sz);
+	if (k == 0) { /* bt* Ev, Gv */
+		e.op[1] = (uint8_t)(0xa3 + 8 * op);
+		e.reg = g_gpr(g, 0);
+		if (g_chance(g, 50)) {
+			/* The bit offset register reaches the target from a
+			 * base near the middle of the data (or, for a target
+			 * in a guard page, stays within its operand). */
+			int64_t t = (int64_t)(DX_DATA + 0x1000), off;
+
+			e.e = g_mem(g, sz, sz, 1u << e.reg);
+			off = (int64_t)g_rn(g, 8 * sz);
+			if (e.e.target >= DX_DATA &&
+			    e.e.target < DX_DATA + DX_DATA_SIZE) {
+				off = (t - (int64_t)e.e.target) * 8 +
+				      (int64_t)g_rn(g, 2048 * 8) - 1024 * 8;
+				if (sz == 2 && (off < -32768 || off > 32767))
+					off = (int64_t)g_rn(g, 4096) - 2048;
+			}
+			set_reg(g, e.reg, (uint64_t)off);
+		} else {
+			e.e = g_reg(g_gpr(g, 0));
+		}
+	} else if (k == 1) { /* bt* Ev, Ib */
+		e.op[1] = 0xba;
+		e.reg = 4 + op;
+		e.e = g_rm(g, sz, 0, 40);
+		e.imm = g_rn(g, 256);
+		e.nimm = 1;
+	} else if (k == 2) { /* bsf/bsr */
+		struct enc s = { .modrm = true, .nop = 2, .op = { 0x0f, 0xba },
+				 .reg = 5, .nimm = 1 };
+
+		e.op[1] = g_chance(g, 50) ? 0xbc : 0xbd;
+		e.reg = g_gpr(g, 0);
+		e.e = g_rm(g, sz, 0, 40);
+		g_opsize(&s, sz);
+		s.e = e.e;
+		s.imm = g_rn(g, 8 * sz);
+		g_emit(g, &s, true); /* bts src, k: nonzero source */
+	} else { /* popcnt */
+		g_pfx(&e, 0xf3);
+		e.op[1] = 0xb8;
+		e.reg = g_gpr(g, 0);
+		e.e = g_rm(g, sz, 0, 40);
+	}
+	if (k < 2 && op && e.e.kind != M_REG && g_chance(g, 10)) {
+		memmove(e.pfx + 1, e.pfx, e.npfx);
+		e.pfx[0] = 0xf0;
+		e.npfx++;
+	}
+	g_emit(g, &e, false);
+	if (k < 2)
+		g_flags(g, F_CF, F_OF | F_SF | F_AF | F_PF);
+	else if (k == 2)
+		g_flags(g, F_ZF, F_CF | F_OF | F_SF | F_AF | F_PF);
+	else
+		g_flags(g, F_ARITH, 0);
+}
+
+
+/* CMOVcc (the memory source is read whatever the condition; a 32-bit
+ * destination is zero-extended either way), SETcc, and forward Jcc/JMP/
+ * JRCXZ/LOOPcc over the next units: the flags undefined at the target
+ * are those undefined on either path. */
+static void gen_cond(struct gen *g)
+{
+	unsigned k = g_rn(g, 3), cc = g_rn(g, 16);
+	struct enc e = { .modrm = true, .nop = 2, .op = { 0x0f } };
+
+	if (k == 0) {
+		unsigned sz = 2 << g_rn(g, 3);
+
+		g_need(g, cc_reads[cc]);
+		g_opsize(&e, sz);
+		e.op[1] = (uint8_t)(0x40 + cc);
+		e.reg = g_gpr(g, 0);
+		e.e = g_rm(g, sz, 0, 40);
+		g_emit(g, &e, false);
+	} else if (k == 1) {
+		unsigned avoid = byte_avoid(g, &e, 1);
+
+		g_need(g, cc_reads[cc]);
+		e.op[1] = (uint8_t)(0x90 + cc);
+		e.e = g_rm(g, 1, avoid, 40);
+		g_emit(g, &e, false);
+	} else {
+		unsigned kind = g_rn(g, 10), units = g_rn(g, 3), at, n0, len;
+		struct dx_insn *jmp;
+		uint64_t u0;
+		uint16_t f0;
+		uint8_t b[6];
+
+		if (kind < 5) {
+			g_need(g, cc_reads[cc]);
+			b[0] = (uint8_t)(0x70 + cc);
+			len = 2;
+		} else if (kind < 8) {
+			g_need(g, cc_reads[cc]);
+			b[0] = 0x0f;
+			b[1] = (uint8_t)(0x80 + cc);
+			len = 6;
+		} else if (kind == 8) {
+			b[0] = 0xeb;
+			len = 2;
+		} else {
+			b[0] = (uint8_t)(0xe0 + g_rn(g, 4)); /* loopne loope loop jrcxz */
+			if (b[0] <= 0xe1)
+				g_need(g, F_ZF);
+			set_reg(g, 1, g_rn(g, 3));
+			len = 2;
+		}
+		memset(b + (len == 6 ? 2 : 1), 0, len == 6 ? 4 : 1);
+		g_bytes(g, b, len, false);
+		at = g->s->len;
+		n0 = g->s->n;
+		jmp = &g->s->insn[n0 - 1];
+		u0 = g->undef;
+		f0 = g->fundef;
+		for (unsigned i = 0; i < units && g->s->len < DX_CODE_MAX - 200 &&
+		     !g->stop; i++)
+			g_unit(g, g->fam == DX_FAM_cond ? (int)g_rn(g, DX_FAM_cond) :
+				 g->fam);
+		if (len == 2 && g->s->len - at > 127) {
+			/* too far for rel8: drop the skipped units */
+			g->s->len = at;
+			g->s->n = n0;
+			g->stop = false;
+		}
+		put_le(g->s->code + at - (len == 6 ? 4 : 1), g->s->len - at,
+		       len == 6 ? 4 : 1);
+		jmp->jtarget = (uint16_t)g->s->len;
+		g->undef |= u0;
+		g->fundef |= f0;
+	}
+}
+
+/* BSWAP r32/r64 (16-bit BSWAP is undefined). */
+static void gen_bswap(struct gen *g)
+{
+	struct enc e = { .nop = 2, .op = { 0x0f, 0xc8 }, .reg = g_gpr(g, 0),
+			 .w = g_chance(g, 50) };
+
+	g_emit(g, &e, false);
+}
+
+/* XCHG, XADD (flags as ADD), CMPXCHG (flags as CMP), CMPXCHG8B/16B (ZF;
+ * CMPXCHG16B needs a 16-byte aligned operand, #GP otherwise). */
+static void gen_xchg(struct gen *g)
+{
+	unsigned k = g_rn(g, 5), sz = pick_size(g);
+	struct enc e = { .modrm = true, .nop = 1 };
+	unsigned avoid = byte_avoid(g, &e, sz);
+
+	g_opsize(&e, sz);
+	e.reg = g_gpr(g, avoid);
+	switch (k) {
+	case 0:
+		e.op[0] = sz == 1 ? 0x86 : 0x87;
+		e.e = g_rm(g, sz, avoid, 50);
+		break;
+	case 1:
+		if (sz == 1) {
+			e.op[0] = 0x86;
+			e.e = g_reg(0);
+			break;
+		}
+		e.modrm = false;
+		e.op[0] = 0x90;
+		if (e.reg == 0)
+			e.reg = 8;
+		break;
+	case 2: case 3:
+		e.op[0] = 0x0f;
+		e.op[1] = (uint8_t)((k == 2 ? 0xc0 : 0xb0) + (sz != 1));
+		e.nop = 2;
+		e.e = g_rm(g, sz, avoid, 50);
+		if (k == 3 && e.e.kind != M_REG && g_chance(g, 50)) {
+			/* load the old value into rAX: the equal case */
+			struct enc l = e;
+
+			l.op[0] = sz == 1 ? 0x8a : 0x8b;
+			l.nop = 1;
+			l.reg = 0;
+			l.npfx = 0;
+			g_opsize(&l, sz);
+			g_emit(g, &l, true);
+		}
+		break;
+	default: {
+		bool w16 = g_chance(g, 50);
+		uint64_t t;
+
+		e = (struct enc){ .modrm = true, .nop = 2, .op = { 0x0f, 0xc7 },
+				  .reg = 1, .w = w16 };
+		e.e = g_mem(g, w16 ? 16 : 8, w16 ? 16 : 8, 0xf);
+		t = e.e.target;
+		if (g_chance(g, 50) && t >= DX_DATA &&
+		    t + 16 <= DX_DATA + DX_DATA_SIZE) {
+			/* mov rax,[t]; mov rdx,[t+w]: the equal case */
+			struct enc l = { .modrm = true, .nop = 1, .op = { 0x8b },
+					 .w = w16 };
+
+			l.e = (struct mop){ .kind = M_ABS, .target = t };
+			g_emit(g, &l, true);
+			l.reg = 2;
+			l.e.target = t + (w16 ? 8 : 4);
+			g_emit(g, &l, true);
+		}
+		break;
+	}
+	}
+	if (e.modrm && e.e.kind != M_REG && k >= 2 && g_chance(g, 20)) {
+		memmove(e.pfx + 1, e.pfx, e.npfx);
+		e.pfx[0] = 0xf0;
+		e.npfx++;
+	}
+	g_emit(g, &e, false);
+	if (k == 2 || k == 3)
+		g_flags(g, F_ARITH, 0);
+	else if (k == 4)
+		g_flags(g, F_ZF, 0);
+}
+
+/* LEA (any registers: no access), MOV in its forms (incl. moffs and
+ * imm64), MOVZX/MOVSX/MOVSXD, CBW/CWDE/CDQE/CWD/CDQ/CQO. */
+static void gen_mov(struct gen *g)
+{
+	unsigned k = g_rn(g, 7), sz = pick_size(g);
+	struct enc e = { .modrm = true, .nop = 1 };
+	unsigned avoid = byte_avoid(g, &e, sz);
+
+	g_opsize(&e, sz);
+	e.reg = g_gpr(g, avoid);
+	switch (k) {
+	case 0: /* lea */
+		if (sz == 1)
+			g_opsize(&e, sz = 4), e.rex = false;
+		e.op[0] = 0x8d;
+		e.e = (struct mop){ .kind = g_chance(g, 20) ? M_RIP : M_SIB,
+			.base = g_rn(g, 16), .index = g_gpr(g, 0),
+			.scale = g_rn(g, 4), .a32 = g_chance(g, 20),
+			.disp = (int32_t)g_ival(g), .target = g_rnd(g) };
+		break;
+	case 1: /* mov E,G / G,E / E,imm */
+		e.op[0] = (uint8_t)(0x88 + 2 * g_rn(g, 2) + (sz != 1));
+		e.e = g_rm(g, sz, avoid, 50);
+		if (g_chance(g, 30)) {
+			e.op[0] = sz == 1 ? 0xc6 : 0xc7;
+			e.reg = 0;
+			e.imm = g_ival(g);
+			e.nimm = sz == 8 ? 4 : sz;
+		}
+		break;
+	case 2: /* mov r, imm */
+		e.modrm = false;
+		e.op[0] = sz == 1 ? 0xb0 : 0xb8;
+		e.imm = g_ival(g);
+		e.nimm = sz;
+		break;
+	case 3: { /* moffs: A0-A3 with a 64-bit (or, 67, 32-bit) address */
+		uint8_t b[12];
+		unsigned n = 0;
+		uint64_t a = pick_addr(g, sz, 1);
+		bool a32 = g_chance(g, 20);
+
+		if (a32)
+			b[n++] = 0x67;
+		if (sz == 2)
+			b[n++] = 0x66;
+		if (sz == 8)
+			b[n++] = 0x48;
+		b[n++] = (uint8_t)(0xa0 + 2 * g_rn(g, 2) + (sz != 1));
+		n += put_le(b + n, a, a32 ? 4 : 8);
+		g_bytes(g, b, n, false);
+		return;
+	}
+	case 4: /* movzx/movsx */
+		e = (struct enc){ .modrm = true, .nop = 2, .op = { 0x0f,
+			(uint8_t)(0xb6 + 8 * g_rn(g, 2) + g_rn(g, 2)) } };
+		g_opsize(&e, 2 << g_rn(g, 3));
+		e.reg = g_gpr(g, 0);
+		if (!(e.op[1] & 1))
+			e.rex = g_chance(g, 50);
+		e.e = g_rm(g, e.op[1] & 1 ? 2 : 1, e.rex ? 0x10 : 0xff00, 40);
+		break;
+	case 5: /* movsxd */
+		e = (struct enc){ .modrm = true, .nop = 1, .op = { 0x63 },
+				  .w = !g_chance(g, 10) };
+		e.reg = g_gpr(g, 0);
+		e.e = g_rm(g, 4, 0, 40);
+		break;
+	default: { /* cbw cwde cdqe cwd cdq cqo */
+		uint8_t b[2] = { sz == 8 ? 0x48 : 0x66, g_chance(g, 50) ? 0x98 : 0x99 };
+
+		if (sz == 4 || sz == 1)
+			g_bytes(g, b + 1, 1, false);
+		else
+			g_bytes(g, b, 2, false);
+		return;
+	}
+	}
+	g_emit(g, &e, false);
+}
+
+/* PUSH/POP r (16- and 64-bit), PUSH imm8/imm32, PUSH/POP m. */
+static void gen_stack(struct gen *g)
+{
+	unsigned k = g_rn(g, 4);
+	struct enc e = { .nop = 1, .reg = g_gpr(g, 0) };
+
+	if (g_chance(g, 10))
+		g_pfx(&e, 0x66);
+	switch (k) {
+	case 0: e.op[0] = 0x50; break;
+	case 1: e.op[0] = 0x58; break;
+	case 2:
+		e.reg = 0;
+		e.op[0] = g_chance(g, 50) ? 0x6a : 0x68;
+		e.imm = g_ival(g);
+		e.nimm = e.op[0] == 0x6a ? 1 : e.npfx ? 2 : 4;
+		break;
+	default:
+		e.modrm = true;
+		e.op[0] = g_chance(g, 50) ? 0xff : 0x8f;
+		e.reg = e.op[0] == 0xff ? 6 : 0;
+		e.e = g_mem(g, e.npfx ? 2 : 8, 1, 0);
+		break;
+	}
+	g_emit(g, &e, false);
+}
+
+static void (*const fam_fn[DX_NFAM])(struct gen *g) = {
+	[DX_FAM_alu] = gen_alu, [DX_FAM_incdec] = gen_incdec,
+	[DX_FAM_shift] = gen_shift, [DX_FAM_muldiv] = gen_muldiv,
+	[DX_FAM_flags] = gen_flagops, [DX_FAM_string] = gen_string,
+	[DX_FAM_bit] = gen_bit, [DX_FAM_cond] = gen_cond,
+	[DX_FAM_bswap] = gen_bswap, [DX_FAM_xchg] = gen_xchg,
+	[DX_FAM_mov] = gen_mov, [DX_FAM_stack] = gen_stack,
+	[DX_FAM_sse_int] = gen_sse_int, [DX_FAM_sse_fp] = gen_sse_fp,
+	[DX_FAM_cvt] = gen_cvt, [DX_FAM_x87] = gen_x87,
+	[DX_FAM_unadv] = gen_unadv, [DX_FAM_pending] = gen_pending,
+	[DX_FAM_mmx] = gen_mmx,
+};
+
+void g_unit(struct gen *g, int fam)
+{
+	int saved = g->fam;
+
+	g->fam = fam;
+	if (fam == DX_FAM_shift && g_chance(g, 25))
+		gen_shxd(g);
+	else
+		fam_fn[fam](g);
+	g->fam = saved;
+}
+
+/* --- initial state --------------------------------------------------------- */
+
+static void init_state(struct gen *g, struct dx_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	for (int i = 0; i < 16; i++)
+		st->gpr[i] = g_ival(g);
+	st->gpr[4] = DX_STACK + 0x800 - 8 * g_rn(g, 32);
+	st->rflags = 0x202 | (g_rnd(g) & F_ARITH) | (g_chance(g, 20) ? 0x400 : 0);
+	for (unsigned i = 0; i < DX_DATA_SIZE; i += 8) {
+		uint64_t v;
+
+		switch (g_rn(g, 4)) {
+		case 0: v = g_ival(g); break;
+		case 1: v = g_fval(g) | (g_fval(g) << 32); break;
+		case 2: v = g_dval(g); break;
+		default: v = g_rnd(g); break;
+		}
+		memcpy(st->data + i, &v, 8);
+	}
+	for (unsigned i = 0; i < DX_STACK_SIZE; i += 8) {
+		uint64_t v = g_ival(g);
+
+		memcpy(st->stack + i, &v, 8);
+	}
+	gen_init_fpu(g, st->fx);
+}
+
+void dx_generate(struct dx_seq *s, uint64_t seed, uint32_t fam_mask)
+{
+	struct gen g = { .s = s, .rng = seed * 0x2545f4914f6cdd1dull + 1 };
+	unsigned units = 1 + g_rn(&g, 12);
+	int fams[DX_NFAM], nf = 0;
+
+	memset(s, 0, offsetof(struct dx_seq, in));
+	for (int f = 0; f < DX_NFAM; f++)
+		if (fam_mask & (1u << f))
+			fams[nf++] = f;
+	init_state(&g, &s->in);
+	g.undef = 0;
+	for (unsigned u = 0; u < units && !g.stop &&
+	     s->len < DX_CODE_MAX - 200 && s->n < DX_MAX_INSNS - 24; u++)
+		g_unit(&g, fams[g_rn(&g, (unsigned)nf)]);
+	s->undef_flags = g.undef;
+	s->undef_fsw = g.fundef;
+}
