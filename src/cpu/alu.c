@@ -613,8 +613,13 @@ static void shxd(struct cpu *c, const struct dec_insn *d, unsigned cnt,
 	} else {
 		v = greg(c, d->rm, n, d->rex);
 	}
-	if (!cnt)
+	if (!cnt) {
+		/* Nothing shifts, but a 32-bit register destination is still
+		 * written, zero-extended (the host CPU does; tests/diff). */
+		if (d->mod == 3 && n == 4)
+			sreg_w(c, d->rm, n, d->rex, v);
 		return;
+	}
 	if (n == 2 && cnt > 16) { /* undefined; keep something sane */
 		cnt &= 15;
 		if (!cnt)
