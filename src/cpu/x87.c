@@ -265,10 +265,13 @@ static void fldenv(struct cpu *c, uint64_t la)
 			c->fx[FX_FTW] |= (uint8_t)(1u << i);
 }
 
+/* FLD1 FLDL2T FLDL2E FLDPI FLDLG2 FLDLN2 FLDZ, as the hardware rounds
+ * them to nearest (exact 64-bit significands: a decimal literal rounds
+ * log10(2) down by one unit in the last place). */
 static const long double consts[8] = {
-	1.0L, 3.32192809488736234787L, 1.44269504088896340736L,
-	3.14159265358979323846L, 0.30102999566398119521L,
-	0.69314718055994530942L, 0.0L, 0.0L,
+	1.0L, 0xd49a784bcd1b8afep-62L, 0xb8aa3b295c17f0bcp-63L,
+	0xc90fdaa22168c235p-62L, 0x9a209a84fbcff799p-65L,
+	0xb17217f7d1cf79acp-64L, 0.0L, 0.0L,
 };
 
 /* D9 E0-FF: the operand-less group. */
