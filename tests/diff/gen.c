@@ -657,6 +657,11 @@ static void gen_string(struct gen *g)
 		b[n++] = 0x48;
 	b[n++] = (uint8_t)(ops[k] + (sz != 1));
 	g_bytes(g, b, n, false);
+	/* A fault part way through REP CMPS/SCAS: the host reports the
+	 * flags from before the instruction although iterations completed;
+	 * the SDM does not say which, so they are not compared there. */
+	if (cmp && rep)
+		g->s->insn[g->s->n - 1].undef_flags |= F_ARITH;
 	if (cmp && (!rep || cnt))
 		g_flags(g, F_ARITH, 0);
 }
