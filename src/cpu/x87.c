@@ -282,7 +282,8 @@ static bool d9_special(struct cpu *c, unsigned lo)
 
 	switch (lo) {
 	case 0x20: set_st(c, 0, -a); return true;
-	case 0x21: set_st(c, 0, a < 0 || (a == 0 && 1 / a < 0) ? -a : a);
+	case 0x21: /* FABS clears the sign bit, of NaNs too */
+		set_st(c, 0, __builtin_fabsl(a));
 		return true;
 	case 0x24: compare(c, a, 0.0L); return true;
 	case 0x25: fxam(c); return true;
