@@ -486,10 +486,25 @@ int main(int argc, char **argv)
 	for (uint64_t done = 0; done < count && fails < opt.max_fail;) {
 		unsigned n = count - done < batch ? (unsigned)(count - done) : batch;
 
-		for (unsigned i = 0; i < n; i++)
+		for (unsigned i = 0; i < n; i++) {
 			dx_generate(&s[i], seed + done + i, fam);
-		if (dx_native_run(s, n, h))
+			if (opt.verbose) {
+				printf("sequence %" PRIu64 ":\n", seed + done + i);
+				print_seq(&s[i]);
+			}
+		}
+		fflush(stdout);
+		c = dx_native_run(s, n, h);
+		if (c == -2) {
+			printf("SKIP: the fixed user addresses are not free\n");
 			return 77;
+		}
+		if (c) {
+			printf("diffexec: the host run of sequences %" PRIu64
+			       "-%" PRIu64 " failed\n", seed + done,
+			       seed + done + n - 1);
+			return 1;
+		}
 		for (unsigned i = 0; i < n && fails < opt.max_fail; i++) {
 			struct diff df;
 
@@ -499,10 +514,6 @@ int main(int argc, char **argv)
 			if (h[i].vec >= 0 && h[i].vec < 32)
 				faults[h[i].vec]++;
 			dx_interp_run(&m, &s[i], r);
-			if (opt.verbose) {
-				printf("sequence %" PRIu64 ":\n", seed + done + i);
-				print_seq(&s[i]);
-			}
 			if (!compare(&s[i], &h[i], r, &df))
 				continue;
 			fails++;

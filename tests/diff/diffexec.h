@@ -80,8 +80,9 @@ struct dx_seq {
 void dx_generate(struct dx_seq *s, uint64_t seed, uint32_t fam_mask);
 
 /* native.c: runs n sequences on the host in a forked child; out[i]
- * receives the final state (or the state at the fault).  Returns 0, or
- * -1 with a message on stderr when the child could not run them. */
+ * receives the final state (or the state at the fault).  Returns 0;
+ * -2 when the fixed addresses cannot be mapped; -1 when the child died
+ * (message on stderr). */
 int dx_native_run(const struct dx_seq *s, unsigned n, struct dx_state *out);
 
 /* interp.c: the interpreter side. */

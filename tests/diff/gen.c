@@ -250,7 +250,12 @@ static uint64_t pick_addr(struct gen *g, unsigned size, unsigned align)
 {
 	uint64_t a;
 
-	switch (g_rn(g, 50)) {
+	/* Locked accesses into a guard page stay within one cache line (a
+	 * split lock that faults has been seen to stall the host), and so
+	 * do the stores the host splits (x87 80-bit). */
+	if (g->nosplit && g_rn(g, 50) < 2)
+		return g_chance(g, 50) ? DX_DATA - 64 : DX_DATA + DX_DATA_SIZE;
+	switch (g->nosplit ? 2 : g_rn(g, 50)) {
 	case 0: /* starts below the data, in the lower guard page */
 		return DX_DATA - 1 - g_rn(g, size);
 	case 1: /* runs into the upper guard page */
@@ -259,6 +264,10 @@ static uint64_t pick_addr(struct gen *g, unsigned size, unsigned align)
 		a = DX_DATA + g_rn(g, DX_DATA_SIZE - size + 1);
 		if (align > 1 && !g_chance(g, 4))
 			a &= ~(uint64_t)(align - 1);
+		/* A locked access split across cache lines is a bus lock:
+		 * Linux throttles those (split lock detection). */
+		if (g->nosplit && (a & 63) + size > 64)
+			a -= (a & 63) + size - 64;
 		return a;
 	}
 }
@@ -267,6 +276,8 @@ struct mop g_mem(struct gen *g, unsigned size, unsigned align,
 		 unsigned avoid)
 {
 	struct mop m = { .target = pick_addr(g, size, align) };
+
+	g->nosplit = false;
 	uint64_t base, idx = 0;
 
 	switch (g_rn(g, 5)) {
@@ -361,10 +372,13 @@ static void gen_alu(struct gen *g)
 	bool logic = op == 1 || op == 4 || op == 6 || op == 8;
 	bool byte = sz == 1;
 
+	bool lock = op < 7 && (form == 0 || form >= 3) && g_chance(g, 10);
+
 	g_opsize(&e, sz);
 	if (op == 2 || op == 3)
 		g_need(g, F_CF);
 	e.reg = g_gpr(g, avoid);
+	g->nosplit = lock;
 	if (op == 8) { /* TEST */
 		static const uint8_t t[3][2] = { { 0x84, 0x85 }, { 0xf6, 0xf7 },
 						 { 0xa8, 0xa9 } };
@@ -385,8 +399,8 @@ static void gen_alu(struct gen *g)
 		e.op[0] = (uint8_t)(form < 3 ? op * 8 + (form == 1 ? 2 : 0) +
 				    (form == 2 ? 4 : 0) + !byte :
 				    form == 3 ? 0x80 + !byte : 0x83);
-		if (form == 5 && byte)
-			e.op[0] = 0x80;
+		if (form >= 4 && byte)
+			e.op[0] = 0x80; /* 83 has no byte form */
 		e.nop = 1;
 		if (form >= 3)
 			e.reg = op;
@@ -404,8 +418,7 @@ static void gen_alu(struct gen *g)
 			e.op[0] = 0x81;
 			e.nimm = sz == 8 ? 4 : sz;
 		}
-		if (e.e.kind != M_REG && op != 7 && form != 1 && form != 2 &&
-		    g_chance(g, 10))
+		if (e.e.kind != M_REG && lock)
 			g_pfx(&e, 0xf0); /* LOCK */
 	}
 	e.imm = g_ival(g);
@@ -425,9 +438,12 @@ static void gen_incdec(struct gen *g)
 
 	g_opsize(&e, sz);
 	e.op[0] = op < 2 ? (sz == 1 ? 0xfe : 0xff) : (sz == 1 ? 0xf6 : 0xf7);
-	e.reg = op < 2 ? op : op;  /* /0 inc /1 dec /2 not /3 neg */
+	bool lock = g_chance(g, 10);
+
+	e.reg = op;  /* /0 inc /1 dec /2 not /3 neg */
+	g->nosplit = lock;
 	e.e = g_rm(g, sz, avoid, 40);
-	if (e.e.kind != M_REG && g_chance(g, 10))
+	if (e.e.kind != M_REG && lock)
 		g_pfx(&e, 0xf0);
 	g_emit(g, &e, false);
 	if (op < 2)
@@ -677,6 +693,7 @@ static void gen_bit(struct gen *g)
 	struct enc e = { .modrm = true, .nop = 2, .op = { 0x0f } };
 
 	g_opsize(&e, sz);
+	g->nosplit = true; /* maybe LOCKed below */
 	if (k == 0) { /* bt* Ev, Gv */
 		e.op[1] = (uint8_t)(0xa3 + 8 * op);
 		e.reg = g_gpr(g, 0);
@@ -722,6 +739,7 @@ static void gen_bit(struct gen *g)
 		e.reg = g_gpr(g, 0);
 		e.e = g_rm(g, sz, 0, 40);
 	}
+	g->nosplit = false;
 	if (k < 2 && op && e.e.kind != M_REG && g_chance(g, 10)) {
 		memmove(e.pfx + 1, e.pfx, e.npfx);
 		e.pfx[0] = 0xf0;
@@ -832,6 +850,7 @@ static void gen_xchg(struct gen *g)
 
 	g_opsize(&e, sz);
 	e.reg = g_gpr(g, avoid);
+	g->nosplit = true; /* XCHG with memory is always locked */
 	switch (k) {
 	case 0:
 		e.op[0] = sz == 1 ? 0x86 : 0x87;
@@ -852,7 +871,8 @@ static void gen_xchg(struct gen *g)
 		e.op[0] = 0x0f;
 		e.op[1] = (uint8_t)((k == 2 ? 0xc0 : 0xb0) + (sz != 1));
 		e.nop = 2;
-		e.e = g_rm(g, sz, avoid, 50);
+		/* CMPXCHG may load rAX below: not a base register */
+		e.e = g_rm(g, sz, avoid | (k == 3 ? 1 : 0), 50);
 		if (k == 3 && e.e.kind != M_REG && g_chance(g, 50)) {
 			/* load the old value into rAX: the equal case */
 			struct enc l = e;
@@ -888,6 +908,7 @@ static void gen_xchg(struct gen *g)
 		break;
 	}
 	}
+	g->nosplit = false;
 	if (e.modrm && e.e.kind != M_REG && k >= 2 && g_chance(g, 20)) {
 		memmove(e.pfx + 1, e.pfx, e.npfx);
 		e.pfx[0] = 0xf0;

@@ -27,6 +27,7 @@ struct gen {
 	int fam;             /* family of the unit being generated */
 	unsigned depth;      /* x87 stack depth (gen_fp.c) */
 	bool stop;           /* the sequence must end (ud_tail) */
+	bool nosplit;        /* next memory operand: locked or split-sensitive */
 };
 
 /* A ModRM operand: a register, or memory at `target`. */

@@ -227,6 +227,9 @@ static void x87_mem(struct gen *g, uint8_t esc, unsigned reg, unsigned sz)
 {
 	struct enc e = { .modrm = true, .nop = 1, .op = { esc }, .reg = reg };
 
+	/* An 80-bit store split by a page fault is partly written on the
+	 * host (two stores): no page-crossing 80-bit stores. */
+	g->nosplit = esc == 0xdb && reg == 7;
 	e.e = g_mem(g, sz, 1, 0);
 	g_emit(g, &e, false);
 }

@@ -208,38 +208,42 @@ int dx_native_run(const struct dx_seq *s, unsigned n, struct dx_state *out)
 {
 	size_t sz = (size_t)n * sizeof(*out);
 	struct dx_state *sh;
+	volatile unsigned *cur;
 	pid_t pid;
 	int status;
 
-	sh = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-		  -1, 0);
+	sh = mmap(NULL, sz + 4096, PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED) {
 		perror("diffexec: mmap");
 		return -1;
 	}
+	cur = (volatile unsigned *)((uint8_t *)sh + sz);
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		perror("diffexec: fork");
-		munmap(sh, sz);
+		munmap(sh, sz + 4096);
 		return -1;
 	}
 	if (pid == 0) {
 		if (child_setup())
 			_exit(2);
-		alarm(60);
-		for (unsigned i = 0; i < n; i++)
+		for (unsigned i = 0; i < n; i++) {
+			*cur = i;
+			alarm(10);
 			child_run_one(&s[i], &sh[i]);
+		}
 		_exit(0);
 	}
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
 	    WEXITSTATUS(status)) {
-		fprintf(stderr, "diffexec: native child failed (status %#x)\n",
-			status);
-		munmap(sh, sz);
-		return -1;
+		fprintf(stderr, "diffexec: native child failed (status %#x) "
+			"running sequence %u of the batch\n", status, *cur);
+		munmap(sh, sz + 4096);
+		return WIFEXITED(status) && WEXITSTATUS(status) == 2 ? -2 : -1;
 	}
 	memcpy(out, sh, sz);
-	munmap(sh, sz);
+	munmap(sh, sz + 4096);
 	return 0;
 }
