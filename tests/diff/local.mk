@@ -1,6 +1,6 @@
 # tests/diff: differential execution of the interpreter against the host
 # CPU (README "Testing"; DEVELOPERS.md "Oracles").  make check runs a
-# seeded set of 3,000 sequences; make check-long runs 100,000.
+# seeded set of 5,000 sequences; make check-long runs 100,000.
 check_PROGRAMS += tests/diff/diffexec
 tests_diff_diffexec_SOURCES = tests/diff/diffexec.c tests/diff/diffexec.h \
 	tests/diff/gen.c tests/diff/gen.h tests/diff/gen_fp.c \
