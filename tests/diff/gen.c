@@ -152,6 +152,16 @@ void g_emit(struct gen *g, const struct enc *in, bool setup)
 	unsigned n = 0, rex, rm = 0, x = 0, mod = 0, dpos = 0, dlen = 0;
 	bool mem = in->modrm && e->kind != M_REG;
 
+	/* Prefixes with no effect: a REX followed by a legacy prefix is
+	 * ignored (SDM Vol. 2 §2.2.1), and so are CS/SS/DS/ES overrides in
+	 * 64-bit mode (§3.2.4 of Vol. 1). */
+	if (in->npfx && g_chance(g, 2))
+		b[n++] = (uint8_t)(0x40 | g_rn(g, 16));
+	if (mem && g_chance(g, 3)) {
+		static const uint8_t seg[] = { 0x26, 0x2e, 0x36, 0x3e };
+
+		b[n++] = seg[g_rn(g, 4)];
+	}
 	if (e->a32 && mem)
 		b[n++] = 0x67;
 	for (unsigned i = 0; i < in->npfx; i++)
@@ -371,7 +381,6 @@ static void gen_alu(struct gen *g)
 	unsigned avoid = byte_avoid(g, &e, sz);
 	bool logic = op == 1 || op == 4 || op == 6 || op == 8;
 	bool byte = sz == 1;
-
 	bool lock = op < 7 && (form == 0 || form >= 3) && g_chance(g, 10);
 
 	g_opsize(&e, sz);
@@ -435,11 +444,10 @@ static void gen_incdec(struct gen *g)
 	unsigned op = g_rn(g, 4), sz = pick_size(g);
 	struct enc e = { .modrm = true, .nop = 1 };
 	unsigned avoid = byte_avoid(g, &e, sz);
+	bool lock = g_chance(g, 10);
 
 	g_opsize(&e, sz);
 	e.op[0] = op < 2 ? (sz == 1 ? 0xfe : 0xff) : (sz == 1 ? 0xf6 : 0xf7);
-	bool lock = g_chance(g, 10);
-
 	e.reg = op;  /* /0 inc /1 dec /2 not /3 neg */
 	g->nosplit = lock;
 	e.e = g_rm(g, sz, avoid, 40);
@@ -452,12 +460,12 @@ static void gen_incdec(struct gen *g)
 		g_flags(g, F_ARITH, 0);
 }
 
-static unsigned pick_count(struct gen *g, unsigned bits)
+/* A shift count: the boundaries of every operand size, or any byte. */
+static unsigned pick_count(struct gen *g)
 {
 	static const unsigned c[] = { 0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32,
 				      33, 63, 64, 65, 255 };
 
-	(void)bits;
 	return g_chance(g, 60) ? c[g_rn(g, 16)] : g_rn(g, 256);
 }
 
@@ -469,7 +477,7 @@ static unsigned pick_count(struct gen *g, unsigned bits)
 static void gen_shift(struct gen *g)
 {
 	unsigned sz = pick_size(g), bits = 8 * sz, form = g_rn(g, 3);
-	unsigned op = g_rn(g, 7), cnt = form == 0 ? 1 : pick_count(g, bits);
+	unsigned op = g_rn(g, 7), cnt = form == 0 ? 1 : pick_count(g);
 	unsigned masked = cnt & (sz == 8 ? 63 : 31);
 	struct enc e = { .modrm = true, .nop = 1 };
 	unsigned avoid = byte_avoid(g, &e, sz) | (form == 2 ? 2 : 0);
@@ -515,7 +523,7 @@ static void gen_shift(struct gen *g)
 static void gen_shxd(struct gen *g)
 {
 	unsigned sz = 2 << g_rn(g, 3), form = g_rn(g, 2);
-	unsigned cnt = pick_count(g, 8 * sz), masked;
+	unsigned cnt = pick_count(g), masked;
 	struct enc e = { .modrm = true, .nop = 2, .op = { 0x0f } };
 	unsigned avoid = form ? 2 : 0;
 
@@ -1029,6 +1037,96 @@ static void gen_stack(struct gen *g)
 	g_emit(g, &e, false);
 }
 
+/* NOPs (0F 1F and prefetches never access memory), PAUSE, fences,
+ * CLFLUSH, MOVNTI, XLAT, ENTER/LEAVE, CALL (then POP of the return
+ * address), RET/RET imm16 to a pushed forward address. */
+static void gen_misc(struct gen *g)
+{
+	unsigned k = g_rn(g, 9), r = g_gpr(g, 0);
+	struct enc e = { .modrm = true, .nop = 2, .op = { 0x0f } };
+	uint8_t b[8];
+
+	switch (k) {
+	case 0: { /* nop, pause, multi-byte nop, prefetch, fences */
+		static const uint8_t f[][3] = { { 0x90 }, { 0x66, 0x90 },
+			{ 0xf3, 0x90 }, { 0x0f, 0xae, 0xe8 }, { 0x0f, 0xae, 0xf0 },
+			{ 0x0f, 0xae, 0xf8 } };
+		static const unsigned fl[] = { 1, 2, 2, 3, 3, 3 };
+		unsigned j = g_rn(g, 8);
+
+		if (j < 6) {
+			g_bytes(g, f[j], fl[j], false);
+			return;
+		}
+		e.op[1] = j == 6 ? 0x1f : 0x18;
+		e.reg = j == 6 ? 0 : g_rn(g, 4);
+		e.e = (struct mop){ .kind = M_SIB, .base = g_rn(g, 16),
+			.index = g_gpr(g, 0), .scale = g_rn(g, 4),
+			.disp = (int32_t)g_ival(g) };
+		break;
+	}
+	case 1: /* clflush m8 */
+		e.op[1] = 0xae;
+		e.reg = 7;
+		e.e = g_mem(g, 1, 1, 0);
+		break;
+	case 2: /* movnti m32/m64, r */
+		e.op[1] = 0xc3;
+		e.w = g_chance(g, 50);
+		e.reg = r;
+		e.e = g_mem(g, e.w ? 8 : 4, 1, 0);
+		break;
+	case 3: /* xlat: al = [rbx + al] */
+		set_reg(g, 3, DX_DATA + g_rn(g, DX_DATA_SIZE - 256));
+		b[0] = 0x48; /* REX.W xlat: the same (RBX is 64-bit) */
+		b[1] = 0xd7;
+		if (g_chance(g, 30))
+			g_bytes(g, b, 2, false);
+		else
+			g_bytes(g, b + 1, 1, false);
+		return;
+	case 4: case 5: { /* enter Iw, 0/1 ... leave */
+		set_reg(g, 5, DX_STACK + 0x400 + 8 * g_rn(g, 128));
+		if (k == 4) {
+			b[0] = 0xc8;
+			put_le(b + 1, 8 * g_rn(g, 16), 2);
+			b[3] = (uint8_t)g_rn(g, 2);
+			g_bytes(g, b, 4, false);
+		} else {
+			b[0] = 0xc9;
+			g_bytes(g, b, 1, false);
+		}
+		return;
+	}
+	case 6: /* call next; pop r */
+		memset(b, 0, 5);
+		b[0] = 0xe8;
+		g_bytes(g, b, 5, false);
+		e = (struct enc){ .nop = 1, .op = { 0x58 }, .reg = r };
+		g_emit(g, &e, false);
+		return;
+	default: { /* lea r, [rip+3 or 6]; push r; ret / ret imm16 */
+		bool imm = k == 8;
+
+		unsigned at;
+
+		e = (struct enc){ .modrm = true, .nop = 1, .op = { 0x8d },
+				  .w = true, .reg = r,
+				  .e = { .kind = M_RIP, .target = DX_SEQ } };
+		g_emit(g, &e, true);
+		at = g->s->len; /* rel32 ends here: patched below */
+		e = (struct enc){ .nop = 1, .op = { 0x50 }, .reg = r };
+		g_emit(g, &e, true);
+		b[0] = imm ? 0xc2 : 0xc3;
+		put_le(b + 1, 8 * g_rn(g, 5), 2);
+		g_bytes(g, b, imm ? 3 : 1, false);
+		put_le(g->s->code + at - 4, g->s->len - at, 4);
+		return;
+	}
+	}
+	g_emit(g, &e, false);
+}
+
 static void (*const fam_fn[DX_NFAM])(struct gen *g) = {
 	[DX_FAM_alu] = gen_alu, [DX_FAM_incdec] = gen_incdec,
 	[DX_FAM_shift] = gen_shift, [DX_FAM_muldiv] = gen_muldiv,
@@ -1038,6 +1136,7 @@ static void (*const fam_fn[DX_NFAM])(struct gen *g) = {
 	[DX_FAM_mov] = gen_mov, [DX_FAM_stack] = gen_stack,
 	[DX_FAM_sse_int] = gen_sse_int, [DX_FAM_sse_fp] = gen_sse_fp,
 	[DX_FAM_cvt] = gen_cvt, [DX_FAM_x87] = gen_x87,
+	[DX_FAM_misc] = gen_misc,
 	[DX_FAM_unadv] = gen_unadv, [DX_FAM_pending] = gen_pending,
 	[DX_FAM_mmx] = gen_mmx,
 };

@@ -268,8 +268,8 @@ void gen_x87(struct gen *g)
 		set_depth(g, d + 1);
 		CC_ARITH(g);
 		break;
-	case 2: /* fld st(i) twice when shallow */
-		x87_reg(g, 0xd9, (uint8_t)(0xe8 + g_rn(g, 2))); /* fld1/fldl2t */
+	case 2: /* fld1 / fldl2t */
+		x87_reg(g, 0xd9, (uint8_t)(0xe8 + g_rn(g, 2)));
 		set_depth(g, d + 1);
 		CC_ARITH(g);
 		break;
