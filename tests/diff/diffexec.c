@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "decoder/decoder.h"
 #include "machine.h"
@@ -295,6 +296,35 @@ static void normalise_fx(uint8_t *fx)
 	memset(fx + 6, 0, 18); /* FOP, FIP, FDP */
 }
 
+/* objdump's reading of instruction i too, when objdump is installed
+ * (rax's disassembler abbreviates x87 and some SSE forms). */
+static void print_objdump(const struct dx_seq *s, unsigned i)
+{
+	char path[] = "/tmp/diffexec-XXXXXX", cmd[256], line[256];
+	FILE *p;
+	int fd = mkstemp(path);
+
+	if (fd < 0)
+		return;
+	if (write(fd, s->code + s->insn[i].off, s->insn[i].len) !=
+	    (ssize_t)s->insn[i].len) {
+		close(fd);
+		unlink(path);
+		return;
+	}
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "objdump -D -b binary -mi386:x86-64 "
+		 "-M intel --adjust-vma=%#llx %s 2>/dev/null", (unsigned long long)
+		 (DX_SEQ + s->insn[i].off), path);
+	p = popen(cmd, "r");
+	while (p && fgets(line, sizeof(line), p))
+		if (strstr(line, ":\t"))
+			printf("    objdump: %s", line);
+	if (p)
+		pclose(p);
+	unlink(path);
+}
+
 static void print_inputs(const struct dx_seq *s, unsigned i)
 {
 	const struct dx_state *in = &s->in;
@@ -310,8 +340,7 @@ static void print_inputs(const struct dx_seq *s, unsigned i)
 	       in->fx[4]);
 	if (dec_decode(&d, s->code + ii->off, ii->len, DEC_MODE64))
 		return;
-	if (d.mod != 3 && (d.base != DEC_NOREG || d.riprel ||
-			   d.index != DEC_NOREG || d.mod == 0)) {
+	if ((dec_attrs[d.op].flags & DF_M) && d.mod != 3) {
 		uint64_t ea = (uint64_t)(int64_t)d.disp;
 
 		if (d.riprel)
@@ -392,6 +421,7 @@ static void minimise(struct machine *m, const struct dx_seq *s)
 	}
 	printf("  minimised to instruction %u:\n", k - 1);
 	print_insn(s, k - 1, "    ");
+	print_objdump(s, k - 1);
 	print_inputs(&t[0], k - 1);
 	if (dx_native_run(&t[0], 1, &h[0]) == 0) {
 		dx_interp_run(m, &t[0], &r);
