@@ -316,11 +316,27 @@ static bool d9_special(struct cpu *c, unsigned lo)
 		pop(c);
 		set_st(c, 0, r);
 		break;
-	case 0x32: /* FPTAN */
-		__asm__("fptan; fstp %%st(0)" : "+t"(a));
-		set_st(c, 0, a);
-		push(c, 1.0L);
+	case 0x32: case 0x3b: { /* FPTAN, FSINCOS */
+		long double top, second;
+
+		/* Two results (tan and 1.0, or cos and sin; NaNs for a NaN
+		 * operand), or none with C2 = 1 for |ST0| >= 2^63: the fld1
+		 * only evens the stack effect for the asm. */
+		if (lo == 0x32)
+			__asm__("fptan\n\tfnstsw %%ax\n\ttestw $0x400, %%ax\n\t"
+				"jz 1f\n\tfld1\n1:" : "=t"(top), "=u"(second),
+				"=a"(sw) : "0"(a));
+		else
+			__asm__("fsincos\n\tfnstsw %%ax\n\ttestw $0x400, %%ax\n\t"
+				"jz 1f\n\tfld1\n1:" : "=t"(top), "=u"(second),
+				"=a"(sw) : "0"(a));
+		set_cc(c, (fsw(c) & ~FSW_C2) | (sw & FSW_C2));
+		if (sw & FSW_C2)
+			break;
+		set_st(c, 0, second);
+		push(c, top);
 		break;
+	}
 	case 0x33: /* FPATAN */
 		__asm__("fpatan" : "=t"(r) : "0"(a), "u"(st(c, 1)) : "st(1)");
 		pop(c);
@@ -342,22 +358,19 @@ static bool d9_special(struct cpu *c, unsigned lo)
 		set_st(c, 0, r);
 		break;
 	case 0x3a: __asm__("fsqrt" : "+t"(a)); set_st(c, 0, a); break;
-	case 0x3b: { /* FSINCOS */
-		long double s = a, co = a;
-
-		__asm__("fsin" : "+t"(s));
-		__asm__("fcos" : "+t"(co));
-		set_st(c, 0, s);
-		push(c, co);
-		break;
-	}
 	case 0x3c: __asm__("frndint" : "+t"(a)); set_st(c, 0, a); break;
 	case 0x3d:
 		__asm__("fscale" : "=t"(r) : "0"(a), "u"(st(c, 1)));
 		set_st(c, 0, r);
 		break;
-	case 0x3e: __asm__("fsin" : "+t"(a)); set_st(c, 0, a); break;
-	case 0x3f: __asm__("fcos" : "+t"(a)); set_st(c, 0, a); break;
+	case 0x3e: case 0x3f: /* FSIN FCOS: C2 = out of range (SDM) */
+		if (lo == 0x3e)
+			__asm__("fsin\n\tfnstsw %%ax" : "+t"(a), "=a"(sw));
+		else
+			__asm__("fcos\n\tfnstsw %%ax" : "+t"(a), "=a"(sw));
+		set_st(c, 0, a);
+		set_cc(c, (fsw(c) & ~FSW_C2) | (sw & FSW_C2));
+		break;
 	default:
 		host_cw_leave(old);
 		return false;
