@@ -223,6 +223,8 @@ static void fxam(struct cpu *c)
 	cc = (b[9] & 0x80) ? FSW_C1 : 0;
 	if (st_empty(c, 0))
 		cc |= FSW_C3 | FSW_C0;
+	else if (exp == 0x7fff && !(mant >> 63))
+		; /* pseudo-infinity/NaN: unsupported (C3 C2 C0 = 000) */
 	else if (exp == 0x7fff)
 		cc |= (mant << 1) ? FSW_C0 : (FSW_C2 | FSW_C0);
 	else if (v == 0)
