@@ -87,6 +87,35 @@ static void host_cw_leave(uint16_t old)
 	__asm__ volatile("fnclex; fldcw %0" : : "m"(old));
 }
 
+/* ST0 op m32fp / m64fp on the host's x87 with the memory operand
+ * itself: converting it first would quiet an SNaN, and an SNaN with a
+ * QNaN yields the QNaN (SDM Vol. 1 Table 4-7). */
+static long double arith_m(unsigned op, long double a, uint64_t m, bool m64)
+{
+	uint32_t m32 = (uint32_t)m;
+
+	if (m64) {
+		switch (op) {
+		case 0: __asm__("faddl %1" : "+t"(a) : "m"(m)); break;
+		case 1: __asm__("fmull %1" : "+t"(a) : "m"(m)); break;
+		case 4: __asm__("fsubl %1" : "+t"(a) : "m"(m)); break;
+		case 5: __asm__("fsubrl %1" : "+t"(a) : "m"(m)); break;
+		case 6: __asm__("fdivl %1" : "+t"(a) : "m"(m)); break;
+		default: __asm__("fdivrl %1" : "+t"(a) : "m"(m)); break;
+		}
+		return a;
+	}
+	switch (op) {
+	case 0: __asm__("fadds %1" : "+t"(a) : "m"(m32)); break;
+	case 1: __asm__("fmuls %1" : "+t"(a) : "m"(m32)); break;
+	case 4: __asm__("fsubs %1" : "+t"(a) : "m"(m32)); break;
+	case 5: __asm__("fsubrs %1" : "+t"(a) : "m"(m32)); break;
+	case 6: __asm__("fdivs %1" : "+t"(a) : "m"(m32)); break;
+	default: __asm__("fdivrs %1" : "+t"(a) : "m"(m32)); break;
+	}
+	return a;
+}
+
 static long double arith(unsigned op, long double a, long double b)
 {
 	switch (op) {
@@ -513,7 +542,11 @@ static bool x87_mem(struct cpu *c, unsigned esc, unsigned reg, uint64_t la)
 			return true;
 		}
 		old = host_cw_enter(c);
-		set_st(c, 0, arith(reg, st(c, 0), v));
+		if (esc & 2)
+			set_st(c, 0, arith(reg, st(c, 0), v));
+		else
+			set_st(c, 0, arith_m(reg, st(c, 0), esc == 4 ?
+					     rd64(c, la) : rd32(c, la), esc == 4));
 		host_cw_leave(old);
 		return true;
 	case 1:
