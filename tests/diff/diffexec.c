@@ -158,14 +158,15 @@ static void cmp_bytes(struct diff *df, const char *what, uint64_t base,
 static void cmp_fpu(struct diff *df, const uint8_t *h, const uint8_t *r,
 		    uint16_t fsw_undef)
 {
-	uint16_t fsw_mask = (uint16_t)(0x4500 & ~fsw_undef);
+	uint16_t fsw_mask = (uint16_t)(0x4700 & ~fsw_undef);
 	uint32_t mh, mr;
 
-	/* Known deviations (README): rax models neither C1 (round-up and
-	 * stack-fault indicator) nor TOP nor the exception flags; --strict
-	 * compares them. */
+	/* Known deviations (README): rax models neither C1 as the round-up
+	 * indicator nor TOP nor the exception flags; --strict compares them. */
 	if (opt.strict)
-		fsw_mask = (uint16_t)((0x4700 & ~fsw_undef) | 0xb8ff);
+		fsw_mask |= 0xb8ff;
+	else if (fsw_undef & DX_FSW_C1R)
+		fsw_mask &= (uint16_t)~0x0200;
 	if (rd16(h) != rd16(r))
 		note(df, "  fcw: host %04x rax %04x\n", rd16(h), rd16(r));
 	if ((rd16(h + 2) ^ rd16(r + 2)) & fsw_mask)

@@ -18,6 +18,7 @@
 #define FSW_C2 0x0400u
 #define FSW_C3 0x4000u
 #define FSW_CC (FSW_C0 | FSW_C1 | FSW_C2 | FSW_C3)
+#define FSW_C1R DX_FSW_C1R
 
 struct gen {
 	struct dx_seq *s;
@@ -26,6 +27,7 @@ struct gen {
 	uint16_t fundef;     /* x87 condition codes undefined now */
 	int fam;             /* family of the unit being generated */
 	unsigned depth;      /* x87 stack depth (gen_fp.c) */
+	bool x87_lost;       /* depth unknown: only FXAM/FNSTSW from here */
 	bool stop;           /* the sequence must end (ud_tail) */
 	bool nosplit;        /* next memory operand: locked or split-sensitive */
 };

@@ -210,11 +210,13 @@ void gen_cvt(struct gen *g)
 /* --- x87 --------------------------------------------------------------------- */
 
 /* C0-C3 after an instruction (SDM Vol. 2 "FPU Flags Affected"):
- * arithmetic, loads, stores, FXCH, FCHS, FABS, FSQRT: C1 defined, C0 C2
- * C3 undefined; FCOM/FUCOM/FTST/FXAM: all defined; FCOMI: C1 cleared,
- * others unchanged; FNSTSW/FNSTCW: all undefined. */
+ * arithmetic, loads, stores, FXCH, FCHS, FABS, FSQRT: C1 the round-up
+ * indicator (FSW_C1R: not modelled by rax), C0 C2 C3 undefined;
+ * FCOM/FUCOM/FTST/FXAM: all defined; FCOMI: others unchanged;
+ * FNSTSW/FNSTCW: all undefined. */
 #define CC_ARITH(g) ((g)->fundef = (uint16_t)(((g)->fundef & ~FSW_C1) | \
-					      FSW_C0 | FSW_C2 | FSW_C3))
+					      FSW_C0 | FSW_C2 | FSW_C3 | \
+					      FSW_C1R))
 
 static void x87_reg(struct gen *g, uint8_t esc, uint8_t modrm)
 {
@@ -234,6 +236,63 @@ static void x87_mem(struct gen *g, uint8_t esc, unsigned reg, unsigned sz)
 	g_emit(g, &e, false);
 }
 
+/* FPREM FPREM1 (C0 C3 C1 = quotient bits, C2 = incomplete), FSCALE,
+ * FYL2X FPATAN (pop), FSIN FCOS (C2 = out of range), FPTAN FSINCOS
+ * (push unless out of range: the depth is unknown after them). */
+static void gen_x87_trans(struct gen *g, unsigned d)
+{
+	static const uint8_t two[] = { 0xf8, 0xf5, 0xfd, 0xf1, 0xf3 };
+	unsigned k = g_rn(g, 4);
+
+	if (k == 0 && d <= 6 && g_chance(g, 70)) {
+		/* FPREM/FPREM1 of two finite nonzero doubles kept in the
+		 * code (jmp over them; fld qword [rip]): for NaN, infinite
+		 * or zero operands the host's C0-C3 follow no SDM rule. */
+		uint8_t b[18] = { 0xeb, 16 };
+		unsigned at;
+
+		for (unsigned i = 0; i < 2; i++) {
+			uint64_t v = (g_rnd(g) & 0x800fffffffffffffull) |
+				     ((uint64_t)(1023 - 40 + g_rn(g, 110)) << 52);
+
+			memcpy(b + 2 + 8 * i, &v, 8);
+		}
+		g_bytes(g, b, 2, true);
+		at = g->s->len;
+		memcpy(g->s->code + at, b + 2, 16);
+		g->s->len += 16;
+		for (unsigned i = 0; i < 2; i++) {
+			struct enc e = { .modrm = true, .nop = 1, .op = { 0xdd },
+					 .e = { .kind = M_RIP,
+						.target = DX_SEQ + at + 8 * i } };
+
+			g_emit(g, &e, true);
+		}
+		x87_reg(g, 0xd9, g_chance(g, 50) ? 0xf8 : 0xf5);
+		set_depth(g, d + 2);
+		g->fundef = 0;
+	} else if (k == 0 && d >= 2) {
+		uint8_t op = two[g_rn(g, 5)];
+
+		x87_reg(g, 0xd9, op);
+		if (op == 0xf1 || op == 0xf3) {
+			set_depth(g, d - 1);
+			CC_ARITH(g);
+		} else if (op == 0xfd) {
+			CC_ARITH(g);
+		} else {
+			g->fundef = FSW_CC; /* operands may be NaN */
+		}
+	} else if (k == 1 && d < 8) {
+		x87_reg(g, 0xd9, g_chance(g, 50) ? 0xf2 : 0xfb);
+		g->fundef = FSW_C0 | FSW_C3 | FSW_C1R;
+		g->x87_lost = true;
+	} else {
+		x87_reg(g, 0xd9, g_chance(g, 50) ? 0xfe : 0xff);
+		g->fundef = FSW_C0 | FSW_C3 | FSW_C1R;
+	}
+}
+
 void gen_x87(struct gen *g)
 {
 	unsigned d = x87_depth(g), k = g_rn(g, 14), i = d ? g_rn(g, d) : 0;
@@ -242,6 +301,12 @@ void gen_x87(struct gen *g)
 	static const uint8_t ild[3][3] = { { 0xdf, 0, 2 }, { 0xdb, 0, 4 },
 					   { 0xdf, 5, 8 } };
 
+	if (g->x87_lost)
+		k = 12;
+	else if (g_chance(g, 12) && d >= 1) {
+		gen_x87_trans(g, d);
+		return;
+	}
 	if (d == 0 && k >= 3 && k != 12)
 		k = g_rn(g, 3);
 	if (d == 8 && k < 3)
@@ -359,7 +424,8 @@ void gen_x87(struct gen *g)
 			(uint8_t)((j & 1 ? 0xe8 : 0xf0) + i));
 		if (j & 2)
 			set_depth(g, d - 1);
-		g->fundef &= (uint16_t)~FSW_C1;
+		/* The SDM sets C1 to 0; the host leaves it: not compared. */
+		g->fundef |= FSW_C1;
 		g_flags(g, F_ARITH, 0);
 		break;
 	}
@@ -387,17 +453,17 @@ void gen_x87(struct gen *g)
 	default: { /* fxam; fnstsw ax / m16 with C0-C3 kept; fnstcw */
 		static const uint8_t fxam[] = { 0xd9, 0xe5 };
 		static const uint8_t sw_ax[] = { 0xdf, 0xe0, 0x66, 0x25, 0x00,
-						 0x45 };
+						 0x47 };
 		unsigned j = g_rn(g, 4);
 
 		if (g->fundef || j == 0)
 			g_bytes(g, fxam, 2, j != 0);
 		g->fundef = 0;
 		if (j == 1) {
-			/* fnstsw ax; and ax, 0x4500: C1, TOP and the
-			 * exception flags are not compared (rax keeps TOP at
-			 * 0 and models no x87 exceptions or C1: see
-			 * src/cpu/x87.c and README). */
+			/* fnstsw ax; and ax, 0x4700: TOP and the exception
+			 * flags are not compared (rax keeps TOP at 0 and
+			 * models no x87 exceptions: src/cpu/x87.c, README);
+			 * after FXAM, C1 is the sign. */
 			g_bytes(g, sw_ax, 2, false);
 			g_bytes(g, sw_ax + 2, 4, true);
 			g_flags(g, F_ARITH & ~F_AF, F_AF);
@@ -406,7 +472,7 @@ void gen_x87(struct gen *g)
 			struct enc e = { .modrm = true, .nop = 1, .op = { 0xdd },
 					 .reg = 7 };
 			struct enc a = { .modrm = true, .nop = 1, .op = { 0x81 },
-					 .reg = 4, .imm = 0x4500, .nimm = 2 };
+					 .reg = 4, .imm = 0x4700, .nimm = 2 };
 
 			e.e = g_mem(g, 2, 1, 0);
 			g_emit(g, &e, false);
