@@ -45,7 +45,7 @@ struct dx_state {
 #define DX_FAMILIES(X) \
 	X(alu) X(incdec) X(shift) X(muldiv) X(flags) X(string) X(bit) \
 	X(cond) X(bswap) X(xchg) X(mov) X(stack) X(sse_int) X(sse_fp) \
-	X(cvt) X(x87) X(misc) X(unadv) X(pending) X(mmx)
+	X(cvt) X(x87) X(misc) X(priv) X(unadv) X(pending) X(mmx)
 enum dx_family {
 #define DX_FAM_ENUM(n) DX_FAM_##n,
 	DX_FAMILIES(DX_FAM_ENUM)

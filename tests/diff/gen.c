@@ -991,7 +991,14 @@ static void gen_mov(struct gen *g)
 			e.rex = g_chance(g, 50);
 		e.e = g_rm(g, e.op[1] & 1 ? 2 : 1, e.rex ? 0x10 : 0xff00, 40);
 		break;
-	case 5: /* movsxd */
+	case 5: /* movsxd, or mov r, Sreg (ES CS SS DS) */
+		if (g_chance(g, 20)) {
+			e = (struct enc){ .modrm = true, .nop = 1, .op = { 0x8c },
+					  .reg = g_rn(g, 4) };
+			g_opsize(&e, 2 << g_rn(g, 3));
+			e.e = g_reg(g_gpr(g, 0));
+			break;
+		}
 		e = (struct enc){ .modrm = true, .nop = 1, .op = { 0x63 },
 				  .w = !g_chance(g, 10) };
 		e.reg = g_gpr(g, 0);
@@ -1127,6 +1134,37 @@ static void gen_misc(struct gen *g)
 	g_emit(g, &e, false);
 }
 
+/* Privileged at CPL 3, #GP(0) (SDM Vol. 3 §5.9; IOPL 0 for CLI/STI and
+ * port I/O without an I/O bitmap): the sequence ends there.  Not the
+ * ones Linux emulates for user space under UMIP (SGDT SIDT SMSW SLDT
+ * STR), nor RDTSC/RDPMC/SYSCALL. */
+static void gen_priv(struct gen *g)
+{
+	static const struct { uint8_t b[4]; unsigned n; } t[] = {
+		{ { 0xfa }, 1 }, { { 0xfb }, 1 }, { { 0xf4 }, 1 },
+		{ { 0xec }, 1 }, { { 0xee }, 1 }, { { 0xe4, 0x80 }, 2 },
+		{ { 0xe7, 0x71 }, 2 }, { { 0x0f, 0x32 }, 2 },
+		{ { 0x0f, 0x30 }, 2 }, { { 0x0f, 0x20, 0xc0 }, 3 },
+		{ { 0x0f, 0x22, 0xd8 }, 3 }, { { 0x0f, 0x21, 0xf8 }, 3 },
+		{ { 0x0f, 0x06 }, 2 }, { { 0x0f, 0x09 }, 2 },
+		{ { 0x0f, 0x08 }, 2 }, { { 0x0f, 0x01, 0xf8 }, 3 },
+		{ { 0x0f, 0x07 }, 2 }, { { 0x0f, 0x00, 0xd8 }, 3 },
+	};
+	unsigned k = g_rn(g, sizeof(t) / sizeof(*t) + 3);
+
+	if (k < sizeof(t) / sizeof(*t)) {
+		g_bytes(g, t[k].b, t[k].n, false);
+	} else { /* lgdt, lidt, invlpg m */
+		static const uint8_t r[] = { 2, 3, 7 };
+		struct enc e = { .modrm = true, .nop = 2, .op = { 0x0f, 0x01 } };
+
+		e.reg = r[k - sizeof(t) / sizeof(*t)];
+		e.e = g_mem(g, 10, 1, 0);
+		g_emit(g, &e, false);
+	}
+	g->stop = true;
+}
+
 static void (*const fam_fn[DX_NFAM])(struct gen *g) = {
 	[DX_FAM_alu] = gen_alu, [DX_FAM_incdec] = gen_incdec,
 	[DX_FAM_shift] = gen_shift, [DX_FAM_muldiv] = gen_muldiv,
@@ -1136,7 +1174,7 @@ static void (*const fam_fn[DX_NFAM])(struct gen *g) = {
 	[DX_FAM_mov] = gen_mov, [DX_FAM_stack] = gen_stack,
 	[DX_FAM_sse_int] = gen_sse_int, [DX_FAM_sse_fp] = gen_sse_fp,
 	[DX_FAM_cvt] = gen_cvt, [DX_FAM_x87] = gen_x87,
-	[DX_FAM_misc] = gen_misc,
+	[DX_FAM_misc] = gen_misc, [DX_FAM_priv] = gen_priv,
 	[DX_FAM_unadv] = gen_unadv, [DX_FAM_pending] = gen_pending,
 	[DX_FAM_mmx] = gen_mmx,
 };
