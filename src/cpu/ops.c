@@ -534,9 +534,11 @@ static void rep_movs_fast(struct cpu *c, const struct dec_insn *d, unsigned n)
 			k = c->r[R_RCX];
 		if (dp >= sp + k * n || sp >= dp + k * n) {
 			memcpy(dp, sp, k * n);
-		} else { /* overlapping: element order matters */
-			for (uint64_t i = 0; i < k * n; i++)
-				dp[i] = sp[i];
+		} else { /* overlapping: element by element, each read whole
+			  * before it is written (a byte loop differs when the
+			  * distance is less than the element size) */
+			for (uint64_t i = 0; i < k; i++)
+				memmove(dp + i * n, sp + i * n, n);
 		}
 		c->r[R_RSI] += k * n;
 		c->r[R_RDI] += k * n;
