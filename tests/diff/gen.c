@@ -667,6 +667,11 @@ static void gen_string(struct gen *g)
 		else
 			dst = a;
 	}
+	if (g_chance(g, 15)) { /* overlapping by less than an element or so */
+		dst = src + g_rn(g, 33) - 16;
+		if (dst < DX_DATA || dst + span > DX_DATA + DX_DATA_SIZE)
+			dst = src;
+	}
 	set_reg(g, 6, a32 ? src | (g_rnd(g) << 32) : src);
 	set_reg(g, 7, a32 ? dst | (g_rnd(g) << 32) : dst);
 	if (rep)
@@ -1223,11 +1228,14 @@ void dx_generate(struct dx_seq *s, uint64_t seed, uint32_t fam_mask)
 {
 	struct gen g = { .s = s, .rng = seed * 0x2545f4914f6cdd1dull + 1 };
 	unsigned units = 1 + g_rn(&g, 12);
-	int fams[DX_NFAM], nf = 0;
+	int fams[4 * DX_NFAM], nf = 0;
 
 	memset(s, 0, offsetof(struct dx_seq, in));
+	/* Each family weighs 4, but those that end a sequence (a #GP, a
+	 * #UD tail) weigh 1. */
 	for (int f = 0; f < DX_NFAM; f++)
-		if (fam_mask & (1u << f))
+		for (int w = 0; (fam_mask & (1u << f)) &&
+		     w < (f == DX_FAM_priv || f == DX_FAM_unadv ? 1 : 4); w++)
 			fams[nf++] = f;
 	init_state(&g, &s->in);
 	g.undef = 0;
