@@ -1,6 +1,6 @@
-/* The sequence generator's encoder and bookkeeping, shared by gen.c (the
- * state, the encoder, the integer families) and gen_fp.c (SSE, x87 and
- * the families rax does not advertise). */
+/* The sequence generator's state, encoder and bookkeeping (gen.c),
+ * shared by the families in gen_int.c (integer) and gen_fp.c (SSE, x87,
+ * MMX, the instructions rax does not advertise, the pending ones). */
 #ifndef RAX_DIFFEXEC_GEN_H
 #define RAX_DIFFEXEC_GEN_H
 
@@ -73,6 +73,11 @@ struct mop g_rm(struct gen *g, unsigned size, unsigned avoid,
 		unsigned pct_mem);
 
 void g_emit(struct gen *g, const struct enc *in, bool setup);
+/* mov r64, v (set-up). */
+void g_set_reg(struct gen *g, unsigned r, uint64_t v);
+/* An address for a size-byte access (see g_mem). */
+uint64_t g_pick_addr(struct gen *g, unsigned size, unsigned align);
+unsigned g_put_le(uint8_t *p, uint64_t v, unsigned n);
 void g_bytes(struct gen *g, const uint8_t *b, unsigned n, bool setup);
 /* Makes the flags in mask defined (emits CMP r, r when needed). */
 void g_need(struct gen *g, uint64_t mask);
@@ -86,6 +91,22 @@ uint64_t g_ival(struct gen *g);
 
 /* Generates one unit (set-up and instruction) of family fam. */
 void g_unit(struct gen *g, int fam);
+
+/* gen_int.c */
+void gen_alu(struct gen *g);
+void gen_incdec(struct gen *g);
+void gen_shift(struct gen *g);
+void gen_muldiv(struct gen *g);
+void gen_flagops(struct gen *g);
+void gen_string(struct gen *g);
+void gen_bit(struct gen *g);
+void gen_cond(struct gen *g);
+void gen_bswap(struct gen *g);
+void gen_xchg(struct gen *g);
+void gen_mov(struct gen *g);
+void gen_stack(struct gen *g);
+void gen_misc(struct gen *g);
+void gen_priv(struct gen *g);
 
 /* gen_fp.c */
 void gen_sse_int(struct gen *g);
