@@ -47,7 +47,7 @@ static void inject(struct dx_state *r, uint64_t i)
 	}
 }
 
-/* --- printing ---------------------------------------------------------------- */
+/* --- printing ------------------------------------------------------------- */
 
 static const char *const gpr_name[16] = {
 	"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
@@ -83,7 +83,7 @@ static void print_seq(const struct dx_seq *s)
 		       "the interpreter must raise #UD)\n");
 }
 
-/* --- comparison -------------------------------------------------------------- */
+/* --- comparison ----------------------------------------------------------- */
 
 static uint16_t rd16(const uint8_t *p)
 {
@@ -261,7 +261,7 @@ static unsigned compare(const struct dx_seq *s, const struct dx_state *h0,
 	return df->count;
 }
 
-/* --- minimisation ------------------------------------------------------------- */
+/* --- minimisation --------------------------------------------------------- */
 
 /* s with every instruction from k on replaced by NOPs (same length, so
  * branch targets and RIP-relative operands stay put). */
@@ -442,7 +442,7 @@ out:
 	free(h);
 }
 
-/* --- driver ------------------------------------------------------------------- */
+/* --- driver --------------------------------------------------------------- */
 
 static int parse_families(const char *arg, uint32_t *mask)
 {

@@ -323,7 +323,7 @@ struct mop g_rm(struct gen *g, unsigned size, unsigned avoid,
 	return g_reg(g_gpr(g, avoid));
 }
 
-/* --- flags bookkeeping ----------------------------------------------------- */
+/* --- flags bookkeeping ---------------------------------------------------- */
 
 void g_need(struct gen *g, uint64_t mask)
 {
@@ -365,7 +365,7 @@ void g_unit(struct gen *g, int fam)
 	g->fam = saved;
 }
 
-/* --- initial state --------------------------------------------------------- */
+/* --- initial state -------------------------------------------------------- */
 
 static void init_state(struct gen *g, struct dx_state *st)
 {

@@ -20,7 +20,7 @@ static void set_depth(struct gen *g, unsigned d)
 	g->depth = d;
 }
 
-/* --- SSE ------------------------------------------------------------------- */
+/* --- SSE ------------------------------------------------------------------ */
 
 static unsigned xmm(struct gen *g)
 {
@@ -207,7 +207,7 @@ void gen_cvt(struct gen *g)
 	g_emit(g, &e, false);
 }
 
-/* --- x87 --------------------------------------------------------------------- */
+/* --- x87 ------------------------------------------------------------------ */
 
 /* C0-C3 after an instruction (SDM Vol. 2 "FPU Flags Affected"):
  * arithmetic, loads, stores, FXCH, FCHS, FABS, FSQRT: C1 the round-up
@@ -547,7 +547,7 @@ void gen_init_fpu(struct gen *g, uint8_t *fx)
 	g->depth = d;
 }
 
-/* --- not advertised: the interpreter must raise #UD -------------------------- */
+/* --- not advertised: the interpreter must raise #UD ----------------------- */
 
 /* Each ends the sequence (ud_tail): the host, which has these
  * extensions, runs up to it.  LZCNT/TZCNT are left out: without ABM

@@ -31,7 +31,7 @@ static const uint64_t cc_reads[16] = {
 	F_ZF | F_SF | F_OF, F_ZF | F_SF | F_OF,
 };
 
-/* --- integer families ------------------------------------------------------ */
+/* --- integer families ----------------------------------------------------- */
 
 /* ADD OR ADC SBB AND SUB XOR CMP and TEST in every form.  SDM: the
  * arithmetic ones define all six flags; AND OR XOR TEST clear OF and CF,
