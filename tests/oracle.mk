@@ -11,10 +11,10 @@ check_PROGRAMS += tests/oracle/dec_zydis
 tests_oracle_dec_zydis_SOURCES = tests/oracle/dec_zydis.c
 tests_oracle_dec_zydis_LDADD = librax.a $(ZYDIS_LIBS) $(LIBS)
 TESTS += tests/oracle/dec_zydis.sh
-check-long: tests/oracle/dec_zydis$(EXEEXT)
+check-long: tests/oracle/dec_zydis$(EXEEXT) $(CHECK_LONG_EXTRA)
 	srcdir=$(srcdir) $(SHELL) $(srcdir)/tests/oracle/dec_zydis.sh --long
 else
-check-long:
+check-long: $(CHECK_LONG_EXTRA)
 	@echo "check-long: Zydis not found at configure time (libzydis-dev)"
 endif
 .PHONY: check-long

@@ -613,8 +613,13 @@ static void shxd(struct cpu *c, const struct dec_insn *d, unsigned cnt,
 	} else {
 		v = greg(c, d->rm, n, d->rex);
 	}
-	if (!cnt)
+	if (!cnt) {
+		/* Nothing shifts, but a 32-bit register destination is still
+		 * written, zero-extended (the host CPU does; tests/diff). */
+		if (d->mod == 3 && n == 4)
+			sreg_w(c, d->rm, n, d->rex, v);
 		return;
+	}
 	if (n == 2 && cnt > 16) { /* undefined; keep something sane */
 		cnt &= 15;
 		if (!cnt)
@@ -812,12 +817,14 @@ void op_grp9(struct cpu *c, const struct dec_insn *d)
 	if ((d->reg & 7) != 1 || d->mod == 3)
 		cpu_ud(c);
 	la = cpu_ea(c, d);
+	/* CMPXCHG16B: a misaligned operand is #GP(0), checked before any
+	 * page fault (SDM Vol. 2 CMPXCHG8B/CMPXCHG16B; as the host). */
+	if (d->opsz == 8 && (la & 15))
+		cpu_gp(c, 0);
 	cpu_probe_write(c, la, d->opsz == 8 ? 16 : 8);
 	if (d->opsz == 8) {
 		uint64_t lo, hi;
 
-		if (la & 15)
-			cpu_gp(c, 0);
 		lo = rd64(c, la);
 		hi = rd64(c, la + 8);
 		eq = lo == c->r[R_RAX] && hi == c->r[R_RDX];

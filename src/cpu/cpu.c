@@ -343,6 +343,41 @@ static inline void set_block_tag(struct cpu *c, struct block *b, uint64_t tag)
 	c->blk_tags[b - c->blocks] = tag;
 }
 
+/* LOCK is valid only on the read-modify-write forms listed on the SDM
+ * Vol. 2 LOCK page, and only with a memory destination; otherwise #UD. */
+static bool lock_ok(const struct dec_insn *d)
+{
+	unsigned r = d->reg & 7;
+
+	if (d->mod == 3)
+		return false;
+	switch (d->op) {
+	case 0x000: case 0x001: case 0x008: case 0x009: case 0x010:
+	case 0x011: case 0x018: case 0x019: case 0x020: case 0x021:
+	case 0x028: case 0x029: case 0x030: case 0x031: case 0x086:
+	case 0x087: case 0x1ab: case 0x1b3: case 0x1bb: case 0x1b0:
+	case 0x1b1: case 0x1c0: case 0x1c1:
+		return true;
+	case 0x080: case 0x081: case 0x083: return r != 7;   /* not CMP */
+	case 0x0f6: case 0x0f7: return r == 2 || r == 3;     /* NOT NEG */
+	case 0x0fe: case 0x0ff: return r < 2;                /* INC DEC */
+	case 0x1ba: return r >= 5;                           /* BTS BTR BTC */
+	case 0x1c7: return r == 1;                           /* CMPXCHG8B/16B */
+	default: return false;
+	}
+}
+
+/* dec_decode() plus the LOCK check: a disallowed LOCK decodes as #UD. */
+static int cpu_decode(struct dec_insn *d, const uint8_t *p, size_t avail,
+		      enum dec_mode mode)
+{
+	int ret = dec_decode(d, p, avail, mode);
+
+	if (!ret && d->lock && !lock_ok(d))
+		d->op = DEC_OP_UD;
+	return ret;
+}
+
 /* Decodes the run of instructions at pa (host p, avail bytes to the page
  * end) into b.  Returns the number decoded (0: the first one crosses the
  * page end or is malformed). */
@@ -355,7 +390,7 @@ static unsigned build_block(struct cpu *c, struct block *b, const uint8_t *p,
 		struct dec_insn *d = &b->d[n];
 		uint16_t op;
 
-		if (dec_decode(d, p + off, avail - off, c->mode))
+		if (cpu_decode(d, p + off, avail - off, c->mode))
 			break;
 		off += d->len;
 		n++;
@@ -456,7 +491,7 @@ fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 		c->blk_rip = c->rip + b->d[0].len;
 		return &b->d[0];
 	}
-	ret = dec_decode(tmp, p, avail, c->mode);
+	ret = cpu_decode(tmp, p, avail, c->mode);
 	if (ret == -EAGAIN) {
 		uint8_t buf[16];
 		unsigned n = avail < 15 ? avail : 15;
@@ -465,7 +500,7 @@ fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 		c->st_xpage++;
 		memcpy(buf, p, n);
 		cpu_mem_slow(c, la + n, buf + n, 15 - n, TLB_FETCH);
-		ret = dec_decode(tmp, buf, 15, c->mode);
+		ret = cpu_decode(tmp, buf, 15, c->mode);
 	}
 	if (!ret)
 		return tmp;

@@ -404,12 +404,28 @@ static unsigned src_seg(const struct dec_insn *d)
 	return d->seg == DEC_NOREG ? S_DS : d->seg;
 }
 
+/* REP with a 32-bit address size writes RCX zero-extended even for a
+ * count of 0, and so do REP MOVS (RSI, RDI) and REP STOS (RDI), as the
+ * host CPU does (tests/diff; LODS, SCAS and CMPS leave the index
+ * registers alone there).  Each iteration writes them as 32-bit
+ * registers anyway (SDM Vol. 1 §3.4.1.1).  regs: bit 0 RSI, bit 1 RDI. */
+static void rep_zext(struct cpu *c, const struct dec_insn *d, unsigned regs)
+{
+	if (d->adsz != 4)
+		return;
+	c->r[R_RCX] = (uint32_t)c->r[R_RCX];
+	if (regs & 1)
+		c->r[R_RSI] = (uint32_t)c->r[R_RSI];
+	if (regs & 2)
+		c->r[R_RDI] = (uint32_t)c->r[R_RDI];
+}
+
 /* Runs one string-instruction body `it` times under REP; cmp ops stop on
  * the REPE/REPNE condition. */
-#define STRING_OP(name, n_expr, body, is_cmp)                               \
-STRING_OP_FAST(name, n_expr, body, is_cmp, (void)0)
+#define STRING_OP(name, n_expr, body, is_cmp, regs)                         \
+STRING_OP_FAST(name, n_expr, body, is_cmp, regs, (void)0)
 
-#define STRING_OP_FAST(name, n_expr, body, is_cmp, fast)                   \
+#define STRING_OP_FAST(name, n_expr, body, is_cmp, regs, fast)             \
 void name(struct cpu *c, const struct dec_insn *d)                         \
 {                                                                           \
 	unsigned n = (n_expr);                                              \
@@ -417,6 +433,7 @@ void name(struct cpu *c, const struct dec_insn *d)                         \
 		body;                                                       \
 		return;                                                     \
 	}                                                                   \
+	rep_zext(c, d, regs);                                               \
 	fast;                                                               \
 	while (count_reg(c, d)) {                                           \
 		body;                                                       \
@@ -517,9 +534,11 @@ static void rep_movs_fast(struct cpu *c, const struct dec_insn *d, unsigned n)
 			k = c->r[R_RCX];
 		if (dp >= sp + k * n || sp >= dp + k * n) {
 			memcpy(dp, sp, k * n);
-		} else { /* overlapping: element order matters */
-			for (uint64_t i = 0; i < k * n; i++)
-				dp[i] = sp[i];
+		} else { /* overlapping: element by element, each read whole
+			  * before it is written (a byte loop differs when the
+			  * distance is less than the element size) */
+			for (uint64_t i = 0; i < k; i++)
+				memmove(dp + i * n, sp + i * n, n);
 		}
 		c->r[R_RSI] += k * n;
 		c->r[R_RDI] += k * n;
@@ -527,16 +546,16 @@ static void rep_movs_fast(struct cpu *c, const struct dec_insn *d, unsigned n)
 	}
 }
 
-STRING_OP_FAST(op_movsb, 1, MOVS_BODY, false, rep_movs_fast(c, d, n))
-STRING_OP_FAST(op_movsv, d->opsz, MOVS_BODY, false, rep_movs_fast(c, d, n))
-STRING_OP_FAST(op_stosb, 1, STOS_BODY, false, rep_stos_fast(c, d, n))
-STRING_OP_FAST(op_stosv, d->opsz, STOS_BODY, false, rep_stos_fast(c, d, n))
-STRING_OP(op_lodsb, 1, LODS_BODY, false)
-STRING_OP(op_lodsv, d->opsz, LODS_BODY, false)
-STRING_OP(op_cmpsb, 1, CMPS_BODY, true)
-STRING_OP(op_cmpsv, d->opsz, CMPS_BODY, true)
-STRING_OP(op_scasb, 1, SCAS_BODY, true)
-STRING_OP(op_scasv, d->opsz, SCAS_BODY, true)
+STRING_OP_FAST(op_movsb, 1, MOVS_BODY, false, 3, rep_movs_fast(c, d, n))
+STRING_OP_FAST(op_movsv, d->opsz, MOVS_BODY, false, 3, rep_movs_fast(c, d, n))
+STRING_OP_FAST(op_stosb, 1, STOS_BODY, false, 2, rep_stos_fast(c, d, n))
+STRING_OP_FAST(op_stosv, d->opsz, STOS_BODY, false, 2, rep_stos_fast(c, d, n))
+STRING_OP(op_lodsb, 1, LODS_BODY, false, 0)
+STRING_OP(op_lodsv, d->opsz, LODS_BODY, false, 0)
+STRING_OP(op_cmpsb, 1, CMPS_BODY, true, 0)
+STRING_OP(op_cmpsv, d->opsz, CMPS_BODY, true, 0)
+STRING_OP(op_scasb, 1, SCAS_BODY, true, 0)
+STRING_OP(op_scasv, d->opsz, SCAS_BODY, true, 0)
 
 void op_xlat(struct cpu *c, const struct dec_insn *d)
 {
@@ -594,7 +613,7 @@ void op_out_DX_eAX(struct cpu *c, const struct dec_insn *d) { io_out(c, (uint16_
 #define OUTS_BODY do { \
 	uint64_t v = rdn(c, str_la(c, d, src_seg(d), R_RSI), n); \
 	io_out(c, (uint16_t)c->r[R_RDX], v, n); str_adv(c, d, R_RSI, n); } while (0)
-STRING_OP(op_insb, 1, INS_BODY, false)
-STRING_OP(op_insv, io_size(d), INS_BODY, false)
-STRING_OP(op_outsb, 1, OUTS_BODY, false)
-STRING_OP(op_outsv, io_size(d), OUTS_BODY, false)
+STRING_OP(op_insb, 1, INS_BODY, false, 2)
+STRING_OP(op_insv, io_size(d), INS_BODY, false, 2)
+STRING_OP(op_outsb, 1, OUTS_BODY, false, 1)
+STRING_OP(op_outsv, io_size(d), OUTS_BODY, false, 1)

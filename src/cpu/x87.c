@@ -87,6 +87,35 @@ static void host_cw_leave(uint16_t old)
 	__asm__ volatile("fnclex; fldcw %0" : : "m"(old));
 }
 
+/* ST0 op m32fp / m64fp on the host's x87 with the memory operand
+ * itself: converting it first would quiet an SNaN, and an SNaN with a
+ * QNaN yields the QNaN (SDM Vol. 1 Table 4-7). */
+static long double arith_m(unsigned op, long double a, uint64_t m, bool m64)
+{
+	uint32_t m32 = (uint32_t)m;
+
+	if (m64) {
+		switch (op) {
+		case 0: __asm__("faddl %1" : "+t"(a) : "m"(m)); break;
+		case 1: __asm__("fmull %1" : "+t"(a) : "m"(m)); break;
+		case 4: __asm__("fsubl %1" : "+t"(a) : "m"(m)); break;
+		case 5: __asm__("fsubrl %1" : "+t"(a) : "m"(m)); break;
+		case 6: __asm__("fdivl %1" : "+t"(a) : "m"(m)); break;
+		default: __asm__("fdivrl %1" : "+t"(a) : "m"(m)); break;
+		}
+		return a;
+	}
+	switch (op) {
+	case 0: __asm__("fadds %1" : "+t"(a) : "m"(m32)); break;
+	case 1: __asm__("fmuls %1" : "+t"(a) : "m"(m32)); break;
+	case 4: __asm__("fsubs %1" : "+t"(a) : "m"(m32)); break;
+	case 5: __asm__("fsubrs %1" : "+t"(a) : "m"(m32)); break;
+	case 6: __asm__("fdivs %1" : "+t"(a) : "m"(m32)); break;
+	default: __asm__("fdivrs %1" : "+t"(a) : "m"(m32)); break;
+	}
+	return a;
+}
+
 static long double arith(unsigned op, long double a, long double b)
 {
 	switch (op) {
@@ -223,6 +252,8 @@ static void fxam(struct cpu *c)
 	cc = (b[9] & 0x80) ? FSW_C1 : 0;
 	if (st_empty(c, 0))
 		cc |= FSW_C3 | FSW_C0;
+	else if (exp == 0x7fff && !(mant >> 63))
+		; /* pseudo-infinity/NaN: unsupported (C3 C2 C0 = 000) */
 	else if (exp == 0x7fff)
 		cc |= (mant << 1) ? FSW_C0 : (FSW_C2 | FSW_C0);
 	else if (v == 0)
@@ -265,10 +296,13 @@ static void fldenv(struct cpu *c, uint64_t la)
 			c->fx[FX_FTW] |= (uint8_t)(1u << i);
 }
 
+/* FLD1 FLDL2T FLDL2E FLDPI FLDLG2 FLDLN2 FLDZ, as the hardware rounds
+ * them to nearest (exact 64-bit significands: a decimal literal rounds
+ * log10(2) down by one unit in the last place). */
 static const long double consts[8] = {
-	1.0L, 3.32192809488736234787L, 1.44269504088896340736L,
-	3.14159265358979323846L, 0.30102999566398119521L,
-	0.69314718055994530942L, 0.0L, 0.0L,
+	1.0L, 0xd49a784bcd1b8afep-62L, 0xb8aa3b295c17f0bcp-63L,
+	0xc90fdaa22168c235p-62L, 0x9a209a84fbcff799p-65L,
+	0xb17217f7d1cf79acp-64L, 0.0L, 0.0L,
 };
 
 /* D9 E0-FF: the operand-less group. */
@@ -279,7 +313,8 @@ static bool d9_special(struct cpu *c, unsigned lo)
 
 	switch (lo) {
 	case 0x20: set_st(c, 0, -a); return true;
-	case 0x21: set_st(c, 0, a < 0 || (a == 0 && 1 / a < 0) ? -a : a);
+	case 0x21: /* FABS clears the sign bit, of NaNs too */
+		set_st(c, 0, __builtin_fabsl(a));
 		return true;
 	case 0x24: compare(c, a, 0.0L); return true;
 	case 0x25: fxam(c); return true;
@@ -312,11 +347,27 @@ static bool d9_special(struct cpu *c, unsigned lo)
 		pop(c);
 		set_st(c, 0, r);
 		break;
-	case 0x32: /* FPTAN */
-		__asm__("fptan; fstp %%st(0)" : "+t"(a));
-		set_st(c, 0, a);
-		push(c, 1.0L);
+	case 0x32: case 0x3b: { /* FPTAN, FSINCOS */
+		long double top, second;
+
+		/* Two results (tan and 1.0, or cos and sin; NaNs for a NaN
+		 * operand), or none with C2 = 1 for |ST0| >= 2^63: the fld1
+		 * only evens the stack effect for the asm. */
+		if (lo == 0x32)
+			__asm__("fptan\n\tfnstsw %%ax\n\ttestw $0x400, %%ax\n\t"
+				"jz 1f\n\tfld1\n1:" : "=t"(top), "=u"(second),
+				"=a"(sw) : "0"(a));
+		else
+			__asm__("fsincos\n\tfnstsw %%ax\n\ttestw $0x400, %%ax\n\t"
+				"jz 1f\n\tfld1\n1:" : "=t"(top), "=u"(second),
+				"=a"(sw) : "0"(a));
+		set_cc(c, (fsw(c) & ~FSW_C2) | (sw & FSW_C2));
+		if (sw & FSW_C2)
+			break;
+		set_st(c, 0, second);
+		push(c, top);
 		break;
+	}
 	case 0x33: /* FPATAN */
 		__asm__("fpatan" : "=t"(r) : "0"(a), "u"(st(c, 1)) : "st(1)");
 		pop(c);
@@ -338,22 +389,19 @@ static bool d9_special(struct cpu *c, unsigned lo)
 		set_st(c, 0, r);
 		break;
 	case 0x3a: __asm__("fsqrt" : "+t"(a)); set_st(c, 0, a); break;
-	case 0x3b: { /* FSINCOS */
-		long double s = a, co = a;
-
-		__asm__("fsin" : "+t"(s));
-		__asm__("fcos" : "+t"(co));
-		set_st(c, 0, s);
-		push(c, co);
-		break;
-	}
 	case 0x3c: __asm__("frndint" : "+t"(a)); set_st(c, 0, a); break;
 	case 0x3d:
 		__asm__("fscale" : "=t"(r) : "0"(a), "u"(st(c, 1)));
 		set_st(c, 0, r);
 		break;
-	case 0x3e: __asm__("fsin" : "+t"(a)); set_st(c, 0, a); break;
-	case 0x3f: __asm__("fcos" : "+t"(a)); set_st(c, 0, a); break;
+	case 0x3e: case 0x3f: /* FSIN FCOS: C2 = out of range (SDM) */
+		if (lo == 0x3e)
+			__asm__("fsin\n\tfnstsw %%ax" : "+t"(a), "=a"(sw));
+		else
+			__asm__("fcos\n\tfnstsw %%ax" : "+t"(a), "=a"(sw));
+		set_st(c, 0, a);
+		set_cc(c, (fsw(c) & ~FSW_C2) | (sw & FSW_C2));
+		break;
 	default:
 		host_cw_leave(old);
 		return false;
@@ -494,7 +542,11 @@ static bool x87_mem(struct cpu *c, unsigned esc, unsigned reg, uint64_t la)
 			return true;
 		}
 		old = host_cw_enter(c);
-		set_st(c, 0, arith(reg, st(c, 0), v));
+		if (esc & 2)
+			set_st(c, 0, arith(reg, st(c, 0), v));
+		else
+			set_st(c, 0, arith_m(reg, st(c, 0), esc == 4 ?
+					     rd64(c, la) : rd32(c, la), esc == 4));
 		host_cw_leave(old);
 		return true;
 	case 1:

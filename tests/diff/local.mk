@@ -1,0 +1,15 @@
+# tests/diff: differential execution of the interpreter against the host
+# CPU (README "Testing"; DEVELOPERS.md "Oracles").  make check runs a
+# seeded set of 5,000 sequences; make check-long runs 100,000.
+check_PROGRAMS += tests/diff/diffexec
+tests_diff_diffexec_SOURCES = tests/diff/diffexec.c tests/diff/diffexec.h \
+	tests/diff/gen.c tests/diff/gen.h tests/diff/gen_int.c \
+	tests/diff/gen_fp.c tests/diff/native.c tests/diff/interp.c
+tests_diff_diffexec_LDADD = librax.a $(LIBS)
+noinst_HEADERS += tests/diff/diffexec.h tests/diff/gen.h
+TESTS += tests/diff/diffexec.sh
+EXTRA_DIST += tests/diff/diffexec.sh
+CHECK_LONG_EXTRA += check-long-diffexec
+check-long-diffexec: tests/diff/diffexec$(EXEEXT)
+	$(SHELL) $(srcdir)/tests/diff/diffexec.sh --long
+.PHONY: check-long-diffexec
