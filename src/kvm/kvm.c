@@ -438,8 +438,14 @@ out:
 		st->reason = VCPU_STOP_ERROR;
 		return ret;
 	}
-	if (st->reason != VCPU_STOP_SHUTDOWN)
-		(void)ioctl(k->vcpu_fd, KVM_KVMCLOCK_CTRL, 0); /* paused */
+	/* Tell a kvmclock guest it was paused (api.rst: KVM_KVMCLOCK_CTRL);
+	 * EINVAL when the guest has not enabled kvmclock. */
+	if (st->reason != VCPU_STOP_SHUTDOWN) {
+		int r = ioctl(k->vcpu_fd, KVM_KVMCLOCK_CTRL, 0);
+
+		rax_log(LOG_DEBUG, kvm, "KVM_KVMCLOCK_CTRL: %s",
+			r < 0 ? strerror(errno) : "ok");
+	}
 	return 0;
 }
 

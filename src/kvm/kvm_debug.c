@@ -52,6 +52,8 @@ static int swbp_insert(struct machine *m, uint64_t gva)
 		return -EFAULT;
 	k->swbp[k->nswbp++] = (struct kvm_swbp){ gva, gpa, *p };
 	*p = 0xcc;
+	rax_log(LOG_DEBUG, kvm, "sw breakpoint %#llx: int3 at guest-physical "
+		"%#llx", (unsigned long long)gva, (unsigned long long)gpa);
 	return 0;
 }
 
@@ -169,6 +171,13 @@ static int set_guest_debug(struct machine *m, bool step, uint32_t extra)
 		if (ioctl(k->vcpu_fd, KVM_SET_GUEST_DEBUG, &dbg) < 0)
 			return -errno;
 	}
+	rax_log(LOG_DEBUG, kvm, "KVM_SET_GUEST_DEBUG control %#x dr7 %#llx "
+		"dr0-3 %#llx %#llx %#llx %#llx", dbg.control,
+		(unsigned long long)dbg.arch.debugreg[7],
+		(unsigned long long)dbg.arch.debugreg[0],
+		(unsigned long long)dbg.arch.debugreg[1],
+		(unsigned long long)dbg.arch.debugreg[2],
+		(unsigned long long)dbg.arch.debugreg[3]);
 	k->dbg_applied = dbg.control != 0;
 	k->step = step;
 	return 0;
@@ -184,6 +193,9 @@ bool kvm_debug_exit(struct machine *m, struct vcpu_stop *st)
 	struct kvm_engine *k = kvm_of(m);
 	struct kvm_debug_exit_arch *d = &k->run->debug.arch;
 
+	rax_log(LOG_DEBUG, kvm, "KVM_EXIT_DEBUG exception %u pc %#llx dr6 %#llx "
+		"dr7 %#llx", d->exception, (unsigned long long)d->pc,
+		(unsigned long long)d->dr6, (unsigned long long)d->dr7);
 	if (d->exception == 3) {
 		if (find_swbp(k, d->pc) >= 0) {
 			st->reason = VCPU_STOP_SWBREAK;

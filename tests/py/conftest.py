@@ -21,6 +21,12 @@ BUILD = os.environ.get("RAX_BUILD", os.path.join(HERE, "..", "..", "build"))
 GDB = os.environ.get("GDB", "gdb")
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "tcg_xfail(reason): a strict xfail on the kvm-nested "
+        "engine only (test_gdb_linux.py: what QEMU's TCG cannot deliver)")
+
+
 def free_port():
     """A TCP port nobody listens on right now (bind to 0, then close)."""
     with socket.socket() as s:

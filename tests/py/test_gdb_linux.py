@@ -15,6 +15,13 @@
 # is not built, or rax reports the engine unusable on this host ("not
 # implemented", a failed KVM self-test, built without KVM); the skip
 # message quotes rax.  Everything else that stops a milestone fails.
+#
+# kvm-nested: QEMU 7.2's TCG delivers neither int3 breakpoints nor
+# debug-register breakpoints and watchpoints to a KVM guest (NO_SWBP and
+# NO_DRBP below; DEVELOPERS.md has the evidence).  There the tests that
+# need them are strict xfails (they fail loudly once QEMU delivers them),
+# and the others reach the running kernel by Ctrl-C at the guest's shell
+# instead of a breakpoint (Session.stop_in_kernel).
 import glob
 import os
 import re
@@ -35,6 +42,29 @@ BOOT_TIMEOUT = int(os.environ.get("RAX_GDB_TIMEOUT", "300"))
 # Nested KVM boots the guest in seconds: a stop that takes longer is not
 # coming (keeps a failing nested run from taking an hour).
 NESTED_TIMEOUT = int(os.environ.get("RAX_GDB_NESTED_TIMEOUT", "90"))
+# Console lines that say a boot-path breakpoint will never be reported:
+# the guest reached its shell, or died.  (An int3 that went to the guest
+# ends in early_fixup_exception(), which prints only with an early
+# console: the default guest has none, so that case waits the timeout.)
+PASSED_BY = re.compile(r"RAX-GUEST-READY|PANIC: early exception|"
+                       r"Kernel panic")
+
+# What QEMU 7.2's TCG (Debian 12) cannot deliver to real KVM nested in it.
+NO_SWBP = ("QEMU 7.2 TCG checks an int3 in an SVM guest against the INTn "
+           "intercept only (raise_interrupt2() in target/i386/tcg/"
+           "excp_helper.c), not the #BP exception intercept that KVM sets "
+           "for KVM_GUESTDBG_USE_SW_BP: gdb's software breakpoints go to "
+           "the guest")
+NO_DRBP = ("QEMU 7.2 TCG's helper_vmrun() (target/i386/tcg/sysemu/"
+           "svm_helper.c) loads DR7 from the VMCB by assignment, not "
+           "cpu_x86_update_dr7(), so the DR0-DR3 breakpoints and "
+           "watchpoints KVM loads for KVM_GUESTDBG_USE_HW_BP are never "
+           "inserted into TCG (hw_breakpoint_insert() in bpt_helper.c)")
+
+
+def tcg_xfail(reason):
+    """Marks a test as a strict xfail on the kvm-nested engine only."""
+    return pytest.mark.tcg_xfail(reason=reason)
 
 
 def guest_dir():
@@ -58,9 +88,12 @@ def need_guest():
 class Session:
     """rax with --gdb-wait on a TCP port, and gdb attached with vmlinux."""
 
+    breaks = True  # gdb's breakpoints are reported on this engine
+
     def __init__(self, procs, tmp_path, engine):
         if not os.access(RAX, os.X_OK):
             pytest.skip("%s is not built" % RAX)
+        self.engine = engine
         self.procs = procs
         self.timeout = BOOT_TIMEOUT
         self.dir = need_guest()
@@ -105,21 +138,50 @@ class Session:
         return self.rax.wait(timeout)
 
     def run_to(self, func):
-        """tbreak FUNC; continue; asserts the stop is in FUNC."""
+        """tbreak FUNC (a function on the boot path); continue; asserts
+        the stop is in FUNC.  Fails at once when the console shows the
+        guest got past FUNC without a stop (PASSED_BY)."""
         import pexpect
-        self.gdb.cmd("tbreak %s" % func)
-        try:
-            out = self.gdb.cmd("continue", timeout=self.timeout)
-        except pexpect.TIMEOUT:
-            out = None
-        if out is None:
-            pytest.fail("%s not reached within %s s: no stop reply; the "
-                        "guest ran on:\n%s" % (func, self.timeout,
-                                               self.console()[-2000:]))
+        g = self.gdb
+        g.cmd("tbreak %s" % func)
+        seen = len(self.console())
+        g.send("continue")
+        deadline = time.monotonic() + self.timeout
+        out = None
+        while out is None:
+            try:
+                out = g.wait_prompt(timeout=1)
+            except pexpect.TIMEOUT:
+                ran = self.console()[seen:]
+                m = PASSED_BY.search(ran)
+                if m or time.monotonic() > deadline:
+                    why = ("the guest printed %r" % m.group(0) if m else
+                           "no stop reply within %s s" % self.timeout)
+                    pytest.fail("%s not reached: %s; the guest ran on:\n%s"
+                                % (func, why, ran[-2000:]))
         assert "Temporary breakpoint" in out and func in out, \
             "%s not reached:\n%s\n--- rax:\n%s" % (func, out,
                                                   self.console()[-3000:])
         return out
+
+    def stop_at_shell(self):
+        """Continues until the guest's shell is up, then Ctrl-C."""
+        g = self.gdb
+        g.send("continue")
+        g.child.expect("Continuing", timeout=10)
+        deadline = time.monotonic() + self.timeout
+        while "RAX-GUEST-READY" not in self.console():
+            assert time.monotonic() < deadline, self.console()[-2000:]
+            time.sleep(0.5)
+        time.sleep(2)  # let it settle into the idle loop
+        out = g.interrupt(timeout=30)
+        assert "SIGINT" in out, out
+        return out
+
+    def stop_in_kernel(self, func):
+        """Stops the running kernel: at FUNC where breakpoints are
+        reported, else (kvm-nested, NO_SWBP) by Ctrl-C at the shell."""
+        return self.run_to(func) if self.breaks else self.stop_at_shell()
 
 
 def load_nested_harness():
@@ -148,6 +210,9 @@ class NestedSession(Session):
     L1_CMD = ("exec /rax --backend kvm --log info,boot --decompress host "
               "--kernel /guest/bzImage --initrd /guest/initramfs.cpio.gz "
               "--gdb /dev/ttyS1 --gdb-wait")
+
+    breaks = False  # NO_SWBP, NO_DRBP
+    engine = "kvm-nested"
 
     def __init__(self, procs, tmp_path):
         import shutil
@@ -246,9 +311,15 @@ class NestedSession(Session):
 
 @pytest.fixture(params=ENGINES + ["kvm-nested"])
 def session(request, procs, tmp_path):
-    if request.param == "kvm-nested":
-        return NestedSession(procs, tmp_path)
-    return Session(procs, tmp_path, request.param)
+    if request.param != "kvm-nested":
+        return Session(procs, tmp_path, request.param)
+    s = NestedSession(procs, tmp_path)
+    # Only now: a harness that fails to start must fail, not xfail.
+    mark = request.node.get_closest_marker("tcg_xfail")
+    if mark:
+        request.applymarker(pytest.mark.xfail(
+            strict=True, reason=mark.kwargs["reason"]))
+    return s
 
 
 def test_gdb_wait_stops_at_the_loaders_entry(session):
@@ -262,18 +333,39 @@ def test_gdb_wait_stops_at_the_loaders_entry(session):
     assert "Cannot access" not in out and "0x" in out, out
 
 
+def next_insn(g):
+    """The address of the instruction after the one at $pc."""
+    out = g.cmd("x/2i $pc")
+    addrs = re.findall(r"^\s*(?:=> )?(0x[0-9a-f]+)", out, re.M)
+    assert len(addrs) == 2, out
+    return int(addrs[1], 16)
+
+
+def test_stepi_and_nexti_step_one_instruction_at_the_entry(session):
+    # The kernel's first instructions (startup_64) set up registers and
+    # the stack: no branch, no call, so each step ends at the next one.
+    g = session.gdb
+    for cmd in ("stepi", "nexti", "stepi"):
+        want = next_insn(g)
+        g.cmd(cmd)
+        assert g.reg("rip") == want, "%s: %#x, not %#x" % (
+            cmd, g.reg("rip"), want)
+
+
+@tcg_xfail(NO_SWBP)
 def test_start_kernel_is_hit_and_bt_shows_it(session):
     session.run_to("start_kernel")
     assert "start_kernel" in session.gdb.cmd("bt")
 
 
+@tcg_xfail(NO_SWBP)
 def test_boot_milestones_come_in_order(session):
     for f in ("start_kernel", "rest_init", "kernel_init", "run_init_process"):
         session.run_to(f)
 
 
 def test_linux_banner_matches_the_console(session):
-    session.run_to("rest_init")
+    session.stop_in_kernel("rest_init")
     out = session.gdb.cmd("x/s linux_banner")
     banner = out.split(":", 1)[1].strip().strip('"')
     banner = banner.replace("\\n", "")
@@ -284,6 +376,7 @@ def test_linux_banner_matches_the_console(session):
     assert banner in session.console()
 
 
+@tcg_xfail(NO_SWBP + "; and hbreak: " + NO_DRBP)
 def test_stepping_commands_work_in_the_kernel(session):
     g = session.gdb
     session.run_to("start_kernel")
@@ -307,40 +400,60 @@ def test_stepping_commands_work_in_the_kernel(session):
     assert "Run till exit" in out and "kernel_init" in out, out
 
 
+@tcg_xfail(NO_DRBP)
 def test_a_watchpoint_on_jiffies_triggers(session):
     g = session.gdb
-    session.run_to("rest_init")
+    session.stop_in_kernel("rest_init")
     out = g.cmd("watch jiffies")
-    assert "atchpoint" in out, out
+    assert "Hardware watchpoint" in out, out
     out = g.cmd("continue", timeout=session.timeout)
     assert "jiffies" in out and "New value" in out, out
 
 
+@tcg_xfail(NO_DRBP)
 def test_read_and_access_watchpoints_trigger(session):
     g = session.gdb
-    session.run_to("start_kernel")
+    session.stop_in_kernel("start_kernel")
     out = g.cmd("rwatch jiffies")
     if "Expression cannot be implemented" in out or "not supported" in out:
         pytest.fail("rwatch refused: %s" % out)
     out = g.cmd("continue", timeout=session.timeout)
     assert "read watchpoint" in out and "Value = " in out, out
     g.cmd("delete")
-    out = g.cmd("awatch loops_per_jiffy")
+    out = g.cmd("awatch jiffies")
     out = g.cmd("continue", timeout=session.timeout)
     assert "access (read/write) watchpoint" in out, out
 
 
+def test_a_read_watchpoint_is_z3_or_an_access_watchpoint(session):
+    # x86 debug registers have no read-only condition (SDM Vol. 3
+    # §17.2.4), so the KVM engine answers Z3 as unsupported and gdb
+    # emulates the read watchpoint with an access one (Z4), filtering
+    # out the hits that changed the value.  The interpreter takes Z3.
+    # gdb inserts watchpoints when it resumes: one stepi shows it.
+    g = session.gdb
+    out = g.cmd("rwatch jiffies")
+    assert "read watchpoint" in out, out
+    want = next_insn(g)
+    g.cmd("set debug remote 1")
+    out = g.cmd("stepi", timeout=60)
+    g.cmd("set debug remote 0")
+    if session.engine.startswith("kvm"):
+        assert "Packet Z3 (read-watchpoint) is NOT supported" in out, out
+        assert re.search(r"Sending packet: \$Z4,[0-9a-f]+,8#", out), out
+    else:
+        assert "Packet Z3 (read-watchpoint) is supported" in out, out
+    assert "Could not insert" not in out, out
+    assert g.reg("rip") == want
+    g.cmd("delete")
+    want = next_insn(g)
+    g.cmd("stepi")
+    assert g.reg("rip") == want
+
+
 def test_ctrl_c_stops_the_idle_guest_at_its_shell(session):
     g = session.gdb
-    g.send("continue")
-    g.child.expect("Continuing", timeout=10)
-    deadline = time.monotonic() + session.timeout
-    while "RAX-GUEST-READY" not in session.console():
-        assert time.monotonic() < deadline, session.console()[-2000:]
-        time.sleep(0.5)
-    time.sleep(2)  # let it settle into the idle loop
-    out = g.interrupt(timeout=30)
-    assert "SIGINT" in out, out
+    session.stop_at_shell()
     assert "in " in g.cmd("bt 1")
     g.cmd("kill")
     assert session.wait_exit(60) == 0
@@ -348,7 +461,7 @@ def test_ctrl_c_stops_the_idle_guest_at_its_shell(session):
 
 def test_registers_agree_with_monitor_info_registers(session):
     g = session.gdb
-    session.run_to("start_kernel")
+    session.stop_in_kernel("start_kernel")
     mon = g.cmd("monitor info registers")
     assert "CR3=%016x" % g.reg("cr3") in mon, mon
     assert "EFER=%016x" % g.reg("efer") in mon, mon
@@ -360,7 +473,7 @@ def test_registers_agree_with_monitor_info_registers(session):
 
 def test_interrupt_detach_reattach_and_kill(session):
     g = session.gdb
-    session.run_to("start_kernel")
+    session.stop_in_kernel("start_kernel")
     g.send("continue")
     g.child.expect("Continuing", timeout=10)
     time.sleep(2)
@@ -381,7 +494,7 @@ def test_lx_dmesg_and_lx_ps_work(session):
     script = os.path.join(session.dir, "vmlinux-gdb.py")
     if not os.path.exists(script):
         pytest.skip("%s is missing from the guest build" % script)
-    session.run_to("run_init_process")
+    session.stop_in_kernel("run_init_process")
     g.cmd("source %s" % script)
     out = g.cmd("lx-dmesg", timeout=60)
     assert "Linux version" in out, out[-2000:]
