@@ -822,6 +822,10 @@ static void reset_fpu(struct cpu *c)
 	c->fx[FX_FCW + 1] = 0x03;
 	c->fx[FX_MXCSR] = 0x80;
 	c->fx[FX_MXCSR + 1] = 0x1f;
+	/* MXCSR_MASK: every MXCSR bit, DAZ included, is writable (the
+	 * host's SSE unit runs the guest's operations, ssefp.c). */
+	c->fx[FX_MXCSR + 4] = 0xff;
+	c->fx[FX_MXCSR + 5] = 0xff;
 }
 
 static int cpu_init(struct machine *m, struct rax_err *e)
