@@ -91,6 +91,7 @@ void cpu_deliver(struct cpu *c, int vec, bool has_err, uint32_t err,
 	uint16_t old_ss = c->seg[S_SS].sel, old_cs = c->seg[S_CS].sel;
 
 	c->st_vec[vec & 255]++;
+	c->delivered = true;
 	if (!(c->efer & EFER_LMA))
 		cpu_raise(c, EXC_DF, 0, true); /* only long mode is modelled */
 	if ((unsigned)vec * 16 + 15 > c->idt.limit)
@@ -506,7 +507,26 @@ static int cpu_run(struct machine *m, unsigned flags, struct vcpu_stop *stop,
 static bool needs_slow_path(const struct cpu *c, bool step)
 {
 	return step || c->trace || c->nbp || c->halted || c->watch_hit ||
-	       c->mode != DEC_MODE64;
+	       c->mode != DEC_MODE64 || (c->rflags & RFLAGS_TF) ||
+	       c->db_pending;
+}
+
+/* After an instruction that began with RFLAGS.TF set: the single-step
+ * trap, #DB with DR6.BS, RIP of the next instruction on the handler's
+ * stack (SDM Vol. 3 §18.3.1.4).  MOV SS holds it until after the next
+ * instruction (§6.8.3).  INT n, INT3, INTO and INT1 clear TF and take
+ * no trap (§18.3.1.4); a faulting instruction never gets here. */
+static void single_step_trap(struct cpu *c, bool tf)
+{
+	if (c->mov_ss) {
+		c->db_pending = tf || c->db_pending;
+		return;
+	}
+	c->db_pending = false;
+	c->halted = false;
+	c->dr6 |= DR6_BS;
+	c->next_rip = c->rip;
+	cpu_deliver(c, EXC_DB, false, 0, false);
 }
 
 /* The interpreter loop.  The fast path (fetch, dispatch, retire) runs
@@ -518,7 +538,7 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		    struct rax_err *e)
 {
 	struct dec_insn tmp;
-	bool step = flags & VCPU_RUN_STEP;
+	bool step = flags & VCPU_RUN_STEP, tf;
 	volatile bool first = true;
 	const struct dec_insn *d;
 	int ret;
@@ -581,9 +601,14 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 			c->next_rip &= 0xffff;
 		if (c->trace)
 			trace_insn(c, d);
+		tf = (c->rflags & RFLAGS_TF) != 0;
+		c->mov_ss = false;
+		c->delivered = false;
 		handlers[d->op](c, d);
 		c->rip = c->next_rip;
 		c->icount += CPU_INSN_NS;
+		if ((tf && !c->delivered) || c->db_pending)
+			single_step_trap(c, tf && !c->delivered);
 		if (step) {
 			if (c->watch_hit) {
 				c->watch_hit = false;

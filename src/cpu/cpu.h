@@ -29,6 +29,8 @@ enum { EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4,
        EXC_NP = 11, EXC_SS = 12, EXC_GP = 13, EXC_PF = 14, EXC_MF = 16,
        EXC_AC = 17, EXC_MC = 18, EXC_XM = 19 };
 
+#define DR6_BS (1ull << 14) /* single step (SDM Vol. 3 §18.2.3) */
+
 /* Lazy-flag producers: the last ALU result and its inputs stand in for
  * CF PF AF ZF SF OF until someone reads RFLAGS. */
 enum { LF_NONE, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC };
@@ -131,6 +133,9 @@ struct cpu {
 	uint64_t shadow_end;      /* interrupts inhibited until icount */
 	atomic_bool kick;
 	bool halted, trace, trace_crlf, step, sys_access;
+	/* Single step (RFLAGS.TF): set by MOV SS, by every delivery, and
+	 * a trap held over MOV SS (cpu.c single_step_trap). */
+	bool mov_ss, delivered, db_pending;
 	int exc_vec, exc_depth;
 	uint32_t exc_err;
 	bool exc_has_err;

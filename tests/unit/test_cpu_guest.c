@@ -134,10 +134,161 @@ static void write_watchpoints_report_the_address(void)
 	test_machine_destroy(&m);
 }
 
+/* Single-step traps (RFLAGS.TF, SDM Vol. 3 §18.3.1.4) and LOCK #UD
+ * (Vol. 2 LOCK).  The #DB handler logs the pushed RIP (at 0x9100) and
+ * DR6 (at 0x9200) and counts in r12; the #UD handler counts in r13 and
+ * resumes at r15.  Offsets (objdump): popfq 0x3e, a1-a8 0x3f 0x40 0x42
+ * 0x44 0x45 0x46 0x4e 0x4f, db_handler 0xbf.
+ * Source (GNU as; `.byte 0xf0` where as refuses LOCK):
+ *	lea db_handler(%rip),%rax; mov $0x8010,%rdi; call set_gate
+ *	lea ud_handler(%rip),%rax; mov $0x8060,%rdi; call set_gate
+ *	lidt idtr(%rip)
+ *	xor %r12d,%r12d
+ *	xor %r13d,%r13d
+ *	mov %ss,%eax
+ *	pushfq
+ *	orq $0x100,(%rsp)
+ *	popfq
+ *	a1:	nop
+ *	a2:	mov %ss,%eax
+ *	a3:	mov %eax,%ss
+ *	a4:	nop
+ *	a5:	pushfq
+ *	a6:	andq $~0x100,(%rsp)
+ *	a7:	popfq
+ *	a8:	nop
+ *	lea 1f(%rip),%r15
+ *	.byte 0xf0; add %eax,%ebx
+ *	1:	lea 1f(%rip),%r15
+ *	.byte 0xf0; cmp %eax,(%rsp)
+ *	1:	lea 1f(%rip),%r15
+ *	.byte 0xf0; nop
+ *	1:	lea 1f(%rip),%r15
+ *	lock addl $1,(%rsp)
+ *	1:	lea 1f(%rip),%r15
+ *	lock xadd %eax,(%rsp)
+ *	1:	lea 1f(%rip),%r15
+ *	.byte 0xf0; btsl $3,%eax
+ *	1:	mov %r13,%rax
+ *	shl $8,%rax
+ *	or %r12,%rax
+ *	out %eax,$0xf4
+ *	hlt
+ *	set_gate:
+ *	mov %ax,(%rdi)
+ *	movw $8,2(%rdi)
+ *	movw $0x8e00,4(%rdi)
+ *	shr $16,%rax
+ *	mov %ax,6(%rdi)
+ *	movq $0,8(%rdi)
+ *	ret
+ *	db_handler:
+ *	mov (%rsp),%rax
+ *	mov %rax,0x9100(,%r12,8)
+ *	mov %dr6,%rax
+ *	mov %rax,0x9200(,%r12,8)
+ *	xor %eax,%eax
+ *	mov %rax,%dr6
+ *	inc %r12
+ *	iretq
+ *	ud_handler:
+ *	inc %r13
+ *	mov %r15,(%rsp)
+ *	iretq
+ *	idtr:	.word 0xfff
+ *	.quad 0x8000
+ */
+static const uint8_t tf_prog[] = {
+  0x48, 0x8d, 0x05, 0xb8, 0x00, 0x00, 0x00, 0x48, 0xc7, 0xc7, 0x10, 0x80,
+  0x00, 0x00, 0xe8, 0x8c, 0x00, 0x00, 0x00, 0x48, 0x8d, 0x05, 0xc6, 0x00,
+  0x00, 0x00, 0x48, 0xc7, 0xc7, 0x60, 0x80, 0x00, 0x00, 0xe8, 0x79, 0x00,
+  0x00, 0x00, 0x0f, 0x01, 0x1d, 0xbc, 0x00, 0x00, 0x00, 0x45, 0x31, 0xe4,
+  0x45, 0x31, 0xed, 0x8c, 0xd0, 0x9c, 0x48, 0x81, 0x0c, 0x24, 0x00, 0x01,
+  0x00, 0x00, 0x9d, 0x90, 0x8c, 0xd0, 0x8e, 0xd0, 0x90, 0x9c, 0x48, 0x81,
+  0x24, 0x24, 0xff, 0xfe, 0xff, 0xff, 0x9d, 0x90, 0x4c, 0x8d, 0x3d, 0x03,
+  0x00, 0x00, 0x00, 0xf0, 0x01, 0xc3, 0x4c, 0x8d, 0x3d, 0x04, 0x00, 0x00,
+  0x00, 0xf0, 0x39, 0x04, 0x24, 0x4c, 0x8d, 0x3d, 0x02, 0x00, 0x00, 0x00,
+  0xf0, 0x90, 0x4c, 0x8d, 0x3d, 0x05, 0x00, 0x00, 0x00, 0xf0, 0x83, 0x04,
+  0x24, 0x01, 0x4c, 0x8d, 0x3d, 0x05, 0x00, 0x00, 0x00, 0xf0, 0x0f, 0xc1,
+  0x04, 0x24, 0x4c, 0x8d, 0x3d, 0x05, 0x00, 0x00, 0x00, 0xf0, 0x0f, 0xba,
+  0xe8, 0x03, 0x4c, 0x89, 0xe8, 0x48, 0xc1, 0xe0, 0x08, 0x4c, 0x09, 0xe0,
+  0xe7, 0xf4, 0xf4, 0x66, 0x89, 0x07, 0x66, 0xc7, 0x47, 0x02, 0x08, 0x00,
+  0x66, 0xc7, 0x47, 0x04, 0x00, 0x8e, 0x48, 0xc1, 0xe8, 0x10, 0x66, 0x89,
+  0x47, 0x06, 0x48, 0xc7, 0x47, 0x08, 0x00, 0x00, 0x00, 0x00, 0xc3, 0x48,
+  0x8b, 0x04, 0x24, 0x4a, 0x89, 0x04, 0xe5, 0x00, 0x91, 0x00, 0x00, 0x0f,
+  0x21, 0xf0, 0x4a, 0x89, 0x04, 0xe5, 0x00, 0x92, 0x00, 0x00, 0x31, 0xc0,
+  0x0f, 0x23, 0xf0, 0x49, 0xff, 0xc4, 0x48, 0xcf, 0x49, 0xff, 0xc5, 0x4c,
+  0x89, 0x3c, 0x24, 0x48, 0xcf, 0xff, 0x0f, 0x00, 0x80, 0x00, 0x00, 0x00,
+  0x00, 0x00, 0x00
+};
+
+/* The SDM's answers: POPF that sets TF takes no trap, each later
+ * instruction traps with RIP after it, the trap after MOV SS waits for
+ * the next instruction (one trap for both), the POPF that clears TF
+ * still traps.  LOCK on a register destination, on CMP and on NOP is
+ * #UD; on ADD and XADD to memory it is not. */
+static void single_step_traps_and_lock_ud_follow_the_sdm(void)
+{
+	static const uint64_t trap_rip[] = { 0x40, 0x42, 0x45, 0x46, 0x4e,
+					     0x4f };
+	struct machine m;
+	struct vcpu_stop stop;
+	struct rax_err e = { "" };
+
+	reports = 0;
+	CHECK(!test_machine_init(&m));
+	CHECK(!iobus_register(&m.pio, 0xf4, 1, report_port, &m, "report"));
+	memcpy(m.mem.host + CODE_BASE, tf_prog, sizeof(tf_prog));
+	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), 0);
+	CHECK_EQ(reports, 1);
+	CHECK_EQ(reported & 0xff, 6);       /* single-step traps */
+	CHECK_EQ(reported >> 8, 4);         /* LOCK #UDs */
+	for (unsigned i = 0; i < 6; i++) {
+		uint64_t rip, dr6;
+
+		memcpy(&rip, m.mem.host + 0x9100 + 8 * i, 8);
+		memcpy(&dr6, m.mem.host + 0x9200 + 8 * i, 8);
+		CHECK_EQ(rip, CODE_BASE + trap_rip[i]);
+		CHECK(dr6 & (1u << 14)); /* DR6.BS */
+	}
+	test_machine_destroy(&m);
+}
+
+/* gdb's own single step (VCPU_RUN_STEP) still stops after each
+ * instruction while the guest single-steps itself: one run from POPF
+ * executes it, the next executes the NOP and delivers the trap. */
+static void debugger_steps_work_with_guest_tf(void)
+{
+	struct machine m;
+	struct vcpu_stop stop;
+	struct rax_err e = { "" };
+	struct rax_regs r;
+
+	CHECK(!test_machine_init(&m));
+	memcpy(m.mem.host + CODE_BASE, tf_prog, sizeof(tf_prog));
+	CHECK_EQ(m.ops->bp_insert(&m, BP_HW, CODE_BASE + 0x3e, 1), 0);
+	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), 0);
+	CHECK_EQ(stop.reason, VCPU_STOP_HWBREAK);
+	CHECK_EQ(m.ops->bp_remove(&m, BP_HW, CODE_BASE + 0x3e, 1), 0);
+	CHECK_EQ(m.ops->run(&m, VCPU_RUN_STEP, &stop, &e), 0);
+	CHECK_EQ(stop.reason, VCPU_STOP_STEP);
+	m.ops->get_regs(&m, &r);
+	CHECK_EQ(r.rip, CODE_BASE + 0x3f);  /* after POPF: no trap */
+	CHECK(r.rflags & RFLAGS_TF);
+	CHECK_EQ(m.ops->run(&m, VCPU_RUN_STEP, &stop, &e), 0);
+	CHECK_EQ(stop.reason, VCPU_STOP_STEP);
+	m.ops->get_regs(&m, &r);
+	CHECK_EQ(r.rip, CODE_BASE + 0xbf);  /* the #DB handler */
+	CHECK(!(r.rflags & RFLAGS_TF));
+	test_machine_destroy(&m);
+}
+
 int main(void)
 {
 	program_runs_to_its_report();
 	steps_and_breakpoints_stop_where_asked();
 	write_watchpoints_report_the_address();
+	single_step_traps_and_lock_ud_follow_the_sdm();
+	debugger_steps_work_with_guest_tf();
 	return test_summary("test_cpu_guest");
 }
