@@ -352,6 +352,7 @@ static unsigned build_block(struct cpu *c, struct block *b, const uint8_t *p,
 			break;
 		off += d->len;
 		n++;
+		c->st_decoded++;
 		op = d->op;
 		/* Stop after unconditional transfers: what follows is
 		 * often data or padding. */
@@ -449,6 +450,7 @@ fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 		c->blk_rip = c->rip + b->d[0].len;
 		return &b->d[0];
 	}
+	c->st_decoded++;
 	ret = dec_decode(tmp, p, avail, c->mode);
 	if (ret == -EAGAIN) {
 		uint8_t buf[16];
@@ -793,33 +795,51 @@ static int cpu_set_trace(struct machine *m, bool on)
 	return 0;
 }
 
+static double pct(uint64_t part, uint64_t whole)
+{
+	return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+/* --stats: counters, then the rates derived from them.  TLB lookups are
+ * hits (counted in tlb_hit()) plus walks (cpu_translate()); the decode
+ * cache serves every instruction it did not have to decode. */
 static void cpu_print_stats(struct machine *m)
 {
 	struct cpu *c = m->engine;
-	uint64_t i = c->st_blk_chain + c->st_blk_hit + c->st_blk_miss;
+	uint64_t insns = (c->icount - c->idle_ns) / CPU_INSN_NS;
+	uint64_t tlb = c->st_tlb_hit + c->st_tlb_miss;
+	uint64_t blk = c->st_blk_chain + c->st_blk_hit + c->st_blk_miss;
+	uint64_t exc = 0, irq = 0;
 
-	fprintf(stderr, "rax: emulator: %" PRIu64 " instructions (clock %"
-		PRIu64 " ns)\n", (c->icount - c->idle_ns) / CPU_INSN_NS,
-		c->icount);
+	fprintf(stderr, "rax: emulator: %" PRIu64 " instructions retired "
+		"(clock %" PRIu64 " ns)\n", insns, c->icount);
 #define CPU_STAT_PRINT(n) \
 	fprintf(stderr, "rax:   %-12s %" PRIu64 "\n", #n, c->st_##n);
 	CPU_STATS(CPU_STAT_PRINT)
 #undef CPU_STAT_PRINT
-	if (c->icount > c->idle_ns)
-		fprintf(stderr, "rax:   TLB refills per 1000 instructions %.2f "
-			"(hits are not counted: the hit path stays a compare)\n",
-			1000.0 * (double)c->st_tlb_miss * CPU_INSN_NS /
-			(double)(c->icount - c->idle_ns));
-	if (i)
-		fprintf(stderr, "rax:   decode-cache hit rate %.2f%% of "
-			"block lookups, %.2f instructions per lookup\n",
-			100.0 * (double)(c->st_blk_hit + c->st_blk_chain) /
-			(double)i,
-			(double)(c->icount - c->idle_ns) / CPU_INSN_NS / (double)i);
-	for (int v = 0; v < 256; v++)
-		if (c->st_vec[v])
-			fprintf(stderr, "rax:   vector %3d: %" PRIu64 "\n", v,
-				c->st_vec[v]);
+	fprintf(stderr, "rax:   tlb: %" PRIu64 " lookups, %" PRIu64
+		" misses (%.2f%% hit)\n", tlb, c->st_tlb_miss,
+		pct(c->st_tlb_hit, tlb));
+	fprintf(stderr, "rax:   decode cache: %" PRIu64 " block lookups, %"
+		PRIu64 " misses (%.2f%% hit); %" PRIu64 " of %" PRIu64
+		" instructions decoded (%.2f%% hit)\n", blk, c->st_blk_miss,
+		pct(c->st_blk_hit + c->st_blk_chain, blk),
+		c->st_decoded, insns,
+		insns > c->st_decoded ? pct(insns - c->st_decoded, insns) : 0.0);
+	/* Vectors 0-31 are exceptions; above, interrupts (external, or
+	 * INT n: the interpreter counts deliveries per vector). */
+	for (int v = 0; v < 256; v++) {
+		if (!c->st_vec[v])
+			continue;
+		if (v < 32)
+			exc += c->st_vec[v];
+		else
+			irq += c->st_vec[v];
+		fprintf(stderr, "rax:   %s %3d: %" PRIu64 "\n",
+			v < 32 ? "exception" : "interrupt", v, c->st_vec[v]);
+	}
+	fprintf(stderr, "rax:   %" PRIu64 " exceptions, %" PRIu64
+		" interrupts delivered\n", exc, irq);
 }
 
 /* --- life cycle ----------------------------------------------------------- */
