@@ -1,10 +1,13 @@
 /* The interpreter engine: cpu_vcpu_ops, the run loop, exception and
  * interrupt delivery through the long-mode IDT (SDM Vol. 3 §6.14).
  *
- * Time: the machine clock counts retired instructions, CPU_INSN_NS
- * nanoseconds each (cpu.h), read by the guest as a 1 GHz TSC; HLT with
- * IF=1 advances the clock to the next timer deadline (paced by real time
- * when the guest is idle). */
+ * Time (--clock virtual, the default): the machine clock counts retired
+ * instructions, CPU_INSN_NS nanoseconds each (cpu.h), read by the guest
+ * as a 1 GHz TSC; HLT with IF=1 advances the clock to the next timer
+ * deadline (paced by real time when the guest is idle).  With --clock
+ * host the clock is the host's monotonic clock: the run loop looks at
+ * the timers every HOST_CHECK_INSNS instructions, and HLT sleeps until
+ * the next deadline or until another thread raises an interrupt. */
 #include "cpu/cpu.h"
 
 #include <errno.h>
@@ -41,6 +44,9 @@ static const cpu_handler handlers[DEC_NOPS] = {
 #pragma GCC diagnostic pop
 
 #define CHECK_INTERVAL (4096 * CPU_INSN_NS)
+#define HOST_CHECK_INSNS 1024 /* about 20 us at the interpreter's speed */
+
+static uint64_t host_ns(void);
 
 void cpu_raise(struct cpu *c, int vec, uint32_t err, bool has_err)
 {
@@ -55,11 +61,25 @@ static int cpu_probe(struct rax_err *e)
 	return 0;
 }
 
+uint64_t cpu_now(struct cpu *c)
+{
+	return c->host_clock ? host_ns() - c->host_base : c->icount;
+}
+
 static uint64_t cpu_clock_ns(struct machine *m)
 {
 	struct cpu *c = m->engine;
 
-	return c ? c->icount : 0;
+	return c ? cpu_now(c) : 0;
+}
+
+/* --clock host: wakes an HLT sleeping in idle(). */
+static void wake_idle(struct cpu *c)
+{
+	pthread_mutex_lock(&c->wake_mu);
+	c->wake = true;
+	pthread_cond_signal(&c->wake_cv);
+	pthread_mutex_unlock(&c->wake_mu);
 }
 
 /* --- descriptor helpers --------------------------------------------------- */
@@ -185,7 +205,10 @@ static void schedule_check(struct cpu *c)
 	uint64_t next = timer_next(&c->m->timers);
 	uint64_t lim = c->icount + CHECK_INTERVAL;
 
-	c->next_check = next < lim ? next : lim;
+	if (c->host_clock) /* deadlines are host time: poll */
+		c->next_check = c->icount + HOST_CHECK_INSNS * CPU_INSN_NS;
+	else
+		c->next_check = next < lim ? next : lim;
 }
 
 static bool irq_window(const struct cpu *c)
@@ -197,9 +220,10 @@ static bool irq_window(const struct cpu *c)
 static bool check_events(struct cpu *c)
 {
 	struct machine *m = c->m;
+	uint64_t now = cpu_now(c);
 
-	if (timer_next(&m->timers) <= c->icount)
-		timer_run(&m->timers, c->icount);
+	if (timer_next(&m->timers) <= now)
+		timer_run(&m->timers, now);
 	if (atomic_exchange(&c->kick, false) || atomic_load(&m->exit_requested)) {
 		schedule_check(c);
 		return true;
@@ -231,6 +255,33 @@ static uint64_t host_ns(void)
 #define IDLE_SLACK_NS 1000000ull   /* jump when real time is this close */
 #define IDLE_SLEEP_NS 10000000ull  /* longest sleep between checks */
 
+/* --clock host HLT: sleep until the next deadline (at most
+ * IDLE_SLEEP_NS, then look again) or a wake_idle() from another thread. */
+static int idle_host(struct cpu *c, uint64_t next)
+{
+	uint64_t now = cpu_now(c), gap = IDLE_SLEEP_NS;
+	struct timespec ts;
+
+	if (next <= now)
+		return 0;
+	if (next - now < gap)
+		gap = next - now;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)(gap / 1000000000ull);
+	ts.tv_nsec += (long)(gap % 1000000000ull);
+	if (ts.tv_nsec >= 1000000000l) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000l;
+	}
+	pthread_mutex_lock(&c->wake_mu);
+	while (!c->wake && pthread_cond_timedwait(&c->wake_cv, &c->wake_mu,
+						  &ts) == 0)
+		;
+	c->wake = false;
+	pthread_mutex_unlock(&c->wake_mu);
+	return 0;
+}
+
 /* HLT with IF=1: advance the clock to the next timer deadline.  While the
  * guest is busy its clock (one instruction = 1 ns) runs slower than real
  * time, so a halt normally catches up at once; when the clock would pass
@@ -250,6 +301,8 @@ static int idle(struct cpu *c, struct rax_err *e)
 		return -1;
 	}
 	c->st_halt++;
+	if (c->host_clock)
+		return idle_host(c, next);
 	now = host_ns() - c->host_base;
 	if (next != TIMER_NEVER && next <= now + IDLE_SLACK_NS) {
 		if (next > c->icount) {
@@ -635,6 +688,8 @@ static void cpu_kick(struct machine *m)
 		return;
 	atomic_store(&c->kick, true);
 	c->next_check = 0;
+	if (c->host_clock)
+		wake_idle(c);
 }
 
 /* --- registers ------------------------------------------------------------ */
@@ -782,6 +837,8 @@ static void cpu_set_irq(struct machine *m, unsigned gsi, int level)
 	if (c && c->intc) {
 		intc_set_irq(c->intc, gsi, level);
 		c->next_check = 0;
+		if (c->host_clock)
+			wake_idle(c);
 	}
 }
 
@@ -812,7 +869,8 @@ static void cpu_print_stats(struct machine *m)
 	uint64_t exc = 0, irq = 0;
 
 	fprintf(stderr, "rax: emulator: %" PRIu64 " instructions retired "
-		"(clock %" PRIu64 " ns)\n", insns, c->icount);
+		"(%s clock %" PRIu64 " ns)\n", insns, c->host_clock ? "host" :
+		"virtual", cpu_now(c));
 #define CPU_STAT_PRINT(n) \
 	fprintf(stderr, "rax:   %-12s %" PRIu64 "\n", #n, c->st_##n);
 	CPU_STATS(CPU_STAT_PRINT)
@@ -852,6 +910,8 @@ static void cpu_destroy(struct machine *m)
 		return;
 	if (c->intc)
 		intc_destroy(c->intc);
+	pthread_cond_destroy(&c->wake_cv);
+	pthread_mutex_destroy(&c->wake_mu);
 	free(c->blocks);
 	free(c->blk_tags);
 	free(c->blk_lru);
@@ -903,6 +963,16 @@ static int cpu_init(struct machine *m, struct rax_err *e)
 	c->pat = 0x0007040600070406ull;
 	c->misc_enable = 1; /* fast strings enabled, as firmware leaves it */
 	c->host_base = host_ns();
+	c->host_clock = m->host_clock;
+	{
+		pthread_condattr_t ca; /* idle_host() waits on CLOCK_MONOTONIC */
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_mutex_init(&c->wake_mu, NULL);
+		pthread_cond_init(&c->wake_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	cpu_set_regs(m, &m->boot_regs);
 	return 0;
 out_free:

@@ -10,6 +10,7 @@
 #ifndef RAX_CPU_CPU_H
 #define RAX_CPU_CPU_H
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -124,7 +125,9 @@ struct cpu {
 	uint64_t code_pages;
 
 	uint64_t icount;          /* the clock in ns: CPU_INSN_NS per
-				     retired instruction plus HLT skips */
+				     retired instruction plus HLT skips
+				     (with --clock host: the loop's
+				     instruction counter only) */
 	uint64_t host_base;       /* CLOCK_MONOTONIC at init, for idling */
 	uint64_t idle_ns;         /* clock advanced by HLT, not instructions */
 	/* icount of the next event check; other threads (kick, set_irq)
@@ -132,6 +135,12 @@ struct cpu {
 	_Atomic uint64_t next_check;
 	uint64_t shadow_end;      /* interrupts inhibited until icount */
 	atomic_bool kick;
+	/* --clock host: the guest's time is the host's; HLT sleeps on
+	 * wake_cv until the next timer or a kick/interrupt (wake). */
+	bool host_clock;
+	bool wake;
+	pthread_mutex_t wake_mu;
+	pthread_cond_t wake_cv;
 	bool halted, trace, trace_crlf, step, sys_access;
 	/* Single step (RFLAGS.TF): set by MOV SS, by every delivery, and
 	 * a trap held over MOV SS (cpu.c single_step_trap). */
@@ -159,7 +168,10 @@ struct cpu {
 
 typedef void (*cpu_handler)(struct cpu *c, const struct dec_insn *d);
 
-/* --- exceptions (cpu.c) ------------------------------------------------ */
+/* --- exceptions, time (cpu.c) ----------------------------------------- */
+/* The guest's time in ns (its clock and its 1 GHz TSC): icount, or with
+ * --clock host the host's CLOCK_MONOTONIC since the engine started. */
+uint64_t cpu_now(struct cpu *c);
 __attribute__((noreturn)) void cpu_raise(struct cpu *c, int vec, uint32_t err,
 					  bool has_err);
 #define cpu_ud(c) cpu_raise(c, EXC_UD, 0, false)

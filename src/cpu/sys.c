@@ -93,6 +93,7 @@ void op_mov_Sw_Ew(struct cpu *c, const struct dec_insn *d)
 	cpu_load_seg(c, s, sel);
 	if (s == S_SS) { /* MOV SS inhibits interrupts for one instruction */
 		c->shadow_end = c->icount + 2 * CPU_INSN_NS;
+		c->mov_ss = true; /* and single-step traps (cpu.c) */
 	}
 }
 
@@ -589,9 +590,9 @@ void op_lsl_Gv_Ew(struct cpu *c, const struct dec_insn *d) { lar_lsl(c, d, true)
 
 /* --- MSRs, TSC, CPUID ----------------------------------------------------- */
 
-static uint64_t tsc(const struct cpu *c)
+static uint64_t tsc(struct cpu *c)
 {
-	return c->icount + c->tsc_offset;
+	return cpu_now(c) + c->tsc_offset;
 }
 
 int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v)
@@ -620,7 +621,7 @@ int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v)
 int cpu_wrmsr(struct cpu *c, uint32_t msr, uint64_t v)
 {
 	switch (msr) {
-	case 0x10: c->tsc_offset = v - c->icount; return 0;
+	case 0x10: c->tsc_offset = v - cpu_now(c); return 0;
 	case 0x8b: return 0;
 	case 0x1a0: c->misc_enable = v; return 0;
 	case 0x277: c->pat = v; return 0;

@@ -15,6 +15,7 @@
  * Run: ./tests/unit/test_cpu_guest (from the build folder). */
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "cpu_machine.h"
 #include "test.h"
@@ -283,6 +284,53 @@ static void debugger_steps_work_with_guest_tf(void)
 	test_machine_destroy(&m);
 }
 
+/* The guest's TSC across an OUT whose handler sleeps 20 ms on the host:
+ *	rdtsc; shl $32,%rdx; or %rdx,%rax; mov %rax,%rbx
+ *	out %al,$0xf5                      # the host sleeps here
+ *	rdtsc; shl $32,%rdx; or %rdx,%rax; sub %rbx,%rax
+ *	out %eax,$0xf4; hlt */
+static const uint8_t clk_prog[] = {
+  0x0f, 0x31, 0x48, 0xc1, 0xe2, 0x20, 0x48, 0x09, 0xd0, 0x48, 0x89, 0xc3,
+  0xe6, 0xf5, 0x0f, 0x31, 0x48, 0xc1, 0xe2, 0x20, 0x48, 0x09, 0xd0, 0x48,
+  0x29, 0xd8, 0xe7, 0xf4, 0xf4
+};
+
+static void sleep_port(void *opaque, uint64_t off, bool is_write,
+		       void *data, unsigned size)
+{
+	struct timespec ts = { 0, 20000000 };
+
+	while (nanosleep(&ts, &ts))
+		;
+}
+
+static uint32_t tsc_delta(bool host_clock)
+{
+	struct machine m;
+	struct vcpu_stop stop;
+	struct rax_err e = { "" };
+
+	reports = 0;
+	CHECK(!test_machine_init_clock(&m, host_clock));
+	CHECK(!iobus_register(&m.pio, 0xf4, 1, report_port, &m, "report"));
+	CHECK(!iobus_register(&m.pio, 0xf5, 1, sleep_port, &m, "sleep"));
+	memcpy(m.mem.host + CODE_BASE, clk_prog, sizeof(clk_prog));
+	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), 0);
+	CHECK_EQ(reports, 1);
+	test_machine_destroy(&m);
+	return reported;
+}
+
+/* --clock virtual: time is the instruction count, 5 instructions of
+ * CPU_INSN_NS whatever the host does; --clock host: the 20 ms the host
+ * slept show in the guest's 1 GHz TSC (a lower bound: nanosleep never
+ * returns early). */
+static void the_clock_is_instructions_or_host_time(void)
+{
+	CHECK_EQ(tsc_delta(false), 5 * 10);
+	CHECK(tsc_delta(true) >= 20000000);
+}
+
 int main(void)
 {
 	program_runs_to_its_report();
@@ -290,5 +338,6 @@ int main(void)
 	write_watchpoints_report_the_address();
 	single_step_traps_and_lock_ud_follow_the_sdm();
 	debugger_steps_work_with_guest_tf();
+	the_clock_is_instructions_or_host_time();
 	return test_summary("test_cpu_guest");
 }
