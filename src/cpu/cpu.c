@@ -24,6 +24,11 @@
 #include "paging/paging.h"
 #include "symbols.h"
 
+static void op_device_not_available(struct cpu *c, const struct dec_insn *d)
+{
+	cpu_raise(c, EXC_NM, 0, false);
+}
+
 static void op_unimplemented(struct cpu *c, const struct dec_insn *d)
 {
 	if (d->op != DEC_OP_UD)
@@ -40,6 +45,7 @@ static const cpu_handler handlers[DEC_NOPS] = {
 #define X(id, h, mn, ops, fl) [id] = h,
 #include "decoder/opcodes.def"
 #undef X
+	[CPU_OP_NM] = op_device_not_available,
 };
 #pragma GCC diagnostic pop
 
@@ -389,6 +395,51 @@ static inline void set_block_tag(struct cpu *c, struct block *b, uint64_t tag)
 	c->blk_tags[b - c->blocks] = tag;
 }
 
+void cpu_update_fpu_trap(struct cpu *c)
+{
+	bool t = (c->cr0 & (CR0_TS | CR0_EM)) || !(c->cr4 & CR4_OSFXSR);
+
+	if (t != c->fpu_trap) {
+		c->fpu_trap = t;
+		c->blk = NULL;  /* leave the block decoded under the old state */
+		c->epoch++;     /* and every chain */
+	}
+}
+
+static bool sse_op(unsigned op)
+{
+	return (op >= 0x110 && op <= 0x117) || (op >= 0x128 && op <= 0x12f) ||
+	       (op >= 0x150 && op <= 0x17f) || op == 0x1c2 ||
+	       (op >= 0x1c4 && op <= 0x1c6) || op >= 0x1d0;
+}
+
+/* With fpu_trap: the opcode d runs as, by the "Protected Mode
+ * Exceptions" of SDM Vol. 2: x87 and FXSAVE/FXRSTOR #NM under EM or TS
+ * (WAIT: TS with MP); MMX #UD under EM, #NM under TS; SSE and
+ * LDMXCSR/STMXCSR also #UD without CR4.OSFXSR. */
+static uint16_t fpu_checked_op(const struct cpu *c, const struct dec_insn *d)
+{
+	unsigned op = d->op, r = d->reg & 7;
+	bool em = c->cr0 & CR0_EM, ts = c->cr0 & CR0_TS;
+	bool mmx, sse;
+
+	if (op >= DEC_MAP_0F38) /* none here; DEC_OP_UD stays */
+		return (uint16_t)op;
+	if ((op >= 0x0d8 && op <= 0x0df) ||
+	    (op == 0x1ae && d->mod != 3 && r < 2))
+		return em || ts ? CPU_OP_NM : (uint16_t)op;
+	if (op == 0x09b)
+		return ts && (c->cr0 & CR0_MP) ? CPU_OP_NM : (uint16_t)op;
+	sse = sse_op(op) || (op == 0x1ae && d->mod != 3 && (r == 2 || r == 3));
+	if (!sse)
+		return (uint16_t)op;
+	mmx = op == 0x177 || ((dec_attrs[op].flags & DF_MMX) &&
+			      d->pfx == DEC_PFX_NONE);
+	if (em || (!mmx && !(c->cr4 & CR4_OSFXSR)))
+		return DEC_OP_UD;
+	return ts ? CPU_OP_NM : (uint16_t)op;
+}
+
 /* Decodes the run of instructions at pa (host p, avail bytes to the page
  * end) into b.  Returns the number decoded (0: the first one crosses the
  * page end or is malformed). */
@@ -403,6 +454,8 @@ static unsigned build_block(struct cpu *c, struct block *b, const uint8_t *p,
 
 		if (dec_decode(d, p + off, avail - off, c->mode))
 			break;
+		if (c->fpu_trap)
+			d->op = fpu_checked_op(c, d);
 		off += d->len;
 		n++;
 		c->st_decoded++;
@@ -475,7 +528,8 @@ fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 	p = cpu_fetch_ptr(c, la, &pa, &avail);
 	if (!p)
 		cpu_raise(c, EXC_GP, 0, true); /* fetch from MMIO */
-	tag = pa | ((uint64_t)c->blk_gen << 48) | ((uint64_t)c->mode << 56);
+	tag = pa | ((uint64_t)c->blk_gen << 48) | ((uint64_t)c->mode << 56) |
+	      ((uint64_t)c->fpu_trap << 63);
 	b = block_slot(c, pa, tag, &hit);
 	if (hit) {
 		c->st_blk_hit++;
@@ -515,6 +569,8 @@ fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 		cpu_mem_slow(c, la + n, buf + n, 15 - n, TLB_FETCH);
 		ret = dec_decode(tmp, buf, 15, c->mode);
 	}
+	if (!ret && c->fpu_trap)
+		tmp->op = fpu_checked_op(c, tmp);
 	if (!ret)
 		return tmp;
 	cpu_gp(c, 0);
@@ -739,6 +795,7 @@ static int cpu_set_regs(struct machine *m, const struct rax_regs *r)
 		intc_set_cr8(c->intc, r->cr8);
 	c->cpl = c->seg[S_CS].sel & 3;
 	cpu_update_mode(c);
+	cpu_update_fpu_trap(c);
 	cpu_tlb_flush(c, false);
 	c->next_check = 0;
 	return 0;

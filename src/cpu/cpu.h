@@ -70,7 +70,13 @@ struct block {
 	uint32_t next_key[2];
 } __attribute__((aligned(64)));
 
-/* Tags: physical address (bits 0-47), generation (48-55), mode (56-).
+/* Decoded in place of an x87/MMX/SSE instruction that raises #NM
+ * (CR0.TS, CR0.EM).  0F 3A FE is undefined: the decoder never returns
+ * it as a valid opcode. */
+#define CPU_OP_NM 0x3fe
+
+/* Tags: physical address (bits 0-47), generation (48-55), mode (56-59),
+ * fpu_trap (63).
  * Bumping the generation forgets every block at once. */
 static inline uint64_t blk_pa(uint64_t tag)
 {
@@ -145,6 +151,10 @@ struct cpu {
 	/* Single step (RFLAGS.TF): set by MOV SS, by every delivery, and
 	 * a trap held over MOV SS (cpu.c single_step_trap). */
 	bool mov_ss, delivered, db_pending;
+	/* CR0.TS, CR0.EM or !CR4.OSFXSR: x87/MMX/SSE instructions may
+	 * fault; decoded under this state into separate blocks (tag bit
+	 * 63) with the faulting ones replaced by DEC_OP_UD/CPU_OP_NM. */
+	bool fpu_trap;
 	int exc_vec, exc_depth;
 	uint32_t exc_err;
 	bool exc_has_err;
@@ -380,6 +390,7 @@ void cpu_load_seg(struct cpu *c, unsigned s, uint16_t sel);
 void cpu_set_cr0(struct cpu *c, uint64_t v);
 void cpu_set_cr4(struct cpu *c, uint64_t v);
 void cpu_update_mode(struct cpu *c);
+void cpu_update_fpu_trap(struct cpu *c);
 int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v);
 int cpu_wrmsr(struct cpu *c, uint32_t msr, uint64_t v);
 uint64_t cpu_flags_mask(const struct cpu *c);

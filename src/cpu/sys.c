@@ -340,6 +340,7 @@ void cpu_set_cr0(struct cpu *c, uint64_t v)
 	if ((old ^ v) & (CR0_PG | CR0_WP | CR0_PE))
 		cpu_tlb_flush(c, false);
 	cpu_update_mode(c);
+	cpu_update_fpu_trap(c);
 }
 
 void cpu_set_cr4(struct cpu *c, uint64_t v)
@@ -355,6 +356,7 @@ void cpu_set_cr4(struct cpu *c, uint64_t v)
 	if ((c->cr4 ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE))
 		cpu_tlb_flush(c, false);
 	c->cr4 = v;
+	cpu_update_fpu_trap(c);
 }
 
 void op_mov_Rd_Cd(struct cpu *c, const struct dec_insn *d)
@@ -434,6 +436,7 @@ void op_clts(struct cpu *c, const struct dec_insn *d)
 {
 	need_cpl0(c);
 	c->cr0 &= ~CR0_TS;
+	cpu_update_fpu_trap(c);
 }
 
 void op_invd(struct cpu *c, const struct dec_insn *d) { need_cpl0(c); }

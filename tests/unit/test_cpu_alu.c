@@ -917,7 +917,7 @@ static void install_idt(struct machine *m)
 	m->ops->set_regs(m, &r);
 }
 
-/* Runs one instruction at code with the given CR0/CR4 bits added and
+/* Runs one instruction at code with the given CR0/CR4 bits flipped and
  * MXCSR; returns the vector delivered, or -1 when none was. */
 static int one_step(struct machine *m, uint64_t code, const uint8_t *insn,
 		    unsigned len, uint64_t cr0, uint64_t cr4, uint32_t mx,
@@ -935,8 +935,8 @@ static int one_step(struct machine *m, uint64_t code, const uint8_t *insn,
 	m->ops->get_regs(m, &r);
 	cr0_0 = r.cr0;
 	cr4_0 = r.cr4;
-	r.cr0 |= cr0;
-	r.cr4 |= cr4;
+	r.cr0 ^= cr0;
+	r.cr4 ^= cr4;
 	r.rip = code;
 	r.gpr[R_RSP] = STACK_TOP;
 	m->ops->set_regs(m, &r);
@@ -1019,6 +1019,53 @@ static void simd_exceptions_and_mmx_state_follow_the_sdm(struct machine *m)
 	m->ops->set_fpu(m, &f);
 }
 
+/* SDM Vol. 2 "Protected Mode Exceptions" of x87, MMX, SSE, FXSAVE,
+ * LDMXCSR and WAIT under CR0.TS, CR0.EM and CR4.OSFXSR = 0. */
+static void fpu_availability_faults_follow_the_sdm(struct machine *m)
+{
+	static const struct {
+		const char *name;
+		uint8_t b[4];
+		unsigned len;
+		uint64_t cr0, cr4; /* flipped from TS=EM=MP=0, OSFXSR=1 */
+		int vec;
+	} t[] = {
+		{ "addps, TS", { 0x0f, 0x58, 0xc1 }, 3, CR0_TS, 0, 7 },
+		{ "addps, EM", { 0x0f, 0x58, 0xc1 }, 3, CR0_EM, 0, 6 },
+		{ "addps, no OSFXSR", { 0x0f, 0x58, 0xc1 }, 3, 0, CR4_OSFXSR, 6 },
+		{ "addps", { 0x0f, 0x58, 0xc1 }, 3, 0, 0, -1 },
+		{ "paddb mm, no OSFXSR", { 0x0f, 0xfc, 0xc1 }, 3, 0, CR4_OSFXSR, -1 },
+		{ "paddb xmm, no OSFXSR", { 0x66, 0x0f, 0xfc, 0xc1 }, 4, 0, CR4_OSFXSR, 6 },
+		{ "paddb xmm, TS", { 0x66, 0x0f, 0xfc, 0xc1 }, 4, CR0_TS, 0, 7 },
+		{ "emms, TS", { 0x0f, 0x77 }, 2, CR0_TS, 0, 7 },
+		{ "fninit, TS", { 0xdb, 0xe3 }, 2, CR0_TS, 0, 7 },
+		{ "fninit, EM", { 0xdb, 0xe3 }, 2, CR0_EM, 0, 7 },
+		{ "fninit, no OSFXSR", { 0xdb, 0xe3 }, 2, 0, CR4_OSFXSR, -1 },
+		{ "fxsave [rsp], TS", { 0x0f, 0xae, 0x04, 0x24 }, 4, CR0_TS, 0, 7 },
+		{ "ldmxcsr [rsp], no OSFXSR", { 0x0f, 0xae, 0x14, 0x24 }, 4, 0, CR4_OSFXSR, 6 },
+		{ "stmxcsr [rsp], TS", { 0x0f, 0xae, 0x1c, 0x24 }, 4, CR0_TS, 0, 7 },
+		{ "mfence, TS", { 0x0f, 0xae, 0xf0 }, 3, CR0_TS, 0, -1 },
+		{ "wait, TS", { 0x9b }, 1, CR0_TS, 0, -1 },
+		{ "wait, TS and MP", { 0x9b }, 1, CR0_TS | CR0_MP, 0, 7 },
+	};
+	const uint64_t code = CODE_BASE + 0x61000;
+	struct rax_fpu f;
+
+	install_idt(m);
+	m->ops->get_fpu(m, &f);
+	for (size_t i = 0; i < sizeof(t) / sizeof(*t); i++) {
+		int v = one_step(m, code + 16 * i, t[i].b, t[i].len, t[i].cr0,
+				 t[i].cr4, 0x1f80, &f);
+
+		if (v != t[i].vec)
+			fprintf(stderr, "%s: vector %d, want %d\n", t[i].name, v,
+				t[i].vec);
+		CHECK_EQ(v, t[i].vec);
+	}
+	f.fx[FX_FTW] = 0;
+	m->ops->set_fpu(m, &f);
+}
+
 int main(void)
 {
 	struct machine m;
@@ -1039,6 +1086,7 @@ int main(void)
 	conditions_after_each_flag_producer_match_the_host(&m);
 	x87_sequences_match_the_host(&m);
 	simd_exceptions_and_mmx_state_follow_the_sdm(&m);
+	fpu_availability_faults_follow_the_sdm(&m);
 	test_machine_destroy(&m);
 	return test_summary("test_cpu_alu");
 }
