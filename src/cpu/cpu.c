@@ -619,7 +619,7 @@ static bool needs_slow_path(const struct cpu *c, bool step)
 {
 	return step || c->trace || c->nbp || c->halted || c->watch_hit ||
 	       c->mode != DEC_MODE64 || (c->rflags & RFLAGS_TF) ||
-	       c->db_pending;
+	       c->db_pending || c->db_now;
 }
 
 /* After an instruction that began with RFLAGS.TF set: the single-step
@@ -627,17 +627,31 @@ static bool needs_slow_path(const struct cpu *c, bool step)
  * stack (SDM Vol. 3 §18.3.1.4).  MOV SS holds it until after the next
  * instruction (§6.8.3).  INT n, INT3, INTO and INT1 clear TF and take
  * no trap (§18.3.1.4); a faulting instruction never gets here. */
+static void single_step_deliver(struct cpu *c)
+{
+	c->db_pending = false;
+	c->db_now = false;
+	c->halted = false;
+	c->dr6 |= DR6_BS;
+	c->next_rip = c->rip;
+	cpu_deliver(c, EXC_DB, false, 0, false);
+}
+
 static void single_step_trap(struct cpu *c, bool tf)
 {
 	if (c->mov_ss) {
 		c->db_pending = tf || c->db_pending;
 		return;
 	}
-	c->db_pending = false;
-	c->halted = false;
-	c->dr6 |= DR6_BS;
-	c->next_rip = c->rip;
-	cpu_deliver(c, EXC_DB, false, 0, false);
+	single_step_deliver(c);
+}
+
+void cpu_tf_from_result(struct cpu *c)
+{
+	c->tf_result = true;
+	c->db_now = (c->rflags & RFLAGS_TF) != 0;
+	if (c->db_now)
+		c->next_check = 0;
 }
 
 /* The interpreter loop.  The fast path (fetch, dispatch, retire) runs
@@ -683,6 +697,8 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 			stop->watch_type = c->watch_type;
 			return 0;
 		}
+		if (c->db_now) /* after a SYSRET/SYSCALL in the fast path */
+			single_step_deliver(c);
 		if (!step && check_events(c)) {
 			stop->reason = VCPU_STOP_KICK;
 			return 0;
@@ -715,9 +731,12 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		tf = (c->rflags & RFLAGS_TF) != 0;
 		c->mov_ss = false;
 		c->delivered = false;
+		c->tf_result = false;
 		handlers[d->op](c, d);
 		c->rip = c->next_rip;
 		c->icount += CPU_INSN_NS;
+		if (c->tf_result) /* SYSCALL, SYSRET: the resulting TF */
+			tf = c->db_now;
 		if ((tf && !c->delivered) || c->db_pending)
 			single_step_trap(c, tf && !c->delivered);
 		if (step) {

@@ -151,6 +151,10 @@ struct cpu {
 	/* Single step (RFLAGS.TF): set by MOV SS, by every delivery, and
 	 * a trap held over MOV SS (cpu.c single_step_trap). */
 	bool mov_ss, delivered, db_pending;
+	/* SYSCALL and SYSRET single-step by the flags they leave, not the
+	 * ones they start with (Xen XSA-204; SDM Vol. 3 §18.3.1.4 does not
+	 * say): they set tf_result and db_now = resulting TF. */
+	bool tf_result, db_now;
 	/* CR0.TS, CR0.EM or !CR4.OSFXSR: x87/MMX/SSE instructions may
 	 * fault; decoded under this state into separate blocks (tag bit
 	 * 63) with the faulting ones replaced by DEC_OP_UD/CPU_OP_NM. */
@@ -391,6 +395,7 @@ void cpu_set_cr0(struct cpu *c, uint64_t v);
 void cpu_set_cr4(struct cpu *c, uint64_t v);
 void cpu_update_mode(struct cpu *c);
 void cpu_update_fpu_trap(struct cpu *c);
+void cpu_tf_from_result(struct cpu *c);
 int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v);
 int cpu_wrmsr(struct cpu *c, uint32_t msr, uint64_t v);
 uint64_t cpu_flags_mask(const struct cpu *c);

@@ -281,6 +281,7 @@ void op_syscall(struct cpu *c, const struct dec_insn *d)
 	c->r[R_RCX] = c->next_rip;
 	c->r[R_R11] = cpu_get_rflags(c) & ~(uint64_t)RFLAGS_RF;
 	cpu_set_rflags(c, c->r[R_R11] & ~c->sfmask);
+	cpu_tf_from_result(c);
 	c->seg[S_CS] = (struct rax_seg){ .sel = sel, .type = 11, .s = 1,
 		.present = 1, .l = 1, .g = 1, .limit = 0xffffffff };
 	c->seg[S_SS] = (struct rax_seg){ .sel = (uint16_t)(sel + 8), .type = 3,
@@ -308,6 +309,7 @@ void op_sysret(struct cpu *c, const struct dec_insn *d)
 		.type = 3, .s = 1, .dpl = 3, .present = 1, .db = 1, .g = 1,
 		.limit = 0xffffffff };
 	cpu_set_rflags(c, (c->r[R_R11] & 0x3c7fd7) | RFLAGS_FIXED);
+	cpu_tf_from_result(c);
 	c->cpl = 3;
 	c->next_rip = q ? c->r[R_RCX] : (uint32_t)c->r[R_RCX];
 	cpu_update_mode(c);
