@@ -917,6 +917,8 @@ static void install_idt(struct machine *m)
 	m->ops->set_regs(m, &r);
 }
 
+#define ONE_STEP_DATA 0x190000ull
+
 /* Runs one instruction at code with the given CR0/CR4 bits flipped and
  * MXCSR; returns the vector delivered, or -1 when none was. */
 static int one_step(struct machine *m, uint64_t code, const uint8_t *insn,
@@ -939,6 +941,7 @@ static int one_step(struct machine *m, uint64_t code, const uint8_t *insn,
 	r.cr4 ^= cr4;
 	r.rip = code;
 	r.gpr[R_RSP] = STACK_TOP;
+	r.gpr[R_RDI] = ONE_STEP_DATA; /* [rdi]: 16-byte aligned RAM */
 	m->ops->set_regs(m, &r);
 	CHECK_EQ(m->ops->run(m, VCPU_RUN_STEP, &stop, &e), 0);
 	m->ops->get_regs(m, &r);
@@ -1066,6 +1069,127 @@ static void fpu_availability_faults_follow_the_sdm(struct machine *m)
 	m->ops->set_fpu(m, &f);
 }
 
+/* The MMX, SSE and SSE2 encodings of the 0F map, by mandatory prefix, as
+ * SDM Vol. 2 Appendix A (Tables A-3, A-6) and the instruction pages
+ * define them: "b" valid with a register and a memory operand, "r" with
+ * a register only, "m" with memory only; every other opcode of the
+ * scanned ranges is #UD (SSE3 and later are not advertised). */
+static const struct { uint8_t op; char none, p66, f3, f2; } sse_map[] = {
+	{ 0x10, 'b', 'b', 'b', 'b' }, { 0x11, 'b', 'b', 'b', 'b' },
+	{ 0x12, 'b', 'm', 0, 0 },     { 0x13, 'm', 'm', 0, 0 },
+	{ 0x14, 'b', 'b', 0, 0 },     { 0x15, 'b', 'b', 0, 0 },
+	{ 0x16, 'b', 'm', 0, 0 },     { 0x17, 'm', 'm', 0, 0 },
+	{ 0x28, 'b', 'b', 0, 0 },     { 0x29, 'b', 'b', 0, 0 },
+	{ 0x2a, 'b', 'b', 'b', 'b' }, { 0x2b, 'm', 'm', 0, 0 },
+	{ 0x2c, 'b', 'b', 'b', 'b' }, { 0x2d, 'b', 'b', 'b', 'b' },
+	{ 0x2e, 'b', 'b', 0, 0 },     { 0x2f, 'b', 'b', 0, 0 },
+	{ 0x50, 'r', 'r', 0, 0 },     { 0x51, 'b', 'b', 'b', 'b' },
+	{ 0x52, 'b', 0, 'b', 0 },     { 0x53, 'b', 0, 'b', 0 },
+	{ 0x54, 'b', 'b', 0, 0 },     { 0x55, 'b', 'b', 0, 0 },
+	{ 0x56, 'b', 'b', 0, 0 },     { 0x57, 'b', 'b', 0, 0 },
+	{ 0x58, 'b', 'b', 'b', 'b' }, { 0x59, 'b', 'b', 'b', 'b' },
+	{ 0x5a, 'b', 'b', 'b', 'b' }, { 0x5b, 'b', 'b', 'b', 0 },
+	{ 0x5c, 'b', 'b', 'b', 'b' }, { 0x5d, 'b', 'b', 'b', 'b' },
+	{ 0x5e, 'b', 'b', 'b', 'b' }, { 0x5f, 'b', 'b', 'b', 'b' },
+	{ 0x60, 'b', 'b', 0, 0 }, { 0x61, 'b', 'b', 0, 0 }, { 0x62, 'b', 'b', 0, 0 },
+	{ 0x63, 'b', 'b', 0, 0 }, { 0x64, 'b', 'b', 0, 0 }, { 0x65, 'b', 'b', 0, 0 },
+	{ 0x66, 'b', 'b', 0, 0 }, { 0x67, 'b', 'b', 0, 0 }, { 0x68, 'b', 'b', 0, 0 },
+	{ 0x69, 'b', 'b', 0, 0 }, { 0x6a, 'b', 'b', 0, 0 }, { 0x6b, 'b', 'b', 0, 0 },
+	{ 0x6c, 0, 'b', 0, 0 },       { 0x6d, 0, 'b', 0, 0 },
+	{ 0x6e, 'b', 'b', 0, 0 },     { 0x6f, 'b', 'b', 'b', 0 },
+	{ 0x70, 'b', 'b', 'b', 'b' },
+	{ 0x74, 'b', 'b', 0, 0 }, { 0x75, 'b', 'b', 0, 0 }, { 0x76, 'b', 'b', 0, 0 },
+	{ 0x78, 0, 0, 0, 0 }, { 0x79, 0, 0, 0, 0 }, { 0x7a, 0, 0, 0, 0 },
+	{ 0x7b, 0, 0, 0, 0 }, { 0x7c, 0, 0, 0, 0 }, { 0x7d, 0, 0, 0, 0 },
+	{ 0x7e, 'b', 'b', 'b', 0 },   { 0x7f, 'b', 'b', 'b', 0 },
+	{ 0xc2, 'b', 'b', 'b', 'b' }, { 0xc4, 'b', 'b', 0, 0 },
+	{ 0xc5, 'r', 'r', 0, 0 },     { 0xc6, 'b', 'b', 0, 0 },
+	{ 0xd0, 0, 0, 0, 0 },
+	{ 0xd1, 'b', 'b', 0, 0 }, { 0xd2, 'b', 'b', 0, 0 }, { 0xd3, 'b', 'b', 0, 0 },
+	{ 0xd4, 'b', 'b', 0, 0 }, { 0xd5, 'b', 'b', 0, 0 },
+	{ 0xd6, 0, 'b', 'r', 'r' },   { 0xd7, 'r', 'r', 0, 0 },
+	{ 0xd8, 'b', 'b', 0, 0 }, { 0xd9, 'b', 'b', 0, 0 }, { 0xda, 'b', 'b', 0, 0 },
+	{ 0xdb, 'b', 'b', 0, 0 }, { 0xdc, 'b', 'b', 0, 0 }, { 0xdd, 'b', 'b', 0, 0 },
+	{ 0xde, 'b', 'b', 0, 0 }, { 0xdf, 'b', 'b', 0, 0 }, { 0xe0, 'b', 'b', 0, 0 },
+	{ 0xe1, 'b', 'b', 0, 0 }, { 0xe2, 'b', 'b', 0, 0 }, { 0xe3, 'b', 'b', 0, 0 },
+	{ 0xe4, 'b', 'b', 0, 0 }, { 0xe5, 'b', 'b', 0, 0 },
+	{ 0xe6, 0, 'b', 'b', 'b' },   { 0xe7, 'm', 'm', 0, 0 },
+	{ 0xe8, 'b', 'b', 0, 0 }, { 0xe9, 'b', 'b', 0, 0 }, { 0xea, 'b', 'b', 0, 0 },
+	{ 0xeb, 'b', 'b', 0, 0 }, { 0xec, 'b', 'b', 0, 0 }, { 0xed, 'b', 'b', 0, 0 },
+	{ 0xee, 'b', 'b', 0, 0 }, { 0xef, 'b', 'b', 0, 0 }, { 0xf0, 0, 0, 0, 0 },
+	{ 0xf1, 'b', 'b', 0, 0 }, { 0xf2, 'b', 'b', 0, 0 }, { 0xf3, 'b', 'b', 0, 0 },
+	{ 0xf4, 'b', 'b', 0, 0 }, { 0xf5, 'b', 'b', 0, 0 }, { 0xf6, 'b', 'b', 0, 0 },
+	{ 0xf7, 'r', 'r', 0, 0 },     { 0xf8, 'b', 'b', 0, 0 },
+	{ 0xf9, 'b', 'b', 0, 0 }, { 0xfa, 'b', 'b', 0, 0 }, { 0xfb, 'b', 'b', 0, 0 },
+	{ 0xfc, 'b', 'b', 0, 0 }, { 0xfd, 'b', 'b', 0, 0 }, { 0xfe, 'b', 'b', 0, 0 },
+};
+
+/* Every defined MMX/SSE/SSE2 encoding above runs (no exception) and every
+ * undefined one is #UD, in register and memory forms with each prefix;
+ * then the 0F 71-73 shift groups (register forms, /0-/7) and EMMS. */
+static void every_sse2_opcode_the_sdm_defines_runs_and_no_other(struct machine *m)
+{
+	static const uint8_t pfx[4] = { 0, 0x66, 0xf3, 0xf2 };
+	/* 0F 71-73 /r valid: bit r set (no prefix: MMX; 66: XMM). */
+	static const uint8_t grp[3][2] = { { 0x54, 0x54 }, { 0x54, 0x54 },
+					   { 0x44, 0xcc } };
+	const uint64_t code = CODE_BASE + 0x70000;
+	struct rax_fpu f;
+	unsigned slot = 0;
+
+	install_idt(m);
+	m->ops->get_fpu(m, &f);
+	for (size_t k = 0; k < sizeof(sse_map) / sizeof(*sse_map); k++)
+	for (unsigned p = 0; p < 4; p++)
+	for (unsigned mem = 0; mem < 2; mem++) {
+		char v = p == 0 ? sse_map[k].none : p == 1 ? sse_map[k].p66 :
+			 p == 2 ? sse_map[k].f3 : sse_map[k].f2;
+		bool ok = v == 'b' || (v == 'r' && !mem) || (v == 'm' && mem);
+		uint8_t b[8];
+		unsigned n = 0;
+		int vec;
+
+		if (pfx[p])
+			b[n++] = pfx[p];
+		b[n++] = 0x0f;
+		b[n++] = sse_map[k].op;
+		b[n++] = mem ? 0x07 : 0xc1; /* [rdi] or xmm0/mm0, xmm1/mm1 */
+		if (sse_map[k].op == 0x70 || sse_map[k].op == 0xc2 ||
+		    (sse_map[k].op >= 0xc4 && sse_map[k].op <= 0xc6))
+			b[n++] = 1;
+		vec = one_step(m, code + 16 * (slot++ % 4096), b, n, 0, 0,
+			       0x1f80, &f);
+		if (vec != (ok ? -1 : 6))
+			fprintf(stderr, "%02x 0f %02x %s: vector %d, want %d\n",
+				pfx[p], sse_map[k].op, mem ? "mem" : "reg", vec,
+				ok ? -1 : 6);
+		CHECK_EQ(vec, ok ? -1 : 6);
+	}
+	for (unsigned g = 0; g < 3; g++)
+	for (unsigned p = 0; p < 4; p++)
+	for (unsigned r = 0; r < 8; r++)
+	for (unsigned mem = 0; mem < 2; mem++) {
+		bool ok = !mem && p < 2 && (grp[g][p] >> r & 1);
+		uint8_t b[6] = { pfx[p], 0x0f, (uint8_t)(0x71 + g),
+				 (uint8_t)((mem ? 0x07 : 0xc1) | r << 3), 3 };
+		int vec = one_step(m, code + 16 * (slot++ % 4096), p ? b : b + 1,
+				   p ? 5 : 4, 0, 0, 0x1f80, &f);
+
+		if (vec != (ok ? -1 : 6))
+			fprintf(stderr, "%02x 0f %02x /%u %s: vector %d\n", pfx[p],
+				0x71 + g, r, mem ? "mem" : "reg", vec);
+		CHECK_EQ(vec, ok ? -1 : 6);
+	}
+	for (unsigned p = 0; p < 4; p++) {
+		uint8_t b[3] = { pfx[p], 0x0f, 0x77 };
+
+		CHECK_EQ(one_step(m, code + 16 * (slot++ % 4096), p ? b : b + 1,
+				  p ? 3 : 2, 0, 0, 0x1f80, &f), p ? 6 : -1);
+	}
+	f.fx[FX_FTW] = 0;
+	m->ops->set_fpu(m, &f);
+}
+
 int main(void)
 {
 	struct machine m;
@@ -1087,6 +1211,7 @@ int main(void)
 	x87_sequences_match_the_host(&m);
 	simd_exceptions_and_mmx_state_follow_the_sdm(&m);
 	fpu_availability_faults_follow_the_sdm(&m);
+	every_sse2_opcode_the_sdm_defines_runs_and_no_other(&m);
 	test_machine_destroy(&m);
 	return test_summary("test_cpu_alu");
 }
