@@ -42,6 +42,8 @@ struct machine {
 	bool rtc_fixed;            /* --rtc-base: the RTC starts at rtc_base */
 	int64_t rtc_base;          /* UTC seconds since the epoch */
 	uint64_t start_ns;         /* host CLOCK_MONOTONIC at rax's start */
+	bool host_clock;           /* --clock host (the interpreter reads
+				      it; KVM always runs on host time) */
 	struct dev_state *devs;    /* src/devices */
 	struct console *con;       /* the terminal, or NULL */
 

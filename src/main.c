@@ -206,11 +206,9 @@ int main(int argc, char **argv)
 		(unsigned long long)li.kernel_end,
 		(unsigned long long)li.entry, li.protocol);
 
+	m->host_clock = o.clock == CLOCK_HOST; /* KVM: always host time */
 	if (m->ops->init(m, &e))
 		return die(RAX_EXIT_ENGINE, "%s", e.msg);
-	if (o.clock == CLOCK_HOST)
-		return die(RAX_EXIT_USAGE, "--clock host: not implemented yet "
-			   "(the interpreter's time is the instruction count)");
 	if (o.symbols || (o.trace != TRACE_OFF && default_guest)) {
 		const char *path = o.symbols ? o.symbols : gp.vmlinux;
 

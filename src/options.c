@@ -29,7 +29,9 @@ const char opt_usage[] =
 "      --trace-from WHERE  start tracing at an address or symbol\n"
 "      --symbols VMLINUX   kernel symbols for traces\n"
 "      --stats             print execution statistics at exit\n"
-"      --clock MODE        icount (default) or host: the emulator's time base\n"
+"      --clock MODE        virtual (default: the emulator's time is its\n"
+"                          instruction count) or host (host time); KVM\n"
+"                          always runs on host time\n"
 "      --rtc-base WHEN     the CMOS clock's start: now (default), UTC seconds\n"
 "                          or YYYY-MM-DDTHH:MM:SS (UTC); a fixed base makes\n"
 "                          emulator boots repeat to the instruction\n"
@@ -107,7 +109,8 @@ int opt_parse(int argc, char **argv, struct rax_options *o, struct rax_err *e)
 {
 	static const char *const backends[] = { "auto", "kvm", "emulator", NULL };
 	static const char *const decomps[] = { "auto", "host", "guest", NULL };
-	static const char *const clocks[] = { "icount", "host", NULL };
+	static const char *const clocks[] = { "virtual", "host", "icount",
+					       NULL };
 	int c, v;
 
 	memset(o, 0, sizeof(*o));
@@ -158,8 +161,9 @@ int opt_parse(int argc, char **argv, struct rax_options *o, struct rax_err *e)
 		case O_CLOCK:
 			if ((v = pick(optarg, clocks)) < 0)
 				return rax_errf(e, -EINVAL, "--clock %s: expected "
-						"icount or host", optarg);
-			o->clock = (enum clock_mode)v;
+						"virtual or host", optarg);
+			/* "icount": the old name of "virtual" */
+			o->clock = v == 1 ? CLOCK_HOST : CLOCK_ICOUNT;
 			break;
 		case O_RTC_BASE:
 			if (parse_rtc_base(optarg, o))

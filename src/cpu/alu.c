@@ -69,6 +69,8 @@ void cpu_set_rflags(struct cpu *c, uint64_t v)
 {
 	c->rflags = v | RFLAGS_FIXED;
 	c->lf_op = LF_NONE;
+	if (v & RFLAGS_TF) /* single-step traps run in the slow path */
+		c->next_check = 0;
 }
 
 bool cpu_cond(const struct cpu *c, unsigned cc)

@@ -1,10 +1,13 @@
 /* The interpreter engine: cpu_vcpu_ops, the run loop, exception and
  * interrupt delivery through the long-mode IDT (SDM Vol. 3 §6.14).
  *
- * Time: the machine clock counts retired instructions, CPU_INSN_NS
- * nanoseconds each (cpu.h), read by the guest as a 1 GHz TSC; HLT with
- * IF=1 advances the clock to the next timer deadline (paced by real time
- * when the guest is idle). */
+ * Time (--clock virtual, the default): the machine clock counts retired
+ * instructions, CPU_INSN_NS nanoseconds each (cpu.h), read by the guest
+ * as a 1 GHz TSC; HLT with IF=1 advances the clock to the next timer
+ * deadline (paced by real time when the guest is idle).  With --clock
+ * host the clock is the host's monotonic clock: the run loop looks at
+ * the timers every HOST_CHECK_INSNS instructions, and HLT sleeps until
+ * the next deadline or until another thread raises an interrupt. */
 #include "cpu/cpu.h"
 
 #include <errno.h>
@@ -20,6 +23,11 @@
 #include "machine.h"
 #include "paging/paging.h"
 #include "symbols.h"
+
+static void op_device_not_available(struct cpu *c, const struct dec_insn *d)
+{
+	cpu_raise(c, EXC_NM, 0, false);
+}
 
 static void op_unimplemented(struct cpu *c, const struct dec_insn *d)
 {
@@ -37,10 +45,14 @@ static const cpu_handler handlers[DEC_NOPS] = {
 #define X(id, h, mn, ops, fl) [id] = h,
 #include "decoder/opcodes.def"
 #undef X
+	[CPU_OP_NM] = op_device_not_available,
 };
 #pragma GCC diagnostic pop
 
 #define CHECK_INTERVAL (4096 * CPU_INSN_NS)
+#define HOST_CHECK_INSNS 1024 /* about 20 us at the interpreter's speed */
+
+static uint64_t host_ns(void);
 
 void cpu_raise(struct cpu *c, int vec, uint32_t err, bool has_err)
 {
@@ -55,11 +67,25 @@ static int cpu_probe(struct rax_err *e)
 	return 0;
 }
 
+uint64_t cpu_now(struct cpu *c)
+{
+	return c->host_clock ? host_ns() - c->host_base : c->icount;
+}
+
 static uint64_t cpu_clock_ns(struct machine *m)
 {
 	struct cpu *c = m->engine;
 
-	return c ? c->icount : 0;
+	return c ? cpu_now(c) : 0;
+}
+
+/* --clock host: wakes an HLT sleeping in idle(). */
+static void wake_idle(struct cpu *c)
+{
+	pthread_mutex_lock(&c->wake_mu);
+	c->wake = true;
+	pthread_cond_signal(&c->wake_cv);
+	pthread_mutex_unlock(&c->wake_mu);
 }
 
 /* --- descriptor helpers --------------------------------------------------- */
@@ -91,6 +117,7 @@ void cpu_deliver(struct cpu *c, int vec, bool has_err, uint32_t err,
 	uint16_t old_ss = c->seg[S_SS].sel, old_cs = c->seg[S_CS].sel;
 
 	c->st_vec[vec & 255]++;
+	c->delivered = true;
 	if (!(c->efer & EFER_LMA))
 		cpu_raise(c, EXC_DF, 0, true); /* only long mode is modelled */
 	if ((unsigned)vec * 16 + 15 > c->idt.limit)
@@ -184,7 +211,10 @@ static void schedule_check(struct cpu *c)
 	uint64_t next = timer_next(&c->m->timers);
 	uint64_t lim = c->icount + CHECK_INTERVAL;
 
-	c->next_check = next < lim ? next : lim;
+	if (c->host_clock) /* deadlines are host time: poll */
+		c->next_check = c->icount + HOST_CHECK_INSNS * CPU_INSN_NS;
+	else
+		c->next_check = next < lim ? next : lim;
 }
 
 static bool irq_window(const struct cpu *c)
@@ -196,9 +226,10 @@ static bool irq_window(const struct cpu *c)
 static bool check_events(struct cpu *c)
 {
 	struct machine *m = c->m;
+	uint64_t now = cpu_now(c);
 
-	if (timer_next(&m->timers) <= c->icount)
-		timer_run(&m->timers, c->icount);
+	if (timer_next(&m->timers) <= now)
+		timer_run(&m->timers, now);
 	if (atomic_exchange(&c->kick, false) || atomic_load(&m->exit_requested)) {
 		schedule_check(c);
 		return true;
@@ -238,6 +269,33 @@ static uint64_t host_ns(void)
 #define IDLE_SLACK_NS 1000000ull   /* jump when real time is this close */
 #define IDLE_SLEEP_NS 10000000ull  /* longest sleep between checks */
 
+/* --clock host HLT: sleep until the next deadline (at most
+ * IDLE_SLEEP_NS, then look again) or a wake_idle() from another thread. */
+static int idle_host(struct cpu *c, uint64_t next)
+{
+	uint64_t now = cpu_now(c), gap = IDLE_SLEEP_NS;
+	struct timespec ts;
+
+	if (next <= now)
+		return 0;
+	if (next - now < gap)
+		gap = next - now;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)(gap / 1000000000ull);
+	ts.tv_nsec += (long)(gap % 1000000000ull);
+	if (ts.tv_nsec >= 1000000000l) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000l;
+	}
+	pthread_mutex_lock(&c->wake_mu);
+	while (!c->wake && pthread_cond_timedwait(&c->wake_cv, &c->wake_mu,
+						  &ts) == 0)
+		;
+	c->wake = false;
+	pthread_mutex_unlock(&c->wake_mu);
+	return 0;
+}
+
 /* HLT with IF=1: advance the clock to the next timer deadline.  While the
  * guest is busy its clock (one instruction = 1 ns) runs slower than real
  * time, so a halt normally catches up at once; when the clock would pass
@@ -257,6 +315,8 @@ static int idle(struct cpu *c, struct rax_err *e)
 		return -1;
 	}
 	c->st_halt++;
+	if (c->host_clock)
+		return idle_host(c, next);
 	now = host_ns() - c->host_base;
 	if (next != TIMER_NEVER && next <= now + IDLE_SLACK_NS) {
 		if (next > c->icount) {
@@ -343,39 +403,49 @@ static inline void set_block_tag(struct cpu *c, struct block *b, uint64_t tag)
 	c->blk_tags[b - c->blocks] = tag;
 }
 
-/* LOCK is valid only on the read-modify-write forms listed on the SDM
- * Vol. 2 LOCK page, and only with a memory destination; otherwise #UD. */
-static bool lock_ok(const struct dec_insn *d)
+void cpu_update_fpu_trap(struct cpu *c)
 {
-	unsigned r = d->reg & 7;
+	bool t = (c->cr0 & (CR0_TS | CR0_EM)) || !(c->cr4 & CR4_OSFXSR);
 
-	if (d->mod == 3)
-		return false;
-	switch (d->op) {
-	case 0x000: case 0x001: case 0x008: case 0x009: case 0x010:
-	case 0x011: case 0x018: case 0x019: case 0x020: case 0x021:
-	case 0x028: case 0x029: case 0x030: case 0x031: case 0x086:
-	case 0x087: case 0x1ab: case 0x1b3: case 0x1bb: case 0x1b0:
-	case 0x1b1: case 0x1c0: case 0x1c1:
-		return true;
-	case 0x080: case 0x081: case 0x083: return r != 7;   /* not CMP */
-	case 0x0f6: case 0x0f7: return r == 2 || r == 3;     /* NOT NEG */
-	case 0x0fe: case 0x0ff: return r < 2;                /* INC DEC */
-	case 0x1ba: return r >= 5;                           /* BTS BTR BTC */
-	case 0x1c7: return r == 1;                           /* CMPXCHG8B/16B */
-	default: return false;
+	if (t != c->fpu_trap) {
+		c->fpu_trap = t;
+		c->blk = NULL;  /* leave the block decoded under the old state */
+		c->epoch++;     /* and every chain */
 	}
 }
 
-/* dec_decode() plus the LOCK check: a disallowed LOCK decodes as #UD. */
-static int cpu_decode(struct dec_insn *d, const uint8_t *p, size_t avail,
-		      enum dec_mode mode)
+static bool sse_op(unsigned op)
 {
-	int ret = dec_decode(d, p, avail, mode);
+	return (op >= 0x110 && op <= 0x117) || (op >= 0x128 && op <= 0x12f) ||
+	       (op >= 0x150 && op <= 0x17f) || op == 0x1c2 ||
+	       (op >= 0x1c4 && op <= 0x1c6) || op >= 0x1d0;
+}
 
-	if (!ret && d->lock && !lock_ok(d))
-		d->op = DEC_OP_UD;
-	return ret;
+/* With fpu_trap: the opcode d runs as, by the "Protected Mode
+ * Exceptions" of SDM Vol. 2: x87 and FXSAVE/FXRSTOR #NM under EM or TS
+ * (WAIT: TS with MP); MMX #UD under EM, #NM under TS; SSE and
+ * LDMXCSR/STMXCSR also #UD without CR4.OSFXSR. */
+static uint16_t fpu_checked_op(const struct cpu *c, const struct dec_insn *d)
+{
+	unsigned op = d->op, r = d->reg & 7;
+	bool em = c->cr0 & CR0_EM, ts = c->cr0 & CR0_TS;
+	bool mmx, sse;
+
+	if (op >= DEC_MAP_0F38) /* none here; DEC_OP_UD stays */
+		return (uint16_t)op;
+	if ((op >= 0x0d8 && op <= 0x0df) ||
+	    (op == 0x1ae && d->mod != 3 && r < 2))
+		return em || ts ? CPU_OP_NM : (uint16_t)op;
+	if (op == 0x09b)
+		return ts && (c->cr0 & CR0_MP) ? CPU_OP_NM : (uint16_t)op;
+	sse = sse_op(op) || (op == 0x1ae && d->mod != 3 && (r == 2 || r == 3));
+	if (!sse)
+		return (uint16_t)op;
+	mmx = op == 0x177 || ((dec_attrs[op].flags & DF_MMX) &&
+			      d->pfx == DEC_PFX_NONE);
+	if (em || (!mmx && !(c->cr4 & CR4_OSFXSR)))
+		return DEC_OP_UD;
+	return ts ? CPU_OP_NM : (uint16_t)op;
 }
 
 /* Decodes the run of instructions at pa (host p, avail bytes to the page
@@ -390,10 +460,13 @@ static unsigned build_block(struct cpu *c, struct block *b, const uint8_t *p,
 		struct dec_insn *d = &b->d[n];
 		uint16_t op;
 
-		if (cpu_decode(d, p + off, avail - off, c->mode))
+		if (dec_decode(d, p + off, avail - off, c->mode))
 			break;
+		if (c->fpu_trap)
+			d->op = fpu_checked_op(c, d);
 		off += d->len;
 		n++;
+		c->st_decoded++;
 		op = d->op;
 		/* Stop after unconditional transfers: what follows is
 		 * often data or padding. */
@@ -463,7 +536,8 @@ fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 	p = cpu_fetch_ptr(c, la, &pa, &avail);
 	if (!p)
 		cpu_raise(c, EXC_GP, 0, true); /* fetch from MMIO */
-	tag = pa | ((uint64_t)c->blk_gen << 48) | ((uint64_t)c->mode << 56);
+	tag = pa | ((uint64_t)c->blk_gen << 48) | ((uint64_t)c->mode << 56) |
+	      ((uint64_t)c->fpu_trap << 63);
 	b = block_slot(c, pa, tag, &hit);
 	if (hit) {
 		c->st_blk_hit++;
@@ -491,7 +565,8 @@ fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 		c->blk_rip = c->rip + b->d[0].len;
 		return &b->d[0];
 	}
-	ret = cpu_decode(tmp, p, avail, c->mode);
+	c->st_decoded++;
+	ret = dec_decode(tmp, p, avail, c->mode);
 	if (ret == -EAGAIN) {
 		uint8_t buf[16];
 		unsigned n = avail < 15 ? avail : 15;
@@ -500,8 +575,10 @@ fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 		c->st_xpage++;
 		memcpy(buf, p, n);
 		cpu_mem_slow(c, la + n, buf + n, 15 - n, TLB_FETCH);
-		ret = cpu_decode(tmp, buf, 15, c->mode);
+		ret = dec_decode(tmp, buf, 15, c->mode);
 	}
+	if (!ret && c->fpu_trap)
+		tmp->op = fpu_checked_op(c, tmp);
 	if (!ret)
 		return tmp;
 	cpu_gp(c, 0);
@@ -549,7 +626,40 @@ static int cpu_run(struct machine *m, unsigned flags, struct vcpu_stop *stop,
 static bool needs_slow_path(const struct cpu *c, bool step)
 {
 	return step || c->trace || c->nbp || c->halted || c->watch_hit ||
-	       c->mode != DEC_MODE64;
+	       c->mode != DEC_MODE64 || (c->rflags & RFLAGS_TF) ||
+	       c->db_pending || c->db_now;
+}
+
+/* After an instruction that began with RFLAGS.TF set: the single-step
+ * trap, #DB with DR6.BS, RIP of the next instruction on the handler's
+ * stack (SDM Vol. 3 §18.3.1.4).  MOV SS holds it until after the next
+ * instruction (§6.8.3).  INT n, INT3, INTO and INT1 clear TF and take
+ * no trap (§18.3.1.4); a faulting instruction never gets here. */
+static void single_step_deliver(struct cpu *c)
+{
+	c->db_pending = false;
+	c->db_now = false;
+	c->halted = false;
+	c->dr6 |= DR6_BS;
+	c->next_rip = c->rip;
+	cpu_deliver(c, EXC_DB, false, 0, false);
+}
+
+static void single_step_trap(struct cpu *c, bool tf)
+{
+	if (c->mov_ss) {
+		c->db_pending = tf || c->db_pending;
+		return;
+	}
+	single_step_deliver(c);
+}
+
+void cpu_tf_from_result(struct cpu *c)
+{
+	c->tf_result = true;
+	c->db_now = (c->rflags & RFLAGS_TF) != 0;
+	if (c->db_now)
+		c->next_check = 0;
 }
 
 /* The interpreter loop.  The fast path (fetch, dispatch, retire) runs
@@ -561,7 +671,7 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		    struct rax_err *e)
 {
 	struct dec_insn tmp;
-	bool step = flags & VCPU_RUN_STEP;
+	bool step = flags & VCPU_RUN_STEP, tf;
 	volatile bool first = true;
 	const struct dec_insn *d;
 	int ret;
@@ -595,6 +705,8 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 			stop->watch_type = c->watch_type;
 			return 0;
 		}
+		if (c->db_now) /* after a SYSRET/SYSCALL in the fast path */
+			single_step_deliver(c);
 		if (!step && check_events(c)) {
 			stop->reason = VCPU_STOP_KICK;
 			return 0;
@@ -624,9 +736,17 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 			c->next_rip &= 0xffff;
 		if (c->trace)
 			trace_insn(c, d);
+		tf = (c->rflags & RFLAGS_TF) != 0;
+		c->mov_ss = false;
+		c->delivered = false;
+		c->tf_result = false;
 		handlers[d->op](c, d);
 		c->rip = c->next_rip;
 		c->icount += CPU_INSN_NS;
+		if (c->tf_result) /* SYSCALL, SYSRET: the resulting TF */
+			tf = c->db_now;
+		if ((tf && !c->delivered) || c->db_pending)
+			single_step_trap(c, tf && !c->delivered);
 		if (step) {
 			if (c->watch_hit) {
 				c->watch_hit = false;
@@ -651,6 +771,8 @@ static void cpu_kick(struct machine *m)
 		return;
 	atomic_store(&c->kick, true);
 	c->next_check = 0;
+	if (c->host_clock)
+		wake_idle(c);
 }
 
 /* --- registers ------------------------------------------------------------ */
@@ -700,6 +822,7 @@ static int cpu_set_regs(struct machine *m, const struct rax_regs *r)
 		intc_set_cr8(c->intc, r->cr8);
 	c->cpl = c->seg[S_CS].sel & 3;
 	cpu_update_mode(c);
+	cpu_update_fpu_trap(c);
 	cpu_tlb_flush(c, false);
 	c->next_check = 0;
 	return 0;
@@ -798,6 +921,8 @@ static void cpu_set_irq(struct machine *m, unsigned gsi, int level)
 	if (c && c->intc) {
 		intc_set_irq(c->intc, gsi, level);
 		c->next_check = 0;
+		if (c->host_clock)
+			wake_idle(c);
 	}
 }
 
@@ -811,33 +936,52 @@ static int cpu_set_trace(struct machine *m, bool on)
 	return 0;
 }
 
+static double pct(uint64_t part, uint64_t whole)
+{
+	return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+/* --stats: counters, then the rates derived from them.  TLB lookups are
+ * hits (counted in tlb_hit()) plus walks (cpu_translate()); the decode
+ * cache serves every instruction it did not have to decode. */
 static void cpu_print_stats(struct machine *m)
 {
 	struct cpu *c = m->engine;
-	uint64_t i = c->st_blk_chain + c->st_blk_hit + c->st_blk_miss;
+	uint64_t insns = (c->icount - c->idle_ns) / CPU_INSN_NS;
+	uint64_t tlb = c->st_tlb_hit + c->st_tlb_miss;
+	uint64_t blk = c->st_blk_chain + c->st_blk_hit + c->st_blk_miss;
+	uint64_t exc = 0, irq = 0;
 
-	fprintf(stderr, "rax: emulator: %" PRIu64 " instructions (clock %"
-		PRIu64 " ns)\n", (c->icount - c->idle_ns) / CPU_INSN_NS,
-		c->icount);
+	fprintf(stderr, "rax: emulator: %" PRIu64 " instructions retired "
+		"(%s clock %" PRIu64 " ns)\n", insns, c->host_clock ? "host" :
+		"virtual", cpu_now(c));
 #define CPU_STAT_PRINT(n) \
 	fprintf(stderr, "rax:   %-12s %" PRIu64 "\n", #n, c->st_##n);
 	CPU_STATS(CPU_STAT_PRINT)
 #undef CPU_STAT_PRINT
-	if (c->icount > c->idle_ns)
-		fprintf(stderr, "rax:   TLB refills per 1000 instructions %.2f "
-			"(hits are not counted: the hit path stays a compare)\n",
-			1000.0 * (double)c->st_tlb_miss * CPU_INSN_NS /
-			(double)(c->icount - c->idle_ns));
-	if (i)
-		fprintf(stderr, "rax:   decode-cache hit rate %.2f%% of "
-			"block lookups, %.2f instructions per lookup\n",
-			100.0 * (double)(c->st_blk_hit + c->st_blk_chain) /
-			(double)i,
-			(double)(c->icount - c->idle_ns) / CPU_INSN_NS / (double)i);
-	for (int v = 0; v < 256; v++)
-		if (c->st_vec[v])
-			fprintf(stderr, "rax:   vector %3d: %" PRIu64 "\n", v,
-				c->st_vec[v]);
+	fprintf(stderr, "rax:   tlb: %" PRIu64 " lookups, %" PRIu64
+		" misses (%.2f%% hit)\n", tlb, c->st_tlb_miss,
+		pct(c->st_tlb_hit, tlb));
+	fprintf(stderr, "rax:   decode cache: %" PRIu64 " block lookups, %"
+		PRIu64 " misses (%.2f%% hit); %" PRIu64 " of %" PRIu64
+		" instructions decoded (%.2f%% hit)\n", blk, c->st_blk_miss,
+		pct(c->st_blk_hit + c->st_blk_chain, blk),
+		c->st_decoded, insns,
+		insns > c->st_decoded ? pct(insns - c->st_decoded, insns) : 0.0);
+	/* Vectors 0-31 are exceptions; above, interrupts (external, or
+	 * INT n: the interpreter counts deliveries per vector). */
+	for (int v = 0; v < 256; v++) {
+		if (!c->st_vec[v])
+			continue;
+		if (v < 32)
+			exc += c->st_vec[v];
+		else
+			irq += c->st_vec[v];
+		fprintf(stderr, "rax:   %s %3d: %" PRIu64 "\n",
+			v < 32 ? "exception" : "interrupt", v, c->st_vec[v]);
+	}
+	fprintf(stderr, "rax:   %" PRIu64 " exceptions, %" PRIu64
+		" interrupts delivered\n", exc, irq);
 }
 
 /* --- life cycle ----------------------------------------------------------- */
@@ -850,6 +994,8 @@ static void cpu_destroy(struct machine *m)
 		return;
 	if (c->intc)
 		intc_destroy(c->intc);
+	pthread_cond_destroy(&c->wake_cv);
+	pthread_mutex_destroy(&c->wake_mu);
 	free(c->blocks);
 	free(c->blk_tags);
 	free(c->blk_lru);
@@ -865,6 +1011,10 @@ static void reset_fpu(struct cpu *c)
 	c->fx[FX_FCW + 1] = 0x03;
 	c->fx[FX_MXCSR] = 0x80;
 	c->fx[FX_MXCSR + 1] = 0x1f;
+	/* MXCSR_MASK: every MXCSR bit, DAZ included, is writable (the
+	 * host's SSE unit runs the guest's operations, ssefp.c). */
+	c->fx[FX_MXCSR + 4] = 0xff;
+	c->fx[FX_MXCSR + 5] = 0xff;
 }
 
 static int cpu_init(struct machine *m, struct rax_err *e)
@@ -897,6 +1047,16 @@ static int cpu_init(struct machine *m, struct rax_err *e)
 	c->pat = 0x0007040600070406ull;
 	c->misc_enable = 1; /* fast strings enabled, as firmware leaves it */
 	c->host_base = host_ns();
+	c->host_clock = m->host_clock;
+	{
+		pthread_condattr_t ca; /* idle_host() waits on CLOCK_MONOTONIC */
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_mutex_init(&c->wake_mu, NULL);
+		pthread_cond_init(&c->wake_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	cpu_set_regs(m, &m->boot_regs);
 	return 0;
 out_free:

@@ -10,6 +10,7 @@
 #ifndef RAX_CPU_CPU_H
 #define RAX_CPU_CPU_H
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -28,6 +29,8 @@ enum { EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4,
        EXC_BR = 5, EXC_UD = 6, EXC_NM = 7, EXC_DF = 8, EXC_TS = 10,
        EXC_NP = 11, EXC_SS = 12, EXC_GP = 13, EXC_PF = 14, EXC_MF = 16,
        EXC_AC = 17, EXC_MC = 18, EXC_XM = 19 };
+
+#define DR6_BS (1ull << 14) /* single step (SDM Vol. 3 §18.2.3) */
 
 /* Lazy-flag producers: the last ALU result and its inputs stand in for
  * CF PF AF ZF SF OF until someone reads RFLAGS. */
@@ -67,7 +70,13 @@ struct block {
 	uint32_t next_key[2];
 } __attribute__((aligned(64)));
 
-/* Tags: physical address (bits 0-47), generation (48-55), mode (56-).
+/* Decoded in place of an x87/MMX/SSE instruction that raises #NM
+ * (CR0.TS, CR0.EM).  0F 3A FE is undefined: the decoder never returns
+ * it as a valid opcode. */
+#define CPU_OP_NM 0x3fe
+
+/* Tags: physical address (bits 0-47), generation (48-55), mode (56-59),
+ * fpu_trap (63).
  * Bumping the generation forgets every block at once. */
 static inline uint64_t blk_pa(uint64_t tag)
 {
@@ -87,8 +96,8 @@ static inline uint64_t blk_pa(uint64_t tag)
 
 /* Counters printed by --stats: one X-macro list (STYLE.md habit 6). */
 #define CPU_STATS(X) \
-	X(tlb_miss) X(blk_chain) X(blk_hit) X(blk_miss) X(blk_evict) X(xpage) X(smc_flush) \
-	X(irq) X(halt) X(tlb_flush)
+	X(tlb_hit) X(tlb_miss) X(blk_chain) X(blk_hit) X(blk_miss) X(blk_evict) \
+	X(decoded) X(xpage) X(smc_flush) X(irq) X(halt) X(tlb_flush)
 
 struct cpu {
 	struct machine *m;
@@ -122,7 +131,9 @@ struct cpu {
 	uint64_t code_pages;
 
 	uint64_t icount;          /* the clock in ns: CPU_INSN_NS per
-				     retired instruction plus HLT skips */
+				     retired instruction plus HLT skips
+				     (with --clock host: the loop's
+				     instruction counter only) */
 	uint64_t host_base;       /* CLOCK_MONOTONIC at init, for idling */
 	uint64_t idle_ns;         /* clock advanced by HLT, not instructions */
 	/* icount of the next event check; other threads (kick, set_irq)
@@ -130,8 +141,25 @@ struct cpu {
 	_Atomic uint64_t next_check;
 	uint64_t shadow_end;      /* interrupts inhibited until icount */
 	atomic_bool kick;
+	/* --clock host: the guest's time is the host's; HLT sleeps on
+	 * wake_cv until the next timer or a kick/interrupt (wake). */
+	bool host_clock;
+	bool wake;
+	pthread_mutex_t wake_mu;
+	pthread_cond_t wake_cv;
 	bool halted, trace, trace_crlf, step, sys_access;
 	bool nmi_blocked;         /* an NMI was delivered, no IRET since */
+	/* Single step (RFLAGS.TF): set by MOV SS, by every delivery, and
+	 * a trap held over MOV SS (cpu.c single_step_trap). */
+	bool mov_ss, delivered, db_pending;
+	/* SYSCALL and SYSRET single-step by the flags they leave, not the
+	 * ones they start with (Xen XSA-204; SDM Vol. 3 §18.3.1.4 does not
+	 * say): they set tf_result and db_now = resulting TF. */
+	bool tf_result, db_now;
+	/* CR0.TS, CR0.EM or !CR4.OSFXSR: x87/MMX/SSE instructions may
+	 * fault; decoded under this state into separate blocks (tag bit
+	 * 63) with the faulting ones replaced by DEC_OP_UD/CPU_OP_NM. */
+	bool fpu_trap;
 	int exc_vec, exc_depth;
 	uint32_t exc_err;
 	bool exc_has_err;
@@ -155,7 +183,10 @@ struct cpu {
 
 typedef void (*cpu_handler)(struct cpu *c, const struct dec_insn *d);
 
-/* --- exceptions (cpu.c) ------------------------------------------------ */
+/* --- exceptions, time (cpu.c) ----------------------------------------- */
+/* The guest's time in ns (its clock and its 1 GHz TSC): icount, or with
+ * --clock host the host's CLOCK_MONOTONIC since the engine started. */
+uint64_t cpu_now(struct cpu *c);
 __attribute__((noreturn)) void cpu_raise(struct cpu *c, int vec, uint32_t err,
 					  bool has_err);
 #define cpu_ud(c) cpu_raise(c, EXC_UD, 0, false)
@@ -193,8 +224,10 @@ static inline struct tlb_entry *tlb_hit(struct cpu *c, int kind,
 	struct tlb_entry *e = &c->tlb[kind][(la >> 12) & (TLB_SIZE - 1)];
 
 	if (e->tag == ((la & ~0xfffull) | cpu_user(c)) &&
-	    (la & 0xfff) <= 4096 - n)
+	    (la & 0xfff) <= 4096 - n) {
+		c->st_tlb_hit++; /* a miss is counted by cpu_translate() */
 		return e;
+	}
 	return NULL;
 }
 
@@ -362,6 +395,8 @@ void cpu_load_seg(struct cpu *c, unsigned s, uint16_t sel);
 void cpu_set_cr0(struct cpu *c, uint64_t v);
 void cpu_set_cr4(struct cpu *c, uint64_t v);
 void cpu_update_mode(struct cpu *c);
+void cpu_update_fpu_trap(struct cpu *c);
+void cpu_tf_from_result(struct cpu *c);
 int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v);
 int cpu_wrmsr(struct cpu *c, uint32_t msr, uint64_t v);
 uint64_t cpu_flags_mask(const struct cpu *c);

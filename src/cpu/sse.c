@@ -1,51 +1,15 @@
-/* SSE/SSE2 (the XMM forms only: MMX-register forms are #UD), the x87
- * control instructions Linux and glibc execute, FXSAVE/FXRSTOR, fences.
- * SDM Vol. 2 instruction pages; MXCSR rounding control is not modelled
- * (round to nearest). */
-#include "cpu/cpu.h"
-
-#include <emmintrin.h>
-#include <math.h>
+/* MMX, the integer and move instructions of SSE and SSE2 (both the MMX
+ * register forms and the XMM forms), the x87 control instructions Linux
+ * and glibc execute, FXSAVE/FXRSTOR, LDMXCSR/STMXCSR, fences.  SDM Vol. 2
+ * instruction pages.  Floating-point SSE is in ssefp.c. */
+#include "cpu/sse.h"
 
 #include "log.h"
 
-typedef union {
-	uint8_t b[16];
-	int8_t sb[16];
-	uint16_t w[8];
-	int16_t sw[8];
-	uint32_t d[4];
-	int32_t sd[4];
-	uint64_t q[2];
-	float f[4];
-	double df[2];
-} xmm_t;
-
-static inline uint8_t *xr(struct cpu *c, unsigned i)
-{
-	return c->fx + FX_XMM(i & 15);
-}
-
-static inline void get_x(struct cpu *c, unsigned i, xmm_t *v)
-{
-	memcpy(v, xr(c, i), 16);
-}
-
-static inline void put_x(struct cpu *c, unsigned i, const xmm_t *v)
-{
-	memcpy(xr(c, i), v, 16);
-}
-
-static void need_66(struct cpu *c, const struct dec_insn *d)
-{
-	if (d->pfx != DEC_PFX_66)
-		cpu_ud(c);
-}
-
 /* The W operand: an XMM register or 16 bytes of memory (aligned unless
  * `unaligned`: legacy SSE packed operands need 16-byte alignment). */
-static void rd_W(struct cpu *c, const struct dec_insn *d, xmm_t *v,
-		 bool unaligned)
+void sse_rd_W(struct cpu *c, const struct dec_insn *d, xmm_t *v,
+	      bool unaligned)
 {
 	uint64_t la;
 
@@ -78,8 +42,8 @@ static void wr_W(struct cpu *c, const struct dec_insn *d, const xmm_t *v,
 }
 
 /* Scalar W operand of n bytes (4 or 8) into the low lanes. */
-static void rd_Ws(struct cpu *c, const struct dec_insn *d, xmm_t *v,
-		  unsigned n)
+void sse_rd_Ws(struct cpu *c, const struct dec_insn *d, xmm_t *v,
+	       unsigned n)
 {
 	if (d->mod == 3) {
 		get_x(c, d->rm, v);
@@ -92,6 +56,16 @@ static void rd_Ws(struct cpu *c, const struct dec_insn *d, xmm_t *v,
 		v->q[0] = rd64(c, cpu_ea(c, d));
 }
 
+void sse_rd_Q(struct cpu *c, const struct dec_insn *d, xmm_t *v)
+{
+	if (d->mod == 3) {
+		get_mm(c, d->rm, v);
+		return;
+	}
+	memset(v, 0, sizeof(*v));
+	v->q[0] = rd64(c, cpu_ea(c, d));
+}
+
 /* --- moves ---------------------------------------------------------------- */
 
 void op_movups_Vx_Wx(struct cpu *c, const struct dec_insn *d)
@@ -102,7 +76,7 @@ void op_movups_Vx_Wx(struct cpu *c, const struct dec_insn *d)
 	case DEC_PFX_F3: case DEC_PFX_F2: {
 		unsigned n = d->pfx == DEC_PFX_F3 ? 4 : 8;
 
-		rd_Ws(c, d, &v, n);
+		sse_rd_Ws(c, d, &v, n);
 		get_x(c, d->reg, &r);
 		if (d->mod != 3)
 			memset(&r, 0, sizeof(r));
@@ -111,7 +85,7 @@ void op_movups_Vx_Wx(struct cpu *c, const struct dec_insn *d)
 		return;
 	}
 	default:
-		rd_W(c, d, &v, true);
+		sse_rd_W(c, d, &v, true);
 		put_x(c, d->reg, &v);
 	}
 }
@@ -144,7 +118,7 @@ void op_movaps_Vx_Wx(struct cpu *c, const struct dec_insn *d)
 
 	if (d->pfx >= DEC_PFX_F3)
 		cpu_ud(c);
-	rd_W(c, d, &v, false);
+	sse_rd_W(c, d, &v, false);
 	put_x(c, d->reg, &v);
 }
 
@@ -165,11 +139,20 @@ void op_movntps_Mx_Vx(struct cpu *c, const struct dec_insn *d)
 	op_movaps_Wx_Vx(c, d);
 }
 
+/* MOVNTQ m64, mm / MOVNTDQ m128, xmm. */
 void op_movntdq_Mx_Vx(struct cpu *c, const struct dec_insn *d)
 {
-	need_66(c, d);
-	if (d->mod == 3)
+	xmm_t v;
+
+	if (d->mod == 3 || d->pfx >= DEC_PFX_F3)
 		cpu_ud(c);
+	if (d->pfx == DEC_PFX_NONE) {
+		mmx_enter(c);
+		get_mm(c, d->reg, &v);
+		wr64(c, cpu_ea(c, d), v.q[0]);
+		mmx_tags(c);
+		return;
+	}
 	op_movaps_Wx_Vx(c, d);
 }
 
@@ -177,9 +160,15 @@ void op_movdqa_Vx_Wx(struct cpu *c, const struct dec_insn *d)
 {
 	xmm_t v;
 
+	if (d->pfx == DEC_PFX_NONE) { /* MOVQ mm, mm/m64 */
+		mmx_enter(c);
+		sse_rd_Q(c, d, &v);
+		put_mm(c, d->reg, &v);
+		return;
+	}
 	if (d->pfx != DEC_PFX_66 && d->pfx != DEC_PFX_F3)
 		cpu_ud(c);
-	rd_W(c, d, &v, d->pfx == DEC_PFX_F3);
+	sse_rd_W(c, d, &v, d->pfx == DEC_PFX_F3);
 	put_x(c, d->reg, &v);
 }
 
@@ -187,6 +176,16 @@ void op_movdqa_Wx_Vx(struct cpu *c, const struct dec_insn *d)
 {
 	xmm_t v;
 
+	if (d->pfx == DEC_PFX_NONE) { /* MOVQ mm/m64, mm */
+		mmx_enter(c);
+		get_mm(c, d->reg, &v);
+		if (d->mod == 3)
+			put_mm(c, d->rm, &v);
+		else
+			wr64(c, cpu_ea(c, d), v.q[0]);
+		mmx_tags(c);
+		return;
+	}
 	if (d->pfx != DEC_PFX_66 && d->pfx != DEC_PFX_F3)
 		cpu_ud(c);
 	get_x(c, d->reg, &v);
@@ -252,6 +251,12 @@ void op_movd_Vx_Ey(struct cpu *c, const struct dec_insn *d)
 	xmm_t r = { { 0 } };
 	unsigned n = d->opsz == 8 ? 8 : 4;
 
+	if (d->pfx == DEC_PFX_NONE) { /* MOVD/MOVQ mm, r/m */
+		mmx_enter(c);
+		r.q[0] = rd_E(c, d, n);
+		put_mm(c, d->reg, &r);
+		return;
+	}
 	need_66(c, d);
 	r.q[0] = rd_E(c, d, n);
 	put_x(c, d->reg, &r);
@@ -264,24 +269,45 @@ void op_movd_Ey_Vx(struct cpu *c, const struct dec_insn *d)
 	if (d->pfx == DEC_PFX_F3) { /* MOVQ xmm, xmm/m64 */
 		xmm_t s;
 
-		rd_Ws(c, d, &s, 8);
+		sse_rd_Ws(c, d, &s, 8);
 		memset(&r, 0, sizeof(r));
 		r.q[0] = s.q[0];
 		put_x(c, d->reg, &r);
 		return;
 	}
-	need_66(c, d);
-	get_x(c, d->reg, &r);
+	if (d->pfx == DEC_PFX_NONE) { /* MOVD/MOVQ r/m, mm */
+		mmx_enter(c);
+		get_mm(c, d->reg, &r);
+	} else {
+		need_66(c, d);
+		get_x(c, d->reg, &r);
+	}
 	if (d->mod == 3)
 		c->r[d->rm] = d->opsz == 8 ? r.q[0] : r.d[0];
 	else
 		wrn(c, cpu_ea(c, d), r.q[0], d->opsz == 8 ? 8 : 4);
+	if (d->pfx == DEC_PFX_NONE)
+		mmx_tags(c);
 }
 
 void op_movq_Wq_Vq(struct cpu *c, const struct dec_insn *d)
 {
 	xmm_t r, z = { { 0 } };
 
+	if (d->pfx >= DEC_PFX_F3) { /* MOVQ2DQ xmm, mm / MOVDQ2Q mm, xmm */
+		if (d->mod != 3)
+			cpu_ud(c);
+		mmx_enter(c);
+		if (d->pfx == DEC_PFX_F3) {
+			get_mm(c, d->rm, &r);
+			put_x(c, d->reg, &r);
+			mmx_tags(c);
+		} else {
+			get_x(c, d->rm, &r);
+			put_mm(c, d->reg, &r);
+		}
+		return;
+	}
 	need_66(c, d);
 	get_x(c, d->reg, &r);
 	if (d->mod == 3) {
@@ -312,89 +338,191 @@ void op_pmovmskb_Gd_Ux(struct cpu *c, const struct dec_insn *d)
 {
 	xmm_t s;
 	uint64_t m = 0;
+	int n = 16;
 
-	need_66(c, d);
 	if (d->mod != 3)
 		cpu_ud(c);
-	get_x(c, d->rm, &s);
-	for (int i = 0; i < 16; i++)
+	if (d->pfx == DEC_PFX_NONE) {
+		mmx_enter(c);
+		get_mm(c, d->rm, &s);
+		n = 8;
+	} else {
+		need_66(c, d);
+		get_x(c, d->rm, &s);
+	}
+	for (int i = 0; i < n; i++)
 		m |= (uint64_t)(s.b[i] >> 7) << i;
 	c->r[d->reg] = m;
+	if (n == 8)
+		mmx_tags(c);
 }
 
 /* --- packed integer ------------------------------------------------------- */
 
+/* Loads the operands of a packed-integer instruction: no prefix is the
+ * MMX form (mm, mm/m64), 66 the SSE2 form (xmm, xmm/m128, aligned).
+ * Returns the vector size in bytes, 8 or 16. */
+static unsigned pint_load(struct cpu *c, const struct dec_insn *d, xmm_t *a,
+			  xmm_t *b)
+{
+	if (d->pfx == DEC_PFX_NONE) {
+		mmx_enter(c);
+		get_mm(c, d->reg, a);
+		sse_rd_Q(c, d, b);
+		return 8;
+	}
+	need_66(c, d);
+	get_x(c, d->reg, a);
+	sse_rd_W(c, d, b, false);
+	return 16;
+}
+
+/* pint_load() for PUNPCKLBW/WD/DQ, whose MMX form reads only m32 (SDM
+ * Vol. 2: "PUNPCKLBW mm, mm/m32"): a fault can come only from those 4
+ * bytes. */
+static unsigned pint_load_lo(struct cpu *c, const struct dec_insn *d,
+			     xmm_t *a, xmm_t *b)
+{
+	if (d->pfx == DEC_PFX_NONE && d->mod != 3) {
+		mmx_enter(c);
+		get_mm(c, d->reg, a);
+		memset(b, 0, sizeof(*b));
+		b->d[0] = rd32(c, cpu_ea(c, d));
+		return 8;
+	}
+	return pint_load(c, d, a, b);
+}
+
+static void pint_store(struct cpu *c, const struct dec_insn *d,
+		       const xmm_t *r, unsigned n)
+{
+	if (n == 8)
+		put_mm(c, d->reg, r);
+	else
+		put_x(c, d->reg, r);
+}
+
+/* A packed-integer instruction in both forms; body computes r from a and
+ * b over n bytes. */
 #define PINT(name, body)                                                   \
+void name(struct cpu *c, const struct dec_insn *d)                        \
+{                                                                          \
+	xmm_t a, b, r;                                                     \
+	unsigned n = pint_load(c, d, &a, &b);                              \
+	r = a;                                                             \
+	body;                                                              \
+	pint_store(c, d, &r, n);                                           \
+}
+
+/* PINT with the low-half unpack operand rule (pint_load_lo). */
+#define PINTL(name, body)                                                  \
+void name(struct cpu *c, const struct dec_insn *d)                        \
+{                                                                          \
+	xmm_t a, b, r;                                                     \
+	unsigned n = pint_load_lo(c, d, &a, &b);                           \
+	r = a;                                                             \
+	body;                                                              \
+	pint_store(c, d, &r, n);                                           \
+}
+
+/* The XMM form only (66 prefix). */
+#define PINTX(name, body)                                                  \
 void name(struct cpu *c, const struct dec_insn *d)                        \
 {                                                                          \
 	xmm_t a, b, r;                                                     \
 	need_66(c, d);                                                     \
 	get_x(c, d->reg, &a);                                              \
-	rd_W(c, d, &b, false);                                             \
+	sse_rd_W(c, d, &b, false);                                         \
 	r = a;                                                             \
 	body;                                                              \
 	put_x(c, d->reg, &r);                                              \
 }
 
-#define LANES(n, expr) for (int i = 0; i < (n); i++) { expr; }
+#define LANES(n, expr) for (int i = 0; i < (int)(n); i++) { expr; }
 
 static inline uint8_t sat_u8(int v) { return v < 0 ? 0 : v > 255 ? 255 : (uint8_t)v; }
 static inline int8_t sat_s8(int v) { return v < -128 ? -128 : v > 127 ? 127 : (int8_t)v; }
 static inline uint16_t sat_u16(int v) { return v < 0 ? 0 : v > 65535 ? 65535 : (uint16_t)v; }
 static inline int16_t sat_s16(int v) { return v < -32768 ? -32768 : v > 32767 ? 32767 : (int16_t)v; }
+static inline int16_t sat_s16d(int32_t v) { return v < -32768 ? -32768 : v > 32767 ? 32767 : (int16_t)v; }
 
-PINT(op_paddb_Vx_Wx, LANES(16, r.b[i] = (uint8_t)(a.b[i] + b.b[i])))
-PINT(op_paddw_Vx_Wx, LANES(8, r.w[i] = (uint16_t)(a.w[i] + b.w[i])))
-PINT(op_paddd_Vx_Wx, LANES(4, r.d[i] = a.d[i] + b.d[i]))
-PINT(op_paddq_Vx_Wx, LANES(2, r.q[i] = a.q[i] + b.q[i]))
-PINT(op_psubb_Vx_Wx, LANES(16, r.b[i] = (uint8_t)(a.b[i] - b.b[i])))
-PINT(op_psubw_Vx_Wx, LANES(8, r.w[i] = (uint16_t)(a.w[i] - b.w[i])))
-PINT(op_psubd_Vx_Wx, LANES(4, r.d[i] = a.d[i] - b.d[i]))
-PINT(op_psubq_Vx_Wx, LANES(2, r.q[i] = a.q[i] - b.q[i]))
-PINT(op_paddusb_Vx_Wx, LANES(16, r.b[i] = sat_u8(a.b[i] + b.b[i])))
-PINT(op_paddusw_Vx_Wx, LANES(8, r.w[i] = sat_u16(a.w[i] + b.w[i])))
-PINT(op_psubusb_Vx_Wx, LANES(16, r.b[i] = sat_u8(a.b[i] - b.b[i])))
-PINT(op_psubusw_Vx_Wx, LANES(8, r.w[i] = sat_u16(a.w[i] - b.w[i])))
-PINT(op_paddsb_Vx_Wx, LANES(16, r.sb[i] = sat_s8(a.sb[i] + b.sb[i])))
-PINT(op_paddsw_Vx_Wx, LANES(8, r.sw[i] = sat_s16(a.sw[i] + b.sw[i])))
-PINT(op_psubsb_Vx_Wx, LANES(16, r.sb[i] = sat_s8(a.sb[i] - b.sb[i])))
-PINT(op_psubsw_Vx_Wx, LANES(8, r.sw[i] = sat_s16(a.sw[i] - b.sw[i])))
-PINT(op_pminub_Vx_Wx, LANES(16, r.b[i] = a.b[i] < b.b[i] ? a.b[i] : b.b[i]))
-PINT(op_pmaxub_Vx_Wx, LANES(16, r.b[i] = a.b[i] > b.b[i] ? a.b[i] : b.b[i]))
-PINT(op_pminsw_Vx_Wx, LANES(8, r.sw[i] = a.sw[i] < b.sw[i] ? a.sw[i] : b.sw[i]))
-PINT(op_pmaxsw_Vx_Wx, LANES(8, r.sw[i] = a.sw[i] > b.sw[i] ? a.sw[i] : b.sw[i]))
-PINT(op_pavgb_Vx_Wx, LANES(16, r.b[i] = (uint8_t)((a.b[i] + b.b[i] + 1) >> 1)))
-PINT(op_pavgw_Vx_Wx, LANES(8, r.w[i] = (uint16_t)((a.w[i] + b.w[i] + 1) >> 1)))
-PINT(op_pmullw_Vx_Wx, LANES(8, r.w[i] = (uint16_t)(a.sw[i] * b.sw[i])))
-PINT(op_pmulhw_Vx_Wx, LANES(8, r.w[i] = (uint16_t)((a.sw[i] * b.sw[i]) >> 16)))
-PINT(op_pmulhuw_Vx_Wx, LANES(8, r.w[i] = (uint16_t)(((uint32_t)a.w[i] * b.w[i]) >> 16)))
-PINT(op_pmuludq_Vx_Wx, LANES(2, r.q[i] = (uint64_t)a.d[2 * i] * b.d[2 * i]))
-PINT(op_pand_Vx_Wx, LANES(2, r.q[i] = a.q[i] & b.q[i]))
-PINT(op_pandn_Vx_Wx, LANES(2, r.q[i] = ~a.q[i] & b.q[i]))
-PINT(op_por_Vx_Wx, LANES(2, r.q[i] = a.q[i] | b.q[i]))
-PINT(op_pxor_Vx_Wx, LANES(2, r.q[i] = a.q[i] ^ b.q[i]))
-PINT(op_pcmpeqb_Vx_Wx, LANES(16, r.b[i] = a.b[i] == b.b[i] ? 0xff : 0))
-PINT(op_pcmpeqw_Vx_Wx, LANES(8, r.w[i] = a.w[i] == b.w[i] ? 0xffff : 0))
-PINT(op_pcmpeqd_Vx_Wx, LANES(4, r.d[i] = a.d[i] == b.d[i] ? ~0u : 0))
-PINT(op_pcmpgtb_Vx_Wx, LANES(16, r.b[i] = a.sb[i] > b.sb[i] ? 0xff : 0))
-PINT(op_pcmpgtw_Vx_Wx, LANES(8, r.w[i] = a.sw[i] > b.sw[i] ? 0xffff : 0))
-PINT(op_pcmpgtd_Vx_Wx, LANES(4, r.d[i] = a.sd[i] > b.sd[i] ? ~0u : 0))
-PINT(op_punpcklbw_Vx_Wx, LANES(8, r.b[2 * i] = a.b[i]; r.b[2 * i + 1] = b.b[i]))
-PINT(op_punpckhbw_Vx_Wx, LANES(8, r.b[2 * i] = a.b[8 + i]; r.b[2 * i + 1] = b.b[8 + i]))
-PINT(op_punpcklwd_Vx_Wx, LANES(4, r.w[2 * i] = a.w[i]; r.w[2 * i + 1] = b.w[i]))
-PINT(op_punpckhwd_Vx_Wx, LANES(4, r.w[2 * i] = a.w[4 + i]; r.w[2 * i + 1] = b.w[4 + i]))
-PINT(op_punpckldq_Vx_Wx, LANES(2, r.d[2 * i] = a.d[i]; r.d[2 * i + 1] = b.d[i]))
-PINT(op_punpckhdq_Vx_Wx, LANES(2, r.d[2 * i] = a.d[2 + i]; r.d[2 * i + 1] = b.d[2 + i]))
-PINT(op_punpcklqdq_Vx_Wx, r.q[0] = a.q[0]; r.q[1] = b.q[0])
-PINT(op_punpckhqdq_Vx_Wx, r.q[0] = a.q[1]; r.q[1] = b.q[1])
-PINT(op_packsswb_Vx_Wx, LANES(8, r.sb[i] = sat_s8(a.sw[i]); r.sb[8 + i] = sat_s8(b.sw[i])))
-PINT(op_packuswb_Vx_Wx, LANES(8, r.b[i] = sat_u8(a.sw[i]); r.b[8 + i] = sat_u8(b.sw[i])))
-PINT(op_packssdw_Vx_Wx, LANES(4, r.sw[i] = sat_s16(a.sd[i] > 32767 ? 32767 : a.sd[i] < -32768 ? -32768 : a.sd[i]); r.sw[4 + i] = sat_s16(b.sd[i] > 32767 ? 32767 : b.sd[i] < -32768 ? -32768 : b.sd[i])))
-
-static void shift_lanes(xmm_t *r, unsigned w, unsigned op, uint64_t cnt)
+/* PMADDWD: the sum of two 16x16 products; only 0x8000 * 0x8000 twice
+ * overflows, wrapping to 0x80000000 (SDM Vol. 2 PMADDWD). */
+static inline uint32_t madd(int16_t a0, int16_t b0, int16_t a1, int16_t b1)
 {
-	/* op: 2 = logical right, 4 = arithmetic right, 6 = left */
-	for (unsigned i = 0; i < 16 / w; i++) {
+	return (uint32_t)((int32_t)a0 * b0) + (uint32_t)((int32_t)a1 * b1);
+}
+
+/* PSADBW: per 8-byte group, the sum of absolute differences in the low
+ * word of the quadword, the rest zero. */
+static inline uint64_t sad8(const uint8_t *a, const uint8_t *b)
+{
+	unsigned s = 0;
+
+	for (int i = 0; i < 8; i++)
+		s += (unsigned)(a[i] > b[i] ? a[i] - b[i] : b[i] - a[i]);
+	return s;
+}
+
+PINT(op_paddb_Vx_Wx, LANES(n, r.b[i] = (uint8_t)(a.b[i] + b.b[i])))
+PINT(op_paddw_Vx_Wx, LANES(n / 2, r.w[i] = (uint16_t)(a.w[i] + b.w[i])))
+PINT(op_paddd_Vx_Wx, LANES(n / 4, r.d[i] = a.d[i] + b.d[i]))
+PINT(op_paddq_Vx_Wx, LANES(n / 8, r.q[i] = a.q[i] + b.q[i]))
+PINT(op_psubb_Vx_Wx, LANES(n, r.b[i] = (uint8_t)(a.b[i] - b.b[i])))
+PINT(op_psubw_Vx_Wx, LANES(n / 2, r.w[i] = (uint16_t)(a.w[i] - b.w[i])))
+PINT(op_psubd_Vx_Wx, LANES(n / 4, r.d[i] = a.d[i] - b.d[i]))
+PINT(op_psubq_Vx_Wx, LANES(n / 8, r.q[i] = a.q[i] - b.q[i]))
+PINT(op_paddusb_Vx_Wx, LANES(n, r.b[i] = sat_u8(a.b[i] + b.b[i])))
+PINT(op_paddusw_Vx_Wx, LANES(n / 2, r.w[i] = sat_u16(a.w[i] + b.w[i])))
+PINT(op_psubusb_Vx_Wx, LANES(n, r.b[i] = sat_u8(a.b[i] - b.b[i])))
+PINT(op_psubusw_Vx_Wx, LANES(n / 2, r.w[i] = sat_u16(a.w[i] - b.w[i])))
+PINT(op_paddsb_Vx_Wx, LANES(n, r.sb[i] = sat_s8(a.sb[i] + b.sb[i])))
+PINT(op_paddsw_Vx_Wx, LANES(n / 2, r.sw[i] = sat_s16(a.sw[i] + b.sw[i])))
+PINT(op_psubsb_Vx_Wx, LANES(n, r.sb[i] = sat_s8(a.sb[i] - b.sb[i])))
+PINT(op_psubsw_Vx_Wx, LANES(n / 2, r.sw[i] = sat_s16(a.sw[i] - b.sw[i])))
+PINT(op_pminub_Vx_Wx, LANES(n, r.b[i] = a.b[i] < b.b[i] ? a.b[i] : b.b[i]))
+PINT(op_pmaxub_Vx_Wx, LANES(n, r.b[i] = a.b[i] > b.b[i] ? a.b[i] : b.b[i]))
+PINT(op_pminsw_Vx_Wx, LANES(n / 2, r.sw[i] = a.sw[i] < b.sw[i] ? a.sw[i] : b.sw[i]))
+PINT(op_pmaxsw_Vx_Wx, LANES(n / 2, r.sw[i] = a.sw[i] > b.sw[i] ? a.sw[i] : b.sw[i]))
+PINT(op_pavgb_Vx_Wx, LANES(n, r.b[i] = (uint8_t)((a.b[i] + b.b[i] + 1) >> 1)))
+PINT(op_pavgw_Vx_Wx, LANES(n / 2, r.w[i] = (uint16_t)((a.w[i] + b.w[i] + 1) >> 1)))
+PINT(op_pmullw_Vx_Wx, LANES(n / 2, r.w[i] = (uint16_t)(a.sw[i] * b.sw[i])))
+PINT(op_pmulhw_Vx_Wx, LANES(n / 2, r.w[i] = (uint16_t)((a.sw[i] * b.sw[i]) >> 16)))
+PINT(op_pmulhuw_Vx_Wx, LANES(n / 2, r.w[i] = (uint16_t)(((uint32_t)a.w[i] * b.w[i]) >> 16)))
+PINT(op_pmuludq_Vx_Wx, LANES(n / 8, r.q[i] = (uint64_t)a.d[2 * i] * b.d[2 * i]))
+PINT(op_pmaddwd_Vx_Wx, LANES(n / 4, r.d[i] = madd(a.sw[2 * i], b.sw[2 * i], a.sw[2 * i + 1], b.sw[2 * i + 1])))
+PINT(op_psadbw_Vx_Wx, LANES(n / 8, r.q[i] = sad8(a.b + 8 * i, b.b + 8 * i)))
+PINT(op_pand_Vx_Wx, LANES(n / 8, r.q[i] = a.q[i] & b.q[i]))
+PINT(op_pandn_Vx_Wx, LANES(n / 8, r.q[i] = ~a.q[i] & b.q[i]))
+PINT(op_por_Vx_Wx, LANES(n / 8, r.q[i] = a.q[i] | b.q[i]))
+PINT(op_pxor_Vx_Wx, LANES(n / 8, r.q[i] = a.q[i] ^ b.q[i]))
+PINT(op_pcmpeqb_Vx_Wx, LANES(n, r.b[i] = a.b[i] == b.b[i] ? 0xff : 0))
+PINT(op_pcmpeqw_Vx_Wx, LANES(n / 2, r.w[i] = a.w[i] == b.w[i] ? 0xffff : 0))
+PINT(op_pcmpeqd_Vx_Wx, LANES(n / 4, r.d[i] = a.d[i] == b.d[i] ? ~0u : 0))
+PINT(op_pcmpgtb_Vx_Wx, LANES(n, r.b[i] = a.sb[i] > b.sb[i] ? 0xff : 0))
+PINT(op_pcmpgtw_Vx_Wx, LANES(n / 2, r.w[i] = a.sw[i] > b.sw[i] ? 0xffff : 0))
+PINT(op_pcmpgtd_Vx_Wx, LANES(n / 4, r.d[i] = a.sd[i] > b.sd[i] ? ~0u : 0))
+/* Unpacks interleave the low (or high) halves of the n-byte vectors. */
+PINTL(op_punpcklbw_Vx_Wx, LANES(n / 2, r.b[2 * i] = a.b[i]; r.b[2 * i + 1] = b.b[i]))
+PINT(op_punpckhbw_Vx_Wx, LANES(n / 2, r.b[2 * i] = a.b[n / 2 + i]; r.b[2 * i + 1] = b.b[n / 2 + i]))
+PINTL(op_punpcklwd_Vx_Wx, LANES(n / 4, r.w[2 * i] = a.w[i]; r.w[2 * i + 1] = b.w[i]))
+PINT(op_punpckhwd_Vx_Wx, LANES(n / 4, r.w[2 * i] = a.w[n / 4 + i]; r.w[2 * i + 1] = b.w[n / 4 + i]))
+PINTL(op_punpckldq_Vx_Wx, LANES(n / 8, r.d[2 * i] = a.d[i]; r.d[2 * i + 1] = b.d[i]))
+PINT(op_punpckhdq_Vx_Wx, LANES(n / 8, r.d[2 * i] = a.d[n / 8 + i]; r.d[2 * i + 1] = b.d[n / 8 + i]))
+PINTX(op_punpcklqdq_Vx_Wx, r.q[0] = a.q[0]; r.q[1] = b.q[0])
+PINTX(op_punpckhqdq_Vx_Wx, r.q[0] = a.q[1]; r.q[1] = b.q[1])
+/* Packs: a's lanes narrowed into the low half of r, b's into the high. */
+PINT(op_packsswb_Vx_Wx, LANES(n / 2, r.sb[i] = sat_s8(a.sw[i]); r.sb[n / 2 + i] = sat_s8(b.sw[i])))
+PINT(op_packuswb_Vx_Wx, LANES(n / 2, r.b[i] = sat_u8(a.sw[i]); r.b[n / 2 + i] = sat_u8(b.sw[i])))
+PINT(op_packssdw_Vx_Wx, LANES(n / 4, r.sw[i] = sat_s16d(a.sd[i]); r.sw[n / 4 + i] = sat_s16d(b.sd[i])))
+
+/* Shifts n bytes of lanes of w bytes; op is the ModRM.reg of the 0F 71-73
+ * groups: 2 logical right, 4 arithmetic right, 6 left.  Counts past the
+ * lane width give 0 (logical) or the sign (arithmetic). */
+static void shift_lanes(xmm_t *r, unsigned w, unsigned op, uint64_t cnt,
+			unsigned n)
+{
+	for (unsigned i = 0; i < n / w; i++) {
 		switch (w) {
 		case 2:
 			if (op == 4)
@@ -418,23 +546,34 @@ static void shift_lanes(xmm_t *r, unsigned w, unsigned op, uint64_t cnt)
 	}
 }
 
-PINT(op_psrlw_Vx_Wx, shift_lanes(&r, 2, 2, b.q[0]))
-PINT(op_psrld_Vx_Wx, shift_lanes(&r, 4, 2, b.q[0]))
-PINT(op_psrlq_Vx_Wx, shift_lanes(&r, 8, 2, b.q[0]))
-PINT(op_psllw_Vx_Wx, shift_lanes(&r, 2, 6, b.q[0]))
-PINT(op_pslld_Vx_Wx, shift_lanes(&r, 4, 6, b.q[0]))
-PINT(op_psllq_Vx_Wx, shift_lanes(&r, 8, 6, b.q[0]))
+PINT(op_psrlw_Vx_Wx, shift_lanes(&r, 2, 2, b.q[0], n))
+PINT(op_psrld_Vx_Wx, shift_lanes(&r, 4, 2, b.q[0], n))
+PINT(op_psrlq_Vx_Wx, shift_lanes(&r, 8, 2, b.q[0], n))
+PINT(op_psraw_Vx_Wx, shift_lanes(&r, 2, 4, b.q[0], n))
+PINT(op_psrad_Vx_Wx, shift_lanes(&r, 4, 4, b.q[0], n))
+PINT(op_psllw_Vx_Wx, shift_lanes(&r, 2, 6, b.q[0], n))
+PINT(op_pslld_Vx_Wx, shift_lanes(&r, 4, 6, b.q[0], n))
+PINT(op_psllq_Vx_Wx, shift_lanes(&r, 8, 6, b.q[0], n))
 
+/* 0F 71/72/73 /r ib: the register-only shift-by-immediate groups; no
+ * prefix shifts an MMX register, 66 an XMM register (PSRLDQ /3 and
+ * PSLLDQ /7 exist only there). */
 static void grp_shift(struct cpu *c, const struct dec_insn *d, unsigned w)
 {
 	xmm_t r;
-	unsigned op = d->reg & 7, cnt = (unsigned)(d->imm & 0xff);
+	unsigned op = d->reg & 7, cnt = (unsigned)(d->imm & 0xff), n = 16;
 
-	need_66(c, d);
 	if (d->mod != 3)
 		cpu_ud(c);
-	get_x(c, d->rm, &r);
-	if (w == 8 && (op == 3 || op == 7)) { /* PSRLDQ / PSLLDQ bytes */
+	if (d->pfx == DEC_PFX_NONE) {
+		mmx_enter(c);
+		get_mm(c, d->rm, &r);
+		n = 8;
+	} else {
+		need_66(c, d);
+		get_x(c, d->rm, &r);
+	}
+	if (n == 16 && w == 8 && (op == 3 || op == 7)) { /* byte shifts */
 		uint8_t t[48] = { 0 };
 
 		if (cnt > 16)
@@ -444,11 +583,14 @@ static void grp_shift(struct cpu *c, const struct dec_insn *d, unsigned w)
 		if (op == 3)
 			memset(r.b + 16 - cnt, 0, cnt);
 	} else if (op == 2 || op == 6 || (op == 4 && w != 8)) {
-		shift_lanes(&r, w, op, cnt);
+		shift_lanes(&r, w, op, cnt, n);
 	} else {
 		cpu_ud(c);
 	}
-	put_x(c, d->rm, &r);
+	if (n == 8)
+		put_mm(c, d->rm, &r);
+	else
+		put_x(c, d->rm, &r);
 }
 
 void op_grp12_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 2); }
@@ -460,9 +602,15 @@ void op_pshufd_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d)
 	xmm_t s, r;
 	unsigned im = (unsigned)d->imm;
 
-	if (d->pfx == DEC_PFX_NONE)
-		cpu_ud(c);
-	rd_W(c, d, &s, false);
+	if (d->pfx == DEC_PFX_NONE) { /* PSHUFW mm, mm/m64, imm8 */
+		mmx_enter(c);
+		sse_rd_Q(c, d, &s);
+		r = s;
+		LANES(4, r.w[i] = s.w[(im >> (2 * i)) & 3]);
+		put_mm(c, d->reg, &r);
+		return;
+	}
+	sse_rd_W(c, d, &s, false);
 	r = s;
 	switch (d->pfx) {
 	case DEC_PFX_66:
@@ -482,6 +630,16 @@ void op_pinsrw_Vx_Ey_Ib(struct cpu *c, const struct dec_insn *d)
 {
 	xmm_t r;
 
+	if (d->pfx == DEC_PFX_NONE) {
+		uint16_t v;
+
+		mmx_enter(c);
+		v = (uint16_t)rd_E(c, d, 2);
+		get_mm(c, d->reg, &r);
+		r.w[d->imm & 3] = v;
+		put_mm(c, d->reg, &r);
+		return;
+	}
 	need_66(c, d);
 	get_x(c, d->reg, &r);
 	r.w[d->imm & 7] = (uint16_t)rd_E(c, d, 2);
@@ -492,11 +650,54 @@ void op_pextrw_Gd_Ux_Ib(struct cpu *c, const struct dec_insn *d)
 {
 	xmm_t s;
 
-	need_66(c, d);
 	if (d->mod != 3)
 		cpu_ud(c);
+	if (d->pfx == DEC_PFX_NONE) {
+		mmx_enter(c);
+		get_mm(c, d->rm, &s);
+		c->r[d->reg] = s.w[d->imm & 3];
+		mmx_tags(c);
+		return;
+	}
+	need_66(c, d);
 	get_x(c, d->rm, &s);
 	c->r[d->reg] = s.w[d->imm & 7];
+}
+
+/* MASKMOVQ mm1, mm2 / MASKMOVDQU xmm1, xmm2: the bytes of the first
+ * operand whose mask byte (second operand) has its top bit set go to
+ * DS:[rDI] (SDM Vol. 2 MASKMOVDQU: no alignment requirement, a segment
+ * override applies).  Every byte is checked writable first. */
+void op_maskmovq_Pq_Nq(struct cpu *c, const struct dec_insn *d)
+{
+	xmm_t v, m;
+	uint64_t la;
+	unsigned n = 16, s = d->seg == DEC_NOREG ? S_DS : d->seg;
+
+	if (d->mod != 3 || d->pfx >= DEC_PFX_F3)
+		cpu_ud(c);
+	if (d->pfx == DEC_PFX_NONE) {
+		mmx_enter(c);
+		get_mm(c, d->reg, &v);
+		get_mm(c, d->rm, &m);
+		n = 8;
+	} else {
+		get_x(c, d->reg, &v);
+		get_x(c, d->rm, &m);
+	}
+	la = c->r[R_RDI] & sz_mask(d->adsz);
+	if (c->mode != DEC_MODE64)
+		la = (la + c->seg[s].base) & 0xffffffffull;
+	else if (s == S_FS || s == S_GS)
+		la += c->seg[s].base;
+	for (unsigned i = 0; i < n; i++)
+		if (m.b[i] & 0x80)
+			cpu_probe_write(c, la + i, 1);
+	for (unsigned i = 0; i < n; i++)
+		if (m.b[i] & 0x80)
+			wr8(c, la + i, v.b[i]);
+	if (n == 8)
+		mmx_tags(c);
 }
 
 void op_shufps_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d)
@@ -507,7 +708,7 @@ void op_shufps_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d)
 	if (d->pfx >= DEC_PFX_F3)
 		cpu_ud(c);
 	get_x(c, d->reg, &a);
-	rd_W(c, d, &b, false);
+	sse_rd_W(c, d, &b, false);
 	if (d->pfx == DEC_PFX_66) {
 		r.q[0] = a.q[im & 1];
 		r.q[1] = b.q[(im >> 1) & 1];
@@ -527,7 +728,7 @@ void op_unpcklps_Vx_Wx(struct cpu *c, const struct dec_insn *d)
 	if (d->pfx >= DEC_PFX_F3)
 		cpu_ud(c);
 	get_x(c, d->reg, &a);
-	rd_W(c, d, &b, false);
+	sse_rd_W(c, d, &b, false);
 	if (d->pfx == DEC_PFX_66) {
 		r.q[0] = a.q[0];
 		r.q[1] = b.q[0];
@@ -544,7 +745,7 @@ void op_unpckhps_Vx_Wx(struct cpu *c, const struct dec_insn *d)
 	if (d->pfx >= DEC_PFX_F3)
 		cpu_ud(c);
 	get_x(c, d->reg, &a);
-	rd_W(c, d, &b, false);
+	sse_rd_W(c, d, &b, false);
 	if (d->pfx == DEC_PFX_66) {
 		r.q[0] = a.q[1];
 		r.q[1] = b.q[1];
@@ -554,247 +755,14 @@ void op_unpckhps_Vx_Wx(struct cpu *c, const struct dec_insn *d)
 	put_x(c, d->reg, &r);
 }
 
-/* --- floating point ------------------------------------------------------- */
-
-/* Bitwise logic on ps/pd. */
-#define FLOGIC(name, expr)                                                 \
-void name(struct cpu *c, const struct dec_insn *d)                        \
-{                                                                          \
-	xmm_t a, b, r;                                                     \
-	if (d->pfx >= DEC_PFX_F3)                                          \
-		cpu_ud(c);                                                 \
-	get_x(c, d->reg, &a);                                              \
-	rd_W(c, d, &b, false);                                             \
-	LANES(2, r.q[i] = (expr));                                         \
-	put_x(c, d->reg, &r);                                              \
-}
-FLOGIC(op_andps_Vx_Wx, a.q[i] & b.q[i])
-FLOGIC(op_andnps_Vx_Wx, ~a.q[i] & b.q[i])
-FLOGIC(op_orps_Vx_Wx, a.q[i] | b.q[i])
-FLOGIC(op_xorps_Vx_Wx, a.q[i] ^ b.q[i])
-
-/* Arithmetic in the four prefix forms ps/pd/ss/sd. */
-#define FARITH(name, OPF, OPD)                                             \
-void name(struct cpu *c, const struct dec_insn *d)                        \
-{                                                                          \
-	xmm_t a, b;                                                        \
-	get_x(c, d->reg, &a);                                              \
-	switch (d->pfx) {                                                  \
-	case DEC_PFX_NONE:                                                 \
-		rd_W(c, d, &b, false);                                     \
-		LANES(4, a.f[i] = OPF(a.f[i], b.f[i]));                     \
-		break;                                                     \
-	case DEC_PFX_66:                                                   \
-		rd_W(c, d, &b, false);                                     \
-		LANES(2, a.df[i] = OPD(a.df[i], b.df[i]));                  \
-		break;                                                     \
-	case DEC_PFX_F3:                                                   \
-		rd_Ws(c, d, &b, 4);                                        \
-		a.f[0] = OPF(a.f[0], b.f[0]);                              \
-		break;                                                     \
-	default:                                                           \
-		rd_Ws(c, d, &b, 8);                                        \
-		a.df[0] = OPD(a.df[0], b.df[0]);                           \
-		break;                                                     \
-	}                                                                  \
-	put_x(c, d->reg, &a);                                              \
-}
-#define F_ADD(x, y) ((x) + (y))
-#define F_SUB(x, y) ((x) - (y))
-#define F_MUL(x, y) ((x) * (y))
-#define F_DIV(x, y) ((x) / (y))
-#define F_MIN(x, y) ((x) < (y) ? (x) : (y))
-#define F_MAX(x, y) ((x) > (y) ? (x) : (y))
-/* Host SSE2 gives the x86 results (NaN, rounding) without libm. */
-static inline float sqrt_f(float y)
-{
-	return _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(y)));
-}
-
-static inline double sqrt_d(double y)
-{
-	return _mm_cvtsd_f64(_mm_sqrt_sd(_mm_set_sd(0), _mm_set_sd(y)));
-}
-#define F_SQRTF(x, y) sqrt_f(y)
-#define F_SQRTD(x, y) sqrt_d(y)
-FARITH(op_addps_Vx_Wx, F_ADD, F_ADD)
-FARITH(op_subps_Vx_Wx, F_SUB, F_SUB)
-FARITH(op_mulps_Vx_Wx, F_MUL, F_MUL)
-FARITH(op_divps_Vx_Wx, F_DIV, F_DIV)
-FARITH(op_minps_Vx_Wx, F_MIN, F_MIN)
-FARITH(op_maxps_Vx_Wx, F_MAX, F_MAX)
-FARITH(op_sqrtps_Vx_Wx, F_SQRTF, F_SQRTD)
-
-static bool fcmp(double a, double b, unsigned pred)
-{
-	switch (pred & 7) {
-	case 0: return a == b;
-	case 1: return a < b;
-	case 2: return a <= b;
-	case 3: return isnan(a) || isnan(b);
-	case 4: return !(a == b);
-	case 5: return !(a < b);
-	case 6: return !(a <= b);
-	default: return !isnan(a) && !isnan(b);
-	}
-}
-
-void op_cmpps_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d)
-{
-	xmm_t a, b;
-	unsigned p = (unsigned)d->imm;
-
-	get_x(c, d->reg, &a);
-	switch (d->pfx) {
-	case DEC_PFX_NONE:
-		rd_W(c, d, &b, false);
-		LANES(4, a.d[i] = fcmp(a.f[i], b.f[i], p) ? ~0u : 0);
-		break;
-	case DEC_PFX_66:
-		rd_W(c, d, &b, false);
-		LANES(2, a.q[i] = fcmp(a.df[i], b.df[i], p) ? ~0ull : 0);
-		break;
-	case DEC_PFX_F3:
-		rd_Ws(c, d, &b, 4);
-		a.d[0] = fcmp(a.f[0], b.f[0], p) ? ~0u : 0;
-		break;
-	default:
-		rd_Ws(c, d, &b, 8);
-		a.q[0] = fcmp(a.df[0], b.df[0], p) ? ~0ull : 0;
-		break;
-	}
-	put_x(c, d->reg, &a);
-}
-
-static void comis(struct cpu *c, const struct dec_insn *d)
-{
-	xmm_t a, b;
-	double x, y;
-	uint64_t f;
-
-	if (d->pfx >= DEC_PFX_F3)
-		cpu_ud(c);
-	get_x(c, d->reg, &a);
-	rd_Ws(c, d, &b, d->pfx == DEC_PFX_66 ? 8 : 4);
-	x = d->pfx == DEC_PFX_66 ? a.df[0] : a.f[0];
-	y = d->pfx == DEC_PFX_66 ? b.df[0] : b.f[0];
-	f = cpu_get_rflags(c) & ~(uint64_t)(RFLAGS_CF | RFLAGS_PF | RFLAGS_AF |
-					    RFLAGS_ZF | RFLAGS_SF | RFLAGS_OF);
-	if (isnan(x) || isnan(y))
-		f |= RFLAGS_ZF | RFLAGS_PF | RFLAGS_CF;
-	else if (x < y)
-		f |= RFLAGS_CF;
-	else if (x == y)
-		f |= RFLAGS_ZF;
-	cpu_set_rflags(c, f);
-}
-
-void op_ucomiss_Vx_Wx(struct cpu *c, const struct dec_insn *d) { comis(c, d); }
-void op_comiss_Vx_Wx(struct cpu *c, const struct dec_insn *d) { comis(c, d); }
-
-void op_cvtsi2ss_Vx_Ey(struct cpu *c, const struct dec_insn *d)
-{
-	xmm_t a;
-	int64_t v;
-
-	if (d->pfx < DEC_PFX_F3)
-		cpu_ud(c); /* CVTPI2PS/PD use MMX registers */
-	v = d->opsz == 8 ? (int64_t)rd_E(c, d, 8) : (int32_t)rd_E(c, d, 4);
-	get_x(c, d->reg, &a);
-	if (d->pfx == DEC_PFX_F3)
-		a.f[0] = (float)v;
-	else
-		a.df[0] = (double)v;
-	put_x(c, d->reg, &a);
-}
-
-static void cvt_to_int(struct cpu *c, const struct dec_insn *d, bool trunc)
-{
-	xmm_t b;
-	uint64_t r;
-	bool q = d->opsz == 8;
-
-	if (d->pfx < DEC_PFX_F3)
-		cpu_ud(c);
-	rd_Ws(c, d, &b, d->pfx == DEC_PFX_F3 ? 4 : 8);
-	if (d->pfx == DEC_PFX_F3) {
-		__m128 v = _mm_set_ss(b.f[0]);
-
-		r = q ? (uint64_t)(trunc ? _mm_cvttss_si64(v) : _mm_cvtss_si64(v)) :
-			(uint32_t)(trunc ? _mm_cvttss_si32(v) : _mm_cvtss_si32(v));
-	} else {
-		__m128d v = _mm_set_sd(b.df[0]);
-
-		r = q ? (uint64_t)(trunc ? _mm_cvttsd_si64(v) : _mm_cvtsd_si64(v)) :
-			(uint32_t)(trunc ? _mm_cvttsd_si32(v) : _mm_cvtsd_si32(v));
-	}
-	sreg_w(c, d->reg, q ? 8 : 4, d->rex, r);
-}
-
-void op_cvttss2si_Gy_Wx(struct cpu *c, const struct dec_insn *d) { cvt_to_int(c, d, true); }
-void op_cvtss2si_Gy_Wx(struct cpu *c, const struct dec_insn *d) { cvt_to_int(c, d, false); }
-
-void op_cvtps2pd_Vx_Wx(struct cpu *c, const struct dec_insn *d)
-{
-	xmm_t a, b;
-
-	get_x(c, d->reg, &a);
-	switch (d->pfx) {
-	case DEC_PFX_NONE: {
-		float f0, f1;
-
-		rd_Ws(c, d, &b, 8);
-		f0 = b.f[0];
-		f1 = b.f[1];
-		a.df[0] = f0;
-		a.df[1] = f1;
-		break;
-	}
-	case DEC_PFX_66:
-		rd_W(c, d, &b, false);
-		a.f[0] = (float)b.df[0];
-		a.f[1] = (float)b.df[1];
-		a.q[1] = 0;
-		break;
-	case DEC_PFX_F3:
-		rd_Ws(c, d, &b, 4);
-		a.df[0] = b.f[0];
-		break;
-	default:
-		rd_Ws(c, d, &b, 8);
-		a.f[0] = (float)b.df[0];
-		break;
-	}
-	put_x(c, d->reg, &a);
-}
-
-void op_cvtdq2ps_Vx_Wx(struct cpu *c, const struct dec_insn *d)
-{
-	xmm_t b, r;
-
-	if (d->pfx == DEC_PFX_F2)
-		cpu_ud(c);
-	rd_W(c, d, &b, false);
-	{
-		__m128i vi;
-		__m128 vf;
-
-		memcpy(&vi, &b, 16);
-		memcpy(&vf, &b, 16);
-		if (d->pfx == DEC_PFX_NONE) {
-			vf = _mm_cvtepi32_ps(vi);
-			memcpy(&r, &vf, 16);
-		} else {
-			vi = d->pfx == DEC_PFX_F3 ? _mm_cvttps_epi32(vf) :
-			     _mm_cvtps_epi32(vf);
-			memcpy(&r, &vi, 16);
-		}
-	}
-	put_x(c, d->reg, &r);
-}
-
+/* EMMS: every x87 tag empty.  Only the unprefixed 0F 77 is defined. */
 void op_emms(struct cpu *c, const struct dec_insn *d)
 {
+	if (d->pfx != DEC_PFX_NONE || (c->cr0 & CR0_EM))
+		cpu_ud(c);
+	if (c->cr0 & CR0_TS)
+		cpu_raise(c, EXC_NM, 0, false);
+	c->fx[FX_FTW] = 0;
 }
 
 /* --- x87 control, FXSAVE, fences ----------------------------------------- */
@@ -840,7 +808,9 @@ void op_grp15(struct cpu *c, const struct dec_insn *d)
 		}
 		if (img[FX_MXCSR + 2] || img[FX_MXCSR + 3])
 			cpu_gp(c, 0);
-		memcpy(c->fx, img, 288); /* x87, MXCSR, XMM0-7 ... */
+		/* x87, MXCSR, XMM0-7 (MXCSR_MASK is read-only) ... */
+		memcpy(img + FX_MXCSR + 4, c->fx + FX_MXCSR + 4, 4);
+		memcpy(c->fx, img, 288);
 		memcpy(c->fx + 288, img + 288, 128); /* ... XMM8-15 */
 		return;
 	}

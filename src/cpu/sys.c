@@ -93,6 +93,7 @@ void op_mov_Sw_Ew(struct cpu *c, const struct dec_insn *d)
 	cpu_load_seg(c, s, sel);
 	if (s == S_SS) { /* MOV SS inhibits interrupts for one instruction */
 		c->shadow_end = c->icount + 2 * CPU_INSN_NS;
+		c->mov_ss = true; /* and single-step traps (cpu.c) */
 	}
 }
 
@@ -303,6 +304,7 @@ void op_syscall(struct cpu *c, const struct dec_insn *d)
 	c->r[R_RCX] = c->next_rip;
 	c->r[R_R11] = cpu_get_rflags(c) & ~(uint64_t)RFLAGS_RF;
 	cpu_set_rflags(c, c->r[R_R11] & ~c->sfmask);
+	cpu_tf_from_result(c);
 	c->seg[S_CS] = (struct rax_seg){ .sel = sel, .type = 11, .s = 1,
 		.present = 1, .l = 1, .g = 1, .limit = 0xffffffff };
 	c->seg[S_SS] = (struct rax_seg){ .sel = (uint16_t)(sel + 8), .type = 3,
@@ -330,6 +332,7 @@ void op_sysret(struct cpu *c, const struct dec_insn *d)
 		.type = 3, .s = 1, .dpl = 3, .present = 1, .db = 1, .g = 1,
 		.limit = 0xffffffff };
 	cpu_set_rflags(c, (c->r[R_R11] & 0x3c7fd7) | RFLAGS_FIXED);
+	cpu_tf_from_result(c);
 	c->cpl = 3;
 	c->next_rip = q ? c->r[R_RCX] : (uint32_t)c->r[R_RCX];
 	cpu_update_mode(c);
@@ -362,6 +365,7 @@ void cpu_set_cr0(struct cpu *c, uint64_t v)
 	if ((old ^ v) & (CR0_PG | CR0_WP | CR0_PE))
 		cpu_tlb_flush(c, false);
 	cpu_update_mode(c);
+	cpu_update_fpu_trap(c);
 }
 
 void cpu_set_cr4(struct cpu *c, uint64_t v)
@@ -377,6 +381,7 @@ void cpu_set_cr4(struct cpu *c, uint64_t v)
 	if ((c->cr4 ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE))
 		cpu_tlb_flush(c, false);
 	c->cr4 = v;
+	cpu_update_fpu_trap(c);
 }
 
 void op_mov_Rd_Cd(struct cpu *c, const struct dec_insn *d)
@@ -458,6 +463,7 @@ void op_clts(struct cpu *c, const struct dec_insn *d)
 {
 	need_cpl0(c);
 	c->cr0 &= ~CR0_TS;
+	cpu_update_fpu_trap(c);
 }
 
 void op_invd(struct cpu *c, const struct dec_insn *d) { need_cpl0(c); }
@@ -614,9 +620,9 @@ void op_lsl_Gv_Ew(struct cpu *c, const struct dec_insn *d) { lar_lsl(c, d, true)
 
 /* --- MSRs, TSC, CPUID ----------------------------------------------------- */
 
-static uint64_t tsc(const struct cpu *c)
+static uint64_t tsc(struct cpu *c)
 {
-	return c->icount + c->tsc_offset;
+	return cpu_now(c) + c->tsc_offset;
 }
 
 int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v)
@@ -645,7 +651,7 @@ int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v)
 int cpu_wrmsr(struct cpu *c, uint32_t msr, uint64_t v)
 {
 	switch (msr) {
-	case 0x10: c->tsc_offset = v - c->icount; return 0;
+	case 0x10: c->tsc_offset = v - cpu_now(c); return 0;
 	case 0x8b: return 0;
 	case 0x1a0: c->misc_enable = v; return 0;
 	case 0x277: c->pat = v; return 0;

@@ -250,6 +250,39 @@ static int decode_vex(struct cursor *c, struct dec_insn *d, unsigned op)
 			       opc == 0xc6 || (opc >= 0x70 && opc <= 0x73))));
 }
 
+/* LOCK is allowed only on the read-modify-write instructions SDM Vol. 2
+ * "LOCK" lists, and only with a memory destination; anything else is
+ * #UD. */
+static bool lockable(const struct dec_insn *d)
+{
+	unsigned r = d->reg & 7;
+
+	if (d->mod == 3)
+		return false;
+	switch (d->op) {
+	case 0x000: case 0x001: case 0x008: case 0x009: /* ADD OR */
+	case 0x010: case 0x011: case 0x018: case 0x019: /* ADC SBB */
+	case 0x020: case 0x021: case 0x028: case 0x029: /* AND SUB */
+	case 0x030: case 0x031:                         /* XOR */
+	case 0x086: case 0x087:                         /* XCHG */
+	case 0x1ab: case 0x1b3: case 0x1bb:             /* BTS BTR BTC */
+	case 0x1b0: case 0x1b1: case 0x1c0: case 0x1c1: /* CMPXCHG XADD */
+		return true;
+	case 0x080: case 0x081: case 0x083:             /* group 1 but CMP */
+		return r != 7;
+	case 0x0f6: case 0x0f7:                         /* NOT NEG */
+		return r == 2 || r == 3;
+	case 0x0fe: case 0x0ff:                         /* INC DEC */
+		return r < 2;
+	case 0x1ba:                                     /* BTS BTR BTC Ib */
+		return r >= 5;
+	case 0x1c7:                                     /* CMPXCHG8B/16B */
+		return r == 1;
+	default:
+		return false;
+	}
+}
+
 int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 	       enum dec_mode mode)
 {
@@ -335,5 +368,7 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 		}
 	}
 	d->len = (uint8_t)c.pos;
+	if (d->lock && !lockable(d))
+		d->op = DEC_OP_UD;
 	return 0;
 }

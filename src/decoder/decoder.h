@@ -34,6 +34,7 @@
 #define DF_NO64  0x0800u /* invalid in 64-bit mode */
 #define DF_I16I8 0x1000u /* ENTER: imm16 then imm8 */
 #define DF_FAR   0x2000u /* ptr16:16/32 (invalid in 64-bit mode) */
+#define DF_MMX   0x4000u /* no mandatory prefix: V/W/U are MMX P/Q/N */
 #define DF_VALID 0x8000u /* set for every listed opcode */
 
 struct dec_attr {

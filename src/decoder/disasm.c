@@ -209,6 +209,12 @@ static int operand(const struct dec_insn *d, const char *o, uint64_t next,
 		return snprintf(b, n, "%s", gpr(d->reg, sz, rex));
 	case 'V':
 		return snprintf(b, n, "xmm%u", d->reg);
+	case 'P':
+		return snprintf(b, n, "mm%u", d->reg & 7);
+	case 'N': case 'Q':
+		if (d->mod != 3)
+			return mem_operand(d, sz, next, b, n);
+		return snprintf(b, n, "mm%u", d->rm & 7);
 	case 'Z':
 		return snprintf(b, n, "%s", gpr(d->rm, sz, rex));
 	case 'S':
@@ -245,6 +251,34 @@ static int operand(const struct dec_insn *d, const char *o, uint64_t next,
 	}
 }
 
+/* MMX register forms (SDM Appendix A: P, Q, N are MMX operands). */
+static const char *mmx_operands(const struct dec_insn *d, const char *p)
+{
+	static const char *const pq[] = {
+		"Pq,Ey", "Pq,Qq", "Ey,Pq", "Qq,Pq", "Pq,Qq,Ib", "Nq,Ib",
+		"Gd,Nq", "Pq,Ew,Ib", "Gd,Nq,Ib", "Pq,Nq",
+	};
+	static const char *const xq[] = {
+		"Vx,Ey", "Vx,Wx", "Ey,Vx", "Wx,Vx", "Vx,Wx,Ib", "Ux,Ib",
+		"Gd,Ux", "Vx,Ew,Ib", "Gd,Ux,Ib", "Vx,Ux",
+	};
+
+	if (d->op == 0x12a && d->pfx < DEC_PFX_F3)
+		return "Vx,Qq"; /* CVTPI2PS/PD */
+	if ((d->op == 0x12c || d->op == 0x12d) && d->pfx < DEC_PFX_F3)
+		return "Pq,Wx"; /* CVT(T)PS2PI, CVT(T)PD2PI */
+	if (d->op == 0x1d6 && d->pfx == DEC_PFX_F3)
+		return "Vx,Nq"; /* MOVQ2DQ */
+	if (d->op == 0x1d6 && d->pfx == DEC_PFX_F2)
+		return "Pq,Ux"; /* MOVDQ2Q */
+	if (!(dec_attrs[d->op].flags & DF_MMX) || d->pfx != DEC_PFX_NONE)
+		return p;
+	for (size_t i = 0; i < sizeof(xq) / sizeof(*xq); i++)
+		if (!strcmp(p, xq[i]))
+			return pq[i];
+	return p;
+}
+
 char *dec_disasm(const struct dec_insn *d, uint64_t rip, char *buf,
 		 size_t len)
 {
@@ -272,6 +306,7 @@ char *dec_disasm(const struct dec_insn *d, uint64_t rip, char *buf,
 		p = d->mod == 3 ? (d->op == 0x0df ? "AX" : "") : "Mw";
 	if (d->op == 0x101 && d->mod == 3 && special_mnemonic(d))
 		p = "";
+	p = mmx_operands(d, p);
 	for (e = NULL; *p && o < len; p = e + 1) {
 		e = strchr(p, ',');
 		snprintf(ops, sizeof(ops), "%.*s", (int)(e ? e - p :

@@ -352,7 +352,7 @@ static void (*const fam_fn[DX_NFAM])(struct gen *g) = {
 	[DX_FAM_sse_int] = gen_sse_int, [DX_FAM_sse_fp] = gen_sse_fp,
 	[DX_FAM_cvt] = gen_cvt, [DX_FAM_x87] = gen_x87,
 	[DX_FAM_misc] = gen_misc, [DX_FAM_priv] = gen_priv,
-	[DX_FAM_unadv] = gen_unadv, [DX_FAM_pending] = gen_pending,
+	[DX_FAM_unadv] = gen_unadv, [DX_FAM_extra] = gen_extra,
 	[DX_FAM_mmx] = gen_mmx,
 };
 

@@ -1,6 +1,6 @@
 /* The sequence generator's state, encoder and bookkeeping (gen.c),
  * shared by the families in gen_int.c (integer) and gen_fp.c (SSE, x87,
- * MMX, the instructions rax does not advertise, the pending ones). */
+ * MMX, the instructions rax does not advertise, the extra family). */
 #ifndef RAX_DIFFEXEC_GEN_H
 #define RAX_DIFFEXEC_GEN_H
 
@@ -28,6 +28,7 @@ struct gen {
 	int fam;             /* family of the unit being generated */
 	unsigned depth;      /* x87 stack depth (gen_fp.c) */
 	bool x87_lost;       /* depth unknown: only FXAM/FNSTSW from here */
+	bool top_moved;      /* an x87 push or pop ran: TOP may be nonzero */
 	bool stop;           /* the sequence must end (ud_tail) */
 	bool nosplit;        /* next memory operand: locked or split-sensitive */
 };
@@ -114,7 +115,7 @@ void gen_sse_fp(struct gen *g);
 void gen_cvt(struct gen *g);
 void gen_x87(struct gen *g);
 void gen_unadv(struct gen *g);
-void gen_pending(struct gen *g);
+void gen_extra(struct gen *g);
 void gen_mmx(struct gen *g);
 void gen_init_fpu(struct gen *g, uint8_t *fx);
 

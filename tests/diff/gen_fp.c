@@ -1,6 +1,6 @@
 /* Generator families for SSE/SSE2, conversions, x87, MMX, the
  * instructions rax does not advertise (which must raise #UD) and the
- * ones still pending in the interpreter (not run by default). */
+ * later SSE2 additions, MXCSR rounding and TF (the extra family). */
 #include "gen.h"
 
 #include <string.h>
@@ -17,6 +17,8 @@ static unsigned x87_depth(const struct gen *g)
 
 static void set_depth(struct gen *g, unsigned d)
 {
+	if (d != g->depth)
+		g->top_moved = true;
 	g->depth = d;
 }
 
@@ -545,6 +547,7 @@ void gen_init_fpu(struct gen *g, uint8_t *fx)
 		}
 	}
 	g->depth = d;
+	g->top_moved = false;
 }
 
 /* --- not advertised: the interpreter must raise #UD ----------------------- */
@@ -600,7 +603,7 @@ void gen_unadv(struct gen *g)
 	g->s->ud_tail = true;
 }
 
-/* --- pending: implemented on another branch; --family pending ------------- */
+/* --- extra: the later SSE2 additions, MXCSR.RC and TF (--family extra) --- */
 
 /* psraw psrad (register, memory and immediate counts), pmaddwd,
  * psadbw, maskmovdqu, cvtdq2pd cvtpd2dq cvttpd2dq, rcpps rcpss rsqrtps
@@ -608,7 +611,7 @@ void gen_unadv(struct gen *g)
  * comparison with the host holds only if rax reproduces its tables),
  * MXCSR.RC other than nearest, and RFLAGS.TF (#DB after the next
  * instruction). */
-void gen_pending(struct gen *g)
+void gen_extra(struct gen *g)
 {
 	unsigned k = g_rn(g, 8);
 	struct enc e;
@@ -695,11 +698,19 @@ void gen_mmx(struct gen *g)
 	struct enc e = { .modrm = true, .nop = 2, .op = { 0x0f } };
 	unsigned k = g_rn(g, 10);
 
+	/* rax keeps the x87 TOP at 0 and moves the registers on a push
+	 * (README, Limitations), so MMn is ST(n) there but R(n) on the
+	 * host: the two agree only while TOP is 0.  After an x87 push or
+	 * pop, MMX is left out of the sequence (SSE integer instead). */
+	if (g->top_moved || g->x87_lost) {
+		gen_sse_int(g);
+		return;
+	}
 	if (k == 0) { /* emms */
 		static const uint8_t b[] = { 0x0f, 0x77 };
 
 		g_bytes(g, b, 2, false);
-		set_depth(g, 0);
+		g->depth = 0;
 		return;
 	}
 	e.op[1] = vw[g_rn(g, sizeof(vw))];
@@ -711,6 +722,6 @@ void gen_mmx(struct gen *g)
 	else
 		e.e = g_reg(g_rn(g, 8));
 	g_emit(g, &e, false);
-	set_depth(g, 8); /* every tag valid after an MMX instruction */
+	g->depth = 8; /* every tag valid after an MMX instruction */
 	g->fundef = FSW_CC;
 }

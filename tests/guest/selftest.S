@@ -8,6 +8,11 @@
 	.text
 	.globl _start
 _start:
+	/* SSE needs CR4.OSFXSR (SDM Vol. 3 §13.1.3); rax enters with only
+	 * CR4.PAE set, as a kernel expects, so enable it as a kernel does. */
+	mov %cr4, %rax
+	or $0x200, %rax
+	mov %rax, %cr4
 	lea msg_hello(%rip), %rsi
 	call puts
 	xor %r15d, %r15d               /* failure count */

@@ -73,6 +73,11 @@ BOOT_PATHS = {
     "bzImage-guest-decompress": lambda g: ["--kernel", g + "/bzImage",
                                            "--decompress", "guest"],
     "vmlinux-elf": lambda g: ["--kernel", g + "/vmlinux"],
+    # The interpreter on host time (timers, TSC, HLT sleeps) instead of
+    # the instruction count.
+    "bzImage-clock-host": lambda g: ["--kernel", g + "/bzImage",
+                                     "--decompress", "host",
+                                     "--clock", "host"],
 }
 
 

@@ -20,8 +20,8 @@ static inline void put64(struct machine *m, uint64_t pa, uint64_t v)
 	memcpy(m->mem.host + pa, &v, 8);
 }
 
-/* Returns 0 or -errno. */
-static inline int test_machine_init(struct machine *m)
+/* Returns 0 or -errno.  host_clock: as --clock host. */
+static inline int test_machine_init_clock(struct machine *m, bool host_clock)
 {
 	struct rax_err e;
 	struct rax_regs *r = &m->boot_regs;
@@ -55,7 +55,13 @@ static inline int test_machine_init(struct machine *m)
 	r->cr4 = CR4_PAE | CR4_OSFXSR;
 	r->efer = EFER_LME | EFER_LMA | EFER_SCE;
 	m->ops = &cpu_vcpu_ops;
+	m->host_clock = host_clock;
 	return cpu_vcpu_ops.init(m, &e);
+}
+
+static inline int test_machine_init(struct machine *m)
+{
+	return test_machine_init_clock(m, false);
 }
 
 static inline void test_machine_destroy(struct machine *m)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <xmmintrin.h>
 
 #include "cpu_machine.h"
 #include "test.h"
@@ -14,13 +15,24 @@
 struct st {
 	uint64_t rax, rbx, rcx, rdx, flags;
 	uint8_t xmm0[16], xmm1[16];
-};
+	uint32_t mxcsr, pad;     /* offset 72 */
+	uint64_t mm0, mm1;       /* offsets 80, 88: MMX cases only */
+	uint8_t mem[16];         /* offset 96: memory operand [rdi+0x60] */
+} __attribute__((aligned(16)));
+_Static_assert(__builtin_offsetof(struct st, mxcsr) == 72, "harness layout");
+_Static_assert(__builtin_offsetof(struct st, mem) == 96, "harness layout");
+
+/* The interpreter's RDI: the guest address of struct st, so [rdi+0x60]
+ * is st.mem in both runs. */
+#define ST_GUEST 0x180000ull
 
 static uint8_t *native_page;
 
 /* Harness around `insn` (rdi = struct st *): load, popf, insn, pushf,
- * store.  Hand-assembled, see the byte comments. */
-static void run_native(const uint8_t *insn, unsigned len, struct st *s)
+ * store; with `mmx`, MM0 and MM1 too (then EMMS).  Hand-assembled, see
+ * the byte comments. */
+static void run_native_ex(const uint8_t *insn, unsigned len, struct st *s,
+			  bool mmx)
 {
 	static const uint8_t pre[] = {
 		0x53,                   /* push rbx */
@@ -30,12 +42,23 @@ static void run_native(const uint8_t *insn, unsigned len, struct st *s)
 		0x48, 0x8b, 0x57, 0x18, /* mov rdx, [rdi+24] */
 		0xf3, 0x0f, 0x6f, 0x47, 0x28, /* movdqu xmm0, [rdi+40] */
 		0xf3, 0x0f, 0x6f, 0x4f, 0x38, /* movdqu xmm1, [rdi+56] */
+		0x0f, 0xae, 0x57, 0x48, /* ldmxcsr [rdi+72] */
 		0xff, 0x77, 0x20,       /* push qword [rdi+32] */
 		0x9d,                   /* popfq */
+	};
+	static const uint8_t pre_mmx[] = {
+		0x0f, 0x6f, 0x47, 0x50, /* movq mm0, [rdi+80] */
+		0x0f, 0x6f, 0x4f, 0x58, /* movq mm1, [rdi+88] */
+	};
+	static const uint8_t post_mmx[] = {
+		0x0f, 0x7f, 0x47, 0x50, /* movq [rdi+80], mm0 */
+		0x0f, 0x7f, 0x4f, 0x58, /* movq [rdi+88], mm1 */
+		0x0f, 0x77,             /* emms */
 	};
 	static const uint8_t post[] = {
 		0x9c,                   /* pushfq */
 		0x8f, 0x47, 0x20,       /* pop qword [rdi+32] */
+		0x0f, 0xae, 0x5f, 0x48, /* stmxcsr [rdi+72] */
 		0x48, 0x89, 0x07,       /* mov [rdi], rax */
 		0x48, 0x89, 0x5f, 0x08, /* mov [rdi+8], rbx */
 		0x48, 0x89, 0x4f, 0x10, /* mov [rdi+16], rcx */
@@ -46,18 +69,42 @@ static void run_native(const uint8_t *insn, unsigned len, struct st *s)
 		0xc3,                   /* ret */
 	};
 	uint8_t *p = native_page;
+	unsigned o = 0, host_csr = _mm_getcsr();
 
 	memcpy(p, pre, sizeof(pre));
-	memcpy(p + sizeof(pre), insn, len);
-	memcpy(p + sizeof(pre) + len, post, sizeof(post));
-	__builtin___clear_cache((char *)p, (char *)p + 128);
+	o += sizeof(pre);
+	if (mmx) {
+		memcpy(p + o, pre_mmx, sizeof(pre_mmx));
+		o += sizeof(pre_mmx);
+	}
+	memcpy(p + o, insn, len);
+	o += len;
+	if (mmx) {
+		memcpy(p + o, post_mmx, sizeof(post_mmx));
+		o += sizeof(post_mmx);
+	}
+	memcpy(p + o, post, sizeof(post));
+	__builtin___clear_cache((char *)p, (char *)p + 256);
 	((void (*)(struct st *))(void *)p)(s);
+	_mm_setcsr(host_csr);
+}
+
+static void run_native(const uint8_t *insn, unsigned len, struct st *s)
+{
+	run_native_ex(insn, len, s, false);
 }
 
 /* Each case gets its own code slot: the decode cache is keyed by address
  * and (like a CPU's) sees stores only through the guest's own writes. */
+static int run_interp_ex(struct machine *m, uint64_t code,
+			 const uint8_t *insn, unsigned len, struct st *s,
+			 unsigned steps, bool mmx);
+
 static int run_interp_n(struct machine *m, uint64_t code, const uint8_t *insn,
-			unsigned len, struct st *s, unsigned steps);
+			unsigned len, struct st *s, unsigned steps)
+{
+	return run_interp_ex(m, code, insn, len, s, steps, false);
+}
 
 static int run_interp(struct machine *m, uint64_t code, const uint8_t *insn,
 		      unsigned len, struct st *s)
@@ -65,8 +112,9 @@ static int run_interp(struct machine *m, uint64_t code, const uint8_t *insn,
 	return run_interp_n(m, code, insn, len, s, 1);
 }
 
-static int run_interp_n(struct machine *m, uint64_t code, const uint8_t *insn,
-			unsigned len, struct st *s, unsigned steps)
+static int run_interp_ex(struct machine *m, uint64_t code,
+			 const uint8_t *insn, unsigned len, struct st *s,
+			 unsigned steps, bool mmx)
 {
 	struct rax_regs r;
 	struct rax_fpu f;
@@ -77,19 +125,30 @@ static int run_interp_n(struct machine *m, uint64_t code, const uint8_t *insn,
 	m->ops->get_fpu(m, &f);
 	memcpy(f.fx + FX_XMM(0), s->xmm0, 16);
 	memcpy(f.fx + FX_XMM(1), s->xmm1, 16);
+	memcpy(f.fx + FX_MXCSR, &s->mxcsr, 4);
+	if (mmx) { /* as after MOVQ mm0/mm1: every tag valid */
+		memcpy(f.fx + FX_ST(0), &s->mm0, 8);
+		memcpy(f.fx + FX_ST(1), &s->mm1, 8);
+		f.fx[FX_FTW] = 0xff;
+	}
 	m->ops->set_fpu(m, &f);
+	memcpy(m->mem.host + ST_GUEST + 96, s->mem, 16);
 	m->ops->get_regs(m, &r);
 	r.rip = code;
 	r.gpr[R_RAX] = s->rax;
 	r.gpr[R_RBX] = s->rbx;
 	r.gpr[R_RCX] = s->rcx;
 	r.gpr[R_RDX] = s->rdx;
+	r.gpr[R_RDI] = ST_GUEST;
 	r.rflags = s->flags;
 	m->ops->set_regs(m, &r);
-	for (unsigned i = 0; i < steps; i++)
+	for (unsigned i = 0; i < steps; i++) {
 		if (m->ops->run(m, VCPU_RUN_STEP, &stop, &e))
 			return -1;
-	m->ops->get_regs(m, &r);
+		m->ops->get_regs(m, &r);
+		if (r.rip == code + len)
+			break;
+	}
 	s->rax = r.gpr[R_RAX];
 	s->rbx = r.gpr[R_RBX];
 	s->rcx = r.gpr[R_RCX];
@@ -98,6 +157,14 @@ static int run_interp_n(struct machine *m, uint64_t code, const uint8_t *insn,
 	m->ops->get_fpu(m, &f);
 	memcpy(s->xmm0, f.fx + FX_XMM(0), 16);
 	memcpy(s->xmm1, f.fx + FX_XMM(1), 16);
+	memcpy(&s->mxcsr, f.fx + FX_MXCSR, 4);
+	memcpy(s->mem, m->mem.host + ST_GUEST + 96, 16);
+	if (mmx) {
+		memcpy(&s->mm0, f.fx + FX_ST(0), 8);
+		memcpy(&s->mm1, f.fx + FX_ST(1), 8);
+		f.fx[FX_FTW] = 0; /* EMMS, as the native harness */
+		m->ops->set_fpu(m, &f);
+	}
 	return r.rip == code + len ? 0 : -2;
 }
 
@@ -106,10 +173,14 @@ static int run_interp_n(struct machine *m, uint64_t code, const uint8_t *insn,
 
 struct insn_case {
 	const char *name;
-	uint8_t bytes[8];
+	uint8_t bytes[16];
 	unsigned len;
 	uint64_t defined; /* flags whose value is architecturally defined */
 };
+
+/* Cases are one instruction, or a short sequence (MASKMOV* between two
+ * LEAs of RDI): the interpreter steps until it reaches the end. */
+#define MAX_STEPS 3
 
 static const uint64_t values[] = {
 	0, 1, 2, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff, 0x7fffffff,
@@ -205,7 +276,8 @@ static void alu_results_and_flags_match_the_host(struct machine *m)
 		for (size_t j = 0; j < sizeof(values) / sizeof(*values); j++)
 		for (size_t f = 0; f < 2; f++) {
 			struct st a = { values[i], values[j], values[j] ^ 5,
-					values[i] >> 3, cfs[f], { 0 }, { 0 } };
+					values[i] >> 3, cfs[f], { 0 }, { 0 },
+					0x1f80, 0, 0, 0, { 0 } };
 			struct st b;
 
 			if (is_div) { /* avoid #DE: small dividend, rbx != 0 */
@@ -356,6 +428,63 @@ static const struct insn_case sse_cases[] = {
 	{ "cmpltps", { 0x0f, 0xc2, 0xc1, 0x01 }, 4, 0 },
 	{ "cmplesd", { 0xf2, 0x0f, 0xc2, 0xc1, 0x02 }, 5, 0 },
 	{ "cmpunordpd", { 0x66, 0x0f, 0xc2, 0xc1, 0x03 }, 5, 0 },
+	{ "cmpeqps", { 0x0f, 0xc2, 0xc1, 0x00 }, 4, 0 },
+	{ "cmpps imm 0x0d (legacy: imm8[2:0])", { 0x0f, 0xc2, 0xc1, 0x0d }, 4, 0 },
+	{ "cmpneqss", { 0xf3, 0x0f, 0xc2, 0xc1, 0x04 }, 5, 0 },
+	{ "cmpnltpd", { 0x66, 0x0f, 0xc2, 0xc1, 0x05 }, 5, 0 },
+	{ "cmpnleps", { 0x0f, 0xc2, 0xc1, 0x06 }, 4, 0 },
+	{ "cmpordsd", { 0xf2, 0x0f, 0xc2, 0xc1, 0x07 }, 5, 0 },
+	{ "divps", { 0x0f, 0x5e, 0xc1 }, 3, 0 },
+	{ "divpd", { 0x66, 0x0f, 0x5e, 0xc1 }, 4, 0 },
+	{ "subps", { 0x0f, 0x5c, 0xc1 }, 3, 0 },
+	{ "maxpd", { 0x66, 0x0f, 0x5f, 0xc1 }, 4, 0 },
+	{ "sqrtps", { 0x0f, 0x51, 0xc1 }, 3, 0 },
+	{ "sqrtss", { 0xf3, 0x0f, 0x51, 0xc1 }, 4, 0 },
+	{ "ucomiss", { 0x0f, 0x2e, 0xc1 }, 3, ARITH },
+	{ "comisd", { 0x66, 0x0f, 0x2f, 0xc1 }, 4, ARITH },
+	{ "cvtpd2ps", { 0x66, 0x0f, 0x5a, 0xc1 }, 4, 0 },
+	{ "cvtps2dq", { 0x66, 0x0f, 0x5b, 0xc1 }, 4, 0 },
+	{ "cvtss2si rax,xmm1", { 0xf3, 0x48, 0x0f, 0x2d, 0xc1 }, 5, 0 },
+	{ "cvttsd2si eax,xmm1", { 0xf2, 0x0f, 0x2c, 0xc1 }, 4, 0 },
+	{ "cvtsi2ss xmm0,rbx", { 0xf3, 0x48, 0x0f, 0x2a, 0xc3 }, 5, 0 },
+	{ "cvtsi2sd xmm0,ebx", { 0xf2, 0x0f, 0x2a, 0xc3 }, 4, 0 },
+	/* Added for issue 3. */
+	{ "pmaddwd", { 0x66, 0x0f, 0xf5, 0xc1 }, 4, 0 },
+	{ "psadbw", { 0x66, 0x0f, 0xf6, 0xc1 }, 4, 0 },
+	{ "psraw xmm1", { 0x66, 0x0f, 0xe1, 0xc1 }, 4, 0 },
+	{ "psrad xmm1", { 0x66, 0x0f, 0xe2, 0xc1 }, 4, 0 },
+	{ "psraw 3", { 0x66, 0x0f, 0x71, 0xe0, 0x03 }, 5, 0 },
+	{ "psrad 40", { 0x66, 0x0f, 0x72, 0xe0, 0x28 }, 5, 0 },
+	{ "rcpps", { 0x0f, 0x53, 0xc1 }, 3, 0 },
+	{ "rcpss", { 0xf3, 0x0f, 0x53, 0xc1 }, 4, 0 },
+	{ "rsqrtps", { 0x0f, 0x52, 0xc1 }, 3, 0 },
+	{ "rsqrtss", { 0xf3, 0x0f, 0x52, 0xc1 }, 4, 0 },
+	{ "cvtdq2pd", { 0xf3, 0x0f, 0xe6, 0xc1 }, 4, 0 },
+	{ "cvtpd2dq", { 0xf2, 0x0f, 0xe6, 0xc1 }, 4, 0 },
+	{ "cvttpd2dq", { 0x66, 0x0f, 0xe6, 0xc1 }, 4, 0 },
+	{ "maskmovdqu", { 0x48, 0x8d, 0x7f, 0x60, /* lea rdi,[rdi+0x60] */
+	  0x66, 0x0f, 0xf7, 0xc1, 0x48, 0x8d, 0x7f, 0xa0 }, 12, 0 },
+	/* Memory forms: [rdi+0x60] is st.mem (16-byte aligned). */
+	{ "pmaddwd m128", { 0x66, 0x0f, 0xf5, 0x47, 0x60 }, 5, 0 },
+	{ "psadbw m128", { 0x66, 0x0f, 0xf6, 0x47, 0x60 }, 5, 0 },
+	{ "psraw m128", { 0x66, 0x0f, 0xe1, 0x47, 0x60 }, 5, 0 },
+	{ "psrad m128", { 0x66, 0x0f, 0xe2, 0x47, 0x60 }, 5, 0 },
+	{ "rcpps m128", { 0x0f, 0x53, 0x47, 0x60 }, 4, 0 },
+	{ "rcpss m32", { 0xf3, 0x0f, 0x53, 0x47, 0x60 }, 5, 0 },
+	{ "rsqrtps m128", { 0x0f, 0x52, 0x47, 0x60 }, 4, 0 },
+	{ "rsqrtss m32", { 0xf3, 0x0f, 0x52, 0x47, 0x60 }, 5, 0 },
+	{ "cvtdq2pd m64", { 0xf3, 0x0f, 0xe6, 0x47, 0x60 }, 5, 0 },
+	{ "cvtpd2dq m128", { 0xf2, 0x0f, 0xe6, 0x47, 0x60 }, 5, 0 },
+	{ "cvttpd2dq m128", { 0x66, 0x0f, 0xe6, 0x47, 0x60 }, 5, 0 },
+	{ "addsd m64", { 0xf2, 0x0f, 0x58, 0x47, 0x60 }, 5, 0 },
+	{ "mulps m128", { 0x0f, 0x59, 0x47, 0x60 }, 4, 0 },
+	{ "cvtps2pd m64", { 0x0f, 0x5a, 0x47, 0x60 }, 4, 0 },
+	{ "cvtss2sd m32", { 0xf3, 0x0f, 0x5a, 0x47, 0x60 }, 5, 0 },
+	{ "cmpltss m32", { 0xf3, 0x0f, 0xc2, 0x47, 0x60, 0x01 }, 6, 0 },
+	{ "ucomisd m64", { 0x66, 0x0f, 0x2e, 0x47, 0x60 }, 5, ARITH },
+	{ "cvtsd2si rax,m64", { 0xf2, 0x48, 0x0f, 0x2d, 0x47, 0x60 }, 6, 0 },
+	{ "cvtpi2pd xmm0,m64", { 0x66, 0x0f, 0x2a, 0x47, 0x60 }, 5, 0 },
+	{ "cvtpi2ps xmm0,m64", { 0x0f, 0x2a, 0x47, 0x60 }, 4, 0 },
 };
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
@@ -372,22 +501,29 @@ static uint64_t next_rand(void)
 static void fill_xmm(uint8_t *x, unsigned kind)
 {
 	static const double dv[] = { 1.5, -2.25, 0.0, -0.0, 1e300, -3e-310,
-		123456789.75, 2147483648.0, -2147483649.0, 0.5, 2.5 };
+		123456789.75, 2147483648.0, -2147483649.0, 0.5, 2.5,
+		__builtin_nan(""), __builtin_inf(), -__builtin_inf(),
+		__builtin_nans(""), 2.2250738585072014e-308, 1e-300,
+		-2147483648.5, 0.1 };
 	static const float fv[] = { 1.5f, -2.25f, 0.0f, -0.0f, 3e38f, 1e-40f,
-		-7.5f, 2147483648.0f, 0.5f, 1.5e9f, 1.0f };
+		-7.5f, 2147483648.0f, 0.5f, 1.5e9f, 1.0f,
+		__builtin_nanf(""), __builtin_inff(), -__builtin_inff(),
+		__builtin_nansf(""), 1.17549435e-38f, 1e-30f, 16777217.0f,
+		0.1f };
+	const unsigned nd = sizeof(dv) / sizeof(*dv), nf = sizeof(fv) / sizeof(*fv);
 	uint64_t q[2] = { next_rand(), next_rand() };
 
 	switch (kind % 4) {
 	case 1:
 		for (int i = 0; i < 2; i++) {
-			double v = dv[next_rand() % 11];
+			double v = dv[next_rand() % nd];
 
 			memcpy(&q[i], &v, 8);
 		}
 		break;
 	case 2:
 		for (int i = 0; i < 4; i++) {
-			float v = fv[next_rand() % 11];
+			float v = fv[next_rand() % nf];
 
 			memcpy((uint8_t *)q + 4 * i, &v, 4);
 		}
@@ -395,35 +531,53 @@ static void fill_xmm(uint8_t *x, unsigned kind)
 	case 3:
 		q[0] &= 0x00ff00ff00ff00ffull;
 		q[1] &= 0x8000ffff7fff0001ull;
+		if (next_rand() & 1) /* PMADDWD's one overflow */
+			q[next_rand() & 1] = 0x8000800080008000ull;
 		break;
 	}
 	memcpy(x, q, 16);
 }
 
-static void sse_results_match_the_host(struct machine *m)
+/* MXCSR values the SSE cases run under: each rounding mode, DAZ, FTZ. */
+static const uint32_t mxcsrs[] = {
+	0x1f80,          /* round to nearest */
+	0x3f80,          /* round down */
+	0x5f80,          /* round up */
+	0x7f80,          /* round toward zero */
+	0x9f80 | 0x40,   /* FTZ and DAZ, nearest */
+	0x7f80 | 0x40,   /* DAZ, toward zero */
+	0x1f80 | 0x3f,   /* every sticky flag already set */
+};
+
+/* Every SSE case, from the same registers, memory operand and MXCSR
+ * (each rounding mode, DAZ, FTZ), gives the host's results and MXCSR. */
+static void sse_results_and_mxcsr_match_the_host(struct machine *m)
 {
 	for (size_t k = 0; k < sizeof(sse_cases) / sizeof(*sse_cases); k++) {
 		const struct insn_case *ic = &sse_cases[k];
 		unsigned fails = 0;
 
-		for (unsigned t = 0; t < 400; t++) {
+		for (unsigned t = 0; t < 420; t++) {
 			struct st a = { next_rand(), (uint32_t)next_rand(),
-					next_rand(), next_rand(), 0x2, { 0 }, { 0 } }, b;
+					next_rand(), next_rand(), 0x2, { 0 }, { 0 },
+					mxcsrs[t % 7], 0, 0, 0, { 0 } }, b;
 
 			if (t & 1)
 				a.rbx = (uint64_t)(int64_t)(int32_t)(next_rand() % 1000000);
 			fill_xmm(a.xmm0, t);
 			fill_xmm(a.xmm1, t / 4);
+			fill_xmm(a.mem, t / 2 + 1);
 			b = a;
 			run_native(ic->bytes, ic->len, &a);
-			if (run_interp(m, CODE_BASE + 0x10000 + 16 * k, ic->bytes,
-				       ic->len, &b)) {
+			if (run_interp_n(m, CODE_BASE + 0x10000 + 16 * k, ic->bytes,
+					 ic->len, &b, MAX_STEPS)) {
 				fails++;
 				continue;
 			}
 			if (a.rax != b.rax || a.rbx != b.rbx ||
 			    memcmp(a.xmm0, b.xmm0, 16) ||
 			    memcmp(a.xmm1, b.xmm1, 16) ||
+			    memcmp(a.mem, b.mem, 16) || a.mxcsr != b.mxcsr ||
 			    (a.flags & ic->defined) != (b.flags & ic->defined)) {
 				if (fails++ < 2) {
 					uint64_t na[2], nb[2];
@@ -431,17 +585,173 @@ static void sse_results_match_the_host(struct machine *m)
 					memcpy(na, a.xmm0, 16);
 					memcpy(nb, b.xmm0, 16);
 					fprintf(stderr, "%s: native xmm0 %016llx%016llx "
-						"rax %#llx f %#llx; interp %016llx%016llx "
-						"rax %#llx f %#llx\n", ic->name,
+						"rax %#llx f %#llx mxcsr %#x; interp "
+						"%016llx%016llx rax %#llx f %#llx mxcsr %#x\n",
+						ic->name,
 						(unsigned long long)na[1],
 						(unsigned long long)na[0],
 						(unsigned long long)a.rax,
 						(unsigned long long)(a.flags & ic->defined),
+						a.mxcsr,
 						(unsigned long long)nb[1],
 						(unsigned long long)nb[0],
 						(unsigned long long)b.rax,
-						(unsigned long long)(b.flags & ic->defined));
+						(unsigned long long)(b.flags & ic->defined),
+						b.mxcsr);
 				}
+			}
+		}
+		CHECK(fails == 0);
+		if (fails)
+			fprintf(stderr, "  %s: %u mismatches\n", ic->name, fails);
+	}
+}
+
+/* MMX cases (no prefix): ModRM 0xc1 = mm0, mm1 (reg, rm); ModRM 0x47
+ * 0x60 = mm0, [rdi+0x60]. */
+static const struct insn_case mmx_cases[] = {
+	{ "paddb", { 0x0f, 0xfc, 0xc1 }, 3, 0 },
+	{ "paddw", { 0x0f, 0xfd, 0xc1 }, 3, 0 },
+	{ "paddd", { 0x0f, 0xfe, 0xc1 }, 3, 0 },
+	{ "paddq", { 0x0f, 0xd4, 0xc1 }, 3, 0 },
+	{ "psubb", { 0x0f, 0xf8, 0xc1 }, 3, 0 },
+	{ "psubw", { 0x0f, 0xf9, 0xc1 }, 3, 0 },
+	{ "psubd", { 0x0f, 0xfa, 0xc1 }, 3, 0 },
+	{ "psubq", { 0x0f, 0xfb, 0xc1 }, 3, 0 },
+	{ "paddusb", { 0x0f, 0xdc, 0xc1 }, 3, 0 },
+	{ "paddusw", { 0x0f, 0xdd, 0xc1 }, 3, 0 },
+	{ "psubusb", { 0x0f, 0xd8, 0xc1 }, 3, 0 },
+	{ "psubusw", { 0x0f, 0xd9, 0xc1 }, 3, 0 },
+	{ "paddsb", { 0x0f, 0xec, 0xc1 }, 3, 0 },
+	{ "paddsw", { 0x0f, 0xed, 0xc1 }, 3, 0 },
+	{ "psubsb", { 0x0f, 0xe8, 0xc1 }, 3, 0 },
+	{ "psubsw", { 0x0f, 0xe9, 0xc1 }, 3, 0 },
+	{ "pminub", { 0x0f, 0xda, 0xc1 }, 3, 0 },
+	{ "pmaxub", { 0x0f, 0xde, 0xc1 }, 3, 0 },
+	{ "pminsw", { 0x0f, 0xea, 0xc1 }, 3, 0 },
+	{ "pmaxsw", { 0x0f, 0xee, 0xc1 }, 3, 0 },
+	{ "pavgb", { 0x0f, 0xe0, 0xc1 }, 3, 0 },
+	{ "pavgw", { 0x0f, 0xe3, 0xc1 }, 3, 0 },
+	{ "pmullw", { 0x0f, 0xd5, 0xc1 }, 3, 0 },
+	{ "pmulhw", { 0x0f, 0xe5, 0xc1 }, 3, 0 },
+	{ "pmulhuw", { 0x0f, 0xe4, 0xc1 }, 3, 0 },
+	{ "pmuludq", { 0x0f, 0xf4, 0xc1 }, 3, 0 },
+	{ "pmaddwd", { 0x0f, 0xf5, 0xc1 }, 3, 0 },
+	{ "psadbw", { 0x0f, 0xf6, 0xc1 }, 3, 0 },
+	{ "pand", { 0x0f, 0xdb, 0xc1 }, 3, 0 },
+	{ "pandn", { 0x0f, 0xdf, 0xc1 }, 3, 0 },
+	{ "por", { 0x0f, 0xeb, 0xc1 }, 3, 0 },
+	{ "pxor", { 0x0f, 0xef, 0xc1 }, 3, 0 },
+	{ "pcmpeqb", { 0x0f, 0x74, 0xc1 }, 3, 0 },
+	{ "pcmpeqw", { 0x0f, 0x75, 0xc1 }, 3, 0 },
+	{ "pcmpeqd", { 0x0f, 0x76, 0xc1 }, 3, 0 },
+	{ "pcmpgtb", { 0x0f, 0x64, 0xc1 }, 3, 0 },
+	{ "pcmpgtw", { 0x0f, 0x65, 0xc1 }, 3, 0 },
+	{ "pcmpgtd", { 0x0f, 0x66, 0xc1 }, 3, 0 },
+	{ "punpcklbw", { 0x0f, 0x60, 0xc1 }, 3, 0 },
+	{ "punpcklwd", { 0x0f, 0x61, 0xc1 }, 3, 0 },
+	{ "punpckldq", { 0x0f, 0x62, 0xc1 }, 3, 0 },
+	{ "punpckhbw", { 0x0f, 0x68, 0xc1 }, 3, 0 },
+	{ "punpckhwd", { 0x0f, 0x69, 0xc1 }, 3, 0 },
+	{ "punpckhdq", { 0x0f, 0x6a, 0xc1 }, 3, 0 },
+	{ "packsswb", { 0x0f, 0x63, 0xc1 }, 3, 0 },
+	{ "packuswb", { 0x0f, 0x67, 0xc1 }, 3, 0 },
+	{ "packssdw", { 0x0f, 0x6b, 0xc1 }, 3, 0 },
+	{ "psrlw mm1", { 0x0f, 0xd1, 0xc1 }, 3, 0 },
+	{ "psrld mm1", { 0x0f, 0xd2, 0xc1 }, 3, 0 },
+	{ "psrlq mm1", { 0x0f, 0xd3, 0xc1 }, 3, 0 },
+	{ "psraw mm1", { 0x0f, 0xe1, 0xc1 }, 3, 0 },
+	{ "psrad mm1", { 0x0f, 0xe2, 0xc1 }, 3, 0 },
+	{ "psllw mm1", { 0x0f, 0xf1, 0xc1 }, 3, 0 },
+	{ "pslld mm1", { 0x0f, 0xf2, 0xc1 }, 3, 0 },
+	{ "psllq mm1", { 0x0f, 0xf3, 0xc1 }, 3, 0 },
+	{ "psrlw 5", { 0x0f, 0x71, 0xd0, 0x05 }, 4, 0 },
+	{ "psraw 9", { 0x0f, 0x71, 0xe0, 0x09 }, 4, 0 },
+	{ "psllw 17", { 0x0f, 0x71, 0xf0, 0x11 }, 4, 0 },
+	{ "psrld 3", { 0x0f, 0x72, 0xd0, 0x03 }, 4, 0 },
+	{ "psrad 31", { 0x0f, 0x72, 0xe0, 0x1f }, 4, 0 },
+	{ "pslld 8", { 0x0f, 0x72, 0xf0, 0x08 }, 4, 0 },
+	{ "psrlq 60", { 0x0f, 0x73, 0xd0, 0x3c }, 4, 0 },
+	{ "psllq 1", { 0x0f, 0x73, 0xf0, 0x01 }, 4, 0 },
+	{ "pshufw", { 0x0f, 0x70, 0xc1, 0x1b }, 4, 0 },
+	{ "pinsrw mm0,ebx,2", { 0x0f, 0xc4, 0xc3, 0x02 }, 4, 0 },
+	{ "pextrw eax,mm1,3", { 0x0f, 0xc5, 0xc1, 0x03 }, 4, 0 },
+	{ "pmovmskb eax,mm1", { 0x0f, 0xd7, 0xc1 }, 3, 0 },
+	{ "movd mm0,ebx", { 0x0f, 0x6e, 0xc3 }, 3, 0 },
+	{ "movq mm0,rbx", { 0x48, 0x0f, 0x6e, 0xc3 }, 4, 0 },
+	{ "movd eax,mm1", { 0x0f, 0x7e, 0xc8 }, 3, 0 },
+	{ "movq rax,mm1", { 0x48, 0x0f, 0x7e, 0xc8 }, 4, 0 },
+	{ "movq mm0,mm1", { 0x0f, 0x6f, 0xc1 }, 3, 0 },
+	{ "movq mm1,mm0 (7f)", { 0x0f, 0x7f, 0xc1 }, 3, 0 },
+	{ "movq2dq xmm0,mm1", { 0xf3, 0x0f, 0xd6, 0xc1 }, 4, 0 },
+	{ "movdq2q mm0,xmm1", { 0xf2, 0x0f, 0xd6, 0xc1 }, 4, 0 },
+	{ "cvtpi2ps xmm0,mm1", { 0x0f, 0x2a, 0xc1 }, 3, 0 },
+	{ "cvtpi2pd xmm0,mm1", { 0x66, 0x0f, 0x2a, 0xc1 }, 4, 0 },
+	{ "cvtps2pi mm0,xmm1", { 0x0f, 0x2d, 0xc1 }, 3, 0 },
+	{ "cvttps2pi mm0,xmm1", { 0x0f, 0x2c, 0xc1 }, 3, 0 },
+	{ "cvtpd2pi mm0,xmm1", { 0x66, 0x0f, 0x2d, 0xc1 }, 4, 0 },
+	{ "cvttpd2pi mm0,xmm1", { 0x66, 0x0f, 0x2c, 0xc1 }, 4, 0 },
+	{ "maskmovq", { 0x48, 0x8d, 0x7f, 0x60, /* lea rdi,[rdi+0x60] */
+	  0x0f, 0xf7, 0xc1, 0x48, 0x8d, 0x7f, 0xa0 }, 11, 0 },
+	{ "paddsw m64", { 0x0f, 0xed, 0x47, 0x60 }, 4, 0 },
+	{ "pmaddwd m64", { 0x0f, 0xf5, 0x47, 0x60 }, 4, 0 },
+	{ "psadbw m64", { 0x0f, 0xf6, 0x47, 0x60 }, 4, 0 },
+	{ "psrad m64", { 0x0f, 0xe2, 0x47, 0x60 }, 4, 0 },
+	{ "punpckhbw m64", { 0x0f, 0x68, 0x47, 0x60 }, 4, 0 },
+	{ "pshufw m64", { 0x0f, 0x70, 0x47, 0x60, 0x9c }, 5, 0 },
+	{ "movq m64,mm0", { 0x0f, 0x7f, 0x47, 0x60 }, 4, 0 },
+	{ "movntq m64,mm1", { 0x0f, 0xe7, 0x4f, 0x60 }, 4, 0 },
+	{ "movd m32,mm1", { 0x0f, 0x7e, 0x4f, 0x60 }, 4, 0 },
+	{ "pinsrw mm0,m16,1", { 0x0f, 0xc4, 0x47, 0x60, 0x01 }, 5, 0 },
+	{ "cvtps2pi mm0,m64", { 0x0f, 0x2d, 0x47, 0x60 }, 4, 0 },
+	{ "cvttpd2pi mm0,m128", { 0x66, 0x0f, 0x2c, 0x47, 0x60 }, 5, 0 },
+};
+
+/* Every MMX case gives the host's MM0, MM1, XMM0, RAX and memory; shift
+ * counts in MM1 cover the in-range and too-large cases. */
+static void mmx_results_match_the_host(struct machine *m)
+{
+	for (size_t k = 0; k < sizeof(mmx_cases) / sizeof(*mmx_cases); k++) {
+		const struct insn_case *ic = &mmx_cases[k];
+		unsigned fails = 0;
+
+		for (unsigned t = 0; t < 300; t++) {
+			uint8_t x[16];
+			struct st a = { next_rand(), next_rand(), next_rand(),
+					next_rand(), 0x2, { 0 }, { 0 },
+					mxcsrs[t % 7], 0, 0, 0, { 0 } }, b, in;
+
+			fill_xmm(x, t);
+			memcpy(&a.mm0, x, 8);
+			fill_xmm(x, t / 4);
+			memcpy(&a.mm1, x + 8 * (t & 1), 8);
+			if (t % 5 == 0)
+				a.mm1 = t % 70; /* shift counts */
+			fill_xmm(a.xmm0, t / 2);
+			fill_xmm(a.xmm1, t / 3);
+			fill_xmm(a.mem, t + 1);
+			b = in = a;
+			run_native_ex(ic->bytes, ic->len, &a, true);
+			if (run_interp_ex(m, CODE_BASE + 0x40000 + 16 * k,
+					  ic->bytes, ic->len, &b, MAX_STEPS, true)) {
+				fails++;
+				continue;
+			}
+			if (a.rax != b.rax || a.mm0 != b.mm0 || a.mm1 != b.mm1 ||
+			    memcmp(a.xmm0, b.xmm0, 16) || memcmp(a.mem, b.mem, 16) ||
+			    a.mxcsr != b.mxcsr) {
+				if (fails++ < 2)
+					fprintf(stderr, "%s: in %#llx %#llx: native mm0 "
+						"%#llx mm1 %#llx rax %#llx; interp mm0 %#llx "
+						"mm1 %#llx rax %#llx\n", ic->name,
+						(unsigned long long)in.mm0,
+						(unsigned long long)in.mm1,
+						(unsigned long long)a.mm0,
+						(unsigned long long)a.mm1,
+						(unsigned long long)a.rax,
+						(unsigned long long)b.mm0,
+						(unsigned long long)b.mm1,
+						(unsigned long long)b.rax);
 			}
 		}
 		CHECK(fails == 0);
@@ -487,7 +797,8 @@ static void conditions_after_each_flag_producer_match_the_host(struct machine *m
 		for (size_t i = 0; i < sizeof(values) / sizeof(*values); i++)
 		for (size_t j = 0; j < sizeof(values) / sizeof(*values); j++) {
 			struct st a = { values[i], values[j], 0, 0,
-					0x2 | (j & 1 ? RFLAGS_CF : 0), { 0 }, { 0 } };
+					0x2 | (j & 1 ? RFLAGS_CF : 0), { 0 }, { 0 },
+					0x1f80, 0, 0, 0, { 0 } };
 			struct st b = a;
 
 			run_native(code, len + 3, &a);
@@ -564,7 +875,7 @@ static void x87_sequences_match_the_host(struct machine *m)
 		for (size_t i = 0; i < sizeof(iv) / sizeof(*iv); i++)
 		for (size_t j = 0; j < sizeof(iv) / sizeof(*iv); j++) {
 			struct st a = { (uint64_t)iv[i], (uint64_t)iv[j], 0, 0, 0x2,
-					{ 0 }, { 0 } }, b = a;
+					{ 0 }, { 0 }, 0x1f80, 0, 0, 0, { 0 } }, b = a;
 
 			run_native(x87_cases[k].b, x87_cases[k].len, &a);
 			if (run_interp_n(m, CODE_BASE + 0x30000 + 64 * k,
@@ -583,6 +894,302 @@ static void x87_sequences_match_the_host(struct machine *m)
 	}
 }
 
+/* An IDT whose vector v handler is a HLT at IDT_STUBS + 16 v: after one
+ * step, RIP names the vector delivered. */
+#define IDT_BASE 0x70000ull
+#define IDT_STUBS 0x80000ull
+
+static void install_idt(struct machine *m)
+{
+	struct rax_regs r;
+
+	for (uint64_t v = 0; v < 256; v++) {
+		uint64_t off = IDT_STUBS + 16 * v;
+
+		put64(m, IDT_BASE + 16 * v, (off & 0xffff) | (8ull << 16) |
+		      (0x8eull << 40) | (((off >> 16) & 0xffff) << 48));
+		put64(m, IDT_BASE + 16 * v + 8, 0);
+		m->mem.host[off] = 0xf4;
+	}
+	m->ops->get_regs(m, &r);
+	r.idt.base = IDT_BASE;
+	r.idt.limit = 0xfff;
+	m->ops->set_regs(m, &r);
+}
+
+#define ONE_STEP_DATA 0x190000ull
+
+/* Runs one instruction at code with the given CR0/CR4 bits flipped and
+ * MXCSR; returns the vector delivered, or -1 when none was. */
+static int one_step(struct machine *m, uint64_t code, const uint8_t *insn,
+		    unsigned len, uint64_t cr0, uint64_t cr4, uint32_t mx,
+		    struct rax_fpu *f)
+{
+	struct rax_regs r;
+	struct vcpu_stop stop;
+	struct rax_err e;
+	uint64_t cr0_0, cr4_0;
+	int vec = -1;
+
+	memcpy(m->mem.host + code, insn, len);
+	memcpy(f->fx + FX_MXCSR, &mx, 4);
+	m->ops->set_fpu(m, f);
+	m->ops->get_regs(m, &r);
+	cr0_0 = r.cr0;
+	cr4_0 = r.cr4;
+	r.cr0 ^= cr0;
+	r.cr4 ^= cr4;
+	r.rip = code;
+	r.gpr[R_RSP] = STACK_TOP;
+	r.gpr[R_RDI] = ONE_STEP_DATA; /* [rdi]: 16-byte aligned RAM */
+	m->ops->set_regs(m, &r);
+	CHECK_EQ(m->ops->run(m, VCPU_RUN_STEP, &stop, &e), 0);
+	m->ops->get_regs(m, &r);
+	if (r.rip >= IDT_STUBS && r.rip < IDT_STUBS + 16 * 256) {
+		uint64_t pushed;
+
+		vec = (int)((r.rip - IDT_STUBS) / 16);
+		memcpy(&pushed, m->mem.host + r.gpr[R_RSP], 8);
+		CHECK_EQ(pushed, code); /* a fault: RIP of the instruction */
+	} else {
+		CHECK_EQ(r.rip, code + len);
+	}
+	m->ops->get_fpu(m, f);
+	r.cr0 = cr0_0;
+	r.cr4 = cr4_0;
+	m->ops->set_regs(m, &r);
+	return vec;
+}
+
+/* SDM Vol. 1 §11.5 and the MMX/x87 interplay of §9.5-9.6: unmasked SIMD
+ * exceptions fault with #XM (#UD without CR4.OSXMMEXCPT), set the flag
+ * and leave the destination alone; masked ones set the flag only; an MMX
+ * instruction tags every x87 register valid, EMMS empties them. */
+static void simd_exceptions_and_mmx_state_follow_the_sdm(struct machine *m)
+{
+	static const uint8_t divss[] = { 0xf3, 0x0f, 0x5e, 0xc1 };
+	static const uint8_t sqrtsd[] = { 0xf2, 0x0f, 0x51, 0xc1 };
+	static const uint8_t paddb[] = { 0x0f, 0xfc, 0xc1 };
+	static const uint8_t emms[] = { 0x0f, 0x77 };
+	static const uint8_t emms66[] = { 0x66, 0x0f, 0x77 };
+	const uint64_t code = CODE_BASE + 0x60000;
+	struct rax_fpu f;
+	float one = 1.0f, x;
+	double minus1 = -1.0;
+	uint32_t mx;
+
+	install_idt(m);
+	m->ops->get_fpu(m, &f);
+	memset(f.fx + FX_XMM(0), 0, 32);
+	memcpy(f.fx + FX_XMM(0), &one, 4);
+	/* 1 / 0 with ZE unmasked: #XM, ZE set, xmm0 unchanged. */
+	CHECK_EQ(one_step(m, code, divss, 4, 0, CR4_OSXMMEXCPT, 0x1d80, &f),
+		 19);
+	memcpy(&mx, f.fx + FX_MXCSR, 4);
+	CHECK_EQ(mx, 0x1d80 | 0x4);
+	memcpy(&x, f.fx + FX_XMM(0), 4);
+	CHECK(x == 1.0f);
+	/* The same without CR4.OSXMMEXCPT: #UD. */
+	CHECK_EQ(one_step(m, code, divss, 4, 0, 0, 0x1d80, &f), 6);
+	/* Masked: no exception, ZE set, +inf. */
+	CHECK_EQ(one_step(m, code, divss, 4, 0, CR4_OSXMMEXCPT, 0x1f80, &f),
+		 -1);
+	memcpy(&mx, f.fx + FX_MXCSR, 4);
+	CHECK_EQ(mx, 0x1f80 | 0x4);
+	memcpy(&x, f.fx + FX_XMM(0), 4);
+	CHECK(x == __builtin_inff());
+	/* sqrt(-1) with IE unmasked: #XM with IE set. */
+	memcpy(f.fx + FX_XMM(1), &minus1, 8);
+	CHECK_EQ(one_step(m, code, sqrtsd, 4, 0, CR4_OSXMMEXCPT, 0x1f00, &f),
+		 19);
+	memcpy(&mx, f.fx + FX_MXCSR, 4);
+	CHECK_EQ(mx, 0x1f00 | 0x1);
+	/* xmm0 unchanged: still the +inf of the masked divide. */
+	CHECK(!memcmp(f.fx + FX_XMM(0), &(float){ __builtin_inff() }, 4));
+	/* MMX: all tags valid and the exponent of R0 all ones; EMMS. */
+	f.fx[FX_FTW] = 0;
+	CHECK_EQ(one_step(m, code, paddb, 3, 0, 0, 0x1f80, &f), -1);
+	CHECK_EQ(f.fx[FX_FTW], 0xff);
+	CHECK_EQ(f.fx[FX_ST(0) + 8], 0xff);
+	CHECK_EQ(f.fx[FX_ST(0) + 9], 0xff);
+	CHECK_EQ(one_step(m, code, emms, 2, 0, 0, 0x1f80, &f), -1);
+	CHECK_EQ(f.fx[FX_FTW], 0);
+	/* 66 0F 77 is undefined; MMX with CR0.TS is #NM, with CR0.EM #UD. */
+	CHECK_EQ(one_step(m, code, emms66, 3, 0, 0, 0x1f80, &f), 6);
+	CHECK_EQ(one_step(m, code, paddb, 3, CR0_TS, 0, 0x1f80, &f), 7);
+	CHECK_EQ(one_step(m, code, paddb, 3, CR0_EM, 0, 0x1f80, &f), 6);
+	f.fx[FX_FTW] = 0;
+	m->ops->set_fpu(m, &f);
+}
+
+/* SDM Vol. 2 "Protected Mode Exceptions" of x87, MMX, SSE, FXSAVE,
+ * LDMXCSR and WAIT under CR0.TS, CR0.EM and CR4.OSFXSR = 0. */
+static void fpu_availability_faults_follow_the_sdm(struct machine *m)
+{
+	static const struct {
+		const char *name;
+		uint8_t b[4];
+		unsigned len;
+		uint64_t cr0, cr4; /* flipped from TS=EM=MP=0, OSFXSR=1 */
+		int vec;
+	} t[] = {
+		{ "addps, TS", { 0x0f, 0x58, 0xc1 }, 3, CR0_TS, 0, 7 },
+		{ "addps, EM", { 0x0f, 0x58, 0xc1 }, 3, CR0_EM, 0, 6 },
+		{ "addps, no OSFXSR", { 0x0f, 0x58, 0xc1 }, 3, 0, CR4_OSFXSR, 6 },
+		{ "addps", { 0x0f, 0x58, 0xc1 }, 3, 0, 0, -1 },
+		{ "paddb mm, no OSFXSR", { 0x0f, 0xfc, 0xc1 }, 3, 0, CR4_OSFXSR, -1 },
+		{ "paddb xmm, no OSFXSR", { 0x66, 0x0f, 0xfc, 0xc1 }, 4, 0, CR4_OSFXSR, 6 },
+		{ "paddb xmm, TS", { 0x66, 0x0f, 0xfc, 0xc1 }, 4, CR0_TS, 0, 7 },
+		{ "emms, TS", { 0x0f, 0x77 }, 2, CR0_TS, 0, 7 },
+		{ "fninit, TS", { 0xdb, 0xe3 }, 2, CR0_TS, 0, 7 },
+		{ "fninit, EM", { 0xdb, 0xe3 }, 2, CR0_EM, 0, 7 },
+		{ "fninit, no OSFXSR", { 0xdb, 0xe3 }, 2, 0, CR4_OSFXSR, -1 },
+		{ "fxsave [rsp], TS", { 0x0f, 0xae, 0x04, 0x24 }, 4, CR0_TS, 0, 7 },
+		{ "ldmxcsr [rsp], no OSFXSR", { 0x0f, 0xae, 0x14, 0x24 }, 4, 0, CR4_OSFXSR, 6 },
+		{ "stmxcsr [rsp], TS", { 0x0f, 0xae, 0x1c, 0x24 }, 4, CR0_TS, 0, 7 },
+		{ "mfence, TS", { 0x0f, 0xae, 0xf0 }, 3, CR0_TS, 0, -1 },
+		{ "wait, TS", { 0x9b }, 1, CR0_TS, 0, -1 },
+		{ "wait, TS and MP", { 0x9b }, 1, CR0_TS | CR0_MP, 0, 7 },
+	};
+	const uint64_t code = CODE_BASE + 0x61000;
+	struct rax_fpu f;
+
+	install_idt(m);
+	m->ops->get_fpu(m, &f);
+	for (size_t i = 0; i < sizeof(t) / sizeof(*t); i++) {
+		int v = one_step(m, code + 16 * i, t[i].b, t[i].len, t[i].cr0,
+				 t[i].cr4, 0x1f80, &f);
+
+		if (v != t[i].vec)
+			fprintf(stderr, "%s: vector %d, want %d\n", t[i].name, v,
+				t[i].vec);
+		CHECK_EQ(v, t[i].vec);
+	}
+	f.fx[FX_FTW] = 0;
+	m->ops->set_fpu(m, &f);
+}
+
+/* The MMX, SSE and SSE2 encodings of the 0F map, by mandatory prefix, as
+ * SDM Vol. 2 Appendix A (Tables A-3, A-6) and the instruction pages
+ * define them: "b" valid with a register and a memory operand, "r" with
+ * a register only, "m" with memory only; every other opcode of the
+ * scanned ranges is #UD (SSE3 and later are not advertised). */
+static const struct { uint8_t op; char none, p66, f3, f2; } sse_map[] = {
+	{ 0x10, 'b', 'b', 'b', 'b' }, { 0x11, 'b', 'b', 'b', 'b' },
+	{ 0x12, 'b', 'm', 0, 0 },     { 0x13, 'm', 'm', 0, 0 },
+	{ 0x14, 'b', 'b', 0, 0 },     { 0x15, 'b', 'b', 0, 0 },
+	{ 0x16, 'b', 'm', 0, 0 },     { 0x17, 'm', 'm', 0, 0 },
+	{ 0x28, 'b', 'b', 0, 0 },     { 0x29, 'b', 'b', 0, 0 },
+	{ 0x2a, 'b', 'b', 'b', 'b' }, { 0x2b, 'm', 'm', 0, 0 },
+	{ 0x2c, 'b', 'b', 'b', 'b' }, { 0x2d, 'b', 'b', 'b', 'b' },
+	{ 0x2e, 'b', 'b', 0, 0 },     { 0x2f, 'b', 'b', 0, 0 },
+	{ 0x50, 'r', 'r', 0, 0 },     { 0x51, 'b', 'b', 'b', 'b' },
+	{ 0x52, 'b', 0, 'b', 0 },     { 0x53, 'b', 0, 'b', 0 },
+	{ 0x54, 'b', 'b', 0, 0 },     { 0x55, 'b', 'b', 0, 0 },
+	{ 0x56, 'b', 'b', 0, 0 },     { 0x57, 'b', 'b', 0, 0 },
+	{ 0x58, 'b', 'b', 'b', 'b' }, { 0x59, 'b', 'b', 'b', 'b' },
+	{ 0x5a, 'b', 'b', 'b', 'b' }, { 0x5b, 'b', 'b', 'b', 0 },
+	{ 0x5c, 'b', 'b', 'b', 'b' }, { 0x5d, 'b', 'b', 'b', 'b' },
+	{ 0x5e, 'b', 'b', 'b', 'b' }, { 0x5f, 'b', 'b', 'b', 'b' },
+	{ 0x60, 'b', 'b', 0, 0 }, { 0x61, 'b', 'b', 0, 0 }, { 0x62, 'b', 'b', 0, 0 },
+	{ 0x63, 'b', 'b', 0, 0 }, { 0x64, 'b', 'b', 0, 0 }, { 0x65, 'b', 'b', 0, 0 },
+	{ 0x66, 'b', 'b', 0, 0 }, { 0x67, 'b', 'b', 0, 0 }, { 0x68, 'b', 'b', 0, 0 },
+	{ 0x69, 'b', 'b', 0, 0 }, { 0x6a, 'b', 'b', 0, 0 }, { 0x6b, 'b', 'b', 0, 0 },
+	{ 0x6c, 0, 'b', 0, 0 },       { 0x6d, 0, 'b', 0, 0 },
+	{ 0x6e, 'b', 'b', 0, 0 },     { 0x6f, 'b', 'b', 'b', 0 },
+	{ 0x70, 'b', 'b', 'b', 'b' },
+	{ 0x74, 'b', 'b', 0, 0 }, { 0x75, 'b', 'b', 0, 0 }, { 0x76, 'b', 'b', 0, 0 },
+	{ 0x78, 0, 0, 0, 0 }, { 0x79, 0, 0, 0, 0 }, { 0x7a, 0, 0, 0, 0 },
+	{ 0x7b, 0, 0, 0, 0 }, { 0x7c, 0, 0, 0, 0 }, { 0x7d, 0, 0, 0, 0 },
+	{ 0x7e, 'b', 'b', 'b', 0 },   { 0x7f, 'b', 'b', 'b', 0 },
+	{ 0xc2, 'b', 'b', 'b', 'b' }, { 0xc4, 'b', 'b', 0, 0 },
+	{ 0xc5, 'r', 'r', 0, 0 },     { 0xc6, 'b', 'b', 0, 0 },
+	{ 0xd0, 0, 0, 0, 0 },
+	{ 0xd1, 'b', 'b', 0, 0 }, { 0xd2, 'b', 'b', 0, 0 }, { 0xd3, 'b', 'b', 0, 0 },
+	{ 0xd4, 'b', 'b', 0, 0 }, { 0xd5, 'b', 'b', 0, 0 },
+	{ 0xd6, 0, 'b', 'r', 'r' },   { 0xd7, 'r', 'r', 0, 0 },
+	{ 0xd8, 'b', 'b', 0, 0 }, { 0xd9, 'b', 'b', 0, 0 }, { 0xda, 'b', 'b', 0, 0 },
+	{ 0xdb, 'b', 'b', 0, 0 }, { 0xdc, 'b', 'b', 0, 0 }, { 0xdd, 'b', 'b', 0, 0 },
+	{ 0xde, 'b', 'b', 0, 0 }, { 0xdf, 'b', 'b', 0, 0 }, { 0xe0, 'b', 'b', 0, 0 },
+	{ 0xe1, 'b', 'b', 0, 0 }, { 0xe2, 'b', 'b', 0, 0 }, { 0xe3, 'b', 'b', 0, 0 },
+	{ 0xe4, 'b', 'b', 0, 0 }, { 0xe5, 'b', 'b', 0, 0 },
+	{ 0xe6, 0, 'b', 'b', 'b' },   { 0xe7, 'm', 'm', 0, 0 },
+	{ 0xe8, 'b', 'b', 0, 0 }, { 0xe9, 'b', 'b', 0, 0 }, { 0xea, 'b', 'b', 0, 0 },
+	{ 0xeb, 'b', 'b', 0, 0 }, { 0xec, 'b', 'b', 0, 0 }, { 0xed, 'b', 'b', 0, 0 },
+	{ 0xee, 'b', 'b', 0, 0 }, { 0xef, 'b', 'b', 0, 0 }, { 0xf0, 0, 0, 0, 0 },
+	{ 0xf1, 'b', 'b', 0, 0 }, { 0xf2, 'b', 'b', 0, 0 }, { 0xf3, 'b', 'b', 0, 0 },
+	{ 0xf4, 'b', 'b', 0, 0 }, { 0xf5, 'b', 'b', 0, 0 }, { 0xf6, 'b', 'b', 0, 0 },
+	{ 0xf7, 'r', 'r', 0, 0 },     { 0xf8, 'b', 'b', 0, 0 },
+	{ 0xf9, 'b', 'b', 0, 0 }, { 0xfa, 'b', 'b', 0, 0 }, { 0xfb, 'b', 'b', 0, 0 },
+	{ 0xfc, 'b', 'b', 0, 0 }, { 0xfd, 'b', 'b', 0, 0 }, { 0xfe, 'b', 'b', 0, 0 },
+};
+
+/* Every defined MMX/SSE/SSE2 encoding above runs (no exception) and every
+ * undefined one is #UD, in register and memory forms with each prefix;
+ * then the 0F 71-73 shift groups (register forms, /0-/7) and EMMS. */
+static void every_sse2_opcode_the_sdm_defines_runs_and_no_other(struct machine *m)
+{
+	static const uint8_t pfx[4] = { 0, 0x66, 0xf3, 0xf2 };
+	/* 0F 71-73 /r valid: bit r set (no prefix: MMX; 66: XMM). */
+	static const uint8_t grp[3][2] = { { 0x54, 0x54 }, { 0x54, 0x54 },
+					   { 0x44, 0xcc } };
+	const uint64_t code = CODE_BASE + 0x70000;
+	struct rax_fpu f;
+	unsigned slot = 0;
+
+	install_idt(m);
+	m->ops->get_fpu(m, &f);
+	for (size_t k = 0; k < sizeof(sse_map) / sizeof(*sse_map); k++)
+	for (unsigned p = 0; p < 4; p++)
+	for (unsigned mem = 0; mem < 2; mem++) {
+		char v = p == 0 ? sse_map[k].none : p == 1 ? sse_map[k].p66 :
+			 p == 2 ? sse_map[k].f3 : sse_map[k].f2;
+		bool ok = v == 'b' || (v == 'r' && !mem) || (v == 'm' && mem);
+		uint8_t b[8];
+		unsigned n = 0;
+		int vec;
+
+		if (pfx[p])
+			b[n++] = pfx[p];
+		b[n++] = 0x0f;
+		b[n++] = sse_map[k].op;
+		b[n++] = mem ? 0x07 : 0xc1; /* [rdi] or xmm0/mm0, xmm1/mm1 */
+		if (sse_map[k].op == 0x70 || sse_map[k].op == 0xc2 ||
+		    (sse_map[k].op >= 0xc4 && sse_map[k].op <= 0xc6))
+			b[n++] = 1;
+		vec = one_step(m, code + 16 * (slot++ % 4096), b, n, 0, 0,
+			       0x1f80, &f);
+		if (vec != (ok ? -1 : 6))
+			fprintf(stderr, "%02x 0f %02x %s: vector %d, want %d\n",
+				pfx[p], sse_map[k].op, mem ? "mem" : "reg", vec,
+				ok ? -1 : 6);
+		CHECK_EQ(vec, ok ? -1 : 6);
+	}
+	for (unsigned g = 0; g < 3; g++)
+	for (unsigned p = 0; p < 4; p++)
+	for (unsigned r = 0; r < 8; r++)
+	for (unsigned mem = 0; mem < 2; mem++) {
+		bool ok = !mem && p < 2 && (grp[g][p] >> r & 1);
+		uint8_t b[6] = { pfx[p], 0x0f, (uint8_t)(0x71 + g),
+				 (uint8_t)((mem ? 0x07 : 0xc1) | r << 3), 3 };
+		int vec = one_step(m, code + 16 * (slot++ % 4096), p ? b : b + 1,
+				   p ? 5 : 4, 0, 0, 0x1f80, &f);
+
+		if (vec != (ok ? -1 : 6))
+			fprintf(stderr, "%02x 0f %02x /%u %s: vector %d\n", pfx[p],
+				0x71 + g, r, mem ? "mem" : "reg", vec);
+		CHECK_EQ(vec, ok ? -1 : 6);
+	}
+	for (unsigned p = 0; p < 4; p++) {
+		uint8_t b[3] = { pfx[p], 0x0f, 0x77 };
+
+		CHECK_EQ(one_step(m, code + 16 * (slot++ % 4096), p ? b : b + 1,
+				  p ? 3 : 2, 0, 0, 0x1f80, &f), p ? 6 : -1);
+	}
+	f.fx[FX_FTW] = 0;
+	m->ops->set_fpu(m, &f);
+}
+
 int main(void)
 {
 	struct machine m;
@@ -598,9 +1205,13 @@ int main(void)
 		return 1;
 	}
 	alu_results_and_flags_match_the_host(&m);
-	sse_results_match_the_host(&m);
+	sse_results_and_mxcsr_match_the_host(&m);
+	mmx_results_match_the_host(&m);
 	conditions_after_each_flag_producer_match_the_host(&m);
 	x87_sequences_match_the_host(&m);
+	simd_exceptions_and_mmx_state_follow_the_sdm(&m);
+	fpu_availability_faults_follow_the_sdm(&m);
+	every_sse2_opcode_the_sdm_defines_runs_and_no_other(&m);
 	test_machine_destroy(&m);
 	return test_summary("test_cpu_alu");
 }

@@ -252,9 +252,40 @@ static void decoder_matches_zydis_on_mod_and_reg_rules(void)
 	}
 }
 
+/* MMX register forms print mm registers (objdump's text). */
+static void mmx_forms_disassemble_with_mm_registers(void)
+{
+	static const struct { const char *bytes; unsigned len; const char *text; } t[] = {
+		{ "\x0f\xfc\xc1", 3, "paddb mm0,mm1" },
+		{ "\x66\x0f\xfc\xc1", 4, "paddb xmm0,xmm1" },
+		{ "\x0f\xf5\x47\x60", 4, "pmaddwd mm0,QWORD PTR [rdi+0x60]" },
+		{ "\x0f\x71\xe2\x03", 4, "psraw mm2,0x3" },
+		{ "\x0f\x7e\xc8", 3, "movd eax,mm1" },
+		{ "\xf3\x0f\xd6\xc1", 4, "movq2dq xmm0,mm1" },
+		{ "\xf2\x0f\xd6\xc1", 4, "movdq2q mm0,xmm1" },
+		{ "\x0f\x2a\xc1", 3, "cvtpi2ps xmm0,mm1" },
+		{ "\x0f\xf7\xc1", 3, "maskmovq mm0,mm1" },
+		{ "\xf3\x0f\xe6\xc1", 4, "cvtdq2pd xmm0,xmm1" },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(*t); i++) {
+		struct dec_insn d;
+		char text[96];
+
+		CHECK_EQ(dec_decode(&d, (const uint8_t *)t[i].bytes, t[i].len,
+				    DEC_MODE64), 0);
+		CHECK_EQ(d.len, t[i].len);
+		dec_disasm(&d, 0, text, sizeof(text));
+		if (strcmp(text, t[i].text))
+			fprintf(stderr, "'%s', want '%s'\n", text, t[i].text);
+		CHECK(!strcmp(text, t[i].text));
+	}
+}
+
 int main(void)
 {
 	decoder_agrees_with_objdump();
 	decoder_matches_zydis_on_mod_and_reg_rules();
+	mmx_forms_disassemble_with_mm_registers();
 	return test_summary("test_decoder");
 }

@@ -1,0 +1,96 @@
+/* Operand helpers shared by the SSE/SSE2/MMX handlers (sse.c, ssefp.c).
+ * Private to src/cpu.
+ *
+ * MMX registers alias the x87 registers (SDM Vol. 1 §9.5): MMi is the
+ * low 64 bits of physical register Ri.  The interpreter keeps the x87
+ * stack with TOP always 0 (x87.c), so Ri is the FXSAVE slot FX_ST(i).
+ * An MMX instruction sets TOP to 0 and tags every register valid; a write
+ * to MMi sets the exponent bits of Ri to all ones (§9.5.1). */
+#ifndef RAX_CPU_SSE_H
+#define RAX_CPU_SSE_H
+
+#include "cpu/cpu.h"
+
+typedef union {
+	uint8_t b[16];
+	int8_t sb[16];
+	uint16_t w[8];
+	int16_t sw[8];
+	uint32_t d[4];
+	int32_t sd[4];
+	uint64_t q[2];
+	float f[4];
+	double df[2];
+} xmm_t;
+
+static inline uint8_t *xr(struct cpu *c, unsigned i)
+{
+	return c->fx + FX_XMM(i & 15);
+}
+
+static inline void get_x(struct cpu *c, unsigned i, xmm_t *v)
+{
+	memcpy(v, xr(c, i), 16);
+}
+
+static inline void put_x(struct cpu *c, unsigned i, const xmm_t *v)
+{
+	memcpy(xr(c, i), v, 16);
+}
+
+/* MMX registers take ModRM.reg/rm without REX extension. */
+static inline void get_mm(const struct cpu *c, unsigned i, xmm_t *v)
+{
+	memset(v, 0, sizeof(*v));
+	memcpy(v, c->fx + FX_ST(i & 7), 8);
+}
+
+static inline void put_mm(struct cpu *c, unsigned i, const xmm_t *v)
+{
+	uint8_t *p = c->fx + FX_ST(i & 7);
+
+	memcpy(p, v, 8);
+	p[8] = 0xff;
+	p[9] = 0xff;
+	c->fx[FX_FTW] = 0xff;
+}
+
+/* The x87-to-MMX transition (TOP = 0, always so here; all tags valid),
+ * made when the instruction completes: a fault on its memory operand
+ * leaves the tags as they were, like hardware.  put_mm() does it for
+ * instructions that write an MMX register. */
+static inline void mmx_tags(struct cpu *c)
+{
+	c->fx[FX_FTW] = 0xff;
+}
+
+/* Every MMX instruction but EMMS: #UD with CR0.EM, #NM with CR0.TS
+ * (SDM Vol. 2 MMX instruction pages, "Protected Mode Exceptions").  The
+ * tag update comes at the end (put_mm, mmx_tags). */
+static inline void mmx_enter(struct cpu *c)
+{
+	if (c->cr0 & CR0_EM)
+		cpu_ud(c);
+	if (c->cr0 & CR0_TS)
+		cpu_raise(c, EXC_NM, 0, false);
+}
+
+static inline void need_66(struct cpu *c, const struct dec_insn *d)
+{
+	if (d->pfx != DEC_PFX_66)
+		cpu_ud(c);
+}
+
+/* The W operand: an XMM register or 16 bytes of memory (aligned unless
+ * `unaligned`: legacy SSE packed operands need 16-byte alignment). */
+void sse_rd_W(struct cpu *c, const struct dec_insn *d, xmm_t *v,
+	      bool unaligned);
+/* Scalar W operand of n bytes (4 or 8) into the low lanes (the rest of v
+ * is the register's, or zero for memory). */
+void sse_rd_Ws(struct cpu *c, const struct dec_insn *d, xmm_t *v,
+	       unsigned n);
+/* The Q operand: an MMX register or 8 bytes of memory (low half of v,
+ * the high half zero). */
+void sse_rd_Q(struct cpu *c, const struct dec_insn *d, xmm_t *v);
+
+#endif
