@@ -233,6 +233,24 @@ void rsp_buf_hex(struct rsp_buf *b, const void *data, size_t n)
 	b->p[b->len] = 0;
 }
 
+/* The repeat count of a run of `len` copies (1 + count extra copies),
+ * as sent: count + 29 must be printable and neither `#` nor `$` (gdb
+ * manual, "Overview": run-length encoding), so 3 to 97, skipping 6 and
+ * 7.  0 means "send the byte as it is". */
+static unsigned rle_count(size_t len)
+{
+	unsigned n = len - 1 > 97 ? 97 : (unsigned)(len - 1);
+
+	if (n == 6 || n == 7)
+		n = 5;
+	return n >= 3 ? n : 0;
+}
+
+static bool needs_escape(uint8_t c)
+{
+	return c == '#' || c == '$' || c == '}' || c == '*';
+}
+
 void rsp_frame(struct rsp_buf *out, const void *payload, size_t n)
 {
 	const uint8_t *d = payload;
@@ -245,14 +263,28 @@ void rsp_frame(struct rsp_buf *out, const void *payload, size_t n)
 	*o++ = '$';
 	for (size_t i = 0; i < n; i++) {
 		uint8_t c = d[i];
+		size_t run = 1;
+		unsigned rep;
 
-		if (c == '#' || c == '$' || c == '}' || c == '*') {
+		if (needs_escape(c)) {
 			*o++ = '}';
 			sum += '}';
 			c ^= 0x20;
+			*o++ = (char)c;
+			sum += c;
+			continue;
 		}
 		*o++ = (char)c;
 		sum += c;
+		while (i + run < n && d[i + run] == c && run < 98)
+			run++;
+		rep = rle_count(run);
+		if (rep) {
+			*o++ = '*';
+			*o++ = (char)(rep + 29);
+			sum += '*' + rep + 29;
+			i += rep;
+		}
 	}
 	out->len = (size_t)(o - out->p);
 	rsp_buf_printf(out, "#%02x", sum);

@@ -67,7 +67,9 @@ void rsp_buf_printf(struct rsp_buf *b, const char *fmt, ...)
 /* Appends n bytes as 2n lowercase hex digits. */
 void rsp_buf_hex(struct rsp_buf *b, const void *data, size_t n);
 
-/* Appends `$payload#cc` to out, escaping `#`, `$`, `}` and `*`. */
+/* Appends `$payload#cc` to out, escaping `#`, `$`, `}` and `*`, and
+ * run-length encoding runs of four or more other bytes (gdb decodes
+ * `X*n` in every reply; hex dumps of zeroed memory shrink ~30 times). */
 void rsp_frame(struct rsp_buf *out, const void *payload, size_t n);
 
 /* Hex helpers.  rsp_unhex() decodes 2n digits into n bytes; returns 0 or

@@ -118,6 +118,43 @@ static void escapes_and_run_lengths_decode(void)
 	rsp_buf_free(&b);
 }
 
+/* Runs of every length from 1 to 300 (7 and 8 would need the counts
+ * `#` and `$`), between escaped bytes, survive our own parser, and
+ * the frame holds no bare `#` or `$` before its checksum. */
+static void frames_run_length_encode_and_decode_back(void)
+{
+	static uint8_t in[50000];
+	struct rsp_buf b = { NULL };
+	size_t n = 0;
+
+	for (unsigned len = 1; len <= 300; len++) {
+		memset(in + n, len & 1 ? '0' : 'f', len);
+		n += len;
+		in[n++] = len % 3 ? '#' : '}';
+	}
+	rsp_frame(&b, in, n);
+	CHECK(b.len < n / 2); /* the runs shrank */
+	CHECK(!memchr(b.p + 1, '#', b.len - 4));
+	CHECK(!memchr(b.p + 1, '$', b.len - 4));
+	rsp_parser_init(&parser);
+	CHECK_EQ(feed(b.p, b.len, NULL), RSP_EV_PACKET);
+	CHECK_EQ(parser.len, n);
+	CHECK(!memcmp(parser.buf, in, n));
+	/* 16 KiB of hex zeros, an m reply of zeroed memory: 3 bytes per 98. */
+	memset(in, '0', 16384);
+	rsp_buf_reset(&b);
+	rsp_frame(&b, in, 16384);
+	CHECK(b.len < 600);
+	rsp_parser_init(&parser);
+	CHECK_EQ(feed(b.p, b.len, NULL), RSP_EV_PACKET);
+	CHECK(parser.len == 16384 && parser.buf[16383] == '0');
+	/* Three copies stay as they are: "000" is shorter than "0*!". */
+	rsp_buf_reset(&b);
+	rsp_frame(&b, "000x", 4);
+	CHECK(!strncmp(b.p, "$000x#", 6));
+	rsp_buf_free(&b);
+}
+
 static void an_oversize_packet_is_reported_after_its_end(void)
 {
 	size_t n = RSP_MAX_PACKET + 10;
@@ -587,6 +624,7 @@ int main(void)
 	a_packet_split_at_every_byte_still_parses();
 	acks_interrupts_and_noise_between_packets();
 	escapes_and_run_lengths_decode();
+	frames_run_length_encode_and_decode_back();
 	an_oversize_packet_is_reported_after_its_end();
 	hex_helpers_reject_bad_digits();
 	queries_answer_as_gdb_expects();
