@@ -19,7 +19,7 @@ show which side the time goes to.  Medians of REPS.
 
 Run (from the source tree, after `make -C build` and `make -C build guest`):
     /usr/bin/python3 bench/gdb-bench.py [--build build] [--reps 3]
-        [--steps 2000] [--no-qemu] [--kvm]
+        [--steps 2000] [--no-qemu] [--kvm] [--gdb-ex CMD]...
 """
 import argparse
 import os
@@ -149,6 +149,8 @@ def measure(name, argv, port, g, opt, helper):
     try:
         wait_listening(port, vm)
         gdb = Gdb(g + "/vmlinux", helper)
+        for line in opt.gdb_ex:
+            gdb.cmd(line)
         out = gdb.cmd("target remote 127.0.0.1:%d" % port, timeout=60)
         if "Remote debugging using" not in out:
             sys.exit("bench: %s: gdb did not attach:\n%s" % (name, out))
@@ -224,6 +226,8 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--no-qemu", action="store_true")
+    ap.add_argument("--gdb-ex", action="append", default=[],
+                    help="a gdb command to run before attaching (A/B runs)")
     ap.add_argument("--kvm", action="store_true",
                     help="also rax --backend kvm (when its self-test passes)")
     opt = ap.parse_args()

@@ -213,6 +213,18 @@ static bool replied(const char *pkt, const char *want)
 	return false;
 }
 
+/* The stop reply for `?` starts with `want`; rbp, rsp and rip follow
+ * it (expedited). */
+static bool stop_starts(const char *want)
+{
+	cmd("?");
+	if (!strncmp(reply.p, want, strlen(want)) &&
+	    !strncmp(reply.p + strlen(want), "06:", 3))
+		return true;
+	fprintf(stderr, "  ? -> '%s', want '%s06:...'\n", reply.p, want);
+	return false;
+}
+
 static void setup(void)
 {
 	if (fake_machine_init(&m, 4 << 20)) {
@@ -236,7 +248,7 @@ static void queries_answer_as_gdb_expects(void)
 	CHECK(strstr(reply.p, "QStartNoAckMode+"));
 	CHECK(strstr(reply.p, "swbreak+") && strstr(reply.p, "hwbreak+"));
 	CHECK(strstr(reply.p, "vContSupported+"));
-	CHECK(replied("?", "T05thread:01;"));
+	CHECK(stop_starts("T05thread:01;"));
 	CHECK(replied("qC", "QC1"));
 	CHECK(replied("qfThreadInfo", "m1"));
 	CHECK(replied("qsThreadInfo", "l"));
@@ -478,18 +490,46 @@ static void stop_replies_name_the_reason(void)
 {
 	setup();
 	sess.stop.reason = VCPU_STOP_SWBREAK;
-	CHECK(replied("?", "T05thread:01;swbreak:;"));
+	CHECK(stop_starts("T05thread:01;swbreak:;"));
 	sess.stop.reason = VCPU_STOP_HWBREAK;
-	CHECK(replied("?", "T05thread:01;hwbreak:;"));
+	CHECK(stop_starts("T05thread:01;hwbreak:;"));
 	sess.stop = (struct vcpu_stop){ VCPU_STOP_WATCH, BP_WRITE, 0xffff8000 };
-	CHECK(replied("?", "T05thread:01;watch:ffff8000;"));
+	CHECK(stop_starts("T05thread:01;watch:ffff8000;"));
 	sess.stop.watch_type = BP_READ;
-	CHECK(replied("?", "T05thread:01;rwatch:ffff8000;"));
+	CHECK(stop_starts("T05thread:01;rwatch:ffff8000;"));
 	sess.stop.watch_type = BP_ACCESS;
-	CHECK(replied("?", "T05thread:01;awatch:ffff8000;"));
+	CHECK(stop_starts("T05thread:01;awatch:ffff8000;"));
 	sess.stop.reason = VCPU_STOP_KICK;
 	sess.signal = RSP_SIGINT;
-	CHECK(replied("?", "T02thread:01;"));
+	CHECK(stop_starts("T02thread:01;"));
+	teardown();
+}
+
+/* rbp, rsp and rip ride along in the stop reply, little-endian hex as in
+ * `g`, so gdb needs no `g` to show where a step ended. */
+static void stop_replies_carry_rbp_rsp_and_rip(void)
+{
+	setup();
+	fake_of(&m)->r.gpr[R_RBP] = 0x1122334455667788ull;
+	fake_of(&m)->r.gpr[R_RSP] = 0xffffc90000003f00ull;
+	fake_of(&m)->r.rip = 0xffffffff81000010ull;
+	CHECK(replied("?", "T05thread:01;06:8877665544332211;"
+		      "07:003f000000c9ffff;10:10000081ffffffff;"));
+	teardown();
+}
+
+static void thread_list_comes_in_one_qxfer(void)
+{
+	setup();
+	cmd("qSupported");
+	CHECK(strstr(reply.p, "qXfer:threads:read+"));
+	cmd("qXfer:threads:read::0,fff");
+	CHECK(reply.p[0] == 'l' && strstr(reply.p, "<thread id=\"1\""));
+	CHECK(strstr(reply.p, "</threads>"));
+	CHECK(replied("qXfer:threads:read::2,3", "mxml"));
+	CHECK(replied("qXfer:threads:read::1000,10", "l"));
+	CHECK(replied("qXfer:threads:read:x:0,10", "E00"));
+	CHECK(replied("qXfer:threads:read::0", "E16"));
 	teardown();
 }
 
@@ -634,6 +674,8 @@ int main(void)
 	breakpoints_go_to_the_engine();
 	resume_packets_say_how_to_run();
 	stop_replies_name_the_reason();
+	stop_replies_carry_rbp_rsp_and_rip();
+	thread_list_comes_in_one_qxfer();
 	the_monitor_answers_its_commands();
 	virtual_addresses_translate_through_the_page_tables();
 	transport_addresses_parse_strictly();
