@@ -1,6 +1,7 @@
 /* RSP framing: see rsp_packet.h. */
 #include "rsp/rsp_packet.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,17 +220,34 @@ void rsp_buf_printf(struct rsp_buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-void rsp_buf_hex(struct rsp_buf *b, const void *data, size_t n)
+/* "00" to "ff" as byte pairs, built on first use. */
+static uint16_t hex_pairs[256];
+
+static void init_hex_pairs(void)
 {
 	static const char digits[] = "0123456789abcdef";
+
+	for (unsigned i = 0; i < 256; i++) {
+		char two[2] = { digits[i >> 4], digits[i & 15] };
+
+		memcpy(&hex_pairs[i], two, 2);
+	}
+}
+
+void rsp_buf_hex(struct rsp_buf *b, const void *data, size_t n)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	const uint8_t *d = data;
+	char *o;
 
 	if (!reserve(b, 2 * n))
 		return;
-	for (size_t i = 0; i < n; i++) {
-		b->p[b->len++] = digits[d[i] >> 4];
-		b->p[b->len++] = digits[d[i] & 15];
-	}
+	pthread_once(&once, init_hex_pairs);
+	/* Through a local pointer: stores via b->p may alias b->len. */
+	o = b->p + b->len;
+	for (size_t i = 0; i < n; i++, o += 2)
+		memcpy(o, &hex_pairs[d[i]], 2);
+	b->len += 2 * n;
 	b->p[b->len] = 0;
 }
 
@@ -248,46 +266,109 @@ static unsigned rle_count(size_t len)
 
 static bool needs_escape(uint8_t c)
 {
-	return c == '#' || c == '$' || c == '}' || c == '*';
+	return c == '}' || c == '*' || c == '#' || c == '$';
+}
+
+/* Length of the run of d[0] at d[0..n), n >= 4, at most 98 (1 + 97
+ * repeats). */
+static size_t run_length(const uint8_t *d, size_t n)
+{
+	size_t run = 1;
+
+	uint64_t w, all = d[0] * 0x0101010101010101ull;
+
+	if (d[1] != d[0] || d[2] != d[0] || d[3] != d[0])
+		return 1;
+	n = n < 98 ? n : 98;
+	while (run + 8 <= n && (memcpy(&w, d + run, 8), w == all))
+		run += 8;
+	while (run < n && d[run] == d[0])
+		run++;
+	return run;
+}
+
+/* Appends one byte (escaped if need be), or a run of it, at o; returns
+ * how many payload bytes it took. */
+static size_t frame_byte(const uint8_t *d, size_t n, char **o, unsigned *sum)
+{
+	uint8_t c = d[0];
+	unsigned rep;
+
+	if (needs_escape(c)) { /* never run-length encoded */
+		*(*o)++ = '}';
+		*(*o)++ = (char)(c ^ 0x20);
+		*sum += '}' + (c ^ 0x20u);
+		return 1;
+	}
+	*(*o)++ = (char)c;
+	*sum += c;
+	rep = n >= 4 ? rle_count(run_length(d, n)) : 0;
+	if (!rep)
+		return 1;
+	*(*o)++ = '*';
+	*(*o)++ = (char)(rep + 29);
+	*sum += '*' + rep + 29;
+	return 1 + rep;
+}
+
+/* Word-at-a-time helpers (8 bytes): the classic "has a zero byte" test,
+ * exact for whether any byte is zero. */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+static uint64_t zero_byte(uint64_t v)
+{
+	return (v - ONES) & ~v & HIGHS;
+}
+
+/* True when none of the 8 bytes at d needs escaping or starts a run,
+ * i.e. differs from the byte after it (reads d[0..8]). */
+static bool plain_word(const uint8_t *d, uint64_t *word)
+{
+	uint64_t x, y;
+
+	memcpy(&x, d, 8);
+	memcpy(&y, d + 1, 8);
+	*word = x;
+	return !(zero_byte(x ^ ('#' * ONES)) | zero_byte(x ^ ('$' * ONES)) |
+		 zero_byte(x ^ ('}' * ONES)) | zero_byte(x ^ ('*' * ONES)) |
+		 zero_byte(x ^ y));
+}
+
+/* The sum of the 8 bytes of x. */
+static unsigned byte_sum(uint64_t x)
+{
+	uint64_t pairs = (x & 0x00ff00ff00ff00ffull) +
+			 ((x >> 8) & 0x00ff00ff00ff00ffull);
+
+	return (unsigned)((pairs * 0x0001000100010001ull) >> 48);
 }
 
 void rsp_frame(struct rsp_buf *out, const void *payload, size_t n)
 {
 	const uint8_t *d = payload;
-	uint8_t sum = 0;
+	unsigned sum = 0;
+	size_t i = 0;
+	uint64_t w;
 	char *o;
 
 	if (!reserve(out, 2 * n + 4)) /* worst case: every byte escaped */
 		return;
 	o = out->p + out->len;
 	*o++ = '$';
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = d[i];
-		size_t run = 1;
-		unsigned rep;
-
-		if (needs_escape(c)) {
-			*o++ = '}';
-			sum += '}';
-			c ^= 0x20;
-			*o++ = (char)c;
-			sum += c;
+	while (i < n) {
+		/* Fast path: 8 plain bytes (hex of busy memory) at once. */
+		if (i + 9 <= n && plain_word(d + i, &w)) {
+			memcpy(o, &w, 8);
+			o += 8;
+			sum += byte_sum(w);
+			i += 8;
 			continue;
 		}
-		*o++ = (char)c;
-		sum += c;
-		while (i + run < n && d[i + run] == c && run < 98)
-			run++;
-		rep = rle_count(run);
-		if (rep) {
-			*o++ = '*';
-			*o++ = (char)(rep + 29);
-			sum += '*' + rep + 29;
-			i += rep;
-		}
+		i += frame_byte(d + i, n - i, &o, &sum);
 	}
 	out->len = (size_t)(o - out->p);
-	rsp_buf_printf(out, "#%02x", sum);
+	rsp_buf_printf(out, "#%02x", sum & 0xff);
 }
 
 int rsp_unhex(const char *hex, void *out, size_t n)
