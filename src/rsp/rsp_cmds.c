@@ -537,10 +537,12 @@ static enum rsp_action cmd_named(struct rsp_session *s, const char *pkt,
 static void expedite_regs(const struct rsp_session *s, struct rsp_buf *reply)
 {
 	static const unsigned regs[] = { 6, 7, 16 }; /* rbp, rsp, rip */
-	struct rsp_cpu c;
+	struct rsp_cpu c = { .fpu_ok = false };
 	uint8_t v[8];
 
-	if (rsp_cpu_load(s->m, &c))
+	/* The general registers only: no FPU or MSR fetch (ioctls on KVM)
+	 * for a stop gdb may never look further into. */
+	if (s->m->ops->get_regs(s->m, &c.r))
 		return;
 	for (size_t i = 0; i < sizeof(regs) / sizeof(*regs); i++) {
 		rsp_reg_get(&c, regs[i], v);
