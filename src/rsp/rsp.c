@@ -55,6 +55,7 @@ struct rsp_server {
 	int conn;          /* the connected gdb, or -1 */
 	bool conn_new;     /* attached since the run loop last looked */
 	bool conn_dead;    /* EOF seen: the run loop must let go of conn */
+	bool conn_eof;     /* the run loop, parked, read EOF on conn */
 	bool parked;       /* the run loop is serving packets */
 	bool watching;     /* the connection thread polls conn */
 	bool quit;
@@ -185,6 +186,7 @@ static void serve_connection(struct rsp_server *s, int fd)
 	pthread_mutex_lock(&s->lock);
 	s->conn = fd;
 	s->conn_new = true;
+	s->conn_eof = false;
 	s->in_len = 0;
 	/* A socket connection is gdb attaching: stop now, as QEMU does.  A
 	 * tty is "connected" from the start; its first packet stops us. */
@@ -198,7 +200,7 @@ static void serve_connection(struct rsp_server *s, int fd)
 		bool dead;
 
 		pthread_mutex_lock(&s->lock);
-		dead = s->conn_dead; /* the run loop saw EOF */
+		dead = s->conn_eof; /* the run loop read EOF */
 		s->watching = !s->parked;
 		p[0].fd = s->watching ? fd : -1; /* poll skips fd -1 */
 		pthread_mutex_unlock(&s->lock);
@@ -351,8 +353,8 @@ static bool take_conn_events(struct rsp_server *s)
 }
 
 /* Parked: reads gdb's socket into rx, waiting up to 50 ms for bytes.
- * EOF or a read error is the connection's end, as the connection thread
- * would have seen it. */
+ * EOF or a read error is passed on to the connection thread, which ends
+ * the connection as when it reads the EOF itself. */
 static bool read_parked(struct rsp_server *s)
 {
 	struct pollfd p = { .fd = s->fd, .events = POLLIN };
@@ -362,15 +364,16 @@ static bool read_parked(struct rsp_server *s)
 	if (poll(&p, 1, 50) <= 0)
 		return false;
 	pthread_mutex_lock(&s->lock);
-	if (!s->conn_dead && !s->conn_new && !s->in_len) {
+	if (!s->conn_dead && !s->conn_eof && !s->conn_new && !s->in_len) {
 		n = read(s->fd, s->rx, sizeof(s->rx));
 		if (n > 0) {
 			s->rx_len = (size_t)n;
 			s->rx_off = 0;
 			got = true;
 		} else if (!n || (errno != EINTR && errno != EAGAIN)) {
-			s->conn_dead = dead = true;
-			pthread_cond_broadcast(&s->cond);
+			/* The connection thread ends the connection as if
+			 * it had read the EOF (conn_dead, then close). */
+			s->conn_eof = dead = true;
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -388,7 +391,8 @@ static bool fetch_input(struct rsp_server *s)
 	if (s->rx_off < s->rx_len)
 		return true;
 	pthread_mutex_lock(&s->lock);
-	direct = s->fd >= 0 && !s->in_len && !s->conn_dead && !s->conn_new;
+	direct = s->fd >= 0 && !s->in_len && !s->conn_dead &&
+		 !s->conn_eof && !s->conn_new;
 	if (!direct && !s->in_len && !s->conn_dead && !s->conn_new)
 		timed_wait(s, 50);
 	/* Connection news first: take_conn_events() adopts the new fd. */

@@ -134,6 +134,26 @@ def test_detach_lets_the_guest_run_and_a_new_gdb_attaches(procs, tmp_path):
     assert t.wait(10) == 0
 
 
+def test_a_gdb_that_hangs_up_while_held_leaves_room_for_the_next(
+        procs, tmp_path):
+    # The server reads gdb's socket itself while the guest is stopped, so
+    # it is the one that sees the EOF; the connection must still end and
+    # the next gdb be served, with the guest still held (--wait).
+    t, a = start(procs, tmp_path)
+    for _ in range(2):
+        r = Raw(int(a.rsplit(":", 1)[1]))
+        r.packet("?")
+        assert r.reply().startswith("T05thread:01;")
+        r.close()
+        time.sleep(0.3)
+        assert t.poll() is None, t.read_stderr()
+    g = attach(procs, a)
+    assert g.reg("rip") == 0x100000  # still held at the entry
+    g.cmd("kill")
+    assert t.wait(10) == 0
+    assert "refused" not in t.read_stderr()
+
+
 def test_a_second_gdb_is_refused_while_one_is_attached(procs, tmp_path):
     t, a = start(procs, tmp_path)
     g = attach(procs, a)
