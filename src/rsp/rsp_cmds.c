@@ -10,8 +10,10 @@
 #include "paging/paging.h"
 #include "rsp/rsp_regs.h"
 
-/* Largest m reply: two hex digits per byte must fit one packet. */
-#define RSP_MAX_MEM ((RSP_MAX_PACKET - 16) / 2)
+/* Largest m reply: what gdb asks for at most (PacketSize / 2 bytes,
+ * gdb's remote.c), so a request is never answered in two parts.  The
+ * reply buffer grows to fit. */
+#define RSP_MAX_MEM (RSP_MAX_PACKET / 2)
 
 void rsp_session_init(struct rsp_session *s, struct machine *m)
 {

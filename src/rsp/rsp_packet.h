@@ -13,8 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Largest decoded payload accepted; announced as PacketSize. */
-#define RSP_MAX_PACKET 0x10000u
+/* Largest decoded payload accepted; announced as PacketSize.  gdb sizes
+ * its `m` requests by it (PacketSize / 2 bytes, whose hex fills one
+ * packet), so it sets how many round trips a bulk read takes. */
+#define RSP_MAX_PACKET 0x40000u
 
 enum rsp_event {
 	RSP_EV_NONE,      /* the chunk ended inside a packet: feed more */

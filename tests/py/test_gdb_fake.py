@@ -333,7 +333,7 @@ def test_the_server_naks_bad_checksums_and_rejects_oversize(procs, tmp_path):
                             r"10:0000100000000000;", r.reply())
         r.packet("qUnknownThing")
         assert r.reply() == ""
-        big = "m" * 0x10010
+        big = "m" * 0x40010
         r.packet(big)
         assert r.reply() == "E07"
         r.packet("m100000,b")

@@ -273,7 +273,7 @@ static void queries_answer_as_gdb_expects(void)
 {
 	setup();
 	cmd("qSupported:multiprocess+;swbreak+;xmlRegisters=i386");
-	CHECK(strstr(reply.p, "PacketSize=10000"));
+	CHECK(strstr(reply.p, "PacketSize=40000"));
 	CHECK(strstr(reply.p, "qXfer:features:read+"));
 	CHECK(strstr(reply.p, "QStartNoAckMode+"));
 	CHECK(strstr(reply.p, "swbreak+") && strstr(reply.p, "hwbreak+"));
