@@ -431,6 +431,14 @@ static void memory_reads_and_writes_and_faults(void)
 	CHECK(replied("m3ffffe,4", "0000"));
 	CHECK(replied("mzz", "E16"));
 	CHECK(replied("m1000", "E16"));
+	/* gdb asks for PacketSize / 2 bytes at most: answered whole, one
+	 * round trip; more is cut to that. */
+	ram[0x100000 + RSP_MAX_PACKET / 2 - 1] = 0x5a;
+	cmd("m100000,20000");
+	CHECK_EQ(reply.len, RSP_MAX_PACKET);
+	CHECK(!strcmp(reply.p + RSP_MAX_PACKET - 2, "5a"));
+	cmd("m100000,30000");
+	CHECK_EQ(reply.len, RSP_MAX_PACKET);
 	/* With paging on, addresses go through pg_walk: virtual addresses
 	 * with no mapping fault and never crash. */
 	c->r.cr0 |= CR0_PG;
