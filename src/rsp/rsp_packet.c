@@ -1,7 +1,6 @@
 /* RSP framing: see rsp_packet.h. */
 #include "rsp/rsp_packet.h"
 
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,33 +219,36 @@ void rsp_buf_printf(struct rsp_buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-/* "00" to "ff" as byte pairs, built on first use. */
-static uint16_t hex_pairs[256];
-
-static void init_hex_pairs(void)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (unsigned i = 0; i < 256; i++) {
-		char two[2] = { digits[i >> 4], digits[i & 15] };
-
-		memcpy(&hex_pairs[i], two, 2);
-	}
-}
+/* "00" to "ff": byte i's two hex digits at 2 * i. */
+static const char hex_pairs[513] =
+	"000102030405060708090a0b0c0d0e0f"
+	"101112131415161718191a1b1c1d1e1f"
+	"202122232425262728292a2b2c2d2e2f"
+	"303132333435363738393a3b3c3d3e3f"
+	"404142434445464748494a4b4c4d4e4f"
+	"505152535455565758595a5b5c5d5e5f"
+	"606162636465666768696a6b6c6d6e6f"
+	"707172737475767778797a7b7c7d7e7f"
+	"808182838485868788898a8b8c8d8e8f"
+	"909192939495969798999a9b9c9d9e9f"
+	"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
+	"b0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+	"c0c1c2c3c4c5c6c7c8c9cacbcccdcecf"
+	"d0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+	"e0e1e2e3e4e5e6e7e8e9eaebecedeeef"
+	"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
 
 void rsp_buf_hex(struct rsp_buf *b, const void *data, size_t n)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	const uint8_t *d = data;
 	char *o;
 
 	if (!reserve(b, 2 * n))
 		return;
-	pthread_once(&once, init_hex_pairs);
 	/* Through a local pointer: stores via b->p may alias b->len. */
 	o = b->p + b->len;
 	for (size_t i = 0; i < n; i++, o += 2)
-		memcpy(o, &hex_pairs[d[i]], 2);
+		memcpy(o, hex_pairs + 2 * d[i], 2);
 	b->len += 2 * n;
 	b->p[b->len] = 0;
 }
@@ -269,13 +271,22 @@ static bool needs_escape(uint8_t c)
 	return c == '}' || c == '*' || c == '#' || c == '$';
 }
 
+/* Word-at-a-time helpers (8 bytes): the classic "has a zero byte" test,
+ * exact for whether any byte is zero. */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+static uint64_t zero_byte(uint64_t v)
+{
+	return (v - ONES) & ~v & HIGHS;
+}
+
 /* Length of the run of d[0] at d[0..n), n >= 4, at most 98 (1 + 97
  * repeats). */
 static size_t run_length(const uint8_t *d, size_t n)
 {
+	uint64_t w, all = d[0] * ONES;
 	size_t run = 1;
-
-	uint64_t w, all = d[0] * 0x0101010101010101ull;
 
 	if (d[1] != d[0] || d[2] != d[0] || d[3] != d[0])
 		return 1;
@@ -309,16 +320,6 @@ static size_t frame_byte(const uint8_t *d, size_t n, char **o, unsigned *sum)
 	*(*o)++ = (char)(rep + 29);
 	*sum += '*' + rep + 29;
 	return 1 + rep;
-}
-
-/* Word-at-a-time helpers (8 bytes): the classic "has a zero byte" test,
- * exact for whether any byte is zero. */
-#define ONES 0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
-
-static uint64_t zero_byte(uint64_t v)
-{
-	return (v - ONES) & ~v & HIGHS;
 }
 
 /* True when none of the 8 bytes at d needs escaping or starts a run,
