@@ -393,8 +393,9 @@ bad:
 static enum rsp_action q_supported(struct rsp_session *s, const char *arg,
 				   struct rsp_buf *reply, struct rsp_buf *con)
 {
-	rsp_buf_printf(reply, "PacketSize=%x;qXfer:features:read+;qXfer:threads:read+;"
-		       "QStartNoAckMode+;swbreak+;hwbreak+;vContSupported+",
+	rsp_buf_printf(reply, "PacketSize=%x;qXfer:features:read+;"
+		       "qXfer:threads:read+;QStartNoAckMode+;swbreak+;"
+		       "hwbreak+;vContSupported+",
 		       RSP_MAX_PACKET);
 	return RSP_ACT_REPLY;
 }
