@@ -70,9 +70,12 @@ void machine_request_exit(struct machine *m, int status, const char *why)
 {
 	bool expected = false;
 
-	if (atomic_compare_exchange_strong(&m->exit_requested, &expected, true)) {
+	/* The first caller wins; readers test exit_requested, which is
+	 * published only once the status and reason are written. */
+	if (atomic_compare_exchange_strong(&m->exit_claimed, &expected, true)) {
 		m->exit_status = status;
 		snprintf(m->exit_reason, sizeof(m->exit_reason), "%s", why);
+		atomic_store(&m->exit_requested, true);
 	}
 	if (m->ops && m->ops->kick)
 		m->ops->kick(m);

@@ -49,7 +49,8 @@ struct machine {
 
 	/* Exit requests from devices (debug-exit, i8042 reset) and the
 	 * console (Ctrl-A x), from any thread. */
-	atomic_bool exit_requested;
+	atomic_bool exit_requested; /* set after exit_status and _reason */
+	atomic_bool exit_claimed;   /* the first machine_request_exit() */
 	int exit_status;
 	char exit_reason[128];
 };

@@ -2,10 +2,13 @@
  * in fuzzer-chosen chunk sizes, and every packet it yields handled by the
  * command layer against the fake engine (registers, memory, breakpoints,
  * qXfer, the monitor), as the server would.  The first input byte picks
- * the chunk size.  Build and run: bench/fuzz/run.sh rsp SECONDS */
+ * the chunk size.  Every reply, and the input itself, is also framed
+ * (escapes, run-length encoding) and must parse back to itself.
+ * Build and run: bench/fuzz/run.sh rsp SECONDS */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "rsp/rsp_cmds.h"
 #include "rsp/rsp_packet.h"
@@ -16,7 +19,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct machine m;
 static struct rsp_parser parser;
 static struct rsp_session sess;
-static struct rsp_buf reply, console;
+static struct rsp_buf reply, console, frame;
+static struct rsp_parser back;
+
+/* rsp_frame() then rsp_parse() gives the payload back. */
+static void frame_round_trip(const void *payload, size_t n)
+{
+	enum rsp_event ev;
+
+	if (n > RSP_MAX_PACKET)
+		return;
+	rsp_buf_reset(&frame);
+	rsp_frame(&frame, payload, n);
+	rsp_parser_init(&back);
+	if (rsp_parse(&back, (const uint8_t *)frame.p, frame.len, &ev) !=
+	    frame.len || ev != RSP_EV_PACKET || back.len != n ||
+	    memcmp(back.buf, payload, n))
+		abort();
+}
 
 static void handle(void)
 {
@@ -25,6 +45,8 @@ static void handle(void)
 	/* Resume packets only set s->resume: nothing runs here. */
 	rsp_handle(&sess, (const char *)parser.buf, parser.len, &reply,
 		   &console);
+	if (!reply.oom)
+		frame_round_trip(reply.p, reply.len);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -36,6 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!size)
 		return 0;
 	chunk = data[0] ? data[0] : 1;
+	frame_round_trip(data, size);
 	rsp_parser_init(&parser);
 	rsp_session_init(&sess, &m);
 	while (off < size) {

@@ -31,7 +31,8 @@ rsp)
 	for p in 'qSupported:multiprocess+;swbreak+' '?' 'g' 'p10' 'P10=0010000000000000' \
 		 'm100000,40' 'M1000,2:abcd' 'X1000,2:ab' 'Z0,1000,1' 'z0,1000,1' \
 		 'Z2,2000,4' 'vCont;r1000,2000' 'qXfer:features:read:target.xml:0,ffb' \
-		 'qRcmd,696e666f20726567697374657273' 'qRcmd,696e666f206d656d'; do
+		 'qRcmd,696e666f20726567697374657273' 'qRcmd,696e666f206d656d' \
+		 'qXfer:threads:read::0,fff'; do
 		sum=0
 		for ((i = 0; i < ${#p}; i++)); do
 			sum=$(( (sum + $(printf '%d' "'${p:i:1}")) % 256 ))

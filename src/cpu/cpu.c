@@ -12,8 +12,10 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -308,6 +310,7 @@ static int idle(struct cpu *c, struct rax_err *e)
 	struct machine *m = c->m;
 	uint64_t next = timer_next(&m->timers), now, gap;
 	struct timespec ts = { 0, 1000000 };
+	uint32_t wake = atomic_load(&c->idle_wake);
 
 	if (!(c->rflags & RFLAGS_IF)) {
 		rax_errf(e, -EDEADLK, "guest halted with interrupts disabled "
@@ -331,7 +334,11 @@ static int idle(struct cpu *c, struct rax_err *e)
 			gap = IDLE_SLEEP_NS;
 		ts.tv_nsec = (long)gap;
 	}
-	nanosleep(&ts, NULL);
+	/* Returns at the timeout, or at once when kick() bumped idle_wake
+	 * since it was read above (futex(2), FUTEX_WAIT). */
+	if (!atomic_load(&c->kick))
+		syscall(SYS_futex, (uint32_t *)&c->idle_wake,
+			FUTEX_WAIT_PRIVATE, wake, &ts, NULL, 0);
 	return 0;
 }
 
@@ -771,8 +778,13 @@ static void cpu_kick(struct machine *m)
 		return;
 	atomic_store(&c->kick, true);
 	c->next_check = 0;
-	if (c->host_clock)
+	if (c->host_clock) {
 		wake_idle(c);
+		return;
+	}
+	atomic_fetch_add(&c->idle_wake, 1);
+	syscall(SYS_futex, (uint32_t *)&c->idle_wake, FUTEX_WAKE_PRIVATE, 1,
+		NULL, NULL, 0);
 }
 
 /* --- registers ------------------------------------------------------------ */

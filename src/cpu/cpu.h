@@ -136,6 +136,10 @@ struct cpu {
 				     instruction counter only) */
 	uint64_t host_base;       /* CLOCK_MONOTONIC at init, for idling */
 	uint64_t idle_ns;         /* clock advanced by HLT, not instructions */
+	/* Futex word: kick() bumps it and wakes an idle sleep on it, so a
+	 * halted guest stops for gdb's Ctrl-C at once, not at its next
+	 * timer (up to 10 ms later). */
+	_Atomic uint32_t idle_wake;
 	/* icount of the next event check; other threads (kick, set_irq)
 	 * store 0 into it to force a check soon. */
 	_Atomic uint64_t next_check;

@@ -3,9 +3,14 @@
  * Threads: the vCPU runs on the thread that calls rsp_run(), which also
  * parses packets and calls every vcpu_ops function, so the engines never
  * see a second thread (except kick(), which is made for that).  The
- * connection thread only accepts gdb, reads bytes into `in` and, when
- * bytes other than acks arrive while the vCPU runs (Ctrl-C, or a newly
- * attached gdb's first packet), kicks it until the run loop parks.
+ * connection thread accepts gdb and, while the vCPU runs, reads its
+ * bytes into `in` and, when bytes other than acks arrive (Ctrl-C, or a
+ * newly attached gdb's first packet), kicks the vCPU until the run loop
+ * parks.  Parked, the run loop reads gdb's socket itself and the
+ * connection thread leaves it alone: a request and its reply then cost
+ * no thread hand-off (issue 4: gdb round trips bound stepi and dumps).
+ * Every read of the socket is done with `lock` held and `in` is drained
+ * before the socket, so bytes keep their order across the two readers.
  *
  * Run loop: run the vCPU as gdb asked (continue, single step, range step);
  * on a stop gdb must hear about, park and serve packets until gdb resumes,
@@ -42,6 +47,7 @@ struct rsp_server {
 	pthread_t thread;
 	bool thread_started;
 	int wake[2]; /* rsp_close() wakes the connection thread */
+	int nudge[2]; /* the run loop unparked or saw EOF: look again */
 
 	/* Shared with the connection thread, under lock. */
 	pthread_mutex_t lock;
@@ -49,7 +55,9 @@ struct rsp_server {
 	int conn;          /* the connected gdb, or -1 */
 	bool conn_new;     /* attached since the run loop last looked */
 	bool conn_dead;    /* EOF seen: the run loop must let go of conn */
+	bool conn_eof;     /* the run loop, parked, read EOF on conn */
 	bool parked;       /* the run loop is serving packets */
+	bool watching;     /* the connection thread polls conn */
 	bool quit;
 	atomic_bool stop_req; /* stop the vCPU and serve */
 	uint8_t in[RSP_IN_CAP];
@@ -99,10 +107,10 @@ static bool only_acks(const uint8_t *b, size_t n)
 	return true;
 }
 
-/* Queues bytes from gdb; waits while the run loop has not caught up. */
+/* With the lock held: queues bytes from gdb; waits while the run loop
+ * has not caught up. */
 static void queue_input(struct rsp_server *s, const uint8_t *b, size_t n)
 {
-	pthread_mutex_lock(&s->lock);
 	while (!s->quit && s->in_len + n > RSP_IN_CAP) {
 		if (only_acks(s->in, s->in_len)) { /* nothing to serve */
 			s->in_len = 0;
@@ -119,7 +127,32 @@ static void queue_input(struct rsp_server *s, const uint8_t *b, size_t n)
 			kick_until_parked(s);
 		}
 	}
+}
+
+static void nudge(struct rsp_server *s)
+{
+	if (write(s->nudge[1], "n", 1) < 0 && errno != EAGAIN)
+		rax_log(LOG_WARN, rsp, "cannot wake the gdb thread");
+}
+
+/* Reads gdb's bytes while the vCPU runs.  Returns false at EOF or on a
+ * read error. */
+static bool read_running(struct rsp_server *s, int fd)
+{
+	uint8_t buf[4096];
+	bool alive = true;
+	ssize_t n;
+
+	pthread_mutex_lock(&s->lock);
+	if (!s->parked) { /* parked, the run loop reads */
+		n = read(fd, buf, sizeof(buf));
+		if (n > 0)
+			queue_input(s, buf, (size_t)n);
+		else if (!n || (errno != EINTR && errno != EAGAIN))
+			alive = false;
+	}
 	pthread_mutex_unlock(&s->lock);
+	return alive;
 }
 
 /* One gdb at a time: a second one is closed at once (gdb reports
@@ -137,16 +170,23 @@ static void refuse_second_gdb(struct rsp_server *s)
 
 static void serve_connection(struct rsp_server *s, int fd)
 {
-	struct pollfd p[3] = { { .fd = fd, .events = POLLIN },
+	struct pollfd p[4] = { { .fd = fd, .events = POLLIN },
 			       { .fd = s->wake[0], .events = POLLIN },
+			       { .fd = s->nudge[0], .events = POLLIN },
 			       { .fd = s->t.fd, .events = POLLIN } };
 	/* A tty has no listener to watch. */
-	nfds_t np = s->t.kind == RSP_T_TTY ? 2 : 3;
-	uint8_t buf[4096];
+	nfds_t np = s->t.kind == RSP_T_TTY ? 3 : 4;
+	char drain[64];
 
+	/* Non-blocking: a reader that finds the bytes gone (the other
+	 * thread took them) must not sleep holding the lock. */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK))
+		rax_log(LOG_WARN, rsp, "gdb: cannot make the connection "
+			"non-blocking: %s", strerror(errno));
 	pthread_mutex_lock(&s->lock);
 	s->conn = fd;
 	s->conn_new = true;
+	s->conn_eof = false;
 	s->in_len = 0;
 	/* A socket connection is gdb attaching: stop now, as QEMU does.  A
 	 * tty is "connected" from the start; its first packet stops us. */
@@ -157,8 +197,15 @@ static void serve_connection(struct rsp_server *s, int fd)
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	for (;;) {
-		ssize_t n;
+		bool dead;
 
+		pthread_mutex_lock(&s->lock);
+		dead = s->conn_eof; /* the run loop read EOF */
+		s->watching = !s->parked;
+		p[0].fd = s->watching ? fd : -1; /* poll skips fd -1 */
+		pthread_mutex_unlock(&s->lock);
+		if (dead)
+			break;
 		if (poll(p, np, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -166,20 +213,18 @@ static void serve_connection(struct rsp_server *s, int fd)
 		}
 		if (p[1].revents)
 			break;
-		if (np > 2 && p[2].revents)
-			refuse_second_gdb(s);
-		if (!p[0].revents)
-			continue;
-		n = read(fd, buf, sizeof(buf));
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n <= 0)
+		if (p[2].revents && read(s->nudge[0], drain, sizeof(drain)) < 0 &&
+		    errno != EAGAIN)
 			break;
-		queue_input(s, buf, (size_t)n);
+		if (np > 3 && p[3].revents)
+			refuse_second_gdb(s);
+		if (p[0].revents && !read_running(s, fd))
+			break;
 	}
 	/* Let the run loop drop the connection before closing it. */
 	pthread_mutex_lock(&s->lock);
 	s->conn_dead = true;
+	s->watching = false;
 	pthread_cond_broadcast(&s->cond);
 	while (!s->quit && s->conn_dead) {
 		if (!s->parked)
@@ -260,14 +305,20 @@ static void send_stop(struct rsp_server *s)
 
 static void set_parked(struct rsp_server *s, bool parked)
 {
+	bool wake;
+
 	pthread_mutex_lock(&s->lock);
 	s->parked = parked;
 	/* Parked, the run loop sees all input; leaving, it must come back
 	 * for bytes that arrived meanwhile (Ctrl-C right after `c`). */
 	atomic_store(&s->stop_req, !parked && s->in_len &&
 		     !only_acks(s->in, s->in_len));
+	/* Running, the connection thread must watch gdb's socket again. */
+	wake = !parked && !s->watching && s->conn >= 0;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+	if (wake)
+		nudge(s);
 }
 
 /* Picks up attach/detach news from the connection thread.  Returns true
@@ -301,16 +352,48 @@ static bool take_conn_events(struct rsp_server *s)
 	return dead;
 }
 
-/* Moves queued bytes to rx, waiting up to 50 ms for some.  Returns false
- * when nothing arrived. */
+/* Parked: reads gdb's socket into rx, waiting up to 50 ms for bytes.
+ * EOF or a read error is passed on to the connection thread, which ends
+ * the connection as when it reads the EOF itself. */
+static bool read_parked(struct rsp_server *s)
+{
+	struct pollfd p = { .fd = s->fd, .events = POLLIN };
+	bool got = false, dead = false;
+	ssize_t n;
+
+	if (poll(&p, 1, 50) <= 0)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	if (!s->conn_dead && !s->conn_eof && !s->conn_new && !s->in_len) {
+		n = read(s->fd, s->rx, sizeof(s->rx));
+		if (n > 0) {
+			s->rx_len = (size_t)n;
+			s->rx_off = 0;
+			got = true;
+		} else if (!n || (errno != EINTR && errno != EAGAIN)) {
+			/* The connection thread ends the connection as if
+			 * it had read the EOF (conn_dead, then close). */
+			s->conn_eof = dead = true;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (dead)
+		nudge(s);
+	return got;
+}
+
+/* Moves queued bytes to rx, or reads the socket, waiting up to 50 ms for
+ * some.  Returns false when nothing arrived. */
 static bool fetch_input(struct rsp_server *s)
 {
-	bool got;
+	bool got, direct;
 
 	if (s->rx_off < s->rx_len)
 		return true;
 	pthread_mutex_lock(&s->lock);
-	if (!s->in_len && !s->conn_dead && !s->conn_new)
+	direct = s->fd >= 0 && !s->in_len && !s->conn_dead &&
+		 !s->conn_eof && !s->conn_new;
+	if (!direct && !s->in_len && !s->conn_dead && !s->conn_new)
 		timed_wait(s, 50);
 	/* Connection news first: take_conn_events() adopts the new fd. */
 	got = s->in_len > 0 && !s->conn_new;
@@ -322,7 +405,7 @@ static bool fetch_input(struct rsp_server *s)
 		pthread_cond_broadcast(&s->cond);
 	}
 	pthread_mutex_unlock(&s->lock);
-	return got;
+	return got || (direct && read_parked(s));
 }
 
 static int kill_status(struct rsp_server *s)
@@ -569,6 +652,7 @@ int rsp_open(struct machine *m, const char *addr, bool wait,
 	s->held = wait;
 	s->conn = s->fd = -1;
 	s->wake[0] = s->wake[1] = -1;
+	s->nudge[0] = s->nudge[1] = -1;
 	rsp_session_init(&s->sess, m);
 	rsp_parser_init(&s->parser);
 	pthread_mutex_init(&s->lock, NULL);
@@ -576,7 +660,8 @@ int rsp_open(struct machine *m, const char *addr, bool wait,
 	ret = rsp_transport_open(&s->t, addr, e);
 	if (ret)
 		goto out_free;
-	if (pipe2(s->wake, O_CLOEXEC)) {
+	if (pipe2(s->wake, O_CLOEXEC) ||
+	    pipe2(s->nudge, O_CLOEXEC | O_NONBLOCK)) {
 		ret = rax_errf(e, -errno, "--gdb: pipe: %s", strerror(errno));
 		goto out_close;
 	}
@@ -612,6 +697,10 @@ void rsp_close(struct rsp_server *s)
 		close(s->wake[0]);
 	if (s->wake[1] >= 0)
 		close(s->wake[1]);
+	if (s->nudge[0] >= 0)
+		close(s->nudge[0]);
+	if (s->nudge[1] >= 0)
+		close(s->nudge[1]);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	rsp_buf_free(&s->reply);

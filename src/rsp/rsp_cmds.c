@@ -10,8 +10,10 @@
 #include "paging/paging.h"
 #include "rsp/rsp_regs.h"
 
-/* Largest m reply: two hex digits per byte must fit one packet. */
-#define RSP_MAX_MEM ((RSP_MAX_PACKET - 16) / 2)
+/* Largest m reply: what gdb asks for at most (PacketSize / 2 bytes,
+ * gdb's remote.c), so a request is never answered in two parts.  The
+ * reply buffer grows to fit. */
+#define RSP_MAX_MEM (RSP_MAX_PACKET / 2)
 
 void rsp_session_init(struct rsp_session *s, struct machine *m)
 {
@@ -392,8 +394,49 @@ static enum rsp_action q_supported(struct rsp_session *s, const char *arg,
 				   struct rsp_buf *reply, struct rsp_buf *con)
 {
 	rsp_buf_printf(reply, "PacketSize=%x;qXfer:features:read+;"
-		       "QStartNoAckMode+;swbreak+;hwbreak+;vContSupported+",
+		       "qXfer:threads:read+;QStartNoAckMode+;swbreak+;"
+		       "hwbreak+;vContSupported+",
 		       RSP_MAX_PACKET);
+	return RSP_ACT_REPLY;
+}
+
+/* The part [off, off + len) of a qXfer object: m<data> when more
+ * follows, l<data> for the last part (gdb manual, "qXfer read"). */
+static void xfer_part(const char *obj, const char *p, struct rsp_buf *reply)
+{
+	size_t total = strlen(obj);
+	uint64_t off, len;
+
+	if (parse_addr_len(p, &off, &len, &p) || *p) {
+		reply_err(reply, 22);
+		return;
+	}
+	if (off >= total) {
+		rsp_buf_puts(reply, "l");
+		return;
+	}
+	if (len > RSP_MAX_PACKET / 2) /* room for escapes */
+		len = RSP_MAX_PACKET / 2;
+	if (len > total - off)
+		len = total - off;
+	rsp_buf_puts(reply, off + len < total ? "m" : "l");
+	rsp_buf_add(reply, obj + off, len);
+}
+
+/* qXfer:threads:read::OFFSET,LENGTH: our one thread.  gdb refreshes its
+ * thread list at every stop; this answers in one round trip where
+ * qfThreadInfo/qsThreadInfo take two. */
+static enum rsp_action q_threads(struct rsp_session *s, const char *p,
+				 struct rsp_buf *reply, struct rsp_buf *con)
+{
+	static const char xml[] = "<?xml version=\"1.0\"?>\n<threads>\n"
+		"<thread id=\"1\" core=\"0\"/>\n</threads>\n";
+
+	if (*p++ != ':') { /* the annex is empty */
+		rsp_buf_puts(reply, "E00");
+		return RSP_ACT_REPLY;
+	}
+	xfer_part(xml, p, reply);
 	return RSP_ACT_REPLY;
 }
 
@@ -401,28 +444,11 @@ static enum rsp_action q_supported(struct rsp_session *s, const char *arg,
 static enum rsp_action q_features(struct rsp_session *s, const char *p,
 				  struct rsp_buf *reply, struct rsp_buf *con)
 {
-	size_t total = strlen(rsp_target_xml);
-	uint64_t off, len;
-
 	if (!starts(p, "target.xml:")) {
 		rsp_buf_puts(reply, "E00");
 		return RSP_ACT_REPLY;
 	}
-	p += strlen("target.xml:");
-	if (parse_addr_len(p, &off, &len, &p) || *p) {
-		reply_err(reply, 22);
-		return RSP_ACT_REPLY;
-	}
-	if (off >= total) {
-		rsp_buf_puts(reply, "l");
-		return RSP_ACT_REPLY;
-	}
-	if (len > RSP_MAX_PACKET / 2) /* room for escapes */
-		len = RSP_MAX_PACKET / 2;
-	if (len > total - off)
-		len = total - off;
-	rsp_buf_puts(reply, off + len < total ? "m" : "l");
-	rsp_buf_add(reply, rsp_target_xml + off, len);
+	xfer_part(rsp_target_xml, p + strlen("target.xml:"), reply);
 	return RSP_ACT_REPLY;
 }
 
@@ -475,6 +501,7 @@ static const struct named_cmd {
 } named_cmds[] = {
 	{ "qSupported", true, NULL, q_supported },
 	{ "qXfer:features:read:", true, NULL, q_features },
+	{ "qXfer:threads:read:", true, NULL, q_threads },
 	{ "qRcmd,", true, NULL, q_rcmd },
 	{ "qC", false, "QC1", NULL },
 	{ "qfThreadInfo", false, "m1", NULL },
@@ -506,6 +533,28 @@ static enum rsp_action cmd_named(struct rsp_session *s, const char *pkt,
 
 /* ---- stop replies --------------------------------------------------- */
 
+/* rbp, rsp and rip in the stop reply ("n:value;", target byte order):
+ * with them gdb prints the stop and unwinds the first frame without a
+ * `g` packet, one round trip fewer per stepi.  Left out when the engine
+ * cannot give its registers (gdb then asks with `g` and sees the error). */
+static void expedite_regs(const struct rsp_session *s, struct rsp_buf *reply)
+{
+	static const unsigned regs[] = { 6, 7, 16 }; /* rbp, rsp, rip */
+	struct rsp_cpu c = { .fpu_ok = false };
+	uint8_t v[8];
+
+	/* The general registers only: no FPU or MSR fetch (ioctls on KVM)
+	 * for a stop gdb may never look further into. */
+	if (s->m->ops->get_regs(s->m, &c.r))
+		return;
+	for (size_t i = 0; i < sizeof(regs) / sizeof(*regs); i++) {
+		rsp_reg_get(&c, regs[i], v);
+		rsp_buf_printf(reply, "%02x:", regs[i]);
+		rsp_buf_hex(reply, v, sizeof(v));
+		rsp_buf_puts(reply, ";");
+	}
+}
+
 void rsp_stop_reply(const struct rsp_session *s, struct rsp_buf *reply)
 {
 	static const char *const watch[] = {
@@ -531,6 +580,7 @@ void rsp_stop_reply(const struct rsp_session *s, struct rsp_buf *reply)
 	default:
 		break;
 	}
+	expedite_regs(s, reply);
 }
 
 /* ---- dispatch ------------------------------------------------------- */

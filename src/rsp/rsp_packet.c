@@ -219,43 +219,157 @@ void rsp_buf_printf(struct rsp_buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+/* "00" to "ff": byte i's two hex digits at 2 * i. */
+static const char hex_pairs[513] =
+	"000102030405060708090a0b0c0d0e0f"
+	"101112131415161718191a1b1c1d1e1f"
+	"202122232425262728292a2b2c2d2e2f"
+	"303132333435363738393a3b3c3d3e3f"
+	"404142434445464748494a4b4c4d4e4f"
+	"505152535455565758595a5b5c5d5e5f"
+	"606162636465666768696a6b6c6d6e6f"
+	"707172737475767778797a7b7c7d7e7f"
+	"808182838485868788898a8b8c8d8e8f"
+	"909192939495969798999a9b9c9d9e9f"
+	"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
+	"b0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+	"c0c1c2c3c4c5c6c7c8c9cacbcccdcecf"
+	"d0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+	"e0e1e2e3e4e5e6e7e8e9eaebecedeeef"
+	"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
 void rsp_buf_hex(struct rsp_buf *b, const void *data, size_t n)
 {
-	static const char digits[] = "0123456789abcdef";
 	const uint8_t *d = data;
+	char *o;
 
 	if (!reserve(b, 2 * n))
 		return;
-	for (size_t i = 0; i < n; i++) {
-		b->p[b->len++] = digits[d[i] >> 4];
-		b->p[b->len++] = digits[d[i] & 15];
-	}
+	/* Through a local pointer: stores via b->p may alias b->len. */
+	o = b->p + b->len;
+	for (size_t i = 0; i < n; i++, o += 2)
+		memcpy(o, hex_pairs + 2 * d[i], 2);
+	b->len += 2 * n;
 	b->p[b->len] = 0;
+}
+
+/* The repeat count of a run of `len` copies (1 + count extra copies),
+ * as sent: count + 29 must be printable and neither `#` nor `$` (gdb
+ * manual, "Overview": run-length encoding), so 3 to 97, skipping 6 and
+ * 7.  0 means "send the byte as it is". */
+static unsigned rle_count(size_t len)
+{
+	unsigned n = len - 1 > 97 ? 97 : (unsigned)(len - 1);
+
+	if (n == 6 || n == 7)
+		n = 5;
+	return n >= 3 ? n : 0;
+}
+
+static bool needs_escape(uint8_t c)
+{
+	return c == '}' || c == '*' || c == '#' || c == '$';
+}
+
+/* Word-at-a-time helpers (8 bytes): the classic "has a zero byte" test,
+ * exact for whether any byte is zero. */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+static uint64_t zero_byte(uint64_t v)
+{
+	return (v - ONES) & ~v & HIGHS;
+}
+
+/* Length of the run of d[0] at d[0..n), n >= 4, at most 98 (1 + 97
+ * repeats). */
+static size_t run_length(const uint8_t *d, size_t n)
+{
+	uint64_t w, all = d[0] * ONES;
+	size_t run = 1;
+
+	if (d[1] != d[0] || d[2] != d[0] || d[3] != d[0])
+		return 1;
+	n = n < 98 ? n : 98;
+	while (run + 8 <= n && (memcpy(&w, d + run, 8), w == all))
+		run += 8;
+	while (run < n && d[run] == d[0])
+		run++;
+	return run;
+}
+
+/* Appends one byte (escaped if need be), or a run of it, at o; returns
+ * how many payload bytes it took. */
+static size_t frame_byte(const uint8_t *d, size_t n, char **o, unsigned *sum)
+{
+	uint8_t c = d[0];
+	unsigned rep;
+
+	if (needs_escape(c)) { /* never run-length encoded */
+		*(*o)++ = '}';
+		*(*o)++ = (char)(c ^ 0x20);
+		*sum += '}' + (c ^ 0x20u);
+		return 1;
+	}
+	*(*o)++ = (char)c;
+	*sum += c;
+	rep = n >= 4 ? rle_count(run_length(d, n)) : 0;
+	if (!rep)
+		return 1;
+	*(*o)++ = '*';
+	*(*o)++ = (char)(rep + 29);
+	*sum += '*' + rep + 29;
+	return 1 + rep;
+}
+
+/* True when none of the 8 bytes at d needs escaping or starts a run,
+ * i.e. differs from the byte after it (reads d[0..8]). */
+static bool plain_word(const uint8_t *d, uint64_t *word)
+{
+	uint64_t x, y;
+
+	memcpy(&x, d, 8);
+	memcpy(&y, d + 1, 8);
+	*word = x;
+	return !(zero_byte(x ^ ('#' * ONES)) | zero_byte(x ^ ('$' * ONES)) |
+		 zero_byte(x ^ ('}' * ONES)) | zero_byte(x ^ ('*' * ONES)) |
+		 zero_byte(x ^ y));
+}
+
+/* The sum of the 8 bytes of x. */
+static unsigned byte_sum(uint64_t x)
+{
+	uint64_t pairs = (x & 0x00ff00ff00ff00ffull) +
+			 ((x >> 8) & 0x00ff00ff00ff00ffull);
+
+	return (unsigned)((pairs * 0x0001000100010001ull) >> 48);
 }
 
 void rsp_frame(struct rsp_buf *out, const void *payload, size_t n)
 {
 	const uint8_t *d = payload;
-	uint8_t sum = 0;
+	unsigned sum = 0;
+	size_t i = 0;
+	uint64_t w;
 	char *o;
 
 	if (!reserve(out, 2 * n + 4)) /* worst case: every byte escaped */
 		return;
 	o = out->p + out->len;
 	*o++ = '$';
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = d[i];
-
-		if (c == '#' || c == '$' || c == '}' || c == '*') {
-			*o++ = '}';
-			sum += '}';
-			c ^= 0x20;
+	while (i < n) {
+		/* Fast path: 8 plain bytes (hex of busy memory) at once. */
+		if (i + 9 <= n && plain_word(d + i, &w)) {
+			memcpy(o, &w, 8);
+			o += 8;
+			sum += byte_sum(w);
+			i += 8;
+			continue;
 		}
-		*o++ = (char)c;
-		sum += c;
+		i += frame_byte(d + i, n - i, &o, &sum);
 	}
 	out->len = (size_t)(o - out->p);
-	rsp_buf_printf(out, "#%02x", sum);
+	rsp_buf_printf(out, "#%02x", sum & 0xff);
 }
 
 int rsp_unhex(const char *hex, void *out, size_t n)

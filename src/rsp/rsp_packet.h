@@ -13,8 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Largest decoded payload accepted; announced as PacketSize. */
-#define RSP_MAX_PACKET 0x10000u
+/* Largest decoded payload accepted; announced as PacketSize.  gdb sizes
+ * its `m` requests by it (PacketSize / 2 bytes, whose hex fills one
+ * packet), so it sets how many round trips a bulk read takes. */
+#define RSP_MAX_PACKET 0x40000u
 
 enum rsp_event {
 	RSP_EV_NONE,      /* the chunk ended inside a packet: feed more */
@@ -67,7 +69,9 @@ void rsp_buf_printf(struct rsp_buf *b, const char *fmt, ...)
 /* Appends n bytes as 2n lowercase hex digits. */
 void rsp_buf_hex(struct rsp_buf *b, const void *data, size_t n);
 
-/* Appends `$payload#cc` to out, escaping `#`, `$`, `}` and `*`. */
+/* Appends `$payload#cc` to out, escaping `#`, `$`, `}` and `*`, and
+ * run-length encoding runs of four or more other bytes (gdb decodes
+ * `X*n` in every reply; hex dumps of zeroed memory shrink ~30 times). */
 void rsp_frame(struct rsp_buf *out, const void *payload, size_t n);
 
 /* Hex helpers.  rsp_unhex() decodes 2n digits into n bytes; returns 0 or

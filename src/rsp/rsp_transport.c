@@ -234,7 +234,14 @@ int rsp_transport_write(int fd, const void *buf, size_t len)
 		if (n < 0 && (errno == ENOTSOCK || errno == ENOSYS))
 			n = write(fd, p, len);
 		if (n < 0) {
+			struct pollfd pf = { .fd = fd, .events = POLLOUT };
+
 			if (errno == EINTR)
+				continue;
+			/* The connection is non-blocking (rsp.c): wait for
+			 * room as a blocking write would. */
+			if (errno == EAGAIN && (poll(&pf, 1, -1) >= 0 ||
+						errno == EINTR))
 				continue;
 			return -errno;
 		}

@@ -28,7 +28,8 @@ int rsp_transport_open(struct rsp_transport *t, const char *addr,
  * closes, -ECANCELED when wake_fd became readable, or another -errno. */
 int rsp_transport_accept(struct rsp_transport *t, int wake_fd);
 
-/* Writes all of buf; returns 0 or -errno (never raises SIGPIPE). */
+/* Writes all of buf, waiting for room when fd is non-blocking; returns 0
+ * or -errno (never raises SIGPIPE). */
 int rsp_transport_write(int fd, const void *buf, size_t len);
 
 void rsp_transport_close(struct rsp_transport *t);

@@ -134,6 +134,26 @@ def test_detach_lets_the_guest_run_and_a_new_gdb_attaches(procs, tmp_path):
     assert t.wait(10) == 0
 
 
+def test_a_gdb_that_hangs_up_while_held_leaves_room_for_the_next(
+        procs, tmp_path):
+    # The server reads gdb's socket itself while the guest is stopped, so
+    # it is the one that sees the EOF; the connection must still end and
+    # the next gdb be served, with the guest still held (--wait).
+    t, a = start(procs, tmp_path)
+    for _ in range(2):
+        r = Raw(int(a.rsplit(":", 1)[1]))
+        r.packet("?")
+        assert r.reply().startswith("T05thread:01;")
+        r.close()
+        time.sleep(0.3)
+        assert t.poll() is None, t.read_stderr()
+    g = attach(procs, a)
+    assert g.reg("rip") == 0x100000  # still held at the entry
+    g.cmd("kill")
+    assert t.wait(10) == 0
+    assert "refused" not in t.read_stderr()
+
+
 def test_a_second_gdb_is_refused_while_one_is_attached(procs, tmp_path):
     t, a = start(procs, tmp_path)
     g = attach(procs, a)
@@ -256,6 +276,12 @@ def csum(payload):
     return "%02x" % (sum(payload.encode()) & 0xff)
 
 
+def unrle(payload):
+    """Expands run-length encoding: X*n is X and n - 29 more copies."""
+    return re.sub(r"(.)\*(.)", lambda m: m.group(1) * (ord(m.group(2)) - 28),
+                  payload, flags=re.S)
+
+
 class Raw:
     def __init__(self, port):
         self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -284,7 +310,7 @@ class Raw:
         assert self.buf[end + 1:end + 3].decode() == \
             "%02x" % (sum(payload) & 0xff)
         self.buf = self.buf[end + 3:]
-        return payload.decode()
+        return unrle(payload.decode())
 
     def close(self):
         self.s.close()
@@ -302,10 +328,12 @@ def test_the_server_naks_bad_checksums_and_rejects_oversize(procs, tmp_path):
         assert r.buf == b"-"
         r.buf = b""
         r.packet("?")
-        assert r.reply() == "T05thread:01;"
+        # rbp, rsp, rip (06, 07, 10) expedited after the reason.
+        assert re.fullmatch(r"T05thread:01;06:0{16};07:[0-9a-f]{16};"
+                            r"10:0000100000000000;", r.reply())
         r.packet("qUnknownThing")
         assert r.reply() == ""
-        big = "m" * 0x10010
+        big = "m" * 0x40010
         r.packet(big)
         assert r.reply() == "E07"
         r.packet("m100000,b")
@@ -314,7 +342,7 @@ def test_the_server_naks_bad_checksums_and_rejects_oversize(procs, tmp_path):
         assert r.reply() == "E14"
         # Range stepping: step while rip stays in [100000,100006).
         r.packet("vCont;r100000,100006")
-        assert r.reply() == "T05thread:01;"
+        assert r.reply().startswith("T05thread:01;06:")
         r.packet("p10")
         assert r.reply() == "0600100000000000"
         # A NAK makes the server send its last packet again.
