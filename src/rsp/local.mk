@@ -28,10 +28,16 @@ tests_unit_test_rsp_target_LDADD = librax.a $(LIBS)
 # `make check-gdb` runs everything, with the sessions where rax runs on
 # real KVM nested in QEMU (tests/nested) as well.
 EXTRA_DIST += bench/fuzz/run.sh bench/fuzz/fuzz_rsp.c \
+	tests/nested/qemu-backports.sh \
 	tests/py/conftest.py tests/py/test_gdb_fake.py \
 	tests/py/test_gdb_linux.py tests/py/gdb-fake.sh tests/py/gdb-linux.sh
 TESTS += tests/py/gdb-fake.sh tests/py/gdb-linux.sh
+# The nested sessions run on the QEMU of tests/nested/qemu-backports.sh
+# (10.0.x, whose TCG arms KVM's debug registers) when it can be fetched,
+# else on the system's; RAX_NESTED_QEMU=PATH picks one.
 check-gdb: rax$(EXEEXT) rax-static$(EXEEXT) $(check_PROGRAMS)
+	RAX_NESTED_QEMU=$${RAX_NESTED_QEMU:-$$($(SHELL) \
+	  $(srcdir)/tests/nested/qemu-backports.sh || true)} \
 	RAX_BUILD=$(abs_top_builddir) $(PYTHON3) -m pytest -v \
 	  -p no:cacheprovider $(srcdir)/tests/py/test_gdb_fake.py \
 	  $(srcdir)/tests/py/test_gdb_linux.py $(PYTEST_FLAGS)
