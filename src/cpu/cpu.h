@@ -164,6 +164,8 @@ struct cpu {
 	 * fault; decoded under this state into separate blocks (tag bit
 	 * 63) with the faulting ones replaced by DEC_OP_UD/CPU_OP_NM. */
 	bool fpu_trap;
+	/* x87 exception flags the current x87 instruction raised (x87.c). */
+	uint16_t x87_raised;
 	int exc_vec, exc_depth;
 	uint32_t exc_err;
 	bool exc_has_err;
@@ -400,6 +402,11 @@ void cpu_set_cr0(struct cpu *c, uint64_t v);
 void cpu_set_cr4(struct cpu *c, uint64_t v);
 void cpu_update_mode(struct cpu *c);
 void cpu_update_fpu_trap(struct cpu *c);
+/* Recomputes FSW.ES and B from the exception flags and FCW masks after
+ * FXRSTOR (x87.c). */
+void cpu_x87_sync_es(struct cpu *c);
+/* Raises #MF when FSW.ES is set (WAIT/FWAIT and waiting x87). */
+void cpu_x87_wait(struct cpu *c);
 void cpu_tf_from_result(struct cpu *c);
 int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v);
 int cpu_wrmsr(struct cpu *c, uint32_t msr, uint64_t v);

@@ -769,6 +769,8 @@ void op_emms(struct cpu *c, const struct dec_insn *d)
 
 void op_fwait(struct cpu *c, const struct dec_insn *d)
 {
+	(void)d;
+	cpu_x87_wait(c); /* a pending unmasked x87 exception: #MF */
 }
 
 void op_grp15(struct cpu *c, const struct dec_insn *d)
@@ -812,6 +814,7 @@ void op_grp15(struct cpu *c, const struct dec_insn *d)
 		memcpy(img + FX_MXCSR + 4, c->fx + FX_MXCSR + 4, 4);
 		memcpy(c->fx, img, 288);
 		memcpy(c->fx + 288, img + 288, 128); /* ... XMM8-15 */
+		cpu_x87_sync_es(c);
 		return;
 	}
 	case 2: { /* LDMXCSR */

@@ -161,8 +161,10 @@ static void cmp_fpu(struct diff *df, const uint8_t *h, const uint8_t *r,
 	uint16_t fsw_mask = (uint16_t)(0x4700 & ~fsw_undef);
 	uint32_t mh, mr;
 
-	/* Known deviations (README): rax models neither C1 as the round-up
-	 * indicator nor TOP nor the exception flags; --strict compares them. */
+	/* The exception flags, SF, ES and B are compared; known deviations
+	 * (README): rax models neither C1 as the round-up indicator
+	 * everywhere nor TOP; --strict compares them. */
+	fsw_mask |= 0x80ff;
 	if (opt.strict)
 		fsw_mask |= 0xb8ff;
 	else if (fsw_undef & DX_FSW_C1R)
