@@ -762,6 +762,7 @@ void op_emms(struct cpu *c, const struct dec_insn *d)
 		cpu_ud(c);
 	if (c->cr0 & CR0_TS)
 		cpu_raise(c, EXC_NM, 0, false);
+	cpu_x87_wait(c);
 	c->fx[FX_FTW] = 0;
 }
 

@@ -64,8 +64,8 @@ static inline void mmx_tags(struct cpu *c)
 	c->fx[FX_FTW] = 0xff;
 }
 
-/* Every MMX instruction but EMMS: #UD with CR0.EM, #NM with CR0.TS
- * (SDM Vol. 2 MMX instruction pages, "Protected Mode Exceptions").  The
+/* Every MMX instruction but EMMS: #UD with CR0.EM, #NM with CR0.TS,
+ * #MF with a pending unmasked x87 exception (SDM Vol. 2 MMX instruction pages, "Protected Mode Exceptions").  The
  * tag update comes at the end (put_mm, mmx_tags). */
 static inline void mmx_enter(struct cpu *c)
 {
@@ -73,6 +73,7 @@ static inline void mmx_enter(struct cpu *c)
 		cpu_ud(c);
 	if (c->cr0 & CR0_TS)
 		cpu_raise(c, EXC_NM, 0, false);
+	cpu_x87_wait(c); /* #MF: a pending unmasked x87 exception */
 }
 
 static inline void need_66(struct cpu *c, const struct dec_insn *d)

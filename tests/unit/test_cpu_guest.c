@@ -478,6 +478,55 @@ static void unmasked_x87_divide_by_zero_raises_mf_at_the_next_wait(
 	test_machine_destroy(&m);
 }
 
+/* x87 stack faults (SDM Vol. 1 §8.5.1.1), IM masked: the ninth FLD1
+ * overflows (IE, SF, C1 = 1), FADD of an empty ST1 underflows (IE, SF,
+ * C1 = 0); both leave the QNaN indefinite in ST0.  Expected status
+ * words are this host's (FNSTSW after the same code natively: 3a41 and
+ * 0041), TOP masked: rax keeps TOP at 0.
+ * Source (GNU as):
+ *	fninit
+ *	fld1 (nine times)
+ *	fnstsw 0x9100
+ *	fstpt 0x9110
+ *	fninit
+ *	fadd %st(1),%st
+ *	fnstsw 0x9102
+ *	fstpt 0x9120
+ *	xor %eax,%eax
+ *	out %eax,$0xf4
+ *	hlt
+ */
+static const uint8_t sf_prog[] = {
+  0xdb, 0xe3, 0xd9, 0xe8, 0xd9, 0xe8, 0xd9, 0xe8, 0xd9, 0xe8, 0xd9, 0xe8,
+  0xd9, 0xe8, 0xd9, 0xe8, 0xd9, 0xe8, 0xd9, 0xe8, 0xdd, 0x3c, 0x25, 0x00,
+  0x91, 0x00, 0x00, 0xdb, 0x3c, 0x25, 0x10, 0x91, 0x00, 0x00, 0xdb, 0xe3,
+  0xd8, 0xc1, 0xdd, 0x3c, 0x25, 0x02, 0x91, 0x00, 0x00, 0xdb, 0x3c, 0x25,
+  0x20, 0x91, 0x00, 0x00, 0x31, 0xc0, 0xe7, 0xf4, 0xf4
+};
+
+static void x87_stack_overflow_and_underflow_give_the_indefinite(void)
+{
+	static const uint8_t indef[10] = { 0, 0, 0, 0, 0, 0, 0, 0xc0, 0xff,
+					   0xff };
+	struct machine m;
+	struct vcpu_stop stop;
+	struct rax_err e = { "" };
+	uint16_t sw[2];
+
+	reports = 0;
+	CHECK(!test_machine_init(&m));
+	CHECK(!iobus_register(&m.pio, 0xf4, 1, report_port, &m, "report"));
+	memcpy(m.mem.host + CODE_BASE, sf_prog, sizeof(sf_prog));
+	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), 0);
+	CHECK_EQ(reports, 1);
+	memcpy(sw, m.mem.host + 0x9100, 4);
+	CHECK_EQ(sw[0] & ~0x3800, 0x0241);
+	CHECK_EQ(sw[1] & ~0x3800, 0x0041);
+	CHECK(!memcmp(m.mem.host + 0x9110, indef, 10));
+	CHECK(!memcmp(m.mem.host + 0x9120, indef, 10));
+	test_machine_destroy(&m);
+}
+
 int main(void)
 {
 	program_runs_to_its_report();
@@ -489,5 +538,6 @@ int main(void)
 	the_clock_is_instructions_or_host_time();
 	unmasked_x87_divide_by_zero_raises_mf_at_the_next_wait(0x20);
 	unmasked_x87_divide_by_zero_raises_mf_at_the_next_wait(0);
+	x87_stack_overflow_and_underflow_give_the_indefinite();
 	return test_summary("test_cpu_guest");
 }
