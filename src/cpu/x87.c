@@ -407,6 +407,7 @@ static void store_fp(struct cpu *c, uint64_t la, unsigned n)
 		uint64_t lo;
 		uint16_t hi;
 
+		set_fsw(c, fsw(c) & ~FSW_C1); /* not rounded */
 		memcpy(b, &v, 10);
 		memcpy(&lo, b, 8);
 		memcpy(&hi, b + 8, 2);
@@ -549,8 +550,12 @@ static bool d9_special(struct cpu *c, unsigned lo)
 		return true;
 	}
 	switch (lo) {
-	case 0x20: set_st(c, 0, -a); return true;
+	case 0x20: /* FCHS, FABS: C1 = 0 (SDM Vol. 2) */
+		set_fsw(c, fsw(c) & ~FSW_C1);
+		set_st(c, 0, -a);
+		return true;
 	case 0x21: /* FABS clears the sign bit, of NaNs too */
+		set_fsw(c, fsw(c) & ~FSW_C1);
 		set_st(c, 0, __builtin_fabsl(a));
 		return true;
 	case 0x24: compare(c, -1, 0.0L, true); return true;
@@ -717,6 +722,8 @@ static bool x87_reg(struct cpu *c, unsigned esc, unsigned reg, unsigned i)
 					a = indefinite();
 				if (st_empty(c, i))
 					b = indefinite();
+			} else {
+				set_fsw(c, fsw(c) & ~FSW_C1);
 			}
 			set_st(c, 0, b);
 			set_st(c, i, a);
@@ -776,6 +783,8 @@ static bool x87_reg(struct cpu *c, unsigned esc, unsigned reg, unsigned i)
 			if (st_empty(c, 0)) {
 				stack_fault(c, false);
 				a = indefinite();
+			} else { /* not rounded: C1 = 0 */
+				set_fsw(c, fsw(c) & ~FSW_C1);
 			}
 			set_st(c, i, a);
 			if (reg == 3)
