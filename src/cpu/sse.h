@@ -65,8 +65,9 @@ static inline void mmx_tags(struct cpu *c)
 }
 
 /* Every MMX instruction but EMMS: #UD with CR0.EM, #NM with CR0.TS,
- * #MF with a pending unmasked x87 exception (SDM Vol. 2 MMX instruction pages, "Protected Mode Exceptions").  The
- * tag update comes at the end (put_mm, mmx_tags). */
+ * #MF with a pending unmasked x87 exception (SDM Vol. 2 MMX instruction
+ * pages, "Protected Mode Exceptions").  The tag update comes at the end
+ * (put_mm, mmx_tags). */
 static inline void mmx_enter(struct cpu *c)
 {
 	if (c->cr0 & CR0_EM)
