@@ -414,6 +414,8 @@ static int kvm_run_vcpu(struct machine *m, unsigned flags,
 			ret = rax_errf(e, -errno, "kvm: KVM_RUN: %s", strerror(errno));
 			break;
 		}
+		if (k->nswbp)
+			kvm_swbp_refresh(m);
 		reason = k->run->exit_reason;
 		if (reason < KVM_EXIT_REASONS)
 			k->exits[reason]++;

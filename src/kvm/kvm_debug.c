@@ -57,6 +57,33 @@ static int swbp_insert(struct machine *m, uint64_t gva)
 	return 0;
 }
 
+/* After each exit: an int3 the guest has overwritten since (a
+ * decompressor or loader rewriting the page, text patching) is put back,
+ * and the guest's new byte becomes the one to restore.  The check runs
+ * at VM exits, so a guest that overwrites the byte and executes it with
+ * no exit in between still misses the breakpoint.  Returns how many
+ * were re-inserted. */
+int kvm_swbp_refresh(struct machine *m)
+{
+	struct kvm_engine *k = kvm_of(m);
+	int n = 0;
+
+	for (int i = 0; i < k->nswbp; i++) {
+		uint8_t *p = gm_ptr(&m->mem, k->swbp[i].gpa, 1);
+
+		if (!p || *p == 0xcc)
+			continue;
+		k->swbp[i].orig = *p;
+		*p = 0xcc;
+		n++;
+		rax_log(LOG_DEBUG, kvm, "sw breakpoint %#llx: the guest "
+			"overwrote the int3 at guest-physical %#llx; "
+			"re-inserted", (unsigned long long)k->swbp[i].gva,
+			(unsigned long long)k->swbp[i].gpa);
+	}
+	return n;
+}
+
 static int swbp_remove(struct machine *m, uint64_t gva)
 {
 	struct kvm_engine *k = kvm_of(m);

@@ -72,6 +72,7 @@ int kvm_debug_apply(struct machine *m, bool step);
  * guest and was re-injected. */
 bool kvm_debug_exit(struct machine *m, struct vcpu_stop *stop);
 int kvm_translate(struct machine *m, uint64_t gva, uint64_t *gpa);
+int kvm_swbp_refresh(struct machine *m);
 
 /* kvm.c: CPUID from KVM_GET_SUPPORTED_CPUID, for the VM and the self-test. */
 int kvm_setup_cpuid(int sys_fd, int vcpu_fd, struct rax_err *e);
