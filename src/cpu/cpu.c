@@ -81,13 +81,12 @@ static uint64_t cpu_clock_ns(struct machine *m)
 	return c ? cpu_now(c) : 0;
 }
 
-/* --clock host: wakes an HLT sleeping in idle(). */
+/* Wakes an HLT sleeping in idle_wait(), on either clock. */
 static void wake_idle(struct cpu *c)
 {
-	pthread_mutex_lock(&c->wake_mu);
-	c->wake = true;
-	pthread_cond_signal(&c->wake_cv);
-	pthread_mutex_unlock(&c->wake_mu);
+	atomic_fetch_add(&c->idle_wake, 1);
+	syscall(SYS_futex, (uint32_t *)&c->idle_wake, FUTEX_WAKE_PRIVATE, 1,
+		NULL, NULL, 0);
 }
 
 /* --- descriptor helpers --------------------------------------------------- */
@@ -271,31 +270,20 @@ static uint64_t host_ns(void)
 #define IDLE_SLACK_NS 1000000ull   /* jump when real time is this close */
 #define IDLE_SLEEP_NS 10000000ull  /* longest sleep between checks */
 
-/* --clock host HLT: sleep until the next deadline (at most
- * IDLE_SLEEP_NS, then look again) or a wake_idle() from another thread. */
-static int idle_host(struct cpu *c, uint64_t next)
+/* Sleeps up to gap ns (at most IDLE_SLEEP_NS), or until a
+ * wake_idle() from another thread (kick, an interrupt) has bumped
+ * idle_wake since it read `seen` (futex(2), FUTEX_WAIT). */
+static void idle_wait(struct cpu *c, uint32_t seen, uint64_t gap)
 {
-	uint64_t now = cpu_now(c), gap = IDLE_SLEEP_NS;
 	struct timespec ts;
 
-	if (next <= now)
-		return 0;
-	if (next - now < gap)
-		gap = next - now;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(gap / 1000000000ull);
-	ts.tv_nsec += (long)(gap % 1000000000ull);
-	if (ts.tv_nsec >= 1000000000l) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000l;
-	}
-	pthread_mutex_lock(&c->wake_mu);
-	while (!c->wake && pthread_cond_timedwait(&c->wake_cv, &c->wake_mu,
-						  &ts) == 0)
-		;
-	c->wake = false;
-	pthread_mutex_unlock(&c->wake_mu);
-	return 0;
+	if (gap > IDLE_SLEEP_NS)
+		gap = IDLE_SLEEP_NS;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)gap;
+	if (!atomic_load(&c->kick))
+		syscall(SYS_futex, (uint32_t *)&c->idle_wake,
+			FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
 }
 
 /* HLT with IF=1: advance the clock to the next timer deadline.  While the
@@ -308,8 +296,7 @@ static int idle_host(struct cpu *c, uint64_t next)
 static int idle(struct cpu *c, struct rax_err *e)
 {
 	struct machine *m = c->m;
-	uint64_t next = timer_next(&m->timers), now, gap;
-	struct timespec ts = { 0, 1000000 };
+	uint64_t next = timer_next(&m->timers), now;
 	uint32_t wake = atomic_load(&c->idle_wake);
 
 	if (!(c->rflags & RFLAGS_IF)) {
@@ -318,9 +305,12 @@ static int idle(struct cpu *c, struct rax_err *e)
 		return -1;
 	}
 	c->st_halt++;
-	if (c->host_clock)
-		return idle_host(c, next);
 	now = host_ns() - c->host_base;
+	if (c->host_clock) { /* sleep until the deadline (host time) */
+		if (next > now)
+			idle_wait(c, wake, next - now);
+		return 0;
+	}
 	if (next != TIMER_NEVER && next <= now + IDLE_SLACK_NS) {
 		if (next > c->icount) {
 			c->idle_ns += next - c->icount;
@@ -328,17 +318,8 @@ static int idle(struct cpu *c, struct rax_err *e)
 		}
 		return 0;
 	}
-	if (next != TIMER_NEVER) {
-		gap = next - now;
-		if (gap > IDLE_SLEEP_NS)
-			gap = IDLE_SLEEP_NS;
-		ts.tv_nsec = (long)gap;
-	}
-	/* Returns at the timeout, or at once when kick() bumped idle_wake
-	 * since it was read above (futex(2), FUTEX_WAIT). */
-	if (!atomic_load(&c->kick))
-		syscall(SYS_futex, (uint32_t *)&c->idle_wake,
-			FUTEX_WAIT_PRIVATE, wake, &ts, NULL, 0);
+	/* No timer armed: 1 ms, then look again. */
+	idle_wait(c, wake, next != TIMER_NEVER ? next - now : 1000000);
 	return 0;
 }
 
@@ -778,13 +759,7 @@ static void cpu_kick(struct machine *m)
 		return;
 	atomic_store(&c->kick, true);
 	c->next_check = 0;
-	if (c->host_clock) {
-		wake_idle(c);
-		return;
-	}
-	atomic_fetch_add(&c->idle_wake, 1);
-	syscall(SYS_futex, (uint32_t *)&c->idle_wake, FUTEX_WAKE_PRIVATE, 1,
-		NULL, NULL, 0);
+	wake_idle(c);
 }
 
 /* --- registers ------------------------------------------------------------ */
@@ -933,8 +908,7 @@ static void cpu_set_irq(struct machine *m, unsigned gsi, int level)
 	if (c && c->intc) {
 		intc_set_irq(c->intc, gsi, level);
 		c->next_check = 0;
-		if (c->host_clock)
-			wake_idle(c);
+		wake_idle(c);
 	}
 }
 
@@ -1006,8 +980,6 @@ static void cpu_destroy(struct machine *m)
 		return;
 	if (c->intc)
 		intc_destroy(c->intc);
-	pthread_cond_destroy(&c->wake_cv);
-	pthread_mutex_destroy(&c->wake_mu);
 	free(c->blocks);
 	free(c->blk_tags);
 	free(c->blk_lru);
@@ -1060,15 +1032,6 @@ static int cpu_init(struct machine *m, struct rax_err *e)
 	c->misc_enable = 1; /* fast strings enabled, as firmware leaves it */
 	c->host_base = host_ns();
 	c->host_clock = m->host_clock;
-	{
-		pthread_condattr_t ca; /* idle_host() waits on CLOCK_MONOTONIC */
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_mutex_init(&c->wake_mu, NULL);
-		pthread_cond_init(&c->wake_cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
 	cpu_set_regs(m, &m->boot_regs);
 	return 0;
 out_free:

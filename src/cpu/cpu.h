@@ -10,7 +10,6 @@
 #ifndef RAX_CPU_CPU_H
 #define RAX_CPU_CPU_H
 
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -136,21 +135,18 @@ struct cpu {
 				     instruction counter only) */
 	uint64_t host_base;       /* CLOCK_MONOTONIC at init, for idling */
 	uint64_t idle_ns;         /* clock advanced by HLT, not instructions */
-	/* Futex word: kick() bumps it and wakes an idle sleep on it, so a
-	 * halted guest stops for gdb's Ctrl-C at once, not at its next
-	 * timer (up to 10 ms later). */
+	/* Futex word: kick() and interrupts raised by other threads bump
+	 * it and wake an idle sleep on it (cpu.c wake_idle), so a halted
+	 * guest stops for gdb's Ctrl-C, or takes console input, at once. */
 	_Atomic uint32_t idle_wake;
 	/* icount of the next event check; other threads (kick, set_irq)
 	 * store 0 into it to force a check soon. */
 	_Atomic uint64_t next_check;
 	uint64_t shadow_end;      /* interrupts inhibited until icount */
 	atomic_bool kick;
-	/* --clock host: the guest's time is the host's; HLT sleeps on
-	 * wake_cv until the next timer or a kick/interrupt (wake). */
+	/* --clock host: the guest's time is the host's (HLT sleeps in
+	 * idle_wait() until the next deadline or a wake_idle()). */
 	bool host_clock;
-	bool wake;
-	pthread_mutex_t wake_mu;
-	pthread_cond_t wake_cv;
 	bool halted, trace, trace_crlf, step, sys_access;
 	bool nmi_blocked;         /* an NMI was delivered, no IRET since */
 	/* Single step (RFLAGS.TF): set by MOV SS, by every delivery, and
