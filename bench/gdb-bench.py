@@ -38,8 +38,22 @@ import time
 
 import pexpect
 
-MARKER = "RAX-GUEST-READY"
-CMDLINE = "console=ttyS0 nokaslr reboot=k"
+
+def _boot_time():
+    """bench/boot-time.py, for its guest lookup, marker and cmdline."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "boot-time.py")
+    spec = importlib.util.spec_from_file_location("boot_time", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+BOOT_TIME = _boot_time()
+MARKER = BOOT_TIME.MARKER
+CMDLINE = BOOT_TIME.CMDLINE
+guest_dir = BOOT_TIME.guest_dir
 PROMPT = r"\(gdbbench\) "
 DIRECT_MAP = 0xffff888000000000
 DUMP_LEN = 64 << 20
@@ -78,15 +92,6 @@ class BenchDump(gdb.Command):
 BenchStepi()
 BenchDump()
 '''
-
-
-def guest_dir(src):
-    d = subprocess.run(["bash", os.path.join(src, "examples", "build-guest.sh"),
-                        "--print-dir"], check=True, capture_output=True,
-                       text=True).stdout.strip()
-    if not os.path.exists(os.path.join(d, ".complete")):
-        sys.exit("bench: the default guest is not built (make guest)")
-    return d
 
 
 def free_port():
