@@ -101,10 +101,24 @@ static bool has_watch(const struct cpu *c, uint64_t page)
 	return false;
 }
 
+bool cpu_load_pdptes(struct cpu *c, uint64_t cr0, uint64_t cr3, uint64_t cr4)
+{
+	struct pg_ctx pc = { cr0, cr3, cr4, 0, read_pte, write_pte, c, NULL };
+	uint64_t p[4];
+	int ret = pg_load_pdptes(&pc, p);
+
+	if (ret == PG_FAULT)
+		return false;
+	if (ret)
+		memset(p, 0, sizeof(p));
+	memcpy(c->pdpte, p, sizeof(p));
+	return true;
+}
+
 uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user)
 {
 	struct pg_ctx pc = { c->cr0, c->cr3, c->cr4, c->efer, read_pte,
-			     write_pte, c };
+			     write_pte, c, c->pdpte };
 	struct pg_result r;
 	uint32_t pf = 0;
 	unsigned acc = kind == TLB_WRITE ? PG_WRITE :
@@ -164,12 +178,28 @@ static void check_watch(struct cpu *c, uint64_t la, unsigned n, int kind)
 void cpu_mem_slow(struct cpu *c, uint64_t la, void *buf, unsigned n,
 		  int kind)
 {
-	unsigned first = 4096 - (la & 0xfff);
+	unsigned first;
 	uint64_t pa[2];
 	unsigned len[2];
 	int parts = 1;
 	bool user = cpu_user(c);
 
+	/* Outside 64-bit mode: the segment checks, then the TLB with the
+	 * linear address (seg.c). */
+	if (la_tagged(la) && c->mode != DEC_MODE64) {
+		struct tlb_entry *e;
+
+		la = cpu_seg_check(c, la, n, kind);
+		e = tlb_hit(c, kind, la, n);
+		if (e && !c->nwp) {
+			if (kind == TLB_WRITE)
+				memcpy((void *)(e->addend + (uintptr_t)la), buf, n);
+			else
+				memcpy(buf, (void *)(e->addend + (uintptr_t)la), n);
+			return;
+		}
+	}
+	first = 4096 - (la & 0xfff);
 	if (first >= n) {
 		len[0] = n;
 	} else {
@@ -204,8 +234,11 @@ void cpu_mem_slow(struct cpu *c, uint64_t la, void *buf, unsigned n,
 
 void cpu_probe_write(struct cpu *c, uint64_t la, unsigned n)
 {
-	unsigned first = 4096 - (la & 0xfff);
+	unsigned first;
 
+	if (c->mode != DEC_MODE64 && la_tagged(la))
+		la = cpu_seg_check(c, la, n, TLB_WRITE);
+	first = 4096 - (la & 0xfff);
 	if (tlb_hit(c, TLB_WRITE, la, n))
 		return;
 	cpu_translate(c, la, TLB_WRITE, cpu_user(c));

@@ -75,6 +75,10 @@ static void build_tables(struct machine *m)
 		put64(m, P_IDT + 16 * v + 8, off >> 32);
 	}
 	put64(m, P_TSS + 4, P_KSTK);                   /* RSP0 */
+	/* No I/O permission bit map: its base beyond the limit, as Linux
+	 * gives a task without ioperm() (SDM Vol. 1 §19.5.2), so IN/OUT
+	 * at CPL 3 raise #GP as on the host. */
+	m->mem.host[P_TSS + 0x66] = 0x68;
 }
 
 int dx_interp_init(struct machine *m)

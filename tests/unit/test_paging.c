@@ -78,7 +78,7 @@ static struct pg_ctx ctx(uint64_t cr0, uint64_t cr3, uint64_t cr4,
 			 uint64_t efer)
 {
 	return (struct pg_ctx){ cr0, cr3, cr4, efer, t_read_pte, t_write_pte,
-				NULL };
+				NULL, NULL };
 }
 
 /* Entry address of va's entry in the table at `table` (4-level/PAE). */
