@@ -192,6 +192,8 @@ int main(int argc, char **argv)
 		return die(RAX_EXIT_ENGINE, "%s", e.msg);
 
 	lc.kernel = o.kernel;
+	lc.flat = o.flat;
+	lc.flat_addr = o.flat_addr;
 	lc.initrd = o.initrd;
 	lc.cmdline = o.cmdline ? o.cmdline : DEFAULT_CMDLINE;
 	lc.host_decompress = o.decompress == DECOMP_HOST ||

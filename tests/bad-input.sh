@@ -1,6 +1,7 @@
 #!/bin/sh
 # Bad kernels and initrds make rax exit with status 2 and a one-line
-# message naming the file and the problem (README "Exit status").
+# message naming the file and the problem, bad options with status 1
+# (README "Exit status").
 # Run: from the build folder, srcdir=.. sh ../tests/bad-input.sh
 # (make check does that).
 set -u
@@ -10,13 +11,20 @@ t=$(mktemp -d "${TMPDIR:-/tmp}/rax-bad-input.XXXXXX") || exit 99
 trap 'rm -rf "$t"' EXIT
 fail=0
 
-# expect WHAT PATTERN ARGS...: rax ARGS must exit 2 with PATTERN in stderr.
+# expect WHAT PATTERN ARGS...: rax ARGS must exit 2 with PATTERN in stderr
+# (expect_usage: status 1, a bad option).
 expect() {
+	want=2 expect_status "$@"
+}
+expect_usage() {
+	want=1 expect_status "$@"
+}
+expect_status() {
 	what=$1 pattern=$2
 	shift 2
 	"$rax" "$@" >"$t/out" 2>"$t/err" </dev/null
 	status=$?
-	if [ "$status" -ne 2 ] || ! grep -q -- "$pattern" "$t/err"; then
+	if [ "$status" -ne "$want" ] || ! grep -q -- "$pattern" "$t/err"; then
 		echo "FAIL: $what: status $status, stderr:"
 		sed 's/^/  /' "$t/err"
 		fail=1
@@ -105,5 +113,21 @@ dd if=/dev/zero bs=1 count=100 status=none >>"$t/elf32"
 expect "32-bit ELF" "$t/elf32: not an x86-64 ELF64 kernel" --kernel "$t/elf32"
 printf '\177ELF\002\001\001' >"$t/elfshort"
 expect "truncated ELF" "$t/elfshort: truncated ELF" --kernel "$t/elfshort"
+
+# --flat (a flat binary started in real mode): the address must be below
+# 1 MiB, the file must fit in RAM from there, and it takes no initrd or
+# command line.
+printf '\364' >"$t/hlt.bin"
+expect_usage "--flat at 1 MiB" "--flat 0x100000: expected an address below 1 MiB" \
+	--kernel "$t/hlt.bin" --flat 0x100000
+expect_usage "--flat not a number" "--flat 7c00h: expected an address" \
+	--kernel "$t/hlt.bin" --flat 7c00h
+expect_usage "--flat without a kernel" "--flat needs --kernel" --flat 0x7c00
+expect_usage "--flat with an initrd" "a flat binary takes no --initrd" \
+	--kernel "$t/hlt.bin" --flat 0x7c00 --initrd "$t/hlt.bin"
+truncate -s 17M "$t/big.bin"
+expect "--flat binary larger than memory" \
+	"$t/big.bin: 17825792 bytes at 0x7c00 do not fit in guest memory" \
+	--kernel "$t/big.bin" --flat 0x7c00 --mem 16M
 
 exit $fail

@@ -353,6 +353,11 @@ int ld_load(struct machine *m, const struct ld_config *c, struct ld_info *info,
 	ret = map_kernel(c->kernel, &img, e);
 	if (ret)
 		goto out_free;
+	if (c->flat) {
+		ret = ld_flat_load(m, c->flat_addr, &img, info, e);
+		munmap((void *)img.p, img.size);
+		goto out_free;
+	}
 	ret = load_kernel(m, c, &img, zp, info, e);
 	if (!ret)
 		ret = load_cmdline(m, c, zp, e);

@@ -22,8 +22,10 @@ fi
 
 # run ENGINE NAME: 0 pass, 1 fail, 2 engine unusable.
 run() {
-	timeout 60 "$rax" --backend "$1" --kernel "$t/$2.elf" --mem 64M \
-		>"$t/out" 2>"$t/err" </dev/null
+	k=$t/$2.elf
+	[ -f "$t/$2.bin" ] && k=$t/$2.bin
+	timeout 60 "$rax" --backend "$1" --kernel "$k" --mem 64M \
+		$(cat "$t/$2.args" 2>/dev/null) >"$t/out" 2>"$t/err" </dev/null
 	status=$?
 	tr -d '\r' <"$t/out" >"$t/$2.$1.out"
 	if [ "$1" = kvm ] && [ ! -s "$t/out" ] && grep -q "KVM" "$t/err"; then

@@ -26,8 +26,9 @@ The default check: /dev/kvm exists in L1, `rax --version` runs, `rax
 1 fail, 77 skip (guest, L1 or rax-static not built, or no QEMU).
 The whole console goes to nested-console.log in the current folder.
 
-With --guest-elf (tests/guest programs), L1 instead runs each ELF with
-`rax --backend kvm --kernel F.elf --mem 64M`, its output to a file, and
+With --guest-elf (tests/guest programs), L1 instead runs each ELF (or
+flat .bin) with `rax --backend kvm --kernel F --mem 64M` plus the options
+of F's NAME.args beside it when there is one, its output to a file, and
 prints it between "RAX-GT-BEGIN name" and "RAX-GT-END name status"; the
 harness writes DIR/name.out (carriage returns dropped) and
 DIR/name.status, and exits 0 when every program ran (tests/guest/
@@ -98,8 +99,10 @@ def l1_cmd(opt):
     head = ("#!/bin/sh\n"
             "export PATH=/:$PATH RAX_GUEST_DIR=/guest\n")
     if opt.guest_elf:
-        return head + ("for f in /gt/*.elf; do n=${f##*/}; n=${n%.elf}\n"
-                       "  rax --backend kvm --kernel $f --mem 64M "
+        return head + ("for f in /gt/*.elf /gt/*.bin; do\n"
+                       "  [ -f $f ] || continue; n=${f##*/}; n=${n%.*}\n"
+                       "  a=$(cat /gt/$n.args 2>/dev/null)\n"
+                       "  rax --backend kvm --kernel $f --mem 64M $a "
                        "</dev/null >/tmp/$n.out 2>/tmp/$n.err; s=$?\n"
                        "  echo \"RAX-GT-BEGIN $n\"; cat /tmp/$n.out\n"
                        "  echo \"RAX-GT-END $n $s\"; cat /tmp/$n.err\n"
@@ -122,6 +125,9 @@ def make_initrd(tmp, guest, l1, rax, opt):
         os.makedirs(os.path.join(root, "gt"))
         for f in opt.guest_elf:
             shutil.copy(f, os.path.join(root, "gt"))
+            args = os.path.splitext(f)[0] + ".args"
+            if os.path.exists(args):  # a flat program's rax options
+                shutil.copy(args, os.path.join(root, "gt"))
     for f in ("bzImage", "initramfs.cpio.gz"):
         shutil.copy(os.path.join(guest, f), os.path.join(root, "guest", f))
     # The symbols stay on the host side; rax only needs the loadable image.
