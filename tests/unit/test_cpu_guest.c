@@ -339,11 +339,12 @@ static void the_clock_is_instructions_or_host_time(void)
 
 /* A halted guest whose clock leads real time (the interpreter ran faster
  * than CPU_INSN_NS per instruction; here by an hour) gets to its next
- * timer deadline, 1 ms ahead, in about 1 ms of real time: idle() forgives
- * the lead rather than sleeping until real time catches up (which held
- * the first shell command after Debian's crypto self-tests for seconds).
- * Each single step of a halted guest calls idle() once, which sleeps at
- * most 10 ms: the clock must jump to the deadline within 100 of them.
+ * timer deadline, 1 ms ahead, in about 1 ms of real time: cpu_idle()
+ * forgives the lead rather than sleeping until real time catches up
+ * (which held the first shell command after Debian's crypto self-tests
+ * for a second).  Each single step of a halted guest calls cpu_idle()
+ * once, which sleeps at most 10 ms: the clock must jump to the deadline
+ * within 100 of them.
  *	sti; 1: hlt; jmp 1b */
 static const uint8_t hlt_prog[] = { 0xfb, 0xf4, 0xeb, 0xfd };
 
