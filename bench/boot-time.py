@@ -164,6 +164,7 @@ def boot(argv):
     t0 = time.monotonic()
     c = pexpect.spawn(argv[0], argv[1:], encoding="utf-8",
                       codec_errors="replace", timeout=TIMEOUT)
+    c.delaybeforesend = None  # pexpect sleeps 50 ms before a send by default
     c.expect_exact(MARKER)
     c.expect_exact(PROMPT)
     t_prompt = time.monotonic() - t0
