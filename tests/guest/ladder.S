@@ -10,7 +10,7 @@
  * entered from compatibility mode, and compatibility-mode code in
  * 32-bit and 16-bit segments of the GDT and an LDT, at CPL 0 and 3.
  *
- * rax loads it as a flat binary at LOAD (rax --flat 0x8000): real mode
+ * rax loads it as a flat binary at LOAD (ladder.opts: --flat 0x8000): real mode
  * at 0000:8000 with the registers of rax's documented --flat start
  * (README).  Everything it touches lies below 1 MiB: the image below
  * 0x10000 (real-mode code and data addressed with DS = 0), the tables
@@ -20,8 +20,7 @@
  * the exit through isa-debug-exit (port 0xf4).
  * Run: tests/guest/run.sh ladder (expected output: ladder.expect). */
 
-/* rax-args: --flat 0x8000 */
-#define LOAD 0x8000
+#define LOAD 0x8000 /* ladder.opts: --flat 0x8000 */
 
 /* GDT selectors. */
 #define CODE16 0x08      /* 16-bit code, base 0, limit 0xffff */

@@ -3,7 +3,8 @@
 # selftest.S must print PASS; each system-level program NAME.S (listed in
 # tests/guest/programs) must print exactly NAME.expect on COM1, whose
 # values are written by hand from the SDM, and exit through
-# isa-debug-exit with 0 (rax status 1).  KVM is tried too and skipped
+# isa-debug-exit with 0 (rax status 1).  NAME.opts adds rax options.
+# KVM is tried too and skipped
 # when unusable (this machine's kvm_pvm; tests/guest/nested.py runs them
 # on real KVM).
 # Run: from the build folder, srcdir=.. sh ../tests/guest/run.sh [NAME...]
@@ -20,12 +21,16 @@ if ! sh "$g/build.sh" "$t" $names; then
 	exit 77
 fi
 
-# run ENGINE NAME: 0 pass, 1 fail, 2 engine unusable.
+# run ENGINE NAME: 0 pass, 1 fail, 2 engine unusable.  NAME.opts, when
+# present, holds more rax options (ladder: --flat 0x8000, a flat binary
+# that build.sh made NAME.bin).
 run() {
+	opts=$(cat "$g/$2.opts" 2>/dev/null)
 	k=$t/$2.elf
 	[ -f "$t/$2.bin" ] && k=$t/$2.bin
+	# shellcheck disable=SC2086
 	timeout 60 "$rax" --backend "$1" --kernel "$k" --mem 64M \
-		$(cat "$t/$2.args" 2>/dev/null) >"$t/out" 2>"$t/err" </dev/null
+		$opts >"$t/out" 2>"$t/err" </dev/null
 	status=$?
 	tr -d '\r' <"$t/out" >"$t/$2.$1.out"
 	if [ "$1" = kvm ] && [ ! -s "$t/out" ] && grep -q "KVM" "$t/err"; then

@@ -28,7 +28,7 @@ The whole console goes to nested-console.log in the current folder.
 
 With --guest-elf (tests/guest programs), L1 instead runs each ELF (or
 flat .bin) with `rax --backend kvm --kernel F --mem 64M` plus the options
-of F's NAME.args beside it when there is one, its output to a file, and
+of F's NAME.opts beside it when there is one, its output to a file, and
 prints it between "RAX-GT-BEGIN name" and "RAX-GT-END name status"; the
 harness writes DIR/name.out (carriage returns dropped) and
 DIR/name.status, and exits 0 when every program ran (tests/guest/
@@ -101,8 +101,8 @@ def l1_cmd(opt):
     if opt.guest_elf:
         return head + ("for f in /gt/*.elf /gt/*.bin; do\n"
                        "  [ -f $f ] || continue; n=${f##*/}; n=${n%.*}\n"
-                       "  a=$(cat /gt/$n.args 2>/dev/null)\n"
-                       "  rax --backend kvm --kernel $f --mem 64M $a "
+                       "  rax --backend kvm --kernel $f --mem 64M "
+                       "$(cat /gt/$n.opts 2>/dev/null) "
                        "</dev/null >/tmp/$n.out 2>/tmp/$n.err; s=$?\n"
                        "  echo \"RAX-GT-BEGIN $n\"; cat /tmp/$n.out\n"
                        "  echo \"RAX-GT-END $n $s\"; cat /tmp/$n.err\n"
@@ -125,9 +125,10 @@ def make_initrd(tmp, guest, l1, rax, opt):
         os.makedirs(os.path.join(root, "gt"))
         for f in opt.guest_elf:
             shutil.copy(f, os.path.join(root, "gt"))
-            args = os.path.splitext(f)[0] + ".args"
-            if os.path.exists(args):  # a flat program's rax options
-                shutil.copy(args, os.path.join(root, "gt"))
+            # NAME.opts beside NAME.elf or NAME.bin: more rax options.
+            opts = os.path.splitext(f)[0] + ".opts"
+            if os.path.exists(opts):
+                shutil.copy(opts, os.path.join(root, "gt"))
     for f in ("bzImage", "initramfs.cpio.gz"):
         shutil.copy(os.path.join(guest, f), os.path.join(root, "guest", f))
     # The symbols stay on the host side; rax only needs the loadable image.
