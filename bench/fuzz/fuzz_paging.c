@@ -77,7 +77,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.read_pte = rd;
 	c.write_pte = wr;
 	c.opaque = NULL;
-	c.pdpte = NULL;
 	img_len = size - HDR < IMG_MAX ? size - HDR : IMG_MAX;
 	memcpy(img, data + HDR, img_len);
 	ret = pg_walk(&c, va, data[40] & 0x1f, &r, &pf);

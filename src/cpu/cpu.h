@@ -441,6 +441,11 @@ static inline uint64_t sz_mask(unsigned n)
 	return n >= 8 ? ~0ull : (1ull << (8 * n)) - 1;
 }
 
+/* Outside 64-bit mode: the segmented address (cpu_seg_la()) of offset
+ * ea through d's segment, SS for a BP or SP base (seg.c). */
+uint64_t cpu_ea_seg(const struct cpu *c, const struct dec_insn *d,
+		    uint64_t ea);
+
 /* Linear address of a memory operand (segment base only for FS/GS in
  * 64-bit mode: SDM Vol. 3 §3.2.4). */
 static inline uint64_t cpu_ea(const struct cpu *c, const struct dec_insn *d)
@@ -462,9 +467,7 @@ static inline uint64_t cpu_ea(const struct cpu *c, const struct dec_insn *d)
 			ea += c->seg[s].base;
 		return ea;
 	}
-	if (s == DEC_NOREG)
-		s = (d->base == R_RSP || d->base == R_RBP) ? S_SS : S_DS;
-	return cpu_seg_la(c, s, ea);
+	return cpu_ea_seg(c, d, ea);
 }
 
 /* Register read/write honouring 8-bit high registers and the 32-bit

@@ -84,6 +84,20 @@ static int read_pte(void *opaque, uint64_t pa, uint64_t *pte)
 	return gm_read(&c->m->mem, pa, pte, 8);
 }
 
+/* PAE paging outside IA-32e mode: the PDPTEs come from the registers
+ * MOV to CR3 loaded (SDM Vol. 3 §4.4.1), not from memory. */
+static int read_pte_pae(void *opaque, uint64_t pa, uint64_t *pte)
+{
+	struct cpu *c = opaque;
+	uint64_t pdpt = c->cr3 & 0xffffffe0ull;
+
+	if (pa - pdpt < 32) {
+		*pte = c->pdpte[(pa - pdpt) / 8];
+		return 0;
+	}
+	return gm_read(&c->m->mem, pa, pte, 8);
+}
+
 static int write_pte(void *opaque, uint64_t pa, uint64_t pte)
 {
 	struct cpu *c = opaque;
@@ -103,7 +117,7 @@ static bool has_watch(const struct cpu *c, uint64_t page)
 
 bool cpu_load_pdptes(struct cpu *c, uint64_t cr0, uint64_t cr3, uint64_t cr4)
 {
-	struct pg_ctx pc = { cr0, cr3, cr4, 0, read_pte, write_pte, c, NULL };
+	struct pg_ctx pc = { cr0, cr3, cr4, 0, read_pte, write_pte, c };
 	uint64_t p[4];
 	int ret = pg_load_pdptes(&pc, p);
 
@@ -118,7 +132,7 @@ bool cpu_load_pdptes(struct cpu *c, uint64_t cr0, uint64_t cr3, uint64_t cr4)
 uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user)
 {
 	struct pg_ctx pc = { c->cr0, c->cr3, c->cr4, c->efer, read_pte,
-			     write_pte, c, c->pdpte };
+			     write_pte, c };
 	struct pg_result r;
 	uint32_t pf = 0;
 	unsigned acc = kind == TLB_WRITE ? PG_WRITE :
@@ -131,6 +145,8 @@ uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user)
 		r.pa = la;
 		r.global = false;
 	} else {
+		if (!(c->efer & EFER_LMA) && (c->cr4 & CR4_PAE))
+			pc.read_pte = read_pte_pae;
 		if (user)
 			acc |= PG_USER;
 		if (c->rflags & RFLAGS_AC)

@@ -163,6 +163,16 @@ uint64_t cpu_seg_check(struct cpu *c, uint64_t la, unsigned n, int kind)
 	return lin;
 }
 
+uint64_t cpu_ea_seg(const struct cpu *c, const struct dec_insn *d,
+		    uint64_t ea)
+{
+	unsigned s = d->seg;
+
+	if (s == DEC_NOREG)
+		s = (d->base == R_RSP || d->base == R_RBP) ? S_SS : S_DS;
+	return cpu_seg_la(c, s, ea);
+}
+
 uint64_t cpu_plain_la(const struct cpu *c, uint64_t la)
 {
 	return c->mode != DEC_MODE64 && la_tagged(la) ? (uint32_t)la : la;

@@ -210,7 +210,6 @@ int pg_walk(const struct pg_ctx *c, uint64_t va, unsigned access,
 	enum pg_mode m = pg_mode_of(c);
 	const struct mode_desc *d;
 	uint64_t ea[4], val[4], raw, pte = 0, table, all = ~0ull, any = 0;
-	const uint64_t *pdpte;
 	unsigned lvl, shift, large_ok, idx_mask;
 	struct rights rt;
 	bool write = access & PG_WRITE;
@@ -224,7 +223,6 @@ int pg_walk(const struct pg_ctx *c, uint64_t va, unsigned access,
 	}
 	if (m != PGM_4L)
 		va &= 0xffffffffull; /* 32-bit linear addresses */
-	pdpte = m == PGM_PAE ? c->pdpte : NULL;
 	d = desc_of(c, m);
 	large_ok = large_levels(c, m, d);
 	idx_mask = (1u << d->bits) - 1;
@@ -234,9 +232,8 @@ int pg_walk(const struct pg_ctx *c, uint64_t va, unsigned access,
 		bool large;
 
 		ea[lvl] = table + ((va >> shift) & idx_mask) * d->pte_size;
-		if (__builtin_expect(pdpte != NULL, 0) && lvl == 0)
-			pte = pdpte[(va >> 30) & 3]; /* loaded at MOV CR3 */
-		else if ((ret = read_entry(c, d->pte_size, ea[lvl], &pte, &raw)))
+		ret = read_entry(c, d->pte_size, ea[lvl], &pte, &raw);
+		if (ret)
 			return ret;
 		val[lvl] = pte;
 		if (!(pte & PTE_P)) {
@@ -309,7 +306,7 @@ int pg_translate_gm(const struct guest_mem *gm, uint64_t cr0, uint64_t cr3,
 		    uint64_t *pa)
 {
 	struct pg_ctx c = { cr0, cr3, cr4, efer, gm_read_pte, gm_write_pte,
-			    (void *)gm, NULL };
+			    (void *)gm };
 	struct pg_result r;
 	uint32_t err;
 	int ret = pg_walk(&c, va, access | PG_NO_AD, &r, &err);

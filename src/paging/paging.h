@@ -57,10 +57,6 @@ struct pg_ctx {
 	int (*read_pte)(void *opaque, uint64_t pa, uint64_t *pte);
 	int (*write_pte)(void *opaque, uint64_t pa, uint64_t pte);
 	void *opaque;
-	/* PAE paging: the four PDPTEs the CPU loaded from CR3 (§4.4.1, at
-	 * MOV to CR3 and the CR0/CR4 writes that reload them), or NULL to
-	 * read them from memory at each walk (the gdb server, tests). */
-	const uint64_t *pdpte;
 };
 
 /* Permission fields describe the page as seen by an access of the same
@@ -102,10 +98,12 @@ struct pg_result {
  *    keys (CR4.PKE) are not supported.
  *  - Accessed flags are set on every entry used and D on the leaf for
  *    writes, through write_pte, only when the walk succeeds (§4.8).
- *  - PAE PDPTEs come from c->pdpte when set (what the CPU loaded at
- *    MOV to CR3, §4.4.1: pg_load_pdptes()); without it they are read
- *    from CR3's table at each walk, and a PDPTE with reserved bits set
- *    faults with PF_RSVD where the CPU would #GP at the MOV CR3.
+ *  - PAE PDPTEs are read through read_pte like every entry.  The CPU
+ *    loads them into registers at MOV to CR3 (§4.4.1, pg_load_pdptes())
+ *    and never re-reads them at a walk: the interpreter's read_pte
+ *    serves them from those registers.  Read from memory (the gdb
+ *    server), a PDPTE with reserved bits set faults with PF_RSVD where
+ *    the CPU would have raised #GP at the MOV CR3.
  *  - PG_USER accesses are CPL 3; all others are supervisor.  Pass PG_AC
  *    only for explicit supervisor accesses with RFLAGS.AC=1: implicit
  *    ones (descriptor tables, TSS at CPL 3) ignore AC under SMAP
