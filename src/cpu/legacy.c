@@ -55,7 +55,9 @@ void op_into(struct cpu *c, const struct dec_insn *d)
 }
 
 /* ARPL Ew, Gw: raise the destination selector's RPL to the source's;
- * ZF tells whether it changed.  #UD in real mode. */
+ * ZF tells whether it changed.  The operand is written only then (a
+ * read-only or code segment, a read-only page fault only then, as the
+ * host CPU does: tests/diff --mode 32).  #UD in real mode. */
 void op_arpl_Ew_Gw(struct cpu *c, const struct dec_insn *d)
 {
 	uint64_t la = 0, dst, src = c->r[d->reg] & 3;
@@ -65,22 +67,18 @@ void op_arpl_Ew_Gw(struct cpu *c, const struct dec_insn *d)
 		cpu_ud(c);
 	if (d->mod != 3) {
 		la = cpu_ea(c, d);
-		cpu_probe_write(c, la, 2);
 		dst = rd16(c, la);
 	} else {
 		dst = c->r[d->rm] & 0xffff;
 	}
 	adj = (dst & 3) < src;
+	if (adj && d->mod != 3) /* the write may fault: flags after it */
+		wr16(c, la, (uint16_t)((dst & ~3ull) | src));
+	else if (adj)
+		sreg_w(c, d->rm, 2, true, (dst & ~3ull) | src);
 	c->rflags = (cpu_get_rflags(c) & ~(uint64_t)RFLAGS_ZF) |
 		    (adj ? RFLAGS_ZF : 0);
 	c->lf_op = LF_NONE;
-	if (!adj)
-		return;
-	dst = (dst & ~3ull) | src;
-	if (d->mod != 3)
-		wr16(c, la, (uint16_t)dst);
-	else
-		sreg_w(c, d->rm, 2, true, dst);
 }
 
 /* SALC (D6, see opcodes.def): AL = FFH when CF is set, else 0; flags
