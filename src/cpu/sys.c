@@ -399,7 +399,10 @@ static void grp7_reg(struct cpu *c, const struct dec_insn *d)
 		return;
 	}
 	if (reg == 4) {
-		sreg_w(c, d->rm, d->opsz, d->rex, c->cr0 & 0xffff);
+		/* SMSW r32/r64 stores all of CR0 (SDM Vol. 2B SMSW for
+		 * 64-bit mode; what processors do in the others, where
+		 * the SDM leaves bits 31:16 undefined). */
+		sreg_w(c, d->rm, d->opsz, d->rex, c->cr0);
 		return;
 	}
 	if (reg == 6) {

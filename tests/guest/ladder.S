@@ -898,6 +898,13 @@ pm32:
 	mov PD32 + 8, %eax
 	and $0x60, %eax
 	CHECK32 "pg32.4m-pde-accessed-clean", %eax, $0x20
+	/* SMSW r32 stores all of CR0, PG and WP too, as processors do
+	 * (Vol. 2B SMSW leaves bits 31:16 undefined outside 64-bit mode;
+	 * kvm-unit-tests' realmode test checks them). */
+	mov %cr0, %ebx
+	smsw %eax
+	sub %ebx, %eax
+	CHECK32 "pg32.smsw-r32-is-cr0", %eax, $0
 	TRY32 pg32_pf_done
 	movl $1, 0x401000               /* PT32[1]: not present */
 pg32_pf_done:	movl $0, resume
