@@ -258,6 +258,10 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		c->tf_result = false;
 		c->rsp_start = c->r[R_RSP];
 		c->rsp_valid = true;
+		/* RF lasts one instruction (Vol. 3 §18.3.1.1); only IRET and
+		 * faults set it, and after an IRET this path runs the next
+		 * one (cpu_far_return stores 0 into next_check). */
+		c->rflags &= ~(uint64_t)RFLAGS_RF;
 		handlers[d->op](c, d);
 		/* A near branch beyond CS's limit faults on the branch, RSP
 		 * as it was (SDM Vol. 2 JMP, CALL, RET, Jcc: #GP(0)). */

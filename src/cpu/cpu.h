@@ -284,6 +284,12 @@ const uint8_t *cpu_fetch_ptr(struct cpu *c, uint64_t la, uint64_t *pa,
 void cpu_code_write(struct cpu *c, uint64_t pa, unsigned n);
 void cpu_mark_code(struct cpu *c, uint64_t pa);
 
+/* A 48-bit canonical address: bits 63:47 all equal (Vol. 1 §3.3.7.1). */
+static inline bool cpu_canonical(uint64_t la)
+{
+	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
+}
+
 static inline bool cpu_user(const struct cpu *c)
 {
 	return c->cpl == 3 && !c->sys_access;

@@ -97,11 +97,11 @@ static uint64_t gate_target(struct cpu *c, uint16_t sel, unsigned ext,
  * trap gates, a stack switch through the TSS to an inner level, the
  * frame sized by the gate.  Task gates end the run (cpu_task_switch). */
 static void deliver_prot(struct cpu *c, int vec, bool has_err, uint32_t err,
-			 bool soft, uint64_t ret)
+			 bool soft, uint64_t ret, uint64_t rf)
 {
 	unsigned ext = !soft, idx = (unsigned)vec * 8 + 2 + ext;
 	unsigned type, n, newcpl;
-	uint64_t g, d, off, rf = cpu_get_rflags(c);
+	uint64_t g, d, off;
 	struct cpu_stack k;
 	uint16_t sel;
 
@@ -152,9 +152,9 @@ static void deliver_prot(struct cpu *c, int vec, bool has_err, uint32_t err,
  * from the 64-bit TSS (RSPn or ISTn) aligned to 16 bytes, an 8-byte
  * frame always with SS:RSP. */
 static void deliver_long(struct cpu *c, int vec, bool has_err, uint32_t err,
-			 bool soft, uint64_t ret)
+			 bool soft, uint64_t ret, uint64_t rf)
 {
-	uint64_t lo, hi, off, rsp, old_rsp = c->r[R_RSP], rf, d;
+	uint64_t lo, hi, off, rsp, old_rsp = c->r[R_RSP], d;
 	unsigned type, ist, newcpl, sel, ext = !soft;
 	unsigned idx = (unsigned)vec * 8 + 2 + ext;
 	uint16_t old_ss = c->seg[S_SS].sel, old_cs = c->seg[S_CS].sel;
@@ -174,13 +174,14 @@ static void deliver_long(struct cpu *c, int vec, bool has_err, uint32_t err,
 	off = (lo & 0xffff) | ((lo >> 32) & 0xffff0000ull) | (hi << 32);
 	sel = (lo >> 16) & 0xffff;
 	d = gate_target(c, (uint16_t)sel, ext, &newcpl);
+	if (!cpu_canonical(off))
+		cpu_gp(c, ext);
 	rsp = c->r[R_RSP];
 	if (newcpl < c->cpl)
 		rsp = cpu_sys_read(c, c->tr.base + 4 + 8 * newcpl, 8);
 	if (ist)
 		rsp = cpu_sys_read(c, c->tr.base + 0x24 + 8 * (ist - 1), 8);
 	rsp &= ~0xfull;
-	rf = cpu_get_rflags(c);
 	/* Push the frame as supervisor (SDM Vol. 3 Figure 6-9). */
 	cpu_sys_write(c, rsp - 8, old_ss, 8);
 	cpu_sys_write(c, rsp - 16, old_rsp, 8);
@@ -212,22 +213,38 @@ static void deliver_long(struct cpu *c, int vec, bool has_err, uint32_t err,
 /* Delivers vec by the current mode.  The saved instruction pointer is
  * the next instruction's for INT n, INT3, INTO and traps (#DB, #OF,
  * #BP), else the faulting one's.  Error codes of faults during the
- * delivery carry EXT unless vec is a software interrupt (soft). */
-void cpu_deliver(struct cpu *c, int vec, bool has_err, uint32_t err,
-		 bool soft)
+ * delivery carry EXT unless vec is a software interrupt (soft).  The
+ * EFLAGS image of a fault has RF set (Vol. 3 §18.3.1.1: so that the
+ * IRET back re-executes the instruction without an instruction
+ * breakpoint); the run loop's slow path clears RF before each
+ * instruction, and an IRET (which loads RF) always ends in it. */
+static void deliver(struct cpu *c, int vec, bool has_err, uint32_t err,
+		    bool soft, bool fault)
 {
 	uint64_t ret = soft || vec == EXC_BP || vec == EXC_OF ||
 		       vec == EXC_DB ? c->next_rip : c->rip;
+	uint64_t rf = cpu_get_rflags(c) | (fault ? RFLAGS_RF : 0);
 
 	c->st_vec[vec & 255]++;
 	c->delivered = true;
 	if (!(c->cr0 & CR0_PE))
 		deliver_real(c, vec, ret);
 	else if (!(c->efer & EFER_LMA))
-		deliver_prot(c, vec, has_err, err, soft, ret);
+		deliver_prot(c, vec, has_err, err, soft, ret, rf);
 	else
-		deliver_long(c, vec, has_err, err, soft, ret);
+		deliver_long(c, vec, has_err, err, soft, ret, rf);
 }
+
+void cpu_deliver(struct cpu *c, int vec, bool has_err, uint32_t err,
+		 bool soft)
+{
+	deliver(c, vec, has_err, err, soft, false);
+}
+
+/* The fault-class exceptions (Vol. 3 §6.15, Table 6-1): #DE, #BR, #UD,
+ * #NM, #TS, #NP, #SS, #GP, #PF, #MF, #AC, #XM, #VE, #CP.  #DB is a fault
+ * only for instruction breakpoints, which pass RF clear. */
+#define FAULT_VECTORS 0x3b7ce1u
 
 /* Handles the exception recorded by cpu_raise(): delivers it, escalating
  * to #DF and to shutdown (SDM Vol. 3 §6.15 "Double Fault").  Returns false
@@ -244,12 +261,13 @@ bool cpu_handle_exception(struct cpu *c)
 		c->exc_vec = EXC_DF;
 		rax_log(LOG_DEBUG, cpu, "double fault (vector %d at %#" PRIx64 ")",
 			vec, c->rip);
-		cpu_deliver(c, EXC_DF, true, 0, false);
+		deliver(c, EXC_DF, true, 0, false, false);
 	} else {
 		c->exc_depth = 1;
 		rax_log(LOG_DEBUG, cpu, "exception %d err %#x at %#" PRIx64
 			" cr2 %#" PRIx64, vec, c->exc_err, c->rip, c->cr2);
-		cpu_deliver(c, vec, c->exc_has_err, c->exc_err, false);
+		deliver(c, vec, c->exc_has_err, c->exc_err, false,
+			(unsigned)vec < 32 && ((FAULT_VECTORS >> vec) & 1));
 	}
 	c->exc_depth = 0;
 	return true;

@@ -139,7 +139,7 @@ uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user)
 		       kind == TLB_FETCH ? PG_FETCH : PG_READ;
 	int ret;
 
-	if (c->mode == DEC_MODE64 && (uint64_t)((int64_t)(la << 16) >> 16) != la)
+	if (c->mode == DEC_MODE64 && !cpu_canonical(la))
 		cpu_gp(c, 0);
 	if (!(c->cr0 & CR0_PG)) {
 		r.pa = la;

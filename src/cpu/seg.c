@@ -340,8 +340,11 @@ static void check_code(struct cpu *c, uint64_t d, uint16_t sel)
 static uint64_t code_offset(struct cpu *c, const struct rax_seg *cs,
 			    uint64_t off)
 {
-	if (long_mode(c) && cs->l)
+	if (long_mode(c) && cs->l) {
+		if (!cpu_canonical(off))
+			cpu_gp(c, 0);
 		return off;
+	}
 	if (off > cs->limit)
 		cpu_gp(c, 0);
 	return off;
@@ -735,6 +738,8 @@ void cpu_load_system_seg(struct cpu *c, bool tss, uint16_t sel)
 	}
 	if (!(lo & D_P))
 		fault_sel(c, EXC_NP, sel);
+	if (!cpu_canonical((uint32_t)cpu_desc_seg(lo, sel).base | hi << 32))
+		fault_sel(c, EXC_GP, sel); /* IA-32e mode: a 64-bit base */
 	*s = cpu_desc_seg(lo, sel);
 	s->base |= hi << 32;
 	if (tss) { /* busy: type 9 -> 11, 1 -> 3 */

@@ -187,7 +187,7 @@ void op_sysret(struct cpu *c, const struct dec_insn *d)
 		cpu_ud(c);
 	if (c->cpl)
 		cpu_gp(c, 0);
-	if (q && (uint64_t)((int64_t)(c->r[R_RCX] << 16) >> 16) != c->r[R_RCX])
+	if (q && !cpu_canonical(c->r[R_RCX]))
 		cpu_gp(c, 0);
 	c->seg[S_CS] = (struct rax_seg){ .sel = (uint16_t)((q ? sel + 16 : sel) | 3),
 		.type = 11, .s = 1, .dpl = 3, .present = 1, .l = q, .db = !q,
@@ -442,6 +442,8 @@ void op_grp7(struct cpu *c, const struct dec_insn *d)
 		base = rdn(c, la + 2, bsz);
 		if (bsz == 4 && d->opsz == 2)
 			base &= 0xffffff;
+		if (!cpu_canonical(base))
+			cpu_gp(c, 0); /* 64-bit mode (Vol. 2 LGDT/LIDT) */
 		t->limit = lim;
 		t->base = base;
 		return;
@@ -551,12 +553,17 @@ int cpu_wrmsr(struct cpu *c, uint32_t msr, uint64_t v)
 		cpu_tlb_flush(c, false);
 		return 0;
 	case MSR_STAR: c->star = v; return 0;
-	case MSR_LSTAR: c->lstar = v; return 0;
-	case MSR_CSTAR: c->cstar = v; return 0;
 	case MSR_SFMASK: c->sfmask = v & 0xffffffff; return 0;
-	case MSR_FS_BASE: c->seg[S_FS].base = v; return 0;
-	case MSR_GS_BASE: c->seg[S_GS].base = v; return 0;
-	case MSR_KERNEL_GS_BASE: c->kernel_gs_base = v; return 0;
+	case MSR_LSTAR: case MSR_CSTAR: case MSR_FS_BASE: case MSR_GS_BASE:
+	case MSR_KERNEL_GS_BASE:
+		/* Addresses: #GP unless canonical (Vol. 2 WRMSR). */
+		if (!cpu_canonical(v))
+			return -1;
+		*(msr == MSR_LSTAR ? &c->lstar : msr == MSR_CSTAR ? &c->cstar :
+		  msr == MSR_FS_BASE ? &c->seg[S_FS].base :
+		  msr == MSR_GS_BASE ? &c->seg[S_GS].base :
+		  &c->kernel_gs_base) = v;
+		return 0;
 	case MSR_TSC_AUX: c->tsc_aux = (uint32_t)v; return 0;
 	default:
 		if (c->intc && !intc_wrmsr(c->intc, msr, v)) {

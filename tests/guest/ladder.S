@@ -916,6 +916,20 @@ pg32_pf_done:	movl $0, resume
 	movl $1, 0x402000               /* PT32[2]: present, read-only */
 pg32_wp_done:	movl $0, resume
 	CHECK32 "pg32.pf-wp-write.error", last_err, $3
+	/* A fault's EFLAGS image has RF set (Vol. 3 §18.3.1.1), so the
+	 * IRET back re-runs the instruction without an instruction
+	 * breakpoint; RF then lasts one instruction: INT3's trap, later,
+	 * saves it clear. */
+	mov last_flags, %eax
+	and $0x10000, %eax
+	CHECK32 "pg32.pf-wp-write.saved-rf", %eax, $0x10000
+	TRY32 pg32_bp_done
+	int3
+pg32_bp_done:	movl $0, resume
+	CHECK32 "pg32.int3.vector", last_vec, $3
+	mov last_flags, %eax
+	and $0x10000, %eax
+	CHECK32 "pg32.int3-after-fault.saved-rf", %eax, $0
 
 	/* ==================================================================
 	 * PAE paging (§4.4): paging off, CR4.PAE, a PDPT at a 32-byte (not
@@ -1382,6 +1396,56 @@ lm64:
 	mov $TSS_SEL, %eax
 	ltr %ax
 
+	/* Addresses that IA-32e mode loads into registers must be
+	 * canonical, bits 63:47 equal (Vol. 1 §3.3.7.1): WRMSR of FS_BASE
+	 * (Vol. 2 WRMSR) and LGDT (Vol. 2 LGDT) raise #GP(0) and load
+	 * nothing; a far RET to a 64-bit segment at a non-canonical
+	 * offset raises #GP(0) at the RET (Vol. 2 RET). */
+	movq $-1, last_vec
+	movq $-1, last_err
+	movq $lm_wrmsr_done, resume
+	mov $0xc0000100, %ecx
+	mov $0x8000, %edx
+	xor %eax, %eax
+	wrmsr
+lm_wrmsr_done:
+	movq $0, resume
+	CHECK64 "lm.wrmsr-fs-base-noncanonical.vector", last_vec, $13
+	CHECK64 "lm.wrmsr-fs-base-noncanonical.error", last_err, $0
+	/* As in legacy mode, the fault's image has RF set. */
+	mov last_flags, %rax
+	and $0x10000, %eax
+	CHECK64 "lm.gp.saved-rf", %rax, $0x10000
+	movq $-1, last_vec
+	movq $-1, last_err
+	movq $lm_lgdt_done, resume
+	lgdt gdt_ptr_noncanonical
+lm_lgdt_done:
+	movq $0, resume
+	CHECK64 "lm.lgdt-noncanonical.vector", last_vec, $13
+	sgdt sgdt_buf
+	mov sgdt_buf + 2, %rax
+	sub $gdt, %rax
+	CHECK64 "lm.lgdt-noncanonical.gdt-kept", %rax, $0
+	lgdt gdt_ptr64                  /* for machines that took it */
+	movq $-1, last_vec
+	movq $-1, last_err
+	movq $lm_retf_done, resume
+	pushq $CODE64
+	mov $0x0000800000000000, %rax
+	push %rax
+lm_retf_insn:
+	lretq
+lm_retf_done:
+	movq $0, resume
+	add $16, %rsp
+	CHECK64 "lm.lretq-noncanonical.vector", last_vec, $13
+	xor %eax, %eax
+	mov last_eip, %rdx
+	cmp $lm_retf_insn, %rdx
+	sete %al
+	CHECK64 "lm.lretq-noncanonical.rip-at-insn", %rax, $1
+
 	/* Compatibility mode from the GDT (§5.8.?, Vol. 2 CALL far): a far
 	 * call through an m16:32 pointer to a 32-bit segment; there 40h is
 	 * INC EAX, not REX; RETF back to 64-bit mode. */
@@ -1511,6 +1575,8 @@ stub64_common:
 	mov %rax, last_eip
 	mov 32(%rsp), %rax
 	mov %rax, last_cs
+	mov 40(%rsp), %rax
+	mov %rax, last_flags
 	mov 48(%rsp), %rax
 	mov %rax, last_esp
 	mov 56(%rsp), %rax
@@ -1720,6 +1786,15 @@ idt64_ptr:
 ptr_compat32:
 	.long compat32
 	.word CODE32
+gdt_ptr64:
+	.word GDT_LIMIT
+	.quad gdt
+gdt_ptr_noncanonical:
+	.word GDT_LIMIT
+	.quad 0x0000800000000000 + gdt
+sgdt_buf:
+	.word 0
+	.quad 0
 ptr_ldt32:
 	.long compat32
 	.word LCODE32
