@@ -113,6 +113,7 @@ struct cpu {
 	uint64_t pdpte[4];        /* PAE paging: loaded from CR3 (mem.c) */
 	uint64_t dr[4], dr6, dr7;
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux, pat;
+	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint64_t misc_enable, tsc_offset;
 	unsigned cpl;
 	enum dec_mode mode;

@@ -301,10 +301,11 @@ void cpu_load_seg(struct cpu *c, unsigned s, uint16_t sel)
 }
 
 /* A return to an outer privilege level nulls each of ES, DS, FS and GS
- * that holds a data or non-conforming code segment the new CPL may not
- * use, DPL < CPL (Vol. 2 IRET and RET, "RETURN-TO-OUTER-PRIVILEGE-
- * LEVEL").  The hidden base stays, as when a null selector is loaded in
- * 64-bit mode. */
+ * that holds a null selector (its RPL too: a 3 becomes 0, as Linux's
+ * sigreturn selftest checks) or a data or non-conforming code segment
+ * the new CPL may not use, DPL < CPL (Vol. 2 IRET and RET, "RETURN-TO-
+ * OUTER-PRIVILEGE-LEVEL").  The hidden base stays, as when a null
+ * selector is loaded in 64-bit mode. */
 static void null_inaccessible_segs(struct cpu *c)
 {
 	static const unsigned segs[] = { S_ES, S_DS, S_FS, S_GS };
@@ -312,6 +313,10 @@ static void null_inaccessible_segs(struct cpu *c)
 	for (unsigned i = 0; i < 4; i++) {
 		struct rax_seg *s = &c->seg[segs[i]];
 
+		if (!(s->sel & ~3u)) {
+			s->sel = 0;
+			continue;
+		}
 		if (s->unusable || !s->s || (s->type & 0xc) == 0xc ||
 		    s->dpl >= c->cpl)
 			continue;

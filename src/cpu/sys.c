@@ -203,6 +203,60 @@ void op_sysret(struct cpu *c, const struct dec_insn *d)
 	c->next_check = 0;
 }
 
+/* --- SYSENTER / SYSEXIT (Vol. 2) ------------------------------------------ */
+
+/* The flat CPL-0 code and stack segments SYSENTER loads, and the CPL-3
+ * ones SYSEXIT loads, from IA32_SYSENTER_CS (Vol. 2 SYSENTER, SYSEXIT:
+ * base 0, limit 4 GiB, accessed; CS 64-bit in IA-32e mode at CPL 0 or
+ * with REX.W at CPL 3, else 32-bit). */
+static void sysenter_segs(struct cpu *c, uint16_t cs, unsigned dpl, bool l)
+{
+	c->seg[S_CS] = (struct rax_seg){ .sel = (uint16_t)(cs | dpl),
+		.type = 11, .s = 1, .dpl = (uint8_t)dpl, .present = 1, .l = l,
+		.db = !l, .g = 1, .limit = 0xffffffff };
+	c->seg[S_SS] = (struct rax_seg){ .sel = (uint16_t)((cs + 8) | dpl),
+		.type = 3, .s = 1, .dpl = (uint8_t)dpl, .present = 1, .db = 1,
+		.g = 1, .limit = 0xffffffff };
+	c->cpl = dpl;
+}
+
+/* SYSENTER: valid in every protected mode of this (Intel) model, 64-bit
+ * and compatibility mode too (Linux's 32-bit vDSO uses it on Intel);
+ * TF stays, so a single-step trap follows at the entry point. */
+void op_sysenter(struct cpu *c, const struct dec_insn *d)
+{
+	bool lma = (c->efer & EFER_LMA) != 0;
+
+	if (!(c->cr0 & CR0_PE) || !(c->sysenter_cs & 0xfffc))
+		cpu_gp(c, 0);
+	if (c->rflags & RFLAGS_VM)
+		cpu_fail(c, "SYSENTER from virtual-8086 mode is not "
+			 "implemented by the interpreter");
+	cpu_set_rflags(c, cpu_get_rflags(c) &
+		       ~(uint64_t)(RFLAGS_VM | RFLAGS_IF | RFLAGS_RF));
+	sysenter_segs(c, (uint16_t)(c->sysenter_cs & 0xfffc), 0, lma);
+	c->r[R_RSP] = lma ? c->sysenter_esp : (uint32_t)c->sysenter_esp;
+	c->next_rip = lma ? c->sysenter_eip : (uint32_t)c->sysenter_eip;
+	cpu_update_mode(c);
+}
+
+/* SYSEXIT: to CPL 3 at RDX with the stack at RCX; REX.W returns to
+ * 64-bit code (SYSENTER_CS + 32), else to 32-bit code (+ 16). */
+void op_sysexit(struct cpu *c, const struct dec_insn *d)
+{
+	uint16_t cs = (uint16_t)c->sysenter_cs;
+	bool q = d->opsz == 8;
+
+	if (!(c->cr0 & CR0_PE) || !(cs & 0xfffc) || c->cpl)
+		cpu_gp(c, 0);
+	if (q && (!cpu_canonical(c->r[R_RCX]) || !cpu_canonical(c->r[R_RDX])))
+		cpu_gp(c, 0);
+	sysenter_segs(c, (uint16_t)((cs + (q ? 32 : 16)) & 0xfffc), 3, q);
+	c->r[R_RSP] = q ? c->r[R_RCX] : (uint32_t)c->r[R_RCX];
+	c->next_rip = q ? c->r[R_RDX] : (uint32_t)c->r[R_RDX];
+	cpu_update_mode(c);
+}
+
 /* --- control registers ---------------------------------------------------- */
 
 static void need_cpl0(struct cpu *c)
@@ -521,6 +575,9 @@ int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v)
 	case 0x1a0: *v = c->misc_enable; return 0;
 	case 0x277: *v = c->pat; return 0;
 	case MSR_EFER: *v = c->efer; return 0;
+	case MSR_SYSENTER_CS: *v = c->sysenter_cs; return 0;
+	case MSR_SYSENTER_ESP: *v = c->sysenter_esp; return 0;
+	case MSR_SYSENTER_EIP: *v = c->sysenter_eip; return 0;
 	case MSR_STAR: *v = c->star; return 0;
 	case MSR_LSTAR: *v = c->lstar; return 0;
 	case MSR_CSTAR: *v = c->cstar; return 0;
@@ -553,6 +610,13 @@ int cpu_wrmsr(struct cpu *c, uint32_t msr, uint64_t v)
 		cpu_tlb_flush(c, false);
 		return 0;
 	case MSR_STAR: c->star = v; return 0;
+	case MSR_SYSENTER_CS: c->sysenter_cs = (uint32_t)v; return 0;
+	case MSR_SYSENTER_ESP: case MSR_SYSENTER_EIP:
+		if (!cpu_canonical(v))
+			return -1;
+		*(msr == MSR_SYSENTER_ESP ? &c->sysenter_esp :
+		  &c->sysenter_eip) = v;
+		return 0;
 	case MSR_SFMASK: c->sfmask = v & 0xffffffff; return 0;
 	case MSR_LSTAR: case MSR_CSTAR: case MSR_FS_BASE: case MSR_GS_BASE:
 	case MSR_KERNEL_GS_BASE:
@@ -638,7 +702,7 @@ void op_cpuid(struct cpu *c, const struct dec_insn *d)
 		b = 0x00010800;
 		cx = (1u << 13) | (1u << 23); /* CX16 POPCNT */
 		dx = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) |
-		     (1u << 8) | (1u << 9) | (1u << 13) | (1u << 15) |
+		     (1u << 8) | (1u << 9) | (1u << 11) | (1u << 13) | (1u << 15) |
 		     (1u << 16) | (1u << 19) | (1u << 23) | (1u << 24) |
 		     (1u << 25) | (1u << 26);
 		break;

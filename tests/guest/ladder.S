@@ -878,6 +878,42 @@ pm32:
 	CHECK32 "pm32.user.ss-fault.error", user_e1, $0
 	CHECK32 "pm32.user.ss-fault.saved-ss", last_ss, $(UDATA_LIM | 3)
 
+	/* SYSENTER from CPL 3 (Vol. 2 SYSENTER): CS from IA32_SYSENTER_CS,
+	 * SS the next selector, ESP and EIP from their MSRs, IF cleared.
+	 * SYSEXIT: CS = SYSENTER_CS + 16, SS + 24, RPL 3, EIP = EDX, ESP =
+	 * ECX (flat segments it does not read from the GDT).  Before it, an
+	 * IRET to CPL 3 turns a null selector with RPL 3 in ES into 0 (Vol.
+	 * 2 IRET, "RETURN-TO-OUTER-PRIVILEGE-LEVEL"). */
+	mov $0x174, %ecx
+	mov $CODE32, %eax
+	xor %edx, %edx
+	wrmsr
+	mov $0x175, %ecx
+	mov $STACK0, %eax
+	wrmsr
+	mov $0x176, %ecx
+	mov $sysenter_entry32, %eax
+	wrmsr
+	mov $3, %ax
+	mov %ax, %es
+	mov $user_sysenter, %edi
+	mov $0x200, %esi                /* IF set at CPL 3 */
+	call to_user
+	CHECK32 "pm32.iret-nulls-es-rpl3", user_v1, $0
+	CHECK32 "pm32.sysenter.cs", se_cs, $CODE32
+	CHECK32 "pm32.sysenter.ss", se_ss, $DATA32
+	mov se_rsp, %eax
+	sub $STACK0, %eax
+	CHECK32 "pm32.sysenter.esp", %eax, $0
+	mov se_flags, %eax
+	and $0x200, %eax
+	CHECK32 "pm32.sysenter.if-cleared", %eax, $0
+	CHECK32 "pm32.sysexit.cs", user_v2, $((CODE32 + 16) | 3)
+	CHECK32 "pm32.sysexit.ss", user_v3, $((CODE32 + 24) | 3)
+	mov user_e1, %eax
+	sub $(USTACK - 16), %eax
+	CHECK32 "pm32.sysexit.esp", %eax, $0
+
 	/* ==================================================================
 	 * 32-bit paging (§4.3): CR4.PSE, a 4-MiB page and 4-KiB pages. */
 	call pg32_init
@@ -1159,6 +1195,39 @@ user_ss:
 	mov last_err, %eax
 	mov %eax, user_e1
 	int $V_RET
+
+user_sysenter:
+	mov %es, %eax
+	movzwl %ax, %eax
+	mov $(UDATA32 | 3), %bx
+	mov %bx, %ds
+	mov %eax, user_v1
+	mov $(USTACK - 16), %ecx
+	mov $user_sysexit, %edx
+	sysenter
+user_sysexit:
+	mov %cs, %eax
+	movzwl %ax, %eax
+	mov %eax, user_v2
+	mov %ss, %eax
+	movzwl %ax, %eax
+	mov %eax, user_v3
+	mov %esp, user_e1
+	int $V_RET
+
+/* SYSENTER's entry (CPL 0, DS still the caller's): records and returns. */
+sysenter_entry32:
+	mov %cs, %eax
+	movzwl %ax, %eax
+	mov %eax, se_cs
+	mov %ss, %eax
+	movzwl %ax, %eax
+	mov %eax, se_ss
+	mov %esp, se_rsp
+	pushf
+	pop %eax
+	mov %eax, se_flags
+	sysexit
 
 /* IDT32: 32-bit interrupt gates (type 14) to pm32_stubs; V_USER and
  * V_RET with DPL 3. */
@@ -1480,6 +1549,30 @@ lm_retf_done:
 	CHECK64 "user-ldt16.inc-40", compat_val, $0x8000
 	CHECK64 "user-ldt16.frame-cs", last_cs, $LUCODE16
 
+	/* SYSENTER from compatibility mode at CPL 3 enters 64-bit mode
+	 * (IA-32e mode: CS.L = 1, RIP and RSP all 64 bits of their MSRs);
+	 * SYSEXIT without REX.W returns to 32-bit code, CS = SYSENTER_CS +
+	 * 16 (Vol. 2 SYSENTER, SYSEXIT), as Linux's 32-bit vDSO does on
+	 * Intel processors. */
+	mov $0x174, %ecx
+	mov $CODE64, %eax
+	xor %edx, %edx
+	wrmsr
+	mov $0x176, %ecx
+	mov $sysenter_entry64, %eax
+	wrmsr
+	movq $0, se_cs
+	mov $LUCODE32, %edi
+	mov $user_sysenter32, %esi
+	call to_user64
+	CHECK64 "lm.sysenter.cs", se_cs, $CODE64
+	CHECK64 "lm.sysenter.ss", se_ss, $(CODE64 + 8)
+	mov se_rsp, %rax
+	sub $STACK0, %rax
+	CHECK64 "lm.sysenter.rsp", %rax, $0
+	CHECK64 "lm.sysexit.cs", user_cs, $((CODE64 + 16) | 3)
+	CHECK64 "lm.sysexit.ss", user_ss_v, $((CODE64 + 24) | 3)
+
 	/* The verdict and the exit. */
 	mov fails, %eax
 	test %eax, %eax
@@ -1721,6 +1814,32 @@ user_ldt32:
 	int $V_USER
 	int $V_RET
 
+user_sysenter32:
+	mov $LUDATA, %bx
+	mov %bx, %ds
+	mov $(USTACK - 16), %ecx
+	mov $user_sysexit32, %edx
+	sysenter
+user_sysexit32:
+	mov %cs, %eax
+	movzwl %ax, %eax
+	mov %eax, user_cs
+	mov %ss, %eax
+	movzwl %ax, %eax
+	mov %eax, user_ss_v
+	int $V_RET
+
+	.code64
+sysenter_entry64:
+	mov %cs, %eax
+	movzwl %ax, %eax
+	mov %rax, se_cs
+	mov %ss, %eax
+	movzwl %ax, %eax
+	mov %rax, se_ss
+	mov %rsp, se_rsp
+	sysexitl
+
 	.code16
 compat16:
 	mov %cs, %ax
@@ -1847,6 +1966,10 @@ conf_cs:      .long 0
 compat_cs:    .quad 0
 compat_val:   .quad 0
 user_cs:      .quad 0
+se_cs:        .quad 0
+se_ss:        .quad 0
+se_rsp:       .quad 0
+se_flags:     .quad 0
 user_ss_v:    .quad 0
 	.balign 16
 tss32:        .skip 104 + 0x12
