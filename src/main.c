@@ -178,6 +178,7 @@ int main(int argc, char **argv)
 		rax_log(LOG_INFO, boot, "default guest from %s", gp.dir);
 	}
 
+	m->ncpus = 1;
 	m->debug_io = o.debug_io;
 	m->rtc_fixed = o.rtc_fixed;
 	m->rtc_base = o.rtc_base;
@@ -193,7 +194,8 @@ int main(int argc, char **argv)
 
 	lc.kernel = o.kernel;
 	lc.initrd = o.initrd;
-	lc.cmdline = o.cmdline ? o.cmdline : DEFAULT_CMDLINE;
+	lc.cmdline = o.cmdline;
+	lc.default_cmdline = DEFAULT_CMDLINE;
 	lc.host_decompress = o.decompress == DECOMP_HOST ||
 		(o.decompress == DECOMP_AUTO && m->ops != KVM_OPS);
 	if (ld_load(m, &lc, &li, &e))
