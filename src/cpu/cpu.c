@@ -496,17 +496,17 @@ static void reset_fpu(struct cpu *c)
 }
 
 /* Exception and interrupt delivery are modelled for long mode only
- * (cpu_deliver), so a guest that starts outside it (a Multiboot kernel:
- * 32-bit protected mode, paging off) is refused here rather than run
- * until its first event. */
+ * (cpu_deliver), so a guest the loader starts in protected mode outside
+ * it (a Multiboot kernel: 32-bit, paging off) is refused here rather
+ * than run until its first event.  (An all-zero start, real mode, is
+ * what tests that set their own state through set_regs() begin with.) */
 static int check_start_mode(const struct rax_regs *r, struct rax_err *e)
 {
-	if (r->efer & EFER_LMA)
+	if ((r->efer & EFER_LMA) || !(r->cr0 & CR0_PE))
 		return 0;
 	return rax_errf(e, -ENOTSUP, "emulator: the guest starts in %s "
 			"(a Multiboot kernel?); the interpreter lacks 32-bit "
 			"protected mode and runs only 64-bit long mode",
-			!(r->cr0 & CR0_PE) ? "real mode" :
 			r->seg[S_CS].db ? "32-bit protected mode" :
 			"16-bit protected mode");
 }
