@@ -305,6 +305,8 @@ class RaxEngine(Engine):
             return None
         if any(o.startswith("hv_") for o in p.cpu_opts):
             return "Hyper-V enlightenments (hv_*): rax has none"
+        if p.cpu_model == "host" and self.backend != "kvm":
+            return "asks for -cpu host, which needs KVM"
         if self.cpuid is None:
             return f"no CPUID listing of the vCPU: {self.cpuid_error}"
         for o in p.cpu_opts:
