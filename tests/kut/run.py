@@ -758,22 +758,30 @@ def run_engine(eng, cases, opt, tmp, known):
 
 
 def table(names, all_results, cases):
-    width = max(len(c.name) for c in cases)
-    print("\n| case".ljust(width + 3) + " | " + " | ".join(names) + " |")
-    print("|" + "-" * (width + 2) + "|" +
-          "|".join("-" * (len(n) + 2) for n in names) + "|")
-    for c in cases:
-        cells = []
-        for n in names:
-            r = all_results[n].get(c.name) if all_results[n] else None
-            cell = r[0] + (f" {r[2]:.1f}s" if r and r[2] else "") if r \
-                else "-"
-            cells.append(cell.ljust(len(n)))
-        print(f"| {c.name.ljust(width)} | " + " | ".join(cells) + " |")
+    """A Markdown table: each case's result and seconds per engine, then
+    the counts."""
+    def cell(n, c):
+        r = (all_results[n] or {}).get(c.name)
+        if not r:
+            return "-"
+        return r[0] + (f" {r[2]:.1f} s" if r[2] else "")
+
+    rows = [[c.name] + [cell(n, c) for n in names] for c in cases]
     for k in ("PASS", "FAIL", "SKIP"):
-        cells = [str(sum(1 for r in (all_results[n] or {}).values()
-                         if r[0] == k)).ljust(len(n)) for n in names]
-        print(f"| {k.ljust(width)} | " + " | ".join(cells) + " |")
+        rows.append([k] + [str(sum(1 for r in (all_results[n] or {}).values()
+                                   if r[0] == k)) for n in names])
+    head = ["case"] + names
+    w = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+
+    def line(r):
+        return "| " + " | ".join(x.ljust(w[i]) for i, x in enumerate(r)) + \
+            " |"
+
+    print()
+    print(line(head))
+    print("|" + "|".join("-" * (x + 2) for x in w) + "|")
+    for r in rows:
+        print(line(r))
 
 
 def main():
