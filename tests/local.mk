@@ -14,9 +14,10 @@ TESTS += tests/unit/test_core
 EXTRA_DIST += tests/nested/run.py tests/nested/nested.sh
 # tests/guest/nested.sh runs the tests/guest programs there (one more L1
 # boot, about 10 s).
+# Built without KVM, both are a SKIP that says so.
+TESTS += tests/nested/nested.sh tests/guest/nested.sh
 if HAVE_KVM
 check_DATA = rax-static$(EXEEXT)
-TESTS += tests/nested/nested.sh tests/guest/nested.sh
 endif
 CLEANFILES += nested-console.log nested-guest-console.log
 check-nested: rax-static$(EXEEXT) guest guest-l1
@@ -27,7 +28,7 @@ check-nested: rax-static$(EXEEXT) guest guest-l1
 .PHONY: check-nested
 
 # The interpreter boots the default guest to its shell (pytest).
-EXTRA_DIST += tests/py/test_boot.py tests/py/boot.sh
+EXTRA_DIST += tests/py/test_boot.py tests/py/boot.sh tests/py/run-pytest.sh
 TESTS += tests/py/boot.sh
 
 check_PROGRAMS += tests/unit/test_symbols
