@@ -19,6 +19,12 @@
 
 #include "log.h"
 
+/* Listeners are non-blocking (an accept after poll never sleeps when the
+ * connection went away meanwhile) and queue a few connections: a gdb
+ * that re-attaches right after detaching, while rax still tears the old
+ * connection down, waits in that queue (rsp.c). */
+#define RSP_BACKLOG 8
+
 static int open_unix(struct rsp_transport *t, const char *path,
 		     struct rax_err *e)
 {
@@ -33,11 +39,11 @@ static int open_unix(struct rsp_transport *t, const char *path,
 	/* A stale socket from an earlier run; never remove anything else. */
 	if (!lstat(path, &st) && S_ISSOCK(st.st_mode))
 		unlink(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return rax_errf(e, -errno, "--gdb: socket: %s",
 				strerror(errno));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1)) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, RSP_BACKLOG)) {
 		int err = errno;
 
 		close(fd);
@@ -119,12 +125,13 @@ static int open_tcp(struct rsp_transport *t, const char *addr,
 	if (parse_host(host, (unsigned)pnum, &sa, &salen))
 		return rax_errf(e, -EINVAL, "--gdb %s: HOST must be a numeric "
 				"IPv4/IPv6 address or localhost", addr);
-	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    0);
 	if (fd < 0)
 		return rax_errf(e, -errno, "--gdb: socket: %s",
 				strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sa, salen) || listen(fd, 1)) {
+	if (bind(fd, (struct sockaddr *)&sa, salen) || listen(fd, RSP_BACKLOG)) {
 		int err = errno;
 
 		close(fd);
@@ -183,6 +190,22 @@ int rsp_transport_open(struct rsp_transport *t, const char *addr,
 	return open_tcp(t, addr, e);
 }
 
+int rsp_transport_accept_ready(struct rsp_transport *t)
+{
+	int fd, one = 1;
+
+	do
+		fd = accept4(t->fd, NULL, NULL, SOCK_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return -errno;
+	/* An ack then a reply are two small writes: without this, Nagle
+	 * holds the reply for gdb's delayed ack. */
+	if (t->kind == RSP_T_TCP)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
 int rsp_transport_accept(struct rsp_transport *t, int wake_fd)
 {
 	struct pollfd p[2] = { { .fd = t->fd, .events = POLLIN },
@@ -206,19 +229,9 @@ int rsp_transport_accept(struct rsp_transport *t, int wake_fd)
 		}
 		if (p[1].revents)
 			return -ECANCELED;
-		fd = accept4(t->fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd >= 0) {
-			int one = 1;
-
-			/* An ack then a reply are two small writes: without
-			 * this, Nagle holds the reply for gdb's delayed ack. */
-			if (t->kind == RSP_T_TCP)
-				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-					   sizeof(one));
+		fd = rsp_transport_accept_ready(t);
+		if (fd >= 0 || (fd != -ECONNABORTED && fd != -EAGAIN))
 			return fd;
-		}
-		if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN)
-			return -errno;
 	}
 }
 
