@@ -31,6 +31,11 @@ check-nested: rax-static$(EXEEXT) guest guest-l1
 EXTRA_DIST += tests/py/test_boot.py tests/py/boot.sh tests/py/run-pytest.sh
 TESTS += tests/py/boot.sh
 
+# ./rax as the README's first command ends, with its console on pipes
+# (CI runs the script after that command too).
+EXTRA_DIST += tests/pipe-console.py tests/pipe-console.sh
+TESTS += tests/pipe-console.sh
+
 check_PROGRAMS += tests/unit/test_symbols
 tests_unit_test_symbols_SOURCES = tests/unit/test_symbols.c
 tests_unit_test_symbols_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
