@@ -31,6 +31,10 @@ check-nested: rax-static$(EXEEXT) guest guest-l1
 EXTRA_DIST += tests/py/test_boot.py tests/py/boot.sh tests/py/run-pytest.sh
 TESTS += tests/py/boot.sh
 
+# rax's process lifecycle: signals, gdb killed, rax killed under gdb.
+EXTRA_DIST += tests/py/test_lifecycle.py tests/py/lifecycle.sh
+TESTS += tests/py/lifecycle.sh
+
 # ./rax as the README's first command ends, with its console on pipes
 # (CI runs the script after that command too).
 EXTRA_DIST += tests/pipe-console.py tests/pipe-console.sh

@@ -12,6 +12,8 @@ tests_unit_test_loader_LDADD = librax.a $(LIBS)
 # tools, the cached default guest) are tests of their own, so that
 # they can skip.
 TESTS += tests/unit/test_loader tests/unit/loader-tools.sh \
-	tests/unit/loader-default-guest.sh tests/bad-input.sh
-EXTRA_DIST += tests/bad-input.sh tests/unit/loader-tools.sh \
+	tests/unit/loader-default-guest.sh tests/bad-input.sh \
+	tests/bad-options.sh
+EXTRA_DIST += tests/bad-input.sh tests/bad-options.sh \
+	tests/unit/loader-tools.sh \
 	tests/unit/loader-default-guest.sh

@@ -545,13 +545,18 @@ static int do_input(struct rsp_server *s)
 	return SERVE_MORE;
 }
 
-/* Exit requested: tell a waiting gdb (W, the exit status) and end. */
+/* Exit requested: tell a waiting gdb (W with the exit status, or X
+ * with the signal that ends rax: SIGHUP, SIGINT and SIGTERM have the
+ * same numbers in gdb's numbering) and end. */
 static int finish_exit(struct rsp_server *s)
 {
 	char w[8];
 
 	if (s->fd >= 0 && s->running) {
-		snprintf(w, sizeof(w), "W%02x", s->m->exit_status & 0xff);
+		if (s->m->exit_signal)
+			snprintf(w, sizeof(w), "X%02x", s->m->exit_signal & 0xff);
+		else
+			snprintf(w, sizeof(w), "W%02x", s->m->exit_status & 0xff);
 		send_packet(s, w, strlen(w));
 	}
 	return s->m->exit_status;
@@ -686,6 +691,11 @@ int rsp_run(struct rsp_server *s)
 		s->sess.signal = RSP_SIGTRAP;
 		need_serve = report = true;
 	}
+}
+
+int rsp_check_addr(const char *addr, struct rax_err *e)
+{
+	return rsp_transport_check(addr, e);
 }
 
 int rsp_open(struct machine *m, const char *addr, bool wait,

@@ -18,6 +18,11 @@ struct rsp_transport {
 	char path[108];  /* unix socket path (removed on close) */
 };
 
+/* Checks addr as rsp_transport_open() reads it, opening nothing (a tty
+ * path must name a character device).  Returns 0 or -EINVAL with *e. */
+int rsp_transport_check(const char *addr, struct rax_err *e)
+	__attribute__((warn_unused_result));
+
 /* Opens the listener (or the tty) named by addr.  Returns 0 or -errno
  * with a message in *e.  Warns through rax_log when a TCP listener binds
  * a wildcard address. */
