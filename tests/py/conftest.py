@@ -34,7 +34,10 @@ def pytest_sessionfinish(session, exitstatus):
                                               "xpassed"))
     skipped = len(stats.get("skipped", []))
     if skipped and not ran:
-        session.exitstatus, why = 77, "SKIP: every test skipped (reasons below)"
+        first = stats["skipped"][0].longrepr
+        reason = first[2] if isinstance(first, tuple) else str(first)
+        session.exitstatus, why = 77, "SKIP: all %d tests: %s" % (
+            skipped, reason.replace("Skipped: ", "", 1))
     elif skipped:
         session.exitstatus, why = 1, ("FAIL: %d tests skipped, %d ran: a "
                                       "partial run is not a pass" %
@@ -44,7 +47,7 @@ def pytest_sessionfinish(session, exitstatus):
     else:
         return
     if rep:
-        rep.ensure_newline()
+        rep.write("\n")
         rep.write_line(why)
 
 
