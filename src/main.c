@@ -122,11 +122,23 @@ static uint64_t trace_from;
  * terminal restored first. */
 static sigset_t term_signals;
 
+/* Ends rax by the signal that asked for its exit, as the default action
+ * would have: a shell then sees status 128 + sig. */
+static void die_of_signal(int sig)
+{
+	sigset_t one;
+
+	signal(sig, SIG_DFL);
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+	raise(sig);
+}
+
 static void *signal_thread(void *opaque)
 {
 	struct machine *m = opaque;
 	bool first = true;
-	sigset_t one;
 	char why[64];
 	int sig;
 
@@ -142,11 +154,7 @@ static void *signal_thread(void *opaque)
 			continue;
 		}
 		console_restore_terminal();
-		signal(sig, SIG_DFL);
-		sigemptyset(&one);
-		sigaddset(&one, sig);
-		pthread_sigmask(SIG_UNBLOCK, &one, NULL);
-		raise(sig);
+		die_of_signal(sig);
 		_exit(128 + sig);
 	}
 	return NULL;
@@ -170,19 +178,6 @@ static void catch_term_signals(struct machine *m)
 			"thread; SIGTERM and the like end rax at once\n");
 		pthread_sigmask(SIG_UNBLOCK, &term_signals, NULL);
 	}
-}
-
-/* Ends rax by the signal that asked for its exit, as the default action
- * would have: a shell then sees status 128 + sig. */
-static void die_of_signal(int sig)
-{
-	sigset_t one;
-
-	signal(sig, SIG_DFL);
-	sigemptyset(&one);
-	sigaddset(&one, sig);
-	pthread_sigmask(SIG_UNBLOCK, &one, NULL);
-	raise(sig);
 }
 
 /* --trace-from WHERE: a hex address, or a symbol of st.  0: neither. */
@@ -332,7 +327,6 @@ int main(int argc, char **argv)
 			m->ops->set_trace(m, true);
 		}
 	}
-
 	if (o.gdb) {
 		ret = rsp_open(m, o.gdb, o.gdb_wait, &gdb, &e);
 		if (ret)
