@@ -559,8 +559,10 @@ class NestedRax(RaxEngine):
                             if ln.startswith("KUT-ERR "))
             said = [ln for ln in err.splitlines() if ln.startswith("rax: ")
                     and not ln.startswith("rax: engine:")]
-            # busybox timeout ends rax with SIGTERM: status 143.
-            timed_out = status in (124, 143) and not said
+            # busybox timeout ends rax with SIGTERM: status 143, and rax
+            # says "terminated by SIGTERM".
+            timed_out = status in (124, 143) and \
+                all("terminated by SIGTERM" in ln for ln in said)
             res, detail = verdict(status, out, err, timed_out,
                                   c.timeout * self.opt.timeout_scale)
             self.results[c.name] = (res, detail, 0, out)
