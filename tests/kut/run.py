@@ -3,8 +3,9 @@
 
 Run (from the build folder):
     srcdir=.. /usr/bin/python3 ../tests/kut/run.py [--engine ENGINE ...]
-        [-j N] [--rax ./rax] [--timeout-scale F] [--json FILE] [--check]
-        [CASE ...]
+        [-j N] [--rax ./rax] [--rax-static ./rax-static] [--qemu QEMU]
+        [--nested-cpu MODEL] [--timeout-scale F] [--logs DIR]
+        [--json FILE] [--check] [-v] [CASE ...]
 ENGINE: emulator (rax's interpreter, the default), kvm (rax --backend kvm
 on this host), nested (rax-static --backend kvm inside QEMU TCG, through
 tests/nested/run.py: one L1 boot for the CPUID probe, one for the
