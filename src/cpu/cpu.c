@@ -55,6 +55,7 @@ static const cpu_handler handlers[DEC_NOPS] = {
 #define HOST_CHECK_INSNS 1024 /* about 20 us at the interpreter's speed */
 
 static uint64_t host_ns(void);
+static void forget_blocks(struct cpu *c);
 
 void cpu_raise(struct cpu *c, int vec, uint32_t err, bool has_err)
 {
@@ -231,6 +232,9 @@ static bool check_events(struct cpu *c)
 
 	if (timer_next(&m->timers) <= now)
 		timer_run(&m->timers, now);
+	if (atomic_load_explicit(&c->dma_code_write, memory_order_relaxed) &&
+	    atomic_exchange(&c->dma_code_write, false))
+		forget_blocks(c);
 	if (atomic_exchange(&c->kick, false) || atomic_load(&m->exit_requested)) {
 		schedule_check(c);
 		return true;
@@ -586,6 +590,17 @@ static int at_breakpoint(const struct cpu *c)
 static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		    struct rax_err *e);
 
+/* Forgets every decoded instruction: a new block generation. */
+static void forget_blocks(struct cpu *c)
+{
+	c->blk_gen = (c->blk_gen + 1) & 0xff;
+	if (!c->blk_gen) /* wrapped: old tags could match again */
+		for (unsigned i = 0; i < BLK_COUNT; i++)
+			set_block_tag(c, &c->blocks[i], BLK_EMPTY);
+	c->blk = NULL;
+	c->epoch++;
+}
+
 static int cpu_run(struct machine *m, unsigned flags, struct vcpu_stop *stop,
 		   struct rax_err *e)
 {
@@ -594,17 +609,13 @@ static int cpu_run(struct machine *m, unsigned flags, struct vcpu_stop *stop,
 
 	memset(stop, 0, sizeof(*stop));
 	c->watch_hit = false;
+	c->thread = pthread_self();
 	/* After a debugger stop the guest's memory may have been written
 	 * behind the interpreter's back (gdb M packets): forget every
 	 * decoded instruction. */
-	if (c->last_stop != VCPU_STOP_KICK) {
-		c->blk_gen = (c->blk_gen + 1) & 0xff;
-		if (!c->blk_gen) /* wrapped: old tags could match again */
-			for (unsigned i = 0; i < BLK_COUNT; i++)
-				set_block_tag(c, &c->blocks[i], BLK_EMPTY);
-		c->blk = NULL;
-		c->epoch++;
-	}
+	if (c->last_stop != VCPU_STOP_KICK ||
+	    atomic_exchange(&c->dma_code_write, false))
+		forget_blocks(c);
 	ret = run_loop(c, flags, stop, e);
 	c->last_stop = stop->reason;
 	return ret;
@@ -912,6 +923,45 @@ static void cpu_set_irq(struct machine *m, unsigned gsi, int level)
 	}
 }
 
+static void cpu_msi(struct machine *m, uint64_t addr, uint32_t data)
+{
+	struct cpu *c = m->engine;
+
+	if (c && c->intc) {
+		intc_msi(c->intc, addr, data);
+		c->next_check = 0;
+		wake_idle(c);
+	}
+}
+
+/* Device DMA into guest RAM.  On the vCPU thread (a device working
+ * synchronously inside an MMIO write) the written pages drop their
+ * decoded blocks at once, as a store by the guest would.  Another thread
+ * (a device's I/O thread, host network input) must not touch the decode
+ * cache: when it wrote a page holding decoded code, every block is
+ * forgotten at the next event check.  The device publishes the data to
+ * the guest (a used-ring index) only after this returns, and the guest
+ * needs at least that one more instruction, after which the check
+ * runs (next_check = 0), to reach the new bytes. */
+static void cpu_mem_written(struct machine *m, uint64_t gpa, uint64_t len)
+{
+	struct cpu *c = m->engine;
+	bool here = c && pthread_equal(pthread_self(), c->thread);
+	uint64_t pa;
+
+	if (!c || !len)
+		return;
+	for (pa = gpa & ~0xfffull; pa < gpa + len; pa += 4096) {
+		if (here) {
+			cpu_code_write(c, pa, 1);
+		} else if (cpu_is_code_page(c, pa)) {
+			atomic_store(&c->dma_code_write, true);
+			c->next_check = 0;
+			return;
+		}
+	}
+}
+
 static int cpu_set_trace(struct machine *m, bool on)
 {
 	struct cpu *c = m->engine;
@@ -1064,4 +1114,6 @@ const struct vcpu_ops cpu_vcpu_ops = {
 	.clock_ns = cpu_clock_ns,
 	.set_trace = cpu_set_trace,
 	.print_stats = cpu_print_stats,
+	.msi = cpu_msi,
+	.mem_written = cpu_mem_written,
 };
