@@ -10,6 +10,7 @@
 
 #include "console.h"
 #include "devices/devices.h"
+#include "devices/virtio/virtio.h"
 #include "err.h"
 #include "guest.h"
 #include "loader/loader.h"
@@ -29,6 +30,7 @@
 
 static struct machine machine;
 static struct symtab syms;
+static struct virtio_host virtio_host;
 
 static int __attribute__((format(printf, 2, 3)))
 die(int status, const char *fmt, ...)
@@ -188,6 +190,13 @@ int main(int argc, char **argv)
 	/* Bad input is reported before a missing engine: load first. */
 	m->ops = choose_engine(o.backend, &engine_err);
 
+	/* --disk, --net: a malformed --net or a missing libslirp is a
+	 * usage error, an unusable image or port is bad input. */
+	ret = virtio_host_open(&virtio_host, &o, &e);
+	if (ret)
+		return die(ret == -EINVAL || ret == -ENOSYS ? RAX_EXIT_USAGE :
+			   RAX_EXIT_INPUT, "%s", e.msg);
+	m->virtio = &virtio_host;
 	if (dev_init_all(m, &e))
 		return die(RAX_EXIT_ENGINE, "%s", e.msg);
 
@@ -261,9 +270,11 @@ int main(int argc, char **argv)
 		m->ops->print_stats(m);
 	if (gdb)
 		rsp_close(gdb);
-	m->ops->destroy(m);
-	sym_free(&syms);
+	/* Devices first: their threads may still signal the engine. */
 	dev_exit_all(m);
+	m->ops->destroy(m);
+	virtio_host_close(&virtio_host);
+	sym_free(&syms);
 	gm_destroy(&m->mem);
 	return status;
 }
