@@ -14,7 +14,7 @@ fail=0
 expect() {
 	what=$1 pattern=$2
 	shift 2
-	"$rax" "$@" >"$t/out" 2>"$t/err" </dev/null
+	$rax "$@" >"$t/out" 2>"$t/err" </dev/null
 	status=$?
 	if [ "$status" -ne 2 ] || ! grep -q -- "$pattern" "$t/err"; then
 		echo "FAIL: $what: status $status, stderr:"
@@ -105,5 +105,41 @@ dd if=/dev/zero bs=1 count=100 status=none >>"$t/elf32"
 expect "32-bit ELF" "$t/elf32: not an x86-64 ELF64 kernel" --kernel "$t/elf32"
 printf '\177ELF\002\001\001' >"$t/elfshort"
 expect "truncated ELF" "$t/elfshort: truncated ELF" --kernel "$t/elfshort"
+
+# --disk (src/devices/virtio): images are opened before the kernel.
+expect "missing disk image" "--disk $t/nodisk: No such file or directory" \
+	--kernel "$t/ok" --disk "$t/nodisk"
+expect "disk image is a directory" "--disk $t: is a directory" \
+	--kernel "$t/ok" --disk "$t"
+expect "empty disk image" "--disk $t/empty: smaller than one 512-byte sector" \
+	--kernel "$t/ok" --disk "$t/empty"
+truncate -s 1M "$t/disk"
+if command -v flock >/dev/null; then
+	# A second writer of an image in use (flock(1) holds it here).
+	flock -x "$t/disk" sh -c "'$rax' --kernel '$t/ok' --disk '$t/disk' \
+		>'$t/out' 2>'$t/err' </dev/null; echo \$? >'$t/status'"
+	if [ "$(cat "$t/status")" = 2 ] && [ "$(wc -l <"$t/err")" = 1 ] &&
+	   grep -q -- "--disk $t/disk: locked by another process" "$t/err"; then
+		echo "ok: locked disk image: $(cat "$t/err")"
+	else
+		echo "FAIL: locked disk image: status $(cat "$t/status"):"
+		sed 's/^/  /' "$t/err"
+		fail=1
+	fi
+fi
+# No permission: root reads any file, so as root run rax as nobody
+# (setpriv, util-linux) on a folder nobody may enter.
+chmod 000 "$t/disk"
+chmod 755 "$t"
+if [ "$(id -u)" != 0 ]; then
+	expect "unreadable disk image" "--disk $t/disk: Permission denied" \
+		--kernel "$t/ok" --disk "$t/disk"
+else
+	rax_as_root=$rax
+	rax="setpriv --reuid=65534 --regid=65534 --clear-groups $(pwd)/rax"
+	expect "unreadable disk image" "--disk $t/disk: Permission denied" \
+		--kernel "$t/ok" --disk "$t/disk"
+	rax=$rax_as_root
+fi
 
 exit $fail

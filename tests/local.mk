@@ -11,24 +11,32 @@ TESTS += tests/unit/test_core
 # Part of make check: skips (77) only when the guest or the L1 kernel is
 # not built (`make guest guest-l1`; tests/run-all.sh builds both).
 # `make check-nested` builds them first and runs it alone.
-EXTRA_DIST += tests/nested/run.py tests/nested/nested.sh
+EXTRA_DIST += tests/nested/run.py tests/nested/nested.sh tests/nested/virtio.sh
 # tests/guest/nested.sh runs the tests/guest programs there (one more L1
 # boot, about 10 s).
 if HAVE_KVM
 check_DATA = rax-static$(EXEEXT)
-TESTS += tests/nested/nested.sh tests/guest/nested.sh
+TESTS += tests/nested/nested.sh tests/guest/nested.sh tests/nested/virtio.sh
 endif
-CLEANFILES += nested-console.log nested-guest-console.log
+CLEANFILES += nested-console.log nested-guest-console.log \
+	nested-disk-console.log
 check-nested: rax-static$(EXEEXT) guest guest-l1
 	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
 	  $(PYTHON3) $(srcdir)/tests/nested/run.py
 	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
 	  $(PYTHON3) $(srcdir)/tests/guest/nested.py
+	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
+	  $(PYTHON3) $(srcdir)/tests/nested/run.py --disk
 .PHONY: check-nested
 
 # The interpreter boots the default guest to its shell (pytest).
 EXTRA_DIST += tests/py/test_boot.py tests/py/boot.sh
 TESTS += tests/py/boot.sh
+
+# The default guest with virtio-blk (an ext4 root), virtio-net and
+# virtio-rng on the interpreter (pytest).
+EXTRA_DIST += tests/py/test_virtio.py tests/py/virtio.sh tests/py/rootfs.py
+TESTS += tests/py/virtio.sh
 
 check_PROGRAMS += tests/unit/test_symbols
 tests_unit_test_symbols_SOURCES = tests/unit/test_symbols.c

@@ -7,6 +7,7 @@ or by hand, once `make guest guest-l1 rax-static` has run:
     srcdir=.. /usr/bin/python3 ../tests/nested/run.py [--rax ./rax-static]
         [--cmd 'rax --version'] [--gdb] [--interact] [--timeout S]
         [--cpu qemu64,+svm,+npt] [--guest-elf F.elf ... --guest-out DIR]
+        [--disk]
 Environment: RAX_STATIC (the static rax), RAX_NESTED_GUEST_DIR and
 RAX_NESTED_L1_DIR (use these folders instead of the cache's).
 
@@ -20,11 +21,20 @@ then prints "RAX-L1-EXIT <status>" and reboots (QEMU has -no-reboot).
 L1's ttyS1 is a unix socket in the temporary folder, for `rax --gdb
 /dev/ttyS1` (--gdb prints the socket path and keeps L1 alive).
 
+With --disk, the guest boots from a root file system on virtio-blk
+instead (tests/py/rootfs.py: ext4 made by mke2fs -d): QEMU gives L1 the
+image as its /dev/vda (-drive if=virtio), and rax --backend kvm in L1
+gives that block device to the guest as its /dev/vda.  The guest writes
+a file, syncs, remounts / read-only and reboots; L1 syncs; after QEMU
+exits the host checks the image with e2fsck -fn and reads the file back
+with debugfs.
+
 The default check: /dev/kvm exists in L1, `rax --version` runs, `rax
 --backend kvm` prints RAX-GUEST-READY, `echo $((6*7))` answers 42, and
 `reboot -f` in the guest ends rax with status 0.  Exit status: 0 pass,
 1 fail, 77 skip (guest, L1 or rax-static not built, or no QEMU).
-The whole console goes to nested-console.log in the current folder.
+The whole console goes to nested-console.log in the current folder
+(nested-disk-console.log with --disk).
 
 With --guest-elf (tests/guest programs), L1 instead runs each ELF with
 `rax --backend kvm --kernel F.elf --mem 64M`, its output to a file, and
@@ -47,6 +57,11 @@ import pexpect
 
 SKIP = 77
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "py"))
+sys.dont_write_bytecode = True  # keep the source tree clean
+import rootfs  # noqa: E402
+
+DISK_CMDLINE = "console=ttyS0 nokaslr reboot=k root=/dev/vda rw init=/init"
 
 
 class Fail(Exception):
@@ -106,6 +121,13 @@ def l1_cmd(opt):
                        "done\n")
     if opt.cmd:
         return head + opt.cmd + "\n"
+    if opt.disk:
+        # L1's page cache holds what rax wrote to /dev/vda: sync it to
+        # QEMU's disk before L1 reboots.
+        return (head + "rax --version || exit 125\n"
+                "rax --backend kvm --kernel /guest/bzImage --disk /dev/vda "
+                f"--cmdline '{DISK_CMDLINE}'\n"
+                "s=$?\nsync\nexit $s\n")
     gdb = " --gdb /dev/ttyS1" if opt.gdb else ""
     return (head + "rax --version || exit 125\n"
             f"exec rax --backend kvm{gdb}\n")
@@ -155,18 +177,20 @@ def host_tsc_khz():
     return 2000000
 
 
-def qemu_argv(qemu, l1, initrd, sock, cpu, append):
+def qemu_argv(qemu, l1, initrd, sock, cpu, append, disk=None):
     """L1 cannot calibrate its TSC against the PIT under a loaded TCG host
     ("tsc: Unable to calibrate against PIT"); with tsc_khz 0, KVM's vCPU
     loops on its clock-update request and never enters the guest (KVM_RUN
     hangs with RIP unchanged).  So L1 is told the TSC rate."""
     tsc = f"tsc_early_khz={host_tsc_khz()} tsc=reliable"
+    drive = ["-drive", f"file={disk},if=virtio,format=raw"] if disk else []
     return [qemu, "-accel", "tcg", "-cpu", cpu, "-m", "1024",
             "-nographic", "-no-reboot",
             "-serial", "mon:stdio",
             "-serial", f"unix:{sock},server=on,wait=off",
             "-kernel", os.path.join(l1, "bzImage"), "-initrd", initrd,
-            "-append", f"console=ttyS0 nokaslr panic=-1 {tsc} {append}"]
+            "-append", f"console=ttyS0 nokaslr panic=-1 {tsc} {append}",
+            *drive]
 
 
 def expect(child, what, timeout, why):
@@ -222,6 +246,35 @@ def check(child, opt, t0):
     print(f"nested: rax exited 0 at {time.monotonic() - t0:.1f} s")
 
 
+def check_disk(child, opt, t0, token):
+    """--disk: the guest on a virtio-blk root writes token to a file."""
+    expect(child, "RAX-L1-INIT", opt.timeout, "L1 did not reach its /init")
+    i = child.expect([rootfs.MARKER + r" /dev/root / ext4 (\S+)",
+                      r"RAX-L1-EXIT (\d+)", pexpect.TIMEOUT, pexpect.EOF],
+                     timeout=opt.timeout)
+    if i == 1:
+        raise Fail(f"rax exited with status {child.match[1]} before the "
+                   "guest mounted its root from /dev/vda")
+    if i >= 2:
+        raise Fail("the guest did not mount its root from /dev/vda within "
+                   f"{opt.timeout} s")
+    if not child.match.group(1).startswith("rw"):
+        raise Fail(f"root mounted {child.match.group(1)}, expected rw")
+    print(f"nested: guest mounted /dev/vda rw at "
+          f"{time.monotonic() - t0:.1f} s")
+    expect(child, "~ # ", 120, "no shell prompt in the guest")
+    child.send(f"echo {token} > /root/hello.txt && sync && echo wrote\r")
+    expect(child, r"\nwrote\r*\n", 120, "the guest could not write")
+    expect(child, "~ # ", 60, "no prompt after the write")
+    child.send("mount -o remount,ro / && echo remounted\r")
+    expect(child, r"\nremounted\r*\n", 120, "remount read-only failed")
+    expect(child, "~ # ", 60, "no prompt after the remount")
+    child.send("reboot -f\r")
+    status = rax_exit(child, 120)
+    if status:
+        raise Fail(f"rax exited with status {status} after reboot -f")
+
+
 def guest_programs(child, opt):
     """Collect each tests/guest program's output into opt.guest_out."""
     expect(child, "RAX-L1-INIT", opt.timeout, "L1 did not boot")
@@ -272,6 +325,9 @@ def main():
     ap.add_argument("--guest-out", default="nested-guest",
                     help="folder for the programs' NAME.out and "
                     "NAME.status")
+    ap.add_argument("--disk", action="store_true",
+                    help="boot the guest from an ext4 root on virtio-blk "
+                    "and check the image on the host afterwards")
     ap.add_argument("--timeout", type=float, default=300,
                     help="seconds for each boot step (default 300)")
     opt = ap.parse_args()
@@ -279,11 +335,19 @@ def main():
     signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit(1))
     guest, l1, rax, qemu = find_inputs(opt)
 
+    if opt.disk and rootfs.missing_tools():
+        skip("missing " + ", ".join(rootfs.missing_tools()) +
+             " (apt-get install e2fsprogs busybox-static)")
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="rax-nested-") as tmp:
         initrd = make_initrd(tmp, guest, l1, rax, opt)
         sock = os.path.join(tmp, "ttyS1.sock")
-        argv = qemu_argv(qemu, l1, initrd, sock, opt.cpu, opt.append)
+        image = os.path.join(tmp, "rootfs.img") if opt.disk else None
+        token = f"written-on-kvm-{os.getpid()}-{int(t0)}"
+        if image:
+            rootfs.build(image)
+        argv = qemu_argv(qemu, l1, initrd, sock, opt.cpu, opt.append,
+                         image)
         print("nested: " + " ".join(argv))
         if opt.gdb:
             print(f"nested: L1 ttyS1 (rax --gdb) is {sock}: "
@@ -291,7 +355,8 @@ def main():
         child = pexpect.spawn(argv[0], argv[1:], encoding="utf-8",
                               codec_errors="replace", timeout=opt.timeout,
                               dimensions=(50, 200))
-        child.logfile_read = open("nested-console.log", "w")
+        child.logfile_read = open("nested-disk-console.log" if opt.disk
+                                  else "nested-console.log", "w")
         wait = 0
         try:
             if opt.interact or opt.gdb:
@@ -303,6 +368,18 @@ def main():
                 print(f"nested: guest programs done in "
                       f"{time.monotonic() - t0:.1f} s")
                 wait = 30
+                return 0
+            if opt.disk:
+                check_disk(child, opt, t0, token)
+                stop(child, 60)  # QEMU exits after L1's reboot
+                status, out = rootfs.fsck(image)
+                if status:
+                    raise Fail(f"e2fsck -fn found problems:\n{out}")
+                got = rootfs.cat(image, "/root/hello.txt")
+                if got != token + "\n":
+                    raise Fail(f"debugfs read {got!r} from /root/hello.txt")
+                print("nested: e2fsck clean, debugfs finds the file: PASS "
+                      f"in {time.monotonic() - t0:.1f} s")
                 return 0
             if opt.cmd:
                 expect(child, "RAX-L1-INIT", opt.timeout, "L1 did not boot")

@@ -219,6 +219,8 @@ bool vq_should_interrupt(struct vq *q)
 {
 	uint16_t old = q->signalled, now = q->used_idx, event;
 
+	if (old == now)
+		return false; /* nothing used since the last decision */
 	/* The used index store must be visible before the driver's
 	 * used_event or flags are read (store-load: a full fence). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
