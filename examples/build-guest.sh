@@ -178,9 +178,10 @@ reboot -f
 EOF
 }
 
-# The script busybox udhcpc runs by default: configures the interface,
-# the default route and /etc/resolv.conf from the lease (with rax --net
-# user: 10.0.2.15, router 10.0.2.2, DNS 10.0.2.3).
+# The script busybox udhcpc runs by default (Debian's busybox looks for
+# /etc/udhcpc/default.script): configures the interface, the default
+# route and /etc/resolv.conf from the lease (with rax --net user:
+# 10.0.2.15, router 10.0.2.2, DNS 10.0.2.3).
 udhcpc_script() {
 	cat <<'EOF'
 #!/bin/sh
@@ -215,13 +216,13 @@ build_initramfs() {
 	udhcpc_script >"$tmp/udhcpc.script"
 	{
 		for d in /dev /proc /sys /tmp /root /bin /sbin /usr /usr/bin \
-			/usr/sbin /usr/share /usr/share/udhcpc /etc; do
+			/usr/sbin /etc /etc/udhcpc; do
 			echo "dir $d 0755 0 0"
 		done
 		echo "nod /dev/console 0600 0 0 c 5 1"
 		echo "file /bin/busybox /bin/busybox 0755 0 0"
 		echo "file /init $tmp/init 0755 0 0"
-		echo "file /usr/share/udhcpc/default.script $tmp/udhcpc.script" \
+		echo "file /etc/udhcpc/default.script $tmp/udhcpc.script" \
 			"0755 0 0"
 		for applet in $(/bin/busybox --list-full); do
 			[ "$applet" = bin/busybox ] && continue

@@ -11,15 +11,18 @@ TESTS += tests/unit/test_core
 # Part of make check: skips (77) only when the guest or the L1 kernel is
 # not built (`make guest guest-l1`; tests/run-all.sh builds both).
 # `make check-nested` builds them first and runs it alone.
-EXTRA_DIST += tests/nested/run.py tests/nested/nested.sh tests/nested/virtio.sh
+EXTRA_DIST += tests/nested/run.py tests/nested/nested.sh \
+	tests/nested/virtio-disk.sh tests/nested/virtio-net.sh
 # tests/guest/nested.sh runs the tests/guest programs there (one more L1
-# boot, about 10 s).
+# boot, about 10 s); tests/nested/virtio-disk.sh and virtio-net.sh the
+# virtio devices (two more).
 if HAVE_KVM
 check_DATA = rax-static$(EXEEXT)
-TESTS += tests/nested/nested.sh tests/guest/nested.sh tests/nested/virtio.sh
+TESTS += tests/nested/nested.sh tests/guest/nested.sh \
+	tests/nested/virtio-disk.sh tests/nested/virtio-net.sh
 endif
 CLEANFILES += nested-console.log nested-guest-console.log \
-	nested-disk-console.log
+	nested-disk-console.log nested-net-console.log
 check-nested: rax-static$(EXEEXT) guest guest-l1
 	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
 	  $(PYTHON3) $(srcdir)/tests/nested/run.py
@@ -27,6 +30,8 @@ check-nested: rax-static$(EXEEXT) guest guest-l1
 	  $(PYTHON3) $(srcdir)/tests/guest/nested.py
 	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
 	  $(PYTHON3) $(srcdir)/tests/nested/run.py --disk
+	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
+	  RAX_DYNAMIC=./rax$(EXEEXT) $(PYTHON3) $(srcdir)/tests/nested/run.py --net
 .PHONY: check-nested
 
 # The interpreter boots the default guest to its shell (pytest).

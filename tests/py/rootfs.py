@@ -58,7 +58,7 @@ def build(path, size_mib=32, files=None):
     """Writes an ext4 image of size_mib MiB at path.  files maps paths in
     the image to their contents (str or bytes)."""
     with tempfile.TemporaryDirectory(prefix="rax-rootfs-") as tree:
-        for d in ("bin", "sbin", "usr/bin", "usr/sbin", "usr/share/udhcpc",
+        for d in ("bin", "sbin", "usr/bin", "usr/sbin", "etc/udhcpc",
                   "dev", "proc", "sys", "tmp", "root", "etc"):
             os.makedirs(os.path.join(tree, d), exist_ok=True)
         shutil.copy(BUSYBOX, os.path.join(tree, "bin", "busybox"))
@@ -70,7 +70,7 @@ def build(path, size_mib=32, files=None):
                 continue
             os.makedirs(os.path.dirname(link), exist_ok=True)
             os.symlink("/bin/busybox", link)
-        every = {"init": INIT, "usr/share/udhcpc/default.script": UDHCPC}
+        every = {"init": INIT, "etc/udhcpc/default.script": UDHCPC}
         every.update(files or {})
         for name, body in every.items():
             p = os.path.join(tree, name)

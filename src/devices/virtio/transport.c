@@ -471,7 +471,7 @@ static void msix_io(struct virtio_dev *d, unsigned off, bool is_write,
 		    uint8_t *data, unsigned size)
 {
 	unsigned v = off / MSIX_ENTRY, field = off % MSIX_ENTRY;
-	struct virtio_msix *x = &d->msix[v];
+	struct virtio_msix *x;
 	uint64_t val = 0;
 
 	if (v >= d->nvec || (size != 4 && size != 8) || (off & (size - 1))) {
@@ -479,6 +479,7 @@ static void msix_io(struct virtio_dev *d, unsigned off, bool is_write,
 			memset(data, 0, size);
 		return;
 	}
+	x = &d->msix[v];
 	if (!is_write) {
 		uint8_t e[MSIX_ENTRY];
 
