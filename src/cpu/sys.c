@@ -93,7 +93,7 @@ void op_mov_Sw_Ew(struct cpu *c, const struct dec_insn *d)
 	cpu_load_seg(c, s, sel);
 	if (s == S_SS) { /* MOV SS inhibits interrupts for one instruction */
 		c->shadow_end = c->icount + 2 * CPU_INSN_NS;
-		c->mov_ss = true; /* and single-step traps (cpu.c) */
+		c->mov_ss = true; /* and single-step traps (event.c) */
 	}
 }
 
