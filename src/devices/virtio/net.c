@@ -76,6 +76,10 @@ static bool deliver(struct vnet *n, const uint8_t *frame, size_t len)
 	if (!virtio_queue_ready(d, RXQ))
 		return false;
 	r = vq_pop(d->m, q, &n->chain);
+	/* Out of buffers: ask for a notification when the driver adds
+	 * some (EVENT_IDX: avail_event), and look once more. */
+	if (r == 0 && vq_more(q))
+		r = vq_pop(d->m, q, &n->chain);
 	if (r < 0)
 		virtio_dev_broken(d);
 	if (r <= 0)
