@@ -247,8 +247,8 @@ void dev_virtio_net_exit(struct machine *m, void *state)
 		"dropped", (unsigned long long)n->rx_frames,
 		(unsigned long long)n->tx_frames,
 		(unsigned long long)n->dropped);
+	virtio_dev_exit(&n->dev); /* no thread touches n after this */
 	vnet_reset(&n->dev);
-	virtio_dev_exit(&n->dev);
 	free(n);
 }
 
