@@ -153,8 +153,10 @@ static void transmit(struct vnet *n)
 		while ((r = vq_pop(d->m, q, &n->chain)) == 1) {
 			len = vq_read(&n->chain, 0, n->tx, sizeof(n->tx));
 			vq_push(d->m, q, &n->chain, 0);
-			if (len <= NET_HDR)
+			if (len <= NET_HDR || n->chain.out_len > sizeof(n->tx)) {
+				n->dropped++;
 				continue;
+			}
 			n->tx_frames++;
 			pthread_mutex_unlock(&d->lock);
 			net_user_send(n->user, n->tx + NET_HDR, len - NET_HDR);

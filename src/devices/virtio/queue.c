@@ -130,7 +130,9 @@ static int walk_indirect(struct machine *m, struct vq *q, struct vq_chain *c,
 		return broken(q, "indirect descriptor not negotiated", c->head);
 	if (d->flags & VQ_DESC_F_NEXT)
 		return broken(q, "indirect descriptor with NEXT", c->head);
-	if (!n || d->len % DESC_SIZE)
+	/* A table longer than the buffers a chain may have would only let
+	 * zero-length descriptors keep the device busy. */
+	if (!n || d->len % DESC_SIZE || n > VQ_MAX_SEGS)
 		return broken(q, "bad indirect table length", c->head);
 	table = gm_ptr(&m->mem, d->addr, d->len);
 	if (!table)
