@@ -69,11 +69,11 @@ def run_guest(c, port):
         raise RuntimeError("no DHCP lease in the guest: " + out)
     w, out = timed(c, f"dd if=/dev/zero of=/dev/vda bs=1M count={DISK_MIB} "
                    "oflag=direct 2>&1 | tail -1")
-    if "copied" not in out:
+    if f"{DISK_MIB}+0 records out" not in out:
         raise RuntimeError("dd write failed: " + out)
     r, out = timed(c, f"dd if=/dev/vda of=/dev/null bs=1M count={DISK_MIB} "
                    "iflag=direct 2>&1 | tail -1")
-    if "copied" not in out:
+    if f"{DISK_MIB}+0 records out" not in out:
         raise RuntimeError("dd read failed: " + out)
     n, out = timed(c, f"wget -q -O /dev/null http://10.0.2.2:{port}/big.bin "
                    "&& echo fetched")
