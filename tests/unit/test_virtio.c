@@ -517,6 +517,58 @@ static void malformed_chains_set_needs_reset_until_reset(void)
 	machine_free(m);
 }
 
+/* Each chain breaks the queue; a reset brings it back (§2.7.5.3.1,
+ * §2.7.4.2: the driver requirements a device must not trust). */
+static void every_kind_of_bad_chain_is_caught(void)
+{
+	struct rax_options o = one_disk(make_image(0, 8), false);
+	struct machine *m = machine_with(&o);
+	uint8_t *table, *ind = NULL;
+	uint16_t ahead = 40;
+	struct drv d;
+	int k;
+
+	drv_probe(&d, m, 1);
+	for (k = 0; k < 6; k++) {
+		drv_negotiate(&d, drv_features(&d));
+		drv_queue(&d, 0xffff);
+		table = ram(m, d.desc, 64);
+		ind = ram(m, 0x300000, 16 * 1024);
+		memset(ind, 0, 16 * 1024);
+		switch (k) {
+		case 0: /* an indirect table longer than VQ_MAX_SEGS */
+			put_desc(table, 0, 0x300000, 16 * 1024, 4, 0);
+			break;
+		case 1: /* an indirect descriptor inside a table */
+			put_desc(table, 0, 0x300000, 32, 4, 0);
+			put_desc(ind, 0, 0x300000, 32, 4, 0);
+			break;
+		case 2: /* a readable buffer after a writable one */
+			put_desc(table, 0, 0x200000, 16, 2 | 1, 1);
+			put_desc(table, 1, 0x201000, 16, 0, 0);
+			break;
+		case 3: /* next beyond the table */
+			put_desc(table, 0, 0x200000, 16, 1, 99);
+			break;
+		case 4: /* INDIRECT together with NEXT */
+			put_desc(table, 0, 0x300000, 32, 4 | 1, 1);
+			break;
+		case 5: /* the available index runs ahead of the ring */
+			memcpy(ram(m, d.avail + 2, 2), &ahead, 2);
+			mmio_wr(m, d.notify, 2, 0);
+			break;
+		}
+		if (k != 5)
+			drv_submit(&d, 0);
+		CHECK(mmio_rd(m, d.common + 0x14, 1) & 64);
+		CHECK_EQ(used_idx(&d), 0);
+	}
+	drv_negotiate(&d, drv_features(&d));
+	drv_queue(&d, 0xffff);
+	CHECK_EQ(blk_req(&d, 0, 1, 512, false), 0); /* usable again */
+	machine_free(m);
+}
+
 static void intx_follows_isr_and_the_interrupt_disable_bit(void)
 {
 	struct rax_options o = one_disk(make_image(0, 8), false);
@@ -680,6 +732,7 @@ int main(void)
 	read_only_images_offer_ro_and_refuse_writes();
 	images_are_locked_against_a_second_writer();
 	malformed_chains_set_needs_reset_until_reset();
+	every_kind_of_bad_chain_is_caught();
 	intx_follows_isr_and_the_interrupt_disable_bit();
 	msix_delivers_masks_and_holds_pending_vectors();
 	event_idx_suppresses_until_used_event();
