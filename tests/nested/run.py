@@ -21,6 +21,9 @@ then prints "RAX-L1-EXIT <status>" and reboots (QEMU has -no-reboot).
 L1's ttyS1 is a unix socket in the temporary folder, for `rax --gdb
 /dev/ttyS1` (--gdb prints the socket path and keeps L1 alive).
 
+Both check that rax took the queues' notifications through ioeventfds
+and raised MSI-X vector 1 through an irqfd (rax --log info,dev).
+
 With --disk, the guest boots from a root file system on virtio-blk
 instead (tests/py/rootfs.py: ext4 made by mke2fs -d): QEMU gives L1 the
 image as its /dev/vda (-drive if=virtio), and rax --backend kvm in L1
@@ -141,7 +144,7 @@ def virtio_cmd(opt):
     """L1's script for --disk and --net."""
     rax = "/rax-net" if opt.net else "rax"
     cmd = rax + " --version || exit 125\n"
-    args = " --backend kvm"
+    args = " --backend kvm --log info,dev"
     if opt.disk:
         args += (" --kernel /guest/bzImage --disk /dev/vda "
                  f"--cmdline '{DISK_CMDLINE}'")
@@ -337,6 +340,20 @@ def check_virtio(child, opt, t0):
         raise Fail(f"rax exited with status {status} after reboot -f")
 
 
+def check_eventfds(log, opt):
+    """On KVM the queues' notifications went through ioeventfds and MSI-X
+    vector 1 (the first queue's) through an irqfd: rax --log info,dev
+    says so on the console."""
+    log.flush()
+    with open(log.name, errors="replace") as f:
+        text = f.read()
+    for dev, used in (("virtio-blk", opt.disk), ("virtio-net", opt.net)):
+        for what in ("notifications through ioeventfds",
+                     "MSI-X vector 1 through an irqfd"):
+            if used and f"{dev}: {what}" not in text:
+                raise Fail(f"rax did not report '{dev}: {what}'")
+
+
 def guest_programs(child, opt):
     """Collect each tests/guest program's output into opt.guest_out."""
     expect(child, "RAX-L1-INIT", opt.timeout, "L1 did not boot")
@@ -457,6 +474,7 @@ def main():
             if opt.disk or opt.net:
                 check_virtio(child, opt, t0)
                 stop(child, 60)  # QEMU exits after L1's reboot
+                check_eventfds(child.logfile_read, opt)
                 if opt.disk:
                     status, out = rootfs.fsck(image)
                     if status:

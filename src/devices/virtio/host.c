@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "options.h"
 
 /* Opens one image: read-write (or read-only for ",ro"), locked with
@@ -36,12 +37,21 @@ static int open_disk(struct virtio_disk *d, const struct opt_disk *o,
 	if (flock(fd, (o->ro ? LOCK_SH : LOCK_EX) | LOCK_NB)) {
 		int err = errno;
 
-		close(fd);
-		if (err == EWOULDBLOCK)
-			return rax_errf(e, -EBUSY, "--disk %s: locked by another "
-					"process (another rax?)", o->path);
-		return rax_errf(e, -err, "--disk %s: flock: %s", o->path,
-				strerror(err));
+		/* A kernel without file locking (CONFIG_FILE_LOCKING off,
+		 * as in tests/nested's L1) or a file system without it
+		 * cannot lock for anyone: go on unlocked, and say so. */
+		if (err == ENOSYS || err == ENOLCK || err == EOPNOTSUPP) {
+			rax_log(LOG_WARN, dev, "--disk %s: not locked (flock: "
+				"%s)", o->path, strerror(err));
+		} else {
+			close(fd);
+			if (err == EWOULDBLOCK)
+				return rax_errf(e, -EBUSY, "--disk %s: locked by "
+						"another process (another rax?)",
+						o->path);
+			return rax_errf(e, -err, "--disk %s: flock: %s",
+					o->path, strerror(err));
+		}
 	}
 	end = lseek(fd, 0, SEEK_END); /* block devices: st_size is 0 */
 	if (end < 512) {

@@ -104,6 +104,9 @@ static void msix_send(struct virtio_dev *d, unsigned v)
 				      true)) {
 			d->irqfd_failed = true;
 		} else {
+			if (!x->irqfd_routed)
+				rax_log(LOG_INFO, dev, "%s: MSI-X vector %u "
+					"through an irqfd", d->ops->name, v);
 			x->irqfd_routed = true;
 			x->irqfd_addr = x->addr;
 			x->irqfd_data = x->data;
@@ -251,7 +254,7 @@ static void start_kicks(struct virtio_dev *d)
 		}
 		d->worker = true;
 	}
-	rax_log(LOG_DEBUG, dev, "%s: notifications through ioeventfds",
+	rax_log(LOG_INFO, dev, "%s: notifications through ioeventfds",
 		d->ops->name);
 }
 
