@@ -127,6 +127,50 @@ if command -v flock >/dev/null; then
 		fail=1
 	fi
 fi
+# --net: a forward on a port in use is bad input (2); a malformed --net,
+# or --net in a rax built without libslirp, a usage error (1).
+# status WHAT STATUS PATTERN ARGS...: like expect, another status.
+status() {
+	what=$1 want=$2 pattern=$3
+	shift 3
+	$rax "$@" >"$t/out" 2>"$t/err" </dev/null
+	st=$?
+	if [ "$st" -ne "$want" ] || ! grep -q -- "$pattern" "$t/err" ||
+	   [ "$(wc -l <"$t/err")" -ne 1 ]; then
+		echo "FAIL: $what: status $st (expected $want), stderr:"
+		sed 's/^/  /' "$t/err"
+		fail=1
+	else
+		echo "ok: $what: $(cat "$t/err")"
+	fi
+}
+if $rax --kernel "$t/ok" --net user 2>&1 </dev/null |
+   grep -q "without libslirp"; then
+	status "--net without libslirp" 1 "built without libslirp" \
+		--kernel "$t/ok" --net user
+else
+	status "malformed --net" 1 "--net tap: expected user" \
+		--kernel "$t/ok" --net tap
+	status "malformed hostfwd" 1 "hostfwd=tcp:80-:80: expected" \
+		--kernel "$t/ok" --net user,hostfwd=tcp:80-:80
+	status "unknown --net parameter" 1 "unknown parameter 'foo=1'" \
+		--kernel "$t/ok" --net user,foo=1
+	# A port held by a listener this script starts (and kills, by PID).
+	"${PYTHON3:-/usr/bin/python3}" -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True); time.sleep(60)' >"$t/port" &
+	holder=$!
+	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		[ -s "$t/port" ] && break
+		sleep 0.5
+	done
+	port=$(cat "$t/port")
+	status "busy forward port" 2 "cannot listen on 127.0.0.1:$port" \
+		--kernel "$t/ok" --net "user,hostfwd=tcp::$port-:80"
+	kill "$holder"
+	wait "$holder" 2>/dev/null
+fi
+
 # No permission: root reads any file, so as root run rax as nobody
 # (setpriv, util-linux) on a folder nobody may enter.
 chmod 000 "$t/disk"

@@ -15,11 +15,12 @@ EXTRA_DIST += tests/nested/run.py tests/nested/nested.sh \
 	tests/nested/virtio-disk.sh tests/nested/virtio-net.sh
 # tests/guest/nested.sh runs the tests/guest programs there (one more L1
 # boot, about 10 s); tests/nested/virtio-disk.sh and virtio-net.sh the
-# virtio devices (two more).
-if HAVE_KVM
-check_DATA = rax-static$(EXEEXT)
+# virtio devices (two more).  Built without KVM, they are a SKIP that
+# says so.
 TESTS += tests/nested/nested.sh tests/guest/nested.sh \
 	tests/nested/virtio-disk.sh tests/nested/virtio-net.sh
+if HAVE_KVM
+check_DATA = rax-static$(EXEEXT)
 endif
 CLEANFILES += nested-console.log nested-guest-console.log \
 	nested-disk-console.log nested-net-console.log
@@ -35,13 +36,23 @@ check-nested: rax-static$(EXEEXT) guest guest-l1
 .PHONY: check-nested
 
 # The interpreter boots the default guest to its shell (pytest).
-EXTRA_DIST += tests/py/test_boot.py tests/py/boot.sh
+EXTRA_DIST += tests/py/test_boot.py tests/py/boot.sh tests/py/run-pytest.sh
 TESTS += tests/py/boot.sh
 
-# The default guest with virtio-blk (an ext4 root), virtio-net and
-# virtio-rng on the interpreter (pytest).
-EXTRA_DIST += tests/py/test_virtio.py tests/py/virtio.sh tests/py/rootfs.py
-TESTS += tests/py/virtio.sh
+# The default guest with virtio-blk (an ext4 root) and virtio-rng, and
+# with virtio-net, on the interpreter (pytest).
+EXTRA_DIST += tests/py/test_virtio.py tests/py/virtio.sh tests/py/rootfs.py \
+	tests/py/test_virtio_net.py tests/py/virtio-net.sh
+TESTS += tests/py/virtio.sh tests/py/virtio-net.sh
+
+# rax's process lifecycle: signals, gdb killed, rax killed under gdb.
+EXTRA_DIST += tests/py/test_lifecycle.py tests/py/lifecycle.sh
+TESTS += tests/py/lifecycle.sh
+
+# ./rax as the README's first command ends, with its console on pipes
+# (CI runs the script after that command too).
+EXTRA_DIST += tests/pipe-console.py tests/pipe-console.sh
+TESTS += tests/pipe-console.sh
 
 check_PROGRAMS += tests/unit/test_symbols
 tests_unit_test_symbols_SOURCES = tests/unit/test_symbols.c

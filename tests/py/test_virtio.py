@@ -1,24 +1,18 @@
 # The default guest on rax's interpreter with virtio devices: a root file
 # system on virtio-blk (ext4 made by mke2fs -d, checked on the host with
-# e2fsck and debugfs), read-only images, deterministic disk I/O, and the
-# user-mode network of virtio-net (DHCP, the host at 10.0.2.2, a port
-# forward to a server in the guest).
+# e2fsck and debugfs), read-only images, deterministic disk I/O, and
+# virtio-rng.  The network is in test_virtio_net.py.
 #
 # Run (after `make` and `make guest` in ./build):
 #   RAX_BUILD=$PWD/build /usr/bin/python3 -m pytest -v tests/py/test_virtio.py
 # or `make check` (tests/py/virtio.sh).  Every rax a test starts is killed
-# by its PID at teardown; every wait has a timeout.  The tests address
-# only 127.0.0.1 on the host and 10.0.2.2 in the guest.
+# by its PID at teardown; every wait has a timeout.
 import hashlib
-import http.server
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
-import threading
-import urllib.request
 
 import pexpect
 import pytest
@@ -169,54 +163,6 @@ def test_disk_boots_retire_the_same_instructions(guest, image, procs):
     assert a == b
 
 
-class Handler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def test_user_network_dhcp_host_and_port_forward(guest, procs, tmp_path):
-    token = "served-by-the-host-" + secrets.token_hex(8)
-    (tmp_path / "hello.txt").write_text(token + "\n")
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0),
-        lambda *a: Handler(*a, directory=str(tmp_path)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    host_port = httpd.server_address[1]
-    fwd = free_port()
-    try:
-        child = spawn(procs, "--kernel", guest + "/bzImage", "--initrd",
-                      guest + "/initramfs.cpio.gz", "--cmdline", CMDLINE,
-                      "--net", f"user,hostfwd=tcp:127.0.0.1:{fwd}-:80")
-        child.expect_exact("RAX-GUEST-READY")
-        child.expect_exact(PROMPT, timeout=300)
-        out = shell(child, "udhcpc -i eth0 -n -q -t 5")
-        assert "10.0.2.15" in out, out
-        assert "inet addr:10.0.2.15" in shell(child, "ifconfig eth0")
-        out = shell(child, f"wget -q -O - http://10.0.2.2:{host_port}/"
-                    "hello.txt")
-        assert token in out, out
-        # A server in the guest, reached from the host through the
-        # forward on 127.0.0.1.
-        guest_token = "served-by-the-guest-" + secrets.token_hex(8)
-        shell(child, f"mkdir -p /www && echo {guest_token} > "
-              "/www/index.html && httpd -p 80 -h /www && echo started")
-        with urllib.request.urlopen(f"http://127.0.0.1:{fwd}/index.html",
-                                    timeout=120) as r:
-            assert r.read().decode().strip() == guest_token
-        reboot(child)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
 def test_rng_feeds_the_guest_hw_random(guest, procs):
     child = spawn(procs, "--kernel", guest + "/bzImage", "--initrd",
                   guest + "/initramfs.cpio.gz", "--cmdline", CMDLINE,
@@ -232,28 +178,3 @@ def test_rng_feeds_the_guest_hw_random(guest, procs):
     assert hexes != "0" * 128
     reboot(child)
 
-
-def test_net_errors_are_one_line_with_the_right_status(tmp_path):
-    """A forward on a port in use is bad input (2); a malformed --net is
-    a usage error (1).  Both before the kernel is even read."""
-    kernel = str(tmp_path / "no-kernel")
-    busy = socket.socket()
-    busy.bind(("127.0.0.1", 0))
-    busy.listen()
-    port = busy.getsockname()[1]
-    try:
-        r = subprocess.run([RAX, "--kernel", kernel, "--net",
-                            f"user,hostfwd=tcp::{port}-:80"],
-                           capture_output=True, text=True, timeout=60)
-    finally:
-        busy.close()
-    if "built without libslirp" in r.stderr:
-        pytest.skip("rax was built without libslirp (libslirp-dev)")
-    assert r.returncode == 2, r.stderr
-    assert r.stderr.count("\n") == 1, r.stderr
-    assert f"cannot listen on 127.0.0.1:{port}" in r.stderr, r.stderr
-    for bad in ("tap", "user,hostfwd=tcp:80-:80", "user,foo=1"):
-        r = subprocess.run([RAX, "--kernel", kernel, "--net", bad],
-                           capture_output=True, text=True, timeout=60)
-        assert r.returncode == 1, (bad, r.stderr)
-        assert r.stderr.count("\n") == 1, r.stderr
