@@ -301,7 +301,7 @@ def check_virtio(child, opt, t0):
     """--disk: the guest on a virtio-blk root writes a file; --net: DHCP,
     a fetch from L1 and a forward from L1 to the guest."""
     expect(child, "RAX-L1-INIT", opt.timeout, "L1 did not reach its /init")
-    ready = rootfs.MARKER + r" /dev/root / ext4 (\S+)" if opt.disk \
+    ready = rootfs.MARKER + r" /dev/root / ext4 (\S+) 0 0" if opt.disk \
         else "RAX-GUEST-READY"
     i = child.expect([ready, r"RAX-L1-EXIT (\d+)", pexpect.TIMEOUT,
                       pexpect.EOF], timeout=opt.timeout)

@@ -102,7 +102,7 @@ def test_root_on_virtio_blk_keeps_a_written_file(guest, image, procs):
     token = "written-by-rax-" + secrets.token_hex(8)
     child = spawn(procs, "--kernel", guest + "/bzImage", "--disk", image,
                   "--cmdline", DISK_CMDLINE + " rw", "--log", "debug,dev")
-    child.expect(rootfs.MARKER + r" /dev/root / ext4 (\S+)")
+    child.expect(rootfs.MARKER + r" /dev/root / ext4 (\S+) 0 0")
     assert child.match.group(1).startswith("rw"), child.match.group(0)
     child.expect_exact(PROMPT, timeout=300)
     assert "vda" in shell(child, "cat /proc/partitions")
@@ -127,7 +127,7 @@ def test_read_only_image_refuses_writes_and_stays_unchanged(guest, image,
                   image + ",ro", "--cmdline", DISK_CMDLINE + " rw")
     # The kernel sees a read-only disk (VIRTIO_BLK_F_RO) and mounts the
     # root read-only although the command line asked for rw.
-    child.expect(rootfs.MARKER + r" /dev/root / ext4 (\S+)")
+    child.expect(rootfs.MARKER + r" /dev/root / ext4 (\S+) 0 0")
     assert child.match.group(1).startswith("ro"), child.match.group(0)
     child.expect_exact(PROMPT, timeout=300)
     out = shell(child, "echo x > /root/new.txt; echo status=$?")
