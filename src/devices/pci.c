@@ -91,8 +91,8 @@ unsigned pci_add_cap(struct pci_func *f, const void *body, unsigned len)
 {
 	unsigned off = f->cap_next, prev;
 
-	if (len < 2 || off + len > PCI_CFG_SIZE)
-		return 0;
+	if (!off || len < 2 || off + len > PCI_CFG_SIZE)
+		return 0; /* cap_next 0: the space is full */
 	memcpy(f->cfg + off, body, len);
 	f->cfg[off + 1] = 0;
 	/* Link it at the end of the list (§6.7: the pointer at 0x34, then
@@ -106,9 +106,9 @@ unsigned pci_add_cap(struct pci_func *f, const void *body, unsigned len)
 			;
 		f->cfg[prev + 1] = (uint8_t)off;
 	}
-	f->cap_next = (uint8_t)((off + len + 3) & ~3u);
-	if (off + len + 3 >= PCI_CFG_SIZE)
-		f->cap_next = 0xfc; /* full: the next one cannot fit */
+	/* The next one dword-aligned (§6.7), or none past the end. */
+	f->cap_next = off + len + 3 < PCI_CFG_SIZE ?
+		      (uint8_t)((off + len + 3) & ~3u) : 0;
 	return off;
 }
 

@@ -70,7 +70,8 @@ struct pci_func {
 	uint8_t cfg[PCI_CFG_SIZE];   /* little-endian, as on the bus */
 	uint8_t wmask[PCI_CFG_SIZE]; /* 1 bits are guest-writable */
 	struct pci_bar bar[PCI_BARS];
-	uint8_t cap_next;            /* where pci_add_cap() puts the next */
+	uint8_t cap_next;            /* where pci_add_cap() puts the next
+					(0: no room left) */
 	int devfn;                   /* set by pci_attach(), else -1 */
 	struct machine *m;           /* set by pci_attach() */
 	/* Optional: called on the vCPU thread before the guest reads
