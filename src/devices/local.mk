@@ -11,6 +11,8 @@ librax_a_SOURCES += src/devices/devices.c src/devices/devices.h \
 	src/devices/debugexit.c \
 	src/devices/debugcon.c \
 	src/devices/post.c \
+	src/devices/fwcfg.c \
+	src/devices/testdev.c \
 	src/devices/virtio/virtio.h src/devices/virtio/host.c \
 	src/devices/virtio/queue.c src/devices/virtio/queue.h \
 	src/devices/virtio/transport.c src/devices/virtio/transport.h \
@@ -30,7 +32,7 @@ endif
 noinst_HEADERS += tests/unit/fake_machine.h
 DEV_TESTS = tests/unit/test_uart tests/unit/test_console \
 	tests/unit/test_rtc tests/unit/test_pci tests/unit/test_board \
-	tests/unit/test_virtio
+	tests/unit/test_virtio tests/unit/test_qemudev
 check_PROGRAMS += $(DEV_TESTS)
 TESTS += $(DEV_TESTS)
 tests_unit_test_uart_SOURCES = tests/unit/test_uart.c
@@ -51,3 +53,6 @@ tests_unit_test_board_LDADD = librax.a $(LIBS)
 tests_unit_test_virtio_SOURCES = tests/unit/test_virtio.c
 tests_unit_test_virtio_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
 tests_unit_test_virtio_LDADD = librax.a $(LIBS)
+tests_unit_test_qemudev_SOURCES = tests/unit/test_qemudev.c
+tests_unit_test_qemudev_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
+tests_unit_test_qemudev_LDADD = librax.a $(LIBS)

@@ -7,7 +7,7 @@ or by hand, once `make guest guest-l1 rax-static` has run:
     srcdir=.. /usr/bin/python3 ../tests/nested/run.py [--rax ./rax-static]
         [--cmd 'rax --version'] [--gdb] [--interact] [--timeout S]
         [--cpu qemu64,+svm,+npt] [--guest-elf F.elf ... --guest-out DIR]
-        [--disk] [--net] [--rax-net ./rax]
+        [--file F ...] [--mem MIB] [--disk] [--net] [--rax-net ./rax]
 Environment: RAX_STATIC (the static rax), RAX_NESTED_GUEST_DIR and
 RAX_NESTED_L1_DIR (use these folders instead of the cache's).
 
@@ -54,6 +54,10 @@ prints it between "RAX-GT-BEGIN name" and "RAX-GT-END name status"; the
 harness writes DIR/name.out (carriage returns dropped) and
 DIR/name.status, and exits 0 when every program ran (tests/guest/
 nested.sh compares the outputs with the .expect files).
+
+--file F (repeatable) copies F into L1's /files, for a --cmd to use
+(tests/kut/run.py puts kvm-unit-tests images and its script there);
+--mem sets L1's RAM (default 1024 MiB).
 """
 import argparse
 import os
@@ -187,6 +191,10 @@ def make_initrd(tmp, guest, l1, rax, opt):
         os.makedirs(os.path.join(root, "gt"))
         for f in opt.guest_elf:
             shutil.copy(f, os.path.join(root, "gt"))
+    if opt.file:
+        os.makedirs(os.path.join(root, "files"))
+        for f in opt.file:
+            shutil.copy(f, os.path.join(root, "files"))
     for f in ("bzImage", "initramfs.cpio.gz"):
         shutil.copy(os.path.join(guest, f), os.path.join(root, "guest", f))
     # The symbols stay on the host side; rax only needs the loadable image.
@@ -220,14 +228,15 @@ def host_tsc_khz():
     return 2000000
 
 
-def qemu_argv(qemu, l1, initrd, sock, cpu, append, disk=None):
+def qemu_argv(qemu, l1, initrd, sock, cpu, append, mem=1024,
+              disk=None):
     """L1 cannot calibrate its TSC against the PIT under a loaded TCG host
     ("tsc: Unable to calibrate against PIT"); with tsc_khz 0, KVM's vCPU
     loops on its clock-update request and never enters the guest (KVM_RUN
     hangs with RIP unchanged).  So L1 is told the TSC rate."""
     tsc = f"tsc_early_khz={host_tsc_khz()} tsc=reliable"
     drive = ["-drive", f"file={disk},if=virtio,format=raw"] if disk else []
-    return [qemu, "-accel", "tcg", "-cpu", cpu, "-m", "1024",
+    return [qemu, "-accel", "tcg", "-cpu", cpu, "-m", str(mem),
             "-nographic", "-no-reboot",
             "-serial", "mon:stdio",
             "-serial", f"unix:{sock},server=on,wait=off",
@@ -415,6 +424,10 @@ def main():
     ap.add_argument("--guest-out", default="nested-guest",
                     help="folder for the programs' NAME.out and "
                     "NAME.status")
+    ap.add_argument("--file", action="append", default=[],
+                    help="a file to copy into L1's /files (repeat it)")
+    ap.add_argument("--mem", type=int, default=1024,
+                    help="L1's RAM in MiB (default 1024)")
     ap.add_argument("--disk", action="store_true",
                     help="boot the guest from an ext4 root on virtio-blk "
                     "and check the image on the host afterwards")
@@ -448,7 +461,7 @@ def main():
         if image:
             rootfs.build(image)
         argv = qemu_argv(qemu, l1, initrd, sock, opt.cpu, opt.append,
-                         image)
+                         opt.mem, image)
         print("nested: " + " ".join(argv))
         if opt.gdb:
             print(f"nested: L1 ttyS1 (rax --gdb) is {sock}: "
