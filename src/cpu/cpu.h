@@ -11,6 +11,7 @@
 #define RAX_CPU_CPU_H
 
 #include <setjmp.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -149,6 +150,11 @@ struct cpu {
 	_Atomic uint64_t next_check;
 	uint64_t shadow_end;      /* interrupts inhibited until icount */
 	atomic_bool kick;
+	/* A device thread wrote a page holding decoded code (cpu.c
+	 * cpu_mem_written): forget every decoded block at the next event
+	 * check, before the guest can run it. */
+	atomic_bool dma_code_write;
+	pthread_t thread;         /* the thread in run() */
 	/* --clock host: the guest's time is the host's (HLT sleeps in
 	 * idle_wait() until the next deadline or a cpu_wake_idle()). */
 	bool host_clock;
@@ -283,6 +289,9 @@ static inline bool cpu_pae_legacy(uint64_t cr0, uint64_t cr4, uint64_t efer)
 const uint8_t *cpu_fetch_ptr(struct cpu *c, uint64_t la, uint64_t *pa,
 			     unsigned *avail);
 void cpu_code_write(struct cpu *c, uint64_t pa, unsigned n);
+/* Does physical page pa hold decoded code?  (A racy read is harmless:
+ * marks are only set on the vCPU thread.) */
+bool cpu_is_code_page(const struct cpu *c, uint64_t pa);
 void cpu_mark_code(struct cpu *c, uint64_t pa);
 
 /* A 48-bit canonical address: bits 63:47 all equal (Vol. 1 §3.3.7.1). */
