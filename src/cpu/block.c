@@ -1,8 +1,7 @@
 /* The decoded-instruction cache (cpu.h "Decoded-instruction cache"):
  * blocks of straight-line code keyed by physical address and decoding
- * mode, 2-way sets, chaining between blocks, and the decode-time
- * replacement of x87/MMX/SSE opcodes that fault under CR0.TS/EM or
- * without CR4.OSFXSR. */
+ * mode, 2-way sets, chaining between blocks; each instruction's handler
+ * is chosen as it is decoded (cpu_select_handler(), dispatch.c). */
 #include "cpu/cpu.h"
 
 #include <errno.h>
@@ -49,40 +48,6 @@ void cpu_update_fpu_trap(struct cpu *c)
 	}
 }
 
-static bool sse_op(unsigned op)
-{
-	return (op >= 0x110 && op <= 0x117) || (op >= 0x128 && op <= 0x12f) ||
-	       (op >= 0x150 && op <= 0x17f) || op == 0x1c2 ||
-	       (op >= 0x1c4 && op <= 0x1c6) || op >= 0x1d0;
-}
-
-/* With fpu_trap: the opcode d runs as, by the "Protected Mode
- * Exceptions" of SDM Vol. 2: x87 and FXSAVE/FXRSTOR #NM under EM or TS
- * (WAIT: TS with MP); MMX #UD under EM, #NM under TS; SSE and
- * LDMXCSR/STMXCSR also #UD without CR4.OSFXSR. */
-static uint16_t fpu_checked_op(const struct cpu *c, const struct dec_insn *d)
-{
-	unsigned op = d->op, r = d->reg & 7;
-	bool em = c->cr0 & CR0_EM, ts = c->cr0 & CR0_TS;
-	bool mmx, sse;
-
-	if (op >= DEC_MAP_0F38) /* none here; DEC_OP_UD stays */
-		return (uint16_t)op;
-	if ((op >= 0x0d8 && op <= 0x0df) ||
-	    (op == 0x1ae && d->mod != 3 && r < 2))
-		return em || ts ? CPU_OP_NM : (uint16_t)op;
-	if (op == 0x09b)
-		return ts && (c->cr0 & CR0_MP) ? CPU_OP_NM : (uint16_t)op;
-	sse = sse_op(op) || (op == 0x1ae && d->mod != 3 && (r == 2 || r == 3));
-	if (!sse)
-		return (uint16_t)op;
-	mmx = op == 0x177 || ((dec_attrs[op].flags & DF_MMX) &&
-			      d->pfx == DEC_PFX_NONE);
-	if (em || (!mmx && !(c->cr4 & CR4_OSFXSR)))
-		return DEC_OP_UD;
-	return ts ? CPU_OP_NM : (uint16_t)op;
-}
-
 /* Decodes the run of instructions at pa (host p, avail bytes to the page
  * end) into b.  Returns the number decoded (0: the first one crosses the
  * page end or is malformed). */
@@ -92,13 +57,12 @@ static unsigned build_block(struct cpu *c, struct block *b, const uint8_t *p,
 	unsigned n = 0, off = 0;
 
 	while (n < BLK_INSNS && off < avail) {
-		struct dec_insn *d = &b->d[n];
+		struct dec_insn *d = &b->insn[n].d;
 		uint16_t op;
 
 		if (dec_decode(d, p + off, avail - off, c->mode))
 			break;
-		if (c->fpu_trap)
-			d->op = fpu_checked_op(c, d);
+		b->insn[n].fn = cpu_select_handler(c, d);
 		off += d->len;
 		n++;
 		c->st_decoded++;
@@ -120,8 +84,8 @@ static unsigned build_block(struct cpu *c, struct block *b, const uint8_t *p,
 
 /* A taken branch or a block end: follow a chain, else look up (and
  * maybe build) the block at rip. */
-__attribute__((noinline)) const struct dec_insn *
-cpu_fetch_lookup(struct cpu *c, struct dec_insn *tmp)
+__attribute__((noinline)) const struct cpu_insn *
+cpu_fetch_lookup(struct cpu *c, struct cpu_insn *tmp)
 {
 	uint64_t la = c->rip, pa, tag;
 	unsigned avail;
@@ -142,8 +106,8 @@ cpu_fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 				c->st_blk_chain++;
 				c->blk = nb;
 				c->blk_i = 1;
-				c->blk_rip = c->rip + nb->d[0].len;
-				return &nb->d[0];
+				c->blk_rip = c->rip + nb->insn[0].d.len;
+				return &nb->insn[0];
 			}
 		}
 	}
@@ -179,11 +143,11 @@ cpu_fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 		}
 		c->blk = b;
 		c->blk_i = 1;
-		c->blk_rip = c->rip + b->d[0].len;
-		return &b->d[0];
+		c->blk_rip = c->rip + b->insn[0].d.len;
+		return &b->insn[0];
 	}
 	c->st_decoded++;
-	ret = dec_decode(tmp, p, avail, c->mode);
+	ret = dec_decode(&tmp->d, p, avail, c->mode);
 	if (ret == -EAGAIN) {
 		uint8_t buf[16];
 		unsigned n = avail < 15 ? avail : 15;
@@ -192,12 +156,12 @@ cpu_fetch_lookup(struct cpu *c, struct dec_insn *tmp)
 		c->st_xpage++;
 		memcpy(buf, p, n);
 		cpu_mem_slow(c, la + n, buf + n, 15 - n, TLB_FETCH);
-		ret = dec_decode(tmp, buf, 15, c->mode);
+		ret = dec_decode(&tmp->d, buf, 15, c->mode);
 	}
-	if (!ret && c->fpu_trap)
-		tmp->op = fpu_checked_op(c, tmp);
-	if (!ret)
+	if (!ret) {
+		tmp->fn = cpu_select_handler(c, &tmp->d);
 		return tmp;
+	}
 	cpu_gp(c, 0);
 }
 

@@ -1,5 +1,6 @@
 /* The interpreter engine: cpu_vcpu_ops and the run loop.  Its jobs live
- * beside it: the decoded-instruction cache in block.c, exception and
+ * beside it: the decoded-instruction cache in block.c, the handler
+ * chosen for each decoded instruction in dispatch.c, exception and
  * interrupt delivery, event checks and idling in event.c (with the time
  * model), memory and the TLB in mem.c, instruction handlers in alu.c,
  * ops.c, sys.c, x87.c, sse.c and ssefp.c. */
@@ -17,31 +18,6 @@
 #include "machine.h"
 #include "paging/paging.h"
 #include "symbols.h"
-
-static void op_device_not_available(struct cpu *c, const struct dec_insn *d)
-{
-	cpu_raise(c, EXC_NM, 0, false);
-}
-
-static void op_unimplemented(struct cpu *c, const struct dec_insn *d)
-{
-	if (d->op != DEC_OP_UD)
-		rax_log(LOG_WARN, cpu, "unimplemented opcode %#x at %#" PRIx64,
-			d->op, c->rip);
-	cpu_ud(c);
-}
-
-/* Every id starts as #UD; opcodes.def overrides the implemented ones. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Woverride-init"
-static const cpu_handler handlers[DEC_NOPS] = {
-	[0 ... DEC_NOPS - 1] = op_unimplemented,
-#define X(id, h, mn, ops, fl) [id] = h,
-#include "decoder/opcodes.def"
-#undef X
-	[CPU_OP_NM] = op_device_not_available,
-};
-#pragma GCC diagnostic pop
 
 void cpu_raise(struct cpu *c, int vec, uint32_t err, bool has_err)
 {
@@ -154,10 +130,10 @@ static bool needs_slow_path(const struct cpu *c, bool step)
 static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		    struct rax_err *e)
 {
-	struct dec_insn tmp;
+	struct cpu_insn tmp;
 	bool step = flags & VCPU_RUN_STEP, tf;
 	volatile bool first = true;
-	const struct dec_insn *d;
+	const struct cpu_insn *ci;
 	int ret;
 
 	c->next_check = 0;
@@ -175,9 +151,9 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 	}
 	for (;;) {
 		if (c->icount < c->next_check) {
-			d = cpu_fetch(c, &tmp);
-			c->next_rip = c->rip + d->len;
-			handlers[d->op](c, d);
+			ci = cpu_fetch(c, &tmp);
+			c->next_rip = c->rip + ci->d.len;
+			ci->fn(c, &ci->d);
 			c->rip = c->next_rip;
 			c->icount += CPU_INSN_NS;
 			continue;
@@ -214,17 +190,17 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 			return 0;
 		}
 		first = false;
-		d = cpu_fetch(c, &tmp);
-		c->next_rip = c->rip + d->len;
+		ci = cpu_fetch(c, &tmp);
+		c->next_rip = c->rip + ci->d.len;
 		if (c->mode != DEC_MODE64 && c->seg[S_CS].db == 0)
 			c->next_rip &= 0xffff;
 		if (c->trace)
-			trace_insn(c, d);
+			trace_insn(c, &ci->d);
 		tf = (c->rflags & RFLAGS_TF) != 0;
 		c->mov_ss = false;
 		c->delivered = false;
 		c->tf_result = false;
-		handlers[d->op](c, d);
+		ci->fn(c, &ci->d);
 		c->rip = c->next_rip;
 		c->icount += CPU_INSN_NS;
 		if (c->tf_result) /* SYSCALL, SYSRET: the resulting TF */

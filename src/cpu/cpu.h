@@ -57,10 +57,20 @@ struct tlb_entry {
 #define BLK_COUNT (1u << BLK_BITS)
 #define BLK_EMPTY (~0ull)
 
+struct cpu;
+typedef void (*cpu_handler)(struct cpu *c, const struct dec_insn *d);
+
+/* One instruction as the decode cache holds it: the decoder's result and
+ * the handler chosen for it at decode time (cpu_select_handler()). */
+struct cpu_insn {
+	cpu_handler fn;
+	struct dec_insn d;
+};
+
 struct block {
 	uint64_t tag;      /* as blk_tags[] below, or BLK_EMPTY */
 	unsigned n, chain_rr;
-	struct dec_insn d[BLK_INSNS];
+	struct cpu_insn insn[BLK_INSNS];
 	/* Chaining: successors seen after this block, valid while the
 	 * translation epoch (bumped by every TLB flush), the CPL and the
 	 * successor's tag are unchanged; saves the fetch translation and the
@@ -69,11 +79,6 @@ struct block {
 	struct block *next[2];
 	uint32_t next_key[2];
 } __attribute__((aligned(64)));
-
-/* Decoded in place of an x87/MMX/SSE instruction that raises #NM
- * (CR0.TS, CR0.EM).  0F 3A FE is undefined: the decoder never returns
- * it as a valid opcode. */
-#define CPU_OP_NM 0x3fe
 
 /* Tags: physical address (bits 0-47), generation (48-55), mode (56-59),
  * fpu_trap (63).
@@ -159,7 +164,8 @@ struct cpu {
 	bool tf_result, db_now;
 	/* CR0.TS, CR0.EM or !CR4.OSFXSR: x87/MMX/SSE instructions may
 	 * fault; decoded under this state into separate blocks (tag bit
-	 * 63) with the faulting ones replaced by DEC_OP_UD/CPU_OP_NM. */
+	 * 63) whose handlers for the faulting ones raise #UD or #NM
+	 * (dispatch.c). */
 	bool fpu_trap;
 	/* x87 exception flags the current x87 instruction raised (x87.c). */
 	uint16_t x87_raised;
@@ -183,8 +189,6 @@ struct cpu {
 #undef CPU_STAT_FIELD
 	uint64_t st_vec[256];
 };
-
-typedef void (*cpu_handler)(struct cpu *c, const struct dec_insn *d);
 
 /* --- the loop, time, faults (cpu.c) ------------------------------------ */
 /* The guest's time in ns (its clock and its 1 GHz TSC): icount, or with
@@ -217,6 +221,12 @@ void cpu_single_step_deliver(struct cpu *c);
 void cpu_single_step_trap(struct cpu *c, bool tf);
 void cpu_tf_from_result(struct cpu *c);
 
+/* --- handler selection (dispatch.c) ------------------------------------ */
+/* The handler that runs d in c's present state, chosen once when d is
+ * decoded into the cache: the opcode list's, or the #UD/#NM that CR0.TS,
+ * CR0.EM and CR4.OSFXSR give x87/MMX/SSE instructions under fpu_trap. */
+cpu_handler cpu_select_handler(const struct cpu *c, const struct dec_insn *d);
+
 /* --- the decoded-instruction cache (block.c) ---------------------------- */
 int cpu_blocks_init(struct cpu *c);
 void cpu_blocks_free(struct cpu *c);
@@ -225,19 +235,19 @@ void cpu_update_fpu_trap(struct cpu *c);
 /* A taken branch or a block end: follows a chain, else looks up (and
  * maybe builds) the block at rip; an instruction that cannot be cached
  * is decoded into *tmp.  Raises #GP/#PF for a bad fetch. */
-const struct dec_insn *cpu_fetch_lookup(struct cpu *c, struct dec_insn *tmp);
+const struct cpu_insn *cpu_fetch_lookup(struct cpu *c, struct cpu_insn *tmp);
 
 /* The next instruction: the fast path continues the current block. */
-static inline const struct dec_insn *cpu_fetch(struct cpu *c,
-					       struct dec_insn *tmp)
+static inline const struct cpu_insn *cpu_fetch(struct cpu *c,
+					       struct cpu_insn *tmp)
 {
 	struct block *b = c->blk;
 
 	if (b && c->rip == c->blk_rip && c->blk_i < b->n) {
-		const struct dec_insn *d = &b->d[c->blk_i++];
+		const struct cpu_insn *ci = &b->insn[c->blk_i++];
 
-		c->blk_rip += d->len;
-		return d;
+		c->blk_rip += ci->d.len;
+		return ci;
 	}
 	return cpu_fetch_lookup(c, tmp);
 }
