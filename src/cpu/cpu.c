@@ -399,14 +399,14 @@ static double pct(uint64_t part, uint64_t whole)
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
-/* --stats: counters, then the rates derived from them.  TLB lookups are
- * hits (counted in tlb_hit()) plus walks (cpu_translate()); the decode
- * cache serves every instruction it did not have to decode. */
+/* --stats: counters, then the rates derived from them.  The TLB counts
+ * only its misses (cpu_translate(): walks and fills), not the hits, which
+ * are every memory access; the decode cache serves every instruction it
+ * did not have to decode. */
 static void cpu_print_stats(struct machine *m)
 {
 	struct cpu *c = m->engine;
 	uint64_t insns = (c->icount - c->idle_ns) / CPU_INSN_NS;
-	uint64_t tlb = c->st_tlb_hit + c->st_tlb_miss;
 	uint64_t blk = c->st_blk_chain + c->st_blk_hit + c->st_blk_miss;
 	uint64_t exc = 0, irq = 0;
 
@@ -417,9 +417,9 @@ static void cpu_print_stats(struct machine *m)
 	fprintf(stderr, "rax:   %-12s %" PRIu64 "\n", #n, c->st_##n);
 	CPU_STATS(CPU_STAT_PRINT)
 #undef CPU_STAT_PRINT
-	fprintf(stderr, "rax:   tlb: %" PRIu64 " lookups, %" PRIu64
-		" misses (%.2f%% hit)\n", tlb, c->st_tlb_miss,
-		pct(c->st_tlb_hit, tlb));
+	fprintf(stderr, "rax:   tlb: %" PRIu64 " misses, %.2f per 1000 "
+		"instructions\n", c->st_tlb_miss,
+		insns ? 1000.0 * (double)c->st_tlb_miss / (double)insns : 0.0);
 	fprintf(stderr, "rax:   decode cache: %" PRIu64 " block lookups, %"
 		PRIu64 " misses (%.2f%% hit); %" PRIu64 " of %" PRIu64
 		" instructions decoded (%.2f%% hit)\n", blk, c->st_blk_miss,
