@@ -108,7 +108,7 @@ static int cpu_run(struct machine *m, unsigned flags, struct vcpu_stop *stop,
 	 * behind the interpreter's back (gdb M packets): forget every
 	 * decoded instruction. */
 	if (c->last_stop != VCPU_STOP_KICK)
-		cpu_blocks_flush(c);
+		cpu_icache_flush(c);
 	ret = run_loop(c, flags, stop, e);
 	c->last_stop = stop->reason;
 	return ret;
@@ -130,7 +130,6 @@ static bool needs_slow_path(const struct cpu *c, bool step)
 static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		    struct rax_err *e)
 {
-	struct cpu_insn tmp;
 	bool step = flags & VCPU_RUN_STEP, tf;
 	volatile bool first = true;
 	const struct cpu_insn *ci;
@@ -151,7 +150,7 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 	}
 	for (;;) {
 		if (c->icount < c->next_check) {
-			ci = cpu_fetch(c, &tmp);
+			ci = cpu_fetch(c);
 			c->next_rip = c->rip + ci->d.len;
 			ci->fn(c, &ci->d);
 			c->rip = c->next_rip;
@@ -190,7 +189,7 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 			return 0;
 		}
 		first = false;
-		ci = cpu_fetch(c, &tmp);
+		ci = cpu_fetch(c);
 		c->next_rip = c->rip + ci->d.len;
 		if (c->mode != DEC_MODE64 && c->seg[S_CS].db == 0)
 			c->next_rip &= 0xffff;
@@ -407,7 +406,7 @@ static void cpu_print_stats(struct machine *m)
 {
 	struct cpu *c = m->engine;
 	uint64_t insns = (c->icount - c->idle_ns) / CPU_INSN_NS;
-	uint64_t blk = c->st_blk_chain + c->st_blk_hit + c->st_blk_miss;
+	uint64_t lookups = c->st_jc_hit + c->st_trace_hit + c->st_trace_miss;
 	uint64_t exc = 0, irq = 0;
 
 	fprintf(stderr, "rax: emulator: %" PRIu64 " instructions retired "
@@ -420,10 +419,10 @@ static void cpu_print_stats(struct machine *m)
 	fprintf(stderr, "rax:   tlb: %" PRIu64 " misses, %.2f per 1000 "
 		"instructions\n", c->st_tlb_miss,
 		insns ? 1000.0 * (double)c->st_tlb_miss / (double)insns : 0.0);
-	fprintf(stderr, "rax:   decode cache: %" PRIu64 " block lookups, %"
+	fprintf(stderr, "rax:   decode cache: %" PRIu64 " trace lookups, %"
 		PRIu64 " misses (%.2f%% hit); %" PRIu64 " of %" PRIu64
-		" instructions decoded (%.2f%% hit)\n", blk, c->st_blk_miss,
-		pct(c->st_blk_hit + c->st_blk_chain, blk),
+		" instructions decoded (%.2f%% hit)\n", lookups,
+		c->st_trace_miss, pct(lookups - c->st_trace_miss, lookups),
 		c->st_decoded, insns,
 		insns > c->st_decoded ? pct(insns - c->st_decoded, insns) : 0.0);
 	/* Vectors 0-31 are exceptions; above, interrupts (external, or
@@ -452,8 +451,7 @@ static void cpu_destroy(struct machine *m)
 		return;
 	if (c->intc)
 		intc_destroy(c->intc);
-	cpu_blocks_free(c);
-	free(c->code_page);
+	cpu_icache_detach(c);
 	free(c);
 	m->engine = NULL;
 }
@@ -481,9 +479,7 @@ static int cpu_init(struct machine *m, struct rax_err *e)
 		return rax_errf(e, -ENOMEM, "emulator: out of memory");
 	memset(c, 0, sizeof(*c));
 	c->m = m;
-	c->code_pages = m->mem.size >> 12;
-	c->code_page = calloc(c->code_pages ? c->code_pages : 1, 1);
-	if (!c->code_page || cpu_blocks_init(c)) {
+	if (cpu_icache_create(c)) {
 		ret = rax_errf(e, -ENOMEM, "emulator: out of memory");
 		goto out_free;
 	}
@@ -500,8 +496,7 @@ static int cpu_init(struct machine *m, struct rax_err *e)
 	return 0;
 out_free:
 	m->engine = NULL;
-	cpu_blocks_free(c);
-	free(c->code_page);
+	cpu_icache_detach(c);
 	free(c);
 	return ret;
 }

@@ -22,6 +22,7 @@
 
 struct machine;
 struct intc;
+struct cpu_icache;
 struct rax_err;
 
 /* Exception vectors (SDM Vol. 3 §6.3.1). */
@@ -47,16 +48,6 @@ struct tlb_entry {
 	bool global;
 };
 
-/* Decoded-instruction cache: straight-line runs ("blocks") of up to
- * BLK_INSNS instructions within one physical page, keyed by the physical
- * address of the first and the decoding mode.  Sequential execution walks
- * a block without any lookup; a taken branch, a TLB flush, a mode change
- * or a store to the page (cpu_code_write) ends the walk. */
-#define BLK_INSNS 24
-#define BLK_BITS 15
-#define BLK_COUNT (1u << BLK_BITS)
-#define BLK_EMPTY (~0ull)
-
 struct cpu;
 typedef void (*cpu_handler)(struct cpu *c, const struct dec_insn *d);
 
@@ -67,26 +58,40 @@ struct cpu_insn {
 	struct dec_insn d;
 };
 
-struct block {
-	uint64_t tag;      /* as blk_tags[] below, or BLK_EMPTY */
-	unsigned n, chain_rr;
-	struct cpu_insn insn[BLK_INSNS];
-	/* Chaining: successors seen after this block, valid while the
-	 * translation epoch (bumped by every TLB flush), the CPL and the
-	 * successor's tag are unchanged; saves the fetch translation and the
-	 * set lookup on most taken branches. */
-	uint64_t next_rip[2], next_tag[2];
-	struct block *next[2];
-	uint32_t next_key[2];
-} __attribute__((aligned(64)));
+/* Decoded-instruction cache (block.c), shared by every vCPU of a machine
+ * (struct cpu_icache): traces, straight-line runs of up to TRACE_MAX
+ * instructions ended by a branch, keyed by the physical address of the
+ * first and the decode key (mode, fpu_trap), packed one after the other
+ * in a pool with a small hash index.  An instruction that crosses a page
+ * is a trace of its own, a "split" trace, also tied to its second page.
+ * Each physical page holding decoded code lists its traces; a store to
+ * such a page (cpu_code_write) kills them (tag TRACE_DEAD), and
+ * sequential execution walks a trace without any lookup. */
+#define TRACE_MAX 32
+#define TRACE_DEAD (~0ull)
 
-/* Tags: physical address (bits 0-47), generation (48-55), mode (56-59),
- * fpu_trap (63).
- * Bumping the generation forgets every block at once. */
-static inline uint64_t blk_pa(uint64_t tag)
-{
-	return tag & ((1ull << 48) - 1);
-}
+struct cpu_trace {
+	uint64_t tag;      /* physical address | decode key, or TRACE_DEAD */
+	uint64_t pa;       /* physical address of the first instruction */
+	uint64_t pa2;      /* split: the physical page of its second part */
+	uint32_t link[2];  /* next trace (pool offset) in the lists of the
+			      start page and, if split, of page pa2 */
+	uint16_t n;        /* instructions */
+	bool split;
+	struct cpu_insn insn[];
+};
+
+/* Per vCPU: the trace last entered at each (hashed) linear address under
+ * the present translation (epoch), CPL and decode key; it saves the
+ * fetch translation and the index lookup on most trace transitions. */
+#define JC_BITS 12
+struct cpu_jc_entry {
+	uint64_t la, key;
+	struct cpu_trace *t;
+};
+
+/* Decode key: tag bits above the physical address (bits 0-51): mode
+ * (56-59), fpu_trap (63) (cpu_update_dec_key()). */
 
 /* Virtual time per instruction.  The clock (and the 1 GHz TSC) advance
  * by this much per retired instruction: a guest that busy-waits on time
@@ -101,8 +106,8 @@ static inline uint64_t blk_pa(uint64_t tag)
 
 /* Counters printed by --stats: one X-macro list (STYLE.md habit 6). */
 #define CPU_STATS(X) \
-	X(tlb_miss) X(blk_chain) X(blk_hit) X(blk_miss) X(blk_evict) \
-	X(decoded) X(xpage) X(smc_flush) X(irq) X(halt) X(tlb_flush)
+	X(tlb_miss) X(jc_hit) X(trace_hit) X(trace_miss) X(trace_kill) \
+	X(decoded) X(xpage) X(ic_flush) X(smc_flush) X(irq) X(halt) X(tlb_flush)
 
 struct cpu {
 	struct machine *m;
@@ -124,16 +129,17 @@ struct cpu {
 	uint8_t fx[512] __attribute__((aligned(16))); /* FXSAVE image */
 
 	struct tlb_entry tlb[TLB_KINDS][TLB_SIZE];
-	struct block *blocks;
-	uint64_t *blk_tags;       /* copy of every block's tag, for lookups */
-	uint8_t *blk_lru;         /* per 2-way set: the way to refill */
-	struct block *blk;        /* block being walked, or NULL */
-	unsigned blk_i;           /* next instruction in blk */
-	uint64_t blk_rip;         /* rip that continues blk */
-	uint32_t epoch;           /* translation epoch for block chaining */
-	unsigned blk_gen;         /* block generation, 0-255 */
-	uint8_t *code_page;      /* per 4 KiB physical page: decoded code */
-	uint64_t code_pages;
+	struct cpu_icache *ic;    /* the machine's decode cache */
+	struct cpu *ic_next;      /* the other vCPUs sharing it */
+	/* The trace being walked: its next instruction, at rip cur_rip,
+	 * and its end (both NULL: none, look up the next one). */
+	const struct cpu_insn *cur_next, *cur_end;
+	uint64_t cur_rip;
+	uint64_t epoch;           /* translation epoch: bumped by every TLB
+				     flush and decode-key change */
+	uint64_t dec_key;         /* tag bits of the decode key */
+	uint64_t jc_base;         /* jump-cache key but the CPL */
+	struct cpu_jc_entry *jc;  /* 1 << JC_BITS entries */
 
 	uint64_t icount;          /* the clock in ns: CPU_INSN_NS per
 				     retired instruction plus HLT skips
@@ -163,7 +169,7 @@ struct cpu {
 	 * say): they set tf_result and db_now = resulting TF. */
 	bool tf_result, db_now;
 	/* CR0.TS, CR0.EM or !CR4.OSFXSR: x87/MMX/SSE instructions may
-	 * fault; decoded under this state into separate blocks (tag bit
+	 * fault; decoded under this state into separate traces (tag bit
 	 * 63) whose handlers for the faulting ones raise #UD or #NM
 	 * (dispatch.c). */
 	bool fpu_trap;
@@ -228,28 +234,72 @@ void cpu_tf_from_result(struct cpu *c);
 cpu_handler cpu_select_handler(const struct cpu *c, const struct dec_insn *d);
 
 /* --- the decoded-instruction cache (block.c) ---------------------------- */
-int cpu_blocks_init(struct cpu *c);
-void cpu_blocks_free(struct cpu *c);
-void cpu_blocks_flush(struct cpu *c);
+/* Creates the machine's decode cache and attaches c to it; further vCPUs
+ * attach with cpu_icache_attach().  Returns 0 or -ENOMEM. */
+int cpu_icache_create(struct cpu *c);
+int cpu_icache_attach(struct cpu *c, struct cpu_icache *ic);
+/* Detaches c; the last vCPU frees the cache. */
+void cpu_icache_detach(struct cpu *c);
+/* Forgets every decoded instruction of every vCPU. */
+void cpu_icache_flush(struct cpu *c);
+/* Recomputes the decode key and the jump-cache key from the mode,
+ * fpu_trap and epoch; every change to them calls it. */
+void cpu_update_dec_key(struct cpu *c);
 void cpu_update_fpu_trap(struct cpu *c);
-/* A taken branch or a block end: follows a chain, else looks up (and
- * maybe builds) the block at rip; an instruction that cannot be cached
- * is decoded into *tmp.  Raises #GP/#PF for a bad fetch. */
-const struct cpu_insn *cpu_fetch_lookup(struct cpu *c, struct cpu_insn *tmp);
+/* Does physical page pa hold decoded code?  Such pages get no write-TLB
+ * entry, so every store to them reaches cpu_code_write(). */
+bool cpu_is_code_page(const struct cpu *c, uint64_t pa);
+/* A store to [pa, pa + n), within one page: kills the traces decoded
+ * from that page (every vCPU's). */
+void cpu_code_write(struct cpu *c, uint64_t pa, unsigned n);
+/* The trace at linear address la when jump-cache entry e (for key)
+ * missed: from the index or decoded now; enters it into e.  Raises
+ * #GP/#PF for a bad fetch. */
+struct cpu_trace *cpu_trace_find(struct cpu *c, uint64_t la,
+				 struct cpu_jc_entry *e, uint64_t key);
 
-/* The next instruction: the fast path continues the current block. */
-static inline const struct cpu_insn *cpu_fetch(struct cpu *c,
-					       struct cpu_insn *tmp)
+static inline unsigned cpu_jc_hash(uint64_t la)
 {
-	struct block *b = c->blk;
+	return (unsigned)(la ^ (la >> JC_BITS)) & ((1u << JC_BITS) - 1);
+}
 
-	if (b && c->rip == c->blk_rip && c->blk_i < b->n) {
-		const struct cpu_insn *ci = &b->insn[c->blk_i++];
+/* A taken branch or a trace end: the trace at rip. */
+static inline struct cpu_trace *cpu_trace_lookup(struct cpu *c)
+{
+	uint64_t la = c->rip, key = c->jc_base | c->cpl;
+	struct cpu_jc_entry *e;
 
-		c->blk_rip += ci->d.len;
-		return ci;
+	if (c->mode != DEC_MODE64)
+		la = (la + c->seg[S_CS].base) & 0xffffffffull;
+	e = &c->jc[cpu_jc_hash(la)];
+	if (e->la == la && e->key == key && e->t->tag != TRACE_DEAD) {
+		c->st_jc_hit++;
+		return e->t;
 	}
-	return cpu_fetch_lookup(c, tmp);
+	return cpu_trace_find(c, la, e, key);
+}
+
+/* Leaves the trace being walked: the next instruction is looked up. */
+static inline void cpu_leave_trace(struct cpu *c)
+{
+	c->cur_next = c->cur_end = NULL;
+}
+
+/* The next instruction: the fast path continues the current trace. */
+static inline const struct cpu_insn *cpu_fetch(struct cpu *c)
+{
+	const struct cpu_insn *ci = c->cur_next;
+
+	if (ci == c->cur_end || c->rip != c->cur_rip) {
+		struct cpu_trace *t = cpu_trace_lookup(c);
+
+		ci = t->insn;
+		c->cur_end = ci + t->n;
+		c->cur_rip = c->rip;
+	}
+	c->cur_next = ci + 1;
+	c->cur_rip += ci->d.len;
+	return ci;
 }
 
 /* --- flags (alu.c) ------------------------------------------------------ */
@@ -268,8 +318,6 @@ uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user);
 /* Looks up a physical RAM pointer for fetch: returns host pointer or NULL. */
 const uint8_t *cpu_fetch_ptr(struct cpu *c, uint64_t la, uint64_t *pa,
 			     unsigned *avail);
-void cpu_code_write(struct cpu *c, uint64_t pa, unsigned n);
-void cpu_mark_code(struct cpu *c, uint64_t pa);
 
 static inline bool cpu_user(const struct cpu *c)
 {
