@@ -100,18 +100,10 @@ static int cpu_run(struct machine *m, unsigned flags, struct vcpu_stop *stop,
 		   struct rax_err *e)
 {
 	struct cpu *c = m->engine;
-	int ret;
 
 	memset(stop, 0, sizeof(*stop));
 	c->watch_hit = false;
-	/* After a debugger stop the guest's memory may have been written
-	 * behind the interpreter's back (gdb M packets): forget every
-	 * decoded instruction. */
-	if (c->last_stop != VCPU_STOP_KICK)
-		cpu_icache_flush(c);
-	ret = run_loop(c, flags, stop, e);
-	c->last_stop = stop->reason;
-	return ret;
+	return run_loop(c, flags, stop, e);
 }
 
 /* True while every instruction must go through the slow path. */
@@ -322,6 +314,27 @@ static int cpu_set_msr(struct machine *m, uint32_t idx, uint64_t val)
 	return cpu_wrmsr(m->engine, idx, val) ? -ENOENT : 0;
 }
 
+/* --- the debugger's memory access ------------------------------------------ */
+
+static int cpu_read_mem(struct machine *m, uint64_t gpa, void *buf, size_t len)
+{
+	return gm_read(&m->mem, gpa, buf, len);
+}
+
+/* A write kills the decoded instructions of each page it touches, as a
+ * guest store would (cpu_code_write()): nothing else is forgotten. */
+static int cpu_write_mem(struct machine *m, uint64_t gpa, const void *buf,
+			 size_t len)
+{
+	struct cpu *c = m->engine;
+
+	if (!gm_ptr(&m->mem, gpa, len))
+		return -EFAULT;
+	for (uint64_t pa = gpa; pa < gpa + len; pa = (pa | 0xfff) + 1)
+		cpu_code_write(c, pa, 1);
+	return gm_write(&m->mem, gpa, buf, len);
+}
+
 /* --- breakpoints ---------------------------------------------------------- */
 
 static int cpu_bp_insert(struct machine *m, enum bp_type t, uint64_t addr,
@@ -515,6 +528,8 @@ const struct vcpu_ops cpu_vcpu_ops = {
 	.get_dregs = cpu_get_dregs,
 	.get_msr = cpu_get_msr,
 	.set_msr = cpu_set_msr,
+	.read_mem = cpu_read_mem,
+	.write_mem = cpu_write_mem,
 	.bp_insert = cpu_bp_insert,
 	.bp_remove = cpu_bp_remove,
 	.set_irq = cpu_set_irq,

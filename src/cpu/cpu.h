@@ -186,7 +186,6 @@ struct cpu {
 	enum bp_type bp_type[CPU_MAX_BP];
 	struct { uint64_t addr, len; enum bp_type t; } wp[CPU_MAX_BP];
 	bool watch_hit;
-	enum vcpu_stop_reason last_stop; /* of the previous run() */
 	uint64_t watch_addr;
 	enum bp_type watch_type;
 

@@ -374,6 +374,23 @@ def test_stepi_and_nexti_step_one_instruction_at_the_entry(session):
             cmd, g.reg("rip"), want)
 
 
+def test_a_gdb_write_replaces_an_instruction_already_decoded(session):
+    # The first stepi makes the interpreter decode the entry's
+    # straight-line code, the next instruction included; gdb then writes
+    # `mov $0x1234, %eax` (b8 34 12 00 00) over that instruction, and the
+    # next stepi must run the new bytes (write_mem forgets what was
+    # decoded from them; nothing else is flushed at a stop).
+    g = session.gdb
+    g.cmd("stepi")
+    pc = g.reg("rip")
+    g.cmd("set *(unsigned int *)%#x = 0x001234b8" % pc)
+    g.cmd("set *(unsigned char *)%#x = 0" % (pc + 4))
+    assert "mov    $0x1234,%eax" in g.cmd("x/i $pc")
+    g.cmd("stepi")
+    assert g.reg("rip") == pc + 5
+    assert g.reg("rax") & 0xffffffff == 0x1234
+
+
 @tcg_xfail(NO_SWBP)
 def test_start_kernel_is_hit_and_bt_shows_it(session):
     session.run_to("start_kernel")
