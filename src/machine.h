@@ -44,6 +44,7 @@ struct machine {
 	uint64_t start_ns;         /* host CLOCK_MONOTONIC at rax's start */
 	bool host_clock;           /* --clock host (the interpreter reads
 				      it; KVM always runs on host time) */
+	bool stats;                /* --stats: engines may count more */
 	struct dev_state *devs;    /* src/devices */
 	struct console *con;       /* the terminal, or NULL */
 

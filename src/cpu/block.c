@@ -203,16 +203,22 @@ void cpu_code_write(struct cpu *c, uint64_t pa, unsigned n)
 
 /* --- decoding ------------------------------------------------------------- */
 
-/* Unconditional transfers (what follows is often data or padding),
+/* A trace ends after every instruction that can move RIP other than by
+ * its length, since the run loop walks a trace without comparing RIP:
+ * unconditional transfers (what follows is often data or padding),
  * conditional branches and calls (the rest is decoded when execution
- * falls through to it), HLT and undefined opcodes end a trace. */
+ * falls through to it), far transfers, INT n/INT3/INTO/INT1,
+ * SYSCALL/SYSRET/SYSENTER/SYSEXIT; also HLT and undefined opcodes. */
 static bool ends_trace(unsigned op)
 {
 	return op == 0x0e9 || op == 0x0eb || op == 0x0c3 || op == 0x0c2 ||
 	       op == 0x0cf || op == 0x0cb || op == 0x0ca || op == 0x10b ||
 	       op == 0x0f4 || op == DEC_OP_UD ||
 	       (op >= 0x070 && op <= 0x07f) || (op >= 0x180 && op <= 0x18f) ||
-	       op == 0x0e8 || op == 0x0ff || (op >= 0x0e0 && op <= 0x0e3);
+	       op == 0x0e8 || op == 0x0ff || (op >= 0x0e0 && op <= 0x0e3) ||
+	       op == 0x09a || op == 0x0ea || (op >= 0x0cc && op <= 0x0ce) ||
+	       op == 0x0f1 || op == 0x105 || op == 0x107 || op == 0x134 ||
+	       op == 0x135;
 }
 
 /* Physical address of the fetch at la: the TLB, else a walk (which may
@@ -322,7 +328,8 @@ struct cpu_trace *cpu_trace_find(struct cpu *c, uint64_t la,
 	if (!p)
 		cpu_gp(c, 0); /* fetch from MMIO */
 	t = index_find(c->ic, pa | c->dec_key);
-	/* A split trace holds for the second page it was decoded from. */
+	/* A split trace holds for the second page it was decoded from;
+	 * in the jump cache, while the epoch lasts. */
 	if (t && t->split && fetch_pa(c, next_page(c, la)) >> 12 != t->pa2 >> 12)
 		t = NULL;
 	if (t) {
@@ -331,11 +338,11 @@ struct cpu_trace *cpu_trace_find(struct cpu *c, uint64_t la,
 		c->st_trace_miss++;
 		t = build(c, la, pa, p, avail, pa | c->dec_key);
 	}
-	if (!t->split) {
-		e->la = la;
-		e->key = key;
-		e->t = t;
-	}
+	/* A split trace too: its second page's translation holds until the
+	 * epoch changes. */
+	e->la = la;
+	e->key = key;
+	e->t = t;
 	return t;
 }
 

@@ -114,11 +114,58 @@ static bool needs_slow_path(const struct cpu *c, bool step)
 	       c->db_pending || c->db_now;
 }
 
-/* The interpreter loop.  The fast path (fetch, dispatch, retire) runs
- * until icount reaches next_check; everything rare (timers, interrupts,
- * kicks, HLT, breakpoints, tracing, single steps, watchpoint stops,
- * non-64-bit modes) sits behind that one compare: whoever needs the slow
- * path stores 0 into next_check. */
+/* The fast path: trace after trace, each run in a tight loop that calls
+ * the stored handlers one after the other, until icount reaches
+ * next_check.  The compare follows every instruction, so an event is
+ * taken at the same instruction count however the code was cut into
+ * traces (after a gdb stop, a cache flush, with or without --stats).
+ * Whatever makes the walk invalid (a store to decoded code, a TLB
+ * flush, a mode or CPL change) leaves the trace and stores 0 into
+ * next_check; every instruction that moves RIP other than by its length
+ * ends its trace (block.c) or does the same.  stats: the --stats
+ * variant, which also counts the hit paths. */
+static inline __attribute__((always_inline)) void run_fast(struct cpu *c,
+							   const bool stats)
+{
+	do {
+		const struct cpu_insn *ci = c->cur_next, *end = c->cur_end;
+
+		if (ci == end || c->rip != c->cur_rip) {
+			struct cpu_trace *t = cpu_trace_lookup(c, stats);
+
+			ci = t->insn;
+			end = ci + t->n;
+			c->cur_end = end;
+		}
+		do {
+			c->next_rip = c->rip + ci->d.len;
+			ci->fn(c, &ci->d);
+			c->rip = c->next_rip;
+			c->icount += CPU_INSN_NS;
+		} while (++ci != end && c->icount < c->next_check);
+		if (c->cur_end == end) { /* still walking it: the slow path */
+			c->cur_next = ci; /* may continue it */
+			c->cur_rip = c->rip;
+		}
+	} while (c->icount < c->next_check);
+}
+
+static __attribute__((noinline)) void run_fast_plain(struct cpu *c)
+{
+	run_fast(c, false);
+}
+
+static __attribute__((noinline)) void run_fast_stats(struct cpu *c)
+{
+	run_fast(c, true);
+}
+
+/* The interpreter loop.  The fast path (run_fast) runs until icount
+ * reaches next_check; everything rare (timers, interrupts, kicks, HLT,
+ * breakpoints, tracing, single steps, watchpoint stops, non-64-bit
+ * modes) sits behind that one compare: whoever needs the slow path
+ * stores 0 into next_check.  The slow path runs one instruction at a
+ * time. */
 static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		    struct rax_err *e)
 {
@@ -140,13 +187,15 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		}
 		c->next_check = 0;
 	}
+	/* A fault ends the walk where it was (and this run may follow a
+	 * stop anywhere): the next instruction is looked up. */
+	cpu_leave_trace(c);
 	for (;;) {
 		if (c->icount < c->next_check) {
-			ci = cpu_fetch(c);
-			c->next_rip = c->rip + ci->d.len;
-			ci->fn(c, &ci->d);
-			c->rip = c->next_rip;
-			c->icount += CPU_INSN_NS;
+			if (c->stats)
+				run_fast_stats(c);
+			else
+				run_fast_plain(c);
 			continue;
 		}
 		if (c->watch_hit) {
@@ -505,6 +554,7 @@ static int cpu_init(struct machine *m, struct rax_err *e)
 	c->misc_enable = 1; /* fast strings enabled, as firmware leaves it */
 	c->host_base = host_now_ns();
 	c->host_clock = m->host_clock;
+	c->stats = m->stats;
 	cpu_set_regs(m, &m->boot_regs);
 	return 0;
 out_free:

@@ -84,7 +84,7 @@ struct cpu_trace {
 /* Per vCPU: the trace last entered at each (hashed) linear address under
  * the present translation (epoch), CPL and decode key; it saves the
  * fetch translation and the index lookup on most trace transitions. */
-#define JC_BITS 12
+#define JC_BITS 14
 struct cpu_jc_entry {
 	uint64_t la, key;
 	struct cpu_trace *t;
@@ -160,6 +160,7 @@ struct cpu {
 	 * idle_wait() until the next deadline or a cpu_wake_idle()). */
 	bool host_clock;
 	bool halted, trace, trace_crlf, step, sys_access;
+	bool stats;               /* --stats: count the hit paths too */
 	bool nmi_blocked;         /* an NMI was delivered, no IRET since */
 	/* Single step (RFLAGS.TF): set by MOV SS, by every delivery, and
 	 * a trap held over MOV SS (event.c cpu_single_step_trap). */
@@ -259,11 +260,12 @@ struct cpu_trace *cpu_trace_find(struct cpu *c, uint64_t la,
 
 static inline unsigned cpu_jc_hash(uint64_t la)
 {
-	return (unsigned)(la ^ (la >> JC_BITS)) & ((1u << JC_BITS) - 1);
+	return (unsigned)((la * 0x9e3779b97f4a7c15ull) >> (64 - JC_BITS));
 }
 
-/* A taken branch or a trace end: the trace at rip. */
-static inline struct cpu_trace *cpu_trace_lookup(struct cpu *c)
+/* A taken branch or a trace end: the trace at rip.  stats: count a
+ * jump-cache hit (--stats; the run loop has a variant for it). */
+static inline struct cpu_trace *cpu_trace_lookup(struct cpu *c, bool stats)
 {
 	uint64_t la = c->rip, key = c->jc_base | c->cpl;
 	struct cpu_jc_entry *e;
@@ -272,7 +274,8 @@ static inline struct cpu_trace *cpu_trace_lookup(struct cpu *c)
 		la = (la + c->seg[S_CS].base) & 0xffffffffull;
 	e = &c->jc[cpu_jc_hash(la)];
 	if (e->la == la && e->key == key && e->t->tag != TRACE_DEAD) {
-		c->st_jc_hit++;
+		if (stats)
+			c->st_jc_hit++;
 		return e->t;
 	}
 	return cpu_trace_find(c, la, e, key);
@@ -284,13 +287,14 @@ static inline void cpu_leave_trace(struct cpu *c)
 	c->cur_next = c->cur_end = NULL;
 }
 
-/* The next instruction: the fast path continues the current trace. */
+/* The next instruction (the run loop's slow path): continues the trace
+ * being walked, else looks up the trace at rip. */
 static inline const struct cpu_insn *cpu_fetch(struct cpu *c)
 {
 	const struct cpu_insn *ci = c->cur_next;
 
 	if (ci == c->cur_end || c->rip != c->cur_rip) {
-		struct cpu_trace *t = cpu_trace_lookup(c);
+		struct cpu_trace *t = cpu_trace_lookup(c, c->stats);
 
 		ci = t->insn;
 		c->cur_end = ci + t->n;
