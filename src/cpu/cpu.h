@@ -145,7 +145,9 @@ struct cpu {
 				     retired instruction plus HLT skips
 				     (with --clock host: the loop's
 				     instruction counter only) */
-	uint64_t host_base;       /* CLOCK_MONOTONIC at init, for idling */
+	uint64_t host_base;       /* CLOCK_MONOTONIC at init, for idling;
+				     virtual clock: moved back by the lead
+				     cpu_idle() forgives */
 	uint64_t idle_ns;         /* clock advanced by HLT, not instructions */
 	/* Futex word: kick() and interrupts raised by other threads bump
 	 * it and wake an idle sleep on it (event.c cpu_wake_idle), so a halted

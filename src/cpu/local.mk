@@ -36,4 +36,5 @@ EXTRA_DIST += tests/guest/run.sh tests/guest/build.sh \
 	tests/guest/syscall.S tests/guest/syscall.expect \
 	tests/guest/tlb.S tests/guest/tlb.expect \
 	tests/guest/lapic.S tests/guest/lapic.expect \
-	tests/guest/smc.S tests/guest/smc.expect
+	tests/guest/smc.S tests/guest/smc.expect \
+	tests/guest/tsc.S tests/guest/tsc.expect
