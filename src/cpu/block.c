@@ -43,6 +43,8 @@ struct cpu_icache {
 	uint32_t *page_head;  /* per RAM page: its first trace, or 0 */
 	uint64_t pages;
 	struct cpu *cpus;     /* the attached vCPUs, linked by ic_next */
+	uint64_t resets;      /* times the pool was emptied */
+	uint64_t epochs;      /* the last epoch given to a vCPU */
 };
 
 static inline struct cpu_trace *trace_at(const struct cpu_icache *ic,
@@ -70,6 +72,12 @@ static int64_t page_index(const struct cpu_icache *ic, uint64_t pa)
 }
 
 /* --- keys ----------------------------------------------------------------- */
+
+void cpu_new_epoch(struct cpu *c)
+{
+	c->epoch = ++c->ic->epochs;
+	cpu_update_dec_key(c);
+}
 
 void cpu_update_dec_key(struct cpu *c)
 {
@@ -317,8 +325,10 @@ static void jc_clear(struct cpu *c)
 }
 
 struct cpu_trace *cpu_trace_find(struct cpu *c, uint64_t la,
-				 struct cpu_jc_entry *e, uint64_t key)
+				 struct cpu_jc_entry *e, uint64_t key,
+				 struct cpu_trace *prev)
 {
+	uint64_t resets = c->ic->resets;
 	struct cpu_trace *t;
 	const uint8_t *p;
 	unsigned avail;
@@ -343,6 +353,8 @@ struct cpu_trace *cpu_trace_find(struct cpu *c, uint64_t la,
 	e->la = la;
 	e->key = key;
 	e->t = t;
+	if (prev && c->ic->resets == resets) /* else prev is gone */
+		cpu_trace_link(prev, la, key, t);
 	return t;
 }
 
@@ -352,6 +364,7 @@ struct cpu_trace *cpu_trace_find(struct cpu *c, uint64_t la,
  * jump cache and walk. */
 static void icache_reset(struct cpu_icache *ic)
 {
+	ic->resets++;
 	ic->used = IC_POOL_START;
 	memset(ic->index, 0, IC_INDEX * sizeof(*ic->index));
 	memset(ic->page_head, 0, ic->pages * sizeof(*ic->page_head));

@@ -127,12 +127,13 @@ static bool needs_slow_path(const struct cpu *c, bool step)
 static inline __attribute__((always_inline)) void run_fast(struct cpu *c,
 							   const bool stats)
 {
+	struct cpu_trace *t = NULL; /* the trace run last, whole */
+
 	do {
 		const struct cpu_insn *ci = c->cur_next, *end = c->cur_end;
 
 		if (ci == end || c->rip != c->cur_rip) {
-			struct cpu_trace *t = cpu_trace_lookup(c, stats);
-
+			t = cpu_trace_next(c, t, stats);
 			ci = t->insn;
 			end = ci + t->n;
 			c->cur_end = end;
@@ -147,6 +148,8 @@ static inline __attribute__((always_inline)) void run_fast(struct cpu *c,
 			c->cur_next = ci; /* may continue it */
 			c->cur_rip = c->rip;
 		}
+		if (ci != end)
+			t = NULL; /* left in the middle: no link from it */
 	} while (c->icount < c->next_check);
 }
 

@@ -78,6 +78,13 @@ struct cpu_trace {
 			      start page and, if split, of page pa2 */
 	uint16_t n;        /* instructions */
 	bool split;
+	uint8_t chain_rr;  /* the link to replace next */
+	/* Chaining: two traces that followed this one, each valid for the
+	 * key (epoch, CPL, decode key) of the vCPU that linked it.  Epochs
+	 * are unique among the vCPUs of a cache, so a vCPU never follows
+	 * another's link (cpu_trace_next()). */
+	uint64_t next_la[2], next_key[2];
+	struct cpu_trace *next[2];
 	struct cpu_insn insn[];
 };
 
@@ -106,7 +113,7 @@ struct cpu_jc_entry {
 
 /* Counters printed by --stats: one X-macro list (STYLE.md habit 6). */
 #define CPU_STATS(X) \
-	X(tlb_miss) X(jc_hit) X(trace_hit) X(trace_miss) X(trace_kill) \
+	X(tlb_miss) X(chain) X(jc_hit) X(trace_hit) X(trace_miss) X(trace_kill) \
 	X(decoded) X(xpage) X(ic_flush) X(smc_flush) X(irq) X(halt) X(tlb_flush)
 
 struct cpu {
@@ -247,6 +254,9 @@ void cpu_icache_flush(struct cpu *c);
 /* Recomputes the decode key and the jump-cache key from the mode,
  * fpu_trap and epoch; every change to them calls it. */
 void cpu_update_dec_key(struct cpu *c);
+/* A new translation epoch (a TLB flush): unique among the vCPUs sharing
+ * the cache, it invalidates c's jump-cache entries and links. */
+void cpu_new_epoch(struct cpu *c);
 void cpu_update_fpu_trap(struct cpu *c);
 /* Does physical page pa hold decoded code?  Such pages get no write-TLB
  * entry, so every store to them reaches cpu_code_write(). */
@@ -255,32 +265,65 @@ bool cpu_is_code_page(const struct cpu *c, uint64_t pa);
  * from that page (every vCPU's). */
 void cpu_code_write(struct cpu *c, uint64_t pa, unsigned n);
 /* The trace at linear address la when jump-cache entry e (for key)
- * missed: from the index or decoded now; enters it into e.  Raises
- * #GP/#PF for a bad fetch. */
+ * missed: from the index or decoded now; enters it into e and links it
+ * from prev (if not NULL).  Raises #GP/#PF for a bad fetch. */
 struct cpu_trace *cpu_trace_find(struct cpu *c, uint64_t la,
-				 struct cpu_jc_entry *e, uint64_t key);
+				 struct cpu_jc_entry *e, uint64_t key,
+				 struct cpu_trace *prev);
+
+/* Makes t the trace that follows prev at la for key. */
+static inline void cpu_trace_link(struct cpu_trace *prev, uint64_t la,
+				  uint64_t key, struct cpu_trace *t)
+{
+	unsigned k = prev->chain_rr ^= 1;
+
+	prev->next_la[k] = la;
+	prev->next_key[k] = key;
+	prev->next[k] = t;
+}
 
 static inline unsigned cpu_jc_hash(uint64_t la)
 {
 	return (unsigned)((la * 0x9e3779b97f4a7c15ull) >> (64 - JC_BITS));
 }
 
-/* A taken branch or a trace end: the trace at rip.  stats: count a
- * jump-cache hit (--stats; the run loop has a variant for it). */
-static inline struct cpu_trace *cpu_trace_lookup(struct cpu *c, bool stats)
+/* A taken branch or a trace end: the trace at rip, after prev (NULL:
+ * none known): a link of prev, else the jump cache, else
+ * cpu_trace_find().  stats: count the hits (--stats; the run loop has a
+ * variant for it). */
+static inline struct cpu_trace *cpu_trace_next(struct cpu *c,
+					       struct cpu_trace *prev,
+					       bool stats)
 {
 	uint64_t la = c->rip, key = c->jc_base | c->cpl;
 	struct cpu_jc_entry *e;
 
 	if (c->mode != DEC_MODE64)
 		la = (la + c->seg[S_CS].base) & 0xffffffffull;
+	if (prev) {
+		for (unsigned k = 0; k < 2; k++) {
+			if (prev->next_la[k] == la && prev->next_key[k] == key &&
+			    prev->next[k]->tag != TRACE_DEAD) {
+				if (stats)
+					c->st_chain++;
+				return prev->next[k];
+			}
+		}
+	}
 	e = &c->jc[cpu_jc_hash(la)];
 	if (e->la == la && e->key == key && e->t->tag != TRACE_DEAD) {
 		if (stats)
 			c->st_jc_hit++;
+		if (prev)
+			cpu_trace_link(prev, la, key, e->t);
 		return e->t;
 	}
-	return cpu_trace_find(c, la, e, key);
+	return cpu_trace_find(c, la, e, key, prev);
+}
+
+static inline struct cpu_trace *cpu_trace_lookup(struct cpu *c, bool stats)
+{
+	return cpu_trace_next(c, NULL, stats);
 }
 
 /* Leaves the trace being walked: the next instruction is looked up. */

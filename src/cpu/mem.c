@@ -17,8 +17,7 @@ void cpu_tlb_flush(struct cpu *c, bool keep_global)
 			if (!keep_global || !c->tlb[k][i].global)
 				c->tlb[k][i].tag = TLB_INVALID;
 	c->st_tlb_flush++;
-	c->epoch++;
-	cpu_update_dec_key(c);
+	cpu_new_epoch(c);
 	c->next_check = 0;
 }
 
@@ -30,8 +29,7 @@ void cpu_tlb_flush_page(struct cpu *c, uint64_t la)
 		if ((e->tag & ~0xfffull) == (la & ~0xfffull))
 			e->tag = TLB_INVALID;
 	}
-	c->epoch++;
-	cpu_update_dec_key(c);
+	cpu_new_epoch(c);
 	c->next_check = 0;
 }
 
