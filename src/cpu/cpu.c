@@ -471,7 +471,8 @@ static void cpu_print_stats(struct machine *m)
 {
 	struct cpu *c = m->engine;
 	uint64_t insns = (c->icount - c->idle_ns) / CPU_INSN_NS;
-	uint64_t lookups = c->st_jc_hit + c->st_trace_hit + c->st_trace_miss;
+	uint64_t lookups = c->st_chain + c->st_jc_hit + c->st_trace_hit +
+			   c->st_trace_miss;
 	uint64_t exc = 0, irq = 0;
 
 	fprintf(stderr, "rax: emulator: %" PRIu64 " instructions retired "
@@ -484,7 +485,7 @@ static void cpu_print_stats(struct machine *m)
 	fprintf(stderr, "rax:   tlb: %" PRIu64 " misses, %.2f per 1000 "
 		"instructions\n", c->st_tlb_miss,
 		insns ? 1000.0 * (double)c->st_tlb_miss / (double)insns : 0.0);
-	fprintf(stderr, "rax:   decode cache: %" PRIu64 " trace lookups, %"
+	fprintf(stderr, "rax:   decode cache: %" PRIu64 " trace transitions, %"
 		PRIu64 " misses (%.2f%% hit); %" PRIu64 " of %" PRIu64
 		" instructions decoded (%.2f%% hit)\n", lookups,
 		c->st_trace_miss, pct(lookups - c->st_trace_miss, lookups),
