@@ -24,10 +24,12 @@ TESTS += tests/unit/test_cpu_alu tests/unit/test_cpu_guest \
 
 # Guest programs run end to end on each engine (tests/guest): selftest
 # and the system-level programs listed in tests/guest/programs, each
-# compared with its .expect file.  tests/guest/nested.sh (tests/local.mk)
+# compared with its .expect file; one test per engine, the KVM one a
+# SKIP where KVM is unusable.  tests/guest/nested.sh (tests/local.mk)
 # runs them on real KVM.
-TESTS += tests/guest/run.sh
+TESTS += tests/guest/emulator.sh tests/guest/kvm.sh
 EXTRA_DIST += tests/guest/run.sh tests/guest/build.sh \
+	tests/guest/emulator.sh tests/guest/kvm.sh \
 	tests/guest/selftest.S tests/guest/rt.S tests/guest/rt.h \
 	tests/guest/programs tests/guest/nested.sh tests/guest/nested.py \
 	tests/guest/nested-tcg.txt \
