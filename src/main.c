@@ -13,6 +13,7 @@
 
 #include "console.h"
 #include "devices/devices.h"
+#include "devices/virtio/virtio.h"
 #include "err.h"
 #include "guest.h"
 #include "loader/loader.h"
@@ -32,6 +33,7 @@
 
 static struct machine machine;
 static struct symtab syms;
+static struct virtio_host virtio_host;
 
 static int __attribute__((format(printf, 2, 3)))
 die(int status, const char *fmt, ...)
@@ -282,6 +284,7 @@ int main(int argc, char **argv)
 			   " or a known symbol" :
 			   " (symbols need --symbols VMLINUX)");
 
+	m->ncpus = 1;
 	m->debug_io = o.debug_io;
 	m->rtc_fixed = o.rtc_fixed;
 	m->rtc_base = o.rtc_base;
@@ -289,6 +292,14 @@ int main(int argc, char **argv)
 	if (ret)
 		return die(RAX_EXIT_USAGE, "--mem: cannot map guest memory: %s",
 			   strerror(-ret));
+	/* --disk, --net, before any engine is probed: a malformed --net or
+	 * a missing libslirp is a usage error, an unusable image or port is
+	 * bad input. */
+	ret = virtio_host_open(&virtio_host, &o, &e);
+	if (ret)
+		return die(ret == -EINVAL || ret == -ENOSYS ? RAX_EXIT_USAGE :
+			   RAX_EXIT_INPUT, "%s", e.msg);
+	m->virtio = &virtio_host;
 	/* Bad input is reported before a missing engine: load first. */
 	m->ops = choose_engine(o.backend, &engine_err);
 
@@ -297,7 +308,8 @@ int main(int argc, char **argv)
 
 	lc.kernel = o.kernel;
 	lc.initrd = o.initrd;
-	lc.cmdline = o.cmdline ? o.cmdline : DEFAULT_CMDLINE;
+	lc.cmdline = o.cmdline;
+	lc.default_cmdline = DEFAULT_CMDLINE;
 	lc.host_decompress = o.decompress == DECOMP_HOST ||
 		(o.decompress == DECOMP_AUTO && m->ops != KVM_OPS);
 	if (ld_load(m, &lc, &li, &e))
@@ -349,9 +361,11 @@ int main(int argc, char **argv)
 		m->ops->print_stats(m);
 	if (gdb)
 		rsp_close(gdb);
-	m->ops->destroy(m);
-	sym_free(&syms);
+	/* Devices first: their threads may still signal the engine. */
 	dev_exit_all(m);
+	m->ops->destroy(m);
+	virtio_host_close(&virtio_host);
+	sym_free(&syms);
 	gm_destroy(&m->mem);
 	if (m->exit_signal)
 		die_of_signal(m->exit_signal);

@@ -103,6 +103,13 @@ static int cpu_run(struct machine *m, unsigned flags, struct vcpu_stop *stop,
 
 	memset(stop, 0, sizeof(*stop));
 	c->watch_hit = false;
+	c->thread = pthread_self();
+	/* A device thread wrote a page holding decoded code (DMA,
+	 * cpu_mem_written()): forget every decoded instruction.  A
+	 * debugger's writes come through write_mem and need nothing here. */
+	if (atomic_load_explicit(&c->dma_code_write, memory_order_relaxed) &&
+	    atomic_exchange(&c->dma_code_write, false))
+		cpu_icache_flush(c);
 	return run_loop(c, flags, stop, e);
 }
 
@@ -448,6 +455,45 @@ static void cpu_set_irq(struct machine *m, unsigned gsi, int level)
 	}
 }
 
+static void cpu_msi(struct machine *m, uint64_t addr, uint32_t data)
+{
+	struct cpu *c = m->engine;
+
+	if (c && c->intc) {
+		intc_msi(c->intc, addr, data);
+		c->next_check = 0;
+		cpu_wake_idle(c);
+	}
+}
+
+/* Device DMA into guest RAM.  On the vCPU thread (a device working
+ * synchronously inside an MMIO write) the written pages drop their
+ * decoded blocks at once, as a store by the guest would.  Another thread
+ * (a device's I/O thread, host network input) must not touch the decode
+ * cache: when it wrote a page holding decoded code, every block is
+ * forgotten at the next event check (event.c).  The device publishes
+ * the data to the guest (a used-ring index) only after this returns, and
+ * the guest needs at least that one more instruction, after which the
+ * check runs (next_check = 0), to reach the new bytes. */
+static void cpu_mem_written(struct machine *m, uint64_t gpa, uint64_t len)
+{
+	struct cpu *c = m->engine;
+	bool here = c && pthread_equal(pthread_self(), c->thread);
+	uint64_t pa;
+
+	if (!c || !len)
+		return;
+	for (pa = gpa & ~0xfffull; pa < gpa + len; pa += 4096) {
+		if (here) {
+			cpu_code_write(c, pa, 1);
+		} else if (cpu_is_code_page(c, pa)) {
+			atomic_store(&c->dma_code_write, true);
+			c->next_check = 0;
+			return;
+		}
+	}
+}
+
 static int cpu_set_trace(struct machine *m, bool on)
 {
 	struct cpu *c = m->engine;
@@ -535,11 +581,30 @@ static void reset_fpu(struct cpu *c)
 	c->fx[FX_MXCSR + 5] = 0xff;
 }
 
+/* Exception and interrupt delivery are modelled for long mode only
+ * (cpu_deliver), so a guest the loader starts in protected mode outside
+ * it (a Multiboot kernel: 32-bit, paging off) is refused here rather
+ * than run until its first event.  (An all-zero start, real mode, is
+ * what tests that set their own state through set_regs() begin with.) */
+static int check_start_mode(const struct rax_regs *r, struct rax_err *e)
+{
+	if ((r->efer & EFER_LMA) || !(r->cr0 & CR0_PE))
+		return 0;
+	return rax_errf(e, -ENOTSUP, "emulator: the guest starts in %s "
+			"(a Multiboot kernel?); the interpreter lacks 32-bit "
+			"protected mode and runs only 64-bit long mode",
+			r->seg[S_CS].db ? "32-bit protected mode" :
+			"16-bit protected mode");
+}
+
 static int cpu_init(struct machine *m, struct rax_err *e)
 {
 	struct cpu *c;
 	int ret;
 
+	ret = check_start_mode(&m->boot_regs, e);
+	if (ret)
+		return ret;
 	c = aligned_alloc(64, (sizeof(*c) + 63) & ~(size_t)63);
 	if (!c)
 		return rax_errf(e, -ENOMEM, "emulator: out of memory");
@@ -590,5 +655,7 @@ const struct vcpu_ops cpu_vcpu_ops = {
 	.clock_ns = cpu_clock_ns,
 	.set_trace = cpu_set_trace,
 	.print_stats = cpu_print_stats,
+	.msi = cpu_msi,
+	.mem_written = cpu_mem_written,
 };
 

@@ -11,6 +11,7 @@
 #define RAX_CPU_CPU_H
 
 #include <setjmp.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -165,6 +166,11 @@ struct cpu {
 	_Atomic uint64_t next_check;
 	uint64_t shadow_end;      /* interrupts inhibited until icount */
 	atomic_bool kick;
+	/* A device thread wrote a page holding decoded code (cpu.c
+	 * cpu_mem_written): forget every decoded block at the next event
+	 * check, before the guest can run it. */
+	atomic_bool dma_code_write;
+	pthread_t thread;         /* the thread in run() */
 	/* --clock host: the guest's time is the host's (HLT sleeps in
 	 * idle_wait() until the next deadline or a cpu_wake_idle()). */
 	bool host_clock;
@@ -259,7 +265,8 @@ void cpu_update_dec_key(struct cpu *c);
 void cpu_new_epoch(struct cpu *c);
 void cpu_update_fpu_trap(struct cpu *c);
 /* Does physical page pa hold decoded code?  Such pages get no write-TLB
- * entry, so every store to them reaches cpu_code_write(). */
+ * entry, so every store to them reaches cpu_code_write().  (A racy read
+ * from a device thread is harmless: marks change on the vCPU thread.) */
 bool cpu_is_code_page(const struct cpu *c, uint64_t pa);
 /* A store to [pa, pa + n), within one page: kills the traces decoded
  * from that page (every vCPU's). */
