@@ -15,8 +15,10 @@
  *   present translation of its second page each time it is looked up.
  *
  * Per vCPU: a jump cache from linear address to trace, valid for one
- * translation epoch, CPL and decode key.  Each instruction's handler is
- * chosen as it is decoded (cpu_select_handler(), dispatch.c). */
+ * translation epoch, CPL and decode key, and the links each trace keeps
+ * to the two that followed it (cpu.h cpu_trace_next()), valid for the
+ * key of the vCPU that made them.  Each instruction's handler is chosen
+ * as it is decoded (cpu_select_handler(), dispatch.c). */
 #include "cpu/cpu.h"
 
 #include <errno.h>
