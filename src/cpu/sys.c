@@ -13,7 +13,6 @@
 
 void cpu_update_mode(struct cpu *c)
 {
-	c->blk = NULL; /* chains stay valid: they check the CPL and mode */
 	c->next_check = 0; /* the slow path handles non-64-bit modes */
 	if (!(c->cr0 & CR0_PE))
 		c->mode = DEC_MODE16;
@@ -21,6 +20,8 @@ void cpu_update_mode(struct cpu *c)
 		c->mode = DEC_MODE64;
 	else
 		c->mode = c->seg[S_CS].db ? DEC_MODE32 : DEC_MODE16;
+	/* The jump cache's entries hold for their CPL and decode key. */
+	cpu_update_dec_key(c);
 }
 
 static struct rax_seg desc_to_seg(uint64_t d, uint16_t sel)
