@@ -16,12 +16,13 @@
  * 32-bit code until CS is reloaded, Vol. 3 §9.9.2). */
 void cpu_update_mode(struct cpu *c)
 {
-	c->blk = NULL; /* chains stay valid: they check the CPL and mode */
 	c->next_check = 0; /* the slow path handles non-64-bit modes */
 	if ((c->efer & EFER_LMA) && c->seg[S_CS].l)
 		c->mode = DEC_MODE64;
 	else
 		c->mode = c->seg[S_CS].db ? DEC_MODE32 : DEC_MODE16;
+	/* The jump cache's entries hold for their CPL and decode key. */
+	cpu_update_dec_key(c);
 }
 
 void op_mov_Sw_Ew(struct cpu *c, const struct dec_insn *d)

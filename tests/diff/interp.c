@@ -171,11 +171,15 @@ int dx_interp_run(struct machine *m, const struct dx_seq *s,
 	struct rax_fpu f;
 	struct vcpu_stop stop;
 	struct rax_err e;
+	uint8_t page[4096];
 
-	memset(m->mem.host + P_CODE, 0xcc, 4096);
-	memcpy(m->mem.host + P_CODE + (DX_SEQ - DX_CODE), s->code, s->len);
-	memcpy(m->mem.host + P_DATA, s->in.data, DX_DATA_SIZE);
-	memcpy(m->mem.host + P_STACK, s->in.stack, DX_STACK_SIZE);
+	/* Through write_mem, as a debugger writes: the interpreter forgets
+	 * the previous sequence's decoded instructions (vcpu.h). */
+	memset(page, 0xcc, sizeof(page));
+	memcpy(page + (DX_SEQ - DX_CODE), s->code, s->len);
+	m->ops->write_mem(m, P_CODE, page, sizeof(page));
+	m->ops->write_mem(m, P_DATA, s->in.data, DX_DATA_SIZE);
+	m->ops->write_mem(m, P_STACK, s->in.stack, DX_STACK_SIZE);
 	user_regs(&r, &s->in, s->m32);
 	m->ops->set_regs(m, &r);
 	memcpy(f.fx, s->in.fx, 512);
