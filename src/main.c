@@ -307,6 +307,8 @@ int main(int argc, char **argv)
 		return die(RAX_EXIT_ENGINE, "%s", e.msg);
 
 	lc.kernel = o.kernel;
+	lc.flat = o.flat;
+	lc.flat_addr = o.flat_addr;
 	lc.initrd = o.initrd;
 	lc.cmdline = o.cmdline;
 	lc.default_cmdline = DEFAULT_CMDLINE;

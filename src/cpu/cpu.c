@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -25,6 +26,16 @@ void cpu_raise(struct cpu *c, int vec, uint32_t err, bool has_err)
 	c->exc_err = err;
 	c->exc_has_err = has_err;
 	longjmp(c->jb, 1);
+}
+
+void cpu_fail(struct cpu *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->fail_msg, sizeof(c->fail_msg), fmt, ap);
+	va_end(ap);
+	longjmp(c->jb, 2);
 }
 
 static int cpu_probe(struct rax_err *e)
@@ -82,13 +93,16 @@ static void trace_insn(struct cpu *c, const struct dec_insn *d)
 
 /* --- the run loop --------------------------------------------------------- */
 
-/* The breakpoint at rip: BP_SW, BP_HW, or -1. */
+/* The breakpoint at the linear address of rip: BP_SW, BP_HW, or -1. */
 static int at_breakpoint(const struct cpu *c)
 {
+	uint64_t la = c->rip;
 	int t = -1;
 
+	if (c->mode != DEC_MODE64)
+		la = (la + c->seg[S_CS].base) & 0xffffffffull;
 	for (unsigned i = 0; i < c->nbp; i++)
-		if (c->bp[i] == c->rip && (t < 0 || c->bp_type[i] == BP_SW))
+		if (c->bp[i] == la && (t < 0 || c->bp_type[i] == BP_SW))
 			t = (int)c->bp_type[i];
 	return t;
 }
@@ -180,12 +194,29 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		    struct rax_err *e)
 {
 	bool step = flags & VCPU_RUN_STEP, tf;
+	uint64_t fall;
 	volatile bool first = true;
 	const struct cpu_insn *ci;
 	int ret;
 
 	c->next_check = 0;
-	if (setjmp(c->jb)) {
+	switch (setjmp(c->jb)) {
+	case 0:
+		break;
+	case 2: /* cpu_fail(): the instruction did not complete */
+		if (c->rsp_valid)
+			c->r[R_RSP] = c->rsp_start;
+		c->rsp_valid = false;
+		c->sys_access = false;
+		stop->reason = VCPU_STOP_ERROR;
+		return rax_errf(e, -ENOTSUP, "%s", c->fail_msg);
+	default:
+		/* A fault leaves RSP as the instruction found it (the slow
+		 * path's instructions: pushes may precede a CS limit or
+		 * privilege check there). */
+		if (c->rsp_valid)
+			c->r[R_RSP] = c->rsp_start;
+		c->rsp_valid = false;
 		if (!cpu_handle_exception(c)) {
 			stop->reason = VCPU_STOP_SHUTDOWN;
 			c->exc_depth = 0;
@@ -246,11 +277,26 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 			c->next_rip &= 0xffff;
 		if (c->trace)
 			trace_insn(c, &ci->d);
+		if (c->mode != DEC_MODE64)
+			cpu_fetch_limit(c, &ci->d);
+		fall = c->next_rip;
 		tf = (c->rflags & RFLAGS_TF) != 0;
 		c->mov_ss = false;
 		c->delivered = false;
 		c->tf_result = false;
+		c->rsp_start = c->r[R_RSP];
+		c->rsp_valid = true;
+		/* RF lasts one instruction (Vol. 3 §18.3.1.1); only IRET and
+		 * faults set it, and after an IRET this path runs the next
+		 * one (cpu_far_return stores 0 into next_check). */
+		c->rflags &= ~(uint64_t)RFLAGS_RF;
 		ci->fn(c, &ci->d);
+		/* A near branch beyond CS's limit faults on the branch, RSP
+		 * as it was (SDM Vol. 2 JMP, CALL, RET, Jcc: #GP(0)). */
+		if (c->mode != DEC_MODE64 && c->next_rip != fall &&
+		    c->next_rip > c->seg[S_CS].limit)
+			cpu_gp(c, 0);
+		c->rsp_valid = false;
 		c->rip = c->next_rip;
 		c->icount += CPU_INSN_NS;
 		if (c->tf_result) /* SYSCALL, SYSRET: the resulting TF */
@@ -329,7 +375,10 @@ static int cpu_set_regs(struct machine *m, const struct rax_regs *r)
 	c->efer = r->efer;
 	if (c->intc)
 		intc_set_cr8(c->intc, r->cr8);
-	c->cpl = c->seg[S_CS].sel & 3;
+	c->cpl = c->cr0 & CR0_PE ? c->seg[S_CS].sel & 3 : 0;
+	/* As KVM_SET_SREGS: the PDPTEs come from CR3's table. */
+	if (cpu_pae_legacy(c->cr0, c->cr4, c->efer))
+		(void)cpu_load_pdptes(c, c->cr0, c->cr3, c->cr4);
 	cpu_update_mode(c);
 	cpu_update_fpu_trap(c);
 	cpu_tlb_flush(c, false);
@@ -581,30 +630,11 @@ static void reset_fpu(struct cpu *c)
 	c->fx[FX_MXCSR + 5] = 0xff;
 }
 
-/* Exception and interrupt delivery are modelled for long mode only
- * (cpu_deliver), so a guest the loader starts in protected mode outside
- * it (a Multiboot kernel: 32-bit, paging off) is refused here rather
- * than run until its first event.  (An all-zero start, real mode, is
- * what tests that set their own state through set_regs() begin with.) */
-static int check_start_mode(const struct rax_regs *r, struct rax_err *e)
-{
-	if ((r->efer & EFER_LMA) || !(r->cr0 & CR0_PE))
-		return 0;
-	return rax_errf(e, -ENOTSUP, "emulator: the guest starts in %s "
-			"(a Multiboot kernel?); the interpreter lacks 32-bit "
-			"protected mode and runs only 64-bit long mode",
-			r->seg[S_CS].db ? "32-bit protected mode" :
-			"16-bit protected mode");
-}
-
 static int cpu_init(struct machine *m, struct rax_err *e)
 {
 	struct cpu *c;
 	int ret;
 
-	ret = check_start_mode(&m->boot_regs, e);
-	if (ret)
-		return ret;
 	c = aligned_alloc(64, (sizeof(*c) + 63) & ~(size_t)63);
 	if (!c)
 		return rax_errf(e, -ENOMEM, "emulator: out of memory");

@@ -128,8 +128,10 @@ struct cpu {
 	struct rax_seg seg[6], ldt, tr;
 	struct rax_dtable gdt, idt;
 	uint64_t cr0, cr2, cr3, cr4, efer;
+	uint64_t pdpte[4];        /* PAE paging: loaded from CR3 (mem.c) */
 	uint64_t dr[4], dr6, dr7;
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux, pat;
+	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint64_t misc_enable, tsc_offset;
 	unsigned cpl;
 	enum dec_mode mode;
@@ -195,6 +197,10 @@ struct cpu {
 	uint32_t exc_err;
 	bool exc_has_err;
 	jmp_buf jb;
+	/* The slow path's instruction restores RSP when it faults. */
+	uint64_t rsp_start;
+	bool rsp_valid;
+	char fail_msg[160];       /* cpu_fail() */
 
 	struct intc *intc;
 	unsigned nbp, nwp;
@@ -221,6 +227,11 @@ __attribute__((noreturn)) void cpu_raise(struct cpu *c, int vec, uint32_t err,
 					  bool has_err);
 #define cpu_ud(c) cpu_raise(c, EXC_UD, 0, false)
 #define cpu_gp(c, e) cpu_raise(c, EXC_GP, (e), true)
+/* Ends the run with an engine error (exit status 3 and a register dump)
+ * for what the interpreter does not implement, e.g. a hardware task
+ * switch: the message is one line, printf-style. */
+__attribute__((noreturn, format(printf, 2, 3)))
+void cpu_fail(struct cpu *c, const char *fmt, ...);
 
 /* --- events: delivery, checks, idle, single step (event.c) ------------- */
 /* Delivers vector vec through the IDT with next_rip/rip as the return
@@ -370,9 +381,26 @@ void cpu_tlb_flush_page(struct cpu *c, uint64_t la);
 void cpu_mem_slow(struct cpu *c, uint64_t la, void *buf, unsigned n,
 		  int kind);
 uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user);
+/* PAE paging outside IA-32e mode: loads into c->pdpte the PDPTEs a MOV
+ * to CR0/CR3/CR4 with these values loads (SDM Vol. 3 §4.4.1).  Returns
+ * false, changing nothing, when a present one has reserved bits set (the
+ * MOV raises #GP(0)); a table outside RAM reads as absent entries. */
+bool cpu_load_pdptes(struct cpu *c, uint64_t cr0, uint64_t cr3,
+		     uint64_t cr4);
+/* Whether these values select PAE paging outside IA-32e mode. */
+static inline bool cpu_pae_legacy(uint64_t cr0, uint64_t cr4, uint64_t efer)
+{
+	return (cr0 & CR0_PG) && (cr4 & CR4_PAE) && !(efer & EFER_LMA);
+}
 /* Looks up a physical RAM pointer for fetch: returns host pointer or NULL. */
 const uint8_t *cpu_fetch_ptr(struct cpu *c, uint64_t la, uint64_t *pa,
 			     unsigned *avail);
+
+/* A 48-bit canonical address: bits 63:47 all equal (Vol. 1 §3.3.7.1). */
+static inline bool cpu_canonical(uint64_t la)
+{
+	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
+}
 
 static inline bool cpu_user(const struct cpu *c)
 {
@@ -442,11 +470,97 @@ static inline void wrn(struct cpu *c, uint64_t la, uint64_t v, unsigned n)
  * ordering): raises the fault now if not. */
 void cpu_probe_write(struct cpu *c, uint64_t la, unsigned n);
 
+/* --- segmentation (seg.c) ----------------------------------------------- */
+/* Outside 64-bit mode a data operand's address carries its segment
+ * register: bit 63 set and bit 62 clear (never a canonical address), the
+ * register in bits 48-50 and the 32-bit linear address below.  The inline
+ * TLB lookup never matches it; cpu_mem_slow() checks the segment's limit
+ * and rights with cpu_seg_check() and goes on with the linear address. */
+#define LA_SEG_TAG (1ull << 63)
+static inline bool la_tagged(uint64_t la)
+{
+	return (la >> 62) == 2;
+}
+
+static inline uint64_t cpu_seg_la(const struct cpu *c, unsigned s,
+				  uint64_t off)
+{
+	return ((c->seg[s].base + off) & 0xffffffffull) | LA_SEG_TAG |
+	       (uint64_t)s << 48;
+}
+
+/* la + delta: outside 64-bit mode the sum wraps in the 32-bit linear
+ * address and keeps the segment tag (a negative delta would borrow from
+ * it otherwise). */
+static inline uint64_t cpu_la_add(const struct cpu *c, uint64_t la,
+				  uint64_t delta)
+{
+	if (c->mode == DEC_MODE64)
+		return la + delta;
+	return (la & ~0xffffffffull & ~(1ull << 32)) | (uint32_t)(la + delta);
+}
+
+/* The limit and rights checks of an n-byte access of kind TLB_* at the
+ * tagged address la (#GP(0), or #SS(0) through SS; Vol. 3 §5.3, §5.6).
+ * Returns the 32-bit linear address. */
+uint64_t cpu_seg_check(struct cpu *c, uint64_t la, unsigned n, int kind);
+/* la without its segment tag (for INVLPG, CLFLUSH, watchpoints). */
+uint64_t cpu_plain_la(const struct cpu *c, uint64_t la);
+/* Outside 64-bit mode: #GP(0) unless the instruction d at rip lies within
+ * CS's limit; wraps next_rip in 16-bit code. */
+void cpu_fetch_limit(struct cpu *c, const struct dec_insn *d);
+/* Implicit supervisor accesses (descriptor tables, TSS) at linear la. */
+uint64_t cpu_sys_read(struct cpu *c, uint64_t la, unsigned n);
+void cpu_sys_write(struct cpu *c, uint64_t la, uint64_t v, unsigned n);
+/* The descriptor cache for an 8-byte descriptor d loaded with sel. */
+struct rax_seg cpu_desc_seg(uint64_t d, uint16_t sel);
+/* Reads sel's descriptor from the GDT or LDT; false when sel is beyond
+ * the table's limit (or the LDT is unusable). */
+bool cpu_read_desc(struct cpu *c, uint16_t sel, uint64_t *desc,
+		   uint64_t *la);
+/* LLDT (tss false) and LTR. */
+void cpu_load_system_seg(struct cpu *c, bool tss, uint16_t sel);
+/* LAR (which 0), LSL (1), VERR (2), VERW (3): sets ZF; *out for LAR/LSL
+ * when it returns true. */
+bool cpu_check_selector(struct cpu *c, uint16_t sel, int which,
+			uint64_t *out);
+/* Ends the run: hardware task switches are not implemented. */
+__attribute__((noreturn)) void cpu_task_switch(struct cpu *c, uint16_t sel,
+						const char *how);
+
+/* A stack that a far transfer or an event delivery pushes or pops: the
+ * SS descriptor cache it uses (for a new stack not loaded yet), the stack
+ * pointer, the error code of its #SS (0, or the new SS selector), l64
+ * for a 64-bit stack (no limit checks), sup for implicit supervisor
+ * accesses (a new inner stack). */
+struct cpu_stack {
+	struct rax_seg ss;
+	uint64_t sp;
+	uint32_t err;
+	bool l64, sup;
+};
+void cpu_stack_cur(const struct cpu *c, struct cpu_stack *k);
+/* The inner stack for privilege dpl from the TSS (ext: the EXT bit of
+ * its #TS/#SS error codes). */
+void cpu_tss_stack(struct cpu *c, unsigned dpl, unsigned ext,
+		   struct cpu_stack *k);
+/* A segment load in real mode: base = sel * 16, limit and attributes
+ * kept. */
+void cpu_real_seg(struct cpu *c, unsigned s, uint16_t sel);
+void cpu_stack_push(struct cpu *c, struct cpu_stack *k, uint64_t v,
+		    unsigned n);
+uint64_t cpu_stack_pop(struct cpu *c, struct cpu_stack *k, unsigned n);
+
 /* --- operands (ops.c) --------------------------------------------------- */
 static inline uint64_t sz_mask(unsigned n)
 {
 	return n >= 8 ? ~0ull : (1ull << (8 * n)) - 1;
 }
+
+/* Outside 64-bit mode: the segmented address (cpu_seg_la()) of offset
+ * ea through d's segment, SS for a BP or SP base (seg.c). */
+uint64_t cpu_ea_seg(const struct cpu *c, const struct dec_insn *d,
+		    uint64_t ea);
 
 /* Linear address of a memory operand (segment base only for FS/GS in
  * 64-bit mode: SDM Vol. 3 §3.2.4). */
@@ -464,14 +578,12 @@ static inline uint64_t cpu_ea(const struct cpu *c, const struct dec_insn *d)
 	if (d->adsz != 8)
 		ea &= sz_mask(d->adsz);
 	s = d->seg;
-	if (c->mode == DEC_MODE64) {
+	if (__builtin_expect(c->mode == DEC_MODE64, 1)) {
 		if (s == S_FS || s == S_GS)
 			ea += c->seg[s].base;
 		return ea;
 	}
-	if (s == DEC_NOREG)
-		s = (d->base == R_RSP || d->base == R_RBP) ? S_SS : S_DS;
-	return (ea + c->seg[s].base) & 0xffffffffull;
+	return cpu_ea_seg(c, d, ea);
 }
 
 /* Register read/write honouring 8-bit high registers and the 32-bit
@@ -530,19 +642,24 @@ static inline uint64_t stack_mask(const struct cpu *c)
 	return c->seg[S_SS].db ? 0xffffffffull : 0xffffull;
 }
 
+/* The address of stack offset sp (SS-relative outside 64-bit mode). */
+static inline uint64_t cpu_stack_la(const struct cpu *c, uint64_t sp)
+{
+	return c->mode == DEC_MODE64 ? sp : cpu_seg_la(c, S_SS, sp);
+}
+
 static inline void cpu_push(struct cpu *c, uint64_t v, unsigned n)
 {
 	uint64_t sp = (c->r[R_RSP] - n) & stack_mask(c);
 
-	wrn(c, sp + (c->mode == DEC_MODE64 ? 0 : c->seg[S_SS].base), v, n);
+	wrn(c, cpu_stack_la(c, sp), v, n);
 	c->r[R_RSP] = (c->r[R_RSP] & ~stack_mask(c)) | sp;
 }
 
 static inline uint64_t cpu_pop(struct cpu *c, unsigned n)
 {
 	uint64_t sp = c->r[R_RSP] & stack_mask(c);
-	uint64_t v = rdn(c, sp + (c->mode == DEC_MODE64 ? 0 :
-			 c->seg[S_SS].base), n);
+	uint64_t v = rdn(c, cpu_stack_la(c, sp), n);
 
 	c->r[R_RSP] = (c->r[R_RSP] & ~stack_mask(c)) |
 		      ((sp + n) & stack_mask(c));

@@ -40,6 +40,20 @@ static int read_pte(void *opaque, uint64_t pa, uint64_t *pte)
 	return gm_read(&c->m->mem, pa, pte, 8);
 }
 
+/* PAE paging outside IA-32e mode: the PDPTEs come from the registers
+ * MOV to CR3 loaded (SDM Vol. 3 §4.4.1), not from memory. */
+static int read_pte_pae(void *opaque, uint64_t pa, uint64_t *pte)
+{
+	struct cpu *c = opaque;
+	uint64_t pdpt = c->cr3 & 0xffffffe0ull;
+
+	if (pa - pdpt < 32) {
+		*pte = c->pdpte[(pa - pdpt) / 8];
+		return 0;
+	}
+	return gm_read(&c->m->mem, pa, pte, 8);
+}
+
 static int write_pte(void *opaque, uint64_t pa, uint64_t pte)
 {
 	struct cpu *c = opaque;
@@ -57,6 +71,20 @@ static bool has_watch(const struct cpu *c, uint64_t page)
 	return false;
 }
 
+bool cpu_load_pdptes(struct cpu *c, uint64_t cr0, uint64_t cr3, uint64_t cr4)
+{
+	struct pg_ctx pc = { cr0, cr3, cr4, 0, read_pte, write_pte, c };
+	uint64_t p[4];
+	int ret = pg_load_pdptes(&pc, p);
+
+	if (ret == PG_FAULT)
+		return false;
+	if (ret)
+		memset(p, 0, sizeof(p));
+	memcpy(c->pdpte, p, sizeof(p));
+	return true;
+}
+
 uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user)
 {
 	struct pg_ctx pc = { c->cr0, c->cr3, c->cr4, c->efer, read_pte,
@@ -67,12 +95,14 @@ uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user)
 		       kind == TLB_FETCH ? PG_FETCH : PG_READ;
 	int ret;
 
-	if (c->mode == DEC_MODE64 && (uint64_t)((int64_t)(la << 16) >> 16) != la)
+	if (c->mode == DEC_MODE64 && !cpu_canonical(la))
 		cpu_gp(c, 0);
 	if (!(c->cr0 & CR0_PG)) {
 		r.pa = la;
 		r.global = false;
 	} else {
+		if (!(c->efer & EFER_LMA) && (c->cr4 & CR4_PAE))
+			pc.read_pte = read_pte_pae;
 		if (user)
 			acc |= PG_USER;
 		if (c->rflags & RFLAGS_AC)
@@ -132,12 +162,28 @@ static uint64_t slow_pa(struct cpu *c, uint64_t la, unsigned n, int kind,
 void cpu_mem_slow(struct cpu *c, uint64_t la, void *buf, unsigned n,
 		  int kind)
 {
-	unsigned first = 4096 - (la & 0xfff);
+	unsigned first;
 	uint64_t pa[2];
 	unsigned len[2];
 	int parts = 1;
 	bool user = cpu_user(c);
 
+	/* Outside 64-bit mode: the segment checks, then the TLB with the
+	 * linear address (seg.c). */
+	if (la_tagged(la) && c->mode != DEC_MODE64) {
+		struct tlb_entry *e;
+
+		la = cpu_seg_check(c, la, n, kind);
+		e = tlb_hit(c, kind, la, n);
+		if (e && !c->nwp) {
+			if (kind == TLB_WRITE)
+				memcpy((void *)(e->addend + (uintptr_t)la), buf, n);
+			else
+				memcpy(buf, (void *)(e->addend + (uintptr_t)la), n);
+			return;
+		}
+	}
+	first = 4096 - (la & 0xfff);
 	if (first >= n) {
 		len[0] = n;
 	} else {
@@ -172,8 +218,11 @@ void cpu_mem_slow(struct cpu *c, uint64_t la, void *buf, unsigned n,
 
 void cpu_probe_write(struct cpu *c, uint64_t la, unsigned n)
 {
-	unsigned first = 4096 - (la & 0xfff);
+	unsigned first;
 
+	if (c->mode != DEC_MODE64 && la_tagged(la))
+		la = cpu_seg_check(c, la, n, TLB_WRITE);
+	first = 4096 - (la & 0xfff);
 	if (tlb_hit(c, TLB_WRITE, la, n))
 		return;
 	cpu_translate(c, la, TLB_WRITE, cpu_user(c));
