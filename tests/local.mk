@@ -26,6 +26,27 @@ check-nested: rax-static$(EXEEXT) guest guest-l1
 	  $(PYTHON3) $(srcdir)/tests/guest/nested.py
 .PHONY: check-nested
 
+# tests/intel: rax on real KVM on Intel VT-x, kvm_intel in an L1 Linux
+# inside Bochs (tests/intel/run.py).  Its boot check and the tests/guest
+# programs there (tests/guest/intel.sh), about 35 to 55 s each, are part
+# of make check like tests/nested's; `make check-kvm-intel` runs both and
+# the gdb suite's kvm-intel sessions (tests/py/test_gdb_linux.py -k
+# intel, about 10 minutes, so not in make check).
+EXTRA_DIST += tests/intel/run.py tests/intel/intel.sh tests/guest/intel.sh
+if HAVE_KVM
+TESTS += tests/intel/intel.sh tests/guest/intel.sh
+endif
+CLEANFILES += intel-console.log intel-bochs.log intel-guest-console.log
+check-kvm-intel: rax$(EXEEXT) rax-static$(EXEEXT) guest guest-l1
+	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
+	  $(PYTHON3) $(srcdir)/tests/intel/run.py
+	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
+	  $(PYTHON3) $(srcdir)/tests/guest/nested.py --intel
+	RAX_BUILD=$(abs_top_builddir) RAX_STATIC=./rax-static$(EXEEXT) \
+	  $(PYTHON3) -m pytest -v -p no:cacheprovider -k intel \
+	  $(srcdir)/tests/py/test_gdb_linux.py $(PYTEST_FLAGS)
+.PHONY: check-kvm-intel
+
 # The interpreter boots the default guest to its shell (pytest).
 EXTRA_DIST += tests/py/test_boot.py tests/py/boot.sh
 TESTS += tests/py/boot.sh

@@ -93,6 +93,14 @@ def find_inputs(opt):
     return guest, l1, rax, qemu
 
 
+# Waits until the console has sent what is queued (busybox stty sets the
+# mode with TCSADRAIN), for a timed UART (Bochs's, tests/intel): when
+# /l1-cmd, the session leader, exits, the kernel hangs up the console and
+# drops output still queued, and a kernel message (KVM's, while the next
+# program runs) would land in the middle of it.
+DRAIN = "stty $(stty -g)\n"
+
+
 def l1_cmd(opt):
     """The script L1's /init runs; its exit status is rax's."""
     head = ("#!/bin/sh\n"
@@ -103,7 +111,7 @@ def l1_cmd(opt):
                        "</dev/null >/tmp/$n.out 2>/tmp/$n.err; s=$?\n"
                        "  echo \"RAX-GT-BEGIN $n\"; cat /tmp/$n.out\n"
                        "  echo \"RAX-GT-END $n $s\"; cat /tmp/$n.err\n"
-                       "done\n")
+                       "  " + DRAIN + "done\n")
     if opt.cmd:
         return head + opt.cmd + "\n"
     gdb = " --gdb /dev/ttyS1" if opt.gdb else ""
