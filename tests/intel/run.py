@@ -6,7 +6,8 @@ Run it (from the build folder):
 or by hand, once `make guest guest-l1 rax-static` has run:
     srcdir=.. /usr/bin/python3 ../tests/intel/run.py [--rax ./rax-static]
         [--cmd 'rax --version'] [--gdb] [--interact] [--model M]
-        [--ticks N] [--append 'kvm_intel.ept=0']
+        [--ticks N] [--megs MIB] [--append 'kvm_intel.ept=0']
+        [--guest-elf F.elf ... --guest-out DIR]
 Environment: RAX_STATIC (the static rax), RAX_NESTED_GUEST_DIR and
 RAX_NESTED_L1_DIR (as for tests/nested), BOCHS (the Bochs binary).
 
@@ -27,14 +28,18 @@ the Bochs debugger's time breakpoint ("sba") ends a run that uses up its
 budget; the run then reports which step it did not reach.  Wall-clock
 waits below only guard against Bochs itself hanging.
 
-The default check is tests/nested's: /dev/kvm exists in L1 (kvm_intel
-loaded), `rax --version` runs, `rax --backend kvm` prints
+The default check is tests/nested's: /dev/kvm exists in L1 and is
+kvm_intel's (its module parameters are printed: ept, unrestricted_guest,
+enable_apicv...), `rax --version` runs, `rax --backend kvm` prints
 RAX-GUEST-READY, `echo $((6*7))` answers 42, and `reboot -f` in the guest
 ends rax with status 0.  L1 then reboots by triple fault (reboot=t),
-which ends Bochs (cpu: reset_on_triple_fault=0).  Exit status: 0 pass,
-1 fail, 77 skip (guest, L1, rax-static, Bochs or ISOLINUX missing).
+which ends Bochs (cpu: reset_on_triple_fault=0).  With --guest-elf, L1
+runs the tests/guest programs as tests/nested/run.py does (tests/guest/
+nested.py --intel compares the outputs).  Exit status: 0 pass, 1 fail,
+77 skip (guest, L1, rax-static, Bochs, ISOLINUX or genisoimage missing).
 The console goes to intel-console.log in the current folder, Bochs's log
-to intel-bochs.log.
+to intel-bochs.log.  tests/py/test_gdb_linux.py imports boot() and Relay
+for its kvm-intel sessions.
 """
 import argparse
 import importlib.util
@@ -67,7 +72,7 @@ DEFAULT_TICKS = 5 * 10**9
 # runs Bochs's clock ahead quickly: a budget of hours of virtual time.
 SESSION_TICKS = 10**12
 # Wall-clock guard against a hung Bochs (not a budget: the ticks are).
-WALL_GUARD = 3 * 3600
+WALL_GUARD = 3600
 ISOLINUX = "/usr/lib/ISOLINUX/isolinux.bin"
 LDLINUX = "/usr/lib/syslinux/modules/bios/ldlinux.c32"
 # reboot=t: L1 resets by triple fault, which ends Bochs (the BIOS would

@@ -31,6 +31,19 @@ def pytest_configure(config):
         "engine only, when Bochs is older than 2.8 (test_gdb_linux.py)")
 
 
+# (test id, Bochs ticks its outer machine used): test_gdb_linux.py's
+# kvm-intel sessions add one each at teardown, the summary prints them.
+BOCHS_TICKS = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if BOCHS_TICKS:
+        terminalreporter.section("Bochs ticks per kvm-intel session "
+                                 "(at its last log line)")
+        for test, ticks in BOCHS_TICKS:
+            terminalreporter.write_line("%14s  %s" % (ticks, test))
+
+
 def free_port():
     """A TCP port nobody listens on right now (bind to 0, then close)."""
     with socket.socket() as s:

@@ -35,7 +35,8 @@ import time
 
 import pytest
 
-from conftest import BUILD, HERE, Gdb, Target, free_port, wait_listening
+from conftest import (BOCHS_TICKS, BUILD, HERE, Gdb, Target, free_port,
+                      wait_listening)
 
 RAX = os.path.join(BUILD, "rax")
 ENGINES = ["kvm", "emulator"]
@@ -390,14 +391,15 @@ def load_intel_harness():
 
 class BochsChild:
     """The Bochs we started (tests/intel/run.py), for the procs fixture:
-    its gdb relay, then Bochs itself (its own process group, by id)."""
+    its gdb relay, then Bochs itself (by id); notes the ticks it used."""
 
-    def __init__(self, bochs, relay):
-        self.bochs, self.relay = bochs, relay
+    def __init__(self, bochs, relay, test):
+        self.bochs, self.relay, self.test = bochs, relay, test
 
     def kill(self):
         self.relay.close()
         self.bochs.stop()
+        BOCHS_TICKS.append((self.test, self.bochs.ticks()))
 
 
 class BochsSession(NestedSession):
@@ -408,7 +410,7 @@ class BochsSession(NestedSession):
     breaks = True
     engine = "kvm-intel"
 
-    def __init__(self, procs, tmp_path):
+    def __init__(self, procs, tmp_path, test):
         ir = load_intel_harness()
         static = os.environ.get("RAX_STATIC",
                                 os.path.join(BUILD, "rax-static"))
@@ -420,7 +422,7 @@ class BochsSession(NestedSession):
             pytest.skip(str(why))
         self.bochs_version = ir.bochs_version(bochs.bochs)
         relay = ir.Relay(bochs.com2)
-        procs.append(BochsChild(bochs, relay))
+        procs.append(BochsChild(bochs, relay, test))
         self.procs = procs
         self.timeout = INTEL_TIMEOUT
         self.addr = "127.0.0.1:%d" % relay.port
@@ -430,7 +432,7 @@ class BochsSession(NestedSession):
 @pytest.fixture(params=ENGINES + ["kvm-nested", "kvm-intel"])
 def session(request, procs, tmp_path):
     if request.param == "kvm-intel":
-        s = BochsSession(procs, tmp_path)
+        s = BochsSession(procs, tmp_path, request.node.name)
         mark = request.node.get_closest_marker("bochs_xfail")
         if mark and s.bochs_version < (2, 8):
             request.applymarker(pytest.mark.xfail(
