@@ -1,12 +1,25 @@
 #!/usr/bin/python3
-"""Seconds from start to the default guest's shell marker, and MIPS, for
-rax's interpreter and for QEMU TCG on the same kernel and initrd, in one
+"""Seconds to the shell prompt and to the first command's answer, and MIPS,
+for rax's interpreter and QEMU TCG on the same kernels and initrds, in one
 run (a benchmark: it reports, it asserts nothing).
+
+Guests: the default guest (make guest), and Debian's own kernels
+linux-image-amd64 and linux-image-cloud-amd64 with a 1 MB busybox
+initramfs the bench builds from /bin/busybox (busybox-static), 512 MiB,
+`console=ttyS0 nokaslr`.  The Debian kernels come from the host's APT
+sources: `apt-get download` of the flavour's current image package and
+`dpkg -x` into $RAX_CACHE/debian-kernels (default ~/.cache/rax), never
+into the source tree.  rax and `qemu-system-x86_64 -accel tcg` take turns
+run by run, so a change in the machine's load hits both; the load average
+is printed at the start and the end.
 
 Run (from the source tree, after `make -C build` and `make -C build guest`):
     /usr/bin/python3 bench/boot-time.py [--build build] [--runs 3]
+        [--guests default,amd64,cloud]
 """
 import argparse
+import fcntl
+import gzip
 import os
 import re
 import shutil
@@ -20,6 +33,12 @@ import pexpect
 MARKER = "RAX-GUEST-READY"
 PROMPT = "~ # "
 CMDLINE = "console=ttyS0 nokaslr reboot=k"
+DEBIAN_CMDLINE = "console=ttyS0 nokaslr"
+# The first command and its answer ($((6*7)) so that the echo of the
+# typed line does not match).
+COMMAND, ANSWER = "echo ANS$((6*7))", "ANS42"
+DEBIAN = {"amd64": "linux-image-amd64", "cloud": "linux-image-cloud-amd64"}
+TIMEOUT = 900
 
 
 def guest_dir(src):
@@ -31,37 +50,162 @@ def guest_dir(src):
     return d
 
 
-def run_rax(rax, g, decompress):
+def cache_dir():
+    return os.environ.get("RAX_CACHE",
+                          os.path.expanduser("~/.cache/rax"))
+
+
+# --- the Debian kernels and their initramfs ----------------------------------
+
+def debian_kernel(meta):
+    """bzImage of the image package the metapackage `meta` depends on,
+    unpacked into the cache (downloaded once per version).  Returns
+    (path, "package version") or (None, reason)."""
+    dep = subprocess.run(["apt-cache", "depends", meta], capture_output=True,
+                         text=True)
+    m = re.search(r"Depends: (linux-image-\S+)", dep.stdout)
+    if not m:
+        return None, f"apt-cache knows no {meta} ({dep.stderr.strip()})"
+    pkg = m.group(1)
+    show = subprocess.run(["apt-cache", "show", "--no-all-versions", pkg],
+                          capture_output=True, text=True).stdout
+    v = re.search(r"^Version: (\S+)", show, re.M)
+    version = v.group(1) if v else "unknown"
+    top = os.path.join(cache_dir(), "debian-kernels")
+    os.makedirs(top, exist_ok=True)
+    d = os.path.join(top, f"{pkg}_{version}")
+    with open(os.path.join(top, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(os.path.join(d, ".complete")):
+            tmp = d + ".tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            os.makedirs(tmp)
+            r = subprocess.run(["apt-get", "download", pkg], cwd=tmp,
+                               capture_output=True, text=True)
+            debs = [f for f in os.listdir(tmp) if f.endswith(".deb")]
+            if r.returncode or not debs:
+                shutil.rmtree(tmp, ignore_errors=True)
+                return None, f"apt-get download {pkg} failed: " + \
+                    (r.stderr.strip().splitlines() or ["?"])[-1]
+            subprocess.run(["dpkg", "-x", os.path.join(tmp, debs[0]),
+                            os.path.join(tmp, "root")], check=True)
+            os.remove(os.path.join(tmp, debs[0]))
+            # Only boot/ is used: the modules are most of the package.
+            for f in os.listdir(os.path.join(tmp, "root")):
+                if f != "boot":
+                    shutil.rmtree(os.path.join(tmp, "root", f))
+            open(os.path.join(tmp, ".complete"), "w").close()
+            shutil.rmtree(d, ignore_errors=True)
+            os.rename(tmp, d)
+    boot = os.path.join(d, "root", "boot")
+    k = [f for f in os.listdir(boot) if f.startswith("vmlinuz-")]
+    if not k:
+        return None, f"no vmlinuz in {pkg}"
+    return os.path.join(boot, k[0]), f"{pkg} {version}"
+
+
+INIT = """#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+export HOME=/root PATH=/bin:/sbin:/usr/bin:/usr/sbin PS1='~ # '
+cd /root
+echo RAX-GUEST-READY
+while :; do
+	setsid cttyhack sh
+done
+"""
+
+
+def cpio_newc(entries):
+    """The cpio "newc" archive of (name, mode, data) entries."""
+    out = bytearray()
+    for ino, (name, mode, data) in enumerate(entries + [("TRAILER!!!", 0,
+                                                          b"")], 1):
+        n = name.encode() + b"\0"
+        fields = [ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(n), 0]
+        out += b"070701" + b"".join(b"%08x" % f for f in fields) + n
+        out += b"\0" * (-len(out) % 4) + data
+        out += b"\0" * (-len(out) % 4)
+    return bytes(out)
+
+
+def busybox_initramfs():
+    """A gzipped initramfs: /bin/busybox, its applets as symbolic links,
+    and an /init that prints the marker and starts a shell on the console
+    (as the default guest's).  Built into the cache once."""
+    path = os.path.join(cache_dir(), "debian-kernels", "busybox.cpio.gz")
+    if os.path.exists(path):
+        return path
+    if not os.access("/bin/busybox", os.X_OK):
+        sys.exit("bench: /bin/busybox missing (apt-get install busybox-static)")
+    applets = subprocess.run(["/bin/busybox", "--list-full"], check=True,
+                             capture_output=True, text=True).stdout.split()
+    entries = [(d, 0o40755, b"") for d in
+               ("bin", "sbin", "usr", "usr/bin", "usr/sbin", "proc", "sys",
+                "dev", "root")]
+    with open("/bin/busybox", "rb") as f:
+        entries.append(("bin/busybox", 0o100755, f.read()))
+    entries.append(("init", 0o100755, INIT.encode()))
+    entries += [(a, 0o120777, b"/bin/busybox") for a in applets
+                if a != "bin/busybox"]
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "wb") as f:
+        f.write(gzip.compress(cpio_newc(entries), 9, mtime=0))
+    os.rename(path + ".tmp", path)
+    return path
+
+
+# --- one boot ------------------------------------------------------------------
+
+def boot(argv):
+    """Boots argv to its prompt and types the first command.  Returns the
+    child and (seconds to the prompt, seconds to the answer)."""
     t0 = time.monotonic()
-    c = pexpect.spawn(rax, ["--backend", "emulator", "--kernel",
-                            g + "/bzImage", "--initrd", g + "/initramfs.cpio.gz",
-                            "--cmdline", CMDLINE, "--decompress", decompress,
-                            "--stats"], encoding="utf-8",
-                      codec_errors="replace", timeout=600)
+    c = pexpect.spawn(argv[0], argv[1:], encoding="utf-8",
+                      codec_errors="replace", timeout=TIMEOUT)
+    c.delaybeforesend = None  # pexpect sleeps 50 ms before a send by default
     c.expect_exact(MARKER)
-    t = time.monotonic() - t0
     c.expect_exact(PROMPT)
-    c.send("\x01x")  # Ctrl-A x: quit, stats follow
+    t_prompt = time.monotonic() - t0
+    c.send(COMMAND + "\r")
+    c.expect_exact(ANSWER)
+    t_answer = time.monotonic() - t0
+    c.expect_exact(PROMPT)
+    return c, t0, t_prompt, t_answer
+
+
+def run_rax(rax, kernel, initrd, cmdline, decompress="host"):
+    c, t0, tp, ta = boot([rax, "--backend", "emulator", "--kernel", kernel,
+                          "--initrd", initrd, "--mem", "512M",
+                          "--cmdline", cmdline, "--decompress", decompress,
+                          "--stats"])
+    c.send("\x01x")  # Ctrl-A x: quit, the statistics follow
     c.expect(pexpect.EOF)
     t_end = time.monotonic() - t0
     m = re.search(r"(\d+) instructions", c.before)
     insns = int(m.group(1)) if m else 0
-    # MIPS over the whole run: the count is taken at exit, not at the marker.
-    return t, insns, insns / t_end / 1e6 if t_end else 0
+    # MIPS over the whole run: the count is taken when rax quits.
+    return tp, ta, insns, insns / t_end / 1e6 if t_end else 0
 
 
-def run_qemu(qemu, g):
-    t0 = time.monotonic()
-    c = pexpect.spawn(qemu, ["-accel", "tcg", "-m", "512", "-nographic",
-                             "-no-reboot", "-kernel", g + "/bzImage",
-                             "-initrd", g + "/initramfs.cpio.gz",
-                             "-append", CMDLINE], encoding="utf-8",
-                      codec_errors="replace", timeout=600)
-    c.expect_exact(MARKER)
-    t = time.monotonic() - t0
+def run_qemu(qemu, kernel, initrd, cmdline):
+    c, _, tp, ta = boot([qemu, "-accel", "tcg", "-m", "512", "-nographic",
+                         "-no-reboot", "-kernel", kernel, "-initrd", initrd,
+                         "-append", cmdline])
     c.kill(9)
     c.close()
-    return t
+    return tp, ta, 0, 0
+
+
+def median_row(name, runs):
+    return (name, statistics.median(r[0] for r in runs),
+            statistics.median(r[1] for r in runs),
+            runs[0][2], statistics.median(r[3] for r in runs))
+
+
+def load():
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main():
@@ -70,33 +214,62 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(src, "build"))
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--guests", default="default,amd64,cloud",
+                    help="comma-separated: default, amd64, cloud")
     opt = ap.parse_args()
-    g = guest_dir(src)
     rax = os.path.join(opt.build, "rax")
     qemu = shutil.which("qemu-system-x86_64")
+    guests = []   # (label, kernel, initrd, cmdline, rax decompress modes)
+    notes = []
+    for g in opt.guests.split(","):
+        if g == "default":
+            d = guest_dir(src)
+            guests.append(("default guest", d + "/bzImage",
+                           d + "/initramfs.cpio.gz", CMDLINE,
+                           ("host", "guest")))
+            notes.append(f"default guest: {d}")
+        elif g in DEBIAN:
+            k, what = debian_kernel(DEBIAN[g])
+            if not k:
+                notes.append(f"{DEBIAN[g]}: skipped: {what}")
+                continue
+            guests.append((f"Debian {g}", k, busybox_initramfs(),
+                           DEBIAN_CMDLINE, ("host",)))
+            notes.append(f"Debian {g}: {what}, {k}")
+        else:
+            sys.exit(f"bench: unknown guest {g!r}")
+    load_start = load()
     rows = []
-    for decompress in ("host", "guest"):
-        runs = [run_rax(rax, g, decompress) for _ in range(opt.runs)]
-        t = statistics.median(r[0] for r in runs)
-        rows.append((f"rax emulator (--decompress {decompress})", t,
-                     statistics.median(r[2] for r in runs), runs[0][1]))
-    if qemu:
-        t = statistics.median(run_qemu(qemu, g) for _ in range(opt.runs))
-        rows.append(("qemu-system-x86_64 -accel tcg (SeaBIOS, bzImage)", t,
-                     None, None))
-    print(f"bench: default guest {g}, median of {opt.runs} runs, "
-          f"{os.cpu_count()} cores")
-    print(f"{'engine':52} {'to marker':>10} {'MIPS':>7} {'insns':>12}")
-    print("(insns: retired until rax quit at the shell prompt; MIPS: insns "
-          "over that whole run)")
-    for name, t, mips, insns in rows:
-        print(f"{name:52} {t:9.2f}s "
-              f"{(f'{mips:7.1f}' if mips else '      -')} "
-              f"{(f'{insns:12d}' if insns else '           -')}")
-    if qemu:
-        q = rows[-1][1]
-        for name, t, _, _ in rows[:-1]:
-            print(f"ratio {name} / qemu: {t / q:.2f}x")
+    for label, kernel, initrd, cmdline, modes in guests:
+        runs = {m: [] for m in modes}
+        qruns = []
+        for _ in range(opt.runs):  # rax and QEMU take turns
+            for m in modes:
+                runs[m].append(run_rax(rax, kernel, initrd, cmdline, m))
+            if qemu:
+                qruns.append(run_qemu(qemu, kernel, initrd, cmdline))
+        q = median_row("qemu-system-x86_64 -accel tcg", qruns) if qruns \
+            else None
+        for m in modes:
+            rows.append((label, median_row(f"rax (--decompress {m})",
+                                           runs[m]), q))
+        if q:
+            rows.append((label, q, None))
+    print(f"bench: median of {opt.runs} runs, {os.cpu_count()} cores, "
+          f"load average {load_start} at the start, {load()} at the end")
+    for n in notes:
+        print(f"  {n}")
+    print("prompt, answer: seconds from start to the shell prompt and to the "
+          "first command's answer; +: answer - prompt;\ninsns: retired until "
+          "rax quit after the answer; MIPS: insns over that whole run; "
+          "ratio: answer / QEMU's answer")
+    print(f"{'guest':15} {'engine':31} {'prompt':>7} {'answer':>7} "
+          f"{'+':>5} {'insns':>11} {'MIPS':>6} {'ratio':>6}")
+    for label, (name, tp, ta, insns, mips), q in rows:
+        print(f"{label:15} {name:31} {tp:6.2f}s {ta:6.2f}s {ta - tp:5.2f} "
+              f"{(f'{insns:11d}' if insns else '          -')} "
+              f"{(f'{mips:6.1f}' if mips else '     -')} "
+              f"{(f'{ta / q[2]:5.2f}x' if q else '     -')}")
 
 
 if __name__ == "__main__":

@@ -69,19 +69,9 @@ static const int con_fatal_signals[] = {
 #define CON_NSIG (sizeof(con_fatal_signals) / sizeof(con_fatal_signals[0]))
 static bool con_sig_installed[CON_NSIG];
 
-static void con_restore_tty(void)
-{
-	int fd = con_raw_fd;
-
-	if (fd >= 0) {
-		con_raw_fd = -1;
-		tcsetattr(fd, TCSADRAIN, &con_saved);
-	}
-}
-
-/* Installed with SA_RESETHAND, over the default action only: restore
- * the terminal, then die of the same signal.  Async-signal-safe. */
-static void con_fatal(int sig)
+/* TCSANOW: output already written was processed when written, and a
+ * terminal stopped by Ctrl-S must not keep rax from ending. */
+void console_restore_terminal(void)
 {
 	int fd = con_raw_fd;
 
@@ -89,6 +79,14 @@ static void con_fatal(int sig)
 		con_raw_fd = -1;
 		tcsetattr(fd, TCSANOW, &con_saved);
 	}
+}
+
+/* Installed with SA_RESETHAND, over the default action only: restore
+ * the terminal, then die of the same signal.  Async-signal-safe.
+ * (main.c takes SIGHUP, SIGINT and SIGTERM first, with sigwait.) */
+static void con_fatal(int sig)
+{
+	console_restore_terminal();
 	raise(sig);
 }
 
@@ -145,7 +143,7 @@ static bool con_enter_raw(int fd)
 		return false;
 	con_raw_fd = fd;
 	if (!con_atexit_registered)
-		con_atexit_registered = !atexit(con_restore_tty);
+		con_atexit_registered = !atexit(console_restore_terminal);
 	con_install_signals();
 	log_set_raw(true);
 	return true;
@@ -155,7 +153,7 @@ static void con_leave_raw(void)
 {
 	if (con_raw_fd < 0)
 		return;
-	con_restore_tty();
+	console_restore_terminal();
 	con_remove_signals();
 	log_set_raw(false);
 }

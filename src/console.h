@@ -15,6 +15,10 @@ int console_open(struct machine *m, struct console **out)
 /* Restores the terminal and stops the reader thread. */
 void console_close(struct console *c);
 
+/* Puts the terminal back in the mode it had before raw mode, from any
+ * thread, before rax ends without console_close().  Async-signal-safe. */
+void console_restore_terminal(void);
+
 /* Guest output, written at once (no stdio buffering).  c may be NULL:
  * the output is dropped. */
 void console_write(struct console *c, const void *buf, size_t n);

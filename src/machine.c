@@ -66,7 +66,8 @@ void machine_set_irq(struct machine *m, unsigned gsi, int level)
 		m->ops->set_irq(m, gsi, level);
 }
 
-void machine_request_exit(struct machine *m, int status, const char *why)
+static void request_exit(struct machine *m, int status, int sig,
+			 const char *why)
 {
 	bool expected = false;
 
@@ -74,11 +75,22 @@ void machine_request_exit(struct machine *m, int status, const char *why)
 	 * published only once the status and reason are written. */
 	if (atomic_compare_exchange_strong(&m->exit_claimed, &expected, true)) {
 		m->exit_status = status;
+		m->exit_signal = sig;
 		snprintf(m->exit_reason, sizeof(m->exit_reason), "%s", why);
 		atomic_store(&m->exit_requested, true);
 	}
 	if (m->ops && m->ops->kick)
 		m->ops->kick(m);
+}
+
+void machine_request_exit(struct machine *m, int status, const char *why)
+{
+	request_exit(m, status, 0, why);
+}
+
+void machine_request_exit_signal(struct machine *m, int sig, const char *why)
+{
+	request_exit(m, 128 + sig, sig, why);
 }
 
 static int fmt_seg(char *p, unsigned n, const char *name,

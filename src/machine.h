@@ -47,11 +47,12 @@ struct machine {
 	struct dev_state *devs;    /* src/devices */
 	struct console *con;       /* the terminal, or NULL */
 
-	/* Exit requests from devices (debug-exit, i8042 reset) and the
-	 * console (Ctrl-A x), from any thread. */
-	atomic_bool exit_requested; /* set after exit_status and _reason */
+	/* Exit requests from devices (debug-exit, i8042 reset), the
+	 * console (Ctrl-A x) and signals (main.c), from any thread. */
+	atomic_bool exit_requested; /* set after the three below */
 	atomic_bool exit_claimed;   /* the first machine_request_exit() */
 	int exit_status;
+	int exit_signal;            /* the host signal that ends rax, or 0 */
 	char exit_reason[128];
 };
 
@@ -69,6 +70,9 @@ void machine_set_irq(struct machine *m, unsigned gsi, int level);
 /* Ask the run loop to stop and rax to exit with `status`; the first
  * request wins.  Thread-safe. */
 void machine_request_exit(struct machine *m, int status, const char *why);
+/* The same for host signal sig (SIGHUP, SIGINT, SIGTERM): status
+ * 128 + sig, exit_signal = sig; rax then ends by that signal (main.c). */
+void machine_request_exit_signal(struct machine *m, int sig, const char *why);
 
 static inline uint64_t machine_now_ns(struct machine *m)
 {

@@ -3,10 +3,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "console.h"
 #include "devices/devices.h"
@@ -111,6 +114,83 @@ static int report_stop(struct machine *m, const struct vcpu_stop *st,
 /* --trace-from: the address where tracing starts (a breakpoint), or 0. */
 static uint64_t trace_from;
 
+/* SIGHUP, SIGINT and SIGTERM end rax in order (README "Exit status"):
+ * blocked in every thread from the start of main() and taken by one
+ * thread with sigwait(), which asks the run loop to stop; main() then
+ * restores the terminal, tells gdb (an X stop reply) and closes it,
+ * and ends by the same signal.  A second one ends rax at once, the
+ * terminal restored first. */
+static sigset_t term_signals;
+
+/* Ends rax by the signal that asked for its exit, as the default action
+ * would have: a shell then sees status 128 + sig. */
+static void die_of_signal(int sig)
+{
+	sigset_t one;
+
+	signal(sig, SIG_DFL);
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+	raise(sig);
+}
+
+static void *signal_thread(void *opaque)
+{
+	struct machine *m = opaque;
+	bool first = true;
+	char why[64];
+	int sig;
+
+	for (;;) {
+		if (sigwait(&term_signals, &sig))
+			continue;
+		if (first) {
+			first = false;
+			snprintf(why, sizeof(why), "terminated by %s",
+				 sig == SIGHUP ? "SIGHUP" :
+				 sig == SIGINT ? "SIGINT" : "SIGTERM");
+			machine_request_exit_signal(m, sig, why);
+			continue;
+		}
+		console_restore_terminal();
+		die_of_signal(sig);
+		_exit(128 + sig);
+	}
+	return NULL;
+}
+
+/* Blocks the three signals (every thread started later inherits the
+ * mask) and starts the thread that takes them.  Without that thread
+ * they keep their default action. */
+static void catch_term_signals(struct machine *m)
+{
+	pthread_t t;
+
+	sigemptyset(&term_signals);
+	sigaddset(&term_signals, SIGHUP);
+	sigaddset(&term_signals, SIGINT);
+	sigaddset(&term_signals, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &term_signals, NULL);
+	if (pthread_create(&t, NULL, signal_thread, m) ||
+	    pthread_detach(t)) {
+		fprintf(stderr, "rax: warning: cannot start the signal "
+			"thread; SIGTERM and the like end rax at once\n");
+		pthread_sigmask(SIG_UNBLOCK, &term_signals, NULL);
+	}
+}
+
+/* --trace-from WHERE: a hex address, or a symbol of st.  0: neither. */
+static uint64_t parse_trace_from(const char *where, const struct symtab *st)
+{
+	char *end = NULL;
+	uint64_t a = strtoull(where, &end, 16);
+
+	if (*where && !*end)
+		return a;
+	return st ? sym_addr(st, where) : 0;
+}
+
 /* Runs the guest until it exits.  Returns rax's exit status. */
 static int run_plain(struct machine *m)
 {
@@ -150,6 +230,7 @@ int main(int argc, char **argv)
 	int ret, status;
 
 	m->start_ns = host_now_ns();
+	catch_term_signals(m);
 	ret = opt_parse(argc, argv, &o, &e);
 	if (ret)
 		return die(ret == -ERANGE ? RAX_EXIT_INPUT : RAX_EXIT_USAGE,
@@ -168,6 +249,15 @@ int main(int argc, char **argv)
 	if (o.log && log_configure(o.log))
 		return die(RAX_EXIT_USAGE, "--log %s: expected LEVEL[,CATEGORIES]", o.log);
 
+	/* Every option is checked before any engine is probed (and before
+	 * the default guest is looked up). */
+	if (o.trace != TRACE_OFF && o.backend == BACKEND_KVM)
+		return die(RAX_EXIT_USAGE, "--trace: %s",
+			   "the KVM engine cannot trace; use --backend emulator");
+	/* The address only: gdb can connect once the machine is ready. */
+	if (o.gdb && rsp_check_addr(o.gdb, &e))
+		return die(RAX_EXIT_USAGE, "%s", e.msg);
+
 	if (!o.kernel) {
 		if (guest_default(&gp, &e))
 			return die(RAX_EXIT_USAGE, "%s", e.msg);
@@ -177,6 +267,20 @@ int main(int argc, char **argv)
 			o.initrd = gp.initrd;
 		rax_log(LOG_INFO, boot, "default guest from %s", gp.dir);
 	}
+
+	if (o.symbols || (o.trace != TRACE_OFF && default_guest)) {
+		const char *path = o.symbols ? o.symbols : gp.vmlinux;
+
+		if (sym_load(&syms, path, &e))
+			return die(RAX_EXIT_INPUT, "--symbols: %s", e.msg);
+		m->syms = &syms;
+	}
+	if (o.trace_from && !(trace_from = parse_trace_from(o.trace_from,
+							    m->syms)))
+		return die(RAX_EXIT_USAGE, "--trace-from %s: not a hex "
+			   "address%s", o.trace_from, m->syms ?
+			   " or a known symbol" :
+			   " (symbols need --symbols VMLINUX)");
 
 	m->debug_io = o.debug_io;
 	m->rtc_fixed = o.rtc_fixed;
@@ -209,30 +313,13 @@ int main(int argc, char **argv)
 	m->host_clock = o.clock == CLOCK_HOST; /* KVM: always host time */
 	if (m->ops->init(m, &e))
 		return die(RAX_EXIT_ENGINE, "%s", e.msg);
-	if (o.symbols || (o.trace != TRACE_OFF && default_guest)) {
-		const char *path = o.symbols ? o.symbols : gp.vmlinux;
-
-		if (sym_load(&syms, path, &e))
-			return die(RAX_EXIT_INPUT, "--symbols: %s", e.msg);
-		m->syms = &syms;
-	}
 	if (o.trace != TRACE_OFF) {
-		char *end = NULL;
-
+		/* --backend auto chose KVM. */
 		if (!m->ops->set_trace)
 			return die(RAX_EXIT_USAGE, "--trace: %s",
 				   "the KVM engine cannot trace; use --backend emulator");
 		m->trace_regs = o.trace == TRACE_REGS;
-		if (o.trace_from) {
-			trace_from = strtoull(o.trace_from, &end, 16);
-			if (!*o.trace_from || *end)
-				trace_from = m->syms ? sym_addr(m->syms,
-						o.trace_from) : 0;
-			if (!trace_from)
-				return die(RAX_EXIT_USAGE, "--trace-from %s: not a "
-					   "hex address%s", o.trace_from, m->syms ?
-					   " or a known symbol" :
-					   " (symbols need --symbols VMLINUX)");
+		if (trace_from) {
 			if (m->ops->bp_insert(m, BP_HW, trace_from, 1))
 				return die(RAX_EXIT_USAGE, "--trace-from: no "
 					   "breakpoint slot");
@@ -265,5 +352,7 @@ int main(int argc, char **argv)
 	sym_free(&syms);
 	dev_exit_all(m);
 	gm_destroy(&m->mem);
+	if (m->exit_signal)
+		die_of_signal(m->exit_signal);
 	return status;
 }

@@ -14,9 +14,10 @@ TESTS += tests/unit/test_core
 EXTRA_DIST += tests/nested/run.py tests/nested/nested.sh
 # tests/guest/nested.sh runs the tests/guest programs there (one more L1
 # boot, about 10 s).
+# Built without KVM, both are a SKIP that says so.
+TESTS += tests/nested/nested.sh tests/guest/nested.sh
 if HAVE_KVM
 check_DATA = rax-static$(EXEEXT)
-TESTS += tests/nested/nested.sh tests/guest/nested.sh
 endif
 CLEANFILES += nested-console.log nested-guest-console.log
 check-nested: rax-static$(EXEEXT) guest guest-l1
@@ -32,10 +33,9 @@ check-nested: rax-static$(EXEEXT) guest guest-l1
 # of make check like tests/nested's; `make check-kvm-intel` runs both and
 # the gdb suite's kvm-intel sessions (tests/py/test_gdb_linux.py -k
 # intel, about 10 minutes, so not in make check).
+# Built without KVM, both are a SKIP that says so.
 EXTRA_DIST += tests/intel/run.py tests/intel/intel.sh tests/guest/intel.sh
-if HAVE_KVM
 TESTS += tests/intel/intel.sh tests/guest/intel.sh
-endif
 CLEANFILES += intel-console.log intel-bochs.log intel-guest-console.log
 check-kvm-intel: rax$(EXEEXT) rax-static$(EXEEXT) guest guest-l1
 	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
@@ -48,8 +48,17 @@ check-kvm-intel: rax$(EXEEXT) rax-static$(EXEEXT) guest guest-l1
 .PHONY: check-kvm-intel
 
 # The interpreter boots the default guest to its shell (pytest).
-EXTRA_DIST += tests/py/test_boot.py tests/py/boot.sh
+EXTRA_DIST += tests/py/test_boot.py tests/py/boot.sh tests/py/run-pytest.sh
 TESTS += tests/py/boot.sh
+
+# rax's process lifecycle: signals, gdb killed, rax killed under gdb.
+EXTRA_DIST += tests/py/test_lifecycle.py tests/py/lifecycle.sh
+TESTS += tests/py/lifecycle.sh
+
+# ./rax as the README's first command ends, with its console on pipes
+# (CI runs the script after that command too).
+EXTRA_DIST += tests/pipe-console.py tests/pipe-console.sh
+TESTS += tests/pipe-console.sh
 
 check_PROGRAMS += tests/unit/test_symbols
 tests_unit_test_symbols_SOURCES = tests/unit/test_symbols.c

@@ -1,22 +1,14 @@
-/* The interpreter engine: cpu_vcpu_ops, the run loop, exception and
- * interrupt delivery through the long-mode IDT (SDM Vol. 3 §6.14).
- *
- * Time (--clock virtual, the default): the machine clock counts retired
- * instructions, CPU_INSN_NS nanoseconds each (cpu.h), read by the guest
- * as a 1 GHz TSC; HLT with IF=1 advances the clock to the next timer
- * deadline (paced by real time when the guest is idle).  With --clock
- * host the clock is the host's monotonic clock: the run loop looks at
- * the timers every HOST_CHECK_INSNS instructions, and HLT sleeps until
- * the next deadline or until another thread raises an interrupt. */
+/* The interpreter engine: cpu_vcpu_ops and the run loop.  Its jobs live
+ * beside it: the decoded-instruction cache in block.c, exception and
+ * interrupt delivery, event checks and idling in event.c (with the time
+ * model), memory and the TLB in mem.c, instruction handlers in alu.c,
+ * ops.c, sys.c, x87.c, sse.c and ssefp.c. */
 #include "cpu/cpu.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "devices/intc.h"
@@ -51,11 +43,6 @@ static const cpu_handler handlers[DEC_NOPS] = {
 };
 #pragma GCC diagnostic pop
 
-#define CHECK_INTERVAL (4096 * CPU_INSN_NS)
-#define HOST_CHECK_INSNS 1024 /* about 20 us at the interpreter's speed */
-
-static uint64_t host_ns(void);
-
 void cpu_raise(struct cpu *c, int vec, uint32_t err, bool has_err)
 {
 	c->exc_vec = vec;
@@ -71,7 +58,7 @@ static int cpu_probe(struct rax_err *e)
 
 uint64_t cpu_now(struct cpu *c)
 {
-	return c->host_clock ? host_ns() - c->host_base : c->icount;
+	return c->host_clock ? host_now_ns() - c->host_base : c->icount;
 }
 
 static uint64_t cpu_clock_ns(struct machine *m)
@@ -79,248 +66,6 @@ static uint64_t cpu_clock_ns(struct machine *m)
 	struct cpu *c = m->engine;
 
 	return c ? cpu_now(c) : 0;
-}
-
-/* Wakes an HLT sleeping in idle_wait(), on either clock. */
-static void wake_idle(struct cpu *c)
-{
-	atomic_fetch_add(&c->idle_wake, 1);
-	syscall(SYS_futex, (uint32_t *)&c->idle_wake, FUTEX_WAKE_PRIVATE, 1,
-		NULL, NULL, 0);
-}
-
-/* --- descriptor helpers --------------------------------------------------- */
-
-static uint64_t sys_rd64(struct cpu *c, uint64_t la)
-{
-	uint64_t v;
-
-	c->sys_access = true; /* implicit supervisor (SDM Vol. 3 §4.6.1) */
-	v = rd64(c, la);
-	c->sys_access = false;
-	return v;
-}
-
-static void sys_wr64(struct cpu *c, uint64_t la, uint64_t v)
-{
-	c->sys_access = true;
-	wr64(c, la, v);
-	c->sys_access = false;
-}
-
-/* --- exception and interrupt delivery ------------------------------------ */
-
-void cpu_deliver(struct cpu *c, int vec, bool has_err, uint32_t err,
-		 bool soft)
-{
-	uint64_t lo, hi, off, rsp, old_rsp = c->r[R_RSP], rf, desc;
-	unsigned type, dpl, ist, newcpl, sel;
-	uint16_t old_ss = c->seg[S_SS].sel, old_cs = c->seg[S_CS].sel;
-
-	c->st_vec[vec & 255]++;
-	c->delivered = true;
-	if (!(c->efer & EFER_LMA))
-		cpu_raise(c, EXC_DF, 0, true); /* only long mode is modelled */
-	if ((unsigned)vec * 16 + 15 > c->idt.limit)
-		cpu_gp(c, (uint32_t)vec * 8 + 2);
-	lo = sys_rd64(c, c->idt.base + (uint64_t)vec * 16);
-	hi = sys_rd64(c, c->idt.base + (uint64_t)vec * 16 + 8);
-	type = (lo >> 40) & 15;
-	dpl = (lo >> 45) & 3;
-	ist = (lo >> 32) & 7;
-	if (type != 14 && type != 15)
-		cpu_gp(c, (uint32_t)vec * 8 + 2);
-	if (soft && dpl < c->cpl)
-		cpu_gp(c, (uint32_t)vec * 8 + 2);
-	if (!(lo & (1ull << 47)))
-		cpu_raise(c, EXC_NP, (uint32_t)vec * 8 + 2, true);
-	off = (lo & 0xffff) | ((lo >> 32) & 0xffff0000ull) | (hi << 32);
-	sel = (lo >> 16) & 0xffff;
-	if ((sel & ~7u) + 7 > c->gdt.limit || !(sel & ~3u))
-		cpu_gp(c, sel & ~3u);
-	desc = sys_rd64(c, c->gdt.base + (sel & ~7u));
-	newcpl = (desc >> 45) & 3;
-	if (newcpl > c->cpl)
-		newcpl = c->cpl;
-	rsp = c->r[R_RSP];
-	if (newcpl < c->cpl)
-		rsp = sys_rd64(c, c->tr.base + 4 + 8 * newcpl);
-	if (ist)
-		rsp = sys_rd64(c, c->tr.base + 0x24 + 8 * (ist - 1));
-	rsp &= ~0xfull;
-	rf = cpu_get_rflags(c);
-	/* Push the frame as supervisor (SDM Vol. 3 Figure 6-9). */
-	sys_wr64(c, rsp - 8, old_ss);
-	sys_wr64(c, rsp - 16, old_rsp);
-	sys_wr64(c, rsp - 24, rf);
-	sys_wr64(c, rsp - 32, old_cs);
-	sys_wr64(c, rsp - 40, soft || vec == EXC_BP || vec == EXC_OF ||
-		 vec == EXC_DB ? c->next_rip : c->rip);
-	rsp -= 40;
-	if (has_err) {
-		sys_wr64(c, rsp - 8, err);
-		rsp -= 8;
-	}
-	if (newcpl != c->cpl) {
-		c->seg[S_SS] = (struct rax_seg){ .sel = (uint16_t)newcpl,
-						 .unusable = 1 };
-	}
-	c->r[R_RSP] = rsp;
-	c->cpl = newcpl;
-	c->seg[S_CS].sel = (uint16_t)((sel & ~3u) | newcpl);
-	c->seg[S_CS].l = (desc >> 53) & 1;
-	c->seg[S_CS].db = (desc >> 54) & 1;
-	c->seg[S_CS].dpl = (uint8_t)newcpl;
-	rf &= ~(uint64_t)(RFLAGS_TF | RFLAGS_RF | RFLAGS_VM | (1u << 14));
-	if (type == 14)
-		rf &= ~(uint64_t)RFLAGS_IF;
-	cpu_set_rflags(c, rf);
-	c->rip = c->next_rip = off;
-	cpu_update_mode(c);
-}
-
-/* Handles the exception recorded by cpu_raise(): delivers it, escalating
- * to #DF and to shutdown (SDM Vol. 3 §6.15 "Double Fault").  Returns false
- * on a triple fault. */
-static bool handle_exception(struct cpu *c)
-{
-	int vec = c->exc_vec;
-
-	c->sys_access = false;
-	if (c->exc_depth >= 2)
-		return false;
-	if (c->exc_depth == 1) {
-		c->exc_depth = 2;
-		c->exc_vec = EXC_DF;
-		rax_log(LOG_DEBUG, cpu, "double fault (vector %d at %#" PRIx64 ")",
-			vec, c->rip);
-		cpu_deliver(c, EXC_DF, true, 0, false);
-	} else {
-		c->exc_depth = 1;
-		rax_log(LOG_DEBUG, cpu, "exception %d err %#x at %#" PRIx64
-			" cr2 %#" PRIx64, vec, c->exc_err, c->rip, c->cr2);
-		cpu_deliver(c, vec, c->exc_has_err, c->exc_err, false);
-	}
-	c->exc_depth = 0;
-	return true;
-}
-
-/* --- event checks: timers, interrupts, kicks ------------------------------ */
-
-static void schedule_check(struct cpu *c)
-{
-	uint64_t next = timer_next(&c->m->timers);
-	uint64_t lim = c->icount + CHECK_INTERVAL;
-
-	if (c->host_clock) /* deadlines are host time: poll */
-		c->next_check = c->icount + HOST_CHECK_INSNS * CPU_INSN_NS;
-	else
-		c->next_check = next < lim ? next : lim;
-}
-
-static bool irq_window(const struct cpu *c)
-{
-	return (c->rflags & RFLAGS_IF) && c->icount >= c->shadow_end;
-}
-
-/* Returns true when run() must return (kick or exit request). */
-static bool check_events(struct cpu *c)
-{
-	struct machine *m = c->m;
-	uint64_t now = cpu_now(c);
-
-	if (timer_next(&m->timers) <= now)
-		timer_run(&m->timers, now);
-	if (atomic_exchange(&c->kick, false) || atomic_load(&m->exit_requested)) {
-		schedule_check(c);
-		return true;
-	}
-	if (c->intc && !c->nmi_blocked && c->icount >= c->shadow_end &&
-	    intc_pending(c->intc) && intc_take_nmi(c->intc)) {
-		/* NMIs ignore IF and block further NMIs until the next
-		 * IRET (SDM Vol. 3 §6.7.1). */
-		c->halted = false;
-		c->nmi_blocked = true;
-		c->next_rip = c->rip;
-		cpu_deliver(c, EXC_NMI, false, 0, false);
-	} else if (c->intc && irq_window(c) && intc_pending(c->intc)) {
-		int vec = intc_ack(c->intc);
-
-		if (vec >= 0) {
-			c->halted = false;
-			c->st_irq++;
-			c->next_rip = c->rip;
-			cpu_deliver(c, vec, false, 0, false);
-		}
-	}
-	schedule_check(c);
-	if (c->icount < c->shadow_end && c->next_check > c->shadow_end)
-		c->next_check = c->shadow_end;
-	return false;
-}
-
-static uint64_t host_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-#define IDLE_SLACK_NS 1000000ull   /* jump when real time is this close */
-#define IDLE_SLEEP_NS 10000000ull  /* longest sleep between checks */
-
-/* Sleeps up to gap ns (at most IDLE_SLEEP_NS), or until a
- * wake_idle() from another thread (kick, an interrupt) has bumped
- * idle_wake since it read `seen` (futex(2), FUTEX_WAIT). */
-static void idle_wait(struct cpu *c, uint32_t seen, uint64_t gap)
-{
-	struct timespec ts;
-
-	if (gap > IDLE_SLEEP_NS)
-		gap = IDLE_SLEEP_NS;
-	ts.tv_sec = 0;
-	ts.tv_nsec = (long)gap;
-	if (!atomic_load(&c->kick))
-		syscall(SYS_futex, (uint32_t *)&c->idle_wake,
-			FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
-}
-
-/* HLT with IF=1: advance the clock to the next timer deadline.  While the
- * guest is busy its clock (one instruction = 1 ns) runs slower than real
- * time, so a halt normally catches up at once; when the clock would pass
- * real time (an idle guest), sleep instead, so an idle guest neither
- * burns the host CPU nor races its clock ahead of the wall clock.  With no
- * timer armed, wait for an interrupt from another thread (the console).
- * Returns -1 for a stop with error, 0 to go on. */
-static int idle(struct cpu *c, struct rax_err *e)
-{
-	struct machine *m = c->m;
-	uint64_t next = timer_next(&m->timers), now;
-	uint32_t wake = atomic_load(&c->idle_wake);
-
-	if (!(c->rflags & RFLAGS_IF)) {
-		rax_errf(e, -EDEADLK, "guest halted with interrupts disabled "
-			 "at %#" PRIx64, c->rip);
-		return -1;
-	}
-	c->st_halt++;
-	now = host_ns() - c->host_base;
-	if (c->host_clock) { /* sleep until the deadline (host time) */
-		if (next > now)
-			idle_wait(c, wake, next - now);
-		return 0;
-	}
-	if (next != TIMER_NEVER && next <= now + IDLE_SLACK_NS) {
-		if (next > c->icount) {
-			c->idle_ns += next - c->icount;
-			c->icount = next;
-		}
-		return 0;
-	}
-	/* No timer armed: 1 ms, then look again. */
-	idle_wait(c, wake, next != TIMER_NEVER ? next - now : 1000000);
-	return 0;
 }
 
 /* --- tracing -------------------------------------------------------------- */
@@ -361,217 +106,6 @@ static void trace_insn(struct cpu *c, const struct dec_insn *d)
 
 /* --- the run loop --------------------------------------------------------- */
 
-/* The block for tag: a 2-way set (slots 2i, 2i+1) looked up in the
- * compact tag array; on a miss, returns the way to refill. */
-static inline struct block *block_slot(struct cpu *c, uint64_t pa,
-				       uint64_t tag, bool *hit)
-{
-	unsigned set = (unsigned)((pa * 0x9e3779b97f4a7c15ull) >>
-				  (64 - BLK_BITS)) & ~1u;
-	unsigned way;
-
-	if (c->blk_tags[set] == tag) {
-		way = 0;
-	} else if (c->blk_tags[set + 1] == tag) {
-		way = 1;
-	} else {
-		*hit = false;
-		way = c->blk_lru[set / 2];
-		c->blk_lru[set / 2] = (uint8_t)(way ^ 1);
-		return &c->blocks[set + way];
-	}
-	*hit = true;
-	c->blk_lru[set / 2] = (uint8_t)(way ^ 1);
-	return &c->blocks[set + way];
-}
-
-static inline void set_block_tag(struct cpu *c, struct block *b, uint64_t tag)
-{
-	b->tag = tag;
-	c->blk_tags[b - c->blocks] = tag;
-}
-
-void cpu_update_fpu_trap(struct cpu *c)
-{
-	bool t = (c->cr0 & (CR0_TS | CR0_EM)) || !(c->cr4 & CR4_OSFXSR);
-
-	if (t != c->fpu_trap) {
-		c->fpu_trap = t;
-		c->blk = NULL;  /* leave the block decoded under the old state */
-		c->epoch++;     /* and every chain */
-	}
-}
-
-static bool sse_op(unsigned op)
-{
-	return (op >= 0x110 && op <= 0x117) || (op >= 0x128 && op <= 0x12f) ||
-	       (op >= 0x150 && op <= 0x17f) || op == 0x1c2 ||
-	       (op >= 0x1c4 && op <= 0x1c6) || op >= 0x1d0;
-}
-
-/* With fpu_trap: the opcode d runs as, by the "Protected Mode
- * Exceptions" of SDM Vol. 2: x87 and FXSAVE/FXRSTOR #NM under EM or TS
- * (WAIT: TS with MP); MMX #UD under EM, #NM under TS; SSE and
- * LDMXCSR/STMXCSR also #UD without CR4.OSFXSR. */
-static uint16_t fpu_checked_op(const struct cpu *c, const struct dec_insn *d)
-{
-	unsigned op = d->op, r = d->reg & 7;
-	bool em = c->cr0 & CR0_EM, ts = c->cr0 & CR0_TS;
-	bool mmx, sse;
-
-	if (op >= DEC_MAP_0F38) /* none here; DEC_OP_UD stays */
-		return (uint16_t)op;
-	if ((op >= 0x0d8 && op <= 0x0df) ||
-	    (op == 0x1ae && d->mod != 3 && r < 2))
-		return em || ts ? CPU_OP_NM : (uint16_t)op;
-	if (op == 0x09b)
-		return ts && (c->cr0 & CR0_MP) ? CPU_OP_NM : (uint16_t)op;
-	sse = sse_op(op) || (op == 0x1ae && d->mod != 3 && (r == 2 || r == 3));
-	if (!sse)
-		return (uint16_t)op;
-	mmx = op == 0x177 || ((dec_attrs[op].flags & DF_MMX) &&
-			      d->pfx == DEC_PFX_NONE);
-	if (em || (!mmx && !(c->cr4 & CR4_OSFXSR)))
-		return DEC_OP_UD;
-	return ts ? CPU_OP_NM : (uint16_t)op;
-}
-
-/* Decodes the run of instructions at pa (host p, avail bytes to the page
- * end) into b.  Returns the number decoded (0: the first one crosses the
- * page end or is malformed). */
-static unsigned build_block(struct cpu *c, struct block *b, const uint8_t *p,
-			    unsigned avail)
-{
-	unsigned n = 0, off = 0;
-
-	while (n < BLK_INSNS && off < avail) {
-		struct dec_insn *d = &b->d[n];
-		uint16_t op;
-
-		if (dec_decode(d, p + off, avail - off, c->mode))
-			break;
-		if (c->fpu_trap)
-			d->op = fpu_checked_op(c, d);
-		off += d->len;
-		n++;
-		c->st_decoded++;
-		op = d->op;
-		/* Stop after unconditional transfers: what follows is
-		 * often data or padding. */
-		if (op == 0x0e9 || op == 0x0eb || op == 0x0c3 || op == 0x0c2 ||
-		    op == 0x0cf || op == 0x0cb || op == 0x0ca || op == 0x10b ||
-		    op == 0x0f4 || op == DEC_OP_UD)
-			break;
-		/* Also after conditional branches and calls: the rest is
-		 * decoded when (and if) execution falls through to it. */
-		if ((op >= 0x070 && op <= 0x07f) || (op >= 0x180 && op <= 0x18f) ||
-		    op == 0x0e8 || op == 0x0ff || (op >= 0x0e0 && op <= 0x0e3))
-			break;
-	}
-	return n;
-}
-
-static const struct dec_insn *fetch_lookup(struct cpu *c,
-					   struct dec_insn *tmp);
-
-/* The next instruction: the fast path continues the current block. */
-static inline const struct dec_insn *fetch_decode(struct cpu *c,
-						  struct dec_insn *tmp)
-{
-	struct block *b = c->blk;
-
-	if (b && c->rip == c->blk_rip && c->blk_i < b->n) {
-		const struct dec_insn *d = &b->d[c->blk_i++];
-
-		c->blk_rip += d->len;
-		return d;
-	}
-	return fetch_lookup(c, tmp);
-}
-
-/* A taken branch or a block end: follow a chain, else look up (and
- * maybe build) the block at rip. */
-static __attribute__((noinline)) const struct dec_insn *
-fetch_lookup(struct cpu *c, struct dec_insn *tmp)
-{
-	uint64_t la = c->rip, pa, tag;
-	unsigned avail;
-	const uint8_t *p;
-	struct block *b = c->blk;
-	int ret;
-
-	struct block *prev = b;
-	bool hit;
-
-	if (b) {
-		for (int k = 0; k < 2; k++) {
-			struct block *nb = b->next[k];
-
-			if (b->next_rip[k] == c->rip &&
-			    b->next_key[k] == c->epoch * 4 + c->cpl &&
-			    nb->tag == b->next_tag[k]) {
-				c->st_blk_chain++;
-				c->blk = nb;
-				c->blk_i = 1;
-				c->blk_rip = c->rip + nb->d[0].len;
-				return &nb->d[0];
-			}
-		}
-	}
-	c->blk = NULL;
-	if (c->mode != DEC_MODE64)
-		la = (la + c->seg[S_CS].base) & 0xffffffffull;
-	p = cpu_fetch_ptr(c, la, &pa, &avail);
-	if (!p)
-		cpu_raise(c, EXC_GP, 0, true); /* fetch from MMIO */
-	tag = pa | ((uint64_t)c->blk_gen << 48) | ((uint64_t)c->mode << 56) |
-	      ((uint64_t)c->fpu_trap << 63);
-	b = block_slot(c, pa, tag, &hit);
-	if (hit) {
-		c->st_blk_hit++;
-	} else {
-		c->st_blk_miss++;
-		if (b->tag != BLK_EMPTY)
-			c->st_blk_evict++;
-		cpu_mark_code(c, pa);
-		set_block_tag(c, b, BLK_EMPTY);
-		b->n = build_block(c, b, p, avail);
-		if (b->n)
-			set_block_tag(c, b, tag);
-	}
-	if (b->n) {
-		if (prev) {
-			unsigned k = (prev->chain_rr ^= 1) & 1;
-
-			prev->next_rip[k] = c->rip;
-			prev->next_tag[k] = b->tag;
-			prev->next[k] = b;
-			prev->next_key[k] = c->epoch * 4 + c->cpl;
-		}
-		c->blk = b;
-		c->blk_i = 1;
-		c->blk_rip = c->rip + b->d[0].len;
-		return &b->d[0];
-	}
-	c->st_decoded++;
-	ret = dec_decode(tmp, p, avail, c->mode);
-	if (ret == -EAGAIN) {
-		uint8_t buf[16];
-		unsigned n = avail < 15 ? avail : 15;
-
-		/* The instruction crosses a page: gather and do not cache. */
-		c->st_xpage++;
-		memcpy(buf, p, n);
-		cpu_mem_slow(c, la + n, buf + n, 15 - n, TLB_FETCH);
-		ret = dec_decode(tmp, buf, 15, c->mode);
-	}
-	if (!ret && c->fpu_trap)
-		tmp->op = fpu_checked_op(c, tmp);
-	if (!ret)
-		return tmp;
-	cpu_gp(c, 0);
-}
-
 /* The breakpoint at rip: BP_SW, BP_HW, or -1. */
 static int at_breakpoint(const struct cpu *c)
 {
@@ -597,14 +131,8 @@ static int cpu_run(struct machine *m, unsigned flags, struct vcpu_stop *stop,
 	/* After a debugger stop the guest's memory may have been written
 	 * behind the interpreter's back (gdb M packets): forget every
 	 * decoded instruction. */
-	if (c->last_stop != VCPU_STOP_KICK) {
-		c->blk_gen = (c->blk_gen + 1) & 0xff;
-		if (!c->blk_gen) /* wrapped: old tags could match again */
-			for (unsigned i = 0; i < BLK_COUNT; i++)
-				set_block_tag(c, &c->blocks[i], BLK_EMPTY);
-		c->blk = NULL;
-		c->epoch++;
-	}
+	if (c->last_stop != VCPU_STOP_KICK)
+		cpu_blocks_flush(c);
 	ret = run_loop(c, flags, stop, e);
 	c->last_stop = stop->reason;
 	return ret;
@@ -616,38 +144,6 @@ static bool needs_slow_path(const struct cpu *c, bool step)
 	return step || c->trace || c->nbp || c->halted || c->watch_hit ||
 	       c->mode != DEC_MODE64 || (c->rflags & RFLAGS_TF) ||
 	       c->db_pending || c->db_now;
-}
-
-/* After an instruction that began with RFLAGS.TF set: the single-step
- * trap, #DB with DR6.BS, RIP of the next instruction on the handler's
- * stack (SDM Vol. 3 §18.3.1.4).  MOV SS holds it until after the next
- * instruction (§6.8.3).  INT n, INT3, INTO and INT1 clear TF and take
- * no trap (§18.3.1.4); a faulting instruction never gets here. */
-static void single_step_deliver(struct cpu *c)
-{
-	c->db_pending = false;
-	c->db_now = false;
-	c->halted = false;
-	c->dr6 |= DR6_BS;
-	c->next_rip = c->rip;
-	cpu_deliver(c, EXC_DB, false, 0, false);
-}
-
-static void single_step_trap(struct cpu *c, bool tf)
-{
-	if (c->mov_ss) {
-		c->db_pending = tf || c->db_pending;
-		return;
-	}
-	single_step_deliver(c);
-}
-
-void cpu_tf_from_result(struct cpu *c)
-{
-	c->tf_result = true;
-	c->db_now = (c->rflags & RFLAGS_TF) != 0;
-	if (c->db_now)
-		c->next_check = 0;
 }
 
 /* The interpreter loop.  The fast path (fetch, dispatch, retire) runs
@@ -666,7 +162,7 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 
 	c->next_check = 0;
 	if (setjmp(c->jb)) {
-		if (!handle_exception(c)) {
+		if (!cpu_handle_exception(c)) {
 			stop->reason = VCPU_STOP_SHUTDOWN;
 			c->exc_depth = 0;
 			return 0;
@@ -679,7 +175,7 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 	}
 	for (;;) {
 		if (c->icount < c->next_check) {
-			d = fetch_decode(c, &tmp);
+			d = cpu_fetch(c, &tmp);
 			c->next_rip = c->rip + d->len;
 			handlers[d->op](c, d);
 			c->rip = c->next_rip;
@@ -694,13 +190,13 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 			return 0;
 		}
 		if (c->db_now) /* after a SYSRET/SYSCALL in the fast path */
-			single_step_deliver(c);
-		if (!step && check_events(c)) {
+			cpu_single_step_deliver(c);
+		if (!step && cpu_check_events(c)) {
 			stop->reason = VCPU_STOP_KICK;
 			return 0;
 		}
 		if (c->halted) {
-			ret = idle(c, e);
+			ret = cpu_idle(c, e);
 			if (ret < 0) {
 				stop->reason = VCPU_STOP_ERROR;
 				return -EDEADLK;
@@ -718,7 +214,7 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 			return 0;
 		}
 		first = false;
-		d = fetch_decode(c, &tmp);
+		d = cpu_fetch(c, &tmp);
 		c->next_rip = c->rip + d->len;
 		if (c->mode != DEC_MODE64 && c->seg[S_CS].db == 0)
 			c->next_rip &= 0xffff;
@@ -734,7 +230,7 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		if (c->tf_result) /* SYSCALL, SYSRET: the resulting TF */
 			tf = c->db_now;
 		if ((tf && !c->delivered) || c->db_pending)
-			single_step_trap(c, tf && !c->delivered);
+			cpu_single_step_trap(c, tf && !c->delivered);
 		if (step) {
 			if (c->watch_hit) {
 				c->watch_hit = false;
@@ -759,7 +255,7 @@ static void cpu_kick(struct machine *m)
 		return;
 	atomic_store(&c->kick, true);
 	c->next_check = 0;
-	wake_idle(c);
+	cpu_wake_idle(c);
 }
 
 /* --- registers ------------------------------------------------------------ */
@@ -908,7 +404,7 @@ static void cpu_set_irq(struct machine *m, unsigned gsi, int level)
 	if (c && c->intc) {
 		intc_set_irq(c->intc, gsi, level);
 		c->next_check = 0;
-		wake_idle(c);
+		cpu_wake_idle(c);
 	}
 }
 
@@ -980,9 +476,7 @@ static void cpu_destroy(struct machine *m)
 		return;
 	if (c->intc)
 		intc_destroy(c->intc);
-	free(c->blocks);
-	free(c->blk_tags);
-	free(c->blk_lru);
+	cpu_blocks_free(c);
 	free(c->code_page);
 	free(c);
 	m->engine = NULL;
@@ -1011,18 +505,12 @@ static int cpu_init(struct machine *m, struct rax_err *e)
 		return rax_errf(e, -ENOMEM, "emulator: out of memory");
 	memset(c, 0, sizeof(*c));
 	c->m = m;
-	c->blocks = aligned_alloc(64, BLK_COUNT * sizeof(*c->blocks));
-	c->blk_tags = calloc(BLK_COUNT, sizeof(*c->blk_tags));
-	c->blk_lru = calloc(BLK_COUNT / 2, 1);
 	c->code_pages = m->mem.size >> 12;
 	c->code_page = calloc(c->code_pages ? c->code_pages : 1, 1);
-	if (!c->blocks || !c->blk_tags || !c->blk_lru || !c->code_page) {
+	if (!c->code_page || cpu_blocks_init(c)) {
 		ret = rax_errf(e, -ENOMEM, "emulator: out of memory");
 		goto out_free;
 	}
-	memset(c->blocks, 0, BLK_COUNT * sizeof(*c->blocks));
-	for (unsigned i = 0; i < BLK_COUNT; i++)
-		set_block_tag(c, &c->blocks[i], BLK_EMPTY);
 	m->engine = c;
 	ret = intc_create(m, &c->intc, e);
 	if (ret)
@@ -1030,15 +518,13 @@ static int cpu_init(struct machine *m, struct rax_err *e)
 	reset_fpu(c);
 	c->pat = 0x0007040600070406ull;
 	c->misc_enable = 1; /* fast strings enabled, as firmware leaves it */
-	c->host_base = host_ns();
+	c->host_base = host_now_ns();
 	c->host_clock = m->host_clock;
 	cpu_set_regs(m, &m->boot_regs);
 	return 0;
 out_free:
 	m->engine = NULL;
-	free(c->blocks);
-	free(c->blk_tags);
-	free(c->blk_lru);
+	cpu_blocks_free(c);
 	free(c->code_page);
 	free(c);
 	return ret;
@@ -1065,3 +551,4 @@ const struct vcpu_ops cpu_vcpu_ops = {
 	.set_trace = cpu_set_trace,
 	.print_stats = cpu_print_stats,
 };
+

@@ -22,6 +22,7 @@
 
 struct machine;
 struct intc;
+struct rax_err;
 
 /* Exception vectors (SDM Vol. 3 §6.3.1). */
 enum { EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4,
@@ -133,10 +134,12 @@ struct cpu {
 				     retired instruction plus HLT skips
 				     (with --clock host: the loop's
 				     instruction counter only) */
-	uint64_t host_base;       /* CLOCK_MONOTONIC at init, for idling */
+	uint64_t host_base;       /* CLOCK_MONOTONIC at init, for idling;
+				     virtual clock: moved back by the lead
+				     cpu_idle() forgives */
 	uint64_t idle_ns;         /* clock advanced by HLT, not instructions */
 	/* Futex word: kick() and interrupts raised by other threads bump
-	 * it and wake an idle sleep on it (cpu.c wake_idle), so a halted
+	 * it and wake an idle sleep on it (event.c cpu_wake_idle), so a halted
 	 * guest stops for gdb's Ctrl-C, or takes console input, at once. */
 	_Atomic uint32_t idle_wake;
 	/* icount of the next event check; other threads (kick, set_irq)
@@ -145,12 +148,12 @@ struct cpu {
 	uint64_t shadow_end;      /* interrupts inhibited until icount */
 	atomic_bool kick;
 	/* --clock host: the guest's time is the host's (HLT sleeps in
-	 * idle_wait() until the next deadline or a wake_idle()). */
+	 * idle_wait() until the next deadline or a cpu_wake_idle()). */
 	bool host_clock;
 	bool halted, trace, trace_crlf, step, sys_access;
 	bool nmi_blocked;         /* an NMI was delivered, no IRET since */
 	/* Single step (RFLAGS.TF): set by MOV SS, by every delivery, and
-	 * a trap held over MOV SS (cpu.c single_step_trap). */
+	 * a trap held over MOV SS (event.c cpu_single_step_trap). */
 	bool mov_ss, delivered, db_pending;
 	/* SYSCALL and SYSRET single-step by the flags they leave, not the
 	 * ones they start with (Xen XSA-204; SDM Vol. 3 §18.3.1.4 does not
@@ -185,16 +188,61 @@ struct cpu {
 
 typedef void (*cpu_handler)(struct cpu *c, const struct dec_insn *d);
 
-/* --- exceptions, time (cpu.c) ----------------------------------------- */
+/* --- the loop, time, faults (cpu.c) ------------------------------------ */
 /* The guest's time in ns (its clock and its 1 GHz TSC): icount, or with
  * --clock host the host's CLOCK_MONOTONIC since the engine started. */
 uint64_t cpu_now(struct cpu *c);
+/* Records exception vec and longjmps to the run loop, which delivers it
+ * (nothing after a cpu_raise() runs). */
 __attribute__((noreturn)) void cpu_raise(struct cpu *c, int vec, uint32_t err,
 					  bool has_err);
 #define cpu_ud(c) cpu_raise(c, EXC_UD, 0, false)
 #define cpu_gp(c, e) cpu_raise(c, EXC_GP, (e), true)
+
+/* --- events: delivery, checks, idle, single step (event.c) ------------- */
+/* Delivers vector vec through the IDT with next_rip/rip as the return
+ * address (soft: INT n, checked against the gate's DPL). */
 void cpu_deliver(struct cpu *c, int vec, bool has_err, uint32_t err,
 		 bool soft);
+/* Delivers the exception cpu_raise() recorded, escalating to #DF;
+ * returns false on a triple fault. */
+bool cpu_handle_exception(struct cpu *c);
+/* Runs due timers, takes a pending NMI or interrupt, and sets the next
+ * check.  Returns true when run() must return (a kick or exit request). */
+bool cpu_check_events(struct cpu *c);
+/* HLT: advances the clock or sleeps.  Returns 0, or -1 with *e when the
+ * guest halted with interrupts disabled. */
+int cpu_idle(struct cpu *c, struct rax_err *e);
+/* Wakes an HLT sleeping in cpu_idle(), from any thread. */
+void cpu_wake_idle(struct cpu *c);
+void cpu_single_step_deliver(struct cpu *c);
+void cpu_single_step_trap(struct cpu *c, bool tf);
+void cpu_tf_from_result(struct cpu *c);
+
+/* --- the decoded-instruction cache (block.c) ---------------------------- */
+int cpu_blocks_init(struct cpu *c);
+void cpu_blocks_free(struct cpu *c);
+void cpu_blocks_flush(struct cpu *c);
+void cpu_update_fpu_trap(struct cpu *c);
+/* A taken branch or a block end: follows a chain, else looks up (and
+ * maybe builds) the block at rip; an instruction that cannot be cached
+ * is decoded into *tmp.  Raises #GP/#PF for a bad fetch. */
+const struct dec_insn *cpu_fetch_lookup(struct cpu *c, struct dec_insn *tmp);
+
+/* The next instruction: the fast path continues the current block. */
+static inline const struct dec_insn *cpu_fetch(struct cpu *c,
+					       struct dec_insn *tmp)
+{
+	struct block *b = c->blk;
+
+	if (b && c->rip == c->blk_rip && c->blk_i < b->n) {
+		const struct dec_insn *d = &b->d[c->blk_i++];
+
+		c->blk_rip += d->len;
+		return d;
+	}
+	return cpu_fetch_lookup(c, tmp);
+}
 
 /* --- flags (alu.c) ------------------------------------------------------ */
 uint64_t cpu_get_rflags(const struct cpu *c);
@@ -392,21 +440,23 @@ static inline uint64_t cpu_pop(struct cpu *c, unsigned n)
 	return v;
 }
 
+/* --- x87 (x87.c) -------------------------------------------------------- */
+/* Recomputes FSW.ES and B from the exception flags and FCW masks after
+ * FXRSTOR. */
+void cpu_x87_sync_es(struct cpu *c);
+/* Raises #MF when FSW.ES is set (WAIT/FWAIT and waiting x87). */
+void cpu_x87_wait(struct cpu *c);
+
+/* --- flags masks (ops.c) ------------------------------------------------ */
+uint64_t cpu_flags_mask(const struct cpu *c);
+
 /* --- system (sys.c) ----------------------------------------------------- */
 void cpu_load_seg(struct cpu *c, unsigned s, uint16_t sel);
 void cpu_set_cr0(struct cpu *c, uint64_t v);
 void cpu_set_cr4(struct cpu *c, uint64_t v);
 void cpu_update_mode(struct cpu *c);
-void cpu_update_fpu_trap(struct cpu *c);
-/* Recomputes FSW.ES and B from the exception flags and FCW masks after
- * FXRSTOR (x87.c). */
-void cpu_x87_sync_es(struct cpu *c);
-/* Raises #MF when FSW.ES is set (WAIT/FWAIT and waiting x87). */
-void cpu_x87_wait(struct cpu *c);
-void cpu_tf_from_result(struct cpu *c);
 int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v);
 int cpu_wrmsr(struct cpu *c, uint32_t msr, uint64_t v);
-uint64_t cpu_flags_mask(const struct cpu *c);
 void cpu_far_jump(struct cpu *c, uint16_t sel, uint64_t off, bool call,
 		  unsigned n);
 void cpu_far_return(struct cpu *c, unsigned n, uint16_t pop_extra,

@@ -1,5 +1,6 @@
 # src/cpu: the x86-64 interpreter engine.
-librax_a_SOURCES += src/cpu/cpu.c src/cpu/cpu.h src/cpu/mem.c \
+librax_a_SOURCES += src/cpu/cpu.c src/cpu/cpu.h src/cpu/block.c \
+	src/cpu/event.c src/cpu/mem.c \
 	src/cpu/alu.c src/cpu/ops.c src/cpu/sys.c src/cpu/sse.c \
 	src/cpu/sse.h src/cpu/ssefp.c \
 	src/cpu/x87.c
@@ -23,10 +24,12 @@ TESTS += tests/unit/test_cpu_alu tests/unit/test_cpu_guest \
 
 # Guest programs run end to end on each engine (tests/guest): selftest
 # and the system-level programs listed in tests/guest/programs, each
-# compared with its .expect file.  tests/guest/nested.sh (tests/local.mk)
+# compared with its .expect file; one test per engine, the KVM one a
+# SKIP where KVM is unusable.  tests/guest/nested.sh (tests/local.mk)
 # runs them on real KVM.
-TESTS += tests/guest/run.sh
+TESTS += tests/guest/emulator.sh tests/guest/kvm.sh
 EXTRA_DIST += tests/guest/run.sh tests/guest/build.sh \
+	tests/guest/emulator.sh tests/guest/kvm.sh \
 	tests/guest/selftest.S tests/guest/rt.S tests/guest/rt.h \
 	tests/guest/programs tests/guest/nested.sh tests/guest/nested.py \
 	tests/guest/nested-tcg.txt \
@@ -34,4 +37,5 @@ EXTRA_DIST += tests/guest/run.sh tests/guest/build.sh \
 	tests/guest/pf.S tests/guest/pf.expect \
 	tests/guest/syscall.S tests/guest/syscall.expect \
 	tests/guest/tlb.S tests/guest/tlb.expect \
-	tests/guest/lapic.S tests/guest/lapic.expect
+	tests/guest/lapic.S tests/guest/lapic.expect \
+	tests/guest/tsc.S tests/guest/tsc.expect

@@ -404,11 +404,16 @@ static unsigned src_seg(const struct dec_insn *d)
 	return d->seg == DEC_NOREG ? S_DS : d->seg;
 }
 
-/* REP with a 32-bit address size writes RCX zero-extended even for a
- * count of 0, and so do REP MOVS (RSI, RDI) and REP STOS (RDI), as the
- * host CPU does (tests/diff; LODS, SCAS and CMPS leave the index
- * registers alone there).  Each iteration writes them as 32-bit
- * registers anyway (SDM Vol. 1 §3.4.1.1).  regs: bit 0 RSI, bit 1 RDI. */
+/* REP with a 32-bit address size: rax zero-extends RCX, and the index
+ * registers of MOVS (RSI, RDI), STOS and INS (RDI) and OUTS (RSI),
+ * before the first iteration, so also when none completes (a count of
+ * 0, a fault in the first).  Each iteration writes them as 32-bit
+ * registers anyway (SDM Vol. 1 §3.4.1.1); with no iteration the manuals
+ * leave bits 63:32 open (the REP pseudocode in SDM Vol. 2B and APM
+ * Vol. 3 writes them only per iteration).  Intel CPUs clear them as
+ * here (rax's CPUID says GenuineIntel; Linux's KVM emulator does the
+ * same for Intel guests in string_registers_quirk()), an AMD EPYC
+ * leaves them, and tests/diff masks them.  regs: bit 0 RSI, bit 1 RDI. */
 static void rep_zext(struct cpu *c, const struct dec_insn *d, unsigned regs)
 {
 	if (d->adsz != 4)

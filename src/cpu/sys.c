@@ -93,7 +93,7 @@ void op_mov_Sw_Ew(struct cpu *c, const struct dec_insn *d)
 	cpu_load_seg(c, s, sel);
 	if (s == S_SS) { /* MOV SS inhibits interrupts for one instruction */
 		c->shadow_end = c->icount + 2 * CPU_INSN_NS;
-		c->mov_ss = true; /* and single-step traps (cpu.c) */
+		c->mov_ss = true; /* and single-step traps (event.c) */
 	}
 }
 
@@ -620,9 +620,40 @@ void op_lsl_Gv_Ew(struct cpu *c, const struct dec_insn *d) { lar_lsl(c, d, true)
 
 /* --- MSRs, TSC, CPUID ----------------------------------------------------- */
 
+/* The TSC's jitter in virtual time: a pseudo-random 0 to CPU_INSN_NS - 1
+ * ns added to the clock, a hash of the clock itself (the splitmix64
+ * finalizer), so it repeats with the boot and needs no state.
+ *
+ * Without it two readings around the same instructions always differ by
+ * the same amount, and Linux's jitter-entropy RNG (crypto/jitterentropy.c,
+ * a module in Debian's kernels) fails its start-up health test: its
+ * jent_entropy_init() times a SHA3 loop whose instruction count does not
+ * depend on the data, sees every delta equal (the "stuck" test: the first,
+ * second or third derivative is 0), and after 30 in a row (the repetition
+ * count test) loading it fails with error 9 (JENT_EHEALTH) after about
+ * 0.3 s of guest time, twice; in FIPS mode that is fatal.  With the
+ * jitter, two deltas are equal about 7% of the time.
+ *
+ * Monotonic and at the right rate: the clock advances CPU_INSN_NS per
+ * instruction, so between two reads (two instructions) it has moved at
+ * least CPU_INSN_NS, more than the jitter can take back; the jitter never
+ * accumulates.  tests/guest/tsc.S checks both, and the statistics. */
+static uint64_t tsc_jitter(uint64_t t)
+{
+	t += 0x9e3779b97f4a7c15ull;
+	t = (t ^ (t >> 30)) * 0xbf58476d1ce4e5b9ull;
+	t = (t ^ (t >> 27)) * 0x94d049bb133111ebull;
+	return (t ^ (t >> 31)) % CPU_INSN_NS;
+}
+
+/* --clock host: the host's clock has jitter of its own. */
 static uint64_t tsc(struct cpu *c)
 {
-	return cpu_now(c) + c->tsc_offset;
+	uint64_t t = cpu_now(c);
+
+	if (!c->host_clock)
+		t += tsc_jitter(t);
+	return t + c->tsc_offset;
 }
 
 int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v)

@@ -23,15 +23,20 @@ tests_unit_test_rsp_target_SOURCES = tests/unit/test_rsp_target.c \
 tests_unit_test_rsp_target_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
 tests_unit_test_rsp_target_LDADD = librax.a $(LIBS)
 
-# The gdb end-to-end suites (pytest + real gdb), both in make check: on
-# the fake engine, and the Linux milestones on this host's engines.
+# The gdb end-to-end suites (pytest + real gdb), in make check: on the
+# fake engine, and the Linux milestones on each of this host's engines
+# (one test per engine, so that an unusable one is a SKIP), and the
+# connection lifecycle under abuse (gdb-stress.sh).
 # `make check-gdb` runs everything, with the sessions where rax runs on
 # real KVM nested in QEMU (tests/nested) as well.
 EXTRA_DIST += bench/fuzz/run.sh bench/fuzz/fuzz_rsp.c \
 	tests/nested/qemu-backports.sh \
 	tests/py/conftest.py tests/py/test_gdb_fake.py \
-	tests/py/test_gdb_linux.py tests/py/gdb-fake.sh tests/py/gdb-linux.sh
-TESTS += tests/py/gdb-fake.sh tests/py/gdb-linux.sh
+	tests/py/test_gdb_linux.py tests/py/gdb-fake.sh \
+	tests/py/gdb-linux-emulator.sh tests/py/gdb-linux-kvm.sh \
+	tests/py/test_gdb_stress.py tests/py/gdb-stress.sh
+TESTS += tests/py/gdb-fake.sh tests/py/gdb-linux-emulator.sh \
+	tests/py/gdb-linux-kvm.sh tests/py/gdb-stress.sh
 # The nested sessions run on the QEMU of tests/nested/qemu-backports.sh
 # (10.0.x, whose TCG arms KVM's debug registers) when it can be fetched,
 # else on the system's; RAX_NESTED_QEMU=PATH picks one.  The kvm-intel

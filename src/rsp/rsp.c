@@ -14,7 +14,12 @@
  *
  * Run loop: run the vCPU as gdb asked (continue, single step, range step);
  * on a stop gdb must hear about, park and serve packets until gdb resumes,
- * detaches or kills.  Exit requests end the loop with m->exit_status. */
+ * detaches or kills.  Exit requests end the loop with m->exit_status.
+ *
+ * Connections: one gdb at a time, but a connection whose gdb detached
+ * (sent D and got OK) or hung up is over even before its teardown is
+ * done: a gdb connecting then replaces it (next_gdb()).  Only while the
+ * connection is live is a second one refused. */
 #include "rsp/rsp.h"
 
 #include <errno.h>
@@ -36,6 +41,9 @@
 #include "rsp/rsp_transport.h"
 
 #define RSP_IN_CAP 65536u
+/* How long a new connection waits for the served one to show its end
+ * (next_gdb()) before it is refused. */
+#define RSP_END_GRACE_MS 100
 /* serve()/do_packet() results besides an exit status (>= 0). */
 #define SERVE_RESUME (-1) /* run the guest */
 #define SERVE_MORE (-2)   /* stay parked, keep serving */
@@ -56,6 +64,7 @@ struct rsp_server {
 	bool conn_new;     /* attached since the run loop last looked */
 	bool conn_dead;    /* EOF seen: the run loop must let go of conn */
 	bool conn_eof;     /* the run loop, parked, read EOF on conn */
+	bool conn_detached; /* its last packet was D, answered OK */
 	bool parked;       /* the run loop is serving packets */
 	bool watching;     /* the connection thread polls conn */
 	bool quit;
@@ -155,27 +164,45 @@ static bool read_running(struct rsp_server *s, int fd)
 	return alive;
 }
 
-/* One gdb at a time: a second one is closed at once (gdb reports
- * "Remote connection closed") rather than left hanging in the backlog. */
-static void refuse_second_gdb(struct rsp_server *s)
+/* Is the connection on fd over: its gdb detached, or hung up?  An end
+ * not seen yet gets RSP_END_GRACE_MS to arrive: on loopback, a client's
+ * FIN and its next SYN can be processed on two CPUs, the SYN first. */
+static bool conn_over(struct rsp_server *s, int fd)
 {
-	int fd = accept4(s->t.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+	bool over;
 
-	if (fd < 0)
-		return;
-	rax_log(LOG_WARN, rsp, "gdb: refused a second connection while "
-		"one is attached");
-	close(fd);
+	pthread_mutex_lock(&s->lock);
+	over = s->conn_detached || s->conn_eof;
+	pthread_mutex_unlock(&s->lock);
+	return over || (poll(&p, 1, RSP_END_GRACE_MS) > 0 &&
+			(p.revents & (POLLRDHUP | POLLHUP | POLLERR)));
 }
 
-static void serve_connection(struct rsp_server *s, int fd)
+/* A new connection while fd is served: returns it, to be served once fd
+ * is over, or -1 after refusing it (closed at once: gdb reports "Remote
+ * connection closed" rather than hanging in the backlog). */
+static int next_gdb(struct rsp_server *s, int fd)
+{
+	int nfd = rsp_transport_accept_ready(&s->t);
+
+	if (nfd < 0 || conn_over(s, fd))
+		return nfd < 0 ? -1 : nfd;
+	rax_log(LOG_WARN, rsp, "gdb: refused a second connection while "
+		"one is attached");
+	close(nfd);
+	return -1;
+}
+
+/* Serves the connection fd until it ends.  Returns the next gdb's
+ * connection, accepted meanwhile, or -1. */
+static int serve_connection(struct rsp_server *s, int fd)
 {
 	struct pollfd p[4] = { { .fd = fd, .events = POLLIN },
 			       { .fd = s->wake[0], .events = POLLIN },
 			       { .fd = s->nudge[0], .events = POLLIN },
 			       { .fd = s->t.fd, .events = POLLIN } };
-	/* A tty has no listener to watch. */
-	nfds_t np = s->t.kind == RSP_T_TTY ? 3 : 4;
+	int next = -1;
 	char drain[64];
 
 	/* Non-blocking: a reader that finds the bytes gone (the other
@@ -187,6 +214,7 @@ static void serve_connection(struct rsp_server *s, int fd)
 	s->conn = fd;
 	s->conn_new = true;
 	s->conn_eof = false;
+	s->conn_detached = false;
 	s->in_len = 0;
 	/* A socket connection is gdb attaching: stop now, as QEMU does.  A
 	 * tty is "connected" from the start; its first packet stops us. */
@@ -197,14 +225,19 @@ static void serve_connection(struct rsp_server *s, int fd)
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	for (;;) {
-		bool dead;
+		/* A tty has no listener; a next gdb waits for this one's end. */
+		nfds_t np = s->t.kind == RSP_T_TTY || next >= 0 ? 3 : 4;
+		bool dead, detached;
 
 		pthread_mutex_lock(&s->lock);
 		dead = s->conn_eof; /* the run loop read EOF */
+		detached = s->conn_detached;
 		s->watching = !s->parked;
 		p[0].fd = s->watching ? fd : -1; /* poll skips fd -1 */
 		pthread_mutex_unlock(&s->lock);
-		if (dead)
+		/* Detached and replaced: nothing more to read from it.  Hung
+		 * up: its last bytes are read (and served) up to the EOF. */
+		if (dead || (detached && next >= 0))
 			break;
 		if (poll(p, np, -1) < 0) {
 			if (errno == EINTR)
@@ -217,7 +250,7 @@ static void serve_connection(struct rsp_server *s, int fd)
 		    errno != EAGAIN)
 			break;
 		if (np > 3 && p[3].revents)
-			refuse_second_gdb(s);
+			next = next_gdb(s, fd);
 		if (p[0].revents && !read_running(s, fd))
 			break;
 	}
@@ -234,14 +267,18 @@ static void serve_connection(struct rsp_server *s, int fd)
 	s->conn = -1;
 	pthread_mutex_unlock(&s->lock);
 	close(fd);
+	return next;
 }
 
 static void *conn_thread(void *opaque)
 {
 	struct rsp_server *s = opaque;
+	int next = -1;
 
 	for (;;) {
-		int fd = rsp_transport_accept(&s->t, s->wake[0]);
+		int fd = next >= 0 ? next : rsp_transport_accept(&s->t,
+								  s->wake[0]);
+		bool quit;
 
 		if (fd == -ECANCELED)
 			break;
@@ -251,8 +288,15 @@ static void *conn_thread(void *opaque)
 			usleep(100000);
 			continue;
 		}
+		pthread_mutex_lock(&s->lock);
+		quit = s->quit;
+		pthread_mutex_unlock(&s->lock);
+		if (quit) {
+			close(fd);
+			break;
+		}
 		rax_log(LOG_INFO, rsp, "gdb connected");
-		serve_connection(s, fd);
+		next = serve_connection(s, fd);
 		rax_log(LOG_INFO, rsp, "gdb disconnected");
 	}
 	return NULL;
@@ -343,6 +387,7 @@ static bool take_conn_events(struct rsp_server *s)
 		s->fd = s->conn;
 		rsp_session_init(&s->sess, s->m);
 		rsp_parser_init(&s->parser);
+		rsp_buf_reset(&s->last); /* a `-` resends nothing of the old */
 		s->rx_len = s->rx_off = 0;
 		s->running = false;
 	}
@@ -427,6 +472,10 @@ static int do_packet(struct rsp_server *s)
 	rsp_buf_reset(&s->reply);
 	rsp_buf_reset(&s->console);
 	act = rsp_handle(&s->sess, pkt, s->parser.len, &s->reply, &s->console);
+	/* Before the OK reaches gdb: from then on a new gdb replaces it. */
+	pthread_mutex_lock(&s->lock);
+	s->conn_detached = act == RSP_ACT_DETACH;
+	pthread_mutex_unlock(&s->lock);
 	if (s->console.len)
 		send_console(s, s->console.p, s->console.len);
 	if (act != RSP_ACT_RESUME && (act == RSP_ACT_REPLY || s->reply.len))
@@ -496,13 +545,18 @@ static int do_input(struct rsp_server *s)
 	return SERVE_MORE;
 }
 
-/* Exit requested: tell a waiting gdb (W, the exit status) and end. */
+/* Exit requested: tell a waiting gdb (W with the exit status, or X
+ * with the signal that ends rax: SIGHUP, SIGINT and SIGTERM have the
+ * same numbers in gdb's numbering) and end. */
 static int finish_exit(struct rsp_server *s)
 {
 	char w[8];
 
 	if (s->fd >= 0 && s->running) {
-		snprintf(w, sizeof(w), "W%02x", s->m->exit_status & 0xff);
+		if (s->m->exit_signal)
+			snprintf(w, sizeof(w), "X%02x", s->m->exit_signal & 0xff);
+		else
+			snprintf(w, sizeof(w), "W%02x", s->m->exit_status & 0xff);
 		send_packet(s, w, strlen(w));
 	}
 	return s->m->exit_status;
@@ -637,6 +691,11 @@ int rsp_run(struct rsp_server *s)
 		s->sess.signal = RSP_SIGTRAP;
 		need_serve = report = true;
 	}
+}
+
+int rsp_check_addr(const char *addr, struct rax_err *e)
+{
+	return rsp_transport_check(addr, e);
 }
 
 int rsp_open(struct machine *m, const char *addr, bool wait,

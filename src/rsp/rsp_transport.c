@@ -19,25 +19,40 @@
 
 #include "log.h"
 
+/* Listeners are non-blocking (an accept after poll never sleeps when the
+ * connection went away meanwhile) and queue a few connections: a gdb
+ * that re-attaches right after detaching, while rax still tears the old
+ * connection down, waits in that queue (rsp.c). */
+#define RSP_BACKLOG 8
+
+static int check_unix(const char *path, struct rax_err *e)
+{
+	struct sockaddr_un sa;
+
+	if (!*path || strlen(path) >= sizeof(sa.sun_path))
+		return rax_errf(e, -EINVAL, "--gdb unix:%s: bad socket path",
+				path);
+	return 0;
+}
+
 static int open_unix(struct rsp_transport *t, const char *path,
 		     struct rax_err *e)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
-	int fd;
+	int fd, ret = check_unix(path, e);
 
-	if (!*path || strlen(path) >= sizeof(sa.sun_path))
-		return rax_errf(e, -EINVAL, "--gdb unix:%s: bad socket path",
-				path);
+	if (ret)
+		return ret;
 	strcpy(sa.sun_path, path);
 	/* A stale socket from an earlier run; never remove anything else. */
 	if (!lstat(path, &st) && S_ISSOCK(st.st_mode))
 		unlink(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return rax_errf(e, -errno, "--gdb: socket: %s",
 				strerror(errno));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1)) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, RSP_BACKLOG)) {
 		int err = errno;
 
 		close(fd);
@@ -102,29 +117,41 @@ static int parse_host(const char *host, unsigned port,
 	return -EINVAL;
 }
 
+/* [HOST:]PORT into a socket address and host (256 bytes). */
+static int parse_tcp(const char *addr, struct sockaddr_storage *sa,
+		     socklen_t *salen, char *host, struct rax_err *e)
+{
+	char *end;
+	const char *port;
+	unsigned long pnum;
+
+	if (split_host_port(addr, host, 256, &port) || !*port ||
+	    (pnum = strtoul(port, &end, 10)) > 65535 || *end)
+		return rax_errf(e, -EINVAL, "--gdb %s: expected [HOST:]PORT, "
+				"unix:PATH or a tty path", addr);
+	if (parse_host(host, (unsigned)pnum, sa, salen))
+		return rax_errf(e, -EINVAL, "--gdb %s: HOST must be a numeric "
+				"IPv4/IPv6 address or localhost", addr);
+	return 0;
+}
+
 static int open_tcp(struct rsp_transport *t, const char *addr,
 		    struct rax_err *e)
 {
 	struct sockaddr_storage sa;
 	socklen_t salen;
-	char host[256], *end;
-	const char *port;
-	unsigned long pnum;
-	int fd, one = 1;
+	char host[256];
+	int fd, one = 1, ret = parse_tcp(addr, &sa, &salen, host, e);
 
-	if (split_host_port(addr, host, sizeof(host), &port) || !*port ||
-	    (pnum = strtoul(port, &end, 10)) > 65535 || *end)
-		return rax_errf(e, -EINVAL, "--gdb %s: expected [HOST:]PORT, "
-				"unix:PATH or a tty path", addr);
-	if (parse_host(host, (unsigned)pnum, &sa, &salen))
-		return rax_errf(e, -EINVAL, "--gdb %s: HOST must be a numeric "
-				"IPv4/IPv6 address or localhost", addr);
-	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ret)
+		return ret;
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    0);
 	if (fd < 0)
 		return rax_errf(e, -errno, "--gdb: socket: %s",
 				strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sa, salen) || listen(fd, 1)) {
+	if (bind(fd, (struct sockaddr *)&sa, salen) || listen(fd, RSP_BACKLOG)) {
 		int err = errno;
 
 		close(fd);
@@ -171,6 +198,25 @@ static int open_tty(struct rsp_transport *t, const char *path,
 	return 0;
 }
 
+int rsp_transport_check(const char *addr, struct rax_err *e)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	struct stat st;
+	char host[256];
+
+	if (!strncmp(addr, "unix:", 5))
+		return check_unix(addr + 5, e);
+	if (!strchr(addr, '/'))
+		return parse_tcp(addr, &sa, &salen, host, e);
+	if (stat(addr, &st))
+		return rax_errf(e, -EINVAL, "--gdb %s: %s", addr,
+				strerror(errno));
+	if (!S_ISCHR(st.st_mode))
+		return rax_errf(e, -EINVAL, "--gdb %s: not a terminal", addr);
+	return 0;
+}
+
 int rsp_transport_open(struct rsp_transport *t, const char *addr,
 		       struct rax_err *e)
 {
@@ -181,6 +227,22 @@ int rsp_transport_open(struct rsp_transport *t, const char *addr,
 	if (strchr(addr, '/'))
 		return open_tty(t, addr, e);
 	return open_tcp(t, addr, e);
+}
+
+int rsp_transport_accept_ready(struct rsp_transport *t)
+{
+	int fd, one = 1;
+
+	do
+		fd = accept4(t->fd, NULL, NULL, SOCK_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return -errno;
+	/* An ack then a reply are two small writes: without this, Nagle
+	 * holds the reply for gdb's delayed ack. */
+	if (t->kind == RSP_T_TCP)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
 }
 
 int rsp_transport_accept(struct rsp_transport *t, int wake_fd)
@@ -206,19 +268,9 @@ int rsp_transport_accept(struct rsp_transport *t, int wake_fd)
 		}
 		if (p[1].revents)
 			return -ECANCELED;
-		fd = accept4(t->fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd >= 0) {
-			int one = 1;
-
-			/* An ack then a reply are two small writes: without
-			 * this, Nagle holds the reply for gdb's delayed ack. */
-			if (t->kind == RSP_T_TCP)
-				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-					   sizeof(one));
+		fd = rsp_transport_accept_ready(t);
+		if (fd >= 0 || (fd != -ECONNABORTED && fd != -EAGAIN))
 			return fd;
-		}
-		if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN)
-			return -errno;
 	}
 }
 

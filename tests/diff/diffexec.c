@@ -90,17 +90,20 @@ static uint16_t rd16(const uint8_t *p)
 	return (uint16_t)(p[0] | (p[1] << 8));
 }
 
-/* Undefined flags and x87 C bits at the end of s, or before the
- * instruction at rip (faults), per the generator's bookkeeping. */
+/* Undefined flags, x87 C bits and register upper halves at the end of
+ * s, or before the instruction at rip (faults), per the generator's
+ * bookkeeping. */
 static void undef_at(const struct dx_seq *s, uint64_t rip, uint64_t *fl,
-		     uint16_t *fsw)
+		     uint16_t *fsw, uint16_t *hi)
 {
 	*fl = s->undef_flags;
 	*fsw = s->undef_fsw;
+	*hi = s->undef_hi;
 	for (unsigned i = 0; i < s->n; i++) {
 		if (DX_SEQ + s->insn[i].off == rip) {
 			*fl = s->insn[i].undef_flags;
 			*fsw = s->insn[i].undef_fsw;
+			*hi = s->insn[i].undef_hi;
 			return;
 		}
 	}
@@ -213,8 +216,8 @@ static unsigned compare(const struct dx_seq *s, const struct dx_state *h0,
 {
 	struct dx_state hv;
 	const struct dx_state *h = h0;
-	uint64_t ufl, fmask;
-	uint16_t ufsw;
+	uint64_t ufl, fmask, gmask;
+	uint16_t ufsw, uhi;
 
 	df->n = 0;
 	df->count = 0;
@@ -247,11 +250,14 @@ static unsigned compare(const struct dx_seq *s, const struct dx_state *h0,
 	if (h->vec == 13 && h->err != r->err)
 		note(df, "  #GP error code: host %#" PRIx64 " rax %#" PRIx64
 		     "\n", h->err, r->err);
-	undef_at(s, h->rip, &ufl, &ufsw);
-	for (int i = 0; i < 16; i++)
-		if (h->gpr[i] != r->gpr[i])
-			note(df, "  %s: host %#" PRIx64 " rax %#" PRIx64 "\n",
-			     gpr_name[i], h->gpr[i], r->gpr[i]);
+	undef_at(s, h->rip, &ufl, &ufsw, &uhi);
+	for (int i = 0; i < 16; i++) {
+		gmask = uhi & (1u << i) ? 0xffffffffull : ~0ull;
+		if ((h->gpr[i] ^ r->gpr[i]) & gmask)
+			note(df, "  %s: host %#" PRIx64 " rax %#" PRIx64 "%s\n",
+			     gpr_name[i], h->gpr[i], r->gpr[i],
+			     ~gmask ? " (compared bits 31:0)" : "");
+	}
 	fmask = RFLAGS_CMP & ~ufl;
 	if ((h->rflags ^ r->rflags) & fmask)
 		note(df, "  rflags: host %#" PRIx64 " rax %#" PRIx64
@@ -276,10 +282,12 @@ static void truncate_seq(struct dx_seq *t, const struct dx_seq *s, unsigned k)
 	t->ud_tail = false;
 	t->undef_flags = s->insn[k].undef_flags;
 	t->undef_fsw = s->insn[k].undef_fsw;
+	t->undef_hi = s->insn[k].undef_hi;
 	for (unsigned j = 0; j < k; j++) { /* branches landing in the NOPs */
 		if (s->insn[j].jtarget > s->insn[k].off) {
 			t->undef_flags |= s->insn[j].undef_flags;
 			t->undef_fsw |= s->insn[j].undef_fsw;
+			t->undef_hi |= s->insn[j].undef_hi;
 		}
 	}
 }
@@ -412,6 +420,7 @@ static void minimise(struct machine *m, const struct dx_seq *s)
 	t[0].ud_tail = s->ud_tail && k == s->n;
 	t[0].undef_flags = t[k].undef_flags;
 	t[0].undef_fsw = t[k].undef_fsw;
+	t[0].undef_hi = t[k].undef_hi;
 	memcpy(t[0].in.gpr, h[k - 1].gpr, sizeof(t[0].in.gpr));
 	t[0].in.rflags = h[k - 1].rflags;
 	memcpy(t[0].in.fx, h[k - 1].fx, 512);
@@ -421,6 +430,7 @@ static void minimise(struct machine *m, const struct dx_seq *s)
 	for (unsigned i = 0; i < t[0].n; i++) {
 		t[0].insn[i].undef_flags = 0;
 		t[0].insn[i].undef_fsw = 0;
+		t[0].insn[i].undef_hi = 0;
 	}
 	printf("  minimised to instruction %u:\n", k - 1);
 	print_insn(s, k - 1, "    ");

@@ -64,6 +64,8 @@ struct dx_insn {
 	bool setup;                /* operand set-up emitted by the generator */
 	uint64_t undef_flags;      /* RFLAGS bits undefined before it */
 	uint16_t undef_fsw;        /* x87 C0-C3 undefined before it */
+	uint16_t undef_hi;         /* GPRs (bit n: register n) whose bits
+				      63:32 are undefined before it */
 	uint16_t jtarget;          /* forward branch: target offset, or 0 */
 };
 
@@ -74,6 +76,7 @@ struct dx_seq {
 	struct dx_insn insn[DX_MAX_INSNS];
 	uint64_t undef_flags;      /* at the end */
 	uint16_t undef_fsw;
+	uint16_t undef_hi;
 	/* The last instruction is one rax does not advertise: the
 	 * interpreter must raise #UD on it, the host runs up to it. */
 	bool ud_tail;

@@ -9,7 +9,11 @@
  * that reads flags gets a CMP first if any it reads is undefined, and
  * the comparison masks those still undefined at the end (or at the
  * fault).  Undefined register results are avoided by construction
- * (BSF/BSR sources made nonzero, SHLD/SHRD counts within the size). */
+ * (BSF/BSR sources made nonzero, SHLD/SHRD counts within the size), or,
+ * where the manuals leave a register to the implementation (the upper
+ * halves after a 67h REP string instruction with ECX = 0, gen_string),
+ * masked in the comparison like undefined flags and redefined before
+ * anything reads them. */
 #include "gen.h"
 
 #include <string.h>
@@ -129,6 +133,7 @@ static void add_insn(struct gen *g, unsigned len, bool setup)
 	in->setup = setup;
 	in->undef_flags = g->undef;
 	in->undef_fsw = g->fundef;
+	in->undef_hi = g->uhi;
 }
 
 void g_bytes(struct gen *g, const uint8_t *b, unsigned n, bool setup)
@@ -413,4 +418,5 @@ void dx_generate(struct dx_seq *s, uint64_t seed, uint32_t fam_mask)
 		g_unit(&g, fams[g_rn(&g, (unsigned)nf)]);
 	s->undef_flags = g.undef;
 	s->undef_fsw = g.fundef;
+	s->undef_hi = g.uhi;
 }

@@ -301,9 +301,48 @@ void gen_flagops(struct gen *g)
 		g_flags(g, F_ARITH, 0);
 }
 
+/* After a 67h REP string instruction (see gen_string): bits 63:32 of
+ * RCX and of the index registers op uses, at a fault before the first
+ * iteration completes, and after it with ECX = 0 until MOV r32, r32 (a
+ * set-up) writes them zero-extended. */
+static void upper_undefined(struct gen *g, uint8_t op, unsigned cnt)
+{
+	static const uint8_t regs[] = { 1, 6, 7 }; /* RCX RSI RDI */
+	uint16_t used = 1u << 1;
+
+	if (op != 0xaa && op != 0xae) /* MOVS CMPS LODS read [RSI] */
+		used |= 1u << 6;
+	if (op != 0xac)               /* MOVS CMPS STOS SCAS: [RDI] */
+		used |= 1u << 7;
+	g->s->insn[g->s->n - 1].undef_hi |= used;
+	if (cnt)
+		return;
+	g->uhi |= used;
+	for (unsigned i = 0; i < sizeof(regs); i++) {
+		uint8_t b[2] = { 0x89, (uint8_t)(0xc0 | regs[i] << 3 | regs[i]) };
+
+		if (used & (1u << regs[i]))
+			g_bytes(g, b, 2, true);
+		g->uhi &= (uint16_t)~(1u << regs[i]);
+	}
+}
+
 /* MOVS CMPS STOS LODS SCAS with REP/REPE/REPNE, DF 0 and 1, 64- and
  * 32-bit addressing.  CMPS/SCAS define the six flags like SUB when they
- * run at least once; with RCX = 0 nothing changes. */
+ * run at least once; with a count of 0 nothing changes.
+ *
+ * REP with a 32-bit address size (67h) that completes no iteration
+ * (ECX = 0, or a fault in the first): the SDM's REP pseudocode (Vol. 2B
+ * "REP/REPE/REPZ/REPNE/REPNZ": WHILE CountReg != 0) and the APM's
+ * (Vol. 3 "REP") write the count and index registers only per
+ * iteration, as 32-bit registers, and say nothing of bits 63:32 of RCX,
+ * RSI and RDI when none completes.  Hosts differ: Intel CPUs clear bits
+ * 63:32 of RCX, and of RSI/RDI for MOVS and STOS (Linux's KVM emulator
+ * calls it Intel-specific and non-architectural in
+ * string_registers_quirk()); an AMD EPYC leaves all three as they were.
+ * So those upper halves (RCX and the index registers the instruction
+ * uses) are undefined there: masked in the comparison (upper_undefined)
+ * like undefined flags. */
 void gen_string(struct gen *g)
 {
 	static const uint8_t ops[] = { 0xa4, 0xa6, 0xaa, 0xac, 0xae };
@@ -355,6 +394,8 @@ void gen_string(struct gen *g)
 		g->s->insn[g->s->n - 1].undef_flags |= F_ARITH;
 	if (cmp && (!rep || cnt))
 		g_flags(g, F_ARITH, 0);
+	if (rep && a32)
+		upper_undefined(g, ops[k], cnt);
 }
 
 /* BT BTS BTR BTC (CF = the bit; ZF unaffected; OF SF AF PF undefined),

@@ -2,7 +2,7 @@
 # Build the tests/guest programs as ELF kernels: OUTDIR/NAME.elf, each
 # NAME.S linked with the runtime rt.S at 0x200000 (selftest.S alone).
 # Usage: srcdir=.. sh ../tests/guest/build.sh OUTDIR [NAME...]
-# Exit status 77 when the toolchain cannot assemble them.
+# Exit status 1 when they cannot be assembled or linked.
 set -u
 srcdir=${srcdir:-.}
 g=$srcdir/tests/guest
@@ -10,15 +10,15 @@ out=$1
 shift
 names=${*:-$(cat "$g/programs")}
 cc=${CC:-cc}
-$cc -c -I"$g" -o "$out/rt.o" "$g/rt.S" || exit 77
+$cc -c -I"$g" -o "$out/rt.o" "$g/rt.S" || exit 1
 for n in $names; do
-	$cc -c -I"$g" -o "$out/$n.o" "$g/$n.S" || exit 77
+	$cc -c -I"$g" -o "$out/$n.o" "$g/$n.S" || exit 1
 	if [ "$n" = selftest ]; then
 		ld -static -nostdlib -Ttext=0x200000 -e _start \
-			-o "$out/$n.elf" "$out/$n.o" || exit 77
+			-o "$out/$n.elf" "$out/$n.o" || exit 1
 	else
 		ld -static -nostdlib -Ttext=0x200000 -e _start \
-			-o "$out/$n.elf" "$out/rt.o" "$out/$n.o" || exit 77
+			-o "$out/$n.elf" "$out/rt.o" "$out/$n.o" || exit 1
 	fi
 done
 exit 0

@@ -37,12 +37,22 @@ def spawn(*args):
     return child
 
 
+# A kernel message on the console ("[    1.418941] clocksource: ...").
+KMSG = re.compile(r"^\[\s*\d+\.\d+\] ")
+
+
 def shell(child, cmd, timeout=120):
-    """Types cmd, returns what it printed before the next prompt."""
+    """Types cmd, returns what it printed before the next prompt, without
+    the echoed command and without kernel messages: the kernel may print
+    on the same console at any time (with --clock host, a loaded host
+    makes the clocksource watchdog complain)."""
     child.sendline(cmd)
     child.expect_exact(PROMPT, timeout=timeout)
     out = child.before.replace("\r", "")
-    return out.split("\n", 1)[1] if "\n" in out else ""
+    at = out.rfind(cmd)  # the terminal's echo of cmd
+    out = out[at + len(cmd):] if at >= 0 else out
+    out = out.split("\n", 1)[1] if "\n" in out else ""
+    return "\n".join(l for l in out.split("\n") if not KMSG.match(l))
 
 
 def finish(child):

@@ -1,5 +1,8 @@
 /* A minimal unit-test harness: CHECK() records failures and goes on;
- * test_summary() prints "N passed, N failed" and returns the exit status.
+ * TEST_SKIP() records a part that cannot run here, with the reason;
+ * test_summary() prints the counts and returns the Automake status:
+ * 1 when a check failed, else 77 (SKIP) when a part was skipped, else 99
+ * (ERROR) when no check ran at all, else 0.
  * Run one test program: ./tests/unit/test_core (from the build folder). */
 #ifndef RAX_TEST_H
 #define RAX_TEST_H
@@ -7,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int test_pass, test_fail;
+static int test_pass, test_fail, test_skip;
 
 #define CHECK(cond)                                                        \
 	do {                                                               \
@@ -34,10 +37,28 @@ static int test_pass, test_fail;
 		}                                                          \
 	} while (0)
 
+/* printf-style reason, printed as "SKIP: reason". */
+#define TEST_SKIP(...)                                                     \
+	do {                                                               \
+		test_skip++;                                               \
+		printf("SKIP: ");                                          \
+		printf(__VA_ARGS__);                                       \
+		putchar('\n');                                             \
+	} while (0)
+
 static inline int test_summary(const char *name)
 {
-	printf("%s: %d passed, %d failed\n", name, test_pass, test_fail);
-	return test_fail ? 1 : 0;
+	printf("%s: %d passed, %d failed, %d skipped\n", name, test_pass,
+	       test_fail, test_skip);
+	if (test_fail)
+		return 1;
+	if (test_skip)
+		return 77;
+	if (!test_pass) {
+		printf("%s: no check ran\n", name);
+		return 99;
+	}
+	return 0;
 }
 
 #endif

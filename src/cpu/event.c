@@ -1,0 +1,311 @@
+/* The interpreter's events: exception and interrupt delivery through the
+ * long-mode IDT (SDM Vol. 3 §6.14), the #DF/shutdown escalation, the
+ * event check that the run loop's slow path makes (timers, kicks,
+ * NMIs, external interrupts), single-step traps, and HLT's idle wait.
+ *
+ * Time (--clock virtual, the default): the machine clock counts retired
+ * instructions, CPU_INSN_NS nanoseconds each (cpu.h), read by the guest
+ * as a 1 GHz TSC; HLT with IF=1 advances the clock to the next timer
+ * deadline (paced by real time when the guest is idle).  With --clock
+ * host the clock is the host's monotonic clock: the loop looks at the
+ * timers every HOST_CHECK_INSNS instructions, and HLT sleeps until the
+ * next deadline or until another thread raises an interrupt. */
+#include "cpu/cpu.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "devices/intc.h"
+#include "err.h"
+#include "log.h"
+#include "machine.h"
+
+#define CHECK_INTERVAL (4096 * CPU_INSN_NS)
+#define HOST_CHECK_INSNS 1024 /* about 20 us at the interpreter's speed */
+
+/* Wakes an HLT sleeping in idle_wait(), on either clock. */
+void cpu_wake_idle(struct cpu *c)
+{
+	atomic_fetch_add(&c->idle_wake, 1);
+	syscall(SYS_futex, (uint32_t *)&c->idle_wake, FUTEX_WAKE_PRIVATE, 1,
+		NULL, NULL, 0);
+}
+
+
+
+static uint64_t sys_rd64(struct cpu *c, uint64_t la)
+{
+	uint64_t v;
+
+	c->sys_access = true; /* implicit supervisor (SDM Vol. 3 §4.6.1) */
+	v = rd64(c, la);
+	c->sys_access = false;
+	return v;
+}
+
+static void sys_wr64(struct cpu *c, uint64_t la, uint64_t v)
+{
+	c->sys_access = true;
+	wr64(c, la, v);
+	c->sys_access = false;
+}
+
+/* --- exception and interrupt delivery ------------------------------------ */
+
+void cpu_deliver(struct cpu *c, int vec, bool has_err, uint32_t err,
+		 bool soft)
+{
+	uint64_t lo, hi, off, rsp, old_rsp = c->r[R_RSP], rf, desc;
+	unsigned type, dpl, ist, newcpl, sel;
+	uint16_t old_ss = c->seg[S_SS].sel, old_cs = c->seg[S_CS].sel;
+
+	c->st_vec[vec & 255]++;
+	c->delivered = true;
+	if (!(c->efer & EFER_LMA))
+		cpu_raise(c, EXC_DF, 0, true); /* only long mode is modelled */
+	if ((unsigned)vec * 16 + 15 > c->idt.limit)
+		cpu_gp(c, (uint32_t)vec * 8 + 2);
+	lo = sys_rd64(c, c->idt.base + (uint64_t)vec * 16);
+	hi = sys_rd64(c, c->idt.base + (uint64_t)vec * 16 + 8);
+	type = (lo >> 40) & 15;
+	dpl = (lo >> 45) & 3;
+	ist = (lo >> 32) & 7;
+	if (type != 14 && type != 15)
+		cpu_gp(c, (uint32_t)vec * 8 + 2);
+	if (soft && dpl < c->cpl)
+		cpu_gp(c, (uint32_t)vec * 8 + 2);
+	if (!(lo & (1ull << 47)))
+		cpu_raise(c, EXC_NP, (uint32_t)vec * 8 + 2, true);
+	off = (lo & 0xffff) | ((lo >> 32) & 0xffff0000ull) | (hi << 32);
+	sel = (lo >> 16) & 0xffff;
+	if ((sel & ~7u) + 7 > c->gdt.limit || !(sel & ~3u))
+		cpu_gp(c, sel & ~3u);
+	desc = sys_rd64(c, c->gdt.base + (sel & ~7u));
+	newcpl = (desc >> 45) & 3;
+	if (newcpl > c->cpl)
+		newcpl = c->cpl;
+	rsp = c->r[R_RSP];
+	if (newcpl < c->cpl)
+		rsp = sys_rd64(c, c->tr.base + 4 + 8 * newcpl);
+	if (ist)
+		rsp = sys_rd64(c, c->tr.base + 0x24 + 8 * (ist - 1));
+	rsp &= ~0xfull;
+	rf = cpu_get_rflags(c);
+	/* Push the frame as supervisor (SDM Vol. 3 Figure 6-9). */
+	sys_wr64(c, rsp - 8, old_ss);
+	sys_wr64(c, rsp - 16, old_rsp);
+	sys_wr64(c, rsp - 24, rf);
+	sys_wr64(c, rsp - 32, old_cs);
+	sys_wr64(c, rsp - 40, soft || vec == EXC_BP || vec == EXC_OF ||
+		 vec == EXC_DB ? c->next_rip : c->rip);
+	rsp -= 40;
+	if (has_err) {
+		sys_wr64(c, rsp - 8, err);
+		rsp -= 8;
+	}
+	if (newcpl != c->cpl) {
+		c->seg[S_SS] = (struct rax_seg){ .sel = (uint16_t)newcpl,
+						 .unusable = 1 };
+	}
+	c->r[R_RSP] = rsp;
+	c->cpl = newcpl;
+	c->seg[S_CS].sel = (uint16_t)((sel & ~3u) | newcpl);
+	c->seg[S_CS].l = (desc >> 53) & 1;
+	c->seg[S_CS].db = (desc >> 54) & 1;
+	c->seg[S_CS].dpl = (uint8_t)newcpl;
+	rf &= ~(uint64_t)(RFLAGS_TF | RFLAGS_RF | RFLAGS_VM | (1u << 14));
+	if (type == 14)
+		rf &= ~(uint64_t)RFLAGS_IF;
+	cpu_set_rflags(c, rf);
+	c->rip = c->next_rip = off;
+	cpu_update_mode(c);
+}
+
+/* Handles the exception recorded by cpu_raise(): delivers it, escalating
+ * to #DF and to shutdown (SDM Vol. 3 §6.15 "Double Fault").  Returns false
+ * on a triple fault. */
+bool cpu_handle_exception(struct cpu *c)
+{
+	int vec = c->exc_vec;
+
+	c->sys_access = false;
+	if (c->exc_depth >= 2)
+		return false;
+	if (c->exc_depth == 1) {
+		c->exc_depth = 2;
+		c->exc_vec = EXC_DF;
+		rax_log(LOG_DEBUG, cpu, "double fault (vector %d at %#" PRIx64 ")",
+			vec, c->rip);
+		cpu_deliver(c, EXC_DF, true, 0, false);
+	} else {
+		c->exc_depth = 1;
+		rax_log(LOG_DEBUG, cpu, "exception %d err %#x at %#" PRIx64
+			" cr2 %#" PRIx64, vec, c->exc_err, c->rip, c->cr2);
+		cpu_deliver(c, vec, c->exc_has_err, c->exc_err, false);
+	}
+	c->exc_depth = 0;
+	return true;
+}
+
+/* --- event checks: timers, interrupts, kicks ------------------------------ */
+
+static void schedule_check(struct cpu *c)
+{
+	uint64_t next = timer_next(&c->m->timers);
+	uint64_t lim = c->icount + CHECK_INTERVAL;
+
+	if (c->host_clock) /* deadlines are host time: poll */
+		c->next_check = c->icount + HOST_CHECK_INSNS * CPU_INSN_NS;
+	else
+		c->next_check = next < lim ? next : lim;
+}
+
+static bool irq_window(const struct cpu *c)
+{
+	return (c->rflags & RFLAGS_IF) && c->icount >= c->shadow_end;
+}
+
+/* Returns true when run() must return (kick or exit request). */
+bool cpu_check_events(struct cpu *c)
+{
+	struct machine *m = c->m;
+	uint64_t now = cpu_now(c);
+
+	if (timer_next(&m->timers) <= now)
+		timer_run(&m->timers, now);
+	if (atomic_exchange(&c->kick, false) || atomic_load(&m->exit_requested)) {
+		schedule_check(c);
+		return true;
+	}
+	if (c->intc && !c->nmi_blocked && c->icount >= c->shadow_end &&
+	    intc_pending(c->intc) && intc_take_nmi(c->intc)) {
+		/* NMIs ignore IF and block further NMIs until the next
+		 * IRET (SDM Vol. 3 §6.7.1). */
+		c->halted = false;
+		c->nmi_blocked = true;
+		c->next_rip = c->rip;
+		cpu_deliver(c, EXC_NMI, false, 0, false);
+	} else if (c->intc && irq_window(c) && intc_pending(c->intc)) {
+		int vec = intc_ack(c->intc);
+
+		if (vec >= 0) {
+			c->halted = false;
+			c->st_irq++;
+			c->next_rip = c->rip;
+			cpu_deliver(c, vec, false, 0, false);
+		}
+	}
+	schedule_check(c);
+	if (c->icount < c->shadow_end && c->next_check > c->shadow_end)
+		c->next_check = c->shadow_end;
+	return false;
+}
+
+#define IDLE_SLACK_NS 1000000ull   /* jump when real time is this close */
+#define IDLE_SLEEP_NS 10000000ull  /* longest sleep between checks */
+
+/* Sleeps up to gap ns (at most IDLE_SLEEP_NS), or until a
+ * wake_idle() from another thread (kick, an interrupt) has bumped
+ * idle_wake since it read `seen` (futex(2), FUTEX_WAIT). */
+static void idle_wait(struct cpu *c, uint32_t seen, uint64_t gap)
+{
+	struct timespec ts;
+
+	if (gap > IDLE_SLEEP_NS)
+		gap = IDLE_SLEEP_NS;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)gap;
+	if (!atomic_load(&c->kick))
+		syscall(SYS_futex, (uint32_t *)&c->idle_wake,
+			FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
+}
+
+/* HLT with IF=1: advance the clock to the next timer deadline.  While the
+ * guest is busy its clock (CPU_INSN_NS per instruction) may run slower
+ * than real time, and a halt then catches up at once; when the clock
+ * would pass real time (an idle guest), sleep instead, so an idle guest
+ * neither burns the host CPU nor races its clock ahead of the wall clock.
+ * With no timer armed, wait for an interrupt from another thread (the
+ * console).  Returns -1 for a stop with error, 0 to go on.
+ *
+ * When the interpreter retired instructions faster than CPU_INSN_NS each,
+ * the clock is ahead of real time when the guest halts: more than
+ * IDLE_SLACK_NS of that lead is forgiven (host_base moves back), not
+ * slept off.  Sleeping it off froze the guest at every halt until real
+ * time caught up: Debian's cloud kernel reached its shell prompt with
+ * its clock 0.8 s ahead (13.1 s of guest time in 12.3 s, busy in crypto
+ * self-tests), and the first command waited 1.1 s for its answer.
+ * Jumps never pass now + IDLE_SLACK_NS, so only instructions build a
+ * lead: an idle guest is still paced. */
+int cpu_idle(struct cpu *c, struct rax_err *e)
+{
+	struct machine *m = c->m;
+	uint64_t next = timer_next(&m->timers), now;
+	uint32_t wake = atomic_load(&c->idle_wake);
+
+	if (!(c->rflags & RFLAGS_IF)) {
+		rax_errf(e, -EDEADLK, "guest halted with interrupts disabled "
+			 "at %#" PRIx64, c->rip);
+		return -1;
+	}
+	c->st_halt++;
+	now = host_now_ns() - c->host_base;
+	if (c->host_clock) { /* sleep until the deadline (host time) */
+		if (next > now)
+			idle_wait(c, wake, next - now);
+		return 0;
+	}
+	if (c->icount > now + IDLE_SLACK_NS) {
+		c->host_base -= c->icount - IDLE_SLACK_NS - now;
+		now = c->icount - IDLE_SLACK_NS;
+	}
+	if (next != TIMER_NEVER && next <= now + IDLE_SLACK_NS) {
+		if (next > c->icount) {
+			c->idle_ns += next - c->icount;
+			c->icount = next;
+		}
+		return 0;
+	}
+	/* No timer armed: 1 ms, then look again. */
+	idle_wait(c, wake, next != TIMER_NEVER ? next - now : 1000000);
+	return 0;
+}
+
+
+/* --- single step -------------------------------------------------------- */
+
+/* After an instruction that began with RFLAGS.TF set: the single-step
+ * trap, #DB with DR6.BS, RIP of the next instruction on the handler's
+ * stack (SDM Vol. 3 §18.3.1.4).  MOV SS holds it until after the next
+ * instruction (§6.8.3).  INT n, INT3, INTO and INT1 clear TF and take
+ * no trap (§18.3.1.4); a faulting instruction never gets here. */
+void cpu_single_step_deliver(struct cpu *c)
+{
+	c->db_pending = false;
+	c->db_now = false;
+	c->halted = false;
+	c->dr6 |= DR6_BS;
+	c->next_rip = c->rip;
+	cpu_deliver(c, EXC_DB, false, 0, false);
+}
+
+void cpu_single_step_trap(struct cpu *c, bool tf)
+{
+	if (c->mov_ss) {
+		c->db_pending = tf || c->db_pending;
+		return;
+	}
+	cpu_single_step_deliver(c);
+}
+
+void cpu_tf_from_result(struct cpu *c)
+{
+	c->tf_result = true;
+	c->db_now = (c->rflags & RFLAGS_TF) != 0;
+	if (c->db_now)
+		c->next_check = 0;
+}
