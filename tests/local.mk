@@ -34,7 +34,8 @@ check-nested: rax-static$(EXEEXT) guest guest-l1
 # the gdb suite's kvm-intel sessions (tests/py/test_gdb_linux.py -k
 # intel, about 10 minutes, so not in make check).
 # Built without KVM, both are a SKIP that says so.
-EXTRA_DIST += tests/intel/run.py tests/intel/intel.sh tests/guest/intel.sh
+EXTRA_DIST += tests/intel/run.py tests/intel/intel.sh tests/guest/intel.sh \
+	tests/guest/nested-bochs.txt
 TESTS += tests/intel/intel.sh tests/guest/intel.sh
 CLEANFILES += intel-console.log intel-bochs.log intel-guest-console.log
 check-kvm-intel: rax$(EXEEXT) rax-static$(EXEEXT) guest guest-l1
