@@ -32,7 +32,7 @@ check-nested: rax-static$(EXEEXT) guest guest-l1
 # programs there (tests/guest/intel.sh), about 35 to 55 s each, are part
 # of make check like tests/nested's; `make check-kvm-intel` runs both and
 # the gdb suite's kvm-intel sessions (tests/py/test_gdb_linux.py -k
-# intel, about 10 minutes, so not in make check).
+# intel: 10 to 15 minutes in all, measured, so not in make check).
 # Built without KVM, both are a SKIP that says so.
 EXTRA_DIST += tests/intel/run.py tests/intel/intel.sh tests/guest/intel.sh \
 	tests/guest/nested-bochs.txt

@@ -258,8 +258,14 @@ class Bochs:
                  f"{bochs} -q -f bochsrc -rc dbg.rc", "/dev/null"],
                 cwd=tmp, stdin=subprocess.DEVNULL, stdout=out,
                 stderr=subprocess.STDOUT)
-        self.com1 = self.accept(s1, "COM1")
-        self.com2 = self.accept(s2, "COM2")
+        self.com1 = self.com2 = None
+        try:
+            self.com1 = self.accept(s1, "COM1")
+            self.com2 = self.accept(s2, "COM2")
+        except Fail:
+            s2.close()
+            self.stop()
+            raise
         self.console = pexpect.fdpexpect.fdspawn(
             self.com1.fileno(), encoding="utf-8", codec_errors="replace",
             timeout=WALL_GUARD)
@@ -329,7 +335,8 @@ class Bochs:
             self.proc.wait(10)
         for s in (self.com1, self.com2):
             try:
-                s.close()
+                if s:
+                    s.close()
             except OSError:
                 pass
 
