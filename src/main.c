@@ -282,6 +282,7 @@ int main(int argc, char **argv)
 			   " or a known symbol" :
 			   " (symbols need --symbols VMLINUX)");
 
+	m->ncpus = 1;
 	m->debug_io = o.debug_io;
 	m->rtc_fixed = o.rtc_fixed;
 	m->rtc_base = o.rtc_base;
@@ -297,7 +298,8 @@ int main(int argc, char **argv)
 
 	lc.kernel = o.kernel;
 	lc.initrd = o.initrd;
-	lc.cmdline = o.cmdline ? o.cmdline : DEFAULT_CMDLINE;
+	lc.cmdline = o.cmdline;
+	lc.default_cmdline = DEFAULT_CMDLINE;
 	lc.host_decompress = o.decompress == DECOMP_HOST ||
 		(o.decompress == DECOMP_AUTO && m->ops != KVM_OPS);
 	if (ld_load(m, &lc, &li, &e))

@@ -495,11 +495,30 @@ static void reset_fpu(struct cpu *c)
 	c->fx[FX_MXCSR + 5] = 0xff;
 }
 
+/* Exception and interrupt delivery are modelled for long mode only
+ * (cpu_deliver), so a guest the loader starts in protected mode outside
+ * it (a Multiboot kernel: 32-bit, paging off) is refused here rather
+ * than run until its first event.  (An all-zero start, real mode, is
+ * what tests that set their own state through set_regs() begin with.) */
+static int check_start_mode(const struct rax_regs *r, struct rax_err *e)
+{
+	if ((r->efer & EFER_LMA) || !(r->cr0 & CR0_PE))
+		return 0;
+	return rax_errf(e, -ENOTSUP, "emulator: the guest starts in %s "
+			"(a Multiboot kernel?); the interpreter lacks 32-bit "
+			"protected mode and runs only 64-bit long mode",
+			r->seg[S_CS].db ? "32-bit protected mode" :
+			"16-bit protected mode");
+}
+
 static int cpu_init(struct machine *m, struct rax_err *e)
 {
 	struct cpu *c;
 	int ret;
 
+	ret = check_start_mode(&m->boot_regs, e);
+	if (ret)
+		return ret;
 	c = aligned_alloc(64, (sizeof(*c) + 63) & ~(size_t)63);
 	if (!c)
 		return rax_errf(e, -ENOMEM, "emulator: out of memory");

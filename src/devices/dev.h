@@ -22,7 +22,9 @@ struct machine;
 	X(port92)    /* port92.c: fast A20 and reset */              \
 	X(debugexit) /* debugexit.c: isa-debug-exit at 0xf4 */       \
 	X(debugcon)  /* debugcon.c: Bochs/QEMU debug console 0xe9 */ \
-	X(post)      /* post.c: POST code / io-delay port 0x80 */
+	X(post)      /* post.c: POST code / io-delay port 0x80 */    \
+	X(fwcfg)     /* fwcfg.c: QEMU fw_cfg at 0x510-0x511 */       \
+	X(testdev)   /* testdev.c: QEMU pc-testdev for test guests */
 
 #define DEV_DECLARE(n)                                                  \
 	int dev_##n##_init(struct machine *m, void **state,             \

@@ -10,13 +10,16 @@ librax_a_SOURCES += src/devices/devices.c src/devices/devices.h \
 	src/devices/port92.c \
 	src/devices/debugexit.c \
 	src/devices/debugcon.c \
-	src/devices/post.c
+	src/devices/post.c \
+	src/devices/fwcfg.c \
+	src/devices/testdev.c
 
 # Unit tests of the devices, driven through machine_pio() on a fake
 # machine whose engine records interrupt lines.
 noinst_HEADERS += tests/unit/fake_machine.h
 DEV_TESTS = tests/unit/test_uart tests/unit/test_console \
-	tests/unit/test_rtc tests/unit/test_pci tests/unit/test_board
+	tests/unit/test_rtc tests/unit/test_pci tests/unit/test_board \
+	tests/unit/test_qemudev
 check_PROGRAMS += $(DEV_TESTS)
 TESTS += $(DEV_TESTS)
 tests_unit_test_uart_SOURCES = tests/unit/test_uart.c
@@ -34,3 +37,6 @@ tests_unit_test_pci_LDADD = librax.a $(LIBS)
 tests_unit_test_board_SOURCES = tests/unit/test_board.c
 tests_unit_test_board_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
 tests_unit_test_board_LDADD = librax.a $(LIBS)
+tests_unit_test_qemudev_SOURCES = tests/unit/test_qemudev.c
+tests_unit_test_qemudev_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
+tests_unit_test_qemudev_LDADD = librax.a $(LIBS)

@@ -24,8 +24,8 @@ _Static_assert(((LD_KERNEL_VIRT >> 39) & 511) == 511 &&
 	       ((LD_KERNEL_VIRT >> 30) & 511) == 510,
 	       "the kernel map starts at PML4[511], PDPT[510]");
 
-/* Flat 4 GiB segments; code is 64-bit (L=1, D=0: SDM Vol. 3 §5.2.1). */
-static struct rax_seg flat_seg(uint16_t sel, uint8_t type, uint8_t l,
+/* Flat 4 GiB segments; 64-bit code has L=1, D=0 (SDM Vol. 3 §5.2.1). */
+struct rax_seg ld_flat_seg(uint16_t sel, uint8_t type, uint8_t l,
 			       uint8_t db)
 {
 	struct rax_seg s = {
@@ -47,7 +47,7 @@ static struct rax_seg tss_seg(void)
 }
 
 /* The low 8 bytes of a descriptor (SDM Vol. 3 §3.4.5, Figure 3-8). */
-static uint64_t seg_desc(const struct rax_seg *s)
+uint64_t ld_seg_desc(const struct rax_seg *s)
 {
 	uint32_t lim = s->g ? s->limit >> 12 : s->limit;
 
@@ -66,16 +66,16 @@ static uint64_t seg_desc(const struct rax_seg *s)
 
 static int write_gdt_tss(struct guest_mem *gm)
 {
-	struct rax_seg cs = flat_seg(LD_SEL_CS, 0xb, 1, 0);
-	struct rax_seg ds = flat_seg(LD_SEL_DS, 0x3, 0, 1);
+	struct rax_seg cs = ld_flat_seg(LD_SEL_CS, 0xb, 1, 0);
+	struct rax_seg ds = ld_flat_seg(LD_SEL_DS, 0x3, 0, 1);
 	struct rax_seg tr = tss_seg();
 	uint64_t gdt[LD_GDT_SIZE / 8] = { 0 };
 	uint8_t tss[LD_TSS_SIZE] = { 0 };
 	uint16_t iomap = LD_TSS_SIZE; /* no I/O bitmap (SDM Vol. 3 §7.7) */
 
-	gdt[LD_SEL_CS / 8] = seg_desc(&cs);
-	gdt[LD_SEL_DS / 8] = seg_desc(&ds);
-	gdt[LD_SEL_TSS / 8] = seg_desc(&tr);
+	gdt[LD_SEL_CS / 8] = ld_seg_desc(&cs);
+	gdt[LD_SEL_DS / 8] = ld_seg_desc(&ds);
+	gdt[LD_SEL_TSS / 8] = ld_seg_desc(&tr);
 	gdt[LD_SEL_TSS / 8 + 1] = tr.base >> 32; /* 16-byte system desc. */
 	memcpy(tss + 0x66, &iomap, sizeof(iomap));
 	if (gm_write(gm, LD_GDT, gdt, sizeof(gdt)) ||
@@ -123,7 +123,7 @@ int ld_write_boot_tables(struct guest_mem *gm)
 
 void ld_boot_regs(struct rax_regs *r, uint64_t entry, uint64_t zero_page)
 {
-	struct rax_seg ds = flat_seg(LD_SEL_DS, 0x3, 0, 1);
+	struct rax_seg ds = ld_flat_seg(LD_SEL_DS, 0x3, 0, 1);
 	unsigned i;
 
 	memset(r, 0, sizeof(*r));
@@ -133,7 +133,7 @@ void ld_boot_regs(struct rax_regs *r, uint64_t entry, uint64_t zero_page)
 	r->rflags = RFLAGS_FIXED; /* IF = 0 */
 	for (i = 0; i < 6; i++)
 		r->seg[i] = ds;
-	r->seg[S_CS] = flat_seg(LD_SEL_CS, 0xb, 1, 0);
+	r->seg[S_CS] = ld_flat_seg(LD_SEL_CS, 0xb, 1, 0);
 	r->ldt.type = 0x2; /* LDT, selector 0, unusable */
 	r->ldt.unusable = 1;
 	r->tr = tss_seg();

@@ -18,6 +18,10 @@ static int check_ehdr(const struct ld_image *img, const Elf64_Ehdr *eh,
 {
 	uint64_t ph_end;
 
+	if (eh->e_ident[EI_CLASS] == ELFCLASS32)
+		return rax_errf(e, -ENOEXEC, "%s: not an x86-64 ELF64 kernel: "
+				"a 32-bit ELF without a Multiboot header in "
+				"its first 8 KiB", img->path);
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64 ||
 	    eh->e_ident[EI_DATA] != ELFDATA2LSB || eh->e_machine != EM_X86_64)
 		return rax_errf(e, -ENOEXEC, "%s: not an x86-64 ELF64 "

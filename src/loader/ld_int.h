@@ -21,6 +21,19 @@
  *   0x100000           bzImage protected-mode code (64-bit entry +0x200);
  *                      ELF segments go to their p_paddr (>= 1 MiB)
  *   below min(initrd_addr_max, top of low RAM), page-aligned: initrd
+ *
+ * A multiboot kernel (multiboot.c) starts in 32-bit protected mode
+ * without paging, so only some of these areas are written for it:
+ *
+ *   0x001000           GDT: 0x08 code32, 0x10 data, 0x18 32-bit TSS
+ *   0x001100           the 104-byte TSS TR points at
+ *   0x010000           Multiboot information (EBX), then at +0x100 its
+ *                      memory map, +0x200 the module list, +0x300 the
+ *                      boot loader's name
+ *   0x020000-0x02ffff  the command line, then the module's string
+ *   0x0f0000           MP floating pointer, then the MP config table
+ *   anywhere else the image says, outside those areas and the BIOS area;
+ *   the module (--initrd) page-aligned after the image and 1 MiB
  */
 #ifndef RAX_LOADER_LD_INT_H
 #define RAX_LOADER_LD_INT_H
@@ -30,6 +43,7 @@
 
 #include "err.h"
 #include "loader/bootparam.h"
+#include "loader/loader.h"
 #include "mem.h"
 #include "regs.h"
 
@@ -49,6 +63,15 @@
 #define LD_MPTABLE 0xf0000ull
 #define LD_HIGH_START 0x100000ull
 #define LD_KERNEL LD_HIGH_START
+
+#define LD_MB_INFO LD_ZERO_PAGE
+#define LD_MB_MMAP (LD_MB_INFO + 0x100)
+#define LD_MB_MODS (LD_MB_INFO + 0x200)
+#define LD_MB_NAME (LD_MB_INFO + 0x300)
+#define LD_MB_SEL_CS 0x08
+#define LD_MB_SEL_DS 0x10
+#define LD_MB_SEL_TSS 0x18
+#define LD_MB_GDT_SIZE 0x20
 
 #define LD_SEL_CS 0x10           /* __BOOT_CS (boot.rst, 64-bit protocol) */
 #define LD_SEL_DS 0x18           /* __BOOT_DS */
@@ -79,6 +102,9 @@ _Static_assert(LD_STACK_TOP < LD_ZERO_PAGE, "stack below the zero page");
 _Static_assert(LD_ZERO_PAGE + 0x1000 <= LD_CMDLINE, "zero page, cmdline");
 _Static_assert(LD_CMDLINE + LD_CMDLINE_MAX <= LD_BIOS_START,
 	       "command line below the BIOS area");
+_Static_assert(LD_GDT + LD_MB_GDT_SIZE <= LD_TSS, "multiboot GDT, TSS");
+_Static_assert(LD_MB_NAME + 0x100 <= LD_MB_INFO + 0x1000,
+	       "the Multiboot information fits in one page");
 _Static_assert(LD_BIOS_START <= LD_MPTABLE && LD_MPTABLE < LD_HIGH_START,
 	       "the MP table is in the reserved BIOS area");
 
@@ -125,10 +151,35 @@ int ld_decompress(const struct ld_image *in, uint8_t *out, size_t cap,
 	__attribute__((warn_unused_result));
 
 /* boot64.c: GDT, TSS and page tables in guest memory; the registers
- * for the 64-bit boot protocol. */
+ * for the 64-bit boot protocol.  ld_flat_seg() is a flat 4 GiB segment
+ * (base 0, G=1) and ld_seg_desc() the low 8 bytes of its descriptor. */
 int ld_write_boot_tables(struct guest_mem *gm)
 	__attribute__((warn_unused_result));
 void ld_boot_regs(struct rax_regs *r, uint64_t entry, uint64_t zero_page);
+struct rax_seg ld_flat_seg(uint16_t sel, uint8_t type, uint8_t l,
+			   uint8_t db);
+uint64_t ld_seg_desc(const struct rax_seg *s);
+
+/* loader.c: opens a regular, non-empty file (`what` names it in
+ * messages) and reads all of it. */
+int ld_open_regular(const char *path, const char *what, int *fd,
+		    uint64_t *size, struct rax_err *e)
+	__attribute__((warn_unused_result));
+int ld_read_all(int fd, uint8_t *dst, uint64_t size)
+	__attribute__((warn_unused_result));
+
+/* multiboot.c: ld_mb_find() returns 1 and the header (zero past the end
+ * of the file) with its file offset when the first 8 KiB of img hold a
+ * Multiboot v1 header whose checksum is right, else 0.  ld_mb_load()
+ * loads such an image, the module (c->initrd), the information
+ * structure and the MP table, and sets m->boot_regs. */
+struct mb_header;
+int ld_mb_find(const struct ld_image *img, struct mb_header *h,
+	       size_t *off);
+int ld_mb_load(struct machine *m, const struct ld_config *c,
+	       const struct ld_image *img, const struct mb_header *h,
+	       size_t off, struct ld_info *info, struct rax_err *e)
+	__attribute__((warn_unused_result));
 
 /* zeropage.c: the e820 map (returns the entry count) and the initrd
  * placement rule. */

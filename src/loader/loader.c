@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "loader/multiboot.h"
 #include "log.h"
 #include "machine.h"
 
@@ -20,8 +21,8 @@
  * real-mode code, minus 0x200.  Unused on the 64-bit entry. */
 #define LD_HEAP_END 0xfe00
 
-static int open_regular(const char *path, const char *what, int *fd,
-			uint64_t *size, struct rax_err *e)
+int ld_open_regular(const char *path, const char *what, int *fd,
+		    uint64_t *size, struct rax_err *e)
 {
 	struct stat st;
 	int ret;
@@ -59,7 +60,7 @@ static int map_kernel(const char *path, struct ld_image *img,
 	void *p;
 	int fd, ret;
 
-	ret = open_regular(path, "kernel", &fd, &size, e);
+	ret = ld_open_regular(path, "kernel", &fd, &size, e);
 	if (ret)
 		return ret;
 	p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -220,15 +221,16 @@ static int load_kernel(struct machine *m, const struct ld_config *c,
 		return load_vmlinux(m, img, zp, info, e);
 	if (ld_is_bzimage(img))
 		return load_bzimage(m, c, img, zp, info, e);
-	return rax_errf(e, -ENOEXEC, "%s: not a bzImage or ELF kernel",
-			img->path);
+	return rax_errf(e, -ENOEXEC, "%s: not a bzImage or ELF kernel, and "
+			"no Multiboot header in its first 8 KiB", img->path);
 }
 
 /* cmdline_size excludes the terminating NUL (boot.rst). */
 static int load_cmdline(struct machine *m, const struct ld_config *c,
 			struct bp_boot_params *zp, struct rax_err *e)
 {
-	const char *cl = c->cmdline ? c->cmdline : "";
+	const char *cl = c->cmdline ? c->cmdline :
+			 c->default_cmdline ? c->default_cmdline : "";
 	size_t len = strlen(cl);
 	uint64_t max = zp->hdr.cmdline_size ? zp->hdr.cmdline_size : 255;
 
@@ -244,7 +246,7 @@ static int load_cmdline(struct machine *m, const struct ld_config *c,
 	return 0;
 }
 
-static int read_all(int fd, uint8_t *dst, uint64_t size)
+int ld_read_all(int fd, uint8_t *dst, uint64_t size)
 {
 	uint64_t done = 0;
 	ssize_t n;
@@ -288,13 +290,13 @@ static int load_initrd(struct machine *m, const char *path,
 	uint64_t size, addr;
 	int fd, ret;
 
-	ret = open_regular(path, "initrd", &fd, &size, e);
+	ret = ld_open_regular(path, "initrd", &fd, &size, e);
 	if (ret)
 		return ret;
 	ret = place_initrd(m, path, size, zp, info, &addr, e);
 	if (ret)
 		goto out_close;
-	ret = read_all(fd, gm_ptr(&m->mem, addr, size), size);
+	ret = ld_read_all(fd, gm_ptr(&m->mem, addr, size), size);
 	if (ret) {
 		ret = rax_errf(e, ret, "%s: cannot read the initrd: %s", path,
 			       strerror(-ret));
@@ -337,31 +339,47 @@ static int finish(struct machine *m, struct bp_boot_params *zp,
 	return 0;
 }
 
-int ld_load(struct machine *m, const struct ld_config *c, struct ld_info *info,
-	    struct rax_err *e)
+/* A Linux kernel: bzImage or vmlinux ELF, the command line, the initrd,
+ * the zero page and the boot tables. */
+static int load_linux(struct machine *m, const struct ld_config *c,
+		      const struct ld_image *img, struct ld_info *info,
+		      struct rax_err *e)
 {
 	struct bp_boot_params *zp;
-	struct ld_image img;
 	int ret;
 
-	memset(info, 0, sizeof(*info));
-	if (!c->kernel)
-		return rax_errf(e, -EINVAL, "no kernel given");
 	zp = calloc(1, sizeof(*zp));
 	if (!zp)
 		return rax_errf(e, -ENOMEM, "out of memory");
-	ret = map_kernel(c->kernel, &img, e);
-	if (ret)
-		goto out_free;
-	ret = load_kernel(m, c, &img, zp, info, e);
+	ret = load_kernel(m, c, img, zp, info, e);
 	if (!ret)
 		ret = load_cmdline(m, c, zp, e);
 	if (!ret && c->initrd)
 		ret = load_initrd(m, c->initrd, zp, info, e);
 	if (!ret)
 		ret = finish(m, zp, info, e);
-	munmap((void *)img.p, img.size);
-out_free:
 	free(zp);
+	return ret;
+}
+
+int ld_load(struct machine *m, const struct ld_config *c, struct ld_info *info,
+	    struct rax_err *e)
+{
+	struct mb_header mbh;
+	struct ld_image img;
+	size_t mb_off;
+	int ret;
+
+	memset(info, 0, sizeof(*info));
+	if (!c->kernel)
+		return rax_errf(e, -EINVAL, "no kernel given");
+	ret = map_kernel(c->kernel, &img, e);
+	if (ret)
+		return ret;
+	if (!ld_is_bzimage(&img) && ld_mb_find(&img, &mbh, &mb_off))
+		ret = ld_mb_load(m, c, &img, &mbh, mb_off, info, e);
+	else
+		ret = load_linux(m, c, &img, info, e);
+	munmap((void *)img.p, img.size);
 	return ret;
 }

@@ -1,11 +1,14 @@
 /* Kernel loading: the Linux x86 boot protocol for bzImage
  * (Documentation/arch/x86/boot.rst), vmlinux ELF, host-side payload
- * decompression, and the firmware tables Linux reads (e820, MP table).
+ * decompression, the firmware tables Linux reads (e820, MP table), and
+ * Multiboot v1 kernels.
  *
- * ld_load() fills guest RAM and m->boot_regs: the vCPU starts in 64-bit
- * mode at the kernel's 64-bit entry with RSI = the zero page, on boot page
+ * ld_load() fills guest RAM and m->boot_regs.  A Linux kernel starts in
+ * 64-bit mode at its 64-bit entry with RSI = the zero page, on boot page
  * tables that identity-map low memory and map the kernel at
- * 0xffffffff80000000. */
+ * 0xffffffff80000000.  A Multiboot kernel starts as the Multiboot
+ * specification says: 32-bit protected mode, paging off, EAX =
+ * 0x2badb002, EBX = the information structure (multiboot.c). */
 #ifndef RAX_LOADER_H
 #define RAX_LOADER_H
 
@@ -21,9 +24,11 @@ struct machine;
 struct ld_config {
 	const char *kernel;   /* path to bzImage or vmlinux ELF */
 	const char *initrd;   /* path or NULL */
-	const char *cmdline;  /* NULL: "" */
+	const char *cmdline;  /* NULL: default_cmdline for Linux, none for
+				 a Multiboot kernel */
 	bool host_decompress; /* bzImage: decompress the payload on the host
 				 and enter the kernel proper directly */
+	const char *default_cmdline; /* NULL: "" */
 };
 
 /* What was loaded, for logs, the gdb server and tests. */
@@ -35,6 +40,8 @@ struct ld_info {
 	uint64_t cmdline;      /* command line */
 	uint16_t protocol;     /* boot protocol version, 0 for ELF */
 	bool elf;              /* loaded as ELF (vmlinux or decompressed) */
+	bool multiboot;        /* a Multiboot kernel (boot_params: its
+				  information structure) */
 };
 
 /* Loads the kernel described by c into m.  Returns 0, or a negative errno

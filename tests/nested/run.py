@@ -7,6 +7,7 @@ or by hand, once `make guest guest-l1 rax-static` has run:
     srcdir=.. /usr/bin/python3 ../tests/nested/run.py [--rax ./rax-static]
         [--cmd 'rax --version'] [--gdb] [--interact] [--timeout S]
         [--cpu qemu64,+svm,+npt] [--guest-elf F.elf ... --guest-out DIR]
+        [--file F ...] [--mem MIB]
 Environment: RAX_STATIC (the static rax), RAX_NESTED_GUEST_DIR and
 RAX_NESTED_L1_DIR (use these folders instead of the cache's).
 
@@ -32,6 +33,10 @@ prints it between "RAX-GT-BEGIN name" and "RAX-GT-END name status"; the
 harness writes DIR/name.out (carriage returns dropped) and
 DIR/name.status, and exits 0 when every program ran (tests/guest/
 nested.sh compares the outputs with the .expect files).
+
+--file F (repeatable) copies F into L1's /files, for a --cmd to use
+(tests/kut/run.py puts kvm-unit-tests images and its script there);
+--mem sets L1's RAM (default 1024 MiB).
 """
 import argparse
 import os
@@ -130,6 +135,10 @@ def make_initrd(tmp, guest, l1, rax, opt):
         os.makedirs(os.path.join(root, "gt"))
         for f in opt.guest_elf:
             shutil.copy(f, os.path.join(root, "gt"))
+    if opt.file:
+        os.makedirs(os.path.join(root, "files"))
+        for f in opt.file:
+            shutil.copy(f, os.path.join(root, "files"))
     for f in ("bzImage", "initramfs.cpio.gz"):
         shutil.copy(os.path.join(guest, f), os.path.join(root, "guest", f))
     # The symbols stay on the host side; rax only needs the loadable image.
@@ -163,13 +172,13 @@ def host_tsc_khz():
     return 2000000
 
 
-def qemu_argv(qemu, l1, initrd, sock, cpu, append):
+def qemu_argv(qemu, l1, initrd, sock, cpu, append, mem=1024):
     """L1 cannot calibrate its TSC against the PIT under a loaded TCG host
     ("tsc: Unable to calibrate against PIT"); with tsc_khz 0, KVM's vCPU
     loops on its clock-update request and never enters the guest (KVM_RUN
     hangs with RIP unchanged).  So L1 is told the TSC rate."""
     tsc = f"tsc_early_khz={host_tsc_khz()} tsc=reliable"
-    return [qemu, "-accel", "tcg", "-cpu", cpu, "-m", "1024",
+    return [qemu, "-accel", "tcg", "-cpu", cpu, "-m", str(mem),
             "-nographic", "-no-reboot",
             "-serial", "mon:stdio",
             "-serial", f"unix:{sock},server=on,wait=off",
@@ -280,6 +289,10 @@ def main():
     ap.add_argument("--guest-out", default="nested-guest",
                     help="folder for the programs' NAME.out and "
                     "NAME.status")
+    ap.add_argument("--file", action="append", default=[],
+                    help="a file to copy into L1's /files (repeat it)")
+    ap.add_argument("--mem", type=int, default=1024,
+                    help="L1's RAM in MiB (default 1024)")
     ap.add_argument("--timeout", type=float, default=300,
                     help="seconds for each boot step (default 300)")
     opt = ap.parse_args()
@@ -291,7 +304,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="rax-nested-") as tmp:
         initrd = make_initrd(tmp, guest, l1, rax, opt)
         sock = os.path.join(tmp, "ttyS1.sock")
-        argv = qemu_argv(qemu, l1, initrd, sock, opt.cpu, opt.append)
+        argv = qemu_argv(qemu, l1, initrd, sock, opt.cpu, opt.append,
+                         opt.mem)
         print("nested: " + " ".join(argv))
         if opt.gdb:
             print(f"nested: L1 ttyS1 (rax --gdb) is {sock}: "

@@ -214,7 +214,7 @@ static uint8_t *make_bzimage(const struct bz_opts *o, const void *payload,
 static int load(const char *kernel, const char *initrd, const char *cmdline,
 		bool host, struct ld_info *li, struct rax_err *e)
 {
-	struct ld_config c = { kernel, initrd, cmdline, host };
+	struct ld_config c = { kernel, initrd, cmdline, host, NULL };
 
 	e->msg[0] = 0;
 	return ld_load(&m, &c, li, e);
