@@ -369,7 +369,8 @@ def boot(tmp, cmd, rax=None, model=MODEL, ticks=DEFAULT_TICKS, megs=1024,
     of tests/guest programs, tests/nested's loop that runs each on KVM
     instead); files go to tmp, Bochs's log to logdir (default tmp)."""
     nr, bochs_bin, guest, l1, rax = prerequisites(rax)
-    nopt = argparse.Namespace(cmd=cmd, gdb=False, guest_elf=guest_elf)
+    nopt = argparse.Namespace(cmd=cmd, gdb=False, guest_elf=guest_elf,
+                              file=None)
     initrd = nr.make_initrd(tmp, guest, l1, rax, nopt)
     iso = make_iso(tmp, l1, initrd, (L1_APPEND + " " + append).strip())
     return Bochs(bochs_bin, tmp, iso, model, ticks, megs, logdir or tmp)

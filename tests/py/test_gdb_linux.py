@@ -291,7 +291,8 @@ class NestedSession(Session):
         self.procs, self.dir = procs, guest
         self.timeout = NESTED_TIMEOUT
         opt = types.SimpleNamespace(cmd=self.L1_CMD, gdb=False,
-                                    guest_elf=None, guest_out=None)
+                                    guest_elf=None, guest_out=None,
+                                    file=None)
         initrd = nr.make_initrd(str(tmp_path), guest, l1, static, opt)
         self.addr = os.path.join(str(tmp_path), "ttyS1.sock")
         argv = self.qemu_argv(nr, qemu, l1, initrd)
