@@ -178,18 +178,52 @@ reboot -f
 EOF
 }
 
+# The script busybox udhcpc runs by default (Debian's busybox looks for
+# /etc/udhcpc/default.script): configures the interface, the default
+# route and /etc/resolv.conf from the lease (with rax --net user:
+# 10.0.2.15, router 10.0.2.2, DNS 10.0.2.3).
+udhcpc_script() {
+	cat <<'EOF'
+#!/bin/sh
+# udhcpc calls this with $1 = deconfig, bound, renew or nak and the
+# lease in the environment ($interface, $ip, $subnet, $router, $dns).
+case $1 in
+deconfig)
+	ifconfig "$interface" 0.0.0.0 up
+	;;
+bound|renew)
+	ifconfig "$interface" "$ip" netmask "${subnet:-255.255.255.0}" up
+	if [ -n "$router" ]; then
+		while route del default dev "$interface" 2>/dev/null; do :; done
+		for r in $router; do
+			route add default gw "$r" dev "$interface"
+		done
+	fi
+	: >/etc/resolv.conf
+	for d in $dns; do
+		echo "nameserver $d" >>/etc/resolv.conf
+	done
+	;;
+esac
+exit 0
+EOF
+}
+
 build_initramfs() {
 	local tmp=$1 name=$2 init=$3 applet
 	cc -O2 -o "$tmp/gen_init_cpio" "$src/usr/gen_init_cpio.c"
 	$init >"$tmp/init"
+	udhcpc_script >"$tmp/udhcpc.script"
 	{
 		for d in /dev /proc /sys /tmp /root /bin /sbin /usr /usr/bin \
-			/usr/sbin /etc; do
+			/usr/sbin /etc /etc/udhcpc; do
 			echo "dir $d 0755 0 0"
 		done
 		echo "nod /dev/console 0600 0 0 c 5 1"
 		echo "file /bin/busybox /bin/busybox 0755 0 0"
 		echo "file /init $tmp/init 0755 0 0"
+		echo "file /etc/udhcpc/default.script $tmp/udhcpc.script" \
+			"0755 0 0"
 		for applet in $(/bin/busybox --list-full); do
 			[ "$applet" = bin/busybox ] && continue
 			echo "slink /$applet /bin/busybox 0777 0 0"
@@ -216,7 +250,8 @@ if [ $mode = guest ]; then
 else
 	build_initramfs "$tmp" initramfs-base.cpio.gz l1_init
 fi
-rm -f "$tmp/gen_init_cpio" "$tmp/cpio_list" "$tmp/init"
+rm -f "$tmp/gen_init_cpio" "$tmp/cpio_list" "$tmp/init" \
+	"$tmp/udhcpc.script"
 touch "$tmp/.complete"
 chmod 755 "$tmp"
 rm -rf "$out"

@@ -28,8 +28,10 @@ guest-l1:
 	$(SHELL) $(srcdir)/examples/build-guest.sh --l1
 
 # rax linked with -static, to run inside the L1 initramfs (tests/nested).
+# Without the user-mode network: there is no static libslirp to link.
 CLEANFILES += rax-static$(EXEEXT)
+RAX_STATIC_OBJECTS = $(filter-out %slirp.$(OBJEXT),$(rax_OBJECTS))
 rax-static$(EXEEXT): $(rax_OBJECTS) $(rax_DEPENDENCIES)
-	$(AM_V_CCLD)$(LINK) -static $(rax_OBJECTS) $(rax_LDADD) $(LIBS)
+	$(AM_V_CCLD)$(LINK) -static $(RAX_STATIC_OBJECTS) librax.a $(LIBS)
 
 .PHONY: guest guest-l1

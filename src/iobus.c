@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <string.h>
 
 int iobus_register(struct io_bus *b, uint64_t base, uint64_t len,
 		   io_handler fn, void *opaque, const char *name)
@@ -21,6 +22,19 @@ int iobus_register(struct io_bus *b, uint64_t base, uint64_t len,
 	b->r[i] = (struct io_range){ base, len, fn, opaque, name };
 	b->n++;
 	return 0;
+}
+
+int iobus_unregister(struct io_bus *b, uint64_t base, io_handler fn)
+{
+	for (int i = 0; i < b->n; i++) {
+		if (b->r[i].base == base && b->r[i].fn == fn) {
+			memmove(&b->r[i], &b->r[i + 1],
+				(size_t)(b->n - i - 1) * sizeof(b->r[0]));
+			b->n--;
+			return 0;
+		}
+	}
+	return -ENOENT;
 }
 
 const struct io_range *iobus_find(const struct io_bus *b, uint64_t addr)

@@ -33,6 +33,10 @@ int iobus_register(struct io_bus *b, uint64_t base, uint64_t len,
 		   io_handler fn, void *opaque, const char *name)
 	__attribute__((warn_unused_result));
 
+/* Releases the range at `base` claimed with handler fn (PCI BARs move
+ * when the guest reprograms them).  Returns 0 or -ENOENT. */
+int iobus_unregister(struct io_bus *b, uint64_t base, io_handler fn);
+
 /* The range claiming addr, or NULL. */
 const struct io_range *iobus_find(const struct io_bus *b, uint64_t addr);
 

@@ -1,6 +1,7 @@
 /* The machine: see machine.h. */
 #include "machine.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -64,6 +65,39 @@ void machine_set_irq(struct machine *m, unsigned gsi, int level)
 	rax_log(LOG_TRACE, irq, "gsi %u -> %d", gsi, level);
 	if (m->ops && m->ops->set_irq)
 		m->ops->set_irq(m, gsi, level);
+}
+
+void machine_msi(struct machine *m, uint64_t addr, uint32_t data)
+{
+	rax_log(LOG_TRACE, irq, "msi %#llx data %#x",
+		(unsigned long long)addr, data);
+	if (m->ops && m->ops->msi)
+		m->ops->msi(m, addr, data);
+	else
+		rax_log(LOG_WARN, irq, "msi %#llx data %#x: the engine "
+			"cannot deliver MSIs", (unsigned long long)addr, data);
+}
+
+void machine_mem_written(struct machine *m, uint64_t gpa, uint64_t len)
+{
+	if (m->ops && m->ops->mem_written)
+		m->ops->mem_written(m, gpa, len);
+}
+
+int machine_ioeventfd(struct machine *m, uint64_t gpa, unsigned len, int fd,
+		      bool assign)
+{
+	if (!m->ops || !m->ops->ioeventfd)
+		return -EOPNOTSUPP;
+	return m->ops->ioeventfd(m, gpa, len, fd, assign);
+}
+
+int machine_irqfd_msi(struct machine *m, int fd, uint64_t addr,
+		      uint32_t data, bool assign)
+{
+	if (!m->ops || !m->ops->irqfd_msi)
+		return -EOPNOTSUPP;
+	return m->ops->irqfd_msi(m, fd, addr, data, assign);
 }
 
 static void request_exit(struct machine *m, int status, int sig,

@@ -23,6 +23,7 @@ enum rax_exit {
 
 struct dev_state;
 struct console;
+struct virtio_host;
 struct symtab;
 
 struct machine {
@@ -46,6 +47,9 @@ struct machine {
 	bool host_clock;           /* --clock host (the interpreter reads
 				      it; KVM always runs on host time) */
 	struct dev_state *devs;    /* src/devices */
+	/* --disk, --net, --rng: opened by main(), made devices by the
+	 * board (src/devices/virtio/virtio.h); NULL for none. */
+	const struct virtio_host *virtio;
 	struct console *con;       /* the terminal, or NULL */
 
 	/* Exit requests from devices (debug-exit, i8042 reset), the
@@ -67,6 +71,22 @@ bool machine_mmio(struct machine *m, uint64_t gpa, bool is_write, void *data,
 
 /* Raise or lower a device interrupt line (GSI). Thread-safe. */
 void machine_set_irq(struct machine *m, unsigned gsi, int level);
+
+/* Device DMA and message-signalled interrupts (vcpu.h, the optional
+ * operations).  Thread-safe.
+ * machine_msi(): the MSI (addr, data); dropped (logged) when the engine
+ * has no MSI delivery.
+ * machine_mem_written(): a device wrote guest RAM [gpa, gpa+len).
+ * machine_ioeventfd(), machine_irqfd_msi(): -EOPNOTSUPP when the engine
+ * lacks them; the device then takes its notifications through
+ * machine_mmio() on the vCPU thread and raises its interrupts with
+ * machine_msi(). */
+void machine_msi(struct machine *m, uint64_t addr, uint32_t data);
+void machine_mem_written(struct machine *m, uint64_t gpa, uint64_t len);
+int machine_ioeventfd(struct machine *m, uint64_t gpa, unsigned len, int fd,
+		      bool assign);
+int machine_irqfd_msi(struct machine *m, int fd, uint64_t addr,
+		      uint32_t data, bool assign);
 
 /* Ask the run loop to stop and rax to exit with `status`; the first
  * request wins.  Thread-safe. */

@@ -13,6 +13,7 @@
 
 #include "console.h"
 #include "devices/devices.h"
+#include "devices/virtio/virtio.h"
 #include "err.h"
 #include "guest.h"
 #include "loader/loader.h"
@@ -32,6 +33,7 @@
 
 static struct machine machine;
 static struct symtab syms;
+static struct virtio_host virtio_host;
 
 static int __attribute__((format(printf, 2, 3)))
 die(int status, const char *fmt, ...)
@@ -290,6 +292,14 @@ int main(int argc, char **argv)
 	if (ret)
 		return die(RAX_EXIT_USAGE, "--mem: cannot map guest memory: %s",
 			   strerror(-ret));
+	/* --disk, --net, before any engine is probed: a malformed --net or
+	 * a missing libslirp is a usage error, an unusable image or port is
+	 * bad input. */
+	ret = virtio_host_open(&virtio_host, &o, &e);
+	if (ret)
+		return die(ret == -EINVAL || ret == -ENOSYS ? RAX_EXIT_USAGE :
+			   RAX_EXIT_INPUT, "%s", e.msg);
+	m->virtio = &virtio_host;
 	/* Bad input is reported before a missing engine: load first. */
 	m->ops = choose_engine(o.backend, &engine_err);
 
@@ -350,9 +360,11 @@ int main(int argc, char **argv)
 		m->ops->print_stats(m);
 	if (gdb)
 		rsp_close(gdb);
-	m->ops->destroy(m);
-	sym_free(&syms);
+	/* Devices first: their threads may still signal the engine. */
 	dev_exit_all(m);
+	m->ops->destroy(m);
+	virtio_host_close(&virtio_host);
+	sym_free(&syms);
 	gm_destroy(&m->mem);
 	if (m->exit_signal)
 		die_of_signal(m->exit_signal);

@@ -36,6 +36,13 @@ const char opt_usage[] =
 "      --rtc-base WHEN     the CMOS clock's start: now (default), UTC seconds\n"
 "                          or YYYY-MM-DDTHH:MM:SS (UTC); a fixed base makes\n"
 "                          emulator boots repeat to the instruction\n"
+"      --disk FILE[,ro]    a raw disk image on virtio-blk; again for more\n"
+"                          (the guest's vda, vdb, ...); ,ro: read-only\n"
+"      --net user[,hostfwd=tcp:[HOSTADDR]:PORT-[GUESTADDR]:GPORT]\n"
+"                          user-mode network on virtio-net (guest 10.0.2.15\n"
+"                          by DHCP, host 10.0.2.2); forwards listen on\n"
+"                          127.0.0.1 unless HOSTADDR says otherwise\n"
+"      --rng               entropy from the host on virtio-rng\n"
 "  -h, --help              this text\n"
 "  -V, --version           version\n"
 "\n"
@@ -44,7 +51,7 @@ const char opt_usage[] =
 
 enum {
 	O_DECOMP = 256, O_LOG, O_DEBUG_IO, O_GDB_WAIT, O_TRACE, O_TRACE_FROM,
-	O_SYMBOLS, O_STATS, O_CLOCK, O_RTC_BASE,
+	O_SYMBOLS, O_STATS, O_CLOCK, O_RTC_BASE, O_DISK, O_NET, O_RNG,
 };
 
 static const struct option long_opts[] = {
@@ -65,6 +72,9 @@ static const struct option long_opts[] = {
 	{ "stats", no_argument, NULL, O_STATS },
 	{ "clock", required_argument, NULL, O_CLOCK },
 	{ "rtc-base", required_argument, NULL, O_RTC_BASE },
+	{ "disk", required_argument, NULL, O_DISK },
+	{ "net", required_argument, NULL, O_NET },
+	{ "rng", no_argument, NULL, O_RNG },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -103,6 +113,28 @@ static int parse_rtc_base(const char *s, struct rax_options *o)
 		return -EINVAL;
 	o->rtc_base = (int64_t)timegm(&tm);
 	o->rtc_fixed = true;
+	return 0;
+}
+
+/* --disk FILE[,ro]: a last ",ro" or ",rw" is the mode, anything else
+ * belongs to the file name (which may hold commas). */
+static int parse_disk(char *arg, struct rax_options *o, struct rax_err *e)
+{
+	struct opt_disk *d = &o->disk[o->ndisks];
+	char *comma = strrchr(arg, ',');
+
+	if (o->ndisks == OPT_MAX_DISKS)
+		return rax_errf(e, -EINVAL, "--disk %s: at most %d disks",
+				arg, OPT_MAX_DISKS);
+	d->ro = false;
+	if (comma && (!strcmp(comma, ",ro") || !strcmp(comma, ",rw"))) {
+		d->ro = comma[2] == 'o';
+		*comma = '\0';
+	}
+	if (!*arg)
+		return rax_errf(e, -EINVAL, "--disk: expected FILE[,ro]");
+	d->path = arg;
+	o->ndisks++;
 	return 0;
 }
 
@@ -172,6 +204,17 @@ int opt_parse(int argc, char **argv, struct rax_options *o, struct rax_err *e)
 						"now, UTC seconds or "
 						"YYYY-MM-DDTHH:MM:SS", optarg);
 			break;
+		case O_DISK:
+			if (parse_disk(optarg, o, e))
+				return -EINVAL;
+			break;
+		case O_NET:
+			if (o->net)
+				return rax_errf(e, -EINVAL, "--net: given twice "
+						"(one network only)");
+			o->net = optarg;
+			break;
+		case O_RNG: o->rng = true; break;
 		case 'h': o->help = true; break;
 		case 'V': o->version = true; break;
 		case ':':

@@ -12,6 +12,13 @@ enum decompress { DECOMP_AUTO, DECOMP_HOST, DECOMP_GUEST };
 enum trace_mode { TRACE_OFF, TRACE_INSN, TRACE_REGS };
 enum clock_mode { CLOCK_ICOUNT, CLOCK_HOST };
 
+/* --disk FILE[,ro] (src/devices/virtio). */
+#define OPT_MAX_DISKS 16
+struct opt_disk {
+	const char *path;
+	bool ro;
+};
+
 struct rax_options {
 	const char *kernel;   /* NULL: the default guest */
 	const char *initrd;
@@ -30,6 +37,10 @@ struct rax_options {
 	enum clock_mode clock;
 	bool rtc_fixed;       /* --rtc-base given as a date */
 	int64_t rtc_base;     /* its UTC seconds since the epoch */
+	struct opt_disk disk[OPT_MAX_DISKS]; /* in order: vda, vdb, ... */
+	unsigned ndisks;
+	const char *net;      /* --net: "user[,hostfwd=...]" */
+	bool rng;             /* --rng: virtio-rng */
 	bool help, version;
 };
 

@@ -78,6 +78,30 @@ struct vcpu_ops {
 	 * statistics printed by --stats. */
 	int (*set_trace)(struct machine *m, bool on);
 	void (*print_stats)(struct machine *m);
+
+	/* Optional operations for DMA-capable devices (src/devices/virtio);
+	 * call them through the machine_*() wrappers in machine.h, which
+	 * say what happens without them.  All thread-safe.
+	 *
+	 * msi: a message-signalled interrupt, the address/data pair a
+	 * device writes (PCI 3.0 §6.8.3; SDM Vol. 3 §10.11), to the local
+	 * APIC it names. */
+	void (*msi)(struct machine *m, uint64_t addr, uint32_t data);
+	/* mem_written: a device wrote guest RAM [gpa, gpa+len); an engine
+	 * that caches decoded instructions forgets those of that range
+	 * before the guest runs them. */
+	void (*mem_written)(struct machine *m, uint64_t gpa, uint64_t len);
+	/* ioeventfd: from now on a guest write of len (1, 2, 4 or 8) bytes
+	 * at gpa signals eventfd fd instead of reaching machine_mmio();
+	 * assign false undoes it.  Returns 0 or -errno. */
+	int (*ioeventfd)(struct machine *m, uint64_t gpa, unsigned len,
+			 int fd, bool assign);
+	/* irqfd_msi: from now on signalling eventfd fd delivers the MSI
+	 * (addr, data) inside the engine; called again for the same fd, it
+	 * changes the message; assign false releases it.  Returns 0 or
+	 * -errno. */
+	int (*irqfd_msi)(struct machine *m, int fd, uint64_t addr,
+			 uint32_t data, bool assign);
 };
 
 extern const struct vcpu_ops kvm_vcpu_ops;   /* src/kvm, when HAVE_KVM */

@@ -14,7 +14,7 @@ fail=0
 expect() {
 	what=$1 pattern=$2
 	shift 2
-	"$rax" "$@" >"$t/out" 2>"$t/err" </dev/null
+	$rax "$@" >"$t/out" 2>"$t/err" </dev/null
 	status=$?
 	if [ "$status" -ne 2 ] || ! grep -q -- "$pattern" "$t/err"; then
 		echo "FAIL: $what: status $status, stderr:"
@@ -105,5 +105,85 @@ dd if=/dev/zero bs=1 count=100 status=none >>"$t/elf32"
 expect "32-bit ELF" "$t/elf32: not an x86-64 ELF64 kernel" --kernel "$t/elf32"
 printf '\177ELF\002\001\001' >"$t/elfshort"
 expect "truncated ELF" "$t/elfshort: truncated ELF" --kernel "$t/elfshort"
+
+# --disk (src/devices/virtio): images are opened before the kernel.
+expect "missing disk image" "--disk $t/nodisk: No such file or directory" \
+	--kernel "$t/ok" --disk "$t/nodisk"
+expect "disk image is a directory" "--disk $t: is a directory" \
+	--kernel "$t/ok" --disk "$t"
+expect "empty disk image" "--disk $t/empty: smaller than one 512-byte sector" \
+	--kernel "$t/ok" --disk "$t/empty"
+truncate -s 1M "$t/disk"
+if command -v flock >/dev/null; then
+	# A second writer of an image in use (flock(1) holds it here).
+	flock -x "$t/disk" sh -c "'$rax' --kernel '$t/ok' --disk '$t/disk' \
+		>'$t/out' 2>'$t/err' </dev/null; echo \$? >'$t/status'"
+	if [ "$(cat "$t/status")" = 2 ] && [ "$(wc -l <"$t/err")" = 1 ] &&
+	   grep -q -- "--disk $t/disk: locked by another process" "$t/err"; then
+		echo "ok: locked disk image: $(cat "$t/err")"
+	else
+		echo "FAIL: locked disk image: status $(cat "$t/status"):"
+		sed 's/^/  /' "$t/err"
+		fail=1
+	fi
+fi
+# --net: a forward on a port in use is bad input (2); a malformed --net,
+# or --net in a rax built without libslirp, a usage error (1).
+# status WHAT STATUS PATTERN ARGS...: like expect, another status.
+status() {
+	what=$1 want=$2 pattern=$3
+	shift 3
+	$rax "$@" >"$t/out" 2>"$t/err" </dev/null
+	st=$?
+	if [ "$st" -ne "$want" ] || ! grep -q -- "$pattern" "$t/err" ||
+	   [ "$(wc -l <"$t/err")" -ne 1 ]; then
+		echo "FAIL: $what: status $st (expected $want), stderr:"
+		sed 's/^/  /' "$t/err"
+		fail=1
+	else
+		echo "ok: $what: $(cat "$t/err")"
+	fi
+}
+if $rax --kernel "$t/ok" --net user 2>&1 </dev/null |
+   grep -q "without libslirp"; then
+	status "--net without libslirp" 1 "built without libslirp" \
+		--kernel "$t/ok" --net user
+else
+	status "malformed --net" 1 "--net tap: expected user" \
+		--kernel "$t/ok" --net tap
+	status "malformed hostfwd" 1 "hostfwd=tcp:80-:80: expected" \
+		--kernel "$t/ok" --net user,hostfwd=tcp:80-:80
+	status "unknown --net parameter" 1 "unknown parameter 'foo=1'" \
+		--kernel "$t/ok" --net user,foo=1
+	# A port held by a listener this script starts (and kills, by PID).
+	"${PYTHON3:-/usr/bin/python3}" -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True); time.sleep(60)' >"$t/port" &
+	holder=$!
+	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		[ -s "$t/port" ] && break
+		sleep 0.5
+	done
+	port=$(cat "$t/port")
+	status "busy forward port" 2 "cannot listen on 127.0.0.1:$port" \
+		--kernel "$t/ok" --net "user,hostfwd=tcp::$port-:80"
+	kill "$holder"
+	wait "$holder" 2>/dev/null
+fi
+
+# No permission: root reads any file, so as root run rax as nobody
+# (setpriv, util-linux) on a folder nobody may enter.
+chmod 000 "$t/disk"
+chmod 755 "$t"
+if [ "$(id -u)" != 0 ]; then
+	expect "unreadable disk image" "--disk $t/disk: Permission denied" \
+		--kernel "$t/ok" --disk "$t/disk"
+else
+	rax_as_root=$rax
+	rax="setpriv --reuid=65534 --regid=65534 --clear-groups $(pwd)/rax"
+	expect "unreadable disk image" "--disk $t/disk: Permission denied" \
+		--kernel "$t/ok" --disk "$t/disk"
+	rax=$rax_as_root
+fi
 
 exit $fail

@@ -11,20 +11,28 @@ TESTS += tests/unit/test_core
 # Part of make check: skips (77) only when the guest or the L1 kernel is
 # not built (`make guest guest-l1`; tests/run-all.sh builds both).
 # `make check-nested` builds them first and runs it alone.
-EXTRA_DIST += tests/nested/run.py tests/nested/nested.sh
+EXTRA_DIST += tests/nested/run.py tests/nested/nested.sh \
+	tests/nested/virtio-disk.sh tests/nested/virtio-net.sh
 # tests/guest/nested.sh runs the tests/guest programs there (one more L1
-# boot, about 10 s).
-# Built without KVM, both are a SKIP that says so.
-TESTS += tests/nested/nested.sh tests/guest/nested.sh
+# boot, about 10 s); tests/nested/virtio-disk.sh and virtio-net.sh the
+# virtio devices (two more).  Built without KVM, they are a SKIP that
+# says so.
+TESTS += tests/nested/nested.sh tests/guest/nested.sh \
+	tests/nested/virtio-disk.sh tests/nested/virtio-net.sh
 if HAVE_KVM
 check_DATA = rax-static$(EXEEXT)
 endif
-CLEANFILES += nested-console.log nested-guest-console.log
+CLEANFILES += nested-console.log nested-guest-console.log \
+	nested-disk-console.log nested-net-console.log
 check-nested: rax-static$(EXEEXT) guest guest-l1
 	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
 	  $(PYTHON3) $(srcdir)/tests/nested/run.py
 	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
 	  $(PYTHON3) $(srcdir)/tests/guest/nested.py
+	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
+	  $(PYTHON3) $(srcdir)/tests/nested/run.py --disk
+	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
+	  RAX_DYNAMIC=./rax$(EXEEXT) $(PYTHON3) $(srcdir)/tests/nested/run.py --net
 .PHONY: check-nested
 
 # tests/intel: rax on real KVM on Intel VT-x, kvm_intel in an L1 Linux
@@ -51,6 +59,12 @@ check-kvm-intel: rax$(EXEEXT) rax-static$(EXEEXT) guest guest-l1
 # The interpreter boots the default guest to its shell (pytest).
 EXTRA_DIST += tests/py/test_boot.py tests/py/boot.sh tests/py/run-pytest.sh
 TESTS += tests/py/boot.sh
+
+# The default guest with virtio-blk (an ext4 root) and virtio-rng, and
+# with virtio-net, on the interpreter (pytest).
+EXTRA_DIST += tests/py/test_virtio.py tests/py/virtio.sh tests/py/rootfs.py \
+	tests/py/test_virtio_net.py tests/py/virtio-net.sh
+TESTS += tests/py/virtio.sh tests/py/virtio-net.sh
 
 # rax's process lifecycle: signals, gdb killed, rax killed under gdb.
 EXTRA_DIST += tests/py/test_lifecycle.py tests/py/lifecycle.sh

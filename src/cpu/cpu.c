@@ -131,7 +131,9 @@ static int cpu_run(struct machine *m, unsigned flags, struct vcpu_stop *stop,
 	/* After a debugger stop the guest's memory may have been written
 	 * behind the interpreter's back (gdb M packets): forget every
 	 * decoded instruction. */
-	if (c->last_stop != VCPU_STOP_KICK)
+	c->thread = pthread_self();
+	if (c->last_stop != VCPU_STOP_KICK ||
+	    atomic_exchange(&c->dma_code_write, false))
 		cpu_blocks_flush(c);
 	ret = run_loop(c, flags, stop, e);
 	c->last_stop = stop->reason;
@@ -408,6 +410,45 @@ static void cpu_set_irq(struct machine *m, unsigned gsi, int level)
 	}
 }
 
+static void cpu_msi(struct machine *m, uint64_t addr, uint32_t data)
+{
+	struct cpu *c = m->engine;
+
+	if (c && c->intc) {
+		intc_msi(c->intc, addr, data);
+		c->next_check = 0;
+		cpu_wake_idle(c);
+	}
+}
+
+/* Device DMA into guest RAM.  On the vCPU thread (a device working
+ * synchronously inside an MMIO write) the written pages drop their
+ * decoded blocks at once, as a store by the guest would.  Another thread
+ * (a device's I/O thread, host network input) must not touch the decode
+ * cache: when it wrote a page holding decoded code, every block is
+ * forgotten at the next event check (event.c).  The device publishes
+ * the data to the guest (a used-ring index) only after this returns, and
+ * the guest needs at least that one more instruction, after which the
+ * check runs (next_check = 0), to reach the new bytes. */
+static void cpu_mem_written(struct machine *m, uint64_t gpa, uint64_t len)
+{
+	struct cpu *c = m->engine;
+	bool here = c && pthread_equal(pthread_self(), c->thread);
+	uint64_t pa;
+
+	if (!c || !len)
+		return;
+	for (pa = gpa & ~0xfffull; pa < gpa + len; pa += 4096) {
+		if (here) {
+			cpu_code_write(c, pa, 1);
+		} else if (cpu_is_code_page(c, pa)) {
+			atomic_store(&c->dma_code_write, true);
+			c->next_check = 0;
+			return;
+		}
+	}
+}
+
 static int cpu_set_trace(struct machine *m, bool on)
 {
 	struct cpu *c = m->engine;
@@ -569,5 +610,7 @@ const struct vcpu_ops cpu_vcpu_ops = {
 	.clock_ns = cpu_clock_ns,
 	.set_trace = cpu_set_trace,
 	.print_stats = cpu_print_stats,
+	.msi = cpu_msi,
+	.mem_written = cpu_mem_written,
 };
 

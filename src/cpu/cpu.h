@@ -11,6 +11,7 @@
 #define RAX_CPU_CPU_H
 
 #include <setjmp.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -147,6 +148,11 @@ struct cpu {
 	_Atomic uint64_t next_check;
 	uint64_t shadow_end;      /* interrupts inhibited until icount */
 	atomic_bool kick;
+	/* A device thread wrote a page holding decoded code (cpu.c
+	 * cpu_mem_written): forget every decoded block at the next event
+	 * check, before the guest can run it. */
+	atomic_bool dma_code_write;
+	pthread_t thread;         /* the thread in run() */
 	/* --clock host: the guest's time is the host's (HLT sleeps in
 	 * idle_wait() until the next deadline or a cpu_wake_idle()). */
 	bool host_clock;
@@ -261,6 +267,9 @@ uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user);
 const uint8_t *cpu_fetch_ptr(struct cpu *c, uint64_t la, uint64_t *pa,
 			     unsigned *avail);
 void cpu_code_write(struct cpu *c, uint64_t pa, unsigned n);
+/* Does physical page pa hold decoded code?  (A racy read is harmless:
+ * marks are only set on the vCPU thread.) */
+bool cpu_is_code_page(const struct cpu *c, uint64_t pa);
 void cpu_mark_code(struct cpu *c, uint64_t pa);
 
 static inline bool cpu_user(const struct cpu *c)

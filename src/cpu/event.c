@@ -177,6 +177,11 @@ bool cpu_check_events(struct cpu *c)
 
 	if (timer_next(&m->timers) <= now)
 		timer_run(&m->timers, now);
+	/* A device thread wrote a page of decoded code (cpu.c
+	 * cpu_mem_written). */
+	if (atomic_load_explicit(&c->dma_code_write, memory_order_relaxed) &&
+	    atomic_exchange(&c->dma_code_write, false))
+		cpu_blocks_flush(c);
 	if (atomic_exchange(&c->kick, false) || atomic_load(&m->exit_requested)) {
 		schedule_check(c);
 		return true;

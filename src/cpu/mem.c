@@ -45,6 +45,13 @@ static int64_t code_index(const struct cpu *c, uint64_t pa)
 	return -1;
 }
 
+bool cpu_is_code_page(const struct cpu *c, uint64_t pa)
+{
+	int64_t i = code_index(c, pa);
+
+	return i >= 0 && c->code_page[i];
+}
+
 void cpu_mark_code(struct cpu *c, uint64_t pa)
 {
 	int64_t i = code_index(c, pa);

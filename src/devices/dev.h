@@ -24,7 +24,10 @@ struct machine;
 	X(debugcon)  /* debugcon.c: Bochs/QEMU debug console 0xe9 */ \
 	X(post)      /* post.c: POST code / io-delay port 0x80 */    \
 	X(fwcfg)     /* fwcfg.c: QEMU fw_cfg at 0x510-0x511 */       \
-	X(testdev)   /* testdev.c: QEMU pc-testdev for test guests */
+	X(testdev)   /* testdev.c: QEMU pc-testdev for test guests */ \
+	X(virtio_blk) /* virtio/blk.c: --disk, PCI slots from 1 */   \
+	X(virtio_net) /* virtio/net.c: --net */                      \
+	X(virtio_rng) /* virtio/rng.c: --rng */
 
 #define DEV_DECLARE(n)                                                  \
 	int dev_##n##_init(struct machine *m, void **state,             \

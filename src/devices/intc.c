@@ -342,6 +342,35 @@ void intc_set_irq(struct intc *ic, unsigned gsi, int level)
 	pthread_mutex_unlock(&ic->lock);
 }
 
+void intc_msi(struct intc *ic, uint64_t addr, uint32_t data)
+{
+	unsigned mode = (data >> 8) & 7;
+	bool logical = addr & (1u << 2), level = data & (1u << 15);
+
+	if ((addr >> 20) != 0xfee) {
+		rax_log(LOG_WARN, irq, "intc: MSI to %#llx is not an APIC "
+			"address", (unsigned long long)addr);
+		return;
+	}
+	pthread_mutex_lock(&ic->lock);
+	if (mode == DELMODE_NMI) {
+		if (lapic_match_dest(&ic->lapic, logical,
+				     (uint8_t)(addr >> 12)))
+			ic->lapic.nmi_req = true;
+	} else if (mode == DELMODE_FIXED || mode == DELMODE_LOWEST ||
+		   mode == DELMODE_EXTINT) {
+		/* §10.11.2: the trigger mode applies to fixed messages;
+		 * an edge message never sets the TMR. */
+		ioapic_deliver_cb(ic, (uint8_t)data, mode, level, logical,
+				  (uint8_t)(addr >> 12));
+	} else {
+		rax_log(LOG_WARN, irq, "intc: MSI delivery mode %u dropped",
+			mode);
+	}
+	update_pending(ic);
+	pthread_mutex_unlock(&ic->lock);
+}
+
 bool intc_pending(struct intc *ic)
 {
 	return atomic_load_explicit(&ic->pending, memory_order_acquire);

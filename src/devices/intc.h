@@ -37,6 +37,13 @@ void intc_destroy(struct intc *ic);
  * UART's). */
 void intc_set_irq(struct intc *ic, unsigned gsi, int level);
 
+/* A message-signalled interrupt (SDM Vol. 3 §10.11: address 0xfeeXXXXX
+ * with the destination in bits 19:12 and the mode in bit 2; data with
+ * the vector, delivery mode and trigger mode).  Fixed, lowest-priority,
+ * NMI and ExtINT messages are delivered; others, and addresses outside
+ * 0xfee00000-0xfeefffff, are dropped.  Thread-safe. */
+void intc_msi(struct intc *ic, uint64_t addr, uint32_t data);
+
 /* Cheap check, safe in the dispatch loop: may an interrupt be pending? */
 bool intc_pending(struct intc *ic);
 /* At an instruction boundary with RFLAGS.IF=1 and no interrupt shadow:

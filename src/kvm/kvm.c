@@ -198,6 +198,7 @@ static void kvm_destroy(struct machine *m)
 		close(k->vm_fd);
 	if (k->sys_fd >= 0)
 		close(k->sys_fd);
+	pthread_mutex_destroy(&k->irq_lock);
 	free(k);
 	m->engine = NULL;
 }
@@ -211,6 +212,7 @@ static int kvm_init(struct machine *m, struct rax_err *e)
 	if (!k)
 		return rax_errf(e, -ENOMEM, "kvm: out of memory");
 	k->vm_fd = k->vcpu_fd = -1;
+	kvm_irq_init(k);
 	m->engine = k;
 	k->sys_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (k->sys_fd < 0) {
@@ -505,4 +507,7 @@ const struct vcpu_ops kvm_vcpu_ops = {
 	.set_irq = kvm_set_irq,
 	.clock_ns = kvm_clock_ns,
 	.print_stats = kvm_print_stats,
+	.msi = kvm_msi,
+	.ioeventfd = kvm_ioeventfd,
+	.irqfd_msi = kvm_irqfd_msi,
 };

@@ -27,6 +27,14 @@ struct kvm_hwbp {
 	uint64_t addr, len;
 };
 
+/* An irqfd's MSI route (kvm_irq.c): GSI 24 + its index. */
+#define KVM_MAX_MSI_ROUTES 64
+struct kvm_msi_route {
+	int fd;                /* the irqfd, or -1: slot free */
+	uint64_t addr;
+	uint32_t data;
+};
+
 struct kvm_engine {
 	int sys_fd, vm_fd, vcpu_fd;
 	struct kvm_run *run;
@@ -40,6 +48,9 @@ struct kvm_engine {
 	struct kvm_hwbp hwbp[4];
 	bool step;             /* the guest-debug state last applied */
 	bool dbg_applied;
+
+	pthread_mutex_t irq_lock; /* msi_route and the GSI routing table */
+	struct kvm_msi_route msi_route[KVM_MAX_MSI_ROUTES];
 
 	uint64_t exits[KVM_EXIT_REASONS];
 	uint64_t first_run_ns; /* host time of the first KVM_RUN */
@@ -76,6 +87,14 @@ int kvm_swbp_refresh(struct machine *m);
 
 /* kvm.c: CPUID from KVM_GET_SUPPORTED_CPUID, for the VM and the self-test. */
 int kvm_setup_cpuid(int sys_fd, int vcpu_fd, struct rax_err *e);
+
+/* kvm_irq.c: the optional device operations of vcpu.h. */
+void kvm_irq_init(struct kvm_engine *k);
+void kvm_msi(struct machine *m, uint64_t addr, uint32_t data);
+int kvm_ioeventfd(struct machine *m, uint64_t gpa, unsigned len, int fd,
+		  bool assign);
+int kvm_irqfd_msi(struct machine *m, int fd, uint64_t addr, uint32_t data,
+		  bool assign);
 
 /* kvm_selftest.c */
 int kvm_selftest(struct rax_err *e);

@@ -1,16 +1,27 @@
 /* The MP table (Intel MultiProcessor Specification 1.4) Linux reads to
- * find its local APIC and IOAPIC: one BSP, one ISA bus, one IOAPIC, ISA
- * IRQ n wired to IOAPIC pin n (both engines route it so: no IRQ0 -> pin 2
- * override), ExtINT on LINT0 and NMI on LINT1 (virtual wire mode, §3.6.2.2).
- * Linux scans 0xf0000-0xfffff for the floating pointer (§4, "search in the
- * BIOS ROM address space"). */
+ * find its local APIC and IOAPIC: one BSP, PCI bus 0 and an ISA bus, one
+ * IOAPIC, ISA IRQ n wired to IOAPIC pin n (both engines route it so: no
+ * IRQ0 -> pin 2 override), INTA# of PCI slots 1-8 on IOAPIC pins 16-23
+ * (devices/pci.h, PCI_INTX_GSI), ExtINT on LINT0 and NMI on LINT1
+ * (virtual wire mode, §3.6.2.2).  Linux scans 0xf0000-0xfffff for the
+ * floating pointer (§4, "search in the BIOS ROM address space").
+ *
+ * Bus IDs: Linux matches a PCI device's bus number against the entries'
+ * source bus ID (IO_APIC_get_PCI_irq_vector()), so the PCI bus is 0 and
+ * the ISA bus follows it, as the spec recommends (§4.3.2: PCI buses
+ * first). */
 #include "loader/ld_int.h"
 #include "loader/mptable.h"
 
 #include <errno.h>
 #include <string.h>
 
-#define MP_ISA_BUS 0
+#include "devices/pci.h"
+
+#define MP_PCI_BUS 0
+#define MP_ISA_BUS 1
+/* §4.3.4, Table 4-10: PO = 11b active low, EL = 11b level. */
+#define MP_PCI_FLAGS 0x0f
 
 uint8_t ld_checksum(const void *p, size_t len)
 {
@@ -24,13 +35,14 @@ uint8_t ld_checksum(const void *p, size_t len)
 
 struct mp_entries {
 	struct mp_processor cpu;
-	struct mp_bus bus;
+	struct mp_bus pci, isa;
 	struct mp_ioapic ioapic;
 	struct mp_intr irq[LD_ISA_IRQS];
+	struct mp_intr pci_irq[PCI_INTX_SLOTS];
 	struct mp_intr lint[2];
 } __attribute__((packed));
 
-#define MP_ENTRY_COUNT (3 + LD_ISA_IRQS + 2)
+#define MP_ENTRY_COUNT (4 + LD_ISA_IRQS + PCI_INTX_SLOTS + 2)
 
 static void fill_entries(struct mp_entries *t)
 {
@@ -43,8 +55,10 @@ static void fill_entries(struct mp_entries *t)
 		.signature = 0x600,        /* family 6 */
 		.feature_flags = 0x201,    /* FPU, APIC (CPUID.1:EDX) */
 	};
-	t->bus = (struct mp_bus){ .type = MP_BUS, .bus_id = MP_ISA_BUS };
-	memcpy(t->bus.bus_type, "ISA   ", 6);
+	t->pci = (struct mp_bus){ .type = MP_BUS, .bus_id = MP_PCI_BUS };
+	memcpy(t->pci.bus_type, "PCI   ", 6);
+	t->isa = (struct mp_bus){ .type = MP_BUS, .bus_id = MP_ISA_BUS };
+	memcpy(t->isa.bus_type, "ISA   ", 6);
 	t->ioapic = (struct mp_ioapic){
 		.type = MP_IOAPIC, .id = LD_IOAPIC_ID,
 		.version = LD_IOAPIC_VERSION, .flags = MP_IOAPIC_EN,
@@ -55,6 +69,17 @@ static void fill_entries(struct mp_entries *t)
 			.type = MP_IOINTR, .irq_type = MP_INT,
 			.src_bus = MP_ISA_BUS, .src_irq = (uint8_t)i,
 			.dst_apic = LD_IOAPIC_ID, .dst_pin = (uint8_t)i,
+		};
+	/* A PCI source bus IRQ is the device number in bits 6:2 and the
+	 * pin (0 = INTA#) in bits 1:0 (how Linux reads it in
+	 * IO_APIC_get_PCI_irq_vector(), arch/x86/kernel/apic/io_apic.c). */
+	for (i = 0; i < PCI_INTX_SLOTS; i++)
+		t->pci_irq[i] = (struct mp_intr){
+			.type = MP_IOINTR, .irq_type = MP_INT,
+			.flags = MP_PCI_FLAGS, .src_bus = MP_PCI_BUS,
+			.src_irq = (uint8_t)((i + 1) << 2),
+			.dst_apic = LD_IOAPIC_ID,
+			.dst_pin = (uint8_t)PCI_INTX_GSI(i + 1),
 		};
 	t->lint[0] = (struct mp_intr){
 		.type = MP_LINTR, .irq_type = MP_EXTINT,

@@ -7,7 +7,7 @@ or by hand, once `make guest guest-l1 rax-static` has run:
     srcdir=.. /usr/bin/python3 ../tests/nested/run.py [--rax ./rax-static]
         [--cmd 'rax --version'] [--gdb] [--interact] [--timeout S]
         [--cpu qemu64,+svm,+npt] [--guest-elf F.elf ... --guest-out DIR]
-        [--file F ...] [--mem MIB]
+        [--file F ...] [--mem MIB] [--disk] [--net] [--rax-net ./rax]
 Environment: RAX_STATIC (the static rax), RAX_NESTED_GUEST_DIR and
 RAX_NESTED_L1_DIR (use these folders instead of the cache's).
 
@@ -21,11 +21,32 @@ then prints "RAX-L1-EXIT <status>" and reboots (QEMU has -no-reboot).
 L1's ttyS1 is a unix socket in the temporary folder, for `rax --gdb
 /dev/ttyS1` (--gdb prints the socket path and keeps L1 alive).
 
+Both check that rax took the queues' notifications through ioeventfds
+and raised MSI-X vector 1 through an irqfd (rax --log info,dev).
+
+With --disk, the guest boots from a root file system on virtio-blk
+instead (tests/py/rootfs.py: ext4 made by mke2fs -d): QEMU gives L1 the
+image as its /dev/vda (-drive if=virtio), and rax --backend kvm in L1
+gives that block device to the guest as its /dev/vda.  The guest writes
+a file, syncs, remounts / read-only and reboots; L1 syncs; after QEMU
+exits the host checks the image with e2fsck -fn and reads the file back
+with debugfs.
+
+With --net (alone or with --disk), L1 is the host of the user-mode
+network: it runs busybox httpd on its 127.0.0.1:8080, and rax with --net
+user,hostfwd=tcp:127.0.0.1:8081-:80.  rax-static has no libslirp
+(Debian ships no static library), so L1 gets the dynamically linked rax
+(--rax-net, default ./rax) with the shared libraries ldd names.  The
+guest runs udhcpc (10.0.2.15), fetches L1's page from 10.0.2.2:8080 and
+starts httpd on port 80; a loop in L1 fetches that page through the
+forward and prints it ("RAX-L1-FWD ...").
+
 The default check: /dev/kvm exists in L1, `rax --version` runs, `rax
 --backend kvm` prints RAX-GUEST-READY, `echo $((6*7))` answers 42, and
 `reboot -f` in the guest ends rax with status 0.  Exit status: 0 pass,
 1 fail, 77 skip (guest, L1 or rax-static not built, or no QEMU).
-The whole console goes to nested-console.log in the current folder.
+The whole console goes to nested-console.log in the current folder
+(nested-disk-console.log with --disk, nested-net-console.log with --net).
 
 With --guest-elf (tests/guest programs), L1 instead runs each ELF with
 `rax --backend kvm --kernel F.elf --mem 64M`, its output to a file, and
@@ -52,6 +73,11 @@ import pexpect
 
 SKIP = 77
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "py"))
+sys.dont_write_bytecode = True  # keep the source tree clean
+import rootfs  # noqa: E402
+
+DISK_CMDLINE = "console=ttyS0 nokaslr reboot=k root=/dev/vda rw init=/init"
 
 
 class Fail(Exception):
@@ -119,9 +145,45 @@ def l1_cmd(opt):
                        "  " + DRAIN + "done\n")
     if opt.cmd:
         return head + opt.cmd + "\n"
+    if opt.disk or opt.net:
+        return head + virtio_cmd(opt)
     gdb = " --gdb /dev/ttyS1" if opt.gdb else ""
     return (head + "rax --version || exit 125\n"
             f"exec rax --backend kvm{gdb}\n")
+
+
+def virtio_cmd(opt):
+    """L1's script for --disk and --net."""
+    rax = "/rax-net" if opt.net else "rax"
+    cmd = rax + " --version || exit 125\n"
+    args = " --backend kvm --log info,dev"
+    if opt.disk:
+        args += (" --kernel /guest/bzImage --disk /dev/vda "
+                 f"--cmdline '{DISK_CMDLINE}'")
+    if opt.net:
+        cmd += ("ifconfig lo 127.0.0.1 up\n"
+                f"mkdir -p /www && echo {opt.l1_token} > /www/hello.txt\n"
+                "httpd -p 127.0.0.1:8080 -h /www\n"
+                "(for i in $(seq 900); do\n"
+                "  wget -q -O /tmp/fwd http://127.0.0.1:8081/index.html "
+                "2>/dev/null && break; sleep 1\n"
+                "done; echo \"RAX-L1-FWD $(cat /tmp/fwd)\") &\n")
+        args += " --net user,hostfwd=tcp:127.0.0.1:8081-:80"
+    # L1's page cache holds what rax wrote to /dev/vda: sync it to
+    # QEMU's disk before L1 reboots.
+    return cmd + rax + args + "\ns=$?\nsync\nexit $s\n"
+
+
+def copy_dynamic(exe, root, name):
+    """exe as root/name, with the shared libraries ldd lists at their
+    own paths under root."""
+    shutil.copy(exe, os.path.join(root, name))
+    out = subprocess.run(["ldd", exe], check=True, capture_output=True,
+                         text=True).stdout
+    for lib in re.findall(r"(/\S+) \(0x", out):
+        dst = os.path.join(root, lib.lstrip("/"))
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copy(lib, dst)  # follows symlinks: the file itself
 
 
 def make_initrd(tmp, guest, l1, rax, opt):
@@ -131,6 +193,8 @@ def make_initrd(tmp, guest, l1, rax, opt):
     root = os.path.join(tmp, "root")
     os.makedirs(os.path.join(root, "guest"))
     shutil.copy(rax, os.path.join(root, "rax"))
+    if opt.net:
+        copy_dynamic(opt.rax_net, root, "rax-net")
     if opt.guest_elf:
         os.makedirs(os.path.join(root, "gt"))
         for f in opt.guest_elf:
@@ -172,18 +236,21 @@ def host_tsc_khz():
     return 2000000
 
 
-def qemu_argv(qemu, l1, initrd, sock, cpu, append, mem=1024):
+def qemu_argv(qemu, l1, initrd, sock, cpu, append, mem=1024,
+              disk=None):
     """L1 cannot calibrate its TSC against the PIT under a loaded TCG host
     ("tsc: Unable to calibrate against PIT"); with tsc_khz 0, KVM's vCPU
     loops on its clock-update request and never enters the guest (KVM_RUN
     hangs with RIP unchanged).  So L1 is told the TSC rate."""
     tsc = f"tsc_early_khz={host_tsc_khz()} tsc=reliable"
+    drive = ["-drive", f"file={disk},if=virtio,format=raw"] if disk else []
     return [qemu, "-accel", "tcg", "-cpu", cpu, "-m", str(mem),
             "-nographic", "-no-reboot",
             "-serial", "mon:stdio",
             "-serial", f"unix:{sock},server=on,wait=off",
             "-kernel", os.path.join(l1, "bzImage"), "-initrd", initrd,
-            "-append", f"console=ttyS0 nokaslr panic=-1 {tsc} {append}"]
+            "-append", f"console=ttyS0 nokaslr panic=-1 {tsc} {append}",
+            *drive]
 
 
 def expect(child, what, timeout, why):
@@ -239,6 +306,71 @@ def check(child, opt, t0):
     print(f"nested: rax exited 0 at {time.monotonic() - t0:.1f} s")
 
 
+def guest_cmd(child, cmd, expect_re, why, timeout=300):
+    """Types cmd in the guest; waits for expect_re, then the prompt."""
+    child.send(cmd + "\r")
+    m = expect(child, expect_re, timeout, why)
+    expect(child, "~ # ", 120, f"no prompt after: {cmd}")
+    return m
+
+
+def check_virtio(child, opt, t0):
+    """--disk: the guest on a virtio-blk root writes a file; --net: DHCP,
+    a fetch from L1 and a forward from L1 to the guest."""
+    expect(child, "RAX-L1-INIT", opt.timeout, "L1 did not reach its /init")
+    ready = rootfs.MARKER + r" /dev/root / ext4 (\S+) 0 0" if opt.disk \
+        else "RAX-GUEST-READY"
+    i = child.expect([ready, r"RAX-L1-EXIT (\d+)", pexpect.TIMEOUT,
+                      pexpect.EOF], timeout=opt.timeout)
+    if i == 1:
+        raise Fail(f"rax exited with status {child.match[1]} before the "
+                   "guest was ready")
+    if i >= 2:
+        raise Fail(f"the guest was not ready within {opt.timeout} s")
+    if opt.disk and not child.match.group(1).startswith("rw"):
+        raise Fail(f"root mounted {child.match.group(1)}, expected rw")
+    print(f"nested: guest ready at {time.monotonic() - t0:.1f} s")
+    expect(child, "~ # ", 120, "no shell prompt in the guest")
+    if opt.disk:
+        guest_cmd(child, f"echo {opt.token} > /root/hello.txt && sync && "
+                  "echo w''rote", r"\nwrote\r*\n", "the guest could not "
+                  "write to its root")
+    if opt.net:
+        guest_cmd(child, "udhcpc -i eth0 -n -q -t 5",
+                  r"lease of 10\.0\.2\.15 obtained", "no DHCP lease")
+        guest_cmd(child, "wget -q -O - http://10.0.2.2:8080/hello.txt",
+                  "\n" + opt.l1_token, "the guest could not fetch L1's "
+                  "page from 10.0.2.2")
+        guest_cmd(child, f"mkdir -p /www && echo {opt.token} > "
+                  "/www/index.html && httpd -p 80 -h /www && echo s''erving",
+                  r"\nserving", "httpd did not start in the guest")
+        expect(child, "RAX-L1-FWD " + opt.token, 300, "L1 could not fetch "
+               "the guest's page through the forward")
+        print(f"nested: network checks done at "
+              f"{time.monotonic() - t0:.1f} s")
+    if opt.disk:
+        guest_cmd(child, "mount -o remount,ro / && echo r''emounted",
+                  r"\nremounted", "remounting / read-only failed")
+    child.send("reboot -f\r")
+    status = rax_exit(child, 120)
+    if status:
+        raise Fail(f"rax exited with status {status} after reboot -f")
+
+
+def check_eventfds(log, opt):
+    """On KVM the queues' notifications went through ioeventfds and MSI-X
+    vector 1 (the first queue's) through an irqfd: rax --log info,dev
+    says so on the console."""
+    log.flush()
+    with open(log.name, errors="replace") as f:
+        text = f.read()
+    for dev, used in (("virtio-blk", opt.disk), ("virtio-net", opt.net)):
+        for what in ("notifications through ioeventfds",
+                     "MSI-X vector 1 through an irqfd"):
+            if used and f"{dev}: {what}" not in text:
+                raise Fail(f"rax did not report '{dev}: {what}'")
+
+
 def guest_programs(child, opt):
     """Collect each tests/guest program's output into opt.guest_out."""
     expect(child, "RAX-L1-INIT", opt.timeout, "L1 did not boot")
@@ -269,6 +401,17 @@ def stop(child, wait):
     child.close(force=True)
 
 
+def net_unusable(rax):
+    """Why `rax` cannot give L1 a --net (None when it can)."""
+    if not os.access(rax, os.X_OK) or not shutil.which("ldd"):
+        return f"{rax} (dynamically linked) or ldd is missing"
+    r = subprocess.run([rax, "--kernel", "/nonexistent", "--net", "user"],
+                       capture_output=True, text=True)
+    if "without libslirp" in r.stderr:
+        return f"{rax} was built without libslirp (libslirp-dev)"
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rax", help="static rax (default $RAX_STATIC or "
@@ -293,6 +436,15 @@ def main():
                     help="a file to copy into L1's /files (repeat it)")
     ap.add_argument("--mem", type=int, default=1024,
                     help="L1's RAM in MiB (default 1024)")
+    ap.add_argument("--disk", action="store_true",
+                    help="boot the guest from an ext4 root on virtio-blk "
+                    "and check the image on the host afterwards")
+    ap.add_argument("--net", action="store_true",
+                    help="the user-mode network, L1 as its host")
+    ap.add_argument("--rax-net", default=os.environ.get("RAX_DYNAMIC",
+                                                        "./rax"),
+                    help="the dynamically linked rax for --net "
+                    "(default $RAX_DYNAMIC or ./rax)")
     ap.add_argument("--timeout", type=float, default=300,
                     help="seconds for each boot step (default 300)")
     opt = ap.parse_args()
@@ -300,12 +452,24 @@ def main():
     signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit(1))
     guest, l1, rax, qemu = find_inputs(opt)
 
+    if opt.disk and rootfs.missing_tools():
+        skip("missing " + ", ".join(rootfs.missing_tools()) +
+             " (apt-get install e2fsprogs busybox-static)")
+    if opt.net:
+        why = net_unusable(opt.rax_net)
+        if why:
+            skip(why)
+    opt.token = f"from-the-guest-{os.getpid()}-{int(time.time())}"
+    opt.l1_token = f"from-l1-{os.getpid()}"
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="rax-nested-") as tmp:
         initrd = make_initrd(tmp, guest, l1, rax, opt)
         sock = os.path.join(tmp, "ttyS1.sock")
+        image = os.path.join(tmp, "rootfs.img") if opt.disk else None
+        if image:
+            rootfs.build(image)
         argv = qemu_argv(qemu, l1, initrd, sock, opt.cpu, opt.append,
-                         opt.mem)
+                         opt.mem, image)
         print("nested: " + " ".join(argv))
         if opt.gdb:
             print(f"nested: L1 ttyS1 (rax --gdb) is {sock}: "
@@ -313,7 +477,9 @@ def main():
         child = pexpect.spawn(argv[0], argv[1:], encoding="utf-8",
                               codec_errors="replace", timeout=opt.timeout,
                               dimensions=(50, 200))
-        child.logfile_read = open("nested-console.log", "w")
+        parts = [x for x in ("disk", "net") if getattr(opt, x)]
+        child.logfile_read = open("-".join(["nested", *parts, "console.log"]),
+                                  "w")
         wait = 0
         try:
             if opt.interact or opt.gdb:
@@ -325,6 +491,21 @@ def main():
                 print(f"nested: guest programs done in "
                       f"{time.monotonic() - t0:.1f} s")
                 wait = 30
+                return 0
+            if opt.disk or opt.net:
+                check_virtio(child, opt, t0)
+                stop(child, 60)  # QEMU exits after L1's reboot
+                check_eventfds(child.logfile_read, opt)
+                if opt.disk:
+                    status, out = rootfs.fsck(image)
+                    if status:
+                        raise Fail(f"e2fsck -fn found problems:\n{out}")
+                    got = rootfs.cat(image, "/root/hello.txt")
+                    if got != opt.token + "\n":
+                        raise Fail(f"debugfs read {got!r} from "
+                                   "/root/hello.txt")
+                    print("nested: e2fsck clean, debugfs finds the file")
+                print(f"nested: PASS in {time.monotonic() - t0:.1f} s")
                 return 0
             if opt.cmd:
                 expect(child, "RAX-L1-INIT", opt.timeout, "L1 did not boot")

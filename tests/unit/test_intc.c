@@ -599,6 +599,37 @@ static void irqs_may_be_raised_from_another_thread(void)
 	teardown();
 }
 
+/* SDM Vol. 3 §10.11: address 0xfee, destination ID in bits 19:12,
+ * bit 2 logical; data: vector, delivery mode in bits 10:8. */
+static void msi_messages_reach_the_lapic_they_name(void)
+{
+	setup();
+	apic_enable();
+	intc_msi(ic, 0xfee00000, 0x0045);        /* fixed, APIC 0 */
+	CHECK(irr_bit(0x45));
+	CHECK_EQ(intc_ack(ic), 0x45);
+	CHECK(isr_bit(0x45));
+	wr32(APIC + 0xb0, 0);                    /* EOI */
+	intc_msi(ic, 0xfee01000, 0x0046);        /* APIC 1: not us */
+	CHECK(!irr_bit(0x46));
+	intc_msi(ic, 0xfec00000, 0x0047);        /* not an APIC address */
+	CHECK(!irr_bit(0x47));
+	intc_msi(ic, 0xfeeff000, 0x0048);        /* broadcast 0xff */
+	CHECK(irr_bit(0x48));
+	CHECK_EQ(intc_ack(ic), 0x48);
+	wr32(APIC + 0xb0, 0);
+	wr32(APIC + 0xe0, 0xffffffff);           /* flat model */
+	wr32(APIC + 0xd0, 0x01000000);           /* logical ID bit 0 */
+	intc_msi(ic, 0xfee01004, 0x0049);        /* logical, mask 1 */
+	CHECK(irr_bit(0x49));
+	CHECK_EQ(intc_ack(ic), 0x49);
+	wr32(APIC + 0xb0, 0);
+	intc_msi(ic, 0xfee00000, 0x0400);        /* NMI */
+	CHECK(intc_take_nmi(ic));
+	CHECK(!intc_pending(ic));
+	teardown();
+}
+
 int main(void)
 {
 	pic_init_sequence_maps_irqs_to_vectors_until_eoi();
@@ -615,5 +646,6 @@ int main(void)
 	pic_rotation_commands_reorder_priorities();
 	apic_base_msr_relocates_and_disables_the_apic();
 	irqs_may_be_raised_from_another_thread();
+	msi_messages_reach_the_lapic_they_name();
 	return test_summary("test_intc");
 }

@@ -897,10 +897,11 @@ static const uint8_t *find_mpf(void)
 	return NULL;
 }
 
-static void mp_table_has_valid_checksums_and_identity_isa_routing(void)
+static void mp_table_has_valid_checksums_isa_and_pci_routing(void)
 {
 	const uint8_t *mpf, *cfg, *p;
 	unsigned i, count, irqs = 0, lints = 0, cpus = 0, ioapics = 0;
+	unsigned buses = 0, pci_irqs = 0;
 
 	machine_fresh(64 * MiB);
 	CHECK_EQ(ld_write_mptable(&m.mem, LD_MPTABLE), 0);
@@ -927,8 +928,10 @@ static void mp_table_has_valid_checksums_and_identity_isa_routing(void)
 			cpus++;
 			p += 20;
 			break;
-		case MP_BUS:
-			CHECK(!memcmp(p + 2, "ISA   ", 6));
+		case MP_BUS: /* PCI bus 0, then the ISA bus */
+			CHECK(!memcmp(p + 2, buses ? "ISA   " : "PCI   ", 6));
+			CHECK_EQ(p[1], buses);
+			buses++;
 			p += 8;
 			break;
 		case MP_IOAPIC:
@@ -938,8 +941,17 @@ static void mp_table_has_valid_checksums_and_identity_isa_routing(void)
 			p += 8;
 			break;
 		case MP_IOINTR:
+			if (p[4] == 0) { /* PCI: INTA# of slot s on pin 15+s */
+				pci_irqs++;
+				CHECK(p[1] == MP_INT && p[6] == 1 &&
+				      get16(p + 2) == 0x0f &&
+				      p[5] == pci_irqs << 2 &&
+				      p[7] == 15 + pci_irqs);
+				p += 8;
+				break;
+			}
 			CHECK(p[1] == MP_INT && p[5] == p[7] && p[6] == 1 &&
-			      p[5] == irqs);
+			      p[4] == 1 && p[5] == irqs);
 			irqs++;
 			p += 8;
 			break;
@@ -958,6 +970,8 @@ static void mp_table_has_valid_checksums_and_identity_isa_routing(void)
 	CHECK_EQ(cpus, 1);
 	CHECK_EQ(ioapics, 1);
 	CHECK_EQ(irqs, 16);
+	CHECK_EQ(pci_irqs, 8);
+	CHECK_EQ(buses, 2);
 	CHECK_EQ(lints, 2);
 }
 
@@ -1182,7 +1196,7 @@ int main(int argc, char **argv)
 		host_decompression_handles_raw_gzip_xz_zstd_and_lz4();
 		corrupt_and_unsupported_payloads_fail_with_a_message();
 		initrd_goes_high_page_aligned_below_initrd_addr_max();
-		mp_table_has_valid_checksums_and_identity_isa_routing();
+		mp_table_has_valid_checksums_isa_and_pci_routing();
 		bad_files_give_negative_errno_and_a_message();
 		mutated_images_never_crash_the_parsers();
 		mutated_payloads_never_crash_the_decoders();

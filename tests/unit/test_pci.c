@@ -102,6 +102,35 @@ static void another_function_can_be_attached(void)
 	fake_machine_free(m);
 }
 
+/* §6.7: the list starts at 0x34 and each next pointer is dword
+ * aligned; a capability that does not fit is refused. */
+static void capabilities_chain_until_the_space_is_full(void)
+{
+	struct pci_func f;
+	uint8_t cap[64] = { 0x09 };
+	unsigned off, n = 0, prev = 0;
+
+	pci_func_init(&f, 0x1af4, 0x1000, 0, 0x020000);
+	CHECK(!(f.cfg[PCI_STATUS] & 0x10));
+	while ((off = pci_add_cap(&f, cap, 18)) != 0) {
+		CHECK(off >= 0x40 && !(off & 3) && off + 18 <= 256);
+		if (prev)
+			CHECK_EQ(f.cfg[prev + 1], off);
+		else
+			CHECK_EQ(f.cfg[PCI_CAP_PTR], off);
+		prev = off;
+		n++;
+	}
+	CHECK_EQ(n, 9); /* 0x40, 0x54, ... 0xe0 */
+	CHECK_EQ(f.cfg[prev + 1], 0);
+	CHECK(f.cfg[PCI_STATUS] & 0x10);
+	CHECK_EQ(pci_add_cap(&f, cap, 4), 0xf4); /* small ones still fit */
+	CHECK_EQ(pci_add_cap(&f, cap, 4), 0xf8);
+	CHECK_EQ(pci_add_cap(&f, cap, 4), 0xfc);
+	CHECK_EQ(pci_add_cap(&f, cap, 2), 0); /* full: nothing overlaps */
+	CHECK_EQ(f.cfg[0xfd], 0);
+}
+
 int main(void)
 {
 	config_address_holds_dwords_only();
@@ -109,5 +138,6 @@ int main(void)
 	empty_slots_and_other_buses_read_all_ones();
 	read_only_fields_ignore_writes();
 	another_function_can_be_attached();
+	capabilities_chain_until_the_space_is_full();
 	return test_summary("test_pci");
 }
