@@ -186,6 +186,15 @@ def copy_dynamic(exe, root, name):
         shutil.copy(lib, dst)  # follows symlinks: the file itself
 
 
+class Options(argparse.Namespace):
+    """Options for make_initrd() and l1_cmd() from other harnesses
+    (tests/intel, the gdb suite's nested sessions): the ones given, and
+    None for every other, so that a new option here does not break them."""
+
+    def __getattr__(self, name):
+        return None
+
+
 def make_initrd(tmp, guest, l1, rax, opt):
     """Base archive (gzip), zero padding to 4 bytes, then an uncompressed
     newc archive: the kernel unpacks concatenated archives in order
