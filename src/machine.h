@@ -46,6 +46,7 @@ struct machine {
 	uint64_t start_ns;         /* host CLOCK_MONOTONIC at rax's start */
 	bool host_clock;           /* --clock host (the interpreter reads
 				      it; KVM always runs on host time) */
+	bool stats;                /* --stats: engines may count more */
 	struct dev_state *devs;    /* src/devices */
 	/* --disk, --net, --rng: opened by main(), made devices by the
 	 * board (src/devices/virtio/virtio.h); NULL for none. */

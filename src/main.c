@@ -307,6 +307,8 @@ int main(int argc, char **argv)
 		return die(RAX_EXIT_ENGINE, "%s", e.msg);
 
 	lc.kernel = o.kernel;
+	lc.flat = o.flat;
+	lc.flat_addr = o.flat_addr;
 	lc.initrd = o.initrd;
 	lc.cmdline = o.cmdline;
 	lc.default_cmdline = DEFAULT_CMDLINE;
@@ -323,6 +325,7 @@ int main(int argc, char **argv)
 		(unsigned long long)li.entry, li.protocol);
 
 	m->host_clock = o.clock == CLOCK_HOST; /* KVM: always host time */
+	m->stats = o.stats;
 	if (m->ops->init(m, &e))
 		return die(RAX_EXIT_ENGINE, "%s", e.msg);
 	if (o.trace != TRACE_OFF) {

@@ -18,6 +18,8 @@ const char opt_usage[] =
 "  -i, --initrd FILE       initramfs / initrd image (Multiboot: the module)\n"
 "  -a, --cmdline STR       kernel command line\n"
 "  -m, --mem SIZE          guest RAM, e.g. 512M, 2G (default 512M)\n"
+"      --flat ADDR         the kernel is a flat binary: load it at physical\n"
+"                          ADDR (below 1 MiB) and start it in real mode\n"
 "  -b, --backend ENGINE    auto (default), kvm or emulator\n"
 "      --decompress WHERE  auto (default), host or guest: who decompresses a\n"
 "                          bzImage (auto: host on the emulator, guest on KVM)\n"
@@ -52,6 +54,7 @@ const char opt_usage[] =
 enum {
 	O_DECOMP = 256, O_LOG, O_DEBUG_IO, O_GDB_WAIT, O_TRACE, O_TRACE_FROM,
 	O_SYMBOLS, O_STATS, O_CLOCK, O_RTC_BASE, O_DISK, O_NET, O_RNG,
+	O_FLAT,
 };
 
 static const struct option long_opts[] = {
@@ -60,6 +63,7 @@ static const struct option long_opts[] = {
 	{ "cmdline", required_argument, NULL, 'a' },
 	{ "append", required_argument, NULL, 'a' },
 	{ "mem", required_argument, NULL, 'm' },
+	{ "flat", required_argument, NULL, O_FLAT },
 	{ "backend", required_argument, NULL, 'b' },
 	{ "decompress", required_argument, NULL, O_DECOMP },
 	{ "log", required_argument, NULL, O_LOG },
@@ -204,6 +208,18 @@ int opt_parse(int argc, char **argv, struct rax_options *o, struct rax_err *e)
 						"now, UTC seconds or "
 						"YYYY-MM-DDTHH:MM:SS", optarg);
 			break;
+		case O_FLAT: {
+			char *end;
+
+			errno = 0;
+			o->flat_addr = strtoull(optarg, &end, 0);
+			if (!*optarg || *end || errno || o->flat_addr >= 0x100000)
+				return rax_errf(e, -EINVAL, "--flat %s: expected "
+						"an address below 1 MiB (0x100000)",
+						optarg);
+			o->flat = true;
+			break;
+		}
 		case O_DISK:
 			if (parse_disk(optarg, o, e))
 				return -EINVAL;
@@ -230,6 +246,12 @@ int opt_parse(int argc, char **argv, struct rax_options *o, struct rax_err *e)
 				argv[optind]);
 	if (o->gdb_wait && !o->gdb)
 		return rax_errf(e, -EINVAL, "--gdb-wait needs --gdb");
+	if (o->flat && !o->kernel)
+		return rax_errf(e, -EINVAL, "--flat needs --kernel (the flat "
+				"binary)");
+	if (o->flat && (o->initrd || o->cmdline))
+		return rax_errf(e, -EINVAL, "--flat: a flat binary takes no "
+				"--initrd or --cmdline");
 	if (o->trace_from && o->trace == TRACE_OFF)
 		o->trace = TRACE_INSN;
 	return 0;

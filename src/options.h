@@ -24,6 +24,8 @@ struct rax_options {
 	const char *initrd;
 	const char *cmdline;  /* NULL: the default command line */
 	uint64_t mem;
+	bool flat;            /* --flat: the kernel is a flat binary ... */
+	uint64_t flat_addr;   /* ... loaded here, started in real mode */
 	enum backend backend;
 	enum decompress decompress;
 	const char *log;      /* LEVEL[,CATEGORIES]; else $RAX_LOG */

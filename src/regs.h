@@ -97,6 +97,9 @@ _Static_assert(sizeof(struct rax_fpu) == 512, "FXSAVE image is 512 bytes");
 #define RFLAGS_FIXED (1ull << 1)
 
 #define MSR_IA32_APIC_BASE 0x1b
+#define MSR_SYSENTER_CS 0x174
+#define MSR_SYSENTER_ESP 0x175
+#define MSR_SYSENTER_EIP 0x176
 #define MSR_EFER 0xc0000080
 #define MSR_STAR 0xc0000081
 #define MSR_LSTAR 0xc0000082

@@ -6,6 +6,7 @@
 #define RAX_VCPU_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "regs.h"
@@ -59,6 +60,16 @@ struct vcpu_ops {
 	int (*get_dregs)(struct machine *m, struct rax_dregs *d);
 	int (*get_msr)(struct machine *m, uint32_t idx, uint64_t *val);
 	int (*set_msr)(struct machine *m, uint32_t idx, uint64_t val);
+
+	/* Guest RAM for the debugger, by guest-physical address: copy len
+	 * bytes; return 0, or -EFAULT when [gpa, gpa + len) is not all RAM.
+	 * Every debugger write goes through write_mem, so an engine that
+	 * caches decoded instructions forgets exactly the ones it changed
+	 * (and a recording can log the write as an input). */
+	int (*read_mem)(struct machine *m, uint64_t gpa, void *buf,
+			size_t len);
+	int (*write_mem)(struct machine *m, uint64_t gpa, const void *buf,
+			 size_t len);
 
 	/* Breakpoints and watchpoints by guest linear address.  Return 0,
 	 * -ENOSPC (out of hardware slots) or -EOPNOTSUPP (kind unsupported). */

@@ -171,6 +171,22 @@ print(s.getsockname()[1], flush=True); time.sleep(60)' >"$t/port" &
 	wait "$holder" 2>/dev/null
 fi
 
+# --flat (a flat binary started in real mode): the address must be below
+# 1 MiB (a bad option, 1), the file must fit in RAM from there (bad
+# input, 2), and it takes no initrd.
+printf '\364' >"$t/hlt.bin"
+status "--flat at 1 MiB" 1 "--flat 0x100000: expected an address below 1 MiB" \
+	--kernel "$t/hlt.bin" --flat 0x100000
+status "--flat not a number" 1 "--flat 7c00h: expected an address" \
+	--kernel "$t/hlt.bin" --flat 7c00h
+status "--flat without a kernel" 1 "--flat needs --kernel" --flat 0x7c00
+status "--flat with an initrd" 1 "a flat binary takes no --initrd" \
+	--kernel "$t/hlt.bin" --flat 0x7c00 --initrd "$t/hlt.bin"
+truncate -s 17M "$t/big.bin"
+expect "--flat binary larger than memory" \
+	"$t/big.bin: 17825792 bytes at 0x7c00 do not fit in guest memory" \
+	--kernel "$t/big.bin" --flat 0x7c00 --mem 16M
+
 # No permission: root reads any file, so as root run rax as nobody
 # (setpriv, util-linux) on a folder nobody may enter.
 chmod 000 "$t/disk"

@@ -311,6 +311,17 @@ void cpu_incdec_E(struct cpu *c, const struct dec_insn *d, unsigned n)
 	wrn(c, la, incdec(c, rdn(c, la, n), dec, n), n);
 }
 
+/* 40-47 INC r16/r32, 48-4F DEC r16/r32 outside 64-bit mode (LEG map). */
+void op_inc_Zv(struct cpu *c, const struct dec_insn *d)
+{
+	sreg_w(c, d->rm, d->opsz, true, incdec(c, c->r[d->rm], false, d->opsz));
+}
+
+void op_dec_Zv(struct cpu *c, const struct dec_insn *d)
+{
+	sreg_w(c, d->rm, d->opsz, true, incdec(c, c->r[d->rm], true, d->opsz));
+}
+
 void op_grp4_Eb(struct cpu *c, const struct dec_insn *d)
 {
 	if ((d->reg & 7) > 1)
@@ -665,8 +676,8 @@ static void bitop(struct cpu *c, const struct dec_insn *d, unsigned op,
 			unsigned sh = 64 - bits;
 
 			off = (int64_t)(bit << sh) >> sh;
-			la += (uint64_t)((off >> (n == 8 ? 6 : n == 4 ? 5 : 4)) *
-					 (int64_t)n);
+			la = cpu_la_add(c, la, (uint64_t)((off >> (n == 8 ? 6 :
+					n == 4 ? 5 : 4)) * (int64_t)n));
 		}
 		bit &= bits - 1;
 		if (op)
@@ -854,4 +865,96 @@ void op_grp9(struct cpu *c, const struct dec_insn *d)
 		}
 	}
 	zf_only(c, eq);
+}
+
+/* --- BCD adjustments (invalid in 64-bit mode) ----------------------------
+ * As the Operation sections of SDM Vol. 2 DAA, DAS, AAA, AAS, AAM, AAD
+ * give them.  Flags the SDM leaves undefined: OF = 0 after DAA/DAS;
+ * SF, ZF, PF from AL after AAA/AAS; OF, AF, CF = 0 after AAM; AAD's from
+ * the byte addition AL + AH * imm8 it performs. */
+
+static void set_al(struct cpu *c, uint8_t al)
+{
+	c->r[R_RAX] = (c->r[R_RAX] & ~0xffull) | al;
+}
+
+void op_daa(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t f = cpu_get_rflags(c);
+	uint8_t al = (uint8_t)c->r[R_RAX], old_al = al;
+	bool cf = false, af = false, old_cf = f & RFLAGS_CF;
+
+	if ((al & 0xf) > 9 || (f & RFLAGS_AF)) {
+		cf = old_cf || al > 0xf9; /* carry out of AL + 6 */
+		al = (uint8_t)(al + 6);
+		af = true;
+	}
+	if (old_al > 0x99 || old_cf) {
+		al = (uint8_t)(al + 0x60);
+		cf = true;
+	} else {
+		cf = false;
+	}
+	set_al(c, al);
+	set_flags6(c, cf, false, al, 1, af);
+}
+
+void op_das(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t f = cpu_get_rflags(c);
+	uint8_t al = (uint8_t)c->r[R_RAX], old_al = al;
+	bool cf = false, af = false, old_cf = f & RFLAGS_CF;
+
+	if ((al & 0xf) > 9 || (f & RFLAGS_AF)) {
+		cf = old_cf || al < 6; /* borrow out of AL - 6 */
+		al = (uint8_t)(al - 6);
+		af = true;
+	}
+	if (old_al > 0x99 || old_cf) {
+		al = (uint8_t)(al - 0x60);
+		cf = true;
+	}
+	set_al(c, al);
+	set_flags6(c, cf, false, al, 1, af);
+}
+
+/* AAA and AAS: AX +/- 0x106 and AL masked to its low digit on a
+ * decimal carry or borrow (CF = AF = 1), else only the mask. */
+static void aaa_aas(struct cpu *c, bool sub)
+{
+	uint64_t f = cpu_get_rflags(c);
+	uint16_t ax = (uint16_t)c->r[R_RAX];
+	bool adj = (ax & 0xf) > 9 || (f & RFLAGS_AF);
+
+	if (adj && !sub)
+		ax = (uint16_t)(ax + 0x106);
+	else if (adj)
+		ax = (uint16_t)(ax - 6 - 0x100);
+	ax &= 0xff0f;
+	c->r[R_RAX] = (c->r[R_RAX] & ~0xffffull) | ax;
+	set_flags6(c, adj, false, ax & 0xff, 1, adj);
+}
+
+void op_aaa(struct cpu *c, const struct dec_insn *d) { aaa_aas(c, false); }
+void op_aas(struct cpu *c, const struct dec_insn *d) { aaa_aas(c, true); }
+
+void op_aam_Ib(struct cpu *c, const struct dec_insn *d)
+{
+	uint8_t base = (uint8_t)d->imm, al = (uint8_t)c->r[R_RAX];
+
+	if (!base)
+		cpu_raise(c, EXC_DE, 0, false);
+	c->r[R_RAX] = (c->r[R_RAX] & ~0xffffull) |
+		      ((uint64_t)(al / base) << 8) | (al % base);
+	set_flags6(c, false, false, al % base, 1, false);
+}
+
+void op_aad_Ib(struct cpu *c, const struct dec_insn *d)
+{
+	uint8_t al = (uint8_t)c->r[R_RAX];
+	uint8_t t = (uint8_t)(((c->r[R_RAX] >> 8) & 0xff) * (d->imm & 0xff));
+	uint8_t r = (uint8_t)(al + t);
+
+	c->r[R_RAX] = (c->r[R_RAX] & ~0xffffull) | r;
+	lazy(c, LF_ADD, al, t, r, 1);
 }

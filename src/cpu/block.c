@@ -1,41 +1,92 @@
-/* The decoded-instruction cache (cpu.h "Decoded-instruction cache"):
- * blocks of straight-line code keyed by physical address and decoding
- * mode, 2-way sets, chaining between blocks, and the decode-time
- * replacement of x87/MMX/SSE opcodes that fault under CR0.TS/EM or
- * without CR4.OSFXSR. */
+/* The decoded-instruction cache (cpu.h "Decoded-instruction cache"),
+ * one per machine, shared by its vCPUs:
+ *
+ * - a pool: traces (struct cpu_trace, a header and n struct cpu_insn)
+ *   one after the other; when it is full, everything is forgotten at
+ *   once and filling starts again (Bochs's icache does the same);
+ * - an index: 2-way sets of pool offsets, hashed by tag (the physical
+ *   address of the first instruction and the decode key);
+ * - per physical RAM page, the list of traces decoded from it (its
+ *   "code mark"): a store to the page kills them (cpu_code_write), and
+ *   while a page has a list no vCPU holds a write-TLB entry for it, so
+ *   every store to it reaches cpu_code_write();
+ * - page-split traces: an instruction that crosses a page boundary is a
+ *   trace of its own, listed in both pages, and checked against the
+ *   present translation of its second page each time it is looked up.
+ *
+ * Per vCPU: a jump cache from linear address to trace, valid for one
+ * translation epoch, CPL and decode key, and the links each trace keeps
+ * to the two that followed it (cpu.h cpu_trace_next()), valid for the
+ * key of the vCPU that made them.  Each instruction's handler is chosen
+ * as it is decoded (cpu_select_handler(), dispatch.c). */
 #include "cpu/cpu.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
-/* The block for tag: a 2-way set (slots 2i, 2i+1) looked up in the
- * compact tag array; on a miss, returns the way to refill. */
-static inline struct block *block_slot(struct cpu *c, uint64_t pa,
-				       uint64_t tag, bool *hit)
+#include "machine.h"
+
+#define IC_POOL_SIZE (32u << 20)
+#define IC_POOL_START 64u /* offset 0 means "no trace" */
+#define IC_INDEX_BITS 16
+#define IC_INDEX (1u << IC_INDEX_BITS)
+#define TRACE_BYTES(n) (sizeof(struct cpu_trace) + (n) * sizeof(struct cpu_insn))
+
+_Static_assert(sizeof(struct cpu_trace) % 8 == 0, "traces stay aligned");
+_Static_assert(sizeof(struct cpu_insn) % 8 == 0, "traces stay aligned");
+
+struct cpu_icache {
+	const struct guest_mem *mem;
+	uint8_t *pool;
+	size_t used;          /* bytes of the pool in use */
+	uint32_t *index;      /* IC_INDEX pool offsets (0: empty), 2-way */
+	uint8_t *lru;         /* per set: the way to refill */
+	uint32_t *page_head;  /* per RAM page: its first trace, or 0 */
+	uint64_t pages;
+	struct cpu *cpus;     /* the attached vCPUs, linked by ic_next */
+	uint64_t resets;      /* times the pool was emptied */
+	uint64_t epochs;      /* the last epoch given to a vCPU */
+};
+
+static inline struct cpu_trace *trace_at(const struct cpu_icache *ic,
+					 uint32_t off)
 {
-	unsigned set = (unsigned)((pa * 0x9e3779b97f4a7c15ull) >>
-				  (64 - BLK_BITS)) & ~1u;
-	unsigned way;
-
-	if (c->blk_tags[set] == tag) {
-		way = 0;
-	} else if (c->blk_tags[set + 1] == tag) {
-		way = 1;
-	} else {
-		*hit = false;
-		way = c->blk_lru[set / 2];
-		c->blk_lru[set / 2] = (uint8_t)(way ^ 1);
-		return &c->blocks[set + way];
-	}
-	*hit = true;
-	c->blk_lru[set / 2] = (uint8_t)(way ^ 1);
-	return &c->blocks[set + way];
+	return (struct cpu_trace *)(void *)(ic->pool + off);
 }
 
-static inline void set_block_tag(struct cpu *c, struct block *b, uint64_t tag)
+static inline uint32_t trace_off(const struct cpu_icache *ic,
+				 const struct cpu_trace *t)
 {
-	b->tag = tag;
-	c->blk_tags[b - c->blocks] = tag;
+	return (uint32_t)((const uint8_t *)t - ic->pool);
+}
+
+/* RAM page number of pa (low RAM, then RAM above 4 GiB), or -1. */
+static int64_t page_index(const struct cpu_icache *ic, uint64_t pa)
+{
+	const struct guest_mem *gm = ic->mem;
+
+	if (pa < gm->low_size)
+		return (int64_t)(pa >> 12);
+	if (pa >= MEM_4G && pa - MEM_4G < gm->high_size)
+		return (int64_t)((gm->low_size + pa - MEM_4G) >> 12);
+	return -1;
+}
+
+/* --- keys ----------------------------------------------------------------- */
+
+void cpu_new_epoch(struct cpu *c)
+{
+	c->epoch = ++c->ic->epochs;
+	cpu_update_dec_key(c);
+}
+
+void cpu_update_dec_key(struct cpu *c)
+{
+	c->dec_key = ((uint64_t)c->mode << 56) | ((uint64_t)c->fpu_trap << 63);
+	/* epoch, then the key's bits 56-63 in bits 2-9, the CPL in 0-1 */
+	c->jc_base = (c->epoch << 10) | (c->dec_key >> 54);
+	cpu_leave_trace(c);
 }
 
 void cpu_update_fpu_trap(struct cpu *c)
@@ -44,196 +95,356 @@ void cpu_update_fpu_trap(struct cpu *c)
 
 	if (t != c->fpu_trap) {
 		c->fpu_trap = t;
-		c->blk = NULL;  /* leave the block decoded under the old state */
-		c->epoch++;     /* and every chain */
+		cpu_update_dec_key(c);
+		c->next_check = 0; /* leave a trace decoded under the old key */
 	}
 }
 
-static bool sse_op(unsigned op)
+/* --- index ---------------------------------------------------------------- */
+
+static inline unsigned index_set(uint64_t tag)
 {
-	return (op >= 0x110 && op <= 0x117) || (op >= 0x128 && op <= 0x12f) ||
-	       (op >= 0x150 && op <= 0x17f) || op == 0x1c2 ||
-	       (op >= 0x1c4 && op <= 0x1c6) || op >= 0x1d0;
+	return (unsigned)((tag * 0x9e3779b97f4a7c15ull) >>
+			  (64 - IC_INDEX_BITS)) & ~1u;
 }
 
-/* With fpu_trap: the opcode d runs as, by the "Protected Mode
- * Exceptions" of SDM Vol. 2: x87 and FXSAVE/FXRSTOR #NM under EM or TS
- * (WAIT: TS with MP); MMX #UD under EM, #NM under TS; SSE and
- * LDMXCSR/STMXCSR also #UD without CR4.OSFXSR. */
-static uint16_t fpu_checked_op(const struct cpu *c, const struct dec_insn *d)
+static struct cpu_trace *index_find(struct cpu_icache *ic, uint64_t tag)
 {
-	unsigned op = d->op, r = d->reg & 7;
-	bool em = c->cr0 & CR0_EM, ts = c->cr0 & CR0_TS;
-	bool mmx, sse;
+	unsigned set = index_set(tag);
 
-	if (op >= DEC_MAP_0F38) /* none here; DEC_OP_UD stays */
-		return (uint16_t)op;
-	if ((op >= 0x0d8 && op <= 0x0df) ||
-	    (op == 0x1ae && d->mod != 3 && r < 2))
-		return em || ts ? CPU_OP_NM : (uint16_t)op;
-	if (op == 0x09b)
-		return ts && (c->cr0 & CR0_MP) ? CPU_OP_NM : (uint16_t)op;
-	sse = sse_op(op) || (op == 0x1ae && d->mod != 3 && (r == 2 || r == 3));
-	if (!sse)
-		return (uint16_t)op;
-	mmx = op == 0x177 || ((dec_attrs[op].flags & DF_MMX) &&
-			      d->pfx == DEC_PFX_NONE);
-	if (em || (!mmx && !(c->cr4 & CR4_OSFXSR)))
-		return DEC_OP_UD;
-	return ts ? CPU_OP_NM : (uint16_t)op;
+	for (unsigned k = 0; k < 2; k++) {
+		uint32_t off = ic->index[set + k];
+
+		if (off && trace_at(ic, off)->tag == tag) {
+			ic->lru[set / 2] = (uint8_t)(k ^ 1);
+			return trace_at(ic, off);
+		}
+	}
+	return NULL;
 }
 
-/* Decodes the run of instructions at pa (host p, avail bytes to the page
- * end) into b.  Returns the number decoded (0: the first one crosses the
- * page end or is malformed). */
-static unsigned build_block(struct cpu *c, struct block *b, const uint8_t *p,
-			    unsigned avail)
+/* Enters t, replacing an entry with its tag (a stale split trace), an
+ * empty or dead one, or the least recently used. */
+static void index_insert(struct cpu_icache *ic, struct cpu_trace *t)
 {
+	unsigned set = index_set(t->tag), way = ic->lru[set / 2];
+
+	for (unsigned k = 0; k < 2; k++) {
+		uint32_t off = ic->index[set + k];
+
+		if (!off || trace_at(ic, off)->tag == t->tag ||
+		    trace_at(ic, off)->tag == TRACE_DEAD) {
+			way = k;
+			break;
+		}
+	}
+	ic->index[set + way] = trace_off(ic, t);
+	ic->lru[set / 2] = (uint8_t)(way ^ 1);
+}
+
+/* --- code marks ----------------------------------------------------------- */
+
+bool cpu_is_code_page(const struct cpu *c, uint64_t pa)
+{
+	int64_t i = page_index(c->ic, pa);
+
+	return i >= 0 && c->ic->page_head[i];
+}
+
+/* Lists t in the page of pa (which = 0: its start page, 1: the second
+ * page of a split trace).  A page's first trace takes away every vCPU's
+ * write-TLB entries for it. */
+static void page_link(struct cpu_icache *ic, struct cpu_trace *t,
+		      uint64_t pa, unsigned which)
+{
+	int64_t i = page_index(ic, pa);
+	uint64_t page = pa & ~0xfffull;
+
+	if (i < 0)
+		return;
+	if (!ic->page_head[i]) {
+		for (struct cpu *v = ic->cpus; v; v = v->ic_next)
+			for (unsigned k = 0; k < TLB_SIZE; k++)
+				if (v->tlb[TLB_WRITE][k].pa_page == page)
+					v->tlb[TLB_WRITE][k].tag = TLB_INVALID;
+	}
+	t->link[which] = ic->page_head[i];
+	ic->page_head[i] = trace_off(ic, t);
+}
+
+/* Is page the second page of split trace t (listed there by link[1])? */
+static inline unsigned second_page(const struct cpu_trace *t, uint64_t page)
+{
+	return t->split && t->pa2 == page && (t->pa & ~0xfffull) != page;
+}
+
+/* Every vCPU leaves the trace it walks and looks again at its next
+ * instruction. */
+static void drop_walks(struct cpu_icache *ic)
+{
+	for (struct cpu *v = ic->cpus; v; v = v->ic_next) {
+		cpu_leave_trace(v);
+		v->next_check = 0;
+	}
+}
+
+void cpu_code_write(struct cpu *c, uint64_t pa, unsigned n)
+{
+	struct cpu_icache *ic = c->ic;
+	int64_t i = page_index(ic, pa);
+	uint64_t page = pa & ~0xfffull;
+	uint32_t off;
+
+	if (i < 0 || !ic->page_head[i])
+		return;
+	c->st_smc_flush++;
+	for (off = ic->page_head[i]; off;) {
+		struct cpu_trace *t = trace_at(ic, off);
+
+		if (t->tag != TRACE_DEAD) {
+			t->tag = TRACE_DEAD;
+			c->st_trace_kill++;
+		}
+		off = t->link[second_page(t, page)];
+	}
+	ic->page_head[i] = 0;
+	drop_walks(ic);
+}
+
+/* --- decoding ------------------------------------------------------------- */
+
+/* A trace ends after every instruction that can move RIP other than by
+ * its length, since the run loop walks a trace without comparing RIP:
+ * unconditional transfers (what follows is often data or padding),
+ * conditional branches and calls (the rest is decoded when execution
+ * falls through to it), far transfers, INT n/INT3/INTO/INT1,
+ * SYSCALL/SYSRET/SYSENTER/SYSEXIT; also HLT and undefined opcodes. */
+static bool ends_trace(unsigned op)
+{
+	return op == 0x0e9 || op == 0x0eb || op == 0x0c3 || op == 0x0c2 ||
+	       op == 0x0cf || op == 0x0cb || op == 0x0ca || op == 0x10b ||
+	       op == 0x0f4 || op == DEC_OP_UD ||
+	       (op >= 0x070 && op <= 0x07f) || (op >= 0x180 && op <= 0x18f) ||
+	       op == 0x0e8 || op == 0x0ff || (op >= 0x0e0 && op <= 0x0e3) ||
+	       op == 0x09a || op == 0x0ea || (op >= 0x0cc && op <= 0x0ce) ||
+	       op == 0x0f1 || op == 0x105 || op == 0x107 || op == 0x134 ||
+	       op == 0x135;
+}
+
+/* Physical address of the fetch at la: the TLB, else a walk (which may
+ * raise #PF). */
+static uint64_t fetch_pa(struct cpu *c, uint64_t la)
+{
+	struct tlb_entry *e = tlb_hit(c, TLB_FETCH, la, 1);
+
+	if (e)
+		return e->pa_page | (la & 0xfff);
+	return cpu_translate(c, la, TLB_FETCH, cpu_user(c));
+}
+
+/* The linear address of the page after the one holding la. */
+static uint64_t next_page(const struct cpu *c, uint64_t la)
+{
+	uint64_t la2 = (la | 0xfff) + 1;
+
+	return c->mode == DEC_MODE64 ? la2 : la2 & 0xffffffffull;
+}
+
+/* Decodes the instruction at la that crosses into the next page (avail
+ * bytes in this one, at p) into ci; returns the second page's physical
+ * address.  Raises #PF for an absent second page, #GP for one that is
+ * not RAM or an instruction longer than 15 bytes. */
+static uint64_t decode_split(struct cpu *c, struct cpu_insn *ci, uint64_t la,
+			     const uint8_t *p, unsigned avail)
+{
+	uint8_t buf[15];
+	uint64_t pa2 = fetch_pa(c, next_page(c, la));
+	const uint8_t *p2 = gm_ptr(&c->m->mem, pa2, 15 - avail);
+
+	if (!p2)
+		cpu_gp(c, 0); /* fetch from MMIO */
+	memcpy(buf, p, avail);
+	memcpy(buf + avail, p2, 15 - avail);
+	if (dec_decode(&ci->d, buf, 15, c->mode))
+		cpu_gp(c, 0);
+	return pa2 & ~0xfffull;
+}
+
+static void icache_reset(struct cpu_icache *ic);
+
+/* Decodes the trace at la (physical pa, host p, avail bytes to the page
+ * end) into the pool and enters it into the index and page lists. */
+static struct cpu_trace *build(struct cpu *c, uint64_t la, uint64_t pa,
+			       const uint8_t *p, unsigned avail, uint64_t tag)
+{
+	struct cpu_icache *ic = c->ic;
+	struct cpu_trace *t;
 	unsigned n = 0, off = 0;
 
-	while (n < BLK_INSNS && off < avail) {
-		struct dec_insn *d = &b->d[n];
-		uint16_t op;
+	if (ic->used + TRACE_BYTES(TRACE_MAX) > IC_POOL_SIZE) {
+		c->st_ic_flush++;
+		icache_reset(ic);
+	}
+	t = trace_at(ic, (uint32_t)ic->used);
+	memset(t, 0, sizeof(*t));
+	while (n < TRACE_MAX && off < avail) {
+		struct cpu_insn *ci = &t->insn[n];
+		int ret = dec_decode(&ci->d, p + off, avail - off, c->mode);
 
-		if (dec_decode(d, p + off, avail - off, c->mode))
-			break;
-		if (c->fpu_trap)
-			d->op = fpu_checked_op(c, d);
-		off += d->len;
+		if (ret == -EAGAIN && n == 0) {
+			c->st_xpage++;
+			t->pa2 = decode_split(c, ci, la, p, avail);
+			t->split = true;
+		} else if (ret && n == 0) {
+			cpu_gp(c, 0);
+		} else if (ret) {
+			break; /* the next trace starts there */
+		}
+		ci->fn = cpu_select_handler(c, &ci->d);
+		off += ci->d.len;
 		n++;
-		c->st_decoded++;
-		op = d->op;
-		/* Stop after unconditional transfers: what follows is
-		 * often data or padding. */
-		if (op == 0x0e9 || op == 0x0eb || op == 0x0c3 || op == 0x0c2 ||
-		    op == 0x0cf || op == 0x0cb || op == 0x0ca || op == 0x10b ||
-		    op == 0x0f4 || op == DEC_OP_UD)
-			break;
-		/* Also after conditional branches and calls: the rest is
-		 * decoded when (and if) execution falls through to it. */
-		if ((op >= 0x070 && op <= 0x07f) || (op >= 0x180 && op <= 0x18f) ||
-		    op == 0x0e8 || op == 0x0ff || (op >= 0x0e0 && op <= 0x0e3))
+		if (t->split || ends_trace(ci->d.op))
 			break;
 	}
-	return n;
+	c->st_decoded += n;
+	t->n = (uint16_t)n;
+	t->tag = tag;
+	t->pa = pa;
+	ic->used += TRACE_BYTES(n);
+	page_link(ic, t, pa, 0);
+	if (second_page(t, t->pa2))
+		page_link(ic, t, t->pa2, 1);
+	index_insert(ic, t);
+	return t;
 }
 
-/* A taken branch or a block end: follow a chain, else look up (and
- * maybe build) the block at rip. */
-__attribute__((noinline)) const struct dec_insn *
-cpu_fetch_lookup(struct cpu *c, struct dec_insn *tmp)
+/* --- lookup --------------------------------------------------------------- */
+
+static void jc_clear(struct cpu *c)
 {
-	uint64_t la = c->rip, pa, tag;
-	unsigned avail;
+	for (unsigned i = 0; i < 1u << JC_BITS; i++)
+		c->jc[i] = (struct cpu_jc_entry){ .la = 0, .key = ~0ull };
+}
+
+struct cpu_trace *cpu_trace_find(struct cpu *c, uint64_t la,
+				 struct cpu_jc_entry *e, uint64_t key,
+				 struct cpu_trace *prev)
+{
+	uint64_t resets = c->ic->resets;
+	struct cpu_trace *t;
 	const uint8_t *p;
-	struct block *b = c->blk;
-	int ret;
+	unsigned avail;
+	uint64_t pa;
 
-	struct block *prev = b;
-	bool hit;
-
-	if (b) {
-		for (int k = 0; k < 2; k++) {
-			struct block *nb = b->next[k];
-
-			if (b->next_rip[k] == c->rip &&
-			    b->next_key[k] == c->epoch * 4 + c->cpl &&
-			    nb->tag == b->next_tag[k]) {
-				c->st_blk_chain++;
-				c->blk = nb;
-				c->blk_i = 1;
-				c->blk_rip = c->rip + nb->d[0].len;
-				return &nb->d[0];
-			}
-		}
-	}
-	c->blk = NULL;
-	if (c->mode != DEC_MODE64)
-		la = (la + c->seg[S_CS].base) & 0xffffffffull;
 	p = cpu_fetch_ptr(c, la, &pa, &avail);
 	if (!p)
-		cpu_raise(c, EXC_GP, 0, true); /* fetch from MMIO */
-	tag = pa | ((uint64_t)c->blk_gen << 48) | ((uint64_t)c->mode << 56) |
-	      ((uint64_t)c->fpu_trap << 63);
-	b = block_slot(c, pa, tag, &hit);
-	if (hit) {
-		c->st_blk_hit++;
+		cpu_gp(c, 0); /* fetch from MMIO */
+	t = index_find(c->ic, pa | c->dec_key);
+	/* A split trace holds for the second page it was decoded from;
+	 * in the jump cache, while the epoch lasts. */
+	if (t && t->split && fetch_pa(c, next_page(c, la)) >> 12 != t->pa2 >> 12)
+		t = NULL;
+	if (t) {
+		c->st_trace_hit++;
 	} else {
-		c->st_blk_miss++;
-		if (b->tag != BLK_EMPTY)
-			c->st_blk_evict++;
-		cpu_mark_code(c, pa);
-		set_block_tag(c, b, BLK_EMPTY);
-		b->n = build_block(c, b, p, avail);
-		if (b->n)
-			set_block_tag(c, b, tag);
+		c->st_trace_miss++;
+		t = build(c, la, pa, p, avail, pa | c->dec_key);
 	}
-	if (b->n) {
-		if (prev) {
-			unsigned k = (prev->chain_rr ^= 1) & 1;
-
-			prev->next_rip[k] = c->rip;
-			prev->next_tag[k] = b->tag;
-			prev->next[k] = b;
-			prev->next_key[k] = c->epoch * 4 + c->cpl;
-		}
-		c->blk = b;
-		c->blk_i = 1;
-		c->blk_rip = c->rip + b->d[0].len;
-		return &b->d[0];
-	}
-	c->st_decoded++;
-	ret = dec_decode(tmp, p, avail, c->mode);
-	if (ret == -EAGAIN) {
-		uint8_t buf[16];
-		unsigned n = avail < 15 ? avail : 15;
-
-		/* The instruction crosses a page: gather and do not cache. */
-		c->st_xpage++;
-		memcpy(buf, p, n);
-		cpu_mem_slow(c, la + n, buf + n, 15 - n, TLB_FETCH);
-		ret = dec_decode(tmp, buf, 15, c->mode);
-	}
-	if (!ret && c->fpu_trap)
-		tmp->op = fpu_checked_op(c, tmp);
-	if (!ret)
-		return tmp;
-	cpu_gp(c, 0);
+	/* A split trace too: its second page's translation holds until the
+	 * epoch changes. */
+	e->la = la;
+	e->key = key;
+	e->t = t;
+	if (prev && c->ic->resets == resets) /* else prev is gone */
+		cpu_trace_link(prev, la, key, t);
+	return t;
 }
 
+/* --- life cycle ----------------------------------------------------------- */
 
-/* Forgets every decoded block at once (a new generation). */
-void cpu_blocks_flush(struct cpu *c)
+/* Forgets every trace: empty pool, index and page lists; every vCPU's
+ * jump cache and walk. */
+static void icache_reset(struct cpu_icache *ic)
 {
-	c->blk_gen = (c->blk_gen + 1) & 0xff;
-	if (!c->blk_gen) /* wrapped: old tags could match again */
-		for (unsigned i = 0; i < BLK_COUNT; i++)
-			set_block_tag(c, &c->blocks[i], BLK_EMPTY);
-	c->blk = NULL;
-	c->epoch++;
+	ic->resets++;
+	ic->used = IC_POOL_START;
+	memset(ic->index, 0, IC_INDEX * sizeof(*ic->index));
+	memset(ic->page_head, 0, ic->pages * sizeof(*ic->page_head));
+	for (struct cpu *v = ic->cpus; v; v = v->ic_next)
+		jc_clear(v);
+	drop_walks(ic);
 }
 
-int cpu_blocks_init(struct cpu *c)
+void cpu_icache_flush(struct cpu *c)
 {
-	c->blocks = aligned_alloc(64, BLK_COUNT * sizeof(*c->blocks));
-	c->blk_tags = calloc(BLK_COUNT, sizeof(*c->blk_tags));
-	c->blk_lru = calloc(BLK_COUNT / 2, 1);
-	if (!c->blocks || !c->blk_tags || !c->blk_lru) {
-		cpu_blocks_free(c);
+	c->st_ic_flush++;
+	icache_reset(c->ic);
+}
+
+static void icache_free(struct cpu_icache *ic)
+{
+	if (ic->pool)
+		munmap(ic->pool, IC_POOL_SIZE);
+	free(ic->index);
+	free(ic->lru);
+	free(ic->page_head);
+	free(ic);
+}
+
+int cpu_icache_attach(struct cpu *c, struct cpu_icache *ic)
+{
+	c->jc = malloc((1u << JC_BITS) * sizeof(*c->jc));
+	if (!c->jc)
 		return -ENOMEM;
-	}
-	memset(c->blocks, 0, BLK_COUNT * sizeof(*c->blocks));
-	for (unsigned i = 0; i < BLK_COUNT; i++)
-		set_block_tag(c, &c->blocks[i], BLK_EMPTY);
+	jc_clear(c);
+	c->ic = ic;
+	c->ic_next = ic->cpus;
+	ic->cpus = c;
+	cpu_update_dec_key(c);
 	return 0;
 }
 
-void cpu_blocks_free(struct cpu *c)
+int cpu_icache_create(struct cpu *c)
 {
-	free(c->blocks);
-	free(c->blk_tags);
-	free(c->blk_lru);
-	c->blocks = NULL;
-	c->blk_tags = NULL;
-	c->blk_lru = NULL;
+	struct cpu_icache *ic = calloc(1, sizeof(*ic));
+	void *pool;
+
+	if (!ic)
+		return -ENOMEM;
+	ic->mem = &c->m->mem;
+	ic->pages = c->m->mem.size >> 12;
+	/* Untouched pool pages cost nothing (MAP_NORESERVE). */
+	pool = mmap(NULL, IC_POOL_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ic->pool = pool == MAP_FAILED ? NULL : pool;
+	ic->index = calloc(IC_INDEX, sizeof(*ic->index));
+	ic->lru = calloc(IC_INDEX / 2, 1);
+	ic->page_head = calloc(ic->pages ? ic->pages : 1,
+			       sizeof(*ic->page_head));
+	if (!ic->pool || !ic->index || !ic->lru || !ic->page_head ||
+	    cpu_icache_attach(c, ic)) {
+		icache_free(ic);
+		return -ENOMEM;
+	}
+	ic->used = IC_POOL_START;
+	return 0;
+}
+
+void cpu_icache_detach(struct cpu *c)
+{
+	struct cpu_icache *ic = c->ic;
+
+	if (!ic)
+		return;
+	for (struct cpu **p = &ic->cpus; *p; p = &(*p)->ic_next) {
+		if (*p == c) {
+			*p = c->ic_next;
+			break;
+		}
+	}
+	free(c->jc);
+	c->jc = NULL;
+	c->ic = NULL;
+	if (!ic->cpus)
+		icache_free(ic);
 }

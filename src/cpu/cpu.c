@@ -1,5 +1,6 @@
 /* The interpreter engine: cpu_vcpu_ops and the run loop.  Its jobs live
- * beside it: the decoded-instruction cache in block.c, exception and
+ * beside it: the decoded-instruction cache in block.c, the handler
+ * chosen for each decoded instruction in dispatch.c, exception and
  * interrupt delivery, event checks and idling in event.c (with the time
  * model), memory and the TLB in mem.c, instruction handlers in alu.c,
  * ops.c, sys.c, x87.c, sse.c and ssefp.c. */
@@ -7,6 +8,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -18,37 +20,22 @@
 #include "paging/paging.h"
 #include "symbols.h"
 
-static void op_device_not_available(struct cpu *c, const struct dec_insn *d)
-{
-	cpu_raise(c, EXC_NM, 0, false);
-}
-
-static void op_unimplemented(struct cpu *c, const struct dec_insn *d)
-{
-	if (d->op != DEC_OP_UD)
-		rax_log(LOG_WARN, cpu, "unimplemented opcode %#x at %#" PRIx64,
-			d->op, c->rip);
-	cpu_ud(c);
-}
-
-/* Every id starts as #UD; opcodes.def overrides the implemented ones. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Woverride-init"
-static const cpu_handler handlers[DEC_NOPS] = {
-	[0 ... DEC_NOPS - 1] = op_unimplemented,
-#define X(id, h, mn, ops, fl) [id] = h,
-#include "decoder/opcodes.def"
-#undef X
-	[CPU_OP_NM] = op_device_not_available,
-};
-#pragma GCC diagnostic pop
-
 void cpu_raise(struct cpu *c, int vec, uint32_t err, bool has_err)
 {
 	c->exc_vec = vec;
 	c->exc_err = err;
 	c->exc_has_err = has_err;
 	longjmp(c->jb, 1);
+}
+
+void cpu_fail(struct cpu *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->fail_msg, sizeof(c->fail_msg), fmt, ap);
+	va_end(ap);
+	longjmp(c->jb, 2);
 }
 
 static int cpu_probe(struct rax_err *e)
@@ -106,13 +93,16 @@ static void trace_insn(struct cpu *c, const struct dec_insn *d)
 
 /* --- the run loop --------------------------------------------------------- */
 
-/* The breakpoint at rip: BP_SW, BP_HW, or -1. */
+/* The breakpoint at the linear address of rip: BP_SW, BP_HW, or -1. */
 static int at_breakpoint(const struct cpu *c)
 {
+	uint64_t la = c->rip;
 	int t = -1;
 
+	if (c->mode != DEC_MODE64)
+		la = (la + c->seg[S_CS].base) & 0xffffffffull;
 	for (unsigned i = 0; i < c->nbp; i++)
-		if (c->bp[i] == c->rip && (t < 0 || c->bp_type[i] == BP_SW))
+		if (c->bp[i] == la && (t < 0 || c->bp_type[i] == BP_SW))
 			t = (int)c->bp_type[i];
 	return t;
 }
@@ -124,20 +114,17 @@ static int cpu_run(struct machine *m, unsigned flags, struct vcpu_stop *stop,
 		   struct rax_err *e)
 {
 	struct cpu *c = m->engine;
-	int ret;
 
 	memset(stop, 0, sizeof(*stop));
 	c->watch_hit = false;
-	/* After a debugger stop the guest's memory may have been written
-	 * behind the interpreter's back (gdb M packets): forget every
-	 * decoded instruction. */
 	c->thread = pthread_self();
-	if (c->last_stop != VCPU_STOP_KICK ||
+	/* A device thread wrote a page holding decoded code (DMA,
+	 * cpu_mem_written()): forget every decoded instruction.  A
+	 * debugger's writes come through write_mem and need nothing here. */
+	if (atomic_load_explicit(&c->dma_code_write, memory_order_relaxed) &&
 	    atomic_exchange(&c->dma_code_write, false))
-		cpu_blocks_flush(c);
-	ret = run_loop(c, flags, stop, e);
-	c->last_stop = stop->reason;
-	return ret;
+		cpu_icache_flush(c);
+	return run_loop(c, flags, stop, e);
 }
 
 /* True while every instruction must go through the slow path. */
@@ -148,22 +135,88 @@ static bool needs_slow_path(const struct cpu *c, bool step)
 	       c->db_pending || c->db_now;
 }
 
-/* The interpreter loop.  The fast path (fetch, dispatch, retire) runs
- * until icount reaches next_check; everything rare (timers, interrupts,
- * kicks, HLT, breakpoints, tracing, single steps, watchpoint stops,
- * non-64-bit modes) sits behind that one compare: whoever needs the slow
- * path stores 0 into next_check. */
+/* The fast path: trace after trace, each run in a tight loop that calls
+ * the stored handlers one after the other, until icount reaches
+ * next_check.  The compare follows every instruction, so an event is
+ * taken at the same instruction count however the code was cut into
+ * traces (after a gdb stop, a cache flush, with or without --stats).
+ * Whatever makes the walk invalid (a store to decoded code, a TLB
+ * flush, a mode or CPL change) leaves the trace and stores 0 into
+ * next_check; every instruction that moves RIP other than by its length
+ * ends its trace (block.c) or does the same.  stats: the --stats
+ * variant, which also counts the hit paths. */
+static inline __attribute__((always_inline)) void run_fast(struct cpu *c,
+							   const bool stats)
+{
+	struct cpu_trace *t = NULL; /* the trace run last, whole */
+
+	do {
+		const struct cpu_insn *ci = c->cur_next, *end = c->cur_end;
+
+		if (ci == end || c->rip != c->cur_rip) {
+			t = cpu_trace_next(c, t, stats);
+			ci = t->insn;
+			end = ci + t->n;
+			c->cur_end = end;
+		}
+		do {
+			c->next_rip = c->rip + ci->d.len;
+			ci->fn(c, &ci->d);
+			c->rip = c->next_rip;
+			c->icount += CPU_INSN_NS;
+		} while (++ci != end && c->icount < c->next_check);
+		if (c->cur_end == end) { /* still walking it: the slow path */
+			c->cur_next = ci; /* may continue it */
+			c->cur_rip = c->rip;
+		}
+		if (ci != end)
+			t = NULL; /* left in the middle: no link from it */
+	} while (c->icount < c->next_check);
+}
+
+static __attribute__((noinline)) void run_fast_plain(struct cpu *c)
+{
+	run_fast(c, false);
+}
+
+static __attribute__((noinline)) void run_fast_stats(struct cpu *c)
+{
+	run_fast(c, true);
+}
+
+/* The interpreter loop.  The fast path (run_fast) runs until icount
+ * reaches next_check; everything rare (timers, interrupts, kicks, HLT,
+ * breakpoints, tracing, single steps, watchpoint stops, non-64-bit
+ * modes) sits behind that one compare: whoever needs the slow path
+ * stores 0 into next_check.  The slow path runs one instruction at a
+ * time. */
 static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		    struct rax_err *e)
 {
-	struct dec_insn tmp;
 	bool step = flags & VCPU_RUN_STEP, tf;
+	uint64_t fall;
 	volatile bool first = true;
-	const struct dec_insn *d;
+	const struct cpu_insn *ci;
 	int ret;
 
 	c->next_check = 0;
-	if (setjmp(c->jb)) {
+	switch (setjmp(c->jb)) {
+	case 0:
+		break;
+	case 2: /* cpu_fail(): the instruction did not complete */
+		if (c->rsp_valid)
+			c->r[R_RSP] = c->rsp_start;
+		c->rsp_valid = false;
+		c->sys_access = false;
+		stop->reason = VCPU_STOP_ERROR;
+		return rax_errf(e, -ENOTSUP, "%s", c->fail_msg);
+	default:
+		/* A fault leaves RSP as the instruction found it (the slow
+		 * path's instructions: pushes may precede a CS limit or
+		 * privilege check there). */
+		if (c->rsp_valid)
+			c->r[R_RSP] = c->rsp_start;
+		c->rsp_valid = false;
 		if (!cpu_handle_exception(c)) {
 			stop->reason = VCPU_STOP_SHUTDOWN;
 			c->exc_depth = 0;
@@ -175,13 +228,15 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		}
 		c->next_check = 0;
 	}
+	/* A fault ends the walk where it was (and this run may follow a
+	 * stop anywhere): the next instruction is looked up. */
+	cpu_leave_trace(c);
 	for (;;) {
 		if (c->icount < c->next_check) {
-			d = cpu_fetch(c, &tmp);
-			c->next_rip = c->rip + d->len;
-			handlers[d->op](c, d);
-			c->rip = c->next_rip;
-			c->icount += CPU_INSN_NS;
+			if (c->stats)
+				run_fast_stats(c);
+			else
+				run_fast_plain(c);
 			continue;
 		}
 		if (c->watch_hit) {
@@ -216,17 +271,32 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 			return 0;
 		}
 		first = false;
-		d = cpu_fetch(c, &tmp);
-		c->next_rip = c->rip + d->len;
+		ci = cpu_fetch(c);
+		c->next_rip = c->rip + ci->d.len;
 		if (c->mode != DEC_MODE64 && c->seg[S_CS].db == 0)
 			c->next_rip &= 0xffff;
 		if (c->trace)
-			trace_insn(c, d);
+			trace_insn(c, &ci->d);
+		if (c->mode != DEC_MODE64)
+			cpu_fetch_limit(c, &ci->d);
+		fall = c->next_rip;
 		tf = (c->rflags & RFLAGS_TF) != 0;
 		c->mov_ss = false;
 		c->delivered = false;
 		c->tf_result = false;
-		handlers[d->op](c, d);
+		c->rsp_start = c->r[R_RSP];
+		c->rsp_valid = true;
+		/* RF lasts one instruction (Vol. 3 §18.3.1.1); only IRET and
+		 * faults set it, and after an IRET this path runs the next
+		 * one (cpu_far_return stores 0 into next_check). */
+		c->rflags &= ~(uint64_t)RFLAGS_RF;
+		ci->fn(c, &ci->d);
+		/* A near branch beyond CS's limit faults on the branch, RSP
+		 * as it was (SDM Vol. 2 JMP, CALL, RET, Jcc: #GP(0)). */
+		if (c->mode != DEC_MODE64 && c->next_rip != fall &&
+		    c->next_rip > c->seg[S_CS].limit)
+			cpu_gp(c, 0);
+		c->rsp_valid = false;
 		c->rip = c->next_rip;
 		c->icount += CPU_INSN_NS;
 		if (c->tf_result) /* SYSCALL, SYSRET: the resulting TF */
@@ -305,7 +375,10 @@ static int cpu_set_regs(struct machine *m, const struct rax_regs *r)
 	c->efer = r->efer;
 	if (c->intc)
 		intc_set_cr8(c->intc, r->cr8);
-	c->cpl = c->seg[S_CS].sel & 3;
+	c->cpl = c->cr0 & CR0_PE ? c->seg[S_CS].sel & 3 : 0;
+	/* As KVM_SET_SREGS: the PDPTEs come from CR3's table. */
+	if (cpu_pae_legacy(c->cr0, c->cr4, c->efer))
+		(void)cpu_load_pdptes(c, c->cr0, c->cr3, c->cr4);
 	cpu_update_mode(c);
 	cpu_update_fpu_trap(c);
 	cpu_tlb_flush(c, false);
@@ -347,6 +420,27 @@ static int cpu_get_msr(struct machine *m, uint32_t idx, uint64_t *val)
 static int cpu_set_msr(struct machine *m, uint32_t idx, uint64_t val)
 {
 	return cpu_wrmsr(m->engine, idx, val) ? -ENOENT : 0;
+}
+
+/* --- the debugger's memory access ------------------------------------------ */
+
+static int cpu_read_mem(struct machine *m, uint64_t gpa, void *buf, size_t len)
+{
+	return gm_read(&m->mem, gpa, buf, len);
+}
+
+/* A write kills the decoded instructions of each page it touches, as a
+ * guest store would (cpu_code_write()): nothing else is forgotten. */
+static int cpu_write_mem(struct machine *m, uint64_t gpa, const void *buf,
+			 size_t len)
+{
+	struct cpu *c = m->engine;
+
+	if (!gm_ptr(&m->mem, gpa, len))
+		return -EFAULT;
+	for (uint64_t pa = gpa; pa < gpa + len; pa = (pa | 0xfff) + 1)
+		cpu_code_write(c, pa, 1);
+	return gm_write(&m->mem, gpa, buf, len);
 }
 
 /* --- breakpoints ---------------------------------------------------------- */
@@ -464,15 +558,16 @@ static double pct(uint64_t part, uint64_t whole)
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
-/* --stats: counters, then the rates derived from them.  TLB lookups are
- * hits (counted in tlb_hit()) plus walks (cpu_translate()); the decode
- * cache serves every instruction it did not have to decode. */
+/* --stats: counters, then the rates derived from them.  The TLB counts
+ * only its misses (cpu_translate(): walks and fills), not the hits, which
+ * are every memory access; the decode cache serves every instruction it
+ * did not have to decode. */
 static void cpu_print_stats(struct machine *m)
 {
 	struct cpu *c = m->engine;
 	uint64_t insns = (c->icount - c->idle_ns) / CPU_INSN_NS;
-	uint64_t tlb = c->st_tlb_hit + c->st_tlb_miss;
-	uint64_t blk = c->st_blk_chain + c->st_blk_hit + c->st_blk_miss;
+	uint64_t lookups = c->st_chain + c->st_jc_hit + c->st_trace_hit +
+			   c->st_trace_miss;
 	uint64_t exc = 0, irq = 0;
 
 	fprintf(stderr, "rax: emulator: %" PRIu64 " instructions retired "
@@ -482,13 +577,13 @@ static void cpu_print_stats(struct machine *m)
 	fprintf(stderr, "rax:   %-12s %" PRIu64 "\n", #n, c->st_##n);
 	CPU_STATS(CPU_STAT_PRINT)
 #undef CPU_STAT_PRINT
-	fprintf(stderr, "rax:   tlb: %" PRIu64 " lookups, %" PRIu64
-		" misses (%.2f%% hit)\n", tlb, c->st_tlb_miss,
-		pct(c->st_tlb_hit, tlb));
-	fprintf(stderr, "rax:   decode cache: %" PRIu64 " block lookups, %"
+	fprintf(stderr, "rax:   tlb: %" PRIu64 " misses, %.2f per 1000 "
+		"instructions\n", c->st_tlb_miss,
+		insns ? 1000.0 * (double)c->st_tlb_miss / (double)insns : 0.0);
+	fprintf(stderr, "rax:   decode cache: %" PRIu64 " trace transitions, %"
 		PRIu64 " misses (%.2f%% hit); %" PRIu64 " of %" PRIu64
-		" instructions decoded (%.2f%% hit)\n", blk, c->st_blk_miss,
-		pct(c->st_blk_hit + c->st_blk_chain, blk),
+		" instructions decoded (%.2f%% hit)\n", lookups,
+		c->st_trace_miss, pct(lookups - c->st_trace_miss, lookups),
 		c->st_decoded, insns,
 		insns > c->st_decoded ? pct(insns - c->st_decoded, insns) : 0.0);
 	/* Vectors 0-31 are exceptions; above, interrupts (external, or
@@ -517,8 +612,7 @@ static void cpu_destroy(struct machine *m)
 		return;
 	if (c->intc)
 		intc_destroy(c->intc);
-	cpu_blocks_free(c);
-	free(c->code_page);
+	cpu_icache_detach(c);
 	free(c);
 	m->engine = NULL;
 }
@@ -536,38 +630,17 @@ static void reset_fpu(struct cpu *c)
 	c->fx[FX_MXCSR + 5] = 0xff;
 }
 
-/* Exception and interrupt delivery are modelled for long mode only
- * (cpu_deliver), so a guest the loader starts in protected mode outside
- * it (a Multiboot kernel: 32-bit, paging off) is refused here rather
- * than run until its first event.  (An all-zero start, real mode, is
- * what tests that set their own state through set_regs() begin with.) */
-static int check_start_mode(const struct rax_regs *r, struct rax_err *e)
-{
-	if ((r->efer & EFER_LMA) || !(r->cr0 & CR0_PE))
-		return 0;
-	return rax_errf(e, -ENOTSUP, "emulator: the guest starts in %s "
-			"(a Multiboot kernel?); the interpreter lacks 32-bit "
-			"protected mode and runs only 64-bit long mode",
-			r->seg[S_CS].db ? "32-bit protected mode" :
-			"16-bit protected mode");
-}
-
 static int cpu_init(struct machine *m, struct rax_err *e)
 {
 	struct cpu *c;
 	int ret;
 
-	ret = check_start_mode(&m->boot_regs, e);
-	if (ret)
-		return ret;
 	c = aligned_alloc(64, (sizeof(*c) + 63) & ~(size_t)63);
 	if (!c)
 		return rax_errf(e, -ENOMEM, "emulator: out of memory");
 	memset(c, 0, sizeof(*c));
 	c->m = m;
-	c->code_pages = m->mem.size >> 12;
-	c->code_page = calloc(c->code_pages ? c->code_pages : 1, 1);
-	if (!c->code_page || cpu_blocks_init(c)) {
+	if (cpu_icache_create(c)) {
 		ret = rax_errf(e, -ENOMEM, "emulator: out of memory");
 		goto out_free;
 	}
@@ -580,12 +653,12 @@ static int cpu_init(struct machine *m, struct rax_err *e)
 	c->misc_enable = 1; /* fast strings enabled, as firmware leaves it */
 	c->host_base = host_now_ns();
 	c->host_clock = m->host_clock;
+	c->stats = m->stats;
 	cpu_set_regs(m, &m->boot_regs);
 	return 0;
 out_free:
 	m->engine = NULL;
-	cpu_blocks_free(c);
-	free(c->code_page);
+	cpu_icache_detach(c);
 	free(c);
 	return ret;
 }
@@ -604,6 +677,8 @@ const struct vcpu_ops cpu_vcpu_ops = {
 	.get_dregs = cpu_get_dregs,
 	.get_msr = cpu_get_msr,
 	.set_msr = cpu_set_msr,
+	.read_mem = cpu_read_mem,
+	.write_mem = cpu_write_mem,
 	.bp_insert = cpu_bp_insert,
 	.bp_remove = cpu_bp_remove,
 	.set_irq = cpu_set_irq,

@@ -23,6 +23,7 @@
 
 struct machine;
 struct intc;
+struct cpu_icache;
 struct rax_err;
 
 /* Exception vectors (SDM Vol. 3 §6.3.1). */
@@ -48,41 +49,57 @@ struct tlb_entry {
 	bool global;
 };
 
-/* Decoded-instruction cache: straight-line runs ("blocks") of up to
- * BLK_INSNS instructions within one physical page, keyed by the physical
- * address of the first and the decoding mode.  Sequential execution walks
- * a block without any lookup; a taken branch, a TLB flush, a mode change
- * or a store to the page (cpu_code_write) ends the walk. */
-#define BLK_INSNS 24
-#define BLK_BITS 15
-#define BLK_COUNT (1u << BLK_BITS)
-#define BLK_EMPTY (~0ull)
+struct cpu;
+typedef void (*cpu_handler)(struct cpu *c, const struct dec_insn *d);
 
-struct block {
-	uint64_t tag;      /* as blk_tags[] below, or BLK_EMPTY */
-	unsigned n, chain_rr;
-	struct dec_insn d[BLK_INSNS];
-	/* Chaining: successors seen after this block, valid while the
-	 * translation epoch (bumped by every TLB flush), the CPL and the
-	 * successor's tag are unchanged; saves the fetch translation and the
-	 * set lookup on most taken branches. */
-	uint64_t next_rip[2], next_tag[2];
-	struct block *next[2];
-	uint32_t next_key[2];
-} __attribute__((aligned(64)));
+/* One instruction as the decode cache holds it: the decoder's result and
+ * the handler chosen for it at decode time (cpu_select_handler()). */
+struct cpu_insn {
+	cpu_handler fn;
+	struct dec_insn d;
+};
 
-/* Decoded in place of an x87/MMX/SSE instruction that raises #NM
- * (CR0.TS, CR0.EM).  0F 3A FE is undefined: the decoder never returns
- * it as a valid opcode. */
-#define CPU_OP_NM 0x3fe
+/* Decoded-instruction cache (block.c), shared by every vCPU of a machine
+ * (struct cpu_icache): traces, straight-line runs of up to TRACE_MAX
+ * instructions ended by a branch, keyed by the physical address of the
+ * first and the decode key (mode, fpu_trap), packed one after the other
+ * in a pool with a small hash index.  An instruction that crosses a page
+ * is a trace of its own, a "split" trace, also tied to its second page.
+ * Each physical page holding decoded code lists its traces; a store to
+ * such a page (cpu_code_write) kills them (tag TRACE_DEAD), and
+ * sequential execution walks a trace without any lookup. */
+#define TRACE_MAX 32
+#define TRACE_DEAD (~0ull)
 
-/* Tags: physical address (bits 0-47), generation (48-55), mode (56-59),
- * fpu_trap (63).
- * Bumping the generation forgets every block at once. */
-static inline uint64_t blk_pa(uint64_t tag)
-{
-	return tag & ((1ull << 48) - 1);
-}
+struct cpu_trace {
+	uint64_t tag;      /* physical address | decode key, or TRACE_DEAD */
+	uint64_t pa;       /* physical address of the first instruction */
+	uint64_t pa2;      /* split: the physical page of its second part */
+	uint32_t link[2];  /* next trace (pool offset) in the lists of the
+			      start page and, if split, of page pa2 */
+	uint16_t n;        /* instructions */
+	bool split;
+	uint8_t chain_rr;  /* the link to replace next */
+	/* Chaining: two traces that followed this one, each valid for the
+	 * key (epoch, CPL, decode key) of the vCPU that linked it.  Epochs
+	 * are unique among the vCPUs of a cache, so a vCPU never follows
+	 * another's link (cpu_trace_next()). */
+	uint64_t next_la[2], next_key[2];
+	struct cpu_trace *next[2];
+	struct cpu_insn insn[];
+};
+
+/* Per vCPU: the trace last entered at each (hashed) linear address under
+ * the present translation (epoch), CPL and decode key; it saves the
+ * fetch translation and the index lookup on most trace transitions. */
+#define JC_BITS 14
+struct cpu_jc_entry {
+	uint64_t la, key;
+	struct cpu_trace *t;
+};
+
+/* Decode key: tag bits above the physical address (bits 0-51): mode
+ * (56-59), fpu_trap (63) (cpu_update_dec_key()). */
 
 /* Virtual time per instruction.  The clock (and the 1 GHz TSC) advance
  * by this much per retired instruction: a guest that busy-waits on time
@@ -97,8 +114,8 @@ static inline uint64_t blk_pa(uint64_t tag)
 
 /* Counters printed by --stats: one X-macro list (STYLE.md habit 6). */
 #define CPU_STATS(X) \
-	X(tlb_hit) X(tlb_miss) X(blk_chain) X(blk_hit) X(blk_miss) X(blk_evict) \
-	X(decoded) X(xpage) X(smc_flush) X(irq) X(halt) X(tlb_flush)
+	X(tlb_miss) X(chain) X(jc_hit) X(trace_hit) X(trace_miss) X(trace_kill) \
+	X(decoded) X(xpage) X(ic_flush) X(smc_flush) X(irq) X(halt) X(tlb_flush)
 
 struct cpu {
 	struct machine *m;
@@ -111,8 +128,10 @@ struct cpu {
 	struct rax_seg seg[6], ldt, tr;
 	struct rax_dtable gdt, idt;
 	uint64_t cr0, cr2, cr3, cr4, efer;
+	uint64_t pdpte[4];        /* PAE paging: loaded from CR3 (mem.c) */
 	uint64_t dr[4], dr6, dr7;
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux, pat;
+	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint64_t misc_enable, tsc_offset;
 	unsigned cpl;
 	enum dec_mode mode;
@@ -120,16 +139,17 @@ struct cpu {
 	uint8_t fx[512] __attribute__((aligned(16))); /* FXSAVE image */
 
 	struct tlb_entry tlb[TLB_KINDS][TLB_SIZE];
-	struct block *blocks;
-	uint64_t *blk_tags;       /* copy of every block's tag, for lookups */
-	uint8_t *blk_lru;         /* per 2-way set: the way to refill */
-	struct block *blk;        /* block being walked, or NULL */
-	unsigned blk_i;           /* next instruction in blk */
-	uint64_t blk_rip;         /* rip that continues blk */
-	uint32_t epoch;           /* translation epoch for block chaining */
-	unsigned blk_gen;         /* block generation, 0-255 */
-	uint8_t *code_page;      /* per 4 KiB physical page: decoded code */
-	uint64_t code_pages;
+	struct cpu_icache *ic;    /* the machine's decode cache */
+	struct cpu *ic_next;      /* the other vCPUs sharing it */
+	/* The trace being walked: its next instruction, at rip cur_rip,
+	 * and its end (both NULL: none, look up the next one). */
+	const struct cpu_insn *cur_next, *cur_end;
+	uint64_t cur_rip;
+	uint64_t epoch;           /* translation epoch: bumped by every TLB
+				     flush and decode-key change */
+	uint64_t dec_key;         /* tag bits of the decode key */
+	uint64_t jc_base;         /* jump-cache key but the CPL */
+	struct cpu_jc_entry *jc;  /* 1 << JC_BITS entries */
 
 	uint64_t icount;          /* the clock in ns: CPU_INSN_NS per
 				     retired instruction plus HLT skips
@@ -157,6 +177,7 @@ struct cpu {
 	 * idle_wait() until the next deadline or a cpu_wake_idle()). */
 	bool host_clock;
 	bool halted, trace, trace_crlf, step, sys_access;
+	bool stats;               /* --stats: count the hit paths too */
 	bool nmi_blocked;         /* an NMI was delivered, no IRET since */
 	/* Single step (RFLAGS.TF): set by MOV SS, by every delivery, and
 	 * a trap held over MOV SS (event.c cpu_single_step_trap). */
@@ -166,8 +187,9 @@ struct cpu {
 	 * say): they set tf_result and db_now = resulting TF. */
 	bool tf_result, db_now;
 	/* CR0.TS, CR0.EM or !CR4.OSFXSR: x87/MMX/SSE instructions may
-	 * fault; decoded under this state into separate blocks (tag bit
-	 * 63) with the faulting ones replaced by DEC_OP_UD/CPU_OP_NM. */
+	 * fault; decoded under this state into separate traces (tag bit
+	 * 63) whose handlers for the faulting ones raise #UD or #NM
+	 * (dispatch.c). */
 	bool fpu_trap;
 	/* x87 exception flags the current x87 instruction raised (x87.c). */
 	uint16_t x87_raised;
@@ -175,6 +197,10 @@ struct cpu {
 	uint32_t exc_err;
 	bool exc_has_err;
 	jmp_buf jb;
+	/* The slow path's instruction restores RSP when it faults. */
+	uint64_t rsp_start;
+	bool rsp_valid;
+	char fail_msg[160];       /* cpu_fail() */
 
 	struct intc *intc;
 	unsigned nbp, nwp;
@@ -182,7 +208,6 @@ struct cpu {
 	enum bp_type bp_type[CPU_MAX_BP];
 	struct { uint64_t addr, len; enum bp_type t; } wp[CPU_MAX_BP];
 	bool watch_hit;
-	enum vcpu_stop_reason last_stop; /* of the previous run() */
 	uint64_t watch_addr;
 	enum bp_type watch_type;
 
@@ -191,8 +216,6 @@ struct cpu {
 #undef CPU_STAT_FIELD
 	uint64_t st_vec[256];
 };
-
-typedef void (*cpu_handler)(struct cpu *c, const struct dec_insn *d);
 
 /* --- the loop, time, faults (cpu.c) ------------------------------------ */
 /* The guest's time in ns (its clock and its 1 GHz TSC): icount, or with
@@ -204,6 +227,11 @@ __attribute__((noreturn)) void cpu_raise(struct cpu *c, int vec, uint32_t err,
 					  bool has_err);
 #define cpu_ud(c) cpu_raise(c, EXC_UD, 0, false)
 #define cpu_gp(c, e) cpu_raise(c, EXC_GP, (e), true)
+/* Ends the run with an engine error (exit status 3 and a register dump)
+ * for what the interpreter does not implement, e.g. a hardware task
+ * switch: the message is one line, printf-style. */
+__attribute__((noreturn, format(printf, 2, 3)))
+void cpu_fail(struct cpu *c, const char *fmt, ...);
 
 /* --- events: delivery, checks, idle, single step (event.c) ------------- */
 /* Delivers vector vec through the IDT with next_rip/rip as the return
@@ -225,29 +253,119 @@ void cpu_single_step_deliver(struct cpu *c);
 void cpu_single_step_trap(struct cpu *c, bool tf);
 void cpu_tf_from_result(struct cpu *c);
 
+/* --- handler selection (dispatch.c) ------------------------------------ */
+/* The handler that runs d in c's present state, chosen once when d is
+ * decoded into the cache: the opcode list's, or the #UD/#NM that CR0.TS,
+ * CR0.EM and CR4.OSFXSR give x87/MMX/SSE instructions under fpu_trap. */
+cpu_handler cpu_select_handler(const struct cpu *c, const struct dec_insn *d);
+
 /* --- the decoded-instruction cache (block.c) ---------------------------- */
-int cpu_blocks_init(struct cpu *c);
-void cpu_blocks_free(struct cpu *c);
-void cpu_blocks_flush(struct cpu *c);
+/* Creates the machine's decode cache and attaches c to it; further vCPUs
+ * attach with cpu_icache_attach().  Returns 0 or -ENOMEM. */
+int cpu_icache_create(struct cpu *c);
+int cpu_icache_attach(struct cpu *c, struct cpu_icache *ic);
+/* Detaches c; the last vCPU frees the cache. */
+void cpu_icache_detach(struct cpu *c);
+/* Forgets every decoded instruction of every vCPU. */
+void cpu_icache_flush(struct cpu *c);
+/* Recomputes the decode key and the jump-cache key from the mode,
+ * fpu_trap and epoch; every change to them calls it. */
+void cpu_update_dec_key(struct cpu *c);
+/* A new translation epoch (a TLB flush): unique among the vCPUs sharing
+ * the cache, it invalidates c's jump-cache entries and links. */
+void cpu_new_epoch(struct cpu *c);
 void cpu_update_fpu_trap(struct cpu *c);
-/* A taken branch or a block end: follows a chain, else looks up (and
- * maybe builds) the block at rip; an instruction that cannot be cached
- * is decoded into *tmp.  Raises #GP/#PF for a bad fetch. */
-const struct dec_insn *cpu_fetch_lookup(struct cpu *c, struct dec_insn *tmp);
+/* Does physical page pa hold decoded code?  Such pages get no write-TLB
+ * entry, so every store to them reaches cpu_code_write().  (A racy read
+ * from a device thread is harmless: marks change on the vCPU thread.) */
+bool cpu_is_code_page(const struct cpu *c, uint64_t pa);
+/* A store to [pa, pa + n), within one page: kills the traces decoded
+ * from that page (every vCPU's). */
+void cpu_code_write(struct cpu *c, uint64_t pa, unsigned n);
+/* The trace at linear address la when jump-cache entry e (for key)
+ * missed: from the index or decoded now; enters it into e and links it
+ * from prev (if not NULL).  Raises #GP/#PF for a bad fetch. */
+struct cpu_trace *cpu_trace_find(struct cpu *c, uint64_t la,
+				 struct cpu_jc_entry *e, uint64_t key,
+				 struct cpu_trace *prev);
 
-/* The next instruction: the fast path continues the current block. */
-static inline const struct dec_insn *cpu_fetch(struct cpu *c,
-					       struct dec_insn *tmp)
+/* Makes t the trace that follows prev at la for key. */
+static inline void cpu_trace_link(struct cpu_trace *prev, uint64_t la,
+				  uint64_t key, struct cpu_trace *t)
 {
-	struct block *b = c->blk;
+	unsigned k = prev->chain_rr ^= 1;
 
-	if (b && c->rip == c->blk_rip && c->blk_i < b->n) {
-		const struct dec_insn *d = &b->d[c->blk_i++];
+	prev->next_la[k] = la;
+	prev->next_key[k] = key;
+	prev->next[k] = t;
+}
 
-		c->blk_rip += d->len;
-		return d;
+static inline unsigned cpu_jc_hash(uint64_t la)
+{
+	return (unsigned)((la * 0x9e3779b97f4a7c15ull) >> (64 - JC_BITS));
+}
+
+/* A taken branch or a trace end: the trace at rip, after prev (NULL:
+ * none known): a link of prev, else the jump cache, else
+ * cpu_trace_find().  stats: count the hits (--stats; the run loop has a
+ * variant for it). */
+static inline struct cpu_trace *cpu_trace_next(struct cpu *c,
+					       struct cpu_trace *prev,
+					       bool stats)
+{
+	uint64_t la = c->rip, key = c->jc_base | c->cpl;
+	struct cpu_jc_entry *e;
+
+	if (c->mode != DEC_MODE64)
+		la = (la + c->seg[S_CS].base) & 0xffffffffull;
+	if (prev) {
+		for (unsigned k = 0; k < 2; k++) {
+			if (prev->next_la[k] == la && prev->next_key[k] == key &&
+			    prev->next[k]->tag != TRACE_DEAD) {
+				if (stats)
+					c->st_chain++;
+				return prev->next[k];
+			}
+		}
 	}
-	return cpu_fetch_lookup(c, tmp);
+	e = &c->jc[cpu_jc_hash(la)];
+	if (e->la == la && e->key == key && e->t->tag != TRACE_DEAD) {
+		if (stats)
+			c->st_jc_hit++;
+		if (prev)
+			cpu_trace_link(prev, la, key, e->t);
+		return e->t;
+	}
+	return cpu_trace_find(c, la, e, key, prev);
+}
+
+static inline struct cpu_trace *cpu_trace_lookup(struct cpu *c, bool stats)
+{
+	return cpu_trace_next(c, NULL, stats);
+}
+
+/* Leaves the trace being walked: the next instruction is looked up. */
+static inline void cpu_leave_trace(struct cpu *c)
+{
+	c->cur_next = c->cur_end = NULL;
+}
+
+/* The next instruction (the run loop's slow path): continues the trace
+ * being walked, else looks up the trace at rip. */
+static inline const struct cpu_insn *cpu_fetch(struct cpu *c)
+{
+	const struct cpu_insn *ci = c->cur_next;
+
+	if (ci == c->cur_end || c->rip != c->cur_rip) {
+		struct cpu_trace *t = cpu_trace_lookup(c, c->stats);
+
+		ci = t->insn;
+		c->cur_end = ci + t->n;
+		c->cur_rip = c->rip;
+	}
+	c->cur_next = ci + 1;
+	c->cur_rip += ci->d.len;
+	return ci;
 }
 
 /* --- flags (alu.c) ------------------------------------------------------ */
@@ -263,14 +381,26 @@ void cpu_tlb_flush_page(struct cpu *c, uint64_t la);
 void cpu_mem_slow(struct cpu *c, uint64_t la, void *buf, unsigned n,
 		  int kind);
 uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user);
+/* PAE paging outside IA-32e mode: loads into c->pdpte the PDPTEs a MOV
+ * to CR0/CR3/CR4 with these values loads (SDM Vol. 3 §4.4.1).  Returns
+ * false, changing nothing, when a present one has reserved bits set (the
+ * MOV raises #GP(0)); a table outside RAM reads as absent entries. */
+bool cpu_load_pdptes(struct cpu *c, uint64_t cr0, uint64_t cr3,
+		     uint64_t cr4);
+/* Whether these values select PAE paging outside IA-32e mode. */
+static inline bool cpu_pae_legacy(uint64_t cr0, uint64_t cr4, uint64_t efer)
+{
+	return (cr0 & CR0_PG) && (cr4 & CR4_PAE) && !(efer & EFER_LMA);
+}
 /* Looks up a physical RAM pointer for fetch: returns host pointer or NULL. */
 const uint8_t *cpu_fetch_ptr(struct cpu *c, uint64_t la, uint64_t *pa,
 			     unsigned *avail);
-void cpu_code_write(struct cpu *c, uint64_t pa, unsigned n);
-/* Does physical page pa hold decoded code?  (A racy read is harmless:
- * marks are only set on the vCPU thread.) */
-bool cpu_is_code_page(const struct cpu *c, uint64_t pa);
-void cpu_mark_code(struct cpu *c, uint64_t pa);
+
+/* A 48-bit canonical address: bits 63:47 all equal (Vol. 1 §3.3.7.1). */
+static inline bool cpu_canonical(uint64_t la)
+{
+	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
+}
 
 static inline bool cpu_user(const struct cpu *c)
 {
@@ -283,10 +413,8 @@ static inline struct tlb_entry *tlb_hit(struct cpu *c, int kind,
 	struct tlb_entry *e = &c->tlb[kind][(la >> 12) & (TLB_SIZE - 1)];
 
 	if (e->tag == ((la & ~0xfffull) | cpu_user(c)) &&
-	    (la & 0xfff) <= 4096 - n) {
-		c->st_tlb_hit++; /* a miss is counted by cpu_translate() */
-		return e;
-	}
+	    (la & 0xfff) <= 4096 - n)
+		return e; /* hits are not counted: this is every access */
 	return NULL;
 }
 
@@ -342,11 +470,97 @@ static inline void wrn(struct cpu *c, uint64_t la, uint64_t v, unsigned n)
  * ordering): raises the fault now if not. */
 void cpu_probe_write(struct cpu *c, uint64_t la, unsigned n);
 
+/* --- segmentation (seg.c) ----------------------------------------------- */
+/* Outside 64-bit mode a data operand's address carries its segment
+ * register: bit 63 set and bit 62 clear (never a canonical address), the
+ * register in bits 48-50 and the 32-bit linear address below.  The inline
+ * TLB lookup never matches it; cpu_mem_slow() checks the segment's limit
+ * and rights with cpu_seg_check() and goes on with the linear address. */
+#define LA_SEG_TAG (1ull << 63)
+static inline bool la_tagged(uint64_t la)
+{
+	return (la >> 62) == 2;
+}
+
+static inline uint64_t cpu_seg_la(const struct cpu *c, unsigned s,
+				  uint64_t off)
+{
+	return ((c->seg[s].base + off) & 0xffffffffull) | LA_SEG_TAG |
+	       (uint64_t)s << 48;
+}
+
+/* la + delta: outside 64-bit mode the sum wraps in the 32-bit linear
+ * address and keeps the segment tag (a negative delta would borrow from
+ * it otherwise). */
+static inline uint64_t cpu_la_add(const struct cpu *c, uint64_t la,
+				  uint64_t delta)
+{
+	if (c->mode == DEC_MODE64)
+		return la + delta;
+	return (la & ~0xffffffffull & ~(1ull << 32)) | (uint32_t)(la + delta);
+}
+
+/* The limit and rights checks of an n-byte access of kind TLB_* at the
+ * tagged address la (#GP(0), or #SS(0) through SS; Vol. 3 §5.3, §5.6).
+ * Returns the 32-bit linear address. */
+uint64_t cpu_seg_check(struct cpu *c, uint64_t la, unsigned n, int kind);
+/* la without its segment tag (for INVLPG, CLFLUSH, watchpoints). */
+uint64_t cpu_plain_la(const struct cpu *c, uint64_t la);
+/* Outside 64-bit mode: #GP(0) unless the instruction d at rip lies within
+ * CS's limit; wraps next_rip in 16-bit code. */
+void cpu_fetch_limit(struct cpu *c, const struct dec_insn *d);
+/* Implicit supervisor accesses (descriptor tables, TSS) at linear la. */
+uint64_t cpu_sys_read(struct cpu *c, uint64_t la, unsigned n);
+void cpu_sys_write(struct cpu *c, uint64_t la, uint64_t v, unsigned n);
+/* The descriptor cache for an 8-byte descriptor d loaded with sel. */
+struct rax_seg cpu_desc_seg(uint64_t d, uint16_t sel);
+/* Reads sel's descriptor from the GDT or LDT; false when sel is beyond
+ * the table's limit (or the LDT is unusable). */
+bool cpu_read_desc(struct cpu *c, uint16_t sel, uint64_t *desc,
+		   uint64_t *la);
+/* LLDT (tss false) and LTR. */
+void cpu_load_system_seg(struct cpu *c, bool tss, uint16_t sel);
+/* LAR (which 0), LSL (1), VERR (2), VERW (3): sets ZF; *out for LAR/LSL
+ * when it returns true. */
+bool cpu_check_selector(struct cpu *c, uint16_t sel, int which,
+			uint64_t *out);
+/* Ends the run: hardware task switches are not implemented. */
+__attribute__((noreturn)) void cpu_task_switch(struct cpu *c, uint16_t sel,
+						const char *how);
+
+/* A stack that a far transfer or an event delivery pushes or pops: the
+ * SS descriptor cache it uses (for a new stack not loaded yet), the stack
+ * pointer, the error code of its #SS (0, or the new SS selector), l64
+ * for a 64-bit stack (no limit checks), sup for implicit supervisor
+ * accesses (a new inner stack). */
+struct cpu_stack {
+	struct rax_seg ss;
+	uint64_t sp;
+	uint32_t err;
+	bool l64, sup;
+};
+void cpu_stack_cur(const struct cpu *c, struct cpu_stack *k);
+/* The inner stack for privilege dpl from the TSS (ext: the EXT bit of
+ * its #TS/#SS error codes). */
+void cpu_tss_stack(struct cpu *c, unsigned dpl, unsigned ext,
+		   struct cpu_stack *k);
+/* A segment load in real mode: base = sel * 16, limit and attributes
+ * kept. */
+void cpu_real_seg(struct cpu *c, unsigned s, uint16_t sel);
+void cpu_stack_push(struct cpu *c, struct cpu_stack *k, uint64_t v,
+		    unsigned n);
+uint64_t cpu_stack_pop(struct cpu *c, struct cpu_stack *k, unsigned n);
+
 /* --- operands (ops.c) --------------------------------------------------- */
 static inline uint64_t sz_mask(unsigned n)
 {
 	return n >= 8 ? ~0ull : (1ull << (8 * n)) - 1;
 }
+
+/* Outside 64-bit mode: the segmented address (cpu_seg_la()) of offset
+ * ea through d's segment, SS for a BP or SP base (seg.c). */
+uint64_t cpu_ea_seg(const struct cpu *c, const struct dec_insn *d,
+		    uint64_t ea);
 
 /* Linear address of a memory operand (segment base only for FS/GS in
  * 64-bit mode: SDM Vol. 3 §3.2.4). */
@@ -364,14 +578,12 @@ static inline uint64_t cpu_ea(const struct cpu *c, const struct dec_insn *d)
 	if (d->adsz != 8)
 		ea &= sz_mask(d->adsz);
 	s = d->seg;
-	if (c->mode == DEC_MODE64) {
+	if (__builtin_expect(c->mode == DEC_MODE64, 1)) {
 		if (s == S_FS || s == S_GS)
 			ea += c->seg[s].base;
 		return ea;
 	}
-	if (s == DEC_NOREG)
-		s = (d->base == R_RSP || d->base == R_RBP) ? S_SS : S_DS;
-	return (ea + c->seg[s].base) & 0xffffffffull;
+	return cpu_ea_seg(c, d, ea);
 }
 
 /* Register read/write honouring 8-bit high registers and the 32-bit
@@ -430,19 +642,24 @@ static inline uint64_t stack_mask(const struct cpu *c)
 	return c->seg[S_SS].db ? 0xffffffffull : 0xffffull;
 }
 
+/* The address of stack offset sp (SS-relative outside 64-bit mode). */
+static inline uint64_t cpu_stack_la(const struct cpu *c, uint64_t sp)
+{
+	return c->mode == DEC_MODE64 ? sp : cpu_seg_la(c, S_SS, sp);
+}
+
 static inline void cpu_push(struct cpu *c, uint64_t v, unsigned n)
 {
 	uint64_t sp = (c->r[R_RSP] - n) & stack_mask(c);
 
-	wrn(c, sp + (c->mode == DEC_MODE64 ? 0 : c->seg[S_SS].base), v, n);
+	wrn(c, cpu_stack_la(c, sp), v, n);
 	c->r[R_RSP] = (c->r[R_RSP] & ~stack_mask(c)) | sp;
 }
 
 static inline uint64_t cpu_pop(struct cpu *c, unsigned n)
 {
 	uint64_t sp = c->r[R_RSP] & stack_mask(c);
-	uint64_t v = rdn(c, sp + (c->mode == DEC_MODE64 ? 0 :
-			 c->seg[S_SS].base), n);
+	uint64_t v = rdn(c, cpu_stack_la(c, sp), n);
 
 	c->r[R_RSP] = (c->r[R_RSP] & ~stack_mask(c)) |
 		      ((sp + n) & stack_mask(c));

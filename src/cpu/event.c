@@ -1,5 +1,6 @@
-/* The interpreter's events: exception and interrupt delivery through the
- * long-mode IDT (SDM Vol. 3 §6.14), the #DF/shutdown escalation, the
+/* The interpreter's events: exception and interrupt delivery in real mode
+ * (the IVT), protected mode and IA-32e mode (SDM Vol. 3 ch. 6, §20.1.4),
+ * the #DF/shutdown escalation, the
  * event check that the run loop's slow path makes (timers, kicks,
  * NMIs, external interrupts), single-step traps, and HLT's idle wait.
  *
@@ -37,86 +38,170 @@ void cpu_wake_idle(struct cpu *c)
 
 
 
-static uint64_t sys_rd64(struct cpu *c, uint64_t la)
-{
-	uint64_t v;
-
-	c->sys_access = true; /* implicit supervisor (SDM Vol. 3 §4.6.1) */
-	v = rd64(c, la);
-	c->sys_access = false;
-	return v;
-}
-
-static void sys_wr64(struct cpu *c, uint64_t la, uint64_t v)
-{
-	c->sys_access = true;
-	wr64(c, la, v);
-	c->sys_access = false;
-}
-
 /* --- exception and interrupt delivery ------------------------------------ */
 
-void cpu_deliver(struct cpu *c, int vec, bool has_err, uint32_t err,
-		 bool soft)
+/* Descriptor fields used here (SDM Vol. 3 §3.4.5, §6.11, §6.14.1). */
+#define D_TYPE(d) ((unsigned)((d) >> 40) & 15)
+#define D_DPL(d) ((unsigned)((d) >> 45) & 3)
+#define D_P (1ull << 47)
+#define D_CODE (1ull << 43)
+#define D_CONF (1ull << 42)
+#define D_S (1ull << 44)
+
+/* Real mode (Vol. 3 §20.1.4): the IVT entry at IDTR.base + vec * 4, a
+ * 16-bit FLAGS, CS, IP frame; IF, TF and AC cleared. */
+static void deliver_real(struct cpu *c, int vec, uint64_t ret)
 {
-	uint64_t lo, hi, off, rsp, old_rsp = c->r[R_RSP], rf, desc;
-	unsigned type, dpl, ist, newcpl, sel;
+	struct cpu_stack k;
+	uint32_t ent;
+
+	if ((unsigned)vec * 4 + 3 > c->idt.limit)
+		cpu_gp(c, 0);
+	ent = (uint32_t)cpu_sys_read(c, c->idt.base + (uint64_t)vec * 4, 4);
+	cpu_stack_cur(c, &k);
+	cpu_stack_push(c, &k, cpu_get_rflags(c) & 0xffff, 2);
+	cpu_stack_push(c, &k, c->seg[S_CS].sel, 2);
+	cpu_stack_push(c, &k, ret & 0xffff, 2);
+	c->r[R_RSP] = k.sp;
+	cpu_set_rflags(c, cpu_get_rflags(c) & ~(uint64_t)(RFLAGS_IF |
+			RFLAGS_TF | RFLAGS_AC));
+	cpu_real_seg(c, S_CS, (uint16_t)(ent >> 16));
+	c->rip = c->next_rip = ent & 0xffff;
+	cpu_update_mode(c);
+}
+
+/* The code segment an IDT gate names, checked (Vol. 2 INT n,
+ * "PROTECTED-MODE"/"IA-32e-MODE"): null #GP(EXT); not code or DPL > CPL
+ * #GP(sel+EXT); not present #NP(sel+EXT).  Returns the descriptor and
+ * the CPL the handler runs at. */
+static uint64_t gate_target(struct cpu *c, uint16_t sel, unsigned ext,
+			    unsigned *newcpl)
+{
+	uint64_t d;
+
+	if (!(sel & ~3u))
+		cpu_gp(c, ext);
+	if (!cpu_read_desc(c, sel, &d, NULL))
+		cpu_gp(c, (sel & 0xfffcu) | ext);
+	if (!(d & D_S) || !(d & D_CODE) || D_DPL(d) > c->cpl)
+		cpu_gp(c, (sel & 0xfffcu) | ext);
+	if ((c->efer & EFER_LMA) && (((d >> 53) & 1) == 0 || ((d >> 54) & 1)))
+		cpu_gp(c, (sel & 0xfffcu) | ext); /* IA-32e: 64-bit code */
+	if (!(d & D_P))
+		cpu_raise(c, EXC_NP, (sel & 0xfffcu) | ext, true);
+	*newcpl = (d & D_CONF) ? c->cpl : D_DPL(d);
+	return d;
+}
+
+/* Legacy protected mode (Vol. 3 §6.12): 16- and 32-bit interrupt and
+ * trap gates, a stack switch through the TSS to an inner level, the
+ * frame sized by the gate.  Task gates end the run (cpu_task_switch). */
+static void deliver_prot(struct cpu *c, int vec, bool has_err, uint32_t err,
+			 bool soft, uint64_t ret, uint64_t rf)
+{
+	unsigned ext = !soft, idx = (unsigned)vec * 8 + 2 + ext;
+	unsigned type, n, newcpl;
+	uint64_t g, d, off;
+	struct cpu_stack k;
+	uint16_t sel;
+
+	if ((unsigned)vec * 8 + 7 > c->idt.limit)
+		cpu_gp(c, idx);
+	g = cpu_sys_read(c, c->idt.base + (uint64_t)vec * 8, 8);
+	type = D_TYPE(g);
+	if (type == 5 && !(g & (1ull << 44)))
+		cpu_task_switch(c, (uint16_t)(g >> 16), "IDT task gate");
+	if ((g & D_S) || (type != 6 && type != 7 && type != 14 && type != 15))
+		cpu_gp(c, idx);
+	if (soft && D_DPL(g) < c->cpl)
+		cpu_gp(c, idx);
+	if (!(g & D_P))
+		cpu_raise(c, EXC_NP, idx, true);
+	n = type >= 14 ? 4 : 2;
+	off = (g & 0xffff) | (n == 4 ? (g >> 32) & 0xffff0000ull : 0);
+	sel = (uint16_t)(g >> 16);
+	d = gate_target(c, sel, ext, &newcpl);
+	if (off > cpu_desc_seg(d, sel).limit)
+		cpu_gp(c, ext);
+	if (newcpl < c->cpl) {
+		cpu_tss_stack(c, newcpl, ext, &k);
+		cpu_stack_push(c, &k, c->seg[S_SS].sel, n);
+		cpu_stack_push(c, &k, c->r[R_RSP], n);
+	} else {
+		cpu_stack_cur(c, &k);
+	}
+	cpu_stack_push(c, &k, rf, n);
+	cpu_stack_push(c, &k, c->seg[S_CS].sel, n);
+	cpu_stack_push(c, &k, ret, n);
+	if (has_err)
+		cpu_stack_push(c, &k, err, n);
+	c->seg[S_SS] = k.ss;
+	c->r[R_RSP] = k.sp;
+	c->seg[S_CS] = cpu_desc_seg(d | (1ull << 40),
+				    (uint16_t)((sel & ~3u) | newcpl));
+	c->cpl = newcpl;
+	rf &= ~(uint64_t)(RFLAGS_TF | RFLAGS_RF | RFLAGS_VM | (1u << 14));
+	if (!(type & 1)) /* an interrupt gate */
+		rf &= ~(uint64_t)RFLAGS_IF;
+	cpu_set_rflags(c, rf);
+	c->rip = c->next_rip = off;
+	cpu_update_mode(c);
+}
+
+/* IA-32e mode (Vol. 3 §6.14): 16-byte gates, 64-bit handlers, the stack
+ * from the 64-bit TSS (RSPn or ISTn) aligned to 16 bytes, an 8-byte
+ * frame always with SS:RSP. */
+static void deliver_long(struct cpu *c, int vec, bool has_err, uint32_t err,
+			 bool soft, uint64_t ret, uint64_t rf)
+{
+	uint64_t lo, hi, off, rsp, old_rsp = c->r[R_RSP], d;
+	unsigned type, ist, newcpl, sel, ext = !soft;
+	unsigned idx = (unsigned)vec * 8 + 2 + ext;
 	uint16_t old_ss = c->seg[S_SS].sel, old_cs = c->seg[S_CS].sel;
 
-	c->st_vec[vec & 255]++;
-	c->delivered = true;
-	if (!(c->efer & EFER_LMA))
-		cpu_raise(c, EXC_DF, 0, true); /* only long mode is modelled */
 	if ((unsigned)vec * 16 + 15 > c->idt.limit)
-		cpu_gp(c, (uint32_t)vec * 8 + 2);
-	lo = sys_rd64(c, c->idt.base + (uint64_t)vec * 16);
-	hi = sys_rd64(c, c->idt.base + (uint64_t)vec * 16 + 8);
-	type = (lo >> 40) & 15;
-	dpl = (lo >> 45) & 3;
+		cpu_gp(c, idx);
+	lo = cpu_sys_read(c, c->idt.base + (uint64_t)vec * 16, 8);
+	hi = cpu_sys_read(c, c->idt.base + (uint64_t)vec * 16 + 8, 8);
+	type = D_TYPE(lo);
 	ist = (lo >> 32) & 7;
 	if (type != 14 && type != 15)
-		cpu_gp(c, (uint32_t)vec * 8 + 2);
-	if (soft && dpl < c->cpl)
-		cpu_gp(c, (uint32_t)vec * 8 + 2);
-	if (!(lo & (1ull << 47)))
-		cpu_raise(c, EXC_NP, (uint32_t)vec * 8 + 2, true);
+		cpu_gp(c, idx);
+	if (soft && D_DPL(lo) < c->cpl)
+		cpu_gp(c, idx);
+	if (!(lo & D_P))
+		cpu_raise(c, EXC_NP, idx, true);
 	off = (lo & 0xffff) | ((lo >> 32) & 0xffff0000ull) | (hi << 32);
 	sel = (lo >> 16) & 0xffff;
-	if ((sel & ~7u) + 7 > c->gdt.limit || !(sel & ~3u))
-		cpu_gp(c, sel & ~3u);
-	desc = sys_rd64(c, c->gdt.base + (sel & ~7u));
-	newcpl = (desc >> 45) & 3;
-	if (newcpl > c->cpl)
-		newcpl = c->cpl;
+	d = gate_target(c, (uint16_t)sel, ext, &newcpl);
+	if (!cpu_canonical(off))
+		cpu_gp(c, ext);
 	rsp = c->r[R_RSP];
 	if (newcpl < c->cpl)
-		rsp = sys_rd64(c, c->tr.base + 4 + 8 * newcpl);
+		rsp = cpu_sys_read(c, c->tr.base + 4 + 8 * newcpl, 8);
 	if (ist)
-		rsp = sys_rd64(c, c->tr.base + 0x24 + 8 * (ist - 1));
+		rsp = cpu_sys_read(c, c->tr.base + 0x24 + 8 * (ist - 1), 8);
 	rsp &= ~0xfull;
-	rf = cpu_get_rflags(c);
 	/* Push the frame as supervisor (SDM Vol. 3 Figure 6-9). */
-	sys_wr64(c, rsp - 8, old_ss);
-	sys_wr64(c, rsp - 16, old_rsp);
-	sys_wr64(c, rsp - 24, rf);
-	sys_wr64(c, rsp - 32, old_cs);
-	sys_wr64(c, rsp - 40, soft || vec == EXC_BP || vec == EXC_OF ||
-		 vec == EXC_DB ? c->next_rip : c->rip);
+	cpu_sys_write(c, rsp - 8, old_ss, 8);
+	cpu_sys_write(c, rsp - 16, old_rsp, 8);
+	cpu_sys_write(c, rsp - 24, rf, 8);
+	cpu_sys_write(c, rsp - 32, old_cs, 8);
+	cpu_sys_write(c, rsp - 40, ret, 8);
 	rsp -= 40;
 	if (has_err) {
-		sys_wr64(c, rsp - 8, err);
+		cpu_sys_write(c, rsp - 8, err, 8);
 		rsp -= 8;
 	}
 	if (newcpl != c->cpl) {
 		c->seg[S_SS] = (struct rax_seg){ .sel = (uint16_t)newcpl,
-						 .unusable = 1 };
+						 .unusable = 1,
+						 .dpl = (uint8_t)newcpl };
 	}
 	c->r[R_RSP] = rsp;
 	c->cpl = newcpl;
-	c->seg[S_CS].sel = (uint16_t)((sel & ~3u) | newcpl);
-	c->seg[S_CS].l = (desc >> 53) & 1;
-	c->seg[S_CS].db = (desc >> 54) & 1;
-	c->seg[S_CS].dpl = (uint8_t)newcpl;
+	c->seg[S_CS] = cpu_desc_seg(d | (1ull << 40),
+				    (uint16_t)((sel & ~3u) | newcpl));
 	rf &= ~(uint64_t)(RFLAGS_TF | RFLAGS_RF | RFLAGS_VM | (1u << 14));
 	if (type == 14)
 		rf &= ~(uint64_t)RFLAGS_IF;
@@ -124,6 +209,42 @@ void cpu_deliver(struct cpu *c, int vec, bool has_err, uint32_t err,
 	c->rip = c->next_rip = off;
 	cpu_update_mode(c);
 }
+
+/* Delivers vec by the current mode.  The saved instruction pointer is
+ * the next instruction's for INT n, INT3, INTO and traps (#DB, #OF,
+ * #BP), else the faulting one's.  Error codes of faults during the
+ * delivery carry EXT unless vec is a software interrupt (soft).  The
+ * EFLAGS image of a fault has RF set (Vol. 3 §18.3.1.1: so that the
+ * IRET back re-executes the instruction without an instruction
+ * breakpoint); the run loop's slow path clears RF before each
+ * instruction, and an IRET (which loads RF) always ends in it. */
+static void deliver(struct cpu *c, int vec, bool has_err, uint32_t err,
+		    bool soft, bool fault)
+{
+	uint64_t ret = soft || vec == EXC_BP || vec == EXC_OF ||
+		       vec == EXC_DB ? c->next_rip : c->rip;
+	uint64_t rf = cpu_get_rflags(c) | (fault ? RFLAGS_RF : 0);
+
+	c->st_vec[vec & 255]++;
+	c->delivered = true;
+	if (!(c->cr0 & CR0_PE))
+		deliver_real(c, vec, ret);
+	else if (!(c->efer & EFER_LMA))
+		deliver_prot(c, vec, has_err, err, soft, ret, rf);
+	else
+		deliver_long(c, vec, has_err, err, soft, ret, rf);
+}
+
+void cpu_deliver(struct cpu *c, int vec, bool has_err, uint32_t err,
+		 bool soft)
+{
+	deliver(c, vec, has_err, err, soft, false);
+}
+
+/* The fault-class exceptions (Vol. 3 §6.15, Table 6-1): #DE, #BR, #UD,
+ * #NM, #TS, #NP, #SS, #GP, #PF, #MF, #AC, #XM, #VE, #CP.  #DB is a fault
+ * only for instruction breakpoints, which pass RF clear. */
+#define FAULT_VECTORS 0x3b7ce1u
 
 /* Handles the exception recorded by cpu_raise(): delivers it, escalating
  * to #DF and to shutdown (SDM Vol. 3 §6.15 "Double Fault").  Returns false
@@ -140,12 +261,13 @@ bool cpu_handle_exception(struct cpu *c)
 		c->exc_vec = EXC_DF;
 		rax_log(LOG_DEBUG, cpu, "double fault (vector %d at %#" PRIx64 ")",
 			vec, c->rip);
-		cpu_deliver(c, EXC_DF, true, 0, false);
+		deliver(c, EXC_DF, true, 0, false, false);
 	} else {
 		c->exc_depth = 1;
 		rax_log(LOG_DEBUG, cpu, "exception %d err %#x at %#" PRIx64
 			" cr2 %#" PRIx64, vec, c->exc_err, c->rip, c->cr2);
-		cpu_deliver(c, vec, c->exc_has_err, c->exc_err, false);
+		deliver(c, vec, c->exc_has_err, c->exc_err, false,
+			(unsigned)vec < 32 && ((FAULT_VECTORS >> vec) & 1));
 	}
 	c->exc_depth = 0;
 	return true;
@@ -181,7 +303,7 @@ bool cpu_check_events(struct cpu *c)
 	 * cpu_mem_written). */
 	if (atomic_load_explicit(&c->dma_code_write, memory_order_relaxed) &&
 	    atomic_exchange(&c->dma_code_write, false))
-		cpu_blocks_flush(c);
+		cpu_icache_flush(c);
 	if (atomic_exchange(&c->kick, false) || atomic_load(&m->exit_requested)) {
 		schedule_check(c);
 		return true;

@@ -1,9 +1,8 @@
 /* Guest memory access for the interpreter: the software TLB (direct
  * mapped, one table per access kind, hit = tag compare + host pointer),
- * the slow path through pg_walk() to RAM or MMIO, and the per-page "holds
- * decoded code" marks that catch self-modifying code: pages with decoded
- * instructions never get write-TLB entries, so every store to them takes
- * the slow path, which drops the page's decoded instructions. */
+ * the slow path through pg_walk() to RAM or MMIO.  Self-modifying code:
+ * pages holding decoded code (block.c) never get write-TLB entries, so
+ * every store to them takes the slow path, which calls cpu_code_write(). */
 #include "cpu/cpu.h"
 
 #include <errno.h>
@@ -18,8 +17,8 @@ void cpu_tlb_flush(struct cpu *c, bool keep_global)
 			if (!keep_global || !c->tlb[k][i].global)
 				c->tlb[k][i].tag = TLB_INVALID;
 	c->st_tlb_flush++;
-	c->blk = NULL;
-	c->epoch++;
+	cpu_new_epoch(c);
+	c->next_check = 0;
 }
 
 void cpu_tlb_flush_page(struct cpu *c, uint64_t la)
@@ -30,64 +29,28 @@ void cpu_tlb_flush_page(struct cpu *c, uint64_t la)
 		if ((e->tag & ~0xfffull) == (la & ~0xfffull))
 			e->tag = TLB_INVALID;
 	}
-	c->blk = NULL;
-	c->epoch++;
-}
-
-static int64_t code_index(const struct cpu *c, uint64_t pa)
-{
-	const struct guest_mem *gm = &c->m->mem;
-
-	if (pa < gm->low_size)
-		return (int64_t)(pa >> 12);
-	if (pa >= MEM_4G && pa - MEM_4G < gm->high_size)
-		return (int64_t)((gm->low_size + pa - MEM_4G) >> 12);
-	return -1;
-}
-
-bool cpu_is_code_page(const struct cpu *c, uint64_t pa)
-{
-	int64_t i = code_index(c, pa);
-
-	return i >= 0 && c->code_page[i];
-}
-
-void cpu_mark_code(struct cpu *c, uint64_t pa)
-{
-	int64_t i = code_index(c, pa);
-
-	if (i < 0 || c->code_page[i])
-		return;
-	c->code_page[i] = 1;
-	for (int k = 0; k < TLB_SIZE; k++)
-		if (c->tlb[TLB_WRITE][k].pa_page == (pa & ~0xfffull))
-			c->tlb[TLB_WRITE][k].tag = TLB_INVALID;
-}
-
-void cpu_code_write(struct cpu *c, uint64_t pa, unsigned n)
-{
-	int64_t i = code_index(c, pa);
-	uint64_t page = pa & ~0xfffull;
-
-	if (i < 0 || !c->code_page[i])
-		return;
-	c->code_page[i] = 0;
-	c->st_smc_flush++;
-	/* Blocks never cross a page: drop those starting in this one. */
-	for (unsigned b = 0; b < BLK_COUNT; b++) {
-		if ((blk_pa(c->blk_tags[b]) & ~0xfffull) == page) {
-			c->blk_tags[b] = BLK_EMPTY;
-			c->blocks[b].tag = BLK_EMPTY;
-		}
-	}
-	c->blk = NULL;
-	c->epoch++;
+	cpu_new_epoch(c);
+	c->next_check = 0;
 }
 
 static int read_pte(void *opaque, uint64_t pa, uint64_t *pte)
 {
 	struct cpu *c = opaque;
 
+	return gm_read(&c->m->mem, pa, pte, 8);
+}
+
+/* PAE paging outside IA-32e mode: the PDPTEs come from the registers
+ * MOV to CR3 loaded (SDM Vol. 3 §4.4.1), not from memory. */
+static int read_pte_pae(void *opaque, uint64_t pa, uint64_t *pte)
+{
+	struct cpu *c = opaque;
+	uint64_t pdpt = c->cr3 & 0xffffffe0ull;
+
+	if (pa - pdpt < 32) {
+		*pte = c->pdpte[(pa - pdpt) / 8];
+		return 0;
+	}
 	return gm_read(&c->m->mem, pa, pte, 8);
 }
 
@@ -108,6 +71,20 @@ static bool has_watch(const struct cpu *c, uint64_t page)
 	return false;
 }
 
+bool cpu_load_pdptes(struct cpu *c, uint64_t cr0, uint64_t cr3, uint64_t cr4)
+{
+	struct pg_ctx pc = { cr0, cr3, cr4, 0, read_pte, write_pte, c };
+	uint64_t p[4];
+	int ret = pg_load_pdptes(&pc, p);
+
+	if (ret == PG_FAULT)
+		return false;
+	if (ret)
+		memset(p, 0, sizeof(p));
+	memcpy(c->pdpte, p, sizeof(p));
+	return true;
+}
+
 uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user)
 {
 	struct pg_ctx pc = { c->cr0, c->cr3, c->cr4, c->efer, read_pte,
@@ -118,12 +95,14 @@ uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user)
 		       kind == TLB_FETCH ? PG_FETCH : PG_READ;
 	int ret;
 
-	if (c->mode == DEC_MODE64 && (uint64_t)((int64_t)(la << 16) >> 16) != la)
+	if (c->mode == DEC_MODE64 && !cpu_canonical(la))
 		cpu_gp(c, 0);
 	if (!(c->cr0 & CR0_PG)) {
 		r.pa = la;
 		r.global = false;
 	} else {
+		if (!(c->efer & EFER_LMA) && (c->cr4 & CR4_PAE))
+			pc.read_pte = read_pte_pae;
 		if (user)
 			acc |= PG_USER;
 		if (c->rflags & RFLAGS_AC)
@@ -138,9 +117,8 @@ uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user)
 		uint64_t pa_page = r.pa & ~0xfffull;
 		uint8_t *host = gm_ptr(&c->m->mem, pa_page, 4096);
 		struct tlb_entry *e = &c->tlb[kind][(la >> 12) & (TLB_SIZE - 1)];
-		int64_t ci = code_index(c, pa_page);
 
-		if (host && !(kind == TLB_WRITE && ci >= 0 && c->code_page[ci]) &&
+		if (host && !(kind == TLB_WRITE && cpu_is_code_page(c, pa_page)) &&
 		    !(kind != TLB_FETCH && c->nwp && has_watch(c, la & ~0xfffull))) {
 			e->tag = (la & ~0xfffull) | user;
 			e->addend = (uintptr_t)host - (uintptr_t)(la & ~0xfffull);
@@ -168,15 +146,44 @@ static void check_watch(struct cpu *c, uint64_t la, unsigned n, int kind)
 	}
 }
 
+/* The physical address of [la, la + n), within one page: the TLB, else
+ * a walk (an access that crosses a page misses tlb_hit() as a whole, but
+ * each of its parts may hit). */
+static uint64_t slow_pa(struct cpu *c, uint64_t la, unsigned n, int kind,
+			bool user)
+{
+	struct tlb_entry *e = tlb_hit(c, kind, la, n);
+
+	if (e)
+		return e->pa_page | (la & 0xfff);
+	return cpu_translate(c, la, kind, user);
+}
+
 void cpu_mem_slow(struct cpu *c, uint64_t la, void *buf, unsigned n,
 		  int kind)
 {
-	unsigned first = 4096 - (la & 0xfff);
+	unsigned first;
 	uint64_t pa[2];
 	unsigned len[2];
 	int parts = 1;
 	bool user = cpu_user(c);
 
+	/* Outside 64-bit mode: the segment checks, then the TLB with the
+	 * linear address (seg.c). */
+	if (la_tagged(la) && c->mode != DEC_MODE64) {
+		struct tlb_entry *e;
+
+		la = cpu_seg_check(c, la, n, kind);
+		e = tlb_hit(c, kind, la, n);
+		if (e && !c->nwp) {
+			if (kind == TLB_WRITE)
+				memcpy((void *)(e->addend + (uintptr_t)la), buf, n);
+			else
+				memcpy(buf, (void *)(e->addend + (uintptr_t)la), n);
+			return;
+		}
+	}
+	first = 4096 - (la & 0xfff);
 	if (first >= n) {
 		len[0] = n;
 	} else {
@@ -185,9 +192,9 @@ void cpu_mem_slow(struct cpu *c, uint64_t la, void *buf, unsigned n,
 		parts = 2;
 	}
 	/* Translate every page before touching any (no partial writes). */
-	pa[0] = cpu_translate(c, la, kind, user);
+	pa[0] = slow_pa(c, la, len[0], kind, user);
 	if (parts == 2)
-		pa[1] = cpu_translate(c, la + first, kind, user);
+		pa[1] = slow_pa(c, la + first, len[1], kind, user);
 	if (c->nwp)
 		check_watch(c, la, n, kind);
 	for (int i = 0, off = 0; i < parts; off += len[i], i++) {
@@ -211,8 +218,11 @@ void cpu_mem_slow(struct cpu *c, uint64_t la, void *buf, unsigned n,
 
 void cpu_probe_write(struct cpu *c, uint64_t la, unsigned n)
 {
-	unsigned first = 4096 - (la & 0xfff);
+	unsigned first;
 
+	if (c->mode != DEC_MODE64 && la_tagged(la))
+		la = cpu_seg_check(c, la, n, TLB_WRITE);
+	first = 4096 - (la & 0xfff);
 	if (tlb_hit(c, TLB_WRITE, la, n))
 		return;
 	cpu_translate(c, la, TLB_WRITE, cpu_user(c));

@@ -116,7 +116,7 @@ static uint64_t moffs_la(struct cpu *c, const struct dec_insn *d)
 
 	if (c->mode == DEC_MODE64)
 		return (s == S_FS || s == S_GS) ? a + c->seg[s].base : a;
-	return (a + c->seg[s].base) & 0xffffffffull;
+	return cpu_seg_la(c, s, a);
 }
 
 void op_mov_AL_Ob(struct cpu *c, const struct dec_insn *d) { sreg_w(c, R_RAX, 1, true, rd8(c, moffs_la(c, d))); }
@@ -225,28 +225,29 @@ void op_lahf(struct cpu *c, const struct dec_insn *d)
 	sreg_w(c, 4, 1, false, (cpu_get_rflags(c) & 0xd5) | 2);
 }
 
+/* ENTER: the frame pointers it copies are SS-relative, and the frame
+ * size comes off SP or ESP by the stack's size (Vol. 2 ENTER). */
 void op_enter_Iw_Ib(struct cpu *c, const struct dec_insn *d)
 {
 	unsigned n = d->opsz, level = d->imm2 & 31;
-	uint64_t fp, bp = c->r[R_RBP];
+	uint64_t fp, bp = c->r[R_RBP], m = stack_mask(c);
 
 	cpu_push(c, bp, n);
 	fp = c->r[R_RSP];
 	for (unsigned i = 1; i < level; i++) {
 		bp -= n;
-		cpu_push(c, rdn(c, bp, n), n);
+		cpu_push(c, rdn(c, cpu_stack_la(c, bp & m), n), n);
 	}
 	if (level)
 		cpu_push(c, fp, n);
 	sreg_w(c, R_RBP, n, true, fp);
-	c->r[R_RSP] -= d->imm;
+	c->r[R_RSP] = (c->r[R_RSP] & ~m) | ((c->r[R_RSP] - d->imm) & m);
 }
 
 void op_leave(struct cpu *c, const struct dec_insn *d)
 {
 	uint64_t bp = c->r[R_RBP] & stack_mask(c);
-	uint64_t v = rdn(c, bp + (c->mode == DEC_MODE64 ? 0 :
-			 c->seg[S_SS].base), d->opsz);
+	uint64_t v = rdn(c, cpu_stack_la(c, bp), d->opsz);
 
 	c->r[R_RSP] = (c->r[R_RSP] & ~stack_mask(c)) |
 		      ((bp + d->opsz) & stack_mask(c));
@@ -255,6 +256,8 @@ void op_leave(struct cpu *c, const struct dec_insn *d)
 
 /* --- near control flow ---------------------------------------------------- */
 
+/* Near branches: a smaller operand size truncates the target; outside
+ * 64-bit mode the run loop checks it against CS's limit (cpu.c). */
 static void jump(struct cpu *c, uint64_t target, unsigned n)
 {
 	c->next_rip = n == 8 ? target : target & sz_mask(n);
@@ -283,8 +286,10 @@ void op_ret(struct cpu *c, const struct dec_insn *d)
 
 void op_ret_Iw(struct cpu *c, const struct dec_insn *d)
 {
+	uint64_t m = stack_mask(c);
+
 	op_ret(c, d);
-	c->r[R_RSP] += d->imm;
+	c->r[R_RSP] = (c->r[R_RSP] & ~m) | ((c->r[R_RSP] + d->imm) & m);
 }
 
 static uint64_t count_reg(const struct cpu *c, const struct dec_insn *d)
@@ -388,7 +393,7 @@ static uint64_t str_la(const struct cpu *c, const struct dec_insn *d,
 
 	if (c->mode == DEC_MODE64)
 		return (s == S_FS || s == S_GS) ? a + c->seg[s].base : a;
-	return (a + c->seg[s].base) & 0xffffffffull;
+	return cpu_seg_la(c, s, a);
 }
 
 static void str_adv(struct cpu *c, const struct dec_insn *d, unsigned reg,
@@ -567,15 +572,30 @@ void op_xlat(struct cpu *c, const struct dec_insn *d)
 	uint64_t a = (c->r[R_RBX] + (c->r[R_RAX] & 0xff)) & sz_mask(d->adsz);
 
 	if (c->mode != DEC_MODE64)
-		a = (a + c->seg[src_seg(d)].base) & 0xffffffffull;
+		a = cpu_seg_la(c, src_seg(d), a);
 	sreg_w(c, R_RAX, 1, true, rd8(c, a));
 }
 
-/* --- port I/O (IOPL check only; no TSS permission bitmap) ----------------- */
+/* --- port I/O ----------------------------------------------------------- */
 
-static void io_check(struct cpu *c)
+/* Protected mode at CPL > IOPL: the ports' bits in the TSS I/O
+ * permission bit map must all be 0, the map (2 bytes read) within the
+ * TSS limit, TR a 32- or 64-bit TSS; else #GP(0) (SDM Vol. 1 §19.5.1,
+ * §19.5.2). */
+static void io_check(struct cpu *c, uint16_t port, unsigned n)
 {
-	if (c->cpl > ((c->rflags >> 12) & 3))
+	uint64_t map;
+	unsigned bits;
+
+	if (!(c->cr0 & CR0_PE) || c->cpl <= ((c->rflags >> 12) & 3))
+		return;
+	if (c->tr.unusable || (c->tr.type & ~2u) != 9 || c->tr.limit < 0x67)
+		cpu_gp(c, 0);
+	map = cpu_sys_read(c, c->tr.base + 0x66, 2) + port / 8u;
+	if (map + 1 > c->tr.limit)
+		cpu_gp(c, 0);
+	bits = (unsigned)cpu_sys_read(c, c->tr.base + map, 2) >> (port & 7);
+	if (bits & ((1u << n) - 1))
 		cpu_gp(c, 0);
 }
 
@@ -583,7 +603,7 @@ static uint64_t io_in(struct cpu *c, uint16_t port, unsigned n)
 {
 	uint32_t v = 0;
 
-	io_check(c);
+	io_check(c, port, n);
 	machine_pio(c->m, port, false, &v, n);
 	c->next_check = 0;
 	return v;
@@ -593,7 +613,7 @@ static void io_out(struct cpu *c, uint16_t port, uint64_t v, unsigned n)
 {
 	uint32_t x = (uint32_t)v;
 
-	io_check(c);
+	io_check(c, port, n);
 	machine_pio(c->m, port, true, &x, n);
 	c->next_check = 0;
 }

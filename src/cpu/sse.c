@@ -687,7 +687,7 @@ void op_maskmovq_Pq_Nq(struct cpu *c, const struct dec_insn *d)
 	}
 	la = c->r[R_RDI] & sz_mask(d->adsz);
 	if (c->mode != DEC_MODE64)
-		la = (la + c->seg[s].base) & 0xffffffffull;
+		la = cpu_seg_la(c, s, la);
 	else if (s == S_FS || s == S_GS)
 		la += c->seg[s].base;
 	for (unsigned i = 0; i < n; i++)

@@ -11,76 +11,18 @@
 
 /* --- modes and descriptors ------------------------------------------------ */
 
+/* The decoding mode: 64-bit with EFER.LMA and CS.L, else CS.D, in real
+ * mode too (a 32-bit CS cache left by protected mode keeps running
+ * 32-bit code until CS is reloaded, Vol. 3 §9.9.2). */
 void cpu_update_mode(struct cpu *c)
 {
-	c->blk = NULL; /* chains stay valid: they check the CPL and mode */
 	c->next_check = 0; /* the slow path handles non-64-bit modes */
-	if (!(c->cr0 & CR0_PE))
-		c->mode = DEC_MODE16;
-	else if ((c->efer & EFER_LMA) && c->seg[S_CS].l)
+	if ((c->efer & EFER_LMA) && c->seg[S_CS].l)
 		c->mode = DEC_MODE64;
 	else
 		c->mode = c->seg[S_CS].db ? DEC_MODE32 : DEC_MODE16;
-}
-
-static struct rax_seg desc_to_seg(uint64_t d, uint16_t sel)
-{
-	struct rax_seg s;
-	uint32_t limit = (uint32_t)((d & 0xffff) | ((d >> 32) & 0xf0000));
-
-	s.base = ((d >> 16) & 0xffffff) | ((d >> 32) & 0xff000000ull);
-	s.g = (d >> 55) & 1;
-	s.limit = s.g ? (limit << 12) | 0xfff : limit;
-	s.sel = sel;
-	s.type = (d >> 40) & 15;
-	s.s = (d >> 44) & 1;
-	s.dpl = (d >> 45) & 3;
-	s.present = (d >> 47) & 1;
-	s.avl = (d >> 52) & 1;
-	s.l = (d >> 53) & 1;
-	s.db = (d >> 54) & 1;
-	s.unusable = 0;
-	return s;
-}
-
-static uint64_t sys_read64(struct cpu *c, uint64_t la)
-{
-	uint64_t v;
-
-	c->sys_access = true;
-	v = rd64(c, la);
-	c->sys_access = false;
-	return v;
-}
-
-/* Reads the descriptor for sel from the GDT or LDT; #GP(sel) when outside
- * the table limit. */
-static uint64_t read_desc(struct cpu *c, uint16_t sel, uint64_t *la)
-{
-	uint64_t base = (sel & 4) ? c->ldt.base : c->gdt.base;
-	uint32_t limit = (sel & 4) ? c->ldt.limit : c->gdt.limit;
-
-	if ((sel | 7u) > limit)
-		cpu_gp(c, sel & ~3u);
-	if (la)
-		*la = base + (sel & ~7u);
-	return sys_read64(c, base + (sel & ~7u));
-}
-
-void cpu_load_seg(struct cpu *c, unsigned s, uint16_t sel)
-{
-	uint64_t desc;
-
-	if (!(sel & ~3u)) {
-		if (s == S_SS && (c->mode != DEC_MODE64 || c->cpl == 3))
-			cpu_gp(c, 0);
-		c->seg[s] = (struct rax_seg){ .sel = sel, .unusable = 1 };
-		return;
-	}
-	desc = read_desc(c, sel, NULL);
-	if (!((desc >> 47) & 1))
-		cpu_raise(c, s == S_SS ? EXC_SS : EXC_NP, sel & ~3u, true);
-	c->seg[s] = desc_to_seg(desc, sel);
+	/* The jump cache's entries hold for their CPL and decode key. */
+	cpu_update_dec_key(c);
 }
 
 void op_mov_Sw_Ew(struct cpu *c, const struct dec_insn *d)
@@ -109,20 +51,34 @@ void op_mov_Ev_Sw(struct cpu *c, const struct dec_insn *d)
 		wr16(c, cpu_ea(c, d), c->seg[s].sel);
 }
 
+/* POP Sreg: RSP moves only once the load has passed its checks. */
 static void pop_seg(struct cpu *c, const struct dec_insn *d, unsigned s)
 {
-	uint64_t sp = c->r[R_RSP];
+	uint64_t sp = c->r[R_RSP], nsp;
 	uint16_t sel = (uint16_t)cpu_pop(c, d->opsz);
 
+	nsp = c->r[R_RSP];
 	c->r[R_RSP] = sp;
 	cpu_load_seg(c, s, sel);
-	c->r[R_RSP] = sp + d->opsz;
+	c->r[R_RSP] = nsp;
+	if (s == S_SS) { /* as MOV SS (Vol. 2 POP) */
+		c->shadow_end = c->icount + 2 * CPU_INSN_NS;
+		c->mov_ss = true;
+	}
 }
 
 void op_push_FS(struct cpu *c, const struct dec_insn *d) { cpu_push(c, c->seg[S_FS].sel, d->opsz); }
 void op_push_GS(struct cpu *c, const struct dec_insn *d) { cpu_push(c, c->seg[S_GS].sel, d->opsz); }
 void op_pop_FS(struct cpu *c, const struct dec_insn *d) { pop_seg(c, d, S_FS); }
 void op_pop_GS(struct cpu *c, const struct dec_insn *d) { pop_seg(c, d, S_GS); }
+/* 06 07 0E 16 17 1E 1F: invalid in 64-bit mode (opcodes.def). */
+void op_push_ES(struct cpu *c, const struct dec_insn *d) { cpu_push(c, c->seg[S_ES].sel, d->opsz); }
+void op_push_CS(struct cpu *c, const struct dec_insn *d) { cpu_push(c, c->seg[S_CS].sel, d->opsz); }
+void op_push_SS(struct cpu *c, const struct dec_insn *d) { cpu_push(c, c->seg[S_SS].sel, d->opsz); }
+void op_push_DS(struct cpu *c, const struct dec_insn *d) { cpu_push(c, c->seg[S_DS].sel, d->opsz); }
+void op_pop_ES(struct cpu *c, const struct dec_insn *d) { pop_seg(c, d, S_ES); }
+void op_pop_SS(struct cpu *c, const struct dec_insn *d) { pop_seg(c, d, S_SS); }
+void op_pop_DS(struct cpu *c, const struct dec_insn *d) { pop_seg(c, d, S_DS); }
 
 static void load_far_ptr(struct cpu *c, const struct dec_insn *d, unsigned s)
 {
@@ -138,111 +94,20 @@ static void load_far_ptr(struct cpu *c, const struct dec_insn *d, unsigned s)
 	sreg_w(c, d->reg, d->opsz, d->rex, off);
 }
 
+void op_les_Gv_Mp(struct cpu *c, const struct dec_insn *d) { load_far_ptr(c, d, S_ES); }
+void op_lds_Gv_Mp(struct cpu *c, const struct dec_insn *d) { load_far_ptr(c, d, S_DS); }
 void op_lss_Gv_Mp(struct cpu *c, const struct dec_insn *d) { load_far_ptr(c, d, S_SS); }
 void op_lfs_Gv_Mp(struct cpu *c, const struct dec_insn *d) { load_far_ptr(c, d, S_FS); }
 void op_lgs_Gv_Mp(struct cpu *c, const struct dec_insn *d) { load_far_ptr(c, d, S_GS); }
-
-/* Loads CS for a far transfer to a code segment at privilege cpl. */
-static void load_cs(struct cpu *c, uint16_t sel, unsigned cpl)
-{
-	uint64_t desc;
-
-	if (!(sel & ~3u))
-		cpu_gp(c, 0);
-	desc = read_desc(c, sel, NULL);
-	if (!((desc >> 43) & 1) || !((desc >> 44) & 1))
-		cpu_gp(c, sel & ~3u); /* not a code segment (no call gates) */
-	if (!((desc >> 47) & 1))
-		cpu_raise(c, EXC_NP, sel & ~3u, true);
-	c->seg[S_CS] = desc_to_seg(desc, (uint16_t)((sel & ~3u) | cpl));
-	c->cpl = cpl;
-	cpu_update_mode(c);
-}
-
-void cpu_far_jump(struct cpu *c, uint16_t sel, uint64_t off, bool call,
-		  unsigned n)
-{
-	uint16_t old_cs = c->seg[S_CS].sel;
-
-	if (call) {
-		cpu_push(c, old_cs, n);
-		cpu_push(c, c->next_rip, n);
-	}
-	load_cs(c, sel, c->cpl);
-	c->next_rip = off & sz_mask(n == 8 ? 8 : n);
-}
 
 void op_jmpf_Ap(struct cpu *c, const struct dec_insn *d)
 {
 	cpu_far_jump(c, d->imm2, d->imm, false, d->opsz);
 }
 
-/* A return to an outer privilege level nulls each of ES, DS, FS and GS
- * that holds a data or non-conforming code segment the new CPL may not
- * use, DPL < CPL (SDM Vol. 2 IRET and RET, "RETURN-TO-OUTER-PRIVILEGE-
- * LEVEL").  The hidden base stays, as when a null selector is loaded in
- * 64-bit mode. */
-static void null_inaccessible_segs(struct cpu *c)
+void op_callf_Ap(struct cpu *c, const struct dec_insn *d)
 {
-	static const unsigned segs[] = { S_ES, S_DS, S_FS, S_GS };
-
-	for (unsigned i = 0; i < 4; i++) {
-		struct rax_seg *s = &c->seg[segs[i]];
-
-		if (s->unusable || !s->s || (s->type & 0xc) == 0xc ||
-		    s->dpl >= c->cpl)
-			continue;
-		s->sel = 0;
-		s->unusable = 1;
-	}
-}
-
-/* RETF and IRET (SDM Vol. 2 RET, IRET; Vol. 3 §6.14.3 for IRETQ, which
- * always pops SS:RSP in 64-bit mode). */
-void cpu_far_return(struct cpu *c, unsigned n, uint16_t extra, bool iret)
-{
-	uint64_t sp = c->r[R_RSP], rip, fl = 0, nsp = 0;
-	uint16_t cs, ss = 0;
-	unsigned newcpl, cpl = c->cpl, k = 0;
-	bool outer;
-
-	rip = rdn(c, sp, n);
-	cs = (uint16_t)rdn(c, sp + n, n);
-	k = 2;
-	if (iret)
-		fl = rdn(c, sp + n * k++, n);
-	newcpl = cs & 3;
-	if (newcpl < c->cpl)
-		cpu_gp(c, cs & ~3u);
-	outer = newcpl > c->cpl || (iret && c->mode == DEC_MODE64);
-	if (outer) {
-		nsp = rdn(c, sp + n * k + extra, n);
-		ss = (uint16_t)rdn(c, sp + n * (k + 1) + extra, n);
-	}
-	if (iret) {
-		uint64_t m = cpu_flags_mask(c) | RFLAGS_RF;
-
-		c->nmi_blocked = false; /* SDM Vol. 3 §6.7.1 */
-		if (n == 4)
-			m &= 0xffffffffull;
-		else if (n == 2)
-			m &= 0xffff;
-		cpu_set_rflags(c, (cpu_get_rflags(c) & ~m) | (fl & m));
-	}
-	load_cs(c, cs, newcpl);
-	if (newcpl > cpl)
-		null_inaccessible_segs(c);
-	if (outer) {
-		if (!(ss & ~3u) && newcpl < 3 && c->mode == DEC_MODE64)
-			c->seg[S_SS] = (struct rax_seg){ .sel = ss, .unusable = 1 };
-		else
-			cpu_load_seg(c, S_SS, ss);
-		c->r[R_RSP] = nsp;
-	} else {
-		c->r[R_RSP] = sp + n * k + extra;
-	}
-	c->next_rip = rip;
-	c->next_check = 0;
+	cpu_far_jump(c, d->imm2, d->imm, true, d->opsz);
 }
 
 void op_retf(struct cpu *c, const struct dec_insn *d) { cpu_far_return(c, d->opsz, 0, false); }
@@ -323,7 +188,7 @@ void op_sysret(struct cpu *c, const struct dec_insn *d)
 		cpu_ud(c);
 	if (c->cpl)
 		cpu_gp(c, 0);
-	if (q && (uint64_t)((int64_t)(c->r[R_RCX] << 16) >> 16) != c->r[R_RCX])
+	if (q && !cpu_canonical(c->r[R_RCX]))
 		cpu_gp(c, 0);
 	c->seg[S_CS] = (struct rax_seg){ .sel = (uint16_t)((q ? sel + 16 : sel) | 3),
 		.type = 11, .s = 1, .dpl = 3, .present = 1, .l = q, .db = !q,
@@ -339,6 +204,60 @@ void op_sysret(struct cpu *c, const struct dec_insn *d)
 	c->next_check = 0;
 }
 
+/* --- SYSENTER / SYSEXIT (Vol. 2) ------------------------------------------ */
+
+/* The flat CPL-0 code and stack segments SYSENTER loads, and the CPL-3
+ * ones SYSEXIT loads, from IA32_SYSENTER_CS (Vol. 2 SYSENTER, SYSEXIT:
+ * base 0, limit 4 GiB, accessed; CS 64-bit in IA-32e mode at CPL 0 or
+ * with REX.W at CPL 3, else 32-bit). */
+static void sysenter_segs(struct cpu *c, uint16_t cs, unsigned dpl, bool l)
+{
+	c->seg[S_CS] = (struct rax_seg){ .sel = (uint16_t)(cs | dpl),
+		.type = 11, .s = 1, .dpl = (uint8_t)dpl, .present = 1, .l = l,
+		.db = !l, .g = 1, .limit = 0xffffffff };
+	c->seg[S_SS] = (struct rax_seg){ .sel = (uint16_t)((cs + 8) | dpl),
+		.type = 3, .s = 1, .dpl = (uint8_t)dpl, .present = 1, .db = 1,
+		.g = 1, .limit = 0xffffffff };
+	c->cpl = dpl;
+}
+
+/* SYSENTER: valid in every protected mode of this (Intel) model, 64-bit
+ * and compatibility mode too (Linux's 32-bit vDSO uses it on Intel);
+ * TF stays, so a single-step trap follows at the entry point. */
+void op_sysenter(struct cpu *c, const struct dec_insn *d)
+{
+	bool lma = (c->efer & EFER_LMA) != 0;
+
+	if (!(c->cr0 & CR0_PE) || !(c->sysenter_cs & 0xfffc))
+		cpu_gp(c, 0);
+	if (c->rflags & RFLAGS_VM)
+		cpu_fail(c, "SYSENTER from virtual-8086 mode is not "
+			 "implemented by the interpreter");
+	cpu_set_rflags(c, cpu_get_rflags(c) &
+		       ~(uint64_t)(RFLAGS_VM | RFLAGS_IF | RFLAGS_RF));
+	sysenter_segs(c, (uint16_t)(c->sysenter_cs & 0xfffc), 0, lma);
+	c->r[R_RSP] = lma ? c->sysenter_esp : (uint32_t)c->sysenter_esp;
+	c->next_rip = lma ? c->sysenter_eip : (uint32_t)c->sysenter_eip;
+	cpu_update_mode(c);
+}
+
+/* SYSEXIT: to CPL 3 at RDX with the stack at RCX; REX.W returns to
+ * 64-bit code (SYSENTER_CS + 32), else to 32-bit code (+ 16). */
+void op_sysexit(struct cpu *c, const struct dec_insn *d)
+{
+	uint16_t cs = (uint16_t)c->sysenter_cs;
+	bool q = d->opsz == 8;
+
+	if (!(c->cr0 & CR0_PE) || !(cs & 0xfffc) || c->cpl)
+		cpu_gp(c, 0);
+	if (q && (!cpu_canonical(c->r[R_RCX]) || !cpu_canonical(c->r[R_RDX])))
+		cpu_gp(c, 0);
+	sysenter_segs(c, (uint16_t)((cs + (q ? 32 : 16)) & 0xfffc), 3, q);
+	c->r[R_RSP] = q ? c->r[R_RCX] : (uint32_t)c->r[R_RCX];
+	c->next_rip = q ? c->r[R_RDX] : (uint32_t)c->r[R_RDX];
+	cpu_update_mode(c);
+}
+
 /* --- control registers ---------------------------------------------------- */
 
 static void need_cpl0(struct cpu *c)
@@ -347,20 +266,37 @@ static void need_cpl0(struct cpu *c)
 		cpu_gp(c, 0);
 }
 
+#define CR0_NW (1ull << 29)
+#define CR0_CD (1ull << 30)
+
+/* MOV to CR0 (Vol. 3 §2.5, §9.8.5, §9.9; Vol. 2 MOV CR exceptions):
+ * PG without PE, NW without CD and bits 63:32 are #GP(0); setting PG
+ * with EFER.LME enters IA-32e mode (needs CR4.PAE, not from a CS with
+ * L=1); clearing PG leaves it, except in 64-bit mode (#GP(0)); PAE paging
+ * reloads the PDPTEs (#GP(0) when one is invalid). */
 void cpu_set_cr0(struct cpu *c, uint64_t v)
 {
-	uint64_t old = c->cr0;
+	uint64_t old = c->cr0, efer = c->efer;
 
 	v |= CR0_ET;
-	if ((v >> 32) || ((v & CR0_PG) && !(v & CR0_PE)))
+	if ((v >> 32) || ((v & CR0_PG) && !(v & CR0_PE)) ||
+	    ((v & CR0_NW) && !(v & CR0_CD)))
 		cpu_gp(c, 0);
 	if ((v & CR0_PG) && !(old & CR0_PG) && (c->efer & EFER_LME)) {
-		if (!(c->cr4 & CR4_PAE))
+		if (!(c->cr4 & CR4_PAE) || c->seg[S_CS].l)
 			cpu_gp(c, 0);
-		c->efer |= EFER_LMA;
+		efer |= EFER_LMA;
 	}
-	if (!(v & CR0_PG))
-		c->efer &= ~EFER_LMA;
+	if (!(v & CR0_PG) && (old & CR0_PG)) {
+		if (c->mode == DEC_MODE64)
+			cpu_gp(c, 0);
+		efer &= ~EFER_LMA;
+	}
+	if (cpu_pae_legacy(v, c->cr4, efer) &&
+	    ((old ^ v) & (CR0_PG | CR0_CD | CR0_NW)))
+		if (!cpu_load_pdptes(c, v, c->cr3, c->cr4))
+			cpu_gp(c, 0);
+	c->efer = efer;
 	c->cr0 = v;
 	if ((old ^ v) & (CR0_PG | CR0_WP | CR0_PE))
 		cpu_tlb_flush(c, false);
@@ -378,6 +314,10 @@ void cpu_set_cr4(struct cpu *c, uint64_t v)
 		cpu_gp(c, 0);
 	if ((c->efer & EFER_LMA) && !(v & CR4_PAE))
 		cpu_gp(c, 0);
+	if (cpu_pae_legacy(c->cr0, v, c->efer) &&
+	    ((c->cr4 ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE)))
+		if (!cpu_load_pdptes(c, c->cr0, c->cr3, v)) /* §4.4.1 */
+			cpu_gp(c, 0);
 	if ((c->cr4 ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE))
 		cpu_tlb_flush(c, false);
 	c->cr4 = v;
@@ -411,7 +351,12 @@ void op_mov_Cd_Rd(struct cpu *c, const struct dec_insn *d)
 	case 0: cpu_set_cr0(c, v); break;
 	case 2: c->cr2 = v; break;
 	case 3:
-		c->cr3 = v & 0x000ffffffffff018ull;
+		/* Outside IA-32e mode CR3 is 32 bits, and PAE paging takes
+		 * its table from bits 31:5 and loads the PDPTEs now. */
+		if (cpu_pae_legacy(c->cr0, c->cr4, c->efer) &&
+		    !cpu_load_pdptes(c, c->cr0, v, c->cr4))
+			cpu_gp(c, 0);
+		c->cr3 = c->efer & EFER_LMA ? v & 0x000ffffffffff018ull : v;
 		cpu_tlb_flush(c, c->cr4 & CR4_PGE);
 		break;
 	case 4: cpu_set_cr4(c, v); break;
@@ -472,32 +417,6 @@ void op_ud2(struct cpu *c, const struct dec_insn *d) { cpu_ud(c); }
 
 /* --- descriptor tables: 0F 00 and 0F 01 ----------------------------------- */
 
-static void load_system_seg(struct cpu *c, struct rax_seg *s, uint16_t sel,
-			    bool tss)
-{
-	uint64_t la, lo, hi = 0;
-
-	if (!(sel & ~3u)) {
-		if (tss)
-			cpu_gp(c, 0);
-		*s = (struct rax_seg){ .sel = sel, .unusable = 1 };
-		return;
-	}
-	if (sel & 4)
-		cpu_gp(c, sel & ~3u);
-	lo = read_desc(c, sel, &la);
-	if (c->efer & EFER_LMA)
-		hi = sys_read64(c, la + 8);
-	*s = desc_to_seg(lo, sel);
-	s->base |= hi << 32;
-	if (tss) { /* mark busy (type 9 -> 11) */
-		c->sys_access = true;
-		wr64(c, la, lo | (2ull << 40));
-		c->sys_access = false;
-		s->type |= 2;
-	}
-}
-
 void op_grp6_Ew(struct cpu *c, const struct dec_insn *d)
 {
 	unsigned reg = d->reg & 7;
@@ -507,12 +426,10 @@ void op_grp6_Ew(struct cpu *c, const struct dec_insn *d)
 	switch (reg) {
 	case 0: wr_E(c, d, d->mod == 3 ? d->opsz : 2, c->ldt.sel); return;
 	case 1: wr_E(c, d, d->mod == 3 ? d->opsz : 2, c->tr.sel); return;
-	case 2: need_cpl0(c); load_system_seg(c, &c->ldt, (uint16_t)rd_E(c, d, 2), false); return;
-	case 3: need_cpl0(c); load_system_seg(c, &c->tr, (uint16_t)rd_E(c, d, 2), true); return;
-	case 4: case 5:
-		rd_E(c, d, 2);
-		c->rflags = cpu_get_rflags(c) & ~(uint64_t)RFLAGS_ZF;
-		c->lf_op = LF_NONE;
+	case 2: need_cpl0(c); cpu_load_system_seg(c, false, (uint16_t)rd_E(c, d, 2)); return;
+	case 3: need_cpl0(c); cpu_load_system_seg(c, true, (uint16_t)rd_E(c, d, 2)); return;
+	case 4: case 5: /* VERR, VERW */
+		cpu_check_selector(c, (uint16_t)rd_E(c, d, 2), reg - 2, NULL);
 		return;
 	default: cpu_ud(c);
 	}
@@ -537,7 +454,10 @@ static void grp7_reg(struct cpu *c, const struct dec_insn *d)
 		return;
 	}
 	if (reg == 4) {
-		sreg_w(c, d->rm, d->opsz, d->rex, c->cr0 & 0xffff);
+		/* SMSW r32/r64 stores all of CR0 (SDM Vol. 2B SMSW for
+		 * 64-bit mode; what processors do in the others, where
+		 * the SDM leaves bits 31:16 undefined). */
+		sreg_w(c, d->rm, d->opsz, d->rex, c->cr0);
 		return;
 	}
 	if (reg == 6) {
@@ -577,6 +497,8 @@ void op_grp7(struct cpu *c, const struct dec_insn *d)
 		base = rdn(c, la + 2, bsz);
 		if (bsz == 4 && d->opsz == 2)
 			base &= 0xffffff;
+		if (!cpu_canonical(base))
+			cpu_gp(c, 0); /* 64-bit mode (Vol. 2 LGDT/LIDT) */
 		t->limit = lim;
 		t->base = base;
 		return;
@@ -589,7 +511,7 @@ void op_grp7(struct cpu *c, const struct dec_insn *d)
 		return;
 	case 7:
 		need_cpl0(c);
-		cpu_tlb_flush_page(c, la);
+		cpu_tlb_flush_page(c, cpu_plain_la(c, la));
 		return;
 	default: cpu_ud(c);
 	}
@@ -597,22 +519,12 @@ void op_grp7(struct cpu *c, const struct dec_insn *d)
 
 static void lar_lsl(struct cpu *c, const struct dec_insn *d, bool lsl)
 {
-	uint16_t sel = (uint16_t)rd_E(c, d, 2);
-	uint64_t base = (sel & 4) ? c->ldt.base : c->gdt.base;
-	uint32_t limit = (sel & 4) ? c->ldt.limit : c->gdt.limit;
-	bool ok = (sel & ~3u) && (sel | 7u) <= limit;
-	uint64_t desc = ok ? sys_read64(c, base + (sel & ~7u)) : 0;
+	uint64_t v;
 
-	ok = ok && ((desc >> 44) & 1);
-	c->rflags = (cpu_get_rflags(c) & ~(uint64_t)RFLAGS_ZF) |
-		    (ok ? RFLAGS_ZF : 0);
-	c->lf_op = LF_NONE;
-	if (!ok)
-		return;
-	if (lsl)
-		sreg_w(c, d->reg, d->opsz, d->rex, desc_to_seg(desc, sel).limit);
-	else
-		sreg_w(c, d->reg, d->opsz, d->rex, (desc >> 32) & 0x00f0ff00);
+	if (!(c->cr0 & CR0_PE))
+		cpu_ud(c);
+	if (cpu_check_selector(c, (uint16_t)rd_E(c, d, 2), lsl, &v))
+		sreg_w(c, d->reg, d->opsz, d->rex, v);
 }
 
 void op_lar_Gv_Ew(struct cpu *c, const struct dec_insn *d) { lar_lsl(c, d, false); }
@@ -664,6 +576,9 @@ int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v)
 	case 0x1a0: *v = c->misc_enable; return 0;
 	case 0x277: *v = c->pat; return 0;
 	case MSR_EFER: *v = c->efer; return 0;
+	case MSR_SYSENTER_CS: *v = c->sysenter_cs; return 0;
+	case MSR_SYSENTER_ESP: *v = c->sysenter_esp; return 0;
+	case MSR_SYSENTER_EIP: *v = c->sysenter_eip; return 0;
 	case MSR_STAR: *v = c->star; return 0;
 	case MSR_LSTAR: *v = c->lstar; return 0;
 	case MSR_CSTAR: *v = c->cstar; return 0;
@@ -689,16 +604,31 @@ int cpu_wrmsr(struct cpu *c, uint32_t msr, uint64_t v)
 	case MSR_EFER:
 		if (v & ~(uint64_t)(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
 			return -1;
+		/* LME may change only while paging is off (Vol. 3 §9.8.5). */
+		if ((c->cr0 & CR0_PG) && ((v ^ c->efer) & EFER_LME))
+			return -1;
 		c->efer = (v & ~EFER_LMA) | (c->efer & EFER_LMA);
 		cpu_tlb_flush(c, false);
 		return 0;
 	case MSR_STAR: c->star = v; return 0;
-	case MSR_LSTAR: c->lstar = v; return 0;
-	case MSR_CSTAR: c->cstar = v; return 0;
+	case MSR_SYSENTER_CS: c->sysenter_cs = (uint32_t)v; return 0;
+	case MSR_SYSENTER_ESP: case MSR_SYSENTER_EIP:
+		if (!cpu_canonical(v))
+			return -1;
+		*(msr == MSR_SYSENTER_ESP ? &c->sysenter_esp :
+		  &c->sysenter_eip) = v;
+		return 0;
 	case MSR_SFMASK: c->sfmask = v & 0xffffffff; return 0;
-	case MSR_FS_BASE: c->seg[S_FS].base = v; return 0;
-	case MSR_GS_BASE: c->seg[S_GS].base = v; return 0;
-	case MSR_KERNEL_GS_BASE: c->kernel_gs_base = v; return 0;
+	case MSR_LSTAR: case MSR_CSTAR: case MSR_FS_BASE: case MSR_GS_BASE:
+	case MSR_KERNEL_GS_BASE:
+		/* Addresses: #GP unless canonical (Vol. 2 WRMSR). */
+		if (!cpu_canonical(v))
+			return -1;
+		*(msr == MSR_LSTAR ? &c->lstar : msr == MSR_CSTAR ? &c->cstar :
+		  msr == MSR_FS_BASE ? &c->seg[S_FS].base :
+		  msr == MSR_GS_BASE ? &c->seg[S_GS].base :
+		  &c->kernel_gs_base) = v;
+		return 0;
 	case MSR_TSC_AUX: c->tsc_aux = (uint32_t)v; return 0;
 	default:
 		if (c->intc && !intc_wrmsr(c->intc, msr, v)) {
@@ -773,7 +703,7 @@ void op_cpuid(struct cpu *c, const struct dec_insn *d)
 		b = 0x00010800;
 		cx = (1u << 13) | (1u << 23); /* CX16 POPCNT */
 		dx = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) |
-		     (1u << 8) | (1u << 9) | (1u << 13) | (1u << 15) |
+		     (1u << 8) | (1u << 9) | (1u << 11) | (1u << 13) | (1u << 15) |
 		     (1u << 16) | (1u << 19) | (1u << 23) | (1u << 24) |
 		     (1u << 25) | (1u << 26);
 		break;

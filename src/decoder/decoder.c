@@ -319,6 +319,17 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 		}
 	} else if ((op == 0xc4 || op == 0xc5) && mode == DEC_MODE64) {
 		return decode_vex(&c, d, op);
+	} else if (mode != DEC_MODE64 && dec_attrs[DEC_MAP_LEG | op].flags) {
+		/* Outside 64-bit mode C4/C5 are VEX only when ModRM.mod
+		 * would be 3, which LES/LDS cannot encode (Vol. 2 §2.3.5). */
+		if (op == 0xc4 || op == 0xc5) {
+			ret = need(&c, 1);
+			if (ret)
+				return ret;
+			if ((c.buf[c.pos] >> 6) == 3)
+				return decode_vex(&c, d, op);
+		}
+		op |= DEC_MAP_LEG;
 	}
 	d->op = (uint16_t)op;
 	fl = dec_attrs[op].flags;
@@ -342,9 +353,10 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 		if (mode != DEC_MODE64)
 			d->riprel = 0;
 		/* 8F /1-7 (XOP on AMD), C6/C7 /1-7 (XABORT, XBEGIN with
-		 * RTM): #UD without those extensions (Vol. 2 Table A-6). */
-		if ((op == 0x08f || op == 0x0c6 || op == 0x0c7) &&
-		    (d->reg & 7)) {
+		 * RTM): #UD without those extensions (Vol. 2 Table A-6);
+		 * 62 with ModRM.mod = 3 is EVEX, not BOUND (§2.7.1). */
+		if (((op == 0x08f || op == 0x0c6 || op == 0x0c7) &&
+		     (d->reg & 7)) || (op == 0x062 && d->mod == 3)) {
 			d->op = DEC_OP_UD;
 			d->len = (uint8_t)c.pos;
 			return 0;

@@ -11,12 +11,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Opcode ids: map * 256 + opcode byte; maps are one-byte, 0F, 0F38, 0F3A. */
+/* Opcode ids: map * 256 + opcode byte; maps are one-byte, 0F, 0F38, 0F3A,
+ * and LEG: the one-byte opcodes whose meaning outside 64-bit mode differs
+ * from their 64-bit one (40-4F INC/DEC, not REX; 63 ARPL, not MOVSXD; C4
+ * and C5 LES/LDS when ModRM.mod != 3, not VEX: SDM Vol. 2 Table A-2). */
 #define DEC_MAP_1B   0x000
 #define DEC_MAP_0F   0x100
 #define DEC_MAP_0F38 0x200
 #define DEC_MAP_0F3A 0x300
-#define DEC_NOPS     0x400
+#define DEC_MAP_LEG  0x400
+#define DEC_NOPS     0x500
 #define DEC_OP_UD    0x3ff /* never listed: undefined, VEX, invalid in mode */
 
 /* Attribute flags used in opcodes.def. */

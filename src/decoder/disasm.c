@@ -120,6 +120,7 @@ static const char *ptr_name(unsigned sz)
 	case 2: return "WORD PTR ";
 	case 4: return "DWORD PTR ";
 	case 8: return "QWORD PTR ";
+	case 6: return "FWORD PTR ";
 	case 16: return "XMMWORD PTR ";
 	default: return "";
 	}
@@ -150,7 +151,9 @@ static int mem_operand(const struct dec_insn *d, unsigned sz, uint64_t next,
 		o += snprintf(b + o, n - o, "%s", names[d->base]);
 		any = true;
 	}
-	if (d->index != DEC_NOREG) {
+	if (d->index != DEC_NOREG && d->adsz == 2) { /* no scale */
+		o += snprintf(b + o, n - o, "+%s", names[d->index]);
+	} else if (d->index != DEC_NOREG) {
 		o += snprintf(b + o, n - o, "%s%s*%u", any ? "+" : "",
 			      names[d->index], 1u << d->scale);
 		any = true;
@@ -175,6 +178,8 @@ static unsigned op_size(const struct dec_insn *d, char s)
 	case 'x': return 16;
 	case 'y': return d->opsz == 8 ? 8 : 4;
 	case 'z': return d->opsz == 2 ? 2 : 4;
+	case 'p': return d->opsz + 2;   /* far pointer m16:16/32/64 */
+	case 'a': return 2 * d->opsz;   /* BOUND's pair */
 	default: return d->opsz;
 	}
 }
@@ -196,6 +201,8 @@ static int operand(const struct dec_insn *d, const char *o, uint64_t next,
 		return snprintf(b, n, "cl");
 	if (d->op == 0x0ff && c64(d))
 		sz = 8; /* near CALL/JMP/PUSH default to 64 bits */
+	if (d->op == 0x0ff && ((d->reg & 7) == 3 || (d->reg & 7) == 5))
+		sz = d->opsz + 2; /* far CALL/JMP: m16:16/32/64 */
 	switch (o[0]) {
 	case 'E': case 'M': case 'W': case 'U': case 'R':
 		if (d->mod != 3)
@@ -234,6 +241,10 @@ static int operand(const struct dec_insn *d, const char *o, uint64_t next,
 	case 'J':
 		return snprintf(b, n, "0x%" PRIx64, next + d->imm);
 	case 'O':
+		if (d->adsz != 8)
+			return snprintf(b, n, "%s%s:0x%" PRIx64, ptr_name(sz),
+					sregs[d->seg == DEC_NOREG ? 3 : d->seg],
+					d->imm);
 		return snprintf(b, n, "%s[0x%" PRIx64 "]", ptr_name(sz), d->imm);
 	case 'A':
 		if (o[1] == 'L')
@@ -312,7 +323,9 @@ char *dec_disasm(const struct dec_insn *d, uint64_t rip, char *buf,
 		snprintf(ops, sizeof(ops), "%.*s", (int)(e ? e - p :
 			 (long)strlen(p)), p);
 		if (!strcmp(ops, "DX") || !strcmp(ops, "GS") ||
-		    !strcmp(ops, "FS") || !strcmp(ops, "AX"))
+		    !strcmp(ops, "FS") || !strcmp(ops, "AX") ||
+		    !strcmp(ops, "ES") || !strcmp(ops, "CS") ||
+		    !strcmp(ops, "SS") || !strcmp(ops, "DS"))
 			snprintf(one, sizeof(one), "%c%c", ops[0] + 32, ops[1] + 32);
 		else
 			operand(d, ops, next, one, sizeof(one));

@@ -488,6 +488,19 @@ static int kvm_probe(struct rax_err *e)
 	return kvm_selftest(e);
 }
 
+/* The debugger's memory access: guest RAM is shared with KVM and nothing
+ * in rax caches it. */
+static int kvm_read_mem(struct machine *m, uint64_t gpa, void *buf, size_t len)
+{
+	return gm_read(&m->mem, gpa, buf, len);
+}
+
+static int kvm_write_mem(struct machine *m, uint64_t gpa, const void *buf,
+			 size_t len)
+{
+	return gm_write(&m->mem, gpa, buf, len);
+}
+
 const struct vcpu_ops kvm_vcpu_ops = {
 	.name = "kvm",
 	.probe = kvm_probe,
@@ -502,6 +515,8 @@ const struct vcpu_ops kvm_vcpu_ops = {
 	.get_dregs = kvm_get_dregs,
 	.get_msr = kvm_get_msr,
 	.set_msr = kvm_set_msr,
+	.read_mem = kvm_read_mem,
+	.write_mem = kvm_write_mem,
 	.bp_insert = kvm_bp_insert,
 	.bp_remove = kvm_bp_remove,
 	.set_irq = kvm_set_irq,

@@ -195,4 +195,12 @@ int ld_write_mptable(struct guest_mem *gm, uint64_t addr)
 	__attribute__((warn_unused_result));
 uint8_t ld_checksum(const void *p, size_t len);
 
+struct machine;
+struct ld_info;
+
+/* --flat (flat.c): copies img to guest-physical addr and sets
+ * m->boot_regs for a real-mode start there. */
+int ld_flat_load(struct machine *m, uint64_t addr, const struct ld_image *img,
+		 struct ld_info *info, struct rax_err *e);
+
 #endif

@@ -376,7 +376,9 @@ int ld_load(struct machine *m, const struct ld_config *c, struct ld_info *info,
 	ret = map_kernel(c->kernel, &img, e);
 	if (ret)
 		return ret;
-	if (!ld_is_bzimage(&img) && ld_mb_find(&img, &mbh, &mb_off))
+	if (c->flat)
+		ret = ld_flat_load(m, c->flat_addr, &img, info, e);
+	else if (!ld_is_bzimage(&img) && ld_mb_find(&img, &mbh, &mb_off))
 		ret = ld_mb_load(m, c, &img, &mbh, mb_off, info, e);
 	else
 		ret = load_linux(m, c, &img, info, e);

@@ -29,6 +29,11 @@ struct ld_config {
 	bool host_decompress; /* bzImage: decompress the payload on the host
 				 and enter the kernel proper directly */
 	const char *default_cmdline; /* NULL: "" */
+	bool flat;            /* kernel is a flat binary loaded at flat_addr
+				 (below 1 MiB) and started in real mode at
+				 CS:IP = (flat_addr >> 4) & 0xf000 :
+				 flat_addr & 0xffff (flat.c) */
+	uint64_t flat_addr;
 };
 
 /* What was loaded, for logs, the gdb server and tests. */

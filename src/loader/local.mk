@@ -1,5 +1,5 @@
 # src/loader: Linux boot protocol, ELF, payload decompression, MP table.
-librax_a_SOURCES += src/loader/loader.c src/loader/loader.h \
+librax_a_SOURCES += src/loader/loader.c src/loader/loader.h src/loader/flat.c \
 	src/loader/bootparam.h src/loader/mptable.h src/loader/ld_int.h \
 	src/loader/bzimage.c src/loader/elf.c src/loader/decompress.c \
 	src/loader/boot64.c src/loader/zeropage.c src/loader/mptable.c \

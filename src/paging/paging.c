@@ -270,6 +270,22 @@ int pg_walk(const struct pg_ctx *c, uint64_t va, unsigned access,
 	return set_ad(c, d, ea, val, lvl, write);
 }
 
+int pg_load_pdptes(const struct pg_ctx *c, uint64_t pdpte[4])
+{
+	uint64_t base = root_of(c, PGM_PAE);
+	int ret;
+
+	for (unsigned i = 0; i < 4; i++) {
+		ret = c->read_pte(c->opaque, base + 8 * i, &pdpte[i]);
+		if (ret)
+			return ret;
+		if ((pdpte[i] & PTE_P) &&
+		    (pdpte[i] & (RSVD_HI_PAE | PTE_NX | RSVD_PDPTE)))
+			return PG_FAULT;
+	}
+	return 0;
+}
+
 static int gm_read_pte(void *opaque, uint64_t pa, uint64_t *pte)
 {
 	const void *p = gm_ptr(opaque, pa, 8);

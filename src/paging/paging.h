@@ -98,9 +98,12 @@ struct pg_result {
  *    keys (CR4.PKE) are not supported.
  *  - Accessed flags are set on every entry used and D on the leaf for
  *    writes, through write_pte, only when the walk succeeds (§4.8).
- *  - PAE PDPTEs are read from CR3 on every walk (real CPUs load them at
- *    MOV CR3, §4.4.1); a PDPTE with reserved bits set faults with
- *    PF_RSVD here where the CPU would #GP at the MOV CR3.
+ *  - PAE PDPTEs are read through read_pte like every entry.  The CPU
+ *    loads them into registers at MOV to CR3 (§4.4.1, pg_load_pdptes())
+ *    and never re-reads them at a walk: the interpreter's read_pte
+ *    serves them from those registers.  Read from memory (the gdb
+ *    server), a PDPTE with reserved bits set faults with PF_RSVD where
+ *    the CPU would have raised #GP at the MOV CR3.
  *  - PG_USER accesses are CPL 3; all others are supervisor.  Pass PG_AC
  *    only for explicit supervisor accesses with RFLAGS.AC=1: implicit
  *    ones (descriptor tables, TSS at CPL 3) ignore AC under SMAP
@@ -109,6 +112,12 @@ struct pg_result {
  *    interpreter's TLB refill path. */
 int pg_walk(const struct pg_ctx *c, uint64_t va, unsigned access,
 	    struct pg_result *r, uint32_t *pf_error);
+
+/* PAE paging's PDPTE load (§4.4.1): reads the four entries of the table
+ * at CR3[31:5] into pdpte[].  Returns 0, PG_FAULT when a present entry
+ * has reserved bits set (the MOV to CR0/CR3/CR4 that loads them raises
+ * #GP(0) and changes nothing), or -EFAULT when the table is not RAM. */
+int pg_load_pdptes(const struct pg_ctx *c, uint64_t pdpte[4]);
 
 /* Translates va through the tables in gm (read-only: PG_NO_AD is forced)
  * for the gdb server and tests.  Returns PG_OK with *pa, PG_FAULT, or

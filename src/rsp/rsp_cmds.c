@@ -25,43 +25,45 @@ void rsp_session_init(struct rsp_session *s, struct machine *m)
 
 /* ---- memory --------------------------------------------------------- */
 
-/* Host pointer to the guest bytes at addr, at most up to the end of its
- * page (*chunk is set to the usable length); NULL when unmapped.  The
+/* The guest-physical address of addr and the length of the piece of
+ * [addr, addr + len) in its page (*chunk); false when unmapped.  The
  * walk is a supervisor read with AC set, so a debugger sees user pages
  * under SMAP and writes through read-only mappings, and it sets no
  * accessed/dirty bits. */
-static uint8_t *map_chunk(struct rsp_session *s, const struct rax_regs *r,
-			  uint64_t addr, size_t len, size_t *chunk)
+static bool map_chunk(struct rsp_session *s, const struct rax_regs *r,
+		      uint64_t addr, size_t len, uint64_t *pa, size_t *chunk)
 {
-	uint64_t pa = addr, room = 4096 - (addr & 4095);
+	uint64_t room = 4096 - (addr & 4095);
 
+	*pa = addr;
 	if (!s->phys && pg_translate_gm(&s->m->mem, r->cr0, r->cr3, r->cr4,
 					r->efer, addr, PG_READ | PG_AC,
-					&pa) != PG_OK)
-		return NULL;
+					pa) != PG_OK)
+		return false;
 	*chunk = len < room ? len : room;
-	return gm_ptr(&s->m->mem, pa, *chunk);
+	return true;
 }
 
+/* Guest memory goes through the engine's read_mem/write_mem (vcpu.h):
+ * a write then invalidates what the interpreter decoded from it. */
 size_t rsp_mem_rw(struct rsp_session *s, uint64_t addr, void *buf, size_t len,
 		  bool write)
 {
+	const struct vcpu_ops *ops = s->m->ops;
 	struct rax_regs r;
 	uint8_t *b = buf;
 	size_t done = 0;
 
-	if (!s->phys && s->m->ops->get_regs(s->m, &r))
+	if (!s->phys && ops->get_regs(s->m, &r))
 		return 0;
 	while (done < len) {
+		uint64_t pa;
 		size_t chunk;
-		uint8_t *p = map_chunk(s, &r, addr + done, len - done, &chunk);
 
-		if (!p)
+		if (!map_chunk(s, &r, addr + done, len - done, &pa, &chunk) ||
+		    (write ? ops->write_mem(s->m, pa, b + done, chunk) :
+			     ops->read_mem(s->m, pa, b + done, chunk)))
 			break;
-		if (write)
-			memcpy(p, b + done, chunk);
-		else
-			memcpy(b + done, p, chunk);
 		done += chunk;
 	}
 	return done;

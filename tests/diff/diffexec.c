@@ -36,10 +36,12 @@ static struct {
  * interpreter's result per sequence (a register, DF, an XMM register,
  * a data byte, a stack byte in turn); every sequence must then be
  * reported as a mismatch. */
-static void inject(struct dx_state *r, uint64_t i)
+static void inject(struct dx_state *r, uint64_t i, bool m32)
 {
 	switch (i % 5) {
-	case 0: r->gpr[i % 16] ^= 1ull << (i % 64); break;
+	case 0: /* 32-bit code: the compared EAX-EDI, bits 31:0 */
+		r->gpr[i % (m32 ? 8 : 16)] ^= 1ull << (i % (m32 ? 32 : 64));
+		break;
 	case 1: r->rflags ^= 0x400; break;
 	case 2: r->fx[160 + i % 256] ^= 1; break;
 	case 3: r->data[i % DX_DATA_SIZE] ^= 0x80; break;
@@ -61,7 +63,8 @@ static void print_insn(const struct dx_seq *s, unsigned i, const char *pfx)
 	char text[128] = "(undecodable)";
 	uint64_t rip = DX_SEQ + in->off;
 
-	if (dec_decode(&d, s->code + in->off, in->len, DEC_MODE64) == 0)
+	if (dec_decode(&d, s->code + in->off, in->len,
+		       s->m32 ? DEC_MODE32 : DEC_MODE64) == 0)
 		dec_disasm(&d, rip, text, sizeof(text));
 	printf("%s%#" PRIx64 ":", pfx, rip);
 	for (unsigned k = 0; k < 11; k++) {
@@ -251,12 +254,14 @@ static unsigned compare(const struct dx_seq *s, const struct dx_state *h0,
 		note(df, "  #GP error code: host %#" PRIx64 " rax %#" PRIx64
 		     "\n", h->err, r->err);
 	undef_at(s, h->rip, &ufl, &ufsw, &uhi);
-	for (int i = 0; i < 16; i++) {
-		gmask = uhi & (1u << i) ? 0xffffffffull : ~0ull;
+	/* 32-bit code: EAX-EDI's low halves (the upper halves and R8-R15
+	 * are not the code's, SDM Vol. 1 §3.4.1.1). */
+	for (int i = 0; i < (s->m32 ? 8 : 16); i++) {
+		gmask = s->m32 || (uhi & (1u << i)) ? 0xffffffffull : ~0ull;
 		if ((h->gpr[i] ^ r->gpr[i]) & gmask)
 			note(df, "  %s: host %#" PRIx64 " rax %#" PRIx64 "%s\n",
 			     gpr_name[i], h->gpr[i], r->gpr[i],
-			     ~gmask ? " (compared bits 31:0)" : "");
+			     ~gmask && !s->m32 ? " (compared bits 31:0)" : "");
 	}
 	fmask = RFLAGS_CMP & ~ufl;
 	if ((h->rflags ^ r->rflags) & fmask)
@@ -324,8 +329,9 @@ static void print_objdump(const struct dx_seq *s, unsigned i)
 		return;
 	}
 	close(fd);
-	snprintf(cmd, sizeof(cmd), "objdump -D -b binary -mi386:x86-64 "
-		 "-M intel --adjust-vma=%#llx %s 2>/dev/null", (unsigned long long)
+	snprintf(cmd, sizeof(cmd), "objdump -D -b binary -mi386%s "
+		 "-M intel --adjust-vma=%#llx %s 2>/dev/null",
+		 s->m32 ? "" : ":x86-64", (unsigned long long)
 		 (DX_SEQ + s->insn[i].off), path);
 	p = popen(cmd, "r");
 	while (p && fgets(line, sizeof(line), p))
@@ -349,7 +355,8 @@ static void print_inputs(const struct dx_seq *s, unsigned i)
 	printf("\n    rflags=%#" PRIx64 " mxcsr=%#x fsw=%#x ftw=%#x\n",
 	       in->rflags, *(const uint32_t *)(in->fx + 24), rd16(in->fx + 2),
 	       in->fx[4]);
-	if (dec_decode(&d, s->code + ii->off, ii->len, DEC_MODE64))
+	if (dec_decode(&d, s->code + ii->off, ii->len,
+		       s->m32 ? DEC_MODE32 : DEC_MODE64))
 		return;
 	if ((dec_attrs[d.op].flags & DF_M) && d.mod != 3) {
 		uint64_t ea = (uint64_t)(int64_t)d.disp;
@@ -360,7 +367,7 @@ static void print_inputs(const struct dx_seq *s, unsigned i)
 			ea += in->gpr[d.base];
 		if (d.index != DEC_NOREG)
 			ea += in->gpr[d.index] << d.scale;
-		if (d.adsz == 4)
+		if (d.adsz == 4 || s->m32)
 			ea = (uint32_t)ea;
 		printf("    memory operand at %#" PRIx64 ":", ea);
 		for (uint64_t a = ea; a < ea + 16; a++) {
@@ -490,8 +497,10 @@ static void usage(void)
 {
 	printf("usage: diffexec [--seed N] [--count N] [--family LIST] "
 	       "[--batch N]\n"
-	       "                [--max-fail N] [--strict] [--inject] [--list] "
-	       "[-v]\n"
+	       "                [--mode 64|32] [--max-fail N] [--strict] "
+	       "[--inject] [--list] [-v]\n"
+	       "  --mode 32: 32-bit code in compatibility mode (the host's "
+	       "__USER32_CS)\n"
 	       "  --family: comma-separated names (--list), 'default' or "
 	       "'all'\n"
 	       "  --strict: also compare x87 C1/TOP/exception flags and the "
@@ -507,13 +516,14 @@ int main(int argc, char **argv)
 		{ "family", 1, NULL, 'f' }, { "batch", 1, NULL, 'b' },
 		{ "max-fail", 1, NULL, 'm' }, { "strict", 0, NULL, 'S' },
 		{ "list", 0, NULL, 'l' }, { "verbose", 0, NULL, 'v' },
-		{ "inject", 0, NULL, 'i' },
+		{ "inject", 0, NULL, 'i' }, { "mode", 1, NULL, 'M' },
 		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	uint64_t seed = 1, count = 1000, insns = 0, faults[32] = { 0 };
 	uint64_t ud_tails = 0;
 	uint32_t fam = ((1u << DX_NFAM) - 1) & ~DX_FAM_DEFAULT;
 	unsigned batch = 250, fails = 0;
+	bool m32 = false;
 	const char *famarg = "default";
 	uint64_t ran = 0;
 	struct dx_seq *s;
@@ -523,6 +533,13 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "s:n:f:b:m:Slvhi", lo, NULL)) != -1) {
 		switch (c) {
+		case 'M':
+			if (strcmp(optarg, "64") && strcmp(optarg, "32")) {
+				usage();
+				return 2;
+			}
+			m32 = !strcmp(optarg, "32");
+			break;
 		case 's': seed = strtoull(optarg, NULL, 0); break;
 		case 'n': count = strtoull(optarg, NULL, 0); break;
 		case 'b': batch = (unsigned)strtoul(optarg, NULL, 0); break;
@@ -537,9 +554,12 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			for (int f = 0; f < DX_NFAM; f++)
-				printf("%s%s\n", dx_family_names[f],
+				printf("%s%s%s\n", dx_family_names[f],
 				       DX_FAM_DEFAULT & (1u << f) ?
-				       " (not by default)" : "");
+				       " (not by default)" : "",
+				       DX_FAM_ONLY32 & (1u << f) ? " (--mode 32 only)" :
+				       DX_FAM_ONLY64 & (1u << f) ?
+				       " (--mode 64 only)" : "");
 			return 0;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
@@ -547,6 +567,11 @@ int main(int argc, char **argv)
 	}
 	if (!batch)
 		batch = 1;
+	if (!(fam & ~(m32 ? DX_FAM_ONLY64 : DX_FAM_ONLY32))) {
+		fprintf(stderr, "diffexec: no family given exists in %s-bit "
+			"code (--list)\n", m32 ? "32" : "64");
+		return 2;
+	}
 	s = malloc(batch * sizeof(*s));
 	h = malloc(batch * sizeof(*h));
 	r = malloc(sizeof(*r));
@@ -558,7 +583,7 @@ int main(int argc, char **argv)
 		unsigned n = count - done < batch ? (unsigned)(count - done) : batch;
 
 		for (unsigned i = 0; i < n; i++) {
-			dx_generate(&s[i], seed + done + i, fam);
+			dx_generate(&s[i], seed + done + i, fam, m32);
 			if (opt.verbose) {
 				printf("sequence %" PRIu64 ":\n", seed + done + i);
 				print_seq(&s[i]);
@@ -586,26 +611,28 @@ int main(int argc, char **argv)
 				faults[h[i].vec]++;
 			dx_interp_run(&m, &s[i], r);
 			if (opt.inject)
-				inject(r, done + i);
+				inject(r, done + i, m32);
 			if (!compare(&s[i], &h[i], r, &df))
 				continue;
 			fails++;
 			if (opt.inject)
 				continue;
 			printf("MISMATCH in sequence --seed %" PRIu64
-			       " --count 1 --family %s:\n", seed + done + i,
-			       famarg);
+			       " --count 1 --family %s%s:\n", seed + done + i,
+			       famarg, m32 ? " --mode 32" : "");
 			print_seq(&s[i]);
 			printf("%s", df.text);
 			minimise(&m, &s[i]);
 		}
 		done += n;
 	}
-	printf("diffexec: %" PRIu64 " sequences from seed %" PRIu64 ", %"
+	printf("diffexec: %" PRIu64 " %s-bit sequences from seed %" PRIu64
+	       ", %"
 	       PRIu64 " instructions; host faults: #DE %" PRIu64 " #UD %"
 	       PRIu64 " #GP %" PRIu64 " #PF %" PRIu64 " #DB %" PRIu64
 	       "; %" PRIu64 " unadvertised #UD tails; %u mismatch%s\n",
-	       ran, seed, insns, faults[0], faults[6], faults[13],
+	       ran, m32 ? "32" : "64", seed, insns, faults[0], faults[6],
+	       faults[13],
 	       faults[14], faults[1], ud_tails, fails, fails == 1 ? "" : "es");
 	dx_interp_destroy(&m);
 	free(s);

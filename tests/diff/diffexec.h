@@ -45,7 +45,7 @@ struct dx_state {
 #define DX_FAMILIES(X) \
 	X(alu) X(incdec) X(shift) X(muldiv) X(flags) X(string) X(bit) \
 	X(cond) X(bswap) X(xchg) X(mov) X(stack) X(sse_int) X(sse_fp) \
-	X(cvt) X(x87) X(misc) X(priv) X(unadv) X(extra) X(mmx)
+	X(cvt) X(x87) X(misc) X(priv) X(unadv) X(extra) X(mmx) X(legacy)
 enum dx_family {
 #define DX_FAM_ENUM(n) DX_FAM_##n,
 	DX_FAMILIES(DX_FAM_ENUM)
@@ -56,6 +56,14 @@ extern const char *const dx_family_names[DX_NFAM];
 /* Families left out when --family is not given: none today (a family
  * whose instructions the interpreter lacks goes here until they land). */
 #define DX_FAM_DEFAULT 0u
+/* The families that exist in each code size: legacy (the instructions
+ * invalid in 64-bit mode) only in 32-bit code; the x87/MMX/SSE ones (not
+ * written for 32-bit code yet) only in 64-bit code. */
+#define DX_FAM_ONLY32 (1u << DX_FAM_legacy)
+#define DX_FAM_ONLY64 ((1u << DX_FAM_sse_int) | (1u << DX_FAM_sse_fp) | \
+		       (1u << DX_FAM_cvt) | (1u << DX_FAM_x87) | \
+		       (1u << DX_FAM_unadv) | (1u << DX_FAM_extra) | \
+		       (1u << DX_FAM_mmx))
 
 struct dx_insn {
 	uint16_t off;              /* offset from DX_SEQ */
@@ -80,12 +88,17 @@ struct dx_seq {
 	/* The last instruction is one rax does not advertise: the
 	 * interpreter must raise #UD on it, the host runs up to it. */
 	bool ud_tail;
+	/* Code for a 32-bit code segment (compatibility mode: the host's
+	 * __USER32_CS, 0x23); only EAX-EDI's low halves are compared. */
+	bool m32;
 	struct dx_state in;
 };
 
 /* gen.c: fills *s from the generator state seeded with seed, using the
- * families in fam_mask (bit per enum dx_family). */
-void dx_generate(struct dx_seq *s, uint64_t seed, uint32_t fam_mask);
+ * families in fam_mask (bit per enum dx_family), as 64-bit code or (m32)
+ * as code for a 32-bit code segment. */
+void dx_generate(struct dx_seq *s, uint64_t seed, uint32_t fam_mask,
+		 bool m32);
 
 /* native.c: runs n sequences on the host in a forked child; out[i]
  * receives the final state (or the state at the fault).  Returns 0;

@@ -16,6 +16,7 @@
  * anything reads them. */
 #include "gen.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 const char *const dx_family_names[DX_NFAM] = {
@@ -50,6 +51,8 @@ unsigned g_gpr(struct gen *g, unsigned avoid)
 	unsigned r;
 
 	avoid |= 1u << 4;
+	if (g->m32)
+		avoid |= 0xff00;
 	do
 		r = g_rn(g, 16);
 	while (avoid & (1u << r));
@@ -160,7 +163,7 @@ void g_emit(struct gen *g, const struct enc *in, bool setup)
 	/* Prefixes with no effect: a REX followed by a legacy prefix is
 	 * ignored (SDM Vol. 2 §2.2.1), and so are CS/SS/DS/ES overrides in
 	 * 64-bit mode (§3.2.4 of Vol. 1). */
-	if (in->npfx && g_chance(g, 2))
+	if (in->npfx && g_chance(g, 2) && !g->m32)
 		b[n++] = (uint8_t)(0x40 | g_rn(g, 16));
 	if (mem && g_chance(g, 3)) {
 		static const uint8_t seg[] = { 0x26, 0x2e, 0x36, 0x3e };
@@ -180,6 +183,8 @@ void g_emit(struct gen *g, const struct enc *in, bool setup)
 	rex = (in->w ? 8u : 0) | ((in->modrm && in->reg >= 8) ? 4u : 0) |
 	      (x >= 8 ? 2u : 0) | (rm >= 8 && (in->modrm ? e->kind == M_REG ||
 					       e->kind >= M_BASE : 1) ? 1u : 0);
+	if ((rex || in->rex) && g->m32)
+		abort(); /* a family gave 32-bit code a REX operand */
 	if (rex || in->rex)
 		b[n++] = (uint8_t)(0x40 | rex);
 	for (unsigned i = 0; i < in->nop; i++)
@@ -190,9 +195,13 @@ void g_emit(struct gen *g, const struct enc *in, bool setup)
 	} else if (e->kind == M_REG) {
 		b[n++] = (uint8_t)(0xc0 | ((in->reg & 7) << 3) | (e->r & 7));
 	} else if (e->kind == M_RIP || e->kind == M_ABS) {
+		if (e->kind == M_RIP && g->m32)
+			abort(); /* no RIP-relative form in 32-bit code */
+		/* 64-bit code reaches an absolute disp32 through a SIB with
+		 * no base; in 32-bit code mod 00 r/m 101 is one. */
 		b[n++] = (uint8_t)(((in->reg & 7) << 3) |
-				   (e->kind == M_RIP ? 5 : 4));
-		if (e->kind == M_ABS)
+				   (e->kind == M_RIP || g->m32 ? 5 : 4));
+		if (e->kind == M_ABS && !g->m32)
 			b[n++] = 0x25;
 		dpos = n;
 		dlen = 4;
@@ -234,10 +243,18 @@ void g_opsize(struct enc *e, unsigned sz)
 	e->w = sz == 8;
 }
 
-/* mov r64, v: REX.W C7 /0 id (sign-extended) or REX.W B8+r io. */
+/* mov r64, v: REX.W C7 /0 id (sign-extended) or REX.W B8+r io; in
+ * 32-bit code mov r32, v (B8+r id). */
 void g_set_reg(struct gen *g, unsigned r, uint64_t v)
 {
 	struct enc e = { .w = true, .reg = r };
+
+	if (g->m32) {
+		e = (struct enc){ .reg = r, .op = { 0xb8 }, .nop = 1,
+				  .imm = v, .nimm = 4 };
+		g_emit(g, &e, true);
+		return;
+	}
 
 	if ((uint64_t)(int64_t)(int32_t)v == v) {
 		e.op[0] = 0xc7;
@@ -296,7 +313,7 @@ struct mop g_mem(struct gen *g, unsigned size, unsigned align,
 	uint64_t base, idx = 0;
 
 	switch (g_rn(g, 5)) {
-	case 0: m.kind = M_RIP; return m;
+	case 0: m.kind = g->m32 ? M_ABS : M_RIP; return m;
 	case 1: m.kind = M_ABS; return m;
 	case 2: m.kind = M_BASE; break;
 	default: m.kind = M_SIB; break;
@@ -311,7 +328,7 @@ struct mop g_mem(struct gen *g, unsigned size, unsigned align,
 		g_set_reg(g, m.index, idx);
 	}
 	base = m.target - (uint64_t)(int64_t)m.disp - (idx << m.scale);
-	m.a32 = g_chance(g, 10);
+	m.a32 = !g->m32 && g_chance(g, 10);
 	if (m.a32) /* bits 63:32 are ignored with a 32-bit address */
 		base = (uint32_t)base | (g_rnd(g) << 32);
 	g_set_reg(g, m.base, base);
@@ -333,7 +350,7 @@ struct mop g_rm(struct gen *g, unsigned size, unsigned avoid,
 void g_need(struct gen *g, uint64_t mask)
 {
 	if (g->undef & mask) { /* cmp r64, r64: defines all six */
-		struct enc e = { .w = true, .op = { 0x39 }, .nop = 1,
+		struct enc e = { .w = !g->m32, .op = { 0x39 }, .nop = 1,
 				 .modrm = true, .reg = g_gpr(g, 0),
 				 .e = g_reg(g_gpr(g, 0)) };
 
@@ -358,7 +375,7 @@ static void (*const fam_fn[DX_NFAM])(struct gen *g) = {
 	[DX_FAM_cvt] = gen_cvt, [DX_FAM_x87] = gen_x87,
 	[DX_FAM_misc] = gen_misc, [DX_FAM_priv] = gen_priv,
 	[DX_FAM_unadv] = gen_unadv, [DX_FAM_extra] = gen_extra,
-	[DX_FAM_mmx] = gen_mmx,
+	[DX_FAM_mmx] = gen_mmx, [DX_FAM_legacy] = gen_legacy,
 };
 
 void g_unit(struct gen *g, int fam)
@@ -398,13 +415,17 @@ static void init_state(struct gen *g, struct dx_state *st)
 	gen_init_fpu(g, st->fx);
 }
 
-void dx_generate(struct dx_seq *s, uint64_t seed, uint32_t fam_mask)
+void dx_generate(struct dx_seq *s, uint64_t seed, uint32_t fam_mask,
+		 bool m32)
 {
-	struct gen g = { .s = s, .rng = seed * 0x2545f4914f6cdd1dull + 1 };
+	struct gen g = { .s = s, .rng = seed * 0x2545f4914f6cdd1dull + 1,
+			 .m32 = m32 };
 	unsigned units = 1 + g_rn(&g, 12);
 	int fams[4 * DX_NFAM], nf = 0;
 
 	memset(s, 0, offsetof(struct dx_seq, in));
+	s->m32 = m32;
+	fam_mask &= ~(m32 ? DX_FAM_ONLY64 : DX_FAM_ONLY32);
 	/* Each family weighs 4, but those that end a sequence (a #GP, a
 	 * #UD tail) weigh 1. */
 	for (int f = 0; f < DX_NFAM; f++)

@@ -32,6 +32,8 @@ struct gen {
 	bool top_moved;      /* an x87 push or pop ran: TOP may be nonzero */
 	bool stop;           /* the sequence must end (ud_tail) */
 	bool nosplit;        /* next memory operand: locked or split-sensitive */
+	bool m32;            /* code for a 32-bit code segment: no REX, no
+				RIP-relative or 67h operands, sizes 1-4 */
 };
 
 /* A ModRM operand: a register, or memory at `target`. */
@@ -119,5 +121,8 @@ void gen_unadv(struct gen *g);
 void gen_extra(struct gen *g);
 void gen_mmx(struct gen *g);
 void gen_init_fpu(struct gen *g, uint8_t *fx);
+
+/* gen_legacy.c: the instructions invalid in 64-bit mode (32-bit code). */
+void gen_legacy(struct gen *g);
 
 #endif

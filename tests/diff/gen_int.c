@@ -8,7 +8,7 @@ static unsigned pick_size(struct gen *g)
 {
 	static const unsigned sz[] = { 1, 2, 4, 8 };
 
-	return sz[g_rn(g, 4)];
+	return sz[g_rn(g, g->m32 ? 3 : 4)];
 }
 
 /* Byte operations: without REX, registers 4-7 are AH CH DH BH and no
@@ -17,7 +17,7 @@ static unsigned byte_avoid(struct gen *g, struct enc *e, unsigned sz)
 {
 	if (sz != 1)
 		return 0;
-	if (g_chance(g, 50)) {
+	if (g_chance(g, 50) && !g->m32) {
 		e->rex = true;
 		return 1u << 4; /* SPL would change RSP */
 	}
@@ -184,7 +184,7 @@ static void shift_grp2(struct gen *g)
  * undefined (not generated); OF only for 1; AF undefined. */
 static void shift_xd(struct gen *g)
 {
-	unsigned sz = 2 << g_rn(g, 3), form = g_rn(g, 2);
+	unsigned sz = 2 << g_rn(g, g->m32 ? 2 : 3), form = g_rn(g, 2);
 	unsigned cnt = pick_count(g), masked;
 	struct enc e = { .modrm = true, .nop = 2, .op = { 0x0f } };
 	unsigned avoid = form ? 2 : 0;
@@ -347,7 +347,8 @@ void gen_string(struct gen *g)
 {
 	static const uint8_t ops[] = { 0xa4, 0xa6, 0xaa, 0xac, 0xae };
 	unsigned k = g_rn(g, 5), sz = pick_size(g), cnt = g_rn(g, 14);
-	bool rep = g_chance(g, 70), a32 = g_chance(g, 15), df = g_chance(g, 30);
+	bool rep = g_chance(g, 70), df = g_chance(g, 30);
+	bool a32 = !g->m32 && g_chance(g, 15); /* 67h: 16-bit in 32-bit code */
 	bool cmp = ops[k] == 0xa6 || ops[k] == 0xae;
 	uint64_t span = (uint64_t)sz * (rep ? cnt : 1), src = 0, dst = 0;
 	uint8_t b[8];
@@ -405,7 +406,8 @@ void gen_string(struct gen *g)
  * six defined). */
 void gen_bit(struct gen *g)
 {
-	unsigned k = g_rn(g, 4), sz = 2 << g_rn(g, 3), op = g_rn(g, 4);
+	unsigned k = g_rn(g, 4), sz = 2 << g_rn(g, g->m32 ? 2 : 3);
+	unsigned op = g_rn(g, 4);
 	struct enc e = { .modrm = true, .nop = 2, .op = { 0x0f } };
 
 	g_opsize(&e, sz);
@@ -481,7 +483,7 @@ void gen_cond(struct gen *g)
 	struct enc e = { .modrm = true, .nop = 2, .op = { 0x0f } };
 
 	if (k == 0) {
-		unsigned sz = 2 << g_rn(g, 3);
+		unsigned sz = 2 << g_rn(g, g->m32 ? 2 : 3);
 
 		g_need(g, cc_reads[cc]);
 		g_opsize(&e, sz);
@@ -551,7 +553,7 @@ void gen_cond(struct gen *g)
 void gen_bswap(struct gen *g)
 {
 	struct enc e = { .nop = 2, .op = { 0x0f, 0xc8 }, .reg = g_gpr(g, 0),
-			 .w = g_chance(g, 50) };
+			 .w = !g->m32 && g_chance(g, 50) };
 
 	g_emit(g, &e, false);
 }
@@ -580,8 +582,8 @@ void gen_xchg(struct gen *g)
 		}
 		e.modrm = false;
 		e.op[0] = 0x90;
-		if (e.reg == 0)
-			e.reg = 8;
+		if (e.reg == 0) /* 90 is NOP: xchg r8, rax, or ecx in 32-bit */
+			e.reg = g->m32 ? 1 : 8;
 		break;
 	case 2: case 3:
 		e.op[0] = 0x0f;
@@ -602,7 +604,7 @@ void gen_xchg(struct gen *g)
 		}
 		break;
 	default: {
-		bool w16 = g_chance(g, 50);
+		bool w16 = !g->m32 && g_chance(g, 50); /* 16B needs REX.W */
 		uint64_t t;
 
 		e = (struct enc){ .modrm = true, .nop = 2, .op = { 0x0f, 0xc7 },
@@ -652,9 +654,10 @@ void gen_mov(struct gen *g)
 		if (sz == 1)
 			g_opsize(&e, sz = 4), e.rex = false;
 		e.op[0] = 0x8d;
-		e.e = (struct mop){ .kind = g_chance(g, 20) ? M_RIP : M_SIB,
-			.base = g_rn(g, 16), .index = g_gpr(g, 0),
-			.scale = g_rn(g, 4), .a32 = g_chance(g, 20),
+		e.e = (struct mop){ .kind = g_chance(g, 20) && !g->m32 ?
+			M_RIP : M_SIB, .base = g_rn(g, g->m32 ? 8 : 16),
+			.index = g_gpr(g, 0), .scale = g_rn(g, 4),
+			.a32 = !g->m32 && g_chance(g, 20),
 			.disp = (int32_t)g_ival(g), .target = g_rnd(g) };
 		break;
 	case 1: /* mov E,G / G,E / E,imm */
@@ -677,7 +680,7 @@ void gen_mov(struct gen *g)
 		uint8_t b[12];
 		unsigned n = 0;
 		uint64_t a = g_pick_addr(g, sz, 1);
-		bool a32 = g_chance(g, 20);
+		bool a32 = !g->m32 && g_chance(g, 20);
 
 		if (a32)
 			b[n++] = 0x67;
@@ -686,24 +689,24 @@ void gen_mov(struct gen *g)
 		if (sz == 8)
 			b[n++] = 0x48;
 		b[n++] = (uint8_t)(0xa0 + 2 * g_rn(g, 2) + (sz != 1));
-		n += g_put_le(b + n, a, a32 ? 4 : 8);
+		n += g_put_le(b + n, a, a32 || g->m32 ? 4 : 8);
 		g_bytes(g, b, n, false);
 		return;
 	}
 	case 4: /* movzx/movsx */
 		e = (struct enc){ .modrm = true, .nop = 2, .op = { 0x0f,
 			(uint8_t)(0xb6 + 8 * g_rn(g, 2) + g_rn(g, 2)) } };
-		g_opsize(&e, 2 << g_rn(g, 3));
+		g_opsize(&e, 2 << g_rn(g, g->m32 ? 2 : 3));
 		e.reg = g_gpr(g, 0);
 		if (!(e.op[1] & 1))
-			e.rex = g_chance(g, 50);
+			e.rex = !g->m32 && g_chance(g, 50);
 		e.e = g_rm(g, e.op[1] & 1 ? 2 : 1, e.rex ? 0x10 : 0xff00, 40);
 		break;
-	case 5: /* movsxd, or mov r, Sreg (ES CS SS DS) */
-		if (g_chance(g, 20)) {
+	case 5: /* movsxd (ARPL in 32-bit code), or mov r, Sreg */
+		if (g_chance(g, 20) || g->m32) {
 			e = (struct enc){ .modrm = true, .nop = 1, .op = { 0x8c },
 					  .reg = g_rn(g, 4) };
-			g_opsize(&e, 2 << g_rn(g, 3));
+			g_opsize(&e, 2 << g_rn(g, g->m32 ? 2 : 3));
 			e.e = g_reg(g_gpr(g, 0));
 			break;
 		}
@@ -746,7 +749,7 @@ void gen_stack(struct gen *g)
 		e.modrm = true;
 		e.op[0] = g_chance(g, 50) ? 0xff : 0x8f;
 		e.reg = e.op[0] == 0xff ? 6 : 0;
-		e.e = g_mem(g, e.npfx ? 2 : 8, 1, 0);
+		e.e = g_mem(g, e.npfx ? 2 : g->m32 ? 4 : 8, 1, 0);
 		break;
 	}
 	g_emit(g, &e, false);
@@ -775,9 +778,9 @@ void gen_misc(struct gen *g)
 		}
 		e.op[1] = j == 6 ? 0x1f : 0x18;
 		e.reg = j == 6 ? 0 : g_rn(g, 4);
-		e.e = (struct mop){ .kind = M_SIB, .base = g_rn(g, 16),
-			.index = g_gpr(g, 0), .scale = g_rn(g, 4),
-			.disp = (int32_t)g_ival(g) };
+		e.e = (struct mop){ .kind = M_SIB,
+			.base = g_rn(g, g->m32 ? 8 : 16), .index = g_gpr(g, 0),
+			.scale = g_rn(g, 4), .disp = (int32_t)g_ival(g) };
 		break;
 	}
 	case 1: /* clflush m8 */
@@ -787,7 +790,7 @@ void gen_misc(struct gen *g)
 		break;
 	case 2: /* movnti m32/m64, r */
 		e.op[1] = 0xc3;
-		e.w = g_chance(g, 50);
+		e.w = !g->m32 && g_chance(g, 50);
 		e.reg = r;
 		e.e = g_mem(g, e.w ? 8 : 4, 1, 0);
 		break;
@@ -795,7 +798,7 @@ void gen_misc(struct gen *g)
 		g_set_reg(g, 3, DX_DATA + g_rn(g, DX_DATA_SIZE - 256));
 		b[0] = 0x48; /* REX.W xlat: the same (RBX is 64-bit) */
 		b[1] = 0xd7;
-		if (g_chance(g, 30))
+		if (g_chance(g, 30) && !g->m32)
 			g_bytes(g, b, 2, false);
 		else
 			g_bytes(g, b + 1, 1, false);
@@ -828,6 +831,9 @@ void gen_misc(struct gen *g)
 		e = (struct enc){ .modrm = true, .nop = 1, .op = { 0x8d },
 				  .w = true, .reg = r,
 				  .e = { .kind = M_RIP, .target = DX_SEQ } };
+		if (g->m32) /* mov r, imm32: the absolute address */
+			e = (struct enc){ .nop = 1, .op = { 0xb8 }, .reg = r,
+					  .nimm = 4 };
 		g_emit(g, &e, true);
 		at = g->s->len; /* rel32 ends here: patched below */
 		e = (struct enc){ .nop = 1, .op = { 0x50 }, .reg = r };
@@ -835,7 +841,8 @@ void gen_misc(struct gen *g)
 		b[0] = imm ? 0xc2 : 0xc3;
 		g_put_le(b + 1, 8 * g_rn(g, 5), 2);
 		g_bytes(g, b, imm ? 3 : 1, false);
-		g_put_le(g->s->code + at - 4, g->s->len - at, 4);
+		g_put_le(g->s->code + at - 4, g->m32 ? DX_SEQ + g->s->len :
+			 g->s->len - at, 4);
 		return;
 	}
 	}
@@ -860,6 +867,10 @@ void gen_priv(struct gen *g)
 	};
 	unsigned k = g_rn(g, sizeof(t) / sizeof(*t) + 3);
 
+	/* SYSRET outside 64-bit mode: #UD on Intel (rax's model), #GP at
+	 * CPL 3 on AMD; not compared in 32-bit code. */
+	while (g->m32 && k < sizeof(t) / sizeof(*t) && t[k].b[1] == 0x07)
+		k = g_rn(g, sizeof(t) / sizeof(*t) + 3);
 	if (k < sizeof(t) / sizeof(*t)) {
 		g_bytes(g, t[k].b, t[k].n, false);
 	} else { /* lgdt, lidt, invlpg m */

@@ -5,7 +5,9 @@
  * points to KSTUB + 8 v.  The sequence runs at CPL 3 one step at a time
  * (VCPU_RUN_STEP) until RIP reaches its end, or until a step lands on a
  * stub: the exception was delivered, and the frame on the kernel stack
- * gives the faulting RIP, RFLAGS, RSP and error code. */
+ * gives the faulting RIP, RFLAGS, RSP and error code.  32-bit sequences
+ * run in compatibility mode from the 32-bit user code segment 0x23 with
+ * DS = ES = 0x2b, as the native harness enters them. */
 #include "diffexec.h"
 
 #include <string.h>
@@ -68,13 +70,20 @@ static void build_tables(struct machine *m)
 	for (uint64_t v = 0; v < 256; v++) {
 		uint64_t off = P_STUB + 8 * v;
 
-		/* 64-bit interrupt gate, DPL 0, selector 0x08 (SDM Vol. 3
-		 * Figure 6-8). */
+		/* 64-bit interrupt gate, selector 0x08 (SDM Vol. 3 Figure
+		 * 6-8), DPL 0 but for #BP and #OF, which Linux gives DPL 3
+		 * so that INT3 and INTO work at CPL 3 (its idt.c SYSG). */
+		uint64_t dpl = v == 3 || v == 4 ? 3 : 0;
+
 		put64(m, P_IDT + 16 * v, (off & 0xffff) | (0x08ull << 16) |
-		      (0x8eull << 40) | ((off >> 16) << 48));
+		      ((0x8eull | dpl << 5) << 40) | ((off >> 16) << 48));
 		put64(m, P_IDT + 16 * v + 8, off >> 32);
 	}
 	put64(m, P_TSS + 4, P_KSTK);                   /* RSP0 */
+	/* No I/O permission bit map: its base beyond the limit, as Linux
+	 * gives a task without ioperm() (SDM Vol. 1 §19.5.2), so IN/OUT
+	 * at CPL 3 raise #GP as on the host. */
+	m->mem.host[P_TSS + 0x66] = 0x68;
 }
 
 int dx_interp_init(struct machine *m)
@@ -100,7 +109,8 @@ void dx_interp_destroy(struct machine *m)
 	gm_destroy(&m->mem);
 }
 
-static void user_regs(struct rax_regs *r, const struct dx_state *in)
+static void user_regs(struct rax_regs *r, const struct dx_state *in,
+		      bool m32)
 {
 	memset(r, 0, sizeof(*r));
 	memcpy(r->gpr, in->gpr, sizeof(r->gpr));
@@ -113,6 +123,12 @@ static void user_regs(struct rax_regs *r, const struct dx_state *in)
 	for (int s = 0; s < 6; s++)
 		if (s != S_CS && s != S_SS)
 			r->seg[s] = (struct rax_seg){ .unusable = 1 };
+	if (m32) { /* compatibility mode: CS 0x23, DS = ES = 0x2b */
+		r->seg[S_CS].sel = 0x23;
+		r->seg[S_CS].l = 0;
+		r->seg[S_CS].db = 1;
+		r->seg[S_DS] = r->seg[S_ES] = r->seg[S_SS];
+	}
 	r->tr = (struct rax_seg){ .base = P_TSS, .limit = 0x67, .type = 11,
 		.present = 1, .sel = 0x40 };
 	r->gdt = (struct rax_dtable){ .base = P_GDT, .limit = 0x37 };
@@ -155,12 +171,16 @@ int dx_interp_run(struct machine *m, const struct dx_seq *s,
 	struct rax_fpu f;
 	struct vcpu_stop stop;
 	struct rax_err e;
+	uint8_t page[4096];
 
-	memset(m->mem.host + P_CODE, 0xcc, 4096);
-	memcpy(m->mem.host + P_CODE + (DX_SEQ - DX_CODE), s->code, s->len);
-	memcpy(m->mem.host + P_DATA, s->in.data, DX_DATA_SIZE);
-	memcpy(m->mem.host + P_STACK, s->in.stack, DX_STACK_SIZE);
-	user_regs(&r, &s->in);
+	/* Through write_mem, as a debugger writes: the interpreter forgets
+	 * the previous sequence's decoded instructions (vcpu.h). */
+	memset(page, 0xcc, sizeof(page));
+	memcpy(page + (DX_SEQ - DX_CODE), s->code, s->len);
+	m->ops->write_mem(m, P_CODE, page, sizeof(page));
+	m->ops->write_mem(m, P_DATA, s->in.data, DX_DATA_SIZE);
+	m->ops->write_mem(m, P_STACK, s->in.stack, DX_STACK_SIZE);
+	user_regs(&r, &s->in, s->m32);
 	m->ops->set_regs(m, &r);
 	memcpy(f.fx, s->in.fx, 512);
 	m->ops->set_fpu(m, &f);

@@ -2,6 +2,8 @@
  * user pages at their fixed addresses, and for each sequence copies in
  * the code between a hand-assembled load/store harness, loads every
  * register, RFLAGS and the FXSAVE image, runs it and stores them back.
+ * 32-bit sequences run in compatibility mode: the harness far-jumps to
+ * Linux's __USER32_CS and back to __USER_CS.
  * A fault arrives as a signal; its ucontext holds the registers at the
  * faulting instruction and the hardware vector (trapno), error code and
  * CR2, which the handler records before jumping back to the loop. */
@@ -29,7 +31,13 @@
 #define ST_OUT_FL  (DX_STATE + 0x480)
 #define ST_OUT_FX  (DX_STATE + 0x500)
 #define ST_HOSTRSP (DX_STATE + 0x800)
+#define ST_FAR     (DX_STATE + 0x900)  /* m16:32 DX_SEQ:0x23 (32-bit code) */
 #define ST_HOSTFX  (DX_STATE + 0xa00)  /* the C code's x87/SSE state */
+
+/* Linux's user selectors (arch/x86/include/asm/segment.h). */
+#define USER32_CS 0x23
+#define USER_DS   0x2b
+#define USER_CS   0x33
 
 static sigjmp_buf fault_jb;
 static struct dx_state *fault_out;
@@ -82,19 +90,43 @@ static void build_code(uint8_t *page, const struct dx_seq *s)
 	n += abs_op(p + n, 0x89, 4, ST_HOSTRSP);  /* mov [hostrsp], rsp */
 	n += abs_0f(p + n, 0xae, 0, ST_HOSTFX);   /* fxsave64 [hostfx] */
 	n += abs_0f(p + n, 0xae, 1, ST_IN_FX);    /* fxrstor64 [in_fx] */
+	if (s->m32) { /* compatibility mode needs usable DS and ES */
+		p[n++] = 0xb8;                    /* mov eax, USER_DS */
+		n += put32(p + n, USER_DS);
+		p[n++] = 0x8e; p[n++] = 0xd8;     /* mov ds, eax */
+		p[n++] = 0x8e; p[n++] = 0xc0;     /* mov es, eax */
+	}
 	p[n++] = 0x48; p[n++] = 0xc7; p[n++] = 0xc4; /* mov rsp, in+128 */
 	n += put32(p + n, ST_IN + 128);
 	p[n++] = 0x9d;                            /* popfq */
 	for (unsigned r = 0; r < 16; r++)         /* mov reg, [in+8r] */
 		n += abs_op(p + n, 0x8b, r == 4 ? 15 : r < 15 ? r : 4,
 			    ST_IN + 8 * (r == 4 ? 15 : r < 15 ? r : 4));
-	p[n++] = 0xe9;                            /* jmp DX_SEQ */
-	n += put32(p + n, DX_SEQ - (DX_CODE + n + 4));
+	if (s->m32) {                             /* ljmp *[far]: 0x23 */
+		p[n++] = 0xff; p[n++] = 0x2c; p[n++] = 0x25;
+		n += put32(p + n, ST_FAR);
+	} else {
+		p[n++] = 0xe9;                    /* jmp DX_SEQ */
+		n += put32(p + n, DX_SEQ - (DX_CODE + n + 4));
+	}
 
 	p = page + (DX_SEQ - DX_CODE);
 	memcpy(p, s->code, len);
 	n = len;
-	for (unsigned r = 0; r < 16; r++)         /* mov [out+8r], reg */
+	if (s->m32) {
+		/* ss: mov [out+8r], r32 (DS may be null by now), then
+		 * ljmp 0x33:next back to 64-bit code. */
+		for (unsigned r = 0; r < 8; r++) {
+			p[n++] = 0x36;
+			p[n++] = 0x89;
+			p[n++] = (uint8_t)((r << 3) | 5);
+			n += put32(p + n, ST_OUT + 8 * r);
+		}
+		p[n++] = 0xea;
+		n += put32(p + n, DX_SEQ + n + 6);
+		p[n++] = USER_CS; p[n++] = 0;
+	}
+	for (unsigned r = 0; r < 16 && !s->m32; r++) /* mov [out+8r], reg */
 		n += abs_op(p + n, 0x89, r, ST_OUT + 8 * r);
 	p[n++] = 0x48; p[n++] = 0xc7; p[n++] = 0xc4; /* mov rsp, out_fl+8 */
 	n += put32(p + n, ST_OUT_FL + 8);
@@ -185,6 +217,10 @@ static void child_run_one(const struct dx_seq *s, struct dx_state *o)
 	void (*entry)(void) = (void (*)(void))(uintptr_t)DX_CODE;
 
 	build_code((uint8_t *)(uintptr_t)DX_CODE, s);
+	memset(st + (ST_OUT - DX_STATE), 0, 128);
+	put32(st + (ST_FAR - DX_STATE), DX_SEQ);
+	st[ST_FAR - DX_STATE + 4] = USER32_CS;
+	st[ST_FAR - DX_STATE + 5] = 0;
 	memcpy(st + (ST_IN - DX_STATE), s->in.gpr, 128);
 	memcpy(st + (ST_IN - DX_STATE) + 128, &s->in.rflags, 8);
 	memcpy(st + (ST_IN_FX - DX_STATE), s->in.fx, 512);

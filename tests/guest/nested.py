@@ -89,7 +89,13 @@ def main():
         argv = [sys.executable, os.path.join(SRC, "tests", harness,
                                              "run.py"), "--guest-out", out]
         for n in names:
-            argv += ["--guest-elf", os.path.join(t, n + ".elf")]
+            k = os.path.join(t, n + ".bin")  # a flat program (build.sh)
+            if not os.path.exists(k):
+                k = os.path.join(t, n + ".elf")
+            argv += ["--guest-elf", k]
+            opts = os.path.join(G, n + ".opts")  # more rax options
+            if os.path.exists(opts):
+                shutil.copy(opts, t)
         env = dict(os.environ, srcdir=SRC, RAX_STATIC=os.path.abspath(
             os.environ.get("RAX_STATIC") or "./rax-static"))
         # run.py writes its console log in its folder: keep it apart

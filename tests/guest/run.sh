@@ -6,7 +6,9 @@
 # 1).  make check runs it once per engine (tests/guest/emulator.sh,
 # tests/guest/kvm.sh); an engine that cannot run here (this machine's
 # kvm_pvm fails rax's KVM self-test) is a SKIP with rax's reason, and
-# tests/guest/nested.py runs the programs on real KVM.
+# tests/guest/nested.py runs the programs on real KVM.  NAME.opts, when
+# present, holds more rax options (ladder: --flat 0x8000, a flat binary
+# that build.sh made NAME.bin).
 # Run: from the build folder,
 #   srcdir=.. sh ../tests/guest/run.sh emulator|kvm [NAME...]
 set -u
@@ -30,8 +32,12 @@ fi
 
 # run NAME: 0 pass, 1 fail, 2 engine unusable.
 run() {
-	timeout 60 "$rax" --backend "$engine" --kernel "$t/$1.elf" --mem 64M \
-		>"$t/out" 2>"$t/err" </dev/null
+	opts=$(cat "$g/$1.opts" 2>/dev/null)
+	k=$t/$1.elf
+	[ -f "$t/$1.bin" ] && k=$t/$1.bin
+	# shellcheck disable=SC2086
+	timeout 60 "$rax" --backend "$engine" --kernel "$k" --mem 64M \
+		$opts >"$t/out" 2>"$t/err" </dev/null
 	status=$?
 	tr -d '\r' <"$t/out" >"$t/$1.out"
 	# Status 1 before rax names its engine: no usable engine.

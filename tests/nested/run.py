@@ -48,8 +48,9 @@ The default check: /dev/kvm exists in L1, `rax --version` runs, `rax
 The whole console goes to nested-console.log in the current folder
 (nested-disk-console.log with --disk, nested-net-console.log with --net).
 
-With --guest-elf (tests/guest programs), L1 instead runs each ELF with
-`rax --backend kvm --kernel F.elf --mem 64M`, its output to a file, and
+With --guest-elf (tests/guest programs), L1 instead runs each ELF (or
+flat .bin) with `rax --backend kvm --kernel F --mem 64M` plus the options
+of F's NAME.opts beside it when there is one, its output to a file, and
 prints it between "RAX-GT-BEGIN name" and "RAX-GT-END name status"; the
 harness writes DIR/name.out (carriage returns dropped) and
 DIR/name.status, and exits 0 when every program ran (tests/guest/
@@ -137,8 +138,10 @@ def l1_cmd(opt):
     head = ("#!/bin/sh\n"
             "export PATH=/:$PATH RAX_GUEST_DIR=/guest\n")
     if opt.guest_elf:
-        return head + ("for f in /gt/*.elf; do n=${f##*/}; n=${n%.elf}\n"
+        return head + ("for f in /gt/*.elf /gt/*.bin; do\n"
+                       "  [ -f $f ] || continue; n=${f##*/}; n=${n%.*}\n"
                        "  rax --backend kvm --kernel $f --mem 64M "
+                       "$(cat /gt/$n.opts 2>/dev/null) "
                        "</dev/null >/tmp/$n.out 2>/tmp/$n.err; s=$?\n"
                        "  echo \"RAX-GT-BEGIN $n\"; cat /tmp/$n.out\n"
                        "  echo \"RAX-GT-END $n $s\"; cat /tmp/$n.err\n"
@@ -208,6 +211,10 @@ def make_initrd(tmp, guest, l1, rax, opt):
         os.makedirs(os.path.join(root, "gt"))
         for f in opt.guest_elf:
             shutil.copy(f, os.path.join(root, "gt"))
+            # NAME.opts beside NAME.elf or NAME.bin: more rax options.
+            opts = os.path.splitext(f)[0] + ".opts"
+            if os.path.exists(opts):
+                shutil.copy(opts, os.path.join(root, "gt"))
     if opt.file:
         os.makedirs(os.path.join(root, "files"))
         for f in opt.file:

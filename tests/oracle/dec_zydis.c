@@ -1,8 +1,10 @@
 /* The decoder against Zydis: instruction length and validity in 64-bit
- * mode, over the .text of ELF files (walked linearly, resynchronising on
+ * mode (or, -m 32 / -m 16, in 32- or 16-bit code segments), over the .text
+ * of ELF files (walked linearly, resynchronising on
  * Zydis's length) and over random 15-byte strings.
  *
- * Run: tests/oracle/dec_zydis [-x EXCEPTIONS] [-n N] [-s SEED] [ELF...]
+ * Run: tests/oracle/dec_zydis [-m 64|32|16] [-x EXCEPTIONS] [-n N] [-s SEED]
+ *      [ELF...]
  *      (or tests/oracle/dec_zydis.sh [--long] from the build folder);
  *      -a shows every failure, not just the first 20.
  *
@@ -49,6 +51,7 @@ static unsigned nexc;
 static unsigned long counts[C_MAX], excepted[C_MAX], failed;
 static unsigned long show_max = SHOW;
 static ZydisDecoder zdec;
+static enum dec_mode mode = DEC_MODE64; /* -m 64 | 32 | 16 */
 
 struct verdict {
 	bool rax_ok, zy_ok;
@@ -162,7 +165,7 @@ static struct exc *find_exception(enum cat c, const struct verdict *v)
 static void run_rax(const uint8_t *b, size_t n, struct verdict *v)
 {
 	struct dec_insn d;
-	int ret = dec_decode(&d, b, n, DEC_MODE64);
+	int ret = dec_decode(&d, b, n, mode);
 	const char *m;
 
 	v->rax_ok = false;
@@ -202,7 +205,7 @@ static bool rax_measures(const uint8_t *b, size_t n)
 	while (i < n && (strchr("\x66\x67\xf0\xf2\xf3\x26\x2e\x36\x3e\x64\x65",
 				b[i]) && b[i]))
 		i++;
-	while (i < n && (b[i] & 0xf0) == 0x40)
+	while (mode == DEC_MODE64 && i < n && (b[i] & 0xf0) == 0x40)
 		i++;
 	if (i + 1 >= n)
 		return false;
@@ -346,7 +349,7 @@ static void bias(uint8_t *b, uint64_t r)
 		b[i++] = pfx[r % sizeof(pfx)];
 		r >>= 3;
 	}
-	if (r & 1)
+	if ((r & 1) && mode == DEC_MODE64)
 		b[i++] = 0x40 | ((r >> 1) & 15);
 	r >>= 5;
 	b[i++] = 0x0f;
@@ -398,11 +401,21 @@ int main(int argc, char **argv)
 	uint64_t seed = 1;
 	int i;
 
-	if (!ZYAN_SUCCESS(ZydisDecoderInit(&zdec, ZYDIS_MACHINE_MODE_LONG_64,
-					   ZYDIS_STACK_WIDTH_64)))
-		return 2;
+	ZydisMachineMode zm = ZYDIS_MACHINE_MODE_LONG_64;
+	ZydisStackWidth zs = ZYDIS_STACK_WIDTH_64;
+
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (!strcmp(argv[i], "-a"))
+		if (!strcmp(argv[i], "-m") && i + 1 < argc) {
+			unsigned bits = (unsigned)strtoul(argv[++i], NULL, 0);
+
+			mode = bits == 32 ? DEC_MODE32 : bits == 16 ?
+			       DEC_MODE16 : DEC_MODE64;
+			zm = bits == 32 ? ZYDIS_MACHINE_MODE_LEGACY_32 :
+			     bits == 16 ? ZYDIS_MACHINE_MODE_LEGACY_16 :
+			     ZYDIS_MACHINE_MODE_LONG_64;
+			zs = bits == 32 ? ZYDIS_STACK_WIDTH_32 : bits == 16 ?
+			     ZYDIS_STACK_WIDTH_16 : ZYDIS_STACK_WIDTH_64;
+		} else if (!strcmp(argv[i], "-a"))
 			show_max = ~0ul;
 		else if (!strcmp(argv[i], "--long"))
 			n = 1000000;
@@ -414,11 +427,14 @@ int main(int argc, char **argv)
 			if (load_exceptions(argv[++i]))
 				return 2;
 		} else {
-			fprintf(stderr, "usage: %s [-a] [-x EXCEPTIONS] [-n N | "
-				"--long] [-s SEED] [ELF...]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-a] [-m 64|32|16] [-x "
+				"EXCEPTIONS] [-n N | --long] [-s SEED] "
+				"[ELF...]\n", argv[0]);
 			return 2;
 		}
 	}
+	if (!ZYAN_SUCCESS(ZydisDecoderInit(&zdec, zm, zs)))
+		return 2;
 	for (; i < argc; i++)
 		if (walk_elf(argv[i]))
 			return 2;

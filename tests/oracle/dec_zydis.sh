@@ -1,8 +1,9 @@
 #!/bin/sh
 # make check wrapper for tests/oracle/dec_zydis: the decoder against Zydis
 # over the default guest's vmlinux .text, busybox's .text and 100,000
-# random strings (--long: 1,000,000).  Skips (77) when the guest is not
-# built (make guest) or configure did not find Zydis.
+# random strings (--long: 1,000,000), then as many in 32- and 16-bit code
+# segments.  Skips (77) when the guest is not built (make guest) or
+# configure did not find Zydis.
 # Run: make check TESTS=tests/oracle/dec_zydis.sh (from the build folder)
 srcdir=${srcdir:-.}
 if [ ! -x ./tests/oracle/dec_zydis ]; then
@@ -18,5 +19,8 @@ n=100000
 [ "$1" = --long ] && n=1000000
 bb=/bin/busybox
 [ -f "$bb" ] || bb=
-exec ./tests/oracle/dec_zydis -x "$srcdir/tests/oracle/dec_exceptions.txt" \
-	-n "$n" "$dir/vmlinux" $bb
+x=$srcdir/tests/oracle/dec_exceptions.txt
+./tests/oracle/dec_zydis -x "$x" -n "$n" "$dir/vmlinux" $bb || exit 1
+# 32- and 16-bit code segments: random strings only.
+./tests/oracle/dec_zydis -m 32 -x "$x" -n "$n" || exit 1
+exec ./tests/oracle/dec_zydis -m 16 -x "$x" -n "$n"

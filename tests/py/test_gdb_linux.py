@@ -482,6 +482,71 @@ def test_stepi_and_nexti_step_one_instruction_at_the_entry(session):
             cmd, g.reg("rip"), want)
 
 
+def test_a_gdb_write_replaces_an_instruction_already_decoded(session):
+    # The first stepi makes the interpreter decode the entry's
+    # straight-line code, the next instruction included; gdb then writes
+    # `mov $0x1234, %eax` (b8 34 12 00 00) over that instruction, and the
+    # next stepi must run the new bytes (write_mem forgets what was
+    # decoded from them; nothing else is flushed at a stop).
+    g = session.gdb
+    g.cmd("stepi")
+    pc = g.reg("rip")
+    g.cmd("set *(unsigned int *)%#x = 0x001234b8" % pc)
+    g.cmd("set *(unsigned char *)%#x = 0" % (pc + 4))
+    assert "mov    $0x1234,%eax" in g.cmd("x/i $pc")
+    g.cmd("stepi")
+    assert g.reg("rip") == pc + 5
+    assert g.reg("rax") & 0xffffffff == 0x1234
+
+
+def boot_count(procs, tmp_path, with_gdb):
+    """Boots the default guest on the interpreter to its marker
+    (rax.exit_at_marker, a fixed --rtc-base) and returns the retired
+    instructions --stats reports.  with_gdb: under gdb, which steps at
+    the entry, stops at a software breakpoint (start_kernel) and a
+    hardware one (rest_init), steps there, and lets the boot finish."""
+    d = need_guest()
+    argv = [RAX, "--backend", "emulator", "--decompress", "host",
+            "--kernel", os.path.join(d, "bzImage"),
+            "--initrd", os.path.join(d, "initramfs.cpio.gz"),
+            "--cmdline", "console=ttyS0 nokaslr reboot=k rax.exit_at_marker",
+            "--rtc-base", "2026-01-01T00:00:00", "--stats"]
+    port = free_port()
+    if with_gdb:
+        argv += ["--gdb", "127.0.0.1:%d" % port, "--gdb-wait"]
+    tmp_path.mkdir()
+    rax = Target(argv, tmp_path)
+    procs.append(rax)
+    if with_gdb:
+        wait_listening(("127.0.0.1", port), rax, timeout=60)
+        g = Gdb(timeout=BOOT_TIMEOUT)
+        procs.append(g)
+        g.cmd("file %s" % os.path.join(d, "vmlinux"))
+        assert "Remote debugging" in g.cmd("target remote 127.0.0.1:%d" % port)
+        for cmd in ("stepi", "stepi", "tbreak start_kernel", "continue",
+                    "stepi", "nexti", "thbreak rest_init"):
+            g.cmd(cmd)
+        assert "rest_init" in g.cmd("continue")
+        g.cmd("stepi")
+        g.send("continue")
+    assert rax.wait(BOOT_TIMEOUT) == 0, rax.read_stderr()[-2000:]
+    m = re.search(r"(\d+) instructions retired", rax.read_stderr())
+    assert m, rax.read_stderr()[-2000:]
+    return int(m.group(1))
+
+
+def test_gdb_stops_do_not_change_the_instruction_count(procs, tmp_path):
+    # The interpreter takes every event at an exact instruction count,
+    # however its decoded traces were cut: stops, steps and breakpoints
+    # (which run instructions one at a time) change nothing, so the
+    # boot retires the same number of instructions under gdb as without.
+    if not os.access(RAX, os.X_OK):
+        pytest.skip("%s is not built" % RAX)
+    plain = boot_count(procs, tmp_path / "plain", False)
+    assert plain > 10000000
+    assert boot_count(procs, tmp_path / "gdb", True) == plain
+
+
 @tcg_xfail(NO_SWBP)
 def test_start_kernel_is_hit_and_bt_shows_it(session):
     session.run_to("start_kernel")

@@ -121,7 +121,7 @@ static int run_interp_ex(struct machine *m, uint64_t code,
 	struct vcpu_stop stop;
 	struct rax_err e;
 
-	memcpy(m->mem.host + code, insn, len);
+	m->ops->write_mem(m, code, insn, len); /* forgets decoded code */
 	m->ops->get_fpu(m, &f);
 	memcpy(f.fx + FX_XMM(0), s->xmm0, 16);
 	memcpy(f.fx + FX_XMM(1), s->xmm1, 16);
@@ -132,7 +132,7 @@ static int run_interp_ex(struct machine *m, uint64_t code,
 		f.fx[FX_FTW] = 0xff;
 	}
 	m->ops->set_fpu(m, &f);
-	memcpy(m->mem.host + ST_GUEST + 96, s->mem, 16);
+	m->ops->write_mem(m, ST_GUEST + 96, s->mem, 16);
 	m->ops->get_regs(m, &r);
 	r.rip = code;
 	r.gpr[R_RAX] = s->rax;
@@ -931,7 +931,7 @@ static int one_step(struct machine *m, uint64_t code, const uint8_t *insn,
 	uint64_t cr0_0, cr4_0;
 	int vec = -1;
 
-	memcpy(m->mem.host + code, insn, len);
+	m->ops->write_mem(m, code, insn, len); /* forgets decoded code */
 	memcpy(f->fx + FX_MXCSR, &mx, 4);
 	m->ops->set_fpu(m, f);
 	m->ops->get_regs(m, &r);

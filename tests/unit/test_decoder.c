@@ -282,9 +282,121 @@ static void mmx_forms_disassemble_with_mm_registers(void)
 	}
 }
 
+/* Outside 64-bit mode (objdump -b binary -m i386 / i8086 -M intel):
+ * ModRM16, 66h/67h, the LEG map (INC/DEC 40-4F, ARPL, LES/LDS and VEX
+ * by ModRM.mod) and the opcodes invalid in 64-bit mode.  Mnemonics are
+ * compared where objdump adds no size suffix (callw, iretw, ...). */
+static void legacy_modes_decode_as_objdump(void)
+{
+	static const struct { enum dec_mode m; const char *b; unsigned len;
+			      const char *text; } t[] = {
+		{ DEC_MODE32, "\x06", 1, "push es" },
+		{ DEC_MODE32, "\x07", 1, "pop es" },
+		{ DEC_MODE32, "\x0e", 1, "push cs" },
+		{ DEC_MODE32, "\x17", 1, "pop ss" },
+		{ DEC_MODE32, "\x1e", 1, "push ds" },
+		{ DEC_MODE32, "\x27", 1, "daa" },
+		{ DEC_MODE32, "\x2f", 1, "das" },
+		{ DEC_MODE32, "\x37", 1, "aaa" },
+		{ DEC_MODE32, "\x3f", 1, "aas" },
+		{ DEC_MODE32, "\x40", 1, "inc eax" },
+		{ DEC_MODE32, "\x4f", 1, "dec edi" },
+		{ DEC_MODE32, "\x66\x40", 2, "inc ax" },
+		{ DEC_MODE32, "\x60", 1, "pusha" },
+		{ DEC_MODE32, "\x61", 1, "popa" },
+		{ DEC_MODE32, "\x62\x03", 2, "bound eax,QWORD PTR [ebx]" },
+		{ DEC_MODE32, "\x63\xc8", 2, "arpl ax,cx" },
+		{ DEC_MODE32, "\x82\xc0\x05", 3, "add al,0x5" },
+		{ DEC_MODE32, "\x9a\x78\x56\x34\x12\x08\x00", 7,
+		  "call 0x8:0x12345678" },
+		{ DEC_MODE32, "\xce", 1, "into" },
+		{ DEC_MODE32, "\xd4\x0a", 2, "aam 0xa" },
+		{ DEC_MODE32, "\xd5\x0a", 2, "aad 0xa" },
+		{ DEC_MODE32, "\xc4\x03", 2, "les eax,FWORD PTR [ebx]" },
+		{ DEC_MODE32, "\xc5\x03", 2, "lds eax,FWORD PTR [ebx]" },
+		{ DEC_MODE32, "\x8b\x04\x24", 3, "mov eax,DWORD PTR [esp]" },
+		{ DEC_MODE32, "\x67\x8b\x00", 3, "mov eax,DWORD PTR [bx+si]" },
+		{ DEC_MODE32, "\xa1\x44\x33\x22\x11", 5,
+		  "mov eax,ds:0x11223344" },
+		{ DEC_MODE32, "\xe8\x00\x00\x00\x00", 5, "call 0x5" },
+		{ DEC_MODE32, "\x66\xe8\x00\x00", 4, "callw 0x4" },
+		{ DEC_MODE32, "\x66\xcf", 2, "iretw" },
+		{ DEC_MODE32, "\xea\x00\x00\x00\x00\x08\x00", 7,
+		  "jmp 0x8:0x0" },
+		{ DEC_MODE32, "\x0f\x00\xe0", 3, "verr ax" },
+		{ DEC_MODE32, "\x0f\x00\xe8", 3, "verw ax" },
+		{ DEC_MODE32, "\xff\x1b", 2, "call FWORD PTR [ebx]" },
+		{ DEC_MODE32, "\xc4\xe2\x79\x18\xc0", 5,
+		  "vbroadcastss xmm0,xmm0" },
+		{ DEC_MODE32, "\x0f\x02\xc3", 3, "lar eax,ebx" },
+		{ DEC_MODE16, "\x8b\x00", 2, "mov ax,WORD PTR [bx+si]" },
+		{ DEC_MODE16, "\x8b\x01", 2, "mov ax,WORD PTR [bx+di]" },
+		{ DEC_MODE16, "\x8b\x02", 2, "mov ax,WORD PTR [bp+si]" },
+		{ DEC_MODE16, "\x8b\x03", 2, "mov ax,WORD PTR [bp+di]" },
+		{ DEC_MODE16, "\x8b\x04", 2, "mov ax,WORD PTR [si]" },
+		{ DEC_MODE16, "\x8b\x05", 2, "mov ax,WORD PTR [di]" },
+		{ DEC_MODE16, "\x8b\x06\x34\x12", 4, "mov ax,WORD PTR ds:0x1234" },
+		{ DEC_MODE16, "\x8b\x07", 2, "mov ax,WORD PTR [bx]" },
+		{ DEC_MODE16, "\x8b\x40\x10", 3, "mov ax,WORD PTR [bx+si+0x10]" },
+		{ DEC_MODE16, "\x8b\x80\x00\x10", 4,
+		  "mov ax,WORD PTR [bx+si+0x1000]" },
+		{ DEC_MODE16, "\x66\xb8\x78\x56\x34\x12", 6,
+		  "mov eax,0x12345678" },
+		{ DEC_MODE16, "\x67\x8b\x04\x24", 4, "mov ax,WORD PTR [esp]" },
+		{ DEC_MODE16, "\x40", 1, "inc ax" },
+		{ DEC_MODE16, "\x9a\x34\x12\x00\xf0", 5, "call 0xf000:0x1234" },
+		{ DEC_MODE16, "\xe8\x00\x00", 3, "call 0x3" },
+		{ DEC_MODE16, "\xc4\x1e\x00\x10", 4,
+		  "les bx,DWORD PTR ds:0x1000" },
+		{ DEC_MODE16, "\x66\xcf", 2, "iretd" },
+		{ DEC_MODE16, "\xea\x00\x7c\x00\x00", 5, "jmp 0x0:0x7c00" },
+		{ DEC_MODE16, "\x0f\x01\x16\x00\x10", 5, "lgdtw ds:0x1000" },
+	};
+	unsigned text_ok = 0, n = sizeof(t) / sizeof(*t);
+
+	for (unsigned i = 0; i < n; i++) {
+		struct dec_insn d;
+		char want[32], mn[32], text[160];
+		const char *got;
+
+		CHECK_EQ(dec_decode(&d, (const uint8_t *)t[i].b, t[i].len,
+				    t[i].m), 0);
+		if (d.len != t[i].len)
+			fprintf(stderr, "legacy row %u (%s): length %u\n", i,
+				t[i].text, d.len);
+		CHECK_EQ(d.len, t[i].len);
+		if (strstr(t[i].text, "xmm")) { /* VEX: #UD, no AVX */
+			CHECK_EQ(d.op, DEC_OP_UD);
+			continue;
+		}
+		objdump_mnemonic(t[i].text, want, sizeof(want));
+		got = dec_mnemonic(&d, mn, sizeof(mn));
+		if (!strcmp(want, "callw") || !strcmp(want, "iretw") ||
+		    !strcmp(want, "iretd") || !strcmp(want, "lgdtw"))
+			continue; /* objdump's size suffixes */
+		if (strcmp(got, want) && !(!strcmp(want, "call") &&
+					   !strcmp(got, "lcall")) &&
+		    !(!strcmp(want, "jmp") && !strcmp(got, "ljmp")))
+			fprintf(stderr, "legacy row %u: mnemonic %s, objdump "
+				"%s\n", i, got, want);
+		CHECK(!strcmp(got, want) || (!strcmp(want, "call") &&
+					     !strcmp(got, "lcall")) ||
+		      (!strcmp(want, "jmp") && !strcmp(got, "ljmp")));
+		dec_disasm(&d, 0, text, sizeof(text));
+		if (!strcmp(text, t[i].text))
+			text_ok++;
+		else if (getenv("DEC_VERBOSE"))
+			fprintf(stderr, "legacy row %u: '%s' vs objdump '%s'\n",
+				i, text, t[i].text);
+	}
+	printf("test_decoder: %u of %u 16/32-bit rows disassemble exactly "
+	       "as objdump\n", text_ok, n);
+}
+
 int main(void)
 {
 	decoder_agrees_with_objdump();
+	legacy_modes_decode_as_objdump();
 	decoder_matches_zydis_on_mod_and_reg_rules();
 	mmx_forms_disassemble_with_mm_registers();
 	return test_summary("test_decoder");

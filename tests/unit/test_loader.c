@@ -214,7 +214,8 @@ static uint8_t *make_bzimage(const struct bz_opts *o, const void *payload,
 static int load(const char *kernel, const char *initrd, const char *cmdline,
 		bool host, struct ld_info *li, struct rax_err *e)
 {
-	struct ld_config c = { kernel, initrd, cmdline, host, NULL };
+	struct ld_config c = { .kernel = kernel, .initrd = initrd,
+			       .cmdline = cmdline, .host_decompress = host };
 
 	e->msg[0] = 0;
 	return ld_load(&m, &c, li, e);

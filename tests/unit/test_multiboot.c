@@ -134,8 +134,9 @@ static uint8_t *make_aout(size_t *len)
 static int load(const char *kernel, const char *cmdline, const char *initrd,
 		struct ld_info *info, struct rax_err *e)
 {
-	struct ld_config c = { kernel, initrd, cmdline, false,
-			       "console=ttyS0" };
+	struct ld_config c = { .kernel = kernel, .initrd = initrd,
+			       .cmdline = cmdline,
+			       .default_cmdline = "console=ttyS0" };
 
 	return ld_load(&m, &c, info, e);
 }

@@ -462,6 +462,37 @@ static void pae_paging_walks_pdptes_from_cr3(void)
 	CHECK_EQ(err, PF_P | PF_RSVD);
 }
 
+/* The PDPTE load of MOV CR3 in PAE mode (SDM Vol. 3 §4.4.1): the four
+ * entries at CR3[31:5]; a present one with bits 2:1, 8:5 or 63:M set
+ * is refused (the MOV raises #GP); absent ones may hold anything. */
+static void pae_pdpte_load_refuses_reserved_bits(void)
+{
+	uint64_t pdpt, e[4];
+	struct pg_ctx c;
+
+	reset();
+	pdpt = alloc_page() + 0x40;
+	wr64(pdpt, 0x3000 | PTE_P);
+	wr64(pdpt + 8, 0xfff0 | PTE_W);        /* absent: not checked */
+	wr64(pdpt + 16, 0);
+	wr64(pdpt + 24, 0x7000 | PTE_P | PTE_PWT | PTE_PCD);
+	c = ctx(CR0_PG | CR0_PE, pdpt, CR4_PAE, 0);
+	CHECK_EQ(pg_load_pdptes(&c, e), 0);
+	CHECK_EQ(e[0], 0x3000 | PTE_P);
+	CHECK_EQ(e[1], 0xfff0 | PTE_W);
+	CHECK_EQ(e[3], 0x7000 | PTE_P | PTE_PWT | PTE_PCD);
+	wr64(pdpt, 0x3000 | PTE_P | PTE_W);
+	CHECK_EQ(pg_load_pdptes(&c, e), PG_FAULT);
+	wr64(pdpt, 0x3000 | PTE_P | PTE_A);
+	CHECK_EQ(pg_load_pdptes(&c, e), PG_FAULT);
+	wr64(pdpt, 0x3000 | PTE_P | PTE_NX);
+	CHECK_EQ(pg_load_pdptes(&c, e), PG_FAULT);
+	wr64(pdpt, 0x3000 | PTE_P | 1ull << PG_MAXPHYADDR);
+	CHECK_EQ(pg_load_pdptes(&c, e), PG_FAULT);
+	c = ctx(CR0_PG | CR0_PE, 0xfff0000, CR4_PAE, 0);
+	CHECK_EQ(pg_load_pdptes(&c, e), -EFAULT);
+}
+
 static void tables_outside_ram_return_efault(void)
 {
 	struct pg_ctx c = ctx(LM_CR0, 0xf0000000, LM_CR4, LM_EFER);
@@ -648,6 +679,7 @@ int main(void)
 	non_canonical_addresses_walk_with_bits_47_to_0();
 	thirty_two_bit_paging_maps_4k_and_pse_4m_pages();
 	pae_paging_walks_pdptes_from_cr3();
+	pae_pdpte_load_refuses_reserved_bits();
 	tables_outside_ram_return_efault();
 	translate_gm_leaves_the_tables_untouched();
 	range_listing_merges_contiguous_equal_pages();

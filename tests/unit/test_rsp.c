@@ -416,11 +416,19 @@ static void memory_reads_and_writes_and_faults(void)
 	CHECK(replied("m1000,0", ""));
 	CHECK(replied("M2000,3:616263", "OK"));
 	CHECK(!memcmp(ram + 0x2000, "abc", 3));
+	/* Every write goes through the engine's write_mem (vcpu.h): the
+	 * interpreter forgets the code it decoded from those bytes. */
+	CHECK_EQ(c->mem_writes, 3);
 	/* X data arrives unescaped by the parser; NULs included. */
 	rsp_buf_reset(&reply);
 	rsp_handle(&sess, "X3000,5:#$}*\0", 13, &reply, &console);
 	CHECK(reply.p && !strcmp(reply.p, "OK"));
 	CHECK(!memcmp(ram + 0x3000, "#$}*\0", 5));
+	CHECK_EQ(c->mem_writes, 8);
+	/* A write across a page boundary: both pages, through the op. */
+	CHECK(replied("M2ffe,4:01020304", "OK"));
+	CHECK(!memcmp(ram + 0x2ffe, "\x01\x02\x03\x04", 4));
+	CHECK_EQ(c->mem_writes, 12);
 	CHECK(replied("X3000,0:", "OK"));
 	CHECK(replied("X3000,5:ab", "E16"));
 	CHECK(replied("M2000,2:61", "E16"));

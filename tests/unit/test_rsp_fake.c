@@ -233,6 +233,24 @@ static int fake_set_trace(struct machine *m, bool on)
 	return 0;
 }
 
+static int fake_read_mem(struct machine *m, uint64_t gpa, void *buf,
+			 size_t len)
+{
+	return gm_read(&m->mem, gpa, buf, len);
+}
+
+static int fake_write_mem(struct machine *m, uint64_t gpa, const void *buf,
+			  size_t len)
+{
+	struct fake_cpu *c = m->engine;
+
+	int ret = gm_write(&m->mem, gpa, buf, len);
+
+	if (!ret)
+		c->mem_writes += len;
+	return ret;
+}
+
 const struct vcpu_ops fake_vcpu_ops = {
 	.name = "fake",
 	.probe = fake_probe,
@@ -247,6 +265,8 @@ const struct vcpu_ops fake_vcpu_ops = {
 	.get_dregs = fake_get_dregs,
 	.get_msr = fake_get_msr,
 	.set_msr = fake_set_msr,
+	.read_mem = fake_read_mem,
+	.write_mem = fake_write_mem,
 	.bp_insert = fake_bp_insert,
 	.bp_remove = fake_bp_remove,
 	.clock_ns = fake_clock_ns,

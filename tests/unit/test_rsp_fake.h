@@ -36,6 +36,7 @@ struct fake_cpu {
 	bool trace;
 	atomic_bool kicked;
 	uint64_t steps;      /* instructions executed */
+	uint64_t mem_writes; /* bytes written through write_mem */
 };
 
 extern const struct vcpu_ops fake_vcpu_ops;
