@@ -35,6 +35,27 @@ check-nested: rax-static$(EXEEXT) guest guest-l1
 	  RAX_DYNAMIC=./rax$(EXEEXT) $(PYTHON3) $(srcdir)/tests/nested/run.py --net
 .PHONY: check-nested
 
+# tests/intel: rax on real KVM on Intel VT-x, kvm_intel in an L1 Linux
+# inside Bochs (tests/intel/run.py).  Its boot check and the tests/guest
+# programs there (tests/guest/intel.sh), about 35 to 55 s each, are part
+# of make check like tests/nested's; `make check-kvm-intel` runs both and
+# the gdb suite's kvm-intel sessions (tests/py/test_gdb_linux.py -k
+# intel: 10 to 15 minutes in all, measured, so not in make check).
+# Built without KVM, both are a SKIP that says so.
+EXTRA_DIST += tests/intel/run.py tests/intel/intel.sh tests/guest/intel.sh \
+	tests/guest/nested-bochs.txt
+TESTS += tests/intel/intel.sh tests/guest/intel.sh
+CLEANFILES += intel-console.log intel-bochs.log intel-guest-console.log
+check-kvm-intel: rax$(EXEEXT) rax-static$(EXEEXT) guest guest-l1
+	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
+	  $(PYTHON3) $(srcdir)/tests/intel/run.py
+	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
+	  $(PYTHON3) $(srcdir)/tests/guest/nested.py --intel
+	RAX_BUILD=$(abs_top_builddir) RAX_STATIC=./rax-static$(EXEEXT) \
+	  $(PYTHON3) -m pytest -v -p no:cacheprovider -k intel \
+	  $(srcdir)/tests/py/test_gdb_linux.py $(PYTEST_FLAGS)
+.PHONY: check-kvm-intel
+
 # The interpreter boots the default guest to its shell (pytest).
 EXTRA_DIST += tests/py/test_boot.py tests/py/boot.sh tests/py/run-pytest.sh
 TESTS += tests/py/boot.sh

@@ -3,14 +3,18 @@
 same NAME.expect files the interpreter must match (tests/guest/run.sh).
 
 Run (from the build folder, once `make guest guest-l1 rax-static`):
-    srcdir=.. /usr/bin/python3 ../tests/guest/nested.py [NAME...]
+    srcdir=.. /usr/bin/python3 ../tests/guest/nested.py [--intel] [NAME...]
 It builds the programs (build.sh), runs them all in one L1 boot with
 tests/nested/run.py --guest-elf (about 10 s; the L1 console goes to
 nested-guest-console.log), and compares each output line by line.
+With --intel the L1 boot is tests/intel/run.py's (kvm_intel in Bochs,
+about 35 s; intel-guest-console.log), and the deviations accepted are
+Bochs's, listed in nested-bochs.txt.
 
 The harness's KVM runs L2 instructions through QEMU's TCG emulation of
 AMD-V, so a line may show a QEMU deviation from the SDM rather than
-KVM's or the hardware's behaviour.  nested-tcg.txt lists those: a line
+KVM's or the hardware's behaviour.  nested-tcg.txt lists those (for
+Bochs: nested-bochs.txt): a line
 there ("NAME: check: value") is accepted in place of the .expect line
 with the same check name (and then the verdict line "verdict: FAIL n"
 with n the number of such lines, and rax status 3), and reported.  Any
@@ -28,10 +32,11 @@ SRC = os.path.abspath(os.environ.get("srcdir") or os.path.join(
 G = os.path.join(SRC, "tests", "guest")
 
 
-def known_deviations():
-    """{(program, check name): the line QEMU TCG prints}."""
+def known_deviations(listing):
+    """{(program, check name): the line the outer machine prints}, from
+    tests/guest/LISTING."""
     known = {}
-    with open(os.path.join(G, "nested-tcg.txt")) as f:
+    with open(os.path.join(G, listing)) as f:
         for line in f:
             line = line.rstrip("\n")
             if not line or line.startswith("#"):
@@ -66,14 +71,22 @@ def compare(name, out, status, known):
 
 
 def main():
-    names = sys.argv[1:] or open(os.path.join(G, "programs")).read().split()
+    args = sys.argv[1:]
+    intel = "--intel" in args
+    args = [a for a in args if a != "--intel"]
+    harness, log, where, listing, outer = (
+        ("intel", "intel-console.log", "kvm (intel)", "nested-bochs.txt",
+         "Bochs") if intel else
+        ("nested", "nested-console.log", "kvm (nested)", "nested-tcg.txt",
+         "QEMU TCG"))
+    names = args or open(os.path.join(G, "programs")).read().split()
     with tempfile.TemporaryDirectory(prefix="rax-gtn-") as t:
         r = subprocess.run(["sh", os.path.join(G, "build.sh"), t] + names)
         if r.returncode:  # the toolchain that built rax is here
             print("FAIL: cannot assemble the guest programs")
             return 1
         out = os.path.join(t, "out")
-        argv = [sys.executable, os.path.join(SRC, "tests", "nested",
+        argv = [sys.executable, os.path.join(SRC, "tests", harness,
                                              "run.py"), "--guest-out", out]
         for n in names:
             k = os.path.join(t, n + ".bin")  # a flat program (build.sh)
@@ -85,15 +98,16 @@ def main():
                 shutil.copy(opts, t)
         env = dict(os.environ, srcdir=SRC, RAX_STATIC=os.path.abspath(
             os.environ.get("RAX_STATIC") or "./rax-static"))
-        # run.py writes nested-console.log in its folder: keep it apart
-        # from tests/nested's, which may run at the same time.
+        # run.py writes its console log in its folder: keep it apart
+        # from tests/nested's (tests/intel's), which may run at the same
+        # time.
         r = subprocess.run(argv, cwd=t, env=env)
-        if os.path.exists(os.path.join(t, "nested-console.log")):
-            shutil.copy(os.path.join(t, "nested-console.log"),
-                        "nested-guest-console.log")
+        if os.path.exists(os.path.join(t, log)):
+            shutil.copy(os.path.join(t, log),
+                        log.replace("-console", "-guest-console"))
         if r.returncode:
             return r.returncode
-        known, fail = known_deviations(), 0
+        known, fail = known_deviations(listing), 0
         for n in names:
             with open(os.path.join(out, n + ".out")) as f:
                 text = f.read()
@@ -102,11 +116,11 @@ def main():
             ok, notes, bad = compare(n, text, status, known)
             lines = len(text.splitlines())
             if ok:
-                print(f"ok: kvm (nested): {n} ({lines} lines"
-                      + (f", {len(notes)} known QEMU TCG deviations"
+                print(f"ok: {where}: {n} ({lines} lines"
+                      + (f", {len(notes)} known {outer} deviations"
                          if notes else "") + ")")
             else:
-                print(f"FAIL: kvm (nested): {n}")
+                print(f"FAIL: {where}: {n}")
                 fail = 1
             for s in notes:
                 print(f"  known: {s}")
