@@ -398,6 +398,12 @@ def guest_programs(child, opt):
         m = expect(child, r"RAX-GT-END (\S+) (\d+)", opt.timeout,
                    f"guest program {name} did not end")
         out = child.before.replace("\r", "")
+        # L1's own kernel messages (the clocksource watchdog switching
+        # to the TSC, KVM's warnings) go to the same console and may
+        # land between a program's lines; the programs never print a
+        # line that starts with a printk timestamp.
+        out = "".join(ln for ln in out.splitlines(True)
+                      if not re.match(r"\[\s*\d+\.\d+\] ", ln))
         with open(os.path.join(opt.guest_out, name + ".out"), "w") as f:
             f.write(out)
         with open(os.path.join(opt.guest_out, name + ".status"), "w") as f:
