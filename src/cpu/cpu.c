@@ -248,7 +248,15 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		}
 		if (c->db_now) /* after a SYSRET/SYSCALL in the fast path */
 			cpu_single_step_deliver(c);
+		if (!step && c->icount >= c->stop_at && c->stop_pre) {
+			stop->reason = VCPU_STOP_KICK; /* the history's stop */
+			return 0;
+		}
 		if (!step && cpu_check_events(c)) {
+			stop->reason = VCPU_STOP_KICK;
+			return 0;
+		}
+		if (!step && c->icount >= c->stop_at) {
 			stop->reason = VCPU_STOP_KICK;
 			return 0;
 		}
@@ -654,6 +662,7 @@ static int cpu_init(struct machine *m, struct rax_err *e)
 	c->host_base = host_now_ns();
 	c->host_clock = m->host_clock;
 	c->stats = m->stats;
+	c->stop_at = UINT64_MAX;
 	cpu_set_regs(m, &m->boot_regs);
 	return 0;
 out_free:
@@ -687,5 +696,6 @@ const struct vcpu_ops cpu_vcpu_ops = {
 	.print_stats = cpu_print_stats,
 	.msi = cpu_msi,
 	.mem_written = cpu_mem_written,
+	.snap = &cpu_snap_ops,
 };
 

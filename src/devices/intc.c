@@ -276,6 +276,36 @@ static void pit_timer_cb(void *opaque)
 
 /* ---- the contract ------------------------------------------------------ */
 
+size_t intc_snap_size(void)
+{
+	return sizeof(struct intc);
+}
+
+void intc_snap_save(struct intc *ic, void *blob)
+{
+	pthread_mutex_lock(&ic->lock);
+	memcpy(blob, ic, sizeof(*ic));
+	pthread_mutex_unlock(&ic->lock);
+}
+
+/* Field by field: the lock, the machine and the bus registration stay.
+ * The timer nodes come back with their links, which the timer list saved
+ * with them (src/history) matches. */
+void intc_snap_restore(struct intc *ic, const void *blob)
+{
+	const struct intc *s = blob;
+
+	pthread_mutex_lock(&ic->lock);
+	ic->pic = s->pic;
+	ic->ioapic = s->ioapic;
+	ic->lapic = s->lapic;
+	ic->pit = s->pit;
+	ic->lapic_timer = s->lapic_timer;
+	ic->pit_timer = s->pit_timer;
+	atomic_store(&ic->pending, atomic_load(&s->pending));
+	pthread_mutex_unlock(&ic->lock);
+}
+
 int intc_create(struct machine *m, struct intc **out, struct rax_err *e)
 {
 	struct intc *ic = calloc(1, sizeof(*ic));

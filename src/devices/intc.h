@@ -20,6 +20,7 @@
 #define RAX_INTC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -53,6 +54,13 @@ int intc_ack(struct intc *ic);
 /* An NMI is pending (ICR delivery mode NMI to this APIC): clears it and
  * returns true.  NMIs ignore RFLAGS.IF; the CPU blocks them until IRET. */
 bool intc_take_nmi(struct intc *ic);
+
+/* The history (src/history) through the interpreter: the models' state
+ * and their two timers (m->timers nodes) as a blob of intc_snap_size()
+ * bytes.  Where the APIC page is registered is kept, not restored. */
+size_t intc_snap_size(void);
+void intc_snap_save(struct intc *ic, void *blob);
+void intc_snap_restore(struct intc *ic, const void *blob);
 
 /* CR8 is the LAPIC TPR[7:4] (SDM Vol. 3 §10.8.6.1). */
 uint64_t intc_get_cr8(struct intc *ic);
