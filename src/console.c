@@ -63,6 +63,7 @@ struct console {
 	void (*gate)(void *);
 	void *gate_opaque;
 	struct console_fed fed;
+	atomic_bool gated;       /* gate != NULL, read without the lock */
 	atomic_bool quiet;
 };
 
@@ -412,9 +413,8 @@ size_t console_read(struct console *c, uint8_t *buf, size_t n)
 
 	if (!c)
 		return 0;
-	pthread_mutex_lock(&c->notify_lock);
-	gated = c->gate != NULL;
-	pthread_mutex_unlock(&c->notify_lock);
+	/* Not under notify_lock: the notify function calls this. */
+	gated = atomic_load(&c->gated);
 	if (!gated)
 		return con_take(c, buf, n);
 	pthread_mutex_lock(&c->lock);
@@ -433,6 +433,7 @@ void console_set_gate(struct console *c, void (*fn)(void *), void *opaque)
 	pthread_mutex_lock(&c->notify_lock);
 	c->gate = fn;
 	c->gate_opaque = opaque;
+	atomic_store(&c->gated, fn != NULL);
 	pthread_mutex_unlock(&c->notify_lock);
 }
 

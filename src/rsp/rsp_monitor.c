@@ -204,6 +204,8 @@ static const struct mon_cmd mon_cmds[] = {
 	{ "restore", "restore NAME: travel to checkpoint NAME (history)",
 	  NULL },
 	{ "history", "history: snapshots and memory used", NULL },
+	{ "ramhash", "ramhash: a hash of all guest RAM (history, for tests)",
+	  NULL },
 };
 
 static int mon_help(struct rsp_session *s, const char *arg,
