@@ -192,13 +192,45 @@ void op_movdqa_Wx_Vx(struct cpu *c, const struct dec_insn *d)
 	wr_W(c, d, &v, d->pfx == DEC_PFX_F3);
 }
 
+/* SSE3 (x86-64-v2): MOVSLDUP (F3 0F 12), MOVSHDUP (F3 0F 16) duplicate
+ * the even or odd singles of xmm/m128 (aligned); MOVDDUP (F2 0F 12) the
+ * low double of xmm/m64. */
+static void movdup(struct cpu *c, const struct dec_insn *d, bool odd)
+{
+	xmm_t s, r;
+
+	cpu_need_level(c, 2);
+	if (d->pfx == DEC_PFX_F2) {
+		sse_rd_Ws(c, d, &s, 8);
+		r.q[0] = r.q[1] = s.q[0];
+	} else {
+		sse_rd_W(c, d, &s, false);
+		r.d[0] = r.d[1] = s.d[odd];
+		r.d[2] = r.d[3] = s.d[2 + odd];
+	}
+	put_x(c, d->reg, &r);
+}
+
+/* LDDQU xmm, m128 (SSE3): an unaligned load. */
+void op_lddqu_Vx_Mx(struct cpu *c, const struct dec_insn *d)
+{
+	xmm_t v;
+
+	if (d->pfx != DEC_PFX_F2 || d->mod == 3)
+		cpu_ud(c);
+	sse_rd_W(c, d, &v, true);
+	put_x(c, d->reg, &v);
+}
+
 /* 0F 12 / 0F 13 / 0F 16 / 0F 17: 64-bit halves. */
 void op_movlps_Vx_Mq(struct cpu *c, const struct dec_insn *d)
 {
 	xmm_t r, s;
 
-	if (d->pfx >= DEC_PFX_F3)
-		cpu_ud(c);
+	if (d->pfx >= DEC_PFX_F3) {
+		movdup(c, d, false);
+		return;
+	}
 	get_x(c, d->reg, &r);
 	if (d->mod == 3) { /* MOVHLPS */
 		if (d->pfx)
@@ -222,7 +254,11 @@ void op_movhps_Vx_Mq(struct cpu *c, const struct dec_insn *d)
 {
 	xmm_t r, s;
 
-	if (d->pfx >= DEC_PFX_F3)
+	if (d->pfx == DEC_PFX_F3) {
+		movdup(c, d, true);
+		return;
+	}
+	if (d->pfx == DEC_PFX_F2)
 		cpu_ud(c);
 	get_x(c, d->reg, &r);
 	if (d->mod == 3) { /* MOVLHPS */

@@ -119,6 +119,21 @@ HOST2(h_cvtdq2pd, "cvtdq2pd")
 HOST2(h_cvtpd2dq, "cvtpd2dq")
 HOST2(h_cvttpd2dq, "cvttpd2dq")
 
+/* SSE3 (x86-64-v2): horizontal add/subtract and add-subtract, 66 the
+ * double forms, F2 the single ones. */
+HOST2(h_haddpd, "haddpd")
+HOST2(h_haddps, "haddps")
+HOST2(h_hsubpd, "hsubpd")
+HOST2(h_hsubps, "hsubps")
+HOST2(h_addsubpd, "addsubpd")
+HOST2(h_addsubps, "addsubps")
+static const struct fop hadd_ops[4] = { { NULL, 0 }, { h_haddpd, 16 },
+	{ NULL, 0 }, { h_haddps, 16 } };
+static const struct fop hsub_ops[4] = { { NULL, 0 }, { h_hsubpd, 16 },
+	{ NULL, 0 }, { h_hsubps, 16 } };
+static const struct fop addsub_ops[4] = { { NULL, 0 }, { h_addsubpd, 16 },
+	{ NULL, 0 }, { h_addsubps, 16 } };
+
 static const struct fop rcp_ops[4] = { { h_rcpps, 16 }, { NULL, 0 },
 	{ h_rcpss, 4 }, { NULL, 0 } };
 static const struct fop rsqrt_ops[4] = { { h_rsqrtps, 16 }, { NULL, 0 },
@@ -174,6 +189,9 @@ FOP(op_rsqrtps_Vx_Wx, rsqrt_ops)
 FOP(op_cvtps2pd_Vx_Wx, cvtps2pd_ops)
 FOP(op_cvtdq2ps_Vx_Wx, cvtdq2ps_ops)
 FOP(op_cvtpd2dq_Vx_Wx, cvtpd2dq_ops)
+FOP(op_haddps_Vx_Wx, hadd_ops)
+FOP(op_hsubps_Vx_Wx, hsub_ops)
+FOP(op_addsubps_Vx_Wx, addsub_ops)
 
 /* CMPccPS/PD/SS/SD: imm8[2:0] selects the predicate (legacy encoding). */
 void op_cmpps_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d)

@@ -560,9 +560,6 @@ void gen_unadv(struct gen *g)
 {
 	static const struct { uint8_t b[8]; unsigned n; } t[] = {
 		{ { 0x66, 0x0f, 0x38, 0x00, 0xc1 }, 5 }, /* pshufb (SSSE3) */
-		{ { 0xf2, 0x0f, 0x7c, 0xc1 }, 4 },       /* haddps (SSE3) */
-		{ { 0xf3, 0x0f, 0x12, 0xc1 }, 4 },       /* movsldup (SSE3) */
-		{ { 0xf2, 0x0f, 0x12, 0xc1 }, 4 },       /* movddup (SSE3) */
 		{ { 0x66, 0x0f, 0x38, 0x40, 0xc1 }, 5 }, /* pmulld (SSE4.1) */
 		{ { 0xf2, 0x0f, 0x38, 0xf1, 0xc1 }, 5 }, /* crc32 (SSE4.2) */
 		{ { 0xc5, 0xf8, 0x77 }, 3 },             /* vzeroupper (AVX) */
@@ -724,4 +721,46 @@ void gen_mmx(struct gen *g)
 	g_emit(g, &e, false);
 	g->depth = 8; /* every tag valid after an MMX instruction */
 	g->fundef = FSW_CC;
+}
+
+/* --- SSE3 (x86-64-v2): --family sse3 ------------------------------------- */
+
+/* HADDPS/PD HSUBPS/PD ADDSUBPS/PD (F2 singles, 66 doubles), MOVSLDUP
+ * MOVSHDUP (m128 aligned), MOVDDUP (m64), LDDQU (m128, any alignment),
+ * FISTTP m16/m32/m64 (truncating store and pop).  On a v1 model each
+ * is a #UD tail. */
+void gen_sse3(struct gen *g)
+{
+	static const uint8_t fp[] = { 0x7c, 0x7d, 0xd0 };
+	unsigned k = g_rn(g, 8), d = x87_depth(g);
+	struct enc e;
+
+	if (k == 7 && d >= 1 && !g->x87_lost) { /* fisttp */
+		static const uint8_t esc[3] = { 0xdf, 0xdb, 0xdd };
+		static const unsigned sz[3] = { 2, 4, 8 };
+		unsigned j = g_rn(g, 3);
+
+		x87_mem(g, esc[j], 1, sz[j]);
+		g_level(g, 2);
+		set_depth(g, d - 1);
+		CC_ARITH(g);
+		return;
+	}
+	switch (k) {
+	case 0: case 1: case 2: case 3:
+		e = sse(g, g_chance(g, 50) ? 0x66 : 0xf2, fp[g_rn(g, 3)], 16,
+			16, 30);
+		break;
+	case 4: /* movsldup / movshdup */
+		e = sse(g, 0xf3, g_chance(g, 50) ? 0x12 : 0x16, 16, 16, 30);
+		break;
+	case 5: /* movddup */
+		e = sse(g, 0xf2, 0x12, 8, 1, 40);
+		break;
+	default: /* lddqu */
+		e = sse(g, 0xf2, 0xf0, 16, 1, 100);
+		break;
+	}
+	g_emit(g, &e, false);
+	g_level(g, 2);
 }
