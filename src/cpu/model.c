@@ -19,17 +19,14 @@
 #define C1_POPCNT (1u << 23)
 #define X1_LAHF   (1u << 0)
 
-/* What x86-64-v2 adds to leaf 1 ECX (the psABI's list). */
+/* What x86-64-v2 adds to leaf 1 ECX (the psABI's list; no MONITOR). */
 #define V2_ECX1 (C1_SSE3 | C1_SSSE3 | C1_CX16 | C1_SSE41 | C1_SSE42 | \
 		 C1_POPCNT)
-/* The part of it the interpreter implements so far (SSSE3 and SSE4 are
- * on their way: advertised when they land). */
-#define V2_DONE (C1_SSE3 | C1_CX16 | C1_POPCNT)
 
 /* Leaf 1 ECX and leaf 80000001H ECX of level n's model. */
 uint32_t cpu_model_ecx1(unsigned level)
 {
-	return level >= 2 ? V2_DONE : 0;
+	return level >= 2 ? V2_ECX1 : 0;
 }
 
 uint32_t cpu_model_ecx81(unsigned level)

@@ -398,8 +398,8 @@ void op_pmovmskb_Gd_Ux(struct cpu *c, const struct dec_insn *d)
 /* Loads the operands of a packed-integer instruction: no prefix is the
  * MMX form (mm, mm/m64), 66 the SSE2 form (xmm, xmm/m128, aligned).
  * Returns the vector size in bytes, 8 or 16. */
-static unsigned pint_load(struct cpu *c, const struct dec_insn *d, xmm_t *a,
-			  xmm_t *b)
+unsigned sse_pint_load(struct cpu *c, const struct dec_insn *d, xmm_t *a,
+		       xmm_t *b)
 {
 	if (d->pfx == DEC_PFX_NONE) {
 		mmx_enter(c);
@@ -426,11 +426,11 @@ static unsigned pint_load_lo(struct cpu *c, const struct dec_insn *d,
 		b->d[0] = rd32(c, cpu_ea(c, d));
 		return 8;
 	}
-	return pint_load(c, d, a, b);
+	return sse_pint_load(c, d, a, b);
 }
 
-static void pint_store(struct cpu *c, const struct dec_insn *d,
-		       const xmm_t *r, unsigned n)
+void sse_pint_store(struct cpu *c, const struct dec_insn *d, const xmm_t *r,
+		    unsigned n)
 {
 	if (n == 8)
 		put_mm(c, d->reg, r);
@@ -444,10 +444,10 @@ static void pint_store(struct cpu *c, const struct dec_insn *d,
 void name(struct cpu *c, const struct dec_insn *d)                        \
 {                                                                          \
 	xmm_t a, b, r;                                                     \
-	unsigned n = pint_load(c, d, &a, &b);                              \
+	unsigned n = sse_pint_load(c, d, &a, &b);                          \
 	r = a;                                                             \
 	body;                                                              \
-	pint_store(c, d, &r, n);                                           \
+	sse_pint_store(c, d, &r, n);                                       \
 }
 
 /* PINT with the low-half unpack operand rule (pint_load_lo). */
@@ -458,7 +458,7 @@ void name(struct cpu *c, const struct dec_insn *d)                        \
 	unsigned n = pint_load_lo(c, d, &a, &b);                           \
 	r = a;                                                             \
 	body;                                                              \
-	pint_store(c, d, &r, n);                                           \
+	sse_pint_store(c, d, &r, n);                                       \
 }
 
 /* The XMM form only (66 prefix). */

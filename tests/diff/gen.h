@@ -125,6 +125,9 @@ void gen_unadv(struct gen *g);
 void gen_extra(struct gen *g);
 void gen_mmx(struct gen *g);
 void gen_sse3(struct gen *g);
+void gen_ssse3(struct gen *g);
+void gen_sse41(struct gen *g);
+void gen_sse42(struct gen *g);
 void gen_init_fpu(struct gen *g, uint8_t *fx);
 
 /* gen_legacy.c: the instructions invalid in 64-bit mode (32-bit code). */
