@@ -17,6 +17,7 @@
 #define C1_SSE41  (1u << 19)
 #define C1_SSE42  (1u << 20)
 #define C1_POPCNT (1u << 23)
+#define C1_XSAVE  (1u << 26)
 #define X1_LAHF   (1u << 0)
 
 /* What x86-64-v2 adds to leaf 1 ECX (the psABI's list; no MONITOR). */
@@ -26,7 +27,7 @@
 /* Leaf 1 ECX and leaf 80000001H ECX of level n's model. */
 uint32_t cpu_model_ecx1(unsigned level)
 {
-	return level >= 2 ? V2_ECX1 : 0;
+	return (level >= 2 ? V2_ECX1 : 0) | (level >= 3 ? C1_XSAVE : 0);
 }
 
 uint32_t cpu_model_ecx81(unsigned level)

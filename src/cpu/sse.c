@@ -869,6 +869,8 @@ void op_grp15(struct cpu *c, const struct dec_insn *d)
 		wr32(c, la, v);
 		return;
 	}
+	case 4: cpu_xsave(c, la); return;  /* level 3 (xsave.c) */
+	case 5: cpu_xrstor(c, la); return;
 	case 7: /* CLFLUSH */
 		rd8(c, la);
 		return;

@@ -310,6 +310,8 @@ void cpu_set_cr4(struct cpu *c, uint64_t v)
 		      CR4_OSXMMEXCPT | (1u << 1) | (1u << 2) | (1u << 3) |
 		      (1u << 6) | (1u << 8);
 
+	if (cpu_xcr0_supported(c))
+		ok |= CR4_OSXSAVE;
 	if (v & ~ok)
 		cpu_gp(c, 0);
 	if ((c->efer & EFER_LMA) && !(v & CR4_PAE))
@@ -464,6 +466,13 @@ static void grp7_reg(struct cpu *c, const struct dec_insn *d)
 		need_cpl0(c);
 		cpu_set_cr0(c, (c->cr0 & ~0xeull) | (c->r[d->rm] & 0xf) |
 			    (c->cr0 & CR0_PE));
+		return;
+	}
+	if (reg == 2 && rm <= 1 && d->pfx == DEC_PFX_NONE) {
+		if (rm) /* XSETBV, XGETBV: level 3 (xsave.c) */
+			cpu_xsetbv(c);
+		else
+			cpu_xgetbv(c);
 		return;
 	}
 	cpu_ud(c);
@@ -702,10 +711,15 @@ void op_cpuid(struct cpu *c, const struct dec_insn *d)
 		a = 0x6fb; /* family 6 model 15 stepping 11 */
 		b = 0x00010800;
 		cx = cpu_model_ecx1(c->level);
+		if (c->cr4 & CR4_OSXSAVE)
+			cx |= 1u << 27; /* OSXSAVE */
 		dx = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) |
 		     (1u << 8) | (1u << 9) | (1u << 11) | (1u << 13) | (1u << 15) |
 		     (1u << 16) | (1u << 19) | (1u << 23) | (1u << 24) |
 		     (1u << 25) | (1u << 26);
+		break;
+	case 0xd:
+		cpu_xsave_cpuid(c, (uint32_t)c->r[R_RCX], &a, &b, &cx, &dx);
 		break;
 	case 0x15:
 		a = 1;
