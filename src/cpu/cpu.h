@@ -133,6 +133,7 @@ struct cpu {
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux, pat;
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint64_t misc_enable, tsc_offset;
+	uint64_t mcg_status;      /* IA32_MCG_STATUS (sys.c) */
 	unsigned cpl;
 	enum dec_mode mode;
 

@@ -568,6 +568,13 @@ static uint64_t tsc(struct cpu *c)
 	return t + c->tsc_offset;
 }
 
+/* Machine-check architecture (SDM Vol. 3B §16.3, CPUID.1:EDX MCE and
+ * MCA): IA32_MCG_CAP reports zero error-reporting banks and no
+ * IA32_MCG_CTL, so the bank MSRs (0x400 up) #GP as undefined ones do;
+ * MCG_CAP is read-only (a write #GPs).  No machine check is ever raised. */
+#define MSR_MCG_CAP 0x179
+#define MSR_MCG_STATUS 0x17a
+
 int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v)
 {
 	switch (msr) {
@@ -575,6 +582,8 @@ int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v)
 	case 0x17: case 0x8b: *v = 0; return 0; /* platform id, ucode rev */
 	case 0x1a0: *v = c->misc_enable; return 0;
 	case 0x277: *v = c->pat; return 0;
+	case MSR_MCG_CAP: *v = 0; return 0; /* no banks, no MCG_CTL */
+	case MSR_MCG_STATUS: *v = c->mcg_status; return 0;
 	case MSR_EFER: *v = c->efer; return 0;
 	case MSR_SYSENTER_CS: *v = c->sysenter_cs; return 0;
 	case MSR_SYSENTER_ESP: *v = c->sysenter_esp; return 0;
@@ -601,6 +610,13 @@ int cpu_wrmsr(struct cpu *c, uint32_t msr, uint64_t v)
 	case 0x8b: return 0;
 	case 0x1a0: c->misc_enable = v; return 0;
 	case 0x277: c->pat = v; return 0;
+	case MSR_MCG_STATUS:
+		/* RIPV, EIPV, MCIP; bits 63:3 reserved (Vol. 3B §16.3.1.2,
+		 * without LMCE_P in MCG_CAP). */
+		if (v & ~7ull)
+			return -1;
+		c->mcg_status = v;
+		return 0;
 	case MSR_EFER:
 		if (v & ~(uint64_t)(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
 			return -1;
@@ -706,6 +722,7 @@ void op_cpuid(struct cpu *c, const struct dec_insn *d)
 		     (1u << 8) | (1u << 9) | (1u << 11) | (1u << 13) | (1u << 15) |
 		     (1u << 16) | (1u << 19) | (1u << 23) | (1u << 24) |
 		     (1u << 25) | (1u << 26);
+		dx |= (1u << 7) | (1u << 14); /* MCE, MCA (MSR_MCG_CAP) */
 		break;
 	case 0x15:
 		a = 1;
