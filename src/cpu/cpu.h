@@ -134,6 +134,7 @@ struct cpu {
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint64_t misc_enable, tsc_offset;
 	uint64_t mcg_status;      /* IA32_MCG_STATUS (sys.c) */
+	uint64_t tsc_adjust;      /* IA32_TSC_ADJUST (sys.c) */
 	unsigned cpl;
 	enum dec_mode mode;
 

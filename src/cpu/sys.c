@@ -568,17 +568,25 @@ static uint64_t tsc(struct cpu *c)
 	return t + c->tsc_offset;
 }
 
-/* Machine-check architecture (SDM Vol. 3B §16.3, CPUID.1:EDX MCE and
- * MCA): IA32_MCG_CAP reports zero error-reporting banks and no
- * IA32_MCG_CTL, so the bank MSRs (0x400 up) #GP as undefined ones do;
- * MCG_CAP is read-only (a write #GPs).  No machine check is ever raised. */
+/* Machine-check architecture (SDM Vol. 3B "Machine-Check MSRs";
+ * CPUID.1:EDX MCE and MCA): IA32_MCG_CAP reports zero error-reporting
+ * banks and no IA32_MCG_CTL, so the bank MSRs (0x400 up) #GP as
+ * undefined ones do; MCG_CAP is read-only (a write #GPs).  No machine
+ * check is ever raised. */
 #define MSR_MCG_CAP 0x179
 #define MSR_MCG_STATUS 0x17a
+
+/* IA32_TSC_ADJUST (SDM Vol. 3B "Time-Stamp Counter Adjustment";
+ * CPUID.(EAX=7,ECX=0):EBX[1]): a write to it adds its change to the
+ * TSC; a write to the TSC adds the TSC's change to it.  The TSC is
+ * cpu_now() + tsc_offset. */
+#define MSR_TSC_ADJUST 0x3b
 
 int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v)
 {
 	switch (msr) {
 	case 0x10: *v = tsc(c); return 0;
+	case MSR_TSC_ADJUST: *v = c->tsc_adjust; return 0;
 	case 0x17: case 0x8b: *v = 0; return 0; /* platform id, ucode rev */
 	case 0x1a0: *v = c->misc_enable; return 0;
 	case 0x277: *v = c->pat; return 0;
@@ -606,13 +614,23 @@ int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v)
 int cpu_wrmsr(struct cpu *c, uint32_t msr, uint64_t v)
 {
 	switch (msr) {
-	case 0x10: c->tsc_offset = v - cpu_now(c); return 0;
+	case 0x10: {
+		uint64_t delta = v - cpu_now(c) - c->tsc_offset;
+
+		c->tsc_offset += delta;
+		c->tsc_adjust += delta;
+		return 0;
+	}
+	case MSR_TSC_ADJUST:
+		c->tsc_offset += v - c->tsc_adjust;
+		c->tsc_adjust = v;
+		return 0;
 	case 0x8b: return 0;
 	case 0x1a0: c->misc_enable = v; return 0;
 	case 0x277: c->pat = v; return 0;
 	case MSR_MCG_STATUS:
-		/* RIPV, EIPV, MCIP; bits 63:3 reserved (Vol. 3B §16.3.1.2,
-		 * without LMCE_P in MCG_CAP). */
+		/* RIPV, EIPV, MCIP; bits 63:3 reserved (Vol. 3B
+		 * "IA32_MCG_STATUS MSR", without LMCE_P in MCG_CAP). */
 		if (v & ~7ull)
 			return -1;
 		c->mcg_status = v;
@@ -723,6 +741,10 @@ void op_cpuid(struct cpu *c, const struct dec_insn *d)
 		     (1u << 16) | (1u << 19) | (1u << 23) | (1u << 24) |
 		     (1u << 25) | (1u << 26);
 		dx |= (1u << 7) | (1u << 14); /* MCE, MCA (MSR_MCG_CAP) */
+		break;
+	case 7:
+		if (c->r[R_RCX] == 0) /* subleaf 0 */
+			b = 1u << 1; /* IA32_TSC_ADJUST */
 		break;
 	case 0x15:
 		a = 1;
