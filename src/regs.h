@@ -74,6 +74,7 @@ _Static_assert(sizeof(struct rax_fpu) == 512, "FXSAVE image is 512 bytes");
 #define CR4_PGE (1ull << 7)
 #define CR4_OSFXSR (1ull << 9)
 #define CR4_OSXMMEXCPT (1ull << 10)
+#define CR4_UMIP (1ull << 11)
 #define CR4_FSGSBASE (1ull << 16)
 #define CR4_OSXSAVE (1ull << 18)
 #define CR4_SMEP (1ull << 20)

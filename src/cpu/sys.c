@@ -266,6 +266,15 @@ static void need_cpl0(struct cpu *c)
 		cpu_gp(c, 0);
 }
 
+/* User-mode instruction prevention (SDM Vol. 3A "User-Mode Instruction
+ * Prevention", CPUID.(EAX=7,ECX=0):ECX[2]): with CR4.UMIP = 1, SGDT,
+ * SIDT, SLDT, SMSW and STR at CPL > 0 raise #GP(0). */
+static void umip_check(struct cpu *c)
+{
+	if ((c->cr4 & CR4_UMIP) && c->cpl)
+		cpu_gp(c, 0);
+}
+
 #define CR0_NW (1ull << 29)
 #define CR0_CD (1ull << 30)
 
@@ -307,8 +316,8 @@ void cpu_set_cr0(struct cpu *c, uint64_t v)
 void cpu_set_cr4(struct cpu *c, uint64_t v)
 {
 	uint64_t ok = CR4_PSE | CR4_PAE | CR4_PGE | CR4_OSFXSR |
-		      CR4_OSXMMEXCPT | (1u << 1) | (1u << 2) | (1u << 3) |
-		      (1u << 6) | (1u << 8);
+		      CR4_OSXMMEXCPT | CR4_UMIP | (1u << 1) | (1u << 2) |
+		      (1u << 3) | (1u << 6) | (1u << 8);
 
 	if (v & ~ok)
 		cpu_gp(c, 0);
@@ -423,6 +432,8 @@ void op_grp6_Ew(struct cpu *c, const struct dec_insn *d)
 
 	if (!(c->cr0 & CR0_PE))
 		cpu_ud(c);
+	if (reg < 2)
+		umip_check(c);
 	switch (reg) {
 	case 0: wr_E(c, d, d->mod == 3 ? d->opsz : 2, c->ldt.sel); return;
 	case 1: wr_E(c, d, d->mod == 3 ? d->opsz : 2, c->tr.sel); return;
@@ -454,6 +465,7 @@ static void grp7_reg(struct cpu *c, const struct dec_insn *d)
 		return;
 	}
 	if (reg == 4) {
+		umip_check(c);
 		/* SMSW r32/r64 stores all of CR0 (SDM Vol. 2B SMSW for
 		 * 64-bit mode; what processors do in the others, where
 		 * the SDM leaves bits 31:16 undefined). */
@@ -479,6 +491,8 @@ void op_grp7(struct cpu *c, const struct dec_insn *d)
 		return;
 	}
 	la = cpu_ea(c, d);
+	if (reg < 2 || reg == 4)
+		umip_check(c);
 	switch (reg) {
 	case 0: case 1: {
 		struct rax_dtable *t = reg ? &c->idt : &c->gdt;
@@ -743,8 +757,10 @@ void op_cpuid(struct cpu *c, const struct dec_insn *d)
 		dx |= (1u << 7) | (1u << 14); /* MCE, MCA (MSR_MCG_CAP) */
 		break;
 	case 7:
-		if (c->r[R_RCX] == 0) /* subleaf 0 */
+		if (c->r[R_RCX] == 0) { /* subleaf 0 */
 			b = 1u << 1; /* IA32_TSC_ADJUST */
+			cx = 1u << 2; /* UMIP */
+		}
 		break;
 	case 0x15:
 		a = 1;
