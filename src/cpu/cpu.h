@@ -202,6 +202,11 @@ struct cpu {
 	/* The slow path's instruction restores RSP when it faults. */
 	uint64_t rsp_start;
 	bool rsp_valid;
+	/* 64-bit mode: the last non-canonical address an instruction
+	 * formed through SS (an RSP- or RBP-based operand, a stack
+	 * access): its access raises #SS(0), not #GP(0) (SDM Vol. 3A
+	 * §6.15, Interrupt 12; cpu_translate()). */
+	uint64_t nc_ss;
 	char fail_msg[160];       /* cpu_fail() */
 
 	struct intc *intc;
@@ -566,7 +571,7 @@ uint64_t cpu_ea_seg(const struct cpu *c, const struct dec_insn *d,
 
 /* Linear address of a memory operand (segment base only for FS/GS in
  * 64-bit mode: SDM Vol. 3 §3.2.4). */
-static inline uint64_t cpu_ea(const struct cpu *c, const struct dec_insn *d)
+static inline uint64_t cpu_ea(struct cpu *c, const struct dec_insn *d)
 {
 	uint64_t ea = (uint64_t)(int64_t)d->disp;
 	unsigned s;
@@ -583,6 +588,10 @@ static inline uint64_t cpu_ea(const struct cpu *c, const struct dec_insn *d)
 	if (__builtin_expect(c->mode == DEC_MODE64, 1)) {
 		if (s == S_FS || s == S_GS)
 			ea += c->seg[s].base;
+		else if (__builtin_expect(!cpu_canonical(ea), 0) &&
+			 (s == S_SS || (s == DEC_NOREG &&
+			  (d->base == R_RSP || d->base == R_RBP))))
+			c->nc_ss = ea;
 		return ea;
 	}
 	return cpu_ea_seg(c, d, ea);
@@ -645,9 +654,13 @@ static inline uint64_t stack_mask(const struct cpu *c)
 }
 
 /* The address of stack offset sp (SS-relative outside 64-bit mode). */
-static inline uint64_t cpu_stack_la(const struct cpu *c, uint64_t sp)
+static inline uint64_t cpu_stack_la(struct cpu *c, uint64_t sp)
 {
-	return c->mode == DEC_MODE64 ? sp : cpu_seg_la(c, S_SS, sp);
+	if (c->mode != DEC_MODE64)
+		return cpu_seg_la(c, S_SS, sp);
+	if (__builtin_expect(!cpu_canonical(sp), 0))
+		c->nc_ss = sp;
+	return sp;
 }
 
 static inline void cpu_push(struct cpu *c, uint64_t v, unsigned n)

@@ -95,8 +95,15 @@ uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user)
 		       kind == TLB_FETCH ? PG_FETCH : PG_READ;
 	int ret;
 
-	if (c->mode == DEC_MODE64 && !cpu_canonical(la))
+	if (c->mode == DEC_MODE64 && !cpu_canonical(la)) {
+		/* Through SS: #SS(0) (the operand or stack access may
+		 * reach up to a page past the address formed). */
+		if (kind != TLB_FETCH && la - c->nc_ss < 4096) {
+			c->nc_ss = 0;
+			cpu_raise(c, EXC_SS, 0, true);
+		}
 		cpu_gp(c, 0);
+	}
 	if (!(c->cr0 & CR0_PG)) {
 		r.pa = la;
 		r.global = false;
