@@ -130,6 +130,10 @@ struct cpu {
 	uint64_t cr0, cr2, cr3, cr4, efer;
 	uint64_t pdpte[4];        /* PAE paging: loaded from CR3 (mem.c) */
 	uint64_t dr[4], dr6, dr7;
+	/* The guest's breakpoints (debugreg.c): DR7-enabled instruction
+	 * and data breakpoints (bit i: DRi), the data breakpoints the
+	 * current instruction hit, and those of a trap MOV SS holds. */
+	uint8_t dr_exec, dr_data, db_hits, db_trap;
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux, pat;
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint64_t misc_enable, tsc_offset;
@@ -228,6 +232,17 @@ struct cpu {
 /* The guest's time in ns (its clock and its 1 GHz TSC): icount, or with
  * --clock host the host's CLOCK_MONOTONIC since the engine started. */
 uint64_t cpu_now(struct cpu *c);
+/* The guest's debug registers (debugreg.c): after a write to DR0-DR3
+ * or DR7; the instruction breakpoint check before each instruction
+ * (raises #DB); data breakpoints of an access; whether a page holds
+ * one; general detect before a MOV DR (raises #DB); GD cleared by a
+ * #DB delivery. */
+void cpu_dr_update(struct cpu *c);
+void cpu_dr_exec_check(struct cpu *c);
+void cpu_dr_watch(struct cpu *c, uint64_t la, unsigned n, int kind);
+bool cpu_dr_watch_page(const struct cpu *c, uint64_t page);
+void cpu_dr_access(struct cpu *c);
+void cpu_dr_clear_gd(struct cpu *c);
 /* Records exception vec and longjmps to the run loop, which delivers it
  * (nothing after a cpu_raise() runs). */
 __attribute__((noreturn)) void cpu_raise(struct cpu *c, int vec, uint32_t err,

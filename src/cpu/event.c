@@ -227,6 +227,8 @@ static void deliver(struct cpu *c, int vec, bool has_err, uint32_t err,
 
 	c->st_vec[vec & 255]++;
 	c->delivered = true;
+	if (vec == EXC_DB && !soft) /* SDM Vol. 3B, DR7 GD flag */
+		cpu_dr_clear_gd(c);
 	if (!(c->cr0 & CR0_PE))
 		deliver_real(c, vec, ret);
 	else if (!(c->efer & EFER_LMA))
@@ -409,15 +411,26 @@ int cpu_idle(struct cpu *c, struct rax_err *e)
  * trap, #DB with DR6.BS, RIP of the next instruction on the handler's
  * stack (SDM Vol. 3 §18.3.1.4).  MOV SS holds it until after the next
  * instruction (§6.8.3).  INT n, INT3, INTO and INT1 clear TF and take
- * no trap (§18.3.1.4); a faulting instruction never gets here. */
-void cpu_single_step_deliver(struct cpu *c)
+ * no trap (§18.3.1.4); a faulting instruction never gets here.  Data
+ * breakpoints the instruction hit (db_trap, debugreg.c) come in the
+ * same #DB: DR6's B0-B3 say which; BS only with a single step. */
+static void debug_trap(struct cpu *c, bool bs)
 {
+	if (c->db_trap)
+		c->dr6 = (c->dr6 & ~0xfull) | c->db_trap;
+	if (bs)
+		c->dr6 |= DR6_BS;
 	c->db_pending = false;
 	c->db_now = false;
+	c->db_trap = 0;
 	c->halted = false;
-	c->dr6 |= DR6_BS;
 	c->next_rip = c->rip;
 	cpu_deliver(c, EXC_DB, false, 0, false);
+}
+
+void cpu_single_step_deliver(struct cpu *c)
+{
+	debug_trap(c, true);
 }
 
 void cpu_single_step_trap(struct cpu *c, bool tf)
@@ -426,7 +439,7 @@ void cpu_single_step_trap(struct cpu *c, bool tf)
 		c->db_pending = tf || c->db_pending;
 		return;
 	}
-	cpu_single_step_deliver(c);
+	debug_trap(c, tf || c->db_pending);
 }
 
 void cpu_tf_from_result(struct cpu *c)

@@ -1,6 +1,6 @@
 # src/cpu: the x86-64 interpreter engine.
 librax_a_SOURCES += src/cpu/cpu.c src/cpu/cpu.h src/cpu/block.c \
-	src/cpu/event.c src/cpu/dispatch.c src/cpu/mem.c \
+	src/cpu/event.c src/cpu/dispatch.c src/cpu/mem.c src/cpu/debugreg.c \
 	src/cpu/alu.c src/cpu/ops.c src/cpu/sys.c src/cpu/seg.c \
 	src/cpu/legacy.c src/cpu/sse.c \
 	src/cpu/sse.h src/cpu/ssefp.c \

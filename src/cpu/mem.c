@@ -126,7 +126,9 @@ uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user)
 		struct tlb_entry *e = &c->tlb[kind][(la >> 12) & (TLB_SIZE - 1)];
 
 		if (host && !(kind == TLB_WRITE && cpu_is_code_page(c, pa_page)) &&
-		    !(kind != TLB_FETCH && c->nwp && has_watch(c, la & ~0xfffull))) {
+		    !(kind != TLB_FETCH && c->nwp && has_watch(c, la & ~0xfffull)) &&
+		    !(kind != TLB_FETCH && c->dr_data &&
+		      cpu_dr_watch_page(c, la & ~0xfffull))) {
 			e->tag = (la & ~0xfffull) | user;
 			e->addend = (uintptr_t)host - (uintptr_t)(la & ~0xfffull);
 			e->pa_page = pa_page;
@@ -182,7 +184,7 @@ void cpu_mem_slow(struct cpu *c, uint64_t la, void *buf, unsigned n,
 
 		la = cpu_seg_check(c, la, n, kind);
 		e = tlb_hit(c, kind, la, n);
-		if (e && !c->nwp) {
+		if (e && !c->nwp && !c->dr_data) {
 			if (kind == TLB_WRITE)
 				memcpy((void *)(e->addend + (uintptr_t)la), buf, n);
 			else
@@ -204,6 +206,8 @@ void cpu_mem_slow(struct cpu *c, uint64_t la, void *buf, unsigned n,
 		pa[1] = slow_pa(c, la + first, len[1], kind, user);
 	if (c->nwp)
 		check_watch(c, la, n, kind);
+	if (c->dr_data)
+		cpu_dr_watch(c, la, n, kind);
 	for (int i = 0, off = 0; i < parts; off += len[i], i++) {
 		uint8_t *p = gm_ptr(&c->m->mem, pa[i], len[i]);
 		uint8_t *b = (uint8_t *)buf + off;

@@ -121,8 +121,15 @@ void op_int3(struct cpu *c, const struct dec_insn *d)
 	cpu_deliver(c, EXC_BP, false, 0, true);
 }
 
+/* INT1 (ICEBP): a trap-class #DB that sets no DR6 bit of its own.  A
+ * single-step trap MOV SS held for it is lost (DR6.BS stays clear); the
+ * data breakpoints held come in the same #DB. */
 void op_int1(struct cpu *c, const struct dec_insn *d)
 {
+	if (c->db_trap)
+		c->dr6 = (c->dr6 & ~0xfull) | c->db_trap;
+	c->db_trap = 0;
+	c->db_pending = false;
 	cpu_deliver(c, EXC_DB, false, 0, false);
 }
 
@@ -380,37 +387,50 @@ void op_mov_Cd_Rd(struct cpu *c, const struct dec_insn *d)
 	}
 }
 
+/* MOV from and to debug registers (SDM Vol. 2B MOV, Debug Registers):
+ * #GP(0) at CPL > 0; DR4 and DR5 alias DR6 and DR7 unless CR4.DE is
+ * set, then #UD; #DB with DR6.BD while DR7.GD is set (debugreg.c);
+ * #GP(0) for a write of bits 63:32 of DR6 or DR7. */
+static unsigned dr_index(struct cpu *c, unsigned r)
+{
+	need_cpl0(c);
+	if (r > 7 || ((r == 4 || r == 5) && (c->cr4 & CR4_DE)))
+		cpu_ud(c);
+	cpu_dr_access(c);
+	return r == 4 || r == 5 ? r + 2 : r;
+}
+
 void op_mov_Rd_Dd(struct cpu *c, const struct dec_insn *d)
 {
-	unsigned r = d->reg;
+	unsigned r = dr_index(c, d->reg);
 	uint64_t v;
 
-	need_cpl0(c);
 	if (r < 4)
 		v = c->dr[r];
-	else if (r == 6 || r == 4)
+	else if (r == 6)
 		v = c->dr6 | 0xffff0ff0ull;
-	else if (r == 7 || r == 5)
-		v = c->dr7 | 0x400;
 	else
-		cpu_ud(c);
-	c->r[d->rm] = v;
+		v = c->dr7 | 0x400;
+	c->r[d->rm] = c->mode == DEC_MODE64 ? v : (uint32_t)v;
 }
 
 void op_mov_Dd_Rd(struct cpu *c, const struct dec_insn *d)
 {
-	unsigned r = d->reg;
+	unsigned r = dr_index(c, d->reg);
 	uint64_t v = c->r[d->rm];
 
-	need_cpl0(c);
+	if (c->mode != DEC_MODE64)
+		v = (uint32_t)v;
+	if (r >= 6 && (v >> 32))
+		cpu_gp(c, 0);
 	if (r < 4)
 		c->dr[r] = v;
-	else if (r == 6 || r == 4)
+	else if (r == 6)
 		c->dr6 = v;
-	else if (r == 7 || r == 5)
-		c->dr7 = v;
 	else
-		cpu_ud(c);
+		c->dr7 = v;
+	if (r != 6)
+		cpu_dr_update(c);
 }
 
 void op_clts(struct cpu *c, const struct dec_insn *d)
