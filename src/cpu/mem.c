@@ -218,6 +218,12 @@ void cpu_mem_slow(struct cpu *c, uint64_t la, void *buf, unsigned n,
 				memcpy(p, b, len[i]);
 			} else {
 				machine_mmio(c->m, pa[i], true, b, len[i]);
+				/* A device write may unmask or raise an
+				 * interrupt (the LAPIC's TPR, EOI, a self-IPI):
+				 * the events are checked after this
+				 * instruction, as after OUT (SDM Vol. 3A,
+				 * "Task and Processor Priorities"). */
+				c->next_check = 0;
 			}
 		} else if (p) {
 			memcpy(b, p, len[i]);
