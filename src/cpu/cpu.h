@@ -200,6 +200,7 @@ struct cpu {
 	/* x87 exception flags the current x87 instruction raised (x87.c). */
 	uint16_t x87_raised;
 	int exc_vec, exc_depth;
+	int exc_first;            /* the exception being delivered */
 	uint32_t exc_err;
 	bool exc_has_err;
 	jmp_buf jb;

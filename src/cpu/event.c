@@ -248,9 +248,22 @@ void cpu_deliver(struct cpu *c, int vec, bool has_err, uint32_t err,
  * only for instruction breakpoints, which pass RF clear. */
 #define FAULT_VECTORS 0x3b7ce1u
 
+/* The classes of SDM Vol. 3A Table 6-4: 1 contributory (#DE, #TS,
+ * #NP, #SS, #GP, #CP), 2 page fault, 0 benign. */
+static int exc_class(int vec)
+{
+	if (vec == EXC_PF)
+		return 2;
+	return vec == EXC_DE || (vec >= 10 && vec <= 13) || vec == 21;
+}
+
 /* Handles the exception recorded by cpu_raise(): delivers it, escalating
- * to #DF and to shutdown (SDM Vol. 3 §6.15 "Double Fault").  Returns false
- * on a triple fault. */
+ * to #DF and to shutdown (SDM Vol. 3 §6.15 "Double Fault", Table 6-5):
+ * an exception while delivering another is a #DF when both are
+ * contributory, or the first a #PF and the second a #PF or contributory;
+ * otherwise the second is delivered alone (the first recurs when its
+ * instruction runs again).  Any exception while delivering the #DF is
+ * a shutdown.  Returns false on a triple fault. */
 bool cpu_handle_exception(struct cpu *c)
 {
 	int vec = c->exc_vec;
@@ -258,7 +271,9 @@ bool cpu_handle_exception(struct cpu *c)
 	c->sys_access = false;
 	if (c->exc_depth >= 2)
 		return false;
-	if (c->exc_depth == 1) {
+	if (c->exc_depth == 1 &&
+	    ((exc_class(c->exc_first) == 1 && exc_class(vec) == 1) ||
+	     (exc_class(c->exc_first) == 2 && exc_class(vec) != 0))) {
 		c->exc_depth = 2;
 		c->exc_vec = EXC_DF;
 		rax_log(LOG_DEBUG, cpu, "double fault (vector %d at %#" PRIx64 ")",
@@ -266,6 +281,7 @@ bool cpu_handle_exception(struct cpu *c)
 		deliver(c, EXC_DF, true, 0, false, false);
 	} else {
 		c->exc_depth = 1;
+		c->exc_first = vec;
 		rax_log(LOG_DEBUG, cpu, "exception %d err %#x at %#" PRIx64
 			" cr2 %#" PRIx64, vec, c->exc_err, c->rip, c->cr2);
 		deliver(c, vec, c->exc_has_err, c->exc_err, false,
