@@ -107,6 +107,7 @@ uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user)
 	if (!(c->cr0 & CR0_PG)) {
 		r.pa = la;
 		r.global = false;
+		r.user = false;
 	} else {
 		if (!(c->efer & EFER_LMA) && (c->cr4 & CR4_PAE))
 			pc.read_pte = read_pte_pae;
@@ -128,7 +129,11 @@ uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user)
 		if (host && !(kind == TLB_WRITE && cpu_is_code_page(c, pa_page)) &&
 		    !(kind != TLB_FETCH && c->nwp && has_watch(c, la & ~0xfffull)) &&
 		    !(kind != TLB_FETCH && c->dr_data &&
-		      cpu_dr_watch_page(c, la & ~0xfffull))) {
+		      cpu_dr_watch_page(c, la & ~0xfffull)) &&
+		    /* SMAP: a supervisor access to a user page depends
+		     * on RFLAGS.AC, which the TLB tag does not hold. */
+		    !(kind != TLB_FETCH && !user && r.user &&
+		      (c->cr4 & CR4_SMAP))) {
 			e->tag = (la & ~0xfffull) | user;
 			e->addend = (uintptr_t)host - (uintptr_t)(la & ~0xfffull);
 			e->pa_page = pa_page;

@@ -323,8 +323,8 @@ void cpu_set_cr0(struct cpu *c, uint64_t v)
 void cpu_set_cr4(struct cpu *c, uint64_t v)
 {
 	uint64_t ok = CR4_PSE | CR4_PAE | CR4_PGE | CR4_OSFXSR |
-		      CR4_OSXMMEXCPT | CR4_UMIP | (1u << 1) | (1u << 2) |
-		      (1u << 3) | (1u << 6) | (1u << 8);
+		      CR4_OSXMMEXCPT | CR4_UMIP | CR4_SMAP | (1u << 1) |
+		      (1u << 2) | (1u << 3) | (1u << 6) | (1u << 8);
 
 	if (v & ~ok)
 		cpu_gp(c, 0);
@@ -334,7 +334,7 @@ void cpu_set_cr4(struct cpu *c, uint64_t v)
 	    ((c->cr4 ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE)))
 		if (!cpu_load_pdptes(c, c->cr0, c->cr3, v)) /* §4.4.1 */
 			cpu_gp(c, 0);
-	if ((c->cr4 ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE))
+	if ((c->cr4 ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMAP))
 		cpu_tlb_flush(c, false);
 	c->cr4 = v;
 	cpu_update_fpu_trap(c);
@@ -482,6 +482,16 @@ static void grp7_reg(struct cpu *c, const struct dec_insn *d)
 	}
 	if (reg == 7 && rm == 1) {
 		rdtscp(c);
+		return;
+	}
+	if (reg == 1 && (rm == 2 || rm == 3)) {
+		/* CLAC, STAC (SDM Vol. 2A): #UD at CPL > 0. */
+		if (c->cpl)
+			cpu_ud(c);
+		if (rm == 3)
+			c->rflags |= RFLAGS_AC;
+		else
+			c->rflags &= ~(uint64_t)RFLAGS_AC;
 		return;
 	}
 	if (reg == 4) {
@@ -778,7 +788,8 @@ void op_cpuid(struct cpu *c, const struct dec_insn *d)
 		break;
 	case 7:
 		if (c->r[R_RCX] == 0) { /* subleaf 0 */
-			b = 1u << 1; /* IA32_TSC_ADJUST */
+			b = (1u << 1) | /* IA32_TSC_ADJUST */
+			    (1u << 20); /* SMAP */
 			cx = 1u << 2; /* UMIP */
 		}
 		break;
