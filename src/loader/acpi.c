@@ -27,6 +27,7 @@
 #include "loader/ld_int.h"
 #include "loader/acpi.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -445,13 +446,16 @@ static uint64_t write_madt(struct acpi_area *area, unsigned ncpus)
 	return at;
 }
 
-/* RSDT (§5.2.7, 32-bit entries) or XSDT (§5.2.8, 64-bit entries). */
+/* RSDT (§5.2.7, 32-bit entries) or XSDT (§5.2.8, 64-bit entries) of
+ * at most ACPI_SDT_MAX tables. */
+#define ACPI_SDT_MAX 4
 static uint64_t write_sdt(struct acpi_area *area, const char *sig,
 			  const uint64_t *tables, unsigned n, unsigned width)
 {
-	uint8_t t[sizeof(struct acpi_header) + 8 * 4];
+	uint8_t t[sizeof(struct acpi_header) + ACPI_SDT_MAX * 8];
 	size_t len = sizeof(struct acpi_header) + n * width;
 
+	assert(n <= ACPI_SDT_MAX && width <= 8);
 	memset(t, 0, sizeof(t));
 	header((struct acpi_header *)t, sig, len, 1);
 	for (unsigned i = 0; i < n; i++)
