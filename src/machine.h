@@ -36,6 +36,8 @@ struct machine {
 
 	struct rax_regs boot_regs; /* vCPU state at the first instruction */
 	unsigned ncpus;            /* vCPUs (1: no SMP yet); 0 reads as 1 */
+	bool acpi_off;             /* --acpi off: no ACPI tables (the loader)
+				      and no ACPI PM device (the board) */
 	uint64_t e820_ram_top;     /* informational: end of low RAM used */
 
 	bool debug_io;             /* log accesses no device claims */

@@ -295,6 +295,7 @@ int main(int argc, char **argv)
 			   " (symbols need --symbols VMLINUX)");
 
 	m->ncpus = 1;
+	m->acpi_off = o.acpi_off;
 	m->debug_io = o.debug_io;
 	m->rtc_fixed = o.rtc_fixed;
 	m->rtc_base = o.rtc_base;

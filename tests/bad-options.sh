@@ -40,6 +40,8 @@ expect 1 "expected auto, kvm or emulator" --backend qemu --kernel "$k"
 expect 1 "expected auto, host or guest" --decompress both --kernel "$k"
 expect 1 "expected virtual or host" --clock wall --kernel "$k"
 expect 1 "expected now" --rtc-base yesterday --kernel "$k"
+expect 1 "--acpi maybe: expected on or off" --acpi maybe --kernel "$k"
+expect 1 "needs an argument" --kernel "$k" --acpi
 expect 1 "expected --trace or --trace=regs" --trace=all --kernel "$k"
 expect 1 "KVM engine cannot trace" --backend kvm --trace --kernel "$k"
 expect 1 "expected v1 or v2" --cpu pentium --kernel "$k"
