@@ -718,6 +718,10 @@ uint64_t cpu_flags_mask(const struct cpu *c);
 uint32_t cpu_model_ecx1(unsigned level);
 uint32_t cpu_model_ecx81(unsigned level);
 
+/* --- BMI, LZCNT, MOVBE (bmi.c; level-3 models) --------------------------- */
+void cpu_tzlzcnt(struct cpu *c, const struct dec_insn *d, bool lz);
+void cpu_movbe(struct cpu *c, const struct dec_insn *d, bool store);
+
 /* --- XSAVE (xsave.c; level-3 models) ----------------------------------- */
 uint64_t cpu_xcr0_supported(const struct cpu *c);
 void cpu_xsave_cpuid(const struct cpu *c, uint32_t sub, uint32_t *a,

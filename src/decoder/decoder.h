@@ -20,7 +20,12 @@
 #define DEC_MAP_0F38 0x200
 #define DEC_MAP_0F3A 0x300
 #define DEC_MAP_LEG  0x400
-#define DEC_NOPS     0x500
+/* The VEX maps (Vol. 2 §2.3): VEX.mmmmm 1 (0F), 2 (0F38), 3 (0F3A). */
+#define DEC_MAP_VEX  0x500
+#define DEC_MAP_V0F   (DEC_MAP_VEX + 0x000)
+#define DEC_MAP_V0F38 (DEC_MAP_VEX + 0x100)
+#define DEC_MAP_V0F3A (DEC_MAP_VEX + 0x200)
+#define DEC_NOPS     0x800
 #define DEC_OP_UD    0x3ff /* never listed: undefined, VEX, invalid in mode */
 
 /* Attribute flags used in opcodes.def. */
@@ -45,6 +50,7 @@
  * differ (a mandatory prefix, REX.W, 64-bit mode) are checked by their
  * handlers. */
 #define DF_V2    0x10000u
+#define DF_V3    0x20000u
 
 struct dec_attr {
 	uint32_t flags;
@@ -77,8 +83,13 @@ struct dec_insn {
 				 the register of +r opcodes */
 	uint8_t base, index, scale; /* DEC_NOREG when absent; scale = shift */
 	uint8_t riprel;
-	uint8_t vex;      /* VEX-encoded (always #UD here) */
+	uint8_t vex;      /* VEX-encoded: bit 0; VEX.L: bit 1; VEX.vvvv (the
+			     register it names): bits 7:4.  VEX.W, R, X, B
+			     are in rex (0x40 set), VEX.pp in pfx. */
 };
+
+#define DEC_VEX_L(d) (((d)->vex >> 1) & 1)
+#define DEC_VEX_V(d) ((unsigned)(d)->vex >> 4)
 _Static_assert(sizeof(struct dec_insn) == 32, "decoded insn fits 32 bytes");
 
 /* Decoding mode: the code segment's default size. */

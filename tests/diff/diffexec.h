@@ -46,7 +46,7 @@ struct dx_state {
 	X(alu) X(incdec) X(shift) X(muldiv) X(flags) X(string) X(bit) \
 	X(cond) X(bswap) X(xchg) X(mov) X(stack) X(sse_int) X(sse_fp) \
 	X(cvt) X(x87) X(misc) X(priv) X(unadv) X(extra) X(mmx) X(legacy) \
-	X(sse3) X(ssse3) X(sse41) X(sse42)
+	X(sse3) X(ssse3) X(sse41) X(sse42) X(bmi)
 enum dx_family {
 #define DX_FAM_ENUM(n) DX_FAM_##n,
 	DX_FAMILIES(DX_FAM_ENUM)
@@ -66,7 +66,7 @@ extern const char *const dx_family_names[DX_NFAM];
 		       (1u << DX_FAM_unadv) | (1u << DX_FAM_extra) | \
 		       (1u << DX_FAM_mmx) | (1u << DX_FAM_sse3) | \
 		       (1u << DX_FAM_ssse3) | (1u << DX_FAM_sse41) | \
-		       (1u << DX_FAM_sse42))
+		       (1u << DX_FAM_sse42) | (1u << DX_FAM_bmi))
 
 struct dx_insn {
 	uint16_t off;              /* offset from DX_SEQ */

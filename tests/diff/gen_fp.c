@@ -562,7 +562,6 @@ void gen_unadv(struct gen *g)
 	static const struct { uint8_t b[8]; unsigned n; } t[] = {
 		{ { 0xc5, 0xf8, 0x77 }, 3 },             /* vzeroupper (AVX) */
 		{ { 0xc5, 0xf9, 0xef, 0xc1 }, 4 },       /* vpxor (AVX) */
-		{ { 0xc4, 0xe2, 0x78, 0xf2, 0xc1 }, 5 }, /* andn (BMI1) */
 		{ { 0x66, 0x0f, 0x38, 0xdc, 0xc1 }, 5 }, /* aesenc (AES) */
 		{ { 0x66, 0x0f, 0x3a, 0x44, 0xc1, 0 }, 6 }, /* pclmulqdq */
 		{ { 0x66, 0x0f, 0x38, 0xf6, 0xc1 }, 5 }, /* adcx (ADX) */
@@ -582,7 +581,7 @@ void gen_unadv(struct gen *g)
 		g->stop = true; /* nothing after a fault runs */
 		return;
 	}
-	if (g_chance(g, 15)) { /* movbe r, m (MOVBE) */
+	if (g->level < 3 && g_chance(g, 15)) { /* movbe r, m (MOVBE) */
 		struct enc e = { .modrm = true, .nop = 3,
 				 .op = { 0x0f, 0x38, 0xf0 },
 				 .reg = g_gpr(g, 0) };
