@@ -920,14 +920,14 @@ void gen_bmi(struct gen *g)
 	};
 	unsigned k = g_rn(g, sizeof(t) / sizeof(*t) + 2);
 	struct enc e = { .modrm = true, .nop = 1 };
-	unsigned sz = g_chance(g, 50) ? 8 : 4;
+	unsigned sz = !g->m32 && g_chance(g, 50) ? 8 : 4;
 
 	if (k == sizeof(t) / sizeof(*t)) { /* lzcnt / tzcnt */
 		if (g->level < 3) {
 			gen_bit(g);
 			return;
 		}
-		sz = 2 << g_rn(g, 3);
+		sz = 2 << g_rn(g, g->m32 ? 2 : 3);
 		e.nop = 2;
 		e.op[0] = 0x0f;
 		e.op[1] = g_chance(g, 50) ? 0xbc : 0xbd;
@@ -940,7 +940,7 @@ void gen_bmi(struct gen *g)
 		return;
 	}
 	if (k > sizeof(t) / sizeof(*t)) { /* movbe load / store */
-		sz = 2 << g_rn(g, 3);
+		sz = 2 << g_rn(g, g->m32 ? 2 : 3);
 		e.nop = 3;
 		e.op[0] = 0x0f;
 		e.op[1] = 0x38;
