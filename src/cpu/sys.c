@@ -6,6 +6,7 @@
 #include <inttypes.h>
 
 #include "devices/intc.h"
+#include "devices/lapic.h" /* MSR_IA32_TSC_DEADLINE */
 #include "log.h"
 #include "machine.h"
 
@@ -648,6 +649,12 @@ int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v)
 	case MSR_GS_BASE: *v = c->seg[S_GS].base; return 0;
 	case MSR_KERNEL_GS_BASE: *v = c->kernel_gs_base; return 0;
 	case MSR_TSC_AUX: *v = c->tsc_aux; return 0;
+	case MSR_IA32_TSC_DEADLINE:
+		if (!c->intc || intc_rdmsr(c->intc, msr, v))
+			return -1;
+		if (*v)
+			*v += c->tsc_offset;
+		return 0;
 	default:
 		if (c->intc && !intc_rdmsr(c->intc, msr, v))
 			return 0;
@@ -708,6 +715,18 @@ int cpu_wrmsr(struct cpu *c, uint32_t msr, uint64_t v)
 		  &c->kernel_gs_base) = v;
 		return 0;
 	case MSR_TSC_AUX: c->tsc_aux = (uint32_t)v; return 0;
+	case MSR_IA32_TSC_DEADLINE:
+		/* The LAPIC counts machine ns; the TSC is that plus
+		 * tsc_offset.  A deadline already passed fires at once. */
+		if (v) {
+			int64_t ns = (int64_t)(v - c->tsc_offset);
+
+			v = ns > 0 ? (uint64_t)ns : 1;
+		}
+		if (!c->intc || intc_wrmsr(c->intc, msr, v))
+			return -1;
+		c->next_check = 0;
+		return 0;
 	default:
 		if (c->intc && !intc_wrmsr(c->intc, msr, v)) {
 			c->next_check = 0;
@@ -785,6 +804,7 @@ void op_cpuid(struct cpu *c, const struct dec_insn *d)
 		     (1u << 16) | (1u << 19) | (1u << 23) | (1u << 24) |
 		     (1u << 25) | (1u << 26);
 		dx |= (1u << 7) | (1u << 14); /* MCE, MCA (MSR_MCG_CAP) */
+		cx |= (1u << 21) | (1u << 24); /* x2APIC, TSC-deadline */
 		break;
 	case 7:
 		if (c->r[R_RCX] == 0) { /* subleaf 0 */
