@@ -659,6 +659,10 @@ static int cpu_init(struct machine *m, struct rax_err *e)
 	c->host_base = host_now_ns();
 	c->host_clock = m->host_clock;
 	c->stats = m->stats;
+	c->level = m->cpu_level;
+	if (!c->level)
+		c->level = cpu_host_level() < CPU_LEVEL_MAX ?
+			   cpu_host_level() : CPU_LEVEL_MAX;
 	cpu_set_regs(m, &m->boot_regs);
 	return 0;
 out_free:

@@ -141,6 +141,8 @@ struct cpu {
 	uint64_t tsc_adjust;      /* IA32_TSC_ADJUST (sys.c) */
 	unsigned cpl;
 	enum dec_mode mode;
+	unsigned level;           /* the CPU model: x86-64 level 1 or 2
+				     (--cpu; CPUID and #UD follow it) */
 
 	uint8_t fx[512] __attribute__((aligned(16))); /* FXSAVE image */
 
@@ -249,6 +251,8 @@ void cpu_dr_clear_gd(struct cpu *c);
 __attribute__((noreturn)) void cpu_raise(struct cpu *c, int vec, uint32_t err,
 					  bool has_err);
 #define cpu_ud(c) cpu_raise(c, EXC_UD, 0, false)
+/* #UD unless the CPU model is x86-64 level n or higher. */
+#define cpu_need_level(c, n) do { if ((c)->level < (n)) cpu_ud(c); } while (0)
 #define cpu_gp(c, e) cpu_raise(c, EXC_GP, (e), true)
 /* Ends the run with an engine error (exit status 3 and a register dump)
  * for what the interpreter does not implement, e.g. a hardware task
@@ -706,6 +710,11 @@ void cpu_x87_wait(struct cpu *c);
 
 /* --- flags masks (ops.c) ------------------------------------------------ */
 uint64_t cpu_flags_mask(const struct cpu *c);
+
+/* --- the CPU model (model.c) ------------------------------------------- */
+/* CPUID leaf 1 ECX and leaf 80000001H ECX of x86-64 level n's model. */
+uint32_t cpu_model_ecx1(unsigned level);
+uint32_t cpu_model_ecx81(unsigned level);
 
 /* --- system (sys.c) ----------------------------------------------------- */
 void cpu_load_seg(struct cpu *c, unsigned s, uint16_t sel);

@@ -212,16 +212,24 @@ void op_popf(struct cpu *c, const struct dec_insn *d)
 	c->next_check = 0; /* IF may have been set */
 }
 
+/* LAHF/SAHF in 64-bit mode: CPUID.80000001H:ECX.LAHF-SAHF, x86-64-v2
+ * (SDM Vol. 2 LAHF "64-Bit Mode Exceptions"). */
 void op_sahf(struct cpu *c, const struct dec_insn *d)
 {
 	uint64_t m = RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF;
-	uint64_t f = cpu_get_rflags(c);
+	uint64_t f;
+
+	if (c->mode == DEC_MODE64)
+		cpu_need_level(c, 2);
+	f = cpu_get_rflags(c);
 
 	cpu_set_rflags(c, (f & ~m) | ((c->r[R_RAX] >> 8) & m));
 }
 
 void op_lahf(struct cpu *c, const struct dec_insn *d)
 {
+	if (c->mode == DEC_MODE64)
+		cpu_need_level(c, 2);
 	sreg_w(c, 4, 1, false, (cpu_get_rflags(c) & 0xd5) | 2);
 }
 

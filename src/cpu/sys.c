@@ -780,8 +780,8 @@ void op_rdpmc(struct cpu *c, const struct dec_insn *d)
 	cpu_gp(c, 0);
 }
 
-/* The CPU model rax advertises: an x86-64-v1 core with only what the
- * interpreter implements (see the brief in DEVELOPERS.md).  Leaf 0x15
+/* The CPU model rax advertises: an x86-64 core of the level --cpu chose
+ * (model.c) with only what the interpreter implements.  Leaf 0x15
  * gives the 1 GHz TSC so Linux needs no calibration. */
 void op_cpuid(struct cpu *c, const struct dec_insn *d)
 {
@@ -798,7 +798,7 @@ void op_cpuid(struct cpu *c, const struct dec_insn *d)
 	case 1:
 		a = 0x6fb; /* family 6 model 15 stepping 11 */
 		b = 0x00010800;
-		cx = (1u << 13) | (1u << 23); /* CX16 POPCNT */
+		cx = cpu_model_ecx1(c->level);
 		dx = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) |
 		     (1u << 8) | (1u << 9) | (1u << 11) | (1u << 13) | (1u << 15) |
 		     (1u << 16) | (1u << 19) | (1u << 23) | (1u << 24) |
@@ -820,7 +820,7 @@ void op_cpuid(struct cpu *c, const struct dec_insn *d)
 		break;
 	case 0x80000000: a = 0x80000008; break;
 	case 0x80000001:
-		cx = 1u << 0; /* LAHF/SAHF in 64-bit mode */
+		cx = cpu_model_ecx81(c->level);
 		dx = (1u << 11) | (1u << 20) | (1u << 27) | (1u << 29);
 		break;
 	case 0x80000002: case 0x80000003: case 0x80000004:
