@@ -7,6 +7,7 @@
 #include "cpu/cpu.h"
 
 #include <inttypes.h>
+#include <string.h>
 
 #include "log.h"
 
@@ -40,11 +41,19 @@ static const cpu_handler handlers[DEC_NOPS] = {
 };
 #pragma GCC diagnostic pop
 
+/* The SSE/MMX class: the opcode list's operands name an XMM or MMX
+ * register (V, W, U; P, Q, N), or the row is DF_MMX (EMMS). */
 static bool sse_op(unsigned op)
 {
-	return (op >= 0x110 && op <= 0x117) || (op >= 0x128 && op <= 0x12f) ||
-	       (op >= 0x150 && op <= 0x17f) || op == 0x1c2 ||
-	       (op >= 0x1c4 && op <= 0x1c6) || op >= 0x1d0;
+	const char *p = dec_attrs[op].operands;
+
+	if (dec_attrs[op].flags & DF_MMX)
+		return true;
+	for (; *p; p++)
+		if ((p == dec_attrs[op].operands || p[-1] == ',' ||
+		     p[-1] == '|') && strchr("VWUPQN", *p))
+			return true;
+	return false;
 }
 
 /* With fpu_trap: what d runs as, by the "Protected Mode Exceptions" of
@@ -57,18 +66,18 @@ static cpu_handler fpu_checked(const struct cpu *c, const struct dec_insn *d)
 	bool em = c->cr0 & CR0_EM, ts = c->cr0 & CR0_TS;
 	bool mmx, sse;
 
-	if (op >= DEC_MAP_0F38) /* none here; DEC_OP_UD stays */
+	if (!dec_attrs[op].flags) /* DEC_OP_UD stays */
 		return NULL;
-	if ((op >= 0x0d8 && op <= 0x0df) ||
+	if ((dec_attrs[op].flags & DF_X87) ||
 	    (op == 0x1ae && d->mod != 3 && r < 2))
 		return em || ts ? op_device_not_available : NULL;
-	if (op == 0x09b)
+	if (dec_attrs[op].flags & DF_WAIT)
 		return ts && (c->cr0 & CR0_MP) ? op_device_not_available : NULL;
 	sse = sse_op(op) || (op == 0x1ae && d->mod != 3 && (r == 2 || r == 3));
 	if (!sse)
 		return NULL;
-	mmx = op == 0x177 || ((dec_attrs[op].flags & DF_MMX) &&
-			      d->pfx == DEC_PFX_NONE);
+	mmx = (dec_attrs[op].flags & DF_MMX) &&
+	      (d->pfx == DEC_PFX_NONE || !dec_attrs[op].operands[0]);
 	if (em || (!mmx && !(c->cr4 & CR4_OSFXSR)))
 		return op_fpu_ud;
 	return ts ? op_device_not_available : NULL;

@@ -66,7 +66,7 @@ static int decode_modrm(struct cursor *c, struct dec_insn *d)
 	d->base = d->index = DEC_NOREG;
 	/* MOV to/from CRn/DRn ignore ModRM.mod: always a register operand
 	 * (SDM Vol. 2 MOV-Move to/from Control Registers). */
-	if (d->op >= 0x120 && d->op <= 0x123)
+	if (dec_attrs[d->op].flags & DF_MOD3)
 		d->mod = 3;
 	if (d->mod == 3)
 		return 0;
@@ -146,11 +146,10 @@ static unsigned imm_size(const struct dec_insn *d, unsigned fl)
 }
 
 /* Byte-operand forms (Appendix A "b" operands): decided by the first
- * operand, plus the operand-less byte string forms. */
-static bool byte_op(unsigned op, const char *ops)
+ * operand, plus the DF_BYTE rows (string and I/O forms). */
+static bool byte_op(unsigned fl, const char *ops)
 {
-	if (op == 0x0e6 || op == 0x0ee || op == 0x06c || op == 0x06e ||
-	    op == 0x0d7 || (op >= 0x0a4 && op <= 0x0af && !(op & 1)))
+	if (fl & DF_BYTE)
 		return true;
 	if (ops[0] == 'A' && ops[1] == 'L')
 		return true;
@@ -175,7 +174,7 @@ static void set_opsz(struct dec_insn *d, unsigned fl, bool opsz16,
 	} else {
 		d->opsz = (mode == DEC_MODE32) != opsz16 ? 4 : 2;
 	}
-	if (byte_op(d->op, ops))
+	if (byte_op(fl, ops))
 		d->opsz = 1;
 }
 
@@ -251,36 +250,11 @@ static int decode_vex(struct cursor *c, struct dec_insn *d, unsigned op)
 }
 
 /* LOCK is allowed only on the read-modify-write instructions SDM Vol. 2
- * "LOCK" lists, and only with a memory destination; anything else is
- * #UD. */
-static bool lockable(const struct dec_insn *d)
+ * "LOCK" lists (DF_LOCK of opcodes.def), and only with a memory
+ * destination; anything else is #UD. */
+static bool lockable(const struct dec_insn *d, unsigned fl)
 {
-	unsigned r = d->reg & 7;
-
-	if (d->mod == 3)
-		return false;
-	switch (d->op) {
-	case 0x000: case 0x001: case 0x008: case 0x009: /* ADD OR */
-	case 0x010: case 0x011: case 0x018: case 0x019: /* ADC SBB */
-	case 0x020: case 0x021: case 0x028: case 0x029: /* AND SUB */
-	case 0x030: case 0x031:                         /* XOR */
-	case 0x086: case 0x087:                         /* XCHG */
-	case 0x1ab: case 0x1b3: case 0x1bb:             /* BTS BTR BTC */
-	case 0x1b0: case 0x1b1: case 0x1c0: case 0x1c1: /* CMPXCHG XADD */
-		return true;
-	case 0x080: case 0x081: case 0x083:             /* group 1 but CMP */
-		return r != 7;
-	case 0x0f6: case 0x0f7:                         /* NOT NEG */
-		return r == 2 || r == 3;
-	case 0x0fe: case 0x0ff:                         /* INC DEC */
-		return r < 2;
-	case 0x1ba:                                     /* BTS BTR BTC Ib */
-		return r >= 5;
-	case 0x1c7:                                     /* CMPXCHG8B/16B */
-		return r == 1;
-	default:
-		return false;
-	}
+	return d->mod != 3 && (DF_LOCKMASK(fl) >> (d->reg & 7) & 1);
 }
 
 int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
@@ -355,8 +329,8 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 		/* 8F /1-7 (XOP on AMD), C6/C7 /1-7 (XABORT, XBEGIN with
 		 * RTM): #UD without those extensions (Vol. 2 Table A-6);
 		 * 62 with ModRM.mod = 3 is EVEX, not BOUND (§2.7.1). */
-		if (((op == 0x08f || op == 0x0c6 || op == 0x0c7) &&
-		     (d->reg & 7)) || (op == 0x062 && d->mod == 3)) {
+		if (((fl & DF_REG0) && (d->reg & 7)) ||
+		    ((fl & DF_MEMONLY) && d->mod == 3)) {
 			d->op = DEC_OP_UD;
 			d->len = (uint8_t)c.pos;
 			return 0;
@@ -380,7 +354,7 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 		}
 	}
 	d->len = (uint8_t)c.pos;
-	if (d->lock && !lockable(d))
+	if (d->lock && !lockable(d, fl))
 		d->op = DEC_OP_UD;
 	return 0;
 }

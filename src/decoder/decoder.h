@@ -40,9 +40,33 @@
 #define DF_FAR   0x2000u /* ptr16:16/32 (invalid in 64-bit mode) */
 #define DF_MMX   0x4000u /* no mandatory prefix: V/W/U are MMX P/Q/N */
 #define DF_VALID 0x8000u /* set for every listed opcode */
+#define DF_END   0x10000u /* ends a trace: may move RIP other than by its
+			     length (branches, calls, far transfers, INT n,
+			     SYSCALL...), or HLT, UD2 */
+#define DF_BYTE  0x20000u /* byte form the operands do not show (string
+			     and I/O forms, XLAT) */
+#define DF_MOD3  0x40000u /* ModRM.mod ignored: always a register operand
+			     (MOV to/from CRn/DRn) */
+#define DF_REG0  0x80000u /* only ModRM.reg 0 is defined (8F, C6, C7) */
+#define DF_MEMONLY 0x100000u /* ModRM.mod 3 is another encoding: #UD here
+				(62: EVEX, not BOUND) */
+#define DF_BYSIZE 0x200000u /* mnemonic list selected by operand size
+			       2|4|8 */
+#define DF_X87   0x400000u /* x87 class: #NM under CR0.EM or CR0.TS */
+#define DF_WAIT  0x800000u /* WAIT: #NM under CR0.TS with CR0.MP */
+/* LOCK-able with a memory destination for the ModRM.reg values in mask
+ * m (bit r: reg r); DF_LOCKABLE for every reg (SDM Vol. 2 "LOCK"). */
+#define DF_LOCK(m) ((uint32_t)(m) << 24)
+#define DF_LOCKABLE DF_LOCK(0xff)
+#define DF_LOCKMASK(fl) ((fl) >> 24)
 
+/* Mnemonic lists: "a|b|c" selects an entry (DF_BYREG, DF_BYPFX,
+ * DF_BYSIZE, else by the opcode's low 3 bits); an entry "x/y" is x, or y
+ * with REX.W.  Operand lists: "ops|ops|ops|ops" selects by mandatory
+ * prefix none|66|F3|F2 (a DF_BYPFX row whose operands differ by prefix);
+ * "Ib2" is ENTER's second immediate. */
 struct dec_attr {
-	uint16_t flags;
+	uint32_t flags;
 	const char *mnem;     /* "add", or "a|b|c" lists (BYREG, BYPFX) */
 	const char *operands; /* SDM Appendix A notation, e.g. "Eb,Gb" */
 };
