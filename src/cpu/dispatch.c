@@ -22,6 +22,13 @@ static void op_fpu_ud(struct cpu *c, const struct dec_insn *d)
 	cpu_ud(c);
 }
 
+/* The row of an opcode with forms (GROUP in opcodes.def): the decoder
+ * replaces the opcode by its form, so this runs only if it did not. */
+void op_group(struct cpu *c, const struct dec_insn *d)
+{
+	cpu_ud(c);
+}
+
 static void op_unimplemented(struct cpu *c, const struct dec_insn *d)
 {
 	if (d->op != DEC_OP_UD)

@@ -14,6 +14,14 @@ const struct dec_attr dec_attrs[DEC_NOPS] = {
 #undef X
 };
 
+const uint8_t dec_group[DEC_MAP_FORM] = {
+#define X(id, h, mn, ops, fl)
+#define GROUP(op, g) [op] = (g) + 1,
+#include "decoder/opcodes.def"
+#undef GROUP
+#undef X
+};
+
 struct cursor {
 	const uint8_t *buf;
 	size_t avail, pos;
@@ -121,7 +129,7 @@ static int decode_modrm(struct cursor *c, struct dec_insn *d)
 }
 
 /* Immediate bytes implied by the attribute flags. */
-static unsigned imm_size(const struct dec_insn *d, unsigned fl)
+static unsigned imm_size(const struct dec_insn *d, uint64_t fl)
 {
 	if (fl & DF_GRP3) {
 		if ((d->reg & 7) >= 2)
@@ -147,7 +155,7 @@ static unsigned imm_size(const struct dec_insn *d, unsigned fl)
 
 /* Byte-operand forms (Appendix A "b" operands): decided by the first
  * operand, plus the DF_BYTE rows (string and I/O forms). */
-static bool byte_op(unsigned fl, const char *ops)
+static bool byte_op(uint64_t fl, const char *ops)
 {
 	if (fl & DF_BYTE)
 		return true;
@@ -157,7 +165,7 @@ static bool byte_op(unsigned fl, const char *ops)
 	return ops[0] && ops[1] == 'b' && strchr("EGZO", ops[0]);
 }
 
-static void set_opsz(struct dec_insn *d, unsigned fl, bool opsz16,
+static void set_opsz(struct dec_insn *d, uint64_t fl, bool opsz16,
 		     enum dec_mode mode)
 {
 	const char *ops = dec_attrs[d->op].operands;
@@ -252,9 +260,38 @@ static int decode_vex(struct cursor *c, struct dec_insn *d, unsigned op)
 /* LOCK is allowed only on the read-modify-write instructions SDM Vol. 2
  * "LOCK" lists (DF_LOCK of opcodes.def), and only with a memory
  * destination; anything else is #UD. */
-static bool lockable(const struct dec_insn *d, unsigned fl)
+static bool lockable(const struct dec_insn *d, uint64_t fl)
 {
 	return d->mod != 3 && (DF_LOCKMASK(fl) >> (d->reg & 7) & 1);
+}
+
+/* An opcode with forms (GROUP rows): d->op becomes the form's id, its
+ * operand size follows the form's row.  Returns 1 to go on with the
+ * form's flags; 0 for an undefined form (#UD, measured with the
+ * opcode's immediates), or an error. */
+static int decode_form(struct cursor *c, struct dec_insn *d, uint64_t fl,
+		       bool opsz16, enum dec_mode mode)
+{
+	unsigned r = d->reg & 7, g = dec_group[d->op] - 1U;
+	unsigned id = DEC_FORM_ID(g, d->mod == 3 ? 8 + r * 8 + (d->rm & 7) : r);
+	unsigned isz;
+	int ret;
+
+	if (dec_attrs[id].flags) {
+		d->op = (uint16_t)id;
+		set_opsz(d, dec_attrs[id].flags, opsz16, mode);
+		return 1;
+	}
+	isz = imm_size(d, fl);
+	if (isz) {
+		ret = need(c, isz);
+		if (ret)
+			return ret;
+		c->pos += isz;
+	}
+	d->op = DEC_OP_UD;
+	d->len = (uint8_t)c->pos;
+	return 0;
 }
 
 int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
@@ -262,7 +299,8 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 {
 	struct cursor c = { buf, avail, 0 };
 	bool opsz16 = false, adsz_ovr = false;
-	unsigned op, fl, isz;
+	unsigned op, isz;
+	uint64_t fl;
 	int ret;
 
 	memset(d, 0, sizeof(*d));
@@ -334,6 +372,12 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 			d->op = DEC_OP_UD;
 			d->len = (uint8_t)c.pos;
 			return 0;
+		}
+		if (dec_group[op]) {
+			ret = decode_form(&c, d, fl, opsz16, mode);
+			if (ret <= 0)
+				return ret;
+			fl = dec_attrs[d->op].flags;
 		}
 	}
 	isz = imm_size(d, fl);

@@ -20,7 +20,16 @@
 #define DEC_MAP_0F38 0x200
 #define DEC_MAP_0F3A 0x300
 #define DEC_MAP_LEG  0x400
-#define DEC_NOPS     0x500
+/* Forms: an opcode with a GROUP row in opcodes.def (the x87 escapes,
+ * groups 3, 5, 6, 7, 8, 9, 15) is decoded to the id of its form, one of
+ * DEC_FORMS per group: the memory form of each ModRM.reg (slot reg),
+ * then the register form of each ModRM.reg and ModRM.rm (slot 8 + reg *
+ * 8 + rm).  A form with no row is undefined (#UD). */
+#define DEC_MAP_FORM 0x500
+#define DEC_FORMS    72
+#define DEC_GROUPS   20
+#define DEC_FORM_ID(g, slot) (DEC_MAP_FORM + (g) * DEC_FORMS + (slot))
+#define DEC_NOPS     DEC_FORM_ID(DEC_GROUPS, 0)
 #define DEC_OP_UD    0x3ff /* never listed: undefined, VEX, invalid in mode */
 
 /* Attribute flags used in opcodes.def. */
@@ -54,11 +63,12 @@
 			       2|4|8 */
 #define DF_X87   0x400000u /* x87 class: #NM under CR0.EM or CR0.TS */
 #define DF_WAIT  0x800000u /* WAIT: #NM under CR0.TS with CR0.MP */
+#define DF_NOWAIT 0x1000000u /* x87 no-wait form: takes no pending #MF */
 /* LOCK-able with a memory destination for the ModRM.reg values in mask
  * m (bit r: reg r); DF_LOCKABLE for every reg (SDM Vol. 2 "LOCK"). */
-#define DF_LOCK(m) ((uint32_t)(m) << 24)
+#define DF_LOCK(m) ((uint64_t)(m) << 32)
 #define DF_LOCKABLE DF_LOCK(0xff)
-#define DF_LOCKMASK(fl) ((fl) >> 24)
+#define DF_LOCKMASK(fl) ((unsigned)((fl) >> 32) & 0xff)
 
 /* Mnemonic lists: "a|b|c" selects an entry (DF_BYREG, DF_BYPFX,
  * DF_BYSIZE, else by the opcode's low 3 bits); an entry "x/y" is x, or y
@@ -66,12 +76,14 @@
  * prefix none|66|F3|F2 (a DF_BYPFX row whose operands differ by prefix);
  * "Ib2" is ENTER's second immediate. */
 struct dec_attr {
-	uint32_t flags;
+	uint64_t flags;
 	const char *mnem;     /* "add", or "a|b|c" lists (BYREG, BYPFX) */
 	const char *operands; /* SDM Appendix A notation, e.g. "Eb,Gb" */
 };
 
 extern const struct dec_attr dec_attrs[DEC_NOPS];
+/* The group of each opcode with forms, plus one (0: none). */
+extern const uint8_t dec_group[DEC_MAP_FORM];
 
 /* Mandatory-prefix class for SSE opcodes (the last of 66/F3/F2 wins as
  * the SDM says F2/F3 take precedence over 66). */

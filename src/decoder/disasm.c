@@ -55,17 +55,6 @@ static const char *special_mnemonic(const struct dec_insn *d)
 		default: return NULL;
 		}
 	case 0x090: return d->rm == 8 ? "xchg" : NULL;
-	case 0x0d9:
-		if (d->mod != 3)
-			return (d->reg & 7) == 7 ? "fnstcw" :
-			       (d->reg & 7) == 5 ? "fldcw" : NULL;
-		return NULL;
-	case 0x0db:
-		return d->mod == 3 && (d->reg & 7) == 4 ?
-		       ((d->rm & 7) == 3 ? "fninit" : (d->rm & 7) == 2 ?
-			"fnclex" : NULL) : NULL;
-	case 0x0dd: return d->mod != 3 && (d->reg & 7) == 7 ? "fnstsw" : NULL;
-	case 0x0df: return d->mod == 3 && (d->reg & 7) == 4 ? "fnstsw" : NULL;
 	default:
 		return NULL;
 	}
@@ -126,6 +115,7 @@ static const char *ptr_name(unsigned sz)
 	case 2: return "WORD PTR ";
 	case 4: return "DWORD PTR ";
 	case 8: return "QWORD PTR ";
+	case 10: return "TBYTE PTR ";
 	case 6: return "FWORD PTR ";
 	case 16: return "XMMWORD PTR ";
 	default: return "";
@@ -181,6 +171,7 @@ static unsigned op_size(const struct dec_insn *d, char s)
 	case 'w': return 2;
 	case 'd': return 4;
 	case 'q': return 8;
+	case 't': return 10;
 	case 'x': return 16;
 	case 'y': return d->opsz == 8 ? 8 : 4;
 	case 'z': return d->opsz == 2 ? 2 : 4;
@@ -231,6 +222,10 @@ static int operand(const struct dec_insn *d, const char *o, uint64_t next,
 	case 'Z':
 		return snprintf(b, n, "%s", gpr(d->rm, sz, rex));
 	case 'S':
+		if (!strcmp(o, "ST"))
+			return snprintf(b, n, "st");
+		if (!strcmp(o, "STi"))
+			return snprintf(b, n, "st(%u)", d->rm & 7);
 		return snprintf(b, n, "%s", sregs[d->reg & 7]);
 	case 'C':
 		return snprintf(b, n, "cr%u", d->reg);
@@ -317,8 +312,6 @@ char *dec_disasm(const struct dec_insn *d, uint64_t rip, char *buf,
 		p = ""; /* fences */
 	if (d->op == 0x090)
 		p = d->rm == 8 ? "Zv,rAX" : "";
-	if (d->op >= 0x0d8 && d->op <= 0x0df)
-		p = d->mod == 3 ? (d->op == 0x0df ? "AX" : "") : "Mw";
 	if (d->op == 0x101 && d->mod == 3 && special_mnemonic(d))
 		p = "";
 	for (e = NULL; *p && o < len; p = e + 1) {
