@@ -131,11 +131,6 @@ static int decode_modrm(struct cursor *c, struct dec_insn *d)
 /* Immediate bytes implied by the attribute flags. */
 static unsigned imm_size(const struct dec_insn *d, uint64_t fl)
 {
-	if (fl & DF_GRP3) {
-		if ((d->reg & 7) >= 2)
-			return 0;
-		return d->opsz == 1 ? 1 : d->opsz == 2 ? 2 : 4;
-	}
 	if (fl & DF_I8)
 		return 1;
 	if (fl & DF_I16)

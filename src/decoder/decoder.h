@@ -41,7 +41,6 @@
 #define DF_MOFFS 0x0020u /* moffs, address-size wide */
 #define DF_D64   0x0040u /* operand size defaults to 64 in 64-bit mode */
 #define DF_F64   0x0080u /* operand size forced to 64 in 64-bit mode */
-#define DF_GRP3  0x0100u /* imm (byte or z) only when ModRM.reg < 2 */
 #define DF_BYREG 0x0200u /* mnemonic list selected by ModRM.reg */
 #define DF_BYPFX 0x0400u /* mnemonic list selected by none/66/F3/F2 */
 #define DF_NO64  0x0800u /* invalid in 64-bit mode */

@@ -181,13 +181,6 @@ static unsigned op_size(const struct dec_insn *d, char s)
 	}
 }
 
-static bool c64(const struct dec_insn *d)
-{
-	unsigned r = d->reg & 7;
-
-	return d->adsz != 2 && (r == 2 || r == 4 || r == 6) && d->opsz != 2;
-}
-
 static int operand(const struct dec_insn *d, const char *o, uint64_t next,
 		   char *b, size_t n)
 {
@@ -196,10 +189,6 @@ static int operand(const struct dec_insn *d, const char *o, uint64_t next,
 
 	if (!strcmp(o, "CL"))
 		return snprintf(b, n, "cl");
-	if (d->op == 0x0ff && c64(d))
-		sz = 8; /* near CALL/JMP/PUSH default to 64 bits */
-	if (d->op == 0x0ff && ((d->reg & 7) == 3 || (d->reg & 7) == 5))
-		sz = d->opsz + 2; /* far CALL/JMP: m16:16/32/64 */
 	switch (o[0]) {
 	case 'E': case 'M': case 'W': case 'U': case 'R':
 		if (d->mod != 3)
@@ -331,10 +320,5 @@ char *dec_disasm(const struct dec_insn *d, uint64_t rip, char *buf,
 		if (!e)
 			break;
 	}
-	if ((a->flags & DF_GRP3) && (d->reg & 7) < 2)
-		snprintf(buf + o, len > o ? len - o : 0, ",0x%llx",
-			 (unsigned long long)(d->imm & (d->opsz == 1 ? 0xff :
-			 d->opsz == 2 ? 0xffff : d->opsz == 4 ? 0xffffffffull :
-			 ~0ull)));
 	return buf;
 }
