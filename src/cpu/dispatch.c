@@ -7,7 +7,6 @@
 #include "cpu/cpu.h"
 
 #include <inttypes.h>
-#include <string.h>
 
 #include "log.h"
 
@@ -56,9 +55,9 @@ static bool sse_op(unsigned op)
 
 	if (dec_attrs[op].flags & DF_MMX)
 		return true;
-	for (; *p; p++)
-		if ((p == dec_attrs[op].operands || p[-1] == ',' ||
-		     p[-1] == '|') && strchr("VWUPQN", *p))
+	for (bool first = true; *p; first = *p == ',' || *p == '|', p++)
+		if (first && (*p == 'V' || *p == 'W' || *p == 'U' ||
+			      *p == 'P' || *p == 'Q' || *p == 'N'))
 			return true;
 	return false;
 }
@@ -69,18 +68,17 @@ static bool sse_op(unsigned op)
  * without CR4.OSFXSR.  NULL: the opcode's own handler. */
 static cpu_handler fpu_checked(const struct cpu *c, const struct dec_insn *d)
 {
-	unsigned op = d->op, r = d->reg & 7;
+	unsigned op = d->op;
 	bool em = c->cr0 & CR0_EM, ts = c->cr0 & CR0_TS;
 	bool mmx, sse;
 
 	if (!dec_attrs[op].flags) /* DEC_OP_UD stays */
 		return NULL;
-	if ((dec_attrs[op].flags & DF_X87) ||
-	    (op == 0x1ae && d->mod != 3 && r < 2))
+	if (dec_attrs[op].flags & DF_X87)
 		return em || ts ? op_device_not_available : NULL;
 	if (dec_attrs[op].flags & DF_WAIT)
 		return ts && (c->cr0 & CR0_MP) ? op_device_not_available : NULL;
-	sse = sse_op(op) || (op == 0x1ae && d->mod != 3 && (r == 2 || r == 3));
+	sse = sse_op(op) || (dec_attrs[op].flags & DF_SSE);
 	if (!sse)
 		return NULL;
 	mmx = (dec_attrs[op].flags & DF_MMX) &&

@@ -262,8 +262,9 @@ static bool lockable(const struct dec_insn *d, uint64_t fl)
 
 /* An opcode with forms (GROUP rows): d->op becomes the form's id, its
  * operand size follows the form's row.  Returns 1 to go on with the
- * form's flags; 0 for an undefined form (#UD, measured with the
- * opcode's immediates), or an error. */
+ * form's flags; 0 for an undefined form, or a DF_NOPFX form with a
+ * mandatory prefix (#UD, measured with the opcode's immediates), or an
+ * error. */
 static int decode_form(struct cursor *c, struct dec_insn *d, uint64_t fl,
 		       bool opsz16, enum dec_mode mode)
 {
@@ -272,7 +273,8 @@ static int decode_form(struct cursor *c, struct dec_insn *d, uint64_t fl,
 	unsigned isz;
 	int ret;
 
-	if (dec_attrs[id].flags) {
+	if (dec_attrs[id].flags && !((dec_attrs[id].flags & DF_NOPFX) &&
+				     d->pfx != DEC_PFX_NONE)) {
 		d->op = (uint16_t)id;
 		set_opsz(d, dec_attrs[id].flags, opsz16, mode);
 		return 1;

@@ -63,6 +63,9 @@
 #define DF_X87   0x400000u /* x87 class: #NM under CR0.EM or CR0.TS */
 #define DF_WAIT  0x800000u /* WAIT: #NM under CR0.TS with CR0.MP */
 #define DF_NOWAIT 0x1000000u /* x87 no-wait form: takes no pending #MF */
+#define DF_SSE   0x2000000u /* SSE class without XMM operands (LDMXCSR) */
+#define DF_NOPFX 0x4000000u /* a form that a 66/F3/F2 prefix makes
+			       another instruction (#UD here) */
 /* LOCK-able with a memory destination for the ModRM.reg values in mask
  * m (bit r: reg r); DF_LOCKABLE for every reg (SDM Vol. 2 "LOCK"). */
 #define DF_LOCK(m) ((uint64_t)(m) << 32)

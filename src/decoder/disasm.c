@@ -42,18 +42,6 @@ static const char *pick(const char *list, unsigned i, char *buf, size_t len)
 static const char *special_mnemonic(const struct dec_insn *d)
 {
 	switch (d->op) {
-	case 0x101:
-		if (d->mod != 3)
-			return NULL;
-		switch (((d->reg & 7) << 3) | (d->rm & 7)) {
-		case 0x38: return "swapgs";
-		case 0x39: return "rdtscp";
-		case 0x08: return "monitor";
-		case 0x09: return "mwait";
-		case 0x10: return "xgetbv";
-		case 0x19: return "stac";
-		default: return NULL;
-		}
 	case 0x090: return d->rm == 8 ? "xchg" : NULL;
 	default:
 		return NULL;
@@ -297,12 +285,8 @@ char *dec_disasm(const struct dec_insn *d, uint64_t rip, char *buf,
 			     (d->rep == 0xf3 ? "rep " : "repne ") : "",
 			     dec_mnemonic(d, mn, sizeof(mn)));
 	p = operand_list(d, list, sizeof(list));
-	if (d->op == 0x1ae && d->mod == 3)
-		p = ""; /* fences */
 	if (d->op == 0x090)
 		p = d->rm == 8 ? "Zv,rAX" : "";
-	if (d->op == 0x101 && d->mod == 3 && special_mnemonic(d))
-		p = "";
 	for (e = NULL; *p && o < len; p = e + 1) {
 		e = strchr(p, ',');
 		snprintf(ops, sizeof(ops), "%.*s", (int)(e ? e - p :
