@@ -828,6 +828,8 @@ void op_cmpxchg8b_Mq(struct cpu *c, const struct dec_insn *d)
 	uint64_t la = cpu_ea(c, d);
 	bool eq;
 
+	if (d->opsz == 8) /* CMPXCHG16B: CPUID.1:ECX.CX16, x86-64-v2 */
+		cpu_need_level(c, 2);
 	/* CMPXCHG16B: a misaligned operand is #GP(0), checked before any
 	 * page fault (SDM Vol. 2 CMPXCHG8B/CMPXCHG16B; as the host). */
 	if (d->opsz == 8 && (la & 15))

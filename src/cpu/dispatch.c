@@ -88,9 +88,18 @@ static cpu_handler fpu_checked(const struct cpu *c, const struct dec_insn *d)
 	return ts ? op_device_not_available : NULL;
 }
 
+/* An instruction of a higher x86-64 level than the CPU model's. */
+static void op_model_ud(struct cpu *c, const struct dec_insn *d)
+{
+	cpu_ud(c);
+}
+
 cpu_handler cpu_select_handler(const struct cpu *c, const struct dec_insn *d)
 {
 	cpu_handler h = c->fpu_trap ? fpu_checked(c, d) : NULL;
+
+	if ((dec_attrs[d->op].flags & DF_V2) && c->level < 2)
+		return op_model_ud;
 
 	return h ? h : handlers[d->op];
 }

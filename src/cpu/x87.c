@@ -427,8 +427,9 @@ static long double load_int(struct cpu *c, uint64_t la, unsigned n)
 }
 
 /* FIST(P): round under RC on the host at the operand's size (out of
- * range or NaN: IE and the integer indefinite). */
-static void store_int(struct cpu *c, uint64_t la, unsigned n)
+ * range or NaN: IE and the integer indefinite); trunc: FISTTP (SSE3),
+ * which rounds toward zero whatever RC says. */
+static void store_int(struct cpu *c, uint64_t la, unsigned n, bool trunc)
 {
 	long double v = st(c, 0);
 	int16_t r16;
@@ -444,7 +445,16 @@ static void store_int(struct cpu *c, uint64_t la, unsigned n)
 		return;
 	}
 	old = host_cw_enter(c);
-	if (n == 2)
+	if (trunc && n == 2)
+		__asm__ volatile("fnclex\n\tfisttps %0\n\tfnstsw %1"
+				 : "=m"(r16), "=a"(sw) : "t"(v) : "st");
+	else if (trunc && n == 4)
+		__asm__ volatile("fnclex\n\tfisttpl %0\n\tfnstsw %1"
+				 : "=m"(r32), "=a"(sw) : "t"(v) : "st");
+	else if (trunc)
+		__asm__ volatile("fnclex\n\tfisttpll %0\n\tfnstsw %1"
+				 : "=m"(r), "=a"(sw) : "t"(v) : "st");
+	else if (n == 2)
 		__asm__ volatile("fnclex\n\tfists %0\n\tfnstsw %1"
 				 : "=m"(r16), "=a"(sw) : "t"(v));
 	else if (n == 4)
@@ -771,24 +781,43 @@ X87(op_fstp_Mt)
 X87(op_fild_Mw) { push(c, load_int(c, cpu_ea(c, d), 2)); }
 X87(op_fild_Md) { push(c, load_int(c, cpu_ea(c, d), 4)); }
 X87(op_fild_Mq) { push(c, load_int(c, cpu_ea(c, d), 8)); }
-X87(op_fist_Mw) { store_int(c, cpu_ea(c, d), 2); }
-X87(op_fist_Md) { store_int(c, cpu_ea(c, d), 4); }
+X87(op_fist_Mw) { store_int(c, cpu_ea(c, d), 2, false); }
+X87(op_fist_Md) { store_int(c, cpu_ea(c, d), 4, false); }
 
 X87(op_fistp_Mw)
 {
-	store_int(c, cpu_ea(c, d), 2);
+	store_int(c, cpu_ea(c, d), 2, false);
 	pop(c);
 }
 
 X87(op_fistp_Md)
 {
-	store_int(c, cpu_ea(c, d), 4);
+	store_int(c, cpu_ea(c, d), 4, false);
 	pop(c);
 }
 
 X87(op_fistp_Mq)
 {
-	store_int(c, cpu_ea(c, d), 8);
+	store_int(c, cpu_ea(c, d), 8, false);
+	pop(c);
+}
+
+/* FISTTP (SSE3: DF_V2 rows) rounds toward zero whatever RC says. */
+X87(op_fisttp_Mw)
+{
+	store_int(c, cpu_ea(c, d), 2, true);
+	pop(c);
+}
+
+X87(op_fisttp_Md)
+{
+	store_int(c, cpu_ea(c, d), 4, true);
+	pop(c);
+}
+
+X87(op_fisttp_Mq)
+{
+	store_int(c, cpu_ea(c, d), 8, true);
 	pop(c);
 }
 

@@ -66,6 +66,11 @@
 #define DF_SSE   0x2000000u /* SSE class without XMM operands (LDMXCSR) */
 #define DF_NOPFX 0x4000000u /* a form that a 66/F3/F2 prefix makes
 			       another instruction (#UD here) */
+/* The x86-64 level (psABI micro-architecture levels) an opcode's every
+ * form needs: #UD on a CPU model below it (--cpu).  Forms of a row that
+ * differ (a mandatory prefix, REX.W, 64-bit mode) are checked by their
+ * handlers. */
+#define DF_V2    0x8000000u
 /* LOCK-able with a memory destination for the ModRM.reg values in mask
  * m (bit r: reg r); DF_LOCKABLE for every reg (SDM Vol. 2 "LOCK"). */
 #define DF_LOCK(m) ((uint64_t)(m) << 32)
