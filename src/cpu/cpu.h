@@ -402,7 +402,6 @@ uint64_t cpu_get_rflags(const struct cpu *c);
 void cpu_set_rflags(struct cpu *c, uint64_t v);
 bool cpu_cond(const struct cpu *c, unsigned cc);
 bool cpu_cf(const struct cpu *c);
-void cpu_incdec_E(struct cpu *c, const struct dec_insn *d, unsigned n);
 
 /* --- memory (mem.c) ----------------------------------------------------- */
 void cpu_tlb_flush(struct cpu *c, bool keep_global);

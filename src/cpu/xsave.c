@@ -184,3 +184,9 @@ void cpu_xrstor(struct cpu *c, uint64_t la)
 			memset(&c->ymmh[0][0], 0, 256);
 	}
 }
+
+/* The forms of groups.def: 0F 01 D0, D1; 0F AE /4, /5 (memory). */
+void op_xgetbv(struct cpu *c, const struct dec_insn *d) { cpu_xgetbv(c); }
+void op_xsetbv(struct cpu *c, const struct dec_insn *d) { cpu_xsetbv(c); }
+void op_xsave_M(struct cpu *c, const struct dec_insn *d) { cpu_xsave(c, cpu_ea(c, d)); }
+void op_xrstor_M(struct cpu *c, const struct dec_insn *d) { cpu_xrstor(c, cpu_ea(c, d)); }

@@ -398,10 +398,14 @@ void gen_x87(struct gen *g)
 			x87_mem(g, m64 ? 0xdc : 0xd8, 2 + pop, m64 ? 8 : 4);
 			if (pop)
 				set_depth(g, d - 1);
-		} else if (j == 1) {
-			x87_reg(g, 0xd8, (uint8_t)(0xd0 + i));
-		} else if (j == 2) {
-			x87_reg(g, 0xd8, (uint8_t)(0xd8 + i));
+		} else if (j == 1) { /* fcom; its alias fcom2 (DC D0+i) */
+			x87_reg(g, g_chance(g, 70) ? 0xd8 : 0xdc,
+				(uint8_t)(0xd0 + i));
+		} else if (j == 2) { /* fcomp; fcomp3 (DC), fcomp5 (DE D0) */
+			unsigned a = g_rn(g, 4);
+
+			x87_reg(g, a < 2 ? 0xd8 : a == 2 ? 0xdc : 0xde,
+				(uint8_t)((a == 3 ? 0xd0 : 0xd8) + i));
 			set_depth(g, d - 1);
 		} else if (j == 3) {
 			x87_reg(g, 0xdd, (uint8_t)(0xe0 + i));
@@ -432,10 +436,14 @@ void gen_x87(struct gen *g)
 		g_flags(g, F_ARITH, 0);
 		break;
 	}
-	case 9: /* fxch */
-		x87_reg(g, 0xd9, (uint8_t)(0xc8 + i));
+	case 9: { /* fxch; its aliases fxch4 (DD C8+i), fxch7 (DF C8+i) */
+		unsigned a = g_rn(g, 4);
+
+		x87_reg(g, a < 2 ? 0xd9 : a == 2 ? 0xdd : 0xdf,
+			(uint8_t)(0xc8 + i));
 		CC_ARITH(g);
 		break;
+	}
 	case 10: { /* fchs fabs fsqrt frndint ftst */
 		static const uint8_t ops[] = { 0xe0, 0xe1, 0xfa, 0xfc, 0xe4 };
 		unsigned j = g_rn(g, 5);
@@ -447,12 +455,20 @@ void gen_x87(struct gen *g)
 			CC_ARITH(g);
 		break;
 	}
-	case 11: /* fst/fstp st(i) */
-		x87_reg(g, 0xdd, (uint8_t)((g_chance(g, 50) ? 0xd0 : 0xd8) + i));
-		if (g->s->code[g->s->len - 1] >= 0xd8)
+	case 11: { /* fst/fstp st(i); the aliases fstp1 (D9 D8+i), fstp8
+		    * (DF D0+i), fstp9 (DF D8+i); ffreep st(0) (DF C0) */
+		static const uint8_t esc[] = { 0xdd, 0xdd, 0xdd, 0xd9, 0xdf,
+					       0xdf, 0xdf };
+		static const uint8_t base[] = { 0xd0, 0xd8, 0xd8, 0xd8, 0xd0,
+						0xd8, 0xc0 };
+		unsigned a = g_rn(g, 7);
+
+		x87_reg(g, esc[a], (uint8_t)(base[a] + (a == 6 ? 0 : i)));
+		if (a)
 			set_depth(g, d - 1);
 		CC_ARITH(g);
 		break;
+	}
 	default: { /* fxam; fnstsw ax / m16 with C0-C3 kept; fnstcw */
 		static const uint8_t fxam[] = { 0xd9, 0xe5 };
 		static const uint8_t sw_ax[] = { 0xdf, 0xe0, 0x66, 0x25, 0x00,
