@@ -47,6 +47,8 @@ struct rax_options {
 	 * memory budget of history_size bytes, or off. */
 	enum { HIST_AUTO, HIST_ON, HIST_OFF } history;
 	uint64_t history_size;
+	bool acpi_off;        /* --acpi off: no ACPI tables or PM device */
+	unsigned cpu_level;   /* --cpu vN: x86-64 level N; 0: the default */
 	bool help, version;
 };
 

@@ -212,16 +212,24 @@ void op_popf(struct cpu *c, const struct dec_insn *d)
 	c->next_check = 0; /* IF may have been set */
 }
 
+/* LAHF/SAHF in 64-bit mode: CPUID.80000001H:ECX.LAHF-SAHF, x86-64-v2
+ * (SDM Vol. 2 LAHF "64-Bit Mode Exceptions"). */
 void op_sahf(struct cpu *c, const struct dec_insn *d)
 {
 	uint64_t m = RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF;
-	uint64_t f = cpu_get_rflags(c);
+	uint64_t f;
+
+	if (c->mode == DEC_MODE64)
+		cpu_need_level(c, 2);
+	f = cpu_get_rflags(c);
 
 	cpu_set_rflags(c, (f & ~m) | ((c->r[R_RAX] >> 8) & m));
 }
 
 void op_lahf(struct cpu *c, const struct dec_insn *d)
 {
+	if (c->mode == DEC_MODE64)
+		cpu_need_level(c, 2);
 	sreg_w(c, 4, 1, false, (cpu_get_rflags(c) & 0xd5) | 2);
 }
 
@@ -258,9 +266,21 @@ void op_leave(struct cpu *c, const struct dec_insn *d)
 
 /* Near branches: a smaller operand size truncates the target; outside
  * 64-bit mode the run loop checks it against CS's limit (cpu.c). */
+/* A near branch's target: in 64-bit mode a non-canonical one is #GP(0)
+ * at the branch, before a CALL pushes (SDM Vol. 2A CALL, JMP, Jcc, RET:
+ * "If the target address is non-canonical"). */
+static uint64_t near_target(struct cpu *c, uint64_t target, unsigned n)
+{
+	if (n != 8)
+		return target & sz_mask(n);
+	if (__builtin_expect(!cpu_canonical(target), 0))
+		cpu_gp(c, 0);
+	return target;
+}
+
 static void jump(struct cpu *c, uint64_t target, unsigned n)
 {
-	c->next_rip = n == 8 ? target : target & sz_mask(n);
+	c->next_rip = near_target(c, target, n);
 }
 
 void op_jcc_Jb(struct cpu *c, const struct dec_insn *d)
@@ -275,13 +295,21 @@ void op_jmp_Jz(struct cpu *c, const struct dec_insn *d) { jump(c, c->next_rip + 
 
 void op_call_Jz(struct cpu *c, const struct dec_insn *d)
 {
+	uint64_t t = near_target(c, c->next_rip + d->imm, d->opsz);
+
 	cpu_push(c, c->next_rip, d->opsz);
-	jump(c, c->next_rip + d->imm, d->opsz);
+	c->next_rip = t;
 }
 
 void op_ret(struct cpu *c, const struct dec_insn *d)
 {
-	jump(c, cpu_pop(c, d->opsz), d->opsz);
+	uint64_t sp = c->r[R_RSP], t = cpu_pop(c, d->opsz);
+
+	if (d->opsz == 8 && !cpu_canonical(t)) {
+		c->r[R_RSP] = sp; /* the fault leaves RSP unchanged */
+		cpu_gp(c, 0);
+	}
+	jump(c, t, d->opsz);
 }
 
 void op_ret_Iw(struct cpu *c, const struct dec_insn *d)
@@ -329,38 +357,37 @@ void op_jrcxz_Jb(struct cpu *c, const struct dec_insn *d)
 		jump(c, c->next_rip + d->imm, d->opsz);
 }
 
-void op_grp5_Ev(struct cpu *c, const struct dec_insn *d)
+/* Group 5 forms (groups.def): near CALL and JMP are f64 and PUSH d64,
+ * so d->opsz is their size in every mode; far CALL and JMP read m16:n. */
+void op_call_Ev(struct cpu *c, const struct dec_insn *d)
 {
-	unsigned reg = d->reg & 7, n = d->opsz;
-	uint64_t v, la;
+	uint64_t v = rd_E(c, d, d->opsz);
 
-	switch (reg) {
-	case 0: case 1:
-		cpu_incdec_E(c, d, n);
-		return;
-	case 2: case 4:
-		if (c->mode == DEC_MODE64)
-			n = 8;
-		v = rd_E(c, d, n);
-		if (reg == 2)
-			cpu_push(c, c->next_rip, n);
-		jump(c, v, n);
-		return;
-	case 3: case 5:
-		if (d->mod == 3)
-			cpu_ud(c);
-		la = cpu_ea(c, d);
-		v = rdn(c, la, n);
-		cpu_far_jump(c, rd16(c, la + n), v, reg == 3, n);
-		return;
-	case 6:
-		if (c->mode == DEC_MODE64 && n != 2)
-			n = 8;
-		cpu_push(c, rd_E(c, d, n), n);
-		return;
-	default:
-		cpu_ud(c);
-	}
+	/* The target is checked (#GP) before the push. */
+	v = near_target(c, v, d->opsz);
+	cpu_push(c, c->next_rip, d->opsz);
+	c->next_rip = v;
+}
+
+void op_jmp_Ev(struct cpu *c, const struct dec_insn *d)
+{
+	jump(c, rd_E(c, d, d->opsz), d->opsz);
+}
+
+static void far_Mp(struct cpu *c, const struct dec_insn *d, bool call)
+{
+	unsigned n = d->opsz;
+	uint64_t la = cpu_ea(c, d), v = rdn(c, la, n);
+
+	cpu_far_jump(c, rd16(c, la + n), v, call, n);
+}
+
+void op_callf_Mp(struct cpu *c, const struct dec_insn *d) { far_Mp(c, d, true); }
+void op_jmpf_Mp(struct cpu *c, const struct dec_insn *d) { far_Mp(c, d, false); }
+
+void op_push_Ev(struct cpu *c, const struct dec_insn *d)
+{
+	cpu_push(c, rd_E(c, d, d->opsz), d->opsz);
 }
 
 /* --- flags ---------------------------------------------------------------- */

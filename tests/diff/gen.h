@@ -34,6 +34,7 @@ struct gen {
 	bool nosplit;        /* next memory operand: locked or split-sensitive */
 	bool m32;            /* code for a 32-bit code segment: no REX, no
 				RIP-relative or 67h operands, sizes 1-4 */
+	unsigned level;      /* the interpreter's CPU model (x86-64 level) */
 };
 
 /* A ModRM operand: a register, or memory at `target`. */
@@ -59,6 +60,10 @@ struct enc {
 	struct mop e;
 	uint64_t imm;
 	unsigned nimm;
+	/* VEX (three-byte form; no legacy prefixes, no REX): map 1-3,
+	 * pp (0 none, 1 66, 2 F3, 3 F2), vvvv, L; w is VEX.W. */
+	bool vex;
+	uint8_t vmap, vpp, vvvv, vl;
 };
 
 uint64_t g_rnd(struct gen *g);
@@ -83,6 +88,9 @@ void g_set_reg(struct gen *g, unsigned r, uint64_t v);
 uint64_t g_pick_addr(struct gen *g, unsigned size, unsigned align);
 unsigned g_put_le(uint8_t *p, uint64_t v, unsigned n);
 void g_bytes(struct gen *g, const uint8_t *b, unsigned n, bool setup);
+/* The instruction just emitted needs x86-64 level n: on a lower CPU
+ * model it ends the sequence and must raise #UD there (ud_tail). */
+void g_level(struct gen *g, unsigned n);
 /* Makes the flags in mask defined (emits CMP r, r when needed). */
 void g_need(struct gen *g, uint64_t mask);
 /* After an instruction: def become defined, undef undefined. */
@@ -111,6 +119,7 @@ void gen_mov(struct gen *g);
 void gen_stack(struct gen *g);
 void gen_misc(struct gen *g);
 void gen_priv(struct gen *g);
+void gen_bmi(struct gen *g);
 
 /* gen_fp.c */
 void gen_sse_int(struct gen *g);
@@ -120,6 +129,10 @@ void gen_x87(struct gen *g);
 void gen_unadv(struct gen *g);
 void gen_extra(struct gen *g);
 void gen_mmx(struct gen *g);
+void gen_sse3(struct gen *g);
+void gen_ssse3(struct gen *g);
+void gen_sse41(struct gen *g);
+void gen_sse42(struct gen *g);
 void gen_init_fpu(struct gen *g, uint8_t *fx);
 
 /* gen_legacy.c: the instructions invalid in 64-bit mode (32-bit code). */
