@@ -76,7 +76,7 @@ class Session:
         assert m, out
         return m.group(1)
 
-    def state(self, addr, size):
+    def state(self, addr=0, size=0):
         """Registers, instruction count and a hash of [addr, addr+size),
         in one gdb command (a round trip per register is slow)."""
         script = ("python import hashlib; f = gdb.selected_frame(); "
@@ -84,7 +84,8 @@ class Session:
                   "0xffffffffffffffff for r in %r] + "
                   "[gdb.execute('monitor icount', to_string=True).split()[1], "
                   "hashlib.sha256(gdb.selected_inferior().read_memory("
-                  "%d, %d).tobytes()).hexdigest()]))" % (REGS, addr, size))
+                  "%d, %d).tobytes()).hexdigest() if %d else '']))"
+                  % (REGS, addr, size, size))
         out = self.cmd(script)
         m = re.search(r"S=(\[.*\])", out)
         assert m, out
@@ -252,8 +253,7 @@ def linux(procs, tmp_path, monkeypatch):
 
 
 def full_state(s):
-    regs = s.regs()
-    return regs, s.icount()
+    return s.state()
 
 
 def ramhash(s):
