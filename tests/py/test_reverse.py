@@ -321,21 +321,25 @@ def test_linux_watchpoint_on_the_hostname(linux):
 
 
 def test_linux_reverse_finish_and_reverse_next(linux):
-    """(c) reverse-finish out of kernel_execve, then next over the call
-    and reverse-next back."""
+    """(c) reverse-finish out of kernel_execve lands on its call in the
+    caller; next over the call, reverse-next back to the start of that
+    line (before the call, in the caller), next again: the same state."""
     s = linux
     s.cmd("tbreak kernel_execve")
     out = s.cmd("continue", timeout=BOOT_TIMEOUT)
     assert "kernel_execve" in out, out
     out = s.cmd("reverse-finish")
-    pc = s.gdb.reg("rip")
     sym = s.cmd("info symbol $pc")
     assert "kernel_execve" not in sym, (out, sym)
-    before = full_state(s)
+    caller = sym.split()[0]
+    at_call = int(s.icount())
     s.cmd("next", timeout=BOOT_TIMEOUT)
-    assert s.gdb.reg("rip") != pc
-    s.cmd("reverse-next", timeout=BOOT_TIMEOUT)
-    assert full_state(s) == before
+    after = full_state(s)
+    out = s.cmd("reverse-next", timeout=BOOT_TIMEOUT)
+    assert s.cmd("info symbol $pc").split()[0] == caller, out
+    assert int(s.icount()) <= at_call, out
+    s.cmd("next", timeout=BOOT_TIMEOUT)
+    assert full_state(s) == after
 
 
 def test_linux_start_of_history_and_no_repeated_output(linux):
