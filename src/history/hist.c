@@ -926,6 +926,10 @@ static int hist_monitor(struct machine *m, const char *cmd, char *out,
 	char name[32];
 	unsigned long long v;
 
+	/* A kick that came in since the last stop (gdb's connection thread
+	 * kicks when packets arrive) must not cut a travel short. */
+	atomic_store(&h->interrupt, false);
+
 	if (!strcmp(cmd, "icount")) {
 		snprintf(out, n, "vcpu0: %" PRIu64 " instructions, clock %"
 			 PRIu64 " ns%s\n", so->insns(m), now(h),
@@ -957,9 +961,12 @@ static int hist_monitor(struct machine *m, const char *cmd, char *out,
 		return 0;
 	}
 	if (sscanf(cmd, "goto %llu", &v) == 1) {
-		if (goto_insns(h, v, &e))
-			snprintf(out, n, "goto: %s\n", e.msg[0] ? e.msg :
-				 "interrupted");
+		int ret = goto_insns(h, v, &e);
+
+		if (ret)
+			snprintf(out, n, "goto: %s\n", ret == -EINTR ?
+				 "interrupted" : e.msg[0] ? e.msg :
+				 "the replay ended in a triple fault");
 		else
 			snprintf(out, n, "at %" PRIu64 " instructions (flushregs "
 				 "in gdb to see it)\n", so->insns(m));

@@ -79,6 +79,8 @@ struct hist {
 	struct hist_page **latest;
 	size_t npfn;
 	uint8_t *dirty;               /* m->mem.dirty */
+	uint32_t base_seq;            /* RAM is this snapshot's but for
+					 the dirty pages */
 
 	struct vcpu_stop edge_stop;   /* the stop that made the live edge */
 	struct hist_bp {

@@ -3,8 +3,9 @@
  * guest_mem.dirty); the first keeps every page that is not all zero.
  * The copies of one page form a chain, newest first (latest[pfn]), so
  * the page as it was at snapshot s is the first copy of its chain with
- * seq <= s->seq, or zeros.  Restoring s puts back every page written
- * since s: those with a newer copy, and those dirty now. */
+ * seq <= s->seq, or zeros.  RAM is always the snapshot base_seq's but
+ * for the pages dirty now; restoring s (before or after it) puts back
+ * those and the pages saved by a snapshot between the two. */
 #include "history/hist_int.h"
 
 #include <errno.h>
@@ -93,6 +94,7 @@ int hist_mem_save(struct hist *h, struct hist_snap *s, bool first)
 	}
 	s->npages = n;
 	h->used += n * sizeof(struct hist_page);
+	h->base_seq = s->seq;
 	return 0;
 }
 
@@ -102,12 +104,17 @@ void hist_mem_restore(struct hist *h, const struct hist_snap *s)
 	struct machine *m = h->m;
 	size_t i;
 
-	/* Pages with copies newer than s were written since. */
-	for (i = 0; i < h->nsnaps && h->snaps[i].seq <= s->seq; i++)
-		;
-	for (; i < h->nsnaps; i++)
+	uint32_t lo = h->base_seq < s->seq ? h->base_seq : s->seq;
+	uint32_t hi = h->base_seq < s->seq ? s->seq : h->base_seq;
+
+	/* Pages saved between the base and s differ between the two. */
+	for (i = 0; i < h->nsnaps; i++) {
+		if (h->snaps[i].seq <= lo || h->snaps[i].seq > hi)
+			continue;
 		for (size_t k = 0; k < h->snaps[i].npages; k++)
 			h->dirty[h->snaps[i].pages[k]->pfn] = 1;
+	}
+	h->base_seq = s->seq;
 	for (size_t pfn = 0; pfn < h->npfn; pfn++) {
 		uint8_t *dst = gm->host + ((uint64_t)pfn << 12);
 		const struct hist_page *p = h->latest[pfn];

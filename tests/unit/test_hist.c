@@ -234,6 +234,16 @@ static int run_case(uint64_t budget)
 	      rec[100].insns);
 	run(&m, 0, VCPU_STOP_HWBREAK);
 	expect_state(&m, &rec[101], "after goto");
+	/* goto forward from an early point: the pages written in between
+	 * come back too */
+	snprintf(out, sizeof(out), "goto %" PRIu64, rec[500].insns);
+	CHECK(!m.ops->hist_monitor(&m, out, out, sizeof(out)), "goto");
+	run(&m, 0, VCPU_STOP_HWBREAK);
+	expect_state(&m, &rec[501], "after a goto forward");
+	snprintf(out, sizeof(out), "goto %" PRIu64, rec[100].insns);
+	CHECK(!m.ops->hist_monitor(&m, out, out, sizeof(out)), "goto");
+	run(&m, 0, VCPU_STOP_HWBREAK);
+	expect_state(&m, &rec[101], "after a goto back");
 	/* checkpoint, run on, restore */
 	CHECK(!m.ops->hist_monitor(&m, "checkpoint a", out, sizeof(out)),
 	      "checkpoint");
