@@ -334,7 +334,7 @@ void op_mov_Rd_Cd(struct cpu *c, const struct dec_insn *d)
 	case 2: v = c->cr2; break;
 	case 3: v = c->cr3; break;
 	case 4: v = c->cr4; break;
-	case 8: v = c->intc ? intc_get_cr8(c->intc) : 0; break;
+	case 8: v = c->intc ? intc_get_cr8(c->intc, c->id) : 0; break;
 	default: cpu_ud(c);
 	}
 	c->r[d->rm] = c->mode == DEC_MODE64 ? v : (uint32_t)v;
@@ -364,7 +364,7 @@ void op_mov_Cd_Rd(struct cpu *c, const struct dec_insn *d)
 		if (v & ~15ull)
 			cpu_gp(c, 0); /* CR8[63:4] reserved (SDM Vol. 2B MOV) */
 		if (c->intc)
-			intc_set_cr8(c->intc, v);
+			intc_set_cr8(c->intc, c->id, v);
 		c->next_check = 0;
 		break;
 	default: cpu_ud(c);
@@ -588,7 +588,7 @@ int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v)
 	case MSR_KERNEL_GS_BASE: *v = c->kernel_gs_base; return 0;
 	case MSR_TSC_AUX: *v = c->tsc_aux; return 0;
 	default:
-		if (c->intc && !intc_rdmsr(c->intc, msr, v))
+		if (c->intc && !intc_rdmsr(c->intc, c->id, msr, v))
 			return 0;
 		return -1;
 	}
@@ -631,7 +631,7 @@ int cpu_wrmsr(struct cpu *c, uint32_t msr, uint64_t v)
 		return 0;
 	case MSR_TSC_AUX: c->tsc_aux = (uint32_t)v; return 0;
 	default:
-		if (c->intc && !intc_wrmsr(c->intc, msr, v)) {
+		if (c->intc && !intc_wrmsr(c->intc, c->id, msr, v)) {
 			c->next_check = 0;
 			return 0;
 		}
@@ -700,7 +700,8 @@ void op_cpuid(struct cpu *c, const struct dec_insn *d)
 		break;
 	case 1:
 		a = 0x6fb; /* family 6 model 15 stepping 11 */
-		b = 0x00010800;
+		/* initial APIC ID, one logical processor, CLFLUSH 64 bytes */
+		b = 0x00010800 | c->id << 24;
 		cx = (1u << 13) | (1u << 23); /* CX16 POPCNT */
 		dx = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) |
 		     (1u << 8) | (1u << 9) | (1u << 11) | (1u << 13) | (1u << 15) |

@@ -70,10 +70,12 @@ static void reset_regs(struct lapic *l)
 {
 	struct lapic_ops ops = l->ops;
 	uint64_t base = l->apic_base;
+	uint32_t id = l->id;
 
 	memset(l, 0, sizeof(*l));
 	l->ops = ops;
 	l->apic_base = base;
+	l->id = id;
 	l->dfr = 0xffffffff;
 	l->svr = 0xff;
 	for (unsigned i = 0; i < LVT_NUM; i++)
@@ -81,10 +83,17 @@ static void reset_regs(struct lapic *l)
 	l->ops.arm(l->ops.opaque, TIMER_NEVER);
 }
 
-void lapic_reset(struct lapic *l, const struct lapic_ops *ops)
+void lapic_reset(struct lapic *l, const struct lapic_ops *ops, unsigned id)
 {
 	l->ops = *ops;
-	l->apic_base = LAPIC_DEFAULT_BASE | APIC_BASE_BSP | APIC_BASE_EN;
+	l->apic_base = LAPIC_DEFAULT_BASE | APIC_BASE_EN |
+		       (id ? 0 : APIC_BASE_BSP);
+	l->id = id << 24;
+	reset_regs(l);
+}
+
+void lapic_init(struct lapic *l)
+{
 	reset_regs(l);
 }
 
@@ -238,28 +247,6 @@ static void write_lvt(struct lapic *l, enum lapic_lvt i, uint32_t val)
 	}
 }
 
-static void send_ipi(struct lapic *l)
-{
-	unsigned vector = l->icr_lo & 0xff, mode = LVT_DELMODE(l->icr_lo);
-	unsigned shorthand = (l->icr_lo >> 18) & 3;
-	bool self = shorthand == 1 || shorthand == 2 ||
-		    (shorthand == 0 &&
-		     lapic_match_dest(l, l->icr_lo & (1u << 11),
-				      (uint8_t)(l->icr_hi >> 24)));
-
-	if (self && mode == 4) {
-		l->nmi_req = true; /* §10.6.1: NMI, vector ignored */
-		return;
-	}
-	if (!self || mode == 5 || mode == 6) {
-		/* A single CPU: INIT/SIPI and IPIs to others go nowhere. */
-		rax_log(LOG_DEBUG, irq, "lapic: IPI icr %#x:%08x ignored",
-			l->icr_hi, l->icr_lo);
-		return;
-	}
-	if (mode <= 1)
-		lapic_accept(l, (uint8_t)vector, false);
-}
 
 uint32_t lapic_read(struct lapic *l, uint64_t off)
 {
@@ -277,7 +264,7 @@ uint32_t lapic_read(struct lapic *l, uint64_t off)
 	case R_ID: return l->id;
 	case R_VER: return LAPIC_VERSION;
 	case R_TPR: return l->tpr;
-	case R_APR: return l->tpr; /* arbitration: a single CPU */
+	case R_APR: return l->tpr; /* arbitration priority as the TPR */
 	case R_PPR: return ppr(l);
 	case R_LDR: return l->ldr;
 	case R_DFR: return l->dfr;
@@ -316,7 +303,7 @@ void lapic_write(struct lapic *l, uint64_t off, uint32_t val)
 	case R_ICR_HI: l->icr_hi = val & 0xff000000; break;
 	case R_ICR_LO:
 		l->icr_lo = val & 0x000ccfff; /* delivery status reads 0 */
-		send_ipi(l);
+		l->ops.ipi(l->ops.opaque, l->icr_lo, l->icr_hi);
 		break;
 	case R_TMICT:
 		if (timer_mode(l) == TIMER_TSC_DEADLINE)

@@ -1,7 +1,7 @@
-/* Local APIC, xAPIC mode only (no x2APIC), for the single vCPU (APIC ID
- * 0): registers at IA32_APIC_BASE (default 0xfee00000), IRR/ISR/TMR,
+/* Local APIC, xAPIC mode only (no x2APIC), one per vCPU (APIC ID = vCPU
+ * index, the BSP's 0): registers at IA32_APIC_BASE (default 0xfee00000), IRR/ISR/TMR,
  * TPR/PPR priority, EOI with broadcast to the I/O APIC for
- * level-triggered vectors, self IPIs, the LVT, and the timer in one-shot,
+ * level-triggered vectors, IPIs (the ICR; routed by a callback), the LVT, and the timer in one-shot,
  * periodic and TSC-deadline modes.  Pure state machine: time, timer
  * arming and EOI broadcast are callbacks; src/devices/intc.c registers
  * the MMIO page and locks.  Reference: SDM Vol. 3 chapter 10 (11 in
@@ -34,6 +34,8 @@ enum lapic_lvt {
 	LVT_NUM
 };
 
+#define DELMODE_SIPI 6 /* ICR only: start-up (§10.6.1) */
+
 #define LVT_MASKED (1u << 16)
 #define LVT_DELMODE(v) (((v) >> 8) & 7)
 #define SVR_ENABLE (1u << 8)
@@ -42,6 +44,8 @@ struct lapic_ops {
 	uint64_t (*now)(void *opaque);                 /* machine ns */
 	void (*arm)(void *opaque, uint64_t deadline);  /* or TIMER_NEVER */
 	void (*eoi_level)(void *opaque, uint8_t vector);
+	/* A write to ICR low sent the IPI (lo, hi) = the ICR. */
+	void (*ipi)(void *opaque, uint32_t icr_lo, uint32_t icr_hi);
 	void *opaque;
 };
 
@@ -58,9 +62,13 @@ struct lapic {
 	struct lapic_ops ops;
 };
 
-/* Power-up state (SDM Vol. 3 §10.4.7.1): enabled in IA32_APIC_BASE,
- * software-disabled in the SVR, every LVT masked. */
-void lapic_reset(struct lapic *l, const struct lapic_ops *ops);
+/* Power-up state (SDM Vol. 3 §10.4.7.1): enabled in IA32_APIC_BASE
+ * (the BSP flag for ID 0), software-disabled in the SVR, every LVT
+ * masked; APIC ID `id`. */
+void lapic_reset(struct lapic *l, const struct lapic_ops *ops, unsigned id);
+/* INIT (§10.4.7.3): the power-up state but for the APIC ID and
+ * IA32_APIC_BASE. */
+void lapic_init(struct lapic *l);
 
 /* IA32_APIC_BASE.EN and SVR.enable both set. */
 bool lapic_enabled(const struct lapic *l);

@@ -326,7 +326,7 @@ static int finish(struct machine *m, struct bp_boot_params *zp,
 					    BP_E820_MAX);
 	if (gm_write(&m->mem, LD_ZERO_PAGE, zp, sizeof(*zp)) ||
 	    ld_write_boot_tables(&m->mem) ||
-	    ld_write_mptable(&m->mem, LD_MPTABLE))
+	    ld_write_mptable(&m->mem, LD_MPTABLE, m->ncpus))
 		return rax_errf(e, -EFAULT, "cannot write the boot tables");
 	ld_boot_regs(&m->boot_regs, info->entry, LD_ZERO_PAGE);
 	m->e820_ram_top = m->mem.low_size;

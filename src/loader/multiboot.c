@@ -475,7 +475,7 @@ int ld_mb_load(struct machine *m, const struct ld_config *c,
 		ret = write_info(m, &mod, mod_str, e);
 	if (ret)
 		return ret;
-	if (write_gdt32(&m->mem) || ld_write_mptable(&m->mem, LD_MPTABLE))
+	if (write_gdt32(&m->mem) || ld_write_mptable(&m->mem, LD_MPTABLE, m->ncpus))
 		return rax_errf(e, -EFAULT, "cannot write the boot tables");
 	mb_boot_regs(&m->boot_regs, entry);
 	m->e820_ram_top = m->mem.low_size;

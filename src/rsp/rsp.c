@@ -609,7 +609,7 @@ static int range_step(struct rsp_server *s, struct vcpu_stop *st,
 
 		if (ret || st->reason != VCPU_STOP_STEP)
 			return ret;
-		if (m->ops->get_regs(m, &regs) || regs.rip < r->start ||
+		if (m->ops->get_regs(m, st->cpu, &regs) || regs.rip < r->start ||
 		    regs.rip >= r->end)
 			return 0;
 		if (atomic_load(&s->stop_req) ||
@@ -644,7 +644,7 @@ static bool crash(struct rsp_server *s, const struct vcpu_stop *st,
 	snprintf(s->sess.engine_error, sizeof(s->sess.engine_error), "%s",
 		 st->reason == VCPU_STOP_SHUTDOWN ? "triple fault (shutdown)" :
 		 e->msg[0] ? e->msg : "engine stopped unexpectedly");
-	if (!s->m->ops->get_regs(s->m, &r))
+	if (!s->m->ops->get_regs(s->m, st->cpu, &r))
 		machine_format_regs(&r, dump, sizeof(dump));
 	rax_log(LOG_ERROR, rsp, "%s", s->sess.engine_error);
 	for (char *l = strtok(dump, "\n"); l; l = strtok(NULL, "\n"))

@@ -54,7 +54,7 @@ size_t rsp_mem_rw(struct rsp_session *s, uint64_t addr, void *buf, size_t len,
 	uint8_t *b = buf;
 	size_t done = 0;
 
-	if (!s->phys && ops->get_regs(s->m, &r))
+	if (!s->phys && ops->get_regs(s->m, s->stop.cpu, &r))
 		return 0;
 	while (done < len) {
 		uint64_t pa;
@@ -102,7 +102,7 @@ static void cmd_read_all(struct rsp_session *s, struct rsp_buf *reply)
 	struct rsp_cpu c;
 	uint8_t v[16];
 
-	if (rsp_cpu_load(s->m, &c)) {
+	if (rsp_cpu_load(s->m, s->stop.cpu, &c)) {
 		reply_err(reply, 1);
 		return;
 	}
@@ -118,7 +118,7 @@ static void cmd_write_all(struct rsp_session *s, const char *hex, size_t len,
 	struct rsp_cpu c;
 	uint8_t v[16];
 
-	if (rsp_cpu_load(s->m, &c)) {
+	if (rsp_cpu_load(s->m, s->stop.cpu, &c)) {
 		reply_err(reply, 1);
 		return;
 	}
@@ -136,7 +136,7 @@ static void cmd_write_all(struct rsp_session *s, const char *hex, size_t len,
 		hex += 2 * sz;
 		len -= 2 * sz;
 	}
-	if (rsp_cpu_store(s->m, &c))
+	if (rsp_cpu_store(s->m, s->stop.cpu, &c))
 		reply_err(reply, 1);
 	else
 		rsp_buf_puts(reply, "OK");
@@ -153,7 +153,7 @@ static void cmd_read_reg(struct rsp_session *s, const char *p,
 		reply_err(reply, 22);
 		return;
 	}
-	if (rsp_cpu_load(s->m, &c)) {
+	if (rsp_cpu_load(s->m, s->stop.cpu, &c)) {
 		reply_err(reply, 1);
 		return;
 	}
@@ -174,12 +174,12 @@ static void cmd_write_reg(struct rsp_session *s, const char *p,
 		reply_err(reply, 22);
 		return;
 	}
-	if (rsp_cpu_load(s->m, &c)) {
+	if (rsp_cpu_load(s->m, s->stop.cpu, &c)) {
 		reply_err(reply, 1);
 		return;
 	}
 	rsp_reg_set(&c, (unsigned)n, v);
-	if (rsp_cpu_store(s->m, &c))
+	if (rsp_cpu_store(s->m, s->stop.cpu, &c))
 		reply_err(reply, 1);
 	else
 		rsp_buf_puts(reply, "OK");
@@ -313,10 +313,10 @@ static enum rsp_action cmd_resume(struct rsp_session *s, const char *pkt,
 		struct rax_regs r;
 
 		if (rsp_parse_hex(&p, &v) || *p ||
-		    s->m->ops->get_regs(s->m, &r))
+		    s->m->ops->get_regs(s->m, s->stop.cpu, &r))
 			goto bad;
 		r.rip = v;
-		if (s->m->ops->set_regs(s->m, &r))
+		if (s->m->ops->set_regs(s->m, s->stop.cpu, &r))
 			goto bad;
 	}
 	s->resume.kind = pkt[0] == 's' || pkt[0] == 'S' ? RSP_RES_STEP
@@ -547,7 +547,7 @@ static void expedite_regs(const struct rsp_session *s, struct rsp_buf *reply)
 
 	/* The general registers only: no FPU or MSR fetch (ioctls on KVM)
 	 * for a stop gdb may never look further into. */
-	if (s->m->ops->get_regs(s->m, &c.r))
+	if (s->m->ops->get_regs(s->m, s->stop.cpu, &c.r))
 		return;
 	for (size_t i = 0; i < sizeof(regs) / sizeof(*regs); i++) {
 		rsp_reg_get(&c, regs[i], v);

@@ -71,7 +71,7 @@ static void program_runs_to_its_report(void)
 	CHECK_EQ(stop.reason, VCPU_STOP_KICK);
 	CHECK_EQ(reports, 1);
 	CHECK_EQ(reported, 5050);
-	m.ops->get_regs(&m, &r);
+	m.ops->get_regs(&m, 0, &r);
 	CHECK_EQ(r.gpr[R_RBX], 5050);
 	CHECK_EQ(r.gpr[R_RDX], 0xababababababababull);
 	CHECK_EQ(r.gpr[R_R8], 6);
@@ -92,26 +92,26 @@ static void steps_and_breakpoints_stop_where_asked(void)
 	memcpy(m.mem.host + CODE_BASE, prog, sizeof(prog));
 	CHECK_EQ(m.ops->run(&m, VCPU_RUN_STEP, &stop, &e), 0);
 	CHECK_EQ(stop.reason, VCPU_STOP_STEP);
-	m.ops->get_regs(&m, &r);
+	m.ops->get_regs(&m, 0, &r);
 	CHECK_EQ(r.rip, CODE_BASE + 7);
 	CHECK_EQ(r.gpr[R_RAX], CODE_BASE + 7 + 0x82);
 	CHECK_EQ(m.ops->bp_insert(&m, BP_SW, CODE_BASE + 0x2d, 1), 0);
 	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), 0);
 	CHECK_EQ(stop.reason, VCPU_STOP_SWBREAK);
-	m.ops->get_regs(&m, &r);
+	m.ops->get_regs(&m, 0, &r);
 	CHECK_EQ(r.rip, CODE_BASE + 0x2d); /* xor eax, eax */
 	CHECK_EQ(m.ops->bp_remove(&m, BP_SW, CODE_BASE + 0x2d, 1), 0);
 	CHECK_EQ(m.ops->bp_insert(&m, BP_HW, CODE_BASE + 0x34, 1), 0);
 	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), 0);
 	CHECK_EQ(stop.reason, VCPU_STOP_HWBREAK);
-	m.ops->get_regs(&m, &r);
+	m.ops->get_regs(&m, 0, &r);
 	CHECK_EQ(r.rip, CODE_BASE + 0x34); /* add rax, rcx: first pass */
 	CHECK_EQ(r.gpr[R_RAX], 0);
 	CHECK_EQ(r.gpr[R_RCX], 100);
 	/* Resuming from a breakpoint executes it; the loop comes back. */
 	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), 0);
 	CHECK_EQ(stop.reason, VCPU_STOP_HWBREAK);
-	m.ops->get_regs(&m, &r);
+	m.ops->get_regs(&m, 0, &r);
 	CHECK_EQ(r.gpr[R_RAX], 100);
 	CHECK_EQ(r.gpr[R_RCX], 99);
 	test_machine_destroy(&m);
@@ -131,7 +131,7 @@ static void write_watchpoints_report_the_address(void)
 	CHECK_EQ(stop.reason, VCPU_STOP_WATCH);
 	CHECK_EQ(stop.watch_type, BP_WRITE);
 	CHECK_EQ(stop.addr, 0x9008);
-	m.ops->get_regs(&m, &r);
+	m.ops->get_regs(&m, 0, &r);
 	CHECK_EQ(r.rip, CODE_BASE + 0x4d); /* after the rep stosb */
 	CHECK_EQ(m.ops->bp_remove(&m, BP_WRITE, 0x9008, 8), 0);
 	test_machine_destroy(&m);
@@ -275,12 +275,12 @@ static void debugger_steps_work_with_guest_tf(void)
 	CHECK_EQ(m.ops->bp_remove(&m, BP_HW, CODE_BASE + 0x3e, 1), 0);
 	CHECK_EQ(m.ops->run(&m, VCPU_RUN_STEP, &stop, &e), 0);
 	CHECK_EQ(stop.reason, VCPU_STOP_STEP);
-	m.ops->get_regs(&m, &r);
+	m.ops->get_regs(&m, 0, &r);
 	CHECK_EQ(r.rip, CODE_BASE + 0x3f);  /* after POPF: no trap */
 	CHECK(r.rflags & RFLAGS_TF);
 	CHECK_EQ(m.ops->run(&m, VCPU_RUN_STEP, &stop, &e), 0);
 	CHECK_EQ(stop.reason, VCPU_STOP_STEP);
-	m.ops->get_regs(&m, &r);
+	m.ops->get_regs(&m, 0, &r);
 	CHECK_EQ(r.rip, CODE_BASE + 0xbf);  /* the #DB handler */
 	CHECK(!(r.rflags & RFLAGS_TF));
 	test_machine_destroy(&m);
@@ -363,7 +363,7 @@ static void a_clock_ahead_of_real_time_is_not_slept_off(void)
 
 	CHECK(!test_machine_init(&m));
 	memcpy(m.mem.host + CODE_BASE, hlt_prog, sizeof(hlt_prog));
-	c = m.engine;
+	c = ((struct cpu_engine *)m.engine)->cpu[0];
 	c->icount = lead;
 	timer_init(&t, no_op, NULL);
 	timer_arm(&m.timers, &t, deadline);

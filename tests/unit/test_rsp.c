@@ -539,7 +539,9 @@ static void stop_replies_name_the_reason(void)
 	CHECK(stop_starts("T05thread:01;swbreak:;"));
 	sess.stop.reason = VCPU_STOP_HWBREAK;
 	CHECK(stop_starts("T05thread:01;hwbreak:;"));
-	sess.stop = (struct vcpu_stop){ VCPU_STOP_WATCH, BP_WRITE, 0xffff8000 };
+	sess.stop = (struct vcpu_stop){ .reason = VCPU_STOP_WATCH,
+					.watch_type = BP_WRITE,
+					.addr = 0xffff8000 };
 	CHECK(stop_starts("T05thread:01;watch:ffff8000;"));
 	sess.stop.watch_type = BP_READ;
 	CHECK(stop_starts("T05thread:01;rwatch:ffff8000;"));

@@ -141,37 +141,37 @@ static void fake_kick(struct machine *m)
 	atomic_store(&fake_of(m)->kicked, true);
 }
 
-static int fake_get_regs(struct machine *m, struct rax_regs *r)
+static int fake_get_regs(struct machine *m, unsigned cpu, struct rax_regs *r)
 {
 	*r = fake_of(m)->r;
 	return 0;
 }
 
-static int fake_set_regs(struct machine *m, const struct rax_regs *r)
+static int fake_set_regs(struct machine *m, unsigned cpu, const struct rax_regs *r)
 {
 	fake_of(m)->r = *r;
 	return 0;
 }
 
-static int fake_get_fpu(struct machine *m, struct rax_fpu *f)
+static int fake_get_fpu(struct machine *m, unsigned cpu, struct rax_fpu *f)
 {
 	*f = fake_of(m)->f;
 	return 0;
 }
 
-static int fake_set_fpu(struct machine *m, const struct rax_fpu *f)
+static int fake_set_fpu(struct machine *m, unsigned cpu, const struct rax_fpu *f)
 {
 	fake_of(m)->f = *f;
 	return 0;
 }
 
-static int fake_get_dregs(struct machine *m, struct rax_dregs *d)
+static int fake_get_dregs(struct machine *m, unsigned cpu, struct rax_dregs *d)
 {
 	*d = fake_of(m)->d;
 	return 0;
 }
 
-static int fake_get_msr(struct machine *m, uint32_t idx, uint64_t *v)
+static int fake_get_msr(struct machine *m, unsigned cpu, uint32_t idx, uint64_t *v)
 {
 	struct fake_cpu *c = fake_of(m);
 
@@ -184,7 +184,7 @@ static int fake_get_msr(struct machine *m, uint32_t idx, uint64_t *v)
 	}
 }
 
-static int fake_set_msr(struct machine *m, uint32_t idx, uint64_t v)
+static int fake_set_msr(struct machine *m, unsigned cpu, uint32_t idx, uint64_t v)
 {
 	if (idx != MSR_KERNEL_GS_BASE)
 		return -EINVAL;
