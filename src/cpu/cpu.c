@@ -451,6 +451,10 @@ static void pass_clock(struct cpu_engine *eng, unsigned i)
 {
 	struct cpu *from = eng->cpu[eng->cur], *to = eng->cpu[i];
 
+	/* An interrupt shadow (STI, MOV SS) that outlasted i's last turn
+	 * still covers its next instruction. */
+	if (to->shadow_end > to->icount)
+		to->shadow_end += from->icount - to->icount;
 	to->icount = from->icount;
 	to->host_base = from->host_base;
 	eng->cur = i;
