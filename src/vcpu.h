@@ -35,8 +35,10 @@ struct vcpu_stop {
 	uint64_t addr;           /* watched data address that triggered */
 };
 
-#define VCPU_RUN_STEP 1u /* execute one instruction, interrupts masked
-			    (the vCPU that stopped last) */
+#define VCPU_RUN_STEP 1u /* execute one instruction, interrupts masked */
+/* With VCPU_RUN_STEP: the vCPU to step (index n; 0 with one vCPU). */
+#define VCPU_RUN_CPU(n) ((unsigned)(n) << 8)
+#define VCPU_RUN_CPU_OF(flags) ((flags) >> 8)
 
 struct vcpu_ops {
 	const char *name;

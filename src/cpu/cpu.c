@@ -466,14 +466,16 @@ static void pass_clock(struct cpu_engine *eng, unsigned i)
  * breakpoint, an error) ends run() with stop->cpu naming the vCPU.  A
  * round of turns in which no vCPU retired an instruction or took an
  * event idles the machine (cpu_idle_clock: the clock jumps to the next
- * timer) and runs the timers due.  A single step steps the vCPU that
- * stopped last. */
+ * timer) and runs the timers due.  A single step steps the vCPU flags
+ * name (VCPU_RUN_CPU), the others waiting. */
 static int run_smp(struct cpu_engine *eng, unsigned flags,
 		   struct vcpu_stop *stop, struct rax_err *e)
 {
 	struct machine *m = eng->m;
 	unsigned idle_turns = 0;
 
+	if ((flags & VCPU_RUN_STEP) && VCPU_RUN_CPU_OF(flags) < eng->n)
+		pass_clock(eng, VCPU_RUN_CPU_OF(flags));
 	for (;;) {
 		struct cpu *c = eng->cpu[eng->cur];
 		uint64_t icount0 = c->icount, idle0 = c->idle_ns;

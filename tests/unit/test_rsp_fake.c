@@ -109,6 +109,8 @@ static int fake_run(struct machine *m, unsigned flags, struct vcpu_stop *st,
 	bool first = true;
 
 	memset(st, 0, sizeof(*st));
+	if (flags & VCPU_RUN_STEP)
+		c->step_cpu = VCPU_RUN_CPU_OF(flags);
 	for (;;) {
 		int ret;
 
@@ -141,14 +143,27 @@ static void fake_kick(struct machine *m)
 	atomic_store(&fake_of(m)->kicked, true);
 }
 
+/* The per-vCPU operations: -ENOENT beyond m->ncpus. */
+static int no_cpu(struct machine *m, unsigned cpu)
+{
+	if (cpu >= (m->ncpus ? m->ncpus : 1))
+		return -ENOENT;
+	fake_of(m)->reg_cpu = cpu;
+	return 0;
+}
+
 static int fake_get_regs(struct machine *m, unsigned cpu, struct rax_regs *r)
 {
+	if (no_cpu(m, cpu))
+		return -ENOENT;
 	*r = fake_of(m)->r;
 	return 0;
 }
 
 static int fake_set_regs(struct machine *m, unsigned cpu, const struct rax_regs *r)
 {
+	if (no_cpu(m, cpu))
+		return -ENOENT;
 	fake_of(m)->r = *r;
 	return 0;
 }
