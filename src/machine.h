@@ -38,6 +38,8 @@ struct machine {
 	unsigned ncpus;            /* vCPUs (--cpus); 0 reads as 1 */
 	unsigned quantum;          /* --quantum: the interpreter's SMP turn
 				      in instructions; 0: its default */
+	bool acpi_off;             /* --acpi off: no ACPI tables (the loader)
+				      and no ACPI PM device (the board) */
 	uint64_t e820_ram_top;     /* informational: end of low RAM used */
 
 	bool debug_io;             /* log accesses no device claims */
@@ -49,6 +51,8 @@ struct machine {
 	bool host_clock;           /* --clock host (the interpreter reads
 				      it; KVM always runs on host time) */
 	bool stats;                /* --stats: engines may count more */
+	unsigned cpu_level;        /* --cpu: the interpreter's x86-64 level
+				      (1, 2); 0: the highest the host has */
 	struct dev_state *devs;    /* src/devices */
 	/* --disk, --net, --rng: opened by main(), made devices by the
 	 * board (src/devices/virtio/virtio.h); NULL for none. */

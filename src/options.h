@@ -46,6 +46,8 @@ struct rax_options {
 	unsigned cpus;        /* --cpus: vCPUs, 1..OPT_MAX_CPUS */
 	unsigned quantum;     /* --quantum: emulator instructions per vCPU
 				 turn, 0: OPT_DEFAULT_QUANTUM */
+	bool acpi_off;        /* --acpi off: no ACPI tables or PM device */
+	unsigned cpu_level;   /* --cpu vN: x86-64 level N; 0: the default */
 	bool help, version;
 };
 

@@ -162,7 +162,8 @@ static bool needs_slow_path(const struct cpu *c, bool step)
 {
 	return step || c->trace || c->nbp || c->halted || c->watch_hit ||
 	       c->mode != DEC_MODE64 || (c->rflags & RFLAGS_TF) ||
-	       c->db_pending || c->db_now;
+	       c->db_pending || c->db_now || c->dr_exec || c->dr_data ||
+	       c->db_trap;
 }
 
 /* The fast path: trace after trace, each run in a tight loop that calls
@@ -314,6 +315,8 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 			return 0;
 		}
 		first = false;
+		if (c->dr_exec) /* the guest's instruction breakpoints */
+			cpu_dr_exec_check(c);
 		ci = cpu_fetch(c);
 		c->next_rip = c->rip + ci->d.len;
 		if (c->mode != DEC_MODE64 && c->seg[S_CS].db == 0)
@@ -327,6 +330,7 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		c->mov_ss = false;
 		c->delivered = false;
 		c->tf_result = false;
+		c->db_hits = 0;
 		c->rsp_start = c->r[R_RSP];
 		c->rsp_valid = true;
 		/* RF lasts one instruction (Vol. 3 §18.3.1.1); only IRET and
@@ -344,7 +348,8 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		c->icount += CPU_INSN_NS;
 		if (c->tf_result) /* SYSCALL, SYSRET: the resulting TF */
 			tf = c->db_now;
-		if ((tf && !c->delivered) || c->db_pending)
+		c->db_trap |= c->db_hits; /* data breakpoints: a trap */
+		if ((tf && !c->delivered) || c->db_pending || c->db_trap)
 			cpu_single_step_trap(c, tf && !c->delivered);
 		if (step) {
 			if (c->watch_hit) {
@@ -956,6 +961,10 @@ static struct cpu *new_cpu(struct cpu_engine *eng, unsigned id)
 	c->misc_enable = 1; /* fast strings enabled, as firmware leaves it */
 	c->host_clock = eng->m->host_clock;
 	c->stats = eng->m->stats;
+	c->level = eng->m->cpu_level;
+	if (!c->level)
+		c->level = cpu_host_level() < CPU_LEVEL_MAX ?
+			   cpu_host_level() : CPU_LEVEL_MAX;
 	return c;
 }
 

@@ -19,6 +19,7 @@ struct machine;
 	X(pci)       /* pci.c: config mechanism #1, host bridge */   \
 	X(i8042)     /* i8042.c: keyboard controller, reset */       \
 	X(rstctl)    /* rstctl.c: 0xcf9 reset control register */    \
+	X(acpipm)    /* acpipm.c: ACPI PM1 block, PM timer, S5 */    \
 	X(port92)    /* port92.c: fast A20 and reset */              \
 	X(debugexit) /* debugexit.c: isa-debug-exit at 0xf4 */       \
 	X(debugcon)  /* debugcon.c: Bochs/QEMU debug console 0xe9 */ \

@@ -7,6 +7,7 @@ librax_a_SOURCES += src/devices/devices.c src/devices/devices.h \
 	src/devices/pci.c src/devices/pci.h \
 	src/devices/i8042.c \
 	src/devices/rstctl.c \
+	src/devices/acpipm.c src/devices/acpipm.h \
 	src/devices/port92.c \
 	src/devices/debugexit.c \
 	src/devices/debugcon.c \

@@ -17,6 +17,8 @@
  *   0x010000           zero page (struct bp_boot_params)
  *   0x020000-0x02ffff  kernel command line
  *   0x09fc00-0x0fffff  reserved in e820 (EBDA, VGA, BIOS)
+ *   0x0e0000-0x0effff  ACPI: the RSDP, then the tables it leads to
+ *                      (none with --acpi off)
  *   0x0f0000           MP floating pointer, then the MP config table
  *   0x100000           bzImage protected-mode code (64-bit entry +0x200);
  *                      ELF segments go to their p_paddr (>= 1 MiB)
@@ -31,6 +33,7 @@
  *                      memory map, +0x200 the module list, +0x300 the
  *                      boot loader's name
  *   0x020000-0x02ffff  the command line, then the module's string
+ *   0x0e0000           the ACPI tables (none with --acpi off)
  *   0x0f0000           MP floating pointer, then the MP config table
  *   anywhere else the image says, outside those areas and the BIOS area;
  *   the module (--initrd) page-aligned after the image and 1 MiB
@@ -60,6 +63,7 @@
 #define LD_CMDLINE 0x20000ull
 #define LD_CMDLINE_MAX 0x10000ull
 #define LD_BIOS_START 0x9fc00ull /* 639 KiB: e820 reserved from here */
+#define LD_ACPI 0xe0000ull
 #define LD_MPTABLE 0xf0000ull
 #define LD_HIGH_START 0x100000ull
 #define LD_KERNEL LD_HIGH_START
@@ -107,6 +111,9 @@ _Static_assert(LD_MB_NAME + 0x100 <= LD_MB_INFO + 0x1000,
 	       "the Multiboot information fits in one page");
 _Static_assert(LD_BIOS_START <= LD_MPTABLE && LD_MPTABLE < LD_HIGH_START,
 	       "the MP table is in the reserved BIOS area");
+_Static_assert(LD_BIOS_START <= LD_ACPI && LD_ACPI < LD_MPTABLE,
+	       "the ACPI tables are in the reserved BIOS area, below the "
+	       "MP table");
 
 /* A kernel or payload image in host memory. */
 struct ld_image {
@@ -196,6 +203,19 @@ void ld_elf_setup_header(struct bp_setup_header *h);
 int ld_write_mptable(struct guest_mem *gm, uint64_t addr, unsigned ncpus)
 	__attribute__((warn_unused_result));
 uint8_t ld_checksum(const void *p, size_t len);
+
+/* loader.c: the MP table and, unless m->acpi_off, the ACPI tables for
+ * m->ncpus CPUs, at LD_MPTABLE and LD_ACPI. */
+int ld_write_firmware(struct machine *m, struct rax_err *e)
+	__attribute__((warn_unused_result));
+
+/* acpi.c: the ACPI tables for ncpus CPUs (0 means 1) in [addr, end):
+ * the RSDP at addr (16-byte aligned, within 0xe0000-0xfffff for a
+ * kernel to find it), the rest after it.  Returns 0, -EINVAL for more
+ * than 255 CPUs, -ENOSPC when they do not fit, -EFAULT for an area
+ * outside RAM or above 4 GiB. */
+int ld_write_acpi(struct guest_mem *gm, uint64_t addr, uint64_t end,
+		  unsigned ncpus) __attribute__((warn_unused_result));
 
 struct machine;
 struct ld_info;

@@ -315,26 +315,49 @@ out_close:
 	return ret;
 }
 
-/* The zero page, boot tables, MP table and registers. */
+int ld_write_firmware(struct machine *m, struct rax_err *e)
+{
+	int ret;
+
+	if (ld_write_mptable(&m->mem, LD_MPTABLE, m->ncpus))
+		return rax_errf(e, -EFAULT, "cannot write the MP table");
+	if (m->acpi_off)
+		return 0;
+	ret = ld_write_acpi(&m->mem, LD_ACPI, LD_MPTABLE, m->ncpus);
+	if (ret)
+		return rax_errf(e, ret, "cannot write the ACPI tables for %u "
+				"CPUs: %s", m->ncpus, strerror(-ret));
+	return 0;
+}
+
+/* The zero page, boot tables, MP table, ACPI tables and registers. */
 static int finish(struct machine *m, struct bp_boot_params *zp,
 		  struct ld_info *info, struct rax_err *e)
 {
+	int ret;
+
+	ret = ld_write_firmware(m, e);
+	if (ret)
+		return ret;
+	/* boot.rst, "acpi_rsdp_addr" (protocol 2.14): older kernels scan
+	 * for the RSDP and find it at the same place. */
+	zp->acpi_rsdp_addr = m->acpi_off ? 0 : LD_ACPI;
 	zp->hdr.type_of_loader = BP_LOADER_UNDEFINED;
 	zp->hdr.loadflags |= BP_LOADED_HIGH | BP_CAN_USE_HEAP;
 	zp->hdr.heap_end_ptr = LD_HEAP_END;
 	zp->e820_entries = (uint8_t)ld_e820(&m->mem, zp->e820_table,
 					    BP_E820_MAX);
 	if (gm_write(&m->mem, LD_ZERO_PAGE, zp, sizeof(*zp)) ||
-	    ld_write_boot_tables(&m->mem) ||
-	    ld_write_mptable(&m->mem, LD_MPTABLE, m->ncpus))
+	    ld_write_boot_tables(&m->mem))
 		return rax_errf(e, -EFAULT, "cannot write the boot tables");
 	ld_boot_regs(&m->boot_regs, info->entry, LD_ZERO_PAGE);
 	m->e820_ram_top = m->mem.low_size;
 	info->boot_params = LD_ZERO_PAGE;
 	info->cmdline = LD_CMDLINE;
 	rax_log(LOG_INFO, boot, "zero page %#llx, command line %#llx, GDT "
-		"%#llx, PML4 %#llx, MP table %#llx, %u e820 entries",
-		LD_ZERO_PAGE, LD_CMDLINE, LD_GDT, LD_PML4, LD_MPTABLE,
+		"%#llx, PML4 %#llx, MP table %#llx, ACPI RSDP %#llx, %u e820 "
+		"entries", LD_ZERO_PAGE, LD_CMDLINE, LD_GDT, LD_PML4,
+		LD_MPTABLE, (unsigned long long)zp->acpi_rsdp_addr,
 		zp->e820_entries);
 	return 0;
 }

@@ -475,8 +475,11 @@ int ld_mb_load(struct machine *m, const struct ld_config *c,
 		ret = write_info(m, &mod, mod_str, e);
 	if (ret)
 		return ret;
-	if (write_gdt32(&m->mem) || ld_write_mptable(&m->mem, LD_MPTABLE, m->ncpus))
+	if (write_gdt32(&m->mem))
 		return rax_errf(e, -EFAULT, "cannot write the boot tables");
+	ret = ld_write_firmware(m, e);
+	if (ret)
+		return ret;
 	mb_boot_regs(&m->boot_regs, entry);
 	m->e820_ram_top = m->mem.low_size;
 	info->entry = entry;
