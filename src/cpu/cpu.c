@@ -493,7 +493,9 @@ static int run_smp(struct cpu_engine *eng, unsigned flags,
 			return 0;
 		}
 		take_startup(c);
-		if ((flags & VCPU_RUN_STEP) && c->wait_sipi) {
+		/* A vCPU that waits for a start-up IPI, or is halted with
+		 * nothing it may take, steps without moving. */
+		if ((flags & VCPU_RUN_STEP) && !runnable(c)) {
 			stop->reason = VCPU_STOP_STEP;
 			stop->cpu = c->id;
 			return 0;
