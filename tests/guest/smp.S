@@ -13,7 +13,9 @@
  *      wait-for-SIPI state ignores it (§8.4.4.1), so each AP starts
  *      once;
  *   2. waits for the three APs to count themselves in; each sets the
- *      bit of its APIC ID (§10.4.6) in ids;
+ *      bit of its APIC ID (§10.4.6) in ids; AP 1 first rewrites the
+ *      immediate of a function the BSP ran, and the BSP then runs the
+ *      new code (the interpreter's decoded code is shared);
  *   3. sends a fixed IPI, vector 0x40, to physical APIC ID 2, then one
  *      to all but itself: APIC 2 takes two, APICs 1 and 3 one each;
  *   4. waits for each AP's one-shot APIC timer (vector 0x41).
@@ -62,6 +64,8 @@ bsp32:
 	movl $STACKS, %esp
 	movl $0x1ff, APIC_SVR            /* software-enable, spurious 0xff */
 
+	call patchme                     /* decoded now, returns 1 */
+
 	movl $msg_id, %esi               /* §10.4.6: ID in bits 31:24 */
 	movl APIC_ID, %eax
 	shrl $24, %eax
@@ -82,6 +86,11 @@ bsp32:
 	call put_hex_line
 	movl $msg_ids, %esi
 	movl ids, %eax
+	call put_hex_line
+	/* AP 1 rewrote patchme's immediate: this vCPU runs the new code
+	 * (one decode cache for all: a store by any kills the old). */
+	call patchme
+	movl $msg_smc, %esi
 	call put_hex_line
 
 	/* A fixed IPI to APIC 2 (physical destination, §10.6.2.1). */
@@ -192,6 +201,11 @@ putc:
 	outb %al, %dx
 	ret
 
+/* Returns 1 in eax, or what AP 1 wrote over the immediate. */
+patchme:
+	movl $1, %eax
+	ret
+
 /* The APs' interrupt handlers: count by APIC ID, EOI. */
 ipi_isr:
 	pushl %eax
@@ -233,7 +247,10 @@ ap32:
 	imull $1000, %eax
 	addl $20000, %eax
 	movl %eax, APIC_TMICT
-	lock btsl %ebx, ids
+	cmpl $1, %ebx                    /* AP 1: rewrite patchme */
+	jne 1f
+	movl $2, patchme + 1
+1:	lock btsl %ebx, ids
 	lock incl count
 	sti
 1:	hlt
@@ -264,6 +281,7 @@ hexdig:	.ascii "0123456789abcdef"
 msg_id:	.asciz "smp: bsp apic id "
 msg_started:	.asciz "smp: aps started "
 msg_ids:	.asciz "smp: ap apic id bits "
+msg_smc:	.asciz "smp: code written by apic 1, run by apic 0: "
 msg_ipi2:	.asciz "smp: fixed ipi to apic 2, taken by apics 1 2 3: "
 msg_ipiall:	.asciz "smp: then all excluding self, taken by apics 1 2 3: "
 msg_timers:	.asciz "smp: ap timer interrupts by apics 1 2 3: "
