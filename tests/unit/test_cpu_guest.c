@@ -13,6 +13,7 @@
  *	movabs $0x400000,%rsi; mov (%rsi),%eax  # #PF: r9 = cr2, skip
  *	mov %rbx,%rax; out %eax,$0xf4; hlt
  * Run: ./tests/unit/test_cpu_guest (from the build folder). */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -570,6 +571,30 @@ static void x87_stack_overflow_and_underflow_give_the_indefinite(void)
 	test_machine_destroy(&m);
 }
 
+/* SMP: the run ends (EDEADLK) once every vCPU is halted with interrupts
+ * off or waits for a start-up IPI; registers are per vCPU. */
+static void smp_ends_when_no_vcpu_can_run(void)
+{
+	static const uint8_t cli_hlt[] = { 0xfa, 0xf4 };
+	struct machine m;
+	struct vcpu_stop stop;
+	struct rax_err e = { "" };
+	struct rax_regs r;
+
+	CHECK(!test_machine_init_smp(&m, false, 0, 3));
+	memcpy(m.mem.host + CODE_BASE, cli_hlt, sizeof(cli_hlt));
+	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), -EDEADLK);
+	CHECK_EQ(stop.reason, VCPU_STOP_ERROR);
+	CHECK(strstr(e.msg, "every vCPU halted") != NULL);
+	CHECK_EQ(m.ops->get_regs(&m, 0, &r), 0);
+	CHECK_EQ(r.rip, CODE_BASE + 2);
+	CHECK_EQ(m.ops->get_regs(&m, 2, &r), 0);  /* INIT state */
+	CHECK_EQ(r.rip, 0xfff0);
+	CHECK_EQ(r.seg[S_CS].base, 0xffff0000);
+	CHECK_EQ(m.ops->get_regs(&m, 3, &r), -ENOENT);
+	test_machine_destroy(&m);
+}
+
 int main(void)
 {
 	program_runs_to_its_report();
@@ -583,5 +608,6 @@ int main(void)
 	unmasked_x87_divide_by_zero_raises_mf_at_the_next_wait(0x20);
 	unmasked_x87_divide_by_zero_raises_mf_at_the_next_wait(0);
 	x87_stack_overflow_and_underflow_give_the_indefinite();
+	smp_ends_when_no_vcpu_can_run();
 	return test_summary("test_cpu_guest");
 }
