@@ -669,7 +669,7 @@ def test_ctrl_c_stops_the_idle_guest_at_its_shell(session):
     assert session.wait_exit(60) == 0
 
 
-def test_threads_are_the_vcpus(procs, tmp_path):
+def test_emulator_threads_are_the_vcpus(procs, tmp_path):
     """rax --cpus 4 on the interpreter: gdb sees a thread per vCPU, and
     each one's registers (its own stack and idle loop)."""
     s = Session(procs, tmp_path, "emulator", extra=("--cpus", "4"))
