@@ -353,12 +353,13 @@ static void ipi_cb(void *opaque, uint32_t lo, uint32_t hi)
 	struct intc *ic = src->ic;
 	unsigned mode = LVT_DELMODE(lo), shorthand = (lo >> 18) & 3;
 	bool logical = lo & (1u << 11), level = lo & (1u << 15);
-	uint8_t vector = (uint8_t)lo, dest = (uint8_t)(hi >> 24);
+	bool x2 = lapic_x2apic(&src->lapic);
+	uint8_t vector = (uint8_t)lo;
 
 	if (mode == DELMODE_INIT && !(lo & (1u << 14)) && level)
 		return; /* INIT level de-assert */
-	if (mode == DELMODE_LOWEST && shorthand == 0) {
-		int i = lowest_priority(ic, logical, dest);
+	if (mode == DELMODE_LOWEST && shorthand == 0 && !x2) {
+		int i = lowest_priority(ic, logical, (uint8_t)(hi >> 24));
 
 		if (i >= 0)
 			lapic_accept(&ic->cpu[i].lapic, vector, false);
@@ -373,9 +374,10 @@ static void ipi_cb(void *opaque, uint32_t lo, uint32_t hi)
 		case 2: to = true; break;
 		case 3: to = v != src; break;
 		default:
-			/* Physical destination 0xff is a broadcast; a
-			 * disabled APIC still takes INIT and start-up. */
-			to = lapic_match_dest(&v->lapic, logical, dest);
+			/* Physical destination 0xff (x2APIC: 0xffffffff)
+			 * is a broadcast; a disabled APIC still takes INIT
+			 * and start-up.  x2APIC lowest priority: fixed. */
+			to = lapic_match_icr(&v->lapic, x2, logical, hi);
 			break;
 		}
 		if (!to)
