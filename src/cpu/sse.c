@@ -810,69 +810,69 @@ void op_fwait(struct cpu *c, const struct dec_insn *d)
 	cpu_x87_wait(c); /* a pending unmasked x87 exception: #MF */
 }
 
-void op_grp15(struct cpu *c, const struct dec_insn *d)
+/* Group 15 forms (groups.def). */
+
+void op_fxsave_M(struct cpu *c, const struct dec_insn *d)
 {
-	unsigned reg = d->reg & 7;
-	uint64_t la;
+	uint64_t la = cpu_ea(c, d);
 
-	if (d->mod == 3) {
-		if (reg >= 5 && d->pfx == DEC_PFX_NONE)
-			return; /* LFENCE MFENCE SFENCE */
-		cpu_ud(c);
+	if (la & 15)
+		cpu_gp(c, 0);
+	cpu_probe_write(c, la, 512);
+	for (unsigned i = 0; i < 512; i += 8) {
+		uint64_t v;
+
+		memcpy(&v, c->fx + i, 8);
+		wr64(c, la + i, v);
 	}
-	if (d->pfx != DEC_PFX_NONE)
-		cpu_ud(c);
-	la = cpu_ea(c, d);
-	switch (reg) {
-	case 0: /* FXSAVE */
-		if (la & 15)
-			cpu_gp(c, 0);
-		cpu_probe_write(c, la, 512);
-		for (unsigned i = 0; i < 512; i += 8) {
-			uint64_t v;
+}
 
-			memcpy(&v, c->fx + i, 8);
-			wr64(c, la + i, v);
-		}
-		return;
-	case 1: { /* FXRSTOR */
-		uint8_t img[512];
+void op_fxrstor_M(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t la = cpu_ea(c, d);
+	uint8_t img[512];
 
-		if (la & 15)
-			cpu_gp(c, 0);
-		for (unsigned i = 0; i < 512; i += 8) {
-			uint64_t v = rd64(c, la + i);
+	if (la & 15)
+		cpu_gp(c, 0);
+	for (unsigned i = 0; i < 512; i += 8) {
+		uint64_t v = rd64(c, la + i);
 
-			memcpy(img + i, &v, 8);
-		}
-		if (img[FX_MXCSR + 2] || img[FX_MXCSR + 3])
-			cpu_gp(c, 0);
-		/* x87, MXCSR, XMM0-7 (MXCSR_MASK is read-only) ... */
-		memcpy(img + FX_MXCSR + 4, c->fx + FX_MXCSR + 4, 4);
-		memcpy(c->fx, img, 288);
-		memcpy(c->fx + 288, img + 288, 128); /* ... XMM8-15 */
-		cpu_x87_sync_es(c);
-		return;
+		memcpy(img + i, &v, 8);
 	}
-	case 2: { /* LDMXCSR */
-		uint32_t v = rd32(c, la);
+	if (img[FX_MXCSR + 2] || img[FX_MXCSR + 3])
+		cpu_gp(c, 0);
+	/* x87, MXCSR, XMM0-7 (MXCSR_MASK is read-only) ... */
+	memcpy(img + FX_MXCSR + 4, c->fx + FX_MXCSR + 4, 4);
+	memcpy(c->fx, img, 288);
+	memcpy(c->fx + 288, img + 288, 128); /* ... XMM8-15 */
+	cpu_x87_sync_es(c);
+}
 
-		if (v >> 16)
-			cpu_gp(c, 0);
-		memcpy(c->fx + FX_MXCSR, &v, 4);
-		return;
-	}
-	case 3: { /* STMXCSR */
-		uint32_t v;
+void op_ldmxcsr_Md(struct cpu *c, const struct dec_insn *d)
+{
+	uint32_t v = rd32(c, cpu_ea(c, d));
 
-		memcpy(&v, c->fx + FX_MXCSR, 4);
-		wr32(c, la, v);
-		return;
-	}
-	case 7: /* CLFLUSH */
-		rd8(c, la);
-		return;
-	default:
-		cpu_ud(c);
-	}
+	if (v >> 16)
+		cpu_gp(c, 0);
+	memcpy(c->fx + FX_MXCSR, &v, 4);
+}
+
+void op_stmxcsr_Md(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t la = cpu_ea(c, d);
+	uint32_t v;
+
+	memcpy(&v, c->fx + FX_MXCSR, 4);
+	wr32(c, la, v);
+}
+
+/* CLFLUSH: no cache; the access checks a read would make. */
+void op_clflush_Mb(struct cpu *c, const struct dec_insn *d)
+{
+	rd8(c, cpu_ea(c, d));
+}
+
+/* LFENCE, MFENCE, SFENCE: the interpreter's accesses are in order. */
+void op_fence(struct cpu *c, const struct dec_insn *d)
+{
 }

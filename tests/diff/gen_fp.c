@@ -24,9 +24,10 @@ static void set_depth(struct gen *g, unsigned d)
 
 /* --- SSE ------------------------------------------------------------------ */
 
+/* XMM0-15; XMM0-7 in 32-bit code (no REX). */
 static unsigned xmm(struct gen *g)
 {
-	return g_rn(g, 16);
+	return g_rn(g, g->m32 ? 8 : 16);
 }
 
 /* pfx 0/0x66/0xf3/0xf2, 0F op, xmm reg, E = xmm or memory of msz bytes
@@ -397,10 +398,14 @@ void gen_x87(struct gen *g)
 			x87_mem(g, m64 ? 0xdc : 0xd8, 2 + pop, m64 ? 8 : 4);
 			if (pop)
 				set_depth(g, d - 1);
-		} else if (j == 1) {
-			x87_reg(g, 0xd8, (uint8_t)(0xd0 + i));
-		} else if (j == 2) {
-			x87_reg(g, 0xd8, (uint8_t)(0xd8 + i));
+		} else if (j == 1) { /* fcom; its alias fcom2 (DC D0+i) */
+			x87_reg(g, g_chance(g, 70) ? 0xd8 : 0xdc,
+				(uint8_t)(0xd0 + i));
+		} else if (j == 2) { /* fcomp; fcomp3 (DC), fcomp5 (DE D0) */
+			unsigned a = g_rn(g, 4);
+
+			x87_reg(g, a < 2 ? 0xd8 : a == 2 ? 0xdc : 0xde,
+				(uint8_t)((a == 3 ? 0xd0 : 0xd8) + i));
 			set_depth(g, d - 1);
 		} else if (j == 3) {
 			x87_reg(g, 0xdd, (uint8_t)(0xe0 + i));
@@ -431,10 +436,14 @@ void gen_x87(struct gen *g)
 		g_flags(g, F_ARITH, 0);
 		break;
 	}
-	case 9: /* fxch */
-		x87_reg(g, 0xd9, (uint8_t)(0xc8 + i));
+	case 9: { /* fxch; its aliases fxch4 (DD C8+i), fxch7 (DF C8+i) */
+		unsigned a = g_rn(g, 4);
+
+		x87_reg(g, a < 2 ? 0xd9 : a == 2 ? 0xdd : 0xdf,
+			(uint8_t)(0xc8 + i));
 		CC_ARITH(g);
 		break;
+	}
 	case 10: { /* fchs fabs fsqrt frndint ftst */
 		static const uint8_t ops[] = { 0xe0, 0xe1, 0xfa, 0xfc, 0xe4 };
 		unsigned j = g_rn(g, 5);
@@ -446,12 +455,20 @@ void gen_x87(struct gen *g)
 			CC_ARITH(g);
 		break;
 	}
-	case 11: /* fst/fstp st(i) */
-		x87_reg(g, 0xdd, (uint8_t)((g_chance(g, 50) ? 0xd0 : 0xd8) + i));
-		if (g->s->code[g->s->len - 1] >= 0xd8)
+	case 11: { /* fst/fstp st(i); the aliases fstp1 (D9 D8+i), fstp8
+		    * (DF D0+i), fstp9 (DF D8+i); ffreep st(0) (DF C0) */
+		static const uint8_t esc[] = { 0xdd, 0xdd, 0xdd, 0xd9, 0xdf,
+					       0xdf, 0xdf };
+		static const uint8_t base[] = { 0xd0, 0xd8, 0xd8, 0xd8, 0xd0,
+						0xd8, 0xc0 };
+		unsigned a = g_rn(g, 7);
+
+		x87_reg(g, esc[a], (uint8_t)(base[a] + (a == 6 ? 0 : i)));
+		if (a)
 			set_depth(g, d - 1);
 		CC_ARITH(g);
 		break;
+	}
 	default: { /* fxam; fnstsw ax / m16 with C0-C3 kept; fnstcw */
 		static const uint8_t fxam[] = { 0xd9, 0xe5 };
 		static const uint8_t sw_ax[] = { 0xdf, 0xe0, 0x66, 0x25, 0x00,
@@ -562,7 +579,6 @@ void gen_unadv(struct gen *g)
 	static const struct { uint8_t b[8]; unsigned n; } t[] = {
 		{ { 0xc5, 0xf8, 0x77 }, 3 },             /* vzeroupper (AVX) */
 		{ { 0xc5, 0xf9, 0xef, 0xc1 }, 4 },       /* vpxor (AVX) */
-		{ { 0xc4, 0xe2, 0x78, 0xf2, 0xc1 }, 5 }, /* andn (BMI1) */
 		{ { 0x66, 0x0f, 0x38, 0xdc, 0xc1 }, 5 }, /* aesenc (AES) */
 		{ { 0x66, 0x0f, 0x3a, 0x44, 0xc1, 0 }, 6 }, /* pclmulqdq */
 		{ { 0x66, 0x0f, 0x38, 0xf6, 0xc1 }, 5 }, /* adcx (ADX) */
@@ -582,7 +598,7 @@ void gen_unadv(struct gen *g)
 		g->stop = true; /* nothing after a fault runs */
 		return;
 	}
-	if (g_chance(g, 15)) { /* movbe r, m (MOVBE) */
+	if (g->level < 3 && g_chance(g, 15)) { /* movbe r, m (MOVBE) */
 		struct enc e = { .modrm = true, .nop = 3,
 				 .op = { 0x0f, 0x38, 0xf0 },
 				 .reg = g_gpr(g, 0) };
@@ -733,7 +749,7 @@ void gen_sse3(struct gen *g)
 	unsigned k = g_rn(g, 8), d = x87_depth(g);
 	struct enc e;
 
-	if (k == 7 && d >= 1 && !g->x87_lost) { /* fisttp */
+	if (k == 7 && d >= 1 && !g->x87_lost && !g->m32) { /* fisttp */
 		static const uint8_t esc[3] = { 0xdf, 0xdb, 0xdd };
 		static const unsigned sz[3] = { 2, 4, 8 };
 		unsigned j = g_rn(g, 3);
@@ -791,7 +807,8 @@ void gen_ssse3(struct gen *g)
 	static const uint8_t ops[] = { 0x00, 0x01, 0x02, 0x03, 0x04, 0x05,
 		0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x1c, 0x1d, 0x1e, 0x0f };
 	unsigned k = g_rn(g, sizeof(ops));
-	bool mmx = !g->top_moved && !g->x87_lost && g_chance(g, 30);
+	bool mmx = !g->top_moved && !g->x87_lost && !g->m32 &&
+		   g_chance(g, 30);
 	uint8_t map = ops[k] == 0x0f ? 0x3a : 0x38;
 	struct enc e;
 
