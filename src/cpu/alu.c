@@ -250,20 +250,35 @@ ALU_HANDLERS(sub, 5)
 ALU_HANDLERS(xor, 6)
 ALU_HANDLERS(cmp, 7)
 
-void op_grp1_Eb_Ib(struct cpu *c, const struct dec_insn *d)
-{
-	alu_E_val(c, d, d->reg & 7, d->imm, 1);
+/* Group 1 forms (groups.def: 80, 81, 82, 83): one handler per operation
+ * and operand kind, register (R) or memory (M); the immediate is
+ * sign-extended at decode and d->opsz is 1 for the byte forms. */
+#define GRP1_HANDLERS(name, op)						\
+void op_##name##_R_I(struct cpu *c, const struct dec_insn *d)		\
+{									\
+	uint64_t r = alu(c, op, greg(c, d->rm, d->opsz, d->rex), d->imm,	\
+			 d->opsz);					\
+	if (op != 7)							\
+		sreg_w(c, d->rm, d->opsz, d->rex, r);			\
+}									\
+void op_##name##_M_I(struct cpu *c, const struct dec_insn *d)		\
+{									\
+	uint64_t la = cpu_ea(c, d), r;					\
+									\
+	if (op != 7)							\
+		cpu_probe_write(c, la, d->opsz);			\
+	r = alu(c, op, rdn(c, la, d->opsz), d->imm, d->opsz);		\
+	if (op != 7)							\
+		wrn(c, la, r, d->opsz);					\
 }
-
-void op_grp1_Ev_Iz(struct cpu *c, const struct dec_insn *d)
-{
-	alu_E_val(c, d, d->reg & 7, d->imm, d->opsz);
-}
-
-void op_grp1_Ev_Ib(struct cpu *c, const struct dec_insn *d)
-{
-	alu_E_val(c, d, d->reg & 7, d->imm, d->opsz);
-}
+GRP1_HANDLERS(add, 0)
+GRP1_HANDLERS(or, 1)
+GRP1_HANDLERS(adc, 2)
+GRP1_HANDLERS(sbb, 3)
+GRP1_HANDLERS(and, 4)
+GRP1_HANDLERS(sub, 5)
+GRP1_HANDLERS(xor, 6)
+GRP1_HANDLERS(cmp, 7)
 
 void op_test_Eb_Gb(struct cpu *c, const struct dec_insn *d)
 {
