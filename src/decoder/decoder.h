@@ -27,7 +27,7 @@
  * 8 + rm).  A form with no row is undefined (#UD). */
 #define DEC_MAP_FORM 0x500
 #define DEC_FORMS    72
-#define DEC_GROUPS   26
+#define DEC_GROUPS   29
 #define DEC_FORM_ID(g, slot) (DEC_MAP_FORM + (g) * DEC_FORMS + (slot))
 #define DEC_NOPS     DEC_FORM_ID(DEC_GROUPS, 0)
 #define DEC_OP_UD    0x3ff /* never listed: undefined, VEX, invalid in mode */
