@@ -743,10 +743,15 @@ static void zf_only(struct cpu *c, bool zf)
 
 void op_bsf_Gv_Ev(struct cpu *c, const struct dec_insn *d)
 {
-	uint64_t v = rd_E(c, d, d->opsz);
+	uint64_t v;
 
-	/* F3 0F BC is TZCNT only with BMI1, which rax does not advertise:
-	 * then it executes as BSF (Linux relies on this). */
+	/* F3 0F BC is TZCNT only with BMI1 (a level-3 model): else it
+	 * executes as BSF (Linux relies on this). */
+	if (d->pfx == DEC_PFX_F3 && c->level >= 3) {
+		cpu_tzlzcnt(c, d, false);
+		return;
+	}
+	v = rd_E(c, d, d->opsz);
 	zf_only(c, !v);
 	if (v)
 		sreg_w(c, d->reg, d->opsz, d->rex, (uint64_t)__builtin_ctzll(v));
@@ -754,9 +759,14 @@ void op_bsf_Gv_Ev(struct cpu *c, const struct dec_insn *d)
 
 void op_bsr_Gv_Ev(struct cpu *c, const struct dec_insn *d)
 {
-	uint64_t v = rd_E(c, d, d->opsz);
+	uint64_t v;
 
-	/* Likewise F3 0F BD is BSR without ABM/LZCNT. */
+	/* Likewise F3 0F BD is LZCNT, or BSR without ABM/LZCNT. */
+	if (d->pfx == DEC_PFX_F3 && c->level >= 3) {
+		cpu_tzlzcnt(c, d, true);
+		return;
+	}
+	v = rd_E(c, d, d->opsz);
 	zf_only(c, !v);
 	if (v)
 		sreg_w(c, d->reg, d->opsz, d->rex,

@@ -625,6 +625,8 @@ static void cpu_destroy(struct machine *m)
 static void reset_fpu(struct cpu *c)
 {
 	memset(c->fx, 0, sizeof(c->fx));
+	memset(c->ymmh, 0, sizeof(c->ymmh));
+	c->xcr0 = 1; /* x87 only (SDM Vol. 1 §13.3) */
 	c->fx[FX_FCW] = 0x7f;
 	c->fx[FX_FCW + 1] = 0x03;
 	c->fx[FX_MXCSR] = 0x80;

@@ -145,6 +145,8 @@ struct cpu {
 				     (--cpu; CPUID and #UD follow it) */
 
 	uint8_t fx[512] __attribute__((aligned(16))); /* FXSAVE image */
+	uint64_t xcr0;            /* XSAVE components enabled (xsave.c) */
+	uint8_t ymmh[16][16];     /* YMM0-15 bits 255:128 (level 3) */
 
 	struct tlb_entry tlb[TLB_KINDS][TLB_SIZE];
 	struct cpu_icache *ic;    /* the machine's decode cache */
@@ -714,6 +716,19 @@ uint64_t cpu_flags_mask(const struct cpu *c);
 /* CPUID leaf 1 ECX and leaf 80000001H ECX of x86-64 level n's model. */
 uint32_t cpu_model_ecx1(unsigned level);
 uint32_t cpu_model_ecx81(unsigned level);
+
+/* --- BMI, LZCNT, MOVBE (bmi.c; level-3 models) --------------------------- */
+void cpu_tzlzcnt(struct cpu *c, const struct dec_insn *d, bool lz);
+void cpu_movbe(struct cpu *c, const struct dec_insn *d, bool store);
+
+/* --- XSAVE (xsave.c; level-3 models) ----------------------------------- */
+uint64_t cpu_xcr0_supported(const struct cpu *c);
+void cpu_xsave_cpuid(const struct cpu *c, uint32_t sub, uint32_t *a,
+		     uint32_t *b, uint32_t *cx, uint32_t *dx);
+void cpu_xgetbv(struct cpu *c);
+void cpu_xsetbv(struct cpu *c);
+void cpu_xsave(struct cpu *c, uint64_t la);
+void cpu_xrstor(struct cpu *c, uint64_t la);
 
 /* --- system (sys.c) ----------------------------------------------------- */
 void cpu_load_seg(struct cpu *c, unsigned s, uint16_t sel);

@@ -98,7 +98,8 @@ cpu_handler cpu_select_handler(const struct cpu *c, const struct dec_insn *d)
 {
 	cpu_handler h = c->fpu_trap ? fpu_checked(c, d) : NULL;
 
-	if ((dec_attrs[d->op].flags & DF_V2) && c->level < 2)
+	if (((dec_attrs[d->op].flags & DF_V2) && c->level < 2) ||
+	    ((dec_attrs[d->op].flags & DF_V3) && c->level < 3))
 		return op_model_ud;
 
 	return h ? h : handlers[d->op];

@@ -454,7 +454,7 @@ void op_pcmpestri_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d) { pcmpstr(c,
 void op_pcmpistrm_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d) { pcmpstr(c, d, false, false); }
 void op_pcmpistri_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d) { pcmpstr(c, d, false, true); }
 
-/* --- 0F 38 F0/F1: MOVBE (x86-64-v3, not implemented) and CRC32 ---------- */
+/* --- 0F 38 F0/F1: MOVBE (x86-64-v3, bmi.c) and CRC32 --------------------- */
 
 /* CRC32 (F2; SSE4.2): the CRC-32C (Castagnoli, reflected polynomial
  * 82F63B78H) of the source's bytes accumulated into the 32-bit
@@ -465,8 +465,10 @@ static void crc32(struct cpu *c, const struct dec_insn *d, unsigned n)
 	uint64_t v;
 	uint32_t crc;
 
-	if (d->pfx != DEC_PFX_F2)
-		cpu_ud(c); /* MOVBE: x86-64-v3, not implemented */
+	if (d->pfx != DEC_PFX_F2) { /* MOVBE: x86-64-v3 (bmi.c) */
+		cpu_movbe(c, d, d->op & 1);
+		return;
+	}
 	cpu_need_level(c, 2);
 	v = rd_E(c, d, n);
 	crc = (uint32_t)c->r[d->reg];

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 
 #include "devices/intc.h"
+#include "devices/lapic.h" /* MSR_IA32_TSC_DEADLINE */
 #include "log.h"
 #include "machine.h"
 
@@ -326,6 +327,8 @@ void cpu_set_cr4(struct cpu *c, uint64_t v)
 		      CR4_OSXMMEXCPT | CR4_UMIP | CR4_SMAP | (1u << 1) |
 		      (1u << 2) | (1u << 3) | (1u << 6) | (1u << 8);
 
+	if (cpu_xcr0_supported(c))
+		ok |= CR4_OSXSAVE;
 	if (v & ~ok)
 		cpu_gp(c, 0);
 	if ((c->efer & EFER_LMA) && !(v & CR4_PAE))
@@ -701,6 +704,12 @@ int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v)
 	case MSR_GS_BASE: *v = c->seg[S_GS].base; return 0;
 	case MSR_KERNEL_GS_BASE: *v = c->kernel_gs_base; return 0;
 	case MSR_TSC_AUX: *v = c->tsc_aux; return 0;
+	case MSR_IA32_TSC_DEADLINE:
+		if (!c->intc || intc_rdmsr(c->intc, msr, v))
+			return -1;
+		if (*v)
+			*v += c->tsc_offset;
+		return 0;
 	default:
 		if (c->intc && !intc_rdmsr(c->intc, msr, v))
 			return 0;
@@ -761,6 +770,18 @@ int cpu_wrmsr(struct cpu *c, uint32_t msr, uint64_t v)
 		  &c->kernel_gs_base) = v;
 		return 0;
 	case MSR_TSC_AUX: c->tsc_aux = (uint32_t)v; return 0;
+	case MSR_IA32_TSC_DEADLINE:
+		/* The LAPIC counts machine ns; the TSC is that plus
+		 * tsc_offset.  A deadline already passed fires at once. */
+		if (v) {
+			int64_t ns = (int64_t)(v - c->tsc_offset);
+
+			v = ns > 0 ? (uint64_t)ns : 1;
+		}
+		if (!c->intc || intc_wrmsr(c->intc, msr, v))
+			return -1;
+		c->next_check = 0;
+		return 0;
 	default:
 		if (c->intc && !intc_wrmsr(c->intc, msr, v)) {
 			c->next_check = 0;
@@ -833,11 +854,14 @@ void op_cpuid(struct cpu *c, const struct dec_insn *d)
 		a = 0x6fb; /* family 6 model 15 stepping 11 */
 		b = 0x00010800;
 		cx = cpu_model_ecx1(c->level);
+		if (c->cr4 & CR4_OSXSAVE)
+			cx |= 1u << 27; /* OSXSAVE */
 		dx = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) |
 		     (1u << 8) | (1u << 9) | (1u << 11) | (1u << 13) | (1u << 15) |
 		     (1u << 16) | (1u << 19) | (1u << 23) | (1u << 24) |
 		     (1u << 25) | (1u << 26);
 		dx |= (1u << 7) | (1u << 14); /* MCE, MCA (MSR_MCG_CAP) */
+		cx |= (1u << 21) | (1u << 24); /* x2APIC, TSC-deadline */
 		break;
 	case 7:
 		if (c->r[R_RCX] == 0) { /* subleaf 0 */
@@ -845,6 +869,9 @@ void op_cpuid(struct cpu *c, const struct dec_insn *d)
 			    (1u << 20); /* SMAP */
 			cx = 1u << 2; /* UMIP */
 		}
+		break;
+	case 0xd:
+		cpu_xsave_cpuid(c, (uint32_t)c->r[R_RCX], &a, &b, &cx, &dx);
 		break;
 	case 0x15:
 		a = 1;

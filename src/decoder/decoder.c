@@ -226,22 +226,44 @@ static int skip_modrm_imm(struct cursor *c, struct dec_insn *d, bool imm8)
 	return 0;
 }
 
-/* VEX (Vol. 2 §2.3): recognized and measured, always #UD (no AVX). */
-static int decode_vex(struct cursor *c, struct dec_insn *d, unsigned op)
+/* VEX (Vol. 2 §2.3): the two- and three-byte prefixes' fields into d
+ * (vex, rex, pfx).  A listed opcode of the VEX maps returns with d->op
+ * set and the cursor after the opcode byte; anything else is measured
+ * and decodes to DEC_OP_UD, as do VEX forms after a 66, F2, F3, LOCK or
+ * REX prefix (§2.3.2) and outside 64-bit mode VEX.vvvv's bit 3 and
+ * VEX.R/X/B are ignored. */
+static int decode_vex(struct cursor *c, struct dec_insn *d, unsigned op,
+		      enum dec_mode mode, bool bad)
 {
-	unsigned map = 1, opc;
+	unsigned map = 1, opc, b1, b2, rxb, w = 0, id = 0;
 	int ret = need(c, op == 0xc4 ? 3 : 2);
 
 	if (ret)
 		return ret;
+	b1 = c->buf[c->pos];
 	if (op == 0xc4) {
-		map = c->buf[c->pos] & 0x1f;
+		b2 = c->buf[c->pos + 1];
+		map = b1 & 0x1f;
+		rxb = (~b1 >> 5) & 7;
+		w = b2 >> 7;
 		c->pos += 2;
 	} else {
+		b2 = b1;
+		rxb = (~b1 >> 5) & 4;
 		c->pos += 1;
 	}
 	opc = (unsigned)take(c, 1);
-	d->vex = 1;
+	bad |= d->rex || d->rep || d->lock || d->pfx;
+	d->vex = (uint8_t)(1 | ((b2 >> 2) & 1) << 1 |
+			   (((~b2 >> 3) & (mode == DEC_MODE64 ? 15 : 7)) << 4));
+	d->rex = (uint8_t)(0x40 | w << 3 | (mode == DEC_MODE64 ? rxb : 0));
+	d->pfx = (uint8_t)(b2 & 3); /* VEX.pp: none, 66, F3, F2 = DEC_PFX_* */
+	if (map >= 1 && map <= 3)
+		id = DEC_MAP_VEX + ((map - 1) << 8) + opc;
+	if (id && dec_attrs[id].flags && !bad) {
+		d->op = (uint16_t)id;
+		return 0;
+	}
 	d->op = DEC_OP_UD;
 	if (map == 1 && opc == 0x77) { /* VZEROUPPER/VZEROALL: no ModRM */
 		d->len = (uint8_t)c->pos;
@@ -296,7 +318,7 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 	       enum dec_mode mode)
 {
 	struct cursor c = { buf, avail, 0 };
-	bool opsz16 = false, adsz_ovr = false;
+	bool opsz16 = false, adsz_ovr = false, vex = false;
 	unsigned op, isz;
 	uint64_t fl;
 	int ret;
@@ -328,7 +350,11 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 			op |= DEC_MAP_0F;
 		}
 	} else if ((op == 0xc4 || op == 0xc5) && mode == DEC_MODE64) {
-		return decode_vex(&c, d, op);
+		ret = decode_vex(&c, d, op, mode, opsz16);
+		if (ret || d->op == DEC_OP_UD)
+			return ret;
+		op = d->op;
+		vex = true;
 	} else if (mode != DEC_MODE64 && dec_attrs[DEC_MAP_LEG | op].flags) {
 		/* Outside 64-bit mode C4/C5 are VEX only when ModRM.mod
 		 * would be 3, which LES/LDS cannot encode (Vol. 2 §2.3.5). */
@@ -336,10 +362,16 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 			ret = need(&c, 1);
 			if (ret)
 				return ret;
-			if ((c.buf[c.pos] >> 6) == 3)
-				return decode_vex(&c, d, op);
+			if ((c.buf[c.pos] >> 6) == 3) {
+				ret = decode_vex(&c, d, op, mode, opsz16);
+				if (ret || d->op == DEC_OP_UD)
+					return ret;
+				op = d->op;
+				vex = true;
+			}
 		}
-		op |= DEC_MAP_LEG;
+		if (!vex)
+			op |= DEC_MAP_LEG;
 	}
 	d->op = (uint16_t)op;
 	fl = dec_attrs[op].flags;
@@ -353,7 +385,7 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 		d->len = (uint8_t)c.pos;
 		return 0;
 	}
-	set_opsz(d, fl, opsz16, mode);
+	set_opsz(d, fl, opsz16 && !vex, mode);
 	if (!(fl & DF_M)) /* +r opcodes: REX.B selects r8-r15 */
 		d->rm = (op & 7) | ((d->rex & 1) << 3);
 	if (fl & DF_M) {
@@ -371,7 +403,7 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 			d->len = (uint8_t)c.pos;
 			return 0;
 		}
-		if (dec_group[op]) {
+		if (op < DEC_MAP_FORM && dec_group[op]) {
 			ret = decode_form(&c, d, fl, opsz16, mode);
 			if (ret <= 0)
 				return ret;

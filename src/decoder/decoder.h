@@ -29,7 +29,15 @@
 #define DEC_FORMS    72
 #define DEC_GROUPS   29
 #define DEC_FORM_ID(g, slot) (DEC_MAP_FORM + (g) * DEC_FORMS + (slot))
-#define DEC_NOPS     DEC_FORM_ID(DEC_GROUPS, 0)
+/* The VEX maps (Vol. 2 §2.3), after the forms: VEX.mmmmm 1 (0F), 2
+ * (0F38), 3 (0F3A). */
+#define DEC_MAP_VEX  0xe00
+#define DEC_MAP_V0F   (DEC_MAP_VEX + 0x000)
+#define DEC_MAP_V0F38 (DEC_MAP_VEX + 0x100)
+#define DEC_MAP_V0F3A (DEC_MAP_VEX + 0x200)
+#define DEC_NOPS     (DEC_MAP_VEX + 0x300)
+_Static_assert(DEC_FORM_ID(DEC_GROUPS, 0) <= DEC_MAP_VEX,
+	       "the forms end before the VEX maps");
 #define DEC_OP_UD    0x3ff /* never listed: undefined, VEX, invalid in mode */
 
 /* Attribute flags used in opcodes.def. */
@@ -71,6 +79,7 @@
  * differ (a mandatory prefix, REX.W, 64-bit mode) are checked by their
  * handlers. */
 #define DF_V2    0x8000000u
+#define DF_V3    0x10000000u
 /* LOCK-able with a memory destination for the ModRM.reg values in mask
  * m (bit r: reg r); DF_LOCKABLE for every reg (SDM Vol. 2 "LOCK"). */
 #define DF_LOCK(m) ((uint64_t)(m) << 32)
@@ -115,8 +124,13 @@ struct dec_insn {
 				 the register of +r opcodes */
 	uint8_t base, index, scale; /* DEC_NOREG when absent; scale = shift */
 	uint8_t riprel;
-	uint8_t vex;      /* VEX-encoded (always #UD here) */
+	uint8_t vex;      /* VEX-encoded: bit 0; VEX.L: bit 1; VEX.vvvv (the
+			     register it names): bits 7:4.  VEX.W, R, X, B
+			     are in rex (0x40 set), VEX.pp in pfx. */
 };
+
+#define DEC_VEX_L(d) (((d)->vex >> 1) & 1)
+#define DEC_VEX_V(d) ((unsigned)(d)->vex >> 4)
 _Static_assert(sizeof(struct dec_insn) == 32, "decoded insn fits 32 bytes");
 
 /* Decoding mode: the code segment's default size. */

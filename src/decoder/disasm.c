@@ -188,6 +188,8 @@ static int operand(const struct dec_insn *d, const char *o, uint64_t next,
 						rex));
 	case 'G':
 		return snprintf(b, n, "%s", gpr(d->reg, sz, rex));
+	case 'B': /* VEX.vvvv names a general register */
+		return snprintf(b, n, "%s", gpr(DEC_VEX_V(d), sz, rex));
 	case 'V':
 		return snprintf(b, n, "xmm%u", d->reg);
 	case 'P':

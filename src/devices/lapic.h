@@ -1,4 +1,4 @@
-/* Local APIC, xAPIC mode only (no x2APIC), for the single vCPU (APIC ID
+/* Local APIC, xAPIC and x2APIC modes, for the single vCPU (APIC ID
  * 0): registers at IA32_APIC_BASE (default 0xfee00000), IRR/ISR/TMR,
  * TPR/PPR priority, EOI with broadcast to the I/O APIC for
  * level-triggered vectors, self IPIs, the LVT, and the timer in one-shot,
@@ -25,7 +25,11 @@
 
 /* IA32_APIC_BASE fields (SDM Vol. 3 §10.4.4). */
 #define APIC_BASE_BSP (1ull << 8)
+#define APIC_BASE_EXTD (1ull << 10) /* x2APIC mode (§10.12.1) */
 #define APIC_BASE_EN  (1ull << 11)
+/* x2APIC registers: MSR 0x800 + (xAPIC offset >> 4) (§10.12.1.2). */
+#define MSR_X2APIC_FIRST 0x800
+#define MSR_X2APIC_LAST 0x8ff
 #define APIC_BASE_ADDR 0x000000fffffff000ull
 
 /* LVT entries in register order (offsets 0x320..0x370). */
@@ -83,8 +87,11 @@ void lapic_timer_expired(struct lapic *l);
 uint32_t lapic_read(struct lapic *l, uint64_t off);
 void lapic_write(struct lapic *l, uint64_t off, uint32_t val);
 
-/* IA32_APIC_BASE (hardware disable resets the APIC state) and
- * IA32_TSC_DEADLINE.  Return 0 or -ENOENT for other MSRs. */
+/* IA32_APIC_BASE (hardware disable resets the APIC state; the mode
+ * transitions of §10.12.5), IA32_TSC_DEADLINE, and in x2APIC mode the
+ * x2APIC registers (§10.12.1.2).  Return 0, -EINVAL for an access that
+ * raises #GP (a register that is not there, read-only, write-only or a
+ * reserved bit set), or -ENOENT for other MSRs. */
 int lapic_rdmsr(struct lapic *l, uint32_t msr, uint64_t *val);
 int lapic_wrmsr(struct lapic *l, uint32_t msr, uint64_t val);
 

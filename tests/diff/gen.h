@@ -60,6 +60,10 @@ struct enc {
 	struct mop e;
 	uint64_t imm;
 	unsigned nimm;
+	/* VEX (three-byte form; no legacy prefixes, no REX): map 1-3,
+	 * pp (0 none, 1 66, 2 F3, 3 F2), vvvv, L; w is VEX.W. */
+	bool vex;
+	uint8_t vmap, vpp, vvvv, vl;
 };
 
 uint64_t g_rnd(struct gen *g);
@@ -115,6 +119,7 @@ void gen_mov(struct gen *g);
 void gen_stack(struct gen *g);
 void gen_misc(struct gen *g);
 void gen_priv(struct gen *g);
+void gen_bmi(struct gen *g);
 
 /* gen_fp.c */
 void gen_sse_int(struct gen *g);

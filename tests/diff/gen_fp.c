@@ -24,9 +24,10 @@ static void set_depth(struct gen *g, unsigned d)
 
 /* --- SSE ------------------------------------------------------------------ */
 
+/* XMM0-15; XMM0-7 in 32-bit code (no REX). */
 static unsigned xmm(struct gen *g)
 {
-	return g_rn(g, 16);
+	return g_rn(g, g->m32 ? 8 : 16);
 }
 
 /* pfx 0/0x66/0xf3/0xf2, 0F op, xmm reg, E = xmm or memory of msz bytes
@@ -578,7 +579,6 @@ void gen_unadv(struct gen *g)
 	static const struct { uint8_t b[8]; unsigned n; } t[] = {
 		{ { 0xc5, 0xf8, 0x77 }, 3 },             /* vzeroupper (AVX) */
 		{ { 0xc5, 0xf9, 0xef, 0xc1 }, 4 },       /* vpxor (AVX) */
-		{ { 0xc4, 0xe2, 0x78, 0xf2, 0xc1 }, 5 }, /* andn (BMI1) */
 		{ { 0x66, 0x0f, 0x38, 0xdc, 0xc1 }, 5 }, /* aesenc (AES) */
 		{ { 0x66, 0x0f, 0x3a, 0x44, 0xc1, 0 }, 6 }, /* pclmulqdq */
 		{ { 0x66, 0x0f, 0x38, 0xf6, 0xc1 }, 5 }, /* adcx (ADX) */
@@ -598,7 +598,7 @@ void gen_unadv(struct gen *g)
 		g->stop = true; /* nothing after a fault runs */
 		return;
 	}
-	if (g_chance(g, 15)) { /* movbe r, m (MOVBE) */
+	if (g->level < 3 && g_chance(g, 15)) { /* movbe r, m (MOVBE) */
 		struct enc e = { .modrm = true, .nop = 3,
 				 .op = { 0x0f, 0x38, 0xf0 },
 				 .reg = g_gpr(g, 0) };
@@ -749,7 +749,7 @@ void gen_sse3(struct gen *g)
 	unsigned k = g_rn(g, 8), d = x87_depth(g);
 	struct enc e;
 
-	if (k == 7 && d >= 1 && !g->x87_lost) { /* fisttp */
+	if (k == 7 && d >= 1 && !g->x87_lost && !g->m32) { /* fisttp */
 		static const uint8_t esc[3] = { 0xdf, 0xdb, 0xdd };
 		static const unsigned sz[3] = { 2, 4, 8 };
 		unsigned j = g_rn(g, 3);
@@ -807,7 +807,8 @@ void gen_ssse3(struct gen *g)
 	static const uint8_t ops[] = { 0x00, 0x01, 0x02, 0x03, 0x04, 0x05,
 		0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x1c, 0x1d, 0x1e, 0x0f };
 	unsigned k = g_rn(g, sizeof(ops));
-	bool mmx = !g->top_moved && !g->x87_lost && g_chance(g, 30);
+	bool mmx = !g->top_moved && !g->x87_lost && !g->m32 &&
+		   g_chance(g, 30);
 	uint8_t map = ops[k] == 0x0f ? 0x3a : 0x38;
 	struct enc e;
 

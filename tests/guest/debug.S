@@ -2,7 +2,7 @@
  * "Debug Exceptions"): DR4/DR5 alias DR6/DR7 with CR4.DE = 0 and are
  * #UD with CR4.DE = 1; an instruction breakpoint is a fault (RIP of
  * the instruction, B0-B3 say which, RF in the frame lets the IRETQ
- * back run it); data breakpoints are traps (RIP of the next
+ * back run it; on Intel none right after MOV SS); data breakpoints are traps (RIP of the next
  * instruction), R/W = 01 on writes only, 11 on reads too, the LEN
  * range aligned down; DR7.GD makes a MOV DR a fault with DR6.BD and
  * the #DB delivery clears GD; ICEBP (F1) is a trap setting no DR6
@@ -77,6 +77,14 @@ bp_insn2:
 	nop
 	CHECK "ibp.again.count", vec_count+8, $2
 	CHECK "ibp.again.dr6", db_dr6, $(DR6_FIXED|0x4004)
+	/* Not recognized after MOV SS on Intel (SDM Vol. 3A §6.8.3). */
+	mov $bp_insn3, %eax
+	mov %rax, %dr2
+	mov %ss, %ax
+	mov %ax, %ss
+bp_insn3:
+	nop
+	CHECK "ibp.after-mov-ss.count", vec_count+8, $2
 
 	/* A data breakpoint on writes through DR1 (L1, R/W 01, LEN 11:
 	 * four bytes). */

@@ -167,6 +167,14 @@ static const struct row rows[] = {
 	{ "\x66\x0f\x3a\x63\xc1\x0c", 6, "pcmpistri xmm0,xmm1,0xc" },
 	{ "\xf2\x0f\x7c\xc1", 4, "haddps xmm0,xmm1" },
 	{ "\x66\x0f\x38\x20\x06", 5, "pmovsxbw xmm0,QWORD PTR [rsi]" },
+	/* x86-64-v3: BMI1/BMI2 (VEX.vvvv: "By"), LZCNT, MOVBE */
+	{ "\xc4\xe2\x70\xf2\xc2", 5, "andn eax,ecx,edx" },
+	{ "\xc4\xe2\xf0\xf3\xca", 5, "blsr rcx,rdx" },
+	{ "\xc4\xe3\xfb\xf0\xc1\x05", 6, "rorx rax,rcx,0x5" },
+	{ "\xc4\xe2\xf3\xf6\xc2", 5, "mulx rax,rcx,rdx" },
+	{ "\xc4\xe2\x68\xf7\xc1", 5, "bextr eax,ecx,edx" },
+	{ "\xc4\xe2\xe9\xf7\x06", 5, "shlx rax,QWORD PTR [rsi],rdx" },
+	{ "\xf3\x48\x0f\xbd\xc1", 5, "lzcnt rax,rcx" },
 };
 
 /* x87 (src/decoder/x87.def): every memory form of every escape with
@@ -457,7 +465,7 @@ static void decoder_agrees_with_objdump(void)
 		char want[32], mn[32], text[160];
 		const char *got;
 		bool ok;
-		bool ud = r->objdump[0] == 'v'; /* VEX: no AVX */
+		bool ud = r->objdump[0] == 'v'; /* VEX AVX: not implemented */
 		int ret = dec_decode(&d, (const uint8_t *)r->bytes, r->len,
 				     DEC_MODE64);
 

@@ -630,6 +630,46 @@ static void msi_messages_reach_the_lapic_they_name(void)
 	teardown();
 }
 
+/* x2APIC mode (SDM Vol. 3 §10.12): entered from xAPIC mode by setting
+ * IA32_APIC_BASE.EXTD; its registers are MSRs 0x800 + offset / 16, the
+ * MMIO page is gone, some registers are read- or write-only, bits 63:32
+ * are reserved except in the 64-bit ICR; invalid mode transitions #GP. */
+static void x2apic_mode_uses_msrs_and_checks_transitions(void)
+{
+	uint64_t v = 0;
+
+	setup();
+	CHECK_EQ(intc_rdmsr(ic, 0x808, &v), -EINVAL); /* xAPIC mode */
+	CHECK(intc_wrmsr(ic, MSR_IA32_APIC_BASE, 0xfee00500) != 0);
+	CHECK_EQ(intc_wrmsr(ic, MSR_IA32_APIC_BASE, 0xfee00d00), 0);
+	CHECK(!intc_rdmsr(ic, 0x803, &v) && v == 0x50014); /* version */
+	CHECK(!intc_rdmsr(ic, 0x80d, &v) && v == 1); /* LDR of ID 0 */
+	CHECK_EQ(rd32(APIC + 0x30), 0); /* no MMIO */
+	CHECK_EQ(intc_rdmsr(ic, 0x80b, &v), -EINVAL); /* EOI: write-only */
+	CHECK_EQ(intc_rdmsr(ic, 0x80e, &v), -EINVAL); /* no DFR */
+	CHECK_EQ(intc_wrmsr(ic, 0x802, 0), -EINVAL); /* ID: read-only */
+	CHECK_EQ(intc_wrmsr(ic, 0x808, 1ull << 32), -EINVAL);
+	CHECK_EQ(intc_wrmsr(ic, 0x80f, 0x1ff), 0); /* SVR: enable */
+	CHECK_EQ(intc_wrmsr(ic, 0x83f, 0x100), -EINVAL);
+	CHECK_EQ(intc_wrmsr(ic, 0x83f, 0x45), 0); /* self IPI */
+	CHECK_EQ(intc_ack(ic), 0x45);
+	CHECK_EQ(intc_wrmsr(ic, 0x80b, 1), -EINVAL);
+	CHECK_EQ(intc_wrmsr(ic, 0x80b, 0), 0);
+	/* ICR: destination ID 0 in bits 63:32, fixed, vector 0x46. */
+	CHECK_EQ(intc_wrmsr(ic, 0x830, 0x46), 0);
+	CHECK(!intc_rdmsr(ic, 0x830, &v) && v == 0x46);
+	CHECK_EQ(intc_ack(ic), 0x46);
+	CHECK_EQ(intc_wrmsr(ic, 0x830, (1ull << 32) | 0x47), 0);
+	CHECK(!intc_pending(ic)); /* ID 1 is not us */
+	/* Back to xAPIC mode: #GP; disabling first is the way. */
+	CHECK(intc_wrmsr(ic, MSR_IA32_APIC_BASE, 0xfee00900) != 0);
+	CHECK_EQ(intc_wrmsr(ic, MSR_IA32_APIC_BASE, 0xfee00100), 0);
+	CHECK(intc_wrmsr(ic, MSR_IA32_APIC_BASE, 0xfee00d00) != 0);
+	CHECK_EQ(intc_wrmsr(ic, MSR_IA32_APIC_BASE, 0xfee00900), 0);
+	CHECK_EQ(rd32(APIC + 0x30), 0x50014);
+	teardown();
+}
+
 int main(void)
 {
 	pic_init_sequence_maps_irqs_to_vectors_until_eoi();
@@ -647,5 +687,6 @@ int main(void)
 	apic_base_msr_relocates_and_disables_the_apic();
 	irqs_may_be_raised_from_another_thread();
 	msi_messages_reach_the_lapic_they_name();
+	x2apic_mode_uses_msrs_and_checks_transitions();
 	return test_summary("test_intc");
 }
