@@ -98,6 +98,8 @@ void sse_rd_Q(struct cpu *c, const struct dec_insn *d, xmm_t *v);
  * form (mm, mm/m64), 66 the XMM form (xmm, xmm/m128 aligned), other
  * prefixes #UD.  Returns the vector size in bytes, 8 or 16; the store
  * writes the result to the reg operand of that size. */
+/* The checks every VEX instruction makes first (#UD, #NM). */
+void sse_vex_enter(struct cpu *c);
 unsigned sse_pint_load(struct cpu *c, const struct dec_insn *d, xmm_t *a,
 		       xmm_t *b);
 void sse_pint_store(struct cpu *c, const struct dec_insn *d, const xmm_t *r,
