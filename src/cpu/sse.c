@@ -441,7 +441,7 @@ void sse_pint_store(struct cpu *c, const struct dec_insn *d, const xmm_t *r,
 /* A packed-integer instruction in both forms; body computes r from a and
  * b over n bytes. */
 /* The body of each as a function of n-byte vectors (name##_lanes): the
- * legacy forms and the VEX forms (vex_pint(), one call per 128-bit
+ * legacy forms and the VEX forms (sse_vex_pint(), one call per 128-bit
  * lane) share it. */
 #define PINT_LANES(name, body)                                             \
 static void name##_lanes(xmm_t *rp, const xmm_t *ap, const xmm_t *bp,     \
@@ -904,7 +904,7 @@ void sse_vex_enter(struct cpu *c)
 }
 
 /* YMM register i as two lanes (XMM, then bits 255:128). */
-static void get_ymm(struct cpu *c, unsigned i, xmm_t y[2])
+void sse_get_ymm(struct cpu *c, unsigned i, xmm_t y[2])
 {
 	get_x(c, i, &y[0]);
 	memcpy(&y[1], c->ymmh[i & 15], 16);
@@ -912,7 +912,7 @@ static void get_ymm(struct cpu *c, unsigned i, xmm_t y[2])
 
 /* Writes YMM i: both lanes, or (VEX.128) the low one with bits 255:128
  * zeroed. */
-static void put_ymm(struct cpu *c, unsigned i, const xmm_t y[2], bool l)
+void sse_put_ymm(struct cpu *c, unsigned i, const xmm_t y[2], bool l)
 {
 	put_x(c, i, &y[0]);
 	if (l)
@@ -923,14 +923,14 @@ static void put_ymm(struct cpu *c, unsigned i, const xmm_t y[2], bool l)
 
 /* The W operand of a VEX instruction: YMM/XMM, or 32/16 bytes of memory
  * (no alignment check unless `align`: VMOVDQA). */
-static void vex_rd_W(struct cpu *c, const struct dec_insn *d, xmm_t y[2],
-		     bool l, bool align)
+void sse_vex_rd_W(struct cpu *c, const struct dec_insn *d, xmm_t y[2],
+		  bool l, bool align)
 {
 	uint64_t la;
 
 	memset(y, 0, 2 * sizeof(*y));
 	if (d->mod == 3) {
-		get_ymm(c, d->rm, y);
+		sse_get_ymm(c, d->rm, y);
 		return;
 	}
 	la = cpu_ea(c, d);
@@ -946,25 +946,24 @@ static void vex_rd_W(struct cpu *c, const struct dec_insn *d, xmm_t y[2],
 /* VEX.66.0F packed integer: dst = op(vvvv, W) in each 128-bit lane (AVX:
  * VEX.128, bits 255:128 of dst zeroed; AVX2: VEX.256).  The shifts by a
  * register count (cnt) take it from xmm/m128 for both lanes. */
-static void vex_pint(struct cpu *c, const struct dec_insn *d,
-		     void (*fn)(xmm_t *, const xmm_t *, const xmm_t *,
-				unsigned), bool cnt)
+void sse_vex_pint(struct cpu *c, const struct dec_insn *d, sse_lanes_fn fn,
+		  bool cnt)
 {
 	bool l = DEC_VEX_L(d);
 	xmm_t a[2], b[2], r[2];
 
 	need_66(c, d);
 	sse_vex_enter(c);
-	get_ymm(c, DEC_VEX_V(d), a);
-	vex_rd_W(c, d, b, l && !cnt, false);
+	sse_get_ymm(c, DEC_VEX_V(d), a);
+	sse_vex_rd_W(c, d, b, l && !cnt, false);
 	fn(&r[0], &a[0], &b[0], 16);
 	if (l)
 		fn(&r[1], &a[1], cnt ? &b[0] : &b[1], 16);
-	put_ymm(c, d->reg, r, l);
+	sse_put_ymm(c, d->reg, r, l);
 }
 
 #define VPINT(vname, name, cnt) \
-void vname(struct cpu *c, const struct dec_insn *d) { vex_pint(c, d, name##_lanes, cnt); }
+void vname(struct cpu *c, const struct dec_insn *d) { sse_vex_pint(c, d, name##_lanes, cnt); }
 VPINT(op_vpunpcklbw_Vx_Hx_Wx, op_punpcklbw_Vx_Wx, false)
 VPINT(op_vpunpcklwd_Vx_Hx_Wx, op_punpcklwd_Vx_Wx, false)
 VPINT(op_vpunpckldq_Vx_Hx_Wx, op_punpckldq_Vx_Wx, false)
@@ -1034,8 +1033,8 @@ void op_vmovdqa_Vx_Wx(struct cpu *c, const struct dec_insn *d)
 	if ((d->pfx != DEC_PFX_66 && d->pfx != DEC_PFX_F3) || DEC_VEX_V(d))
 		cpu_ud(c);
 	sse_vex_enter(c);
-	vex_rd_W(c, d, y, l, d->pfx == DEC_PFX_66);
-	put_ymm(c, d->reg, y, l);
+	sse_vex_rd_W(c, d, y, l, d->pfx == DEC_PFX_66);
+	sse_put_ymm(c, d->reg, y, l);
 }
 
 void op_vmovdqa_Wx_Vx(struct cpu *c, const struct dec_insn *d)
@@ -1047,9 +1046,9 @@ void op_vmovdqa_Wx_Vx(struct cpu *c, const struct dec_insn *d)
 	if ((d->pfx != DEC_PFX_66 && d->pfx != DEC_PFX_F3) || DEC_VEX_V(d))
 		cpu_ud(c);
 	sse_vex_enter(c);
-	get_ymm(c, d->reg, y);
+	sse_get_ymm(c, d->reg, y);
 	if (d->mod == 3) {
-		put_ymm(c, d->rm, y, l);
+		sse_put_ymm(c, d->rm, y, l);
 		return;
 	}
 	la = cpu_ea(c, d);
@@ -1071,7 +1070,7 @@ void op_vpmovmskb_Gd_Ux(struct cpu *c, const struct dec_insn *d)
 	if (d->pfx != DEC_PFX_66 || d->mod != 3 || DEC_VEX_V(d))
 		cpu_ud(c);
 	sse_vex_enter(c);
-	get_ymm(c, d->rm, y);
+	sse_get_ymm(c, d->rm, y);
 	for (unsigned i = 0; i < n; i++)
 		m |= (uint64_t)(y[i / 16].b[i % 16] >> 7) << i;
 	c->r[d->reg] = m;

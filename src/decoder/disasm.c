@@ -191,8 +191,8 @@ static int operand(const struct dec_insn *d, const char *o, uint64_t next,
 			return mem_operand(d, o[0] == 'M' && !o[1] ? 0 : sz,
 					   next, b, n);
 		if (o[0] == 'W' || o[0] == 'U')
-			return snprintf(b, n, "%s%u", o[1] == 'o' ? "xmm" :
-					vreg_name(d), d->rm);
+			return snprintf(b, n, "%s%u", o[1] == 'x' ?
+					vreg_name(d) : "xmm", d->rm);
 		return snprintf(b, n, "%s", gpr(d->rm, o[0] == 'R' ? 8 : sz,
 						rex));
 	case 'G':

@@ -978,9 +978,10 @@ void gen_sse42(struct gen *g)
 
 /* --- AVX, AVX2 (x86-64-v3, the part implemented): --family avx ---------- */
 
-/* The VEX forms of the SSE2 packed-integer operations (VEX.128 and
- * VEX.256, second source in VEX.vvvv, memory operands of any alignment),
- * VMOVDQA/VMOVDQU loads and stores, VPMOVMSKB, VZEROUPPER/VZEROALL.
+/* The VEX forms of the SSE2, SSSE3 and SSE4 packed-integer operations
+ * (VEX.128 and VEX.256, second source in VEX.vvvv, memory operands of
+ * any alignment), VPTEST, VPBROADCASTB/W/D/Q, VMOVDQA/VMOVDQU loads and
+ * stores, VPMOVMSKB, VZEROUPPER/VZEROALL.
  * The comparison sees the XMM registers, not bits 255:128 of the YMM
  * registers: a unit often stores its YMM result (VMOVDQU) to make them
  * visible, and a sequence's first AVX unit starts with VZEROUPPER (the
@@ -998,7 +999,13 @@ void gen_avx(struct gen *g)
 	};
 	static const uint8_t cnt[] = { 0xd1, 0xd2, 0xd3, 0xe1, 0xe2, 0xf1,
 				       0xf2, 0xf3 };
-	unsigned k = g_rn(g, 10);
+	static const uint8_t v38[] = { 0x00, 0x01, 0x02, 0x03, 0x04, 0x05,
+		0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x1c, 0x1d, 0x1e, 0x28,
+		0x29, 0x2b, 0x37, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e,
+		0x3f, 0x40 };
+	static const uint8_t bc[4][2] = { { 0x78, 1 }, { 0x79, 2 },
+					  { 0x58, 4 }, { 0x59, 8 } };
+	unsigned k = g_rn(g, 13), map = 1;
 	bool l = g_chance(g, 60);
 	struct enc e;
 
@@ -1008,20 +1015,38 @@ void gen_avx(struct gen *g)
 		g_bytes(g, vzu, 3, true);
 		g->avx_init = true;
 	}
-	if (k < 6) {
+	if (k < 4) {
 		uint8_t op = vw[g_rn(g, sizeof(vw))];
 		bool c16 = memchr(cnt, op, sizeof(cnt)) != NULL;
 
 		e = sse(g, 0, op, l && !c16 ? 32 : 16, 1, 30);
 		e.vvvv = (uint8_t)xmm(g);
 		e.vpp = 1;
-	} else if (k < 8) { /* vmovdqa / vmovdqu, load or store */
+	} else if (k < 6) { /* the 0F38 map: SSSE3, SSE4 operations */
+		uint8_t op = v38[g_rn(g, sizeof(v38))];
+
+		e = sse(g, 0, op, l ? 32 : 16, 1, 30);
+		if (op < 0x1c || op > 0x1e) /* VPABSx: vvvv 1111b */
+			e.vvvv = (uint8_t)xmm(g);
+		e.vpp = 1;
+		map = 2;
+	} else if (k == 6) { /* vptest: ZF CF, the others cleared */
+		e = sse(g, 0, 0x17, l ? 32 : 16, 1, 30);
+		e.vpp = 1;
+		map = 2;
+	} else if (k == 7) { /* vpbroadcastb/w/d/q (AVX2) */
+		unsigned j = g_rn(g, 4);
+
+		e = sse(g, 0, bc[j][0], bc[j][1], 1, 40);
+		e.vpp = 1;
+		map = 2;
+	} else if (k < 10) { /* vmovdqa / vmovdqu, load or store */
 		bool a = g_chance(g, 40);
 
 		e = sse(g, 0, g_chance(g, 50) ? 0x6f : 0x7f, l ? 32 : 16,
 			a ? (l ? 32 : 16) : 1, 60);
 		e.vpp = a ? 1 : 2;
-	} else if (k == 8) { /* vpmovmskb r32, xmm/ymm */
+	} else if (k == 10) { /* vpmovmskb r32, xmm/ymm */
 		e = sse(g, 0, 0xd7, 16, 16, 0);
 		e.reg = g_gpr(g, 0);
 		e.vpp = 1;
@@ -1036,19 +1061,24 @@ void gen_avx(struct gen *g)
 	e.nop = 1;
 	e.op[0] = e.op[1];
 	e.vex = true;
-	e.vmap = 1;
+	e.vmap = (uint8_t)map;
 	e.vl = l;
 	g_emit(g, &e, false);
 	g_level(g, 3);
-	if (g->stop || !l || e.op[0] == 0xd7 ||
-	    (e.op[0] == 0x7f && e.e.kind != M_REG) || !g_chance(g, 50))
+	if (map == 2 && e.op[0] == 0x17) {
+		g_flags(g, F_ARITH, 0);
+		return;
+	}
+	if (g->stop || !l || (map == 1 && e.op[0] == 0xd7) ||
+	    (map == 1 && e.op[0] == 0x7f && e.e.kind != M_REG) ||
+	    !g_chance(g, 50))
 		return;
 	/* vmovdqu [m256], ymm: the result's upper half into memory */
 	{
 		struct enc st = { .modrm = true, .nop = 1, .op = { 0x7f },
 				  .vex = true, .vmap = 1, .vpp = 2, .vl = 1 };
 
-		st.reg = e.op[0] == 0x7f ? e.e.r : e.reg;
+		st.reg = map == 1 && e.op[0] == 0x7f ? e.e.r : e.reg;
 		st.e = g_mem(g, 32, 1, 0);
 		g_emit(g, &st, false);
 	}

@@ -185,6 +185,11 @@ static const struct row rows[] = {
 	{ "\xc5\xfc\x77", 3, "vzeroall" },
 	{ "\xc5\xf5\xd1\xc2", 4, "vpsrlw ymm0,ymm1,xmm2" },
 	{ "\xc4\xc1\x75\xda\x00", 5, "vpminub ymm0,ymm1,YMMWORD PTR [r8]" },
+	{ "\xc4\xe2\x75\x00\xc2", 5, "vpshufb ymm0,ymm1,ymm2" },
+	{ "\xc4\xe2\x7d\x78\xc1", 5, "vpbroadcastb ymm0,xmm1" },
+	{ "\xc4\xe2\x7d\x17\x06", 5, "vptest ymm0,YMMWORD PTR [rsi]" },
+	{ "\xc4\xe2\x7d\x1c\xc1", 5, "vpabsb ymm0,ymm1" },
+	{ "\xc4\xe2\x75\x40\xc2", 5, "vpmulld ymm0,ymm1,ymm2" },
 };
 
 /* x87 (src/decoder/x87.def): every memory form of every escape with
@@ -482,7 +487,12 @@ static void decoder_agrees_with_objdump(void)
 			  !strstr(r->objdump, "vpmovmskb") &&
 			  !strstr(r->objdump, "vzero") &&
 			  !strstr(r->objdump, "vpsrlw") &&
-			  !strstr(r->objdump, "vpminub");
+			  !strstr(r->objdump, "vpminub") &&
+			  !strstr(r->objdump, "vpshufb") &&
+			  !strstr(r->objdump, "vpbroadcastb") &&
+			  !strstr(r->objdump, "vptest") &&
+			  !strstr(r->objdump, "vpabsb") &&
+			  !strstr(r->objdump, "vpmulld");
 		int ret = dec_decode(&d, (const uint8_t *)r->bytes, r->len,
 				     DEC_MODE64);
 
