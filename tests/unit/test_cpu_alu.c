@@ -1174,6 +1174,7 @@ static void xsave_state_follows_the_sdm(struct machine *m, unsigned level)
 	static const uint8_t xrstor[] = { 0x0f, 0xae, 0x2f };
 	static const uint8_t xsave1[] = { 0x0f, 0xae, 0x67, 0x08 }; /* [rdi+8] */
 	static const uint8_t cpuid[] = { 0x0f, 0xa2 };
+	static const uint8_t vpxor[] = { 0xc5, 0xf9, 0xef, 0xc1 };
 	static const uint8_t mov_cr4[] = { 0x0f, 0x22, 0xe0 }; /* mov cr4, rax */
 	const uint64_t code = CODE_BASE + 0x62000;
 	uint8_t *area = m->mem.host + ONE_STEP_DATA;
@@ -1191,6 +1192,7 @@ static void xsave_state_follows_the_sdm(struct machine *m, unsigned level)
 	m->ops->get_fpu(m, 0, &f);
 	CHECK_EQ(STEP(xgetbv, 0), 6);
 	CHECK_EQ(STEP(xsave, 0), 6);
+	CHECK_EQ(STEP(vpxor, 0), 6);
 	set_rax_rcx_rdx(m, 0xd, 0, 0);
 	CHECK_EQ(STEP(cpuid, 0), -1);
 	CHECK_EQ(get_gpr(m, R_RCX), level >= 3 ? 832u : 0u);
@@ -1208,8 +1210,17 @@ static void xsave_state_follows_the_sdm(struct machine *m, unsigned level)
 	CHECK_EQ(STEPX(xsetbv, 0), 13);
 	set_rax_rcx_rdx(m, 7, 1, 0);     /* XCR1 */
 	CHECK_EQ(STEPX(xsetbv, 0), 13);
+	/* AVX (VEX): #UD until XCR0 enables SSE and AVX state, #NM under
+	 * CR0.TS (SDM Vol. 2 §2.4). */
+	CHECK_EQ(STEPX(vpxor, 0), 6);
+	set_rax_rcx_rdx(m, 3, 0, 0);
+	CHECK_EQ(STEPX(xsetbv, 0), -1);
+	CHECK_EQ(STEPX(vpxor, 0), 6);
 	set_rax_rcx_rdx(m, 7, 0, 0);
 	CHECK_EQ(STEPX(xsetbv, 0), -1);
+	CHECK_EQ(STEPX(vpxor, 0), -1);
+	CHECK_EQ(STEPX(vpxor, CR0_TS), 7);
+	CHECK_EQ(STEP(vpxor, 0), 6); /* CR4.OSXSAVE clear */
 	set_rax_rcx_rdx(m, 0xd, 0, 0);
 	CHECK_EQ(STEPX(cpuid, 0), -1);
 	CHECK_EQ(get_gpr(m, R_RAX), 7u);
