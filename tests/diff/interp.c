@@ -112,12 +112,12 @@ static int enable_avx(struct machine *m)
 		.present = 1, .db = 1, .g = 1, .limit = 0xffffffff };
 	r.rip = P_XSTUB;
 	r.gpr[R_RSP] = P_KSTK;
-	m->ops->set_regs(m, &r);
+	m->ops->set_regs(m, 0, &r);
 	for (unsigned i = 0; i < 4; i++)
 		if (m->ops->run(m, VCPU_RUN_STEP, &stop, &e) ||
 		    stop.reason != VCPU_STOP_STEP)
 			return -1;
-	m->ops->get_regs(m, &r);
+	m->ops->get_regs(m, 0, &r);
 	return r.rip == P_XSTUB + sizeof(stub) ? 0 : -1;
 }
 
