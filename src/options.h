@@ -47,12 +47,18 @@ struct rax_options {
 	 * memory budget of history_size bytes, or off. */
 	enum { HIST_AUTO, HIST_ON, HIST_OFF } history;
 	uint64_t history_size;
+	unsigned cpus;        /* --cpus: vCPUs, 1..OPT_MAX_CPUS */
+	unsigned quantum;     /* --quantum: emulator instructions per vCPU
+				 turn, 0: OPT_DEFAULT_QUANTUM */
 	bool acpi_off;        /* --acpi off: no ACPI tables or PM device */
 	unsigned cpu_level;   /* --cpu vN: x86-64 level N; 0: the default */
 	bool help, version;
 };
 
 #define OPT_DEFAULT_MEM (512ull << 20)
+#define OPT_MAX_CPUS 64
+#define OPT_DEFAULT_QUANTUM 4000
+#define OPT_MAX_QUANTUM 100000000u
 
 /* Parses argv into *o (defaults first).  Returns 0, or with a one-line
  * message in *e: -ERANGE for a malformed --mem (bad input, exit 2),

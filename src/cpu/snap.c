@@ -6,8 +6,8 @@
  * (intc_snap_save()).  A restore takes from it the architectural state
  * and keeps what belongs to the host or to gdb: the machine and cache
  * pointers, the decode cache's walk and epoch, the host clock base,
- * the threads' flags, the breakpoints, the counters.  Every vCPU of the
- * machine is one blob after the other (one today). */
+ * the breakpoints, the counters.  Every vCPU of the machine is one
+ * struct after the other. */
 #include "cpu/cpu.h"
 
 #include <stdlib.h>
@@ -15,51 +15,39 @@
 #include "devices/intc.h"
 #include "machine.h"
 
-/* The vCPUs of m, in order (one today: m->engine). */
-static struct cpu *cpu_first(struct machine *m)
-{
-	return m->engine;
-}
+#define FOR_EACH_CPU(m, c)                                             \
+	for (unsigned i_ = 0, n_ = ((struct cpu_engine *)(m)->engine)->n;  \
+	     i_ < n_; i_++)                                              \
+		for (struct cpu *c = ((struct cpu_engine *)(m)->engine)->cpu[i_]; \
+		     c; c = NULL)
 
-static struct cpu *cpu_next(struct machine *m, struct cpu *c)
-{
-	(void)m;
-	(void)c;
-	return NULL;
-}
-
-#define FOR_EACH_CPU(m, c) \
-	for (struct cpu *c = cpu_first(m); c; c = cpu_next(m, c))
-
-static size_t one_size(void)
-{
-	return sizeof(struct cpu) + intc_snap_size();
-}
-
+/* The blob: the engine's current vCPU (it holds the clock), each
+ * struct cpu, then the interrupt controllers, which they share. */
 static size_t snap_size(struct machine *m)
 {
-	size_t n = 0;
+	struct cpu_engine *eng = m->engine;
 
-	FOR_EACH_CPU(m, c)
-		n += one_size();
-	return n;
+	return sizeof(unsigned) + eng->n * sizeof(struct cpu) +
+	       intc_snap_size(eng->cpu[0]->intc);
 }
 
 static void snap_save(struct machine *m, void *blob)
 {
+	struct cpu_engine *eng = m->engine;
 	uint8_t *p = blob;
 
+	memcpy(p, &eng->cur, sizeof(unsigned));
+	p += sizeof(unsigned);
 	FOR_EACH_CPU(m, c) {
 		memcpy(p, c, sizeof(*c));
-		if (c->intc)
-			intc_snap_save(c->intc, p + sizeof(*c));
-		p += one_size();
+		p += sizeof(*c);
 	}
+	intc_snap_save(eng->cpu[0]->intc, p);
 }
 
 /* The fields a restore keeps from the running vCPU. */
 #define CPU_KEEP(X) \
-	X(m) X(ic) X(ic_next) X(epoch) X(jc) X(host_base) X(thread) \
+	X(m) X(eng) X(id) X(ic) X(ic_next) X(epoch) X(jc) X(host_base) \
 	X(host_clock) X(trace) X(trace_crlf) X(stats) X(jb) X(fail_msg) \
 	X(intc) X(nbp) X(nwp) X(bp) X(bp_type) X(wp) X(stop_at) X(stop_pre)
 
@@ -77,10 +65,6 @@ static void restore_one(struct cpu *c, const struct cpu *s)
 	CPU_STATS(STAT_BACK)
 #undef STAT_BACK
 	memcpy(t.st_vec, keep.st_vec, sizeof(t.st_vec));
-	/* Flags other threads set stay as they are now. */
-	atomic_store(&t.kick, atomic_load(&keep.kick));
-	atomic_store(&t.dma_code_write, atomic_load(&keep.dma_code_write));
-	atomic_store(&t.idle_wake, atomic_load(&keep.idle_wake));
 	t.watch_hit = false;
 	memcpy(c, &t, sizeof(*c));
 	cpu_leave_trace(c);
@@ -89,15 +73,17 @@ static void restore_one(struct cpu *c, const struct cpu *s)
 
 static void snap_restore(struct machine *m, const void *blob)
 {
+	struct cpu_engine *eng = m->engine;
 	const uint8_t *p = blob;
 
+	memcpy(&eng->cur, p, sizeof(unsigned));
+	p += sizeof(unsigned);
 	FOR_EACH_CPU(m, c) {
 		restore_one(c, (const struct cpu *)p);
-		if (c->intc)
-			intc_snap_restore(c->intc, p + sizeof(*c));
 		c->next_check = 0;
-		p += one_size();
+		p += sizeof(*c);
 	}
+	intc_snap_restore(eng->cpu[0]->intc, p);
 }
 
 /* Write-TLB entries let stores skip cpu_translate(), where the page is
@@ -119,9 +105,12 @@ static void snap_stop_at(struct machine *m, uint64_t t, enum vcpu_stop_at at)
 	}
 }
 
+/* One vCPU's (the history runs on one; with SMP the clock moves from
+ * vCPU to vCPU). */
 static uint64_t snap_insns(struct machine *m)
 {
-	struct cpu *c = cpu_first(m);
+	struct cpu_engine *eng = m->engine;
+	struct cpu *c = eng->cpu[eng->cur];
 
 	return (c->icount - c->idle_ns) / CPU_INSN_NS;
 }

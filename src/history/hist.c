@@ -285,7 +285,7 @@ static bool bp_here(struct hist *h, struct vcpu_stop *st)
 	struct rax_regs r;
 	bool found = false;
 
-	if (!h->nbps || h->eng->get_regs(h->m, &r))
+	if (!h->nbps || h->eng->get_regs(h->m, 0, &r))
 		return false;
 	for (unsigned i = 0; i < h->nbps; i++) {
 		const struct hist_bp *b = &h->bps[i];
@@ -379,16 +379,18 @@ static int apply(struct hist *h, struct hist_hit *hit, struct vcpu_stop *st,
 		ret = h->eng->write_mem(m, ev->addr, ev->data, ev->len);
 		break;
 	case HEV_REGS:
-		ret = h->eng->set_regs(m, (const struct rax_regs *)ev->data);
+		ret = h->eng->set_regs(m, ev->cpu,
+				       (const struct rax_regs *)ev->data);
 		break;
 	case HEV_FPU:
-		ret = h->eng->set_fpu(m, (const struct rax_fpu *)ev->data);
+		ret = h->eng->set_fpu(m, ev->cpu,
+				      (const struct rax_fpu *)ev->data);
 		break;
 	case HEV_MSR: {
 		uint64_t v;
 
 		memcpy(&v, ev->data, 8);
-		ret = h->eng->set_msr(m, (uint32_t)ev->addr, v);
+		ret = h->eng->set_msr(m, ev->cpu, (uint32_t)ev->addr, v);
 		break;
 	}
 	}
@@ -479,7 +481,7 @@ static int live_run(struct hist *h, unsigned flags, struct vcpu_stop *st,
 		struct hist_ev *ev = log_add(h, HEV_STEP, 0, NULL, 0);
 		size_t i = h->nev - 1;
 
-		ret = h->eng->run(m, VCPU_RUN_STEP, st, e);
+		ret = h->eng->run(m, flags, st, e);
 		if (ev)
 			h->evs[i].t_end = now(h);
 		h->arrival = VCPU_AT_PRE;
@@ -539,7 +541,7 @@ static bool edge_hit_stands(struct hist *h)
 	const struct vcpu_stop *st = &h->edge_stop;
 	struct rax_regs r;
 
-	if (!is_hit(st) || h->eng->get_regs(h->m, &r))
+	if (!is_hit(st) || h->eng->get_regs(h->m, 0, &r))
 		return false;
 	for (unsigned i = 0; i < h->nbps; i++) {
 		const struct hist_bp *b = &h->bps[i];
@@ -659,31 +661,40 @@ static void hist_gate(void *opaque)
 	h->eng->kick(h->m);
 }
 
-static int hist_set_regs(struct machine *m, const struct rax_regs *r)
+static int hist_set_regs(struct machine *m, unsigned cpu,
+			 const struct rax_regs *r)
 {
 	struct hist *h = H(m);
+	struct hist_ev *ev = log_add(h, HEV_REGS, 0, r, sizeof(*r));
 
-	if (!log_add(h, HEV_REGS, 0, r, sizeof(*r)))
+	if (!ev)
 		return -ENOMEM;
-	return h->eng->set_regs(m, r);
+	ev->cpu = cpu;
+	return h->eng->set_regs(m, cpu, r);
 }
 
-static int hist_set_fpu(struct machine *m, const struct rax_fpu *f)
+static int hist_set_fpu(struct machine *m, unsigned cpu,
+			const struct rax_fpu *f)
 {
 	struct hist *h = H(m);
+	struct hist_ev *ev = log_add(h, HEV_FPU, 0, f, sizeof(*f));
 
-	if (!log_add(h, HEV_FPU, 0, f, sizeof(*f)))
+	if (!ev)
 		return -ENOMEM;
-	return h->eng->set_fpu(m, f);
+	ev->cpu = cpu;
+	return h->eng->set_fpu(m, cpu, f);
 }
 
-static int hist_set_msr(struct machine *m, uint32_t idx, uint64_t val)
+static int hist_set_msr(struct machine *m, unsigned cpu, uint32_t idx,
+			uint64_t val)
 {
 	struct hist *h = H(m);
+	struct hist_ev *ev = log_add(h, HEV_MSR, idx, &val, sizeof(val));
 
-	if (!log_add(h, HEV_MSR, idx, &val, sizeof(val)))
+	if (!ev)
 		return -ENOMEM;
-	return h->eng->set_msr(m, idx, val);
+	ev->cpu = cpu;
+	return h->eng->set_msr(m, cpu, idx, val);
 }
 
 static int hist_write_mem(struct machine *m, uint64_t gpa, const void *buf,
@@ -991,6 +1002,9 @@ int hist_check(struct machine *m, struct rax_err *e)
 	if (m->host_clock)
 		return rax_errf(e, -ENOTSUP, "--clock host is not "
 				"deterministic");
+	if (m->ncpus > 1)
+		return rax_errf(e, -ENOTSUP, "not with more than one vCPU "
+				"yet (--cpus)");
 	if (dev_snap_check(m, &who))
 		return rax_errf(e, -ENOTSUP, "device %s cannot be saved yet",
 				who);

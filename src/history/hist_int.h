@@ -41,6 +41,7 @@ struct hist_ev {
 	uint64_t t_end;         /* HEV_STEP: the clock after it */
 	enum hist_ev_kind kind;
 	enum vcpu_stop_at at;
+	unsigned cpu;           /* HEV_REGS, HEV_FPU, HEV_MSR: the vCPU */
 	uint64_t addr;          /* HEV_MEM: gpa; HEV_MSR: index */
 	size_t len;
 	uint8_t *data;          /* bytes, registers, or the MSR value */

@@ -72,7 +72,7 @@ static uint64_t ram_hash(const struct machine *m)
 static void get_state(struct machine *m, struct state *s)
 {
 	memset(s, 0, sizeof(*s));
-	m->ops->get_regs(m, &s->r);
+	m->ops->get_regs(m, 0, &s->r);
 	s->clock = m->ops->clock_ns(m);
 	s->insns = cpu_vcpu_ops.snap->insns(m);
 	s->ram = ram_hash(m);
