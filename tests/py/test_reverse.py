@@ -359,3 +359,26 @@ def test_linux_start_of_history_and_no_repeated_output(linux):
     log = s.rax.read_stderr()
     assert log.count("Linux version") == 1, log[-3000:]
     assert log.count("RAX-GUEST-READY") == 1, log[-3000:]
+
+
+def test_linux_ctrl_c_interrupts_a_reverse_search(linux):
+    """Ctrl-C during a reverse-continue that would replay the whole boot
+    stops it somewhere before; the guest then goes on forward."""
+    s = linux
+    s.gdb.send("continue")
+    wait_console(s, "RAX-GUEST-READY", BOOT_TIMEOUT)
+    s.gdb.interrupt()
+    at_shell = int(s.icount())
+    s.gdb.send("reverse-continue")
+    time.sleep(0.3)
+    out = s.gdb.interrupt(timeout=60)
+    assert NO_MORE not in out, out
+    assert "SIGINT" in out, out
+    assert 0 < int(s.icount()) < at_shell
+    for _ in range(30):  # the replay to the live edge, then live
+        s.gdb.send("continue")
+        time.sleep(2)
+        s.gdb.interrupt(timeout=60)
+        if int(s.icount()) > at_shell:
+            break
+    assert int(s.icount()) > at_shell
