@@ -451,3 +451,70 @@ void op_roundss_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d) { fop_imm(c, d
 void op_roundsd_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d) { fop_imm(c, d, h_roundsd, 8); }
 void op_dpps_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d) { fop_imm(c, d, h_dpps, 16); }
 void op_dppd_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d) { fop_imm(c, d, h_dppd, 16); }
+
+/* --- AVX floating point (VEX.0F 51, 54-59, 5C-5F; level-3 models) ------- */
+
+/* dst = op(vvvv, W): the packed forms on each 128-bit lane (VEX.256: two
+ * host instructions, flags ORed; elementwise, so exactly the 256-bit
+ * result), the scalar ones (VEX.LIG) on the low element with the rest
+ * of the XMM from vvvv; bits 255:128 zeroed by the 128-bit forms.  An
+ * unmasked exception leaves the destination alone.  No alignment. */
+static void vex_fop(struct cpu *c, const struct dec_insn *d,
+		    const struct fop *ops, bool unary)
+{
+	const struct fop *o = &ops[d->pfx];
+	bool l = DEC_VEX_L(d) && o->src == 16;
+	xmm_t a[2], b[2];
+	unsigned f;
+
+	if (!o->fn || (unary && o->src == 16 && DEC_VEX_V(d)))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_get_ymm(c, DEC_VEX_V(d), a);
+	if (o->src == 16)
+		sse_vex_rd_W(c, d, b, l, false);
+	else
+		sse_rd_Ws(c, d, &b[0], o->src);
+	f = o->fn(&a[0], &b[0], host_csr(c));
+	if (l)
+		f |= o->fn(&a[1], &b[1], host_csr(c));
+	sse_flags(c, f);
+	sse_put_ymm(c, d->reg, a, l);
+}
+
+#define VFOP(name, ops, unary) \
+void name(struct cpu *c, const struct dec_insn *d) { vex_fop(c, d, ops, unary); }
+VFOP(op_vaddps_Vx_Hx_Wx, add_ops, false)
+VFOP(op_vsubps_Vx_Hx_Wx, sub_ops, false)
+VFOP(op_vmulps_Vx_Hx_Wx, mul_ops, false)
+VFOP(op_vdivps_Vx_Hx_Wx, div_ops, false)
+VFOP(op_vminps_Vx_Hx_Wx, min_ops, false)
+VFOP(op_vmaxps_Vx_Hx_Wx, max_ops, false)
+/* VSQRTPS/PD x/ymm, W (VEX.vvvv 1111b); VSQRTSS/SD xmm, xmm, xmm/m. */
+VFOP(op_vsqrtps_Vx_Hx_Wx, sqrt_ops, true)
+#undef VFOP
+
+/* VANDPS/PD VANDNPS/PD VORPS/PD VXORPS/PD (no prefix, 66): bitwise. */
+static void vex_flogic(struct cpu *c, const struct dec_insn *d, unsigned k)
+{
+	bool l = DEC_VEX_L(d);
+	xmm_t a[2], b[2];
+
+	if (d->pfx >= DEC_PFX_F3)
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_get_ymm(c, DEC_VEX_V(d), a);
+	sse_vex_rd_W(c, d, b, l, false);
+	for (unsigned i = 0; i < 4; i++) {
+		uint64_t x = a[i / 2].q[i % 2], y = b[i / 2].q[i % 2];
+
+		a[i / 2].q[i % 2] = k == 0 ? x & y : k == 1 ? ~x & y :
+				    k == 2 ? x | y : x ^ y;
+	}
+	sse_put_ymm(c, d->reg, a, l);
+}
+
+void op_vandps_Vx_Hx_Wx(struct cpu *c, const struct dec_insn *d) { vex_flogic(c, d, 0); }
+void op_vandnps_Vx_Hx_Wx(struct cpu *c, const struct dec_insn *d) { vex_flogic(c, d, 1); }
+void op_vorps_Vx_Hx_Wx(struct cpu *c, const struct dec_insn *d) { vex_flogic(c, d, 2); }
+void op_vxorps_Vx_Hx_Wx(struct cpu *c, const struct dec_insn *d) { vex_flogic(c, d, 3); }

@@ -578,7 +578,7 @@ void gen_init_fpu(struct gen *g, uint8_t *fx)
 void gen_unadv(struct gen *g)
 {
 	static const struct { uint8_t b[8]; unsigned n; } t[] = {
-		{ { 0xc5, 0xf8, 0x58, 0xc1 }, 4 },       /* vaddps (AVX) */
+		{ { 0xc4, 0xe2, 0x71, 0xb8, 0xc2 }, 5 }, /* vfmadd231ps (FMA) */
 		{ { 0xc4, 0xe2, 0x79, 0x18, 0xc0 }, 5 }, /* vbroadcastss (AVX2) */
 		{ { 0x66, 0x0f, 0x38, 0xdc, 0xc1 }, 5 }, /* aesenc (AES) */
 		{ { 0x66, 0x0f, 0x3a, 0x44, 0xc1, 0 }, 6 }, /* pclmulqdq */
@@ -980,8 +980,9 @@ void gen_sse42(struct gen *g)
 
 /* The VEX forms of the SSE2, SSSE3 and SSE4 packed-integer operations
  * (VEX.128 and VEX.256, second source in VEX.vvvv, memory operands of
- * any alignment), VPTEST, VPBROADCASTB/W/D/Q, VMOVDQA/VMOVDQU loads and
- * stores, VPMOVMSKB, VZEROUPPER/VZEROALL.
+ * any alignment), of SQRT ADD MUL SUB MIN DIV MAX (packed and scalar)
+ * and the bitwise AND ANDN OR XOR (PS, PD), VPTEST, VPBROADCASTB/W/D/Q,
+ * VMOVDQA/VMOVDQU loads and stores, VPMOVMSKB, VZEROUPPER/VZEROALL.
  * The comparison sees the XMM registers, not bits 255:128 of the YMM
  * registers: a unit often stores its YMM result (VMOVDQU) to make them
  * visible, and a sequence's first AVX unit starts with VZEROUPPER (the
@@ -1005,7 +1006,9 @@ void gen_avx(struct gen *g)
 		0x3f, 0x40 };
 	static const uint8_t bc[4][2] = { { 0x78, 1 }, { 0x79, 2 },
 					  { 0x58, 4 }, { 0x59, 8 } };
-	unsigned k = g_rn(g, 13), map = 1;
+	static const uint8_t fp[] = { 0x51, 0x58, 0x59, 0x5c, 0x5d, 0x5e,
+				      0x5f, 0x54, 0x55, 0x56, 0x57 };
+	unsigned k = g_rn(g, 15), map = 1;
 	bool l = g_chance(g, 60);
 	struct enc e;
 
@@ -1040,6 +1043,16 @@ void gen_avx(struct gen *g)
 		e = sse(g, 0, bc[j][0], bc[j][1], 1, 40);
 		e.vpp = 1;
 		map = 2;
+	} else if (k >= 13) { /* floating point: packed and scalar */
+		unsigned j = g_rn(g, sizeof(fp)), p = g_rn(g, j >= 7 ? 2 : 4);
+		static const unsigned msz[4] = { 16, 16, 4, 8 };
+
+		e = sse(g, 0, fp[j], p < 2 && l ? 32 : msz[p], 1, 30);
+		if (fp[j] != 0x51 || p >= 2) /* VSQRTPx: vvvv 1111b */
+			e.vvvv = (uint8_t)xmm(g);
+		e.vpp = (uint8_t)p;
+		if (p >= 2)
+			l = g_chance(g, 50); /* VEX.LIG */
 	} else if (k < 10) { /* vmovdqa / vmovdqu, load or store */
 		bool a = g_chance(g, 40);
 
@@ -1070,6 +1083,7 @@ void gen_avx(struct gen *g)
 		return;
 	}
 	if (g->stop || !l || (map == 1 && e.op[0] == 0xd7) ||
+	    (map == 1 && e.vpp >= 2 && e.op[0] >= 0x51 && e.op[0] <= 0x5f) ||
 	    (map == 1 && e.op[0] == 0x7f && e.e.kind != M_REG) ||
 	    !g_chance(g, 50))
 		return;

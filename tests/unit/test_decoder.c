@@ -190,6 +190,9 @@ static const struct row rows[] = {
 	{ "\xc4\xe2\x7d\x17\x06", 5, "vptest ymm0,YMMWORD PTR [rsi]" },
 	{ "\xc4\xe2\x7d\x1c\xc1", 5, "vpabsb ymm0,ymm1" },
 	{ "\xc4\xe2\x75\x40\xc2", 5, "vpmulld ymm0,ymm1,ymm2" },
+	{ "\xc5\xf4\x58\xc2", 4, "vaddps ymm0,ymm1,ymm2" },
+	{ "\xc5\xf3\x5e\x06", 4, "vdivsd xmm0,xmm1,QWORD PTR [rsi]" },
+	{ "\xc5\xfd\x51\xc1", 4, "vsqrtpd ymm0,ymm1" },
 };
 
 /* x87 (src/decoder/x87.def): every memory form of every escape with
@@ -492,7 +495,10 @@ static void decoder_agrees_with_objdump(void)
 			  !strstr(r->objdump, "vpbroadcastb") &&
 			  !strstr(r->objdump, "vptest") &&
 			  !strstr(r->objdump, "vpabsb") &&
-			  !strstr(r->objdump, "vpmulld");
+			  !strstr(r->objdump, "vpmulld") &&
+			  !strstr(r->objdump, "vaddps") &&
+			  !strstr(r->objdump, "vdivsd") &&
+			  !strstr(r->objdump, "vsqrtpd");
 		int ret = dec_decode(&d, (const uint8_t *)r->bytes, r->len,
 				     DEC_MODE64);
 
