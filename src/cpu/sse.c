@@ -607,13 +607,16 @@ PINT(op_psllq_Vx_Wx, shift_lanes(&r, 8, 6, b.q[0], n))
 /* 0F 71/72/73 /r ib: the register-only shift-by-immediate groups; no
  * prefix shifts an MMX register, 66 an XMM register (PSRLDQ /3 and
  * PSLLDQ /7 exist only there). */
-static void grp_shift(struct cpu *c, const struct dec_insn *d, unsigned w)
+/* Groups 12-14 forms (groups.def, register operands only): shift the
+ * lanes of w bytes of an MMX (no prefix) or XMM (66) register by imm8;
+ * op is the ModRM.reg of the form (2 SRL, 3 SRLDQ, 4 SRA, 6 SLL, 7
+ * SLLDQ). */
+static inline __attribute__((always_inline)) void
+grp_shift(struct cpu *c, const struct dec_insn *d, unsigned w, unsigned op)
 {
 	xmm_t r;
-	unsigned op = d->reg & 7, cnt = (unsigned)(d->imm & 0xff), n = 16;
+	unsigned cnt = (unsigned)(d->imm & 0xff), n = 16;
 
-	if (d->mod != 3)
-		cpu_ud(c);
 	if (d->pfx == DEC_PFX_NONE) {
 		mmx_enter(c);
 		get_mm(c, d->rm, &r);
@@ -642,9 +645,16 @@ static void grp_shift(struct cpu *c, const struct dec_insn *d, unsigned w)
 		put_x(c, d->rm, &r);
 }
 
-void op_grp12_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 2); }
-void op_grp13_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 4); }
-void op_grp14_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 8); }
+void op_psrlw_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 2, 2); }
+void op_psraw_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 2, 4); }
+void op_psllw_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 2, 6); }
+void op_psrld_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 4, 2); }
+void op_psrad_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 4, 4); }
+void op_pslld_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 4, 6); }
+void op_psrlq_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 8, 2); }
+void op_psrldq_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 8, 3); }
+void op_psllq_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 8, 6); }
+void op_pslldq_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 8, 7); }
 
 void op_pshufd_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d)
 {

@@ -27,11 +27,11 @@
  * 8 + rm).  A form with no row is undefined (#UD). */
 #define DEC_MAP_FORM 0x500
 #define DEC_FORMS    72
-#define DEC_GROUPS   20
+#define DEC_GROUPS   29
 #define DEC_FORM_ID(g, slot) (DEC_MAP_FORM + (g) * DEC_FORMS + (slot))
 /* The VEX maps (Vol. 2 §2.3), after the forms: VEX.mmmmm 1 (0F), 2
  * (0F38), 3 (0F3A). */
-#define DEC_MAP_VEX  0xb00
+#define DEC_MAP_VEX  0xe00
 #define DEC_MAP_V0F   (DEC_MAP_VEX + 0x000)
 #define DEC_MAP_V0F38 (DEC_MAP_VEX + 0x100)
 #define DEC_MAP_V0F3A (DEC_MAP_VEX + 0x200)

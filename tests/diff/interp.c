@@ -112,12 +112,12 @@ static int enable_avx(struct machine *m)
 		.present = 1, .db = 1, .g = 1, .limit = 0xffffffff };
 	r.rip = P_XSTUB;
 	r.gpr[R_RSP] = P_KSTK;
-	m->ops->set_regs(m, &r);
+	m->ops->set_regs(m, 0, &r);
 	for (unsigned i = 0; i < 4; i++)
 		if (m->ops->run(m, VCPU_RUN_STEP, &stop, &e) ||
 		    stop.reason != VCPU_STOP_STEP)
 			return -1;
-	m->ops->get_regs(m, &r);
+	m->ops->get_regs(m, 0, &r);
 	return r.rip == P_XSTUB + sizeof(stub) ? 0 : -1;
 }
 
@@ -224,9 +224,9 @@ int dx_interp_run(struct machine *m, const struct dx_seq *s,
 	m->ops->write_mem(m, P_DATA, s->in.data, DX_DATA_SIZE);
 	m->ops->write_mem(m, P_STACK, s->in.stack, DX_STACK_SIZE);
 	user_regs(&r, &s->in, s->m32, m->cpu_level >= 3);
-	m->ops->set_regs(m, &r);
+	m->ops->set_regs(m, 0, &r);
 	memcpy(f.fx, s->in.fx, 512);
-	m->ops->set_fpu(m, &f);
+	m->ops->set_fpu(m, 0, &f);
 	o->vec = -1;
 	o->err = o->cr2 = 0;
 	for (unsigned i = 0;; i++) {
@@ -235,7 +235,7 @@ int dx_interp_run(struct machine *m, const struct dx_seq *s,
 			o->vec = -2;
 			return -1;
 		}
-		m->ops->get_regs(m, &r);
+		m->ops->get_regs(m, 0, &r);
 		if (r.rip == end && (r.seg[S_CS].sel & 3) == 3)
 			break;
 		if ((r.seg[S_CS].sel & 3) == 0 && r.rip >= P_STUB &&
@@ -247,7 +247,7 @@ int dx_interp_run(struct machine *m, const struct dx_seq *s,
 	o->rflags = r.rflags;
 	if ((r.seg[S_CS].sel & 3) == 0)
 		from_frame(m, &r, o);
-	m->ops->get_fpu(m, &f);
+	m->ops->get_fpu(m, 0, &f);
 	memcpy(o->fx, f.fx, 512);
 	memcpy(o->data, m->mem.host + P_DATA, DX_DATA_SIZE);
 	memcpy(o->stack, m->mem.host + P_STACK, DX_STACK_SIZE);
