@@ -518,3 +518,86 @@ void op_vandps_Vx_Hx_Wx(struct cpu *c, const struct dec_insn *d) { vex_flogic(c,
 void op_vandnps_Vx_Hx_Wx(struct cpu *c, const struct dec_insn *d) { vex_flogic(c, d, 1); }
 void op_vorps_Vx_Hx_Wx(struct cpu *c, const struct dec_insn *d) { vex_flogic(c, d, 2); }
 void op_vxorps_Vx_Hx_Wx(struct cpu *c, const struct dec_insn *d) { vex_flogic(c, d, 3); }
+
+/* --- FMA (VEX.66.0F38 96-9F, A6-AF, B6-BF; level-3 models) -------------- */
+
+/* x = insn(z, y, x) on the host under csr: the FMA forms' operand roles
+ * are the instruction's own (132, 213, 231), so the host computes each
+ * exactly, with one rounding; flags returned. */
+#define HOST3(fn, insn)                                                    \
+static unsigned fn(xmm_t *x, const xmm_t *y, const xmm_t *z, uint32_t csr) \
+{                                                                          \
+	__m128 a, b, cc;                                                   \
+	uint32_t host, out;                                                \
+	memcpy(&a, x, 16);                                                 \
+	memcpy(&b, y, 16);                                                 \
+	memcpy(&cc, z, 16);                                                \
+	__asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[g]\n\t"                \
+			 insn " %[c], %[b], %[a]\n\t"                      \
+			 "stmxcsr %[o]\n\tldmxcsr %[h]"                    \
+			 : [a] "+x"(a), [h] "=m"(host), [o] "=m"(out)      \
+			 : [b] "x"(b), [c] "x"(cc), [g] "m"(csr));         \
+	memcpy(x, &a, 16);                                                 \
+	return out & MX_FLAGS;                                             \
+}
+
+typedef unsigned (*host3_fn)(xmm_t *x, const xmm_t *y, const xmm_t *z,
+			     uint32_t csr);
+
+/* One opcode: its single (W0) and double (W1) host instructions. */
+#define FMA(op, name)                                                      \
+	HOST3(h_##name##s, #name "s") HOST3(h_##name##d, #name "d")
+#define FMA3(op, name) FMA(op, name##132p) FMA(op, name##213p) FMA(op, name##231p)
+#define FMA3S(op, name) FMA(op, name##132s) FMA(op, name##213s) FMA(op, name##231s)
+FMA3(0x98, vfmadd)
+FMA3S(0x99, vfmadd)
+FMA3(0x9a, vfmsub)
+FMA3S(0x9b, vfmsub)
+FMA3(0x9c, vfnmadd)
+FMA3S(0x9d, vfnmadd)
+FMA3(0x9e, vfnmsub)
+FMA3S(0x9f, vfnmsub)
+FMA3(0x96, vfmaddsub)
+FMA3(0x97, vfmsubadd)
+#undef FMA
+#undef FMA3
+#undef FMA3S
+
+/* [op - 0x96][form 132, 213, 231][W]: NULL for the scalar forms of
+ * VFMADDSUB/VFMSUBADD, which do not exist. */
+#define E3(n) { { h_##n##132ps, h_##n##132pd }, { h_##n##213ps, h_##n##213pd }, \
+		{ h_##n##231ps, h_##n##231pd } }
+#define E3S(n) { { h_##n##132ss, h_##n##132sd }, { h_##n##213ss, h_##n##213sd }, \
+		 { h_##n##231ss, h_##n##231sd } }
+static const host3_fn fma_fns[10][3][2] = {
+	E3(vfmaddsub), E3(vfmsubadd), E3(vfmadd), E3S(vfmadd), E3(vfmsub),
+	E3S(vfmsub), E3(vfnmadd), E3S(vfnmadd), E3(vfnmsub), E3S(vfnmsub),
+};
+#undef E3
+#undef E3S
+
+/* dst = fma(dst, vvvv, W): packed per 128-bit lane (VEX.L), scalar on
+ * the low element (VEX.LIG; 4 or 8 bytes of memory). */
+void op_fma_Vx_Hx_Wx(struct cpu *c, const struct dec_insn *d)
+{
+	unsigned op = d->op & 0xff, k = (op & 0x0f) - 6, form = (op >> 4) - 9;
+	bool dbl = d->rex & 8, scalar = (op & 0x0f) >= 8 && (op & 1);
+	bool l = DEC_VEX_L(d) && !scalar;
+	xmm_t a[2], b[2], w[2];
+	unsigned f;
+
+	if (d->pfx != DEC_PFX_66)
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_get_ymm(c, d->reg, a);
+	sse_get_ymm(c, DEC_VEX_V(d), b);
+	if (scalar)
+		sse_rd_Ws(c, d, &w[0], dbl ? 8 : 4);
+	else
+		sse_vex_rd_W(c, d, w, l, false);
+	f = fma_fns[k][form][dbl](&a[0], &b[0], &w[0], host_csr(c));
+	if (l)
+		f |= fma_fns[k][form][dbl](&a[1], &b[1], &w[1], host_csr(c));
+	sse_flags(c, f);
+	sse_put_ymm(c, d->reg, a, l);
+}

@@ -578,7 +578,7 @@ void gen_init_fpu(struct gen *g, uint8_t *fx)
 void gen_unadv(struct gen *g)
 {
 	static const struct { uint8_t b[8]; unsigned n; } t[] = {
-		{ { 0xc4, 0xe2, 0x71, 0xb8, 0xc2 }, 5 }, /* vfmadd231ps (FMA) */
+		{ { 0xc4, 0xe3, 0x7d, 0x18, 0xc1, 1 }, 6 }, /* vinsertf128 (AVX) */
 		{ { 0xc4, 0xe2, 0x79, 0x18, 0xc0 }, 5 }, /* vbroadcastss (AVX2) */
 		{ { 0x66, 0x0f, 0x38, 0xdc, 0xc1 }, 5 }, /* aesenc (AES) */
 		{ { 0x66, 0x0f, 0x3a, 0x44, 0xc1, 0 }, 6 }, /* pclmulqdq */
@@ -980,7 +980,8 @@ void gen_sse42(struct gen *g)
 
 /* The VEX forms of the SSE2, SSSE3 and SSE4 packed-integer operations
  * (VEX.128 and VEX.256, second source in VEX.vvvv, memory operands of
- * any alignment), of SQRT ADD MUL SUB MIN DIV MAX (packed and scalar)
+ * any alignment), FMA (every form), of SQRT ADD MUL SUB MIN DIV MAX
+ * (packed and scalar)
  * and the bitwise AND ANDN OR XOR (PS, PD), VPTEST, VPBROADCASTB/W/D/Q,
  * VMOVDQA/VMOVDQU loads and stores, VPMOVMSKB, VZEROUPPER/VZEROALL.
  * The comparison sees the XMM registers, not bits 255:128 of the YMM
@@ -1008,7 +1009,7 @@ void gen_avx(struct gen *g)
 					  { 0x58, 4 }, { 0x59, 8 } };
 	static const uint8_t fp[] = { 0x51, 0x58, 0x59, 0x5c, 0x5d, 0x5e,
 				      0x5f, 0x54, 0x55, 0x56, 0x57 };
-	unsigned k = g_rn(g, 15), map = 1;
+	unsigned k = g_rn(g, 17), map = 1;
 	bool l = g_chance(g, 60);
 	struct enc e;
 
@@ -1043,6 +1044,18 @@ void gen_avx(struct gen *g)
 		e = sse(g, 0, bc[j][0], bc[j][1], 1, 40);
 		e.vpp = 1;
 		map = 2;
+	} else if (k >= 15) { /* FMA: 132 213 231, packed and scalar */
+		unsigned lo = 6 + g_rn(g, 10), w = g_rn(g, 2);
+		bool sc = lo >= 8 && (lo & 1);
+
+		e = sse(g, 0, (uint8_t)((0x9 + g_rn(g, 3)) << 4 | lo),
+			sc ? (w ? 8 : 4) : l ? 32 : 16, 1, 30);
+		e.vvvv = (uint8_t)xmm(g);
+		e.vpp = 1;
+		e.w = w;
+		map = 2;
+		if (sc)
+			l = g_chance(g, 50); /* VEX.LIG */
 	} else if (k >= 13) { /* floating point: packed and scalar */
 		unsigned j = g_rn(g, sizeof(fp)), p = g_rn(g, j >= 7 ? 2 : 4);
 		static const unsigned msz[4] = { 16, 16, 4, 8 };
@@ -1084,6 +1097,7 @@ void gen_avx(struct gen *g)
 	}
 	if (g->stop || !l || (map == 1 && e.op[0] == 0xd7) ||
 	    (map == 1 && e.vpp >= 2 && e.op[0] >= 0x51 && e.op[0] <= 0x5f) ||
+	    (map == 2 && (e.op[0] & 0x0f) >= 8 && (e.op[0] & 1)) ||
 	    (map == 1 && e.op[0] == 0x7f && e.e.kind != M_REG) ||
 	    !g_chance(g, 50))
 		return;
