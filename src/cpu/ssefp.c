@@ -601,3 +601,109 @@ void op_fma_Vx_Hx_Wx(struct cpu *c, const struct dec_insn *d)
 	sse_flags(c, f);
 	sse_put_ymm(c, d->reg, a, l);
 }
+
+/* --- F16C (VEX.66.0F38 13, VEX.66.0F3A 1D; level-3 models) ------------- */
+
+/* Four halves (the low 64 bits of y) to four singles in x: the host's
+ * VCVTPH2PS xmm (exact; flags: #I for signalling NaNs, #D). */
+static unsigned h_cvtph2ps(xmm_t *x, const xmm_t *y, uint32_t csr)
+{
+	__m128 a, b;
+	uint32_t host, out;
+
+	memcpy(&b, y, 16);
+	__asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[g]\n\t"
+			 "vcvtph2ps %[b], %[a]\n\t"
+			 "stmxcsr %[o]\n\tldmxcsr %[h]"
+			 : [a] "=x"(a), [h] "=m"(host), [o] "=m"(out)
+			 : [b] "x"(b), [g] "m"(csr));
+	memcpy(x, &a, 16);
+	return out & MX_FLAGS;
+}
+
+/* VCVTPH2PS x/ymm, xmm/m64/m128 (VEX.W 0, VEX.vvvv 1111b): elementwise,
+ * so the 256-bit form is two 128-bit host conversions. */
+void op_vcvtph2ps_Vx_Wx(struct cpu *c, const struct dec_insn *d)
+{
+	bool l = DEC_VEX_L(d);
+	xmm_t s, hi, r[2];
+	unsigned f;
+
+	if (d->pfx != DEC_PFX_66 || DEC_VEX_V(d) || (d->rex & 8))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	if (d->mod == 3) {
+		get_x(c, d->rm, &s);
+	} else {
+		memset(&s, 0, sizeof(s));
+		s.q[0] = rd64(c, cpu_ea(c, d));
+		if (l)
+			s.q[1] = rd64(c, cpu_ea(c, d) + 8);
+	}
+	memset(&hi, 0, sizeof(hi));
+	hi.q[0] = s.q[1];
+	f = h_cvtph2ps(&r[0], &s, host_csr(c));
+	if (l)
+		f |= h_cvtph2ps(&r[1], &hi, host_csr(c));
+	sse_flags(c, f);
+	sse_put_ymm(c, d->reg, r, l);
+}
+
+/* Four singles of y to four halves (the low 64 bits of *x), rounded by
+ * imm8[1:0] or (imm8[2]) MXCSR.RC: one host instruction per imm8[2:0]. */
+#define PH_CASE(k)                                                         \
+	case (k):                                                          \
+		__asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[g]\n\t"        \
+				 "vcvtps2ph %[i], %[a], %[r]\n\t"          \
+				 "stmxcsr %[o]\n\tldmxcsr %[h]"            \
+				 : [r] "=x"(r), [h] "=m"(host), [o] "=m"(out) \
+				 : [a] "x"(a), [g] "m"(csr), [i] "i"(k));  \
+		break;
+
+static unsigned h_cvtps2ph(uint64_t *x, const xmm_t *y, unsigned imm,
+			   uint32_t csr)
+{
+	__m128 a, r = { 0 };
+	uint32_t host, out = 0;
+
+	memcpy(&a, y, 16);
+	switch (imm & 7) {
+	PH_CASE(0) PH_CASE(1) PH_CASE(2) PH_CASE(3)
+	PH_CASE(4) PH_CASE(5) PH_CASE(6) PH_CASE(7)
+	}
+	memcpy(x, &r, 8);
+	return out & MX_FLAGS;
+}
+#undef PH_CASE
+
+/* VCVTPS2PH xmm/m64/m128, x/ymm, imm8: a register destination gets the
+ * halves with the rest of the YMM register zeroed.  An unmasked
+ * exception writes nothing. */
+void op_vcvtps2ph_Wx_Vx_Ib(struct cpu *c, const struct dec_insn *d)
+{
+	bool l = DEC_VEX_L(d);
+	xmm_t y[2], res[2];
+	unsigned f, imm = (unsigned)d->imm;
+	uint64_t la = 0;
+
+	if (d->pfx != DEC_PFX_66 || DEC_VEX_V(d) || (d->rex & 8))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_get_ymm(c, d->reg, y);
+	memset(res, 0, sizeof(res));
+	f = h_cvtps2ph(&res[0].q[0], &y[0], imm, host_csr(c));
+	if (l)
+		f |= h_cvtps2ph(&res[0].q[1], &y[1], imm, host_csr(c));
+	if (d->mod != 3) {
+		la = cpu_ea(c, d);
+		cpu_probe_write(c, la, l ? 16 : 8);
+	}
+	sse_flags(c, f);
+	if (d->mod == 3) {
+		sse_put_ymm(c, d->rm, res, false);
+	} else {
+		wr64(c, la, res[0].q[0]);
+		if (l)
+			wr64(c, la + 8, res[0].q[1]);
+	}
+}

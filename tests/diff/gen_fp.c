@@ -980,7 +980,7 @@ void gen_sse42(struct gen *g)
 
 /* The VEX forms of the SSE2, SSSE3 and SSE4 packed-integer operations
  * (VEX.128 and VEX.256, second source in VEX.vvvv, memory operands of
- * any alignment), FMA (every form), of SQRT ADD MUL SUB MIN DIV MAX
+ * any alignment), FMA (every form), F16C, of SQRT ADD MUL SUB MIN DIV MAX
  * (packed and scalar)
  * and the bitwise AND ANDN OR XOR (PS, PD), VPTEST, VPBROADCASTB/W/D/Q,
  * VMOVDQA/VMOVDQU loads and stores, VPMOVMSKB, VZEROUPPER/VZEROALL.
@@ -1009,7 +1009,7 @@ void gen_avx(struct gen *g)
 					  { 0x58, 4 }, { 0x59, 8 } };
 	static const uint8_t fp[] = { 0x51, 0x58, 0x59, 0x5c, 0x5d, 0x5e,
 				      0x5f, 0x54, 0x55, 0x56, 0x57 };
-	unsigned k = g_rn(g, 17), map = 1;
+	unsigned k = g_rn(g, 19), map = 1;
 	bool l = g_chance(g, 60);
 	struct enc e;
 
@@ -1044,6 +1044,16 @@ void gen_avx(struct gen *g)
 		e = sse(g, 0, bc[j][0], bc[j][1], 1, 40);
 		e.vpp = 1;
 		map = 2;
+	} else if (k == 17) { /* vcvtph2ps (F16C) */
+		e = sse(g, 0, 0x13, l ? 16 : 8, 1, 40);
+		e.vpp = 1;
+		map = 2;
+	} else if (k == 18) { /* vcvtps2ph xmm/m, x/ymm, imm8 (F16C) */
+		e = sse(g, 0, 0x1d, l ? 16 : 8, 1, 40);
+		e.vpp = 1;
+		e.imm = g_rnd(g) & 0xff;
+		e.nimm = 1;
+		map = 3;
 	} else if (k >= 15) { /* FMA: 132 213 231, packed and scalar */
 		unsigned lo = 6 + g_rn(g, 10), w = g_rn(g, 2);
 		bool sc = lo >= 8 && (lo & 1);
@@ -1095,7 +1105,7 @@ void gen_avx(struct gen *g)
 		g_flags(g, F_ARITH, 0);
 		return;
 	}
-	if (g->stop || !l || (map == 1 && e.op[0] == 0xd7) ||
+	if (g->stop || !l || map == 3 || (map == 1 && e.op[0] == 0xd7) ||
 	    (map == 1 && e.vpp >= 2 && e.op[0] >= 0x51 && e.op[0] <= 0x5f) ||
 	    (map == 2 && (e.op[0] & 0x0f) >= 8 && (e.op[0] & 1)) ||
 	    (map == 1 && e.op[0] == 0x7f && e.e.kind != M_REG) ||

@@ -196,6 +196,8 @@ static const struct row rows[] = {
 	{ "\xc4\xe2\x71\xb8\xc2", 5, "vfmadd231ps xmm0,xmm1,xmm2" },
 	{ "\xc4\xe2\xf1\x99\x06", 5, "vfmadd132sd xmm0,xmm1,QWORD PTR [rsi]" },
 	{ "\xc4\xe2\x75\x96\xc2", 5, "vfmaddsub132ps ymm0,ymm1,ymm2" },
+	{ "\xc4\xe2\x7d\x13\xc1", 5, "vcvtph2ps ymm0,xmm1" },
+	{ "\xc4\xe3\x7d\x1d\x06\x04", 6, "vcvtps2ph XMMWORD PTR [rsi],ymm0,0x4" },
 };
 
 /* x87 (src/decoder/x87.def): every memory form of every escape with
@@ -502,7 +504,8 @@ static void decoder_agrees_with_objdump(void)
 			  !strstr(r->objdump, "vaddps") &&
 			  !strstr(r->objdump, "vdivsd") &&
 			  !strstr(r->objdump, "vsqrtpd") &&
-			  strncmp(r->objdump, "vfm", 3);
+			  strncmp(r->objdump, "vfm", 3) &&
+			  strncmp(r->objdump, "vcvtp", 5);
 		int ret = dec_decode(&d, (const uint8_t *)r->bytes, r->len,
 				     DEC_MODE64);
 
