@@ -1100,3 +1100,76 @@ void op_vzeroupper(struct cpu *c, const struct dec_insn *d)
 	if (DEC_VEX_L(d))
 		memset(c->fx + FX_XMM(0), 0, 16 * n);
 }
+
+/* VEX.0F 10/11 (no prefix, 66): VMOVUPS/VMOVUPD, 28/29: VMOVAPS/VMOVAPD
+ * (aligned 16 or 32): loads and stores like VMOVDQU/VMOVDQA.  VEX.vvvv
+ * must be 1111b. */
+static void vmov_p(struct cpu *c, const struct dec_insn *d, bool store,
+		   bool align)
+{
+	bool l = DEC_VEX_L(d);
+	xmm_t y[2];
+	uint64_t la;
+
+	if (d->pfx >= DEC_PFX_F3 || DEC_VEX_V(d))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	if (!store) {
+		sse_vex_rd_W(c, d, y, l, align);
+		sse_put_ymm(c, d->reg, y, l);
+		return;
+	}
+	sse_get_ymm(c, d->reg, y);
+	if (d->mod == 3) {
+		sse_put_ymm(c, d->rm, y, l);
+		return;
+	}
+	la = cpu_ea(c, d);
+	if (align && (cpu_plain_la(c, la) & (l ? 31 : 15)))
+		cpu_gp(c, 0);
+	cpu_probe_write(c, la, l ? 32 : 16);
+	for (unsigned i = 0; i < (l ? 4u : 2u); i++)
+		wr64(c, la + 8 * i, y[i / 2].q[i % 2]);
+}
+
+void op_vmovups_Vx_Wx(struct cpu *c, const struct dec_insn *d) { vmov_p(c, d, false, false); }
+void op_vmovups_Wx_Vx(struct cpu *c, const struct dec_insn *d) { vmov_p(c, d, true, false); }
+void op_vmovaps_Vx_Wx(struct cpu *c, const struct dec_insn *d) { vmov_p(c, d, false, true); }
+void op_vmovaps_Wx_Vx(struct cpu *c, const struct dec_insn *d) { vmov_p(c, d, true, true); }
+
+/* VEX.66.0F3A 18/38: VINSERTF128/VINSERTI128 ymm, ymm, xmm/m128, imm8
+ * (lane imm8[0] of vvvv replaced); 19/39: VEXTRACTF128/VEXTRACTI128
+ * xmm/m128, ymm, imm8.  VEX.L must be 1, VEX.W 0. */
+void op_vinsert128_Vx_Hx_Wx_Ib(struct cpu *c, const struct dec_insn *d)
+{
+	xmm_t y[2], w;
+
+	if (d->pfx != DEC_PFX_66 || !DEC_VEX_L(d) || (d->rex & 8))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_get_ymm(c, DEC_VEX_V(d), y);
+	sse_rd_W(c, d, &w, true);
+	y[d->imm & 1] = w;
+	sse_put_ymm(c, d->reg, y, true);
+}
+
+void op_vextract128_Wx_Vx_Ib(struct cpu *c, const struct dec_insn *d)
+{
+	xmm_t y[2], r[2] = { { { 0 } }, { { 0 } } };
+	uint64_t la;
+
+	if (d->pfx != DEC_PFX_66 || !DEC_VEX_L(d) || (d->rex & 8) ||
+	    DEC_VEX_V(d))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_get_ymm(c, d->reg, y);
+	r[0] = y[d->imm & 1];
+	if (d->mod == 3) {
+		sse_put_ymm(c, d->rm, r, false);
+		return;
+	}
+	la = cpu_ea(c, d);
+	cpu_probe_write(c, la, 16);
+	wr64(c, la, r[0].q[0]);
+	wr64(c, la + 8, r[0].q[1]);
+}

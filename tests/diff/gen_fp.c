@@ -980,7 +980,8 @@ void gen_sse42(struct gen *g)
 
 /* The VEX forms of the SSE2, SSSE3 and SSE4 packed-integer operations
  * (VEX.128 and VEX.256, second source in VEX.vvvv, memory operands of
- * any alignment), FMA (every form), F16C, of SQRT ADD MUL SUB MIN DIV MAX
+ * any alignment), FMA (every form), F16C, VMOVUPS/APS/UPD/APD,
+ * VINSERT/VEXTRACT F128/I128, of SQRT ADD MUL SUB MIN DIV MAX
  * (packed and scalar)
  * and the bitwise AND ANDN OR XOR (PS, PD), VPTEST, VPBROADCASTB/W/D/Q,
  * VMOVDQA/VMOVDQU loads and stores, VPMOVMSKB, VZEROUPPER/VZEROALL.
@@ -1009,7 +1010,7 @@ void gen_avx(struct gen *g)
 					  { 0x58, 4 }, { 0x59, 8 } };
 	static const uint8_t fp[] = { 0x51, 0x58, 0x59, 0x5c, 0x5d, 0x5e,
 				      0x5f, 0x54, 0x55, 0x56, 0x57 };
-	unsigned k = g_rn(g, 19), map = 1;
+	unsigned k = g_rn(g, 21), map = 1;
 	bool l = g_chance(g, 60);
 	struct enc e;
 
@@ -1044,6 +1045,25 @@ void gen_avx(struct gen *g)
 		e = sse(g, 0, bc[j][0], bc[j][1], 1, 40);
 		e.vpp = 1;
 		map = 2;
+	} else if (k == 19) { /* vmovups/upd (any alignment), vmovaps/apd */
+		static const uint8_t mv[4] = { 0x10, 0x11, 0x28, 0x29 };
+		unsigned j = g_rn(g, 4);
+
+		e = sse(g, 0, mv[j], l ? 32 : 16, j >= 2 ? (l ? 32 : 16) : 1,
+			60);
+		e.vpp = (uint8_t)g_rn(g, 2);
+	} else if (k == 20) { /* vinsert/vextract f128/i128 (VEX.256) */
+		static const uint8_t ie[4] = { 0x18, 0x38, 0x19, 0x39 };
+		unsigned j = g_rn(g, 4);
+
+		e = sse(g, 0, ie[j], 16, 1, 40);
+		if (j < 2)
+			e.vvvv = (uint8_t)xmm(g);
+		e.vpp = 1;
+		e.imm = g_rnd(g) & 0xff;
+		e.nimm = 1;
+		map = 3;
+		l = true;
 	} else if (k == 17) { /* vcvtph2ps (F16C) */
 		e = sse(g, 0, 0x13, l ? 16 : 8, 1, 40);
 		e.vpp = 1;
@@ -1105,7 +1125,11 @@ void gen_avx(struct gen *g)
 		g_flags(g, F_ARITH, 0);
 		return;
 	}
+	if (map == 3 && (e.op[0] == 0x18 || e.op[0] == 0x38))
+		map = 2; /* VINSERTx128: its YMM result is worth a store */
 	if (g->stop || !l || map == 3 || (map == 1 && e.op[0] == 0xd7) ||
+	    (map == 1 && (e.op[0] == 0x11 || e.op[0] == 0x29) &&
+	     e.e.kind != M_REG) ||
 	    (map == 1 && e.vpp >= 2 && e.op[0] >= 0x51 && e.op[0] <= 0x5f) ||
 	    (map == 2 && (e.op[0] & 0x0f) >= 8 && (e.op[0] & 1)) ||
 	    (map == 1 && e.op[0] == 0x7f && e.e.kind != M_REG) ||
@@ -1116,7 +1140,8 @@ void gen_avx(struct gen *g)
 		struct enc st = { .modrm = true, .nop = 1, .op = { 0x7f },
 				  .vex = true, .vmap = 1, .vpp = 2, .vl = 1 };
 
-		st.reg = map == 1 && e.op[0] == 0x7f ? e.e.r : e.reg;
+		st.reg = map == 1 && (e.op[0] == 0x7f || e.op[0] == 0x11 ||
+				      e.op[0] == 0x29) ? e.e.r : e.reg;
 		st.e = g_mem(g, 32, 1, 0);
 		g_emit(g, &st, false);
 	}

@@ -198,6 +198,10 @@ static const struct row rows[] = {
 	{ "\xc4\xe2\x75\x96\xc2", 5, "vfmaddsub132ps ymm0,ymm1,ymm2" },
 	{ "\xc4\xe2\x7d\x13\xc1", 5, "vcvtph2ps ymm0,xmm1" },
 	{ "\xc4\xe3\x7d\x1d\x06\x04", 6, "vcvtps2ph XMMWORD PTR [rsi],ymm0,0x4" },
+	{ "\xc4\xe3\x75\x38\xc2\x01", 6, "vinserti128 ymm0,ymm1,xmm2,0x1" },
+	{ "\xc4\xe3\x7d\x19\x06\x01", 6, "vextractf128 XMMWORD PTR [rsi],ymm0,0x1" },
+	{ "\xc5\xfc\x10\x06", 4, "vmovups ymm0,YMMWORD PTR [rsi]" },
+	{ "\xc5\xfd\x29\x07", 4, "vmovapd YMMWORD PTR [rdi],ymm0" },
 };
 
 /* x87 (src/decoder/x87.def): every memory form of every escape with
@@ -505,7 +509,11 @@ static void decoder_agrees_with_objdump(void)
 			  !strstr(r->objdump, "vdivsd") &&
 			  !strstr(r->objdump, "vsqrtpd") &&
 			  strncmp(r->objdump, "vfm", 3) &&
-			  strncmp(r->objdump, "vcvtp", 5);
+			  strncmp(r->objdump, "vcvtp", 5) &&
+			  strncmp(r->objdump, "vinsert", 7) &&
+			  strncmp(r->objdump, "vextract", 8) &&
+			  strncmp(r->objdump, "vmovups", 7) &&
+			  strncmp(r->objdump, "vmovapd", 7);
 		int ret = dec_decode(&d, (const uint8_t *)r->bytes, r->len,
 				     DEC_MODE64);
 
