@@ -1173,3 +1173,72 @@ void op_vextract128_Wx_Vx_Ib(struct cpu *c, const struct dec_insn *d)
 	wr64(c, la, r[0].q[0]);
 	wr64(c, la + 8, r[0].q[1]);
 }
+
+/* One 128-bit lane of PSHUFD (pfx 66), PSHUFHW (F3), PSHUFLW (F2). */
+static void pshuf_lane(xmm_t *r, const xmm_t *s, unsigned im, unsigned pfx)
+{
+	*r = *s;
+	switch (pfx) {
+	case DEC_PFX_66:
+		LANES(4, r->d[i] = s->d[(im >> (2 * i)) & 3]);
+		break;
+	case DEC_PFX_F3:
+		LANES(4, r->w[4 + i] = s->w[4 + ((im >> (2 * i)) & 3)]);
+		break;
+	default:
+		LANES(4, r->w[i] = s->w[(im >> (2 * i)) & 3]);
+		break;
+	}
+}
+
+/* VEX.0F 70: VPSHUFD (66), VPSHUFHW (F3), VPSHUFLW (F2) x/ymm,
+ * x/ymm/m, imm8: per 128-bit lane; VEX.vvvv must be 1111b. */
+void op_vpshufd_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d)
+{
+	bool l = DEC_VEX_L(d);
+	xmm_t s[2], r[2];
+
+	if (d->pfx == DEC_PFX_NONE || DEC_VEX_V(d))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_vex_rd_W(c, d, s, l, false);
+	for (unsigned i = 0; i < (l ? 2u : 1u); i++)
+		pshuf_lane(&r[i], &s[i], (unsigned)d->imm, d->pfx);
+	sse_put_ymm(c, d->reg, r, l);
+}
+
+/* VEX.66.0F 71-73 /r ib: the shifts by an immediate of a register
+ * (ModRM.rm) into VEX.vvvv, per 128-bit lane (VPSRLDQ/VPSLLDQ shift
+ * bytes within each lane). */
+static void vgrp_shift(struct cpu *c, const struct dec_insn *d, unsigned w)
+{
+	unsigned op = d->reg & 7, cnt = (unsigned)(d->imm & 0xff);
+	bool l = DEC_VEX_L(d);
+	xmm_t y[2];
+
+	if (d->mod != 3 || d->pfx != DEC_PFX_66)
+		cpu_ud(c);
+	if (!(op == 2 || op == 6 || (op == 4 && w != 8) ||
+	      (w == 8 && (op == 3 || op == 7))))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_get_ymm(c, d->rm, y);
+	for (unsigned i = 0; i < (l ? 2u : 1u); i++) {
+		if (w == 8 && (op == 3 || op == 7)) {
+			uint8_t t[48] = { 0 };
+			unsigned k = cnt > 16 ? 16 : cnt;
+
+			memcpy(t + 16, y[i].b, 16);
+			memcpy(y[i].b, op == 3 ? t + 16 + k : t + 16 - k, 16);
+			if (op == 3)
+				memset(y[i].b + 16 - k, 0, k);
+		} else {
+			shift_lanes(&y[i], w, op, cnt, 16);
+		}
+	}
+	sse_put_ymm(c, DEC_VEX_V(d), y, l);
+}
+
+void op_vgrp12_Hx_Ux_Ib(struct cpu *c, const struct dec_insn *d) { vgrp_shift(c, d, 2); }
+void op_vgrp13_Hx_Ux_Ib(struct cpu *c, const struct dec_insn *d) { vgrp_shift(c, d, 4); }
+void op_vgrp14_Hx_Ux_Ib(struct cpu *c, const struct dec_insn *d) { vgrp_shift(c, d, 8); }

@@ -578,7 +578,7 @@ void gen_init_fpu(struct gen *g, uint8_t *fx)
 void gen_unadv(struct gen *g)
 {
 	static const struct { uint8_t b[8]; unsigned n; } t[] = {
-		{ { 0xc4, 0xe3, 0x7d, 0x18, 0xc1, 1 }, 6 }, /* vinsertf128 (AVX) */
+		{ { 0xc4, 0xe3, 0xfd, 0x00, 0xc1, 0 }, 6 }, /* vpermq (AVX2) */
 		{ { 0xc4, 0xe2, 0x79, 0x18, 0xc0 }, 5 }, /* vbroadcastss (AVX2) */
 		{ { 0x66, 0x0f, 0x38, 0xdc, 0xc1 }, 5 }, /* aesenc (AES) */
 		{ { 0x66, 0x0f, 0x3a, 0x44, 0xc1, 0 }, 6 }, /* pclmulqdq */
@@ -981,6 +981,7 @@ void gen_sse42(struct gen *g)
 /* The VEX forms of the SSE2, SSSE3 and SSE4 packed-integer operations
  * (VEX.128 and VEX.256, second source in VEX.vvvv, memory operands of
  * any alignment), FMA (every form), F16C, VMOVUPS/APS/UPD/APD,
+ * VPSHUFD/HW/LW, the shifts by an immediate, VPALIGNR,
  * VINSERT/VEXTRACT F128/I128, of SQRT ADD MUL SUB MIN DIV MAX
  * (packed and scalar)
  * and the bitwise AND ANDN OR XOR (PS, PD), VPTEST, VPBROADCASTB/W/D/Q,
@@ -1010,7 +1011,7 @@ void gen_avx(struct gen *g)
 					  { 0x58, 4 }, { 0x59, 8 } };
 	static const uint8_t fp[] = { 0x51, 0x58, 0x59, 0x5c, 0x5d, 0x5e,
 				      0x5f, 0x54, 0x55, 0x56, 0x57 };
-	unsigned k = g_rn(g, 21), map = 1;
+	unsigned k = g_rn(g, 24), map = 1;
 	bool l = g_chance(g, 60);
 	struct enc e;
 
@@ -1045,6 +1046,30 @@ void gen_avx(struct gen *g)
 		e = sse(g, 0, bc[j][0], bc[j][1], 1, 40);
 		e.vpp = 1;
 		map = 2;
+	} else if (k == 21) { /* vpshufd / vpshufhw / vpshuflw */
+		e = sse(g, 0, 0x70, l ? 32 : 16, 1, 30);
+		e.vpp = (uint8_t)(1 + g_rn(g, 3));
+		e.imm = g_rnd(g) & 0xff;
+		e.nimm = 1;
+	} else if (k == 22) { /* shifts by an immediate into vvvv */
+		static const uint8_t sh[][2] = { { 0x71, 2 }, { 0x71, 4 },
+			{ 0x71, 6 }, { 0x72, 2 }, { 0x72, 4 }, { 0x72, 6 },
+			{ 0x73, 2 }, { 0x73, 3 }, { 0x73, 6 }, { 0x73, 7 } };
+		unsigned j = g_rn(g, 10);
+
+		e = sse(g, 0, sh[j][0], 16, 16, 0);
+		e.reg = sh[j][1];
+		e.vvvv = (uint8_t)xmm(g);
+		e.vpp = 1;
+		e.imm = g_chance(g, 70) ? g_rn(g, 20) : g_rn(g, 256);
+		e.nimm = 1;
+	} else if (k == 23) { /* vpalignr */
+		e = sse(g, 0, 0x0f, l ? 32 : 16, 1, 30);
+		e.vvvv = (uint8_t)xmm(g);
+		e.vpp = 1;
+		e.imm = g_chance(g, 80) ? g_rn(g, 34) : g_rnd(g) & 0xff;
+		e.nimm = 1;
+		map = 3;
 	} else if (k == 19) { /* vmovups/upd (any alignment), vmovaps/apd */
 		static const uint8_t mv[4] = { 0x10, 0x11, 0x28, 0x29 };
 		unsigned j = g_rn(g, 4);
@@ -1125,8 +1150,15 @@ void gen_avx(struct gen *g)
 		g_flags(g, F_ARITH, 0);
 		return;
 	}
-	if (map == 3 && (e.op[0] == 0x18 || e.op[0] == 0x38))
-		map = 2; /* VINSERTx128: its YMM result is worth a store */
+	if (map == 3 && (e.op[0] == 0x18 || e.op[0] == 0x38 ||
+			 e.op[0] == 0x0f))
+		map = 2; /* VINSERTx128, VPALIGNR: a YMM result worth a store */
+	if (map == 1 && e.op[0] >= 0x71 && e.op[0] <= 0x73) {
+		if (g->stop || !l || !g_chance(g, 50))
+			return;
+		e.reg = e.vvvv; /* the result is in vvvv: store it */
+		e.op[0] = 0x6f;
+	}
 	if (g->stop || !l || map == 3 || (map == 1 && e.op[0] == 0xd7) ||
 	    (map == 1 && (e.op[0] == 0x11 || e.op[0] == 0x29) &&
 	     e.e.kind != M_REG) ||

@@ -202,6 +202,9 @@ static const struct row rows[] = {
 	{ "\xc4\xe3\x7d\x19\x06\x01", 6, "vextractf128 XMMWORD PTR [rsi],ymm0,0x1" },
 	{ "\xc5\xfc\x10\x06", 4, "vmovups ymm0,YMMWORD PTR [rsi]" },
 	{ "\xc5\xfd\x29\x07", 4, "vmovapd YMMWORD PTR [rdi],ymm0" },
+	{ "\xc5\xfd\x70\xc1\x1b", 5, "vpshufd ymm0,ymm1,0x1b" },
+	{ "\xc5\xf5\x73\xfa\x03", 5, "vpslldq ymm1,ymm2,0x3" },
+	{ "\xc4\xe3\x75\x0f\xc2\x05", 6, "vpalignr ymm0,ymm1,ymm2,0x5" },
 };
 
 /* x87 (src/decoder/x87.def): every memory form of every escape with
@@ -513,7 +516,10 @@ static void decoder_agrees_with_objdump(void)
 			  strncmp(r->objdump, "vinsert", 7) &&
 			  strncmp(r->objdump, "vextract", 8) &&
 			  strncmp(r->objdump, "vmovups", 7) &&
-			  strncmp(r->objdump, "vmovapd", 7);
+			  strncmp(r->objdump, "vmovapd", 7) &&
+			  strncmp(r->objdump, "vpshufd", 7) &&
+			  strncmp(r->objdump, "vpslldq", 7) &&
+			  strncmp(r->objdump, "vpalignr", 8);
 		int ret = dec_decode(&d, (const uint8_t *)r->bytes, r->len,
 				     DEC_MODE64);
 
