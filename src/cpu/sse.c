@@ -1242,3 +1242,55 @@ static void vgrp_shift(struct cpu *c, const struct dec_insn *d, unsigned w)
 void op_vgrp12_Hx_Ux_Ib(struct cpu *c, const struct dec_insn *d) { vgrp_shift(c, d, 2); }
 void op_vgrp13_Hx_Ux_Ib(struct cpu *c, const struct dec_insn *d) { vgrp_shift(c, d, 4); }
 void op_vgrp14_Hx_Ux_Ib(struct cpu *c, const struct dec_insn *d) { vgrp_shift(c, d, 8); }
+
+/* VEX.66.0F 6E: VMOVD/VMOVQ xmm, r/m32/64 (VEX.W); 7E: VMOVD/VMOVQ
+ * r/m32/64, xmm; VEX.F3.0F 7E: VMOVQ xmm, xmm/m64; VEX.66.0F D6: VMOVQ
+ * xmm/m64, xmm.  VEX.L 0 and VEX.vvvv 1111b; an XMM destination has
+ * bits 255:64 zeroed. */
+void op_vmovd_Vx_Ey(struct cpu *c, const struct dec_insn *d)
+{
+	xmm_t r[2] = { { { 0 } }, { { 0 } } };
+
+	if (d->pfx != DEC_PFX_66 || DEC_VEX_L(d) || DEC_VEX_V(d))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	r[0].q[0] = rd_E(c, d, d->rex & 8 ? 8 : 4);
+	sse_put_ymm(c, d->reg, r, false);
+}
+
+void op_vmovd_Ey_Vx(struct cpu *c, const struct dec_insn *d)
+{
+	xmm_t s, r[2] = { { { 0 } }, { { 0 } } };
+
+	if (d->pfx < DEC_PFX_66 || d->pfx == DEC_PFX_F2 || DEC_VEX_L(d) ||
+	    DEC_VEX_V(d))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	if (d->pfx == DEC_PFX_F3) { /* VMOVQ xmm, xmm/m64 */
+		sse_rd_Ws(c, d, &s, 8);
+		r[0].q[0] = s.q[0];
+		sse_put_ymm(c, d->reg, r, false);
+		return;
+	}
+	get_x(c, d->reg, &s);
+	if (d->mod == 3)
+		sreg_w(c, d->rm, d->rex & 8 ? 8 : 4, d->rex, s.q[0]);
+	else
+		wrn(c, cpu_ea(c, d), s.q[0], d->rex & 8 ? 8 : 4);
+}
+
+void op_vmovq_Wq_Vx(struct cpu *c, const struct dec_insn *d)
+{
+	xmm_t s, r[2] = { { { 0 } }, { { 0 } } };
+
+	if (d->pfx != DEC_PFX_66 || DEC_VEX_L(d) || DEC_VEX_V(d))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	get_x(c, d->reg, &s);
+	if (d->mod == 3) {
+		r[0].q[0] = s.q[0];
+		sse_put_ymm(c, d->rm, r, false);
+	} else {
+		wr64(c, cpu_ea(c, d), s.q[0]);
+	}
+}

@@ -981,7 +981,7 @@ void gen_sse42(struct gen *g)
 /* The VEX forms of the SSE2, SSSE3 and SSE4 packed-integer operations
  * (VEX.128 and VEX.256, second source in VEX.vvvv, memory operands of
  * any alignment), FMA (every form), F16C, VMOVUPS/APS/UPD/APD,
- * VPSHUFD/HW/LW, the shifts by an immediate, VPALIGNR,
+ * VPSHUFD/HW/LW, the shifts by an immediate, VPALIGNR, VMOVD/VMOVQ,
  * VINSERT/VEXTRACT F128/I128, of SQRT ADD MUL SUB MIN DIV MAX
  * (packed and scalar)
  * and the bitwise AND ANDN OR XOR (PS, PD), VPTEST, VPBROADCASTB/W/D/Q,
@@ -1011,7 +1011,7 @@ void gen_avx(struct gen *g)
 					  { 0x58, 4 }, { 0x59, 8 } };
 	static const uint8_t fp[] = { 0x51, 0x58, 0x59, 0x5c, 0x5d, 0x5e,
 				      0x5f, 0x54, 0x55, 0x56, 0x57 };
-	unsigned k = g_rn(g, 24), map = 1;
+	unsigned k = g_rn(g, 26), map = 1;
 	bool l = g_chance(g, 60);
 	struct enc e;
 
@@ -1046,6 +1046,18 @@ void gen_avx(struct gen *g)
 		e = sse(g, 0, bc[j][0], bc[j][1], 1, 40);
 		e.vpp = 1;
 		map = 2;
+	} else if (k == 24) { /* vmovd/vmovq with a GPR or memory */
+		e = sse(g, 0, g_chance(g, 50) ? 0x6e : 0x7e, 4, 1, 0);
+		e.w = !g->m32 && g_chance(g, 50);
+		e.e = g_rm(g, e.w ? 8 : 4, 0, 40);
+		e.vpp = 1;
+		l = false;
+	} else if (k == 25) { /* vmovq xmm, xmm/m64 and back */
+		bool ld = g_chance(g, 50);
+
+		e = sse(g, 0, ld ? 0x7e : 0xd6, 8, 1, 40);
+		e.vpp = ld ? 2 : 1;
+		l = false;
 	} else if (k == 21) { /* vpshufd / vpshufhw / vpshuflw */
 		e = sse(g, 0, 0x70, l ? 32 : 16, 1, 30);
 		e.vpp = (uint8_t)(1 + g_rn(g, 3));

@@ -205,6 +205,10 @@ static const struct row rows[] = {
 	{ "\xc5\xfd\x70\xc1\x1b", 5, "vpshufd ymm0,ymm1,0x1b" },
 	{ "\xc5\xf5\x73\xfa\x03", 5, "vpslldq ymm1,ymm2,0x3" },
 	{ "\xc4\xe3\x75\x0f\xc2\x05", 6, "vpalignr ymm0,ymm1,ymm2,0x5" },
+	{ "\xc4\xe1\xf9\x6e\xc1", 5, "vmovq xmm0,rcx" },
+	{ "\xc5\xf9\x7e\xc8", 4, "vmovd eax,xmm1" },
+	{ "\xc5\xfa\x7e\x06", 4, "vmovq xmm0,QWORD PTR [rsi]" },
+	{ "\xc5\xf9\xd6\x07", 4, "vmovq QWORD PTR [rdi],xmm0" },
 };
 
 /* x87 (src/decoder/x87.def): every memory form of every escape with
@@ -519,7 +523,9 @@ static void decoder_agrees_with_objdump(void)
 			  strncmp(r->objdump, "vmovapd", 7) &&
 			  strncmp(r->objdump, "vpshufd", 7) &&
 			  strncmp(r->objdump, "vpslldq", 7) &&
-			  strncmp(r->objdump, "vpalignr", 8);
+			  strncmp(r->objdump, "vpalignr", 8) &&
+			  strncmp(r->objdump, "vmovd ", 6) &&
+			  strncmp(r->objdump, "vmovq ", 6);
 		int ret = dec_decode(&d, (const uint8_t *)r->bytes, r->len,
 				     DEC_MODE64);
 
