@@ -80,6 +80,7 @@ _Static_assert(DEC_FORM_ID(DEC_GROUPS, 0) <= DEC_MAP_VEX,
  * handlers. */
 #define DF_V2    0x8000000u
 #define DF_V3    0x10000000u
+#define DF_BYVEXL 0x20000000u /* an entry "x/y" is y with VEX.L, not W */
 /* LOCK-able with a memory destination for the ModRM.reg values in mask
  * m (bit r: reg r); DF_LOCKABLE for every reg (SDM Vol. 2 "LOCK"). */
 #define DF_LOCK(m) ((uint64_t)(m) << 32)
@@ -88,7 +89,7 @@ _Static_assert(DEC_FORM_ID(DEC_GROUPS, 0) <= DEC_MAP_VEX,
 
 /* Mnemonic lists: "a|b|c" selects an entry (DF_BYREG, DF_BYPFX,
  * DF_BYSIZE, else by the opcode's low 3 bits); an entry "x/y" is x, or y
- * with REX.W (in the VEX maps: with VEX.L).  Operand lists: "ops|ops|ops|ops" selects by mandatory
+ * with REX.W (VEX.W; with VEX.L for DF_BYVEXL).  Operand lists: "ops|ops|ops|ops" selects by mandatory
  * prefix none|66|F3|F2 (a DF_BYPFX row whose operands differ by prefix);
  * "Ib2" is ENTER's second immediate. */
 struct dec_attr {
