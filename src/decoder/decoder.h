@@ -27,7 +27,7 @@
  * 8 + rm).  A form with no row is undefined (#UD). */
 #define DEC_MAP_FORM 0x500
 #define DEC_FORMS    72
-#define DEC_GROUPS   29
+#define DEC_GROUPS   32
 #define DEC_FORM_ID(g, slot) (DEC_MAP_FORM + (g) * DEC_FORMS + (slot))
 /* The VEX maps (Vol. 2 §2.3), after the forms: VEX.mmmmm 1 (0F), 2
  * (0F38), 3 (0F3A). */
@@ -63,7 +63,6 @@ _Static_assert(DEC_FORM_ID(DEC_GROUPS, 0) <= DEC_MAP_VEX,
 			     and I/O forms, XLAT) */
 #define DF_MOD3  0x40000u /* ModRM.mod ignored: always a register operand
 			     (MOV to/from CRn/DRn) */
-#define DF_REG0  0x80000u /* only ModRM.reg 0 is defined (8F, C6, C7) */
 #define DF_MEMONLY 0x100000u /* ModRM.mod 3 is another encoding: #UD here
 				(62: EVEX, not BOUND) */
 #define DF_BYSIZE 0x200000u /* mnemonic list selected by operand size
