@@ -87,7 +87,7 @@ _Static_assert(DEC_FORM_ID(DEC_GROUPS, 0) <= DEC_MAP_VEX,
 
 /* Mnemonic lists: "a|b|c" selects an entry (DF_BYREG, DF_BYPFX,
  * DF_BYSIZE, else by the opcode's low 3 bits); an entry "x/y" is x, or y
- * with REX.W.  Operand lists: "ops|ops|ops|ops" selects by mandatory
+ * with REX.W (in the VEX maps: with VEX.L).  Operand lists: "ops|ops|ops|ops" selects by mandatory
  * prefix none|66|F3|F2 (a DF_BYPFX row whose operands differ by prefix);
  * "Ib2" is ENTER's second immediate. */
 struct dec_attr {
