@@ -276,11 +276,11 @@ static int decode_vex(struct cursor *c, struct dec_insn *d, unsigned op,
 }
 
 /* LOCK is allowed only on the read-modify-write instructions SDM Vol. 2
- * "LOCK" lists (DF_LOCK of opcodes.def), and only with a memory
- * destination; anything else is #UD. */
+ * "LOCK" lists (DF_LOCKABLE rows and forms of opcodes.def), and only
+ * with a memory destination; anything else is #UD. */
 static bool lockable(const struct dec_insn *d, uint64_t fl)
 {
-	return d->mod != 3 && (DF_LOCKMASK(fl) >> (d->reg & 7) & 1);
+	return d->mod != 3 && (fl & DF_LOCKABLE);
 }
 
 /* An opcode with forms (GROUP rows): d->op becomes the form's id, its

@@ -79,11 +79,9 @@ _Static_assert(DEC_FORM_ID(DEC_GROUPS, 0) <= DEC_MAP_VEX,
  * handlers. */
 #define DF_V2    0x8000000u
 #define DF_V3    0x10000000u
-/* LOCK-able with a memory destination for the ModRM.reg values in mask
- * m (bit r: reg r); DF_LOCKABLE for every reg (SDM Vol. 2 "LOCK"). */
-#define DF_LOCK(m) ((uint64_t)(m) << 32)
-#define DF_LOCKABLE DF_LOCK(0xff)
-#define DF_LOCKMASK(fl) ((unsigned)((fl) >> 32) & 0xff)
+/* LOCK-able with a memory destination (SDM Vol. 2 "LOCK"); a group's
+ * forms say it each (NOT, NEG, INC, DEC, BTS Ib...). */
+#define DF_LOCKABLE 0x20000000u
 
 /* Mnemonic lists: "a|b|c" selects an entry (DF_BYREG, DF_BYPFX,
  * DF_BYSIZE, else by the opcode's low 3 bits); an entry "x/y" is x, or y
