@@ -1093,3 +1093,29 @@ HOST_TRIG(op_fcos, "fcos")
 	}
 HOST_TWO(op_fptan, "fptan")
 HOST_TWO(op_fsincos, "fsincos")
+
+/* FXTRACT: ST0 becomes its exponent, then its significand is pushed.  An
+ * empty ST0 (underflow) or a full ST7 (overflow) leaves, masked, the
+ * indefinite in both (SDM Vol. 1 §8.5.1.1). */
+X87(op_fxtract)
+{
+	long double a = st(c, 0), sig, ex;
+	uint16_t old, sw;
+
+	if (st_empty(c, 0) || !st_empty(c, 7)) {
+		if (stack_fault(c, !st_empty(c, 0))) {
+			set_st(c, 0, indefinite());
+			memmove(c->fx + FX_ST(1), c->fx + FX_ST(0), 7 * 16);
+			c->fx[FX_FTW] = (uint8_t)(c->fx[FX_FTW] << 1);
+			set_st(c, 0, indefinite());
+		}
+		return;
+	}
+	old = host_cw_enter(c);
+	__asm__ volatile(CLX "fxtract" STSW : "=t"(sig), "=u"(ex), "=a"(sw)
+			 : "0"(a));
+	set_st(c, 0, ex);
+	push(c, sig);
+	host_cw_leave(old);
+	fold(c, sw, true);
+}
