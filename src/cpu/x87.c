@@ -903,12 +903,53 @@ X87(op_fnstenv_M) { fnstenv(c, cpu_ea(c, d)); }
 /* PE UE OE ZE DE IE SF ES B cleared (SDM Vol. 2 FCLEX). */
 X87(op_fnclex) { set_fsw(c, fsw(c) & 0x7f00); }
 
-X87(op_fninit)
+static void fninit(struct cpu *c)
 {
 	memset(c->fx, 0, 24);
 	memset(c->fx + FX_ST(0), 0, 128);
 	c->fx[FX_FCW] = 0x7f;
 	c->fx[FX_FCW + 1] = 0x03;
+}
+
+X87(op_fninit) { fninit(c); }
+
+/* FNSAVE, FRSTOR: the 32-bit environment (as FNSTENV/FLDENV), then
+ * ST(0)-ST(7), 10 bytes each (SDM Vol. 1 Figure 8-9 and §8.1.10; 108
+ * bytes); FNSAVE then initializes the FPU.  FRSTOR reads the whole image
+ * before it changes anything. */
+X87(op_fnsave_M)
+{
+	uint64_t la = cpu_ea(c, d);
+
+	cpu_probe_write(c, la, 108);
+	fnstenv(c, la);
+	for (unsigned i = 0; i < 8; i++) {
+		uint64_t lo;
+		uint16_t hi;
+
+		memcpy(&lo, c->fx + FX_ST(i), 8);
+		memcpy(&hi, c->fx + FX_ST(i) + 8, 2);
+		wr64(c, la + 28 + 10 * i, lo);
+		wr16(c, la + 28 + 10 * i + 8, hi);
+	}
+	fninit(c);
+}
+
+X87(op_frstor_M)
+{
+	uint64_t la = cpu_ea(c, d), lo[8];
+	uint16_t hi[8];
+
+	for (unsigned i = 0; i < 8; i++) {
+		lo[i] = rd64(c, la + 28 + 10 * i);
+		hi[i] = rd16(c, la + 28 + 10 * i + 8);
+	}
+	fldenv(c, la);
+	for (unsigned i = 0; i < 8; i++) {
+		memset(c->fx + FX_ST(i), 0, 16);
+		memcpy(c->fx + FX_ST(i), &lo[i], 8);
+		memcpy(c->fx + FX_ST(i) + 8, &hi[i], 2);
+	}
 }
 
 /* FDECSTP/FINCSTP rotate the registers (TOP stays 0). */
