@@ -15,8 +15,6 @@
 
 #include <string.h>
 
-#include "log.h"
-
 #define FSW_C0 (1u << 8)
 #define FSW_C1 (1u << 9)
 #define FSW_C2 (1u << 10)
@@ -581,15 +579,6 @@ static void end(struct cpu *c, const uint8_t *save)
 	}								\
 	static void name##_body(struct cpu *c, const struct dec_insn *d)
 
-X87(op_x87_unimplemented)
-{
-	char mn[16];
-
-	rax_log(LOG_WARN, cpu, "unimplemented x87 instruction %s at %#llx",
-		dec_mnemonic(d, mn, sizeof(mn)), (unsigned long long)c->rip);
-	cpu_ud(c);
-}
-
 /* --- arithmetic and comparison with memory --- */
 
 /* The memory operand: m32fp/m64fp (its bits in *m), m16int/m32int. */
@@ -799,6 +788,53 @@ X87(op_fistp_Md)
 X87(op_fistp_Mq)
 {
 	store_int(c, cpu_ea(c, d), 8, false);
+	pop(c);
+}
+
+/* FBLD, FBSTP: 18-digit packed BCD (m80dec, SDM Vol. 1 §4.7), converted
+ * by the host's FBLD/FBSTP: FBSTP rounds under RC, an out-of-range or
+ * NaN value is IE and the BCD indefinite; an empty ST0 stores what the
+ * host stores for the real indefinite. */
+X87(op_fbld_Mt)
+{
+	uint64_t la = cpu_ea(c, d);
+	uint8_t b[10];
+	uint64_t lo = rd64(c, la);
+	uint16_t hi = rd16(c, la + 8), sw;
+	long double r;
+
+	memcpy(b, &lo, 8);
+	memcpy(b + 8, &hi, 2);
+	__asm__ volatile("fnclex\n\tfbld %2\n\tfnstsw %1"
+			 : "=t"(r), "=a"(sw) : "m"(b));
+	fold(c, sw, false);
+	push(c, r);
+}
+
+X87(op_fbstp_Mt)
+{
+	uint64_t la = cpu_ea(c, d), lo;
+	long double v = st(c, 0);
+	uint8_t b[10];
+	uint16_t old, sw, hi;
+
+	cpu_probe_write(c, la, 10);
+	if (st_empty(c, 0)) {
+		if (!stack_fault(c, false))
+			return;
+		v = indefinite();
+	}
+	old = host_cw_enter(c);
+	__asm__ volatile("fnclex\n\tfbstp %0\n\tfnstsw %1"
+			 : "=m"(b), "=a"(sw) : "t"(v) : "st");
+	host_cw_leave(old);
+	fold(c, sw, true);
+	if (suppressed(c))
+		return;
+	memcpy(&lo, b, 8);
+	memcpy(&hi, b + 8, 2);
+	wr64(c, la, lo);
+	wr16(c, la + 8, hi);
 	pop(c);
 }
 
