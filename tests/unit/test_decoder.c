@@ -578,6 +578,11 @@ static void decoder_matches_zydis_on_mod_and_reg_rules(void)
 		{ "\xc5\x3b\x77\x47\x98\xbc\xd8", 3, true },
 		{ "\xc5\xfb\x77\x47\x98\xbc\xd8", 3, true },
 		{ "\xc5\xf8\x77\x47\x98\xbc\xd8", 3, false },
+		/* SHLX with VEX.L 1; VMOVDQU with VEX.vvvv 0000b */
+		{ "\xc4\x42\xa5\xf7\x1b\x5e\xc1", 5, true },
+		{ "\xc4\x42\xa1\xf7\x1b\x5e\xc1", 5, false },
+		{ "\xc5\x86\x6f\x06\x00\x00\x00", 4, true },
+		{ "\xc5\xfe\x6f\x06\x00\x00\x00", 4, false },
 	};
 
 	for (unsigned i = 0; i < sizeof(t) / sizeof(*t); i++) {
