@@ -49,6 +49,8 @@ struct machine {
 	bool host_clock;           /* --clock host (the interpreter reads
 				      it; KVM always runs on host time) */
 	bool stats;                /* --stats: engines may count more */
+	unsigned cpu_level;        /* --cpu: the interpreter's x86-64 level
+				      (1, 2); 0: the highest the host has */
 	struct dev_state *devs;    /* src/devices */
 	/* --disk, --net, --rng: opened by main(), made devices by the
 	 * board (src/devices/virtio/virtio.h); NULL for none. */

@@ -54,6 +54,10 @@ static char engine_note[700];
 
 #define NOTE(...) snprintf(engine_note, sizeof(engine_note), __VA_ARGS__)
 
+/* --cpu selects the interpreter's CPU model; KVM runs the host's. */
+#define CPU_KVM_MSG "the KVM engine runs the host's CPU model; the models " \
+	"are the interpreter's (--backend emulator)"
+
 /* Picks the engine for --backend and notes why in engine_note.  Returns
  * the ops or NULL with the reason in *e. */
 static const struct vcpu_ops *choose_engine(enum backend b, struct rax_err *e)
@@ -256,6 +260,12 @@ int main(int argc, char **argv)
 	if (o.trace != TRACE_OFF && o.backend == BACKEND_KVM)
 		return die(RAX_EXIT_USAGE, "--trace: %s",
 			   "the KVM engine cannot trace; use --backend emulator");
+	if (o.cpu_level && o.backend == BACKEND_KVM)
+		return die(RAX_EXIT_USAGE, "--cpu: %s", CPU_KVM_MSG);
+	if (o.cpu_level > cpu_host_level())
+		return die(RAX_EXIT_USAGE, "--cpu v%u: the host CPU lacks "
+			   "x86-64-v%u (the interpreter computes with the host's "
+			   "own SSE instructions)", o.cpu_level, o.cpu_level);
 	/* The address only: gdb can connect once the machine is ready. */
 	if (o.gdb && rsp_check_addr(o.gdb, &e))
 		return die(RAX_EXIT_USAGE, "%s", e.msg);
@@ -327,6 +337,9 @@ int main(int argc, char **argv)
 
 	m->host_clock = o.clock == CLOCK_HOST; /* KVM: always host time */
 	m->stats = o.stats;
+	if (o.cpu_level && m->ops == KVM_OPS) /* --backend auto chose KVM */
+		return die(RAX_EXIT_USAGE, "--cpu: %s", CPU_KVM_MSG);
+	m->cpu_level = o.cpu_level;
 	if (m->ops->init(m, &e))
 		return die(RAX_EXIT_ENGINE, "%s", e.msg);
 	if (o.trace != TRACE_OFF) {

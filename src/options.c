@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "mem.h"
+#include "vcpu.h"
 
 const char opt_usage[] =
 "Usage: rax [OPTIONS]\n"
@@ -48,6 +49,9 @@ const char opt_usage[] =
 "      --acpi on|off       ACPI tables and power management (default on);\n"
 "                          off: the guest finds its CPUs and interrupts\n"
 "                          through the MP table alone\n"
+"      --cpu MODEL         the interpreter's CPU: v1 (x86-64, SSE2) or v2\n"
+"                          (x86-64-v2); default: the highest the host CPU\n"
+"                          also has\n"
 "  -h, --help              this text\n"
 "  -V, --version           version\n"
 "\n"
@@ -57,7 +61,7 @@ const char opt_usage[] =
 enum {
 	O_DECOMP = 256, O_LOG, O_DEBUG_IO, O_GDB_WAIT, O_TRACE, O_TRACE_FROM,
 	O_SYMBOLS, O_STATS, O_CLOCK, O_RTC_BASE, O_DISK, O_NET, O_RNG,
-	O_FLAT, O_ACPI,
+	O_FLAT, O_ACPI, O_CPU,
 };
 
 static const struct option long_opts[] = {
@@ -83,6 +87,7 @@ static const struct option long_opts[] = {
 	{ "net", required_argument, NULL, O_NET },
 	{ "rng", no_argument, NULL, O_RNG },
 	{ "acpi", required_argument, NULL, O_ACPI },
+	{ "cpu", required_argument, NULL, O_CPU },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -153,6 +158,8 @@ int opt_parse(int argc, char **argv, struct rax_options *o, struct rax_err *e)
 	static const char *const clocks[] = { "virtual", "host", "icount",
 					       NULL };
 	static const char *const on_off[] = { "on", "off", NULL };
+	static const char *const cpus[] = { "v1", "v2", "v3", "x86-64",
+					    "x86-64-v2", "x86-64-v3", NULL };
 	int c, v;
 
 	memset(o, 0, sizeof(*o));
@@ -241,6 +248,17 @@ int opt_parse(int argc, char **argv, struct rax_options *o, struct rax_err *e)
 				return rax_errf(e, -EINVAL, "--acpi %s: expected "
 						"on or off", optarg);
 			o->acpi_off = v == 1;
+			break;
+		case O_CPU:
+			/* v1 v2 v3, also as the psABI's names */
+			if ((v = pick(optarg, cpus)) < 0)
+				return rax_errf(e, -EINVAL, "--cpu %s: expected "
+						"v1 or v2", optarg);
+			o->cpu_level = 1 + (unsigned)v % 3;
+			if (o->cpu_level > CPU_LEVEL_MAX)
+				return rax_errf(e, -EINVAL, "--cpu %s: not "
+						"implemented by the interpreter "
+						"(v1 or v2)", optarg);
 			break;
 		case 'h': o->help = true; break;
 		case 'V': o->version = true; break;

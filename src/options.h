@@ -44,6 +44,7 @@ struct rax_options {
 	const char *net;      /* --net: "user[,hostfwd=...]" */
 	bool rng;             /* --rng: virtio-rng */
 	bool acpi_off;        /* --acpi off: no ACPI tables or PM device */
+	unsigned cpu_level;   /* --cpu vN: x86-64 level N; 0: the default */
 	bool help, version;
 };
 

@@ -66,6 +66,12 @@ EXTRA_DIST += tests/py/test_virtio.py tests/py/virtio.sh tests/py/rootfs.py \
 	tests/py/test_virtio_net.py tests/py/virtio-net.sh
 TESTS += tests/py/virtio.sh tests/py/virtio-net.sh
 
+# The interpreter's CPU models (--cpu v1, v2) in the default guest:
+# /proc/cpuinfo and a static -march=x86-64-v2 program (pytest).
+EXTRA_DIST += tests/py/test_cpu_model.py tests/py/cpu-model.sh \
+	tests/py/cpu_v2.c
+TESTS += tests/py/cpu-model.sh
+
 # rax's process lifecycle: signals, gdb killed, rax killed under gdb.
 EXTRA_DIST += tests/py/test_lifecycle.py tests/py/lifecycle.sh
 TESTS += tests/py/lifecycle.sh

@@ -821,7 +821,7 @@ static void cmpxchg(struct cpu *c, const struct dec_insn *d, unsigned n)
 void op_cmpxchg_Eb_Gb(struct cpu *c, const struct dec_insn *d) { cmpxchg(c, d, 1); }
 void op_cmpxchg_Ev_Gv(struct cpu *c, const struct dec_insn *d) { cmpxchg(c, d, d->opsz); }
 
-/* 0F C7: CMPXCHG8B/16B (/1), RDRAND/RDSEED are not advertised. */
+/* 0F C7: CMPXCHG8B/16B (/1); RDRAND/RDSEED are not advertised. */
 void op_grp9(struct cpu *c, const struct dec_insn *d)
 {
 	uint64_t la;
@@ -829,6 +829,8 @@ void op_grp9(struct cpu *c, const struct dec_insn *d)
 
 	if ((d->reg & 7) != 1 || d->mod == 3)
 		cpu_ud(c);
+	if (d->opsz == 8) /* CMPXCHG16B: CPUID.1:ECX.CX16, x86-64-v2 */
+		cpu_need_level(c, 2);
 	la = cpu_ea(c, d);
 	/* CMPXCHG16B: a misaligned operand is #GP(0), checked before any
 	 * page fault (SDM Vol. 2 CMPXCHG8B/CMPXCHG16B; as the host). */

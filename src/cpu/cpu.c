@@ -132,7 +132,8 @@ static bool needs_slow_path(const struct cpu *c, bool step)
 {
 	return step || c->trace || c->nbp || c->halted || c->watch_hit ||
 	       c->mode != DEC_MODE64 || (c->rflags & RFLAGS_TF) ||
-	       c->db_pending || c->db_now;
+	       c->db_pending || c->db_now || c->dr_exec || c->dr_data ||
+	       c->db_trap;
 }
 
 /* The fast path: trace after trace, each run in a tight loop that calls
@@ -271,6 +272,8 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 			return 0;
 		}
 		first = false;
+		if (c->dr_exec) /* the guest's instruction breakpoints */
+			cpu_dr_exec_check(c);
 		ci = cpu_fetch(c);
 		c->next_rip = c->rip + ci->d.len;
 		if (c->mode != DEC_MODE64 && c->seg[S_CS].db == 0)
@@ -284,6 +287,7 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		c->mov_ss = false;
 		c->delivered = false;
 		c->tf_result = false;
+		c->db_hits = 0;
 		c->rsp_start = c->r[R_RSP];
 		c->rsp_valid = true;
 		/* RF lasts one instruction (Vol. 3 §18.3.1.1); only IRET and
@@ -301,7 +305,8 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		c->icount += CPU_INSN_NS;
 		if (c->tf_result) /* SYSCALL, SYSRET: the resulting TF */
 			tf = c->db_now;
-		if ((tf && !c->delivered) || c->db_pending)
+		c->db_trap |= c->db_hits; /* data breakpoints: a trap */
+		if ((tf && !c->delivered) || c->db_pending || c->db_trap)
 			cpu_single_step_trap(c, tf && !c->delivered);
 		if (step) {
 			if (c->watch_hit) {
@@ -654,6 +659,10 @@ static int cpu_init(struct machine *m, struct rax_err *e)
 	c->host_base = host_now_ns();
 	c->host_clock = m->host_clock;
 	c->stats = m->stats;
+	c->level = m->cpu_level;
+	if (!c->level)
+		c->level = cpu_host_level() < CPU_LEVEL_MAX ?
+			   cpu_host_level() : CPU_LEVEL_MAX;
 	cpu_set_regs(m, &m->boot_regs);
 	return 0;
 out_free:

@@ -130,11 +130,19 @@ struct cpu {
 	uint64_t cr0, cr2, cr3, cr4, efer;
 	uint64_t pdpte[4];        /* PAE paging: loaded from CR3 (mem.c) */
 	uint64_t dr[4], dr6, dr7;
+	/* The guest's breakpoints (debugreg.c): DR7-enabled instruction
+	 * and data breakpoints (bit i: DRi), the data breakpoints the
+	 * current instruction hit, and those of a trap MOV SS holds. */
+	uint8_t dr_exec, dr_data, db_hits, db_trap;
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux, pat;
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint64_t misc_enable, tsc_offset;
+	uint64_t mcg_status;      /* IA32_MCG_STATUS (sys.c) */
+	uint64_t tsc_adjust;      /* IA32_TSC_ADJUST (sys.c) */
 	unsigned cpl;
 	enum dec_mode mode;
+	unsigned level;           /* the CPU model: x86-64 level 1 or 2
+				     (--cpu; CPUID and #UD follow it) */
 
 	uint8_t fx[512] __attribute__((aligned(16))); /* FXSAVE image */
 
@@ -194,12 +202,18 @@ struct cpu {
 	/* x87 exception flags the current x87 instruction raised (x87.c). */
 	uint16_t x87_raised;
 	int exc_vec, exc_depth;
+	int exc_first;            /* the exception being delivered */
 	uint32_t exc_err;
 	bool exc_has_err;
 	jmp_buf jb;
 	/* The slow path's instruction restores RSP when it faults. */
 	uint64_t rsp_start;
 	bool rsp_valid;
+	/* 64-bit mode: the last non-canonical address an instruction
+	 * formed through SS (an RSP- or RBP-based operand, a stack
+	 * access): its access raises #SS(0), not #GP(0) (SDM Vol. 3A
+	 * §6.15, Interrupt 12; cpu_translate()). */
+	uint64_t nc_ss;
 	char fail_msg[160];       /* cpu_fail() */
 
 	struct intc *intc;
@@ -221,11 +235,24 @@ struct cpu {
 /* The guest's time in ns (its clock and its 1 GHz TSC): icount, or with
  * --clock host the host's CLOCK_MONOTONIC since the engine started. */
 uint64_t cpu_now(struct cpu *c);
+/* The guest's debug registers (debugreg.c): after a write to DR0-DR3
+ * or DR7; the instruction breakpoint check before each instruction
+ * (raises #DB); data breakpoints of an access; whether a page holds
+ * one; general detect before a MOV DR (raises #DB); GD cleared by a
+ * #DB delivery. */
+void cpu_dr_update(struct cpu *c);
+void cpu_dr_exec_check(struct cpu *c);
+void cpu_dr_watch(struct cpu *c, uint64_t la, unsigned n, int kind);
+bool cpu_dr_watch_page(const struct cpu *c, uint64_t page);
+void cpu_dr_access(struct cpu *c);
+void cpu_dr_clear_gd(struct cpu *c);
 /* Records exception vec and longjmps to the run loop, which delivers it
  * (nothing after a cpu_raise() runs). */
 __attribute__((noreturn)) void cpu_raise(struct cpu *c, int vec, uint32_t err,
 					  bool has_err);
 #define cpu_ud(c) cpu_raise(c, EXC_UD, 0, false)
+/* #UD unless the CPU model is x86-64 level n or higher. */
+#define cpu_need_level(c, n) do { if ((c)->level < (n)) cpu_ud(c); } while (0)
 #define cpu_gp(c, e) cpu_raise(c, EXC_GP, (e), true)
 /* Ends the run with an engine error (exit status 3 and a register dump)
  * for what the interpreter does not implement, e.g. a hardware task
@@ -564,7 +591,7 @@ uint64_t cpu_ea_seg(const struct cpu *c, const struct dec_insn *d,
 
 /* Linear address of a memory operand (segment base only for FS/GS in
  * 64-bit mode: SDM Vol. 3 §3.2.4). */
-static inline uint64_t cpu_ea(const struct cpu *c, const struct dec_insn *d)
+static inline uint64_t cpu_ea(struct cpu *c, const struct dec_insn *d)
 {
 	uint64_t ea = (uint64_t)(int64_t)d->disp;
 	unsigned s;
@@ -581,6 +608,10 @@ static inline uint64_t cpu_ea(const struct cpu *c, const struct dec_insn *d)
 	if (__builtin_expect(c->mode == DEC_MODE64, 1)) {
 		if (s == S_FS || s == S_GS)
 			ea += c->seg[s].base;
+		else if (__builtin_expect(!cpu_canonical(ea), 0) &&
+			 (s == S_SS || (s == DEC_NOREG &&
+			  (d->base == R_RSP || d->base == R_RBP))))
+			c->nc_ss = ea;
 		return ea;
 	}
 	return cpu_ea_seg(c, d, ea);
@@ -643,9 +674,13 @@ static inline uint64_t stack_mask(const struct cpu *c)
 }
 
 /* The address of stack offset sp (SS-relative outside 64-bit mode). */
-static inline uint64_t cpu_stack_la(const struct cpu *c, uint64_t sp)
+static inline uint64_t cpu_stack_la(struct cpu *c, uint64_t sp)
 {
-	return c->mode == DEC_MODE64 ? sp : cpu_seg_la(c, S_SS, sp);
+	if (c->mode != DEC_MODE64)
+		return cpu_seg_la(c, S_SS, sp);
+	if (__builtin_expect(!cpu_canonical(sp), 0))
+		c->nc_ss = sp;
+	return sp;
 }
 
 static inline void cpu_push(struct cpu *c, uint64_t v, unsigned n)
@@ -675,6 +710,11 @@ void cpu_x87_wait(struct cpu *c);
 
 /* --- flags masks (ops.c) ------------------------------------------------ */
 uint64_t cpu_flags_mask(const struct cpu *c);
+
+/* --- the CPU model (model.c) ------------------------------------------- */
+/* CPUID leaf 1 ECX and leaf 80000001H ECX of x86-64 level n's model. */
+uint32_t cpu_model_ecx1(unsigned level);
+uint32_t cpu_model_ecx81(unsigned level);
 
 /* --- system (sys.c) ----------------------------------------------------- */
 void cpu_load_seg(struct cpu *c, unsigned s, uint16_t sel);

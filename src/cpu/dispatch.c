@@ -40,8 +40,12 @@ static const cpu_handler handlers[DEC_NOPS] = {
 };
 #pragma GCC diagnostic pop
 
+/* MMX/SSE opcodes of the 0F map, and every listed 0F 38 / 0F 3A opcode
+ * but CRC32 (an integer instruction). */
 static bool sse_op(unsigned op)
 {
+	if (op >= DEC_MAP_0F38)
+		return op < DEC_MAP_LEG && op != 0x2f0 && op != 0x2f1;
 	return (op >= 0x110 && op <= 0x117) || (op >= 0x128 && op <= 0x12f) ||
 	       (op >= 0x150 && op <= 0x17f) || op == 0x1c2 ||
 	       (op >= 0x1c4 && op <= 0x1c6) || op >= 0x1d0;
@@ -57,7 +61,7 @@ static cpu_handler fpu_checked(const struct cpu *c, const struct dec_insn *d)
 	bool em = c->cr0 & CR0_EM, ts = c->cr0 & CR0_TS;
 	bool mmx, sse;
 
-	if (op >= DEC_MAP_0F38) /* none here; DEC_OP_UD stays */
+	if (op == DEC_OP_UD || !dec_attrs[op].flags)
 		return NULL;
 	if ((op >= 0x0d8 && op <= 0x0df) ||
 	    (op == 0x1ae && d->mod != 3 && r < 2))
@@ -74,9 +78,18 @@ static cpu_handler fpu_checked(const struct cpu *c, const struct dec_insn *d)
 	return ts ? op_device_not_available : NULL;
 }
 
+/* An instruction of a higher x86-64 level than the CPU model's. */
+static void op_model_ud(struct cpu *c, const struct dec_insn *d)
+{
+	cpu_ud(c);
+}
+
 cpu_handler cpu_select_handler(const struct cpu *c, const struct dec_insn *d)
 {
 	cpu_handler h = c->fpu_trap ? fpu_checked(c, d) : NULL;
+
+	if ((dec_attrs[d->op].flags & DF_V2) && c->level < 2)
+		return op_model_ud;
 
 	return h ? h : handlers[d->op];
 }

@@ -227,6 +227,8 @@ static void deliver(struct cpu *c, int vec, bool has_err, uint32_t err,
 
 	c->st_vec[vec & 255]++;
 	c->delivered = true;
+	if (vec == EXC_DB && !soft) /* SDM Vol. 3B, DR7 GD flag */
+		cpu_dr_clear_gd(c);
 	if (!(c->cr0 & CR0_PE))
 		deliver_real(c, vec, ret);
 	else if (!(c->efer & EFER_LMA))
@@ -246,9 +248,22 @@ void cpu_deliver(struct cpu *c, int vec, bool has_err, uint32_t err,
  * only for instruction breakpoints, which pass RF clear. */
 #define FAULT_VECTORS 0x3b7ce1u
 
+/* The classes of SDM Vol. 3A Table 6-4: 1 contributory (#DE, #TS,
+ * #NP, #SS, #GP, #CP), 2 page fault, 0 benign. */
+static int exc_class(int vec)
+{
+	if (vec == EXC_PF)
+		return 2;
+	return vec == EXC_DE || (vec >= 10 && vec <= 13) || vec == 21;
+}
+
 /* Handles the exception recorded by cpu_raise(): delivers it, escalating
- * to #DF and to shutdown (SDM Vol. 3 §6.15 "Double Fault").  Returns false
- * on a triple fault. */
+ * to #DF and to shutdown (SDM Vol. 3 §6.15 "Double Fault", Table 6-5):
+ * an exception while delivering another is a #DF when both are
+ * contributory, or the first a #PF and the second a #PF or contributory;
+ * otherwise the second is delivered alone (the first recurs when its
+ * instruction runs again).  Any exception while delivering the #DF is
+ * a shutdown.  Returns false on a triple fault. */
 bool cpu_handle_exception(struct cpu *c)
 {
 	int vec = c->exc_vec;
@@ -256,7 +271,9 @@ bool cpu_handle_exception(struct cpu *c)
 	c->sys_access = false;
 	if (c->exc_depth >= 2)
 		return false;
-	if (c->exc_depth == 1) {
+	if (c->exc_depth == 1 &&
+	    ((exc_class(c->exc_first) == 1 && exc_class(vec) == 1) ||
+	     (exc_class(c->exc_first) == 2 && exc_class(vec) != 0))) {
 		c->exc_depth = 2;
 		c->exc_vec = EXC_DF;
 		rax_log(LOG_DEBUG, cpu, "double fault (vector %d at %#" PRIx64 ")",
@@ -264,6 +281,7 @@ bool cpu_handle_exception(struct cpu *c)
 		deliver(c, EXC_DF, true, 0, false, false);
 	} else {
 		c->exc_depth = 1;
+		c->exc_first = vec;
 		rax_log(LOG_DEBUG, cpu, "exception %d err %#x at %#" PRIx64
 			" cr2 %#" PRIx64, vec, c->exc_err, c->rip, c->cr2);
 		deliver(c, vec, c->exc_has_err, c->exc_err, false,
@@ -409,15 +427,26 @@ int cpu_idle(struct cpu *c, struct rax_err *e)
  * trap, #DB with DR6.BS, RIP of the next instruction on the handler's
  * stack (SDM Vol. 3 §18.3.1.4).  MOV SS holds it until after the next
  * instruction (§6.8.3).  INT n, INT3, INTO and INT1 clear TF and take
- * no trap (§18.3.1.4); a faulting instruction never gets here. */
-void cpu_single_step_deliver(struct cpu *c)
+ * no trap (§18.3.1.4); a faulting instruction never gets here.  Data
+ * breakpoints the instruction hit (db_trap, debugreg.c) come in the
+ * same #DB: DR6's B0-B3 say which; BS only with a single step. */
+static void debug_trap(struct cpu *c, bool bs)
 {
+	if (c->db_trap)
+		c->dr6 = (c->dr6 & ~0xfull) | c->db_trap;
+	if (bs)
+		c->dr6 |= DR6_BS;
 	c->db_pending = false;
 	c->db_now = false;
+	c->db_trap = 0;
 	c->halted = false;
-	c->dr6 |= DR6_BS;
 	c->next_rip = c->rip;
 	cpu_deliver(c, EXC_DB, false, 0, false);
+}
+
+void cpu_single_step_deliver(struct cpu *c)
+{
+	debug_trap(c, true);
 }
 
 void cpu_single_step_trap(struct cpu *c, bool tf)
@@ -426,7 +455,7 @@ void cpu_single_step_trap(struct cpu *c, bool tf)
 		c->db_pending = tf || c->db_pending;
 		return;
 	}
-	cpu_single_step_deliver(c);
+	debug_trap(c, tf || c->db_pending);
 }
 
 void cpu_tf_from_result(struct cpu *c)

@@ -1,9 +1,9 @@
 # src/cpu: the x86-64 interpreter engine.
 librax_a_SOURCES += src/cpu/cpu.c src/cpu/cpu.h src/cpu/block.c \
-	src/cpu/event.c src/cpu/dispatch.c src/cpu/mem.c \
+	src/cpu/event.c src/cpu/dispatch.c src/cpu/mem.c src/cpu/debugreg.c \
 	src/cpu/alu.c src/cpu/ops.c src/cpu/sys.c src/cpu/seg.c \
-	src/cpu/legacy.c src/cpu/sse.c \
-	src/cpu/sse.h src/cpu/ssefp.c \
+	src/cpu/legacy.c src/cpu/model.c src/cpu/sse.c \
+	src/cpu/sse.h src/cpu/ssefp.c src/cpu/sse4.c \
 	src/cpu/x87.c
 
 # Unit tests of the interpreter and the decoder (tests/unit/test_cpu_*,
@@ -41,4 +41,5 @@ EXTRA_DIST += tests/guest/run.sh tests/guest/build.sh \
 	tests/guest/lapic.S tests/guest/lapic.expect \
 	tests/guest/smc.S tests/guest/smc.expect \
 	tests/guest/tsc.S tests/guest/tsc.expect \
+	tests/guest/debug.S tests/guest/debug.expect \
 	tests/guest/ladder.S tests/guest/ladder.expect tests/guest/ladder.opts

@@ -95,11 +95,19 @@ uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user)
 		       kind == TLB_FETCH ? PG_FETCH : PG_READ;
 	int ret;
 
-	if (c->mode == DEC_MODE64 && !cpu_canonical(la))
+	if (c->mode == DEC_MODE64 && !cpu_canonical(la)) {
+		/* Through SS: #SS(0) (the operand or stack access may
+		 * reach up to a page past the address formed). */
+		if (kind != TLB_FETCH && la - c->nc_ss < 4096) {
+			c->nc_ss = 0;
+			cpu_raise(c, EXC_SS, 0, true);
+		}
 		cpu_gp(c, 0);
+	}
 	if (!(c->cr0 & CR0_PG)) {
 		r.pa = la;
 		r.global = false;
+		r.user = false;
 	} else {
 		if (!(c->efer & EFER_LMA) && (c->cr4 & CR4_PAE))
 			pc.read_pte = read_pte_pae;
@@ -119,7 +127,13 @@ uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user)
 		struct tlb_entry *e = &c->tlb[kind][(la >> 12) & (TLB_SIZE - 1)];
 
 		if (host && !(kind == TLB_WRITE && cpu_is_code_page(c, pa_page)) &&
-		    !(kind != TLB_FETCH && c->nwp && has_watch(c, la & ~0xfffull))) {
+		    !(kind != TLB_FETCH && c->nwp && has_watch(c, la & ~0xfffull)) &&
+		    !(kind != TLB_FETCH && c->dr_data &&
+		      cpu_dr_watch_page(c, la & ~0xfffull)) &&
+		    /* SMAP: a supervisor access to a user page depends
+		     * on RFLAGS.AC, which the TLB tag does not hold. */
+		    !(kind != TLB_FETCH && !user && r.user &&
+		      (c->cr4 & CR4_SMAP))) {
 			e->tag = (la & ~0xfffull) | user;
 			e->addend = (uintptr_t)host - (uintptr_t)(la & ~0xfffull);
 			e->pa_page = pa_page;
@@ -175,7 +189,7 @@ void cpu_mem_slow(struct cpu *c, uint64_t la, void *buf, unsigned n,
 
 		la = cpu_seg_check(c, la, n, kind);
 		e = tlb_hit(c, kind, la, n);
-		if (e && !c->nwp) {
+		if (e && !c->nwp && !c->dr_data) {
 			if (kind == TLB_WRITE)
 				memcpy((void *)(e->addend + (uintptr_t)la), buf, n);
 			else
@@ -197,6 +211,8 @@ void cpu_mem_slow(struct cpu *c, uint64_t la, void *buf, unsigned n,
 		pa[1] = slow_pa(c, la + first, len[1], kind, user);
 	if (c->nwp)
 		check_watch(c, la, n, kind);
+	if (c->dr_data)
+		cpu_dr_watch(c, la, n, kind);
 	for (int i = 0, off = 0; i < parts; off += len[i], i++) {
 		uint8_t *p = gm_ptr(&c->m->mem, pa[i], len[i]);
 		uint8_t *b = (uint8_t *)buf + off;
@@ -207,6 +223,12 @@ void cpu_mem_slow(struct cpu *c, uint64_t la, void *buf, unsigned n,
 				memcpy(p, b, len[i]);
 			} else {
 				machine_mmio(c->m, pa[i], true, b, len[i]);
+				/* A device write may unmask or raise an
+				 * interrupt (the LAPIC's TPR, EOI, a self-IPI):
+				 * the events are checked after this
+				 * instruction, as after OUT (SDM Vol. 3A,
+				 * "Task and Processor Priorities"). */
+				c->next_check = 0;
 			}
 		} else if (p) {
 			memcpy(b, p, len[i]);

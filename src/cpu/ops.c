@@ -212,16 +212,24 @@ void op_popf(struct cpu *c, const struct dec_insn *d)
 	c->next_check = 0; /* IF may have been set */
 }
 
+/* LAHF/SAHF in 64-bit mode: CPUID.80000001H:ECX.LAHF-SAHF, x86-64-v2
+ * (SDM Vol. 2 LAHF "64-Bit Mode Exceptions"). */
 void op_sahf(struct cpu *c, const struct dec_insn *d)
 {
 	uint64_t m = RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF;
-	uint64_t f = cpu_get_rflags(c);
+	uint64_t f;
+
+	if (c->mode == DEC_MODE64)
+		cpu_need_level(c, 2);
+	f = cpu_get_rflags(c);
 
 	cpu_set_rflags(c, (f & ~m) | ((c->r[R_RAX] >> 8) & m));
 }
 
 void op_lahf(struct cpu *c, const struct dec_insn *d)
 {
+	if (c->mode == DEC_MODE64)
+		cpu_need_level(c, 2);
 	sreg_w(c, 4, 1, false, (cpu_get_rflags(c) & 0xd5) | 2);
 }
 
@@ -258,9 +266,21 @@ void op_leave(struct cpu *c, const struct dec_insn *d)
 
 /* Near branches: a smaller operand size truncates the target; outside
  * 64-bit mode the run loop checks it against CS's limit (cpu.c). */
+/* A near branch's target: in 64-bit mode a non-canonical one is #GP(0)
+ * at the branch, before a CALL pushes (SDM Vol. 2A CALL, JMP, Jcc, RET:
+ * "If the target address is non-canonical"). */
+static uint64_t near_target(struct cpu *c, uint64_t target, unsigned n)
+{
+	if (n != 8)
+		return target & sz_mask(n);
+	if (__builtin_expect(!cpu_canonical(target), 0))
+		cpu_gp(c, 0);
+	return target;
+}
+
 static void jump(struct cpu *c, uint64_t target, unsigned n)
 {
-	c->next_rip = n == 8 ? target : target & sz_mask(n);
+	c->next_rip = near_target(c, target, n);
 }
 
 void op_jcc_Jb(struct cpu *c, const struct dec_insn *d)
@@ -275,13 +295,21 @@ void op_jmp_Jz(struct cpu *c, const struct dec_insn *d) { jump(c, c->next_rip + 
 
 void op_call_Jz(struct cpu *c, const struct dec_insn *d)
 {
+	uint64_t t = near_target(c, c->next_rip + d->imm, d->opsz);
+
 	cpu_push(c, c->next_rip, d->opsz);
-	jump(c, c->next_rip + d->imm, d->opsz);
+	c->next_rip = t;
 }
 
 void op_ret(struct cpu *c, const struct dec_insn *d)
 {
-	jump(c, cpu_pop(c, d->opsz), d->opsz);
+	uint64_t sp = c->r[R_RSP], t = cpu_pop(c, d->opsz);
+
+	if (d->opsz == 8 && !cpu_canonical(t)) {
+		c->r[R_RSP] = sp; /* the fault leaves RSP unchanged */
+		cpu_gp(c, 0);
+	}
+	jump(c, t, d->opsz);
 }
 
 void op_ret_Iw(struct cpu *c, const struct dec_insn *d)
@@ -341,10 +369,10 @@ void op_grp5_Ev(struct cpu *c, const struct dec_insn *d)
 	case 2: case 4:
 		if (c->mode == DEC_MODE64)
 			n = 8;
-		v = rd_E(c, d, n);
+		v = near_target(c, rd_E(c, d, n), n);
 		if (reg == 2)
 			cpu_push(c, c->next_rip, n);
-		jump(c, v, n);
+		c->next_rip = v;
 		return;
 	case 3: case 5:
 		if (d->mod == 3)

@@ -192,13 +192,45 @@ void op_movdqa_Wx_Vx(struct cpu *c, const struct dec_insn *d)
 	wr_W(c, d, &v, d->pfx == DEC_PFX_F3);
 }
 
+/* SSE3 (x86-64-v2): MOVSLDUP (F3 0F 12), MOVSHDUP (F3 0F 16) duplicate
+ * the even or odd singles of xmm/m128 (aligned); MOVDDUP (F2 0F 12) the
+ * low double of xmm/m64. */
+static void movdup(struct cpu *c, const struct dec_insn *d, bool odd)
+{
+	xmm_t s, r;
+
+	cpu_need_level(c, 2);
+	if (d->pfx == DEC_PFX_F2) {
+		sse_rd_Ws(c, d, &s, 8);
+		r.q[0] = r.q[1] = s.q[0];
+	} else {
+		sse_rd_W(c, d, &s, false);
+		r.d[0] = r.d[1] = s.d[odd];
+		r.d[2] = r.d[3] = s.d[2 + odd];
+	}
+	put_x(c, d->reg, &r);
+}
+
+/* LDDQU xmm, m128 (SSE3): an unaligned load. */
+void op_lddqu_Vx_Mx(struct cpu *c, const struct dec_insn *d)
+{
+	xmm_t v;
+
+	if (d->pfx != DEC_PFX_F2 || d->mod == 3)
+		cpu_ud(c);
+	sse_rd_W(c, d, &v, true);
+	put_x(c, d->reg, &v);
+}
+
 /* 0F 12 / 0F 13 / 0F 16 / 0F 17: 64-bit halves. */
 void op_movlps_Vx_Mq(struct cpu *c, const struct dec_insn *d)
 {
 	xmm_t r, s;
 
-	if (d->pfx >= DEC_PFX_F3)
-		cpu_ud(c);
+	if (d->pfx >= DEC_PFX_F3) {
+		movdup(c, d, false);
+		return;
+	}
 	get_x(c, d->reg, &r);
 	if (d->mod == 3) { /* MOVHLPS */
 		if (d->pfx)
@@ -222,7 +254,11 @@ void op_movhps_Vx_Mq(struct cpu *c, const struct dec_insn *d)
 {
 	xmm_t r, s;
 
-	if (d->pfx >= DEC_PFX_F3)
+	if (d->pfx == DEC_PFX_F3) {
+		movdup(c, d, true);
+		return;
+	}
+	if (d->pfx == DEC_PFX_F2)
 		cpu_ud(c);
 	get_x(c, d->reg, &r);
 	if (d->mod == 3) { /* MOVLHPS */
@@ -362,8 +398,8 @@ void op_pmovmskb_Gd_Ux(struct cpu *c, const struct dec_insn *d)
 /* Loads the operands of a packed-integer instruction: no prefix is the
  * MMX form (mm, mm/m64), 66 the SSE2 form (xmm, xmm/m128, aligned).
  * Returns the vector size in bytes, 8 or 16. */
-static unsigned pint_load(struct cpu *c, const struct dec_insn *d, xmm_t *a,
-			  xmm_t *b)
+unsigned sse_pint_load(struct cpu *c, const struct dec_insn *d, xmm_t *a,
+		       xmm_t *b)
 {
 	if (d->pfx == DEC_PFX_NONE) {
 		mmx_enter(c);
@@ -390,11 +426,11 @@ static unsigned pint_load_lo(struct cpu *c, const struct dec_insn *d,
 		b->d[0] = rd32(c, cpu_ea(c, d));
 		return 8;
 	}
-	return pint_load(c, d, a, b);
+	return sse_pint_load(c, d, a, b);
 }
 
-static void pint_store(struct cpu *c, const struct dec_insn *d,
-		       const xmm_t *r, unsigned n)
+void sse_pint_store(struct cpu *c, const struct dec_insn *d, const xmm_t *r,
+		    unsigned n)
 {
 	if (n == 8)
 		put_mm(c, d->reg, r);
@@ -408,10 +444,10 @@ static void pint_store(struct cpu *c, const struct dec_insn *d,
 void name(struct cpu *c, const struct dec_insn *d)                        \
 {                                                                          \
 	xmm_t a, b, r;                                                     \
-	unsigned n = pint_load(c, d, &a, &b);                              \
+	unsigned n = sse_pint_load(c, d, &a, &b);                          \
 	r = a;                                                             \
 	body;                                                              \
-	pint_store(c, d, &r, n);                                           \
+	sse_pint_store(c, d, &r, n);                                       \
 }
 
 /* PINT with the low-half unpack operand rule (pint_load_lo). */
@@ -422,7 +458,7 @@ void name(struct cpu *c, const struct dec_insn *d)                        \
 	unsigned n = pint_load_lo(c, d, &a, &b);                           \
 	r = a;                                                             \
 	body;                                                              \
-	pint_store(c, d, &r, n);                                           \
+	sse_pint_store(c, d, &r, n);                                       \
 }
 
 /* The XMM form only (66 prefix). */

@@ -94,5 +94,13 @@ void sse_rd_Ws(struct cpu *c, const struct dec_insn *d, xmm_t *v,
 /* The Q operand: an MMX register or 8 bytes of memory (low half of v,
  * the high half zero). */
 void sse_rd_Q(struct cpu *c, const struct dec_insn *d, xmm_t *v);
+/* The operands of a packed-integer instruction: no prefix is the MMX
+ * form (mm, mm/m64), 66 the XMM form (xmm, xmm/m128 aligned), other
+ * prefixes #UD.  Returns the vector size in bytes, 8 or 16; the store
+ * writes the result to the reg operand of that size. */
+unsigned sse_pint_load(struct cpu *c, const struct dec_insn *d, xmm_t *a,
+		       xmm_t *b);
+void sse_pint_store(struct cpu *c, const struct dec_insn *d, const xmm_t *r,
+		    unsigned n);
 
 #endif

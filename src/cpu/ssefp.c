@@ -119,6 +119,21 @@ HOST2(h_cvtdq2pd, "cvtdq2pd")
 HOST2(h_cvtpd2dq, "cvtpd2dq")
 HOST2(h_cvttpd2dq, "cvttpd2dq")
 
+/* SSE3 (x86-64-v2): horizontal add/subtract and add-subtract, 66 the
+ * double forms, F2 the single ones. */
+HOST2(h_haddpd, "haddpd")
+HOST2(h_haddps, "haddps")
+HOST2(h_hsubpd, "hsubpd")
+HOST2(h_hsubps, "hsubps")
+HOST2(h_addsubpd, "addsubpd")
+HOST2(h_addsubps, "addsubps")
+static const struct fop hadd_ops[4] = { { NULL, 0 }, { h_haddpd, 16 },
+	{ NULL, 0 }, { h_haddps, 16 } };
+static const struct fop hsub_ops[4] = { { NULL, 0 }, { h_hsubpd, 16 },
+	{ NULL, 0 }, { h_hsubps, 16 } };
+static const struct fop addsub_ops[4] = { { NULL, 0 }, { h_addsubpd, 16 },
+	{ NULL, 0 }, { h_addsubps, 16 } };
+
 static const struct fop rcp_ops[4] = { { h_rcpps, 16 }, { NULL, 0 },
 	{ h_rcpss, 4 }, { NULL, 0 } };
 static const struct fop rsqrt_ops[4] = { { h_rsqrtps, 16 }, { NULL, 0 },
@@ -174,6 +189,9 @@ FOP(op_rsqrtps_Vx_Wx, rsqrt_ops)
 FOP(op_cvtps2pd_Vx_Wx, cvtps2pd_ops)
 FOP(op_cvtdq2ps_Vx_Wx, cvtdq2ps_ops)
 FOP(op_cvtpd2dq_Vx_Wx, cvtpd2dq_ops)
+FOP(op_haddps_Vx_Wx, hadd_ops)
+FOP(op_hsubps_Vx_Wx, hsub_ops)
+FOP(op_addsubps_Vx_Wx, addsub_ops)
 
 /* CMPccPS/PD/SS/SD: imm8[2:0] selects the predicate (legacy encoding). */
 void op_cmpps_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d)
@@ -366,3 +384,70 @@ static void cvt_to_int(struct cpu *c, const struct dec_insn *d, bool trunc)
 
 void op_cvttss2si_Gy_Wx(struct cpu *c, const struct dec_insn *d) { cvt_to_int(c, d, true); }
 void op_cvtss2si_Gy_Wx(struct cpu *c, const struct dec_insn *d) { cvt_to_int(c, d, false); }
+
+/* --- SSE4.1 (x86-64-v2): ROUNDPS/PD/SS/SD, DPPS, DPPD ------------------- */
+
+/* These take an immediate that the host instruction must encode: one
+ * host instruction per immediate value, chosen by a switch (16 values
+ * matter for ROUND*: imm8[3:0]; all 256 for DPPS/DPPD). */
+#define IMMC(insn, k)                                                      \
+	case (k):                                                          \
+		__asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[g]\n\t"        \
+				 insn " %[i], %[b], %[a]\n\t"              \
+				 "stmxcsr %[o]\n\tldmxcsr %[h]"            \
+				 : [a] "+x"(a), [h] "=m"(host), [o] "=m"(out) \
+				 : [b] "x"(b), [g] "m"(csr), [i] "i"(k));  \
+		break;
+#define IMMC4(insn, k) IMMC(insn, k) IMMC(insn, (k) + 1) IMMC(insn, (k) + 2) \
+	IMMC(insn, (k) + 3)
+#define IMMC16(insn, k) IMMC4(insn, k) IMMC4(insn, (k) + 4) \
+	IMMC4(insn, (k) + 8) IMMC4(insn, (k) + 12)
+#define IMMC64(insn, k) IMMC16(insn, k) IMMC16(insn, (k) + 16) \
+	IMMC16(insn, (k) + 32) IMMC16(insn, (k) + 48)
+#define IMMC256(insn) IMMC64(insn, 0) IMMC64(insn, 64) IMMC64(insn, 128) \
+	IMMC64(insn, 192)
+
+/* x = insn(imm, y, x) on the host under csr; returns the flags raised. */
+#define HOSTI(fn, insn, cases, mask)                                       \
+static unsigned fn(xmm_t *x, const xmm_t *y, unsigned imm, uint32_t csr)  \
+{                                                                          \
+	__m128 a, b;                                                       \
+	uint32_t host, out = 0;                                            \
+	memcpy(&a, x, 16);                                                 \
+	memcpy(&b, y, 16);                                                 \
+	switch (imm & (mask)) {                                            \
+	cases(insn)                                                        \
+	}                                                                  \
+	memcpy(x, &a, 16);                                                 \
+	return out & MX_FLAGS;                                             \
+}
+#define IMMC16_0(insn) IMMC16(insn, 0)
+HOSTI(h_roundps, "roundps", IMMC16_0, 15)
+HOSTI(h_roundpd, "roundpd", IMMC16_0, 15)
+HOSTI(h_roundss, "roundss", IMMC16_0, 15)
+HOSTI(h_roundsd, "roundsd", IMMC16_0, 15)
+HOSTI(h_dpps, "dpps", IMMC256, 255)
+HOSTI(h_dppd, "dppd", IMMC256, 255)
+
+typedef unsigned (*host_imm_fn)(xmm_t *x, const xmm_t *y, unsigned imm,
+				uint32_t csr);
+
+/* xmm(reg) = op(imm8, W, xmm(reg)); src as in struct fop (66 only). */
+static void fop_imm(struct cpu *c, const struct dec_insn *d, host_imm_fn fn,
+		    unsigned src)
+{
+	xmm_t a, b;
+
+	need_66(c, d);
+	get_x(c, d->reg, &a);
+	rd_src(c, d, &b, src);
+	sse_flags(c, fn(&a, &b, (unsigned)d->imm & 0xff, host_csr(c)));
+	put_x(c, d->reg, &a);
+}
+
+void op_roundps_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d) { fop_imm(c, d, h_roundps, 16); }
+void op_roundpd_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d) { fop_imm(c, d, h_roundpd, 16); }
+void op_roundss_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d) { fop_imm(c, d, h_roundss, 4); }
+void op_roundsd_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d) { fop_imm(c, d, h_roundsd, 8); }
+void op_dpps_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d) { fop_imm(c, d, h_dpps, 16); }
+void op_dppd_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d) { fop_imm(c, d, h_dppd, 16); }

@@ -121,8 +121,15 @@ void op_int3(struct cpu *c, const struct dec_insn *d)
 	cpu_deliver(c, EXC_BP, false, 0, true);
 }
 
+/* INT1 (ICEBP): a trap-class #DB that sets no DR6 bit of its own.  A
+ * single-step trap MOV SS held for it is lost (DR6.BS stays clear); the
+ * data breakpoints held come in the same #DB. */
 void op_int1(struct cpu *c, const struct dec_insn *d)
 {
+	if (c->db_trap)
+		c->dr6 = (c->dr6 & ~0xfull) | c->db_trap;
+	c->db_trap = 0;
+	c->db_pending = false;
 	cpu_deliver(c, EXC_DB, false, 0, false);
 }
 
@@ -266,6 +273,15 @@ static void need_cpl0(struct cpu *c)
 		cpu_gp(c, 0);
 }
 
+/* User-mode instruction prevention (SDM Vol. 3A "User-Mode Instruction
+ * Prevention", CPUID.(EAX=7,ECX=0):ECX[2]): with CR4.UMIP = 1, SGDT,
+ * SIDT, SLDT, SMSW and STR at CPL > 0 raise #GP(0). */
+static void umip_check(struct cpu *c)
+{
+	if ((c->cr4 & CR4_UMIP) && c->cpl)
+		cpu_gp(c, 0);
+}
+
 #define CR0_NW (1ull << 29)
 #define CR0_CD (1ull << 30)
 
@@ -307,8 +323,8 @@ void cpu_set_cr0(struct cpu *c, uint64_t v)
 void cpu_set_cr4(struct cpu *c, uint64_t v)
 {
 	uint64_t ok = CR4_PSE | CR4_PAE | CR4_PGE | CR4_OSFXSR |
-		      CR4_OSXMMEXCPT | (1u << 1) | (1u << 2) | (1u << 3) |
-		      (1u << 6) | (1u << 8);
+		      CR4_OSXMMEXCPT | CR4_UMIP | CR4_SMAP | (1u << 1) |
+		      (1u << 2) | (1u << 3) | (1u << 6) | (1u << 8);
 
 	if (v & ~ok)
 		cpu_gp(c, 0);
@@ -318,7 +334,7 @@ void cpu_set_cr4(struct cpu *c, uint64_t v)
 	    ((c->cr4 ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE)))
 		if (!cpu_load_pdptes(c, c->cr0, c->cr3, v)) /* §4.4.1 */
 			cpu_gp(c, 0);
-	if ((c->cr4 ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE))
+	if ((c->cr4 ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMAP))
 		cpu_tlb_flush(c, false);
 	c->cr4 = v;
 	cpu_update_fpu_trap(c);
@@ -371,37 +387,50 @@ void op_mov_Cd_Rd(struct cpu *c, const struct dec_insn *d)
 	}
 }
 
+/* MOV from and to debug registers (SDM Vol. 2B MOV, Debug Registers):
+ * #GP(0) at CPL > 0; DR4 and DR5 alias DR6 and DR7 unless CR4.DE is
+ * set, then #UD; #DB with DR6.BD while DR7.GD is set (debugreg.c);
+ * #GP(0) for a write of bits 63:32 of DR6 or DR7. */
+static unsigned dr_index(struct cpu *c, unsigned r)
+{
+	need_cpl0(c);
+	if (r > 7 || ((r == 4 || r == 5) && (c->cr4 & CR4_DE)))
+		cpu_ud(c);
+	cpu_dr_access(c);
+	return r == 4 || r == 5 ? r + 2 : r;
+}
+
 void op_mov_Rd_Dd(struct cpu *c, const struct dec_insn *d)
 {
-	unsigned r = d->reg;
+	unsigned r = dr_index(c, d->reg);
 	uint64_t v;
 
-	need_cpl0(c);
 	if (r < 4)
 		v = c->dr[r];
-	else if (r == 6 || r == 4)
+	else if (r == 6)
 		v = c->dr6 | 0xffff0ff0ull;
-	else if (r == 7 || r == 5)
-		v = c->dr7 | 0x400;
 	else
-		cpu_ud(c);
-	c->r[d->rm] = v;
+		v = c->dr7 | 0x400;
+	c->r[d->rm] = c->mode == DEC_MODE64 ? v : (uint32_t)v;
 }
 
 void op_mov_Dd_Rd(struct cpu *c, const struct dec_insn *d)
 {
-	unsigned r = d->reg;
+	unsigned r = dr_index(c, d->reg);
 	uint64_t v = c->r[d->rm];
 
-	need_cpl0(c);
+	if (c->mode != DEC_MODE64)
+		v = (uint32_t)v;
+	if (r >= 6 && (v >> 32))
+		cpu_gp(c, 0);
 	if (r < 4)
 		c->dr[r] = v;
-	else if (r == 6 || r == 4)
+	else if (r == 6)
 		c->dr6 = v;
-	else if (r == 7 || r == 5)
-		c->dr7 = v;
 	else
-		cpu_ud(c);
+		c->dr7 = v;
+	if (r != 6)
+		cpu_dr_update(c);
 }
 
 void op_clts(struct cpu *c, const struct dec_insn *d)
@@ -423,6 +452,8 @@ void op_grp6_Ew(struct cpu *c, const struct dec_insn *d)
 
 	if (!(c->cr0 & CR0_PE))
 		cpu_ud(c);
+	if (reg < 2)
+		umip_check(c);
 	switch (reg) {
 	case 0: wr_E(c, d, d->mod == 3 ? d->opsz : 2, c->ldt.sel); return;
 	case 1: wr_E(c, d, d->mod == 3 ? d->opsz : 2, c->tr.sel); return;
@@ -453,7 +484,18 @@ static void grp7_reg(struct cpu *c, const struct dec_insn *d)
 		rdtscp(c);
 		return;
 	}
+	if (reg == 1 && (rm == 2 || rm == 3)) {
+		/* CLAC, STAC (SDM Vol. 2A): #UD at CPL > 0. */
+		if (c->cpl)
+			cpu_ud(c);
+		if (rm == 3)
+			c->rflags |= RFLAGS_AC;
+		else
+			c->rflags &= ~(uint64_t)RFLAGS_AC;
+		return;
+	}
 	if (reg == 4) {
+		umip_check(c);
 		/* SMSW r32/r64 stores all of CR0 (SDM Vol. 2B SMSW for
 		 * 64-bit mode; what processors do in the others, where
 		 * the SDM leaves bits 31:16 undefined). */
@@ -479,6 +521,8 @@ void op_grp7(struct cpu *c, const struct dec_insn *d)
 		return;
 	}
 	la = cpu_ea(c, d);
+	if (reg < 2 || reg == 4)
+		umip_check(c);
 	switch (reg) {
 	case 0: case 1: {
 		struct rax_dtable *t = reg ? &c->idt : &c->gdt;
@@ -568,13 +612,30 @@ static uint64_t tsc(struct cpu *c)
 	return t + c->tsc_offset;
 }
 
+/* Machine-check architecture (SDM Vol. 3B "Machine-Check MSRs";
+ * CPUID.1:EDX MCE and MCA): IA32_MCG_CAP reports zero error-reporting
+ * banks and no IA32_MCG_CTL, so the bank MSRs (0x400 up) #GP as
+ * undefined ones do; MCG_CAP is read-only (a write #GPs).  No machine
+ * check is ever raised. */
+#define MSR_MCG_CAP 0x179
+#define MSR_MCG_STATUS 0x17a
+
+/* IA32_TSC_ADJUST (SDM Vol. 3B "Time-Stamp Counter Adjustment";
+ * CPUID.(EAX=7,ECX=0):EBX[1]): a write to it adds its change to the
+ * TSC; a write to the TSC adds the TSC's change to it.  The TSC is
+ * cpu_now() + tsc_offset. */
+#define MSR_TSC_ADJUST 0x3b
+
 int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v)
 {
 	switch (msr) {
 	case 0x10: *v = tsc(c); return 0;
+	case MSR_TSC_ADJUST: *v = c->tsc_adjust; return 0;
 	case 0x17: case 0x8b: *v = 0; return 0; /* platform id, ucode rev */
 	case 0x1a0: *v = c->misc_enable; return 0;
 	case 0x277: *v = c->pat; return 0;
+	case MSR_MCG_CAP: *v = 0; return 0; /* no banks, no MCG_CTL */
+	case MSR_MCG_STATUS: *v = c->mcg_status; return 0;
 	case MSR_EFER: *v = c->efer; return 0;
 	case MSR_SYSENTER_CS: *v = c->sysenter_cs; return 0;
 	case MSR_SYSENTER_ESP: *v = c->sysenter_esp; return 0;
@@ -597,10 +658,27 @@ int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v)
 int cpu_wrmsr(struct cpu *c, uint32_t msr, uint64_t v)
 {
 	switch (msr) {
-	case 0x10: c->tsc_offset = v - cpu_now(c); return 0;
+	case 0x10: {
+		uint64_t delta = v - cpu_now(c) - c->tsc_offset;
+
+		c->tsc_offset += delta;
+		c->tsc_adjust += delta;
+		return 0;
+	}
+	case MSR_TSC_ADJUST:
+		c->tsc_offset += v - c->tsc_adjust;
+		c->tsc_adjust = v;
+		return 0;
 	case 0x8b: return 0;
 	case 0x1a0: c->misc_enable = v; return 0;
 	case 0x277: c->pat = v; return 0;
+	case MSR_MCG_STATUS:
+		/* RIPV, EIPV, MCIP; bits 63:3 reserved (Vol. 3B
+		 * "IA32_MCG_STATUS MSR", without LMCE_P in MCG_CAP). */
+		if (v & ~7ull)
+			return -1;
+		c->mcg_status = v;
+		return 0;
 	case MSR_EFER:
 		if (v & ~(uint64_t)(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
 			return -1;
@@ -683,8 +761,8 @@ void op_rdpmc(struct cpu *c, const struct dec_insn *d)
 	cpu_gp(c, 0);
 }
 
-/* The CPU model rax advertises: an x86-64-v1 core with only what the
- * interpreter implements (see the brief in DEVELOPERS.md).  Leaf 0x15
+/* The CPU model rax advertises: an x86-64 core of the level --cpu chose
+ * (model.c) with only what the interpreter implements.  Leaf 0x15
  * gives the 1 GHz TSC so Linux needs no calibration. */
 void op_cpuid(struct cpu *c, const struct dec_insn *d)
 {
@@ -701,11 +779,19 @@ void op_cpuid(struct cpu *c, const struct dec_insn *d)
 	case 1:
 		a = 0x6fb; /* family 6 model 15 stepping 11 */
 		b = 0x00010800;
-		cx = (1u << 13) | (1u << 23); /* CX16 POPCNT */
+		cx = cpu_model_ecx1(c->level);
 		dx = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) |
 		     (1u << 8) | (1u << 9) | (1u << 11) | (1u << 13) | (1u << 15) |
 		     (1u << 16) | (1u << 19) | (1u << 23) | (1u << 24) |
 		     (1u << 25) | (1u << 26);
+		dx |= (1u << 7) | (1u << 14); /* MCE, MCA (MSR_MCG_CAP) */
+		break;
+	case 7:
+		if (c->r[R_RCX] == 0) { /* subleaf 0 */
+			b = (1u << 1) | /* IA32_TSC_ADJUST */
+			    (1u << 20); /* SMAP */
+			cx = 1u << 2; /* UMIP */
+		}
 		break;
 	case 0x15:
 		a = 1;
@@ -714,7 +800,7 @@ void op_cpuid(struct cpu *c, const struct dec_insn *d)
 		break;
 	case 0x80000000: a = 0x80000008; break;
 	case 0x80000001:
-		cx = 1u << 0; /* LAHF/SAHF in 64-bit mode */
+		cx = cpu_model_ecx81(c->level);
 		dx = (1u << 11) | (1u << 20) | (1u << 27) | (1u << 29);
 		break;
 	case 0x80000002: case 0x80000003: case 0x80000004:

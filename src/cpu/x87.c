@@ -427,8 +427,9 @@ static long double load_int(struct cpu *c, uint64_t la, unsigned n)
 }
 
 /* FIST(P): round under RC on the host at the operand's size (out of
- * range or NaN: IE and the integer indefinite). */
-static void store_int(struct cpu *c, uint64_t la, unsigned n)
+ * range or NaN: IE and the integer indefinite); trunc: FISTTP (SSE3),
+ * which rounds toward zero whatever RC says. */
+static void store_int(struct cpu *c, uint64_t la, unsigned n, bool trunc)
 {
 	long double v = st(c, 0);
 	int16_t r16;
@@ -444,7 +445,16 @@ static void store_int(struct cpu *c, uint64_t la, unsigned n)
 		return;
 	}
 	old = host_cw_enter(c);
-	if (n == 2)
+	if (trunc && n == 2)
+		__asm__ volatile("fnclex\n\tfisttps %0\n\tfnstsw %1"
+				 : "=m"(r16), "=a"(sw) : "t"(v) : "st");
+	else if (trunc && n == 4)
+		__asm__ volatile("fnclex\n\tfisttpl %0\n\tfnstsw %1"
+				 : "=m"(r32), "=a"(sw) : "t"(v) : "st");
+	else if (trunc)
+		__asm__ volatile("fnclex\n\tfisttpll %0\n\tfnstsw %1"
+				 : "=m"(r), "=a"(sw) : "t"(v) : "st");
+	else if (n == 2)
 		__asm__ volatile("fnclex\n\tfists %0\n\tfnstsw %1"
 				 : "=m"(r16), "=a"(sw) : "t"(v));
 	else if (n == 4)
@@ -880,9 +890,15 @@ static bool x87_mem(struct cpu *c, unsigned esc, unsigned reg, uint64_t la)
 			push(c, isz ? load_int(c, la, isz) : load_fp(c, la, 8));
 			return true;
 		}
+		if (reg == 1) { /* FISTTP m32int / m64int / m16int (SSE3) */
+			cpu_need_level(c, 2);
+			store_int(c, la, isz ? isz : 8, true);
+			pop(c);
+			return true;
+		}
 		if (reg == 2 || reg == 3) {
 			if (isz)
-				store_int(c, la, isz);
+				store_int(c, la, isz, false);
 			else
 				store_fp(c, la, 8);
 			if (reg == 3)
@@ -898,7 +914,7 @@ static bool x87_mem(struct cpu *c, unsigned esc, unsigned reg, uint64_t la)
 		if (esc == 5 && reg == 7) { wr16(c, la, fsw(c)); return true; }
 		if (esc == 7 && reg == 5) { push(c, load_int(c, la, 8)); return true; }
 		if (esc == 7 && reg == 7) {
-			store_int(c, la, 8);
+			store_int(c, la, 8, false);
 			pop(c);
 			return true;
 		}

@@ -40,9 +40,14 @@
 #define DF_FAR   0x2000u /* ptr16:16/32 (invalid in 64-bit mode) */
 #define DF_MMX   0x4000u /* no mandatory prefix: V/W/U are MMX P/Q/N */
 #define DF_VALID 0x8000u /* set for every listed opcode */
+/* The x86-64 level (psABI micro-architecture levels) an opcode's every
+ * form needs: #UD on a CPU model below it (--cpu).  Forms of a row that
+ * differ (a mandatory prefix, REX.W, 64-bit mode) are checked by their
+ * handlers. */
+#define DF_V2    0x10000u
 
 struct dec_attr {
-	uint16_t flags;
+	uint32_t flags;
 	const char *mnem;     /* "add", or "a|b|c" lists (BYREG, BYPFX) */
 	const char *operands; /* SDM Appendix A notation, e.g. "Eb,Gb" */
 };

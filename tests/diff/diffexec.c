@@ -499,6 +499,9 @@ static void usage(void)
 	       "[--batch N]\n"
 	       "                [--mode 64|32] [--max-fail N] [--strict] "
 	       "[--inject] [--list] [-v]\n"
+	       "                [--cpu v1|v2]\n"
+	       "  --cpu: the interpreter's CPU model (default: the highest "
+	       "the host has)\n"
 	       "  --mode 32: 32-bit code in compatibility mode (the host's "
 	       "__USER32_CS)\n"
 	       "  --family: comma-separated names (--list), 'default' or "
@@ -517,6 +520,7 @@ int main(int argc, char **argv)
 		{ "max-fail", 1, NULL, 'm' }, { "strict", 0, NULL, 'S' },
 		{ "list", 0, NULL, 'l' }, { "verbose", 0, NULL, 'v' },
 		{ "inject", 0, NULL, 'i' }, { "mode", 1, NULL, 'M' },
+		{ "cpu", 1, NULL, 'c' },
 		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	uint64_t seed = 1, count = 1000, insns = 0, faults[32] = { 0 };
@@ -524,6 +528,8 @@ int main(int argc, char **argv)
 	uint32_t fam = ((1u << DX_NFAM) - 1) & ~DX_FAM_DEFAULT;
 	unsigned batch = 250, fails = 0;
 	bool m32 = false;
+	unsigned level = cpu_host_level() < CPU_LEVEL_MAX ? cpu_host_level() :
+			 CPU_LEVEL_MAX;
 	const char *famarg = "default";
 	uint64_t ran = 0;
 	struct dx_seq *s;
@@ -539,6 +545,19 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			m32 = !strcmp(optarg, "32");
+			break;
+		case 'c':
+			if (optarg[0] != 'v' || optarg[1] < '1' ||
+			    optarg[1] > '0' + CPU_LEVEL_MAX || optarg[2]) {
+				usage();
+				return 2;
+			}
+			level = (unsigned)(optarg[1] - '0');
+			if (level > cpu_host_level()) {
+				printf("SKIP: the host CPU lacks x86-64-v%u\n",
+				       level);
+				return 77;
+			}
 			break;
 		case 's': seed = strtoull(optarg, NULL, 0); break;
 		case 'n': count = strtoull(optarg, NULL, 0); break;
@@ -575,7 +594,7 @@ int main(int argc, char **argv)
 	s = malloc(batch * sizeof(*s));
 	h = malloc(batch * sizeof(*h));
 	r = malloc(sizeof(*r));
-	if (!s || !h || !r || dx_interp_init(&m)) {
+	if (!s || !h || !r || dx_interp_init(&m, level)) {
 		fprintf(stderr, "diffexec: out of memory\n");
 		return 1;
 	}
@@ -583,7 +602,7 @@ int main(int argc, char **argv)
 		unsigned n = count - done < batch ? (unsigned)(count - done) : batch;
 
 		for (unsigned i = 0; i < n; i++) {
-			dx_generate(&s[i], seed + done + i, fam, m32);
+			dx_generate(&s[i], seed + done + i, fam, m32, level);
 			if (opt.verbose) {
 				printf("sequence %" PRIu64 ":\n", seed + done + i);
 				print_seq(&s[i]);
@@ -618,20 +637,21 @@ int main(int argc, char **argv)
 			if (opt.inject)
 				continue;
 			printf("MISMATCH in sequence --seed %" PRIu64
-			       " --count 1 --family %s%s:\n", seed + done + i,
-			       famarg, m32 ? " --mode 32" : "");
+			       " --count 1 --family %s%s --cpu v%u:\n",
+			       seed + done + i, famarg, m32 ? " --mode 32" : "",
+			       level);
 			print_seq(&s[i]);
 			printf("%s", df.text);
 			minimise(&m, &s[i]);
 		}
 		done += n;
 	}
-	printf("diffexec: %" PRIu64 " %s-bit sequences from seed %" PRIu64
-	       ", %"
+	printf("diffexec: --cpu v%u: %" PRIu64 " %s-bit sequences from "
+	       "seed %" PRIu64 ", %"
 	       PRIu64 " instructions; host faults: #DE %" PRIu64 " #UD %"
 	       PRIu64 " #GP %" PRIu64 " #PF %" PRIu64 " #DB %" PRIu64
 	       "; %" PRIu64 " unadvertised #UD tails; %u mismatch%s\n",
-	       ran, m32 ? "32" : "64", seed, insns, faults[0], faults[6],
+	       level, ran, m32 ? "32" : "64", seed, insns, faults[0], faults[6],
 	       faults[13],
 	       faults[14], faults[1], ud_tails, fails, fails == 1 ? "" : "es");
 	dx_interp_destroy(&m);

@@ -45,7 +45,8 @@ struct dx_state {
 #define DX_FAMILIES(X) \
 	X(alu) X(incdec) X(shift) X(muldiv) X(flags) X(string) X(bit) \
 	X(cond) X(bswap) X(xchg) X(mov) X(stack) X(sse_int) X(sse_fp) \
-	X(cvt) X(x87) X(misc) X(priv) X(unadv) X(extra) X(mmx) X(legacy)
+	X(cvt) X(x87) X(misc) X(priv) X(unadv) X(extra) X(mmx) X(legacy) \
+	X(sse3) X(ssse3) X(sse41) X(sse42)
 enum dx_family {
 #define DX_FAM_ENUM(n) DX_FAM_##n,
 	DX_FAMILIES(DX_FAM_ENUM)
@@ -63,7 +64,9 @@ extern const char *const dx_family_names[DX_NFAM];
 #define DX_FAM_ONLY64 ((1u << DX_FAM_sse_int) | (1u << DX_FAM_sse_fp) | \
 		       (1u << DX_FAM_cvt) | (1u << DX_FAM_x87) | \
 		       (1u << DX_FAM_unadv) | (1u << DX_FAM_extra) | \
-		       (1u << DX_FAM_mmx))
+		       (1u << DX_FAM_mmx) | (1u << DX_FAM_sse3) | \
+		       (1u << DX_FAM_ssse3) | (1u << DX_FAM_sse41) | \
+		       (1u << DX_FAM_sse42))
 
 struct dx_insn {
 	uint16_t off;              /* offset from DX_SEQ */
@@ -96,9 +99,10 @@ struct dx_seq {
 
 /* gen.c: fills *s from the generator state seeded with seed, using the
  * families in fam_mask (bit per enum dx_family), as 64-bit code or (m32)
- * as code for a 32-bit code segment. */
+ * as code for a 32-bit code segment, for an interpreter whose CPU model
+ * is x86-64 level `level`. */
 void dx_generate(struct dx_seq *s, uint64_t seed, uint32_t fam_mask,
-		 bool m32);
+		 bool m32, unsigned level);
 
 /* native.c: runs n sequences on the host in a forked child; out[i]
  * receives the final state (or the state at the fault).  Returns 0;
@@ -108,7 +112,7 @@ int dx_native_run(const struct dx_seq *s, unsigned n, struct dx_state *out);
 
 /* interp.c: the interpreter side. */
 struct machine;
-int dx_interp_init(struct machine *m);
+int dx_interp_init(struct machine *m, unsigned level);
 void dx_interp_destroy(struct machine *m);
 /* Runs s on the interpreter; *out as for dx_native_run.  Returns 0, or
  * -1 when the interpreter stopped for another reason (out->vec = -2). */

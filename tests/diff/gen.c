@@ -1,7 +1,8 @@
 /* The sequence generator: random but valid user-level instruction
  * sequences with random registers and memory, only instructions rax's
- * CPUID advertises (x86-64-v1 + CX16, POPCNT, LAHF/SAHF), plus a tail of
- * unadvertised ones that must raise #UD.
+ * CPUID advertises for the CPU model under test (--cpu: x86-64-v1 or
+ * v2), plus a tail of unadvertised ones that must raise #UD (those of a
+ * higher level than the model's among them).
  *
  * Undefined results are never compared.  The generator tracks which
  * RFLAGS bits (and x87 C0-C3) are undefined at each point, per the
@@ -359,6 +360,14 @@ void g_need(struct gen *g, uint64_t mask)
 	}
 }
 
+void g_level(struct gen *g, unsigned n)
+{
+	if (g->level < n) {
+		g->stop = true;
+		g->s->ud_tail = true;
+	}
+}
+
 void g_flags(struct gen *g, uint64_t def, uint64_t undef)
 {
 	g->undef = (g->undef & ~def) | undef;
@@ -376,6 +385,8 @@ static void (*const fam_fn[DX_NFAM])(struct gen *g) = {
 	[DX_FAM_misc] = gen_misc, [DX_FAM_priv] = gen_priv,
 	[DX_FAM_unadv] = gen_unadv, [DX_FAM_extra] = gen_extra,
 	[DX_FAM_mmx] = gen_mmx, [DX_FAM_legacy] = gen_legacy,
+	[DX_FAM_sse3] = gen_sse3, [DX_FAM_ssse3] = gen_ssse3,
+	[DX_FAM_sse41] = gen_sse41, [DX_FAM_sse42] = gen_sse42,
 };
 
 void g_unit(struct gen *g, int fam)
@@ -416,10 +427,10 @@ static void init_state(struct gen *g, struct dx_state *st)
 }
 
 void dx_generate(struct dx_seq *s, uint64_t seed, uint32_t fam_mask,
-		 bool m32)
+		 bool m32, unsigned level)
 {
 	struct gen g = { .s = s, .rng = seed * 0x2545f4914f6cdd1dull + 1,
-			 .m32 = m32 };
+			 .m32 = m32, .level = level };
 	unsigned units = 1 + g_rn(&g, 12);
 	int fams[4 * DX_NFAM], nf = 0;
 

@@ -34,6 +34,7 @@ struct gen {
 	bool nosplit;        /* next memory operand: locked or split-sensitive */
 	bool m32;            /* code for a 32-bit code segment: no REX, no
 				RIP-relative or 67h operands, sizes 1-4 */
+	unsigned level;      /* the interpreter's CPU model (x86-64 level) */
 };
 
 /* A ModRM operand: a register, or memory at `target`. */
@@ -83,6 +84,9 @@ void g_set_reg(struct gen *g, unsigned r, uint64_t v);
 uint64_t g_pick_addr(struct gen *g, unsigned size, unsigned align);
 unsigned g_put_le(uint8_t *p, uint64_t v, unsigned n);
 void g_bytes(struct gen *g, const uint8_t *b, unsigned n, bool setup);
+/* The instruction just emitted needs x86-64 level n: on a lower CPU
+ * model it ends the sequence and must raise #UD there (ud_tail). */
+void g_level(struct gen *g, unsigned n);
 /* Makes the flags in mask defined (emits CMP r, r when needed). */
 void g_need(struct gen *g, uint64_t mask);
 /* After an instruction: def become defined, undef undefined. */
@@ -120,6 +124,10 @@ void gen_x87(struct gen *g);
 void gen_unadv(struct gen *g);
 void gen_extra(struct gen *g);
 void gen_mmx(struct gen *g);
+void gen_sse3(struct gen *g);
+void gen_ssse3(struct gen *g);
+void gen_sse41(struct gen *g);
+void gen_sse42(struct gen *g);
 void gen_init_fpu(struct gen *g, uint8_t *fx);
 
 /* gen_legacy.c: the instructions invalid in 64-bit mode (32-bit code). */

@@ -553,18 +553,13 @@ void gen_init_fpu(struct gen *g, uint8_t *fx)
 /* --- not advertised: the interpreter must raise #UD ----------------------- */
 
 /* Each ends the sequence (ud_tail): the host, which has these
- * extensions, runs up to it.  LZCNT/TZCNT are left out: without ABM
+ * extensions, runs up to it.  (The x86-64-v2 instructions are #UD tails
+ * of their own families on a v1 model: g_level.)  LZCNT/TZCNT are left out: without ABM
  * their encodings are BSR/BSF.  Also UD2 and LOCK on a register or
  * non-lockable instruction, which raise #UD on both. */
 void gen_unadv(struct gen *g)
 {
 	static const struct { uint8_t b[8]; unsigned n; } t[] = {
-		{ { 0x66, 0x0f, 0x38, 0x00, 0xc1 }, 5 }, /* pshufb (SSSE3) */
-		{ { 0xf2, 0x0f, 0x7c, 0xc1 }, 4 },       /* haddps (SSE3) */
-		{ { 0xf3, 0x0f, 0x12, 0xc1 }, 4 },       /* movsldup (SSE3) */
-		{ { 0xf2, 0x0f, 0x12, 0xc1 }, 4 },       /* movddup (SSE3) */
-		{ { 0x66, 0x0f, 0x38, 0x40, 0xc1 }, 5 }, /* pmulld (SSE4.1) */
-		{ { 0xf2, 0x0f, 0x38, 0xf1, 0xc1 }, 5 }, /* crc32 (SSE4.2) */
 		{ { 0xc5, 0xf8, 0x77 }, 3 },             /* vzeroupper (AVX) */
 		{ { 0xc5, 0xf9, 0xef, 0xc1 }, 4 },       /* vpxor (AVX) */
 		{ { 0xc4, 0xe2, 0x78, 0xf2, 0xc1 }, 5 }, /* andn (BMI1) */
@@ -724,4 +719,239 @@ void gen_mmx(struct gen *g)
 	g_emit(g, &e, false);
 	g->depth = 8; /* every tag valid after an MMX instruction */
 	g->fundef = FSW_CC;
+}
+
+/* --- SSE3 (x86-64-v2): --family sse3 ------------------------------------- */
+
+/* HADDPS/PD HSUBPS/PD ADDSUBPS/PD (F2 singles, 66 doubles), MOVSLDUP
+ * MOVSHDUP (m128 aligned), MOVDDUP (m64), LDDQU (m128, any alignment),
+ * FISTTP m16/m32/m64 (truncating store and pop).  On a v1 model each
+ * is a #UD tail. */
+void gen_sse3(struct gen *g)
+{
+	static const uint8_t fp[] = { 0x7c, 0x7d, 0xd0 };
+	unsigned k = g_rn(g, 8), d = x87_depth(g);
+	struct enc e;
+
+	if (k == 7 && d >= 1 && !g->x87_lost) { /* fisttp */
+		static const uint8_t esc[3] = { 0xdf, 0xdb, 0xdd };
+		static const unsigned sz[3] = { 2, 4, 8 };
+		unsigned j = g_rn(g, 3);
+
+		x87_mem(g, esc[j], 1, sz[j]);
+		g_level(g, 2);
+		set_depth(g, d - 1);
+		CC_ARITH(g);
+		return;
+	}
+	switch (k) {
+	case 0: case 1: case 2: case 3:
+		e = sse(g, g_chance(g, 50) ? 0x66 : 0xf2, fp[g_rn(g, 3)], 16,
+			16, 30);
+		break;
+	case 4: /* movsldup / movshdup */
+		e = sse(g, 0xf3, g_chance(g, 50) ? 0x12 : 0x16, 16, 16, 30);
+		break;
+	case 5: /* movddup */
+		e = sse(g, 0xf2, 0x12, 8, 1, 40);
+		break;
+	default: /* lddqu */
+		e = sse(g, 0xf2, 0xf0, 16, 1, 100);
+		break;
+	}
+	g_emit(g, &e, false);
+	g_level(g, 2);
+}
+
+/* --- SSSE3, SSE4.1, SSE4.2 (x86-64-v2): --family ssse3,sse41,sse42 ------- */
+
+/* pfx 0F map op: map 0x38 or 0x3a, E = xmm or memory of msz bytes aligned
+ * to align. */
+static struct enc sse3b(struct gen *g, uint8_t pfx, uint8_t map, uint8_t op,
+			unsigned msz, unsigned align, unsigned pct_mem)
+{
+	struct enc e = sse(g, pfx, map, msz, align, pct_mem);
+
+	e.op[2] = op;
+	e.nop = 3;
+	return e;
+}
+
+static void imm8(struct enc *e, uint64_t v)
+{
+	e->imm = v & 0xff;
+	e->nimm = 1;
+}
+
+/* PSHUFB PHADDW/D/SW PMADDUBSW PHSUBW/D/SW PSIGNB/W/D PMULHRSW PABSB/W/D
+ * PALIGNR: the XMM form (66, m128 aligned) and the MMX form (no prefix,
+ * m64), the latter only while the x87 TOP is 0 (see gen_mmx). */
+void gen_ssse3(struct gen *g)
+{
+	static const uint8_t ops[] = { 0x00, 0x01, 0x02, 0x03, 0x04, 0x05,
+		0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x1c, 0x1d, 0x1e, 0x0f };
+	unsigned k = g_rn(g, sizeof(ops));
+	bool mmx = !g->top_moved && !g->x87_lost && g_chance(g, 30);
+	uint8_t map = ops[k] == 0x0f ? 0x3a : 0x38;
+	struct enc e;
+
+	if (mmx) {
+		e = sse3b(g, 0, map, ops[k], 8, 1, 30);
+		e.reg &= 7;
+		if (e.e.kind == M_REG)
+			e.e.r &= 7;
+	} else {
+		e = sse3b(g, 0x66, map, ops[k], 16, 16, 30);
+	}
+	if (map == 0x3a)
+		imm8(&e, g_chance(g, 80) ? g_rn(g, 2 * (mmx ? 8 : 16) + 2) :
+		     g_rnd(g));
+	g_emit(g, &e, false);
+	g_level(g, 2);
+	if (mmx) {
+		g->depth = 8; /* every tag valid after an MMX instruction */
+		g->fundef = FSW_CC;
+	}
+}
+
+/* SSE4.1: every 66 0F 38 and 66 0F 3A opcode, register and memory forms
+ * (m128 aligned; the smaller PMOVSX/ZX, ROUNDSS/SD, INSERTPS, PEXTR*,
+ * PINSR* operands unaligned); PEXTRQ/PINSRQ with REX.W. */
+void gen_sse41(struct gen *g)
+{
+	static const uint8_t v38[] = { 0x10, 0x14, 0x15, 0x28, 0x29, 0x2b,
+		0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f, 0x40, 0x41 };
+	static const uint8_t pmov[] = { 8, 4, 2, 8, 4, 8 };
+	static const uint8_t v3a[] = { 0x08, 0x09, 0x0c, 0x0d, 0x0e, 0x40,
+		0x41, 0x42 };
+	unsigned k = g_rn(g, 10);
+	struct enc e;
+
+	switch (k) {
+	case 0: case 1:
+		e = sse3b(g, 0x66, 0x38, v38[g_rn(g, sizeof(v38))], 16, 16, 30);
+		break;
+	case 2: { /* pmovsx / pmovzx */
+		unsigned j = g_rn(g, 6);
+
+		e = sse3b(g, 0x66, 0x38, (uint8_t)((g_chance(g, 50) ? 0x20 : 0x30) + j),
+			  pmov[j], 1, 40);
+		break;
+	}
+	case 3: /* ptest: ZF CF, the others cleared */
+		e = sse3b(g, 0x66, 0x38, 0x17, 16, 16, 30);
+		g_emit(g, &e, false);
+		g_level(g, 2);
+		g_flags(g, F_ARITH, 0);
+		return;
+	case 4: /* movntdqa xmm, m128 */
+		e = sse3b(g, 0x66, 0x38, 0x2a, 16, 16, 100);
+		break;
+	case 5: { /* roundps/pd/ss/sd */
+		unsigned j = g_rn(g, 4);
+
+		e = sse3b(g, 0x66, 0x3a, (uint8_t)(0x08 + j), j == 2 ? 4 :
+			  j == 3 ? 8 : 16, j >= 2 ? 1 : 16, 30);
+		imm8(&e, g_rnd(g));
+		break;
+	}
+	case 6: /* blends, dpps, dppd, mpsadbw */
+		e = sse3b(g, 0x66, 0x3a, v3a[g_rn(g, sizeof(v3a))], 16, 16, 30);
+		imm8(&e, g_rnd(g));
+		break;
+	case 7: { /* pextrb/w/d/q, extractps to a GPR or memory */
+		static const uint8_t sz[4] = { 1, 2, 4, 4 };
+		unsigned j = g_rn(g, 4);
+
+		e = sse3b(g, 0x66, 0x3a, (uint8_t)(0x14 + j), 1, 1, 0);
+		e.w = j == 2 && !g->m32 && g_chance(g, 50);
+		e.e = g_rm(g, e.w ? 8 : sz[j], 0, 40);
+		imm8(&e, g_rnd(g));
+		break;
+	}
+	case 8: { /* pinsrb/d/q from a GPR or memory */
+		unsigned j = g_chance(g, 50) ? 0 : 2;
+
+		e = sse3b(g, 0x66, 0x3a, (uint8_t)(0x20 + j), 1, 1, 0);
+		e.w = j == 2 && !g->m32 && g_chance(g, 50);
+		e.e = g_rm(g, e.w ? 8 : j ? 4 : 1, 0, 40);
+		imm8(&e, g_rnd(g));
+		break;
+	}
+	default: /* insertps xmm, xmm/m32 */
+		e = sse3b(g, 0x66, 0x3a, 0x21, 4, 1, 40);
+		imm8(&e, g_rnd(g));
+		break;
+	}
+	g_emit(g, &e, false);
+	g_level(g, 2);
+}
+
+/* An explicit string length for PCMPESTRx: small, negative, beyond the
+ * element count, or the extremes. */
+static uint64_t str_len(struct gen *g)
+{
+	switch (g_rn(g, 4)) {
+	case 0: return g_rn(g, 20);
+	case 1: return (uint64_t)-(int64_t)g_rn(g, 20);
+	case 2: return g_chance(g, 50) ? 0x80000000ull : 0x8000000000000000ull;
+	default: return g_ival(g);
+	}
+}
+
+/* SSE4.2: PCMPGTQ, PCMPESTRI/ESTRM/ISTRI/ISTRM (every imm8 but the
+ * reserved bit 7; xmm/m128 unaligned; strings made short sometimes by a
+ * MOVD set-up, which zeroes the upper 12 bytes), CRC32 r32/r64 with
+ * r/m8/16/32/64.  The string compares define all six flags. */
+void gen_sse42(struct gen *g)
+{
+	unsigned k = g_rn(g, 6);
+	struct enc e;
+
+	if (k == 0) {
+		e = sse3b(g, 0x66, 0x38, 0x37, 16, 16, 30);
+	} else if (k <= 3) {
+		bool expl = g_chance(g, 50);
+
+		e = sse3b(g, 0x66, 0x3a, (uint8_t)((expl ? 0x60 : 0x62) +
+						   g_rn(g, 2)), 16, 1, 0);
+		if (expl) { /* the lengths first: no address in RAX, RDX */
+			g_set_reg(g, 0, str_len(g));
+			g_set_reg(g, 2, str_len(g));
+		}
+		if (g_chance(g, 40))
+			e.e = g_mem(g, 16, 1, 0x5);
+		for (unsigned i = 0; i < 2; i++) {
+			unsigned x = i ? e.reg : e.e.r;
+			struct enc m;
+
+			if ((i == 0 && e.e.kind != M_REG) || !g_chance(g, 30))
+				continue;
+			/* movd xmm, r32: a short string */
+			m = (struct enc){ .modrm = true, .nop = 2,
+					  .op = { 0x0f, 0x6e }, .reg = x };
+			g_pfx(&m, 0x66);
+			m.e = g_reg(g_gpr(g, 0x7)); /* not rax rcx rdx */
+			g_emit(g, &m, true);
+		}
+		e.w = expl && !g->m32 && g_chance(g, 30);
+		imm8(&e, g_rnd(g) & 0x7f);
+		g_emit(g, &e, false);
+		g_level(g, 2);
+		g_flags(g, F_ARITH, 0);
+		return;
+	} else {
+		unsigned sz = 1 << g_rn(g, g->m32 ? 3 : 4);
+
+		e = (struct enc){ .modrm = true, .nop = 3,
+				  .op = { 0x0f, 0x38, sz == 1 ? 0xf0 : 0xf1 } };
+		if (sz == 2)
+			g_pfx(&e, 0x66);
+		g_pfx(&e, 0xf2);
+		e.w = sz == 8 || (sz == 1 && !g->m32 && g_chance(g, 30));
+		e.reg = g_gpr(g, 0);
+		e.e = g_rm(g, sz, 0, 40);
+	}
+	g_emit(g, &e, false);
+	g_level(g, 2);
 }

@@ -293,6 +293,8 @@ void gen_flagops(struct gen *g)
 		g_bytes(g, b, 2, false);
 	else
 		g_bytes(g, b + 1, 1, false);
+	if ((ops[k] == 0x9e || ops[k] == 0x9f) && !g->m32)
+		g_level(g, 2); /* LAHF-SAHF in 64-bit mode */
 	if (ops[k] == 0xf8 || ops[k] == 0xf9 || ops[k] == 0xf5)
 		g_flags(g, F_CF, 0);
 	else if (ops[k] == 0x9e)
@@ -464,6 +466,8 @@ void gen_bit(struct gen *g)
 		e.npfx++;
 	}
 	g_emit(g, &e, false);
+	if (k == 3)
+		g_level(g, 2); /* POPCNT */
 	if (k < 2)
 		g_flags(g, F_CF, F_OF | F_SF | F_AF | F_PF);
 	else if (k == 2)
@@ -535,11 +539,14 @@ void gen_cond(struct gen *g)
 		     !g->stop; i++)
 			g_unit(g, g->fam == DX_FAM_cond ? (int)g_rn(g, DX_FAM_cond) :
 				 g->fam);
-		if (len == 2 && g->s->len - at > 127) {
-			/* too far for rel8: drop the skipped units */
+		if ((len == 2 && g->s->len - at > 127) || g->s->ud_tail) {
+			/* too far for rel8, or a #UD tail (an instruction
+			 * above the CPU model's level, g_level) the branch
+			 * may skip: drop the skipped units */
 			g->s->len = at;
 			g->s->n = n0;
 			g->stop = false;
+			g->s->ud_tail = false;
 		}
 		g_put_le(g->s->code + at - (len == 6 ? 4 : 1), g->s->len - at,
 		       len == 6 ? 4 : 1);
@@ -633,6 +640,8 @@ void gen_xchg(struct gen *g)
 		e.npfx++;
 	}
 	g_emit(g, &e, false);
+	if (k == 4 && e.w) /* CMPXCHG16B: CX16 */
+		g_level(g, 2);
 	if (k == 2 || k == 3)
 		g_flags(g, F_ARITH, 0);
 	else if (k == 4)

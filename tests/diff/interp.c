@@ -86,12 +86,13 @@ static void build_tables(struct machine *m)
 	m->mem.host[P_TSS + 0x66] = 0x68;
 }
 
-int dx_interp_init(struct machine *m)
+int dx_interp_init(struct machine *m, unsigned level)
 {
 	struct rax_err e;
 	int ret;
 
 	memset(m, 0, sizeof(*m));
+	m->cpu_level = level;
 	ret = gm_init(&m->mem, 4u << 20);
 	if (ret)
 		return ret;

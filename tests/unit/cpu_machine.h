@@ -20,8 +20,10 @@ static inline void put64(struct machine *m, uint64_t pa, uint64_t v)
 	memcpy(m->mem.host + pa, &v, 8);
 }
 
-/* Returns 0 or -errno.  host_clock: as --clock host. */
-static inline int test_machine_init_clock(struct machine *m, bool host_clock)
+/* Returns 0 or -errno.  host_clock: as --clock host; level: as --cpu
+ * vN (0: the default model). */
+static inline int test_machine_init_model(struct machine *m, bool host_clock,
+					  unsigned level)
 {
 	struct rax_err e;
 	struct rax_regs *r = &m->boot_regs;
@@ -56,7 +58,13 @@ static inline int test_machine_init_clock(struct machine *m, bool host_clock)
 	r->efer = EFER_LME | EFER_LMA | EFER_SCE;
 	m->ops = &cpu_vcpu_ops;
 	m->host_clock = host_clock;
+	m->cpu_level = level;
 	return cpu_vcpu_ops.init(m, &e);
+}
+
+static inline int test_machine_init_clock(struct machine *m, bool host_clock)
+{
+	return test_machine_init_model(m, host_clock, 0);
 }
 
 static inline int test_machine_init(struct machine *m)

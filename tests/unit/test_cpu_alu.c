@@ -1124,10 +1124,20 @@ static const struct { uint8_t op; char none, p66, f3, f2; } sse_map[] = {
 	{ 0xfc, 'b', 'b', 0, 0 }, { 0xfd, 'b', 'b', 0, 0 }, { 0xfe, 'b', 'b', 0, 0 },
 };
 
+/* The SSE3 forms of the 0F map (x86-64-v2 models): op, prefix (1 66,
+ * 2 F3, 3 F2), as in sse_map. */
+static const struct { uint8_t op, p; char v; } sse3_map[] = {
+	{ 0x12, 2, 'b' }, { 0x12, 3, 'b' }, { 0x16, 2, 'b' },
+	{ 0x7c, 1, 'b' }, { 0x7c, 3, 'b' }, { 0x7d, 1, 'b' }, { 0x7d, 3, 'b' },
+	{ 0xd0, 1, 'b' }, { 0xd0, 3, 'b' }, { 0xf0, 3, 'm' },
+};
+
 /* Every defined MMX/SSE/SSE2 encoding above runs (no exception) and every
  * undefined one is #UD, in register and memory forms with each prefix;
- * then the 0F 71-73 shift groups (register forms, /0-/7) and EMMS. */
-static void every_sse2_opcode_the_sdm_defines_runs_and_no_other(struct machine *m)
+ * then the 0F 71-73 shift groups (register forms, /0-/7) and EMMS.  On
+ * a model of level 2 (m's --cpu) the SSE3 forms run too. */
+static void every_0f_sse_opcode_the_sdm_defines_runs_and_no_other(
+	struct machine *m, unsigned level)
 {
 	static const uint8_t pfx[4] = { 0, 0x66, 0xf3, 0xf2 };
 	/* 0F 71-73 /r valid: bit r set (no prefix: MMX; 66: XMM). */
@@ -1144,11 +1154,16 @@ static void every_sse2_opcode_the_sdm_defines_runs_and_no_other(struct machine *
 	for (unsigned mem = 0; mem < 2; mem++) {
 		char v = p == 0 ? sse_map[k].none : p == 1 ? sse_map[k].p66 :
 			 p == 2 ? sse_map[k].f3 : sse_map[k].f2;
-		bool ok = v == 'b' || (v == 'r' && !mem) || (v == 'm' && mem);
+		bool ok;
 		uint8_t b[8];
 		unsigned n = 0;
 		int vec;
 
+		for (size_t j = 0; level >= 2 &&
+		     j < sizeof(sse3_map) / sizeof(*sse3_map); j++)
+			if (sse3_map[j].op == sse_map[k].op && sse3_map[j].p == p)
+				v = sse3_map[j].v;
+		ok = v == 'b' || (v == 'r' && !mem) || (v == 'm' && mem);
 		if (pfx[p])
 			b[n++] = pfx[p];
 		b[n++] = 0x0f;
@@ -1160,9 +1175,9 @@ static void every_sse2_opcode_the_sdm_defines_runs_and_no_other(struct machine *
 		vec = one_step(m, code + 16 * (slot++ % 4096), b, n, 0, 0,
 			       0x1f80, &f);
 		if (vec != (ok ? -1 : 6))
-			fprintf(stderr, "%02x 0f %02x %s: vector %d, want %d\n",
-				pfx[p], sse_map[k].op, mem ? "mem" : "reg", vec,
-				ok ? -1 : 6);
+			fprintf(stderr, "v%u: %02x 0f %02x %s: vector %d, "
+				"want %d\n", level, pfx[p], sse_map[k].op,
+				mem ? "mem" : "reg", vec, ok ? -1 : 6);
 		CHECK_EQ(vec, ok ? -1 : 6);
 	}
 	for (unsigned g = 0; g < 3; g++)
@@ -1211,7 +1226,15 @@ int main(void)
 	x87_sequences_match_the_host(&m);
 	simd_exceptions_and_mmx_state_follow_the_sdm(&m);
 	fpu_availability_faults_follow_the_sdm(&m);
-	every_sse2_opcode_the_sdm_defines_runs_and_no_other(&m);
 	test_machine_destroy(&m);
+	for (unsigned level = 1; level <= CPU_LEVEL_MAX &&
+	     level <= cpu_host_level(); level++) {
+		if (test_machine_init_model(&m, false, level)) {
+			printf("test_cpu_alu: cannot create the machine\n");
+			return 1;
+		}
+		every_0f_sse_opcode_the_sdm_defines_runs_and_no_other(&m, level);
+		test_machine_destroy(&m);
+	}
 	return test_summary("test_cpu_alu");
 }

@@ -1,0 +1,49 @@
+/* The CPU models of --cpu: x86-64 micro-architecture levels (the x86-64
+ * psABI's "x86-64-v2", ...).  The interpreter computes floating-point
+ * SSE results with the host's own instructions (ssefp.c) and diffexec
+ * checks it against the host, so a model needs the host to have every
+ * extension of its level.  CPUID (sys.c op_cpuid) and the #UD of every
+ * instruction (DF_V2 in opcodes.def, cpu_need_level()) follow the
+ * model. */
+#include "cpu/cpu.h"
+
+#include <cpuid.h>
+
+/* CPUID.1:ECX and CPUID.80000001H:ECX bits (SDM Vol. 2 CPUID, Table
+ * 3-10). */
+#define C1_SSE3   (1u << 0)
+#define C1_SSSE3  (1u << 9)
+#define C1_CX16   (1u << 13)
+#define C1_SSE41  (1u << 19)
+#define C1_SSE42  (1u << 20)
+#define C1_POPCNT (1u << 23)
+#define X1_LAHF   (1u << 0)
+
+/* What x86-64-v2 adds to leaf 1 ECX (the psABI's list; no MONITOR). */
+#define V2_ECX1 (C1_SSE3 | C1_SSSE3 | C1_CX16 | C1_SSE41 | C1_SSE42 | \
+		 C1_POPCNT)
+
+/* Leaf 1 ECX and leaf 80000001H ECX of level n's model. */
+uint32_t cpu_model_ecx1(unsigned level)
+{
+	return level >= 2 ? V2_ECX1 : 0;
+}
+
+uint32_t cpu_model_ecx81(unsigned level)
+{
+	return level >= 2 ? X1_LAHF : 0;
+}
+
+unsigned cpu_host_level(void)
+{
+	unsigned a, b, c, d, c81 = 0;
+
+	if (!__get_cpuid(1, &a, &b, &c, &d))
+		return 1;
+	if (__get_cpuid(0x80000001, &a, &b, &c81, &d) == 0)
+		c81 = 0;
+	if ((c & V2_ECX1) != V2_ECX1 ||
+	    (c81 & cpu_model_ecx81(2)) != cpu_model_ecx81(2))
+		return 1;
+	return 2;
+}
