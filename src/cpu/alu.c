@@ -250,20 +250,35 @@ ALU_HANDLERS(sub, 5)
 ALU_HANDLERS(xor, 6)
 ALU_HANDLERS(cmp, 7)
 
-void op_grp1_Eb_Ib(struct cpu *c, const struct dec_insn *d)
-{
-	alu_E_val(c, d, d->reg & 7, d->imm, 1);
+/* Group 1 forms (groups.def: 80, 81, 82, 83): one handler per operation
+ * and operand kind, register (R) or memory (M); the immediate is
+ * sign-extended at decode and d->opsz is 1 for the byte forms. */
+#define GRP1_HANDLERS(name, op)						\
+void op_##name##_R_I(struct cpu *c, const struct dec_insn *d)		\
+{									\
+	uint64_t r = alu(c, op, greg(c, d->rm, d->opsz, d->rex), d->imm,	\
+			 d->opsz);					\
+	if (op != 7)							\
+		sreg_w(c, d->rm, d->opsz, d->rex, r);			\
+}									\
+void op_##name##_M_I(struct cpu *c, const struct dec_insn *d)		\
+{									\
+	uint64_t la = cpu_ea(c, d), r;					\
+									\
+	if (op != 7)							\
+		cpu_probe_write(c, la, d->opsz);			\
+	r = alu(c, op, rdn(c, la, d->opsz), d->imm, d->opsz);		\
+	if (op != 7)							\
+		wrn(c, la, r, d->opsz);					\
 }
-
-void op_grp1_Ev_Iz(struct cpu *c, const struct dec_insn *d)
-{
-	alu_E_val(c, d, d->reg & 7, d->imm, d->opsz);
-}
-
-void op_grp1_Ev_Ib(struct cpu *c, const struct dec_insn *d)
-{
-	alu_E_val(c, d, d->reg & 7, d->imm, d->opsz);
-}
+GRP1_HANDLERS(add, 0)
+GRP1_HANDLERS(or, 1)
+GRP1_HANDLERS(adc, 2)
+GRP1_HANDLERS(sbb, 3)
+GRP1_HANDLERS(and, 4)
+GRP1_HANDLERS(sub, 5)
+GRP1_HANDLERS(xor, 6)
+GRP1_HANDLERS(cmp, 7)
 
 void op_test_Eb_Gb(struct cpu *c, const struct dec_insn *d)
 {
@@ -296,9 +311,10 @@ static uint64_t incdec(struct cpu *c, uint64_t a, bool dec, unsigned n)
 	return r;
 }
 
-void cpu_incdec_E(struct cpu *c, const struct dec_insn *d, unsigned n)
+/* INC, DEC of E (groups 4 and 5; d->opsz 1 for FE). */
+static void incdec_E(struct cpu *c, const struct dec_insn *d, bool dec)
 {
-	bool dec = d->reg & 1;
+	unsigned n = d->opsz;
 	uint64_t la;
 
 	if (d->mod == 3) {
@@ -322,12 +338,8 @@ void op_dec_Zv(struct cpu *c, const struct dec_insn *d)
 	sreg_w(c, d->rm, d->opsz, true, incdec(c, c->r[d->rm], true, d->opsz));
 }
 
-void op_grp4_Eb(struct cpu *c, const struct dec_insn *d)
-{
-	if ((d->reg & 7) > 1)
-		cpu_ud(c);
-	cpu_incdec_E(c, d, 1);
-}
+void op_inc_E(struct cpu *c, const struct dec_insn *d) { incdec_E(c, d, false); }
+void op_dec_E(struct cpu *c, const struct dec_insn *d) { incdec_E(c, d, true); }
 
 /* --- group 3: TEST NOT NEG MUL IMUL DIV IDIV ---------------------------- */
 static void mul_flags(struct cpu *c, bool ovf, uint64_t lo, unsigned n)
@@ -335,146 +347,152 @@ static void mul_flags(struct cpu *c, bool ovf, uint64_t lo, unsigned n)
 	set_flags6(c, ovf, ovf, lo, n, false);
 }
 
-static void grp3(struct cpu *c, const struct dec_insn *d, unsigned n)
+/* Group 3 forms (groups.def): one handler per operation, the byte and
+ * the full-size form told apart by d->opsz. */
+void op_test_E_I(struct cpu *c, const struct dec_insn *d)
 {
-	uint64_t m = sz_mask(n), v, la = 0, lo, hi;
-	unsigned reg = d->reg & 7;
+	alu(c, 4, rd_E(c, d, d->opsz), d->imm, d->opsz);
+}
+
+/* NOT, NEG: read-modify-write of E (probed for the write first). */
+static void not_neg(struct cpu *c, const struct dec_insn *d, bool neg)
+{
+	unsigned n = d->opsz;
+	uint64_t m = sz_mask(n), v, la = 0;
 
 	if (d->mod != 3) {
 		la = cpu_ea(c, d);
-		if (reg == 2 || reg == 3)
-			cpu_probe_write(c, la, n);
+		cpu_probe_write(c, la, n);
 		v = rdn(c, la, n);
 	} else {
 		v = greg(c, d->rm, n, d->rex);
 	}
-	switch (reg) {
-	case 0: case 1:
-		alu(c, 4, v, d->imm, n);
-		return;
-	case 2: case 3:
-		if (reg == 2) {
-			v = ~v & m;
+	if (!neg) {
+		v = ~v & m;
+	} else {
+		lazy(c, LF_SUB, 0, v & m, (0 - v) & m, n);
+		v = (0 - v) & m;
+	}
+	if (d->mod == 3)
+		sreg_w(c, d->rm, n, d->rex, v);
+	else
+		wrn(c, la, v, n);
+}
+
+void op_not_E(struct cpu *c, const struct dec_insn *d) { not_neg(c, d, false); }
+void op_neg_E(struct cpu *c, const struct dec_insn *d) { not_neg(c, d, true); }
+
+/* MUL, IMUL: rDX:rAX (AX for bytes) = rAX * E. */
+static void mul1(struct cpu *c, const struct dec_insn *d, bool sgn)
+{
+	unsigned n = d->opsz;
+	uint64_t m = sz_mask(n), v = rd_E(c, d, n), lo, hi;
+
+	if (n == 8) {
+		if (sgn) {
+			__int128 p = (__int128)(int64_t)c->r[R_RAX] *
+				     (int64_t)v;
+			lo = (uint64_t)p;
+			hi = (uint64_t)(p >> 64);
+			mul_flags(c, p != (int64_t)lo, lo, 8);
 		} else {
-			lazy(c, LF_SUB, 0, v & m, (0 - v) & m, n);
-			v = (0 - v) & m;
+			unsigned __int128 p = (unsigned __int128)
+				c->r[R_RAX] * v;
+			lo = (uint64_t)p;
+			hi = (uint64_t)(p >> 64);
+			mul_flags(c, hi != 0, lo, 8);
 		}
-		if (d->mod == 3)
-			sreg_w(c, d->rm, n, d->rex, v);
-		else
-			wrn(c, la, v, n);
-		return;
-	case 4: case 5: {
-		bool sgn = reg == 5;
-
-		if (n == 8) {
-			if (sgn) {
-				__int128 p = (__int128)(int64_t)c->r[R_RAX] *
-					     (int64_t)v;
-				lo = (uint64_t)p;
-				hi = (uint64_t)(p >> 64);
-				mul_flags(c, p != (int64_t)lo, lo, 8);
-			} else {
-				unsigned __int128 p = (unsigned __int128)
-					c->r[R_RAX] * v;
-				lo = (uint64_t)p;
-				hi = (uint64_t)(p >> 64);
-				mul_flags(c, hi != 0, lo, 8);
-			}
-			c->r[R_RAX] = lo;
-			c->r[R_RDX] = hi;
-			return;
-		}
-		{
-			unsigned sh = 64 - 8 * n;
-			int64_t sa = (int64_t)(c->r[R_RAX] << sh) >> sh,
-				sb = (int64_t)(v << sh) >> sh;
-			uint64_t p = sgn ? (uint64_t)(sa * sb) :
-				     (c->r[R_RAX] & m) * (v & m);
-			bool ovf = sgn ? (int64_t)(p << sh) >> sh != (int64_t)p :
-				   (p >> (8 * n)) != 0;
-
-			mul_flags(c, ovf, p, n);
-			if (n == 1) {
-				sreg_w(c, R_RAX, 2, true, p);
-			} else {
-				sreg_w(c, R_RAX, n, true, p);
-				sreg_w(c, R_RDX, n, true, p >> (8 * n));
-			}
-		}
+		c->r[R_RAX] = lo;
+		c->r[R_RDX] = hi;
 		return;
 	}
-	default: {
-		bool sgn = reg == 7;
+	{
+		unsigned sh = 64 - 8 * n;
+		int64_t sa = (int64_t)(c->r[R_RAX] << sh) >> sh,
+			sb = (int64_t)(v << sh) >> sh;
+		uint64_t p = sgn ? (uint64_t)(sa * sb) :
+			     (c->r[R_RAX] & m) * (v & m);
+		bool ovf = sgn ? (int64_t)(p << sh) >> sh != (int64_t)p :
+			   (p >> (8 * n)) != 0;
 
-		if (!(v & m))
-			cpu_raise(c, EXC_DE, 0, false);
-		if (n == 8) {
-			unsigned __int128 dvd = ((unsigned __int128)c->r[R_RDX]
-						 << 64) | c->r[R_RAX];
-			if (sgn) {
-				__int128 q = (__int128)dvd / (int64_t)v;
-				__int128 r = (__int128)dvd % (int64_t)v;
-
-				if (q != (int64_t)q)
-					cpu_raise(c, EXC_DE, 0, false);
-				c->r[R_RAX] = (uint64_t)q;
-				c->r[R_RDX] = (uint64_t)r;
-			} else {
-				unsigned __int128 q = dvd / v;
-
-				if (q >> 64)
-					cpu_raise(c, EXC_DE, 0, false);
-				c->r[R_RAX] = (uint64_t)q;
-				c->r[R_RDX] = (uint64_t)(dvd % v);
-			}
-			return;
+		mul_flags(c, ovf, p, n);
+		if (n == 1) {
+			sreg_w(c, R_RAX, 2, true, p);
+		} else {
+			sreg_w(c, R_RAX, n, true, p);
+			sreg_w(c, R_RDX, n, true, p >> (8 * n));
 		}
-		{
-			unsigned bits = 8 * n, sh;
-			uint64_t dvd = n == 1 ? c->r[R_RAX] & 0xffff :
-				((c->r[R_RDX] & m) << bits) | (c->r[R_RAX] & m);
-			uint64_t q, r;
-
-			if (sgn) {
-				sh = 64 - 2 * bits;
-				int64_t sd = (int64_t)(dvd << sh) >> sh;
-				int64_t sv = (int64_t)(v << (64 - bits)) >> (64 - bits);
-				int64_t sq = sd / sv, sr = sd % sv;
-
-				if ((int64_t)((uint64_t)sq << (64 - bits)) >>
-				    (64 - bits) != sq)
-					cpu_raise(c, EXC_DE, 0, false);
-				q = (uint64_t)sq;
-				r = (uint64_t)sr;
-			} else {
-				q = dvd / (v & m);
-				r = dvd % (v & m);
-				if (q >> bits)
-					cpu_raise(c, EXC_DE, 0, false);
-			}
-			if (n == 1) {
-				sreg_w(c, R_RAX, 2, true,
-				       (q & 0xff) | ((r & 0xff) << 8));
-			} else {
-				sreg_w(c, R_RAX, n, true, q);
-				sreg_w(c, R_RDX, n, true, r);
-			}
-		}
-		return;
-	}
 	}
 }
 
-void op_grp3_Eb(struct cpu *c, const struct dec_insn *d)
+void op_mul_E(struct cpu *c, const struct dec_insn *d) { mul1(c, d, false); }
+void op_imul_E(struct cpu *c, const struct dec_insn *d) { mul1(c, d, true); }
+
+/* DIV, IDIV: rAX, rDX (AL, AH for bytes) = rDX:rAX / E, #DE for a zero
+ * divisor or a quotient too large. */
+static void div1(struct cpu *c, const struct dec_insn *d, bool sgn)
 {
-	grp3(c, d, 1);
+	unsigned n = d->opsz;
+	uint64_t m = sz_mask(n), v = rd_E(c, d, n);
+
+	if (!(v & m))
+		cpu_raise(c, EXC_DE, 0, false);
+	if (n == 8) {
+		unsigned __int128 dvd = ((unsigned __int128)c->r[R_RDX]
+					 << 64) | c->r[R_RAX];
+		if (sgn) {
+			__int128 q = (__int128)dvd / (int64_t)v;
+			__int128 r = (__int128)dvd % (int64_t)v;
+
+			if (q != (int64_t)q)
+				cpu_raise(c, EXC_DE, 0, false);
+			c->r[R_RAX] = (uint64_t)q;
+			c->r[R_RDX] = (uint64_t)r;
+		} else {
+			unsigned __int128 q = dvd / v;
+
+			if (q >> 64)
+				cpu_raise(c, EXC_DE, 0, false);
+			c->r[R_RAX] = (uint64_t)q;
+			c->r[R_RDX] = (uint64_t)(dvd % v);
+		}
+		return;
+	}
+	{
+		unsigned bits = 8 * n, sh;
+		uint64_t dvd = n == 1 ? c->r[R_RAX] & 0xffff :
+			((c->r[R_RDX] & m) << bits) | (c->r[R_RAX] & m);
+		uint64_t q, r;
+
+		if (sgn) {
+			sh = 64 - 2 * bits;
+			int64_t sd = (int64_t)(dvd << sh) >> sh;
+			int64_t sv = (int64_t)(v << (64 - bits)) >> (64 - bits);
+			int64_t sq = sd / sv, sr = sd % sv;
+
+			if ((int64_t)((uint64_t)sq << (64 - bits)) >>
+			    (64 - bits) != sq)
+				cpu_raise(c, EXC_DE, 0, false);
+			q = (uint64_t)sq;
+			r = (uint64_t)sr;
+		} else {
+			q = dvd / (v & m);
+			r = dvd % (v & m);
+			if (q >> bits)
+				cpu_raise(c, EXC_DE, 0, false);
+		}
+		if (n == 1) {
+			sreg_w(c, R_RAX, 2, true,
+			       (q & 0xff) | ((r & 0xff) << 8));
+		} else {
+			sreg_w(c, R_RAX, n, true, q);
+			sreg_w(c, R_RDX, n, true, r);
+		}
+	}
 }
 
-void op_grp3_Ev(struct cpu *c, const struct dec_insn *d)
-{
-	grp3(c, d, d->opsz);
-}
+void op_div_E(struct cpu *c, const struct dec_insn *d) { div1(c, d, false); }
+void op_idiv_E(struct cpu *c, const struct dec_insn *d) { div1(c, d, true); }
 
 static uint64_t imul2(struct cpu *c, uint64_t a, uint64_t b, unsigned n)
 {
@@ -511,8 +529,8 @@ void op_imul_Gv_Ev_Ib(struct cpu *c, const struct dec_insn *d)
 }
 
 /* --- group 2: shifts and rotates --------------------------------------- */
-static uint64_t shift(struct cpu *c, unsigned op, uint64_t v, unsigned cnt,
-		      unsigned n)
+static inline __attribute__((always_inline)) uint64_t
+shift(struct cpu *c, unsigned op, uint64_t v, unsigned cnt, unsigned n)
 {
 	unsigned bits = 8 * n;
 	uint64_t m = sz_mask(n), s = sign_bit(n), r, f = 0;
@@ -588,27 +606,34 @@ static uint64_t shift(struct cpu *c, unsigned op, uint64_t v, unsigned cnt,
 	return r;
 }
 
-static void grp2(struct cpu *c, const struct dec_insn *d, unsigned n,
-		 unsigned cnt)
-{
-	uint64_t la;
-
-	if (d->mod == 3) {
-		sreg_w(c, d->rm, n, d->rex, shift(c, d->reg & 7,
-		       greg(c, d->rm, n, d->rex), cnt, n));
-		return;
-	}
-	la = cpu_ea(c, d);
-	cpu_probe_write(c, la, n);
-	wrn(c, la, shift(c, d->reg & 7, rdn(c, la, n), cnt, n), n);
+/* Group 2 forms (groups.def: C0 C1 D0 D1 D2 D3): one handler per
+ * operation, operand kind (register R, memory M) and count (Ib, 1, CL);
+ * d->opsz is 1 for the byte forms. */
+#define GRP2_COUNT(name, op, k, cnt)					\
+void op_##name##_R_##k(struct cpu *c, const struct dec_insn *d)		\
+{									\
+	sreg_w(c, d->rm, d->opsz, d->rex, shift(c, op,			\
+	       greg(c, d->rm, d->opsz, d->rex), (cnt), d->opsz));	\
+}									\
+void op_##name##_M_##k(struct cpu *c, const struct dec_insn *d)		\
+{									\
+	uint64_t la = cpu_ea(c, d);					\
+									\
+	cpu_probe_write(c, la, d->opsz);				\
+	wrn(c, la, shift(c, op, rdn(c, la, d->opsz), (cnt), d->opsz),	\
+	    d->opsz);							\
 }
-
-void op_grp2_Eb_Ib(struct cpu *c, const struct dec_insn *d) { grp2(c, d, 1, (unsigned)d->imm); }
-void op_grp2_Ev_Ib(struct cpu *c, const struct dec_insn *d) { grp2(c, d, d->opsz, (unsigned)d->imm); }
-void op_grp2_Eb_1(struct cpu *c, const struct dec_insn *d) { grp2(c, d, 1, 1); }
-void op_grp2_Ev_1(struct cpu *c, const struct dec_insn *d) { grp2(c, d, d->opsz, 1); }
-void op_grp2_Eb_CL(struct cpu *c, const struct dec_insn *d) { grp2(c, d, 1, (unsigned)c->r[R_RCX]); }
-void op_grp2_Ev_CL(struct cpu *c, const struct dec_insn *d) { grp2(c, d, d->opsz, (unsigned)c->r[R_RCX]); }
+#define GRP2_HANDLERS(name, op)						\
+	GRP2_COUNT(name, op, Ib, (unsigned)d->imm)			\
+	GRP2_COUNT(name, op, 1, 1)					\
+	GRP2_COUNT(name, op, CL, (unsigned)c->r[R_RCX])
+GRP2_HANDLERS(rol, 0)
+GRP2_HANDLERS(ror, 1)
+GRP2_HANDLERS(rcl, 2)
+GRP2_HANDLERS(rcr, 3)
+GRP2_HANDLERS(shl, 4)
+GRP2_HANDLERS(shr, 5)
+GRP2_HANDLERS(sar, 7)
 
 /* SHLD/SHRD (count masked to 5/6 bits; OF defined for count 1). */
 static void shxd(struct cpu *c, const struct dec_insn *d, unsigned cnt,
@@ -705,12 +730,10 @@ void op_bts_Ev_Gv(struct cpu *c, const struct dec_insn *d) { bitop(c, d, 1, c->r
 void op_btr_Ev_Gv(struct cpu *c, const struct dec_insn *d) { bitop(c, d, 2, c->r[d->reg], true); }
 void op_btc_Ev_Gv(struct cpu *c, const struct dec_insn *d) { bitop(c, d, 3, c->r[d->reg], true); }
 
-void op_grp8_Ev_Ib(struct cpu *c, const struct dec_insn *d)
-{
-	if ((d->reg & 7) < 4)
-		cpu_ud(c);
-	bitop(c, d, (d->reg & 7) - 4, d->imm, false);
-}
+void op_bt_Ev_Ib(struct cpu *c, const struct dec_insn *d) { bitop(c, d, 0, d->imm, false); }
+void op_bts_Ev_Ib(struct cpu *c, const struct dec_insn *d) { bitop(c, d, 1, d->imm, false); }
+void op_btr_Ev_Ib(struct cpu *c, const struct dec_insn *d) { bitop(c, d, 2, d->imm, false); }
+void op_btc_Ev_Ib(struct cpu *c, const struct dec_insn *d) { bitop(c, d, 3, d->imm, false); }
 
 static void zf_only(struct cpu *c, bool zf)
 {
@@ -720,10 +743,15 @@ static void zf_only(struct cpu *c, bool zf)
 
 void op_bsf_Gv_Ev(struct cpu *c, const struct dec_insn *d)
 {
-	uint64_t v = rd_E(c, d, d->opsz);
+	uint64_t v;
 
-	/* F3 0F BC is TZCNT only with BMI1, which rax does not advertise:
-	 * then it executes as BSF (Linux relies on this). */
+	/* F3 0F BC is TZCNT only with BMI1 (a level-3 model): else it
+	 * executes as BSF (Linux relies on this). */
+	if (d->pfx == DEC_PFX_F3 && c->level >= 3) {
+		cpu_tzlzcnt(c, d, false);
+		return;
+	}
+	v = rd_E(c, d, d->opsz);
 	zf_only(c, !v);
 	if (v)
 		sreg_w(c, d->reg, d->opsz, d->rex, (uint64_t)__builtin_ctzll(v));
@@ -731,9 +759,14 @@ void op_bsf_Gv_Ev(struct cpu *c, const struct dec_insn *d)
 
 void op_bsr_Gv_Ev(struct cpu *c, const struct dec_insn *d)
 {
-	uint64_t v = rd_E(c, d, d->opsz);
+	uint64_t v;
 
-	/* Likewise F3 0F BD is BSR without ABM/LZCNT. */
+	/* Likewise F3 0F BD is LZCNT, or BSR without ABM/LZCNT. */
+	if (d->pfx == DEC_PFX_F3 && c->level >= 3) {
+		cpu_tzlzcnt(c, d, true);
+		return;
+	}
+	v = rd_E(c, d, d->opsz);
 	zf_only(c, !v);
 	if (v)
 		sreg_w(c, d->reg, d->opsz, d->rex,
@@ -821,17 +854,14 @@ static void cmpxchg(struct cpu *c, const struct dec_insn *d, unsigned n)
 void op_cmpxchg_Eb_Gb(struct cpu *c, const struct dec_insn *d) { cmpxchg(c, d, 1); }
 void op_cmpxchg_Ev_Gv(struct cpu *c, const struct dec_insn *d) { cmpxchg(c, d, d->opsz); }
 
-/* 0F C7: CMPXCHG8B/16B (/1); RDRAND/RDSEED are not advertised. */
-void op_grp9(struct cpu *c, const struct dec_insn *d)
+/* 0F C7 /1: CMPXCHG8B, with REX.W CMPXCHG16B. */
+void op_cmpxchg8b_Mq(struct cpu *c, const struct dec_insn *d)
 {
-	uint64_t la;
+	uint64_t la = cpu_ea(c, d);
 	bool eq;
 
-	if ((d->reg & 7) != 1 || d->mod == 3)
-		cpu_ud(c);
 	if (d->opsz == 8) /* CMPXCHG16B: CPUID.1:ECX.CX16, x86-64-v2 */
 		cpu_need_level(c, 2);
-	la = cpu_ea(c, d);
 	/* CMPXCHG16B: a misaligned operand is #GP(0), checked before any
 	 * page fault (SDM Vol. 2 CMPXCHG8B/CMPXCHG16B; as the host). */
 	if (d->opsz == 8 && (la & 15))

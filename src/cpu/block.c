@@ -215,20 +215,11 @@ void cpu_code_write(struct cpu *c, uint64_t pa, unsigned n)
 
 /* A trace ends after every instruction that can move RIP other than by
  * its length, since the run loop walks a trace without comparing RIP:
- * unconditional transfers (what follows is often data or padding),
- * conditional branches and calls (the rest is decoded when execution
- * falls through to it), far transfers, INT n/INT3/INTO/INT1,
- * SYSCALL/SYSRET/SYSENTER/SYSEXIT; also HLT and undefined opcodes. */
+ * the DF_END rows of the opcode list (transfers, INT n, SYSCALL..., HLT,
+ * UD2) and undefined opcodes. */
 static bool ends_trace(unsigned op)
 {
-	return op == 0x0e9 || op == 0x0eb || op == 0x0c3 || op == 0x0c2 ||
-	       op == 0x0cf || op == 0x0cb || op == 0x0ca || op == 0x10b ||
-	       op == 0x0f4 || op == DEC_OP_UD ||
-	       (op >= 0x070 && op <= 0x07f) || (op >= 0x180 && op <= 0x18f) ||
-	       op == 0x0e8 || op == 0x0ff || (op >= 0x0e0 && op <= 0x0e3) ||
-	       op == 0x09a || op == 0x0ea || (op >= 0x0cc && op <= 0x0ce) ||
-	       op == 0x0f1 || op == 0x105 || op == 0x107 || op == 0x134 ||
-	       op == 0x135;
+	return op == DEC_OP_UD || (dec_attrs[op].flags & DF_END);
 }
 
 /* Physical address of the fetch at la: the TLB, else a walk (which may

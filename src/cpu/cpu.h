@@ -117,8 +117,12 @@ struct cpu_jc_entry {
 	X(tlb_miss) X(chain) X(jc_hit) X(trace_hit) X(trace_miss) X(trace_kill) \
 	X(decoded) X(xpage) X(ic_flush) X(smc_flush) X(irq) X(halt) X(tlb_flush)
 
+struct cpu_engine;
+
 struct cpu {
 	struct machine *m;
+	struct cpu_engine *eng;   /* the machine's vCPUs */
+	unsigned id;              /* vCPU index = APIC ID */
 	uint64_t r[16];
 	uint64_t rip, next_rip;
 	uint64_t rflags;          /* arithmetic flags stale when lf_op set */
@@ -145,6 +149,8 @@ struct cpu {
 				     (--cpu; CPUID and #UD follow it) */
 
 	uint8_t fx[512] __attribute__((aligned(16))); /* FXSAVE image */
+	uint64_t xcr0;            /* XSAVE components enabled (xsave.c) */
+	uint8_t ymmh[16][16];     /* YMM0-15 bits 255:128 (level 3) */
 
 	struct tlb_entry tlb[TLB_KINDS][TLB_SIZE];
 	struct cpu_icache *ic;    /* the machine's decode cache */
@@ -159,6 +165,8 @@ struct cpu {
 	uint64_t jc_base;         /* jump-cache key but the CPL */
 	struct cpu_jc_entry *jc;  /* 1 << JC_BITS entries */
 
+	/* The machine's clock, carried by the vCPU running (cpu.c passes
+	 * it on to the next one with host_base): */
 	uint64_t icount;          /* the clock in ns: CPU_INSN_NS per
 				     retired instruction plus HLT skips
 				     (with --clock host: the loop's
@@ -167,20 +175,16 @@ struct cpu {
 				     virtual clock: moved back by the lead
 				     cpu_idle() forgives */
 	uint64_t idle_ns;         /* clock advanced by HLT, not instructions */
-	/* Futex word: kick() and interrupts raised by other threads bump
-	 * it and wake an idle sleep on it (event.c cpu_wake_idle), so a halted
-	 * guest stops for gdb's Ctrl-C, or takes console input, at once. */
-	_Atomic uint32_t idle_wake;
+	uint64_t insn_ns;         /* SMP: this vCPU's instructions, in ns */
+	uint64_t slice_end;       /* SMP: its turn ends at this icount */
 	/* icount of the next event check; other threads (kick, set_irq)
 	 * store 0 into it to force a check soon. */
 	_Atomic uint64_t next_check;
 	uint64_t shadow_end;      /* interrupts inhibited until icount */
-	atomic_bool kick;
-	/* A device thread wrote a page holding decoded code (cpu.c
-	 * cpu_mem_written): forget every decoded block at the next event
-	 * check, before the guest can run it. */
-	atomic_bool dma_code_write;
-	pthread_t thread;         /* the thread in run() */
+	/* SMP: wait-for-SIPI state (an AP before its start-up IPI, any
+	 * vCPU after INIT); yield: run_loop() returned at the end of the
+	 * turn or at HLT, for the next vCPU. */
+	bool wait_sipi, yield;
 	/* --clock host: the guest's time is the host's (HLT sleeps in
 	 * idle_wait() until the next deadline or a cpu_wake_idle()). */
 	bool host_clock;
@@ -231,6 +235,31 @@ struct cpu {
 	uint64_t st_vec[256];
 };
 
+/* The machine's vCPUs (m->engine).  One host thread runs them in turns
+ * (cpu.c cpu_run): a vCPU runs until it has retired `quantum`
+ * instructions, halts or stops, then the next one in index order gets
+ * the clock; the machine idles only when every vCPU is halted.  An
+ * SMP run thus repeats to the instruction, as a single vCPU's does. */
+struct cpu_engine {
+	struct machine *m;
+	unsigned n;               /* vCPUs */
+	unsigned cur;             /* the one running, or that ran last: it
+				     holds the clock */
+	uint64_t quantum_ns;      /* a turn, in clock ns */
+	atomic_bool kick;         /* kick(): run() returns */
+	/* Futex word: kick() and interrupts raised by other threads bump
+	 * it and wake an idle sleep on it (event.c cpu_wake_idle), so a
+	 * halted guest stops for gdb's Ctrl-C, or takes console input, at
+	 * once. */
+	_Atomic uint32_t idle_wake;
+	/* A device thread wrote a page holding decoded code (cpu.c
+	 * cpu_mem_written): forget every decoded block at the next event
+	 * check, before the guest can run it. */
+	atomic_bool dma_code_write;
+	pthread_t thread;         /* the thread in run() */
+	struct cpu *cpu[];        /* n of them; cpu[0] is the BSP */
+};
+
 /* --- the loop, time, faults (cpu.c) ------------------------------------ */
 /* The guest's time in ns (its clock and its 1 GHz TSC): icount, or with
  * --clock host the host's CLOCK_MONOTONIC since the engine started. */
@@ -274,8 +303,11 @@ bool cpu_check_events(struct cpu *c);
 /* HLT: advances the clock or sleeps.  Returns 0, or -1 with *e when the
  * guest halted with interrupts disabled. */
 int cpu_idle(struct cpu *c, struct rax_err *e);
+/* The same without the check, for a machine whose vCPUs are all halted
+ * (c holds the clock). */
+void cpu_idle_clock(struct cpu *c);
 /* Wakes an HLT sleeping in cpu_idle(), from any thread. */
-void cpu_wake_idle(struct cpu *c);
+void cpu_wake_idle(struct cpu_engine *eng);
 void cpu_single_step_deliver(struct cpu *c);
 void cpu_single_step_trap(struct cpu *c, bool tf);
 void cpu_tf_from_result(struct cpu *c);
@@ -400,7 +432,6 @@ uint64_t cpu_get_rflags(const struct cpu *c);
 void cpu_set_rflags(struct cpu *c, uint64_t v);
 bool cpu_cond(const struct cpu *c, unsigned cc);
 bool cpu_cf(const struct cpu *c);
-void cpu_incdec_E(struct cpu *c, const struct dec_insn *d, unsigned n);
 
 /* --- memory (mem.c) ----------------------------------------------------- */
 void cpu_tlb_flush(struct cpu *c, bool keep_global);
@@ -715,6 +746,19 @@ uint64_t cpu_flags_mask(const struct cpu *c);
 /* CPUID leaf 1 ECX and leaf 80000001H ECX of x86-64 level n's model. */
 uint32_t cpu_model_ecx1(unsigned level);
 uint32_t cpu_model_ecx81(unsigned level);
+
+/* --- BMI, LZCNT, MOVBE (bmi.c; level-3 models) --------------------------- */
+void cpu_tzlzcnt(struct cpu *c, const struct dec_insn *d, bool lz);
+void cpu_movbe(struct cpu *c, const struct dec_insn *d, bool store);
+
+/* --- XSAVE (xsave.c; level-3 models) ----------------------------------- */
+uint64_t cpu_xcr0_supported(const struct cpu *c);
+void cpu_xsave_cpuid(const struct cpu *c, uint32_t sub, uint32_t *a,
+		     uint32_t *b, uint32_t *cx, uint32_t *dx);
+void cpu_xgetbv(struct cpu *c);
+void cpu_xsetbv(struct cpu *c);
+void cpu_xsave(struct cpu *c, uint64_t la);
+void cpu_xrstor(struct cpu *c, uint64_t la);
 
 /* --- system (sys.c) ----------------------------------------------------- */
 void cpu_load_seg(struct cpu *c, unsigned s, uint16_t sel);

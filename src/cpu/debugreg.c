@@ -4,8 +4,9 @@
  *
  * - Instruction breakpoints (R/W = 00, LEN = 00): a fault-class #DB
  *   before the instruction at the breakpoint's linear address runs,
- *   unless RFLAGS.RF is set (cpu_dr_exec_check, from the run loop's
- *   slow path, which every instruction takes while one is enabled).
+ *   unless RFLAGS.RF is set or MOV SS blocking is active
+ *   (cpu_dr_exec_check, from the run loop's slow path, which every
+ *   instruction takes while one is enabled).
  * - Data breakpoints (R/W = 01 writes, 11 reads or writes; LEN 1, 2, 4
  *   or 8 bytes, the address aligned down to it): a trap-class #DB after
  *   the instruction whose access touched the range.  Pages holding one
@@ -72,6 +73,12 @@ void cpu_dr_exec_check(struct cpu *c)
 	unsigned hits = 0;
 
 	if (c->rflags & RFLAGS_RF)
+		return;
+	/* On Intel processors an instruction breakpoint is not recognized
+	 * on the instruction after a MOV SS or POP SS (SDM Vol. 3A §6.8.3,
+	 * "Masking Exceptions and Interrupts When Switching Stacks"; AMD
+	 * delivers it). */
+	if (c->mov_ss && c->icount < c->shadow_end)
 		return;
 	if (c->mode != DEC_MODE64)
 		la = (la + c->seg[S_CS].base) & 0xffffffffull;

@@ -21,6 +21,13 @@ static void op_fpu_ud(struct cpu *c, const struct dec_insn *d)
 	cpu_ud(c);
 }
 
+/* The row of an opcode with forms (GROUP in opcodes.def): the decoder
+ * replaces the opcode by its form, so this runs only if it did not. */
+void op_group(struct cpu *c, const struct dec_insn *d)
+{
+	cpu_ud(c);
+}
+
 static void op_unimplemented(struct cpu *c, const struct dec_insn *d)
 {
 	if (d->op != DEC_OP_UD)
@@ -40,15 +47,19 @@ static const cpu_handler handlers[DEC_NOPS] = {
 };
 #pragma GCC diagnostic pop
 
-/* MMX/SSE opcodes of the 0F map, and every listed 0F 38 / 0F 3A opcode
- * but CRC32 (an integer instruction). */
+/* The SSE/MMX class: the opcode list's operands name an XMM or MMX
+ * register (V, W, U; P, Q, N), or the row is DF_MMX (EMMS). */
 static bool sse_op(unsigned op)
 {
-	if (op >= DEC_MAP_0F38)
-		return op < DEC_MAP_LEG && op != 0x2f0 && op != 0x2f1;
-	return (op >= 0x110 && op <= 0x117) || (op >= 0x128 && op <= 0x12f) ||
-	       (op >= 0x150 && op <= 0x17f) || op == 0x1c2 ||
-	       (op >= 0x1c4 && op <= 0x1c6) || op >= 0x1d0;
+	const char *p = dec_attrs[op].operands;
+
+	if (dec_attrs[op].flags & DF_MMX)
+		return true;
+	for (bool first = true; *p; first = *p == ',' || *p == '|', p++)
+		if (first && (*p == 'V' || *p == 'W' || *p == 'U' ||
+			      *p == 'P' || *p == 'Q' || *p == 'N'))
+			return true;
+	return false;
 }
 
 /* With fpu_trap: what d runs as, by the "Protected Mode Exceptions" of
@@ -57,22 +68,23 @@ static bool sse_op(unsigned op)
  * without CR4.OSFXSR.  NULL: the opcode's own handler. */
 static cpu_handler fpu_checked(const struct cpu *c, const struct dec_insn *d)
 {
-	unsigned op = d->op, r = d->reg & 7;
+	unsigned op = d->op;
 	bool em = c->cr0 & CR0_EM, ts = c->cr0 & CR0_TS;
 	bool mmx, sse;
 
-	if (op == DEC_OP_UD || !dec_attrs[op].flags)
+	if (!dec_attrs[op].flags || d->vex) /* DEC_OP_UD stays; VEX
+						  instructions check for
+						  themselves (sse_vex_enter) */
 		return NULL;
-	if ((op >= 0x0d8 && op <= 0x0df) ||
-	    (op == 0x1ae && d->mod != 3 && r < 2))
+	if (dec_attrs[op].flags & DF_X87)
 		return em || ts ? op_device_not_available : NULL;
-	if (op == 0x09b)
+	if (dec_attrs[op].flags & DF_WAIT)
 		return ts && (c->cr0 & CR0_MP) ? op_device_not_available : NULL;
-	sse = sse_op(op) || (op == 0x1ae && d->mod != 3 && (r == 2 || r == 3));
+	sse = sse_op(op) || (dec_attrs[op].flags & DF_SSE);
 	if (!sse)
 		return NULL;
-	mmx = op == 0x177 || ((dec_attrs[op].flags & DF_MMX) &&
-			      d->pfx == DEC_PFX_NONE);
+	mmx = (dec_attrs[op].flags & DF_MMX) &&
+	      (d->pfx == DEC_PFX_NONE || !dec_attrs[op].operands[0]);
 	if (em || (!mmx && !(c->cr4 & CR4_OSFXSR)))
 		return op_fpu_ud;
 	return ts ? op_device_not_available : NULL;
@@ -88,7 +100,8 @@ cpu_handler cpu_select_handler(const struct cpu *c, const struct dec_insn *d)
 {
 	cpu_handler h = c->fpu_trap ? fpu_checked(c, d) : NULL;
 
-	if ((dec_attrs[d->op].flags & DF_V2) && c->level < 2)
+	if (((dec_attrs[d->op].flags & DF_V2) && c->level < 2) ||
+	    ((dec_attrs[d->op].flags & DF_V3) && c->level < 3))
 		return op_model_ud;
 
 	return h ? h : handlers[d->op];

@@ -2,8 +2,8 @@
 librax_a_SOURCES += src/cpu/cpu.c src/cpu/cpu.h src/cpu/block.c \
 	src/cpu/event.c src/cpu/dispatch.c src/cpu/mem.c src/cpu/debugreg.c \
 	src/cpu/alu.c src/cpu/ops.c src/cpu/sys.c src/cpu/seg.c \
-	src/cpu/legacy.c src/cpu/model.c src/cpu/sse.c \
-	src/cpu/sse.h src/cpu/ssefp.c src/cpu/sse4.c \
+	src/cpu/legacy.c src/cpu/model.c src/cpu/sse.c src/cpu/xsave.c \
+	src/cpu/sse.h src/cpu/ssefp.c src/cpu/sse4.c src/cpu/bmi.c \
 	src/cpu/x87.c
 
 # Unit tests of the interpreter and the decoder (tests/unit/test_cpu_*,
@@ -42,4 +42,6 @@ EXTRA_DIST += tests/guest/run.sh tests/guest/build.sh \
 	tests/guest/smc.S tests/guest/smc.expect \
 	tests/guest/tsc.S tests/guest/tsc.expect \
 	tests/guest/debug.S tests/guest/debug.expect \
-	tests/guest/ladder.S tests/guest/ladder.expect tests/guest/ladder.opts
+	tests/guest/ladder.S tests/guest/ladder.expect tests/guest/ladder.opts \
+	tests/guest/programs-smp tests/guest/smp.S tests/guest/smp.expect \
+	tests/guest/smp.opts

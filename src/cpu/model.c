@@ -17,6 +17,7 @@
 #define C1_SSE41  (1u << 19)
 #define C1_SSE42  (1u << 20)
 #define C1_POPCNT (1u << 23)
+#define C1_XSAVE  (1u << 26)
 #define X1_LAHF   (1u << 0)
 
 /* What x86-64-v2 adds to leaf 1 ECX (the psABI's list; no MONITOR). */
@@ -26,7 +27,7 @@
 /* Leaf 1 ECX and leaf 80000001H ECX of level n's model. */
 uint32_t cpu_model_ecx1(unsigned level)
 {
-	return level >= 2 ? V2_ECX1 : 0;
+	return (level >= 2 ? V2_ECX1 : 0) | (level >= 3 ? C1_XSAVE : 0);
 }
 
 uint32_t cpu_model_ecx81(unsigned level)
@@ -34,9 +35,17 @@ uint32_t cpu_model_ecx81(unsigned level)
 	return level >= 2 ? X1_LAHF : 0;
 }
 
+/* What x86-64-v3 adds (the psABI's list): leaf 1 ECX FMA MOVBE OSXSAVE
+ * AVX F16C, leaf 7 EBX BMI1 AVX2 BMI2, leaf 80000001H ECX LZCNT, and
+ * XCR0 with SSE and AVX state enabled by the host's kernel. */
+#define V3_ECX1 ((1u << 12) | (1u << 22) | (1u << 27) | (1u << 28) | \
+		 (1u << 29))
+#define V3_EBX7 ((1u << 3) | (1u << 5) | (1u << 8))
+#define V3_ECX81 (1u << 5)
+
 unsigned cpu_host_level(void)
 {
-	unsigned a, b, c, d, c81 = 0;
+	unsigned a, b, c, d, c81 = 0, b7 = 0, lo, hi;
 
 	if (!__get_cpuid(1, &a, &b, &c, &d))
 		return 1;
@@ -45,5 +54,11 @@ unsigned cpu_host_level(void)
 	if ((c & V2_ECX1) != V2_ECX1 ||
 	    (c81 & cpu_model_ecx81(2)) != cpu_model_ecx81(2))
 		return 1;
-	return 2;
+	if (!__get_cpuid_count(7, 0, &a, &b7, &d, &d))
+		b7 = 0;
+	if ((c & V3_ECX1) != V3_ECX1 || (b7 & V3_EBX7) != V3_EBX7 ||
+	    !(c81 & V3_ECX81))
+		return 2;
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return (lo & 6) == 6 ? 3 : 2;
 }

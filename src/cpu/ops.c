@@ -357,38 +357,37 @@ void op_jrcxz_Jb(struct cpu *c, const struct dec_insn *d)
 		jump(c, c->next_rip + d->imm, d->opsz);
 }
 
-void op_grp5_Ev(struct cpu *c, const struct dec_insn *d)
+/* Group 5 forms (groups.def): near CALL and JMP are f64 and PUSH d64,
+ * so d->opsz is their size in every mode; far CALL and JMP read m16:n. */
+void op_call_Ev(struct cpu *c, const struct dec_insn *d)
 {
-	unsigned reg = d->reg & 7, n = d->opsz;
-	uint64_t v, la;
+	uint64_t v = rd_E(c, d, d->opsz);
 
-	switch (reg) {
-	case 0: case 1:
-		cpu_incdec_E(c, d, n);
-		return;
-	case 2: case 4:
-		if (c->mode == DEC_MODE64)
-			n = 8;
-		v = near_target(c, rd_E(c, d, n), n);
-		if (reg == 2)
-			cpu_push(c, c->next_rip, n);
-		c->next_rip = v;
-		return;
-	case 3: case 5:
-		if (d->mod == 3)
-			cpu_ud(c);
-		la = cpu_ea(c, d);
-		v = rdn(c, la, n);
-		cpu_far_jump(c, rd16(c, la + n), v, reg == 3, n);
-		return;
-	case 6:
-		if (c->mode == DEC_MODE64 && n != 2)
-			n = 8;
-		cpu_push(c, rd_E(c, d, n), n);
-		return;
-	default:
-		cpu_ud(c);
-	}
+	/* The target is checked (#GP) before the push. */
+	v = near_target(c, v, d->opsz);
+	cpu_push(c, c->next_rip, d->opsz);
+	c->next_rip = v;
+}
+
+void op_jmp_Ev(struct cpu *c, const struct dec_insn *d)
+{
+	jump(c, rd_E(c, d, d->opsz), d->opsz);
+}
+
+static void far_Mp(struct cpu *c, const struct dec_insn *d, bool call)
+{
+	unsigned n = d->opsz;
+	uint64_t la = cpu_ea(c, d), v = rdn(c, la, n);
+
+	cpu_far_jump(c, rd16(c, la + n), v, call, n);
+}
+
+void op_callf_Mp(struct cpu *c, const struct dec_insn *d) { far_Mp(c, d, true); }
+void op_jmpf_Mp(struct cpu *c, const struct dec_insn *d) { far_Mp(c, d, false); }
+
+void op_push_Ev(struct cpu *c, const struct dec_insn *d)
+{
+	cpu_push(c, rd_E(c, d, d->opsz), d->opsz);
 }
 
 /* --- flags ---------------------------------------------------------------- */

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 
 #include "devices/intc.h"
+#include "devices/lapic.h" /* MSR_IA32_TSC_DEADLINE */
 #include "log.h"
 #include "machine.h"
 
@@ -326,6 +327,8 @@ void cpu_set_cr4(struct cpu *c, uint64_t v)
 		      CR4_OSXMMEXCPT | CR4_UMIP | CR4_SMAP | (1u << 1) |
 		      (1u << 2) | (1u << 3) | (1u << 6) | (1u << 8);
 
+	if (cpu_xcr0_supported(c))
+		ok |= CR4_OSXSAVE;
 	if (v & ~ok)
 		cpu_gp(c, 0);
 	if ((c->efer & EFER_LMA) && !(v & CR4_PAE))
@@ -350,7 +353,7 @@ void op_mov_Rd_Cd(struct cpu *c, const struct dec_insn *d)
 	case 2: v = c->cr2; break;
 	case 3: v = c->cr3; break;
 	case 4: v = c->cr4; break;
-	case 8: v = c->intc ? intc_get_cr8(c->intc) : 0; break;
+	case 8: v = c->intc ? intc_get_cr8(c->intc, c->id) : 0; break;
 	default: cpu_ud(c);
 	}
 	c->r[d->rm] = c->mode == DEC_MODE64 ? v : (uint32_t)v;
@@ -380,7 +383,7 @@ void op_mov_Cd_Rd(struct cpu *c, const struct dec_insn *d)
 		if (v & ~15ull)
 			cpu_gp(c, 0); /* CR8[63:4] reserved (SDM Vol. 2B MOV) */
 		if (c->intc)
-			intc_set_cr8(c->intc, v);
+			intc_set_cr8(c->intc, c->id, v);
 		c->next_check = 0;
 		break;
 	default: cpu_ud(c);
@@ -446,119 +449,172 @@ void op_ud2(struct cpu *c, const struct dec_insn *d) { cpu_ud(c); }
 
 /* --- descriptor tables: 0F 00 and 0F 01 ----------------------------------- */
 
-void op_grp6_Ew(struct cpu *c, const struct dec_insn *d)
+/* Group 6 forms (groups.def): SLDT, STR (a register: the operand size;
+ * memory: 16 bits; #GP under CR4.UMIP at CPL > 0), LLDT, LTR, VERR,
+ * VERW; #UD in real mode. */
+static void need_pe(struct cpu *c)
 {
-	unsigned reg = d->reg & 7;
-
 	if (!(c->cr0 & CR0_PE))
 		cpu_ud(c);
-	if (reg < 2)
-		umip_check(c);
-	switch (reg) {
-	case 0: wr_E(c, d, d->mod == 3 ? d->opsz : 2, c->ldt.sel); return;
-	case 1: wr_E(c, d, d->mod == 3 ? d->opsz : 2, c->tr.sel); return;
-	case 2: need_cpl0(c); cpu_load_system_seg(c, false, (uint16_t)rd_E(c, d, 2)); return;
-	case 3: need_cpl0(c); cpu_load_system_seg(c, true, (uint16_t)rd_E(c, d, 2)); return;
-	case 4: case 5: /* VERR, VERW */
-		cpu_check_selector(c, (uint16_t)rd_E(c, d, 2), reg - 2, NULL);
-		return;
-	default: cpu_ud(c);
-	}
 }
 
+void op_sldt_Mw(struct cpu *c, const struct dec_insn *d)
+{
+	need_pe(c);
+	umip_check(c);
+	wr16(c, cpu_ea(c, d), c->ldt.sel);
+}
+
+void op_sldt_Rv(struct cpu *c, const struct dec_insn *d)
+{
+	need_pe(c);
+	umip_check(c);
+	sreg_w(c, d->rm, d->opsz, d->rex, c->ldt.sel);
+}
+
+void op_str_Mw(struct cpu *c, const struct dec_insn *d)
+{
+	need_pe(c);
+	umip_check(c);
+	wr16(c, cpu_ea(c, d), c->tr.sel);
+}
+
+void op_str_Rv(struct cpu *c, const struct dec_insn *d)
+{
+	need_pe(c);
+	umip_check(c);
+	sreg_w(c, d->rm, d->opsz, d->rex, c->tr.sel);
+}
+
+void op_lldt_Ew(struct cpu *c, const struct dec_insn *d)
+{
+	need_pe(c);
+	need_cpl0(c);
+	cpu_load_system_seg(c, false, (uint16_t)rd_E(c, d, 2));
+}
+
+void op_ltr_Ew(struct cpu *c, const struct dec_insn *d)
+{
+	need_pe(c);
+	need_cpl0(c);
+	cpu_load_system_seg(c, true, (uint16_t)rd_E(c, d, 2));
+}
+
+void op_verr_Ew(struct cpu *c, const struct dec_insn *d)
+{
+	need_pe(c);
+	cpu_check_selector(c, (uint16_t)rd_E(c, d, 2), 2, NULL);
+}
+
+void op_verw_Ew(struct cpu *c, const struct dec_insn *d)
+{
+	need_pe(c);
+	cpu_check_selector(c, (uint16_t)rd_E(c, d, 2), 3, NULL);
+}
+
+/* Group 7 forms (groups.def). */
 static void rdtscp(struct cpu *c);
 
-static void grp7_reg(struct cpu *c, const struct dec_insn *d)
+/* SGDT, SIDT: limit, then base (8 bytes in 64-bit mode, else 4); #GP
+ * under CR4.UMIP at CPL > 0, as SMSW. */
+static void store_dtable(struct cpu *c, const struct dec_insn *d,
+			 const struct rax_dtable *t)
 {
-	unsigned reg = d->reg & 7, rm = d->rm & 7;
+	uint64_t la = cpu_ea(c, d);
 
-	if (reg == 7 && rm == 0 && c->mode == DEC_MODE64) { /* SWAPGS */
-		uint64_t t = c->seg[S_GS].base;
+	umip_check(c);
 
-		need_cpl0(c);
-		c->seg[S_GS].base = c->kernel_gs_base;
-		c->kernel_gs_base = t;
-		return;
-	}
-	if (reg == 7 && rm == 1) {
-		rdtscp(c);
-		return;
-	}
-	if (reg == 1 && (rm == 2 || rm == 3)) {
-		/* CLAC, STAC (SDM Vol. 2A): #UD at CPL > 0. */
-		if (c->cpl)
-			cpu_ud(c);
-		if (rm == 3)
-			c->rflags |= RFLAGS_AC;
-		else
-			c->rflags &= ~(uint64_t)RFLAGS_AC;
-		return;
-	}
-	if (reg == 4) {
-		umip_check(c);
-		/* SMSW r32/r64 stores all of CR0 (SDM Vol. 2B SMSW for
-		 * 64-bit mode; what processors do in the others, where
-		 * the SDM leaves bits 31:16 undefined). */
-		sreg_w(c, d->rm, d->opsz, d->rex, c->cr0);
-		return;
-	}
-	if (reg == 6) {
-		need_cpl0(c);
-		cpu_set_cr0(c, (c->cr0 & ~0xeull) | (c->r[d->rm] & 0xf) |
-			    (c->cr0 & CR0_PE));
-		return;
-	}
-	cpu_ud(c);
+	wr16(c, la, t->limit);
+	wrn(c, la + 2, t->base, c->mode == DEC_MODE64 ? 8 : 4);
 }
 
-void op_grp7(struct cpu *c, const struct dec_insn *d)
+void op_sgdt_M(struct cpu *c, const struct dec_insn *d) { store_dtable(c, d, &c->gdt); }
+void op_sidt_M(struct cpu *c, const struct dec_insn *d) { store_dtable(c, d, &c->idt); }
+
+/* LGDT, LIDT: a 24-bit base with a 16-bit operand outside 64-bit mode. */
+static void load_dtable(struct cpu *c, const struct dec_insn *d,
+			struct rax_dtable *t)
 {
-	unsigned reg = d->reg & 7, bsz = c->mode == DEC_MODE64 ? 8 : 4;
-	uint64_t la;
+	unsigned bsz = c->mode == DEC_MODE64 ? 8 : 4;
+	uint64_t la = cpu_ea(c, d), base;
+	uint16_t lim;
 
-	if (d->mod == 3) {
-		grp7_reg(c, d);
-		return;
-	}
-	la = cpu_ea(c, d);
-	if (reg < 2 || reg == 4)
-		umip_check(c);
-	switch (reg) {
-	case 0: case 1: {
-		struct rax_dtable *t = reg ? &c->idt : &c->gdt;
+	need_cpl0(c);
+	lim = rd16(c, la);
+	base = rdn(c, la + 2, bsz);
+	if (bsz == 4 && d->opsz == 2)
+		base &= 0xffffff;
+	if (!cpu_canonical(base))
+		cpu_gp(c, 0); /* 64-bit mode (Vol. 2 LGDT/LIDT) */
+	t->limit = lim;
+	t->base = base;
+}
 
-		wr16(c, la, t->limit);
-		wrn(c, la + 2, t->base, bsz);
-		return;
-	}
-	case 2: case 3: {
-		struct rax_dtable *t = reg == 3 ? &c->idt : &c->gdt;
-		uint16_t lim;
-		uint64_t base;
+void op_lgdt_M(struct cpu *c, const struct dec_insn *d) { load_dtable(c, d, &c->gdt); }
+void op_lidt_M(struct cpu *c, const struct dec_insn *d) { load_dtable(c, d, &c->idt); }
 
-		need_cpl0(c);
-		lim = rd16(c, la);
-		base = rdn(c, la + 2, bsz);
-		if (bsz == 4 && d->opsz == 2)
-			base &= 0xffffff;
-		if (!cpu_canonical(base))
-			cpu_gp(c, 0); /* 64-bit mode (Vol. 2 LGDT/LIDT) */
-		t->limit = lim;
-		t->base = base;
-		return;
-	}
-	case 4: wr16(c, la, (uint16_t)c->cr0); return;
-	case 6:
-		need_cpl0(c);
-		cpu_set_cr0(c, (c->cr0 & ~0xeull) | (rd16(c, la) & 0xf) |
-			    (c->cr0 & CR0_PE));
-		return;
-	case 7:
-		need_cpl0(c);
-		cpu_tlb_flush_page(c, cpu_plain_la(c, la));
-		return;
-	default: cpu_ud(c);
-	}
+void op_smsw_Mw(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t la = cpu_ea(c, d);
+
+	umip_check(c);
+	wr16(c, la, (uint16_t)c->cr0);
+}
+
+/* SMSW r32/r64 stores all of CR0 (SDM Vol. 2B SMSW for 64-bit mode; what
+ * processors do in the others, where the SDM leaves bits 31:16
+ * undefined). */
+void op_smsw_Rv(struct cpu *c, const struct dec_insn *d)
+{
+	umip_check(c);
+	sreg_w(c, d->rm, d->opsz, d->rex, c->cr0);
+}
+
+/* LMSW: PE (which it cannot clear), MP, EM, TS. */
+void op_lmsw_Ew(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t v;
+
+	need_cpl0(c);
+	v = rd_E(c, d, 2);
+	cpu_set_cr0(c, (c->cr0 & ~0xeull) | (v & 0xf) | (c->cr0 & CR0_PE));
+}
+
+void op_invlpg_M(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t la = cpu_ea(c, d);
+
+	need_cpl0(c);
+	cpu_tlb_flush_page(c, cpu_plain_la(c, la));
+}
+
+/* SWAPGS: 64-bit mode only. */
+void op_swapgs(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t t = c->seg[S_GS].base;
+
+	if (c->mode != DEC_MODE64)
+		cpu_ud(c);
+	need_cpl0(c);
+	c->seg[S_GS].base = c->kernel_gs_base;
+	c->kernel_gs_base = t;
+}
+
+void op_rdtscp(struct cpu *c, const struct dec_insn *d) { rdtscp(c); }
+
+/* CLAC, STAC (SDM Vol. 2A): #UD at CPL > 0. */
+void op_clac(struct cpu *c, const struct dec_insn *d)
+{
+	if (c->cpl)
+		cpu_ud(c);
+	c->rflags &= ~(uint64_t)RFLAGS_AC;
+}
+
+void op_stac(struct cpu *c, const struct dec_insn *d)
+{
+	if (c->cpl)
+		cpu_ud(c);
+	c->rflags |= RFLAGS_AC;
 }
 
 static void lar_lsl(struct cpu *c, const struct dec_insn *d, bool lsl)
@@ -648,8 +704,14 @@ int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v)
 	case MSR_GS_BASE: *v = c->seg[S_GS].base; return 0;
 	case MSR_KERNEL_GS_BASE: *v = c->kernel_gs_base; return 0;
 	case MSR_TSC_AUX: *v = c->tsc_aux; return 0;
+	case MSR_IA32_TSC_DEADLINE:
+		if (!c->intc || intc_rdmsr(c->intc, c->id, msr, v))
+			return -1;
+		if (*v)
+			*v += c->tsc_offset;
+		return 0;
 	default:
-		if (c->intc && !intc_rdmsr(c->intc, msr, v))
+		if (c->intc && !intc_rdmsr(c->intc, c->id, msr, v))
 			return 0;
 		return -1;
 	}
@@ -708,8 +770,20 @@ int cpu_wrmsr(struct cpu *c, uint32_t msr, uint64_t v)
 		  &c->kernel_gs_base) = v;
 		return 0;
 	case MSR_TSC_AUX: c->tsc_aux = (uint32_t)v; return 0;
+	case MSR_IA32_TSC_DEADLINE:
+		/* The LAPIC counts machine ns; the TSC is that plus
+		 * tsc_offset.  A deadline already passed fires at once. */
+		if (v) {
+			int64_t ns = (int64_t)(v - c->tsc_offset);
+
+			v = ns > 0 ? (uint64_t)ns : 1;
+		}
+		if (!c->intc || intc_wrmsr(c->intc, c->id, msr, v))
+			return -1;
+		c->next_check = 0;
+		return 0;
 	default:
-		if (c->intc && !intc_wrmsr(c->intc, msr, v)) {
+		if (c->intc && !intc_wrmsr(c->intc, c->id, msr, v)) {
 			c->next_check = 0;
 			return 0;
 		}
@@ -778,13 +852,17 @@ void op_cpuid(struct cpu *c, const struct dec_insn *d)
 		break;
 	case 1:
 		a = 0x6fb; /* family 6 model 15 stepping 11 */
-		b = 0x00010800;
+		/* initial APIC ID, one logical processor, CLFLUSH 64 bytes */
+		b = 0x00010800 | c->id << 24;
 		cx = cpu_model_ecx1(c->level);
+		if (c->cr4 & CR4_OSXSAVE)
+			cx |= 1u << 27; /* OSXSAVE */
 		dx = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) |
 		     (1u << 8) | (1u << 9) | (1u << 11) | (1u << 13) | (1u << 15) |
 		     (1u << 16) | (1u << 19) | (1u << 23) | (1u << 24) |
 		     (1u << 25) | (1u << 26);
 		dx |= (1u << 7) | (1u << 14); /* MCE, MCA (MSR_MCG_CAP) */
+		cx |= (1u << 21) | (1u << 24); /* x2APIC, TSC-deadline */
 		break;
 	case 7:
 		if (c->r[R_RCX] == 0) { /* subleaf 0 */
@@ -792,6 +870,9 @@ void op_cpuid(struct cpu *c, const struct dec_insn *d)
 			    (1u << 20); /* SMAP */
 			cx = 1u << 2; /* UMIP */
 		}
+		break;
+	case 0xd:
+		cpu_xsave_cpuid(c, (uint32_t)c->r[R_RCX], &a, &b, &cx, &dx);
 		break;
 	case 0x15:
 		a = 1;

@@ -541,429 +541,555 @@ static const long double consts[8] = {
 #define CLX "fnclex\n\t"
 #define STSW "\n\tfnstsw %%ax"
 
-/* D9 E0-FF: the operand-less group. */
-static bool d9_special(struct cpu *c, unsigned lo)
+
+/* --- handlers: one per form of x87.def ------------------------------------ */
+
+/* Every handler's frame: #UD/#NM under CR0.EM/TS (dispatch.c chooses
+ * those first under fpu_trap), a pending #MF unless the form is
+ * DF_NOWAIT (SDM Vol. 1 §8.3.11), and after the body the undo of an
+ * unmasked IE/DE/ZE: the operands, TOP and destination stay (§8.7);
+ * only the status word changes. */
+static void begin(struct cpu *c, const struct dec_insn *d, uint8_t *save)
 {
-	long double a = st(c, 0), r;
-	uint16_t old, sw;
-	bool two = lo == 0x31 || lo == 0x33 || lo == 0x35 || lo == 0x38 ||
-		   lo == 0x39 || lo == 0x3d;
-
-	/* Stack underflow: the masked response stores the indefinite in
-	 * the destination (the unmasked one is undone by op_x87). */
-	if ((lo <= 0x21 || (lo >= 0x30 && lo != 0x36 && lo != 0x37)) &&
-	    (st_empty(c, 0) || (two && st_empty(c, 1)))) {
-		stack_fault(c, false);
-		if (lo == 0x31 || lo == 0x33 || lo == 0x39)
-			pop(c);
-		set_st(c, 0, indefinite());
-		return true;
-	}
-	switch (lo) {
-	case 0x20: /* FCHS, FABS: C1 = 0 (SDM Vol. 2) */
-		set_fsw(c, fsw(c) & ~FSW_C1);
-		set_st(c, 0, -a);
-		return true;
-	case 0x21: /* FABS clears the sign bit, of NaNs too */
-		set_fsw(c, fsw(c) & ~FSW_C1);
-		set_st(c, 0, __builtin_fabsl(a));
-		return true;
-	case 0x24: compare(c, -1, 0.0L, true); return true;
-	case 0x25: fxam(c); return true;
-	case 0x28: case 0x29: case 0x2a: case 0x2b: case 0x2c: case 0x2d:
-	case 0x2e:
-		push(c, consts[lo - 0x28]);
-		return true;
-	case 0x36: case 0x37: { /* FDECSTP/FINCSTP rotate (TOP stays 0) */
-		uint8_t t[16], tw = c->fx[FX_FTW];
-
-		if (lo == 0x37) { /* ST(i) <- ST(i+1), ST7 <- old ST0 */
-			memcpy(t, c->fx + FX_ST(0), 16);
-			memmove(c->fx + FX_ST(0), c->fx + FX_ST(1), 7 * 16);
-			memcpy(c->fx + FX_ST(7), t, 16);
-			c->fx[FX_FTW] = (uint8_t)((tw >> 1) | (tw << 7));
-		} else {
-			memcpy(t, c->fx + FX_ST(7), 16);
-			memmove(c->fx + FX_ST(1), c->fx + FX_ST(0), 7 * 16);
-			memcpy(c->fx + FX_ST(0), t, 16);
-			c->fx[FX_FTW] = (uint8_t)((tw << 1) | (tw >> 7));
-		}
-		return true;
-	}
-	}
-	old = host_cw_enter(c);
-	switch (lo) {
-	case 0x30:
-		__asm__ volatile(CLX "f2xm1" STSW : "+t"(a), "=a"(sw));
-		set_st(c, 0, a);
-		break;
-	case 0x31: /* FYL2X */
-		__asm__ volatile(CLX "fyl2x" STSW : "=t"(r), "=a"(sw) :
-				 "0"(a), "u"(st(c, 1)) : "st(1)");
-		pop(c);
-		set_st(c, 0, r);
-		break;
-	case 0x32: case 0x3b: { /* FPTAN, FSINCOS */
-		long double top, second;
-
-		/* Two results (tan and 1.0, or cos and sin; NaNs for a NaN
-		 * operand), or none with C2 = 1 for |ST0| >= 2^63: the fld1
-		 * only evens the stack effect for the asm. */
-		if (lo == 0x32)
-			__asm__ volatile(CLX "fptan\n\tfnstsw %%ax\n\ttestw $0x400, %%ax\n\t"
-				"jz 1f\n\tfld1\n1:" : "=t"(top), "=u"(second),
-				"=a"(sw) : "0"(a));
-		else
-			__asm__ volatile(CLX "fsincos\n\tfnstsw %%ax\n\ttestw $0x400, %%ax\n\t"
-				"jz 1f\n\tfld1\n1:" : "=t"(top), "=u"(second),
-				"=a"(sw) : "0"(a));
-		set_cc(c, (fsw(c) & ~FSW_C2) | (sw & FSW_C2));
-		if (sw & FSW_C2)
-			break;
-		set_st(c, 0, second);
-		push(c, top);
-		break;
-	}
-	case 0x33: /* FPATAN */
-		__asm__ volatile(CLX "fpatan" STSW : "=t"(r), "=a"(sw) :
-				 "0"(a), "u"(st(c, 1)) : "st(1)");
-		pop(c);
-		set_st(c, 0, r);
-		break;
-	case 0x35: case 0x38: /* FPREM1, FPREM */
-		if (lo == 0x38)
-			__asm__ volatile(CLX "fprem; fnstsw %%ax" : "=t"(r), "=a"(sw) :
-				"0"(a), "u"(st(c, 1)));
-		else
-			__asm__ volatile(CLX "fprem1; fnstsw %%ax" : "=t"(r), "=a"(sw) :
-				"0"(a), "u"(st(c, 1)));
-		set_st(c, 0, r);
-		set_cc(c, sw & (FSW_C0 | FSW_C1 | FSW_C2 | FSW_C3));
-		break;
-	case 0x39: /* FYL2XP1 */
-		__asm__ volatile(CLX "fyl2xp1" STSW : "=t"(r), "=a"(sw) :
-				 "0"(a), "u"(st(c, 1)) : "st(1)");
-		pop(c);
-		set_st(c, 0, r);
-		break;
-	case 0x3a:
-		__asm__ volatile(CLX "fsqrt" STSW : "+t"(a), "=a"(sw));
-		set_st(c, 0, a);
-		break;
-	case 0x3c:
-		__asm__ volatile(CLX "frndint" STSW : "+t"(a), "=a"(sw));
-		set_st(c, 0, a);
-		break;
-	case 0x3d:
-		__asm__ volatile(CLX "fscale" STSW : "=t"(r), "=a"(sw) :
-				 "0"(a), "u"(st(c, 1)));
-		set_st(c, 0, r);
-		break;
-	case 0x3e: case 0x3f: /* FSIN FCOS: C2 = out of range (SDM) */
-		if (lo == 0x3e)
-			__asm__ volatile(CLX "fsin\n\tfnstsw %%ax" : "+t"(a), "=a"(sw));
-		else
-			__asm__ volatile(CLX "fcos\n\tfnstsw %%ax" : "+t"(a), "=a"(sw));
-		set_st(c, 0, a);
-		set_cc(c, (fsw(c) & ~FSW_C2) | (sw & FSW_C2));
-		break;
-	default:
-		host_cw_leave(old);
-		return false;
-	}
-	host_cw_leave(old);
-	/* FPREM(1) leave C1 = Q0 (set above); the others round-up. */
-	fold(c, sw, lo != 0x35 && lo != 0x38);
-	return true;
+	if (c->cr0 & (CR0_EM | CR0_TS))
+		cpu_raise(c, (c->cr0 & CR0_EM) ? EXC_UD : EXC_NM, 0, false);
+	if (!(dec_attrs[d->op].flags & DF_NOWAIT))
+		cpu_x87_wait(c);
+	memcpy(save, c->fx, FX_ST(8));
+	c->x87_raised = 0;
 }
 
-/* Register forms: modrm = 0xc0 | reg << 3 | i. */
-static bool x87_reg(struct cpu *c, unsigned esc, unsigned reg, unsigned i)
+static void end(struct cpu *c, const uint8_t *save)
 {
+	if (suppressed(c)) {
+		uint16_t sw = fsw(c);
+
+		memcpy(c->fx, save, FX_ST(8));
+		set_fsw(c, sw);
+	}
+}
+
+#define X87(name)							\
+	static void name##_body(struct cpu *c, const struct dec_insn *d); \
+	void name(struct cpu *c, const struct dec_insn *d)		\
+	{								\
+		uint8_t save[FX_ST(8)];					\
+									\
+		begin(c, d, save);					\
+		name##_body(c, d);					\
+		end(c, save);						\
+	}								\
+	static void name##_body(struct cpu *c, const struct dec_insn *d)
+
+X87(op_x87_unimplemented)
+{
+	char mn[16];
+
+	rax_log(LOG_WARN, cpu, "unimplemented x87 instruction %s at %#llx",
+		dec_mnemonic(d, mn, sizeof(mn)), (unsigned long long)c->rip);
+	cpu_ud(c);
+}
+
+/* --- arithmetic and comparison with memory --- */
+
+/* The memory operand: m32fp/m64fp (its bits in *m), m16int/m32int. */
+static long double mem_value(struct cpu *c, const struct dec_insn *d,
+			     unsigned n, bool integer, uint64_t *m)
+{
+	uint64_t la = cpu_ea(c, d);
+
+	*m = 0;
+	if (integer)
+		return load_int(c, la, n);
+	if (n == 8) {
+		*m = rd64(c, la);
+		return fp64(*m);
+	}
+	*m = rd32(c, la);
+	return fp32((uint32_t)*m);
+}
+
+/* ST(0) = ST(0) op memory; op is ModRM.reg (add mul - - sub subr div
+ * divr). */
+static void arith_mem(struct cpu *c, const struct dec_insn *d, unsigned n,
+		      bool integer)
+{
+	uint64_t m;
+	long double v = mem_value(c, d, n, integer, &m);
+	uint16_t old, sw;
+
+	if (st_empty(c, 0)) {
+		stack_fault(c, false);
+		set_st(c, 0, indefinite());
+		return;
+	}
+	old = host_cw_enter(c);
+	if (integer)
+		set_st(c, 0, arith(d->reg & 7, st(c, 0), v, &sw));
+	else
+		set_st(c, 0, arith_m(d->reg & 7, st(c, 0), m, n == 8, &sw));
+	host_cw_leave(old);
+	fold(c, sw, true);
+}
+
+static void com_mem(struct cpu *c, const struct dec_insn *d, unsigned n,
+		    bool integer, bool popping)
+{
+	uint64_t m;
+	long double v = mem_value(c, d, n, integer, &m);
+
+	compare_m(c, -1, v, true, m, integer ? 0 : n);
+	if (popping)
+		pop(c);
+}
+
+X87(op_farith_Md) { arith_mem(c, d, 4, false); }
+X87(op_farith_Mq) { arith_mem(c, d, 8, false); }
+X87(op_fiarith_Md) { arith_mem(c, d, 4, true); }
+X87(op_fiarith_Mw) { arith_mem(c, d, 2, true); }
+X87(op_fcom_Md) { com_mem(c, d, 4, false, false); }
+X87(op_fcomp_Md) { com_mem(c, d, 4, false, true); }
+X87(op_fcom_Mq) { com_mem(c, d, 8, false, false); }
+X87(op_fcomp_Mq) { com_mem(c, d, 8, false, true); }
+X87(op_ficom_Md) { com_mem(c, d, 4, true, false); }
+X87(op_ficomp_Md) { com_mem(c, d, 4, true, true); }
+X87(op_ficom_Mw) { com_mem(c, d, 2, true, false); }
+X87(op_ficomp_Mw) { com_mem(c, d, 2, true, true); }
+
+/* --- arithmetic and comparison of registers --- */
+
+/* D8: ST(0) = ST(0) op ST(i); DC, DE: ST(i) = ST(i) op ST(0), the
+ * sub/div directions swapped in the encoding; DE pops. */
+static void arith_reg(struct cpu *c, const struct dec_insn *d, bool to_sti,
+		      bool popping)
+{
+	static const unsigned swap[8] = { 0, 1, 2, 3, 5, 4, 7, 6 };
+	unsigned reg = d->reg & 7, i = d->rm & 7;
 	long double a = st(c, 0), b = st(c, i);
 	uint16_t old, sw;
 
-	switch (esc) {
-	case 0: case 4: case 6:
-		if (reg == 2 || reg == 3) { /* FCOM(P) ST(i) */
-			if (esc == 6 && !(reg == 3 && i == 1))
-				return false;
-			compare(c, (int)i, 0, true);
-			if (reg == 3)
-				pop(c);
-			if (esc == 6)
-				pop(c); /* FCOMPP */
-			return true;
-		}
-		if (st_empty(c, 0) || st_empty(c, i)) {
-			stack_fault(c, false);
-			set_st(c, esc ? i : 0, indefinite());
-			if (esc == 6)
-				pop(c);
-			return true;
-		}
-		old = host_cw_enter(c);
-		if (esc == 0) {
-			set_st(c, 0, arith(reg, a, b, &sw));
-		} else {
-			/* DC/DE: destination ST(i); sub/div directions swap. */
-			static const unsigned swap[8] = { 0, 1, 2, 3, 5, 4, 7, 6 };
-
-			set_st(c, i, arith(swap[reg], b, a, &sw));
-			if (esc == 6)
-				pop(c);
-		}
-		host_cw_leave(old);
-		fold(c, sw, true);
-		return true;
-	case 1:
-		if (reg == 0) {                               /* FLD ST(i) */
-			if (st_empty(c, i)) {
-				stack_fault(c, false);
-				b = indefinite();
-			}
-			push(c, b);
-			return true;
-		}
-		if (reg == 1) {                               /* FXCH */
-			if (st_empty(c, 0) || st_empty(c, i)) {
-				stack_fault(c, false);
-				if (st_empty(c, 0))
-					a = indefinite();
-				if (st_empty(c, i))
-					b = indefinite();
-			} else {
-				set_fsw(c, fsw(c) & ~FSW_C1);
-			}
-			set_st(c, 0, b);
-			set_st(c, i, a);
-			return true;
-		}
-		if (reg == 2 && i == 0)
-			return true;                          /* FNOP */
-		if (reg >= 4)
-			return d9_special(c, (reg << 3 | i) & 0x3f);
-		return false;
-	case 2:
-		if (reg == 5 && i == 1) {                     /* FUCOMPP */
-			compare(c, 1, 0, false);
+	if (st_empty(c, 0) || st_empty(c, i)) {
+		stack_fault(c, false);
+		set_st(c, to_sti ? i : 0, indefinite());
+		if (popping)
 			pop(c);
-			pop(c);
-			return true;
-		}
-		if (reg < 4) {                                /* FCMOVcc */
-			static const unsigned cc[4] = { 2, 4, 6, 10 };
-
-			if (cpu_cond(c, cc[reg]))
-				set_st(c, 0, b);
-			return true;
-		}
-		return false;
-	case 3:
-		if (reg < 4) {                                /* FCMOVNcc */
-			static const unsigned cc[4] = { 3, 5, 7, 11 };
-
-			if (cpu_cond(c, cc[reg]))
-				set_st(c, 0, b);
-			return true;
-		}
-		if (reg == 4 && i == 2) {                     /* FNCLEX */
-			/* PE UE OE ZE DE IE SF ES B (SDM Vol. 2) */
-			set_fsw(c, fsw(c) & 0x7f00);
-			return true;
-		}
-		if (reg == 4 && i == 3) {                     /* FNINIT */
-			memset(c->fx, 0, 24);
-			memset(c->fx + FX_ST(0), 0, 128);
-			c->fx[FX_FCW] = 0x7f;
-			c->fx[FX_FCW + 1] = 0x03;
-			return true;
-		}
-		if (reg == 5 || reg == 6) {                   /* FUCOMI/FCOMI */
-			comi(c, i, reg == 6);
-			return true;
-		}
-		return false;
-	case 5:
-		if (reg == 0) {                               /* FFREE */
-			c->fx[FX_FTW] &= (uint8_t)~(1u << i);
-			return true;
-		}
-		if (reg == 2 || reg == 3) {                   /* FST(P) ST(i) */
-			if (st_empty(c, 0)) {
-				stack_fault(c, false);
-				a = indefinite();
-			} else { /* not rounded: C1 = 0 */
-				set_fsw(c, fsw(c) & ~FSW_C1);
-			}
-			set_st(c, i, a);
-			if (reg == 3)
-				pop(c);
-			return true;
-		}
-		if (reg == 4 || reg == 5) {                   /* FUCOM(P) */
-			compare(c, (int)i, 0, false);
-			if (reg == 5)
-				pop(c);
-			return true;
-		}
-		return false;
-	case 7:
-		if (reg == 4 && i == 0) {                     /* FNSTSW AX */
-			sreg_w(c, R_RAX, 2, true, fsw(c));
-			return true;
-		}
-		if (reg == 5 || reg == 6) {                   /* FUCOMIP/FCOMIP */
-			comi(c, i, reg == 6);
-			pop(c);
-			return true;
-		}
-		return false;
+		return;
 	}
-	return false;
+	old = host_cw_enter(c);
+	if (!to_sti) {
+		set_st(c, 0, arith(reg, a, b, &sw));
+	} else {
+		set_st(c, i, arith(swap[reg], b, a, &sw));
+		if (popping)
+			pop(c);
+	}
+	host_cw_leave(old);
+	fold(c, sw, true);
 }
 
-static bool x87_mem(struct cpu *c, unsigned esc, unsigned reg, uint64_t la)
+X87(op_farith_ST_STi) { arith_reg(c, d, false, false); }
+X87(op_farith_STi_ST) { arith_reg(c, d, true, false); }
+X87(op_farithp_STi_ST) { arith_reg(c, d, true, true); }
+
+X87(op_fcom_STi) { compare(c, (int)(d->rm & 7), 0, true); }
+
+X87(op_fcomp_STi)
 {
-	static const unsigned fpsz[8] = { 4, 0, 4, 0, 8, 0, 2, 0 };
-	long double v;
-	uint64_t m;
+	compare(c, (int)(d->rm & 7), 0, true);
+	pop(c);
+}
+
+X87(op_fcompp)
+{
+	compare(c, 1, 0, true);
+	pop(c);
+	pop(c);
+}
+
+X87(op_fucom_STi) { compare(c, (int)(d->rm & 7), 0, false); }
+
+X87(op_fucomp_STi)
+{
+	compare(c, (int)(d->rm & 7), 0, false);
+	pop(c);
+}
+
+X87(op_fucompp)
+{
+	compare(c, 1, 0, false);
+	pop(c);
+	pop(c);
+}
+
+X87(op_fucomi) { comi(c, d->rm & 7, false); }
+X87(op_fcomi) { comi(c, d->rm & 7, true); }
+
+X87(op_fucomip)
+{
+	comi(c, d->rm & 7, false);
+	pop(c);
+}
+
+X87(op_fcomip)
+{
+	comi(c, d->rm & 7, true);
+	pop(c);
+}
+
+/* FCMOVcc: the condition codes of Jcc (B E BE U; NB NE NBE NU). */
+#define FCMOV(name, cc)							\
+	X87(name)							\
+	{								\
+		if (cpu_cond(c, cc))					\
+			set_st(c, 0, st(c, d->rm & 7));			\
+	}
+FCMOV(op_fcmovb, 2)
+FCMOV(op_fcmove, 4)
+FCMOV(op_fcmovbe, 6)
+FCMOV(op_fcmovu, 10)
+FCMOV(op_fcmovnb, 3)
+FCMOV(op_fcmovne, 5)
+FCMOV(op_fcmovnbe, 7)
+FCMOV(op_fcmovnu, 11)
+
+/* --- loads and stores --- */
+
+X87(op_fld_Md) { push(c, load_fp(c, cpu_ea(c, d), 4)); }
+X87(op_fld_Mq) { push(c, load_fp(c, cpu_ea(c, d), 8)); }
+X87(op_fld_Mt) { push(c, load_fp(c, cpu_ea(c, d), 10)); }
+X87(op_fst_Md) { store_fp(c, cpu_ea(c, d), 4); }
+X87(op_fst_Mq) { store_fp(c, cpu_ea(c, d), 8); }
+
+X87(op_fstp_Md)
+{
+	store_fp(c, cpu_ea(c, d), 4);
+	pop(c);
+}
+
+X87(op_fstp_Mq)
+{
+	store_fp(c, cpu_ea(c, d), 8);
+	pop(c);
+}
+
+X87(op_fstp_Mt)
+{
+	store_fp(c, cpu_ea(c, d), 10);
+	pop(c);
+}
+
+X87(op_fild_Mw) { push(c, load_int(c, cpu_ea(c, d), 2)); }
+X87(op_fild_Md) { push(c, load_int(c, cpu_ea(c, d), 4)); }
+X87(op_fild_Mq) { push(c, load_int(c, cpu_ea(c, d), 8)); }
+X87(op_fist_Mw) { store_int(c, cpu_ea(c, d), 2, false); }
+X87(op_fist_Md) { store_int(c, cpu_ea(c, d), 4, false); }
+
+X87(op_fistp_Mw)
+{
+	store_int(c, cpu_ea(c, d), 2, false);
+	pop(c);
+}
+
+X87(op_fistp_Md)
+{
+	store_int(c, cpu_ea(c, d), 4, false);
+	pop(c);
+}
+
+X87(op_fistp_Mq)
+{
+	store_int(c, cpu_ea(c, d), 8, false);
+	pop(c);
+}
+
+/* FISTTP (SSE3: DF_V2 rows) rounds toward zero whatever RC says. */
+X87(op_fisttp_Mw)
+{
+	store_int(c, cpu_ea(c, d), 2, true);
+	pop(c);
+}
+
+X87(op_fisttp_Md)
+{
+	store_int(c, cpu_ea(c, d), 4, true);
+	pop(c);
+}
+
+X87(op_fisttp_Mq)
+{
+	store_int(c, cpu_ea(c, d), 8, true);
+	pop(c);
+}
+
+X87(op_fld_STi)
+{
+	unsigned i = d->rm & 7;
+	long double b = st(c, i);
+
+	if (st_empty(c, i)) {
+		stack_fault(c, false);
+		b = indefinite();
+	}
+	push(c, b);
+}
+
+X87(op_fxch_STi)
+{
+	unsigned i = d->rm & 7;
+	long double a = st(c, 0), b = st(c, i);
+
+	if (st_empty(c, 0) || st_empty(c, i)) {
+		stack_fault(c, false);
+		if (st_empty(c, 0))
+			a = indefinite();
+		if (st_empty(c, i))
+			b = indefinite();
+	} else {
+		set_fsw(c, fsw(c) & ~FSW_C1);
+	}
+	set_st(c, 0, b);
+	set_st(c, i, a);
+}
+
+/* FST(P) ST(i): not rounded, C1 = 0. */
+static void fst_reg(struct cpu *c, const struct dec_insn *d)
+{
+	long double a = st(c, 0);
+
+	if (st_empty(c, 0)) {
+		stack_fault(c, false);
+		a = indefinite();
+	} else {
+		set_fsw(c, fsw(c) & ~FSW_C1);
+	}
+	set_st(c, d->rm & 7, a);
+}
+
+X87(op_fst_STi) { fst_reg(c, d); }
+
+X87(op_fstp_STi)
+{
+	fst_reg(c, d);
+	pop(c);
+}
+
+X87(op_ffree) { c->fx[FX_FTW] &= (uint8_t)~(1u << (d->rm & 7)); }
+
+X87(op_ffreep)
+{
+	c->fx[FX_FTW] &= (uint8_t)~(1u << (d->rm & 7));
+	pop(c);
+}
+
+/* --- control --- */
+
+X87(op_fnop) { }
+
+X87(op_fldcw_Mw)
+{
+	uint16_t v16 = rd16(c, cpu_ea(c, d));
+
+	c->fx[FX_FCW] = (uint8_t)v16;
+	c->fx[FX_FCW + 1] = (uint8_t)(v16 >> 8);
+	sync_es(c); /* may unmask a pending exception */
+}
+
+X87(op_fnstcw_Mw) { wr16(c, cpu_ea(c, d), fcw(c)); }
+X87(op_fnstsw_Mw) { wr16(c, cpu_ea(c, d), fsw(c)); }
+X87(op_fnstsw_AX) { sreg_w(c, R_RAX, 2, true, fsw(c)); }
+X87(op_fldenv_M) { fldenv(c, cpu_ea(c, d)); }
+X87(op_fnstenv_M) { fnstenv(c, cpu_ea(c, d)); }
+
+/* PE UE OE ZE DE IE SF ES B cleared (SDM Vol. 2 FCLEX). */
+X87(op_fnclex) { set_fsw(c, fsw(c) & 0x7f00); }
+
+X87(op_fninit)
+{
+	memset(c->fx, 0, 24);
+	memset(c->fx + FX_ST(0), 0, 128);
+	c->fx[FX_FCW] = 0x7f;
+	c->fx[FX_FCW + 1] = 0x03;
+}
+
+/* FDECSTP/FINCSTP rotate the registers (TOP stays 0). */
+X87(op_fincstp)
+{
+	uint8_t t[16], tw = c->fx[FX_FTW];
+
+	memcpy(t, c->fx + FX_ST(0), 16); /* ST(i) <- ST(i+1), ST7 <- ST0 */
+	memmove(c->fx + FX_ST(0), c->fx + FX_ST(1), 7 * 16);
+	memcpy(c->fx + FX_ST(7), t, 16);
+	c->fx[FX_FTW] = (uint8_t)((tw >> 1) | (tw << 7));
+}
+
+X87(op_fdecstp)
+{
+	uint8_t t[16], tw = c->fx[FX_FTW];
+
+	memcpy(t, c->fx + FX_ST(7), 16);
+	memmove(c->fx + FX_ST(1), c->fx + FX_ST(0), 7 * 16);
+	memcpy(c->fx + FX_ST(0), t, 16);
+	c->fx[FX_FTW] = (uint8_t)((tw << 1) | (tw >> 7));
+}
+
+/* --- the operand-less D9 E0-FF forms --- */
+
+/* Stack underflow of ST0 (and ST1 with two): the masked response stores
+ * the indefinite in the destination (the unmasked one is undone by the
+ * frame); FYL2X, FPATAN, FYL2XP1 pop first.  True when it happened. */
+static bool underflow(struct cpu *c, bool two, bool popping)
+{
+	if (!st_empty(c, 0) && !(two && st_empty(c, 1)))
+		return false;
+	stack_fault(c, false);
+	if (popping)
+		pop(c);
+	set_st(c, 0, indefinite());
+	return true;
+}
+
+/* FCHS, FABS: C1 = 0 (SDM Vol. 2); FABS clears the sign of NaNs too. */
+X87(op_fchs)
+{
+	if (underflow(c, false, false))
+		return;
+	set_fsw(c, fsw(c) & ~FSW_C1);
+	set_st(c, 0, -st(c, 0));
+}
+
+X87(op_fabs)
+{
+	if (underflow(c, false, false))
+		return;
+	set_fsw(c, fsw(c) & ~FSW_C1);
+	set_st(c, 0, __builtin_fabsl(st(c, 0)));
+}
+
+X87(op_ftst) { compare(c, -1, 0.0L, true); }
+X87(op_fxam) { fxam(c); }
+
+/* FLD1 ... FLDZ: the constant of ModRM.rm. */
+X87(op_fldconst) { push(c, consts[d->rm & 7]); }
+
+/* One host instruction on ST0 (and ST1), under the guest's control
+ * word; its flags fold into the FSW with C1 as round-up. */
+#define HOST_UNARY(name, insn)						\
+	X87(name)							\
+	{								\
+		long double a = st(c, 0);				\
+		uint16_t old, sw;					\
+									\
+		if (underflow(c, false, false))				\
+			return;						\
+		old = host_cw_enter(c);					\
+		__asm__ volatile(CLX insn STSW : "+t"(a), "=a"(sw));	\
+		set_st(c, 0, a);					\
+		host_cw_leave(old);					\
+		fold(c, sw, true);					\
+	}
+HOST_UNARY(op_f2xm1, "f2xm1")
+HOST_UNARY(op_fsqrt, "fsqrt")
+HOST_UNARY(op_frndint, "frndint")
+
+/* FYL2X, FPATAN, FYL2XP1: ST1 = ST1 op ST0, then pop. */
+#define HOST_POP(name, insn)						\
+	X87(name)							\
+	{								\
+		long double a = st(c, 0), r;				\
+		uint16_t old, sw;					\
+									\
+		if (underflow(c, true, true))				\
+			return;						\
+		old = host_cw_enter(c);					\
+		__asm__ volatile(CLX insn STSW : "=t"(r), "=a"(sw) :	\
+				 "0"(a), "u"(st(c, 1)) : "st(1)");	\
+		pop(c);							\
+		set_st(c, 0, r);					\
+		host_cw_leave(old);					\
+		fold(c, sw, true);					\
+	}
+HOST_POP(op_fyl2x, "fyl2x")
+HOST_POP(op_fpatan, "fpatan")
+HOST_POP(op_fyl2xp1, "fyl2xp1")
+
+X87(op_fscale)
+{
+	long double a = st(c, 0), r;
 	uint16_t old, sw;
 
-	switch (esc) {
-	case 0: case 2: case 4: case 6: /* arithmetic with memory */
-		if (esc & 2) {
-			v = load_int(c, la, esc == 2 ? 4 : 2);
-			m = 0;
-		} else if (esc == 4) {
-			m = rd64(c, la);
-			v = fp64(m);
-		} else {
-			m = rd32(c, la);
-			v = fp32((uint32_t)m);
-		}
-		if (reg == 2 || reg == 3) {
-			compare_m(c, -1, v, true, m, esc & 2 ? 0 : fpsz[esc]);
-			if (reg == 3)
-				pop(c);
-			return true;
-		}
-		if (st_empty(c, 0)) {
-			stack_fault(c, false);
-			set_st(c, 0, indefinite());
-			return true;
-		}
-		old = host_cw_enter(c);
-		if (esc & 2)
-			set_st(c, 0, arith(reg, st(c, 0), v, &sw));
-		else
-			set_st(c, 0, arith_m(reg, st(c, 0), m, esc == 4, &sw));
-		host_cw_leave(old);
-		fold(c, sw, true);
-		return true;
-	case 1:
-		switch (reg) {
-		case 0: push(c, load_fp(c, la, 4)); return true;
-		case 2: case 3:
-			store_fp(c, la, 4);
-			if (reg == 3)
-				pop(c);
-			return true;
-		case 4: fldenv(c, la); return true;
-		case 5: {
-			uint16_t v16 = rd16(c, la);
-
-			c->fx[FX_FCW] = (uint8_t)v16;
-			c->fx[FX_FCW + 1] = (uint8_t)(v16 >> 8);
-			sync_es(c); /* may unmask a pending exception */
-			return true;
-		}
-		case 6: fnstenv(c, la); return true;
-		case 7: wr16(c, la, fcw(c)); return true;
-		}
-		return false;
-	case 3: case 5: case 7: {
-		/* DB: m32int / m80fp; DD: m64fp; DF: m16int / m64int */
-		unsigned isz = esc == 3 ? 4 : esc == 7 ? 2 : 0;
-
-		if (reg == 0) {
-			push(c, isz ? load_int(c, la, isz) : load_fp(c, la, 8));
-			return true;
-		}
-		if (reg == 1) { /* FISTTP m32int / m64int / m16int (SSE3) */
-			cpu_need_level(c, 2);
-			store_int(c, la, isz ? isz : 8, true);
-			pop(c);
-			return true;
-		}
-		if (reg == 2 || reg == 3) {
-			if (isz)
-				store_int(c, la, isz, false);
-			else
-				store_fp(c, la, 8);
-			if (reg == 3)
-				pop(c);
-			return true;
-		}
-		if (esc == 3 && reg == 5) { push(c, load_fp(c, la, 10)); return true; }
-		if (esc == 3 && reg == 7) {
-			store_fp(c, la, 10);
-			pop(c);
-			return true;
-		}
-		if (esc == 5 && reg == 7) { wr16(c, la, fsw(c)); return true; }
-		if (esc == 7 && reg == 5) { push(c, load_int(c, la, 8)); return true; }
-		if (esc == 7 && reg == 7) {
-			store_int(c, la, 8, false);
-			pop(c);
-			return true;
-		}
-		return false;
-	}
-	}
-	return false;
+	if (underflow(c, true, false))
+		return;
+	old = host_cw_enter(c);
+	__asm__ volatile(CLX "fscale" STSW : "=t"(r), "=a"(sw) :
+			 "0"(a), "u"(st(c, 1)));
+	set_st(c, 0, r);
+	host_cw_leave(old);
+	fold(c, sw, true);
 }
 
-/* The no-wait forms (SDM Vol. 1 §8.3.11): FNINIT, FNCLEX, FNSTSW,
- * FNSTCW, FNSTENV, FNSAVE (and FNENI/FNDISI/FNSETPM) do not take a
- * pending #MF; every other x87 instruction does. */
-static bool nowait(unsigned esc, unsigned reg, unsigned mod, unsigned rm)
-{
-	if (mod == 3)
-		return (esc == 3 && reg == 4 && rm <= 4) ||
-		       (esc == 7 && reg == 4 && rm == 0);
-	return (esc == 1 && (reg == 6 || reg == 7)) ||
-	       (esc == 5 && (reg == 6 || reg == 7));
-}
-
-void op_x87(struct cpu *c, const struct dec_insn *d)
-{
-	unsigned esc = d->op & 7, reg = d->reg & 7;
-	uint8_t save[FX_ST(8)];
-	bool ok;
-
-	if (c->cr0 & (CR0_EM | CR0_TS))
-		cpu_raise(c, (c->cr0 & CR0_EM) ? EXC_UD : EXC_NM, 0, false);
-	if (!nowait(esc, reg, d->mod, d->rm & 7))
-		cpu_x87_wait(c);
-	memcpy(save, c->fx, sizeof(save));
-	c->x87_raised = 0;
-	if (d->mod == 3)
-		ok = x87_reg(c, esc, reg, d->rm & 7);
-	else
-		ok = x87_mem(c, esc, reg, cpu_ea(c, d));
-	if (suppressed(c)) {
-		/* Unmasked IE/DE/ZE: the operands, TOP and destination stay
-		 * (SDM Vol. 1 §8.7); only the status word changes. */
-		uint16_t sw = fsw(c);
-
-		memcpy(c->fx, save, sizeof(save));
-		set_fsw(c, sw);
+/* FPREM, FPREM1: C0 C3 C1 = Q2 Q1 Q0, C2 = incomplete (not round-up). */
+#define HOST_PREM(name, insn)						\
+	X87(name)							\
+	{								\
+		long double a = st(c, 0), r;				\
+		uint16_t old, sw;					\
+									\
+		if (underflow(c, true, false))				\
+			return;						\
+		old = host_cw_enter(c);					\
+		__asm__ volatile(CLX insn "; fnstsw %%ax" : "=t"(r),	\
+				 "=a"(sw) : "0"(a), "u"(st(c, 1)));	\
+		set_st(c, 0, r);					\
+		set_cc(c, sw & (FSW_C0 | FSW_C1 | FSW_C2 | FSW_C3));	\
+		host_cw_leave(old);					\
+		fold(c, sw, false);					\
 	}
-	if (!ok) {
-		rax_log(LOG_WARN, cpu, "unimplemented x87 instruction %02x /%u "
-			"mod %u at %#llx", 0xd8 + esc, reg, d->mod,
-			(unsigned long long)c->rip);
-		cpu_ud(c);
+HOST_PREM(op_fprem, "fprem")
+HOST_PREM(op_fprem1, "fprem1")
+
+/* FSIN, FCOS: C2 = out of range (|ST0| >= 2^63, ST0 unchanged). */
+#define HOST_TRIG(name, insn)						\
+	X87(name)							\
+	{								\
+		long double a = st(c, 0);				\
+		uint16_t old, sw;					\
+									\
+		if (underflow(c, false, false))				\
+			return;						\
+		old = host_cw_enter(c);					\
+		__asm__ volatile(CLX insn "\n\tfnstsw %%ax" : "+t"(a),	\
+				 "=a"(sw));				\
+		set_st(c, 0, a);					\
+		set_cc(c, (fsw(c) & ~FSW_C2) | (sw & FSW_C2));		\
+		host_cw_leave(old);					\
+		fold(c, sw, true);					\
 	}
-}
+HOST_TRIG(op_fsin, "fsin")
+HOST_TRIG(op_fcos, "fcos")
+
+/* FPTAN, FSINCOS: two results (tan and 1.0, or cos and sin; NaNs for a
+ * NaN operand), or none with C2 = 1 for |ST0| >= 2^63: the fld1 only
+ * evens the stack effect for the asm. */
+#define HOST_TWO(name, insn)						\
+	X87(name)							\
+	{								\
+		long double a = st(c, 0), top, second;			\
+		uint16_t old, sw;					\
+									\
+		if (underflow(c, false, false))				\
+			return;						\
+		old = host_cw_enter(c);					\
+		__asm__ volatile(CLX insn "\n\tfnstsw %%ax\n\t"		\
+				 "testw $0x400, %%ax\n\tjz 1f\n\tfld1\n1:" \
+				 : "=t"(top), "=u"(second), "=a"(sw)	\
+				 : "0"(a));				\
+		set_cc(c, (fsw(c) & ~FSW_C2) | (sw & FSW_C2));		\
+		if (!(sw & FSW_C2)) {					\
+			set_st(c, 0, second);				\
+			push(c, top);					\
+		}							\
+		host_cw_leave(old);					\
+		fold(c, sw, true);					\
+	}
+HOST_TWO(op_fptan, "fptan")
+HOST_TWO(op_fsincos, "fsincos")

@@ -14,6 +14,14 @@ const struct dec_attr dec_attrs[DEC_NOPS] = {
 #undef X
 };
 
+const uint8_t dec_group[DEC_MAP_FORM] = {
+#define X(id, h, mn, ops, fl)
+#define GROUP(op, g) [op] = (g) + 1,
+#include "decoder/opcodes.def"
+#undef GROUP
+#undef X
+};
+
 struct cursor {
 	const uint8_t *buf;
 	size_t avail, pos;
@@ -66,7 +74,7 @@ static int decode_modrm(struct cursor *c, struct dec_insn *d)
 	d->base = d->index = DEC_NOREG;
 	/* MOV to/from CRn/DRn ignore ModRM.mod: always a register operand
 	 * (SDM Vol. 2 MOV-Move to/from Control Registers). */
-	if (d->op >= 0x120 && d->op <= 0x123)
+	if (dec_attrs[d->op].flags & DF_MOD3)
 		d->mod = 3;
 	if (d->mod == 3)
 		return 0;
@@ -121,13 +129,8 @@ static int decode_modrm(struct cursor *c, struct dec_insn *d)
 }
 
 /* Immediate bytes implied by the attribute flags. */
-static unsigned imm_size(const struct dec_insn *d, unsigned fl)
+static unsigned imm_size(const struct dec_insn *d, uint64_t fl)
 {
-	if (fl & DF_GRP3) {
-		if ((d->reg & 7) >= 2)
-			return 0;
-		return d->opsz == 1 ? 1 : d->opsz == 2 ? 2 : 4;
-	}
 	if (fl & DF_I8)
 		return 1;
 	if (fl & DF_I16)
@@ -146,11 +149,10 @@ static unsigned imm_size(const struct dec_insn *d, unsigned fl)
 }
 
 /* Byte-operand forms (Appendix A "b" operands): decided by the first
- * operand, plus the operand-less byte string forms. */
-static bool byte_op(unsigned op, const char *ops)
+ * operand, plus the DF_BYTE rows (string and I/O forms). */
+static bool byte_op(uint64_t fl, const char *ops)
 {
-	if (op == 0x0e6 || op == 0x0ee || op == 0x06c || op == 0x06e ||
-	    op == 0x0d7 || (op >= 0x0a4 && op <= 0x0af && !(op & 1)))
+	if (fl & DF_BYTE)
 		return true;
 	if (ops[0] == 'A' && ops[1] == 'L')
 		return true;
@@ -158,7 +160,7 @@ static bool byte_op(unsigned op, const char *ops)
 	return ops[0] && ops[1] == 'b' && strchr("EGZO", ops[0]);
 }
 
-static void set_opsz(struct dec_insn *d, unsigned fl, bool opsz16,
+static void set_opsz(struct dec_insn *d, uint64_t fl, bool opsz16,
 		     enum dec_mode mode)
 {
 	const char *ops = dec_attrs[d->op].operands;
@@ -175,7 +177,7 @@ static void set_opsz(struct dec_insn *d, unsigned fl, bool opsz16,
 	} else {
 		d->opsz = (mode == DEC_MODE32) != opsz16 ? 4 : 2;
 	}
-	if (byte_op(d->op, ops))
+	if (byte_op(fl, ops))
 		d->opsz = 1;
 }
 
@@ -224,71 +226,106 @@ static int skip_modrm_imm(struct cursor *c, struct dec_insn *d, bool imm8)
 	return 0;
 }
 
-/* VEX (Vol. 2 §2.3): recognized and measured, always #UD (no AVX). */
-static int decode_vex(struct cursor *c, struct dec_insn *d, unsigned op)
+/* VEX (Vol. 2 §2.3): the two- and three-byte prefixes' fields into d
+ * (vex, rex, pfx).  A listed opcode of the VEX maps returns with d->op
+ * set and the cursor after the opcode byte; anything else is measured
+ * and decodes to DEC_OP_UD, as do VEX forms after a 66, F2, F3, LOCK or
+ * REX prefix (§2.3.2) and outside 64-bit mode VEX.vvvv's bit 3 and
+ * VEX.R/X/B are ignored. */
+static int decode_vex(struct cursor *c, struct dec_insn *d, unsigned op,
+		      enum dec_mode mode, bool bad)
 {
-	unsigned map = 1, opc;
+	unsigned map = 1, opc, b1, b2, rxb, w = 0, id = 0;
 	int ret = need(c, op == 0xc4 ? 3 : 2);
 
 	if (ret)
 		return ret;
+	b1 = c->buf[c->pos];
 	if (op == 0xc4) {
-		map = c->buf[c->pos] & 0x1f;
+		b2 = c->buf[c->pos + 1];
+		map = b1 & 0x1f;
+		rxb = (~b1 >> 5) & 7;
+		w = b2 >> 7;
 		c->pos += 2;
 	} else {
+		b2 = b1;
+		rxb = (~b1 >> 5) & 4;
 		c->pos += 1;
 	}
 	opc = (unsigned)take(c, 1);
-	d->vex = 1;
+	bad |= d->rex || d->rep || d->lock || d->pfx;
+	d->vex = (uint8_t)(1 | ((b2 >> 2) & 1) << 1 |
+			   (((~b2 >> 3) & (mode == DEC_MODE64 ? 15 : 7)) << 4));
+	d->rex = (uint8_t)(0x40 | w << 3 | (mode == DEC_MODE64 ? rxb : 0));
+	d->pfx = (uint8_t)(b2 & 3); /* VEX.pp: none, 66, F3, F2 = DEC_PFX_* */
+	/* VZEROUPPER/VZEROALL are VEX.0F.WIG 77 with no VEX.pp and
+	 * VEX.vvvv 1111b; any other pp or vvvv is #UD (SDM Vol. 2 §2.3.6,
+	 * Table 2-18 note). */
+	if (map == 1 && opc == 0x77 && (d->pfx || d->vex >> 4))
+		bad = true;
+	if (map >= 1 && map <= 3)
+		id = DEC_MAP_VEX + ((map - 1) << 8) + opc;
+	if (id && dec_attrs[id].flags && !bad) {
+		d->op = (uint16_t)id;
+		return 0;
+	}
 	d->op = DEC_OP_UD;
 	if (map == 1 && opc == 0x77) { /* VZEROUPPER/VZEROALL: no ModRM */
 		d->len = (uint8_t)c->pos;
 		return 0;
 	}
+	/* An imm8 where the legacy form has one (its row's DF_I8: CMPPS,
+	 * PSHUFD, PINSRW...), and always in map 0F 3A. */
 	return skip_modrm_imm(c, d, map == 3 || (map == 1 &&
-			      (opc == 0xc2 || opc == 0xc4 || opc == 0xc5 ||
-			       opc == 0xc6 || (opc >= 0x70 && opc <= 0x73))));
+			      (dec_attrs[DEC_MAP_0F | opc].flags & DF_I8)));
 }
 
 /* LOCK is allowed only on the read-modify-write instructions SDM Vol. 2
- * "LOCK" lists, and only with a memory destination; anything else is
- * #UD. */
-static bool lockable(const struct dec_insn *d)
+ * "LOCK" lists (DF_LOCK of opcodes.def), and only with a memory
+ * destination; anything else is #UD. */
+static bool lockable(const struct dec_insn *d, uint64_t fl)
 {
-	unsigned r = d->reg & 7;
+	return d->mod != 3 && (DF_LOCKMASK(fl) >> (d->reg & 7) & 1);
+}
 
-	if (d->mod == 3)
-		return false;
-	switch (d->op) {
-	case 0x000: case 0x001: case 0x008: case 0x009: /* ADD OR */
-	case 0x010: case 0x011: case 0x018: case 0x019: /* ADC SBB */
-	case 0x020: case 0x021: case 0x028: case 0x029: /* AND SUB */
-	case 0x030: case 0x031:                         /* XOR */
-	case 0x086: case 0x087:                         /* XCHG */
-	case 0x1ab: case 0x1b3: case 0x1bb:             /* BTS BTR BTC */
-	case 0x1b0: case 0x1b1: case 0x1c0: case 0x1c1: /* CMPXCHG XADD */
-		return true;
-	case 0x080: case 0x081: case 0x083:             /* group 1 but CMP */
-		return r != 7;
-	case 0x0f6: case 0x0f7:                         /* NOT NEG */
-		return r == 2 || r == 3;
-	case 0x0fe: case 0x0ff:                         /* INC DEC */
-		return r < 2;
-	case 0x1ba:                                     /* BTS BTR BTC Ib */
-		return r >= 5;
-	case 0x1c7:                                     /* CMPXCHG8B/16B */
-		return r == 1;
-	default:
-		return false;
+/* An opcode with forms (GROUP rows): d->op becomes the form's id, its
+ * operand size follows the form's row.  Returns 1 to go on with the
+ * form's flags; 0 for an undefined form, or a DF_NOPFX form with a
+ * mandatory prefix (#UD, measured with the opcode's immediates), or an
+ * error. */
+static int decode_form(struct cursor *c, struct dec_insn *d, uint64_t fl,
+		       bool opsz16, enum dec_mode mode)
+{
+	unsigned r = d->reg & 7, g = dec_group[d->op] - 1U;
+	unsigned id = DEC_FORM_ID(g, d->mod == 3 ? 8 + r * 8 + (d->rm & 7) : r);
+	unsigned isz;
+	int ret;
+
+	if (dec_attrs[id].flags && !((dec_attrs[id].flags & DF_NOPFX) &&
+				     d->pfx != DEC_PFX_NONE)) {
+		d->op = (uint16_t)id;
+		set_opsz(d, dec_attrs[id].flags, opsz16, mode);
+		return 1;
 	}
+	isz = imm_size(d, fl);
+	if (isz) {
+		ret = need(c, isz);
+		if (ret)
+			return ret;
+		c->pos += isz;
+	}
+	d->op = DEC_OP_UD;
+	d->len = (uint8_t)c->pos;
+	return 0;
 }
 
 int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 	       enum dec_mode mode)
 {
 	struct cursor c = { buf, avail, 0 };
-	bool opsz16 = false, adsz_ovr = false;
-	unsigned op, fl, isz;
+	bool opsz16 = false, adsz_ovr = false, vex = false;
+	unsigned op, isz;
+	uint64_t fl;
 	int ret;
 
 	memset(d, 0, sizeof(*d));
@@ -318,7 +355,11 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 			op |= DEC_MAP_0F;
 		}
 	} else if ((op == 0xc4 || op == 0xc5) && mode == DEC_MODE64) {
-		return decode_vex(&c, d, op);
+		ret = decode_vex(&c, d, op, mode, opsz16);
+		if (ret || d->op == DEC_OP_UD)
+			return ret;
+		op = d->op;
+		vex = true;
 	} else if (mode != DEC_MODE64 && dec_attrs[DEC_MAP_LEG | op].flags) {
 		/* Outside 64-bit mode C4/C5 are VEX only when ModRM.mod
 		 * would be 3, which LES/LDS cannot encode (Vol. 2 §2.3.5). */
@@ -326,10 +367,16 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 			ret = need(&c, 1);
 			if (ret)
 				return ret;
-			if ((c.buf[c.pos] >> 6) == 3)
-				return decode_vex(&c, d, op);
+			if ((c.buf[c.pos] >> 6) == 3) {
+				ret = decode_vex(&c, d, op, mode, opsz16);
+				if (ret || d->op == DEC_OP_UD)
+					return ret;
+				op = d->op;
+				vex = true;
+			}
 		}
-		op |= DEC_MAP_LEG;
+		if (!vex)
+			op |= DEC_MAP_LEG;
 	}
 	d->op = (uint16_t)op;
 	fl = dec_attrs[op].flags;
@@ -343,7 +390,7 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 		d->len = (uint8_t)c.pos;
 		return 0;
 	}
-	set_opsz(d, fl, opsz16, mode);
+	set_opsz(d, fl, opsz16 && !vex, mode);
 	if (!(fl & DF_M)) /* +r opcodes: REX.B selects r8-r15 */
 		d->rm = (op & 7) | ((d->rex & 1) << 3);
 	if (fl & DF_M) {
@@ -355,11 +402,17 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 		/* 8F /1-7 (XOP on AMD), C6/C7 /1-7 (XABORT, XBEGIN with
 		 * RTM): #UD without those extensions (Vol. 2 Table A-6);
 		 * 62 with ModRM.mod = 3 is EVEX, not BOUND (§2.7.1). */
-		if (((op == 0x08f || op == 0x0c6 || op == 0x0c7) &&
-		     (d->reg & 7)) || (op == 0x062 && d->mod == 3)) {
+		if (((fl & DF_REG0) && (d->reg & 7)) ||
+		    ((fl & DF_MEMONLY) && d->mod == 3)) {
 			d->op = DEC_OP_UD;
 			d->len = (uint8_t)c.pos;
 			return 0;
+		}
+		if (op < DEC_MAP_FORM && dec_group[op]) {
+			ret = decode_form(&c, d, fl, opsz16, mode);
+			if (ret <= 0)
+				return ret;
+			fl = dec_attrs[d->op].flags;
 		}
 	}
 	isz = imm_size(d, fl);
@@ -380,7 +433,7 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 		}
 	}
 	d->len = (uint8_t)c.pos;
-	if (d->lock && !lockable(d))
+	if (d->lock && !lockable(d, fl))
 		d->op = DEC_OP_UD;
 	return 0;
 }

@@ -37,70 +37,53 @@ static const char *pick(const char *list, unsigned i, char *buf, size_t len)
 	return buf;
 }
 
-/* Mnemonics that depend on operand size or ModRM.mod (objdump's names). */
+/* Mnemonics that depend on ModRM beyond the opcode list's selectors
+ * (objdump's names). */
 static const char *special_mnemonic(const struct dec_insn *d)
 {
-	bool w = d->rex & 8;
-
 	switch (d->op) {
-	case 0x098: return d->opsz == 8 ? "cdqe" : d->opsz == 4 ? "cwde" : "cbw";
-	case 0x099: return d->opsz == 8 ? "cqo" : d->opsz == 4 ? "cdq" : "cwd";
-	case 0x0cf: return d->opsz == 8 ? "iretq" : d->opsz == 4 ? "iretd" : "iret";
-	case 0x107: return w ? "sysretq" : "sysret";
-	case 0x1c7: return (d->reg & 7) == 1 && w ? "cmpxchg16b" : NULL;
-	case 0x1ae:
-		if (d->mod != 3 && w && (d->reg & 7) < 2)
-			return (d->reg & 7) ? "fxrstor64" : "fxsave64";
-		return NULL;
-	case 0x101:
-		if (d->mod != 3)
-			return NULL;
-		switch (((d->reg & 7) << 3) | (d->rm & 7)) {
-		case 0x38: return "swapgs";
-		case 0x39: return "rdtscp";
-		case 0x08: return "monitor";
-		case 0x09: return "mwait";
-		case 0x10: return "xgetbv";
-		case 0x19: return "stac";
-		default: return NULL;
-		}
-	case 0x16e: case 0x17e:
-		return w && d->pfx == DEC_PFX_66 ? "movq" : NULL;
 	case 0x090: return d->rm == 8 ? "xchg" : NULL;
-	case 0x0cb: case 0x0ca: return w ? "retfq" : NULL;
-	case 0x0d9:
-		if (d->mod != 3)
-			return (d->reg & 7) == 7 ? "fnstcw" :
-			       (d->reg & 7) == 5 ? "fldcw" : NULL;
-		return NULL;
-	case 0x0db:
-		return d->mod == 3 && (d->reg & 7) == 4 ?
-		       ((d->rm & 7) == 3 ? "fninit" : (d->rm & 7) == 2 ?
-			"fnclex" : NULL) : NULL;
-	case 0x0dd: return d->mod != 3 && (d->reg & 7) == 7 ? "fnstsw" : NULL;
-	case 0x0df: return d->mod == 3 && (d->reg & 7) == 4 ? "fnstsw" : NULL;
 	default:
-		if (d->op >= 0x0b8 && d->op <= 0x0bf && d->opsz == 8)
-			return "movabs";
 		return NULL;
 	}
+}
+
+/* Entry i of a list (pick), then of an "x/y" entry x, or y with REX.W. */
+static const char *pick_w(const char *list, unsigned i, bool w, char *buf,
+			  size_t len)
+{
+	char *slash;
+
+	pick(list, i, buf, len);
+	slash = strchr(buf, '/');
+	if (slash && w)
+		memmove(buf, slash + 1, strlen(slash));
+	else if (slash)
+		*slash = 0;
+	return buf;
 }
 
 const char *dec_mnemonic(const struct dec_insn *d, char *buf, size_t len)
 {
 	const struct dec_attr *a = &dec_attrs[d->op];
+	bool w = d->op >= DEC_MAP_VEX ? DEC_VEX_L(d) : d->rex & 8;
+	unsigned i = d->op & 7;
 
 	if (!a->flags)
 		return "(bad)";
 	if (special_mnemonic(d))
 		return special_mnemonic(d);
-	if (!strchr(a->mnem, '|'))
+	if (!strchr(a->mnem, '|') && !strchr(a->mnem, '/'))
 		return a->mnem;
 	if (a->flags & DF_BYREG)
-		return pick(a->mnem, d->reg & 7, buf, len);
-	if (a->flags & DF_BYPFX)
-		return pick(a->mnem, d->pfx, buf, len);
-	return pick(a->mnem, d->op & 7, buf, len);
+		i = d->reg & 7;
+	else if (a->flags & DF_BYPFX)
+		i = d->pfx;
+	else if (a->flags & DF_BYSIZE)
+		i = d->opsz == 8 ? 2 : d->opsz == 4;
+	else if (!strchr(a->mnem, '|'))
+		i = 0;
+	return pick_w(a->mnem, i, w, buf, len);
 }
 
 static const char *gpr(unsigned r, unsigned sz, bool rex)
@@ -113,6 +96,12 @@ static const char *gpr(unsigned r, unsigned sz, bool rex)
 	}
 }
 
+/* XMM, or YMM for VEX.L = 1. */
+static const char *vreg_name(const struct dec_insn *d)
+{
+	return d->vex && DEC_VEX_L(d) ? "ymm" : "xmm";
+}
+
 static const char *ptr_name(unsigned sz)
 {
 	switch (sz) {
@@ -120,8 +109,10 @@ static const char *ptr_name(unsigned sz)
 	case 2: return "WORD PTR ";
 	case 4: return "DWORD PTR ";
 	case 8: return "QWORD PTR ";
+	case 10: return "TBYTE PTR ";
 	case 6: return "FWORD PTR ";
 	case 16: return "XMMWORD PTR ";
+	case 32: return "YMMWORD PTR ";
 	default: return "";
 	}
 }
@@ -175,20 +166,15 @@ static unsigned op_size(const struct dec_insn *d, char s)
 	case 'w': return 2;
 	case 'd': return 4;
 	case 'q': return 8;
-	case 'x': return 16;
+	case 't': return 10;
+	case 'x': return d->vex && DEC_VEX_L(d) ? 32 : 16;
+	case 'o': return 16;            /* 16 bytes whatever VEX.L says */
 	case 'y': return d->opsz == 8 ? 8 : 4;
 	case 'z': return d->opsz == 2 ? 2 : 4;
 	case 'p': return d->opsz + 2;   /* far pointer m16:16/32/64 */
 	case 'a': return 2 * d->opsz;   /* BOUND's pair */
 	default: return d->opsz;
 	}
-}
-
-static bool c64(const struct dec_insn *d)
-{
-	unsigned r = d->reg & 7;
-
-	return d->adsz != 2 && (r == 2 || r == 4 || r == 6) && d->opsz != 2;
 }
 
 static int operand(const struct dec_insn *d, const char *o, uint64_t next,
@@ -199,23 +185,24 @@ static int operand(const struct dec_insn *d, const char *o, uint64_t next,
 
 	if (!strcmp(o, "CL"))
 		return snprintf(b, n, "cl");
-	if (d->op == 0x0ff && c64(d))
-		sz = 8; /* near CALL/JMP/PUSH default to 64 bits */
-	if (d->op == 0x0ff && ((d->reg & 7) == 3 || (d->reg & 7) == 5))
-		sz = d->opsz + 2; /* far CALL/JMP: m16:16/32/64 */
 	switch (o[0]) {
 	case 'E': case 'M': case 'W': case 'U': case 'R':
 		if (d->mod != 3)
 			return mem_operand(d, o[0] == 'M' && !o[1] ? 0 : sz,
 					   next, b, n);
 		if (o[0] == 'W' || o[0] == 'U')
-			return snprintf(b, n, "xmm%u", d->rm);
+			return snprintf(b, n, "%s%u", o[1] == 'x' ?
+					vreg_name(d) : "xmm", d->rm);
 		return snprintf(b, n, "%s", gpr(d->rm, o[0] == 'R' ? 8 : sz,
 						rex));
 	case 'G':
 		return snprintf(b, n, "%s", gpr(d->reg, sz, rex));
+	case 'B': /* VEX.vvvv names a general register */
+		return snprintf(b, n, "%s", gpr(DEC_VEX_V(d), sz, rex));
 	case 'V':
-		return snprintf(b, n, "xmm%u", d->reg);
+		return snprintf(b, n, "%s%u", vreg_name(d), d->reg);
+	case 'H': /* VEX.vvvv names an XMM/YMM register */
+		return snprintf(b, n, "%s%u", vreg_name(d), DEC_VEX_V(d));
 	case 'P':
 		return snprintf(b, n, "mm%u", d->reg & 7);
 	case 'N': case 'Q':
@@ -225,6 +212,10 @@ static int operand(const struct dec_insn *d, const char *o, uint64_t next,
 	case 'Z':
 		return snprintf(b, n, "%s", gpr(d->rm, sz, rex));
 	case 'S':
+		if (!strcmp(o, "ST"))
+			return snprintf(b, n, "st");
+		if (!strcmp(o, "STi"))
+			return snprintf(b, n, "st(%u)", d->rm & 7);
 		return snprintf(b, n, "%s", sregs[d->reg & 7]);
 	case 'C':
 		return snprintf(b, n, "cr%u", d->reg);
@@ -233,7 +224,7 @@ static int operand(const struct dec_insn *d, const char *o, uint64_t next,
 			return snprintf(b, n, "dx");
 		return snprintf(b, n, "dr%u", d->reg);
 	case 'I':
-		if (o[1] == 'b' && !strcmp(o, "Ib") && d->op == 0x0c8)
+		if (!strcmp(o, "Ib2"))
 			return snprintf(b, n, "0x%x", d->imm2);
 		return snprintf(b, n, "0x%" PRIx64, (uint64_t)(d->opsz == 8 || o[1] == 'v' ?
 				d->imm : d->imm & ((1ull << (8 * (o[1] == 'b' ?
@@ -262,8 +253,11 @@ static int operand(const struct dec_insn *d, const char *o, uint64_t next,
 	}
 }
 
-/* MMX register forms (SDM Appendix A: P, Q, N are MMX operands). */
-static const char *mmx_operands(const struct dec_insn *d, const char *p)
+/* The operands of d: a per-prefix list's entry; MMX register forms
+ * (SDM Appendix A: P, Q, N are MMX operands) for DF_MMX rows without a
+ * mandatory prefix. */
+static const char *operand_list(const struct dec_insn *d, char *buf,
+				size_t len)
 {
 	static const char *const pq[] = {
 		"Pq,Ey", "Pq,Qq", "Ey,Pq", "Qq,Pq", "Pq,Qq,Ib", "Nq,Ib",
@@ -273,15 +267,10 @@ static const char *mmx_operands(const struct dec_insn *d, const char *p)
 		"Vx,Ey", "Vx,Wx", "Ey,Vx", "Wx,Vx", "Vx,Wx,Ib", "Ux,Ib",
 		"Gd,Ux", "Vx,Ew,Ib", "Gd,Ux,Ib", "Vx,Ux",
 	};
+	const char *p = dec_attrs[d->op].operands;
 
-	if (d->op == 0x12a && d->pfx < DEC_PFX_F3)
-		return "Vx,Qq"; /* CVTPI2PS/PD */
-	if ((d->op == 0x12c || d->op == 0x12d) && d->pfx < DEC_PFX_F3)
-		return "Pq,Wx"; /* CVT(T)PS2PI, CVT(T)PD2PI */
-	if (d->op == 0x1d6 && d->pfx == DEC_PFX_F3)
-		return "Vx,Nq"; /* MOVQ2DQ */
-	if (d->op == 0x1d6 && d->pfx == DEC_PFX_F2)
-		return "Pq,Ux"; /* MOVDQ2Q */
+	if (strchr(p, '|'))
+		return pick(p, d->pfx, buf, len);
 	if (!(dec_attrs[d->op].flags & DF_MMX) || d->pfx != DEC_PFX_NONE)
 		return p;
 	for (size_t i = 0; i < sizeof(xq) / sizeof(*xq); i++)
@@ -294,7 +283,7 @@ char *dec_disasm(const struct dec_insn *d, uint64_t rip, char *buf,
 		 size_t len)
 {
 	const struct dec_attr *a = &dec_attrs[d->op];
-	char mn[32], ops[64], one[96];
+	char mn[32], ops[64], one[96], list[64];
 	const char *p, *e;
 	size_t o;
 	uint64_t next = rip + d->len;
@@ -308,16 +297,9 @@ char *dec_disasm(const struct dec_insn *d, uint64_t rip, char *buf,
 			     d->rep && !(a->flags & DF_BYPFX) && !a->operands[0] ?
 			     (d->rep == 0xf3 ? "rep " : "repne ") : "",
 			     dec_mnemonic(d, mn, sizeof(mn)));
-	p = a->operands;
-	if (d->op == 0x1ae && d->mod == 3)
-		p = ""; /* fences */
+	p = operand_list(d, list, sizeof(list));
 	if (d->op == 0x090)
 		p = d->rm == 8 ? "Zv,rAX" : "";
-	if (d->op >= 0x0d8 && d->op <= 0x0df)
-		p = d->mod == 3 ? (d->op == 0x0df ? "AX" : "") : "Mw";
-	if (d->op == 0x101 && d->mod == 3 && special_mnemonic(d))
-		p = "";
-	p = mmx_operands(d, p);
 	for (e = NULL; *p && o < len; p = e + 1) {
 		e = strchr(p, ',');
 		snprintf(ops, sizeof(ops), "%.*s", (int)(e ? e - p :
@@ -335,10 +317,5 @@ char *dec_disasm(const struct dec_insn *d, uint64_t rip, char *buf,
 		if (!e)
 			break;
 	}
-	if ((a->flags & DF_GRP3) && (d->reg & 7) < 2)
-		snprintf(buf + o, len > o ? len - o : 0, ",0x%llx",
-			 (unsigned long long)(d->imm & (d->opsz == 1 ? 0xff :
-			 d->opsz == 2 ? 0xffff : d->opsz == 4 ? 0xffffffffull :
-			 ~0ull)));
 	return buf;
 }

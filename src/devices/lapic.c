@@ -15,8 +15,25 @@ enum {
 	R_EOI = 0x0b, R_RRD = 0x0c, R_LDR = 0x0d, R_DFR = 0x0e, R_SVR = 0x0f,
 	R_ISR = 0x10, R_TMR = 0x18, R_IRR = 0x20, R_ESR = 0x28,
 	R_ICR_LO = 0x30, R_ICR_HI = 0x31, R_LVT = 0x32, R_TMICT = 0x38,
-	R_TMCCT = 0x39, R_TDCR = 0x3e,
+	R_TMCCT = 0x39, R_TDCR = 0x3e, R_SELF_IPI = 0x3f,
 };
+
+static bool x2apic(const struct lapic *l)
+{
+	return l->apic_base & APIC_BASE_EXTD;
+}
+
+/* x2APIC mode: the 32-bit ID, and the logical ID derived from it
+ * (§10.12.10.2: cluster ID << 16 | 1 << the low four bits). */
+static uint32_t x2_id(const struct lapic *l)
+{
+	return l->id >> 24;
+}
+
+static uint32_t x2_ldr(const struct lapic *l)
+{
+	return (x2_id(l) >> 4) << 16 | 1u << (x2_id(l) & 0xf);
+}
 
 _Static_assert((R_LVT + LVT_ERROR) << 4 == 0x370,
 	       "LVT error register at 0x370 (SDM Vol. 3 Table 10-1)");
@@ -70,10 +87,12 @@ static void reset_regs(struct lapic *l)
 {
 	struct lapic_ops ops = l->ops;
 	uint64_t base = l->apic_base;
+	uint32_t id = l->id;
 
 	memset(l, 0, sizeof(*l));
 	l->ops = ops;
 	l->apic_base = base;
+	l->id = id;
 	l->dfr = 0xffffffff;
 	l->svr = 0xff;
 	for (unsigned i = 0; i < LVT_NUM; i++)
@@ -81,10 +100,17 @@ static void reset_regs(struct lapic *l)
 	l->ops.arm(l->ops.opaque, TIMER_NEVER);
 }
 
-void lapic_reset(struct lapic *l, const struct lapic_ops *ops)
+void lapic_reset(struct lapic *l, const struct lapic_ops *ops, unsigned id)
 {
 	l->ops = *ops;
-	l->apic_base = LAPIC_DEFAULT_BASE | APIC_BASE_BSP | APIC_BASE_EN;
+	l->apic_base = LAPIC_DEFAULT_BASE | APIC_BASE_EN |
+		       (id ? 0 : APIC_BASE_BSP);
+	l->id = id << 24;
+	reset_regs(l);
+}
+
+void lapic_init(struct lapic *l)
+{
 	reset_regs(l);
 }
 
@@ -238,33 +264,48 @@ static void write_lvt(struct lapic *l, enum lapic_lvt i, uint32_t val)
 	}
 }
 
-static void send_ipi(struct lapic *l)
+bool lapic_match_icr(const struct lapic *l, bool x2, bool logical,
+		     uint32_t dest)
 {
-	unsigned vector = l->icr_lo & 0xff, mode = LVT_DELMODE(l->icr_lo);
-	unsigned shorthand = (l->icr_lo >> 18) & 3;
-	bool self = shorthand == 1 || shorthand == 2 ||
-		    (shorthand == 0 &&
-		     lapic_match_dest(l, l->icr_lo & (1u << 11),
-				      (uint8_t)(l->icr_hi >> 24)));
-
-	if (self && mode == 4) {
-		l->nmi_req = true; /* §10.6.1: NMI, vector ignored */
-		return;
-	}
-	if (!self || mode == 5 || mode == 6) {
-		/* A single CPU: INIT/SIPI and IPIs to others go nowhere. */
-		rax_log(LOG_DEBUG, irq, "lapic: IPI icr %#x:%08x ignored",
-			l->icr_hi, l->icr_lo);
-		return;
-	}
-	if (mode <= 1)
-		lapic_accept(l, (uint8_t)vector, false);
+	if (!x2)
+		return lapic_match_dest(l, logical, (uint8_t)(dest >> 24));
+	if (dest == 0xffffffff)
+		return true;
+	if (!logical)
+		return dest == x2_id(l);
+	return (dest >> 16) == (x2_ldr(l) >> 16) && (dest & x2_ldr(l) & 0xffff);
 }
 
+bool lapic_x2apic(const struct lapic *l)
+{
+	return x2apic(l);
+}
+
+/* The ICR was written: the IPI goes out through the callback, which
+ * routes it to the APICs it names (src/devices/intc.c). */
+static void send_ipi(struct lapic *l)
+{
+	l->ops.ipi(l->ops.opaque, l->icr_lo, l->icr_hi);
+}
+
+static uint32_t reg_read(struct lapic *l, unsigned r);
+static void reg_write(struct lapic *l, unsigned r, uint32_t val);
+
+/* In x2APIC mode the MMIO page is gone (§10.12.1.2): reads return 0,
+ * writes do nothing. */
 uint32_t lapic_read(struct lapic *l, uint64_t off)
 {
-	unsigned r = (unsigned)(off >> 4);
+	return x2apic(l) ? 0 : reg_read(l, (unsigned)(off >> 4));
+}
 
+void lapic_write(struct lapic *l, uint64_t off, uint32_t val)
+{
+	if (!x2apic(l))
+		reg_write(l, (unsigned)(off >> 4), val);
+}
+
+static uint32_t reg_read(struct lapic *l, unsigned r)
+{
 	if (r >= R_ISR && r < R_ISR + 8)
 		return l->isr[r - R_ISR];
 	if (r >= R_TMR && r < R_TMR + 8)
@@ -277,7 +318,7 @@ uint32_t lapic_read(struct lapic *l, uint64_t off)
 	case R_ID: return l->id;
 	case R_VER: return LAPIC_VERSION;
 	case R_TPR: return l->tpr;
-	case R_APR: return l->tpr; /* arbitration: a single CPU */
+	case R_APR: return l->tpr; /* arbitration priority as the TPR */
 	case R_PPR: return ppr(l);
 	case R_LDR: return l->ldr;
 	case R_DFR: return l->dfr;
@@ -292,10 +333,8 @@ uint32_t lapic_read(struct lapic *l, uint64_t off)
 	}
 }
 
-void lapic_write(struct lapic *l, uint64_t off, uint32_t val)
+static void reg_write(struct lapic *l, unsigned r, uint32_t val)
 {
-	unsigned r = (unsigned)(off >> 4);
-
 	if (r >= R_LVT && r < R_LVT + LVT_NUM) {
 		write_lvt(l, (enum lapic_lvt)(r - R_LVT), val);
 		return;
@@ -329,6 +368,76 @@ void lapic_write(struct lapic *l, uint64_t off, uint32_t val)
 	}
 }
 
+/* x2APIC register access (§10.12.1.2 Table 10-6): readable ones
+ * (everything but EOI and SELF IPI), writable ones (TPR, EOI, SVR, ESR,
+ * ICR, the LVT, TMICT, TDCR, SELF IPI); DFR, ICR[63:32] as its own
+ * register, APR, RRD and the reserved offsets are not there. */
+static bool x2_readable(unsigned r)
+{
+	switch (r) {
+	case R_ID: case R_VER: case R_TPR: case R_PPR: case R_LDR:
+	case R_SVR: case R_ESR: case R_ICR_LO: case R_TMICT: case R_TMCCT:
+	case R_TDCR:
+		return true;
+	default:
+		return (r >= R_ISR && r < R_ISR + 8) ||
+		       (r >= R_TMR && r < R_TMR + 8) ||
+		       (r >= R_IRR && r < R_IRR + 8) ||
+		       (r >= R_LVT && r < R_LVT + LVT_NUM);
+	}
+}
+
+static bool x2_writable(unsigned r)
+{
+	switch (r) {
+	case R_TPR: case R_EOI: case R_SVR: case R_ESR: case R_ICR_LO:
+	case R_TMICT: case R_TDCR: case R_SELF_IPI:
+		return true;
+	default:
+		return r >= R_LVT && r < R_LVT + LVT_NUM;
+	}
+}
+
+static int x2_rdmsr(struct lapic *l, unsigned r, uint64_t *val)
+{
+	if (!x2_readable(r))
+		return -EINVAL;
+	switch (r) {
+	case R_ID: *val = x2_id(l); break;
+	case R_LDR: *val = x2_ldr(l); break;
+	case R_ICR_LO: *val = (uint64_t)l->icr_hi << 32 | l->icr_lo; break;
+	default: *val = reg_read(l, r); break;
+	}
+	return 0;
+}
+
+static int x2_wrmsr(struct lapic *l, unsigned r, uint64_t val)
+{
+	if (!x2_writable(r) || (r != R_ICR_LO && (val >> 32)))
+		return -EINVAL;
+	switch (r) {
+	case R_EOI: case R_ESR: /* §10.12.1.2: a non-zero write #GPs */
+		if (val)
+			return -EINVAL;
+		reg_write(l, r, 0);
+		break;
+	case R_SELF_IPI: /* §10.12.11: the vector, bits 31:8 reserved */
+		if (val & ~0xffull)
+			return -EINVAL;
+		lapic_accept(l, (uint8_t)val, false);
+		break;
+	case R_ICR_LO: /* one 64-bit register: the destination above */
+		l->icr_hi = (uint32_t)(val >> 32);
+		l->icr_lo = (uint32_t)val & 0x000ccfff;
+		send_ipi(l);
+		break;
+	default:
+		reg_write(l, r, (uint32_t)val);
+		break;
+	}
+	return 0;
+}
+
 int lapic_rdmsr(struct lapic *l, uint32_t msr, uint64_t *val)
 {
 	if (msr == MSR_IA32_TSC_DEADLINE) {
@@ -339,11 +448,16 @@ int lapic_rdmsr(struct lapic *l, uint32_t msr, uint64_t *val)
 		*val = l->apic_base;
 		return 0;
 	}
+	if (msr >= MSR_X2APIC_FIRST && msr <= MSR_X2APIC_LAST)
+		return x2apic(l) ? x2_rdmsr(l, msr - MSR_X2APIC_FIRST, val) :
+				   -EINVAL;
 	return -ENOENT;
 }
 
 int lapic_wrmsr(struct lapic *l, uint32_t msr, uint64_t val)
 {
+	bool en = val & APIC_BASE_EN, extd = val & APIC_BASE_EXTD;
+
 	if (msr == MSR_IA32_TSC_DEADLINE) {
 		if (timer_mode(l) != TIMER_TSC_DEADLINE)
 			return 0; /* §10.5.4.1: writes ignored */
@@ -351,13 +465,21 @@ int lapic_wrmsr(struct lapic *l, uint32_t msr, uint64_t val)
 		l->ops.arm(l->ops.opaque, val ? val : TIMER_NEVER);
 		return 0;
 	}
+	if (msr >= MSR_X2APIC_FIRST && msr <= MSR_X2APIC_LAST)
+		return x2apic(l) ? x2_wrmsr(l, msr - MSR_X2APIC_FIRST, val) :
+				   -EINVAL;
 	if (msr != MSR_IA32_APIC_BASE)
 		return -ENOENT;
-	/* No x2APIC: bit 10 stays clear.  Clearing EN resets the APIC to
-	 * its power-up state (§10.4.3). */
-	l->apic_base = (val & (APIC_BASE_ADDR | APIC_BASE_EN)) |
+	/* §10.12.5 Figure 10-27: EXTD without EN, x2APIC back to xAPIC,
+	 * and disabled straight to x2APIC are invalid (#GP). */
+	if ((extd && !en) || (x2apic(l) && en && !extd) ||
+	    (!(l->apic_base & APIC_BASE_EN) && extd))
+		return -EINVAL;
+	/* Clearing EN resets the APIC to its power-up state (§10.4.3). */
+	l->apic_base = (val & (APIC_BASE_ADDR | APIC_BASE_EN |
+			       APIC_BASE_EXTD)) |
 		       (l->apic_base & APIC_BASE_BSP);
-	if (!(val & APIC_BASE_EN))
+	if (!en)
 		reset_regs(l);
 	return 0;
 }

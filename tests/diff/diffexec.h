@@ -46,7 +46,7 @@ struct dx_state {
 	X(alu) X(incdec) X(shift) X(muldiv) X(flags) X(string) X(bit) \
 	X(cond) X(bswap) X(xchg) X(mov) X(stack) X(sse_int) X(sse_fp) \
 	X(cvt) X(x87) X(misc) X(priv) X(unadv) X(extra) X(mmx) X(legacy) \
-	X(sse3) X(ssse3) X(sse41) X(sse42)
+	X(sse3) X(ssse3) X(sse41) X(sse42) X(bmi) X(avx)
 enum dx_family {
 #define DX_FAM_ENUM(n) DX_FAM_##n,
 	DX_FAMILIES(DX_FAM_ENUM)
@@ -58,15 +58,15 @@ extern const char *const dx_family_names[DX_NFAM];
  * whose instructions the interpreter lacks goes here until they land). */
 #define DX_FAM_DEFAULT 0u
 /* The families that exist in each code size: legacy (the instructions
- * invalid in 64-bit mode) only in 32-bit code; the x87/MMX/SSE ones (not
- * written for 32-bit code yet) only in 64-bit code. */
+ * invalid in 64-bit mode) only in 32-bit code; the x87/MMX/SSE/SSE2 ones
+ * (not written for 32-bit code yet) only in 64-bit code.  The x86-64-v2
+ * and BMI families run in both (XMM0-7 and no MMX form or FISTTP in
+ * 32-bit code). */
 #define DX_FAM_ONLY32 (1u << DX_FAM_legacy)
 #define DX_FAM_ONLY64 ((1u << DX_FAM_sse_int) | (1u << DX_FAM_sse_fp) | \
 		       (1u << DX_FAM_cvt) | (1u << DX_FAM_x87) | \
 		       (1u << DX_FAM_unadv) | (1u << DX_FAM_extra) | \
-		       (1u << DX_FAM_mmx) | (1u << DX_FAM_sse3) | \
-		       (1u << DX_FAM_ssse3) | (1u << DX_FAM_sse41) | \
-		       (1u << DX_FAM_sse42))
+		       (1u << DX_FAM_mmx))
 
 struct dx_insn {
 	uint16_t off;              /* offset from DX_SEQ */

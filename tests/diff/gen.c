@@ -186,8 +186,14 @@ void g_emit(struct gen *g, const struct enc *in, bool setup)
 					       e->kind >= M_BASE : 1) ? 1u : 0);
 	if ((rex || in->rex) && g->m32)
 		abort(); /* a family gave 32-bit code a REX operand */
-	if (rex || in->rex)
+	if (in->vex) { /* C4: R X B inverted, then W vvvv (inverted) L pp */
+		b[n++] = 0xc4;
+		b[n++] = (uint8_t)((~rex & 7) << 5 | in->vmap);
+		b[n++] = (uint8_t)((rex & 8) << 4 | (~in->vvvv & 15) << 3 |
+				   in->vl << 2 | in->vpp);
+	} else if (rex || in->rex) {
 		b[n++] = (uint8_t)(0x40 | rex);
+	}
 	for (unsigned i = 0; i < in->nop; i++)
 		b[n++] = in->op[i];
 	if (!in->modrm) {
@@ -387,6 +393,7 @@ static void (*const fam_fn[DX_NFAM])(struct gen *g) = {
 	[DX_FAM_mmx] = gen_mmx, [DX_FAM_legacy] = gen_legacy,
 	[DX_FAM_sse3] = gen_sse3, [DX_FAM_ssse3] = gen_ssse3,
 	[DX_FAM_sse41] = gen_sse41, [DX_FAM_sse42] = gen_sse42,
+	[DX_FAM_bmi] = gen_bmi, [DX_FAM_avx] = gen_avx,
 };
 
 void g_unit(struct gen *g, int fam)

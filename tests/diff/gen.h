@@ -35,6 +35,7 @@ struct gen {
 	bool m32;            /* code for a 32-bit code segment: no REX, no
 				RIP-relative or 67h operands, sizes 1-4 */
 	unsigned level;      /* the interpreter's CPU model (x86-64 level) */
+	bool avx_init;       /* VZEROUPPER ran: the YMM upper halves agree */
 };
 
 /* A ModRM operand: a register, or memory at `target`. */
@@ -60,6 +61,10 @@ struct enc {
 	struct mop e;
 	uint64_t imm;
 	unsigned nimm;
+	/* VEX (three-byte form; no legacy prefixes, no REX): map 1-3,
+	 * pp (0 none, 1 66, 2 F3, 3 F2), vvvv, L; w is VEX.W. */
+	bool vex;
+	uint8_t vmap, vpp, vvvv, vl;
 };
 
 uint64_t g_rnd(struct gen *g);
@@ -115,6 +120,7 @@ void gen_mov(struct gen *g);
 void gen_stack(struct gen *g);
 void gen_misc(struct gen *g);
 void gen_priv(struct gen *g);
+void gen_bmi(struct gen *g);
 
 /* gen_fp.c */
 void gen_sse_int(struct gen *g);
@@ -128,6 +134,7 @@ void gen_sse3(struct gen *g);
 void gen_ssse3(struct gen *g);
 void gen_sse41(struct gen *g);
 void gen_sse42(struct gen *g);
+void gen_avx(struct gen *g);
 void gen_init_fpu(struct gen *g, uint8_t *fx);
 
 /* gen_legacy.c: the instructions invalid in 64-bit mode (32-bit code). */

@@ -901,3 +901,94 @@ void gen_shift(struct gen *g)
 	else
 		shift_grp2(g);
 }
+
+/* BMI1, BMI2, LZCNT/TZCNT, MOVBE (x86-64-v3; --family bmi): the VEX
+ * forms with 32- and 64-bit operands (VEX.W), register and memory
+ * sources, control registers (BZHI's index, BEXTR's start and length)
+ * often small; on a model below v3 each is a #UD tail, except LZCNT and
+ * TZCNT, whose encodings are BSR and BSF there (left out). */
+void gen_bmi(struct gen *g)
+{
+	static const struct { uint8_t map, op, pp, reg; } t[] = {
+		{ 2, 0xf2, 0, 0 },                                   /* andn */
+		{ 2, 0xf3, 0, 1 }, { 2, 0xf3, 0, 2 }, { 2, 0xf3, 0, 3 }, /* blsr blsmsk blsi */
+		{ 2, 0xf5, 0, 0 }, { 2, 0xf5, 2, 0 }, { 2, 0xf5, 3, 0 }, /* bzhi pext pdep */
+		{ 2, 0xf6, 3, 0 },                                   /* mulx */
+		{ 2, 0xf7, 0, 0 }, { 2, 0xf7, 1, 0 }, { 2, 0xf7, 2, 0 },
+		{ 2, 0xf7, 3, 0 },                       /* bextr shlx sarx shrx */
+		{ 3, 0xf0, 3, 0 },                                   /* rorx */
+	};
+	unsigned k = g_rn(g, sizeof(t) / sizeof(*t) + 2);
+	struct enc e = { .modrm = true, .nop = 1 };
+	unsigned sz = !g->m32 && g_chance(g, 50) ? 8 : 4;
+
+	if (k == sizeof(t) / sizeof(*t)) { /* lzcnt / tzcnt */
+		if (g->level < 3) {
+			gen_bit(g);
+			return;
+		}
+		sz = 2 << g_rn(g, g->m32 ? 2 : 3);
+		e.nop = 2;
+		e.op[0] = 0x0f;
+		e.op[1] = g_chance(g, 50) ? 0xbc : 0xbd;
+		g_opsize(&e, sz);
+		g_pfx(&e, 0xf3);
+		e.reg = g_gpr(g, 0);
+		e.e = g_rm(g, sz, 0, 40);
+		g_emit(g, &e, false);
+		g_flags(g, F_CF | F_ZF, F_OF | F_SF | F_AF | F_PF);
+		return;
+	}
+	if (k > sizeof(t) / sizeof(*t)) { /* movbe load / store */
+		sz = 2 << g_rn(g, g->m32 ? 2 : 3);
+		e.nop = 3;
+		e.op[0] = 0x0f;
+		e.op[1] = 0x38;
+		e.op[2] = g_chance(g, 50) ? 0xf0 : 0xf1;
+		g_opsize(&e, sz);
+		e.reg = g_gpr(g, 0);
+		e.e = g_mem(g, sz, 1, 0);
+		g_emit(g, &e, false);
+		g_level(g, 3);
+		return;
+	}
+	e.vex = true;
+	e.vmap = t[k].map;
+	e.vpp = t[k].pp;
+	e.op[0] = t[k].op;
+	e.w = sz == 8;
+	/* RORX: VEX.vvvv must be 1111b (register 0 here), else #UD */
+	e.vvvv = t[k].map == 3 && g_chance(g, 95) ? 0 : (uint8_t)g_gpr(g, 0);
+	if (t[k].op == 0xf5 || t[k].op == 0xf7) {
+		/* a small index, start or length (BZHI, BEXTR), or count */
+		if (g_chance(g, 60))
+			g_set_reg(g, e.vvvv, g_chance(g, 50) ? g_rn(g, 70) :
+				  (uint64_t)g_rn(g, 70) << 8 | g_rn(g, 70));
+	}
+	e.reg = t[k].reg ? t[k].reg : g_gpr(g, 0);
+	e.e = g_rm(g, sz, 1u << e.vvvv, 40);
+	e.vl = g_chance(g, 3); /* VEX.L = 1: #UD */
+	if (g_chance(g, 3)) /* a 66, F2 or F3 before VEX: #UD (SDM §2.3.2) */
+		g_pfx(&e, (uint8_t[]){ 0x66, 0xf2, 0xf3 }[g_rn(g, 3)]);
+	if (t[k].map == 3) {
+		e.imm = g_rnd(g) & 0xff;
+		e.nimm = 1;
+	}
+	g_emit(g, &e, false);
+	g_level(g, 3);
+	switch (t[k].op) {
+	case 0xf2: case 0xf3:
+		g_flags(g, F_CF | F_OF | F_ZF | F_SF, F_AF | F_PF);
+		break;
+	case 0xf5:
+		if (t[k].pp == 0)
+			g_flags(g, F_CF | F_OF | F_ZF | F_SF, F_AF | F_PF);
+		break;
+	case 0xf7:
+		if (t[k].pp == 0)
+			g_flags(g, F_CF | F_OF | F_ZF, F_SF | F_AF | F_PF);
+		break;
+	default:
+		break;
+	}
+}

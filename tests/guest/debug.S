@@ -2,9 +2,9 @@
  * "Debug Exceptions"): DR4/DR5 alias DR6/DR7 with CR4.DE = 0 and are
  * #UD with CR4.DE = 1; an instruction breakpoint is a fault (RIP of
  * the instruction, B0-B3 say which, RF in the frame lets the IRETQ
- * back run it); data breakpoints are traps (RIP of the next
- * instruction), R/W = 01 on writes only, 11 on reads too, the LEN
- * range aligned down; DR7.GD makes a MOV DR a fault with DR6.BD and
+ * back run it; on Intel none right after MOV SS); data breakpoints are traps (RIP of the next
+ * instruction), R/W = 01 on writes only, 11 on reads too, any byte
+ * of the access in the LEN range; DR7.GD makes a MOV DR a fault with DR6.BD and
  * the #DB delivery clears GD; ICEBP (F1) is a trap setting no DR6
  * bit; a write of DR6 or DR7 bits 63:32 is #GP(0).  Also (SDM Vol. 3A
  * §6.15, Interrupt 12 and 13; Vol. 2A JMP): a non-canonical RSP- or
@@ -77,6 +77,14 @@ bp_insn2:
 	nop
 	CHECK "ibp.again.count", vec_count+8, $2
 	CHECK "ibp.again.dr6", db_dr6, $(DR6_FIXED|0x4004)
+	/* Not recognized after MOV SS on Intel (SDM Vol. 3A §6.8.3). */
+	mov $bp_insn3, %eax
+	mov %rax, %dr2
+	mov %ss, %ax
+	mov %ax, %ss
+bp_insn3:
+	nop
+	CHECK "ibp.after-mov-ss.count", vec_count+8, $2
 
 	/* A data breakpoint on writes through DR1 (L1, R/W 01, LEN 11:
 	 * four bytes). */
@@ -99,12 +107,13 @@ wbp_next:
 	CHECK "wbp.byte-inside.count", vec_count+8, $2
 	movb $1, var + 4                /* past them */
 	CHECK "wbp.byte-past.count", vec_count+8, $2
-	/* R/W 11, LEN 10 (eight bytes), the address aligned down to 8. */
-	mov $(var + 5), %eax
+	/* R/W 11 (reads too), LEN 10 (eight bytes; family 6 model 15 has
+	 * it, SDM Vol. 3B "Debug Control Register (DR7)"). */
+	mov $var, %eax
 	mov %rax, %dr1
 	mov $0xb00004, %eax
 	mov %rax, %dr7
-	mov var, %al
+	mov var + 7, %al
 rbp_next:
 	CHECK "rwbp.read.count", vec_count+8, $3
 	CHECK_AT "rwbp.read.rip-next", last_rip, rbp_next
@@ -128,10 +137,14 @@ gd_insn:
 
 	/* ICEBP: a trap, no DR6 bit. */
 	xor %eax, %eax
+	mov %rax, %dr7
 	mov %rax, %dr6
+	movq $0, vec_count+8
+	TRY icebp_next
 	.byte 0xf1
 icebp_next:
-	CHECK "icebp.count", vec_count+8, $2
+	movq $0, resume_rip
+	CHECK "icebp.count", vec_count+8, $1
 	CHECK_AT "icebp.rip-next", last_rip, icebp_next
 	CHECK "icebp.dr6", db_dr6, $DR6_FIXED
 

@@ -122,7 +122,7 @@ static int run_interp_ex(struct machine *m, uint64_t code,
 	struct rax_err e;
 
 	m->ops->write_mem(m, code, insn, len); /* forgets decoded code */
-	m->ops->get_fpu(m, &f);
+	m->ops->get_fpu(m, 0, &f);
 	memcpy(f.fx + FX_XMM(0), s->xmm0, 16);
 	memcpy(f.fx + FX_XMM(1), s->xmm1, 16);
 	memcpy(f.fx + FX_MXCSR, &s->mxcsr, 4);
@@ -131,9 +131,9 @@ static int run_interp_ex(struct machine *m, uint64_t code,
 		memcpy(f.fx + FX_ST(1), &s->mm1, 8);
 		f.fx[FX_FTW] = 0xff;
 	}
-	m->ops->set_fpu(m, &f);
+	m->ops->set_fpu(m, 0, &f);
 	m->ops->write_mem(m, ST_GUEST + 96, s->mem, 16);
-	m->ops->get_regs(m, &r);
+	m->ops->get_regs(m, 0, &r);
 	r.rip = code;
 	r.gpr[R_RAX] = s->rax;
 	r.gpr[R_RBX] = s->rbx;
@@ -141,11 +141,11 @@ static int run_interp_ex(struct machine *m, uint64_t code,
 	r.gpr[R_RDX] = s->rdx;
 	r.gpr[R_RDI] = ST_GUEST;
 	r.rflags = s->flags;
-	m->ops->set_regs(m, &r);
+	m->ops->set_regs(m, 0, &r);
 	for (unsigned i = 0; i < steps; i++) {
 		if (m->ops->run(m, VCPU_RUN_STEP, &stop, &e))
 			return -1;
-		m->ops->get_regs(m, &r);
+		m->ops->get_regs(m, 0, &r);
 		if (r.rip == code + len)
 			break;
 	}
@@ -154,7 +154,7 @@ static int run_interp_ex(struct machine *m, uint64_t code,
 	s->rcx = r.gpr[R_RCX];
 	s->rdx = r.gpr[R_RDX];
 	s->flags = r.rflags;
-	m->ops->get_fpu(m, &f);
+	m->ops->get_fpu(m, 0, &f);
 	memcpy(s->xmm0, f.fx + FX_XMM(0), 16);
 	memcpy(s->xmm1, f.fx + FX_XMM(1), 16);
 	memcpy(&s->mxcsr, f.fx + FX_MXCSR, 4);
@@ -163,7 +163,7 @@ static int run_interp_ex(struct machine *m, uint64_t code,
 		memcpy(&s->mm0, f.fx + FX_ST(0), 8);
 		memcpy(&s->mm1, f.fx + FX_ST(1), 8);
 		f.fx[FX_FTW] = 0; /* EMMS, as the native harness */
-		m->ops->set_fpu(m, &f);
+		m->ops->set_fpu(m, 0, &f);
 	}
 	return r.rip == code + len ? 0 : -2;
 }
@@ -911,10 +911,10 @@ static void install_idt(struct machine *m)
 		put64(m, IDT_BASE + 16 * v + 8, 0);
 		m->mem.host[off] = 0xf4;
 	}
-	m->ops->get_regs(m, &r);
+	m->ops->get_regs(m, 0, &r);
 	r.idt.base = IDT_BASE;
 	r.idt.limit = 0xfff;
-	m->ops->set_regs(m, &r);
+	m->ops->set_regs(m, 0, &r);
 }
 
 #define ONE_STEP_DATA 0x190000ull
@@ -933,8 +933,8 @@ static int one_step(struct machine *m, uint64_t code, const uint8_t *insn,
 
 	m->ops->write_mem(m, code, insn, len); /* forgets decoded code */
 	memcpy(f->fx + FX_MXCSR, &mx, 4);
-	m->ops->set_fpu(m, f);
-	m->ops->get_regs(m, &r);
+	m->ops->set_fpu(m, 0, f);
+	m->ops->get_regs(m, 0, &r);
 	cr0_0 = r.cr0;
 	cr4_0 = r.cr4;
 	r.cr0 ^= cr0;
@@ -942,22 +942,25 @@ static int one_step(struct machine *m, uint64_t code, const uint8_t *insn,
 	r.rip = code;
 	r.gpr[R_RSP] = STACK_TOP;
 	r.gpr[R_RDI] = ONE_STEP_DATA; /* [rdi]: 16-byte aligned RAM */
-	m->ops->set_regs(m, &r);
+	m->ops->set_regs(m, 0, &r);
 	CHECK_EQ(m->ops->run(m, VCPU_RUN_STEP, &stop, &e), 0);
-	m->ops->get_regs(m, &r);
+	m->ops->get_regs(m, 0, &r);
 	if (r.rip >= IDT_STUBS && r.rip < IDT_STUBS + 16 * 256) {
 		uint64_t pushed;
 
 		vec = (int)((r.rip - IDT_STUBS) / 16);
-		memcpy(&pushed, m->mem.host + r.gpr[R_RSP], 8);
+		/* over the error code of #DF, #TS-#PF, #AC */
+		memcpy(&pushed, m->mem.host + r.gpr[R_RSP] +
+		       (vec == 8 || (vec >= 10 && vec <= 14) || vec == 17 ?
+			8 : 0), 8);
 		CHECK_EQ(pushed, code); /* a fault: RIP of the instruction */
 	} else {
 		CHECK_EQ(r.rip, code + len);
 	}
-	m->ops->get_fpu(m, f);
+	m->ops->get_fpu(m, 0, f);
 	r.cr0 = cr0_0;
 	r.cr4 = cr4_0;
-	m->ops->set_regs(m, &r);
+	m->ops->set_regs(m, 0, &r);
 	return vec;
 }
 
@@ -979,7 +982,7 @@ static void simd_exceptions_and_mmx_state_follow_the_sdm(struct machine *m)
 	uint32_t mx;
 
 	install_idt(m);
-	m->ops->get_fpu(m, &f);
+	m->ops->get_fpu(m, 0, &f);
 	memset(f.fx + FX_XMM(0), 0, 32);
 	memcpy(f.fx + FX_XMM(0), &one, 4);
 	/* 1 / 0 with ZE unmasked: #XM, ZE set, xmm0 unchanged. */
@@ -1019,7 +1022,7 @@ static void simd_exceptions_and_mmx_state_follow_the_sdm(struct machine *m)
 	CHECK_EQ(one_step(m, code, paddb, 3, CR0_TS, 0, 0x1f80, &f), 7);
 	CHECK_EQ(one_step(m, code, paddb, 3, CR0_EM, 0, 0x1f80, &f), 6);
 	f.fx[FX_FTW] = 0;
-	m->ops->set_fpu(m, &f);
+	m->ops->set_fpu(m, 0, &f);
 }
 
 /* SDM Vol. 2 "Protected Mode Exceptions" of x87, MMX, SSE, FXSAVE,
@@ -1028,45 +1031,58 @@ static void fpu_availability_faults_follow_the_sdm(struct machine *m)
 {
 	static const struct {
 		const char *name;
-		uint8_t b[4];
+		uint8_t b[6];
 		unsigned len;
 		uint64_t cr0, cr4; /* flipped from TS=EM=MP=0, OSFXSR=1 */
 		int vec;
+		unsigned level;    /* the x86-64 level it needs */
 	} t[] = {
-		{ "addps, TS", { 0x0f, 0x58, 0xc1 }, 3, CR0_TS, 0, 7 },
-		{ "addps, EM", { 0x0f, 0x58, 0xc1 }, 3, CR0_EM, 0, 6 },
-		{ "addps, no OSFXSR", { 0x0f, 0x58, 0xc1 }, 3, 0, CR4_OSFXSR, 6 },
-		{ "addps", { 0x0f, 0x58, 0xc1 }, 3, 0, 0, -1 },
-		{ "paddb mm, no OSFXSR", { 0x0f, 0xfc, 0xc1 }, 3, 0, CR4_OSFXSR, -1 },
-		{ "paddb xmm, no OSFXSR", { 0x66, 0x0f, 0xfc, 0xc1 }, 4, 0, CR4_OSFXSR, 6 },
-		{ "paddb xmm, TS", { 0x66, 0x0f, 0xfc, 0xc1 }, 4, CR0_TS, 0, 7 },
-		{ "emms, TS", { 0x0f, 0x77 }, 2, CR0_TS, 0, 7 },
-		{ "fninit, TS", { 0xdb, 0xe3 }, 2, CR0_TS, 0, 7 },
-		{ "fninit, EM", { 0xdb, 0xe3 }, 2, CR0_EM, 0, 7 },
-		{ "fninit, no OSFXSR", { 0xdb, 0xe3 }, 2, 0, CR4_OSFXSR, -1 },
-		{ "fxsave [rsp], TS", { 0x0f, 0xae, 0x04, 0x24 }, 4, CR0_TS, 0, 7 },
-		{ "ldmxcsr [rsp], no OSFXSR", { 0x0f, 0xae, 0x14, 0x24 }, 4, 0, CR4_OSFXSR, 6 },
-		{ "stmxcsr [rsp], TS", { 0x0f, 0xae, 0x1c, 0x24 }, 4, CR0_TS, 0, 7 },
-		{ "mfence, TS", { 0x0f, 0xae, 0xf0 }, 3, CR0_TS, 0, -1 },
-		{ "wait, TS", { 0x9b }, 1, CR0_TS, 0, -1 },
-		{ "wait, TS and MP", { 0x9b }, 1, CR0_TS | CR0_MP, 0, 7 },
+		{ "addps, TS", { 0x0f, 0x58, 0xc1 }, 3, CR0_TS, 0, 7, 1 },
+		{ "addps, EM", { 0x0f, 0x58, 0xc1 }, 3, CR0_EM, 0, 6, 1 },
+		{ "addps, no OSFXSR", { 0x0f, 0x58, 0xc1 }, 3, 0, CR4_OSFXSR, 6, 1 },
+		{ "addps", { 0x0f, 0x58, 0xc1 }, 3, 0, 0, -1, 1 },
+		{ "paddb mm, no OSFXSR", { 0x0f, 0xfc, 0xc1 }, 3, 0, CR4_OSFXSR, -1, 1 },
+		{ "paddb xmm, no OSFXSR", { 0x66, 0x0f, 0xfc, 0xc1 }, 4, 0, CR4_OSFXSR, 6, 1 },
+		{ "paddb xmm, TS", { 0x66, 0x0f, 0xfc, 0xc1 }, 4, CR0_TS, 0, 7, 1 },
+		{ "emms, TS", { 0x0f, 0x77 }, 2, CR0_TS, 0, 7, 1 },
+		{ "fninit, TS", { 0xdb, 0xe3 }, 2, CR0_TS, 0, 7, 1 },
+		{ "fninit, EM", { 0xdb, 0xe3 }, 2, CR0_EM, 0, 7, 1 },
+		{ "fninit, no OSFXSR", { 0xdb, 0xe3 }, 2, 0, CR4_OSFXSR, -1, 1 },
+		{ "fxsave [rsp], TS", { 0x0f, 0xae, 0x04, 0x24 }, 4, CR0_TS, 0, 7, 1 },
+		{ "ldmxcsr [rsp], no OSFXSR", { 0x0f, 0xae, 0x14, 0x24 }, 4, 0, CR4_OSFXSR, 6, 1 },
+		{ "stmxcsr [rsp], TS", { 0x0f, 0xae, 0x1c, 0x24 }, 4, CR0_TS, 0, 7, 1 },
+		{ "mfence, TS", { 0x0f, 0xae, 0xf0 }, 3, CR0_TS, 0, -1, 1 },
+		{ "wait, TS", { 0x9b }, 1, CR0_TS, 0, -1, 1 },
+		{ "wait, TS and MP", { 0x9b }, 1, CR0_TS | CR0_MP, 0, 7, 1 },
+		/* The 0F 38 / 0F 3A maps (x86-64-v2): SSSE3's MMX forms are
+		 * MMX-class, the rest SSE-class; CRC32 is neither. */
+		{ "pshufb mm, TS", { 0x0f, 0x38, 0x00, 0xc1 }, 4, CR0_TS, 0, 7, 2 },
+		{ "pshufb mm, EM", { 0x0f, 0x38, 0x00, 0xc1 }, 4, CR0_EM, 0, 6, 2 },
+		{ "pshufb mm, no OSFXSR", { 0x0f, 0x38, 0x00, 0xc1 }, 4, 0, CR4_OSFXSR, -1, 2 },
+		{ "pshufb xmm, no OSFXSR", { 0x66, 0x0f, 0x38, 0x00, 0xc1 }, 5, 0, CR4_OSFXSR, 6, 2 },
+		{ "pshufb xmm, TS", { 0x66, 0x0f, 0x38, 0x00, 0xc1 }, 5, CR0_TS, 0, 7, 2 },
+		{ "roundps, TS", { 0x66, 0x0f, 0x3a, 0x08, 0xc1, 0 }, 6, CR0_TS, 0, 7, 2 },
+		{ "crc32, TS and EM", { 0xf2, 0x0f, 0x38, 0xf1, 0xc1 }, 5, CR0_TS | CR0_EM, 0, -1, 2 },
 	};
 	const uint64_t code = CODE_BASE + 0x61000;
 	struct rax_fpu f;
 
 	install_idt(m);
-	m->ops->get_fpu(m, &f);
+	m->ops->get_fpu(m, 0, &f);
 	for (size_t i = 0; i < sizeof(t) / sizeof(*t); i++) {
-		int v = one_step(m, code + 16 * i, t[i].b, t[i].len, t[i].cr0,
-				 t[i].cr4, 0x1f80, &f);
+		int v;
 
+		if (t[i].level > cpu_host_level()) /* the default model's */
+			continue;
+		v = one_step(m, code + 16 * i, t[i].b, t[i].len, t[i].cr0,
+			     t[i].cr4, 0x1f80, &f);
 		if (v != t[i].vec)
 			fprintf(stderr, "%s: vector %d, want %d\n", t[i].name, v,
 				t[i].vec);
 		CHECK_EQ(v, t[i].vec);
 	}
 	f.fx[FX_FTW] = 0;
-	m->ops->set_fpu(m, &f);
+	m->ops->set_fpu(m, 0, &f);
 }
 
 /* The MMX, SSE and SSE2 encodings of the 0F map, by mandatory prefix, as
@@ -1124,6 +1140,142 @@ static const struct { uint8_t op; char none, p66, f3, f2; } sse_map[] = {
 	{ 0xfc, 'b', 'b', 0, 0 }, { 0xfd, 'b', 'b', 0, 0 }, { 0xfe, 'b', 'b', 0, 0 },
 };
 
+static void set_rax_rcx_rdx(struct machine *m, uint64_t a, uint64_t c,
+			    uint64_t d)
+{
+	struct rax_regs r;
+
+	m->ops->get_regs(m, 0, &r);
+	r.gpr[R_RAX] = a;
+	r.gpr[R_RCX] = c;
+	r.gpr[R_RDX] = d;
+	m->ops->set_regs(m, 0, &r);
+}
+
+static uint64_t get_gpr(struct machine *m, unsigned i)
+{
+	struct rax_regs r;
+
+	m->ops->get_regs(m, 0, &r);
+	return r.gpr[i];
+}
+
+/* The XSAVE part of a level-3 model (src/cpu/xsave.c; SDM Vol. 1 ch. 13,
+ * Vol. 2 XGETBV, XSETBV, XSAVE, XRSTOR): #UD without CR4.OSXSAVE; XCR0
+ * checks; the standard-form area (XMM at 160, XSTATE_BV at 512, YMM
+ * upper halves at 576); XRSTOR's init for components whose XSTATE_BV bit
+ * is clear, its header checks; alignment, CR0.TS.  A v2 model has none
+ * of it (CR4.OSXSAVE reserved). */
+static void xsave_state_follows_the_sdm(struct machine *m, unsigned level)
+{
+	static const uint8_t xgetbv[] = { 0x0f, 0x01, 0xd0 };
+	static const uint8_t xsetbv[] = { 0x0f, 0x01, 0xd1 };
+	static const uint8_t xsave[] = { 0x0f, 0xae, 0x27 };   /* [rdi] */
+	static const uint8_t xrstor[] = { 0x0f, 0xae, 0x2f };
+	static const uint8_t xsave1[] = { 0x0f, 0xae, 0x67, 0x08 }; /* [rdi+8] */
+	static const uint8_t cpuid[] = { 0x0f, 0xa2 };
+	static const uint8_t vpxor[] = { 0xc5, 0xf9, 0xef, 0xc1 };
+	static const uint8_t mov_cr4[] = { 0x0f, 0x22, 0xe0 }; /* mov cr4, rax */
+	const uint64_t code = CODE_BASE + 0x62000;
+	uint8_t *area = m->mem.host + ONE_STEP_DATA;
+	struct rax_fpu f;
+	uint64_t bv, cr4;
+	unsigned slot = 0;
+
+	/* one_step() restores CR4 after each step: cr4x flips OSXSAVE on
+	 * for the step alone. */
+#define STEP(b, cr4x) one_step(m, code + 16 * slot++, b, sizeof(b), 0, \
+			       cr4x, 0x1f80, &f)
+#define STEPX(b, cr0x) one_step(m, code + 16 * slot++, b, sizeof(b), cr0x, \
+				CR4_OSXSAVE, 0x1f80, &f)
+	install_idt(m);
+	m->ops->get_fpu(m, 0, &f);
+	CHECK_EQ(STEP(xgetbv, 0), 6);
+	CHECK_EQ(STEP(xsave, 0), 6);
+	CHECK_EQ(STEP(vpxor, 0), 6);
+	set_rax_rcx_rdx(m, 0xd, 0, 0);
+	CHECK_EQ(STEP(cpuid, 0), -1);
+	CHECK_EQ(get_gpr(m, R_RCX), level >= 3 ? 832u : 0u);
+	cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXSAVE;
+	set_rax_rcx_rdx(m, cr4, 0, 0);
+	CHECK_EQ(STEP(mov_cr4, 0), level >= 3 ? -1 : 13);
+	if (level < 3)
+		return;
+	set_rax_rcx_rdx(m, 0, 0, 0);
+	CHECK_EQ(STEPX(xgetbv, 0), -1);
+	CHECK_EQ(get_gpr(m, R_RAX), 1u); /* x87 only after reset */
+	set_rax_rcx_rdx(m, 5, 0, 0);     /* AVX without SSE */
+	CHECK_EQ(STEPX(xsetbv, 0), 13);
+	set_rax_rcx_rdx(m, 0xf, 0, 0);   /* an unsupported bit */
+	CHECK_EQ(STEPX(xsetbv, 0), 13);
+	set_rax_rcx_rdx(m, 7, 1, 0);     /* XCR1 */
+	CHECK_EQ(STEPX(xsetbv, 0), 13);
+	/* AVX (VEX): #UD until XCR0 enables SSE and AVX state, #NM under
+	 * CR0.TS (SDM Vol. 2 §2.4). */
+	CHECK_EQ(STEPX(vpxor, 0), 6);
+	set_rax_rcx_rdx(m, 3, 0, 0);
+	CHECK_EQ(STEPX(xsetbv, 0), -1);
+	CHECK_EQ(STEPX(vpxor, 0), 6);
+	set_rax_rcx_rdx(m, 7, 0, 0);
+	CHECK_EQ(STEPX(xsetbv, 0), -1);
+	CHECK_EQ(STEPX(vpxor, 0), -1);
+	CHECK_EQ(STEPX(vpxor, CR0_TS), 7);
+	CHECK_EQ(STEP(vpxor, 0), 6); /* CR4.OSXSAVE clear */
+	set_rax_rcx_rdx(m, 0xd, 0, 0);
+	CHECK_EQ(STEPX(cpuid, 0), -1);
+	CHECK_EQ(get_gpr(m, R_RAX), 7u);
+	CHECK_EQ(get_gpr(m, R_RBX), 832u);
+	/* XSAVE of all three: the XMM registers, XSTATE_BV 7 with the old
+	 * bit 5 kept, the rest of the header untouched. */
+	memset(area, 0xa5, 1024);
+	memset(area + 512, 0, 64);
+	area[512] = 0x20;
+	for (unsigned i = 0; i < 16 * 16; i++)
+		f.fx[160 + i] = (uint8_t)i;
+	m->ops->set_fpu(m, 0, &f);
+	set_rax_rcx_rdx(m, ~0ull, 0, ~0ull);
+	CHECK_EQ(STEPX(xsave, 0), -1);
+	CHECK_EQ(memcmp(area + 160, f.fx + 160, 256), 0);
+	CHECK_EQ(area[0], 0x7f); /* FCW */
+	memcpy(&bv, area + 512, 8);
+	CHECK_EQ(bv, 0x27u);
+	CHECK_EQ(area[576], 0);  /* YMM1-15 upper halves: zero */
+	CHECK_EQ(area[832], 0xa5);
+	CHECK_EQ(area[416], 0xa5); /* the legacy region's free bytes */
+	CHECK_EQ(STEPX(xsave1, 0), 13); /* not 64-byte aligned */
+	CHECK_EQ(STEPX(xsave, CR0_TS), 7);
+	/* XRSTOR: a header with bit 5 set is beyond XCR0: #GP. */
+	CHECK_EQ(STEPX(xrstor, 0), 13);
+	area[512] = 0x07;
+	area[160] = 0x42;
+	f.fx[160] = 0;
+	m->ops->set_fpu(m, 0, &f);
+	CHECK_EQ(STEPX(xrstor, 0), -1);
+	CHECK_EQ(f.fx[160], 0x42);
+	area[530] = 1; /* reserved header byte */
+	CHECK_EQ(STEPX(xrstor, 0), 13);
+	area[530] = 0;
+	/* XSTATE_BV without SSE: XMM registers to their initial zero. */
+	area[512] = 0x01;
+	CHECK_EQ(STEPX(xrstor, 0), -1);
+	CHECK_EQ(f.fx[160], 0);
+	CHECK_EQ(f.fx[161 + 16], 0);
+	/* RFBM without x87 (EAX = 6): FCW not loaded. */
+	area[0] = 0x7b;
+	area[512] = 0x07;
+	set_rax_rcx_rdx(m, 6, 0, 0);
+	CHECK_EQ(STEPX(xrstor, 0), -1);
+	CHECK_EQ(f.fx[0], 0x7f);
+	set_rax_rcx_rdx(m, 7, 0, 0);
+	CHECK_EQ(STEPX(xrstor, 0), -1);
+	CHECK_EQ(f.fx[0], 0x7b);
+#undef STEP
+#undef STEPX
+	f.fx[0] = 0x7f;
+	f.fx[FX_FTW] = 0;
+	m->ops->set_fpu(m, 0, &f);
+}
+
 /* The SSE3 forms of the 0F map (x86-64-v2 models): op, prefix (1 66,
  * 2 F3, 3 F2), as in sse_map. */
 static const struct { uint8_t op, p; char v; } sse3_map[] = {
@@ -1148,7 +1300,7 @@ static void every_0f_sse_opcode_the_sdm_defines_runs_and_no_other(
 	unsigned slot = 0;
 
 	install_idt(m);
-	m->ops->get_fpu(m, &f);
+	m->ops->get_fpu(m, 0, &f);
 	for (size_t k = 0; k < sizeof(sse_map) / sizeof(*sse_map); k++)
 	for (unsigned p = 0; p < 4; p++)
 	for (unsigned mem = 0; mem < 2; mem++) {
@@ -1202,7 +1354,7 @@ static void every_0f_sse_opcode_the_sdm_defines_runs_and_no_other(
 				  p ? 3 : 2, 0, 0, 0x1f80, &f), p ? 6 : -1);
 	}
 	f.fx[FX_FTW] = 0;
-	m->ops->set_fpu(m, &f);
+	m->ops->set_fpu(m, 0, &f);
 }
 
 int main(void)
@@ -1234,6 +1386,15 @@ int main(void)
 			return 1;
 		}
 		every_0f_sse_opcode_the_sdm_defines_runs_and_no_other(&m, level);
+		test_machine_destroy(&m);
+	}
+	/* Level 3 is not selectable yet (--cpu); its XSAVE part is. */
+	for (unsigned level = 2; level <= 3; level++) {
+		if (test_machine_init_model(&m, false, level)) {
+			printf("test_cpu_alu: cannot create the machine\n");
+			return 1;
+		}
+		xsave_state_follows_the_sdm(&m, level);
 		test_machine_destroy(&m);
 	}
 	return test_summary("test_cpu_alu");
