@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -54,6 +55,16 @@ struct console {
 	pthread_mutex_t notify_lock;
 	void (*notify)(void *);
 	void *notify_opaque;
+
+	/* The history's gate (console.h console_set_gate()): input waits in
+	 * the ring until fed, the guest reads what was fed; output is
+	 * dropped while quiet.  gate and its opaque under notify_lock, the
+	 * fed queue under lock. */
+	void (*gate)(void *);
+	void *gate_opaque;
+	struct console_fed fed;
+	atomic_bool gated;       /* gate != NULL, read without the lock */
+	atomic_bool quiet;
 };
 
 /* The terminal's saved mode.  Process-wide because the atexit handler
@@ -191,7 +202,9 @@ static void con_put(struct console *c, uint8_t b)
 static void con_notify(struct console *c)
 {
 	pthread_mutex_lock(&c->notify_lock);
-	if (c->notify)
+	if (c->gate)
+		c->gate(c->gate_opaque);
+	else if (c->notify)
 		c->notify(c->notify_opaque);
 	pthread_mutex_unlock(&c->notify_lock);
 }
@@ -357,7 +370,7 @@ void console_write(struct console *c, const void *buf, size_t n)
 	struct pollfd pfd;
 	ssize_t r;
 
-	if (!c)
+	if (!c || atomic_load(&c->quiet))
 		return;
 	while (n) {
 		r = write(c->out_fd, p, n);
@@ -375,12 +388,11 @@ void console_write(struct console *c, const void *buf, size_t n)
 	}
 }
 
-size_t console_read(struct console *c, uint8_t *buf, size_t n)
+/* The input the terminal gave (gated: what the history takes). */
+static size_t con_take(struct console *c, uint8_t *buf, size_t n)
 {
 	size_t i;
 
-	if (!c)
-		return 0;
 	pthread_mutex_lock(&c->lock);
 	for (i = 0; i < n && c->count; i++) {
 		buf[i] = c->ring[c->head];
@@ -391,6 +403,77 @@ size_t console_read(struct console *c, uint8_t *buf, size_t n)
 		pthread_cond_signal(&c->space);
 	pthread_mutex_unlock(&c->lock);
 	return i;
+}
+
+size_t console_read(struct console *c, uint8_t *buf, size_t n)
+{
+	struct console_fed *f;
+	bool gated;
+	size_t i;
+
+	if (!c)
+		return 0;
+	/* Not under notify_lock: the notify function calls this. */
+	gated = atomic_load(&c->gated);
+	if (!gated)
+		return con_take(c, buf, n);
+	pthread_mutex_lock(&c->lock);
+	f = &c->fed;
+	for (i = 0; i < n && f->count; i++) {
+		buf[i] = f->buf[f->head];
+		f->head = (f->head + 1) % CONSOLE_FED_MAX;
+		f->count--;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return i;
+}
+
+void console_set_gate(struct console *c, void (*fn)(void *), void *opaque)
+{
+	pthread_mutex_lock(&c->notify_lock);
+	c->gate = fn;
+	c->gate_opaque = opaque;
+	atomic_store(&c->gated, fn != NULL);
+	pthread_mutex_unlock(&c->notify_lock);
+}
+
+size_t console_take(struct console *c, uint8_t *buf, size_t n)
+{
+	return c ? con_take(c, buf, n) : 0;
+}
+
+void console_feed(struct console *c, const uint8_t *buf, size_t n)
+{
+	struct console_fed *f = &c->fed;
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < n && f->count < CONSOLE_FED_MAX; i++)
+		f->buf[(f->head + f->count++) % CONSOLE_FED_MAX] = buf[i];
+	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_lock(&c->notify_lock);
+	if (c->notify)
+		c->notify(c->notify_opaque);
+	pthread_mutex_unlock(&c->notify_lock);
+}
+
+void console_fed_save(struct console *c, struct console_fed *f)
+{
+	pthread_mutex_lock(&c->lock);
+	*f = c->fed;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void console_fed_restore(struct console *c, const struct console_fed *f)
+{
+	pthread_mutex_lock(&c->lock);
+	c->fed = *f;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void console_set_quiet(struct console *c, bool quiet)
+{
+	if (c)
+		atomic_store(&c->quiet, quiet);
 }
 
 void console_set_notify(struct console *c, void (*fn)(void *), void *opaque)

@@ -3,6 +3,7 @@
 #ifndef RAX_CONSOLE_H
 #define RAX_CONSOLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,5 +33,25 @@ size_t console_read(struct console *c, uint8_t *buf, size_t n);
  * console_read() but not console_set_notify().  Once this returns, no
  * call to the previous fn is in flight; fn = NULL stops the calls. */
 void console_set_notify(struct console *c, void (*fn)(void *), void *opaque);
+
+/* The history (src/history) makes input an event at a known instruction
+ * count.  console_set_gate(): from now on new input calls fn(opaque)
+ * (from the reader thread) instead of the notify function, and stays
+ * in the console until console_take() takes it; console_read() then
+ * returns only what console_feed() gave, which calls the notify
+ * function on the calling thread (the vCPU's).  The fed bytes not read
+ * yet are part of the machine state (console_fed_save/restore).
+ * console_set_quiet(): drop guest output (replaying what was shown). */
+#define CONSOLE_FED_MAX 4096
+struct console_fed {
+	uint8_t buf[CONSOLE_FED_MAX];
+	unsigned head, count;
+};
+void console_set_gate(struct console *c, void (*fn)(void *), void *opaque);
+size_t console_take(struct console *c, uint8_t *buf, size_t n);
+void console_feed(struct console *c, const uint8_t *buf, size_t n);
+void console_fed_save(struct console *c, struct console_fed *f);
+void console_fed_restore(struct console *c, const struct console_fed *f);
+void console_set_quiet(struct console *c, bool quiet);
 
 #endif

@@ -13,7 +13,7 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG, LOG_TRACE };
 
 /* One list of categories; the enum and the names come from it. */
 #define LOG_CATEGORIES(X) \
-	X(boot) X(io) X(mmio) X(exit) X(irq) X(dev) X(kvm) X(cpu) X(rsp) X(timer)
+	X(boot) X(io) X(mmio) X(exit) X(irq) X(dev) X(kvm) X(cpu) X(rsp) X(timer) X(hist)
 
 enum log_cat {
 #define LOG_CAT_ENUM(n) LOGC_##n,

@@ -80,6 +80,13 @@ void machine_msi(struct machine *m, uint64_t addr, uint32_t data)
 
 void machine_mem_written(struct machine *m, uint64_t gpa, uint64_t len)
 {
+	for (uint64_t pa = gpa & ~0xfffull; m->mem.dirty && pa < gpa + len;
+	     pa += 4096) {
+		void *p = gm_ptr(&m->mem, pa, 1);
+
+		if (p)
+			gm_dirty_host(&m->mem, p);
+	}
 	if (m->ops && m->ops->mem_written)
 		m->ops->mem_written(m, gpa, len);
 }

@@ -25,6 +25,7 @@ struct dev_state;
 struct console;
 struct virtio_host;
 struct symtab;
+struct hist;
 
 struct machine {
 	struct guest_mem mem;
@@ -58,6 +59,7 @@ struct machine {
 	 * board (src/devices/virtio/virtio.h); NULL for none. */
 	const struct virtio_host *virtio;
 	struct console *con;       /* the terminal, or NULL */
+	struct hist *hist;         /* src/history when on, else NULL */
 
 	/* Exit requests from devices (debug-exit, i8042 reset), the
 	 * console (Ctrl-A x) and signals (main.c), from any thread. */

@@ -17,6 +17,7 @@
 #include "err.h"
 #include "guest.h"
 #include "loader/loader.h"
+#include "history/hist.h"
 #include "log.h"
 #include "machine.h"
 #include "options.h"
@@ -240,7 +241,7 @@ int main(int argc, char **argv)
 	struct ld_info li;
 	struct rsp_server *gdb = NULL;
 	const char *env;
-	bool default_guest = false;
+	bool default_guest = false, want_history = false;
 	int ret, status;
 
 	m->start_ns = host_now_ns();
@@ -369,6 +370,15 @@ int main(int argc, char **argv)
 			m->ops->set_trace(m, true);
 		}
 	}
+	/* The history: asked for, or by default with gdb where it can. */
+	if (o.history == HIST_ON || (o.history == HIST_AUTO && o.gdb)) {
+		if (!hist_check(m, &e))
+			want_history = true;
+		else if (o.history == HIST_ON)
+			return die(RAX_EXIT_USAGE, "--history: %s", e.msg);
+		else
+			rax_log(LOG_INFO, hist, "no history for gdb: %s", e.msg);
+	}
 	if (o.gdb) {
 		ret = rsp_open(m, o.gdb, o.gdb_wait, &gdb, &e);
 		if (ret)
@@ -380,8 +390,13 @@ int main(int argc, char **argv)
 		return die(RAX_EXIT_ENGINE, "cannot open the console: %s",
 			   strerror(-ret));
 
+	if (want_history && hist_install(m, o.history_size ? o.history_size :
+					 HIST_DEFAULT_BUDGET, &e))
+		return die(RAX_EXIT_ENGINE, "%s", e.msg);
+
 	status = gdb ? rsp_run(gdb) : run_plain(m);
 
+	hist_remove(m);
 	console_close(m->con);
 	m->con = NULL;
 	if (m->exit_reason[0])

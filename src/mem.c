@@ -49,6 +49,10 @@ int gm_write(struct guest_mem *gm, uint64_t gpa, const void *buf, size_t len)
 	if (!p)
 		return -EFAULT;
 	memcpy(p, buf, len);
+	for (size_t o = 0; o < len; o = (o | 0xfff) + 1)
+		gm_dirty_host(gm, (uint8_t *)p + o);
+	if (len)
+		gm_dirty_host(gm, (uint8_t *)p + len - 1);
 	return 0;
 }
 

@@ -22,7 +22,18 @@ struct guest_mem {
 	uint64_t size;      /* total RAM bytes */
 	uint64_t low_size;  /* RAM below the hole */
 	uint64_t high_size; /* RAM at and above 4 GiB */
+	/* The history's dirty map (src/history), or NULL: one byte per
+	 * 4 KiB page of the mapping, set when the page may have been
+	 * written since the history last cleared it. */
+	uint8_t *dirty;
 };
+
+/* Marks the page holding host byte p of the mapping dirty. */
+static inline void gm_dirty_host(const struct guest_mem *gm, const void *p)
+{
+	if (gm->dirty)
+		gm->dirty[((const uint8_t *)p - gm->host) >> 12] = 1;
+}
 
 /* Maps `size` bytes (a multiple of 4 KiB, at least 1 MiB) of zeroed RAM.
  * Returns 0 or -errno. */

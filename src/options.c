@@ -49,6 +49,9 @@ const char opt_usage[] =
 "                          by DHCP, host 10.0.2.2); forwards listen on\n"
 "                          127.0.0.1 unless HOSTADDR says otherwise\n"
 "      --rng               entropy from the host on virtio-rng\n"
+"      --history SIZE|off  time travel for gdb (reverse-step, reverse-continue)\n"
+"                          on the emulator, SIZE the memory budget of its\n"
+"                          snapshots (default 512M, on with --gdb)\n"
 "      --acpi on|off       ACPI tables and power management (default on);\n"
 "                          off: the guest finds its CPUs and interrupts\n"
 "                          through the MP table alone\n"
@@ -64,7 +67,7 @@ const char opt_usage[] =
 enum {
 	O_DECOMP = 256, O_LOG, O_DEBUG_IO, O_GDB_WAIT, O_TRACE, O_TRACE_FROM,
 	O_SYMBOLS, O_STATS, O_CLOCK, O_RTC_BASE, O_DISK, O_NET, O_RNG,
-	O_FLAT, O_CPUS, O_QUANTUM, O_ACPI, O_CPU,
+	O_FLAT, O_HISTORY, O_CPUS, O_QUANTUM, O_ACPI, O_CPU,
 };
 
 static const struct option long_opts[] = {
@@ -89,6 +92,7 @@ static const struct option long_opts[] = {
 	{ "disk", required_argument, NULL, O_DISK },
 	{ "net", required_argument, NULL, O_NET },
 	{ "rng", no_argument, NULL, O_RNG },
+	{ "history", required_argument, NULL, O_HISTORY },
 	{ "cpus", required_argument, NULL, O_CPUS },
 	{ "quantum", required_argument, NULL, O_QUANTUM },
 	{ "acpi", required_argument, NULL, O_ACPI },
@@ -266,6 +270,19 @@ int opt_parse(int argc, char **argv, struct rax_options *o, struct rax_err *e)
 			o->net = optarg;
 			break;
 		case O_RNG: o->rng = true; break;
+		case O_HISTORY:
+			if (!strcmp(optarg, "off")) {
+				o->history = HIST_OFF;
+				break;
+			}
+			if (gm_parse_size(optarg, &o->history_size) ||
+			    o->history_size < (16ull << 20))
+				return rax_errf(e, -EINVAL, "--history %s: "
+						"expected off or a size of at "
+						"least 16M (e.g. 512M, 2G)",
+						optarg);
+			o->history = HIST_ON;
+			break;
 		case O_CPUS:
 			if (parse_uint(optarg, 1, OPT_MAX_CPUS, &o->cpus))
 				return rax_errf(e, -EINVAL, "--cpus %s: expected "
@@ -318,5 +335,11 @@ int opt_parse(int argc, char **argv, struct rax_options *o, struct rax_err *e)
 				"--initrd or --cmdline");
 	if (o->trace_from && o->trace == TRACE_OFF)
 		o->trace = TRACE_INSN;
+	if (o->history == HIST_ON && o->clock == CLOCK_HOST)
+		return rax_errf(e, -EINVAL, "--history and --clock host: time "
+				"travel needs the virtual clock");
+	if (o->history == HIST_ON && o->backend == BACKEND_KVM)
+		return rax_errf(e, -EINVAL, "--history: the KVM engine cannot "
+				"save its state; use --backend emulator");
 	return 0;
 }

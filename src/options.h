@@ -43,6 +43,10 @@ struct rax_options {
 	unsigned ndisks;
 	const char *net;      /* --net: "user[,hostfwd=...]" */
 	bool rng;             /* --rng: virtio-rng */
+	/* --history: HIST_AUTO (on with --gdb where possible), on with a
+	 * memory budget of history_size bytes, or off. */
+	enum { HIST_AUTO, HIST_ON, HIST_OFF } history;
+	uint64_t history_size;
 	unsigned cpus;        /* --cpus: vCPUs, 1..OPT_MAX_CPUS */
 	unsigned quantum;     /* --quantum: emulator instructions per vCPU
 				 turn, 0: OPT_DEFAULT_QUANTUM */

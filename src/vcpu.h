@@ -23,6 +23,8 @@ enum vcpu_stop_reason {
 	VCPU_STOP_WATCH,    /* a Z2/Z3/Z4 watchpoint triggered (see addr) */
 	VCPU_STOP_SHUTDOWN, /* triple fault */
 	VCPU_STOP_ERROR,    /* engine failure; message in the rax_err */
+	VCPU_STOP_HISTORY,  /* reverse execution reached the start of the
+			       history (src/history) */
 };
 
 /* Breakpoint kinds, numbered as gdb's Z packets. */
@@ -39,6 +41,39 @@ struct vcpu_stop {
 /* With VCPU_RUN_STEP: the vCPU to step (index n; 0 with one vCPU). */
 #define VCPU_RUN_CPU(n) ((unsigned)(n) << 8)
 #define VCPU_RUN_CPU_OF(flags) ((flags) >> 8)
+
+/* Where a stop set by vcpu_snap_ops.stop_at() leaves the vCPU at its
+ * time, as the stop it replays left it: before the event check there
+ * (a single step's or a watchpoint's stop), after the timers due then
+ * but before any interrupt delivery (a kick), or after the whole check
+ * (a breakpoint's). */
+enum vcpu_stop_at { VCPU_AT_PRE, VCPU_AT_KICK, VCPU_AT_POST };
+
+/* Optional engine support for the history (src/history): the state of
+ * every vCPU as one blob, a stop at a given time, and the dirty-page
+ * tracking of guest RAM (guest_mem.dirty).  The interpreter has it; KVM
+ * does not (its vcpu_ops.snap is NULL). */
+struct vcpu_snap_ops {
+	/* Bytes of the blob for all vCPUs and the engine's interrupt
+	 * controllers and timers. */
+	size_t (*size)(struct machine *m);
+	void (*save)(struct machine *m, void *blob);
+	/* Loads a blob saved by this machine; every cached translation and
+	 * decoded instruction is forgotten. */
+	void (*restore)(struct machine *m, const void *blob);
+	/* From now on every guest store marks its page in m->mem.dirty
+	 * again (the interpreter: drops its write-TLB entries, which mark
+	 * the page when filled). */
+	void (*dirty_rearm)(struct machine *m);
+	/* The next run() stops (VCPU_STOP_KICK) when the clock reaches t,
+	 * where `at` says; TIMER_NEVER: no such stop.  The caller keeps a
+	 * machine timer armed at t so that idling does not pass it. */
+	void (*stop_at)(struct machine *m, uint64_t t, enum vcpu_stop_at at);
+	/* Retired instructions so far (the clock also counts idle time). */
+	uint64_t (*insns)(struct machine *m);
+	/* Clock time one instruction takes. */
+	uint64_t insn_ns;
+};
 
 struct vcpu_ops {
 	const char *name;
@@ -126,6 +161,22 @@ struct vcpu_ops {
 	 * -errno. */
 	int (*irqfd_msi)(struct machine *m, int fd, uint64_t addr,
 			 uint32_t data, bool assign);
+
+	/* Optional: the engine's support for the history (above). */
+	const struct vcpu_snap_ops *snap;
+	/* Optional, served by the history (src/history) when it is on:
+	 * reverse execution.  flags VCPU_RUN_STEP: back one instruction;
+	 * 0: back to the last breakpoint or watchpoint hit before now
+	 * (VCPU_STOP_SWBREAK/HWBREAK/WATCH), or to the start of the
+	 * history (VCPU_STOP_HISTORY).  A kick() interrupts the search
+	 * (VCPU_STOP_KICK, at some earlier point). */
+	int (*reverse)(struct machine *m, unsigned flags,
+		       struct vcpu_stop *stop, struct rax_err *e);
+	/* Optional: the history's monitor commands (icount, goto,
+	 * checkpoint, restore, history).  Returns 0 with the answer in
+	 * out, or -EINVAL when cmd is not one of them. */
+	int (*hist_monitor)(struct machine *m, const char *cmd, char *out,
+			    size_t n);
 };
 
 extern const struct vcpu_ops kvm_vcpu_ops;   /* src/kvm, when HAVE_KVM */

@@ -284,7 +284,15 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		}
 		if (c->db_now) /* after a SYSRET/SYSCALL in the fast path */
 			cpu_single_step_deliver(c);
+		if (!step && c->icount >= c->stop_at && c->stop_pre) {
+			stop->reason = VCPU_STOP_KICK; /* the history's stop */
+			return 0;
+		}
 		if (!step && cpu_check_events(c)) {
+			stop->reason = VCPU_STOP_KICK;
+			return 0;
+		}
+		if (!step && c->icount >= c->stop_at) {
 			stop->reason = VCPU_STOP_KICK;
 			return 0;
 		}
@@ -966,6 +974,7 @@ static struct cpu *new_cpu(struct cpu_engine *eng, unsigned id)
 	c->host_clock = eng->m->host_clock;
 	c->stats = eng->m->stats;
 	c->level = eng->m->cpu_level;
+	c->stop_at = UINT64_MAX;
 	if (!c->level)
 		c->level = cpu_host_level() < CPU_LEVEL_MAX ?
 			   cpu_host_level() : CPU_LEVEL_MAX;
@@ -1040,5 +1049,6 @@ const struct vcpu_ops cpu_vcpu_ops = {
 	.print_stats = cpu_print_stats,
 	.msi = cpu_msi,
 	.mem_written = cpu_mem_written,
+	.snap = &cpu_snap_ops,
 };
 

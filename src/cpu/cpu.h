@@ -228,6 +228,11 @@ struct cpu {
 	bool watch_hit;
 	uint64_t watch_addr;
 	enum bp_type watch_type;
+	/* The history's stop (snap.c cpu_snap_ops.stop_at): run() returns
+	 * once icount reaches stop_at, before the event check there
+	 * (stop_pre) or after it. */
+	uint64_t stop_at;
+	bool stop_pre;
 
 #define CPU_STAT_FIELD(n) uint64_t st_##n;
 	CPU_STATS(CPU_STAT_FIELD)
@@ -311,6 +316,9 @@ void cpu_wake_idle(struct cpu_engine *eng);
 void cpu_single_step_deliver(struct cpu *c);
 void cpu_single_step_trap(struct cpu *c, bool tf);
 void cpu_tf_from_result(struct cpu *c);
+
+/* --- the history's support (snap.c) ----------------------------------- */
+extern const struct vcpu_snap_ops cpu_snap_ops;
 
 /* --- handler selection (dispatch.c) ------------------------------------ */
 /* The handler that runs d in c's present state, chosen once when d is

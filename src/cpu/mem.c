@@ -138,6 +138,8 @@ uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user)
 			e->addend = (uintptr_t)host - (uintptr_t)(la & ~0xfffull);
 			e->pa_page = pa_page;
 			e->global = r.global;
+			if (kind == TLB_WRITE) /* the history's dirty map */
+				gm_dirty_host(&c->m->mem, host);
 		}
 	}
 	c->st_tlb_miss++;
@@ -220,6 +222,7 @@ void cpu_mem_slow(struct cpu *c, uint64_t la, void *buf, unsigned n,
 		if (kind == TLB_WRITE) {
 			if (p) {
 				cpu_code_write(c, pa[i], len[i]);
+				gm_dirty_host(&c->m->mem, p);
 				memcpy(p, b, len[i]);
 			} else {
 				machine_mmio(c->m, pa[i], true, b, len[i]);

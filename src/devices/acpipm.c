@@ -222,3 +222,6 @@ void dev_acpipm_exit(struct machine *m, void *state)
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
+
+/* The history's hook (dev.h). */
+DEV_SNAP_LOCKED(acpipm, struct acpipm, lock)

@@ -86,3 +86,6 @@ void dev_debugcon_exit(struct machine *m, void *state)
 		debugcon_flush(s);
 	free(s);
 }
+
+/* The history's hook (dev.h). */
+DEV_SNAP_PLAIN(debugcon, struct debugcon)

@@ -63,3 +63,6 @@ void dev_debugexit_exit(struct machine *m, void *state)
 {
 	free(state);
 }
+
+/* The history's hook (dev.h). */
+DEV_SNAP_STATELESS(debugexit)

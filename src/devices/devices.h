@@ -18,6 +18,8 @@
 #ifndef RAX_DEVICES_H
 #define RAX_DEVICES_H
 
+#include <stddef.h>
+
 #include "err.h"
 
 struct machine;
@@ -25,5 +27,15 @@ struct machine;
 int dev_init_all(struct machine *m, struct rax_err *e)
 	__attribute__((warn_unused_result));
 void dev_exit_all(struct machine *m);
+
+/* The history (src/history): the guest-visible state of every board
+ * device as one blob.  dev_snap_check() returns 0, or -ENOTSUP with the
+ * name of a device that cannot be saved yet in *who (virtio: its
+ * queues' host pointers are not re-derived yet).  Save and restore on
+ * the vCPU thread, with the vCPU stopped. */
+int dev_snap_check(struct machine *m, const char **who);
+size_t dev_snap_size(struct machine *m);
+void dev_snap_save(struct machine *m, void *blob);
+void dev_snap_restore(struct machine *m, const void *blob);
 
 #endif

@@ -147,3 +147,6 @@ void dev_fwcfg_exit(struct machine *m, void *state)
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
+
+/* The history's hook (dev.h). */
+DEV_SNAP_LOCKED(fwcfg, struct fwcfg, lock)

@@ -244,3 +244,6 @@ void dev_i8042_exit(struct machine *m, void *state)
 {
 	free(state);
 }
+
+/* The history's hook (dev.h). */
+DEV_SNAP_PLAIN(i8042, struct i8042)

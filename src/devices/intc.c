@@ -429,6 +429,50 @@ static void pit_timer_cb(void *opaque)
 
 /* ---- the contract ------------------------------------------------------ */
 
+/* The blob: struct intc, then each vCPU's struct intc_cpu.  Sized for
+ * the machine's vCPUs (intc_snap_size() takes the count from ic). */
+size_t intc_snap_size(const struct intc *ic)
+{
+	return sizeof(*ic) + ic->ncpus * sizeof(struct intc_cpu);
+}
+
+void intc_snap_save(struct intc *ic, void *blob)
+{
+	uint8_t *p = blob;
+
+	pthread_mutex_lock(&ic->lock);
+	memcpy(p, ic, sizeof(*ic));
+	memcpy(p + sizeof(*ic), ic->cpu, ic->ncpus * sizeof(*ic->cpu));
+	pthread_mutex_unlock(&ic->lock);
+}
+
+/* Field by field: the lock, the machine, the bus registration and the
+ * back pointers stay.  The timer nodes come back with their links,
+ * which the timer list saved with them (src/history) matches. */
+void intc_snap_restore(struct intc *ic, const void *blob)
+{
+	const struct intc *s = blob;
+	const struct intc_cpu *sc = (const struct intc_cpu *)(s + 1);
+
+	pthread_mutex_lock(&ic->lock);
+	ic->pic = s->pic;
+	ic->ioapic = s->ioapic;
+	ic->pit = s->pit;
+	ic->pit_timer = s->pit_timer;
+	ic->cur = s->cur;
+	for (unsigned i = 0; i < ic->ncpus; i++) {
+		struct intc_cpu *c = &ic->cpu[i];
+
+		atomic_store(&c->pending, atomic_load(&sc[i].pending));
+		c->lapic = sc[i].lapic;
+		c->timer = sc[i].timer;
+		c->init_req = sc[i].init_req;
+		c->sipi_req = sc[i].sipi_req;
+		c->sipi_vector = sc[i].sipi_vector;
+	}
+	pthread_mutex_unlock(&ic->lock);
+}
+
 int intc_create(struct machine *m, struct intc **out, struct rax_err *e)
 {
 	struct intc *ic = calloc(1, sizeof(*ic));

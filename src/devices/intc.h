@@ -26,6 +26,7 @@
 #define RAX_INTC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -74,6 +75,14 @@ bool intc_take_nmi(struct intc *ic, unsigned cpu);
  * INTC_NONE. */
 enum { INTC_NONE, INTC_INIT, INTC_SIPI };
 int intc_take_startup(struct intc *ic, unsigned cpu, uint8_t *vector);
+
+/* The history (src/history) through the interpreter: the models' state
+ * and their timers (m->timers nodes), every vCPU's APIC, as a blob of
+ * intc_snap_size() bytes.  Where the APIC page is registered is kept,
+ * not restored. */
+size_t intc_snap_size(const struct intc *ic);
+void intc_snap_save(struct intc *ic, void *blob);
+void intc_snap_restore(struct intc *ic, const void *blob);
 
 /* CR8 is the LAPIC TPR[7:4] (SDM Vol. 3 §10.8.6.1). */
 uint64_t intc_get_cr8(struct intc *ic, unsigned cpu);

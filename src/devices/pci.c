@@ -368,3 +368,6 @@ void dev_pci_exit(struct machine *m, void *state)
 {
 	free(state);
 }
+
+/* The history's hook (dev.h). */
+DEV_SNAP_PLAIN(pci, struct pci_bus)

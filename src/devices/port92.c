@@ -69,3 +69,6 @@ void dev_port92_exit(struct machine *m, void *state)
 {
 	free(state);
 }
+
+/* The history's hook (dev.h). */
+DEV_SNAP_PLAIN(port92, struct port92)

@@ -33,3 +33,6 @@ int dev_post_init(struct machine *m, void **state, struct rax_err *e)
 void dev_post_exit(struct machine *m, void *state)
 {
 }
+
+/* The history's hook (dev.h). */
+DEV_SNAP_STATELESS(post)

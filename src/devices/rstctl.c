@@ -71,3 +71,6 @@ void dev_rstctl_exit(struct machine *m, void *state)
 {
 	free(state);
 }
+
+/* The history's hook (dev.h). */
+DEV_SNAP_PLAIN(rstctl, struct rstctl)

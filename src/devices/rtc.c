@@ -319,3 +319,6 @@ void dev_rtc_exit(struct machine *m, void *state)
 {
 	free(state);
 }
+
+/* The history's hook (dev.h). */
+DEV_SNAP_PLAIN(rtc, struct rtc)

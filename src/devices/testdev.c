@@ -178,3 +178,6 @@ void dev_testdev_exit(struct machine *m, void *state)
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
+
+/* The history's hook (dev.h). */
+DEV_SNAP_LOCKED(testdev, struct testdev, lock)

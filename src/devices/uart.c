@@ -439,3 +439,6 @@ void dev_uart_exit(struct machine *m, void *state)
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
+
+/* The history's hook (dev.h). */
+DEV_SNAP_LOCKED(uart, struct uart, lock)

@@ -445,6 +445,9 @@ static enum rsp_action q_supported(struct rsp_session *s, const char *arg,
 		       "qXfer:threads:read+;QStartNoAckMode+;swbreak+;"
 		       "hwbreak+;vContSupported+",
 		       RSP_MAX_PACKET);
+	/* Reverse execution: only when something serves it (vcpu.h). */
+	if (s->m->ops->reverse)
+		rsp_buf_puts(reply, ";ReverseStep+;ReverseContinue+");
 	return RSP_ACT_REPLY;
 }
 
@@ -672,6 +675,9 @@ void rsp_stop_reply(const struct rsp_session *s, struct rsp_buf *reply)
 				       watch[s->stop.watch_type],
 				       (unsigned long long)s->stop.addr);
 		break;
+	case VCPU_STOP_HISTORY: /* gdb: "No more reverse-execution history" */
+		rsp_buf_puts(reply, "replaylog:begin;");
+		break;
 	default:
 		break;
 	}
@@ -715,6 +721,12 @@ enum rsp_action rsp_handle(struct rsp_session *s, const char *pkt, size_t len,
 	case 's':
 	case 'S':
 		return cmd_resume(s, pkt, reply);
+	case 'b': /* bs, bc: reverse step and continue (gdb manual) */
+		if (!s->m->ops->reverse || len != 2 ||
+		    (pkt[1] != 's' && pkt[1] != 'c'))
+			break; /* unsupported: the empty reply */
+		s->resume.kind = pkt[1] == 's' ? RSP_RES_BSTEP : RSP_RES_BCONT;
+		return RSP_ACT_RESUME;
 	case 'H':
 	case 'T':
 		cmd_thread(s, pkt, reply);

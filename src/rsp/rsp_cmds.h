@@ -22,7 +22,9 @@ enum rsp_action {
 	RSP_ACT_KILL,   /* reply (if any) sent; rax exits */
 };
 
-enum rsp_resume_kind { RSP_RES_CONT, RSP_RES_STEP, RSP_RES_RANGE };
+enum rsp_resume_kind { RSP_RES_CONT, RSP_RES_STEP, RSP_RES_RANGE,
+		       RSP_RES_BSTEP, /* bs: back one instruction */
+		       RSP_RES_BCONT, /* bc: back to the last hit */ };
 
 struct rsp_resume {
 	enum rsp_resume_kind kind;

@@ -168,6 +168,28 @@ static int mon_trace(struct rsp_session *s, const char *arg,
 static int mon_help(struct rsp_session *s, const char *arg,
 		    struct rsp_buf *out);
 
+/* icount, goto, checkpoint, restore, history: served by the history
+ * (vcpu.h hist_monitor) when it is on. */
+static int mon_history(struct rsp_session *s, const char *cmd,
+		       struct rsp_buf *out)
+{
+	char buf[16384];
+
+	if (!s->m->ops->hist_monitor) {
+		rsp_buf_puts(out, "history: off (--history off, or the engine "
+			     "cannot save its state: reverse execution needs "
+			     "--backend emulator)\n");
+		return -EOPNOTSUPP;
+	}
+	buf[0] = 0;
+	if (s->m->ops->hist_monitor(s->m, cmd, buf, sizeof(buf))) {
+		rsp_buf_printf(out, "usage: %s\n", cmd);
+		return -EINVAL;
+	}
+	rsp_buf_puts(out, buf);
+	return 0;
+}
+
 static const struct mon_cmd mon_cmds[] = {
 	{ "info", "info version|registers|mem", mon_info },
 	{ "rdmsr", "rdmsr INDEX: read a model-specific register", mon_rdmsr },
@@ -176,6 +198,14 @@ static const struct mon_cmd mon_cmds[] = {
 	{ "trace", "trace on|off: per-instruction trace (emulator)",
 	  mon_trace },
 	{ "help", "help: this list", mon_help },
+	{ "icount", "icount: instructions retired (with the history)", NULL },
+	{ "goto", "goto N: travel to instruction count N (history)", NULL },
+	{ "checkpoint", "checkpoint NAME: name this point (history)", NULL },
+	{ "restore", "restore NAME: travel to checkpoint NAME (history)",
+	  NULL },
+	{ "history", "history: snapshots and memory used", NULL },
+	{ "ramhash", "ramhash: a hash of all guest RAM (history, for tests)",
+	  NULL },
 };
 
 static int mon_help(struct rsp_session *s, const char *arg,
@@ -199,6 +229,8 @@ int rsp_monitor(struct rsp_session *s, const char *cmd, struct rsp_buf *out)
 		if (strlen(c->name) != n || strncmp(cmd, c->name, n))
 			continue;
 		arg += strspn(arg, " ");
+		if (!c->fn)
+			return mon_history(s, cmd, out);
 		return c->fn(s, arg, out);
 	}
 	rsp_buf_printf(out, "unknown command: %s\n", cmd);

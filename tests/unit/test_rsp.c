@@ -278,6 +278,12 @@ static void queries_answer_as_gdb_expects(void)
 	CHECK(strstr(reply.p, "QStartNoAckMode+"));
 	CHECK(strstr(reply.p, "swbreak+") && strstr(reply.p, "hwbreak+"));
 	CHECK(strstr(reply.p, "vContSupported+"));
+	/* No history behind this engine: no reverse execution offered,
+	 * and bs/bc get the empty reply (unsupported). */
+	CHECK(!strstr(reply.p, "ReverseStep") &&
+	      !strstr(reply.p, "ReverseContinue"));
+	CHECK(replied("bs", ""));
+	CHECK(replied("bc", ""));
 	CHECK(stop_starts("T05thread:01;"));
 	CHECK(replied("qC", "QC1"));
 	CHECK(replied("qfThreadInfo", "m1"));

@@ -1,0 +1,211 @@
+/* The history's guest RAM: each snapshot keeps the pages written since
+ * the one before it (the dirty map the engine and the devices mark,
+ * guest_mem.dirty); the first keeps every page that is not all zero.
+ * The copies of one page form a chain, newest first (latest[pfn]), so
+ * the page as it was at snapshot s is the first copy of its chain with
+ * seq <= s->seq, or zeros.  RAM is always the snapshot base_seq's but
+ * for the pages dirty now; restoring s (before or after it) puts back
+ * those and the pages saved by a snapshot between the two. */
+#include "history/hist_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "machine.h"
+
+int hist_mem_init(struct hist *h)
+{
+	struct guest_mem *gm = &h->m->mem;
+
+	h->npfn = gm->size >> 12;
+	h->latest = calloc(h->npfn, sizeof(*h->latest));
+	h->dirty = malloc(h->npfn);
+	if (!h->latest || !h->dirty)
+		return -ENOMEM;
+	memset(h->dirty, 1, h->npfn); /* the first snapshot looks at all */
+	gm->dirty = h->dirty;
+	return 0;
+}
+
+void hist_mem_free(struct hist *h)
+{
+	h->m->mem.dirty = NULL;
+	for (size_t i = 0; i < h->npfn; i++) {
+		struct hist_page *p = h->latest[i], *prev;
+
+		for (; p; p = prev) {
+			prev = p->prev;
+			free(p);
+		}
+	}
+	free(h->latest);
+	free(h->dirty);
+}
+
+static bool page_zero(const uint8_t *p)
+{
+	static const uint8_t zero[4096];
+
+	return !memcmp(p, zero, sizeof(zero));
+}
+
+/* The guest-physical address of page pfn of the mapping. */
+static uint64_t pfn_gpa(const struct guest_mem *gm, size_t pfn)
+{
+	uint64_t off = (uint64_t)pfn << 12;
+
+	return off < gm->low_size ? off : off - gm->low_size + MEM_4G;
+}
+
+int hist_mem_save(struct hist *h, struct hist_snap *s, bool first)
+{
+	struct guest_mem *gm = &h->m->mem;
+	size_t n = 0, cap = 0;
+
+	s->pages = NULL;
+	for (size_t pfn = 0; pfn < h->npfn; pfn++) {
+		const uint8_t *src = gm->host + ((uint64_t)pfn << 12);
+		struct hist_page *p;
+
+		if (!h->dirty[pfn])
+			continue;
+		h->dirty[pfn] = 0;
+		if (first && page_zero(src))
+			continue;
+		if (n == cap) {
+			struct hist_page **np;
+
+			cap = cap ? 2 * cap : 256;
+			np = realloc(s->pages, cap * sizeof(*np));
+			if (!np)
+				return -ENOMEM;
+			s->pages = np;
+		}
+		p = malloc(sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		p->prev = h->latest[pfn];
+		p->seq = s->seq;
+		p->pfn = (uint32_t)pfn;
+		memcpy(p->data, src, 4096);
+		h->latest[pfn] = p;
+		s->pages[n++] = p;
+	}
+	s->npages = n;
+	h->used += n * sizeof(struct hist_page);
+	h->base_seq = s->seq;
+	return 0;
+}
+
+void hist_mem_restore(struct hist *h, const struct hist_snap *s)
+{
+	struct guest_mem *gm = &h->m->mem;
+	struct machine *m = h->m;
+	size_t i;
+
+	uint32_t lo = h->base_seq < s->seq ? h->base_seq : s->seq;
+	uint32_t hi = h->base_seq < s->seq ? s->seq : h->base_seq;
+
+	/* Pages saved between the base and s differ between the two. */
+	for (i = 0; i < h->nsnaps; i++) {
+		if (h->snaps[i].seq <= lo || h->snaps[i].seq > hi)
+			continue;
+		for (size_t k = 0; k < h->snaps[i].npages; k++)
+			h->dirty[h->snaps[i].pages[k]->pfn] = 1;
+	}
+	h->base_seq = s->seq;
+	for (size_t pfn = 0; pfn < h->npfn; pfn++) {
+		uint8_t *dst = gm->host + ((uint64_t)pfn << 12);
+		const struct hist_page *p = h->latest[pfn];
+
+		if (!h->dirty[pfn])
+			continue;
+		h->dirty[pfn] = 0;
+		while (p && p->seq > s->seq)
+			p = p->prev;
+		if (p)
+			memcpy(dst, p->data, 4096);
+		else
+			memset(dst, 0, 4096);
+		/* Decoded code of the page is stale now. */
+		if (h->eng->mem_written)
+			h->eng->mem_written(m, pfn_gpa(gm, pfn), 4096);
+	}
+}
+
+static struct hist_page *find_page(const struct hist_snap *s, uint32_t pfn,
+				   size_t *at)
+{
+	size_t lo = 0, hi = s->npages;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (s->pages[mid]->pfn < pfn)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*at = lo;
+	return lo < s->npages && s->pages[lo]->pfn == pfn ? s->pages[lo] : NULL;
+}
+
+void hist_mem_merge(struct hist *h, size_t i)
+{
+	struct hist_snap *s = &h->snaps[i], *t = &h->snaps[i + 1];
+	struct hist_page **merged;
+	size_t n = 0, a = 0, b = 0;
+
+	merged = malloc((s->npages + t->npages) * sizeof(*merged) + 1);
+	if (!merged)
+		return; /* no thinning this time */
+	for (size_t k = 0; k < s->npages; k++) {
+		struct hist_page *p = s->pages[k];
+		size_t at;
+		struct hist_page *q = find_page(t, p->pfn, &at);
+
+		if (q) { /* superseded: unlink and free */
+			q->prev = p->prev;
+			free(p);
+			s->pages[k] = NULL;
+			h->used -= sizeof(struct hist_page);
+		} else {
+			p->seq = t->seq;
+		}
+	}
+	while (a < s->npages || b < t->npages) {
+		if (a < s->npages && !s->pages[a]) {
+			a++;
+		} else if (b >= t->npages ||
+			   (a < s->npages && s->pages[a]->pfn < t->pages[b]->pfn)) {
+			merged[n++] = s->pages[a++];
+		} else {
+			merged[n++] = t->pages[b++];
+		}
+	}
+	free(t->pages);
+	free(s->pages);
+	s->pages = NULL;
+	s->npages = 0;
+	t->pages = merged;
+	t->npages = n;
+}
+
+void hist_mem_drop_last(struct hist *h)
+{
+	struct hist_snap *s = &h->snaps[h->nsnaps - 1];
+
+	for (size_t k = 0; k < s->npages; k++) {
+		struct hist_page *p = s->pages[k];
+
+		/* The newest copy of its page: the head of the chain. */
+		h->latest[p->pfn] = p->prev;
+		h->dirty[p->pfn] = 1;
+		free(p);
+		h->used -= sizeof(struct hist_page);
+	}
+	free(s->pages);
+	s->pages = NULL;
+	s->npages = 0;
+}
