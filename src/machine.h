@@ -35,7 +35,9 @@ struct machine {
 	void *engine;              /* the engine's private state */
 
 	struct rax_regs boot_regs; /* vCPU state at the first instruction */
-	unsigned ncpus;            /* vCPUs (1: no SMP yet); 0 reads as 1 */
+	unsigned ncpus;            /* vCPUs (--cpus); 0 reads as 1 */
+	unsigned quantum;          /* --quantum: the interpreter's SMP turn
+				      in instructions; 0: its default */
 	bool acpi_off;             /* --acpi off: no ACPI tables (the loader)
 				      and no ACPI PM device (the board) */
 	uint64_t e820_ram_top;     /* informational: end of low RAM used */

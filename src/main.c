@@ -60,7 +60,8 @@ static char engine_note[700];
 
 /* Picks the engine for --backend and notes why in engine_note.  Returns
  * the ops or NULL with the reason in *e. */
-static const struct vcpu_ops *choose_engine(enum backend b, struct rax_err *e)
+static const struct vcpu_ops *choose_engine(enum backend b, unsigned ncpus,
+					    struct rax_err *e)
 {
 	struct rax_err why = { "" }, emu = { "" };
 
@@ -83,6 +84,13 @@ static const struct vcpu_ops *choose_engine(enum backend b, struct rax_err *e)
 		return &cpu_vcpu_ops;
 	case BACKEND_AUTO:
 		break;
+	}
+	if (ncpus > 1) { /* the KVM engine runs one vCPU so far */
+		if (cpu_vcpu_ops.probe(e))
+			return NULL;
+		NOTE("rax: engine: emulator (--cpus %u: KVM runs one vCPU "
+		     "so far)\n", ncpus);
+		return &cpu_vcpu_ops;
 	}
 #ifdef HAVE_KVM
 	if (!kvm_vcpu_ops.probe(&why)) {
@@ -107,7 +115,7 @@ static int report_stop(struct machine *m, const struct vcpu_stop *st,
 	struct rax_regs r;
 	char dump[2048] = "";
 
-	if (!m->ops->get_regs(m, &r))
+	if (!m->ops->get_regs(m, st->cpu, &r))
 		machine_format_regs(&r, dump, sizeof(dump));
 	if (st->reason == VCPU_STOP_SHUTDOWN)
 		fprintf(stderr, "rax: guest triple fault (shutdown)\n%s", dump);
@@ -260,6 +268,10 @@ int main(int argc, char **argv)
 	if (o.trace != TRACE_OFF && o.backend == BACKEND_KVM)
 		return die(RAX_EXIT_USAGE, "--trace: %s",
 			   "the KVM engine cannot trace; use --backend emulator");
+	if (o.cpus > 1 && o.backend == BACKEND_KVM)
+		return die(RAX_EXIT_USAGE, "--cpus %u: more than one vCPU is "
+			   "not yet supported on the KVM engine; use --backend "
+			   "emulator", o.cpus);
 	if (o.cpu_level && o.backend == BACKEND_KVM)
 		return die(RAX_EXIT_USAGE, "--cpu: %s", CPU_KVM_MSG);
 	if (o.cpu_level > cpu_host_level())
@@ -294,7 +306,8 @@ int main(int argc, char **argv)
 			   " or a known symbol" :
 			   " (symbols need --symbols VMLINUX)");
 
-	m->ncpus = 1;
+	m->ncpus = o.cpus;
+	m->quantum = o.quantum;
 	m->acpi_off = o.acpi_off;
 	m->debug_io = o.debug_io;
 	m->rtc_fixed = o.rtc_fixed;
@@ -312,7 +325,7 @@ int main(int argc, char **argv)
 			   RAX_EXIT_INPUT, "%s", e.msg);
 	m->virtio = &virtio_host;
 	/* Bad input is reported before a missing engine: load first. */
-	m->ops = choose_engine(o.backend, &engine_err);
+	m->ops = choose_engine(o.backend, o.cpus, &engine_err);
 
 	if (dev_init_all(m, &e))
 		return die(RAX_EXIT_ENGINE, "%s", e.msg);

@@ -19,6 +19,9 @@ const char opt_usage[] =
 "  -i, --initrd FILE       initramfs / initrd image (Multiboot: the module)\n"
 "  -a, --cmdline STR       kernel command line\n"
 "  -m, --mem SIZE          guest RAM, e.g. 512M, 2G (default 512M)\n"
+"      --cpus N            vCPUs, 1-64 (default 1; N > 1: emulator only)\n"
+"      --quantum N         emulator: instructions a vCPU runs before the\n"
+"                          next one's turn (default 4000)\n"
 "      --flat ADDR         the kernel is a flat binary: load it at physical\n"
 "                          ADDR (below 1 MiB) and start it in real mode\n"
 "  -b, --backend ENGINE    auto (default), kvm or emulator\n"
@@ -61,7 +64,7 @@ const char opt_usage[] =
 enum {
 	O_DECOMP = 256, O_LOG, O_DEBUG_IO, O_GDB_WAIT, O_TRACE, O_TRACE_FROM,
 	O_SYMBOLS, O_STATS, O_CLOCK, O_RTC_BASE, O_DISK, O_NET, O_RNG,
-	O_FLAT, O_ACPI, O_CPU,
+	O_FLAT, O_CPUS, O_QUANTUM, O_ACPI, O_CPU,
 };
 
 static const struct option long_opts[] = {
@@ -86,6 +89,8 @@ static const struct option long_opts[] = {
 	{ "disk", required_argument, NULL, O_DISK },
 	{ "net", required_argument, NULL, O_NET },
 	{ "rng", no_argument, NULL, O_RNG },
+	{ "cpus", required_argument, NULL, O_CPUS },
+	{ "quantum", required_argument, NULL, O_QUANTUM },
 	{ "acpi", required_argument, NULL, O_ACPI },
 	{ "cpu", required_argument, NULL, O_CPU },
 	{ "help", no_argument, NULL, 'h' },
@@ -129,6 +134,22 @@ static int parse_rtc_base(const char *s, struct rax_options *o)
 	return 0;
 }
 
+/* A decimal number in [lo, hi] into *v; -EINVAL if it is not one. */
+static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *v)
+{
+	char *end;
+	unsigned long n;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (*end || errno || n < lo || n > hi)
+		return -EINVAL;
+	*v = (unsigned)n;
+	return 0;
+}
+
 /* --disk FILE[,ro]: a last ",ro" or ",rw" is the mode, anything else
  * belongs to the file name (which may hold commas). */
 static int parse_disk(char *arg, struct rax_options *o, struct rax_err *e)
@@ -164,6 +185,8 @@ int opt_parse(int argc, char **argv, struct rax_options *o, struct rax_err *e)
 
 	memset(o, 0, sizeof(*o));
 	o->mem = OPT_DEFAULT_MEM;
+	o->cpus = 1;
+	o->quantum = OPT_DEFAULT_QUANTUM;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":k:i:a:m:b:g:hV", long_opts,
@@ -243,6 +266,18 @@ int opt_parse(int argc, char **argv, struct rax_options *o, struct rax_err *e)
 			o->net = optarg;
 			break;
 		case O_RNG: o->rng = true; break;
+		case O_CPUS:
+			if (parse_uint(optarg, 1, OPT_MAX_CPUS, &o->cpus))
+				return rax_errf(e, -EINVAL, "--cpus %s: expected "
+						"a number of vCPUs from 1 to %d",
+						optarg, OPT_MAX_CPUS);
+			break;
+		case O_QUANTUM:
+			if (parse_uint(optarg, 1, OPT_MAX_QUANTUM, &o->quantum))
+				return rax_errf(e, -EINVAL, "--quantum %s: expected "
+						"a number of instructions from 1 "
+						"to %u", optarg, OPT_MAX_QUANTUM);
+			break;
 		case O_ACPI:
 			if ((v = pick(optarg, on_off)) < 0)
 				return rax_errf(e, -EINVAL, "--acpi %s: expected "

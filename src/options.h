@@ -43,12 +43,18 @@ struct rax_options {
 	unsigned ndisks;
 	const char *net;      /* --net: "user[,hostfwd=...]" */
 	bool rng;             /* --rng: virtio-rng */
+	unsigned cpus;        /* --cpus: vCPUs, 1..OPT_MAX_CPUS */
+	unsigned quantum;     /* --quantum: emulator instructions per vCPU
+				 turn, 0: OPT_DEFAULT_QUANTUM */
 	bool acpi_off;        /* --acpi off: no ACPI tables or PM device */
 	unsigned cpu_level;   /* --cpu vN: x86-64 level N; 0: the default */
 	bool help, version;
 };
 
 #define OPT_DEFAULT_MEM (512ull << 20)
+#define OPT_MAX_CPUS 64
+#define OPT_DEFAULT_QUANTUM 4000
+#define OPT_MAX_QUANTUM 100000000u
 
 /* Parses argv into *o (defaults first).  Returns 0, or with a one-line
  * message in *e: -ERANGE for a malformed --mem (bad input, exit 2),

@@ -68,6 +68,8 @@ _Static_assert(sizeof(struct rax_fpu) == 512, "FXSAVE image is 512 bytes");
 #define CR0_NE (1ull << 5)
 #define CR0_WP (1ull << 16)
 #define CR0_AM (1ull << 18)
+#define CR0_NW (1ull << 29)
+#define CR0_CD (1ull << 30)
 #define CR0_PG (1ull << 31)
 #define CR4_DE (1ull << 3)
 #define CR4_PSE (1ull << 4)

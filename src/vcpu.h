@@ -30,11 +30,15 @@ enum bp_type { BP_SW = 0, BP_HW = 1, BP_WRITE = 2, BP_READ = 3, BP_ACCESS = 4 };
 
 struct vcpu_stop {
 	enum vcpu_stop_reason reason;
+	unsigned cpu;            /* the vCPU that stopped (index) */
 	enum bp_type watch_type; /* for VCPU_STOP_WATCH */
 	uint64_t addr;           /* watched data address that triggered */
 };
 
 #define VCPU_RUN_STEP 1u /* execute one instruction, interrupts masked */
+/* With VCPU_RUN_STEP: the vCPU to step (index n; 0 with one vCPU). */
+#define VCPU_RUN_CPU(n) ((unsigned)(n) << 8)
+#define VCPU_RUN_CPU_OF(flags) ((flags) >> 8)
 
 struct vcpu_ops {
 	const char *name;
@@ -45,21 +49,29 @@ struct vcpu_ops {
 	 * loads m->boot_regs into the vCPU.  Returns 0 or -errno with *e. */
 	int (*init)(struct machine *m, struct rax_err *e);
 	void (*destroy)(struct machine *m);
-	/* Runs the vCPU until a stop event.  Returns 0 with *stop filled, or
-	 * -errno with *e (then stop->reason is VCPU_STOP_ERROR). */
+	/* Runs the vCPUs (m->ncpus of them) until a stop event.  Returns 0
+	 * with *stop filled, or -errno with *e (then stop->reason is
+	 * VCPU_STOP_ERROR). */
 	int (*run)(struct machine *m, unsigned flags, struct vcpu_stop *stop,
 		   struct rax_err *e);
 	/* Makes a run() in progress on another thread return VCPU_STOP_KICK
 	 * soon.  Async-signal-safe and thread-safe. */
 	void (*kick)(struct machine *m);
 
-	int (*get_regs)(struct machine *m, struct rax_regs *r);
-	int (*set_regs)(struct machine *m, const struct rax_regs *r);
-	int (*get_fpu)(struct machine *m, struct rax_fpu *f);
-	int (*set_fpu)(struct machine *m, const struct rax_fpu *f);
-	int (*get_dregs)(struct machine *m, struct rax_dregs *d);
-	int (*get_msr)(struct machine *m, uint32_t idx, uint64_t *val);
-	int (*set_msr)(struct machine *m, uint32_t idx, uint64_t val);
+	/* The state of vCPU `cpu` (0 .. m->ncpus - 1; 0 is the BSP).
+	 * Return 0, or -errno (-ENOENT: no such vCPU or MSR). */
+	int (*get_regs)(struct machine *m, unsigned cpu, struct rax_regs *r);
+	int (*set_regs)(struct machine *m, unsigned cpu,
+			const struct rax_regs *r);
+	int (*get_fpu)(struct machine *m, unsigned cpu, struct rax_fpu *f);
+	int (*set_fpu)(struct machine *m, unsigned cpu,
+		       const struct rax_fpu *f);
+	int (*get_dregs)(struct machine *m, unsigned cpu,
+			 struct rax_dregs *d);
+	int (*get_msr)(struct machine *m, unsigned cpu, uint32_t idx,
+		       uint64_t *val);
+	int (*set_msr)(struct machine *m, unsigned cpu, uint32_t idx,
+		       uint64_t val);
 
 	/* Guest RAM for the debugger, by guest-physical address: copy len
 	 * bytes; return 0, or -EFAULT when [gpa, gpa + len) is not all RAM.
@@ -71,7 +83,8 @@ struct vcpu_ops {
 	int (*write_mem)(struct machine *m, uint64_t gpa, const void *buf,
 			 size_t len);
 
-	/* Breakpoints and watchpoints by guest linear address.  Return 0,
+	/* Breakpoints and watchpoints by guest linear address, for every
+	 * vCPU.  Return 0,
 	 * -ENOSPC (out of hardware slots) or -EOPNOTSUPP (kind unsupported). */
 	int (*bp_insert)(struct machine *m, enum bp_type t, uint64_t addr,
 			 uint64_t len);

@@ -60,6 +60,11 @@ check-kvm-intel: rax$(EXEEXT) rax-static$(EXEEXT) guest guest-l1
 EXTRA_DIST += tests/py/test_boot.py tests/py/boot.sh tests/py/run-pytest.sh
 TESTS += tests/py/boot.sh
 
+# The same guest on 4 vCPUs (--cpus 4): CPUs, local timers, busy loops
+# spread over them, repeatable per-vCPU instruction counts (pytest).
+EXTRA_DIST += tests/py/test_smp.py tests/py/smp.sh
+TESTS += tests/py/smp.sh
+
 # The default guest with virtio-blk (an ext4 root) and virtio-rng, and
 # with virtio-net, on the interpreter (pytest).
 EXTRA_DIST += tests/py/test_virtio.py tests/py/virtio.sh tests/py/rootfs.py \

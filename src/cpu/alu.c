@@ -250,20 +250,35 @@ ALU_HANDLERS(sub, 5)
 ALU_HANDLERS(xor, 6)
 ALU_HANDLERS(cmp, 7)
 
-void op_grp1_Eb_Ib(struct cpu *c, const struct dec_insn *d)
-{
-	alu_E_val(c, d, d->reg & 7, d->imm, 1);
+/* Group 1 forms (groups.def: 80, 81, 82, 83): one handler per operation
+ * and operand kind, register (R) or memory (M); the immediate is
+ * sign-extended at decode and d->opsz is 1 for the byte forms. */
+#define GRP1_HANDLERS(name, op)						\
+void op_##name##_R_I(struct cpu *c, const struct dec_insn *d)		\
+{									\
+	uint64_t r = alu(c, op, greg(c, d->rm, d->opsz, d->rex), d->imm,	\
+			 d->opsz);					\
+	if (op != 7)							\
+		sreg_w(c, d->rm, d->opsz, d->rex, r);			\
+}									\
+void op_##name##_M_I(struct cpu *c, const struct dec_insn *d)		\
+{									\
+	uint64_t la = cpu_ea(c, d), r;					\
+									\
+	if (op != 7)							\
+		cpu_probe_write(c, la, d->opsz);			\
+	r = alu(c, op, rdn(c, la, d->opsz), d->imm, d->opsz);		\
+	if (op != 7)							\
+		wrn(c, la, r, d->opsz);					\
 }
-
-void op_grp1_Ev_Iz(struct cpu *c, const struct dec_insn *d)
-{
-	alu_E_val(c, d, d->reg & 7, d->imm, d->opsz);
-}
-
-void op_grp1_Ev_Ib(struct cpu *c, const struct dec_insn *d)
-{
-	alu_E_val(c, d, d->reg & 7, d->imm, d->opsz);
-}
+GRP1_HANDLERS(add, 0)
+GRP1_HANDLERS(or, 1)
+GRP1_HANDLERS(adc, 2)
+GRP1_HANDLERS(sbb, 3)
+GRP1_HANDLERS(and, 4)
+GRP1_HANDLERS(sub, 5)
+GRP1_HANDLERS(xor, 6)
+GRP1_HANDLERS(cmp, 7)
 
 void op_test_Eb_Gb(struct cpu *c, const struct dec_insn *d)
 {
@@ -514,8 +529,8 @@ void op_imul_Gv_Ev_Ib(struct cpu *c, const struct dec_insn *d)
 }
 
 /* --- group 2: shifts and rotates --------------------------------------- */
-static uint64_t shift(struct cpu *c, unsigned op, uint64_t v, unsigned cnt,
-		      unsigned n)
+static inline __attribute__((always_inline)) uint64_t
+shift(struct cpu *c, unsigned op, uint64_t v, unsigned cnt, unsigned n)
 {
 	unsigned bits = 8 * n;
 	uint64_t m = sz_mask(n), s = sign_bit(n), r, f = 0;
@@ -591,27 +606,34 @@ static uint64_t shift(struct cpu *c, unsigned op, uint64_t v, unsigned cnt,
 	return r;
 }
 
-static void grp2(struct cpu *c, const struct dec_insn *d, unsigned n,
-		 unsigned cnt)
-{
-	uint64_t la;
-
-	if (d->mod == 3) {
-		sreg_w(c, d->rm, n, d->rex, shift(c, d->reg & 7,
-		       greg(c, d->rm, n, d->rex), cnt, n));
-		return;
-	}
-	la = cpu_ea(c, d);
-	cpu_probe_write(c, la, n);
-	wrn(c, la, shift(c, d->reg & 7, rdn(c, la, n), cnt, n), n);
+/* Group 2 forms (groups.def: C0 C1 D0 D1 D2 D3): one handler per
+ * operation, operand kind (register R, memory M) and count (Ib, 1, CL);
+ * d->opsz is 1 for the byte forms. */
+#define GRP2_COUNT(name, op, k, cnt)					\
+void op_##name##_R_##k(struct cpu *c, const struct dec_insn *d)		\
+{									\
+	sreg_w(c, d->rm, d->opsz, d->rex, shift(c, op,			\
+	       greg(c, d->rm, d->opsz, d->rex), (cnt), d->opsz));	\
+}									\
+void op_##name##_M_##k(struct cpu *c, const struct dec_insn *d)		\
+{									\
+	uint64_t la = cpu_ea(c, d);					\
+									\
+	cpu_probe_write(c, la, d->opsz);				\
+	wrn(c, la, shift(c, op, rdn(c, la, d->opsz), (cnt), d->opsz),	\
+	    d->opsz);							\
 }
-
-void op_grp2_Eb_Ib(struct cpu *c, const struct dec_insn *d) { grp2(c, d, 1, (unsigned)d->imm); }
-void op_grp2_Ev_Ib(struct cpu *c, const struct dec_insn *d) { grp2(c, d, d->opsz, (unsigned)d->imm); }
-void op_grp2_Eb_1(struct cpu *c, const struct dec_insn *d) { grp2(c, d, 1, 1); }
-void op_grp2_Ev_1(struct cpu *c, const struct dec_insn *d) { grp2(c, d, d->opsz, 1); }
-void op_grp2_Eb_CL(struct cpu *c, const struct dec_insn *d) { grp2(c, d, 1, (unsigned)c->r[R_RCX]); }
-void op_grp2_Ev_CL(struct cpu *c, const struct dec_insn *d) { grp2(c, d, d->opsz, (unsigned)c->r[R_RCX]); }
+#define GRP2_HANDLERS(name, op)						\
+	GRP2_COUNT(name, op, Ib, (unsigned)d->imm)			\
+	GRP2_COUNT(name, op, 1, 1)					\
+	GRP2_COUNT(name, op, CL, (unsigned)c->r[R_RCX])
+GRP2_HANDLERS(rol, 0)
+GRP2_HANDLERS(ror, 1)
+GRP2_HANDLERS(rcl, 2)
+GRP2_HANDLERS(rcr, 3)
+GRP2_HANDLERS(shl, 4)
+GRP2_HANDLERS(shr, 5)
+GRP2_HANDLERS(sar, 7)
 
 /* SHLD/SHRD (count masked to 5/6 bits; OF defined for count 1). */
 static void shxd(struct cpu *c, const struct dec_insn *d, unsigned cnt,

@@ -48,9 +48,25 @@ uint64_t cpu_now(struct cpu *c)
 	return c->host_clock ? host_now_ns() - c->host_base : c->icount;
 }
 
+/* The vCPU that holds the clock: the one running, or that ran last. */
+static struct cpu *cur_cpu(struct machine *m)
+{
+	struct cpu_engine *eng = m->engine;
+
+	return eng ? eng->cpu[eng->cur] : NULL;
+}
+
+/* vCPU i, or NULL when there is none of that index. */
+static struct cpu *vcpu(struct machine *m, unsigned i)
+{
+	struct cpu_engine *eng = m->engine;
+
+	return eng && i < eng->n ? eng->cpu[i] : NULL;
+}
+
 static uint64_t cpu_clock_ns(struct machine *m)
 {
-	struct cpu *c = m->engine;
+	struct cpu *c = cur_cpu(m);
 
 	return c ? cpu_now(c) : 0;
 }
@@ -81,6 +97,8 @@ static void trace_insn(struct cpu *c, const struct dec_insn *d)
 		p = gm_ptr(&m->mem, pa, d->len);
 	for (unsigned i = 0; p && i < d->len; i++)
 		snprintf(hex + 3 * i, sizeof(hex) - 3 * i, "%02x ", p[i]);
+	if (c->eng->n > 1) /* SMP: which vCPU ran it */
+		fprintf(stderr, "cpu%u ", c->id);
 	fprintf(stderr, "%016" PRIx64 " %-28s %-30s %s%s", c->rip, sym, hex,
 		buf, nl);
 	if (!m->trace_regs)
@@ -110,21 +128,33 @@ static int at_breakpoint(const struct cpu *c)
 static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		    struct rax_err *e);
 
+static int run_smp(struct cpu_engine *eng, unsigned flags,
+		   struct vcpu_stop *stop, struct rax_err *e);
+
 static int cpu_run(struct machine *m, unsigned flags, struct vcpu_stop *stop,
 		   struct rax_err *e)
 {
-	struct cpu *c = m->engine;
+	struct cpu_engine *eng = m->engine;
+	struct cpu *c = eng->cpu[0];
+	uint64_t icount0, idle0;
+	int ret;
 
 	memset(stop, 0, sizeof(*stop));
-	c->watch_hit = false;
-	c->thread = pthread_self();
+	eng->thread = pthread_self();
 	/* A device thread wrote a page holding decoded code (DMA,
 	 * cpu_mem_written()): forget every decoded instruction.  A
 	 * debugger's writes come through write_mem and need nothing here. */
-	if (atomic_load_explicit(&c->dma_code_write, memory_order_relaxed) &&
-	    atomic_exchange(&c->dma_code_write, false))
+	if (atomic_load_explicit(&eng->dma_code_write, memory_order_relaxed) &&
+	    atomic_exchange(&eng->dma_code_write, false))
 		cpu_icache_flush(c);
-	return run_loop(c, flags, stop, e);
+	if (eng->n > 1)
+		return run_smp(eng, flags, stop, e);
+	c->watch_hit = false;
+	icount0 = c->icount;
+	idle0 = c->idle_ns;
+	ret = run_loop(c, flags, stop, e);
+	c->insn_ns += (c->icount - icount0) - (c->idle_ns - idle0);
+	return ret;
 }
 
 /* True while every instruction must go through the slow path. */
@@ -247,9 +277,22 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 			stop->watch_type = c->watch_type;
 			return 0;
 		}
+		if (c->icount >= c->slice_end) { /* SMP: the turn is over */
+			c->yield = true;
+			stop->reason = VCPU_STOP_KICK;
+			return 0;
+		}
 		if (c->db_now) /* after a SYSRET/SYSCALL in the fast path */
 			cpu_single_step_deliver(c);
 		if (!step && cpu_check_events(c)) {
+			stop->reason = VCPU_STOP_KICK;
+			return 0;
+		}
+		if (c->halted && c->eng->n > 1 && !step) {
+			/* SMP: the others run; the machine idles only when
+			 * all of them are halted (run_smp). */
+			c->st_halt++;
+			c->yield = true;
 			stop->reason = VCPU_STOP_KICK;
 			return 0;
 		}
@@ -324,22 +367,195 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 	}
 }
 
+/* --- SMP: INIT, start-up, turns ------------------------------------------- */
+
+static void set_regs(struct cpu *c, const struct rax_regs *r);
+
+/* INIT (sipi < 0) or a start-up IPI with vector sipi: the state of SDM
+ * Vol. 3 §9.1.1 Table 9-1 (INIT column: x87, SSE and most MSRs keep
+ * their values), starting at F000:FFF0, or at vector << 12 in real
+ * mode (CS = vector << 8, IP 0: §8.4.4.1, §10.6.1).  After INIT the
+ * vCPU waits for a start-up IPI. */
+static void cpu_reset_init(struct cpu *c, int sipi)
+{
+	struct rax_regs r;
+	uint16_t cs = sipi < 0 ? 0xf000 : (uint16_t)(sipi << 8);
+
+	memset(&r, 0, sizeof(r));
+	r.rip = sipi < 0 ? 0xfff0 : 0;
+	r.rflags = 2;
+	r.gpr[R_RDX] = 0x6fb; /* the CPUID.1 signature */
+	for (int s = 0; s < 6; s++)
+		r.seg[s] = (struct rax_seg){ .limit = 0xffff, .type = 3,
+					     .s = 1, .present = 1 };
+	r.seg[S_CS] = (struct rax_seg){ .sel = cs, .limit = 0xffff,
+					.base = sipi < 0 ? 0xffff0000ull :
+					(uint64_t)cs << 4,
+					.type = 11, .s = 1, .present = 1 };
+	r.ldt = (struct rax_seg){ .limit = 0xffff, .type = 2, .present = 1 };
+	r.tr = (struct rax_seg){ .limit = 0xffff, .type = 11, .present = 1 };
+	r.gdt.limit = 0xffff;
+	r.idt.limit = 0xffff;
+	r.cr0 = CR0_CD | CR0_NW | CR0_ET;
+	set_regs(c, &r);
+	memset(c->dr, 0, sizeof(c->dr));
+	c->dr6 = 0xffff0ff0;
+	c->dr7 = 0x400;
+	c->halted = c->nmi_blocked = false;
+	c->mov_ss = c->db_pending = c->db_now = false;
+	c->exc_depth = 0;
+	c->shadow_end = 0;
+	c->wait_sipi = sipi < 0;
+}
+
+/* INIT and start-up IPIs received since c's last turn. */
+static void take_startup(struct cpu *c)
+{
+	uint8_t vec = 0;
+	int k;
+
+	while ((k = intc_take_startup(c->intc, c->id, &vec)) != INTC_NONE) {
+		if (k == INTC_INIT) {
+			rax_log(LOG_DEBUG, cpu, "cpu%u: INIT", c->id);
+			cpu_reset_init(c, -1);
+		} else if (c->wait_sipi) { /* else ignored (§8.4.4.1) */
+			rax_log(LOG_DEBUG, cpu, "cpu%u: start-up at %#x",
+				c->id, vec << 12);
+			cpu_reset_init(c, vec);
+		}
+	}
+}
+
+/* Has c something to do: running, or halted with an interrupt (or an
+ * NMI) it can take now? */
+static bool runnable(struct cpu *c)
+{
+	if (c->wait_sipi)
+		return false;
+	if (!c->halted)
+		return true;
+	return intc_pending(c->intc, c->id) &&
+	       ((c->rflags & RFLAGS_IF) || !c->nmi_blocked);
+}
+
+/* Every vCPU is halted: with interrupts disabled or waiting for a
+ * start-up IPI, none can ever run again. */
+static bool all_dead(const struct cpu_engine *eng)
+{
+	for (unsigned i = 0; i < eng->n; i++) {
+		const struct cpu *c = eng->cpu[i];
+
+		if (!c->wait_sipi && (c->rflags & RFLAGS_IF))
+			return false;
+	}
+	return true;
+}
+
+/* Hands the clock from the vCPU that holds it to vCPU i. */
+static void pass_clock(struct cpu_engine *eng, unsigned i)
+{
+	struct cpu *from = eng->cpu[eng->cur], *to = eng->cpu[i];
+
+	/* An interrupt shadow (STI, MOV SS) that outlasted i's last turn
+	 * still covers its next instruction. */
+	if (to->shadow_end > to->icount)
+		to->shadow_end += from->icount - to->icount;
+	to->icount = from->icount;
+	to->host_base = from->host_base;
+	eng->cur = i;
+}
+
+/* The SMP run loop: vCPUs in turns of quantum_ns of the clock, in
+ * index order, each turn a run_loop() that returns at its end (or at
+ * HLT) with c->yield set; any other return of run_loop() (a kick, a
+ * breakpoint, an error) ends run() with stop->cpu naming the vCPU.  A
+ * round of turns in which no vCPU retired an instruction or took an
+ * event idles the machine (cpu_idle_clock: the clock jumps to the next
+ * timer) and runs the timers due.  A single step steps the vCPU flags
+ * name (VCPU_RUN_CPU), the others waiting. */
+static int run_smp(struct cpu_engine *eng, unsigned flags,
+		   struct vcpu_stop *stop, struct rax_err *e)
+{
+	struct machine *m = eng->m;
+	unsigned idle_turns = 0;
+
+	if ((flags & VCPU_RUN_STEP) && VCPU_RUN_CPU_OF(flags) < eng->n)
+		pass_clock(eng, VCPU_RUN_CPU_OF(flags));
+	for (;;) {
+		struct cpu *c = eng->cpu[eng->cur];
+		uint64_t icount0 = c->icount, idle0 = c->idle_ns;
+		int ret;
+
+		if (atomic_load(&m->exit_requested) ||
+		    atomic_exchange(&eng->kick, false)) {
+			stop->reason = VCPU_STOP_KICK;
+			stop->cpu = c->id;
+			return 0;
+		}
+		take_startup(c);
+		/* A vCPU that waits for a start-up IPI, or is halted with
+		 * nothing it may take, steps without moving. */
+		if ((flags & VCPU_RUN_STEP) && !runnable(c)) {
+			stop->reason = VCPU_STOP_STEP;
+			stop->cpu = c->id;
+			return 0;
+		}
+		if ((flags & VCPU_RUN_STEP) || runnable(c)) {
+			intc_set_current(c->intc, c->id);
+			c->watch_hit = false;
+			c->yield = false;
+			c->slice_end = flags & VCPU_RUN_STEP ? UINT64_MAX :
+				       c->icount + eng->quantum_ns;
+			ret = run_loop(c, flags, stop, e);
+			c->insn_ns += (c->icount - icount0) -
+				      (c->idle_ns - idle0);
+			if (ret || !c->yield) {
+				stop->cpu = c->id;
+				return ret;
+			}
+			if (c->icount != icount0 || !c->halted)
+				idle_turns = 0;
+		}
+		if (++idle_turns > eng->n) {
+			uint64_t now;
+
+			if (all_dead(eng)) {
+				stop->reason = VCPU_STOP_ERROR;
+				stop->cpu = c->id;
+				return rax_errf(e, -EDEADLK, "every vCPU halted "
+						"with interrupts disabled or "
+						"waits for a start-up IPI");
+			}
+			cpu_idle_clock(c);
+			now = cpu_now(c);
+			if (timer_next(&m->timers) <= now)
+				timer_run(&m->timers, now);
+			idle_turns = 0;
+		}
+		pass_clock(eng, (eng->cur + 1) % eng->n);
+	}
+}
+
 static void cpu_kick(struct machine *m)
 {
-	struct cpu *c = m->engine;
+	struct cpu_engine *eng = m->engine;
 
-	if (!c)
+	if (!eng)
 		return;
-	atomic_store(&c->kick, true);
-	c->next_check = 0;
-	cpu_wake_idle(c);
+	atomic_store(&eng->kick, true);
+	for (unsigned i = 0; i < eng->n; i++)
+		eng->cpu[i]->next_check = 0;
+	cpu_wake_idle(eng);
 }
 
 /* --- registers ------------------------------------------------------------ */
 
-static int cpu_get_regs(struct machine *m, struct rax_regs *r)
+static int cpu_get_regs(struct machine *m, unsigned cpu, struct rax_regs *r)
 {
-	struct cpu *c = m->engine;
+	struct cpu *c = vcpu(m, cpu);
+
+	if (!c)
+		return -ENOENT;
 
 	memset(r, 0, sizeof(*r));
 	memcpy(r->gpr, c->r, sizeof(r->gpr));
@@ -354,16 +570,16 @@ static int cpu_get_regs(struct machine *m, struct rax_regs *r)
 	r->cr2 = c->cr2;
 	r->cr3 = c->cr3;
 	r->cr4 = c->cr4;
-	r->cr8 = c->intc ? intc_get_cr8(c->intc) : 0;
+	r->cr8 = c->intc ? intc_get_cr8(c->intc, c->id) : 0;
 	r->efer = c->efer;
-	if (!c->intc || intc_rdmsr(c->intc, MSR_IA32_APIC_BASE, &r->apic_base))
+	if (!c->intc || intc_rdmsr(c->intc, c->id, MSR_IA32_APIC_BASE,
+				   &r->apic_base))
 		r->apic_base = 0xfee00900;
 	return 0;
 }
 
-static int cpu_set_regs(struct machine *m, const struct rax_regs *r)
+static void set_regs(struct cpu *c, const struct rax_regs *r)
 {
-	struct cpu *c = m->engine;
 
 	memcpy(c->r, r->gpr, sizeof(c->r));
 	c->rip = r->rip;
@@ -379,7 +595,7 @@ static int cpu_set_regs(struct machine *m, const struct rax_regs *r)
 	c->cr4 = r->cr4;
 	c->efer = r->efer;
 	if (c->intc)
-		intc_set_cr8(c->intc, r->cr8);
+		intc_set_cr8(c->intc, c->id, r->cr8);
 	c->cpl = c->cr0 & CR0_PE ? c->seg[S_CS].sel & 3 : 0;
 	/* As KVM_SET_SREGS: the PDPTEs come from CR3's table. */
 	if (cpu_pae_legacy(c->cr0, c->cr4, c->efer))
@@ -388,43 +604,67 @@ static int cpu_set_regs(struct machine *m, const struct rax_regs *r)
 	cpu_update_fpu_trap(c);
 	cpu_tlb_flush(c, false);
 	c->next_check = 0;
+}
+
+static int cpu_set_regs(struct machine *m, unsigned cpu,
+			const struct rax_regs *r)
+{
+	struct cpu *c = vcpu(m, cpu);
+
+	if (!c)
+		return -ENOENT;
+	set_regs(c, r);
 	return 0;
 }
 
-static int cpu_get_fpu(struct machine *m, struct rax_fpu *f)
+static int cpu_get_fpu(struct machine *m, unsigned cpu, struct rax_fpu *f)
 {
-	struct cpu *c = m->engine;
+	struct cpu *c = vcpu(m, cpu);
 
+	if (!c)
+		return -ENOENT;
 	memcpy(f->fx, c->fx, sizeof(f->fx));
 	return 0;
 }
 
-static int cpu_set_fpu(struct machine *m, const struct rax_fpu *f)
+static int cpu_set_fpu(struct machine *m, unsigned cpu,
+		       const struct rax_fpu *f)
 {
-	struct cpu *c = m->engine;
+	struct cpu *c = vcpu(m, cpu);
 
+	if (!c)
+		return -ENOENT;
 	memcpy(c->fx, f->fx, sizeof(c->fx));
 	return 0;
 }
 
-static int cpu_get_dregs(struct machine *m, struct rax_dregs *dr)
+static int cpu_get_dregs(struct machine *m, unsigned cpu,
+			 struct rax_dregs *dr)
 {
-	struct cpu *c = m->engine;
+	struct cpu *c = vcpu(m, cpu);
 
+	if (!c)
+		return -ENOENT;
 	memcpy(dr->dr, c->dr, sizeof(dr->dr));
 	dr->dr6 = c->dr6;
 	dr->dr7 = c->dr7;
 	return 0;
 }
 
-static int cpu_get_msr(struct machine *m, uint32_t idx, uint64_t *val)
+static int cpu_get_msr(struct machine *m, unsigned cpu, uint32_t idx,
+		       uint64_t *val)
 {
-	return cpu_rdmsr(m->engine, idx, val) ? -ENOENT : 0;
+	struct cpu *c = vcpu(m, cpu);
+
+	return !c || cpu_rdmsr(c, idx, val) ? -ENOENT : 0;
 }
 
-static int cpu_set_msr(struct machine *m, uint32_t idx, uint64_t val)
+static int cpu_set_msr(struct machine *m, unsigned cpu, uint32_t idx,
+		       uint64_t val)
 {
-	return cpu_wrmsr(m->engine, idx, val) ? -ENOENT : 0;
+	struct cpu *c = vcpu(m, cpu);
+
+	return !c || cpu_wrmsr(c, idx, val) ? -ENOENT : 0;
 }
 
 /* --- the debugger's memory access ------------------------------------------ */
@@ -439,7 +679,7 @@ static int cpu_read_mem(struct machine *m, uint64_t gpa, void *buf, size_t len)
 static int cpu_write_mem(struct machine *m, uint64_t gpa, const void *buf,
 			 size_t len)
 {
-	struct cpu *c = m->engine;
+	struct cpu *c = cur_cpu(m);
 
 	if (!gm_ptr(&m->mem, gpa, len))
 		return -EFAULT;
@@ -450,11 +690,11 @@ static int cpu_write_mem(struct machine *m, uint64_t gpa, const void *buf,
 
 /* --- breakpoints ---------------------------------------------------------- */
 
-static int cpu_bp_insert(struct machine *m, enum bp_type t, uint64_t addr,
-			 uint64_t len)
+/* Breakpoints and watchpoints are the machine's: every vCPU has the
+ * same list. */
+static int bp_insert(struct cpu *c, enum bp_type t, uint64_t addr,
+		     uint64_t len)
 {
-	struct cpu *c = m->engine;
-
 	if (t == BP_SW || t == BP_HW) {
 		if (c->nbp == CPU_MAX_BP)
 			return -ENOSPC;
@@ -473,11 +713,9 @@ static int cpu_bp_insert(struct machine *m, enum bp_type t, uint64_t addr,
 	return 0;
 }
 
-static int cpu_bp_remove(struct machine *m, enum bp_type t, uint64_t addr,
-			 uint64_t len)
+static int bp_remove(struct cpu *c, enum bp_type t, uint64_t addr,
+		     uint64_t len)
 {
-	struct cpu *c = m->engine;
-
 	if (t == BP_SW || t == BP_HW) {
 		for (unsigned i = 0; i < c->nbp; i++) {
 			if (c->bp[i] == addr && c->bp_type[i] == t) {
@@ -498,25 +736,60 @@ static int cpu_bp_remove(struct machine *m, enum bp_type t, uint64_t addr,
 	return -ENOENT;
 }
 
+static int cpu_bp_insert(struct machine *m, enum bp_type t, uint64_t addr,
+			 uint64_t len)
+{
+	struct cpu_engine *eng = m->engine;
+
+	for (unsigned i = 0; i < eng->n; i++) {
+		int ret = bp_insert(eng->cpu[i], t, addr, len);
+
+		if (ret) { /* all or nothing */
+			while (i--)
+				(void)bp_remove(eng->cpu[i], t, addr, len);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static int cpu_bp_remove(struct machine *m, enum bp_type t, uint64_t addr,
+			 uint64_t len)
+{
+	struct cpu_engine *eng = m->engine;
+	int ret = 0;
+
+	for (unsigned i = 0; i < eng->n; i++)
+		ret = bp_remove(eng->cpu[i], t, addr, len);
+	return ret;
+}
+
+/* An interrupt from another thread: every vCPU looks soon (the one
+ * running, and any halted one idling the machine). */
+static void wake_all(struct cpu_engine *eng)
+{
+	for (unsigned i = 0; i < eng->n; i++)
+		eng->cpu[i]->next_check = 0;
+	cpu_wake_idle(eng);
+}
+
 static void cpu_set_irq(struct machine *m, unsigned gsi, int level)
 {
-	struct cpu *c = m->engine;
+	struct cpu_engine *eng = m->engine;
 
-	if (c && c->intc) {
-		intc_set_irq(c->intc, gsi, level);
-		c->next_check = 0;
-		cpu_wake_idle(c);
+	if (eng && eng->cpu[0]->intc) {
+		intc_set_irq(eng->cpu[0]->intc, gsi, level);
+		wake_all(eng);
 	}
 }
 
 static void cpu_msi(struct machine *m, uint64_t addr, uint32_t data)
 {
-	struct cpu *c = m->engine;
+	struct cpu_engine *eng = m->engine;
 
-	if (c && c->intc) {
-		intc_msi(c->intc, addr, data);
-		c->next_check = 0;
-		cpu_wake_idle(c);
+	if (eng && eng->cpu[0]->intc) {
+		intc_msi(eng->cpu[0]->intc, addr, data);
+		wake_all(eng);
 	}
 }
 
@@ -531,8 +804,9 @@ static void cpu_msi(struct machine *m, uint64_t addr, uint32_t data)
  * check runs (next_check = 0), to reach the new bytes. */
 static void cpu_mem_written(struct machine *m, uint64_t gpa, uint64_t len)
 {
-	struct cpu *c = m->engine;
-	bool here = c && pthread_equal(pthread_self(), c->thread);
+	struct cpu_engine *eng = m->engine;
+	struct cpu *c = cur_cpu(m);
+	bool here = c && pthread_equal(pthread_self(), eng->thread);
 	uint64_t pa;
 
 	if (!c || !len)
@@ -541,8 +815,9 @@ static void cpu_mem_written(struct machine *m, uint64_t gpa, uint64_t len)
 		if (here) {
 			cpu_code_write(c, pa, 1);
 		} else if (cpu_is_code_page(c, pa)) {
-			atomic_store(&c->dma_code_write, true);
-			c->next_check = 0;
+			atomic_store(&eng->dma_code_write, true);
+			for (unsigned i = 0; i < eng->n; i++)
+				eng->cpu[i]->next_check = 0;
 			return;
 		}
 	}
@@ -550,11 +825,15 @@ static void cpu_mem_written(struct machine *m, uint64_t gpa, uint64_t len)
 
 static int cpu_set_trace(struct machine *m, bool on)
 {
-	struct cpu *c = m->engine;
+	struct cpu_engine *eng = m->engine;
 
-	c->trace = on;
-	c->trace_crlf = isatty(STDERR_FILENO);
-	c->next_check = 0;
+	for (unsigned i = 0; i < eng->n; i++) {
+		struct cpu *c = eng->cpu[i];
+
+		c->trace = on;
+		c->trace_crlf = isatty(STDERR_FILENO);
+		c->next_check = 0;
+	}
 	return 0;
 }
 
@@ -563,21 +842,44 @@ static double pct(uint64_t part, uint64_t whole)
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
-/* --stats: counters, then the rates derived from them.  The TLB counts
- * only its misses (cpu_translate(): walks and fills), not the hits, which
- * are every memory access; the decode cache serves every instruction it
- * did not have to decode. */
+/* The counters of every vCPU added up. */
+struct cpu_stats_sum {
+#define CPU_STAT_FIELD(n) uint64_t st_##n;
+	CPU_STATS(CPU_STAT_FIELD)
+#undef CPU_STAT_FIELD
+	uint64_t st_vec[256];
+};
+
+/* --stats: counters (the sums over the vCPUs), then the rates derived
+ * from them, then each vCPU's instructions.  The TLB counts only its
+ * misses (cpu_translate(): walks and fills), not the hits, which are
+ * every memory access; the decode cache serves every instruction it did
+ * not have to decode. */
 static void cpu_print_stats(struct machine *m)
 {
-	struct cpu *c = m->engine;
-	uint64_t insns = (c->icount - c->idle_ns) / CPU_INSN_NS;
-	uint64_t lookups = c->st_chain + c->st_jc_hit + c->st_trace_hit +
-			   c->st_trace_miss;
+	struct cpu_engine *eng = m->engine;
+	struct cpu_stats_sum sum, *c = &sum;
+	struct cpu *now_c = cur_cpu(m);
+	uint64_t insns = 0, lookups;
 	uint64_t exc = 0, irq = 0;
 
+	memset(&sum, 0, sizeof(sum));
+	for (unsigned i = 0; i < eng->n; i++) {
+		const struct cpu *v = eng->cpu[i];
+
+#define CPU_STAT_ADD(n) sum.st_##n += v->st_##n;
+		CPU_STATS(CPU_STAT_ADD)
+#undef CPU_STAT_ADD
+		for (int k = 0; k < 256; k++)
+			sum.st_vec[k] += v->st_vec[k];
+		insns += v->insn_ns / CPU_INSN_NS;
+	}
+	lookups = c->st_chain + c->st_jc_hit + c->st_trace_hit +
+		  c->st_trace_miss;
+
 	fprintf(stderr, "rax: emulator: %" PRIu64 " instructions retired "
-		"(%s clock %" PRIu64 " ns)\n", insns, c->host_clock ? "host" :
-		"virtual", cpu_now(c));
+		"(%s clock %" PRIu64 " ns)\n", insns, now_c->host_clock ?
+		"host" : "virtual", cpu_now(now_c));
 #define CPU_STAT_PRINT(n) \
 	fprintf(stderr, "rax:   %-12s %" PRIu64 "\n", #n, c->st_##n);
 	CPU_STATS(CPU_STAT_PRINT)
@@ -605,20 +907,30 @@ static void cpu_print_stats(struct machine *m)
 	}
 	fprintf(stderr, "rax:   %" PRIu64 " exceptions, %" PRIu64
 		" interrupts delivered\n", exc, irq);
+	for (unsigned i = 0; i < eng->n; i++)
+		fprintf(stderr, "rax:   vcpu %u: %" PRIu64 " instructions, %"
+			PRIu64 " interrupts\n", i,
+			eng->cpu[i]->insn_ns / CPU_INSN_NS,
+			eng->cpu[i]->st_irq);
 }
 
 /* --- life cycle ----------------------------------------------------------- */
 
 static void cpu_destroy(struct machine *m)
 {
-	struct cpu *c = m->engine;
+	struct cpu_engine *eng = m->engine;
 
-	if (!c)
+	if (!eng)
 		return;
-	if (c->intc)
-		intc_destroy(c->intc);
-	cpu_icache_detach(c);
-	free(c);
+	if (eng->cpu[0] && eng->cpu[0]->intc)
+		intc_destroy(eng->cpu[0]->intc);
+	for (unsigned i = eng->n; i--;) {
+		if (!eng->cpu[i])
+			continue;
+		cpu_icache_detach(eng->cpu[i]);
+		free(eng->cpu[i]);
+	}
+	free(eng);
 	m->engine = NULL;
 }
 
@@ -637,40 +949,70 @@ static void reset_fpu(struct cpu *c)
 	c->fx[FX_MXCSR + 5] = 0xff;
 }
 
-static int cpu_init(struct machine *m, struct rax_err *e)
+static struct cpu *new_cpu(struct cpu_engine *eng, unsigned id)
 {
-	struct cpu *c;
-	int ret;
+	struct cpu *c = aligned_alloc(64, (sizeof(*c) + 63) & ~(size_t)63);
 
-	c = aligned_alloc(64, (sizeof(*c) + 63) & ~(size_t)63);
 	if (!c)
-		return rax_errf(e, -ENOMEM, "emulator: out of memory");
+		return NULL;
 	memset(c, 0, sizeof(*c));
-	c->m = m;
-	if (cpu_icache_create(c)) {
-		ret = rax_errf(e, -ENOMEM, "emulator: out of memory");
-		goto out_free;
-	}
-	m->engine = c;
-	ret = intc_create(m, &c->intc, e);
-	if (ret)
-		goto out_free;
+	c->m = eng->m;
+	c->eng = eng;
+	c->id = id;
+	c->slice_end = UINT64_MAX;
 	reset_fpu(c);
 	c->pat = 0x0007040600070406ull;
 	c->misc_enable = 1; /* fast strings enabled, as firmware leaves it */
-	c->host_base = host_now_ns();
-	c->host_clock = m->host_clock;
-	c->stats = m->stats;
-	c->level = m->cpu_level;
+	c->host_clock = eng->m->host_clock;
+	c->stats = eng->m->stats;
+	c->level = eng->m->cpu_level;
 	if (!c->level)
 		c->level = cpu_host_level() < CPU_LEVEL_MAX ?
 			   cpu_host_level() : CPU_LEVEL_MAX;
-	cpu_set_regs(m, &m->boot_regs);
+	return c;
+}
+
+/* vCPU 0 starts at m->boot_regs; the others (APs) wait for INIT and a
+ * start-up IPI, as at power-up (SDM Vol. 3 §8.4.1). */
+static int cpu_init(struct machine *m, struct rax_err *e)
+{
+	unsigned n = m->ncpus ? m->ncpus : 1;
+	struct cpu_engine *eng;
+	struct intc *intc;
+	uint64_t host_base = host_now_ns();
+	int ret;
+
+	eng = calloc(1, sizeof(*eng) + n * sizeof(eng->cpu[0]));
+	if (!eng)
+		return rax_errf(e, -ENOMEM, "emulator: out of memory");
+	eng->m = m;
+	eng->n = n;
+	eng->quantum_ns = (uint64_t)(m->quantum ? m->quantum : 4000) *
+			  CPU_INSN_NS;
+	m->engine = eng;
+	for (unsigned i = 0; i < n; i++) {
+		struct cpu *c = new_cpu(eng, i);
+
+		eng->cpu[i] = c;
+		if (!c || (i ? cpu_icache_attach(c, eng->cpu[0]->ic) :
+			   cpu_icache_create(c))) {
+			ret = rax_errf(e, -ENOMEM, "emulator: out of memory");
+			goto out_free;
+		}
+		c->host_base = host_base;
+	}
+	ret = intc_create(m, &intc, e);
+	if (ret)
+		goto out_free;
+	for (unsigned i = 0; i < n; i++) {
+		eng->cpu[i]->intc = intc;
+		if (i)
+			cpu_reset_init(eng->cpu[i], -1);
+	}
+	set_regs(eng->cpu[0], &m->boot_regs);
 	return 0;
 out_free:
-	m->engine = NULL;
-	cpu_icache_detach(c);
-	free(c);
+	cpu_destroy(m);
 	return ret;
 }
 

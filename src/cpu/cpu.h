@@ -117,8 +117,12 @@ struct cpu_jc_entry {
 	X(tlb_miss) X(chain) X(jc_hit) X(trace_hit) X(trace_miss) X(trace_kill) \
 	X(decoded) X(xpage) X(ic_flush) X(smc_flush) X(irq) X(halt) X(tlb_flush)
 
+struct cpu_engine;
+
 struct cpu {
 	struct machine *m;
+	struct cpu_engine *eng;   /* the machine's vCPUs */
+	unsigned id;              /* vCPU index = APIC ID */
 	uint64_t r[16];
 	uint64_t rip, next_rip;
 	uint64_t rflags;          /* arithmetic flags stale when lf_op set */
@@ -161,6 +165,8 @@ struct cpu {
 	uint64_t jc_base;         /* jump-cache key but the CPL */
 	struct cpu_jc_entry *jc;  /* 1 << JC_BITS entries */
 
+	/* The machine's clock, carried by the vCPU running (cpu.c passes
+	 * it on to the next one with host_base): */
 	uint64_t icount;          /* the clock in ns: CPU_INSN_NS per
 				     retired instruction plus HLT skips
 				     (with --clock host: the loop's
@@ -169,20 +175,16 @@ struct cpu {
 				     virtual clock: moved back by the lead
 				     cpu_idle() forgives */
 	uint64_t idle_ns;         /* clock advanced by HLT, not instructions */
-	/* Futex word: kick() and interrupts raised by other threads bump
-	 * it and wake an idle sleep on it (event.c cpu_wake_idle), so a halted
-	 * guest stops for gdb's Ctrl-C, or takes console input, at once. */
-	_Atomic uint32_t idle_wake;
+	uint64_t insn_ns;         /* SMP: this vCPU's instructions, in ns */
+	uint64_t slice_end;       /* SMP: its turn ends at this icount */
 	/* icount of the next event check; other threads (kick, set_irq)
 	 * store 0 into it to force a check soon. */
 	_Atomic uint64_t next_check;
 	uint64_t shadow_end;      /* interrupts inhibited until icount */
-	atomic_bool kick;
-	/* A device thread wrote a page holding decoded code (cpu.c
-	 * cpu_mem_written): forget every decoded block at the next event
-	 * check, before the guest can run it. */
-	atomic_bool dma_code_write;
-	pthread_t thread;         /* the thread in run() */
+	/* SMP: wait-for-SIPI state (an AP before its start-up IPI, any
+	 * vCPU after INIT); yield: run_loop() returned at the end of the
+	 * turn or at HLT, for the next vCPU. */
+	bool wait_sipi, yield;
 	/* --clock host: the guest's time is the host's (HLT sleeps in
 	 * idle_wait() until the next deadline or a cpu_wake_idle()). */
 	bool host_clock;
@@ -233,6 +235,31 @@ struct cpu {
 	uint64_t st_vec[256];
 };
 
+/* The machine's vCPUs (m->engine).  One host thread runs them in turns
+ * (cpu.c cpu_run): a vCPU runs until it has retired `quantum`
+ * instructions, halts or stops, then the next one in index order gets
+ * the clock; the machine idles only when every vCPU is halted.  An
+ * SMP run thus repeats to the instruction, as a single vCPU's does. */
+struct cpu_engine {
+	struct machine *m;
+	unsigned n;               /* vCPUs */
+	unsigned cur;             /* the one running, or that ran last: it
+				     holds the clock */
+	uint64_t quantum_ns;      /* a turn, in clock ns */
+	atomic_bool kick;         /* kick(): run() returns */
+	/* Futex word: kick() and interrupts raised by other threads bump
+	 * it and wake an idle sleep on it (event.c cpu_wake_idle), so a
+	 * halted guest stops for gdb's Ctrl-C, or takes console input, at
+	 * once. */
+	_Atomic uint32_t idle_wake;
+	/* A device thread wrote a page holding decoded code (cpu.c
+	 * cpu_mem_written): forget every decoded block at the next event
+	 * check, before the guest can run it. */
+	atomic_bool dma_code_write;
+	pthread_t thread;         /* the thread in run() */
+	struct cpu *cpu[];        /* n of them; cpu[0] is the BSP */
+};
+
 /* --- the loop, time, faults (cpu.c) ------------------------------------ */
 /* The guest's time in ns (its clock and its 1 GHz TSC): icount, or with
  * --clock host the host's CLOCK_MONOTONIC since the engine started. */
@@ -276,8 +303,11 @@ bool cpu_check_events(struct cpu *c);
 /* HLT: advances the clock or sleeps.  Returns 0, or -1 with *e when the
  * guest halted with interrupts disabled. */
 int cpu_idle(struct cpu *c, struct rax_err *e);
+/* The same without the check, for a machine whose vCPUs are all halted
+ * (c holds the clock). */
+void cpu_idle_clock(struct cpu *c);
 /* Wakes an HLT sleeping in cpu_idle(), from any thread. */
-void cpu_wake_idle(struct cpu *c);
+void cpu_wake_idle(struct cpu_engine *eng);
 void cpu_single_step_deliver(struct cpu *c);
 void cpu_single_step_trap(struct cpu *c, bool tf);
 void cpu_tf_from_result(struct cpu *c);

@@ -72,7 +72,9 @@ static cpu_handler fpu_checked(const struct cpu *c, const struct dec_insn *d)
 	bool em = c->cr0 & CR0_EM, ts = c->cr0 & CR0_TS;
 	bool mmx, sse;
 
-	if (!dec_attrs[op].flags) /* DEC_OP_UD stays */
+	if (!dec_attrs[op].flags || d->vex) /* DEC_OP_UD stays; VEX
+						  instructions check for
+						  themselves (sse_vex_enter) */
 		return NULL;
 	if (dec_attrs[op].flags & DF_X87)
 		return em || ts ? op_device_not_available : NULL;

@@ -29,10 +29,10 @@
 #define HOST_CHECK_INSNS 1024 /* about 20 us at the interpreter's speed */
 
 /* Wakes an HLT sleeping in idle_wait(), on either clock. */
-void cpu_wake_idle(struct cpu *c)
+void cpu_wake_idle(struct cpu_engine *eng)
 {
-	atomic_fetch_add(&c->idle_wake, 1);
-	syscall(SYS_futex, (uint32_t *)&c->idle_wake, FUTEX_WAKE_PRIVATE, 1,
+	atomic_fetch_add(&eng->idle_wake, 1);
+	syscall(SYS_futex, (uint32_t *)&eng->idle_wake, FUTEX_WAKE_PRIVATE, 1,
 		NULL, NULL, 0);
 }
 
@@ -299,9 +299,11 @@ static void schedule_check(struct cpu *c)
 	uint64_t lim = c->icount + CHECK_INTERVAL;
 
 	if (c->host_clock) /* deadlines are host time: poll */
-		c->next_check = c->icount + HOST_CHECK_INSNS * CPU_INSN_NS;
-	else
-		c->next_check = next < lim ? next : lim;
+		next = c->icount + HOST_CHECK_INSNS * CPU_INSN_NS;
+	else if (lim < next)
+		next = lim;
+	/* SMP: the turn ends at slice_end (UINT64_MAX for one vCPU). */
+	c->next_check = next < c->slice_end ? next : c->slice_end;
 }
 
 static bool irq_window(const struct cpu *c)
@@ -319,23 +321,25 @@ bool cpu_check_events(struct cpu *c)
 		timer_run(&m->timers, now);
 	/* A device thread wrote a page of decoded code (cpu.c
 	 * cpu_mem_written). */
-	if (atomic_load_explicit(&c->dma_code_write, memory_order_relaxed) &&
-	    atomic_exchange(&c->dma_code_write, false))
+	if (atomic_load_explicit(&c->eng->dma_code_write,
+				 memory_order_relaxed) &&
+	    atomic_exchange(&c->eng->dma_code_write, false))
 		cpu_icache_flush(c);
-	if (atomic_exchange(&c->kick, false) || atomic_load(&m->exit_requested)) {
+	if (atomic_exchange(&c->eng->kick, false) ||
+	    atomic_load(&m->exit_requested)) {
 		schedule_check(c);
 		return true;
 	}
 	if (c->intc && !c->nmi_blocked && c->icount >= c->shadow_end &&
-	    intc_pending(c->intc) && intc_take_nmi(c->intc)) {
+	    intc_pending(c->intc, c->id) && intc_take_nmi(c->intc, c->id)) {
 		/* NMIs ignore IF and block further NMIs until the next
 		 * IRET (SDM Vol. 3 §6.7.1). */
 		c->halted = false;
 		c->nmi_blocked = true;
 		c->next_rip = c->rip;
 		cpu_deliver(c, EXC_NMI, false, 0, false);
-	} else if (c->intc && irq_window(c) && intc_pending(c->intc)) {
-		int vec = intc_ack(c->intc);
+	} else if (c->intc && irq_window(c) && intc_pending(c->intc, c->id)) {
+		int vec = intc_ack(c->intc, c->id);
 
 		if (vec >= 0) {
 			c->halted = false;
@@ -364,8 +368,8 @@ static void idle_wait(struct cpu *c, uint32_t seen, uint64_t gap)
 		gap = IDLE_SLEEP_NS;
 	ts.tv_sec = 0;
 	ts.tv_nsec = (long)gap;
-	if (!atomic_load(&c->kick))
-		syscall(SYS_futex, (uint32_t *)&c->idle_wake,
+	if (!atomic_load(&c->eng->kick))
+		syscall(SYS_futex, (uint32_t *)&c->eng->idle_wake,
 			FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
 }
 
@@ -388,21 +392,27 @@ static void idle_wait(struct cpu *c, uint32_t seen, uint64_t gap)
  * lead: an idle guest is still paced. */
 int cpu_idle(struct cpu *c, struct rax_err *e)
 {
-	struct machine *m = c->m;
-	uint64_t next = timer_next(&m->timers), now;
-	uint32_t wake = atomic_load(&c->idle_wake);
-
 	if (!(c->rflags & RFLAGS_IF)) {
 		rax_errf(e, -EDEADLK, "guest halted with interrupts disabled "
 			 "at %#" PRIx64, c->rip);
 		return -1;
 	}
 	c->st_halt++;
+	cpu_idle_clock(c);
+	return 0;
+}
+
+void cpu_idle_clock(struct cpu *c)
+{
+	struct machine *m = c->m;
+	uint64_t next = timer_next(&m->timers), now;
+	uint32_t wake = atomic_load(&c->eng->idle_wake);
+
 	now = host_now_ns() - c->host_base;
 	if (c->host_clock) { /* sleep until the deadline (host time) */
 		if (next > now)
 			idle_wait(c, wake, next - now);
-		return 0;
+		return;
 	}
 	if (c->icount > now + IDLE_SLACK_NS) {
 		c->host_base -= c->icount - IDLE_SLACK_NS - now;
@@ -413,11 +423,10 @@ int cpu_idle(struct cpu *c, struct rax_err *e)
 			c->idle_ns += next - c->icount;
 			c->icount = next;
 		}
-		return 0;
+		return;
 	}
 	/* No timer armed: 1 ms, then look again. */
 	idle_wait(c, wake, next != TIMER_NEVER ? next - now : 1000000);
-	return 0;
 }
 
 

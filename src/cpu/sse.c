@@ -440,37 +440,50 @@ void sse_pint_store(struct cpu *c, const struct dec_insn *d, const xmm_t *r,
 
 /* A packed-integer instruction in both forms; body computes r from a and
  * b over n bytes. */
+/* The body of each as a function of n-byte vectors (name##_lanes): the
+ * legacy forms and the VEX forms (sse_vex_pint(), one call per 128-bit
+ * lane) share it. */
+#define PINT_LANES(name, body)                                             \
+static void name##_lanes(xmm_t *rp, const xmm_t *ap, const xmm_t *bp,     \
+			 unsigned n)                                       \
+{                                                                          \
+	xmm_t a = *ap, b = *bp, r = a;                                     \
+	(void)n;                                                           \
+	body;                                                              \
+	*rp = r;                                                           \
+}
+
 #define PINT(name, body)                                                   \
+PINT_LANES(name, body)                                                     \
 void name(struct cpu *c, const struct dec_insn *d)                        \
 {                                                                          \
 	xmm_t a, b, r;                                                     \
 	unsigned n = sse_pint_load(c, d, &a, &b);                          \
-	r = a;                                                             \
-	body;                                                              \
+	name##_lanes(&r, &a, &b, n);                                       \
 	sse_pint_store(c, d, &r, n);                                       \
 }
 
 /* PINT with the low-half unpack operand rule (pint_load_lo). */
 #define PINTL(name, body)                                                  \
+PINT_LANES(name, body)                                                     \
 void name(struct cpu *c, const struct dec_insn *d)                        \
 {                                                                          \
 	xmm_t a, b, r;                                                     \
 	unsigned n = pint_load_lo(c, d, &a, &b);                           \
-	r = a;                                                             \
-	body;                                                              \
+	name##_lanes(&r, &a, &b, n);                                       \
 	sse_pint_store(c, d, &r, n);                                       \
 }
 
 /* The XMM form only (66 prefix). */
 #define PINTX(name, body)                                                  \
+PINT_LANES(name, body)                                                     \
 void name(struct cpu *c, const struct dec_insn *d)                        \
 {                                                                          \
 	xmm_t a, b, r;                                                     \
 	need_66(c, d);                                                     \
 	get_x(c, d->reg, &a);                                              \
 	sse_rd_W(c, d, &b, false);                                         \
-	r = a;                                                             \
-	body;                                                              \
+	name##_lanes(&r, &a, &b, 16);                                      \
 	put_x(c, d->reg, &r);                                              \
 }
 
@@ -594,13 +607,16 @@ PINT(op_psllq_Vx_Wx, shift_lanes(&r, 8, 6, b.q[0], n))
 /* 0F 71/72/73 /r ib: the register-only shift-by-immediate groups; no
  * prefix shifts an MMX register, 66 an XMM register (PSRLDQ /3 and
  * PSLLDQ /7 exist only there). */
-static void grp_shift(struct cpu *c, const struct dec_insn *d, unsigned w)
+/* Groups 12-14 forms (groups.def, register operands only): shift the
+ * lanes of w bytes of an MMX (no prefix) or XMM (66) register by imm8;
+ * op is the ModRM.reg of the form (2 SRL, 3 SRLDQ, 4 SRA, 6 SLL, 7
+ * SLLDQ). */
+static inline __attribute__((always_inline)) void
+grp_shift(struct cpu *c, const struct dec_insn *d, unsigned w, unsigned op)
 {
 	xmm_t r;
-	unsigned op = d->reg & 7, cnt = (unsigned)(d->imm & 0xff), n = 16;
+	unsigned cnt = (unsigned)(d->imm & 0xff), n = 16;
 
-	if (d->mod != 3)
-		cpu_ud(c);
 	if (d->pfx == DEC_PFX_NONE) {
 		mmx_enter(c);
 		get_mm(c, d->rm, &r);
@@ -629,9 +645,16 @@ static void grp_shift(struct cpu *c, const struct dec_insn *d, unsigned w)
 		put_x(c, d->rm, &r);
 }
 
-void op_grp12_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 2); }
-void op_grp13_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 4); }
-void op_grp14_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 8); }
+void op_psrlw_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 2, 2); }
+void op_psraw_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 2, 4); }
+void op_psllw_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 2, 6); }
+void op_psrld_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 4, 2); }
+void op_psrad_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 4, 4); }
+void op_pslld_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 4, 6); }
+void op_psrlq_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 8, 2); }
+void op_psrldq_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 8, 3); }
+void op_psllq_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 8, 6); }
+void op_pslldq_Ux_Ib(struct cpu *c, const struct dec_insn *d) { grp_shift(c, d, 8, 7); }
 
 void op_pshufd_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d)
 {
@@ -875,4 +898,205 @@ void op_clflush_Mb(struct cpu *c, const struct dec_insn *d)
 /* LFENCE, MFENCE, SFENCE: the interpreter's accesses are in order. */
 void op_fence(struct cpu *c, const struct dec_insn *d)
 {
+}
+
+/* --- AVX, AVX2: the VEX forms (level-3 models) ---------------------------- */
+
+/* Every VEX instruction (SDM Vol. 2 §2.4, exception types 4-7): #UD
+ * unless CR4.OSXSAVE and XCR0 enables SSE and AVX state; #NM under
+ * CR0.TS.  (CR0.EM and CR4.OSFXSR do not apply.) */
+void sse_vex_enter(struct cpu *c)
+{
+	if (!(c->cr4 & CR4_OSXSAVE) || (c->xcr0 & 6) != 6)
+		cpu_ud(c);
+	if (c->cr0 & CR0_TS)
+		cpu_raise(c, EXC_NM, 0, false);
+}
+
+/* YMM register i as two lanes (XMM, then bits 255:128). */
+void sse_get_ymm(struct cpu *c, unsigned i, xmm_t y[2])
+{
+	get_x(c, i, &y[0]);
+	memcpy(&y[1], c->ymmh[i & 15], 16);
+}
+
+/* Writes YMM i: both lanes, or (VEX.128) the low one with bits 255:128
+ * zeroed. */
+void sse_put_ymm(struct cpu *c, unsigned i, const xmm_t y[2], bool l)
+{
+	put_x(c, i, &y[0]);
+	if (l)
+		memcpy(c->ymmh[i & 15], &y[1], 16);
+	else
+		memset(c->ymmh[i & 15], 0, 16);
+}
+
+/* The W operand of a VEX instruction: YMM/XMM, or 32/16 bytes of memory
+ * (no alignment check unless `align`: VMOVDQA). */
+void sse_vex_rd_W(struct cpu *c, const struct dec_insn *d, xmm_t y[2],
+		  bool l, bool align)
+{
+	uint64_t la;
+
+	memset(y, 0, 2 * sizeof(*y));
+	if (d->mod == 3) {
+		sse_get_ymm(c, d->rm, y);
+		return;
+	}
+	la = cpu_ea(c, d);
+	if (align && (cpu_plain_la(c, la) & (l ? 31 : 15)))
+		cpu_gp(c, 0);
+	sse_rd_W(c, d, &y[0], true);
+	if (l) {
+		y[1].q[0] = rd64(c, la + 16);
+		y[1].q[1] = rd64(c, la + 24);
+	}
+}
+
+/* VEX.66.0F packed integer: dst = op(vvvv, W) in each 128-bit lane (AVX:
+ * VEX.128, bits 255:128 of dst zeroed; AVX2: VEX.256).  The shifts by a
+ * register count (cnt) take it from xmm/m128 for both lanes. */
+void sse_vex_pint(struct cpu *c, const struct dec_insn *d, sse_lanes_fn fn,
+		  bool cnt)
+{
+	bool l = DEC_VEX_L(d);
+	xmm_t a[2], b[2], r[2];
+
+	need_66(c, d);
+	sse_vex_enter(c);
+	sse_get_ymm(c, DEC_VEX_V(d), a);
+	sse_vex_rd_W(c, d, b, l && !cnt, false);
+	fn(&r[0], &a[0], &b[0], 16);
+	if (l)
+		fn(&r[1], &a[1], cnt ? &b[0] : &b[1], 16);
+	sse_put_ymm(c, d->reg, r, l);
+}
+
+#define VPINT(vname, name, cnt) \
+void vname(struct cpu *c, const struct dec_insn *d) { sse_vex_pint(c, d, name##_lanes, cnt); }
+VPINT(op_vpunpcklbw_Vx_Hx_Wx, op_punpcklbw_Vx_Wx, false)
+VPINT(op_vpunpcklwd_Vx_Hx_Wx, op_punpcklwd_Vx_Wx, false)
+VPINT(op_vpunpckldq_Vx_Hx_Wx, op_punpckldq_Vx_Wx, false)
+VPINT(op_vpacksswb_Vx_Hx_Wx, op_packsswb_Vx_Wx, false)
+VPINT(op_vpcmpgtb_Vx_Hx_Wx, op_pcmpgtb_Vx_Wx, false)
+VPINT(op_vpcmpgtw_Vx_Hx_Wx, op_pcmpgtw_Vx_Wx, false)
+VPINT(op_vpcmpgtd_Vx_Hx_Wx, op_pcmpgtd_Vx_Wx, false)
+VPINT(op_vpackuswb_Vx_Hx_Wx, op_packuswb_Vx_Wx, false)
+VPINT(op_vpunpckhbw_Vx_Hx_Wx, op_punpckhbw_Vx_Wx, false)
+VPINT(op_vpunpckhwd_Vx_Hx_Wx, op_punpckhwd_Vx_Wx, false)
+VPINT(op_vpunpckhdq_Vx_Hx_Wx, op_punpckhdq_Vx_Wx, false)
+VPINT(op_vpackssdw_Vx_Hx_Wx, op_packssdw_Vx_Wx, false)
+VPINT(op_vpunpcklqdq_Vx_Hx_Wx, op_punpcklqdq_Vx_Wx, false)
+VPINT(op_vpunpckhqdq_Vx_Hx_Wx, op_punpckhqdq_Vx_Wx, false)
+VPINT(op_vpcmpeqb_Vx_Hx_Wx, op_pcmpeqb_Vx_Wx, false)
+VPINT(op_vpcmpeqw_Vx_Hx_Wx, op_pcmpeqw_Vx_Wx, false)
+VPINT(op_vpcmpeqd_Vx_Hx_Wx, op_pcmpeqd_Vx_Wx, false)
+VPINT(op_vpsrlw_Vx_Hx_Wx, op_psrlw_Vx_Wx, true)
+VPINT(op_vpsrld_Vx_Hx_Wx, op_psrld_Vx_Wx, true)
+VPINT(op_vpsrlq_Vx_Hx_Wx, op_psrlq_Vx_Wx, true)
+VPINT(op_vpaddq_Vx_Hx_Wx, op_paddq_Vx_Wx, false)
+VPINT(op_vpmullw_Vx_Hx_Wx, op_pmullw_Vx_Wx, false)
+VPINT(op_vpsubusb_Vx_Hx_Wx, op_psubusb_Vx_Wx, false)
+VPINT(op_vpsubusw_Vx_Hx_Wx, op_psubusw_Vx_Wx, false)
+VPINT(op_vpminub_Vx_Hx_Wx, op_pminub_Vx_Wx, false)
+VPINT(op_vpand_Vx_Hx_Wx, op_pand_Vx_Wx, false)
+VPINT(op_vpaddusb_Vx_Hx_Wx, op_paddusb_Vx_Wx, false)
+VPINT(op_vpaddusw_Vx_Hx_Wx, op_paddusw_Vx_Wx, false)
+VPINT(op_vpmaxub_Vx_Hx_Wx, op_pmaxub_Vx_Wx, false)
+VPINT(op_vpandn_Vx_Hx_Wx, op_pandn_Vx_Wx, false)
+VPINT(op_vpavgb_Vx_Hx_Wx, op_pavgb_Vx_Wx, false)
+VPINT(op_vpsraw_Vx_Hx_Wx, op_psraw_Vx_Wx, true)
+VPINT(op_vpsrad_Vx_Hx_Wx, op_psrad_Vx_Wx, true)
+VPINT(op_vpavgw_Vx_Hx_Wx, op_pavgw_Vx_Wx, false)
+VPINT(op_vpmulhuw_Vx_Hx_Wx, op_pmulhuw_Vx_Wx, false)
+VPINT(op_vpmulhw_Vx_Hx_Wx, op_pmulhw_Vx_Wx, false)
+VPINT(op_vpsubsb_Vx_Hx_Wx, op_psubsb_Vx_Wx, false)
+VPINT(op_vpsubsw_Vx_Hx_Wx, op_psubsw_Vx_Wx, false)
+VPINT(op_vpminsw_Vx_Hx_Wx, op_pminsw_Vx_Wx, false)
+VPINT(op_vpor_Vx_Hx_Wx, op_por_Vx_Wx, false)
+VPINT(op_vpaddsb_Vx_Hx_Wx, op_paddsb_Vx_Wx, false)
+VPINT(op_vpaddsw_Vx_Hx_Wx, op_paddsw_Vx_Wx, false)
+VPINT(op_vpmaxsw_Vx_Hx_Wx, op_pmaxsw_Vx_Wx, false)
+VPINT(op_vpxor_Vx_Hx_Wx, op_pxor_Vx_Wx, false)
+VPINT(op_vpsllw_Vx_Hx_Wx, op_psllw_Vx_Wx, true)
+VPINT(op_vpslld_Vx_Hx_Wx, op_pslld_Vx_Wx, true)
+VPINT(op_vpsllq_Vx_Hx_Wx, op_psllq_Vx_Wx, true)
+VPINT(op_vpmuludq_Vx_Hx_Wx, op_pmuludq_Vx_Wx, false)
+VPINT(op_vpmaddwd_Vx_Hx_Wx, op_pmaddwd_Vx_Wx, false)
+VPINT(op_vpsadbw_Vx_Hx_Wx, op_psadbw_Vx_Wx, false)
+VPINT(op_vpsubb_Vx_Hx_Wx, op_psubb_Vx_Wx, false)
+VPINT(op_vpsubw_Vx_Hx_Wx, op_psubw_Vx_Wx, false)
+VPINT(op_vpsubd_Vx_Hx_Wx, op_psubd_Vx_Wx, false)
+VPINT(op_vpsubq_Vx_Hx_Wx, op_psubq_Vx_Wx, false)
+VPINT(op_vpaddb_Vx_Hx_Wx, op_paddb_Vx_Wx, false)
+VPINT(op_vpaddw_Vx_Hx_Wx, op_paddw_Vx_Wx, false)
+VPINT(op_vpaddd_Vx_Hx_Wx, op_paddd_Vx_Wx, false)
+#undef VPINT
+
+/* VEX.66/F3.0F 6F, 7F: VMOVDQA (aligned 16 or 32) and VMOVDQU loads and
+ * stores; VEX.vvvv must be 1111b. */
+void op_vmovdqa_Vx_Wx(struct cpu *c, const struct dec_insn *d)
+{
+	bool l = DEC_VEX_L(d);
+	xmm_t y[2];
+
+	if ((d->pfx != DEC_PFX_66 && d->pfx != DEC_PFX_F3) || DEC_VEX_V(d))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_vex_rd_W(c, d, y, l, d->pfx == DEC_PFX_66);
+	sse_put_ymm(c, d->reg, y, l);
+}
+
+void op_vmovdqa_Wx_Vx(struct cpu *c, const struct dec_insn *d)
+{
+	bool l = DEC_VEX_L(d);
+	xmm_t y[2];
+	uint64_t la;
+
+	if ((d->pfx != DEC_PFX_66 && d->pfx != DEC_PFX_F3) || DEC_VEX_V(d))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_get_ymm(c, d->reg, y);
+	if (d->mod == 3) {
+		sse_put_ymm(c, d->rm, y, l);
+		return;
+	}
+	la = cpu_ea(c, d);
+	if (d->pfx == DEC_PFX_66 && (cpu_plain_la(c, la) & (l ? 31 : 15)))
+		cpu_gp(c, 0);
+	cpu_probe_write(c, la, l ? 32 : 16);
+	for (unsigned i = 0; i < (l ? 4u : 2u); i++)
+		wr64(c, la + 8 * i, y[i / 2].q[i % 2]);
+}
+
+/* VEX.66.0F D7: VPMOVMSKB r32, xmm/ymm: the bytes' top bits (16 or 32),
+ * zero-extended. */
+void op_vpmovmskb_Gd_Ux(struct cpu *c, const struct dec_insn *d)
+{
+	unsigned n = DEC_VEX_L(d) ? 32 : 16;
+	xmm_t y[2];
+	uint64_t m = 0;
+
+	if (d->pfx != DEC_PFX_66 || d->mod != 3 || DEC_VEX_V(d))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_get_ymm(c, d->rm, y);
+	for (unsigned i = 0; i < n; i++)
+		m |= (uint64_t)(y[i / 16].b[i % 16] >> 7) << i;
+	c->r[d->reg] = m;
+}
+
+/* VEX.0F 77: VZEROUPPER (VEX.L 0) zeroes bits 255:128 of the YMM
+ * registers, VZEROALL (VEX.L 1) all of them: YMM0-15 in 64-bit mode,
+ * YMM0-7 outside it.  VEX.vvvv must be 1111b. */
+void op_vzeroupper(struct cpu *c, const struct dec_insn *d)
+{
+	unsigned n = c->mode == DEC_MODE64 ? 16 : 8;
+
+	if (d->pfx != DEC_PFX_NONE || DEC_VEX_V(d))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	memset(c->ymmh, 0, 16 * n);
+	if (DEC_VEX_L(d))
+		memset(c->fx + FX_XMM(0), 0, 16 * n);
 }

@@ -98,6 +98,23 @@ void sse_rd_Q(struct cpu *c, const struct dec_insn *d, xmm_t *v);
  * form (mm, mm/m64), 66 the XMM form (xmm, xmm/m128 aligned), other
  * prefixes #UD.  Returns the vector size in bytes, 8 or 16; the store
  * writes the result to the reg operand of that size. */
+/* The checks every VEX instruction makes first (#UD, #NM). */
+void sse_vex_enter(struct cpu *c);
+/* YMM i as two 128-bit lanes; the write of a VEX.128 result (l false)
+ * zeroes bits 255:128. */
+void sse_get_ymm(struct cpu *c, unsigned i, xmm_t y[2]);
+void sse_put_ymm(struct cpu *c, unsigned i, const xmm_t y[2], bool l);
+/* A VEX W operand: a YMM/XMM register, or 32/16 bytes of memory (no
+ * alignment check unless `align`). */
+void sse_vex_rd_W(struct cpu *c, const struct dec_insn *d, xmm_t y[2],
+		  bool l, bool align);
+/* A packed-integer operation on 16-byte vectors (n: 8 or 16 bytes). */
+typedef void (*sse_lanes_fn)(xmm_t *r, const xmm_t *a, const xmm_t *b,
+			     unsigned n);
+/* Its VEX form: dst = fn(vvvv, W) per 128-bit lane (cnt: W is a shift
+ * count from xmm/m128 for both lanes). */
+void sse_vex_pint(struct cpu *c, const struct dec_insn *d, sse_lanes_fn fn,
+		  bool cnt);
 unsigned sse_pint_load(struct cpu *c, const struct dec_insn *d, xmm_t *a,
 		       xmm_t *b);
 void sse_pint_store(struct cpu *c, const struct dec_insn *d, const xmm_t *r,

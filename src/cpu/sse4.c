@@ -23,13 +23,25 @@ static inline uint16_t sat_u16(int32_t v)
 
 /* --- SSSE3: MMX (no prefix) and XMM (66) forms ---------------------------- */
 
+/* The body as a function of n-byte vectors (name##_lanes), shared with
+ * the VEX forms (sse_vex_pint(), per 128-bit lane). */
+#define LANES_FN(name, body)                                               \
+static void name##_lanes(xmm_t *rp, const xmm_t *ap, const xmm_t *bp,     \
+			 unsigned n)                                       \
+{                                                                          \
+	xmm_t a = *ap, b = *bp, r = a;                                     \
+	(void)n;                                                           \
+	body;                                                              \
+	*rp = r;                                                           \
+}
+
 #define SSSE3(name, body)                                                  \
+LANES_FN(name, body)                                                       \
 void name(struct cpu *c, const struct dec_insn *d)                        \
 {                                                                          \
 	xmm_t a, b, r;                                                     \
 	unsigned n = sse_pint_load(c, d, &a, &b);                          \
-	r = a;                                                             \
-	body;                                                              \
+	name##_lanes(&r, &a, &b, n);                                       \
 	sse_pint_store(c, d, &r, n);                                       \
 }
 
@@ -100,6 +112,19 @@ void name(struct cpu *c, const struct dec_insn *d)                        \
 	put_x(c, d->reg, &r);                                              \
 }
 
+/* SSE4 without XMM0 (all but the variable blends), with lanes. */
+#define SSE4L(name, body)                                                  \
+LANES_FN(name, body)                                                       \
+void name(struct cpu *c, const struct dec_insn *d)                        \
+{                                                                          \
+	xmm_t a, b, r;                                                     \
+	need_66(c, d);                                                     \
+	get_x(c, d->reg, &a);                                              \
+	sse_rd_W(c, d, &b, false);                                         \
+	name##_lanes(&r, &a, &b, 16);                                      \
+	put_x(c, d->reg, &r);                                              \
+}
+
 #define MIN(x, y) ((x) < (y) ? (x) : (y))
 #define MAX(x, y) ((x) > (y) ? (x) : (y))
 
@@ -107,19 +132,19 @@ void name(struct cpu *c, const struct dec_insn *d)                        \
 SSE4(op_pblendvb_Vx_Wx, LANES(16, r.b[i] = x0.b[i] & 0x80 ? b.b[i] : a.b[i]))
 SSE4(op_blendvps_Vx_Wx, LANES(4, r.d[i] = x0.d[i] >> 31 ? b.d[i] : a.d[i]))
 SSE4(op_blendvpd_Vx_Wx, LANES(2, r.q[i] = x0.q[i] >> 63 ? b.q[i] : a.q[i]))
-SSE4(op_pmuldq_Vx_Wx, LANES(2, r.q[i] = (uint64_t)((int64_t)a.sd[2 * i] * b.sd[2 * i])))
-SSE4(op_pcmpeqq_Vx_Wx, LANES(2, r.q[i] = a.q[i] == b.q[i] ? ~0ull : 0))
-SSE4(op_pcmpgtq_Vx_Wx, LANES(2, r.q[i] = (int64_t)a.q[i] > (int64_t)b.q[i] ? ~0ull : 0))
-SSE4(op_packusdw_Vx_Wx, LANES(4, r.w[i] = sat_u16(a.sd[i]); r.w[4 + i] = sat_u16(b.sd[i])))
-SSE4(op_pminsb_Vx_Wx, LANES(16, r.sb[i] = MIN(a.sb[i], b.sb[i])))
-SSE4(op_pminsd_Vx_Wx, LANES(4, r.sd[i] = MIN(a.sd[i], b.sd[i])))
-SSE4(op_pminuw_Vx_Wx, LANES(8, r.w[i] = MIN(a.w[i], b.w[i])))
-SSE4(op_pminud_Vx_Wx, LANES(4, r.d[i] = MIN(a.d[i], b.d[i])))
-SSE4(op_pmaxsb_Vx_Wx, LANES(16, r.sb[i] = MAX(a.sb[i], b.sb[i])))
-SSE4(op_pmaxsd_Vx_Wx, LANES(4, r.sd[i] = MAX(a.sd[i], b.sd[i])))
-SSE4(op_pmaxuw_Vx_Wx, LANES(8, r.w[i] = MAX(a.w[i], b.w[i])))
-SSE4(op_pmaxud_Vx_Wx, LANES(4, r.d[i] = MAX(a.d[i], b.d[i])))
-SSE4(op_pmulld_Vx_Wx, LANES(4, r.d[i] = a.d[i] * b.d[i]))
+SSE4L(op_pmuldq_Vx_Wx, LANES(2, r.q[i] = (uint64_t)((int64_t)a.sd[2 * i] * b.sd[2 * i])))
+SSE4L(op_pcmpeqq_Vx_Wx, LANES(2, r.q[i] = a.q[i] == b.q[i] ? ~0ull : 0))
+SSE4L(op_pcmpgtq_Vx_Wx, LANES(2, r.q[i] = (int64_t)a.q[i] > (int64_t)b.q[i] ? ~0ull : 0))
+SSE4L(op_packusdw_Vx_Wx, LANES(4, r.w[i] = sat_u16(a.sd[i]); r.w[4 + i] = sat_u16(b.sd[i])))
+SSE4L(op_pminsb_Vx_Wx, LANES(16, r.sb[i] = MIN(a.sb[i], b.sb[i])))
+SSE4L(op_pminsd_Vx_Wx, LANES(4, r.sd[i] = MIN(a.sd[i], b.sd[i])))
+SSE4L(op_pminuw_Vx_Wx, LANES(8, r.w[i] = MIN(a.w[i], b.w[i])))
+SSE4L(op_pminud_Vx_Wx, LANES(4, r.d[i] = MIN(a.d[i], b.d[i])))
+SSE4L(op_pmaxsb_Vx_Wx, LANES(16, r.sb[i] = MAX(a.sb[i], b.sb[i])))
+SSE4L(op_pmaxsd_Vx_Wx, LANES(4, r.sd[i] = MAX(a.sd[i], b.sd[i])))
+SSE4L(op_pmaxuw_Vx_Wx, LANES(8, r.w[i] = MAX(a.w[i], b.w[i])))
+SSE4L(op_pmaxud_Vx_Wx, LANES(4, r.d[i] = MAX(a.d[i], b.d[i])))
+SSE4L(op_pmulld_Vx_Wx, LANES(4, r.d[i] = a.d[i] * b.d[i]))
 
 /* PHMINPOSUW: the smallest unsigned word of the source and its (lowest)
  * index, the rest zero. */
@@ -481,3 +506,86 @@ static void crc32(struct cpu *c, const struct dec_insn *d, unsigned n)
 
 void op_crc32_Gy_Eb(struct cpu *c, const struct dec_insn *d) { crc32(c, d, 1); }
 void op_crc32_Gy_Ev(struct cpu *c, const struct dec_insn *d) { crc32(c, d, d->opsz); }
+
+/* --- the VEX forms (AVX: VEX.128; AVX2: VEX.256; level-3 models) -------- */
+
+#define VPINT(vname, name) \
+void vname(struct cpu *c, const struct dec_insn *d) { sse_vex_pint(c, d, name##_lanes, false); }
+/* Unary (VPABSx): VEX.vvvv must be 1111b. */
+#define VPINT1(vname, name) \
+void vname(struct cpu *c, const struct dec_insn *d) \
+{ if (DEC_VEX_V(d)) cpu_ud(c); sse_vex_pint(c, d, name##_lanes, false); }
+VPINT(op_vpshufb_Vx_Hx_Wx, op_pshufb_Vx_Wx)
+VPINT(op_vphaddw_Vx_Hx_Wx, op_phaddw_Vx_Wx)
+VPINT(op_vphaddd_Vx_Hx_Wx, op_phaddd_Vx_Wx)
+VPINT(op_vphaddsw_Vx_Hx_Wx, op_phaddsw_Vx_Wx)
+VPINT(op_vpmaddubsw_Vx_Hx_Wx, op_pmaddubsw_Vx_Wx)
+VPINT(op_vphsubw_Vx_Hx_Wx, op_phsubw_Vx_Wx)
+VPINT(op_vphsubd_Vx_Hx_Wx, op_phsubd_Vx_Wx)
+VPINT(op_vphsubsw_Vx_Hx_Wx, op_phsubsw_Vx_Wx)
+VPINT(op_vpsignb_Vx_Hx_Wx, op_psignb_Vx_Wx)
+VPINT(op_vpsignw_Vx_Hx_Wx, op_psignw_Vx_Wx)
+VPINT(op_vpsignd_Vx_Hx_Wx, op_psignd_Vx_Wx)
+VPINT(op_vpmulhrsw_Vx_Hx_Wx, op_pmulhrsw_Vx_Wx)
+VPINT1(op_vpabsb_Vx_Hx_Wx, op_pabsb_Vx_Wx)
+VPINT1(op_vpabsw_Vx_Hx_Wx, op_pabsw_Vx_Wx)
+VPINT1(op_vpabsd_Vx_Hx_Wx, op_pabsd_Vx_Wx)
+VPINT(op_vpmuldq_Vx_Hx_Wx, op_pmuldq_Vx_Wx)
+VPINT(op_vpcmpeqq_Vx_Hx_Wx, op_pcmpeqq_Vx_Wx)
+VPINT(op_vpackusdw_Vx_Hx_Wx, op_packusdw_Vx_Wx)
+VPINT(op_vpcmpgtq_Vx_Hx_Wx, op_pcmpgtq_Vx_Wx)
+VPINT(op_vpminsb_Vx_Hx_Wx, op_pminsb_Vx_Wx)
+VPINT(op_vpminsd_Vx_Hx_Wx, op_pminsd_Vx_Wx)
+VPINT(op_vpminuw_Vx_Hx_Wx, op_pminuw_Vx_Wx)
+VPINT(op_vpminud_Vx_Hx_Wx, op_pminud_Vx_Wx)
+VPINT(op_vpmaxsb_Vx_Hx_Wx, op_pmaxsb_Vx_Wx)
+VPINT(op_vpmaxsd_Vx_Hx_Wx, op_pmaxsd_Vx_Wx)
+VPINT(op_vpmaxuw_Vx_Hx_Wx, op_pmaxuw_Vx_Wx)
+VPINT(op_vpmaxud_Vx_Hx_Wx, op_pmaxud_Vx_Wx)
+VPINT(op_vpmulld_Vx_Hx_Wx, op_pmulld_Vx_Wx)
+#undef VPINT
+#undef VPINT1
+
+/* VEX.66.0F38 17: VPTEST xmm/ymm, xmm/ymm/m: ZF, CF over 128 or 256 bits
+ * (AF OF PF SF cleared); VEX.vvvv must be 1111b. */
+void op_vptest_Vx_Wx(struct cpu *c, const struct dec_insn *d)
+{
+	bool l = DEC_VEX_L(d);
+	xmm_t a[2], b[2];
+	uint64_t f, and = 0, andn = 0;
+
+	if (d->pfx != DEC_PFX_66 || DEC_VEX_V(d))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_get_ymm(c, d->reg, a);
+	sse_vex_rd_W(c, d, b, l, false);
+	for (unsigned i = 0; i < (l ? 4u : 2u); i++) {
+		and |= a[i / 2].q[i % 2] & b[i / 2].q[i % 2];
+		andn |= ~a[i / 2].q[i % 2] & b[i / 2].q[i % 2];
+	}
+	f = cpu_get_rflags(c) & ~(uint64_t)(RFLAGS_CF | RFLAGS_PF | RFLAGS_AF |
+					    RFLAGS_ZF | RFLAGS_SF | RFLAGS_OF);
+	cpu_set_rflags(c, f | (and ? 0 : RFLAGS_ZF) | (andn ? 0 : RFLAGS_CF));
+}
+
+/* VEX.66.0F38 78, 79, 58, 59 (AVX2): VPBROADCASTB/W/D/Q x/ymm, xmm/m8-64:
+ * the low element repeated (VEX.W 0, VEX.vvvv 1111b). */
+void op_vpbroadcast_Vx_Wx(struct cpu *c, const struct dec_insn *d)
+{
+	unsigned op = d->op & 0xff, n = op == 0x78 ? 1 : op == 0x79 ? 2 :
+			op == 0x58 ? 4 : 8;
+	bool l = DEC_VEX_L(d);
+	xmm_t r[2];
+	uint64_t v;
+
+	if (d->pfx != DEC_PFX_66 || DEC_VEX_V(d) || (d->rex & 8))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	if (d->mod == 3)
+		v = ((const xmm_t *)xr(c, d->rm))->q[0];
+	else
+		v = rdn(c, cpu_ea(c, d), n);
+	for (unsigned i = 0; i < 32; i += n)
+		memcpy(r[i / 16].b + i % 16, &v, n);
+	sse_put_ymm(c, d->reg, r, l);
+}

@@ -353,7 +353,7 @@ void op_mov_Rd_Cd(struct cpu *c, const struct dec_insn *d)
 	case 2: v = c->cr2; break;
 	case 3: v = c->cr3; break;
 	case 4: v = c->cr4; break;
-	case 8: v = c->intc ? intc_get_cr8(c->intc) : 0; break;
+	case 8: v = c->intc ? intc_get_cr8(c->intc, c->id) : 0; break;
 	default: cpu_ud(c);
 	}
 	c->r[d->rm] = c->mode == DEC_MODE64 ? v : (uint32_t)v;
@@ -383,7 +383,7 @@ void op_mov_Cd_Rd(struct cpu *c, const struct dec_insn *d)
 		if (v & ~15ull)
 			cpu_gp(c, 0); /* CR8[63:4] reserved (SDM Vol. 2B MOV) */
 		if (c->intc)
-			intc_set_cr8(c->intc, v);
+			intc_set_cr8(c->intc, c->id, v);
 		c->next_check = 0;
 		break;
 	default: cpu_ud(c);
@@ -705,13 +705,13 @@ int cpu_rdmsr(struct cpu *c, uint32_t msr, uint64_t *v)
 	case MSR_KERNEL_GS_BASE: *v = c->kernel_gs_base; return 0;
 	case MSR_TSC_AUX: *v = c->tsc_aux; return 0;
 	case MSR_IA32_TSC_DEADLINE:
-		if (!c->intc || intc_rdmsr(c->intc, msr, v))
+		if (!c->intc || intc_rdmsr(c->intc, c->id, msr, v))
 			return -1;
 		if (*v)
 			*v += c->tsc_offset;
 		return 0;
 	default:
-		if (c->intc && !intc_rdmsr(c->intc, msr, v))
+		if (c->intc && !intc_rdmsr(c->intc, c->id, msr, v))
 			return 0;
 		return -1;
 	}
@@ -778,12 +778,12 @@ int cpu_wrmsr(struct cpu *c, uint32_t msr, uint64_t v)
 
 			v = ns > 0 ? (uint64_t)ns : 1;
 		}
-		if (!c->intc || intc_wrmsr(c->intc, msr, v))
+		if (!c->intc || intc_wrmsr(c->intc, c->id, msr, v))
 			return -1;
 		c->next_check = 0;
 		return 0;
 	default:
-		if (c->intc && !intc_wrmsr(c->intc, msr, v)) {
+		if (c->intc && !intc_wrmsr(c->intc, c->id, msr, v)) {
 			c->next_check = 0;
 			return 0;
 		}
@@ -852,7 +852,8 @@ void op_cpuid(struct cpu *c, const struct dec_insn *d)
 		break;
 	case 1:
 		a = 0x6fb; /* family 6 model 15 stepping 11 */
-		b = 0x00010800;
+		/* initial APIC ID, one logical processor, CLFLUSH 64 bytes */
+		b = 0x00010800 | c->id << 24;
 		cx = cpu_model_ecx1(c->level);
 		if (c->cr4 & CR4_OSXSAVE)
 			cx |= 1u << 27; /* OSXSAVE */

@@ -269,9 +269,10 @@ static int decode_vex(struct cursor *c, struct dec_insn *d, unsigned op,
 		d->len = (uint8_t)c->pos;
 		return 0;
 	}
+	/* An imm8 where the legacy form has one (its row's DF_I8: CMPPS,
+	 * PSHUFD, PINSRW...), and always in map 0F 3A. */
 	return skip_modrm_imm(c, d, map == 3 || (map == 1 &&
-			      (opc == 0xc2 || opc == 0xc4 || opc == 0xc5 ||
-			       opc == 0xc6 || (opc >= 0x70 && opc <= 0x73))));
+			      (dec_attrs[DEC_MAP_0F | opc].flags & DF_I8)));
 }
 
 /* LOCK is allowed only on the read-modify-write instructions SDM Vol. 2

@@ -27,11 +27,11 @@
  * 8 + rm).  A form with no row is undefined (#UD). */
 #define DEC_MAP_FORM 0x500
 #define DEC_FORMS    72
-#define DEC_GROUPS   20
+#define DEC_GROUPS   29
 #define DEC_FORM_ID(g, slot) (DEC_MAP_FORM + (g) * DEC_FORMS + (slot))
 /* The VEX maps (Vol. 2 §2.3), after the forms: VEX.mmmmm 1 (0F), 2
  * (0F38), 3 (0F3A). */
-#define DEC_MAP_VEX  0xb00
+#define DEC_MAP_VEX  0xe00
 #define DEC_MAP_V0F   (DEC_MAP_VEX + 0x000)
 #define DEC_MAP_V0F38 (DEC_MAP_VEX + 0x100)
 #define DEC_MAP_V0F3A (DEC_MAP_VEX + 0x200)
@@ -88,7 +88,7 @@ _Static_assert(DEC_FORM_ID(DEC_GROUPS, 0) <= DEC_MAP_VEX,
 
 /* Mnemonic lists: "a|b|c" selects an entry (DF_BYREG, DF_BYPFX,
  * DF_BYSIZE, else by the opcode's low 3 bits); an entry "x/y" is x, or y
- * with REX.W.  Operand lists: "ops|ops|ops|ops" selects by mandatory
+ * with REX.W (in the VEX maps: with VEX.L).  Operand lists: "ops|ops|ops|ops" selects by mandatory
  * prefix none|66|F3|F2 (a DF_BYPFX row whose operands differ by prefix);
  * "Ib2" is ENTER's second immediate. */
 struct dec_attr {

@@ -66,7 +66,7 @@ static const char *pick_w(const char *list, unsigned i, bool w, char *buf,
 const char *dec_mnemonic(const struct dec_insn *d, char *buf, size_t len)
 {
 	const struct dec_attr *a = &dec_attrs[d->op];
-	bool w = d->rex & 8;
+	bool w = d->op >= DEC_MAP_VEX ? DEC_VEX_L(d) : d->rex & 8;
 	unsigned i = d->op & 7;
 
 	if (!a->flags)
@@ -96,6 +96,12 @@ static const char *gpr(unsigned r, unsigned sz, bool rex)
 	}
 }
 
+/* XMM, or YMM for VEX.L = 1. */
+static const char *vreg_name(const struct dec_insn *d)
+{
+	return d->vex && DEC_VEX_L(d) ? "ymm" : "xmm";
+}
+
 static const char *ptr_name(unsigned sz)
 {
 	switch (sz) {
@@ -106,6 +112,7 @@ static const char *ptr_name(unsigned sz)
 	case 10: return "TBYTE PTR ";
 	case 6: return "FWORD PTR ";
 	case 16: return "XMMWORD PTR ";
+	case 32: return "YMMWORD PTR ";
 	default: return "";
 	}
 }
@@ -160,7 +167,8 @@ static unsigned op_size(const struct dec_insn *d, char s)
 	case 'd': return 4;
 	case 'q': return 8;
 	case 't': return 10;
-	case 'x': return 16;
+	case 'x': return d->vex && DEC_VEX_L(d) ? 32 : 16;
+	case 'o': return 16;            /* 16 bytes whatever VEX.L says */
 	case 'y': return d->opsz == 8 ? 8 : 4;
 	case 'z': return d->opsz == 2 ? 2 : 4;
 	case 'p': return d->opsz + 2;   /* far pointer m16:16/32/64 */
@@ -183,7 +191,8 @@ static int operand(const struct dec_insn *d, const char *o, uint64_t next,
 			return mem_operand(d, o[0] == 'M' && !o[1] ? 0 : sz,
 					   next, b, n);
 		if (o[0] == 'W' || o[0] == 'U')
-			return snprintf(b, n, "xmm%u", d->rm);
+			return snprintf(b, n, "%s%u", o[1] == 'x' ?
+					vreg_name(d) : "xmm", d->rm);
 		return snprintf(b, n, "%s", gpr(d->rm, o[0] == 'R' ? 8 : sz,
 						rex));
 	case 'G':
@@ -191,7 +200,9 @@ static int operand(const struct dec_insn *d, const char *o, uint64_t next,
 	case 'B': /* VEX.vvvv names a general register */
 		return snprintf(b, n, "%s", gpr(DEC_VEX_V(d), sz, rex));
 	case 'V':
-		return snprintf(b, n, "xmm%u", d->reg);
+		return snprintf(b, n, "%s%u", vreg_name(d), d->reg);
+	case 'H': /* VEX.vvvv names an XMM/YMM register */
+		return snprintf(b, n, "%s%u", vreg_name(d), DEC_VEX_V(d));
 	case 'P':
 		return snprintf(b, n, "mm%u", d->reg & 7);
 	case 'N': case 'Q':

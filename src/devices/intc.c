@@ -19,28 +19,52 @@
 #include "machine.h"
 #include "regs.h"
 
+/* One per vCPU: its local APIC, the APIC's timer and what waits for
+ * the vCPU. */
+struct intc_cpu {
+	struct intc *ic;
+	unsigned idx;             /* vCPU index = APIC ID */
+	atomic_bool pending;      /* read without the lock */
+	struct lapic lapic;
+	struct rax_timer timer;
+	bool init_req, sipi_req;  /* INIT and start-up IPIs received */
+	uint8_t sipi_vector;
+};
+
 struct intc {
 	struct machine *m;
 	pthread_mutex_t lock;
-	atomic_bool pending;      /* read without the lock */
 	struct pic pic;
 	struct ioapic ioapic;
-	struct lapic lapic;
 	struct pit pit;
-	struct rax_timer lapic_timer, pit_timer;
+	struct rax_timer pit_timer;
 	uint64_t lapic_mmio;      /* where the APIC page is registered */
 	unsigned nregistered;     /* entries of intc_ranges[] claimed */
+	unsigned ncpus;
+	unsigned cur;             /* the vCPU whose APIC the page shows */
+	struct intc_cpu *cpu;     /* ncpus of them */
 };
 
 /* ---- port and MMIO handlers ------------------------------------------ */
 
+/* The i8259's INT pin reaches vCPU 0 only (the BSP: virtual wire mode
+ * or LINT0 as ExtINT); the other vCPUs' LINT0 is not wired. */
+static bool pic_reaches(struct intc *ic, unsigned cpu)
+{
+	return cpu == 0 && lapic_accepts_pic(&ic->cpu[0].lapic) &&
+	       pic_output(&ic->pic);
+}
+
 static void update_pending(struct intc *ic)
 {
-	bool p = lapic_pending_vector(&ic->lapic) >= 0 ||
-		 ic->lapic.extint_req || ic->lapic.nmi_req ||
-		 (lapic_accepts_pic(&ic->lapic) && pic_output(&ic->pic));
+	for (unsigned i = 0; i < ic->ncpus; i++) {
+		struct intc_cpu *v = &ic->cpu[i];
+		bool p = lapic_pending_vector(&v->lapic) >= 0 ||
+			 v->lapic.extint_req || v->lapic.nmi_req ||
+			 v->init_req || v->sipi_req || pic_reaches(ic, i);
 
-	atomic_store_explicit(&ic->pending, p, memory_order_release);
+		atomic_store_explicit(&v->pending, p, memory_order_release);
+	}
 }
 
 static uint8_t port_read(struct intc *ic, uint16_t port)
@@ -117,17 +141,22 @@ static void ioapic_wr(struct intc *ic, uint64_t off, uint32_t v)
 	ioapic_write(&ic->ioapic, off, v);
 }
 
+/* The APIC page shows the APIC of the vCPU that accesses it. */
 static uint32_t lapic_rd(struct intc *ic, uint64_t off)
 {
-	if (!(ic->lapic.apic_base & APIC_BASE_EN))
+	struct lapic *l = &ic->cpu[ic->cur].lapic;
+
+	if (!(l->apic_base & APIC_BASE_EN))
 		return 0xffffffff; /* hardware-disabled: not decoded */
-	return lapic_read(&ic->lapic, off);
+	return lapic_read(l, off);
 }
 
 static void lapic_wr(struct intc *ic, uint64_t off, uint32_t v)
 {
-	if (ic->lapic.apic_base & APIC_BASE_EN)
-		lapic_write(&ic->lapic, off, v);
+	struct lapic *l = &ic->cpu[ic->cur].lapic;
+
+	if (l->apic_base & APIC_BASE_EN)
+		lapic_write(l, off, v);
 }
 
 static void ioapic_io(void *o, uint64_t off, bool w, void *d, unsigned s)
@@ -204,11 +233,18 @@ static void arm(struct intc *ic, struct rax_timer *t, uint64_t deadline)
 		timer_arm(&ic->m->timers, t, deadline);
 }
 
+static uint64_t lapic_now_cb(void *opaque)
+{
+	struct intc_cpu *v = opaque;
+
+	return machine_now_ns(v->ic->m);
+}
+
 static void lapic_arm_cb(void *opaque, uint64_t deadline)
 {
-	struct intc *ic = opaque;
+	struct intc_cpu *v = opaque;
 
-	arm(ic, &ic->lapic_timer, deadline);
+	arm(v->ic, &v->timer, deadline);
 }
 
 static void pit_arm_cb(void *opaque, uint64_t deadline)
@@ -233,33 +269,150 @@ static void pulse_irq0_cb(void *opaque)
 
 static void eoi_level_cb(void *opaque, uint8_t vector)
 {
-	struct intc *ic = opaque;
+	struct intc_cpu *v = opaque;
 
-	ioapic_eoi(&ic->ioapic, vector);
+	ioapic_eoi(&v->ic->ioapic, vector);
 }
 
+/* Does an APIC message for (logical, dest) reach vCPU i?  A
+ * hardware-disabled APIC takes none. */
+static bool reaches(struct intc *ic, unsigned i, bool logical, uint8_t dest)
+{
+	const struct lapic *l = &ic->cpu[i].lapic;
+
+	return (l->apic_base & APIC_BASE_EN) &&
+	       lapic_match_dest(l, logical, dest);
+}
+
+/* Lowest priority (SDM Vol. 3 §10.6.2.4): the APIC of lowest task
+ * priority among those named, the lowest index among equals (a fixed
+ * choice, so SMP runs repeat). */
+static int lowest_priority(struct intc *ic, bool logical, uint8_t dest)
+{
+	int best = -1;
+
+	for (unsigned i = 0; i < ic->ncpus; i++)
+		if (reaches(ic, i, logical, dest) &&
+		    (best < 0 || (ic->cpu[i].lapic.tpr & 0xf0) <
+				 (ic->cpu[best].lapic.tpr & 0xf0)))
+			best = (int)i;
+	return best;
+}
+
+/* A fixed, lowest-priority or ExtINT message from the I/O APIC or an
+ * MSI: true when some APIC accepted it. */
 static bool ioapic_deliver_cb(void *opaque, uint8_t vector, unsigned mode,
 			      bool level, bool logical, uint8_t dest)
 {
 	struct intc *ic = opaque;
+	bool any = false;
 
-	if (!(ic->lapic.apic_base & APIC_BASE_EN) ||
-	    !lapic_match_dest(&ic->lapic, logical, dest))
-		return false;
-	if (mode == DELMODE_EXTINT)
-		ic->lapic.extint_req = true;
-	else
-		lapic_accept(&ic->lapic, vector, level);
-	return true;
+	if (mode == DELMODE_LOWEST) {
+		int i = lowest_priority(ic, logical, dest);
+
+		if (i < 0)
+			return false;
+		lapic_accept(&ic->cpu[i].lapic, vector, level);
+		return true;
+	}
+	for (unsigned i = 0; i < ic->ncpus; i++) {
+		struct lapic *l = &ic->cpu[i].lapic;
+
+		if (!reaches(ic, i, logical, dest))
+			continue;
+		if (mode == DELMODE_EXTINT)
+			l->extint_req = true;
+		else
+			lapic_accept(l, vector, level);
+		any = true;
+	}
+	return any;
+}
+
+/* INIT to vCPU i (SDM Vol. 3 §10.4.7.3): its APIC returns to the
+ * power-up state but for its ID, and the vCPU waits for a start-up IPI
+ * once the engine has seen init_req.  A start-up IPI not yet taken is
+ * forgotten. */
+static void send_init(struct intc *ic, unsigned i)
+{
+	struct intc_cpu *v = &ic->cpu[i];
+
+	lapic_init(&v->lapic);
+	v->init_req = true;
+	v->sipi_req = false;
+}
+
+/* An IPI from the APIC at `from` (its ICR, §10.6.1): fixed,
+ * lowest-priority, NMI, INIT (assert; the level de-assert that
+ * follows only synchronises arbitration IDs, nothing here) and
+ * start-up, to the destination field or a shorthand (self, all, all
+ * but self). */
+static void ipi_cb(void *opaque, uint32_t lo, uint32_t hi)
+{
+	struct intc_cpu *src = opaque;
+	struct intc *ic = src->ic;
+	unsigned mode = LVT_DELMODE(lo), shorthand = (lo >> 18) & 3;
+	bool logical = lo & (1u << 11), level = lo & (1u << 15);
+	bool x2 = lapic_x2apic(&src->lapic);
+	uint8_t vector = (uint8_t)lo;
+
+	if (mode == DELMODE_INIT && !(lo & (1u << 14)) && level)
+		return; /* INIT level de-assert */
+	if (mode == DELMODE_LOWEST && shorthand == 0 && !x2) {
+		int i = lowest_priority(ic, logical, (uint8_t)(hi >> 24));
+
+		if (i >= 0)
+			lapic_accept(&ic->cpu[i].lapic, vector, false);
+		return;
+	}
+	for (unsigned i = 0; i < ic->ncpus; i++) {
+		struct intc_cpu *v = &ic->cpu[i];
+		bool to;
+
+		switch (shorthand) {
+		case 1: to = v == src; break;
+		case 2: to = true; break;
+		case 3: to = v != src; break;
+		default:
+			/* Physical destination 0xff (x2APIC: 0xffffffff)
+			 * is a broadcast; a disabled APIC still takes INIT
+			 * and start-up.  x2APIC lowest priority: fixed. */
+			to = lapic_match_icr(&v->lapic, x2, logical, hi);
+			break;
+		}
+		if (!to)
+			continue;
+		switch (mode) {
+		case DELMODE_FIXED: case DELMODE_LOWEST:
+			if (v->lapic.apic_base & APIC_BASE_EN)
+				lapic_accept(&v->lapic, vector, false);
+			break;
+		case DELMODE_NMI:
+			v->lapic.nmi_req = true; /* the vector is ignored */
+			break;
+		case DELMODE_INIT:
+			send_init(ic, i);
+			break;
+		case DELMODE_SIPI:
+			v->sipi_req = true;
+			v->sipi_vector = vector;
+			break;
+		default: /* SMI and reserved modes */
+			rax_log(LOG_DEBUG, irq, "lapic %u: IPI icr %#x:%08x "
+				"ignored", src->idx, hi, lo);
+			break;
+		}
+	}
 }
 
 /* Machine timer callbacks (vCPU thread, from timer_run()). */
 static void lapic_timer_cb(void *opaque)
 {
-	struct intc *ic = opaque;
+	struct intc_cpu *v = opaque;
+	struct intc *ic = v->ic;
 
 	pthread_mutex_lock(&ic->lock);
-	lapic_timer_expired(&ic->lapic);
+	lapic_timer_expired(&v->lapic);
 	update_pending(ic);
 	pthread_mutex_unlock(&ic->lock);
 }
@@ -279,22 +432,36 @@ static void pit_timer_cb(void *opaque)
 int intc_create(struct machine *m, struct intc **out, struct rax_err *e)
 {
 	struct intc *ic = calloc(1, sizeof(*ic));
+	unsigned n = m->ncpus ? m->ncpus : 1;
 	int ret;
 
 	if (!ic)
 		return rax_errf(e, -ENOMEM, "intc: out of memory");
 	ic->m = m;
+	ic->ncpus = n;
+	ic->cpu = calloc(n, sizeof(*ic->cpu));
+	if (!ic->cpu) {
+		ret = rax_errf(e, -ENOMEM, "intc: out of memory");
+		goto out_free;
+	}
 	ret = pthread_mutex_init(&ic->lock, NULL);
 	if (ret) {
 		rax_errf(e, -ret, "intc: mutex: %s", strerror(ret));
 		goto out_free;
 	}
-	timer_init(&ic->lapic_timer, lapic_timer_cb, ic);
 	timer_init(&ic->pit_timer, pit_timer_cb, ic);
 	pic_reset(&ic->pic);
 	ioapic_reset(&ic->ioapic, ioapic_deliver_cb, ic);
-	lapic_reset(&ic->lapic, &(struct lapic_ops){ now_cb, lapic_arm_cb,
-						     eoi_level_cb, ic });
+	for (unsigned i = 0; i < n; i++) {
+		struct intc_cpu *v = &ic->cpu[i];
+
+		v->ic = ic;
+		v->idx = i;
+		timer_init(&v->timer, lapic_timer_cb, v);
+		lapic_reset(&v->lapic, &(struct lapic_ops){
+			lapic_now_cb, lapic_arm_cb, eoi_level_cb, ipi_cb, v },
+			i);
+	}
 	pit_reset(&ic->pit, &(struct pit_ops){ now_cb, pit_arm_cb,
 					       pulse_irq0_cb, ic });
 	ic->lapic_mmio = LAPIC_DEFAULT_BASE;
@@ -317,6 +484,7 @@ out_unregister:
 	unregister_ranges(ic);
 	pthread_mutex_destroy(&ic->lock);
 out_free:
+	free(ic->cpu);
 	free(ic);
 	return ret;
 }
@@ -325,11 +493,18 @@ void intc_destroy(struct intc *ic)
 {
 	if (!ic)
 		return;
-	timer_cancel(&ic->m->timers, &ic->lapic_timer);
+	for (unsigned i = 0; i < ic->ncpus; i++)
+		timer_cancel(&ic->m->timers, &ic->cpu[i].timer);
 	timer_cancel(&ic->m->timers, &ic->pit_timer);
 	unregister_ranges(ic);
 	pthread_mutex_destroy(&ic->lock);
+	free(ic->cpu);
 	free(ic);
+}
+
+void intc_set_current(struct intc *ic, unsigned cpu)
+{
+	ic->cur = cpu < ic->ncpus ? cpu : 0;
 }
 
 void intc_set_irq(struct intc *ic, unsigned gsi, int level)
@@ -354,9 +529,9 @@ void intc_msi(struct intc *ic, uint64_t addr, uint32_t data)
 	}
 	pthread_mutex_lock(&ic->lock);
 	if (mode == DELMODE_NMI) {
-		if (lapic_match_dest(&ic->lapic, logical,
-				     (uint8_t)(addr >> 12)))
-			ic->lapic.nmi_req = true;
+		for (unsigned i = 0; i < ic->ncpus; i++)
+			if (reaches(ic, i, logical, (uint8_t)(addr >> 12)))
+				ic->cpu[i].lapic.nmi_req = true;
 	} else if (mode == DELMODE_FIXED || mode == DELMODE_LOWEST ||
 		   mode == DELMODE_EXTINT) {
 		/* §10.11.2: the trigger mode applies to fixed messages;
@@ -371,24 +546,25 @@ void intc_msi(struct intc *ic, uint64_t addr, uint32_t data)
 	pthread_mutex_unlock(&ic->lock);
 }
 
-bool intc_pending(struct intc *ic)
+bool intc_pending(struct intc *ic, unsigned cpu)
 {
-	return atomic_load_explicit(&ic->pending, memory_order_acquire);
+	return atomic_load_explicit(&ic->cpu[cpu].pending,
+				    memory_order_acquire);
 }
 
-int intc_ack(struct intc *ic)
+int intc_ack(struct intc *ic, unsigned cpu)
 {
+	struct lapic *l = &ic->cpu[cpu].lapic;
 	int v;
 
 	pthread_mutex_lock(&ic->lock);
 	/* ExtINT (LINT0 or an I/O APIC pin, or the virtual wire) bypasses
 	 * the APIC's priority logic: the PIC supplies the vector. */
-	if (ic->lapic.extint_req ||
-	    (lapic_accepts_pic(&ic->lapic) && pic_output(&ic->pic))) {
-		ic->lapic.extint_req = false;
+	if (l->extint_req || pic_reaches(ic, cpu)) {
+		l->extint_req = false;
 		v = pic_ack(&ic->pic);
 	} else {
-		v = lapic_ack(&ic->lapic);
+		v = lapic_ack(l);
 	}
 	update_pending(ic);
 	pthread_mutex_unlock(&ic->lock);
@@ -397,51 +573,74 @@ int intc_ack(struct intc *ic)
 	return v;
 }
 
-bool intc_take_nmi(struct intc *ic)
+bool intc_take_nmi(struct intc *ic, unsigned cpu)
 {
+	struct lapic *l = &ic->cpu[cpu].lapic;
 	bool nmi;
 
 	pthread_mutex_lock(&ic->lock);
-	nmi = ic->lapic.nmi_req;
-	ic->lapic.nmi_req = false;
+	nmi = l->nmi_req;
+	l->nmi_req = false;
 	update_pending(ic);
 	pthread_mutex_unlock(&ic->lock);
 	return nmi;
 }
 
-uint64_t intc_get_cr8(struct intc *ic)
+int intc_take_startup(struct intc *ic, unsigned cpu, uint8_t *vector)
+{
+	struct intc_cpu *v = &ic->cpu[cpu];
+	int r = INTC_NONE;
+
+	if (!atomic_load_explicit(&v->pending, memory_order_acquire))
+		return INTC_NONE;
+	pthread_mutex_lock(&ic->lock);
+	if (v->init_req) {
+		v->init_req = false;
+		r = INTC_INIT;
+	} else if (v->sipi_req) {
+		v->sipi_req = false;
+		*vector = v->sipi_vector;
+		r = INTC_SIPI;
+	}
+	update_pending(ic);
+	pthread_mutex_unlock(&ic->lock);
+	return r;
+}
+
+uint64_t intc_get_cr8(struct intc *ic, unsigned cpu)
 {
 	uint64_t v;
 
 	pthread_mutex_lock(&ic->lock);
-	v = (ic->lapic.tpr >> 4) & 0xf;
+	v = (ic->cpu[cpu].lapic.tpr >> 4) & 0xf;
 	pthread_mutex_unlock(&ic->lock);
 	return v;
 }
 
-void intc_set_cr8(struct intc *ic, uint64_t cr8)
+void intc_set_cr8(struct intc *ic, unsigned cpu, uint64_t cr8)
 {
 	pthread_mutex_lock(&ic->lock);
-	ic->lapic.tpr = (uint32_t)(cr8 & 0xf) << 4;
+	ic->cpu[cpu].lapic.tpr = (uint32_t)(cr8 & 0xf) << 4;
 	update_pending(ic);
 	pthread_mutex_unlock(&ic->lock);
 }
 
-int intc_rdmsr(struct intc *ic, uint32_t msr, uint64_t *val)
+int intc_rdmsr(struct intc *ic, unsigned cpu, uint32_t msr, uint64_t *val)
 {
 	int ret;
 
 	pthread_mutex_lock(&ic->lock);
-	ret = lapic_rdmsr(&ic->lapic, msr, val);
+	ret = lapic_rdmsr(&ic->cpu[cpu].lapic, msr, val);
 	pthread_mutex_unlock(&ic->lock);
 	return ret;
 }
 
 /* Moves the APIC page after an IA32_APIC_BASE write (SDM Vol. 3
- * §10.4.5). */
-static void relocate(struct intc *ic)
+ * §10.4.5).  One page serves every vCPU, so it follows the last vCPU
+ * that moved its APIC (guests move all of them alike, if at all). */
+static void relocate(struct intc *ic, unsigned cpu)
 {
-	uint64_t base = ic->lapic.apic_base & APIC_BASE_ADDR;
+	uint64_t base = ic->cpu[cpu].lapic.apic_base & APIC_BASE_ADDR;
 
 	if (base == ic->lapic_mmio)
 		return;
@@ -458,14 +657,14 @@ static void relocate(struct intc *ic)
 	ic->lapic_mmio = base;
 }
 
-int intc_wrmsr(struct intc *ic, uint32_t msr, uint64_t val)
+int intc_wrmsr(struct intc *ic, unsigned cpu, uint32_t msr, uint64_t val)
 {
 	int ret;
 
 	pthread_mutex_lock(&ic->lock);
-	ret = lapic_wrmsr(&ic->lapic, msr, val);
+	ret = lapic_wrmsr(&ic->cpu[cpu].lapic, msr, val);
 	if (!ret && msr == MSR_IA32_APIC_BASE)
-		relocate(ic);
+		relocate(ic, cpu);
 	update_pending(ic);
 	pthread_mutex_unlock(&ic->lock);
 	return ret;

@@ -87,10 +87,12 @@ static void reset_regs(struct lapic *l)
 {
 	struct lapic_ops ops = l->ops;
 	uint64_t base = l->apic_base;
+	uint32_t id = l->id;
 
 	memset(l, 0, sizeof(*l));
 	l->ops = ops;
 	l->apic_base = base;
+	l->id = id;
 	l->dfr = 0xffffffff;
 	l->svr = 0xff;
 	for (unsigned i = 0; i < LVT_NUM; i++)
@@ -98,10 +100,17 @@ static void reset_regs(struct lapic *l)
 	l->ops.arm(l->ops.opaque, TIMER_NEVER);
 }
 
-void lapic_reset(struct lapic *l, const struct lapic_ops *ops)
+void lapic_reset(struct lapic *l, const struct lapic_ops *ops, unsigned id)
 {
 	l->ops = *ops;
-	l->apic_base = LAPIC_DEFAULT_BASE | APIC_BASE_BSP | APIC_BASE_EN;
+	l->apic_base = LAPIC_DEFAULT_BASE | APIC_BASE_EN |
+		       (id ? 0 : APIC_BASE_BSP);
+	l->id = id << 24;
+	reset_regs(l);
+}
+
+void lapic_init(struct lapic *l)
+{
 	reset_regs(l);
 }
 
@@ -255,41 +264,28 @@ static void write_lvt(struct lapic *l, enum lapic_lvt i, uint32_t val)
 	}
 }
 
-/* Does the ICR's destination field name this APIC?  In x2APIC mode it
- * is ICR[63:32], a 32-bit ID or a cluster and bitmap (§10.12.9). */
-static bool icr_dest_self(const struct lapic *l)
+bool lapic_match_icr(const struct lapic *l, bool x2, bool logical,
+		     uint32_t dest)
 {
-	bool logical = l->icr_lo & (1u << 11);
-
-	if (!x2apic(l))
-		return lapic_match_dest(l, logical, (uint8_t)(l->icr_hi >> 24));
-	if (l->icr_hi == 0xffffffff)
+	if (!x2)
+		return lapic_match_dest(l, logical, (uint8_t)(dest >> 24));
+	if (dest == 0xffffffff)
 		return true;
 	if (!logical)
-		return l->icr_hi == x2_id(l);
-	return (l->icr_hi >> 16) == (x2_ldr(l) >> 16) &&
-	       (l->icr_hi & x2_ldr(l) & 0xffff);
+		return dest == x2_id(l);
+	return (dest >> 16) == (x2_ldr(l) >> 16) && (dest & x2_ldr(l) & 0xffff);
 }
 
+bool lapic_x2apic(const struct lapic *l)
+{
+	return x2apic(l);
+}
+
+/* The ICR was written: the IPI goes out through the callback, which
+ * routes it to the APICs it names (src/devices/intc.c). */
 static void send_ipi(struct lapic *l)
 {
-	unsigned vector = l->icr_lo & 0xff, mode = LVT_DELMODE(l->icr_lo);
-	unsigned shorthand = (l->icr_lo >> 18) & 3;
-	bool self = shorthand == 1 || shorthand == 2 ||
-		    (shorthand == 0 && icr_dest_self(l));
-
-	if (self && mode == 4) {
-		l->nmi_req = true; /* §10.6.1: NMI, vector ignored */
-		return;
-	}
-	if (!self || mode == 5 || mode == 6) {
-		/* A single CPU: INIT/SIPI and IPIs to others go nowhere. */
-		rax_log(LOG_DEBUG, irq, "lapic: IPI icr %#x:%08x ignored",
-			l->icr_hi, l->icr_lo);
-		return;
-	}
-	if (mode <= 1)
-		lapic_accept(l, (uint8_t)vector, false);
+	l->ops.ipi(l->ops.opaque, l->icr_lo, l->icr_hi);
 }
 
 static uint32_t reg_read(struct lapic *l, unsigned r);
@@ -322,7 +318,7 @@ static uint32_t reg_read(struct lapic *l, unsigned r)
 	case R_ID: return l->id;
 	case R_VER: return LAPIC_VERSION;
 	case R_TPR: return l->tpr;
-	case R_APR: return l->tpr; /* arbitration: a single CPU */
+	case R_APR: return l->tpr; /* arbitration priority as the TPR */
 	case R_PPR: return ppr(l);
 	case R_LDR: return l->ldr;
 	case R_DFR: return l->dfr;

@@ -1,8 +1,9 @@
-/* Local APIC, xAPIC and x2APIC modes, for the single vCPU (APIC ID
- * 0): registers at IA32_APIC_BASE (default 0xfee00000), IRR/ISR/TMR,
- * TPR/PPR priority, EOI with broadcast to the I/O APIC for
- * level-triggered vectors, self IPIs, the LVT, and the timer in one-shot,
- * periodic and TSC-deadline modes.  Pure state machine: time, timer
+/* Local APIC, xAPIC and x2APIC modes, one per vCPU (APIC ID = vCPU
+ * index, the BSP's 0): registers at IA32_APIC_BASE (default
+ * 0xfee00000), IRR/ISR/TMR, TPR/PPR priority, EOI with broadcast to the
+ * I/O APIC for level-triggered vectors, IPIs (the ICR; routed by a
+ * callback), the LVT, and the timer in one-shot, periodic and
+ * TSC-deadline modes.  Pure state machine: time, timer
  * arming and EOI broadcast are callbacks; src/devices/intc.c registers
  * the MMIO page and locks.  Reference: SDM Vol. 3 chapter 10 (11 in
  * newer editions), "Advanced Programmable Interrupt Controller".
@@ -38,6 +39,8 @@ enum lapic_lvt {
 	LVT_NUM
 };
 
+#define DELMODE_SIPI 6 /* ICR only: start-up (§10.6.1) */
+
 #define LVT_MASKED (1u << 16)
 #define LVT_DELMODE(v) (((v) >> 8) & 7)
 #define SVR_ENABLE (1u << 8)
@@ -46,6 +49,8 @@ struct lapic_ops {
 	uint64_t (*now)(void *opaque);                 /* machine ns */
 	void (*arm)(void *opaque, uint64_t deadline);  /* or TIMER_NEVER */
 	void (*eoi_level)(void *opaque, uint8_t vector);
+	/* A write to ICR low sent the IPI (lo, hi) = the ICR. */
+	void (*ipi)(void *opaque, uint32_t icr_lo, uint32_t icr_hi);
 	void *opaque;
 };
 
@@ -62,9 +67,13 @@ struct lapic {
 	struct lapic_ops ops;
 };
 
-/* Power-up state (SDM Vol. 3 §10.4.7.1): enabled in IA32_APIC_BASE,
- * software-disabled in the SVR, every LVT masked. */
-void lapic_reset(struct lapic *l, const struct lapic_ops *ops);
+/* Power-up state (SDM Vol. 3 §10.4.7.1): enabled in IA32_APIC_BASE
+ * (the BSP flag for ID 0), software-disabled in the SVR, every LVT
+ * masked; APIC ID `id`. */
+void lapic_reset(struct lapic *l, const struct lapic_ops *ops, unsigned id);
+/* INIT (§10.4.7.3): the power-up state but for the APIC ID and
+ * IA32_APIC_BASE. */
+void lapic_init(struct lapic *l);
 
 /* IA32_APIC_BASE.EN and SVR.enable both set. */
 bool lapic_enabled(const struct lapic *l);
@@ -74,6 +83,13 @@ bool lapic_accepts_pic(const struct lapic *l);
 /* Does (logical, dest) from an I/O APIC entry or the ICR name us?
  * (SDM Vol. 3 §10.6.2: physical ID or 0xff; flat or cluster LDR.) */
 bool lapic_match_dest(const struct lapic *l, bool logical, uint8_t dest);
+/* Does the destination of an IPI (the ICR's: in x2APIC mode, x2 set,
+ * ICR[63:32], a 32-bit ID, 0xffffffff for all, or cluster << 16 | a
+ * bitmap (§10.12.9); else ICR[63:56] as lapic_match_dest()) name l? */
+bool lapic_match_icr(const struct lapic *l, bool x2, bool logical,
+		     uint32_t dest);
+/* In x2APIC mode (IA32_APIC_BASE.EXTD)? */
+bool lapic_x2apic(const struct lapic *l);
 /* A fixed interrupt message: sets IRR (and TMR for level). */
 void lapic_accept(struct lapic *l, uint8_t vector, bool level);
 /* The highest IRR vector above the PPR, or -1 (§10.8.3.1). */

@@ -208,6 +208,9 @@ static int kvm_init(struct machine *m, struct rax_err *e)
 	struct kvm_engine *k;
 	int ret;
 
+	if (m->ncpus > 1) /* main.c refuses --cpus N > 1 with KVM first */
+		return rax_errf(e, -ENOTSUP, "kvm: more than one vCPU is not "
+				"yet supported");
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return rax_errf(e, -ENOMEM, "kvm: out of memory");
@@ -501,6 +504,29 @@ static int kvm_write_mem(struct machine *m, uint64_t gpa, const void *buf,
 	return gm_write(&m->mem, gpa, buf, len);
 }
 
+/* The per-vCPU operations: one vCPU (index 0) so far. */
+#define KVM_VCPU_OP(name, ...)                                              \
+	static int kvm_op_##name(struct machine *m, unsigned cpu, __VA_ARGS__) \
+	{                                                                   \
+		return cpu ? -ENOENT : kvm_##name(m, KVM_OP_ARGS);          \
+	}
+#define KVM_OP_ARGS r
+KVM_VCPU_OP(get_regs, struct rax_regs *r)
+KVM_VCPU_OP(set_regs, const struct rax_regs *r)
+#undef KVM_OP_ARGS
+#define KVM_OP_ARGS f
+KVM_VCPU_OP(get_fpu, struct rax_fpu *f)
+KVM_VCPU_OP(set_fpu, const struct rax_fpu *f)
+#undef KVM_OP_ARGS
+#define KVM_OP_ARGS d
+KVM_VCPU_OP(get_dregs, struct rax_dregs *d)
+#undef KVM_OP_ARGS
+#define KVM_OP_ARGS idx, v
+KVM_VCPU_OP(get_msr, uint32_t idx, uint64_t *v)
+KVM_VCPU_OP(set_msr, uint32_t idx, uint64_t v)
+#undef KVM_OP_ARGS
+#undef KVM_VCPU_OP
+
 const struct vcpu_ops kvm_vcpu_ops = {
 	.name = "kvm",
 	.probe = kvm_probe,
@@ -508,13 +534,13 @@ const struct vcpu_ops kvm_vcpu_ops = {
 	.destroy = kvm_destroy,
 	.run = kvm_run_vcpu,
 	.kick = kvm_kick,
-	.get_regs = kvm_get_regs,
-	.set_regs = kvm_set_regs,
-	.get_fpu = kvm_get_fpu,
-	.set_fpu = kvm_set_fpu,
-	.get_dregs = kvm_get_dregs,
-	.get_msr = kvm_get_msr,
-	.set_msr = kvm_set_msr,
+	.get_regs = kvm_op_get_regs,
+	.set_regs = kvm_op_set_regs,
+	.get_fpu = kvm_op_get_fpu,
+	.set_fpu = kvm_op_set_fpu,
+	.get_dregs = kvm_op_get_dregs,
+	.get_msr = kvm_op_get_msr,
+	.set_msr = kvm_op_set_msr,
 	.read_mem = kvm_read_mem,
 	.write_mem = kvm_write_mem,
 	.bp_insert = kvm_bp_insert,

@@ -197,8 +197,10 @@ int ld_place_initrd(const struct guest_mem *gm, uint64_t size,
 	__attribute__((warn_unused_result));
 void ld_elf_setup_header(struct bp_setup_header *h);
 
-/* mptable.c: MP floating pointer and configuration table at addr. */
-int ld_write_mptable(struct guest_mem *gm, uint64_t addr)
+/* mptable.c: MP floating pointer and configuration table at addr, with
+ * ncpus (1..LD_MAX_CPUS; 0 reads as 1) processors. */
+#define LD_MAX_CPUS 64
+int ld_write_mptable(struct guest_mem *gm, uint64_t addr, unsigned ncpus)
 	__attribute__((warn_unused_result));
 uint8_t ld_checksum(const void *p, size_t len);
 

@@ -319,7 +319,7 @@ int ld_write_firmware(struct machine *m, struct rax_err *e)
 {
 	int ret;
 
-	if (ld_write_mptable(&m->mem, LD_MPTABLE))
+	if (ld_write_mptable(&m->mem, LD_MPTABLE, m->ncpus))
 		return rax_errf(e, -EFAULT, "cannot write the MP table");
 	if (m->acpi_off)
 		return 0;

@@ -1,5 +1,6 @@
 /* The MP table (Intel MultiProcessor Specification 1.4) Linux reads to
- * find its local APIC and IOAPIC: one BSP, PCI bus 0 and an ISA bus, one
+ * find its processors and IOAPIC: one processor entry per vCPU (local
+ * APIC ID = vCPU index, vCPU 0 the BSP; §4.3.1), PCI bus 0 and an ISA bus, one
  * IOAPIC, ISA IRQ n wired to IOAPIC pin n (both engines route it so: no
  * IRQ0 -> pin 2 override), INTA# of PCI slots 1-8 on IOAPIC pins 16-23
  * (devices/pci.h, PCI_INTX_GSI), ExtINT on LINT0 and NMI on LINT1
@@ -33,8 +34,9 @@ uint8_t ld_checksum(const void *p, size_t len)
 	return sum;
 }
 
+/* The entries after the processors (which come first, §4.3: "entries
+ * ... sorted by type"). */
 struct mp_entries {
-	struct mp_processor cpu;
 	struct mp_bus pci, isa;
 	struct mp_ioapic ioapic;
 	struct mp_intr irq[LD_ISA_IRQS];
@@ -42,19 +44,24 @@ struct mp_entries {
 	struct mp_intr lint[2];
 } __attribute__((packed));
 
-#define MP_ENTRY_COUNT (4 + LD_ISA_IRQS + PCI_INTX_SLOTS + 2)
+#define MP_ENTRY_COUNT (3 + LD_ISA_IRQS + PCI_INTX_SLOTS + 2)
+
+static void fill_cpus(struct mp_processor *p, unsigned ncpus)
+{
+	for (unsigned i = 0; i < ncpus; i++)
+		p[i] = (struct mp_processor){
+			.type = MP_PROCESSOR, .lapic_id = (uint8_t)i,
+			.lapic_version = LD_LAPIC_VERSION,
+			.cpu_flags = MP_CPU_EN | (i ? 0 : MP_CPU_BP),
+			.signature = 0x600,        /* family 6 */
+			.feature_flags = 0x201,    /* FPU, APIC (CPUID.1:EDX) */
+		};
+}
 
 static void fill_entries(struct mp_entries *t)
 {
 	unsigned i;
 
-	t->cpu = (struct mp_processor){
-		.type = MP_PROCESSOR, .lapic_id = 0,
-		.lapic_version = LD_LAPIC_VERSION,
-		.cpu_flags = MP_CPU_EN | MP_CPU_BP,
-		.signature = 0x600,        /* family 6 */
-		.feature_flags = 0x201,    /* FPU, APIC (CPUID.1:EDX) */
-	};
 	t->pci = (struct mp_bus){ .type = MP_BUS, .bus_id = MP_PCI_BUS };
 	memcpy(t->pci.bus_type, "PCI   ", 6);
 	t->isa = (struct mp_bus){ .type = MP_BUS, .bus_id = MP_ISA_BUS };
@@ -91,37 +98,49 @@ static void fill_entries(struct mp_entries *t)
 	};
 }
 
-/* Floating pointer at addr, configuration table right after it. */
+/* Floating pointer at addr, configuration table right after it, then
+ * ncpus processor entries and the rest. */
 struct mp_image {
 	struct mp_floating mpf;
 	struct mp_config cfg;
-	struct mp_entries ent;
+	struct mp_processor cpu[];
 } __attribute__((packed));
 
-static void fill_header(struct mp_config *c)
+static void fill_header(struct mp_config *c, unsigned ncpus)
 {
 	memcpy(c->signature, "PCMP", 4);
-	c->length = sizeof(struct mp_config) + sizeof(struct mp_entries);
+	c->length = (uint16_t)(sizeof(struct mp_config) +
+			       ncpus * sizeof(struct mp_processor) +
+			       sizeof(struct mp_entries));
 	c->spec_rev = MP_SPEC_REV;
 	memcpy(c->oem_id, "RAX     ", 8);
 	memcpy(c->product_id, "RAX VMM     ", 12);
-	c->entry_count = MP_ENTRY_COUNT;
+	c->entry_count = (uint16_t)(ncpus + MP_ENTRY_COUNT);
 	c->lapic_addr = LD_LAPIC_ADDR;
 }
 
-int ld_write_mptable(struct guest_mem *gm, uint64_t addr)
+int ld_write_mptable(struct guest_mem *gm, uint64_t addr, unsigned ncpus)
 {
-	struct mp_image *t = gm_ptr(gm, addr, sizeof(*t));
+	size_t size;
+	struct mp_image *t;
 
-	if (!t || (addr & 15) || addr + sizeof(*t) > UINT32_MAX)
+	if (!ncpus)
+		ncpus = 1;
+	if (ncpus > LD_MAX_CPUS)
+		return -EINVAL;
+	size = sizeof(*t) + ncpus * sizeof(struct mp_processor) +
+	       sizeof(struct mp_entries);
+	t = gm_ptr(gm, addr, size);
+	if (!t || (addr & 15) || addr + size > UINT32_MAX)
 		return -EFAULT;
-	memset(t, 0, sizeof(*t));
+	memset(t, 0, size);
 	memcpy(t->mpf.signature, "_MP_", 4);
 	t->mpf.physptr = (uint32_t)(addr + sizeof(t->mpf));
 	t->mpf.length = 1;
 	t->mpf.spec_rev = MP_SPEC_REV;
-	fill_header(&t->cfg);
-	fill_entries(&t->ent);
+	fill_header(&t->cfg, ncpus);
+	fill_cpus(t->cpu, ncpus);
+	fill_entries((struct mp_entries *)(void *)&t->cpu[ncpus]);
 	t->cfg.checksum = (uint8_t)-ld_checksum(&t->cfg, t->cfg.length);
 	t->mpf.checksum = (uint8_t)-ld_checksum(&t->mpf, sizeof(t->mpf));
 	return 0;

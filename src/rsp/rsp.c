@@ -605,11 +605,12 @@ static int range_step(struct rsp_server *s, struct vcpu_stop *st,
 	struct rax_regs regs;
 
 	for (;;) {
-		int ret = m->ops->run(m, VCPU_RUN_STEP, st, e);
+		int ret = m->ops->run(m, VCPU_RUN_STEP | VCPU_RUN_CPU(r->cpu),
+				      st, e);
 
 		if (ret || st->reason != VCPU_STOP_STEP)
 			return ret;
-		if (m->ops->get_regs(m, &regs) || regs.rip < r->start ||
+		if (m->ops->get_regs(m, st->cpu, &regs) || regs.rip < r->start ||
 		    regs.rip >= r->end)
 			return 0;
 		if (atomic_load(&s->stop_req) ||
@@ -628,8 +629,8 @@ static int run_vcpu(struct rsp_server *s, struct vcpu_stop *st,
 
 	if (k == RSP_RES_RANGE)
 		return range_step(s, st, e);
-	return s->m->ops->run(s->m, k == RSP_RES_STEP ? VCPU_RUN_STEP : 0,
-			      st, e);
+	return s->m->ops->run(s->m, k == RSP_RES_STEP ? VCPU_RUN_STEP |
+			      VCPU_RUN_CPU(s->sess.resume.cpu) : 0, st, e);
 }
 
 /* A triple fault or engine failure: log it; with gdb attached report it
@@ -644,7 +645,7 @@ static bool crash(struct rsp_server *s, const struct vcpu_stop *st,
 	snprintf(s->sess.engine_error, sizeof(s->sess.engine_error), "%s",
 		 st->reason == VCPU_STOP_SHUTDOWN ? "triple fault (shutdown)" :
 		 e->msg[0] ? e->msg : "engine stopped unexpectedly");
-	if (!s->m->ops->get_regs(s->m, &r))
+	if (!s->m->ops->get_regs(s->m, st->cpu, &r))
 		machine_format_regs(&r, dump, sizeof(dump));
 	rax_log(LOG_ERROR, rsp, "%s", s->sess.engine_error);
 	for (char *l = strtok(dump, "\n"); l; l = strtok(NULL, "\n"))
@@ -652,6 +653,8 @@ static bool crash(struct rsp_server *s, const struct vcpu_stop *st,
 	if (s->fd < 0)
 		return false;
 	s->sess.stop.reason = st->reason;
+	s->sess.stop.cpu = st->cpu;
+	rsp_session_stopped(&s->sess);
 	s->sess.signal = RSP_SIGSEGV;
 	return true;
 }
@@ -688,6 +691,7 @@ int rsp_run(struct rsp_server *s)
 		if (st.reason == VCPU_STOP_KICK || !s->running || s->fd < 0)
 			continue; /* no gdb waiting: run on */
 		s->sess.stop = st;
+		rsp_session_stopped(&s->sess);
 		s->sess.signal = RSP_SIGTRAP;
 		need_serve = report = true;
 	}

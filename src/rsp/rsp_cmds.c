@@ -4,6 +4,7 @@
 #include "rsp/rsp_cmds.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "machine.h"
@@ -21,6 +22,43 @@ void rsp_session_init(struct rsp_session *s, struct machine *m)
 	s->m = m;
 	s->stop.reason = VCPU_STOP_KICK;
 	s->signal = RSP_SIGTRAP;
+	s->ccpu = -1;
+}
+
+void rsp_session_stopped(struct rsp_session *s)
+{
+	s->gcpu = s->stop.cpu;
+}
+
+static unsigned ncpus(const struct rsp_session *s)
+{
+	return s->m->ncpus ? s->m->ncpus : 1;
+}
+
+/* Thread id (hex) at *p: 1..ncpus as vCPU 0..ncpus-1 in *cpu, -1
+ * (all) or 0 (any) as -1.  Moves *p past it; false when malformed or
+ * no such thread. */
+static bool parse_thread(const struct rsp_session *s, const char **p,
+			 int *cpu)
+{
+	uint64_t tid;
+
+	if (**p == 'p') { /* multiprocess pPID.TID */
+		const char *dot = strchr(*p, '.');
+
+		if (!dot)
+			return false;
+		*p = dot + 1;
+	}
+	if ((*p)[0] == '-' && (*p)[1] == '1') {
+		*p += 2;
+		*cpu = -1;
+		return true;
+	}
+	if (rsp_parse_hex(p, &tid) || tid > ncpus(s))
+		return false;
+	*cpu = (int)tid - 1;
+	return true;
 }
 
 /* ---- memory --------------------------------------------------------- */
@@ -54,7 +92,7 @@ size_t rsp_mem_rw(struct rsp_session *s, uint64_t addr, void *buf, size_t len,
 	uint8_t *b = buf;
 	size_t done = 0;
 
-	if (!s->phys && ops->get_regs(s->m, &r))
+	if (!s->phys && ops->get_regs(s->m, s->gcpu, &r))
 		return 0;
 	while (done < len) {
 		uint64_t pa;
@@ -102,7 +140,7 @@ static void cmd_read_all(struct rsp_session *s, struct rsp_buf *reply)
 	struct rsp_cpu c;
 	uint8_t v[16];
 
-	if (rsp_cpu_load(s->m, &c)) {
+	if (rsp_cpu_load(s->m, s->gcpu, &c)) {
 		reply_err(reply, 1);
 		return;
 	}
@@ -118,7 +156,7 @@ static void cmd_write_all(struct rsp_session *s, const char *hex, size_t len,
 	struct rsp_cpu c;
 	uint8_t v[16];
 
-	if (rsp_cpu_load(s->m, &c)) {
+	if (rsp_cpu_load(s->m, s->gcpu, &c)) {
 		reply_err(reply, 1);
 		return;
 	}
@@ -136,7 +174,7 @@ static void cmd_write_all(struct rsp_session *s, const char *hex, size_t len,
 		hex += 2 * sz;
 		len -= 2 * sz;
 	}
-	if (rsp_cpu_store(s->m, &c))
+	if (rsp_cpu_store(s->m, s->gcpu, &c))
 		reply_err(reply, 1);
 	else
 		rsp_buf_puts(reply, "OK");
@@ -153,7 +191,7 @@ static void cmd_read_reg(struct rsp_session *s, const char *p,
 		reply_err(reply, 22);
 		return;
 	}
-	if (rsp_cpu_load(s->m, &c)) {
+	if (rsp_cpu_load(s->m, s->gcpu, &c)) {
 		reply_err(reply, 1);
 		return;
 	}
@@ -174,12 +212,12 @@ static void cmd_write_reg(struct rsp_session *s, const char *p,
 		reply_err(reply, 22);
 		return;
 	}
-	if (rsp_cpu_load(s->m, &c)) {
+	if (rsp_cpu_load(s->m, s->gcpu, &c)) {
 		reply_err(reply, 1);
 		return;
 	}
 	rsp_reg_set(&c, (unsigned)n, v);
-	if (rsp_cpu_store(s->m, &c))
+	if (rsp_cpu_store(s->m, s->gcpu, &c))
 		reply_err(reply, 1);
 	else
 		rsp_buf_puts(reply, "OK");
@@ -296,11 +334,18 @@ void rsp_remove_all_bps(struct rsp_session *s)
 
 /* ---- resuming ------------------------------------------------------- */
 
+/* The vCPU c/s act on: Hc's, else the one that stopped. */
+static unsigned resume_cpu(const struct rsp_session *s)
+{
+	return s->ccpu >= 0 ? (unsigned)s->ccpu : s->stop.cpu;
+}
+
 /* c/s/C/S with an optional resume address ("c ADDR", "C SIG;ADDR"). */
 static enum rsp_action cmd_resume(struct rsp_session *s, const char *pkt,
 				  struct rsp_buf *reply)
 {
 	const char *p = pkt + 1;
+	unsigned cpu = resume_cpu(s);
 	uint64_t v;
 
 	if ((pkt[0] == 'C' || pkt[0] == 'S') && *p) {
@@ -313,55 +358,55 @@ static enum rsp_action cmd_resume(struct rsp_session *s, const char *pkt,
 		struct rax_regs r;
 
 		if (rsp_parse_hex(&p, &v) || *p ||
-		    s->m->ops->get_regs(s->m, &r))
+		    s->m->ops->get_regs(s->m, cpu, &r))
 			goto bad;
 		r.rip = v;
-		if (s->m->ops->set_regs(s->m, &r))
+		if (s->m->ops->set_regs(s->m, cpu, &r))
 			goto bad;
 	}
 	s->resume.kind = pkt[0] == 's' || pkt[0] == 'S' ? RSP_RES_STEP
 							 : RSP_RES_CONT;
+	s->resume.cpu = cpu;
 	return RSP_ACT_RESUME;
 bad:
 	reply_err(reply, 22);
 	return RSP_ACT_REPLY;
 }
 
-/* Does vCont action `a` (up to ';' or NUL) name our one thread?  No
- * thread id means all threads; otherwise 1, -1 (all) or 0 (any). */
-static bool for_our_thread(const char *a)
+/* The thread vCont action `a` (up to ';' or NUL) names: the vCPU in
+ * *cpu, -1 for all (no thread id, -1 or 0).  False when it names no
+ * thread of ours. */
+static bool vcont_thread(const struct rsp_session *s, const char *a,
+			 int *cpu)
 {
 	const char *t = strchr(a, ':');
 	const char *semi = strchr(a, ';');
-	uint64_t tid;
 
+	*cpu = -1;
 	if (!t || (semi && semi < t))
 		return true;
 	t++;
-	if (*t == 'p') { /* multiprocess pPID.TID */
-		t = strchr(t, '.');
-		if (!t)
-			return true;
-		t++;
-	}
-	if (t[0] == '-' && t[1] == '1')
-		return true;
-	return !rsp_parse_hex(&t, &tid) && tid <= 1;
+	return parse_thread(s, &t, cpu);
 }
 
-/* vCont;ACTION[:TID][;ACTION...]: the first action that applies to
- * thread 1 wins (gdb manual, "vCont").  Range stepping "r START,END" is
- * done by the server with single steps. */
+/* vCont;ACTION[:TID][;ACTION...]: the first action that applies to a
+ * thread of ours wins (gdb manual, "vCont").  All-stop: a step steps
+ * the thread it names (without one, Hc's or the one that stopped)
+ * while the others wait; a continue runs them all.  Range stepping
+ * "r START,END" is done by the server with single steps. */
 static enum rsp_action cmd_vcont(struct rsp_session *s, const char *p,
 				 struct rsp_buf *reply)
 {
 	while (*p == ';') {
 		const char *a = ++p;
 		uint64_t start, end;
+		int cpu;
 
 		p += strcspn(p, ";");
-		if (!for_our_thread(a))
+		if (!vcont_thread(s, a, &cpu))
 			continue;
+		if (cpu < 0)
+			cpu = (int)resume_cpu(s);
 		switch (a[0]) {
 		case 'c':
 		case 'C':
@@ -370,13 +415,14 @@ static enum rsp_action cmd_vcont(struct rsp_session *s, const char *p,
 		case 's':
 		case 'S':
 			s->resume.kind = RSP_RES_STEP;
+			s->resume.cpu = (unsigned)cpu;
 			return RSP_ACT_RESUME;
 		case 'r':
 			a++;
 			if (parse_addr_len(a, &start, &end, &a))
 				goto bad;
 			s->resume = (struct rsp_resume){ RSP_RES_RANGE, start,
-							 end };
+							 end, (unsigned)cpu };
 			return RSP_ACT_RESUME;
 		case 't': /* stop: we already are */
 			rsp_buf_puts(reply, "OK");
@@ -425,21 +471,67 @@ static void xfer_part(const char *obj, const char *p, struct rsp_buf *reply)
 	rsp_buf_add(reply, obj + off, len);
 }
 
-/* qXfer:threads:read::OFFSET,LENGTH: our one thread.  gdb refreshes its
- * thread list at every stop; this answers in one round trip where
- * qfThreadInfo/qsThreadInfo take two. */
+/* qXfer:threads:read::OFFSET,LENGTH: a thread per vCPU (id = index + 1,
+ * core = index).  gdb refreshes its thread list at every stop; this
+ * answers in one round trip where qfThreadInfo/qsThreadInfo take two. */
 static enum rsp_action q_threads(struct rsp_session *s, const char *p,
 				 struct rsp_buf *reply, struct rsp_buf *con)
 {
-	static const char xml[] = "<?xml version=\"1.0\"?>\n<threads>\n"
-		"<thread id=\"1\" core=\"0\"/>\n</threads>\n";
+	char xml[64 + 48 * 64];
+	size_t o;
 
 	if (*p++ != ':') { /* the annex is empty */
 		rsp_buf_puts(reply, "E00");
 		return RSP_ACT_REPLY;
 	}
+	o = (size_t)snprintf(xml, sizeof(xml),
+			     "<?xml version=\"1.0\"?>\n<threads>\n");
+	for (unsigned i = 0; i < ncpus(s) && o < sizeof(xml); i++)
+		o += (size_t)snprintf(xml + o, sizeof(xml) - o,
+				      "<thread id=\"%x\" core=\"%u\"/>\n",
+				      i + 1, i);
+	if (o < sizeof(xml))
+		snprintf(xml + o, sizeof(xml) - o, "</threads>\n");
 	xfer_part(xml, p, reply);
 	return RSP_ACT_REPLY;
+}
+
+/* qfThreadInfo: every thread in one reply; qsThreadInfo then ends it. */
+static enum rsp_action q_fthreads(struct rsp_session *s, const char *p,
+				  struct rsp_buf *reply, struct rsp_buf *con)
+{
+	for (unsigned i = 0; i < ncpus(s); i++)
+		rsp_buf_printf(reply, "%s%x", i ? "," : "m", i + 1);
+	return RSP_ACT_REPLY;
+}
+
+static enum rsp_action q_current(struct rsp_session *s, const char *p,
+				 struct rsp_buf *reply, struct rsp_buf *con)
+{
+	rsp_buf_printf(reply, "QC%x", s->stop.cpu + 1);
+	return RSP_ACT_REPLY;
+}
+
+/* Hg/Hc THREAD: the thread later register (g) or resume (c) packets
+ * act on; -1 and 0 mean any (g: the one that stopped).  T THREAD: is
+ * it alive (all vCPUs are)? */
+static void cmd_thread(struct rsp_session *s, const char *pkt,
+		       struct rsp_buf *reply)
+{
+	const char *p = pkt + (pkt[0] == 'H' ? 2 : 1);
+	int cpu;
+
+	if (!parse_thread(s, &p, &cpu) || *p ||
+	    (pkt[0] == 'H' && pkt[1] != 'g' && pkt[1] != 'c') ||
+	    (pkt[0] == 'T' && cpu < 0)) {
+		reply_err(reply, pkt[0] == 'T' ? 1 : 22);
+		return;
+	}
+	if (pkt[0] == 'H' && pkt[1] == 'g')
+		s->gcpu = cpu < 0 ? s->stop.cpu : (unsigned)cpu;
+	else if (pkt[0] == 'H')
+		s->ccpu = cpu;
+	rsp_buf_puts(reply, "OK");
 }
 
 /* qXfer:features:read:ANNEX:OFFSET,LENGTH -> m<data> or l<data>. */
@@ -505,8 +597,8 @@ static const struct named_cmd {
 	{ "qXfer:features:read:", true, NULL, q_features },
 	{ "qXfer:threads:read:", true, NULL, q_threads },
 	{ "qRcmd,", true, NULL, q_rcmd },
-	{ "qC", false, "QC1", NULL },
-	{ "qfThreadInfo", false, "m1", NULL },
+	{ "qC", false, NULL, q_current },
+	{ "qfThreadInfo", false, NULL, q_fthreads },
 	{ "qsThreadInfo", false, "l", NULL },
 	{ "qAttached", true, "1", NULL },
 	{ "qOffsets", false, "Text=0;Data=0;Bss=0", NULL },
@@ -547,7 +639,7 @@ static void expedite_regs(const struct rsp_session *s, struct rsp_buf *reply)
 
 	/* The general registers only: no FPU or MSR fetch (ioctls on KVM)
 	 * for a stop gdb may never look further into. */
-	if (s->m->ops->get_regs(s->m, &c.r))
+	if (s->m->ops->get_regs(s->m, s->stop.cpu, &c.r))
 		return;
 	for (size_t i = 0; i < sizeof(regs) / sizeof(*regs); i++) {
 		rsp_reg_get(&c, regs[i], v);
@@ -564,7 +656,8 @@ void rsp_stop_reply(const struct rsp_session *s, struct rsp_buf *reply)
 		[BP_ACCESS] = "awatch",
 	};
 
-	rsp_buf_printf(reply, "T%02xthread:01;", s->signal);
+	rsp_buf_printf(reply, "T%02xthread:%02x;", s->signal,
+		       s->stop.cpu + 1);
 	switch (s->stop.reason) {
 	case VCPU_STOP_SWBREAK:
 		rsp_buf_puts(reply, "swbreak:;");
@@ -624,7 +717,7 @@ enum rsp_action rsp_handle(struct rsp_session *s, const char *pkt, size_t len,
 		return cmd_resume(s, pkt, reply);
 	case 'H':
 	case 'T':
-		rsp_buf_puts(reply, "OK");
+		cmd_thread(s, pkt, reply);
 		break;
 	case 'D':
 		rsp_remove_all_bps(s);

@@ -27,6 +27,7 @@ enum rsp_resume_kind { RSP_RES_CONT, RSP_RES_STEP, RSP_RES_RANGE };
 struct rsp_resume {
 	enum rsp_resume_kind kind;
 	uint64_t start, end; /* RSP_RES_RANGE: step while start <= rip < end */
+	unsigned cpu;        /* STEP and RANGE: the vCPU (thread cpu + 1) */
 };
 
 /* Signals in stop replies (gdb's numbering, include/gdb/signals.def). */
@@ -47,8 +48,13 @@ struct rsp_session {
 	bool phys;          /* monitor phys on: m/M/X are guest-physical */
 	bool no_ack;        /* QStartNoAckMode was accepted */
 	struct rsp_resume resume;
-	/* The last stop, for `?` and the stop reply. */
+	/* The last stop, for `?` and the stop reply (thread stop.cpu + 1). */
 	struct vcpu_stop stop;
+	/* Threads are vCPUs, thread id = vCPU index + 1.  gcpu: the vCPU
+	 * whose registers g/G/p/P and the page walk of m/M use (Hg, else
+	 * the one that stopped); ccpu: the one s steps (Hc), or -1. */
+	unsigned gcpu;
+	int ccpu;
 	int signal;
 	char engine_error[512]; /* shown by `monitor info registers` */
 	struct rsp_bp bps[RSP_MAX_BPS];
@@ -62,6 +68,9 @@ void rsp_session_init(struct rsp_session *s, struct machine *m);
  * Returns what to do next. */
 enum rsp_action rsp_handle(struct rsp_session *s, const char *pkt, size_t len,
 			   struct rsp_buf *reply, struct rsp_buf *console);
+
+/* A new stop in s->stop: registers go to the vCPU that stopped. */
+void rsp_session_stopped(struct rsp_session *s);
 
 /* Formats the stop reply for s->stop / s->signal (T05thread:01;...). */
 void rsp_stop_reply(const struct rsp_session *s, struct rsp_buf *reply);

@@ -33,13 +33,13 @@ static int mon_registers(struct rsp_session *s, const char *arg,
 	struct rax_dregs d;
 	char buf[4096];
 
-	if (s->m->ops->get_regs(s->m, &r)) {
+	if (s->m->ops->get_regs(s->m, s->gcpu, &r)) {
 		rsp_buf_puts(out, "cannot read the registers\n");
 		return -EIO;
 	}
 	machine_format_regs(&r, buf, sizeof(buf));
 	rsp_buf_puts(out, buf);
-	if (s->m->ops->get_dregs && !s->m->ops->get_dregs(s->m, &d)) {
+	if (s->m->ops->get_dregs && !s->m->ops->get_dregs(s->m, s->gcpu, &d)) {
 		machine_format_dregs(&d, buf, sizeof(buf));
 		rsp_buf_puts(out, buf);
 	}
@@ -77,7 +77,7 @@ static int mon_mem(struct rsp_session *s, const char *arg, struct rsp_buf *out)
 	struct rax_regs r;
 	struct pg_ctx c = { .read_pte = read_pte, .opaque = s->m };
 
-	if (s->m->ops->get_regs(s->m, &r))
+	if (s->m->ops->get_regs(s->m, s->gcpu, &r))
 		return -EIO;
 	if (!(r.cr0 & CR0_PG)) {
 		rsp_buf_puts(out, "paging is disabled\n");
@@ -117,7 +117,7 @@ static int mon_rdmsr(struct rsp_session *s, const char *arg,
 		return -EINVAL;
 	}
 	if (!s->m->ops->get_msr ||
-	    s->m->ops->get_msr(s->m, (uint32_t)idx, &v)) {
+	    s->m->ops->get_msr(s->m, s->gcpu, (uint32_t)idx, &v)) {
 		rsp_buf_printf(out, "rdmsr %#lx: cannot read\n", idx);
 		return -EIO;
 	}

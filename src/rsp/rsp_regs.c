@@ -160,32 +160,32 @@ void rsp_reg_set(struct rsp_cpu *c, unsigned n, const uint8_t *in)
 		memcpy(c->f.fx + FX_MXCSR, in, 4);
 }
 
-int rsp_cpu_load(struct machine *m, struct rsp_cpu *c)
+int rsp_cpu_load(struct machine *m, unsigned cpu, struct rsp_cpu *c)
 {
 	const struct vcpu_ops *ops = m->ops;
 
 	memset(c, 0, sizeof(*c));
-	c->fpu_ok = ops->get_fpu && !ops->get_fpu(m, &c->f);
+	c->fpu_ok = ops->get_fpu && !ops->get_fpu(m, cpu, &c->f);
 	if (!c->fpu_ok)
 		memset(&c->f, 0, sizeof(c->f));
 	c->kgs_ok = ops->get_msr &&
-		    !ops->get_msr(m, MSR_KERNEL_GS_BASE, &c->k_gs_base);
+		    !ops->get_msr(m, cpu, MSR_KERNEL_GS_BASE, &c->k_gs_base);
 	if (!c->kgs_ok)
 		c->k_gs_base = 0;
-	return ops->get_regs(m, &c->r);
+	return ops->get_regs(m, cpu, &c->r);
 }
 
-int rsp_cpu_store(struct machine *m, const struct rsp_cpu *c)
+int rsp_cpu_store(struct machine *m, unsigned cpu, const struct rsp_cpu *c)
 {
 	const struct vcpu_ops *ops = m->ops;
-	int ret = ops->set_regs(m, &c->r);
+	int ret = ops->set_regs(m, cpu, &c->r);
 
 	if (ret)
 		return ret;
 	if (c->fpu_ok && ops->set_fpu)
-		ret = ops->set_fpu(m, &c->f);
+		ret = ops->set_fpu(m, cpu, &c->f);
 	if (!ret && c->kgs_ok && ops->set_msr)
-		ret = ops->set_msr(m, MSR_KERNEL_GS_BASE, c->k_gs_base);
+		ret = ops->set_msr(m, cpu, MSR_KERNEL_GS_BASE, c->k_gs_base);
 	return ret;
 }
 

@@ -49,8 +49,8 @@ void rsp_reg_set(struct rsp_cpu *c, unsigned n, const uint8_t *in);
 
 /* Fill a snapshot from the engine, and write one back.  Return 0 or
  * -errno from get_regs/set_regs; the FPU and K_GS_BASE are best effort. */
-int rsp_cpu_load(struct machine *m, struct rsp_cpu *c);
-int rsp_cpu_store(struct machine *m, const struct rsp_cpu *c);
+int rsp_cpu_load(struct machine *m, unsigned cpu, struct rsp_cpu *c);
+int rsp_cpu_store(struct machine *m, unsigned cpu, const struct rsp_cpu *c);
 
 /* The target description served through qXfer:features:read. */
 extern const char rsp_target_xml[];

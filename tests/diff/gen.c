@@ -393,7 +393,7 @@ static void (*const fam_fn[DX_NFAM])(struct gen *g) = {
 	[DX_FAM_mmx] = gen_mmx, [DX_FAM_legacy] = gen_legacy,
 	[DX_FAM_sse3] = gen_sse3, [DX_FAM_ssse3] = gen_ssse3,
 	[DX_FAM_sse41] = gen_sse41, [DX_FAM_sse42] = gen_sse42,
-	[DX_FAM_bmi] = gen_bmi,
+	[DX_FAM_bmi] = gen_bmi, [DX_FAM_avx] = gen_avx,
 };
 
 void g_unit(struct gen *g, int fam)

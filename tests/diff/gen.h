@@ -35,6 +35,7 @@ struct gen {
 	bool m32;            /* code for a 32-bit code segment: no REX, no
 				RIP-relative or 67h operands, sizes 1-4 */
 	unsigned level;      /* the interpreter's CPU model (x86-64 level) */
+	bool avx_init;       /* VZEROUPPER ran: the YMM upper halves agree */
 };
 
 /* A ModRM operand: a register, or memory at `target`. */
@@ -133,6 +134,7 @@ void gen_sse3(struct gen *g);
 void gen_ssse3(struct gen *g);
 void gen_sse41(struct gen *g);
 void gen_sse42(struct gen *g);
+void gen_avx(struct gen *g);
 void gen_init_fpu(struct gen *g, uint8_t *fx);
 
 /* gen_legacy.c: the instructions invalid in 64-bit mode (32-bit code). */

@@ -570,15 +570,16 @@ void gen_init_fpu(struct gen *g, uint8_t *fx)
 /* --- not advertised: the interpreter must raise #UD ----------------------- */
 
 /* Each ends the sequence (ud_tail): the host, which has these
- * extensions, runs up to it.  (The x86-64-v2 instructions are #UD tails
+ * extensions, runs up to it (the AVX ones: not implemented on any
+ * model yet).  (The x86-64-v2 instructions are #UD tails
  * of their own families on a v1 model: g_level.)  LZCNT/TZCNT are left out: without ABM
  * their encodings are BSR/BSF.  Also UD2 and LOCK on a register or
  * non-lockable instruction, which raise #UD on both. */
 void gen_unadv(struct gen *g)
 {
 	static const struct { uint8_t b[8]; unsigned n; } t[] = {
-		{ { 0xc5, 0xf8, 0x77 }, 3 },             /* vzeroupper (AVX) */
-		{ { 0xc5, 0xf9, 0xef, 0xc1 }, 4 },       /* vpxor (AVX) */
+		{ { 0xc5, 0xf8, 0x58, 0xc1 }, 4 },       /* vaddps (AVX) */
+		{ { 0xc4, 0xe2, 0x79, 0x18, 0xc0 }, 5 }, /* vbroadcastss (AVX2) */
 		{ { 0x66, 0x0f, 0x38, 0xdc, 0xc1 }, 5 }, /* aesenc (AES) */
 		{ { 0x66, 0x0f, 0x3a, 0x44, 0xc1, 0 }, 6 }, /* pclmulqdq */
 		{ { 0x66, 0x0f, 0x38, 0xf6, 0xc1 }, 5 }, /* adcx (ADX) */
@@ -606,7 +607,9 @@ void gen_unadv(struct gen *g)
 		e.e = g_mem(g, 4, 1, 0);
 		g_emit(g, &e, false);
 	} else {
-		unsigned k = g_rn(g, sizeof(t) / sizeof(*t));
+		/* XGETBV runs on a v3 model (CR4.OSXSAVE): the last entry */
+		unsigned k = g_rn(g, sizeof(t) / sizeof(*t) -
+				  (g->level >= 3));
 
 		g_bytes(g, t[k].b, t[k].n, false);
 	}
@@ -971,4 +974,112 @@ void gen_sse42(struct gen *g)
 	}
 	g_emit(g, &e, false);
 	g_level(g, 2);
+}
+
+/* --- AVX, AVX2 (x86-64-v3, the part implemented): --family avx ---------- */
+
+/* The VEX forms of the SSE2, SSSE3 and SSE4 packed-integer operations
+ * (VEX.128 and VEX.256, second source in VEX.vvvv, memory operands of
+ * any alignment), VPTEST, VPBROADCASTB/W/D/Q, VMOVDQA/VMOVDQU loads and
+ * stores, VPMOVMSKB, VZEROUPPER/VZEROALL.
+ * The comparison sees the XMM registers, not bits 255:128 of the YMM
+ * registers: a unit often stores its YMM result (VMOVDQU) to make them
+ * visible, and a sequence's first AVX unit starts with VZEROUPPER (the
+ * host's upper halves hold whatever its C code left).  On a model below
+ * v3 each is a #UD tail. */
+void gen_avx(struct gen *g)
+{
+	static const uint8_t vw[] = {
+		0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69,
+		0x6a, 0x6b, 0x6c, 0x6d, 0x74, 0x75, 0x76, 0xd1, 0xd2, 0xd3,
+		0xd4, 0xd5, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf,
+		0xe0, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe8, 0xe9, 0xea, 0xeb,
+		0xec, 0xed, 0xee, 0xef, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6,
+		0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe,
+	};
+	static const uint8_t cnt[] = { 0xd1, 0xd2, 0xd3, 0xe1, 0xe2, 0xf1,
+				       0xf2, 0xf3 };
+	static const uint8_t v38[] = { 0x00, 0x01, 0x02, 0x03, 0x04, 0x05,
+		0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x1c, 0x1d, 0x1e, 0x28,
+		0x29, 0x2b, 0x37, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e,
+		0x3f, 0x40 };
+	static const uint8_t bc[4][2] = { { 0x78, 1 }, { 0x79, 2 },
+					  { 0x58, 4 }, { 0x59, 8 } };
+	unsigned k = g_rn(g, 13), map = 1;
+	bool l = g_chance(g, 60);
+	struct enc e;
+
+	if (g->level >= 3 && !g->avx_init) {
+		static const uint8_t vzu[] = { 0xc5, 0xf8, 0x77 };
+
+		g_bytes(g, vzu, 3, true);
+		g->avx_init = true;
+	}
+	if (k < 4) {
+		uint8_t op = vw[g_rn(g, sizeof(vw))];
+		bool c16 = memchr(cnt, op, sizeof(cnt)) != NULL;
+
+		e = sse(g, 0, op, l && !c16 ? 32 : 16, 1, 30);
+		e.vvvv = (uint8_t)xmm(g);
+		e.vpp = 1;
+	} else if (k < 6) { /* the 0F38 map: SSSE3, SSE4 operations */
+		uint8_t op = v38[g_rn(g, sizeof(v38))];
+
+		e = sse(g, 0, op, l ? 32 : 16, 1, 30);
+		if (op < 0x1c || op > 0x1e) /* VPABSx: vvvv 1111b */
+			e.vvvv = (uint8_t)xmm(g);
+		e.vpp = 1;
+		map = 2;
+	} else if (k == 6) { /* vptest: ZF CF, the others cleared */
+		e = sse(g, 0, 0x17, l ? 32 : 16, 1, 30);
+		e.vpp = 1;
+		map = 2;
+	} else if (k == 7) { /* vpbroadcastb/w/d/q (AVX2) */
+		unsigned j = g_rn(g, 4);
+
+		e = sse(g, 0, bc[j][0], bc[j][1], 1, 40);
+		e.vpp = 1;
+		map = 2;
+	} else if (k < 10) { /* vmovdqa / vmovdqu, load or store */
+		bool a = g_chance(g, 40);
+
+		e = sse(g, 0, g_chance(g, 50) ? 0x6f : 0x7f, l ? 32 : 16,
+			a ? (l ? 32 : 16) : 1, 60);
+		e.vpp = a ? 1 : 2;
+	} else if (k == 10) { /* vpmovmskb r32, xmm/ymm */
+		e = sse(g, 0, 0xd7, 16, 16, 0);
+		e.reg = g_gpr(g, 0);
+		e.vpp = 1;
+	} else { /* vzeroupper / vzeroall */
+		static const uint8_t vz[2][3] = { { 0xc5, 0xf8, 0x77 },
+						  { 0xc5, 0xfc, 0x77 } };
+
+		g_bytes(g, vz[l], 3, false);
+		g_level(g, 3);
+		return;
+	}
+	e.nop = 1;
+	e.op[0] = e.op[1];
+	e.vex = true;
+	e.vmap = (uint8_t)map;
+	e.vl = l;
+	g_emit(g, &e, false);
+	g_level(g, 3);
+	if (map == 2 && e.op[0] == 0x17) {
+		g_flags(g, F_ARITH, 0);
+		return;
+	}
+	if (g->stop || !l || (map == 1 && e.op[0] == 0xd7) ||
+	    (map == 1 && e.op[0] == 0x7f && e.e.kind != M_REG) ||
+	    !g_chance(g, 50))
+		return;
+	/* vmovdqu [m256], ymm: the result's upper half into memory */
+	{
+		struct enc st = { .modrm = true, .nop = 1, .op = { 0x7f },
+				  .vex = true, .vmap = 1, .vpp = 2, .vl = 1 };
+
+		st.reg = map == 1 && e.op[0] == 0x7f ? e.e.r : e.reg;
+		st.e = g_mem(g, 32, 1, 0);
+		g_emit(g, &st, false);
+	}
 }

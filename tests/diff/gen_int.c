@@ -968,6 +968,8 @@ void gen_bmi(struct gen *g)
 	e.reg = t[k].reg ? t[k].reg : g_gpr(g, 0);
 	e.e = g_rm(g, sz, 1u << e.vvvv, 40);
 	e.vl = g_chance(g, 3); /* VEX.L = 1: #UD */
+	if (g_chance(g, 3)) /* a 66, F2 or F3 before VEX: #UD (SDM §2.3.2) */
+		g_pfx(&e, (uint8_t[]){ 0x66, 0xf2, 0xf3 }[g_rn(g, 3)]);
 	if (t[k].map == 3) {
 		e.imm = g_rnd(g) & 0xff;
 		e.nimm = 1;

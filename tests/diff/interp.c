@@ -86,6 +86,41 @@ static void build_tables(struct machine *m)
 	m->mem.host[P_TSS + 0x66] = 0x68;
 }
 
+/* A level-3 model runs with the AVX state enabled, as Linux leaves it
+ * for user code (the host side's): CR4.OSXSAVE (user_regs) and XCR0 =
+ * x87 | SSE | AVX, set by XSETBV at CPL 0 from a stub in the supervisor
+ * low 2 MiB (mov eax, 7; xor edx, edx; xor ecx, ecx; xsetbv). */
+#define P_XSTUB 0x9000ull
+static void user_regs(struct rax_regs *r, const struct dx_state *in,
+		      bool m32, bool osxsave);
+
+static int enable_avx(struct machine *m)
+{
+	static const uint8_t stub[] = { 0xb8, 7, 0, 0, 0, 0x31, 0xd2, 0x31,
+					0xc9, 0x0f, 0x01, 0xd1 };
+	struct dx_state none;
+	struct rax_regs r;
+	struct vcpu_stop stop;
+	struct rax_err e;
+
+	memset(&none, 0, sizeof(none));
+	memcpy(m->mem.host + P_XSTUB, stub, sizeof(stub));
+	user_regs(&r, &none, false, true);
+	r.seg[S_CS] = (struct rax_seg){ .sel = 0x08, .type = 11, .s = 1,
+		.present = 1, .l = 1, .g = 1, .limit = 0xffffffff };
+	r.seg[S_SS] = (struct rax_seg){ .sel = 0x10, .type = 3, .s = 1,
+		.present = 1, .db = 1, .g = 1, .limit = 0xffffffff };
+	r.rip = P_XSTUB;
+	r.gpr[R_RSP] = P_KSTK;
+	m->ops->set_regs(m, 0, &r);
+	for (unsigned i = 0; i < 4; i++)
+		if (m->ops->run(m, VCPU_RUN_STEP, &stop, &e) ||
+		    stop.reason != VCPU_STOP_STEP)
+			return -1;
+	m->ops->get_regs(m, 0, &r);
+	return r.rip == P_XSTUB + sizeof(stub) ? 0 : -1;
+}
+
 int dx_interp_init(struct machine *m, unsigned level)
 {
 	struct rax_err e;
@@ -99,9 +134,15 @@ int dx_interp_init(struct machine *m, unsigned level)
 	build_tables(m);
 	m->ops = &cpu_vcpu_ops;
 	ret = cpu_vcpu_ops.init(m, &e);
-	if (ret)
+	if (ret) {
 		gm_destroy(&m->mem);
-	return ret;
+		return ret;
+	}
+	if (level >= 3 && enable_avx(m)) {
+		dx_interp_destroy(m);
+		return -1;
+	}
+	return 0;
 }
 
 void dx_interp_destroy(struct machine *m)
@@ -111,7 +152,7 @@ void dx_interp_destroy(struct machine *m)
 }
 
 static void user_regs(struct rax_regs *r, const struct dx_state *in,
-		      bool m32)
+		      bool m32, bool osxsave)
 {
 	memset(r, 0, sizeof(*r));
 	memcpy(r->gpr, in->gpr, sizeof(r->gpr));
@@ -136,7 +177,8 @@ static void user_regs(struct rax_regs *r, const struct dx_state *in,
 	r->idt = (struct rax_dtable){ .base = P_IDT, .limit = 0xfff };
 	r->cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG;
 	r->cr3 = P_PML4;
-	r->cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+	r->cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT |
+		 (osxsave ? CR4_OSXSAVE : 0);
 	r->efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
 }
 
@@ -181,10 +223,10 @@ int dx_interp_run(struct machine *m, const struct dx_seq *s,
 	m->ops->write_mem(m, P_CODE, page, sizeof(page));
 	m->ops->write_mem(m, P_DATA, s->in.data, DX_DATA_SIZE);
 	m->ops->write_mem(m, P_STACK, s->in.stack, DX_STACK_SIZE);
-	user_regs(&r, &s->in, s->m32);
-	m->ops->set_regs(m, &r);
+	user_regs(&r, &s->in, s->m32, m->cpu_level >= 3);
+	m->ops->set_regs(m, 0, &r);
 	memcpy(f.fx, s->in.fx, 512);
-	m->ops->set_fpu(m, &f);
+	m->ops->set_fpu(m, 0, &f);
 	o->vec = -1;
 	o->err = o->cr2 = 0;
 	for (unsigned i = 0;; i++) {
@@ -193,7 +235,7 @@ int dx_interp_run(struct machine *m, const struct dx_seq *s,
 			o->vec = -2;
 			return -1;
 		}
-		m->ops->get_regs(m, &r);
+		m->ops->get_regs(m, 0, &r);
 		if (r.rip == end && (r.seg[S_CS].sel & 3) == 3)
 			break;
 		if ((r.seg[S_CS].sel & 3) == 0 && r.rip >= P_STUB &&
@@ -205,7 +247,7 @@ int dx_interp_run(struct machine *m, const struct dx_seq *s,
 	o->rflags = r.rflags;
 	if ((r.seg[S_CS].sel & 3) == 0)
 		from_frame(m, &r, o);
-	m->ops->get_fpu(m, &f);
+	m->ops->get_fpu(m, 0, &f);
 	memcpy(o->fx, f.fx, 512);
 	memcpy(o->data, m->mem.host + P_DATA, DX_DATA_SIZE);
 	memcpy(o->stack, m->mem.host + P_STACK, DX_STACK_SIZE);

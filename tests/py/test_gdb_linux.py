@@ -140,7 +140,7 @@ class Session:
 
     breaks = True  # gdb's breakpoints are reported on this engine
 
-    def __init__(self, procs, tmp_path, engine):
+    def __init__(self, procs, tmp_path, engine, extra=()):
         if not os.access(RAX, os.X_OK):
             pytest.skip("%s is not built" % RAX)
         self.engine = engine
@@ -155,7 +155,7 @@ class Session:
         # (break start_kernel) are not overwritten by the decompressor.
         self.rax = Target([RAX, "--backend", engine, "--log", "info,boot",
                            "--decompress", "host",
-                           "--gdb", self.addr, "--gdb-wait"],
+                           "--gdb", self.addr, "--gdb-wait", *extra],
                           tmp_path, env=env, stdin=subprocess.PIPE)
         procs.append(self.rax)
         try:
@@ -667,6 +667,27 @@ def test_ctrl_c_stops_the_idle_guest_at_its_shell(session):
     assert re.search(r"^#0\s+(0x[0-9a-f]+ in )?[A-Za-z_]\w* \(", bt, re.M), bt
     g.cmd("kill")
     assert session.wait_exit(60) == 0
+
+
+def test_emulator_threads_are_the_vcpus(procs, tmp_path):
+    """rax --cpus 4 on the interpreter: gdb sees a thread per vCPU, and
+    each one's registers (its own stack and idle loop)."""
+    s = Session(procs, tmp_path, "emulator", extra=("--cpus", "4"))
+    g = s.gdb
+    s.stop_at_shell()
+    out = g.cmd("info threads")
+    ids = re.findall(r"^\*?\s+(\d+)\s+Thread (\d+)", out, re.M)
+    assert [t for _, t in ids] == ["1", "2", "3", "4"], out
+    sps = set()
+    for n, _ in ids:
+        assert "Switching to thread %s" % n in g.cmd("thread %s" % n)
+        bt = g.cmd("bt 1")
+        assert re.search(r"^#0\s+(0x[0-9a-f]+ in )?[A-Za-z_]\w* \(", bt,
+                         re.M), bt
+        sps.add(g.reg("rsp"))
+    assert len(sps) == 4  # four stacks
+    g.cmd("kill")
+    assert s.wait_exit(60) == 0
 
 
 @tcg_xfail(NO_SWBP)

@@ -21,9 +21,10 @@ static inline void put64(struct machine *m, uint64_t pa, uint64_t v)
 }
 
 /* Returns 0 or -errno.  host_clock: as --clock host; level: as --cpu
- * vN (0: the default model). */
-static inline int test_machine_init_model(struct machine *m, bool host_clock,
-					  unsigned level)
+ * vN (0: the default model); ncpus: as --cpus (vCPU 0 runs the program,
+ * the others wait for a start-up IPI). */
+static inline int test_machine_init_smp(struct machine *m, bool host_clock,
+					unsigned level, unsigned ncpus)
 {
 	struct rax_err e;
 	struct rax_regs *r = &m->boot_regs;
@@ -59,7 +60,14 @@ static inline int test_machine_init_model(struct machine *m, bool host_clock,
 	m->ops = &cpu_vcpu_ops;
 	m->host_clock = host_clock;
 	m->cpu_level = level;
+	m->ncpus = ncpus;
 	return cpu_vcpu_ops.init(m, &e);
+}
+
+static inline int test_machine_init_model(struct machine *m, bool host_clock,
+					  unsigned level)
+{
+	return test_machine_init_smp(m, host_clock, level, 1);
 }
 
 static inline int test_machine_init_clock(struct machine *m, bool host_clock)

@@ -122,7 +122,7 @@ static int run_interp_ex(struct machine *m, uint64_t code,
 	struct rax_err e;
 
 	m->ops->write_mem(m, code, insn, len); /* forgets decoded code */
-	m->ops->get_fpu(m, &f);
+	m->ops->get_fpu(m, 0, &f);
 	memcpy(f.fx + FX_XMM(0), s->xmm0, 16);
 	memcpy(f.fx + FX_XMM(1), s->xmm1, 16);
 	memcpy(f.fx + FX_MXCSR, &s->mxcsr, 4);
@@ -131,9 +131,9 @@ static int run_interp_ex(struct machine *m, uint64_t code,
 		memcpy(f.fx + FX_ST(1), &s->mm1, 8);
 		f.fx[FX_FTW] = 0xff;
 	}
-	m->ops->set_fpu(m, &f);
+	m->ops->set_fpu(m, 0, &f);
 	m->ops->write_mem(m, ST_GUEST + 96, s->mem, 16);
-	m->ops->get_regs(m, &r);
+	m->ops->get_regs(m, 0, &r);
 	r.rip = code;
 	r.gpr[R_RAX] = s->rax;
 	r.gpr[R_RBX] = s->rbx;
@@ -141,11 +141,11 @@ static int run_interp_ex(struct machine *m, uint64_t code,
 	r.gpr[R_RDX] = s->rdx;
 	r.gpr[R_RDI] = ST_GUEST;
 	r.rflags = s->flags;
-	m->ops->set_regs(m, &r);
+	m->ops->set_regs(m, 0, &r);
 	for (unsigned i = 0; i < steps; i++) {
 		if (m->ops->run(m, VCPU_RUN_STEP, &stop, &e))
 			return -1;
-		m->ops->get_regs(m, &r);
+		m->ops->get_regs(m, 0, &r);
 		if (r.rip == code + len)
 			break;
 	}
@@ -154,7 +154,7 @@ static int run_interp_ex(struct machine *m, uint64_t code,
 	s->rcx = r.gpr[R_RCX];
 	s->rdx = r.gpr[R_RDX];
 	s->flags = r.rflags;
-	m->ops->get_fpu(m, &f);
+	m->ops->get_fpu(m, 0, &f);
 	memcpy(s->xmm0, f.fx + FX_XMM(0), 16);
 	memcpy(s->xmm1, f.fx + FX_XMM(1), 16);
 	memcpy(&s->mxcsr, f.fx + FX_MXCSR, 4);
@@ -163,7 +163,7 @@ static int run_interp_ex(struct machine *m, uint64_t code,
 		memcpy(&s->mm0, f.fx + FX_ST(0), 8);
 		memcpy(&s->mm1, f.fx + FX_ST(1), 8);
 		f.fx[FX_FTW] = 0; /* EMMS, as the native harness */
-		m->ops->set_fpu(m, &f);
+		m->ops->set_fpu(m, 0, &f);
 	}
 	return r.rip == code + len ? 0 : -2;
 }
@@ -911,10 +911,10 @@ static void install_idt(struct machine *m)
 		put64(m, IDT_BASE + 16 * v + 8, 0);
 		m->mem.host[off] = 0xf4;
 	}
-	m->ops->get_regs(m, &r);
+	m->ops->get_regs(m, 0, &r);
 	r.idt.base = IDT_BASE;
 	r.idt.limit = 0xfff;
-	m->ops->set_regs(m, &r);
+	m->ops->set_regs(m, 0, &r);
 }
 
 #define ONE_STEP_DATA 0x190000ull
@@ -933,8 +933,8 @@ static int one_step(struct machine *m, uint64_t code, const uint8_t *insn,
 
 	m->ops->write_mem(m, code, insn, len); /* forgets decoded code */
 	memcpy(f->fx + FX_MXCSR, &mx, 4);
-	m->ops->set_fpu(m, f);
-	m->ops->get_regs(m, &r);
+	m->ops->set_fpu(m, 0, f);
+	m->ops->get_regs(m, 0, &r);
 	cr0_0 = r.cr0;
 	cr4_0 = r.cr4;
 	r.cr0 ^= cr0;
@@ -942,9 +942,9 @@ static int one_step(struct machine *m, uint64_t code, const uint8_t *insn,
 	r.rip = code;
 	r.gpr[R_RSP] = STACK_TOP;
 	r.gpr[R_RDI] = ONE_STEP_DATA; /* [rdi]: 16-byte aligned RAM */
-	m->ops->set_regs(m, &r);
+	m->ops->set_regs(m, 0, &r);
 	CHECK_EQ(m->ops->run(m, VCPU_RUN_STEP, &stop, &e), 0);
-	m->ops->get_regs(m, &r);
+	m->ops->get_regs(m, 0, &r);
 	if (r.rip >= IDT_STUBS && r.rip < IDT_STUBS + 16 * 256) {
 		uint64_t pushed;
 
@@ -957,10 +957,10 @@ static int one_step(struct machine *m, uint64_t code, const uint8_t *insn,
 	} else {
 		CHECK_EQ(r.rip, code + len);
 	}
-	m->ops->get_fpu(m, f);
+	m->ops->get_fpu(m, 0, f);
 	r.cr0 = cr0_0;
 	r.cr4 = cr4_0;
-	m->ops->set_regs(m, &r);
+	m->ops->set_regs(m, 0, &r);
 	return vec;
 }
 
@@ -982,7 +982,7 @@ static void simd_exceptions_and_mmx_state_follow_the_sdm(struct machine *m)
 	uint32_t mx;
 
 	install_idt(m);
-	m->ops->get_fpu(m, &f);
+	m->ops->get_fpu(m, 0, &f);
 	memset(f.fx + FX_XMM(0), 0, 32);
 	memcpy(f.fx + FX_XMM(0), &one, 4);
 	/* 1 / 0 with ZE unmasked: #XM, ZE set, xmm0 unchanged. */
@@ -1022,7 +1022,7 @@ static void simd_exceptions_and_mmx_state_follow_the_sdm(struct machine *m)
 	CHECK_EQ(one_step(m, code, paddb, 3, CR0_TS, 0, 0x1f80, &f), 7);
 	CHECK_EQ(one_step(m, code, paddb, 3, CR0_EM, 0, 0x1f80, &f), 6);
 	f.fx[FX_FTW] = 0;
-	m->ops->set_fpu(m, &f);
+	m->ops->set_fpu(m, 0, &f);
 }
 
 /* SDM Vol. 2 "Protected Mode Exceptions" of x87, MMX, SSE, FXSAVE,
@@ -1068,7 +1068,7 @@ static void fpu_availability_faults_follow_the_sdm(struct machine *m)
 	struct rax_fpu f;
 
 	install_idt(m);
-	m->ops->get_fpu(m, &f);
+	m->ops->get_fpu(m, 0, &f);
 	for (size_t i = 0; i < sizeof(t) / sizeof(*t); i++) {
 		int v;
 
@@ -1082,7 +1082,7 @@ static void fpu_availability_faults_follow_the_sdm(struct machine *m)
 		CHECK_EQ(v, t[i].vec);
 	}
 	f.fx[FX_FTW] = 0;
-	m->ops->set_fpu(m, &f);
+	m->ops->set_fpu(m, 0, &f);
 }
 
 /* The MMX, SSE and SSE2 encodings of the 0F map, by mandatory prefix, as
@@ -1145,18 +1145,18 @@ static void set_rax_rcx_rdx(struct machine *m, uint64_t a, uint64_t c,
 {
 	struct rax_regs r;
 
-	m->ops->get_regs(m, &r);
+	m->ops->get_regs(m, 0, &r);
 	r.gpr[R_RAX] = a;
 	r.gpr[R_RCX] = c;
 	r.gpr[R_RDX] = d;
-	m->ops->set_regs(m, &r);
+	m->ops->set_regs(m, 0, &r);
 }
 
 static uint64_t get_gpr(struct machine *m, unsigned i)
 {
 	struct rax_regs r;
 
-	m->ops->get_regs(m, &r);
+	m->ops->get_regs(m, 0, &r);
 	return r.gpr[i];
 }
 
@@ -1174,6 +1174,7 @@ static void xsave_state_follows_the_sdm(struct machine *m, unsigned level)
 	static const uint8_t xrstor[] = { 0x0f, 0xae, 0x2f };
 	static const uint8_t xsave1[] = { 0x0f, 0xae, 0x67, 0x08 }; /* [rdi+8] */
 	static const uint8_t cpuid[] = { 0x0f, 0xa2 };
+	static const uint8_t vpxor[] = { 0xc5, 0xf9, 0xef, 0xc1 };
 	static const uint8_t mov_cr4[] = { 0x0f, 0x22, 0xe0 }; /* mov cr4, rax */
 	const uint64_t code = CODE_BASE + 0x62000;
 	uint8_t *area = m->mem.host + ONE_STEP_DATA;
@@ -1188,9 +1189,10 @@ static void xsave_state_follows_the_sdm(struct machine *m, unsigned level)
 #define STEPX(b, cr0x) one_step(m, code + 16 * slot++, b, sizeof(b), cr0x, \
 				CR4_OSXSAVE, 0x1f80, &f)
 	install_idt(m);
-	m->ops->get_fpu(m, &f);
+	m->ops->get_fpu(m, 0, &f);
 	CHECK_EQ(STEP(xgetbv, 0), 6);
 	CHECK_EQ(STEP(xsave, 0), 6);
+	CHECK_EQ(STEP(vpxor, 0), 6);
 	set_rax_rcx_rdx(m, 0xd, 0, 0);
 	CHECK_EQ(STEP(cpuid, 0), -1);
 	CHECK_EQ(get_gpr(m, R_RCX), level >= 3 ? 832u : 0u);
@@ -1208,8 +1210,17 @@ static void xsave_state_follows_the_sdm(struct machine *m, unsigned level)
 	CHECK_EQ(STEPX(xsetbv, 0), 13);
 	set_rax_rcx_rdx(m, 7, 1, 0);     /* XCR1 */
 	CHECK_EQ(STEPX(xsetbv, 0), 13);
+	/* AVX (VEX): #UD until XCR0 enables SSE and AVX state, #NM under
+	 * CR0.TS (SDM Vol. 2 §2.4). */
+	CHECK_EQ(STEPX(vpxor, 0), 6);
+	set_rax_rcx_rdx(m, 3, 0, 0);
+	CHECK_EQ(STEPX(xsetbv, 0), -1);
+	CHECK_EQ(STEPX(vpxor, 0), 6);
 	set_rax_rcx_rdx(m, 7, 0, 0);
 	CHECK_EQ(STEPX(xsetbv, 0), -1);
+	CHECK_EQ(STEPX(vpxor, 0), -1);
+	CHECK_EQ(STEPX(vpxor, CR0_TS), 7);
+	CHECK_EQ(STEP(vpxor, 0), 6); /* CR4.OSXSAVE clear */
 	set_rax_rcx_rdx(m, 0xd, 0, 0);
 	CHECK_EQ(STEPX(cpuid, 0), -1);
 	CHECK_EQ(get_gpr(m, R_RAX), 7u);
@@ -1221,7 +1232,7 @@ static void xsave_state_follows_the_sdm(struct machine *m, unsigned level)
 	area[512] = 0x20;
 	for (unsigned i = 0; i < 16 * 16; i++)
 		f.fx[160 + i] = (uint8_t)i;
-	m->ops->set_fpu(m, &f);
+	m->ops->set_fpu(m, 0, &f);
 	set_rax_rcx_rdx(m, ~0ull, 0, ~0ull);
 	CHECK_EQ(STEPX(xsave, 0), -1);
 	CHECK_EQ(memcmp(area + 160, f.fx + 160, 256), 0);
@@ -1238,7 +1249,7 @@ static void xsave_state_follows_the_sdm(struct machine *m, unsigned level)
 	area[512] = 0x07;
 	area[160] = 0x42;
 	f.fx[160] = 0;
-	m->ops->set_fpu(m, &f);
+	m->ops->set_fpu(m, 0, &f);
 	CHECK_EQ(STEPX(xrstor, 0), -1);
 	CHECK_EQ(f.fx[160], 0x42);
 	area[530] = 1; /* reserved header byte */
@@ -1262,7 +1273,7 @@ static void xsave_state_follows_the_sdm(struct machine *m, unsigned level)
 #undef STEPX
 	f.fx[0] = 0x7f;
 	f.fx[FX_FTW] = 0;
-	m->ops->set_fpu(m, &f);
+	m->ops->set_fpu(m, 0, &f);
 }
 
 /* The SSE3 forms of the 0F map (x86-64-v2 models): op, prefix (1 66,
@@ -1289,7 +1300,7 @@ static void every_0f_sse_opcode_the_sdm_defines_runs_and_no_other(
 	unsigned slot = 0;
 
 	install_idt(m);
-	m->ops->get_fpu(m, &f);
+	m->ops->get_fpu(m, 0, &f);
 	for (size_t k = 0; k < sizeof(sse_map) / sizeof(*sse_map); k++)
 	for (unsigned p = 0; p < 4; p++)
 	for (unsigned mem = 0; mem < 2; mem++) {
@@ -1343,7 +1354,7 @@ static void every_0f_sse_opcode_the_sdm_defines_runs_and_no_other(
 				  p ? 3 : 2, 0, 0, 0x1f80, &f), p ? 6 : -1);
 	}
 	f.fx[FX_FTW] = 0;
-	m->ops->set_fpu(m, &f);
+	m->ops->set_fpu(m, 0, &f);
 }
 
 int main(void)

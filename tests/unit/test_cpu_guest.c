@@ -13,6 +13,7 @@
  *	movabs $0x400000,%rsi; mov (%rsi),%eax  # #PF: r9 = cr2, skip
  *	mov %rbx,%rax; out %eax,$0xf4; hlt
  * Run: ./tests/unit/test_cpu_guest (from the build folder). */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -71,7 +72,7 @@ static void program_runs_to_its_report(void)
 	CHECK_EQ(stop.reason, VCPU_STOP_KICK);
 	CHECK_EQ(reports, 1);
 	CHECK_EQ(reported, 5050);
-	m.ops->get_regs(&m, &r);
+	m.ops->get_regs(&m, 0, &r);
 	CHECK_EQ(r.gpr[R_RBX], 5050);
 	CHECK_EQ(r.gpr[R_RDX], 0xababababababababull);
 	CHECK_EQ(r.gpr[R_R8], 6);
@@ -92,26 +93,26 @@ static void steps_and_breakpoints_stop_where_asked(void)
 	memcpy(m.mem.host + CODE_BASE, prog, sizeof(prog));
 	CHECK_EQ(m.ops->run(&m, VCPU_RUN_STEP, &stop, &e), 0);
 	CHECK_EQ(stop.reason, VCPU_STOP_STEP);
-	m.ops->get_regs(&m, &r);
+	m.ops->get_regs(&m, 0, &r);
 	CHECK_EQ(r.rip, CODE_BASE + 7);
 	CHECK_EQ(r.gpr[R_RAX], CODE_BASE + 7 + 0x82);
 	CHECK_EQ(m.ops->bp_insert(&m, BP_SW, CODE_BASE + 0x2d, 1), 0);
 	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), 0);
 	CHECK_EQ(stop.reason, VCPU_STOP_SWBREAK);
-	m.ops->get_regs(&m, &r);
+	m.ops->get_regs(&m, 0, &r);
 	CHECK_EQ(r.rip, CODE_BASE + 0x2d); /* xor eax, eax */
 	CHECK_EQ(m.ops->bp_remove(&m, BP_SW, CODE_BASE + 0x2d, 1), 0);
 	CHECK_EQ(m.ops->bp_insert(&m, BP_HW, CODE_BASE + 0x34, 1), 0);
 	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), 0);
 	CHECK_EQ(stop.reason, VCPU_STOP_HWBREAK);
-	m.ops->get_regs(&m, &r);
+	m.ops->get_regs(&m, 0, &r);
 	CHECK_EQ(r.rip, CODE_BASE + 0x34); /* add rax, rcx: first pass */
 	CHECK_EQ(r.gpr[R_RAX], 0);
 	CHECK_EQ(r.gpr[R_RCX], 100);
 	/* Resuming from a breakpoint executes it; the loop comes back. */
 	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), 0);
 	CHECK_EQ(stop.reason, VCPU_STOP_HWBREAK);
-	m.ops->get_regs(&m, &r);
+	m.ops->get_regs(&m, 0, &r);
 	CHECK_EQ(r.gpr[R_RAX], 100);
 	CHECK_EQ(r.gpr[R_RCX], 99);
 	test_machine_destroy(&m);
@@ -131,7 +132,7 @@ static void write_watchpoints_report_the_address(void)
 	CHECK_EQ(stop.reason, VCPU_STOP_WATCH);
 	CHECK_EQ(stop.watch_type, BP_WRITE);
 	CHECK_EQ(stop.addr, 0x9008);
-	m.ops->get_regs(&m, &r);
+	m.ops->get_regs(&m, 0, &r);
 	CHECK_EQ(r.rip, CODE_BASE + 0x4d); /* after the rep stosb */
 	CHECK_EQ(m.ops->bp_remove(&m, BP_WRITE, 0x9008, 8), 0);
 	test_machine_destroy(&m);
@@ -275,12 +276,12 @@ static void debugger_steps_work_with_guest_tf(void)
 	CHECK_EQ(m.ops->bp_remove(&m, BP_HW, CODE_BASE + 0x3e, 1), 0);
 	CHECK_EQ(m.ops->run(&m, VCPU_RUN_STEP, &stop, &e), 0);
 	CHECK_EQ(stop.reason, VCPU_STOP_STEP);
-	m.ops->get_regs(&m, &r);
+	m.ops->get_regs(&m, 0, &r);
 	CHECK_EQ(r.rip, CODE_BASE + 0x3f);  /* after POPF: no trap */
 	CHECK(r.rflags & RFLAGS_TF);
 	CHECK_EQ(m.ops->run(&m, VCPU_RUN_STEP, &stop, &e), 0);
 	CHECK_EQ(stop.reason, VCPU_STOP_STEP);
-	m.ops->get_regs(&m, &r);
+	m.ops->get_regs(&m, 0, &r);
 	CHECK_EQ(r.rip, CODE_BASE + 0xbf);  /* the #DB handler */
 	CHECK(!(r.rflags & RFLAGS_TF));
 	test_machine_destroy(&m);
@@ -363,7 +364,7 @@ static void a_clock_ahead_of_real_time_is_not_slept_off(void)
 
 	CHECK(!test_machine_init(&m));
 	memcpy(m.mem.host + CODE_BASE, hlt_prog, sizeof(hlt_prog));
-	c = m.engine;
+	c = ((struct cpu_engine *)m.engine)->cpu[0];
 	c->icount = lead;
 	timer_init(&t, no_op, NULL);
 	timer_arm(&m.timers, &t, deadline);
@@ -570,6 +571,30 @@ static void x87_stack_overflow_and_underflow_give_the_indefinite(void)
 	test_machine_destroy(&m);
 }
 
+/* SMP: the run ends (EDEADLK) once every vCPU is halted with interrupts
+ * off or waits for a start-up IPI; registers are per vCPU. */
+static void smp_ends_when_no_vcpu_can_run(void)
+{
+	static const uint8_t cli_hlt[] = { 0xfa, 0xf4 };
+	struct machine m;
+	struct vcpu_stop stop;
+	struct rax_err e = { "" };
+	struct rax_regs r;
+
+	CHECK(!test_machine_init_smp(&m, false, 0, 3));
+	memcpy(m.mem.host + CODE_BASE, cli_hlt, sizeof(cli_hlt));
+	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), -EDEADLK);
+	CHECK_EQ(stop.reason, VCPU_STOP_ERROR);
+	CHECK(strstr(e.msg, "every vCPU halted") != NULL);
+	CHECK_EQ(m.ops->get_regs(&m, 0, &r), 0);
+	CHECK_EQ(r.rip, CODE_BASE + 2);
+	CHECK_EQ(m.ops->get_regs(&m, 2, &r), 0);  /* INIT state */
+	CHECK_EQ(r.rip, 0xfff0);
+	CHECK_EQ(r.seg[S_CS].base, 0xffff0000);
+	CHECK_EQ(m.ops->get_regs(&m, 3, &r), -ENOENT);
+	test_machine_destroy(&m);
+}
+
 int main(void)
 {
 	program_runs_to_its_report();
@@ -583,5 +608,6 @@ int main(void)
 	unmasked_x87_divide_by_zero_raises_mf_at_the_next_wait(0x20);
 	unmasked_x87_divide_by_zero_raises_mf_at_the_next_wait(0);
 	x87_stack_overflow_and_underflow_give_the_indefinite();
+	smp_ends_when_no_vcpu_can_run();
 	return test_summary("test_cpu_guest");
 }

@@ -25,17 +25,23 @@ static const struct vcpu_ops fake_ops = { .name = "fake",
 static struct machine m;
 static struct intc *ic;
 
-static void setup(void)
+static void setup_cpus(unsigned ncpus)
 {
 	struct rax_err e;
 
 	memset(&m, 0, sizeof(m));
 	m.ops = &fake_ops;
+	m.ncpus = ncpus;
 	now = 1000; /* not zero: catches "since boot" assumptions */
 	if (intc_create(&m, &ic, &e)) {
 		fprintf(stderr, "intc_create: %s\n", e.msg);
 		exit(1);
 	}
+}
+
+static void setup(void)
+{
+	setup_cpus(1);
 }
 
 static void teardown(void)
@@ -134,31 +140,31 @@ static void pic_init_sequence_maps_irqs_to_vectors_until_eoi(void)
 	setup();
 	CHECK_EQ(inb(0x21), 0xff); /* masked until initialised */
 	intc_set_irq(ic, 1, 1);
-	CHECK(!intc_pending(ic));
+	CHECK(!intc_pending(ic, 0));
 	intc_set_irq(ic, 1, 0);
 	pic_init(0x01);
-	CHECK(!intc_pending(ic));
+	CHECK(!intc_pending(ic, 0));
 	intc_set_irq(ic, 1, 1);
 	intc_set_irq(ic, 1, 0);
-	CHECK(intc_pending(ic));
-	CHECK_EQ(intc_ack(ic), 0x31);
-	CHECK(!intc_pending(ic));
+	CHECK(intc_pending(ic, 0));
+	CHECK_EQ(intc_ack(ic, 0), 0x31);
+	CHECK(!intc_pending(ic, 0));
 	/* IRQ 0 outranks IRQ 1 in service; IRQ 3 does not. */
 	intc_set_irq(ic, 3, 1);
-	CHECK(!intc_pending(ic));
+	CHECK(!intc_pending(ic, 0));
 	intc_set_irq(ic, 0, 1);
-	CHECK_EQ(intc_ack(ic), 0x30);
+	CHECK_EQ(intc_ack(ic, 0), 0x30);
 	outb(0x20, 0x0b); /* OCW3: read ISR */
 	CHECK_EQ(inb(0x20), 0x03);
 	outb(0x20, 0x0a); /* OCW3: read IRR */
 	CHECK_EQ(inb(0x20), 0x08);
 	outb(0x20, 0x20); /* non-specific EOI ends IRQ 0 */
 	outb(0x20, 0x61); /* specific EOI ends IRQ 1 */
-	CHECK_EQ(intc_ack(ic), 0x33);
+	CHECK_EQ(intc_ack(ic, 0), 0x33);
 	outb(0x20, 0x20);
 	/* Slave IRQ 12 through the cascade: both chips need an EOI. */
 	intc_set_irq(ic, 12, 1);
-	CHECK_EQ(intc_ack(ic), 0x3c);
+	CHECK_EQ(intc_ack(ic, 0), 0x3c);
 	outb(0xa0, 0x0b);
 	CHECK_EQ(inb(0xa0), 0x10);
 	outb(0x20, 0x0b);
@@ -169,9 +175,9 @@ static void pic_init_sequence_maps_irqs_to_vectors_until_eoi(void)
 	/* Masked in the IMR: nothing; nothing pending: spurious IR7. */
 	outb(0x21, 0x20);
 	intc_set_irq(ic, 5, 1);
-	CHECK(!intc_pending(ic));
+	CHECK(!intc_pending(ic, 0));
 	CHECK_EQ(inb(0x21), 0x20);
-	CHECK_EQ(intc_ack(ic), -1);
+	CHECK_EQ(intc_ack(ic, 0), -1);
 	teardown();
 }
 
@@ -181,10 +187,10 @@ static void pic_level_inputs_and_auto_eoi_behave(void)
 	pic_init(0x03); /* auto-EOI */
 	intc_set_irq(ic, 4, 1);
 	intc_set_irq(ic, 4, 0);
-	CHECK_EQ(intc_ack(ic), 0x34);
+	CHECK_EQ(intc_ack(ic, 0), 0x34);
 	outb(0x20, 0x0b);
 	CHECK_EQ(inb(0x20), 0x00); /* nothing in service */
-	CHECK(!intc_pending(ic));  /* edge: latched once */
+	CHECK(!intc_pending(ic, 0));  /* edge: latched once */
 	/* ELCR: IRQ 10 level-triggered re-requests while asserted. */
 	pic_init(0x01);
 	outb(0x4d1, 0x04);
@@ -193,15 +199,15 @@ static void pic_level_inputs_and_auto_eoi_behave(void)
 	CHECK_EQ(inb(0x4d0), 0xf8); /* IRQ 0-2 are always edge */
 	outb(0x4d0, 0x00);
 	intc_set_irq(ic, 10, 1);
-	CHECK_EQ(intc_ack(ic), 0x3a);
+	CHECK_EQ(intc_ack(ic, 0), 0x3a);
 	outb(0xa0, 0x20);
 	outb(0x20, 0x20);
-	CHECK(intc_pending(ic));
-	CHECK_EQ(intc_ack(ic), 0x3a);
+	CHECK(intc_pending(ic, 0));
+	CHECK_EQ(intc_ack(ic, 0), 0x3a);
 	outb(0xa0, 0x20);
 	outb(0x20, 0x20);
 	intc_set_irq(ic, 10, 0);
-	CHECK(!intc_pending(ic));
+	CHECK(!intc_pending(ic, 0));
 	/* Poll mode. */
 	intc_set_irq(ic, 6, 1);
 	outb(0x20, 0x0c);
@@ -221,30 +227,30 @@ static void ioapic_redirection_reaches_the_lapic_and_eoi_clears_isr(void)
 	CHECK_EQ(rd32(APIC + 0x350) & 0x10000, 0x10000); /* LINT0 masked */
 	/* The PIC no longer reaches the CPU: LINT0 is masked. */
 	intc_set_irq(ic, 1, 1);
-	CHECK(!intc_pending(ic));
+	CHECK(!intc_pending(ic, 0));
 	ioapic_route(4, 0x41, 0);
 	intc_set_irq(ic, 4, 1);
-	CHECK(intc_pending(ic));
+	CHECK(intc_pending(ic, 0));
 	CHECK(irr_bit(0x41));
-	CHECK_EQ(intc_ack(ic), 0x41);
+	CHECK_EQ(intc_ack(ic, 0), 0x41);
 	CHECK(!irr_bit(0x41) && isr_bit(0x41));
-	CHECK(!intc_pending(ic));
+	CHECK(!intc_pending(ic, 0));
 	wr32(APIC + 0xb0, 0);
 	CHECK(!isr_bit(0x41));
 	/* Edge: no second delivery without a new rising edge. */
 	intc_set_irq(ic, 4, 1);
-	CHECK(!intc_pending(ic));
+	CHECK(!intc_pending(ic, 0));
 	/* Masked pins and other destinations deliver nothing. */
 	ioapic_route(5, 0x10000 | 0x42, 0);
 	intc_set_irq(ic, 5, 1);
 	ioapic_route(6, 0x43, 3);
 	intc_set_irq(ic, 6, 1);
-	CHECK(!intc_pending(ic));
+	CHECK(!intc_pending(ic, 0));
 	/* Logical flat destination matches the LDR. */
 	wr32(APIC + 0xd0, 0x01000000);
 	ioapic_route(7, 0x800 | 0x44, 0x01);
 	intc_set_irq(ic, 7, 1);
-	CHECK_EQ(intc_ack(ic), 0x44);
+	CHECK_EQ(intc_ack(ic, 0), 0x44);
 	/* Registers: version and the redirection table read back. */
 	wr32(IOAPIC, 1);
 	CHECK_EQ(rd32(IOAPIC + 0x10), 0x00170020);
@@ -252,8 +258,8 @@ static void ioapic_redirection_reaches_the_lapic_and_eoi_clears_isr(void)
 	/* LINT0 as ExtINT lets the PIC through again. */
 	wr32(APIC + 0xb0, 0);
 	wr32(APIC + 0x350, 0x700);
-	CHECK(intc_pending(ic));
-	CHECK_EQ(intc_ack(ic), 0x31);
+	CHECK(intc_pending(ic, 0));
+	CHECK_EQ(intc_ack(ic, 0), 0x31);
 	teardown();
 }
 
@@ -263,25 +269,25 @@ static void tpr_masks_vectors_of_lower_or_equal_priority_class(void)
 	apic_enable();
 	ioapic_route(3, 0x45, 0);
 	wr32(APIC + 0x80, 0x50);
-	CHECK_EQ(intc_get_cr8(ic), 5);
+	CHECK_EQ(intc_get_cr8(ic, 0), 5);
 	intc_set_irq(ic, 3, 1);
-	CHECK(!intc_pending(ic));
-	CHECK_EQ(intc_ack(ic), -1);
+	CHECK(!intc_pending(ic, 0));
+	CHECK_EQ(intc_ack(ic, 0), -1);
 	CHECK_EQ(rd32(APIC + 0xa0), 0x50); /* PPR */
-	intc_set_cr8(ic, 3);
+	intc_set_cr8(ic, 0, 3);
 	CHECK_EQ(rd32(APIC + 0x80), 0x30);
-	CHECK(intc_pending(ic));
-	CHECK_EQ(intc_ack(ic), 0x45);
+	CHECK(intc_pending(ic, 0));
+	CHECK_EQ(intc_ack(ic, 0), 0x45);
 	CHECK_EQ(rd32(APIC + 0xa0), 0x40); /* ISR class above TPR */
 	/* A self IPI in the same class waits for the EOI. */
 	wr32(APIC + 0x300, 0x40000 | 0x4f);
 	CHECK(irr_bit(0x4f));
-	CHECK(!intc_pending(ic));
+	CHECK(!intc_pending(ic, 0));
 	wr32(APIC + 0x300, 0x40000 | 0x61);
-	CHECK_EQ(intc_ack(ic), 0x61);
+	CHECK_EQ(intc_ack(ic, 0), 0x61);
 	wr32(APIC + 0xb0, 0);
 	wr32(APIC + 0xb0, 0);
-	CHECK_EQ(intc_ack(ic), 0x4f);
+	CHECK_EQ(intc_ack(ic, 0), 0x4f);
 	teardown();
 }
 
@@ -292,20 +298,20 @@ static void level_pins_hold_remote_irr_until_eoi_broadcast(void)
 	ioapic_route(10, 0x8000 | 0x52, 0);
 	intc_set_irq(ic, 10, 1);
 	CHECK(ioapic_redir_low(10) & 0x4000);
-	CHECK_EQ(intc_ack(ic), 0x52);
+	CHECK_EQ(intc_ack(ic, 0), 0x52);
 	CHECK(rd32(APIC + 0x180 + 0x20) & (1u << (0x52 - 64))); /* TMR */
-	CHECK(!intc_pending(ic));
+	CHECK(!intc_pending(ic, 0));
 	/* EOI with the line still asserted: delivered again. */
 	wr32(APIC + 0xb0, 0);
 	CHECK(ioapic_redir_low(10) & 0x4000);
-	CHECK_EQ(intc_ack(ic), 0x52);
+	CHECK_EQ(intc_ack(ic, 0), 0x52);
 	intc_set_irq(ic, 10, 0);
 	wr32(APIC + 0xb0, 0);
 	CHECK(!(ioapic_redir_low(10) & 0x4000));
-	CHECK(!intc_pending(ic));
+	CHECK(!intc_pending(ic, 0));
 	/* The I/O APIC's own EOI register (version 0x20) works too. */
 	intc_set_irq(ic, 10, 1);
-	CHECK_EQ(intc_ack(ic), 0x52);
+	CHECK_EQ(intc_ack(ic, 0), 0x52);
 	wr32(IOAPIC + 0x40, 0x52);
 	CHECK(irr_bit(0x52));
 	teardown();
@@ -325,13 +331,13 @@ static void lapic_timer_fires_one_shot_and_periodic_at_virtual_times(void)
 	run_until(t0 + 8000);
 	CHECK_EQ(rd32(APIC + 0x390), 500);
 	run_until(t0 + 15999);
-	CHECK(!intc_pending(ic));
+	CHECK(!intc_pending(ic, 0));
 	run_until(t0 + 16000);
-	CHECK_EQ(intc_ack(ic), 0x40);
+	CHECK_EQ(intc_ack(ic, 0), 0x40);
 	CHECK_EQ(rd32(APIC + 0x390), 0);
 	wr32(APIC + 0xb0, 0);
 	run_until(t0 + 100000);
-	CHECK(!intc_pending(ic));
+	CHECK(!intc_pending(ic, 0));
 
 	wr32(APIC + 0x3e0, 0xb);       /* divide by 1 */
 	wr32(APIC + 0x320, 0x20041);   /* periodic, vector 0x41 */
@@ -339,9 +345,9 @@ static void lapic_timer_fires_one_shot_and_periodic_at_virtual_times(void)
 	wr32(APIC + 0x380, 250);
 	for (uint64_t t = t0; t <= t0 + 1000; t += 10) {
 		run_until(t);
-		if (intc_pending(ic)) {
+		if (intc_pending(ic, 0)) {
 			CHECK_EQ(t - t0, 250 * (uint64_t)(n + 1));
-			CHECK_EQ(intc_ack(ic), 0x41);
+			CHECK_EQ(intc_ack(ic, 0), 0x41);
 			wr32(APIC + 0xb0, 0);
 			n++;
 		}
@@ -351,7 +357,7 @@ static void lapic_timer_fires_one_shot_and_periodic_at_virtual_times(void)
 	/* Masked: counts on, delivers nothing. */
 	wr32(APIC + 0x320, 0x30041);
 	run_until(now + 1000);
-	CHECK(!intc_pending(ic));
+	CHECK(!intc_pending(ic, 0));
 	wr32(APIC + 0x380, 0);
 	CHECK_EQ(timer_next(&m.timers), TIMER_NEVER);
 	teardown();
@@ -364,21 +370,21 @@ static void tsc_deadline_fires_once_at_the_deadline(void)
 	setup();
 	apic_enable();
 	/* Outside TSC-deadline mode the MSR reads 0 and ignores writes. */
-	CHECK_EQ(intc_wrmsr(ic, 0x6e0, now + 10), 0);
-	CHECK(!intc_rdmsr(ic, 0x6e0, &v) && v == 0);
+	CHECK_EQ(intc_wrmsr(ic, 0, 0x6e0, now + 10), 0);
+	CHECK(!intc_rdmsr(ic, 0, 0x6e0, &v) && v == 0);
 	wr32(APIC + 0x320, 0x40000 | 0x42);
-	CHECK_EQ(intc_wrmsr(ic, 0x6e0, 50000), 0);
-	CHECK(!intc_rdmsr(ic, 0x6e0, &v) && v == 50000);
+	CHECK_EQ(intc_wrmsr(ic, 0, 0x6e0, 50000), 0);
+	CHECK(!intc_rdmsr(ic, 0, 0x6e0, &v) && v == 50000);
 	run_until(49999);
-	CHECK(!intc_pending(ic));
+	CHECK(!intc_pending(ic, 0));
 	run_until(50000);
-	CHECK_EQ(intc_ack(ic), 0x42);
-	CHECK(!intc_rdmsr(ic, 0x6e0, &v) && v == 0);
+	CHECK_EQ(intc_ack(ic, 0), 0x42);
+	CHECK(!intc_rdmsr(ic, 0, 0x6e0, &v) && v == 0);
 	/* Writing 0 disarms. */
-	CHECK_EQ(intc_wrmsr(ic, 0x6e0, 60000), 0);
-	CHECK_EQ(intc_wrmsr(ic, 0x6e0, 0), 0);
+	CHECK_EQ(intc_wrmsr(ic, 0, 0x6e0, 60000), 0);
+	CHECK_EQ(intc_wrmsr(ic, 0, 0x6e0, 0), 0);
 	CHECK_EQ(timer_next(&m.timers), TIMER_NEVER);
-	CHECK_EQ(intc_rdmsr(ic, 0x10, &v), -ENOENT);
+	CHECK_EQ(intc_rdmsr(ic, 0, 0x10, &v), -ENOENT);
 	teardown();
 }
 
@@ -402,8 +408,8 @@ static void pit_mode_2_interrupts_at_each_period(void)
 	outb(0x40, 1193 >> 8);
 	while (n < 3) {
 		run_until(timer_next(&m.timers));
-		if (intc_pending(ic)) {
-			CHECK_EQ(intc_ack(ic), 0x30);
+		if (intc_pending(ic, 0)) {
+			CHECK_EQ(intc_ack(ic, 0), 0x30);
 			outb(0x20, 0x20);
 			seen[n++] = now - t0;
 		}
@@ -424,9 +430,9 @@ static void pit_mode_2_interrupts_at_each_period(void)
 	outb(0x40, 100);
 	outb(0x40, 0);
 	run_until(t0 + pit_ns(100) - 1);
-	CHECK(!intc_pending(ic));
+	CHECK(!intc_pending(ic, 0));
 	run_until(t0 + pit_ns(100));
-	CHECK_EQ(intc_ack(ic), 0x30);
+	CHECK_EQ(intc_ack(ic, 0), 0x30);
 	outb(0x20, 0x20);
 	CHECK_EQ(timer_next(&m.timers), TIMER_NEVER);
 	teardown();
@@ -472,7 +478,7 @@ static void pit_channel_2_out_is_visible_in_port_0x61(void)
 	hi = inb(0x42);
 	CHECK((lo | hi << 8) >= 0xeff && (lo | hi << 8) <= 0xf00);
 	/* Channel 2 never raises IRQ 0. */
-	CHECK(!intc_pending(ic));
+	CHECK(!intc_pending(ic, 0));
 	teardown();
 }
 
@@ -524,10 +530,10 @@ static void cluster_logical_destinations_match_the_ldr(void)
 	wr32(APIC + 0xd0, 0x12000000); /* cluster 1, member bit 1 */
 	ioapic_route(3, 0x800 | 0x50, 0x21); /* cluster 2: no */
 	intc_set_irq(ic, 3, 1);
-	CHECK(!intc_pending(ic));
+	CHECK(!intc_pending(ic, 0));
 	ioapic_route(4, 0x800 | 0x51, 0x13); /* cluster 1, bits 0-1 */
 	intc_set_irq(ic, 4, 1);
-	CHECK_EQ(intc_ack(ic), 0x51);
+	CHECK_EQ(intc_ack(ic, 0), 0x51);
 	teardown();
 }
 
@@ -538,14 +544,14 @@ static void pic_rotation_commands_reorder_priorities(void)
 	outb(0x20, 0xc4); /* set priority: IR4 lowest, IR5 highest */
 	intc_set_irq(ic, 3, 1);
 	intc_set_irq(ic, 6, 1);
-	CHECK_EQ(intc_ack(ic), 0x36);
+	CHECK_EQ(intc_ack(ic, 0), 0x36);
 	outb(0x20, 0xa0); /* rotate on non-specific EOI: IR6 lowest */
-	CHECK_EQ(intc_ack(ic), 0x33);
+	CHECK_EQ(intc_ack(ic, 0), 0x33);
 	outb(0x20, 0x20);
 	intc_set_irq(ic, 6, 0);
 	intc_set_irq(ic, 6, 1);
 	intc_set_irq(ic, 0, 1);
-	CHECK_EQ(intc_ack(ic), 0x30); /* IR0 now outranks IR6 */
+	CHECK_EQ(intc_ack(ic, 0), 0x30); /* IR0 now outranks IR6 */
 	teardown();
 }
 
@@ -554,16 +560,16 @@ static void apic_base_msr_relocates_and_disables_the_apic(void)
 	uint64_t v = 0;
 
 	setup();
-	CHECK(!intc_rdmsr(ic, MSR_IA32_APIC_BASE, &v));
+	CHECK(!intc_rdmsr(ic, 0, MSR_IA32_APIC_BASE, &v));
 	CHECK_EQ(v, 0xfee00900);
-	CHECK_EQ(intc_wrmsr(ic, MSR_IA32_APIC_BASE, 0xfed00900), 0);
+	CHECK_EQ(intc_wrmsr(ic, 0, MSR_IA32_APIC_BASE, 0xfed00900), 0);
 	CHECK_EQ(rd32(0xfed00030), 0x50014);
 	CHECK(!machine_mmio(&m, APIC + 0x30, false, &v, 4));
 	/* Hardware disable: power-up state and the virtual wire. */
 	wr32(0xfed000f0, 0x1ff);
-	CHECK_EQ(intc_wrmsr(ic, MSR_IA32_APIC_BASE, 0xfee00100), 0);
+	CHECK_EQ(intc_wrmsr(ic, 0, MSR_IA32_APIC_BASE, 0xfee00100), 0);
 	CHECK_EQ(rd32(APIC + 0xf0), 0xffffffff);
-	CHECK_EQ(intc_wrmsr(ic, MSR_IA32_APIC_BASE, 0xfee00900), 0);
+	CHECK_EQ(intc_wrmsr(ic, 0, MSR_IA32_APIC_BASE, 0xfee00900), 0);
 	CHECK_EQ(rd32(APIC + 0xf0), 0xff);
 	teardown();
 }
@@ -587,13 +593,13 @@ static void irqs_may_be_raised_from_another_thread(void)
 	ioapic_route(4, 0x41, 0);
 	CHECK(!pthread_create(&t, NULL, raise_irq, NULL));
 	for (int i = 0; i < 1000; i++) {
-		if (intc_pending(ic) && intc_ack(ic) == 0x41) {
+		if (intc_pending(ic, 0) && intc_ack(ic, 0) == 0x41) {
 			wr32(APIC + 0xb0, 0);
 			n++;
 		}
 	}
 	pthread_join(t, NULL);
-	if (intc_ack(ic) == 0x41)
+	if (intc_ack(ic, 0) == 0x41)
 		n++;
 	CHECK(n >= 1);
 	teardown();
@@ -607,7 +613,7 @@ static void msi_messages_reach_the_lapic_they_name(void)
 	apic_enable();
 	intc_msi(ic, 0xfee00000, 0x0045);        /* fixed, APIC 0 */
 	CHECK(irr_bit(0x45));
-	CHECK_EQ(intc_ack(ic), 0x45);
+	CHECK_EQ(intc_ack(ic, 0), 0x45);
 	CHECK(isr_bit(0x45));
 	wr32(APIC + 0xb0, 0);                    /* EOI */
 	intc_msi(ic, 0xfee01000, 0x0046);        /* APIC 1: not us */
@@ -616,17 +622,78 @@ static void msi_messages_reach_the_lapic_they_name(void)
 	CHECK(!irr_bit(0x47));
 	intc_msi(ic, 0xfeeff000, 0x0048);        /* broadcast 0xff */
 	CHECK(irr_bit(0x48));
-	CHECK_EQ(intc_ack(ic), 0x48);
+	CHECK_EQ(intc_ack(ic, 0), 0x48);
 	wr32(APIC + 0xb0, 0);
 	wr32(APIC + 0xe0, 0xffffffff);           /* flat model */
 	wr32(APIC + 0xd0, 0x01000000);           /* logical ID bit 0 */
 	intc_msi(ic, 0xfee01004, 0x0049);        /* logical, mask 1 */
 	CHECK(irr_bit(0x49));
-	CHECK_EQ(intc_ack(ic), 0x49);
+	CHECK_EQ(intc_ack(ic, 0), 0x49);
 	wr32(APIC + 0xb0, 0);
 	intc_msi(ic, 0xfee00000, 0x0400);        /* NMI */
-	CHECK(intc_take_nmi(ic));
-	CHECK(!intc_pending(ic));
+	CHECK(intc_take_nmi(ic, 0));
+	CHECK(!intc_pending(ic, 0));
+	teardown();
+}
+
+/* SMP (rax --cpus): each vCPU's APIC behind the one page, IPIs through
+ * the ICR between them (SDM Vol. 3 §10.6): fixed to a physical or
+ * logical destination, shorthands, NMI, INIT then start-up. */
+static void ipis_reach_the_apics_they_name(void)
+{
+	uint8_t vec = 0;
+
+	setup_cpus(4);
+	for (unsigned i = 0; i < 4; i++) {
+		intc_set_current(ic, i);
+		CHECK_EQ(rd32(APIC + 0x20), i << 24);     /* APIC ID */
+		apic_enable();
+	}
+	intc_set_current(ic, 0);
+	CHECK_EQ(intc_take_startup(ic, 1, &vec), INTC_NONE);
+	wr32(APIC + 0x310, 2u << 24);                    /* fixed to 2 */
+	wr32(APIC + 0x300, 0x0040);
+	CHECK(!intc_pending(ic, 0) && !intc_pending(ic, 1));
+	CHECK(intc_pending(ic, 2) && !intc_pending(ic, 3));
+	CHECK_EQ(intc_ack(ic, 2), 0x40);
+	intc_set_current(ic, 2);
+	wr32(APIC + 0xb0, 0);                            /* EOI on 2 */
+	intc_set_current(ic, 0);
+	wr32(APIC + 0x300, 0xc0041);                     /* all but self */
+	CHECK(!intc_pending(ic, 0));
+	for (unsigned i = 1; i < 4; i++)
+		CHECK_EQ(intc_ack(ic, i), 0x41);
+	wr32(APIC + 0x300, 0x40042);                     /* self */
+	CHECK_EQ(intc_ack(ic, 0), 0x42);
+	CHECK(!intc_pending(ic, 1));
+	intc_set_current(ic, 3);                         /* CPU 3: LDR 8 */
+	wr32(APIC + 0xe0, 0xffffffff);
+	wr32(APIC + 0xd0, 0x08000000);
+	wr32(APIC + 0xb0, 0);                            /* EOI 0x41 */
+	intc_set_current(ic, 1);                         /* from CPU 1 */
+	wr32(APIC + 0x310, 0x08u << 24);                 /* logical 8 */
+	wr32(APIC + 0x300, 0x0843);
+	CHECK_EQ(intc_ack(ic, 3), 0x43);
+	CHECK(!intc_pending(ic, 0) && !intc_pending(ic, 2));
+	wr32(APIC + 0x300, 0x80400);                     /* NMI to all */
+	for (unsigned i = 0; i < 4; i++)
+		CHECK(intc_take_nmi(ic, i));
+	/* INIT assert, INIT de-assert (nothing), start-up at 0x9a000. */
+	intc_set_current(ic, 0);
+	wr32(APIC + 0x310, 1u << 24);
+	wr32(APIC + 0x300, 0x4500);
+	wr32(APIC + 0x300, 0x8500);
+	intc_set_current(ic, 1);                         /* reset by INIT */
+	CHECK_EQ(rd32(APIC + 0xf0), 0xff);
+	CHECK_EQ(rd32(APIC + 0x20), 1u << 24);
+	CHECK(!(rd32(APIC + 0x100 + 2 * 0x10) & 1u << 1)); /* ISR 0x41 */
+	intc_set_current(ic, 0);
+	wr32(APIC + 0x300, 0x469a);
+	CHECK_EQ(intc_take_startup(ic, 1, &vec), INTC_INIT);
+	CHECK_EQ(intc_take_startup(ic, 1, &vec), INTC_SIPI);
+	CHECK_EQ(vec, 0x9a);
+	CHECK_EQ(intc_take_startup(ic, 1, &vec), INTC_NONE);
+	CHECK_EQ(intc_take_startup(ic, 2, &vec), INTC_NONE);
 	teardown();
 }
 
@@ -639,33 +706,33 @@ static void x2apic_mode_uses_msrs_and_checks_transitions(void)
 	uint64_t v = 0;
 
 	setup();
-	CHECK_EQ(intc_rdmsr(ic, 0x808, &v), -EINVAL); /* xAPIC mode */
-	CHECK(intc_wrmsr(ic, MSR_IA32_APIC_BASE, 0xfee00500) != 0);
-	CHECK_EQ(intc_wrmsr(ic, MSR_IA32_APIC_BASE, 0xfee00d00), 0);
-	CHECK(!intc_rdmsr(ic, 0x803, &v) && v == 0x50014); /* version */
-	CHECK(!intc_rdmsr(ic, 0x80d, &v) && v == 1); /* LDR of ID 0 */
+	CHECK_EQ(intc_rdmsr(ic, 0, 0x808, &v), -EINVAL); /* xAPIC mode */
+	CHECK(intc_wrmsr(ic, 0, MSR_IA32_APIC_BASE, 0xfee00500) != 0);
+	CHECK_EQ(intc_wrmsr(ic, 0, MSR_IA32_APIC_BASE, 0xfee00d00), 0);
+	CHECK(!intc_rdmsr(ic, 0, 0x803, &v) && v == 0x50014); /* version */
+	CHECK(!intc_rdmsr(ic, 0, 0x80d, &v) && v == 1); /* LDR of ID 0 */
 	CHECK_EQ(rd32(APIC + 0x30), 0); /* no MMIO */
-	CHECK_EQ(intc_rdmsr(ic, 0x80b, &v), -EINVAL); /* EOI: write-only */
-	CHECK_EQ(intc_rdmsr(ic, 0x80e, &v), -EINVAL); /* no DFR */
-	CHECK_EQ(intc_wrmsr(ic, 0x802, 0), -EINVAL); /* ID: read-only */
-	CHECK_EQ(intc_wrmsr(ic, 0x808, 1ull << 32), -EINVAL);
-	CHECK_EQ(intc_wrmsr(ic, 0x80f, 0x1ff), 0); /* SVR: enable */
-	CHECK_EQ(intc_wrmsr(ic, 0x83f, 0x100), -EINVAL);
-	CHECK_EQ(intc_wrmsr(ic, 0x83f, 0x45), 0); /* self IPI */
-	CHECK_EQ(intc_ack(ic), 0x45);
-	CHECK_EQ(intc_wrmsr(ic, 0x80b, 1), -EINVAL);
-	CHECK_EQ(intc_wrmsr(ic, 0x80b, 0), 0);
+	CHECK_EQ(intc_rdmsr(ic, 0, 0x80b, &v), -EINVAL); /* EOI: write-only */
+	CHECK_EQ(intc_rdmsr(ic, 0, 0x80e, &v), -EINVAL); /* no DFR */
+	CHECK_EQ(intc_wrmsr(ic, 0, 0x802, 0), -EINVAL); /* ID: read-only */
+	CHECK_EQ(intc_wrmsr(ic, 0, 0x808, 1ull << 32), -EINVAL);
+	CHECK_EQ(intc_wrmsr(ic, 0, 0x80f, 0x1ff), 0); /* SVR: enable */
+	CHECK_EQ(intc_wrmsr(ic, 0, 0x83f, 0x100), -EINVAL);
+	CHECK_EQ(intc_wrmsr(ic, 0, 0x83f, 0x45), 0); /* self IPI */
+	CHECK_EQ(intc_ack(ic, 0), 0x45);
+	CHECK_EQ(intc_wrmsr(ic, 0, 0x80b, 1), -EINVAL);
+	CHECK_EQ(intc_wrmsr(ic, 0, 0x80b, 0), 0);
 	/* ICR: destination ID 0 in bits 63:32, fixed, vector 0x46. */
-	CHECK_EQ(intc_wrmsr(ic, 0x830, 0x46), 0);
-	CHECK(!intc_rdmsr(ic, 0x830, &v) && v == 0x46);
-	CHECK_EQ(intc_ack(ic), 0x46);
-	CHECK_EQ(intc_wrmsr(ic, 0x830, (1ull << 32) | 0x47), 0);
-	CHECK(!intc_pending(ic)); /* ID 1 is not us */
+	CHECK_EQ(intc_wrmsr(ic, 0, 0x830, 0x46), 0);
+	CHECK(!intc_rdmsr(ic, 0, 0x830, &v) && v == 0x46);
+	CHECK_EQ(intc_ack(ic, 0), 0x46);
+	CHECK_EQ(intc_wrmsr(ic, 0, 0x830, (1ull << 32) | 0x47), 0);
+	CHECK(!intc_pending(ic, 0)); /* ID 1 is not us */
 	/* Back to xAPIC mode: #GP; disabling first is the way. */
-	CHECK(intc_wrmsr(ic, MSR_IA32_APIC_BASE, 0xfee00900) != 0);
-	CHECK_EQ(intc_wrmsr(ic, MSR_IA32_APIC_BASE, 0xfee00100), 0);
-	CHECK(intc_wrmsr(ic, MSR_IA32_APIC_BASE, 0xfee00d00) != 0);
-	CHECK_EQ(intc_wrmsr(ic, MSR_IA32_APIC_BASE, 0xfee00900), 0);
+	CHECK(intc_wrmsr(ic, 0, MSR_IA32_APIC_BASE, 0xfee00900) != 0);
+	CHECK_EQ(intc_wrmsr(ic, 0, MSR_IA32_APIC_BASE, 0xfee00100), 0);
+	CHECK(intc_wrmsr(ic, 0, MSR_IA32_APIC_BASE, 0xfee00d00) != 0);
+	CHECK_EQ(intc_wrmsr(ic, 0, MSR_IA32_APIC_BASE, 0xfee00900), 0);
 	CHECK_EQ(rd32(APIC + 0x30), 0x50014);
 	teardown();
 }
@@ -688,5 +755,6 @@ int main(void)
 	irqs_may_be_raised_from_another_thread();
 	msi_messages_reach_the_lapic_they_name();
 	x2apic_mode_uses_msrs_and_checks_transitions();
+	ipis_reach_the_apics_they_name();
 	return test_summary("test_intc");
 }

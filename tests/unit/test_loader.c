@@ -898,14 +898,14 @@ static const uint8_t *find_mpf(void)
 	return NULL;
 }
 
-static void mp_table_has_valid_checksums_isa_and_pci_routing(void)
+static void mp_table_check(unsigned ncpus)
 {
 	const uint8_t *mpf, *cfg, *p;
 	unsigned i, count, irqs = 0, lints = 0, cpus = 0, ioapics = 0;
 	unsigned buses = 0, pci_irqs = 0;
 
 	machine_fresh(64 * MiB);
-	CHECK_EQ(ld_write_mptable(&m.mem, LD_MPTABLE), 0);
+	CHECK_EQ(ld_write_mptable(&m.mem, LD_MPTABLE, ncpus), 0);
 	mpf = find_mpf();
 	CHECK(mpf != NULL);
 	if (!mpf)
@@ -925,7 +925,9 @@ static void mp_table_has_valid_checksums_isa_and_pci_routing(void)
 	for (i = 0; i < count; i++) {
 		switch (p[0]) {
 		case MP_PROCESSOR:
-			CHECK(p[1] == 0 && p[3] == (MP_CPU_EN | MP_CPU_BP));
+			/* local APIC ID = index, the first is the BSP */
+			CHECK(p[1] == cpus && p[3] == (MP_CPU_EN |
+						       (cpus ? 0 : MP_CPU_BP)));
 			cpus++;
 			p += 20;
 			break;
@@ -968,12 +970,23 @@ static void mp_table_has_valid_checksums_isa_and_pci_routing(void)
 		}
 	}
 	CHECK_EQ(p - cfg, get16(cfg + 4));
-	CHECK_EQ(cpus, 1);
+	CHECK_EQ(cpus, ncpus);
 	CHECK_EQ(ioapics, 1);
 	CHECK_EQ(irqs, 16);
 	CHECK_EQ(pci_irqs, 8);
 	CHECK_EQ(buses, 2);
 	CHECK_EQ(lints, 2);
+}
+
+/* One processor entry per vCPU (rax --cpus), APIC IDs 0..n-1. */
+static void mp_table_has_valid_checksums_isa_and_pci_routing(void)
+{
+	mp_table_check(1);
+	mp_table_check(4);
+	mp_table_check(LD_MAX_CPUS);
+	machine_fresh(64 * MiB);
+	CHECK_EQ(ld_write_mptable(&m.mem, LD_MPTABLE, LD_MAX_CPUS + 1),
+		 -EINVAL);
 }
 
 /* --- whole-file errors, robustness, the real guest ------------------ */

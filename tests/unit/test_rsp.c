@@ -297,6 +297,44 @@ static void queries_answer_as_gdb_expects(void)
 	teardown();
 }
 
+/* Threads are vCPUs (rax --cpus): ids 1..n, the stop names the vCPU
+ * that stopped, Hg picks whose registers g reads, Hc and vCont whom a
+ * step steps. */
+static void threads_are_the_vcpus(void)
+{
+	setup();
+	m.ncpus = 3;
+	CHECK(replied("qfThreadInfo", "m1,2,3"));
+	CHECK(replied("qsThreadInfo", "l"));
+	cmd("qXfer:threads:read::0,1000");
+	CHECK(reply.p[0] == 'l' &&
+	      strstr(reply.p, "<thread id=\"3\" core=\"2\"/>"));
+	sess.stop.cpu = 1;
+	rsp_session_stopped(&sess);
+	CHECK(stop_starts("T05thread:02;"));
+	CHECK(replied("qC", "QC2"));
+	cmd("g");
+	CHECK_EQ(fake_of(&m)->reg_cpu, 1);
+	CHECK(replied("Hg3", "OK"));
+	cmd("g");
+	CHECK_EQ(fake_of(&m)->reg_cpu, 2);
+	CHECK(replied("Hg0", "OK"));              /* any: the one stopped */
+	cmd("p10");
+	CHECK_EQ(fake_of(&m)->reg_cpu, 1);
+	CHECK(replied("Hg4", "E16"));             /* no thread 4 */
+	CHECK(replied("T3", "OK"));
+	CHECK(replied("T4", "E01"));
+	CHECK(replied("Hc3", "OK"));
+	CHECK_EQ(cmd("s"), RSP_ACT_RESUME);
+	CHECK_EQ(sess.resume.cpu, 2);
+	CHECK(replied("Hc-1", "OK"));
+	CHECK_EQ(cmd("vCont;s:1;c"), RSP_ACT_RESUME);
+	CHECK(sess.resume.kind == RSP_RES_STEP && sess.resume.cpu == 0);
+	CHECK_EQ(cmd("vCont;s"), RSP_ACT_RESUME);
+	CHECK_EQ(sess.resume.cpu, 1);             /* the one stopped */
+	teardown();
+}
+
 static void target_xml_reads_in_chunks_and_names_the_layout(void)
 {
 	struct rsp_buf all = { NULL };
@@ -539,7 +577,9 @@ static void stop_replies_name_the_reason(void)
 	CHECK(stop_starts("T05thread:01;swbreak:;"));
 	sess.stop.reason = VCPU_STOP_HWBREAK;
 	CHECK(stop_starts("T05thread:01;hwbreak:;"));
-	sess.stop = (struct vcpu_stop){ VCPU_STOP_WATCH, BP_WRITE, 0xffff8000 };
+	sess.stop = (struct vcpu_stop){ .reason = VCPU_STOP_WATCH,
+					.watch_type = BP_WRITE,
+					.addr = 0xffff8000 };
 	CHECK(stop_starts("T05thread:01;watch:ffff8000;"));
 	sess.stop.watch_type = BP_READ;
 	CHECK(stop_starts("T05thread:01;rwatch:ffff8000;"));
@@ -722,6 +762,7 @@ int main(void)
 	an_oversize_packet_is_reported_after_its_end();
 	hex_helpers_reject_bad_digits();
 	queries_answer_as_gdb_expects();
+	threads_are_the_vcpus();
 	target_xml_reads_in_chunks_and_names_the_layout();
 	registers_follow_the_qemu_wire_layout();
 	memory_reads_and_writes_and_faults();

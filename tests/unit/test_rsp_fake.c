@@ -109,6 +109,8 @@ static int fake_run(struct machine *m, unsigned flags, struct vcpu_stop *st,
 	bool first = true;
 
 	memset(st, 0, sizeof(*st));
+	if (flags & VCPU_RUN_STEP)
+		c->step_cpu = VCPU_RUN_CPU_OF(flags);
 	for (;;) {
 		int ret;
 
@@ -141,37 +143,50 @@ static void fake_kick(struct machine *m)
 	atomic_store(&fake_of(m)->kicked, true);
 }
 
-static int fake_get_regs(struct machine *m, struct rax_regs *r)
+/* The per-vCPU operations: -ENOENT beyond m->ncpus. */
+static int no_cpu(struct machine *m, unsigned cpu)
 {
+	if (cpu >= (m->ncpus ? m->ncpus : 1))
+		return -ENOENT;
+	fake_of(m)->reg_cpu = cpu;
+	return 0;
+}
+
+static int fake_get_regs(struct machine *m, unsigned cpu, struct rax_regs *r)
+{
+	if (no_cpu(m, cpu))
+		return -ENOENT;
 	*r = fake_of(m)->r;
 	return 0;
 }
 
-static int fake_set_regs(struct machine *m, const struct rax_regs *r)
+static int fake_set_regs(struct machine *m, unsigned cpu, const struct rax_regs *r)
 {
+	if (no_cpu(m, cpu))
+		return -ENOENT;
 	fake_of(m)->r = *r;
 	return 0;
 }
 
-static int fake_get_fpu(struct machine *m, struct rax_fpu *f)
+static int fake_get_fpu(struct machine *m, unsigned cpu, struct rax_fpu *f)
 {
 	*f = fake_of(m)->f;
 	return 0;
 }
 
-static int fake_set_fpu(struct machine *m, const struct rax_fpu *f)
+static int fake_set_fpu(struct machine *m, unsigned cpu, const struct rax_fpu *f)
 {
 	fake_of(m)->f = *f;
 	return 0;
 }
 
-static int fake_get_dregs(struct machine *m, struct rax_dregs *d)
+static int fake_get_dregs(struct machine *m, unsigned cpu, struct rax_dregs *d)
 {
 	*d = fake_of(m)->d;
 	return 0;
 }
 
-static int fake_get_msr(struct machine *m, uint32_t idx, uint64_t *v)
+static int fake_get_msr(struct machine *m, unsigned cpu, uint32_t idx, uint64_t *v)
 {
 	struct fake_cpu *c = fake_of(m);
 
@@ -184,7 +199,7 @@ static int fake_get_msr(struct machine *m, uint32_t idx, uint64_t *v)
 	}
 }
 
-static int fake_set_msr(struct machine *m, uint32_t idx, uint64_t v)
+static int fake_set_msr(struct machine *m, unsigned cpu, uint32_t idx, uint64_t v)
 {
 	if (idx != MSR_KERNEL_GS_BASE)
 		return -EINVAL;

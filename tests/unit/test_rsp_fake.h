@@ -37,6 +37,9 @@ struct fake_cpu {
 	atomic_bool kicked;
 	uint64_t steps;      /* instructions executed */
 	uint64_t mem_writes; /* bytes written through write_mem */
+	/* m->ncpus vCPUs share the one register set: the index of the
+	 * last register access, and of the last stepped vCPU. */
+	unsigned reg_cpu, step_cpu;
 };
 
 extern const struct vcpu_ops fake_vcpu_ops;
