@@ -258,6 +258,11 @@ static int decode_vex(struct cursor *c, struct dec_insn *d, unsigned op,
 			   (((~b2 >> 3) & (mode == DEC_MODE64 ? 15 : 7)) << 4));
 	d->rex = (uint8_t)(0x40 | w << 3 | (mode == DEC_MODE64 ? rxb : 0));
 	d->pfx = (uint8_t)(b2 & 3); /* VEX.pp: none, 66, F3, F2 = DEC_PFX_* */
+	/* VZEROUPPER/VZEROALL are VEX.0F.WIG 77 with no VEX.pp and
+	 * VEX.vvvv 1111b; any other pp or vvvv is #UD (SDM Vol. 2 §2.3.6,
+	 * Table 2-18 note). */
+	if (map == 1 && opc == 0x77 && (d->pfx || d->vex >> 4))
+		bad = true;
 	if (map >= 1 && map <= 3)
 		id = DEC_MAP_VEX + ((map - 1) << 8) + opc;
 	if (id && dec_attrs[id].flags && !bad) {

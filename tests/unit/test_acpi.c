@@ -621,7 +621,7 @@ static void tables_after_ld_load_are_found_checksummed_and_agree(void)
 
 static void tables_for_n_cpus_list_each_cpu(void)
 {
-	static const unsigned counts[] = { 2, 4, 64, 255 };
+	static const unsigned counts[] = { 2, 4, 64 };  /* --cpus: 1..64 */
 
 	for (unsigned i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
 		struct machine *m = loaded_machine(counts[i], false);

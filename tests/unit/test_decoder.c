@@ -529,8 +529,9 @@ static void decoder_agrees_with_objdump(void)
 	       text_ok, n);
 }
 
-/* Found by tests/oracle/dec_zydis: MOV CRn/DRn ignore ModRM.mod, and
- * 8F/C6/C7 with ModRM.reg != 0 are #UD (XOP, XABORT/XBEGIN). */
+/* Found by tests/oracle/dec_zydis: MOV CRn/DRn ignore ModRM.mod,
+ * 8F/C6/C7 with ModRM.reg != 0 are #UD (XOP, XABORT/XBEGIN), and
+ * VZEROUPPER with a VEX.pp or VEX.vvvv other than none/1111b is #UD. */
 static void decoder_matches_zydis_on_mod_and_reg_rules(void)
 {
 	static const struct { const char *b; unsigned len; bool ud; } t[] = {
@@ -540,6 +541,9 @@ static void decoder_matches_zydis_on_mod_and_reg_rules(void)
 		{ "\xc6\xfc\xd6", 2, true },
 		{ "\x8f\x69\x70\x9d", 3, true },
 		{ "\xc7\x04\x24\x01\x00\x00\x00", 7, false },
+		{ "\xc5\x3b\x77\x47\x98\xbc\xd8", 3, true },
+		{ "\xc5\xfb\x77\x47\x98\xbc\xd8", 3, true },
+		{ "\xc5\xf8\x77\x47\x98\xbc\xd8", 3, false },
 	};
 
 	for (unsigned i = 0; i < sizeof(t) / sizeof(*t); i++) {
