@@ -1100,3 +1100,197 @@ void op_vzeroupper(struct cpu *c, const struct dec_insn *d)
 	if (DEC_VEX_L(d))
 		memset(c->fx + FX_XMM(0), 0, 16 * n);
 }
+
+/* VEX.0F 10/11 (no prefix, 66): VMOVUPS/VMOVUPD, 28/29: VMOVAPS/VMOVAPD
+ * (aligned 16 or 32): loads and stores like VMOVDQU/VMOVDQA.  VEX.vvvv
+ * must be 1111b. */
+static void vmov_p(struct cpu *c, const struct dec_insn *d, bool store,
+		   bool align)
+{
+	bool l = DEC_VEX_L(d);
+	xmm_t y[2];
+	uint64_t la;
+
+	if (d->pfx >= DEC_PFX_F3 || DEC_VEX_V(d))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	if (!store) {
+		sse_vex_rd_W(c, d, y, l, align);
+		sse_put_ymm(c, d->reg, y, l);
+		return;
+	}
+	sse_get_ymm(c, d->reg, y);
+	if (d->mod == 3) {
+		sse_put_ymm(c, d->rm, y, l);
+		return;
+	}
+	la = cpu_ea(c, d);
+	if (align && (cpu_plain_la(c, la) & (l ? 31 : 15)))
+		cpu_gp(c, 0);
+	cpu_probe_write(c, la, l ? 32 : 16);
+	for (unsigned i = 0; i < (l ? 4u : 2u); i++)
+		wr64(c, la + 8 * i, y[i / 2].q[i % 2]);
+}
+
+void op_vmovups_Vx_Wx(struct cpu *c, const struct dec_insn *d) { vmov_p(c, d, false, false); }
+void op_vmovups_Wx_Vx(struct cpu *c, const struct dec_insn *d) { vmov_p(c, d, true, false); }
+void op_vmovaps_Vx_Wx(struct cpu *c, const struct dec_insn *d) { vmov_p(c, d, false, true); }
+void op_vmovaps_Wx_Vx(struct cpu *c, const struct dec_insn *d) { vmov_p(c, d, true, true); }
+
+/* VEX.66.0F3A 18/38: VINSERTF128/VINSERTI128 ymm, ymm, xmm/m128, imm8
+ * (lane imm8[0] of vvvv replaced); 19/39: VEXTRACTF128/VEXTRACTI128
+ * xmm/m128, ymm, imm8.  VEX.L must be 1, VEX.W 0. */
+void op_vinsert128_Vx_Hx_Wx_Ib(struct cpu *c, const struct dec_insn *d)
+{
+	xmm_t y[2], w;
+
+	if (d->pfx != DEC_PFX_66 || !DEC_VEX_L(d) || (d->rex & 8))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_get_ymm(c, DEC_VEX_V(d), y);
+	sse_rd_W(c, d, &w, true);
+	y[d->imm & 1] = w;
+	sse_put_ymm(c, d->reg, y, true);
+}
+
+void op_vextract128_Wx_Vx_Ib(struct cpu *c, const struct dec_insn *d)
+{
+	xmm_t y[2], r[2] = { { { 0 } }, { { 0 } } };
+	uint64_t la;
+
+	if (d->pfx != DEC_PFX_66 || !DEC_VEX_L(d) || (d->rex & 8) ||
+	    DEC_VEX_V(d))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_get_ymm(c, d->reg, y);
+	r[0] = y[d->imm & 1];
+	if (d->mod == 3) {
+		sse_put_ymm(c, d->rm, r, false);
+		return;
+	}
+	la = cpu_ea(c, d);
+	cpu_probe_write(c, la, 16);
+	wr64(c, la, r[0].q[0]);
+	wr64(c, la + 8, r[0].q[1]);
+}
+
+/* One 128-bit lane of PSHUFD (pfx 66), PSHUFHW (F3), PSHUFLW (F2). */
+static void pshuf_lane(xmm_t *r, const xmm_t *s, unsigned im, unsigned pfx)
+{
+	*r = *s;
+	switch (pfx) {
+	case DEC_PFX_66:
+		LANES(4, r->d[i] = s->d[(im >> (2 * i)) & 3]);
+		break;
+	case DEC_PFX_F3:
+		LANES(4, r->w[4 + i] = s->w[4 + ((im >> (2 * i)) & 3)]);
+		break;
+	default:
+		LANES(4, r->w[i] = s->w[(im >> (2 * i)) & 3]);
+		break;
+	}
+}
+
+/* VEX.0F 70: VPSHUFD (66), VPSHUFHW (F3), VPSHUFLW (F2) x/ymm,
+ * x/ymm/m, imm8: per 128-bit lane; VEX.vvvv must be 1111b. */
+void op_vpshufd_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d)
+{
+	bool l = DEC_VEX_L(d);
+	xmm_t s[2], r[2];
+
+	if (d->pfx == DEC_PFX_NONE || DEC_VEX_V(d))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_vex_rd_W(c, d, s, l, false);
+	for (unsigned i = 0; i < (l ? 2u : 1u); i++)
+		pshuf_lane(&r[i], &s[i], (unsigned)d->imm, d->pfx);
+	sse_put_ymm(c, d->reg, r, l);
+}
+
+/* VEX.66.0F 71-73 /r ib: the shifts by an immediate of a register
+ * (ModRM.rm) into VEX.vvvv, per 128-bit lane (VPSRLDQ/VPSLLDQ shift
+ * bytes within each lane). */
+static void vgrp_shift(struct cpu *c, const struct dec_insn *d, unsigned w)
+{
+	unsigned op = d->reg & 7, cnt = (unsigned)(d->imm & 0xff);
+	bool l = DEC_VEX_L(d);
+	xmm_t y[2];
+
+	if (d->mod != 3 || d->pfx != DEC_PFX_66)
+		cpu_ud(c);
+	if (!(op == 2 || op == 6 || (op == 4 && w != 8) ||
+	      (w == 8 && (op == 3 || op == 7))))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_get_ymm(c, d->rm, y);
+	for (unsigned i = 0; i < (l ? 2u : 1u); i++) {
+		if (w == 8 && (op == 3 || op == 7)) {
+			uint8_t t[48] = { 0 };
+			unsigned k = cnt > 16 ? 16 : cnt;
+
+			memcpy(t + 16, y[i].b, 16);
+			memcpy(y[i].b, op == 3 ? t + 16 + k : t + 16 - k, 16);
+			if (op == 3)
+				memset(y[i].b + 16 - k, 0, k);
+		} else {
+			shift_lanes(&y[i], w, op, cnt, 16);
+		}
+	}
+	sse_put_ymm(c, DEC_VEX_V(d), y, l);
+}
+
+void op_vgrp12_Hx_Ux_Ib(struct cpu *c, const struct dec_insn *d) { vgrp_shift(c, d, 2); }
+void op_vgrp13_Hx_Ux_Ib(struct cpu *c, const struct dec_insn *d) { vgrp_shift(c, d, 4); }
+void op_vgrp14_Hx_Ux_Ib(struct cpu *c, const struct dec_insn *d) { vgrp_shift(c, d, 8); }
+
+/* VEX.66.0F 6E: VMOVD/VMOVQ xmm, r/m32/64 (VEX.W); 7E: VMOVD/VMOVQ
+ * r/m32/64, xmm; VEX.F3.0F 7E: VMOVQ xmm, xmm/m64; VEX.66.0F D6: VMOVQ
+ * xmm/m64, xmm.  VEX.L 0 and VEX.vvvv 1111b; an XMM destination has
+ * bits 255:64 zeroed. */
+void op_vmovd_Vx_Ey(struct cpu *c, const struct dec_insn *d)
+{
+	xmm_t r[2] = { { { 0 } }, { { 0 } } };
+
+	if (d->pfx != DEC_PFX_66 || DEC_VEX_L(d) || DEC_VEX_V(d))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	r[0].q[0] = rd_E(c, d, d->rex & 8 ? 8 : 4);
+	sse_put_ymm(c, d->reg, r, false);
+}
+
+void op_vmovd_Ey_Vx(struct cpu *c, const struct dec_insn *d)
+{
+	xmm_t s, r[2] = { { { 0 } }, { { 0 } } };
+
+	if (d->pfx < DEC_PFX_66 || d->pfx == DEC_PFX_F2 || DEC_VEX_L(d) ||
+	    DEC_VEX_V(d))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	if (d->pfx == DEC_PFX_F3) { /* VMOVQ xmm, xmm/m64 */
+		sse_rd_Ws(c, d, &s, 8);
+		r[0].q[0] = s.q[0];
+		sse_put_ymm(c, d->reg, r, false);
+		return;
+	}
+	get_x(c, d->reg, &s);
+	if (d->mod == 3)
+		sreg_w(c, d->rm, d->rex & 8 ? 8 : 4, d->rex, s.q[0]);
+	else
+		wrn(c, cpu_ea(c, d), s.q[0], d->rex & 8 ? 8 : 4);
+}
+
+void op_vmovq_Wq_Vx(struct cpu *c, const struct dec_insn *d)
+{
+	xmm_t s, r[2] = { { { 0 } }, { { 0 } } };
+
+	if (d->pfx != DEC_PFX_66 || DEC_VEX_L(d) || DEC_VEX_V(d))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	get_x(c, d->reg, &s);
+	if (d->mod == 3) {
+		r[0].q[0] = s.q[0];
+		sse_put_ymm(c, d->rm, r, false);
+	} else {
+		wr64(c, cpu_ea(c, d), s.q[0]);
+	}
+}

@@ -589,3 +589,26 @@ void op_vpbroadcast_Vx_Wx(struct cpu *c, const struct dec_insn *d)
 		memcpy(r[i / 16].b + i % 16, &v, n);
 	sse_put_ymm(c, d->reg, r, l);
 }
+
+/* VEX.66.0F3A 0F: VPALIGNR x/ymm, x/ymm, x/ymm/m, imm8: per 128-bit lane,
+ * vvvv:W concatenated and shifted right by imm8 bytes. */
+void op_vpalignr_Vx_Hx_Wx_Ib(struct cpu *c, const struct dec_insn *d)
+{
+	bool l = DEC_VEX_L(d);
+	unsigned sh = (unsigned)(d->imm & 0xff);
+	xmm_t a[2], b[2], r[2];
+
+	if (d->pfx != DEC_PFX_66)
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_get_ymm(c, DEC_VEX_V(d), a);
+	sse_vex_rd_W(c, d, b, l, false);
+	for (unsigned i = 0; i < (l ? 2u : 1u); i++) {
+		uint8_t t[64] = { 0 };
+
+		memcpy(t, b[i].b, 16);
+		memcpy(t + 16, a[i].b, 16);
+		memcpy(r[i].b, t + (sh > 32 ? 32 : sh), 16);
+	}
+	sse_put_ymm(c, d->reg, r, l);
+}

@@ -451,3 +451,259 @@ void op_roundss_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d) { fop_imm(c, d
 void op_roundsd_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d) { fop_imm(c, d, h_roundsd, 8); }
 void op_dpps_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d) { fop_imm(c, d, h_dpps, 16); }
 void op_dppd_Vx_Wx_Ib(struct cpu *c, const struct dec_insn *d) { fop_imm(c, d, h_dppd, 16); }
+
+/* --- AVX floating point (VEX.0F 51, 54-59, 5C-5F; level-3 models) ------- */
+
+/* dst = op(vvvv, W): the packed forms on each 128-bit lane (VEX.256: two
+ * host instructions, flags ORed; elementwise, so exactly the 256-bit
+ * result), the scalar ones (VEX.LIG) on the low element with the rest
+ * of the XMM from vvvv; bits 255:128 zeroed by the 128-bit forms.  An
+ * unmasked exception leaves the destination alone.  No alignment. */
+static void vex_fop(struct cpu *c, const struct dec_insn *d,
+		    const struct fop *ops, bool unary)
+{
+	const struct fop *o = &ops[d->pfx];
+	bool l = DEC_VEX_L(d) && o->src == 16;
+	xmm_t a[2], b[2];
+	unsigned f;
+
+	if (!o->fn || (unary && o->src == 16 && DEC_VEX_V(d)))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_get_ymm(c, DEC_VEX_V(d), a);
+	if (o->src == 16)
+		sse_vex_rd_W(c, d, b, l, false);
+	else
+		sse_rd_Ws(c, d, &b[0], o->src);
+	f = o->fn(&a[0], &b[0], host_csr(c));
+	if (l)
+		f |= o->fn(&a[1], &b[1], host_csr(c));
+	sse_flags(c, f);
+	sse_put_ymm(c, d->reg, a, l);
+}
+
+#define VFOP(name, ops, unary) \
+void name(struct cpu *c, const struct dec_insn *d) { vex_fop(c, d, ops, unary); }
+VFOP(op_vaddps_Vx_Hx_Wx, add_ops, false)
+VFOP(op_vsubps_Vx_Hx_Wx, sub_ops, false)
+VFOP(op_vmulps_Vx_Hx_Wx, mul_ops, false)
+VFOP(op_vdivps_Vx_Hx_Wx, div_ops, false)
+VFOP(op_vminps_Vx_Hx_Wx, min_ops, false)
+VFOP(op_vmaxps_Vx_Hx_Wx, max_ops, false)
+/* VSQRTPS/PD x/ymm, W (VEX.vvvv 1111b); VSQRTSS/SD xmm, xmm, xmm/m. */
+VFOP(op_vsqrtps_Vx_Hx_Wx, sqrt_ops, true)
+#undef VFOP
+
+/* VANDPS/PD VANDNPS/PD VORPS/PD VXORPS/PD (no prefix, 66): bitwise. */
+static void vex_flogic(struct cpu *c, const struct dec_insn *d, unsigned k)
+{
+	bool l = DEC_VEX_L(d);
+	xmm_t a[2], b[2];
+
+	if (d->pfx >= DEC_PFX_F3)
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_get_ymm(c, DEC_VEX_V(d), a);
+	sse_vex_rd_W(c, d, b, l, false);
+	for (unsigned i = 0; i < 4; i++) {
+		uint64_t x = a[i / 2].q[i % 2], y = b[i / 2].q[i % 2];
+
+		a[i / 2].q[i % 2] = k == 0 ? x & y : k == 1 ? ~x & y :
+				    k == 2 ? x | y : x ^ y;
+	}
+	sse_put_ymm(c, d->reg, a, l);
+}
+
+void op_vandps_Vx_Hx_Wx(struct cpu *c, const struct dec_insn *d) { vex_flogic(c, d, 0); }
+void op_vandnps_Vx_Hx_Wx(struct cpu *c, const struct dec_insn *d) { vex_flogic(c, d, 1); }
+void op_vorps_Vx_Hx_Wx(struct cpu *c, const struct dec_insn *d) { vex_flogic(c, d, 2); }
+void op_vxorps_Vx_Hx_Wx(struct cpu *c, const struct dec_insn *d) { vex_flogic(c, d, 3); }
+
+/* --- FMA (VEX.66.0F38 96-9F, A6-AF, B6-BF; level-3 models) -------------- */
+
+/* x = insn(z, y, x) on the host under csr: the FMA forms' operand roles
+ * are the instruction's own (132, 213, 231), so the host computes each
+ * exactly, with one rounding; flags returned. */
+#define HOST3(fn, insn)                                                    \
+static unsigned fn(xmm_t *x, const xmm_t *y, const xmm_t *z, uint32_t csr) \
+{                                                                          \
+	__m128 a, b, cc;                                                   \
+	uint32_t host, out;                                                \
+	memcpy(&a, x, 16);                                                 \
+	memcpy(&b, y, 16);                                                 \
+	memcpy(&cc, z, 16);                                                \
+	__asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[g]\n\t"                \
+			 insn " %[c], %[b], %[a]\n\t"                      \
+			 "stmxcsr %[o]\n\tldmxcsr %[h]"                    \
+			 : [a] "+x"(a), [h] "=m"(host), [o] "=m"(out)      \
+			 : [b] "x"(b), [c] "x"(cc), [g] "m"(csr));         \
+	memcpy(x, &a, 16);                                                 \
+	return out & MX_FLAGS;                                             \
+}
+
+typedef unsigned (*host3_fn)(xmm_t *x, const xmm_t *y, const xmm_t *z,
+			     uint32_t csr);
+
+/* One opcode: its single (W0) and double (W1) host instructions. */
+#define FMA(op, name)                                                      \
+	HOST3(h_##name##s, #name "s") HOST3(h_##name##d, #name "d")
+#define FMA3(op, name) FMA(op, name##132p) FMA(op, name##213p) FMA(op, name##231p)
+#define FMA3S(op, name) FMA(op, name##132s) FMA(op, name##213s) FMA(op, name##231s)
+FMA3(0x98, vfmadd)
+FMA3S(0x99, vfmadd)
+FMA3(0x9a, vfmsub)
+FMA3S(0x9b, vfmsub)
+FMA3(0x9c, vfnmadd)
+FMA3S(0x9d, vfnmadd)
+FMA3(0x9e, vfnmsub)
+FMA3S(0x9f, vfnmsub)
+FMA3(0x96, vfmaddsub)
+FMA3(0x97, vfmsubadd)
+#undef FMA
+#undef FMA3
+#undef FMA3S
+
+/* [op - 0x96][form 132, 213, 231][W]: NULL for the scalar forms of
+ * VFMADDSUB/VFMSUBADD, which do not exist. */
+#define E3(n) { { h_##n##132ps, h_##n##132pd }, { h_##n##213ps, h_##n##213pd }, \
+		{ h_##n##231ps, h_##n##231pd } }
+#define E3S(n) { { h_##n##132ss, h_##n##132sd }, { h_##n##213ss, h_##n##213sd }, \
+		 { h_##n##231ss, h_##n##231sd } }
+static const host3_fn fma_fns[10][3][2] = {
+	E3(vfmaddsub), E3(vfmsubadd), E3(vfmadd), E3S(vfmadd), E3(vfmsub),
+	E3S(vfmsub), E3(vfnmadd), E3S(vfnmadd), E3(vfnmsub), E3S(vfnmsub),
+};
+#undef E3
+#undef E3S
+
+/* dst = fma(dst, vvvv, W): packed per 128-bit lane (VEX.L), scalar on
+ * the low element (VEX.LIG; 4 or 8 bytes of memory). */
+void op_fma_Vx_Hx_Wx(struct cpu *c, const struct dec_insn *d)
+{
+	unsigned op = d->op & 0xff, k = (op & 0x0f) - 6, form = (op >> 4) - 9;
+	bool dbl = d->rex & 8, scalar = (op & 0x0f) >= 8 && (op & 1);
+	bool l = DEC_VEX_L(d) && !scalar;
+	xmm_t a[2], b[2], w[2];
+	unsigned f;
+
+	if (d->pfx != DEC_PFX_66)
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_get_ymm(c, d->reg, a);
+	sse_get_ymm(c, DEC_VEX_V(d), b);
+	if (scalar)
+		sse_rd_Ws(c, d, &w[0], dbl ? 8 : 4);
+	else
+		sse_vex_rd_W(c, d, w, l, false);
+	f = fma_fns[k][form][dbl](&a[0], &b[0], &w[0], host_csr(c));
+	if (l)
+		f |= fma_fns[k][form][dbl](&a[1], &b[1], &w[1], host_csr(c));
+	sse_flags(c, f);
+	sse_put_ymm(c, d->reg, a, l);
+}
+
+/* --- F16C (VEX.66.0F38 13, VEX.66.0F3A 1D; level-3 models) ------------- */
+
+/* Four halves (the low 64 bits of y) to four singles in x: the host's
+ * VCVTPH2PS xmm (exact; flags: #I for signalling NaNs, #D). */
+static unsigned h_cvtph2ps(xmm_t *x, const xmm_t *y, uint32_t csr)
+{
+	__m128 a, b;
+	uint32_t host, out;
+
+	memcpy(&b, y, 16);
+	__asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[g]\n\t"
+			 "vcvtph2ps %[b], %[a]\n\t"
+			 "stmxcsr %[o]\n\tldmxcsr %[h]"
+			 : [a] "=x"(a), [h] "=m"(host), [o] "=m"(out)
+			 : [b] "x"(b), [g] "m"(csr));
+	memcpy(x, &a, 16);
+	return out & MX_FLAGS;
+}
+
+/* VCVTPH2PS x/ymm, xmm/m64/m128 (VEX.W 0, VEX.vvvv 1111b): elementwise,
+ * so the 256-bit form is two 128-bit host conversions. */
+void op_vcvtph2ps_Vx_Wx(struct cpu *c, const struct dec_insn *d)
+{
+	bool l = DEC_VEX_L(d);
+	xmm_t s, hi, r[2];
+	unsigned f;
+
+	if (d->pfx != DEC_PFX_66 || DEC_VEX_V(d) || (d->rex & 8))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	if (d->mod == 3) {
+		get_x(c, d->rm, &s);
+	} else {
+		memset(&s, 0, sizeof(s));
+		s.q[0] = rd64(c, cpu_ea(c, d));
+		if (l)
+			s.q[1] = rd64(c, cpu_ea(c, d) + 8);
+	}
+	memset(&hi, 0, sizeof(hi));
+	hi.q[0] = s.q[1];
+	f = h_cvtph2ps(&r[0], &s, host_csr(c));
+	if (l)
+		f |= h_cvtph2ps(&r[1], &hi, host_csr(c));
+	sse_flags(c, f);
+	sse_put_ymm(c, d->reg, r, l);
+}
+
+/* Four singles of y to four halves (the low 64 bits of *x), rounded by
+ * imm8[1:0] or (imm8[2]) MXCSR.RC: one host instruction per imm8[2:0]. */
+#define PH_CASE(k)                                                         \
+	case (k):                                                          \
+		__asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[g]\n\t"        \
+				 "vcvtps2ph %[i], %[a], %[r]\n\t"          \
+				 "stmxcsr %[o]\n\tldmxcsr %[h]"            \
+				 : [r] "=x"(r), [h] "=m"(host), [o] "=m"(out) \
+				 : [a] "x"(a), [g] "m"(csr), [i] "i"(k));  \
+		break;
+
+static unsigned h_cvtps2ph(uint64_t *x, const xmm_t *y, unsigned imm,
+			   uint32_t csr)
+{
+	__m128 a, r = { 0 };
+	uint32_t host, out = 0;
+
+	memcpy(&a, y, 16);
+	switch (imm & 7) {
+	PH_CASE(0) PH_CASE(1) PH_CASE(2) PH_CASE(3)
+	PH_CASE(4) PH_CASE(5) PH_CASE(6) PH_CASE(7)
+	}
+	memcpy(x, &r, 8);
+	return out & MX_FLAGS;
+}
+#undef PH_CASE
+
+/* VCVTPS2PH xmm/m64/m128, x/ymm, imm8: a register destination gets the
+ * halves with the rest of the YMM register zeroed.  An unmasked
+ * exception writes nothing. */
+void op_vcvtps2ph_Wx_Vx_Ib(struct cpu *c, const struct dec_insn *d)
+{
+	bool l = DEC_VEX_L(d);
+	xmm_t y[2], res[2];
+	unsigned f, imm = (unsigned)d->imm;
+	uint64_t la = 0;
+
+	if (d->pfx != DEC_PFX_66 || DEC_VEX_V(d) || (d->rex & 8))
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_get_ymm(c, d->reg, y);
+	memset(res, 0, sizeof(res));
+	f = h_cvtps2ph(&res[0].q[0], &y[0], imm, host_csr(c));
+	if (l)
+		f |= h_cvtps2ph(&res[0].q[1], &y[1], imm, host_csr(c));
+	if (d->mod != 3) {
+		la = cpu_ea(c, d);
+		cpu_probe_write(c, la, l ? 16 : 8);
+	}
+	sse_flags(c, f);
+	if (d->mod == 3) {
+		sse_put_ymm(c, d->rm, res, false);
+	} else {
+		wr64(c, la, res[0].q[0]);
+		if (l)
+			wr64(c, la + 8, res[0].q[1]);
+	}
+}

@@ -281,11 +281,11 @@ static int decode_vex(struct cursor *c, struct dec_insn *d, unsigned op,
 }
 
 /* LOCK is allowed only on the read-modify-write instructions SDM Vol. 2
- * "LOCK" lists (DF_LOCK of opcodes.def), and only with a memory
- * destination; anything else is #UD. */
+ * "LOCK" lists (DF_LOCKABLE rows and forms of opcodes.def), and only
+ * with a memory destination; anything else is #UD. */
 static bool lockable(const struct dec_insn *d, uint64_t fl)
 {
-	return d->mod != 3 && (DF_LOCKMASK(fl) >> (d->reg & 7) & 1);
+	return d->mod != 3 && (fl & DF_LOCKABLE);
 }
 
 /* An opcode with forms (GROUP rows): d->op becomes the form's id, its
@@ -399,11 +399,8 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 			return ret;
 		if (mode != DEC_MODE64)
 			d->riprel = 0;
-		/* 8F /1-7 (XOP on AMD), C6/C7 /1-7 (XABORT, XBEGIN with
-		 * RTM): #UD without those extensions (Vol. 2 Table A-6);
-		 * 62 with ModRM.mod = 3 is EVEX, not BOUND (§2.7.1). */
-		if (((fl & DF_REG0) && (d->reg & 7)) ||
-		    ((fl & DF_MEMONLY) && d->mod == 3)) {
+		/* 62 with ModRM.mod = 3 is EVEX, not BOUND (§2.7.1). */
+		if ((fl & DF_MEMONLY) && d->mod == 3) {
 			d->op = DEC_OP_UD;
 			d->len = (uint8_t)c.pos;
 			return 0;

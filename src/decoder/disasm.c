@@ -66,7 +66,7 @@ static const char *pick_w(const char *list, unsigned i, bool w, char *buf,
 const char *dec_mnemonic(const struct dec_insn *d, char *buf, size_t len)
 {
 	const struct dec_attr *a = &dec_attrs[d->op];
-	bool w = d->op >= DEC_MAP_VEX ? DEC_VEX_L(d) : d->rex & 8;
+	bool w = a->flags & DF_BYVEXL ? DEC_VEX_L(d) : d->rex & 8;
 	unsigned i = d->op & 7;
 
 	if (!a->flags)

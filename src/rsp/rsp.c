@@ -688,6 +688,11 @@ int rsp_run(struct rsp_server *s)
 			need_serve = true;
 			continue;
 		}
+		if (st.reason == VCPU_STOP_KICK && s->running) {
+			/* gdb's Ctrl-C: the reply names the vCPU that ran */
+			s->sess.stop.cpu = st.cpu;
+			rsp_session_stopped(&s->sess);
+		}
 		if (st.reason == VCPU_STOP_KICK || !s->running || s->fd < 0)
 			continue; /* no gdb waiting: run on */
 		s->sess.stop = st;

@@ -184,7 +184,8 @@ void g_emit(struct gen *g, const struct enc *in, bool setup)
 	rex = (in->w ? 8u : 0) | ((in->modrm && in->reg >= 8) ? 4u : 0) |
 	      (x >= 8 ? 2u : 0) | (rm >= 8 && (in->modrm ? e->kind == M_REG ||
 					       e->kind >= M_BASE : 1) ? 1u : 0);
-	if ((rex || in->rex) && g->m32)
+	/* VEX.W is valid in 32-bit code (FMA's single/double), R X B not */
+	if ((in->vex ? rex & 7 : rex || in->rex) && g->m32)
 		abort(); /* a family gave 32-bit code a REX operand */
 	if (in->vex) { /* C4: R X B inverted, then W vvvv (inverted) L pp */
 		b[n++] = 0xc4;

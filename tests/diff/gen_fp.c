@@ -241,7 +241,8 @@ static void x87_mem(struct gen *g, uint8_t esc, unsigned reg, unsigned sz)
 
 /* FPREM FPREM1 (C0 C3 C1 = quotient bits, C2 = incomplete), FSCALE,
  * FYL2X FPATAN (pop), FSIN FCOS (C2 = out of range), FPTAN FSINCOS
- * (push unless out of range: the depth is unknown after them). */
+ * (push unless out of range: the depth is unknown after them), FXTRACT
+ * (push). */
 static void gen_x87_trans(struct gen *g, unsigned d)
 {
 	static const uint8_t two[] = { 0xf8, 0xf5, 0xfd, 0xf1, 0xf3 };
@@ -286,6 +287,10 @@ static void gen_x87_trans(struct gen *g, unsigned d)
 		} else {
 			g->fundef = FSW_CC; /* operands may be NaN */
 		}
+	} else if (k == 2 && d < 8 && g_chance(g, 50)) {
+		x87_reg(g, 0xd9, 0xf4); /* FXTRACT: exponent, then significand */
+		set_depth(g, d + 1);
+		CC_ARITH(g);
 	} else if (k == 1 && d < 8) {
 		x87_reg(g, 0xd9, g_chance(g, 50) ? 0xf2 : 0xfb);
 		g->fundef = FSW_C0 | FSW_C3 | FSW_C1R;
@@ -578,7 +583,7 @@ void gen_init_fpu(struct gen *g, uint8_t *fx)
 void gen_unadv(struct gen *g)
 {
 	static const struct { uint8_t b[8]; unsigned n; } t[] = {
-		{ { 0xc5, 0xf8, 0x58, 0xc1 }, 4 },       /* vaddps (AVX) */
+		{ { 0xc4, 0xe3, 0xfd, 0x00, 0xc1, 0 }, 6 }, /* vpermq (AVX2) */
 		{ { 0xc4, 0xe2, 0x79, 0x18, 0xc0 }, 5 }, /* vbroadcastss (AVX2) */
 		{ { 0x66, 0x0f, 0x38, 0xdc, 0xc1 }, 5 }, /* aesenc (AES) */
 		{ { 0x66, 0x0f, 0x3a, 0x44, 0xc1, 0 }, 6 }, /* pclmulqdq */
@@ -980,8 +985,12 @@ void gen_sse42(struct gen *g)
 
 /* The VEX forms of the SSE2, SSSE3 and SSE4 packed-integer operations
  * (VEX.128 and VEX.256, second source in VEX.vvvv, memory operands of
- * any alignment), VPTEST, VPBROADCASTB/W/D/Q, VMOVDQA/VMOVDQU loads and
- * stores, VPMOVMSKB, VZEROUPPER/VZEROALL.
+ * any alignment), FMA (every form), F16C, VMOVUPS/APS/UPD/APD,
+ * VPSHUFD/HW/LW, the shifts by an immediate, VPALIGNR, VMOVD/VMOVQ,
+ * VINSERT/VEXTRACT F128/I128, of SQRT ADD MUL SUB MIN DIV MAX
+ * (packed and scalar)
+ * and the bitwise AND ANDN OR XOR (PS, PD), VPTEST, VPBROADCASTB/W/D/Q,
+ * VMOVDQA/VMOVDQU loads and stores, VPMOVMSKB, VZEROUPPER/VZEROALL.
  * The comparison sees the XMM registers, not bits 255:128 of the YMM
  * registers: a unit often stores its YMM result (VMOVDQU) to make them
  * visible, and a sequence's first AVX unit starts with VZEROUPPER (the
@@ -1005,7 +1014,9 @@ void gen_avx(struct gen *g)
 		0x3f, 0x40 };
 	static const uint8_t bc[4][2] = { { 0x78, 1 }, { 0x79, 2 },
 					  { 0x58, 4 }, { 0x59, 8 } };
-	unsigned k = g_rn(g, 13), map = 1;
+	static const uint8_t fp[] = { 0x51, 0x58, 0x59, 0x5c, 0x5d, 0x5e,
+				      0x5f, 0x54, 0x55, 0x56, 0x57 };
+	unsigned k = g_rn(g, 26), map = 1;
 	bool l = g_chance(g, 60);
 	struct enc e;
 
@@ -1040,6 +1051,93 @@ void gen_avx(struct gen *g)
 		e = sse(g, 0, bc[j][0], bc[j][1], 1, 40);
 		e.vpp = 1;
 		map = 2;
+	} else if (k == 24) { /* vmovd/vmovq with a GPR or memory */
+		e = sse(g, 0, g_chance(g, 50) ? 0x6e : 0x7e, 4, 1, 0);
+		e.w = !g->m32 && g_chance(g, 50);
+		e.e = g_rm(g, e.w ? 8 : 4, 0, 40);
+		e.vpp = 1;
+		l = false;
+	} else if (k == 25) { /* vmovq xmm, xmm/m64 and back */
+		bool ld = g_chance(g, 50);
+
+		e = sse(g, 0, ld ? 0x7e : 0xd6, 8, 1, 40);
+		e.vpp = ld ? 2 : 1;
+		l = false;
+	} else if (k == 21) { /* vpshufd / vpshufhw / vpshuflw */
+		e = sse(g, 0, 0x70, l ? 32 : 16, 1, 30);
+		e.vpp = (uint8_t)(1 + g_rn(g, 3));
+		e.imm = g_rnd(g) & 0xff;
+		e.nimm = 1;
+	} else if (k == 22) { /* shifts by an immediate into vvvv */
+		static const uint8_t sh[][2] = { { 0x71, 2 }, { 0x71, 4 },
+			{ 0x71, 6 }, { 0x72, 2 }, { 0x72, 4 }, { 0x72, 6 },
+			{ 0x73, 2 }, { 0x73, 3 }, { 0x73, 6 }, { 0x73, 7 } };
+		unsigned j = g_rn(g, 10);
+
+		e = sse(g, 0, sh[j][0], 16, 16, 0);
+		e.reg = sh[j][1];
+		e.vvvv = (uint8_t)xmm(g);
+		e.vpp = 1;
+		e.imm = g_chance(g, 70) ? g_rn(g, 20) : g_rn(g, 256);
+		e.nimm = 1;
+	} else if (k == 23) { /* vpalignr */
+		e = sse(g, 0, 0x0f, l ? 32 : 16, 1, 30);
+		e.vvvv = (uint8_t)xmm(g);
+		e.vpp = 1;
+		e.imm = g_chance(g, 80) ? g_rn(g, 34) : g_rnd(g) & 0xff;
+		e.nimm = 1;
+		map = 3;
+	} else if (k == 19) { /* vmovups/upd (any alignment), vmovaps/apd */
+		static const uint8_t mv[4] = { 0x10, 0x11, 0x28, 0x29 };
+		unsigned j = g_rn(g, 4);
+
+		e = sse(g, 0, mv[j], l ? 32 : 16, j >= 2 ? (l ? 32 : 16) : 1,
+			60);
+		e.vpp = (uint8_t)g_rn(g, 2);
+	} else if (k == 20) { /* vinsert/vextract f128/i128 (VEX.256) */
+		static const uint8_t ie[4] = { 0x18, 0x38, 0x19, 0x39 };
+		unsigned j = g_rn(g, 4);
+
+		e = sse(g, 0, ie[j], 16, 1, 40);
+		if (j < 2)
+			e.vvvv = (uint8_t)xmm(g);
+		e.vpp = 1;
+		e.imm = g_rnd(g) & 0xff;
+		e.nimm = 1;
+		map = 3;
+		l = true;
+	} else if (k == 17) { /* vcvtph2ps (F16C) */
+		e = sse(g, 0, 0x13, l ? 16 : 8, 1, 40);
+		e.vpp = 1;
+		map = 2;
+	} else if (k == 18) { /* vcvtps2ph xmm/m, x/ymm, imm8 (F16C) */
+		e = sse(g, 0, 0x1d, l ? 16 : 8, 1, 40);
+		e.vpp = 1;
+		e.imm = g_rnd(g) & 0xff;
+		e.nimm = 1;
+		map = 3;
+	} else if (k >= 15) { /* FMA: 132 213 231, packed and scalar */
+		unsigned lo = 6 + g_rn(g, 10), w = g_rn(g, 2);
+		bool sc = lo >= 8 && (lo & 1);
+
+		e = sse(g, 0, (uint8_t)((0x9 + g_rn(g, 3)) << 4 | lo),
+			sc ? (w ? 8 : 4) : l ? 32 : 16, 1, 30);
+		e.vvvv = (uint8_t)xmm(g);
+		e.vpp = 1;
+		e.w = w;
+		map = 2;
+		if (sc)
+			l = g_chance(g, 50); /* VEX.LIG */
+	} else if (k >= 13) { /* floating point: packed and scalar */
+		unsigned j = g_rn(g, sizeof(fp)), p = g_rn(g, j >= 7 ? 2 : 4);
+		static const unsigned msz[4] = { 16, 16, 4, 8 };
+
+		e = sse(g, 0, fp[j], p < 2 && l ? 32 : msz[p], 1, 30);
+		if (fp[j] != 0x51 || p >= 2) /* VSQRTPx: vvvv 1111b */
+			e.vvvv = (uint8_t)xmm(g);
+		e.vpp = (uint8_t)p;
+		if (p >= 2)
+			l = g_chance(g, 50); /* VEX.LIG */
 	} else if (k < 10) { /* vmovdqa / vmovdqu, load or store */
 		bool a = g_chance(g, 40);
 
@@ -1069,7 +1167,20 @@ void gen_avx(struct gen *g)
 		g_flags(g, F_ARITH, 0);
 		return;
 	}
-	if (g->stop || !l || (map == 1 && e.op[0] == 0xd7) ||
+	if (map == 3 && (e.op[0] == 0x18 || e.op[0] == 0x38 ||
+			 e.op[0] == 0x0f))
+		map = 2; /* VINSERTx128, VPALIGNR: a YMM result worth a store */
+	if (map == 1 && e.op[0] >= 0x71 && e.op[0] <= 0x73) {
+		if (g->stop || !l || !g_chance(g, 50))
+			return;
+		e.reg = e.vvvv; /* the result is in vvvv: store it */
+		e.op[0] = 0x6f;
+	}
+	if (g->stop || !l || map == 3 || (map == 1 && e.op[0] == 0xd7) ||
+	    (map == 1 && (e.op[0] == 0x11 || e.op[0] == 0x29) &&
+	     e.e.kind != M_REG) ||
+	    (map == 1 && e.vpp >= 2 && e.op[0] >= 0x51 && e.op[0] <= 0x5f) ||
+	    (map == 2 && (e.op[0] & 0x0f) >= 8 && (e.op[0] & 1)) ||
 	    (map == 1 && e.op[0] == 0x7f && e.e.kind != M_REG) ||
 	    !g_chance(g, 50))
 		return;
@@ -1078,7 +1189,8 @@ void gen_avx(struct gen *g)
 		struct enc st = { .modrm = true, .nop = 1, .op = { 0x7f },
 				  .vex = true, .vmap = 1, .vpp = 2, .vl = 1 };
 
-		st.reg = map == 1 && e.op[0] == 0x7f ? e.e.r : e.reg;
+		st.reg = map == 1 && (e.op[0] == 0x7f || e.op[0] == 0x11 ||
+				      e.op[0] == 0x29) ? e.e.r : e.reg;
 		st.e = g_mem(g, 32, 1, 0);
 		g_emit(g, &st, false);
 	}

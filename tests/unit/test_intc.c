@@ -737,6 +737,35 @@ static void x2apic_mode_uses_msrs_and_checks_transitions(void)
 	teardown();
 }
 
+/* x2APIC mode (§10.12.9, §10.12.10.2): the ICR is one MSR and its
+ * destination ICR[63:32], a 32-bit ID, or cluster << 16 | a bitmap. */
+static void x2apic_ipis_reach_the_apics_they_name(void)
+{
+	uint64_t v;
+
+	setup_cpus(4);
+	for (unsigned i = 0; i < 4; i++) {
+		CHECK_EQ(intc_wrmsr(ic, i, MSR_IA32_APIC_BASE, 0xfee00d00 |
+				    (i ? 0 : 0x100)), 0);
+		CHECK_EQ(intc_wrmsr(ic, i, 0x80f, 0x1ff), 0); /* SVR */
+		CHECK(!intc_rdmsr(ic, i, 0x802, &v) && v == i); /* ID */
+	}
+	CHECK_EQ(intc_wrmsr(ic, 0, 0x830, (2ull << 32) | 0x50), 0);
+	CHECK(!intc_pending(ic, 1) && !intc_pending(ic, 3));
+	CHECK_EQ(intc_ack(ic, 2), 0x50);
+	/* logical: cluster 0, bits 1 and 3 (IDs 1 and 3) */
+	CHECK_EQ(intc_wrmsr(ic, 0, 0x830, (0xaull << 32) | 0x851), 0);
+	CHECK_EQ(intc_ack(ic, 1), 0x51);
+	CHECK_EQ(intc_ack(ic, 3), 0x51);
+	CHECK(!intc_pending(ic, 0) && !intc_pending(ic, 2));
+	for (unsigned i = 1; i < 4; i++)   /* EOI: 0x50 and 0x51 done */
+		CHECK_EQ(intc_wrmsr(ic, i, 0x80b, 0), 0);
+	CHECK_EQ(intc_wrmsr(ic, 3, 0x830, (0xffffffffull << 32) | 0x52), 0);
+	for (unsigned i = 0; i < 4; i++)   /* 0xffffffff: all */
+		CHECK(intc_pending(ic, i));
+	teardown();
+}
+
 int main(void)
 {
 	pic_init_sequence_maps_irqs_to_vectors_until_eoi();
@@ -756,5 +785,6 @@ int main(void)
 	msi_messages_reach_the_lapic_they_name();
 	x2apic_mode_uses_msrs_and_checks_transitions();
 	ipis_reach_the_apics_they_name();
+	x2apic_ipis_reach_the_apics_they_name();
 	return test_summary("test_intc");
 }
