@@ -77,6 +77,11 @@ EXTRA_DIST += tests/py/test_cpu_model.py tests/py/cpu-model.sh \
 	tests/py/cpu_v2.c
 TESTS += tests/py/cpu-model.sh
 
+# The default guest with ACPI: the MADT, no ACPI errors, poweroff, --acpi
+# off, PCI INTx routed by the _PRT (pytest).
+EXTRA_DIST += tests/py/test_acpi.py tests/py/acpi.sh
+TESTS += tests/py/acpi.sh
+
 # rax's process lifecycle: signals, gdb killed, rax killed under gdb.
 EXTRA_DIST += tests/py/test_lifecycle.py tests/py/lifecycle.sh
 TESTS += tests/py/lifecycle.sh

@@ -42,6 +42,7 @@ EXTRA_DIST += tests/guest/run.sh tests/guest/build.sh \
 	tests/guest/smc.S tests/guest/smc.expect \
 	tests/guest/tsc.S tests/guest/tsc.expect \
 	tests/guest/debug.S tests/guest/debug.expect \
+	tests/guest/sysfeat.S tests/guest/sysfeat.expect \
 	tests/guest/ladder.S tests/guest/ladder.expect tests/guest/ladder.opts \
 	tests/guest/programs-smp tests/guest/smp.S tests/guest/smp.expect \
 	tests/guest/smp.opts

@@ -10,8 +10,9 @@ void op_mov_Eb_Gb(struct cpu *c, const struct dec_insn *d) { wr_E(c, d, 1, greg(
 void op_mov_Ev_Gv(struct cpu *c, const struct dec_insn *d) { wr_E(c, d, d->opsz, c->r[d->reg]); }
 void op_mov_Gb_Eb(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->reg, 1, d->rex, rd_E(c, d, 1)); }
 void op_mov_Gv_Ev(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->reg, d->opsz, d->rex, rd_E(c, d, d->opsz)); }
-void op_mov_Eb_Ib(struct cpu *c, const struct dec_insn *d) { wr_E(c, d, 1, d->imm); }
-void op_mov_Ev_Iz(struct cpu *c, const struct dec_insn *d) { wr_E(c, d, d->opsz, d->imm); }
+/* Group 11 forms (C6, C7): d->opsz is 1 for C6, Iz is sign-extended. */
+void op_mov_R_I(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->rm, d->opsz, d->rex, d->imm); }
+void op_mov_M_I(struct cpu *c, const struct dec_insn *d) { wrn(c, cpu_ea(c, d), d->imm, d->opsz); }
 void op_mov_Zb_Ib(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->rm, 1, d->rex, d->imm); }
 void op_mov_Zv_Iv(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->rm, d->opsz, d->rex, d->imm); }
 void op_movnti_My_Gy(struct cpu *c, const struct dec_insn *d)

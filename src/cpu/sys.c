@@ -863,6 +863,15 @@ void op_cpuid(struct cpu *c, const struct dec_insn *d)
 		     (1u << 25) | (1u << 26);
 		dx |= (1u << 7) | (1u << 14); /* MCE, MCA (MSR_MCG_CAP) */
 		cx |= (1u << 21) | (1u << 24); /* x2APIC, TSC-deadline */
+		/* IA32_APIC_BASE.EN = 0: as a processor without an APIC,
+		 * CPUID.1:EDX.APIC reads 0 (SDM Vol. 3A §10.4.3). */
+		if (c->intc) {
+			uint64_t base = 0;
+
+			if (!intc_rdmsr(c->intc, c->id, MSR_IA32_APIC_BASE,
+					&base) && !(base & APIC_BASE_EN))
+				dx &= ~(1u << 9);
+		}
 		break;
 	case 7:
 		if (c->r[R_RCX] == 0) { /* subleaf 0 */

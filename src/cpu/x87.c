@@ -15,8 +15,6 @@
 
 #include <string.h>
 
-#include "log.h"
-
 #define FSW_C0 (1u << 8)
 #define FSW_C1 (1u << 9)
 #define FSW_C2 (1u << 10)
@@ -581,15 +579,6 @@ static void end(struct cpu *c, const uint8_t *save)
 	}								\
 	static void name##_body(struct cpu *c, const struct dec_insn *d)
 
-X87(op_x87_unimplemented)
-{
-	char mn[16];
-
-	rax_log(LOG_WARN, cpu, "unimplemented x87 instruction %s at %#llx",
-		dec_mnemonic(d, mn, sizeof(mn)), (unsigned long long)c->rip);
-	cpu_ud(c);
-}
-
 /* --- arithmetic and comparison with memory --- */
 
 /* The memory operand: m32fp/m64fp (its bits in *m), m16int/m32int. */
@@ -802,6 +791,53 @@ X87(op_fistp_Mq)
 	pop(c);
 }
 
+/* FBLD, FBSTP: 18-digit packed BCD (m80dec, SDM Vol. 1 §4.7), converted
+ * by the host's FBLD/FBSTP: FBSTP rounds under RC, an out-of-range or
+ * NaN value is IE and the BCD indefinite; an empty ST0 stores what the
+ * host stores for the real indefinite. */
+X87(op_fbld_Mt)
+{
+	uint64_t la = cpu_ea(c, d);
+	uint8_t b[10];
+	uint64_t lo = rd64(c, la);
+	uint16_t hi = rd16(c, la + 8), sw;
+	long double r;
+
+	memcpy(b, &lo, 8);
+	memcpy(b + 8, &hi, 2);
+	__asm__ volatile("fnclex\n\tfbld %2\n\tfnstsw %1"
+			 : "=t"(r), "=a"(sw) : "m"(b));
+	fold(c, sw, false);
+	push(c, r);
+}
+
+X87(op_fbstp_Mt)
+{
+	uint64_t la = cpu_ea(c, d), lo;
+	long double v = st(c, 0);
+	uint8_t b[10];
+	uint16_t old, sw, hi;
+
+	cpu_probe_write(c, la, 10);
+	if (st_empty(c, 0)) {
+		if (!stack_fault(c, false))
+			return;
+		v = indefinite();
+	}
+	old = host_cw_enter(c);
+	__asm__ volatile("fnclex\n\tfbstp %0\n\tfnstsw %1"
+			 : "=m"(b), "=a"(sw) : "t"(v) : "st");
+	host_cw_leave(old);
+	fold(c, sw, true);
+	if (suppressed(c))
+		return;
+	memcpy(&lo, b, 8);
+	memcpy(&hi, b + 8, 2);
+	wr64(c, la, lo);
+	wr16(c, la + 8, hi);
+	pop(c);
+}
+
 /* FISTTP (SSE3: DF_V2 rows) rounds toward zero whatever RC says. */
 X87(op_fisttp_Mw)
 {
@@ -903,12 +939,53 @@ X87(op_fnstenv_M) { fnstenv(c, cpu_ea(c, d)); }
 /* PE UE OE ZE DE IE SF ES B cleared (SDM Vol. 2 FCLEX). */
 X87(op_fnclex) { set_fsw(c, fsw(c) & 0x7f00); }
 
-X87(op_fninit)
+static void fninit(struct cpu *c)
 {
 	memset(c->fx, 0, 24);
 	memset(c->fx + FX_ST(0), 0, 128);
 	c->fx[FX_FCW] = 0x7f;
 	c->fx[FX_FCW + 1] = 0x03;
+}
+
+X87(op_fninit) { fninit(c); }
+
+/* FNSAVE, FRSTOR: the 32-bit environment (as FNSTENV/FLDENV), then
+ * ST(0)-ST(7), 10 bytes each (SDM Vol. 1 Figure 8-9 and §8.1.10; 108
+ * bytes); FNSAVE then initializes the FPU.  FRSTOR reads the whole image
+ * before it changes anything. */
+X87(op_fnsave_M)
+{
+	uint64_t la = cpu_ea(c, d);
+
+	cpu_probe_write(c, la, 108);
+	fnstenv(c, la);
+	for (unsigned i = 0; i < 8; i++) {
+		uint64_t lo;
+		uint16_t hi;
+
+		memcpy(&lo, c->fx + FX_ST(i), 8);
+		memcpy(&hi, c->fx + FX_ST(i) + 8, 2);
+		wr64(c, la + 28 + 10 * i, lo);
+		wr16(c, la + 28 + 10 * i + 8, hi);
+	}
+	fninit(c);
+}
+
+X87(op_frstor_M)
+{
+	uint64_t la = cpu_ea(c, d), lo[8];
+	uint16_t hi[8];
+
+	for (unsigned i = 0; i < 8; i++) {
+		lo[i] = rd64(c, la + 28 + 10 * i);
+		hi[i] = rd16(c, la + 28 + 10 * i + 8);
+	}
+	fldenv(c, la);
+	for (unsigned i = 0; i < 8; i++) {
+		memset(c->fx + FX_ST(i), 0, 16);
+		memcpy(c->fx + FX_ST(i), &lo[i], 8);
+		memcpy(c->fx + FX_ST(i) + 8, &hi[i], 2);
+	}
 }
 
 /* FDECSTP/FINCSTP rotate the registers (TOP stays 0). */
@@ -1093,3 +1170,29 @@ HOST_TRIG(op_fcos, "fcos")
 	}
 HOST_TWO(op_fptan, "fptan")
 HOST_TWO(op_fsincos, "fsincos")
+
+/* FXTRACT: ST0 becomes its exponent, then its significand is pushed.  An
+ * empty ST0 (underflow) or a full ST7 (overflow) leaves, masked, the
+ * indefinite in both (SDM Vol. 1 §8.5.1.1). */
+X87(op_fxtract)
+{
+	long double a = st(c, 0), sig, ex;
+	uint16_t old, sw;
+
+	if (st_empty(c, 0) || !st_empty(c, 7)) {
+		if (stack_fault(c, !st_empty(c, 0))) {
+			set_st(c, 0, indefinite());
+			memmove(c->fx + FX_ST(1), c->fx + FX_ST(0), 7 * 16);
+			c->fx[FX_FTW] = (uint8_t)(c->fx[FX_FTW] << 1);
+			set_st(c, 0, indefinite());
+		}
+		return;
+	}
+	old = host_cw_enter(c);
+	__asm__ volatile(CLX "fxtract" STSW : "=t"(sig), "=u"(ex), "=a"(sw)
+			 : "0"(a));
+	set_st(c, 0, ex);
+	push(c, sig);
+	host_cw_leave(old);
+	fold(c, sw, true);
+}

@@ -226,6 +226,30 @@ static int skip_modrm_imm(struct cursor *c, struct dec_insn *d, bool imm8)
 	return 0;
 }
 
+/* What a VEX row's operand column (for the prefix in d->pfx) says of
+ * the VEX fields: with no H or B operand, VEX.vvvv is reserved and must
+ * be 1111b; with a general-register operand of size y (Gy, By, Ey: BMI1,
+ * BMI2, RORX, VMOVD/VMOVQ) the form is VEX.LZ and VEX.L 1 is #UD (SDM
+ * Vol. 2 §2.3.6, §2.5.1). */
+static bool vex_fields_allowed(const char *ops, const struct dec_insn *d)
+{
+	bool vvvv = false, lz = false;
+
+	if (ops && strchr(ops, '|')) /* "ops|ops|ops|ops": by VEX.pp */
+		for (unsigned k = d->pfx; k && ops; k--)
+			if ((ops = strchr(ops, '|')))
+				ops++;
+	if (!ops)
+		return true;
+	for (const char *t = ops; *t && *t != '|'; t++) {
+		if (t != ops && t[-1] != ',')
+			continue;
+		vvvv |= *t == 'H' || *t == 'B';
+		lz |= (*t == 'G' || *t == 'B' || *t == 'E') && t[1] == 'y';
+	}
+	return (vvvv || !(d->vex >> 4)) && !(lz && (d->vex & 2));
+}
+
 /* VEX (Vol. 2 §2.3): the two- and three-byte prefixes' fields into d
  * (vex, rex, pfx).  A listed opcode of the VEX maps returns with d->op
  * set and the cursor after the opcode byte; anything else is measured
@@ -265,7 +289,8 @@ static int decode_vex(struct cursor *c, struct dec_insn *d, unsigned op,
 		bad = true;
 	if (map >= 1 && map <= 3)
 		id = DEC_MAP_VEX + ((map - 1) << 8) + opc;
-	if (id && dec_attrs[id].flags && !bad) {
+	if (id && dec_attrs[id].flags && !bad &&
+	    vex_fields_allowed(dec_attrs[id].operands, d)) {
 		d->op = (uint16_t)id;
 		return 0;
 	}
@@ -281,11 +306,11 @@ static int decode_vex(struct cursor *c, struct dec_insn *d, unsigned op,
 }
 
 /* LOCK is allowed only on the read-modify-write instructions SDM Vol. 2
- * "LOCK" lists (DF_LOCK of opcodes.def), and only with a memory
- * destination; anything else is #UD. */
+ * "LOCK" lists (DF_LOCKABLE rows and forms of opcodes.def), and only
+ * with a memory destination; anything else is #UD. */
 static bool lockable(const struct dec_insn *d, uint64_t fl)
 {
-	return d->mod != 3 && (DF_LOCKMASK(fl) >> (d->reg & 7) & 1);
+	return d->mod != 3 && (fl & DF_LOCKABLE);
 }
 
 /* An opcode with forms (GROUP rows): d->op becomes the form's id, its
@@ -399,11 +424,8 @@ int dec_decode(struct dec_insn *d, const uint8_t *buf, size_t avail,
 			return ret;
 		if (mode != DEC_MODE64)
 			d->riprel = 0;
-		/* 8F /1-7 (XOP on AMD), C6/C7 /1-7 (XABORT, XBEGIN with
-		 * RTM): #UD without those extensions (Vol. 2 Table A-6);
-		 * 62 with ModRM.mod = 3 is EVEX, not BOUND (§2.7.1). */
-		if (((fl & DF_REG0) && (d->reg & 7)) ||
-		    ((fl & DF_MEMONLY) && d->mod == 3)) {
+		/* 62 with ModRM.mod = 3 is EVEX, not BOUND (§2.7.1). */
+		if ((fl & DF_MEMONLY) && d->mod == 3) {
 			d->op = DEC_OP_UD;
 			d->len = (uint8_t)c.pos;
 			return 0;

@@ -27,7 +27,7 @@
  * 8 + rm).  A form with no row is undefined (#UD). */
 #define DEC_MAP_FORM 0x500
 #define DEC_FORMS    72
-#define DEC_GROUPS   29
+#define DEC_GROUPS   32
 #define DEC_FORM_ID(g, slot) (DEC_MAP_FORM + (g) * DEC_FORMS + (slot))
 /* The VEX maps (Vol. 2 §2.3), after the forms: VEX.mmmmm 1 (0F), 2
  * (0F38), 3 (0F3A). */
@@ -63,7 +63,6 @@ _Static_assert(DEC_FORM_ID(DEC_GROUPS, 0) <= DEC_MAP_VEX,
 			     and I/O forms, XLAT) */
 #define DF_MOD3  0x40000u /* ModRM.mod ignored: always a register operand
 			     (MOV to/from CRn/DRn) */
-#define DF_REG0  0x80000u /* only ModRM.reg 0 is defined (8F, C6, C7) */
 #define DF_MEMONLY 0x100000u /* ModRM.mod 3 is another encoding: #UD here
 				(62: EVEX, not BOUND) */
 #define DF_BYSIZE 0x200000u /* mnemonic list selected by operand size
@@ -81,11 +80,9 @@ _Static_assert(DEC_FORM_ID(DEC_GROUPS, 0) <= DEC_MAP_VEX,
 #define DF_V2    0x8000000u
 #define DF_V3    0x10000000u
 #define DF_BYVEXL 0x20000000u /* an entry "x/y" is y with VEX.L, not W */
-/* LOCK-able with a memory destination for the ModRM.reg values in mask
- * m (bit r: reg r); DF_LOCKABLE for every reg (SDM Vol. 2 "LOCK"). */
-#define DF_LOCK(m) ((uint64_t)(m) << 32)
-#define DF_LOCKABLE DF_LOCK(0xff)
-#define DF_LOCKMASK(fl) ((unsigned)((fl) >> 32) & 0xff)
+/* LOCK-able with a memory destination (SDM Vol. 2 "LOCK"); a group's
+ * forms say it each (NOT, NEG, INC, DEC, BTS Ib...). */
+#define DF_LOCKABLE 0x40000000u
 
 /* Mnemonic lists: "a|b|c" selects an entry (DF_BYREG, DF_BYPFX,
  * DF_BYSIZE, else by the opcode's low 3 bits); an entry "x/y" is x, or y

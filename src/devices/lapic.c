@@ -291,11 +291,12 @@ static void send_ipi(struct lapic *l)
 static uint32_t reg_read(struct lapic *l, unsigned r);
 static void reg_write(struct lapic *l, unsigned r, uint32_t val);
 
-/* In x2APIC mode the MMIO page is gone (§10.12.1.2): reads return 0,
- * writes do nothing. */
+/* In x2APIC mode the MMIO page behaves as in the globally disabled
+ * state (§10.12.1.2): not decoded, reads return all ones, writes do
+ * nothing. */
 uint32_t lapic_read(struct lapic *l, uint64_t off)
 {
-	return x2apic(l) ? 0 : reg_read(l, (unsigned)(off >> 4));
+	return x2apic(l) ? 0xffffffff : reg_read(l, (unsigned)(off >> 4));
 }
 
 void lapic_write(struct lapic *l, uint64_t off, uint32_t val)

@@ -38,7 +38,7 @@ static const struct {
 	{ LD_GDT, LD_TSS + LD_TSS_SIZE, "GDT and TSS" },
 	{ LD_MB_INFO, LD_MB_INFO + PAGE, "Multiboot information" },
 	{ LD_CMDLINE, LD_CMDLINE + LD_CMDLINE_MAX, "command line" },
-	{ LD_BIOS_START, LD_HIGH_START, "BIOS area and MP table" },
+	{ LD_BIOS_START, LD_HIGH_START, "BIOS area, ACPI and MP tables" },
 };
 
 int ld_mb_find(const struct ld_image *img, struct mb_header *h, size_t *off)

@@ -241,7 +241,8 @@ static void x87_mem(struct gen *g, uint8_t esc, unsigned reg, unsigned sz)
 
 /* FPREM FPREM1 (C0 C3 C1 = quotient bits, C2 = incomplete), FSCALE,
  * FYL2X FPATAN (pop), FSIN FCOS (C2 = out of range), FPTAN FSINCOS
- * (push unless out of range: the depth is unknown after them). */
+ * (push unless out of range: the depth is unknown after them), FXTRACT
+ * (push). */
 static void gen_x87_trans(struct gen *g, unsigned d)
 {
 	static const uint8_t two[] = { 0xf8, 0xf5, 0xfd, 0xf1, 0xf3 };
@@ -286,6 +287,10 @@ static void gen_x87_trans(struct gen *g, unsigned d)
 		} else {
 			g->fundef = FSW_CC; /* operands may be NaN */
 		}
+	} else if (k == 2 && d < 8 && g_chance(g, 50)) {
+		x87_reg(g, 0xd9, 0xf4); /* FXTRACT: exponent, then significand */
+		set_depth(g, d + 1);
+		CC_ARITH(g);
 	} else if (k == 1 && d < 8) {
 		x87_reg(g, 0xd9, g_chance(g, 50) ? 0xf2 : 0xfb);
 		g->fundef = FSW_C0 | FSW_C3 | FSW_C1R;

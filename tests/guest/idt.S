@@ -201,6 +201,53 @@ df_done:
 	sub %r12, %rax
 	CHECK "pf-gate-absent-df.np-delivered", %rax, $0
 
+	/* INT 0x46 through an absent gate raises #NP; delivering the #NP
+	 * on IST4, an absent page, raises #PF: a page fault after a
+	 * contributory exception is handled serially (SDM Vol. 3 §6.15,
+	 * Table 6-5), so the #PF alone is delivered, with the INT's RIP.
+	 * Its handler puts the #NP gate back on the current stack; the INT
+	 * runs again and its #NP is delivered.  No #DF. */
+	mov $WIN_PAGE(30) + 0x1000, %eax
+	mov %rax, tss + 0x3c            /* IST4 */
+	mov $11, %edi
+	mov $4, %esi
+	xor %edx, %edx
+	mov $0xe, %ecx
+	call idt_set
+	mov $0x46, %edi
+	xor %esi, %esi
+	mov $0x8e, %ecx
+	call idt_set
+	movq $h_serial_pf, handlers + 14 * 8
+	movq $h_serial_df, handlers + 8 * 8
+	mov vec_count+8*8, %r12
+	mov vec_count+14*8, %r13
+	TRY serial_done
+serial_int:
+	int $0x46
+serial_done:
+	movq $0, resume_rip
+	movq $0, handlers + 14 * 8
+	movq $h_df, handlers + 8 * 8
+	mov $0x46, %edi
+	xor %esi, %esi
+	xor %edx, %edx
+	mov $0xe, %ecx
+	call idt_set
+	CHECK "np-then-pf.vector", last_vec, $11
+	CHECK "np-then-pf.error", last_err, $(0x46 * 8 + 2)
+	CHECK_AT "np-then-pf.rip-insn", last_rip, serial_int
+	mov vec_count+14*8, %rax
+	sub %r13, %rax
+	CHECK "np-then-pf.pf-delivered", %rax, $1
+	CHECK_AT "np-then-pf.pf-rip-insn", serial_pf_rip, serial_int
+	mov serial_cr2, %rax
+	and $~0xfff, %rax
+	CHECK "np-then-pf.cr2-page", %rax, $WIN_PAGE(30)
+	mov vec_count+8*8, %rax
+	sub %r12, %rax
+	CHECK "np-then-pf.df-delivered", %rax, $0
+
 	/* CPL 3 (user_fn below), entered with IRETQ. */
 	lea user_fn(%rip), %rdi
 	mov $2, %esi
@@ -267,6 +314,24 @@ user_ret_next:
 h_noop:
 	ret
 
+/* The #PF of np-then-pf: note it, put the #NP gate back on IST 0. */
+h_serial_pf:
+	mov last_cr2, %rax
+	mov %rax, serial_cr2
+	mov last_rip, %rax
+	mov %rax, serial_pf_rip
+	mov $11, %edi
+	xor %esi, %esi
+	xor %edx, %edx
+	mov $0xe, %ecx
+	jmp idt_set
+
+/* An engine that double-faults there: resume after the INT. */
+h_serial_df:
+	movq $serial_done, F_RIP(%rdi)
+	movq $KCS, F_CS(%rdi)
+	ret
+
 /* #DF: resume at df_done in the kernel (the saved CS:RIP is undefined);
  * also #NP, so that an engine delivering it instead fails only the
  * checks that follow. */
@@ -281,6 +346,8 @@ u_ss: .quad 0
 u_ds: .quad 0
 u_rflags: .quad 0
 u_gp_vec: .quad 0
+serial_cr2: .quad 0
+serial_pf_rip: .quad 0
 u_gp_err: .quad 0
 u_gp_cs: .quad 0
 u_gp_rip: .quad 0
