@@ -15,7 +15,10 @@ is printed at the start and the end.
 
 Run (from the source tree, after `make -C build` and `make -C build guest`):
     /usr/bin/python3 bench/boot-time.py [--build build] [--runs 3]
-        [--guests default,amd64,cloud]
+        [--guests default,amd64,cloud] [--cpus 1,2,4]
+--cpus boots each guest with each vCPU count: rax --cpus N against QEMU
+-smp N (QEMU TCG runs its vCPUs on one host thread each; rax runs all of
+them in turns on one).
 """
 import argparse
 import fcntl
@@ -175,22 +178,23 @@ def boot(argv):
     return c, t0, t_prompt, t_answer
 
 
-def run_rax(rax, kernel, initrd, cmdline, decompress="host"):
+def run_rax(rax, kernel, initrd, cmdline, decompress="host", cpus=1):
     c, t0, tp, ta = boot([rax, "--backend", "emulator", "--kernel", kernel,
                           "--initrd", initrd, "--mem", "512M",
                           "--cmdline", cmdline, "--decompress", decompress,
-                          "--stats"])
+                          "--cpus", str(cpus), "--stats"])
     c.send("\x01x")  # Ctrl-A x: quit, the statistics follow
     c.expect(pexpect.EOF)
     t_end = time.monotonic() - t0
-    m = re.search(r"(\d+) instructions", c.before)
+    m = re.search(r"(\d+) instructions", c.before)  # the sum of all vCPUs
     insns = int(m.group(1)) if m else 0
     # MIPS over the whole run: the count is taken when rax quits.
     return tp, ta, insns, insns / t_end / 1e6 if t_end else 0
 
 
-def run_qemu(qemu, kernel, initrd, cmdline):
-    c, _, tp, ta = boot([qemu, "-accel", "tcg", "-m", "512", "-nographic",
+def run_qemu(qemu, kernel, initrd, cmdline, cpus=1):
+    c, _, tp, ta = boot([qemu, "-accel", "tcg", "-m", "512", "-smp",
+                         str(cpus), "-nographic",
                          "-no-reboot", "-kernel", kernel, "-initrd", initrd,
                          "-append", cmdline])
     c.kill(9)
@@ -216,7 +220,14 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--guests", default="default,amd64,cloud",
                     help="comma-separated: default, amd64, cloud")
+    ap.add_argument("--cpus", default="1",
+                    help="comma-separated vCPU counts (rax --cpus N, "
+                    "QEMU -smp N)")
     opt = ap.parse_args()
+    try:
+        counts = [int(n) for n in opt.cpus.split(",")]
+    except ValueError:
+        sys.exit(f"bench: --cpus {opt.cpus!r}: expected numbers like 1,2,4")
     rax = os.path.join(opt.build, "rax")
     qemu = shutil.which("qemu-system-x86_64")
     guests = []   # (label, kernel, initrd, cmdline, rax decompress modes)
@@ -240,14 +251,17 @@ def main():
             sys.exit(f"bench: unknown guest {g!r}")
     load_start = load()
     rows = []
-    for label, kernel, initrd, cmdline, modes in guests:
+    guests = [(label + (f", {n} CPU" + "s" * (n > 1)
+                        if counts != [1] else ""), k, i, c, m, n)
+              for label, k, i, c, m in guests for n in counts]
+    for label, kernel, initrd, cmdline, modes, n in guests:
         runs = {m: [] for m in modes}
         qruns = []
         for _ in range(opt.runs):  # rax and QEMU take turns
             for m in modes:
-                runs[m].append(run_rax(rax, kernel, initrd, cmdline, m))
+                runs[m].append(run_rax(rax, kernel, initrd, cmdline, m, n))
             if qemu:
-                qruns.append(run_qemu(qemu, kernel, initrd, cmdline))
+                qruns.append(run_qemu(qemu, kernel, initrd, cmdline, n))
         q = median_row("qemu-system-x86_64 -accel tcg", qruns) if qruns \
             else None
         for m in modes:
@@ -263,10 +277,10 @@ def main():
           "first command's answer; +: answer - prompt;\ninsns: retired until "
           "rax quit after the answer; MIPS: insns over that whole run; "
           "ratio: answer / QEMU's answer")
-    print(f"{'guest':15} {'engine':31} {'prompt':>7} {'answer':>7} "
+    print(f"{'guest':22} {'engine':31} {'prompt':>7} {'answer':>7} "
           f"{'+':>5} {'insns':>11} {'MIPS':>6} {'ratio':>6}")
     for label, (name, tp, ta, insns, mips), q in rows:
-        print(f"{label:15} {name:31} {tp:6.2f}s {ta:6.2f}s {ta - tp:5.2f} "
+        print(f"{label:22} {name:31} {tp:6.2f}s {ta:6.2f}s {ta - tp:5.2f} "
               f"{(f'{insns:11d}' if insns else '          -')} "
               f"{(f'{mips:6.1f}' if mips else '     -')} "
               f"{(f'{ta / q[2]:5.2f}x' if q else '     -')}")
