@@ -134,6 +134,14 @@ bool lapic_match_dest(const struct lapic *l, bool logical, uint8_t dest)
 
 	if (dest == 0xff)
 		return true;
+	/* An 8-bit destination (I/O APIC, MSI, an xAPIC-mode ICR) reaching
+	 * an APIC in x2APIC mode is compared zero-extended with its 32-bit
+	 * IDs: logical, cluster 0 and the low 16 bits of the derived LDR
+	 * (SDM Vol. 3A §10.12.10.2; KVM does the same), so the I/O APIC's
+	 * logical destination 0xd reaches x2APIC IDs 0, 2 and 3. */
+	if (x2apic(l))
+		return logical ? !(x2_ldr(l) >> 16) && (x2_ldr(l) & dest)
+			       : dest == x2_id(l);
 	if (!logical)
 		return dest == (uint8_t)(l->id >> 24);
 	if ((l->dfr >> 28) == 0xf) /* flat model */

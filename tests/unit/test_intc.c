@@ -766,6 +766,29 @@ static void x2apic_ipis_reach_the_apics_they_name(void)
 	teardown();
 }
 
+/* An 8-bit destination (here an MSI's; the I/O APIC's is the same)
+ * reaching APICs in x2APIC mode is compared zero-extended with their
+ * 32-bit IDs (§10.12.10.2): logical 0xd is cluster 0, IDs 0, 2 and 3
+ * (kvm-unit-tests ioapic's logical destination mode check). */
+static void x2apic_targets_take_8_bit_destinations(void)
+{
+	setup_cpus(4);
+	for (unsigned i = 0; i < 4; i++) {
+		CHECK_EQ(intc_wrmsr(ic, i, MSR_IA32_APIC_BASE, 0xfee00d00 |
+				    (i ? 0 : 0x100)), 0);
+		CHECK_EQ(intc_wrmsr(ic, i, 0x80f, 0x1ff), 0); /* SVR */
+	}
+	intc_msi(ic, 0xfee0d004, 0x0060);          /* logical 0xd */
+	CHECK_EQ(intc_ack(ic, 0), 0x60);
+	CHECK_EQ(intc_ack(ic, 2), 0x60);
+	CHECK_EQ(intc_ack(ic, 3), 0x60);
+	CHECK(!intc_pending(ic, 1));
+	intc_msi(ic, 0xfee01000, 0x0061);          /* physical ID 1 */
+	CHECK_EQ(intc_ack(ic, 1), 0x61);
+	CHECK(!intc_pending(ic, 0) && !intc_pending(ic, 2));
+	teardown();
+}
+
 int main(void)
 {
 	pic_init_sequence_maps_irqs_to_vectors_until_eoi();
@@ -786,5 +809,6 @@ int main(void)
 	x2apic_mode_uses_msrs_and_checks_transitions();
 	ipis_reach_the_apics_they_name();
 	x2apic_ipis_reach_the_apics_they_name();
+	x2apic_targets_take_8_bit_destinations();
 	return test_summary("test_intc");
 }
