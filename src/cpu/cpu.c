@@ -968,6 +968,7 @@ static struct cpu *new_cpu(struct cpu_engine *eng, unsigned id)
 	c->eng = eng;
 	c->id = id;
 	c->slice_end = UINT64_MAX;
+	c->tlb_fills = TLB_LOG + 1; /* tags of 0: the first flush clears all */
 	reset_fpu(c);
 	c->pat = 0x0007040600070406ull;
 	c->misc_enable = 1; /* fast strings enabled, as firmware leaves it */

@@ -41,6 +41,7 @@ enum { LF_NONE, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC };
 enum { TLB_READ, TLB_WRITE, TLB_FETCH, TLB_KINDS };
 #define TLB_SIZE 256
 #define TLB_INVALID 0xfffull /* never equals a page-aligned tag */
+#define TLB_LOG 64
 
 struct tlb_entry {
 	uint64_t tag;      /* linear page | 1 when filled for CPL 3 */
@@ -153,6 +154,12 @@ struct cpu {
 	uint8_t ymmh[16][16];     /* YMM0-15 bits 255:128 (level 3) */
 
 	struct tlb_entry tlb[TLB_KINDS][TLB_SIZE];
+	/* The entries filled since the last flush (kind * TLB_SIZE + index;
+	 * tlb_fills > TLB_LOG: more than the log holds), so a flush after
+	 * few fills (a guest toggling CR0.WP or CR4.PGE in a loop) clears
+	 * those instead of the whole TLB (mem.c). */
+	uint16_t tlb_log[TLB_LOG];
+	unsigned tlb_fills;
 	struct cpu_icache *ic;    /* the machine's decode cache */
 	struct cpu *ic_next;      /* the other vCPUs sharing it */
 	/* The trace being walked: its next instruction, at rip cur_rip,

@@ -10,12 +10,34 @@
 #include "machine.h"
 #include "paging/paging.h"
 
+/* Invalidates entry n (kind * TLB_SIZE + index) unless it is a global
+ * one kept; returns true when it stays valid. */
+static bool tlb_drop(struct cpu *c, unsigned n, bool keep_global)
+{
+	struct tlb_entry *e = &c->tlb[n / TLB_SIZE][n % TLB_SIZE];
+
+	if (e->tag == TLB_INVALID)
+		return false;
+	if (keep_global && e->global)
+		return true;
+	e->tag = TLB_INVALID;
+	return false;
+}
+
 void cpu_tlb_flush(struct cpu *c, bool keep_global)
 {
-	for (int k = 0; k < TLB_KINDS; k++)
-		for (int i = 0; i < TLB_SIZE; i++)
-			if (!keep_global || !c->tlb[k][i].global)
-				c->tlb[k][i].tag = TLB_INVALID;
+	unsigned kept = 0;
+
+	if (c->tlb_fills <= TLB_LOG) { /* only the logged ones can be valid */
+		for (unsigned i = 0; i < c->tlb_fills; i++)
+			if (tlb_drop(c, c->tlb_log[i], keep_global))
+				c->tlb_log[kept++] = c->tlb_log[i];
+	} else {
+		for (unsigned n = 0; n < TLB_KINDS * TLB_SIZE; n++)
+			if (tlb_drop(c, n, keep_global) && kept++ < TLB_LOG)
+				c->tlb_log[kept - 1] = (uint16_t)n;
+	}
+	c->tlb_fills = kept; /* the global entries kept, or > TLB_LOG */
 	c->st_tlb_flush++;
 	cpu_new_epoch(c);
 	c->next_check = 0;
@@ -134,6 +156,11 @@ uint64_t cpu_translate(struct cpu *c, uint64_t la, int kind, bool user)
 		     * on RFLAGS.AC, which the TLB tag does not hold. */
 		    !(kind != TLB_FETCH && !user && r.user &&
 		      (c->cr4 & CR4_SMAP))) {
+			if (c->tlb_fills < TLB_LOG)
+				c->tlb_log[c->tlb_fills] = (uint16_t)(kind *
+					TLB_SIZE + ((la >> 12) & (TLB_SIZE - 1)));
+			if (c->tlb_fills <= TLB_LOG)
+				c->tlb_fills++;
 			e->tag = (la & ~0xfffull) | user;
 			e->addend = (uintptr_t)host - (uintptr_t)(la & ~0xfffull);
 			e->pa_page = pa_page;

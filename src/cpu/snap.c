@@ -66,6 +66,7 @@ static void restore_one(struct cpu *c, const struct cpu *s)
 #undef STAT_BACK
 	memcpy(t.st_vec, keep.st_vec, sizeof(t.st_vec));
 	t.watch_hit = false;
+	t.tlb_fills = TLB_LOG + 1; /* the flush below clears every entry */
 	memcpy(c, &t, sizeof(*c));
 	cpu_leave_trace(c);
 	cpu_tlb_flush(c, false); /* new epoch and decode key, next_check 0 */
