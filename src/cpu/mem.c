@@ -10,34 +10,26 @@
 #include "machine.h"
 #include "paging/paging.h"
 
-/* Invalidates entry n (kind * TLB_SIZE + index) unless it is a global
- * one kept; returns true when it stays valid. */
-static bool tlb_drop(struct cpu *c, unsigned n, bool keep_global)
-{
-	struct tlb_entry *e = &c->tlb[n / TLB_SIZE][n % TLB_SIZE];
-
-	if (e->tag == TLB_INVALID)
-		return false;
-	if (keep_global && e->global)
-		return true;
-	e->tag = TLB_INVALID;
-	return false;
-}
-
+/* A full flush (keep_global false) after at most TLB_LOG fills clears
+ * just the logged entries: a guest toggling CR0.WP or CR4.PGE in a loop
+ * pays for what it filled, not for the whole TLB.  A flush that keeps
+ * the global entries (MOV CR3 with CR4.PGE) walks the whole TLB as
+ * before and leaves the log overflowed: the kept entries are not in it. */
 void cpu_tlb_flush(struct cpu *c, bool keep_global)
 {
-	unsigned kept = 0;
+	if (!keep_global && c->tlb_fills <= TLB_LOG) {
+		for (unsigned i = 0; i < c->tlb_fills; i++) {
+			unsigned n = c->tlb_log[i];
 
-	if (c->tlb_fills <= TLB_LOG) { /* only the logged ones can be valid */
-		for (unsigned i = 0; i < c->tlb_fills; i++)
-			if (tlb_drop(c, c->tlb_log[i], keep_global))
-				c->tlb_log[kept++] = c->tlb_log[i];
+			c->tlb[n / TLB_SIZE][n % TLB_SIZE].tag = TLB_INVALID;
+		}
 	} else {
-		for (unsigned n = 0; n < TLB_KINDS * TLB_SIZE; n++)
-			if (tlb_drop(c, n, keep_global) && kept++ < TLB_LOG)
-				c->tlb_log[kept - 1] = (uint16_t)n;
+		for (int k = 0; k < TLB_KINDS; k++)
+			for (int i = 0; i < TLB_SIZE; i++)
+				if (!keep_global || !c->tlb[k][i].global)
+					c->tlb[k][i].tag = TLB_INVALID;
 	}
-	c->tlb_fills = kept; /* the global entries kept, or > TLB_LOG */
+	c->tlb_fills = keep_global ? TLB_LOG + 1 : 0;
 	c->st_tlb_flush++;
 	cpu_new_epoch(c);
 	c->next_check = 0;
