@@ -567,6 +567,7 @@ static int finish_exit(struct rsp_server *s)
 static int serve(struct rsp_server *s, bool report)
 {
 	int ret = SERVE_MORE;
+	bool drained = false;
 
 	set_parked(s, true);
 	take_conn_events(s);
@@ -574,6 +575,17 @@ static int serve(struct rsp_server *s, bool report)
 		send_stop(s);
 	while (ret == SERVE_MORE) {
 		if (atomic_load(&s->m->exit_requested)) {
+			/* What gdb sent before the exit is served first: a `c`
+			 * it sent just before a SIGTERM waits for the X that
+			 * finish_exit() sends a running target only. */
+			if (!drained && s->fd >= 0 && !s->running) {
+				drained = true;
+				if (fetch_input(s) &&
+				    (ret = do_input(s)) == SERVE_MORE)
+					continue;
+				if (ret != SERVE_MORE && ret != SERVE_RESUME)
+					break; /* a kill or detach ends rax */
+			}
 			ret = finish_exit(s);
 			break;
 		}

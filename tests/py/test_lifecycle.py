@@ -18,6 +18,7 @@ import signal
 import subprocess
 import termios
 import threading
+import time
 
 import pexpect
 import pytest
@@ -163,6 +164,24 @@ def test_sigterm_during_continue_is_reported_to_gdb(procs):
     g.send("continue")
     g.child.expect("Continuing", timeout=30)
     os.kill(child.pid, signal.SIGTERM)
+    g.child.expect("Program terminated with signal SIGTERM", timeout=60)
+    child.expect(pexpect.EOF, timeout=60)
+    child.close()
+    assert child.signalstatus == signal.SIGTERM
+
+
+def test_sigterm_before_rax_reads_continue_is_reported_to_gdb(procs):
+    """gdb's `continue` still unread when SIGTERM comes (rax stopped with
+    SIGSTOP meanwhile): rax serves it first and answers X0f."""
+    port = free_port()
+    child = boot(procs, "--gdb", "127.0.0.1:%d" % port)
+    g = attach(procs, port)
+    os.kill(child.pid, signal.SIGSTOP)
+    g.send("continue")
+    g.child.expect("Continuing", timeout=30)
+    time.sleep(0.5)  # the vCont packet reaches rax's socket
+    os.kill(child.pid, signal.SIGTERM)
+    os.kill(child.pid, signal.SIGCONT)
     g.child.expect("Program terminated with signal SIGTERM", timeout=60)
     child.expect(pexpect.EOF, timeout=60)
     child.close()
