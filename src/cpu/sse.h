@@ -120,4 +120,29 @@ unsigned sse_pint_load(struct cpu *c, const struct dec_insn *d, xmm_t *a,
 void sse_pint_store(struct cpu *c, const struct dec_insn *d, const xmm_t *r,
 		    unsigned n);
 
+/* A packed-integer instruction in both forms; body computes r from a and
+ * b over n bytes. */
+/* The body of each as a function of n-byte vectors (name##_lanes): the
+ * legacy forms and the VEX forms (sse_vex_pint(), one call per 128-bit
+ * lane) share it. */
+#define PINT_LANES(name, body)                                             \
+static void name##_lanes(xmm_t *rp, const xmm_t *ap, const xmm_t *bp,     \
+			 unsigned n)                                       \
+{                                                                          \
+	xmm_t a = *ap, b = *bp, r = a;                                     \
+	(void)n;                                                           \
+	body;                                                              \
+	*rp = r;                                                           \
+}
+
+#define PINT(name, body)                                                   \
+PINT_LANES(name, body)                                                     \
+void name(struct cpu *c, const struct dec_insn *d)                        \
+{                                                                          \
+	xmm_t a, b, r;                                                     \
+	unsigned n = sse_pint_load(c, d, &a, &b);                          \
+	name##_lanes(&r, &a, &b, n);                                       \
+	sse_pint_store(c, d, &r, n);                                       \
+}
+
 #endif

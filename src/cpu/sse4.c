@@ -23,27 +23,8 @@ static inline uint16_t sat_u16(int32_t v)
 
 /* --- SSSE3: MMX (no prefix) and XMM (66) forms ---------------------------- */
 
-/* The body as a function of n-byte vectors (name##_lanes), shared with
- * the VEX forms (sse_vex_pint(), per 128-bit lane). */
-#define LANES_FN(name, body)                                               \
-static void name##_lanes(xmm_t *rp, const xmm_t *ap, const xmm_t *bp,     \
-			 unsigned n)                                       \
-{                                                                          \
-	xmm_t a = *ap, b = *bp, r = a;                                     \
-	(void)n;                                                           \
-	body;                                                              \
-	*rp = r;                                                           \
-}
-
-#define SSSE3(name, body)                                                  \
-LANES_FN(name, body)                                                       \
-void name(struct cpu *c, const struct dec_insn *d)                        \
-{                                                                          \
-	xmm_t a, b, r;                                                     \
-	unsigned n = sse_pint_load(c, d, &a, &b);                          \
-	name##_lanes(&r, &a, &b, n);                                       \
-	sse_pint_store(c, d, &r, n);                                       \
-}
+/* PINT (sse.h): the legacy forms, and name##_lanes for the VEX forms. */
+#define SSSE3(name, body) PINT(name, body)
 
 /* Horizontal pairs: the low half of r from a's pairs, the high from b's. */
 #define HPAIRS(f, w, T, expr)                                              \
@@ -114,7 +95,7 @@ void name(struct cpu *c, const struct dec_insn *d)                        \
 
 /* SSE4 without XMM0 (all but the variable blends), with lanes. */
 #define SSE4L(name, body)                                                  \
-LANES_FN(name, body)                                                       \
+PINT_LANES(name, body)                                                       \
 void name(struct cpu *c, const struct dec_insn *d)                        \
 {                                                                          \
 	xmm_t a, b, r;                                                     \
