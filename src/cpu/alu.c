@@ -189,20 +189,35 @@ alu(struct cpu *c, unsigned op, uint64_t a, uint64_t b,
 	}
 }
 
-/* E op= G etc. for one ALU operation; CMP (7) never writes. */
+/* E op= G etc. for one ALU operation; CMP (7) never writes.  k: the
+ * form when the handler was chosen for it at decode (FORM_REG,
+ * FORM_MEM; n then a constant too), or FORM_ANY to test d->mod. */
 static inline __attribute__((always_inline)) void
 alu_E_val(struct cpu *c, const struct dec_insn *d, unsigned op,
-		      uint64_t b, unsigned n)
+		      uint64_t b, unsigned n, int k)
 {
+	struct tlb_entry *e;
 	uint64_t la, r;
 
-	if (d->mod == 3) {
+	if (k == FORM_REG || (k == FORM_ANY && d->mod == 3)) {
 		r = alu(c, op, greg(c, d->rm, n, d->rex), b, n);
 		if (op != 7)
 			sreg_w(c, d->rm, n, d->rex, r);
 		return;
 	}
 	la = cpu_ea(c, d);
+	if (k == FORM_MEM && op != 7 &&
+	    (e = tlb_hit(c, TLB_WRITE, la, n)) != NULL) {
+		/* A write entry is readable too (no write-only pages;
+		 * watched pages get no entries): one lookup for both. */
+		void *p = (void *)(e->addend + (uintptr_t)la);
+		uint64_t v = 0;
+
+		memcpy(&v, p, n); /* little-endian host */
+		r = alu(c, op, v, b, n);
+		memcpy(p, &r, n);
+		return;
+	}
 	if (op != 7)
 		cpu_probe_write(c, la, n);
 	r = alu(c, op, rdn(c, la, n), b, n);
@@ -220,26 +235,34 @@ alu_G_val(struct cpu *c, const struct dec_insn *d, unsigned op,
 		sreg_w(c, d->reg, n, d->rex, r);
 }
 
-#define ALU_HANDLERS(name, op)                                              \
-void op_##name##_Eb_Gb(struct cpu *c, const struct dec_insn *d)            \
-{ alu_E_val(c, d, op, greg(c, d->reg, 1, d->rex), 1); }                    \
-void op_##name##_Ev_Gv(struct cpu *c, const struct dec_insn *d)            \
-{ alu_E_val(c, d, op, c->r[d->reg], d->opsz); }                            \
-void op_##name##_Gb_Eb(struct cpu *c, const struct dec_insn *d)            \
-{ alu_G_val(c, d, op, rd_E(c, d, 1), 1); }                                 \
-void op_##name##_Gv_Ev(struct cpu *c, const struct dec_insn *d)            \
-{ alu_G_val(c, d, op, rd_E(c, d, d->opsz), d->opsz); }                     \
-void op_##name##_AL_Ib(struct cpu *c, const struct dec_insn *d)            \
-{                                                                           \
-	uint64_t r = alu(c, op, c->r[R_RAX], d->imm, 1);                   \
-	if (op != 7)                                                        \
-		sreg_w(c, R_RAX, 1, true, r);                               \
-}                                                                           \
-void op_##name##_rAX_Iz(struct cpu *c, const struct dec_insn *d)           \
-{                                                                           \
-	uint64_t r = alu(c, op, c->r[R_RAX], d->imm, d->opsz);             \
-	if (op != 7)                                                        \
-		sreg_w(c, R_RAX, d->opsz, true, r);                         \
+#define ALU_HANDLERS(name, op)						\
+void op_##name##_Eb_Gb(struct cpu *c, const struct dec_insn *d)		\
+{ alu_E_val(c, d, op, greg(c, d->reg, 1, d->rex), 1, FORM_ANY); }	\
+void op_##name##_Ev_Gv(struct cpu *c, const struct dec_insn *d)		\
+{ alu_E_val(c, d, op, c->r[d->reg], d->opsz, FORM_ANY); }		\
+void op_##name##_Gb_Eb(struct cpu *c, const struct dec_insn *d)		\
+{ alu_G_val(c, d, op, rd_E(c, d, 1), 1); }				\
+void op_##name##_Gv_Ev(struct cpu *c, const struct dec_insn *d)		\
+{ alu_G_val(c, d, op, rd_E(c, d, d->opsz), d->opsz); }			\
+static inline __attribute__((always_inline)) void			\
+name##_EvGv(struct cpu *c, const struct dec_insn *d, unsigned n, int k)	\
+{ alu_E_val(c, d, op, c->r[d->reg], n, k); }				\
+static inline __attribute__((always_inline)) void			\
+name##_GvEv(struct cpu *c, const struct dec_insn *d, unsigned n, int k)	\
+{ alu_G_val(c, d, op, rd_E_k(c, d, n, k), n); }				\
+FORMS(op_##name##_Ev_Gv, name##_EvGv)					\
+FORMS(op_##name##_Gv_Ev, name##_GvEv)					\
+void op_##name##_AL_Ib(struct cpu *c, const struct dec_insn *d)		\
+{									\
+	uint64_t r = alu(c, op, c->r[R_RAX], d->imm, 1);		\
+	if (op != 7)							\
+		sreg_w(c, R_RAX, 1, true, r);				\
+}									\
+void op_##name##_rAX_Iz(struct cpu *c, const struct dec_insn *d)	\
+{									\
+	uint64_t r = alu(c, op, c->r[R_RAX], d->imm, d->opsz);		\
+	if (op != 7)							\
+		sreg_w(c, R_RAX, d->opsz, true, r);			\
 }
 ALU_HANDLERS(add, 0)
 ALU_HANDLERS(or, 1)
@@ -256,21 +279,17 @@ ALU_HANDLERS(cmp, 7)
 #define GRP1_HANDLERS(name, op)						\
 void op_##name##_R_I(struct cpu *c, const struct dec_insn *d)		\
 {									\
-	uint64_t r = alu(c, op, greg(c, d->rm, d->opsz, d->rex), d->imm,	\
-			 d->opsz);					\
-	if (op != 7)							\
-		sreg_w(c, d->rm, d->opsz, d->rex, r);			\
+	alu_E_val(c, d, op, d->imm, d->opsz, FORM_REG);			\
 }									\
 void op_##name##_M_I(struct cpu *c, const struct dec_insn *d)		\
 {									\
-	uint64_t la = cpu_ea(c, d), r;					\
-									\
-	if (op != 7)							\
-		cpu_probe_write(c, la, d->opsz);			\
-	r = alu(c, op, rdn(c, la, d->opsz), d->imm, d->opsz);		\
-	if (op != 7)							\
-		wrn(c, la, r, d->opsz);					\
-}
+	alu_E_val(c, d, op, d->imm, d->opsz, FORM_ANY);			\
+}									\
+static inline __attribute__((always_inline)) void			\
+name##_I(struct cpu *c, const struct dec_insn *d, unsigned n, int k)	\
+{ alu_E_val(c, d, op, d->imm, n, k); }					\
+FORMS(op_##name##_R_I, name##_I)					\
+FORMS(op_##name##_M_I, name##_I)
 GRP1_HANDLERS(add, 0)
 GRP1_HANDLERS(or, 1)
 GRP1_HANDLERS(adc, 2)
@@ -289,6 +308,13 @@ void op_test_Ev_Gv(struct cpu *c, const struct dec_insn *d)
 {
 	alu(c, 4, rd_E(c, d, d->opsz), c->r[d->reg], d->opsz);
 }
+
+static inline __attribute__((always_inline)) void
+test_EvGv(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	alu(c, 4, rd_E_k(c, d, n, k), c->r[d->reg], n);
+}
+FORMS(op_test_Ev_Gv, test_EvGv)
 
 void op_test_AL_Ib(struct cpu *c, const struct dec_insn *d)
 {
@@ -990,3 +1016,14 @@ void op_aad_Ib(struct cpu *c, const struct dec_insn *d)
 	c->r[R_RAX] = (c->r[R_RAX] & ~0xffffull) | r;
 	lazy(c, LF_ADD, al, t, r, 1);
 }
+
+/* The sized forms of this file's hottest handlers (cpu_select_handler()). */
+#define ALU_ROWS(name)							\
+	FORMS_ROW(op_##name##_Ev_Gv), FORMS_ROW(op_##name##_Gv_Ev),	\
+	FORMS_ROW(op_##name##_R_I), FORMS_ROW(op_##name##_M_I)
+const struct cpu_forms cpu_alu_forms[] = {
+	ALU_ROWS(add), ALU_ROWS(or), ALU_ROWS(adc), ALU_ROWS(sbb),
+	ALU_ROWS(and), ALU_ROWS(sub), ALU_ROWS(xor), ALU_ROWS(cmp),
+	FORMS_ROW(op_test_Ev_Gv),
+	{ NULL, { NULL, NULL }, { NULL, NULL } }
+};

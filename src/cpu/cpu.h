@@ -53,6 +53,20 @@ struct tlb_entry {
 struct cpu;
 typedef void (*cpu_handler)(struct cpu *c, const struct dec_insn *d);
 
+/* A handler's variants for one operand form and size, chosen at decode
+ * (cpu_select_handler()): r[] for a register operand (ModRM.mod 3), m[]
+ * for memory, each [0] for 4-byte and [1] for 8-byte operands; any, the
+ * generic handler, for the rest.  The variants are compiled from the
+ * same body with the form (FORM_REG, FORM_MEM) and size constant, so
+ * they test neither at run time.  Lists end with a NULL any. */
+enum { FORM_ANY, FORM_REG, FORM_MEM };
+struct cpu_forms {
+	cpu_handler any, r[2], m[2];
+};
+extern const struct cpu_forms cpu_alu_forms[], cpu_ops_forms[];
+/* Jcc (70-7F, 0F 80-8F) per condition code. */
+extern const cpu_handler cpu_jcc_forms[16];
+
 /* One instruction as the decode cache holds it: the decoder's result and
  * the handler chosen for it at decode time (cpu_select_handler()). */
 struct cpu_insn {
@@ -448,6 +462,36 @@ void cpu_set_rflags(struct cpu *c, uint64_t v);
 bool cpu_cond(const struct cpu *c, unsigned cc);
 bool cpu_cf(const struct cpu *c);
 
+/* cpu_cond() for a constant cc: the common cases inline.  ZF and SF
+ * come from any lazy result; after CMP/SUB the condition compares the
+ * operands themselves, after a logic operation (CF = OF = 0) the result
+ * against 0 in the same way. */
+static inline __attribute__((always_inline)) bool
+cpu_cond_inline(const struct cpu *c, unsigned cc)
+{
+	unsigned sh = 64 - 8 * c->lf_sz, t = cc & ~1u;
+	uint64_t a, b;
+	bool v;
+
+	if (c->lf_op == LF_NONE || t == 0 || t == 10 ||
+	    (c->lf_op != LF_SUB && c->lf_op != LF_LOGIC && t != 4 && t != 8))
+		return cpu_cond(c, cc);
+	if (t == 4 || t == 8) {
+		a = c->lf_res << sh;
+		v = t == 4 ? a == 0 : (int64_t)a < 0;
+		return v ^ (cc & 1);
+	}
+	a = (c->lf_op == LF_SUB ? c->lf_a : c->lf_res) << sh;
+	b = c->lf_op == LF_SUB ? c->lf_b << sh : 0;
+	switch (t) {
+	case 2: v = a < b; break;
+	case 6: v = a <= b; break;
+	case 12: v = (int64_t)a < (int64_t)b; break;
+	default: v = (int64_t)a <= (int64_t)b; break;
+	}
+	return v ^ (cc & 1);
+}
+
 /* --- memory (mem.c) ----------------------------------------------------- */
 void cpu_tlb_flush(struct cpu *c, bool keep_global);
 void cpu_tlb_flush_page(struct cpu *c, uint64_t la);
@@ -710,6 +754,31 @@ static inline void wr_E(struct cpu *c, const struct dec_insn *d, unsigned n,
 	else
 		wrn(c, cpu_ea(c, d), v, n);
 }
+
+/* The E operand of size n in form k (FORM_*: FORM_ANY tests d->mod). */
+static inline __attribute__((always_inline)) uint64_t
+rd_E_k(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	if (k == FORM_REG)
+		return greg(c, d->rm, n, d->rex);
+	if (k == FORM_MEM)
+		return rdn(c, cpu_ea(c, d), n);
+	return rd_E(c, d, n);
+}
+
+/* The 32- and 64-bit register and memory forms of a handler with
+ * operand size (cpu_forms, chosen by cpu_select_handler()): body(c, d,
+ * n, k) with n and k constants. */
+#define FORMS(h, body)							\
+static void h##_r4(struct cpu *c, const struct dec_insn *d)		\
+{ body(c, d, 4, FORM_REG); }						\
+static void h##_r8(struct cpu *c, const struct dec_insn *d)		\
+{ body(c, d, 8, FORM_REG); }						\
+static void h##_m4(struct cpu *c, const struct dec_insn *d)		\
+{ body(c, d, 4, FORM_MEM); }						\
+static void h##_m8(struct cpu *c, const struct dec_insn *d)		\
+{ body(c, d, 8, FORM_MEM); }
+#define FORMS_ROW(h) { h, { h##_r4, h##_r8 }, { h##_m4, h##_m8 } }
 
 /* Stack: push/pop with the operand size given. */
 static inline uint64_t stack_mask(const struct cpu *c)
