@@ -25,6 +25,9 @@ bool cpu_cf(const struct cpu *c)
 	switch (c->lf_op) {
 	case LF_ADD: return (c->lf_res & m) < (c->lf_a & m);
 	case LF_SUB: return (c->lf_a & m) < (c->lf_b & m);
+	case LF_ADC: return (c->lf_res & m) <= (c->lf_a & m);
+	case LF_CO: return c->lf_a != 0;
+	case LF_SBB: return (c->lf_a & m) <= (c->lf_b & m);
 	case LF_LOGIC: return false;
 	default: return c->rflags & RFLAGS_CF;
 	}
@@ -36,8 +39,9 @@ static bool lf_of(const struct cpu *c)
 		 r = c->lf_res;
 
 	switch (c->lf_op) {
-	case LF_ADD: case LF_INC: return ((a ^ r) & (b ^ r)) & s;
-	case LF_SUB: case LF_DEC: return ((a ^ b) & (a ^ r)) & s;
+	case LF_ADD: case LF_ADC: case LF_INC: return ((a ^ r) & (b ^ r)) & s;
+	case LF_SUB: case LF_SBB: case LF_DEC: return ((a ^ b) & (a ^ r)) & s;
+	case LF_CO: return b != 0;
 	default: return false;
 	}
 }
@@ -54,7 +58,8 @@ uint64_t cpu_get_rflags(const struct cpu *c)
 		f |= RFLAGS_CF;
 	if (parity_tab[r & 0xff])
 		f |= RFLAGS_PF;
-	if (c->lf_op != LF_LOGIC && ((c->lf_a ^ c->lf_b ^ c->lf_res) & 0x10))
+	if (c->lf_op != LF_LOGIC && c->lf_op != LF_CO &&
+	    ((c->lf_a ^ c->lf_b ^ c->lf_res) & 0x10))
 		f |= RFLAGS_AF;
 	if (!r)
 		f |= RFLAGS_ZF;
@@ -169,19 +174,15 @@ alu(struct cpu *c, unsigned op, uint64_t a, uint64_t b,
 	switch (op) {
 	case 0: r = (a + b) & m; lazy(c, LF_ADD, a, b, r, n); return r;
 	case 1: r = a | b; lazy(c, LF_LOGIC, a, b, r, n); return r;
-	case 2:
+	case 2: /* with no carry in, the flags are ADD's */
 		cin = cpu_cf(c);
 		r = (a + b + cin) & m;
-		set_flags6(c, r < a || (cin && r == a),
-			   ((a ^ r) & (b ^ r)) & sign_bit(n), r, n,
-			   (a ^ b ^ r) & 0x10);
+		lazy(c, cin ? LF_ADC : LF_ADD, a, b, r, n);
 		return r;
-	case 3:
+	case 3: /* with no borrow in, the flags are SUB's */
 		cin = cpu_cf(c);
 		r = (a - b - cin) & m;
-		set_flags6(c, a < b || (cin && a == b),
-			   ((a ^ b) & (a ^ r)) & sign_bit(n), r, n,
-			   (a ^ b ^ r) & 0x10);
+		lazy(c, cin ? LF_SBB : LF_SUB, a, b, r, n);
 		return r;
 	case 4: r = a & b; lazy(c, LF_LOGIC, a, b, r, n); return r;
 	case 6: r = a ^ b; lazy(c, LF_LOGIC, a, b, r, n); return r;
@@ -368,9 +369,10 @@ void op_inc_E(struct cpu *c, const struct dec_insn *d) { incdec_E(c, d, false); 
 void op_dec_E(struct cpu *c, const struct dec_insn *d) { incdec_E(c, d, true); }
 
 /* --- group 3: TEST NOT NEG MUL IMUL DIV IDIV ---------------------------- */
-static void mul_flags(struct cpu *c, bool ovf, uint64_t lo, unsigned n)
+static inline void mul_flags(struct cpu *c, bool ovf, uint64_t lo,
+			     unsigned n)
 {
-	set_flags6(c, ovf, ovf, lo, n, false);
+	lazy(c, LF_CO, ovf, ovf, lo & sz_mask(n), n);
 }
 
 /* Group 3 forms (groups.def): one handler per operation, the byte and
@@ -520,7 +522,8 @@ static void div1(struct cpu *c, const struct dec_insn *d, bool sgn)
 void op_div_E(struct cpu *c, const struct dec_insn *d) { div1(c, d, false); }
 void op_idiv_E(struct cpu *c, const struct dec_insn *d) { div1(c, d, true); }
 
-static uint64_t imul2(struct cpu *c, uint64_t a, uint64_t b, unsigned n)
+static inline __attribute__((always_inline)) uint64_t
+imul2(struct cpu *c, uint64_t a, uint64_t b, unsigned n)
 {
 	if (n == 8) {
 		__int128 p = (__int128)(int64_t)a * (int64_t)b;
@@ -541,6 +544,15 @@ void op_imul_Gv_Ev(struct cpu *c, const struct dec_insn *d)
 
 	sreg_w(c, d->reg, d->opsz, d->rex, imul2(c, c->r[d->reg], v, d->opsz));
 }
+
+static inline __attribute__((always_inline)) void
+imul_GvEv(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	uint64_t v = rd_E_k(c, d, n, k);
+
+	sreg_w(c, d->reg, n, d->rex, imul2(c, c->r[d->reg], v, n));
+}
+FORMS(op_imul_Gv_Ev, imul_GvEv)
 
 void op_imul_Gv_Ev_Iz(struct cpu *c, const struct dec_insn *d)
 {
@@ -610,19 +622,19 @@ shift(struct cpu *c, unsigned op, uint64_t v, unsigned cnt, unsigned n)
 		r = cnt < 64 ? (v << cnt) & m : 0;
 		cf = cnt <= bits ? (v >> (bits - cnt)) & 1 : 0;
 		of = ((r & s) != 0) ^ cf;
-		set_flags6(c, cf, of, r, n, false);
+		lazy(c, LF_CO, cf, of, r, n);
 		return r;
 	case 5: /* SHR */
 		r = v >> cnt;
 		cf = (v >> (cnt - 1)) & 1;
-		set_flags6(c, cf, v & s, r, n, false);
+		lazy(c, LF_CO, cf, (v & s) != 0, r, n);
 		return r;
 	default: { /* SAR */
 		int64_t sv = (int64_t)(v << (64 - bits)) >> (64 - bits);
 
 		r = (uint64_t)(sv >> (cnt > 63 ? 63 : cnt)) & m;
 		cf = (sv >> (cnt - 1 > 63 ? 63 : cnt - 1)) & 1;
-		set_flags6(c, cf, false, r, n, false);
+		lazy(c, LF_CO, cf, 0, r, n);
 		return r;
 	}
 	}
@@ -696,7 +708,7 @@ static void shxd(struct cpu *c, const struct dec_insn *d, unsigned cnt,
 		r = ((v >> cnt) | (cnt == bits ? src : src << (bits - cnt))) & m;
 		cf = (v >> (cnt - 1)) & 1;
 	}
-	set_flags6(c, cf, ((r ^ v) & sign_bit(n)) != 0, r, n, false);
+	lazy(c, LF_CO, cf, ((r ^ v) & sign_bit(n)) != 0, r, n);
 	if (d->mod == 3)
 		sreg_w(c, d->rm, n, d->rex, r);
 	else
@@ -1024,6 +1036,6 @@ void op_aad_Ib(struct cpu *c, const struct dec_insn *d)
 const struct cpu_forms cpu_alu_forms[] = {
 	ALU_ROWS(add), ALU_ROWS(or), ALU_ROWS(adc), ALU_ROWS(sbb),
 	ALU_ROWS(and), ALU_ROWS(sub), ALU_ROWS(xor), ALU_ROWS(cmp),
-	FORMS_ROW(op_test_Ev_Gv),
+	FORMS_ROW(op_test_Ev_Gv), FORMS_ROW(op_imul_Gv_Ev),
 	{ NULL, { NULL, NULL }, { NULL, NULL } }
 };

@@ -35,8 +35,13 @@ enum { EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4,
 #define DR6_BS (1ull << 14) /* single step (SDM Vol. 3 §18.2.3) */
 
 /* Lazy-flag producers: the last ALU result and its inputs stand in for
- * CF PF AF ZF SF OF until someone reads RFLAGS. */
-enum { LF_NONE, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC };
+ * CF PF AF ZF SF OF until someone reads RFLAGS.  LF_ADC and LF_SBB are
+ * ADC and SBB with a carry (borrow) in; without one they are LF_ADD and
+ * LF_SUB.  LF_CO (MUL, IMUL, shifts): CF and OF given (lf_a, lf_b: 0
+ * or 1), AF clear, SF ZF PF from lf_res (for MUL and IMUL the SDM leaves
+ * those four undefined, for shifts AF). */
+enum { LF_NONE, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC, LF_ADC, LF_SBB,
+       LF_CO };
 
 enum { TLB_READ, TLB_WRITE, TLB_FETCH, TLB_KINDS };
 #define TLB_SIZE 256
