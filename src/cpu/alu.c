@@ -206,8 +206,8 @@ alu_E_val(struct cpu *c, const struct dec_insn *d, unsigned op,
 			sreg_w(c, d->rm, n, d->rex, r);
 		return;
 	}
-	la = cpu_ea(c, d);
-	if (k == FORM_MEM && op != 7 &&
+	la = cpu_ea_k(c, d, k);
+	if (FORM_IS_MEM(k) && op != 7 &&
 	    (e = tlb_hit(c, TLB_WRITE, la, n)) != NULL) {
 		/* A write entry is readable too (no write-only pages;
 		 * watched pages get no entries): one lookup for both. */
@@ -1037,5 +1037,5 @@ const struct cpu_forms cpu_alu_forms[] = {
 	ALU_ROWS(add), ALU_ROWS(or), ALU_ROWS(adc), ALU_ROWS(sbb),
 	ALU_ROWS(and), ALU_ROWS(sub), ALU_ROWS(xor), ALU_ROWS(cmp),
 	FORMS_ROW(op_test_Ev_Gv), FORMS_ROW(op_imul_Gv_Ev),
-	{ NULL, { NULL, NULL }, { NULL, NULL } }
+	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
 };

@@ -59,14 +59,18 @@ struct cpu;
 typedef void (*cpu_handler)(struct cpu *c, const struct dec_insn *d);
 
 /* A handler's variants for one operand form and size, chosen at decode
- * (cpu_select_handler()): r[] for a register operand (ModRM.mod 3), m[]
- * for memory, each [0] for 4-byte and [1] for 8-byte operands; any, the
+ * (cpu_select_handler()): r[] for a register operand (ModRM.mod 3), b[]
+ * for a memory operand at base + displacement in 64-bit mode (no index,
+ * no RIP, no segment prefix: cpu_ea_k()), m[] for any other memory
+ * operand, each [0] for 4-byte and [1] for 8-byte operands; any, the
  * generic handler, for the rest.  The variants are compiled from the
- * same body with the form (FORM_REG, FORM_MEM) and size constant, so
- * they test neither at run time.  Lists end with a NULL any. */
-enum { FORM_ANY, FORM_REG, FORM_MEM };
+ * same body with the form (FORM_REG, FORM_BASE, FORM_MEM) and size
+ * constant, so they test neither at run time.  Lists end with a NULL
+ * any. */
+enum { FORM_ANY, FORM_REG, FORM_MEM, FORM_BASE };
+#define FORM_IS_MEM(k) ((k) == FORM_MEM || (k) == FORM_BASE)
 struct cpu_forms {
-	cpu_handler any, r[2], m[2];
+	cpu_handler any, r[2], m[2], b[2];
 };
 extern const struct cpu_forms cpu_alu_forms[], cpu_ops_forms[];
 /* Jcc (70-7F, 0F 80-8F) per condition code. */
@@ -760,14 +764,30 @@ static inline void wr_E(struct cpu *c, const struct dec_insn *d, unsigned n,
 		wrn(c, cpu_ea(c, d), v, n);
 }
 
+/* cpu_ea() of a memory operand in form k: FORM_BASE, base +
+ * displacement in 64-bit mode, without segment prefix. */
+static inline __attribute__((always_inline)) uint64_t
+cpu_ea_k(struct cpu *c, const struct dec_insn *d, int k)
+{
+	uint64_t ea;
+
+	if (k != FORM_BASE)
+		return cpu_ea(c, d);
+	ea = c->r[d->base] + (uint64_t)(int64_t)d->disp;
+	if ((d->base == R_RSP || d->base == R_RBP) &&
+	    __builtin_expect(!cpu_canonical(ea), 0))
+		c->nc_ss = ea;
+	return ea;
+}
+
 /* The E operand of size n in form k (FORM_*: FORM_ANY tests d->mod). */
 static inline __attribute__((always_inline)) uint64_t
 rd_E_k(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
 {
 	if (k == FORM_REG)
 		return greg(c, d->rm, n, d->rex);
-	if (k == FORM_MEM)
-		return rdn(c, cpu_ea(c, d), n);
+	if (FORM_IS_MEM(k))
+		return rdn(c, cpu_ea_k(c, d, k), n);
 	return rd_E(c, d, n);
 }
 
@@ -782,8 +802,13 @@ static void h##_r8(struct cpu *c, const struct dec_insn *d)		\
 static void h##_m4(struct cpu *c, const struct dec_insn *d)		\
 { body(c, d, 4, FORM_MEM); }						\
 static void h##_m8(struct cpu *c, const struct dec_insn *d)		\
-{ body(c, d, 8, FORM_MEM); }
-#define FORMS_ROW(h) { h, { h##_r4, h##_r8 }, { h##_m4, h##_m8 } }
+{ body(c, d, 8, FORM_MEM); }						\
+static void h##_b4(struct cpu *c, const struct dec_insn *d)		\
+{ body(c, d, 4, FORM_BASE); }						\
+static void h##_b8(struct cpu *c, const struct dec_insn *d)		\
+{ body(c, d, 8, FORM_BASE); }
+#define FORMS_ROW(h)							\
+	{ h, { h##_r4, h##_r8 }, { h##_m4, h##_m8 }, { h##_b4, h##_b8 } }
 
 /* Stack: push/pop with the operand size given. */
 static inline uint64_t stack_mask(const struct cpu *c)

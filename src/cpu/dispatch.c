@@ -98,8 +98,18 @@ static void op_model_ud(struct cpu *c, const struct dec_insn *d)
 	cpu_ud(c);
 }
 
+/* A memory operand at base + displacement in 64-bit mode, without
+ * segment prefix (FORM_BASE). */
+static bool base_disp(const struct cpu *c, const struct dec_insn *d)
+{
+	return c->mode == DEC_MODE64 && d->adsz == 8 && !d->riprel &&
+	       d->base != DEC_NOREG && d->index == DEC_NOREG &&
+	       d->seg == DEC_NOREG;
+}
+
 /* h's variant for d's operand form and size (struct cpu_forms), or h. */
-static cpu_handler sized(cpu_handler h, const struct dec_insn *d)
+static cpu_handler sized(const struct cpu *c, cpu_handler h,
+			 const struct dec_insn *d)
 {
 	static const struct cpu_forms *const lists[] = {
 		cpu_alu_forms, cpu_ops_forms
@@ -113,7 +123,8 @@ static cpu_handler sized(cpu_handler h, const struct dec_insn *d)
 	for (unsigned l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
 		for (const struct cpu_forms *f = lists[l]; f->any; f++)
 			if (f->any == h)
-				return d->mod == 3 ? f->r[i] : f->m[i];
+				return d->mod == 3 ? f->r[i] :
+				       base_disp(c, d) ? f->b[i] : f->m[i];
 	return h;
 }
 
@@ -125,5 +136,5 @@ cpu_handler cpu_select_handler(const struct cpu *c, const struct dec_insn *d)
 	    ((dec_attrs[d->op].flags & DF_V3) && c->level < 3))
 		return op_model_ud;
 
-	return h ? h : sized(handlers[d->op], d);
+	return h ? h : sized(c, handlers[d->op], d);
 }

@@ -23,7 +23,7 @@ mov_EvGv(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
 	if (k == FORM_REG)
 		sreg_w(c, d->rm, n, d->rex, c->r[d->reg]);
 	else
-		wrn(c, cpu_ea(c, d), c->r[d->reg], n);
+		wrn(c, cpu_ea_k(c, d, k), c->r[d->reg], n);
 }
 FORMS(op_mov_Ev_Gv, mov_EvGv)
 
@@ -40,7 +40,7 @@ mov_I(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
 	if (k == FORM_REG)
 		sreg_w(c, d->rm, n, d->rex, d->imm);
 	else
-		wrn(c, cpu_ea(c, d), d->imm, n);
+		wrn(c, cpu_ea_k(c, d, k), d->imm, n);
 }
 FORMS(op_mov_R_I, mov_I)
 FORMS(op_mov_M_I, mov_I)
@@ -71,6 +71,10 @@ lea(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
 {
 	uint64_t ea = (uint64_t)(int64_t)d->disp;
 
+	if (k == FORM_BASE) {
+		sreg_w(c, d->reg, n, d->rex, c->r[d->base] + ea);
+		return;
+	}
 	if (k != FORM_MEM && d->mod == 3)
 		cpu_ud(c);
 	if (d->riprel)
@@ -742,5 +746,5 @@ const struct cpu_forms cpu_ops_forms[] = {
 	FORMS_ROW(op_mov_R_I), FORMS_ROW(op_mov_M_I),
 	FORMS_ROW(op_movzx_Gv_Eb), FORMS_ROW(op_movzx_Gv_Ew),
 	FORMS_ROW(op_lea_Gv_M),
-	{ NULL, { NULL, NULL }, { NULL, NULL } }
+	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
 };
