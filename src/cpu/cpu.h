@@ -73,6 +73,9 @@ struct cpu_forms {
 	cpu_handler any, r[2], m[2], b[2];
 };
 extern const struct cpu_forms cpu_alu_forms[], cpu_ops_forms[];
+/* PUSH/POP r64, CALL rel32 and RET in 64-bit mode with 8-byte operands:
+ * { generic, variant } pairs, ending with NULLs. */
+extern const cpu_handler cpu_stack64_forms[][2];
 /* Jcc (70-7F, 0F 80-8F) per condition code. */
 extern const cpu_handler cpu_jcc_forms[16];
 

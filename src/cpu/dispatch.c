@@ -118,6 +118,10 @@ static cpu_handler sized(const struct cpu *c, cpu_handler h,
 
 	if (h == op_jcc_Jb || h == op_jcc_Jz)
 		return cpu_jcc_forms[d->op & 15];
+	if (c->mode == DEC_MODE64 && d->opsz == 8)
+		for (unsigned j = 0; cpu_stack64_forms[j][0]; j++)
+			if (cpu_stack64_forms[j][0] == h)
+				return cpu_stack64_forms[j][1];
 	if (d->opsz != 4 && d->opsz != 8)
 		return h;
 	for (unsigned l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)

@@ -364,6 +364,62 @@ const cpu_handler cpu_jcc_forms[16] = {
 void op_jmp_Jb(struct cpu *c, const struct dec_insn *d) { jump(c, c->next_rip + d->imm, d->opsz); }
 void op_jmp_Jz(struct cpu *c, const struct dec_insn *d) { jump(c, c->next_rip + d->imm, d->opsz); }
 
+/* PUSH, POP, CALL, RET with 8-byte operands in 64-bit mode
+ * (cpu_stack64_forms): cpu_push() and cpu_pop() without the mode and
+ * size tests. */
+static inline __attribute__((always_inline)) void push64(struct cpu *c,
+							 uint64_t v)
+{
+	uint64_t sp = c->r[R_RSP] - 8;
+
+	if (__builtin_expect(!cpu_canonical(sp), 0))
+		c->nc_ss = sp;
+	wr64(c, sp, v);
+	c->r[R_RSP] = sp;
+}
+
+static inline __attribute__((always_inline)) uint64_t pop64(struct cpu *c)
+{
+	uint64_t sp = c->r[R_RSP], v;
+
+	if (__builtin_expect(!cpu_canonical(sp), 0))
+		c->nc_ss = sp;
+	v = rd64(c, sp);
+	c->r[R_RSP] = sp + 8;
+	return v;
+}
+
+static void push_Zv_64(struct cpu *c, const struct dec_insn *d)
+{
+	push64(c, c->r[d->rm]);
+}
+
+static void pop_Zv_64(struct cpu *c, const struct dec_insn *d)
+{
+	c->r[d->rm] = pop64(c);
+}
+
+static void call_Jz_64(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t t = c->next_rip + d->imm;
+
+	if (__builtin_expect(!cpu_canonical(t), 0))
+		cpu_gp(c, 0);
+	push64(c, c->next_rip);
+	c->next_rip = t;
+}
+
+static void ret_64(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t sp = c->r[R_RSP], t = pop64(c);
+
+	if (__builtin_expect(!cpu_canonical(t), 0)) {
+		c->r[R_RSP] = sp; /* the fault leaves RSP unchanged */
+		cpu_gp(c, 0);
+	}
+	c->next_rip = t;
+}
+
 void op_call_Jz(struct cpu *c, const struct dec_insn *d)
 {
 	uint64_t t = near_target(c, c->next_rip + d->imm, d->opsz);
@@ -747,4 +803,10 @@ const struct cpu_forms cpu_ops_forms[] = {
 	FORMS_ROW(op_movzx_Gv_Eb), FORMS_ROW(op_movzx_Gv_Ew),
 	FORMS_ROW(op_lea_Gv_M),
 	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
+};
+
+const cpu_handler cpu_stack64_forms[][2] = {
+	{ op_push_Zv, push_Zv_64 }, { op_pop_Zv, pop_Zv_64 },
+	{ op_call_Jz, call_Jz_64 }, { op_ret, ret_64 },
+	{ NULL, NULL }
 };
