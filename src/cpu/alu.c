@@ -59,7 +59,7 @@ uint64_t cpu_get_rflags(const struct cpu *c)
 		return f;
 	f &= ~(uint64_t)(RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF |
 			 RFLAGS_SF | RFLAGS_OF);
-	if (cpu_cf(c))
+	if (lf_cf(c))
 		f |= RFLAGS_CF;
 	if (parity_tab[r & 0xff])
 		f |= RFLAGS_PF;
@@ -124,9 +124,9 @@ bool cpu_cond(const struct cpu *c, unsigned cc)
 	r = c->lf_res & m;
 	switch (cc & ~1u) {
 	case 0: v = lf_of(c); break;
-	case 2: v = cpu_cf(c); break;
+	case 2: v = lf_cf(c); break;
 	case 4: v = !r; break;
-	case 6: v = !r || cpu_cf(c); break;
+	case 6: v = !r || lf_cf(c); break;
 	case 8: v = r & sign_bit(c->lf_sz); break;
 	case 10: v = parity_tab[r & 0xff]; break;
 	case 12: v = ((r & sign_bit(c->lf_sz)) != 0) != lf_of(c); break;
@@ -180,12 +180,12 @@ alu(struct cpu *c, unsigned op, uint64_t a, uint64_t b,
 	case 0: r = (a + b) & m; lazy(c, LF_ADD, a, b, r, n); return r;
 	case 1: r = a | b; lazy(c, LF_LOGIC, a, b, r, n); return r;
 	case 2: /* with no carry in, the flags are ADD's */
-		cin = cpu_cf(c);
+		cin = lf_cf(c);
 		r = (a + b + cin) & m;
 		lazy(c, cin ? LF_ADC : LF_ADD, a, b, r, n);
 		return r;
 	case 3: /* with no borrow in, the flags are SUB's */
-		cin = cpu_cf(c);
+		cin = lf_cf(c);
 		r = (a - b - cin) & m;
 		lazy(c, cin ? LF_SBB : LF_SUB, a, b, r, n);
 		return r;
@@ -258,6 +258,14 @@ name##_GvEv(struct cpu *c, const struct dec_insn *d, unsigned n, int k)	\
 { alu_G_val(c, d, op, rd_E_k(c, d, n, k), n); }				\
 FORMS(op_##name##_Ev_Gv, name##_EvGv)					\
 FORMS(op_##name##_Gv_Ev, name##_GvEv)					\
+static inline __attribute__((always_inline)) void			\
+name##_EbGb(struct cpu *c, const struct dec_insn *d, unsigned n, int k)	\
+{ alu_E_val(c, d, op, greg(c, d->reg, 1, d->rex), 1, k); }		\
+static inline __attribute__((always_inline)) void			\
+name##_GbEb(struct cpu *c, const struct dec_insn *d, unsigned n, int k)	\
+{ alu_G_val(c, d, op, rd_E_k(c, d, 1, k), 1); }				\
+FORMS1(op_##name##_Eb_Gb, name##_EbGb)					\
+FORMS1(op_##name##_Gb_Eb, name##_GbEb)					\
 void op_##name##_AL_Ib(struct cpu *c, const struct dec_insn *d)		\
 {									\
 	uint64_t r = alu(c, op, c->r[R_RAX], d->imm, 1);		\
@@ -295,7 +303,9 @@ static inline __attribute__((always_inline)) void			\
 name##_I(struct cpu *c, const struct dec_insn *d, unsigned n, int k)	\
 { alu_E_val(c, d, op, d->imm, n, k); }					\
 FORMS(op_##name##_R_I, name##_I)					\
-FORMS(op_##name##_M_I, name##_I)
+FORMS(op_##name##_M_I, name##_I)					\
+FORMS1(op_##name##_R_I, name##_I)					\
+FORMS1(op_##name##_M_I, name##_I)
 GRP1_HANDLERS(add, 0)
 GRP1_HANDLERS(or, 1)
 GRP1_HANDLERS(adc, 2)
@@ -309,6 +319,13 @@ void op_test_Eb_Gb(struct cpu *c, const struct dec_insn *d)
 {
 	alu(c, 4, rd_E(c, d, 1), greg(c, d->reg, 1, d->rex), 1);
 }
+
+static inline __attribute__((always_inline)) void
+test_EbGb(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	alu(c, 4, rd_E_k(c, d, 1, k), greg(c, d->reg, 1, d->rex), 1);
+}
+FORMS1(op_test_Eb_Gb, test_EbGb)
 
 void op_test_Ev_Gv(struct cpu *c, const struct dec_insn *d)
 {
@@ -413,6 +430,7 @@ test_EI(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
 	alu(c, 4, rd_E_k(c, d, n, k), d->imm, n);
 }
 FORMS(op_test_E_I, test_EI)
+FORMS1(op_test_E_I, test_EI)
 
 /* NOT, NEG: read-modify-write of E (probed for the write first). */
 static void not_neg(struct cpu *c, const struct dec_insn *d, bool neg)
@@ -1086,5 +1104,16 @@ const struct cpu_forms cpu_alu_forms[] = {
 	FORMS_ROW(op_test_E_I), FORMS_ROW(op_inc_E), FORMS_ROW(op_dec_E),
 	SHIFT_ROWS(rol), SHIFT_ROWS(ror), SHIFT_ROWS(rcl), SHIFT_ROWS(rcr),
 	SHIFT_ROWS(shl), SHIFT_ROWS(shr), SHIFT_ROWS(sar),
+	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
+};
+
+#define ALU_BYTE_ROWS(name)						\
+	FORMS1_ROW(op_##name##_Eb_Gb), FORMS1_ROW(op_##name##_Gb_Eb),	\
+	FORMS1_ROW(op_##name##_R_I), FORMS1_ROW(op_##name##_M_I)
+const struct cpu_forms cpu_alu_byte_forms[] = {
+	ALU_BYTE_ROWS(add), ALU_BYTE_ROWS(or), ALU_BYTE_ROWS(adc),
+	ALU_BYTE_ROWS(sbb), ALU_BYTE_ROWS(and), ALU_BYTE_ROWS(sub),
+	ALU_BYTE_ROWS(xor), ALU_BYTE_ROWS(cmp),
+	FORMS1_ROW(op_test_Eb_Gb), FORMS1_ROW(op_test_E_I),
 	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
 };

@@ -44,6 +44,27 @@ mov_I(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
 }
 FORMS(op_mov_R_I, mov_I)
 FORMS(op_mov_M_I, mov_I)
+FORMS1(op_mov_R_I, mov_I)
+FORMS1(op_mov_M_I, mov_I)
+
+static inline __attribute__((always_inline)) void
+mov_EbGb(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	uint64_t v = greg(c, d->reg, 1, d->rex);
+
+	if (k == FORM_REG)
+		sreg_w(c, d->rm, 1, d->rex, v);
+	else
+		wr8(c, cpu_ea_k(c, d, k), (uint8_t)v);
+}
+FORMS1(op_mov_Eb_Gb, mov_EbGb)
+
+static inline __attribute__((always_inline)) void
+mov_GbEb(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	sreg_w(c, d->reg, 1, d->rex, rd_E_k(c, d, 1, k));
+}
+FORMS1(op_mov_Gb_Eb, mov_GbEb)
 
 static inline __attribute__((always_inline)) void
 movzx_GvEb(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
@@ -180,19 +201,26 @@ void op_mov_rAX_Ov(struct cpu *c, const struct dec_insn *d) { sreg_w(c, R_RAX, d
 void op_mov_Ob_AL(struct cpu *c, const struct dec_insn *d) { wr8(c, moffs_la(c, d), (uint8_t)c->r[R_RAX]); }
 void op_mov_Ov_rAX(struct cpu *c, const struct dec_insn *d) { wrn(c, moffs_la(c, d), c->r[R_RAX], d->opsz); }
 
-void op_cmovcc_Gv_Ev(struct cpu *c, const struct dec_insn *d)
+static inline __attribute__((always_inline)) void
+cmovcc(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
 {
-	uint64_t v = rd_E(c, d, d->opsz);
+	uint64_t v = rd_E_k(c, d, n, k);
 
-	if (cpu_cond(c, d->op & 15))
-		sreg_w(c, d->reg, d->opsz, d->rex, v);
-	else if (d->opsz == 4)
+	if (cpu_cond_inline(c, d->op & 15))
+		sreg_w(c, d->reg, n, d->rex, v);
+	else if (n == 4)
 		c->r[d->reg] &= 0xffffffffull; /* 32-bit CMOV zero-extends */
 }
 
+void op_cmovcc_Gv_Ev(struct cpu *c, const struct dec_insn *d)
+{
+	cmovcc(c, d, d->opsz, FORM_ANY);
+}
+FORMS(op_cmovcc_Gv_Ev, cmovcc)
+
 void op_setcc_Eb(struct cpu *c, const struct dec_insn *d)
 {
-	wr_E(c, d, 1, cpu_cond(c, d->op & 15));
+	wr_E(c, d, 1, cpu_cond_inline(c, d->op & 15));
 }
 
 void op_bswap_Zv(struct cpu *c, const struct dec_insn *d)
@@ -801,7 +829,7 @@ const struct cpu_forms cpu_ops_forms[] = {
 	FORMS_ROW(op_mov_Ev_Gv), FORMS_ROW(op_mov_Gv_Ev),
 	FORMS_ROW(op_mov_R_I), FORMS_ROW(op_mov_M_I),
 	FORMS_ROW(op_movzx_Gv_Eb), FORMS_ROW(op_movzx_Gv_Ew),
-	FORMS_ROW(op_lea_Gv_M),
+	FORMS_ROW(op_lea_Gv_M), FORMS_ROW(op_cmovcc_Gv_Ev),
 	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
 };
 
@@ -809,4 +837,10 @@ const cpu_handler cpu_stack64_forms[][2] = {
 	{ op_push_Zv, push_Zv_64 }, { op_pop_Zv, pop_Zv_64 },
 	{ op_call_Jz, call_Jz_64 }, { op_ret, ret_64 },
 	{ NULL, NULL }
+};
+
+const struct cpu_forms cpu_ops_byte_forms[] = {
+	FORMS1_ROW(op_mov_Eb_Gb), FORMS1_ROW(op_mov_Gb_Eb),
+	FORMS1_ROW(op_mov_R_I), FORMS1_ROW(op_mov_M_I),
+	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
 };
