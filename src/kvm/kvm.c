@@ -645,6 +645,31 @@ static void note_pause(struct kvm_vcpu *v)
 		r < 0 ? strerror(errno) : "ok");
 }
 
+/* KVM_GET_MP_STATE (api.rst): the in-kernel LAPIC's view of the vCPU. */
+static int kvm_op_get_activity(struct machine *m, unsigned cpu,
+			       enum vcpu_activity *a)
+{
+	struct kvm_engine *k = kvm_of(m);
+	struct kvm_mp_state mp;
+
+	if (cpu >= k->ncpus)
+		return -ENOENT;
+	if (ioctl(k->vcpu[cpu].fd, KVM_GET_MP_STATE, &mp) < 0)
+		return -errno;
+	switch (mp.mp_state) {
+	case KVM_MP_STATE_HALTED:
+		*a = VCPU_ACT_HALTED;
+		break;
+	case KVM_MP_STATE_UNINITIALIZED:
+	case KVM_MP_STATE_INIT_RECEIVED:
+		*a = VCPU_ACT_WAIT_SIPI;
+		break;
+	default:
+		*a = VCPU_ACT_RUNNING;
+	}
+	return 0;
+}
+
 /* run(): all vCPUs, or with VCPU_RUN_STEP only the one stepped, until
  * one stops; returns when every one that ran is out of KVM_RUN. */
 static int kvm_run_vcpus(struct machine *m, unsigned flags,
@@ -661,6 +686,18 @@ static int kvm_run_vcpus(struct machine *m, unsigned flags,
 	if (only >= k->ncpus) {
 		st->reason = VCPU_STOP_ERROR;
 		return rax_errf(e, -ENOENT, "kvm: no vCPU %u", only);
+	}
+	/* A step of a vCPU that is halted or waits for its start-up IPI
+	 * completes without moving, as on the interpreter: with the
+	 * interrupts blocked for the step nothing would wake it. */
+	if (step && k->ncpus > 1) {
+		enum vcpu_activity a;
+
+		if (!kvm_op_get_activity(m, only, &a) && a != VCPU_ACT_RUNNING) {
+			st->reason = VCPU_STOP_STEP;
+			st->cpu = only;
+			return 0;
+		}
 	}
 	for (unsigned i = 0; i < k->ncpus; i++) {
 		if (step && i != only)
@@ -817,6 +854,7 @@ const struct vcpu_ops kvm_vcpu_ops = {
 	.get_dregs = kvm_op_get_dregs,
 	.get_msr = kvm_op_get_msr,
 	.set_msr = kvm_op_set_msr,
+	.get_activity = kvm_op_get_activity,
 	.read_mem = kvm_read_mem,
 	.write_mem = kvm_write_mem,
 	.bp_insert = kvm_bp_insert,
