@@ -40,15 +40,21 @@ SRC = os.path.normpath(os.path.join(HERE, "..", ".."))
 KNOWN = os.path.join(HERE, "x86-known.txt")
 START, DONE = "RAX-SELFTESTS-START", "RAX-SELFTESTS-DONE"
 # A test's lines: its output between BEGIN and END, END with the status.
+BEGIN_RE = re.compile(r"RAX-SELFTEST-BEGIN (\S+)")
 END_RE = re.compile(r"RAX-SELFTEST-END (\S+) rc=(\d+)")
 CMDLINE = "console=ttyS0 nokaslr reboot=k panic=-1 quiet"
 # Seconds one program may run inside the guest (busybox timeout, then
-# SIGKILL: status 137), and the whole boot.
+# SIGKILL: status 137); the host waits that long and GRACE more for a
+# test's end (a guest whose kernel is wedged prints nothing again), and
+# BOOT_TIMEOUT for the kernel to reach /init.
 TEST_TIMEOUT = 300
-RUN_TIMEOUT = 5400
+GRACE = 120
+BOOT_TIMEOUT = 600
 # Exit statuses: kselftest's KSFT_SKIP, and busybox timeout's SIGKILL.
 KSFT_SKIP = 4
 KILLED = 128 + 9
+# Ours: the program was running when the guest stopped answering.
+HUNG = -1
 
 INIT = """#!/bin/sh
 mount -t proc proc /proc
@@ -103,7 +109,7 @@ def programs(only):
     return d, names
 
 
-def initramfs(bt, folder, names, path):
+def initramfs(bt, folder, names, path, timeout):
     """busybox, the programs in /selftests and /init (gzipped cpio)."""
     if not os.access("/bin/busybox", os.X_OK):
         skip("/bin/busybox missing (apt-get install busybox-static)")
@@ -116,7 +122,7 @@ def initramfs(bt, folder, names, path):
         entries.append(("bin/busybox", 0o100755, f.read()))
     entries += [(a, 0o120777, b"/bin/busybox") for a in applets
                 if a != "bin/busybox"]
-    init = INIT % {"start": START, "done": DONE, "timeout": TEST_TIMEOUT}
+    init = INIT % {"start": START, "done": DONE, "timeout": timeout}
     entries.append(("init", 0o100755, init.encode()))
     entries.append(("selftests/tests", 0o100644,
                     ("\n".join(names) + "\n").encode()))
@@ -146,43 +152,79 @@ def command(engine, opt, kernel, initrd):
     sys.exit(f"selftests: unknown engine {engine!r} (emulator, qemu)")
 
 
-def run(engine, argv, log_path):
-    """Boots argv and collects {test: (status, [SKIP] lines)}; returns
-    (results, seconds, complete).  The console goes to log_path."""
+def boot_once(engine, argv, log, test_timeout, results):
+    """Boots argv once, adding {test: (status, [SKIP] lines)} to
+    results; returns True when the guest reached DONE, else the program
+    that was running when the guest stopped answering (None if none
+    was), recorded with status HUNG."""
+    t0 = time.monotonic()
+    current = None
+    c = pexpect.spawn(argv[0], argv[1:], encoding="utf-8",
+                      codec_errors="replace", timeout=BOOT_TIMEOUT)
+    c.logfile_read = log
+    try:
+        c.expect_exact(START)
+        while True:
+            i = c.expect([BEGIN_RE, END_RE, re.escape(DONE)],
+                         timeout=test_timeout + GRACE)
+            if i == 0:
+                current = c.match.group(1)
+                continue
+            if i == 2:
+                c.expect(pexpect.EOF, timeout=120)
+                return True
+            # A test that exits 0 may still have skipped parts of itself
+            # ("[SKIP]\tvm86 not supported"): counted, shown.
+            skips = len(re.findall(r"^\[SKIP\]", c.before, re.M))
+            results[c.match.group(1)] = (int(c.match.group(2)), skips)
+            current = None
+            print(f"  {engine}: {c.match.group(1)} rc={c.match.group(2)} "
+                  f"({time.monotonic() - t0:.0f} s)", flush=True)
+    except (pexpect.EOF, pexpect.TIMEOUT) as e:
+        print(f"  {engine}: {type(e).__name__} after "
+              f"{time.monotonic() - t0:.0f} s in {current or 'no test'}",
+              flush=True)
+        if current:
+            results[current] = (HUNG, 0)
+        return current
+    finally:
+        if c.isalive():
+            c.kill(9)
+        c.close()
+
+
+def run(engine, opt, kernel, bt, folder, names):
+    """Runs the programs on engine: one boot, and after a program that
+    took the guest down (a kernel oops that wedged it, a hang) another
+    boot with the programs it did not reach.  Returns (results, seconds,
+    complete) or None when the engine is not installed; the consoles
+    go to opt.logs."""
     t0 = time.monotonic()
     results = {}
-    with open(log_path, "w") as log:
-        c = pexpect.spawn(argv[0], argv[1:], encoding="utf-8",
-                          codec_errors="replace", timeout=RUN_TIMEOUT)
-        c.logfile_read = log
-        complete = False
-        try:
-            c.expect_exact(START)
-            while True:
-                i = c.expect([END_RE, re.escape(DONE)])
-                if i == 1:
-                    complete = True
-                    break
-                # A test that exits 0 may still have skipped parts of
-                # itself ("[SKIP]\tvm86 not supported"): counted, shown.
-                skips = len(re.findall(r"^\[SKIP\]", c.before, re.M))
-                results[c.match.group(1)] = (int(c.match.group(2)), skips)
-                print(f"  {engine}: {c.match.group(1)} rc="
-                      f"{c.match.group(2)} ({time.monotonic() - t0:.0f} s)",
-                      flush=True)
-            c.expect(pexpect.EOF, timeout=120)
-        except (pexpect.EOF, pexpect.TIMEOUT) as e:
-            print(f"  {engine}: {type(e).__name__} after "
-                  f"{time.monotonic() - t0:.0f} s; console: {log_path}")
-        finally:
-            if c.isalive():
-                c.kill(9)
-            c.close()
+    left = names
+    path = os.path.join(opt.logs, f"selftests-x86-{engine}-console.log")
+    with open(path, "w") as log:
+        while left:
+            initrd = os.path.join(opt.logs, "selftests-x86-initramfs.cpio.gz")
+            initramfs(bt, folder, left, initrd, opt.test_timeout)
+            argv = command(engine, opt, kernel, initrd)
+            if argv is None:
+                return None
+            done = boot_once(engine, argv, log, opt.test_timeout, results)
+            if done is True or done is None:
+                break   # finished, or no program to blame: stop here
+            left = [t for t in left if t not in results]
+            if left:
+                print(f"  {engine}: booting again for the {len(left)} "
+                      f"programs left", flush=True)
+    complete = all(t in results for t in names)
+    if not complete:
+        print(f"  {engine}: console: {path}")
     return results, time.monotonic() - t0, complete
 
 
 def verdict(result, skips=False):
-    """pass, skip, timeout, FAIL(status) or not run; with skips, a pass
+    """pass, skip, timeout, guest hung, FAIL(status) or not run; with skips, a pass
     that printed [SKIP] lines says how many ("pass, 2 skip")."""
     if result is None:
         return "not run"
@@ -193,6 +235,8 @@ def verdict(result, skips=False):
         return "skip"
     if rc == KILLED:
         return "timeout"
+    if rc == HUNG:
+        return "guest hung"
     return f"FAIL({rc})"
 
 
@@ -228,7 +272,7 @@ def check(names, results, complete, listed):
         elif results[t][1]:
             print(f"pass {t}: with {results[t][1]} [SKIP] line(s) (console)")
     if not complete:
-        print("FAIL: the guest did not reach " + DONE)
+        print("FAIL: not every program ran (console)")
         bad += 1
     return bad
 
@@ -243,6 +287,9 @@ def main():
     ap.add_argument("--cpus", type=int, default=2)
     ap.add_argument("--cpu", default="", help="rax --cpu MODEL")
     ap.add_argument("--cmdline", default=CMDLINE)
+    ap.add_argument("--test-timeout", type=int, default=TEST_TIMEOUT,
+                    help="seconds a program may run in the guest "
+                    f"(default {TEST_TIMEOUT})")
     ap.add_argument("--known", default=KNOWN)
     ap.add_argument("--check", action="store_true",
                     help="fail on a result x86-known.txt does not expect "
@@ -258,20 +305,17 @@ def main():
     if not kernel:
         skip(what)
     os.makedirs(opt.logs, exist_ok=True)
-    initrd = os.path.join(opt.logs, "selftests-x86-initramfs.cpio.gz")
-    initramfs(bt, folder, names, initrd)
     print(f"selftests: {len(names)} programs from {folder}\n"
           f"kernel: {what} ({kernel}), {opt.cpus} CPUs", flush=True)
     runs = {}
     for e in engines:
-        argv = command(e, opt, kernel, initrd)
-        if argv is None:
+        r = run(e, opt, kernel, bt, folder, names)
+        if r is None:
             if e == engines[0]:
                 skip(f"{e}: qemu-system-x86_64 is not installed")
             print(f"{e}: qemu-system-x86_64 is not installed")
             continue
-        log = os.path.join(opt.logs, f"selftests-x86-{e}-console.log")
-        runs[e] = run(e, argv, log)
+        runs[e] = r
         print(f"{e}: {len(runs[e][0])} of {len(names)} programs in "
               f"{runs[e][1]:.0f} s", flush=True)
     if opt.table:
