@@ -590,11 +590,32 @@ static void need_l0_66(struct cpu *c, const struct dec_insn *d)
 	sse_vex_enter(c);
 }
 
+/* d for a legacy handler: VEX.W (its REX.W) is ignored outside 64-bit
+ * mode (VPEXTRD/Q, VPCMPESTRx's 64-bit lengths). */
+static const struct dec_insn *legacy_d(const struct cpu *c,
+				       const struct dec_insn *d,
+				       struct dec_insn *t)
+{
+	if (c->mode == DEC_MODE64)
+		return d;
+	*t = *d;
+	t->rex &= (uint8_t)~8;
+	return t;
+}
+
 /* VEX.66.0F3A 14-17: VPEXTRB, VPEXTRW, VPEXTRD/Q, VEXTRACTPS (the legacy
  * handlers' semantics; VEX.vvvv 1111b). */
 void op_vpextrb_Ey_Vx_Ib(struct cpu *c, const struct dec_insn *d) { need_l0_66(c, d); op_pextrb_Ey_Vx_Ib(c, d); }
 void op_vpextrw_Ey_Vx_Ib(struct cpu *c, const struct dec_insn *d) { need_l0_66(c, d); op_pextrw_Ey_Vx_Ib(c, d); }
-void op_vpextrd_Ey_Vx_Ib(struct cpu *c, const struct dec_insn *d) { need_l0_66(c, d); op_pextrd_Ey_Vx_Ib(c, d); }
+
+void op_vpextrd_Ey_Vx_Ib(struct cpu *c, const struct dec_insn *d)
+{
+	struct dec_insn t;
+
+	need_l0_66(c, d);
+	op_pextrd_Ey_Vx_Ib(c, legacy_d(c, d, &t));
+}
+
 void op_vextractps_Ed_Vx_Ib(struct cpu *c, const struct dec_insn *d) { need_l0_66(c, d); op_extractps_Ed_Vx_Ib(c, d); }
 
 /* VEX.66.0F C5: VPEXTRW r32, xmm, imm8 (register source only). */
@@ -659,8 +680,10 @@ static void vpcmpstr(struct cpu *c, const struct dec_insn *d,
 		     void (*fn)(struct cpu *c, const struct dec_insn *d),
 		     bool mask)
 {
+	struct dec_insn t;
+
 	need_l0_66(c, d);
-	fn(c, d);
+	fn(c, legacy_d(c, d, &t));
 	if (mask)
 		memset(c->ymmh[0], 0, 16);
 }
@@ -945,4 +968,74 @@ void op_vmaskmovps_Vx_Hx_Mx(struct cpu *c, const struct dec_insn *d)
 void op_vpmaskmov_Vx_Hx_Mx(struct cpu *c, const struct dec_insn *d)
 {
 	vmaskmov(c, d, vex_w(d) ? 8 : 4, d->op & 2);
+}
+
+/* --- gathers (AVX2) -------------------------------------------------------- */
+
+/* VEX.66.0F38 90-93: VPGATHERDD/DQ, VPGATHERQD/QQ, VGATHERDPS/DPD,
+ * VGATHERQPS/QPD x, [base + index(j) * scale + disp], mask: VSIB memory
+ * operand (SIB required, ModRM.rm 100b), its index a vector register of
+ * 32-bit (90, 92) or 64-bit (91, 93) signed elements, the elements 32-bit
+ * (VEX.W 0) or 64-bit.  Element j is loaded where the mask (VEX.vvvv)
+ * element's sign bit is set, from the lowest up; each element done
+ * (loaded or masked off) has its whole mask element cleared, so a fault
+ * leaves the earlier ones done and the instruction restartable (SDM
+ * Vol. 2 VPGATHERDD, "Operation"; the host clears the masked-off ones
+ * too).  At
+ * the end the mask register is zero and the destination's bits above
+ * the elements gathered are zeroed.  #UD when two of destination, index
+ * and mask are the same register. */
+void op_vgather_Vx_Mx_Hx(struct cpu *c, const struct dec_insn *d)
+{
+	unsigned ix = d->op & 1 ? 8 : 4, ew = vex_w(d) ? 8 : 4;
+	unsigned vb = DEC_VEX_L(d) ? 32 : 16, n, vi, mr = DEC_VEX_V(d);
+	struct vy dst, idx, m;
+
+	n = vb / (ix > ew ? ix : ew);
+	vi = d->index == DEC_NOREG ? 4 : d->index; /* SIB index 100b: xmm4 */
+	if (d->pfx != DEC_PFX_66 || d->mod == 3 || (d->rm & 7) != 4 ||
+	    d->adsz == 2 || d->reg == vi || d->reg == mr || vi == mr)
+		cpu_ud(c);
+	sse_vex_enter(c);
+	sse_get_ymm(c, vi, idx.l);
+	for (unsigned j = 0; j < n; j++) {
+		uint8_t *me = (uint8_t *)&m + ew * j;
+		int64_t off;
+		uint64_t ea, v;
+
+		sse_get_ymm(c, mr, m.l);
+		if (!(me[ew - 1] >> 7)) { /* done: its mask element cleared */
+			memset(me, 0, ew);
+			sse_put_ymm(c, mr, m.l, true);
+			continue;
+		}
+		if (ix == 4)
+			off = ((const int32_t *)&idx)[j];
+		else
+			off = ((const int64_t *)&idx)[j];
+		ea = (uint64_t)(int64_t)d->disp + ((uint64_t)off << d->scale);
+		if (d->base != DEC_NOREG)
+			ea += c->r[d->base];
+		if (d->adsz != 8)
+			ea &= sz_mask(d->adsz);
+		if (c->mode != DEC_MODE64)
+			ea = cpu_ea_seg(c, d, ea);
+		else if (d->seg == S_FS || d->seg == S_GS)
+			ea += c->seg[d->seg].base;
+		else if (!cpu_canonical(ea) && (d->seg == S_SS ||
+			 (d->seg == DEC_NOREG && (d->base == R_RSP ||
+						  d->base == R_RBP))))
+			c->nc_ss = ea; /* #SS, as cpu_ea() */
+		v = rdn(c, ea, ew);
+		sse_get_ymm(c, d->reg, dst.l);
+		memcpy((uint8_t *)&dst + ew * j, &v, ew);
+		memset(me, 0, ew);
+		sse_put_ymm(c, d->reg, dst.l, true);
+		sse_put_ymm(c, mr, m.l, true);
+	}
+	sse_get_ymm(c, d->reg, dst.l);
+	memset((uint8_t *)&dst + ew * n, 0, 32 - ew * n);
+	sse_put_ymm(c, d->reg, dst.l, true);
+	memset(&m, 0, sizeof(m));
+	sse_put_ymm(c, mr, m.l, true);
 }

@@ -206,21 +206,105 @@ static void gen_maskmovdqu(struct gen *g)
 	g_level(g, 3);
 }
 
-/* One unit of a table row; returns whether it leaves a 256-bit result
- * in the XMM register ModRM.reg names (worth storing). */
+/* vmovdqu ymm r, [a] (set-up): 32 bytes written into the data image,
+ * each 32- or 64-bit element from f. */
+static void set_ymm(struct gen *g, unsigned r, unsigned ew,
+		    uint64_t (*f)(struct gen *g))
+{
+	uint64_t a = DX_DATA + 32 * g_rn(g, DX_DATA_SIZE / 32);
+	struct enc e = { .modrm = true, .nop = 1, .op = { 0x6f }, .vex = true,
+			 .vmap = 1, .vpp = 2, .vl = 1, .reg = r };
+
+	for (unsigned i = 0; i < 32 / ew; i++) {
+		uint64_t v = f(g);
+
+		memcpy(g->s->in.data + (a - DX_DATA) + ew * i, &v, ew);
+	}
+	e.e = (struct mop){ .kind = M_ABS, .target = a };
+	g_emit(g, &e, true);
+}
+
+/* In the top bits (see the shift in gen_gather). */
+static uint64_t small_index(struct gen *g)
+{
+	return g_rnd(g);
+}
+
+static uint64_t any(struct gen *g)
+{
+	return g_rnd(g);
+}
+
+/* VPGATHERDD/DQ/QD/QQ, VGATHERDPS/DPD/QPS/QPD: a VSIB operand whose
+ * vector index holds small elements (-32..31; 0..63 for 64-bit ones)
+ * around a base in the data
+ * pages (near their end now and then: a fault part-way, after the
+ * lower elements completed), a random mask; now and then two of the
+ * three registers the same (#UD). */
+static void gen_gather(struct gen *g)
+{
+	struct enc e = { .modrm = true, .nop = 1, .vex = true, .vmap = 2,
+			 .vpp = 1 };
+	unsigned ix, ew;
+	uint64_t t;
+
+	e.op[0] = (uint8_t)(0x90 + g_rn(g, 4));
+	e.w = g_chance(g, 50);
+	e.vl = g_chance(g, 50);
+	ix = e.op[0] & 1 ? 8 : 4;
+	ew = e.w ? 8 : 4;
+	e.reg = vreg(g);
+	do {
+		e.e.index = vreg(g);
+		e.vvvv = (uint8_t)vreg(g);
+	} while (!g_chance(g, 3) && (e.e.index == e.reg ||
+				     e.vvvv == e.reg || e.vvvv == e.e.index));
+	set_ymm(g, e.e.index, ix, small_index);
+	{ /* the data may have changed since: vpsrad 26 / vpsrlq 58 keeps
+	   * the indices small whatever they hold */
+		struct enc sh = { .modrm = true, .nop = 1, .vex = true,
+				  .vmap = 1, .vpp = 1, .vl = 1 };
+
+		sh.op[0] = ix == 4 ? 0x72 : 0x73;
+		sh.reg = ix == 4 ? 4 : 2;
+		sh.e = g_reg(e.e.index);
+		sh.vvvv = (uint8_t)e.e.index;
+		sh.imm = ix == 4 ? 26 : 58;
+		sh.nimm = 1;
+		g_emit(g, &sh, true);
+	}
+	set_ymm(g, e.vvvv, ew, any);
+	e.e.kind = M_SIB;
+	e.e.scale = g_rn(g, 4);
+	e.e.base = g_gpr(g, 0);
+	e.e.disp = g_chance(g, 50) ? (int8_t)g_rnd(g) : 0;
+	t = DX_DATA + (g_chance(g, 10) ? DX_DATA_SIZE - g_rn(g, 64) :
+		       128 + g_rn(g, DX_DATA_SIZE - 512));
+	g_set_reg(g, e.e.base, t - (uint64_t)(int64_t)e.e.disp);
+	g_emit(g, &e, false);
+	g_level(g, 3);
+}
+
+/* One unit: a table row's form (its 256-bit result stored to memory now
+ * and then: the comparison sees only the XMM registers), VLDMXCSR and
+ * VSTMXCSR, VMASKMOVDQU or a gather. */
 void gen_avx_rest(struct gen *g)
 {
 	const struct af *r;
 	struct enc e = { .modrm = true, .nop = 1, .vex = true };
-	unsigned k = g_rn(g, sizeof(rows) / sizeof(*rows) + 2), n;
+	unsigned k = g_rn(g, sizeof(rows) / sizeof(*rows) + 8), n;
 	bool l, mem, w;
 
 	if (k == sizeof(rows) / sizeof(*rows)) {
 		gen_mxcsr(g);
 		return;
 	}
-	if (k > sizeof(rows) / sizeof(*rows)) {
+	if (k == sizeof(rows) / sizeof(*rows) + 1) {
 		gen_maskmovdqu(g);
+		return;
+	}
+	if (k > sizeof(rows) / sizeof(*rows)) {
+		gen_gather(g);
 		return;
 	}
 	r = &rows[k];

@@ -575,15 +575,13 @@ void gen_init_fpu(struct gen *g, uint8_t *fx)
 /* --- not advertised: the interpreter must raise #UD ----------------------- */
 
 /* Each ends the sequence (ud_tail): the host, which has these
- * extensions, runs up to it (the AVX2 gathers: not implemented on any
- * model yet).  (The x86-64-v2 instructions are #UD tails
+ * extensions, runs up to it.  (The x86-64-v2 instructions are #UD tails
  * of their own families on a v1 model: g_level.)  LZCNT/TZCNT are left out: without ABM
  * their encodings are BSR/BSF.  Also UD2 and LOCK on a register or
  * non-lockable instruction, which raise #UD on both. */
 void gen_unadv(struct gen *g)
 {
 	static const struct { uint8_t b[8]; unsigned n; } t[] = {
-		{ { 0xc4, 0xe2, 0x79, 0x90, 0x04, 0x08 }, 6 }, /* vpgatherdd */
 		{ { 0x66, 0x0f, 0x38, 0xdc, 0xc1 }, 5 }, /* aesenc (AES) */
 		{ { 0x66, 0x0f, 0x3a, 0x44, 0xc1, 0 }, 6 }, /* pclmulqdq */
 		{ { 0x66, 0x0f, 0x38, 0xf6, 0xc1 }, 5 }, /* adcx (ADX) */
