@@ -183,7 +183,7 @@ static void gen_mxcsr(struct gen *g)
 
 	memcpy(g->s->in.data + (a - DX_DATA), &v, 4);
 	e.e = (struct mop){ .kind = M_ABS, .target = a };
-	g_emit(g, &e, true);
+	g_emit(g, &e, false);
 	g_level(g, 3);
 	if (g->stop)
 		return;
@@ -259,6 +259,14 @@ static void gen_gather(struct gen *g)
 		e.vvvv = (uint8_t)vreg(g);
 	} while (!g_chance(g, 3) && (e.e.index == e.reg ||
 				     e.vvvv == e.reg || e.vvvv == e.e.index));
+	if (g->level < 3) { /* a #UD tail: no AVX set-up before it */
+		e.e.index = e.vvvv = (uint8_t)(e.reg ^ 1);
+		e.e.kind = M_SIB;
+		e.e.base = g_gpr(g, 0);
+		g_emit(g, &e, false);
+		g_level(g, 3);
+		return;
+	}
 	set_ymm(g, e.e.index, ix, small_index);
 	{ /* the data may have changed since: vpsrad 26 / vpsrlq 58 keeps
 	   * the indices small whatever they hold */
