@@ -140,8 +140,9 @@ static int snap_take(struct hist *h, bool first)
 	h->used += s->blob_len;
 	h->nsnaps++;
 	h->snap_ns += host_now_ns() - t0;
-	rax_log(LOG_DEBUG, hist, "snapshot %u at %" PRIu64 " ns: %zu pages",
-		s->seq, s->t, s->npages);
+	rax_log(LOG_DEBUG, hist, "snapshot %u at %" PRIu64 " ns: %zu pages, "
+		"%" PRIu64 " us", s->seq, s->t, s->npages,
+		(host_now_ns() - t0) / 1000);
 	thin(h);
 	return 0;
 }

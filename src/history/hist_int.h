@@ -13,11 +13,25 @@
 struct machine;
 
 /* A saved guest page: its contents at the snapshot with sequence number
- * seq, and the copy before it of the same page (older, or NULL). */
+ * seq, and the copy before it of the same page (older, or NULL).  The
+ * contents come from the pool (hist_pool_get()). */
 struct hist_page {
 	struct hist_page *prev;
 	uint32_t seq, pfn;
-	uint8_t data[4096];
+	uint8_t *data;
+};
+
+/* 4 KiB blocks carved from 2 MiB arenas mapped populated (one system
+ * call instead of a page fault per block: fresh memory is most of what a
+ * snapshot costs while the history grows; huge pages were slower still,
+ * the kernel compacting memory to find them).  Freed blocks are kept
+ * for reuse until hist_remove(). */
+struct hist_pool {
+	void **arenas;
+	size_t narenas;
+	void *free;             /* a list through each block's first word */
+	uint8_t *next;          /* the current arena's unused part */
+	size_t left;            /* blocks there */
 };
 
 struct hist_snap {
@@ -80,6 +94,7 @@ struct hist {
 	struct hist_page **latest;
 	size_t npfn;
 	uint8_t *dirty;               /* m->mem.dirty */
+	struct hist_pool pool;        /* page contents */
 	uint32_t base_seq;            /* RAM is this snapshot's but for
 					 the dirty pages */
 
@@ -109,6 +124,8 @@ struct hist {
 };
 
 /* hist_mem.c: guest RAM. */
+void *hist_pool_get(struct hist_pool *p);
+void hist_pool_put(struct hist_pool *p, void *block);
 int hist_mem_init(struct hist *h);
 void hist_mem_free(struct hist *h);
 /* Saves the dirty pages (all non-zero pages for the first snapshot)
