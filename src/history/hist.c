@@ -93,18 +93,68 @@ static void thin(struct hist *h)
 		memmove(&h->snaps[best], &h->snaps[best + 1],
 			(h->nsnaps - best - 1) * sizeof(*h->snaps));
 		h->nsnaps--;
+		hist_fine_prune(h, UINT64_MAX, SIZE_MAX);
 	}
+}
+
+/* The last snapshot at or before (t, ev), or -1. */
+static long snap_before(struct hist *h, uint64_t t, size_t ev, bool strict)
+{
+	for (size_t i = h->nsnaps; i-- > 0;) {
+		const struct hist_snap *s = &h->snaps[i];
+
+		if (s->t < t || (s->t == t && (strict ? s->ev < ev : s->ev <= ev)))
+			return (long)i;
+	}
+	return -1;
+}
+
+/* The machine but guest RAM, as a snapshot keeps it: the engine, the
+ * devices, the timers, the console's fed input.  NULL when out of
+ * memory. */
+static void *blob_make(struct hist *h, size_t *len)
+{
+	struct machine *m = h->m;
+	const struct vcpu_snap_ops *so = h->eng->snap;
+	size_t elen = so->size(m), dlen = dev_snap_size(m);
+	struct blob_head bh;
+	uint8_t *b;
+
+	*len = sizeof(bh) + elen + dlen;
+	b = malloc(*len);
+	if (!b)
+		return NULL;
+	memset(&bh, 0, sizeof(bh));
+	bh.timers = m->timers.head;
+	if (m->con)
+		console_fed_save(m->con, &bh.fed);
+	memcpy(b, &bh, sizeof(bh));
+	so->save(m, b + sizeof(bh));
+	dev_snap_save(m, b + sizeof(bh) + elen);
+	return b;
+}
+
+static void blob_load(struct hist *h, const uint8_t *b)
+{
+	struct machine *m = h->m;
+	const struct vcpu_snap_ops *so = h->eng->snap;
+	struct blob_head bh;
+
+	memcpy(&bh, b, sizeof(bh));
+	m->timers.head = bh.timers;
+	if (m->con)
+		console_fed_restore(m->con, &bh.fed);
+	so->restore(m, b + sizeof(bh));
+	dev_snap_restore(m, b + sizeof(bh) + so->size(m));
+	so->dirty_rearm(m);
 }
 
 static int snap_take(struct hist *h, bool first)
 {
 	struct machine *m = h->m;
 	const struct vcpu_snap_ops *so = h->eng->snap;
-	size_t elen = so->size(m), dlen = dev_snap_size(m);
 	struct hist_snap *s;
-	struct blob_head bh;
 	uint64_t t0 = host_now_ns();
-	uint8_t *b;
 
 	if (h->nsnaps == h->capsnaps) {
 		size_t cap = h->capsnaps ? 2 * h->capsnaps : 64;
@@ -121,17 +171,9 @@ static int snap_take(struct hist *h, bool first)
 	s->insns = so->insns(m);
 	s->ev = h->nev;
 	s->seq = h->next_seq++;
-	s->blob_len = sizeof(bh) + elen + dlen;
-	b = s->blob = malloc(s->blob_len);
-	if (!b)
+	s->blob = blob_make(h, &s->blob_len);
+	if (!s->blob)
 		return -ENOMEM;
-	memset(&bh, 0, sizeof(bh));
-	bh.timers = m->timers.head;
-	if (m->con)
-		console_fed_save(m->con, &bh.fed);
-	memcpy(b, &bh, sizeof(bh));
-	so->save(m, b + sizeof(bh));
-	dev_snap_save(m, b + sizeof(bh) + elen);
 	if (hist_mem_save(h, s, first)) {
 		snap_free(s);
 		return -ENOMEM;
@@ -149,36 +191,58 @@ static int snap_take(struct hist *h, bool first)
 
 static void snap_restore(struct hist *h, size_t i)
 {
-	struct machine *m = h->m;
-	const struct vcpu_snap_ops *so = h->eng->snap;
 	const struct hist_snap *s = &h->snaps[i];
-	const uint8_t *b = s->blob;
-	struct blob_head bh;
-	size_t elen = so->size(m);
 
-	timer_cancel(&m->timers, &h->stop_timer);
+	timer_cancel(&h->m->timers, &h->stop_timer);
 	hist_mem_restore(h, s);
-	memcpy(&bh, b, sizeof(bh));
-	m->timers.head = bh.timers;
-	if (m->con)
-		console_fed_restore(m->con, &bh.fed);
-	so->restore(m, b + sizeof(bh));
-	dev_snap_restore(m, b + sizeof(bh) + elen);
-	so->dirty_rearm(m);
+	blob_load(h, s->blob);
 	h->cur = s->ev;
 	h->arrival = VCPU_AT_POST;
 }
 
-/* The last snapshot at or before (t, ev), or -1. */
-static long snap_before(struct hist *h, uint64_t t, size_t ev, bool strict)
+static void fine_restore(struct hist *h, size_t f)
 {
-	for (size_t i = h->nsnaps; i-- > 0;) {
-		const struct hist_snap *s = &h->snaps[i];
+	const struct hist_fine *x = &h->fines[f];
 
-		if (s->t < t || (s->t == t && (strict ? s->ev < ev : s->ev <= ev)))
-			return (long)i;
+	timer_cancel(&h->m->timers, &h->stop_timer);
+	hist_fine_restore_mem(h, f, (size_t)hist_snap_by_seq(h, x->base_seq));
+	blob_load(h, x->blob);
+	h->cur = x->ev;
+	h->arrival = VCPU_AT_POST;
+}
+
+/* Restores the nearest snapshot or fine snapshot at or before (t, ev). */
+static void restore_before(struct hist *h, uint64_t t, size_t ev)
+{
+	long i = snap_before(h, t, ev, false);
+	long f = hist_fine_before(h, t, ev);
+	const struct hist_fine *x;
+
+	if (i < 0)
+		i = 0;
+	x = f >= 0 ? &h->fines[f] : NULL;
+	if (!x || x->t < h->snaps[i].t ||
+	    (x->t == h->snaps[i].t && x->ev <= h->snaps[i].ev)) {
+		snap_restore(h, (size_t)i);
+		return;
 	}
-	return -1;
+	fine_restore(h, (size_t)f);
+}
+
+/* Takes a fine snapshot at the present point when replaying (the vCPU
+ * stands after the whole event check). */
+static void fine_take(struct hist *h)
+{
+	long i = snap_before(h, now(h), h->cur, false);
+	size_t len;
+	void *b;
+
+	if (hist_fine_at(h, now(h)) || (i >= 0 && h->snaps[i].t == now(h)))
+		return;
+	b = blob_make(h, &len);
+	if (b)
+		(void)hist_fine_take(h, now(h), h->cur,
+				     h->eng->snap->insns(h->m), b, len);
 }
 
 /* --- the log ------------------------------------------------------------ */
@@ -206,6 +270,7 @@ static void truncate_future(struct hist *h)
 		snap_free(s);
 		h->nsnaps--;
 	}
+	hist_fine_prune(h, t, h->cur);
 	h->edge_t = t;
 	set_replaying(h, false);
 }
@@ -350,6 +415,29 @@ static int run_until(struct hist *h, uint64_t t, enum vcpu_stop_at at,
 	return 0;
 }
 
+/* run_until() in steps of an eighth of the snapshot period, taking a
+ * fine snapshot at each (a replay: the recorded execution). */
+static int run_fine(struct hist *h, uint64_t t, enum vcpu_stop_at at,
+		    struct hist_hit *hit, bool stop_on_hit,
+		    struct vcpu_stop *st, struct rax_err *e)
+{
+	uint64_t fp = h->period / HIST_FINE_DIV;
+
+	while (fp) {
+		uint64_t b = (now(h) / fp + 1) * fp;
+		int ret;
+
+		if (b >= t)
+			break;
+		ret = run_until(h, b, VCPU_AT_POST, hit, stop_on_hit, st, e);
+		if (ret)
+			return ret;
+		if (now(h) == b && h->arrival == VCPU_AT_POST)
+			fine_take(h);
+	}
+	return run_until(h, t, at, hit, stop_on_hit, st, e);
+}
+
 /* Applies log entry h->evs[h->cur] (the clock is at its time). */
 static int apply(struct hist *h, struct hist_hit *hit, struct vcpu_stop *st,
 		 struct rax_err *e)
@@ -415,8 +503,8 @@ static int replay_to(struct hist *h, uint64_t t, size_t ev,
 			const struct hist_ev *x = &h->evs[h->cur];
 
 			if (now(h) < x->t) {
-				ret = run_until(h, x->t, x->at, hit,
-						stop_on_hit, st, e);
+				ret = run_fine(h, x->t, x->at, hit,
+					       stop_on_hit, st, e);
 				if (ret)
 					return ret;
 				continue;
@@ -429,7 +517,7 @@ static int replay_to(struct hist *h, uint64_t t, size_t ev,
 			continue;
 		}
 		if (now(h) < t) {
-			ret = run_until(h, t, at, hit, stop_on_hit, st, e);
+			ret = run_fine(h, t, at, hit, stop_on_hit, st, e);
 			if (ret)
 				return ret;
 			continue;
@@ -438,17 +526,22 @@ static int replay_to(struct hist *h, uint64_t t, size_t ev,
 	}
 }
 
-/* Travels to (t, ev) from the nearest snapshot at or before it. */
+/* Travels to (t, ev) from the nearest snapshot or fine snapshot at or
+ * before it. */
 static int seek(struct hist *h, uint64_t t, size_t ev, enum vcpu_stop_at at,
 		struct vcpu_stop *st, struct rax_err *e)
 {
-	long i = snap_before(h, t, ev, false);
+	uint64_t t0 = host_now_ns(), t1, r0 = h->replayed_insns;
+	int ret;
 
-	if (i < 0)
-		i = 0;
 	set_replaying(h, true);
-	snap_restore(h, (size_t)i);
-	return replay_to(h, t, ev, at, NULL, false, st, e);
+	restore_before(h, t, ev);
+	t1 = host_now_ns();
+	ret = replay_to(h, t, ev, at, NULL, false, st, e);
+	rax_log(LOG_DEBUG, hist, "seek: restore %" PRIu64 " us, replay %"
+		PRIu64 " instructions in %" PRIu64 " us", (t1 - t0) / 1000,
+		h->replayed_insns - r0, (host_now_ns() - t1) / 1000);
+	return ret;
 }
 
 /* --- the engine's operations, wrapped ------------------------------------ */
@@ -814,9 +907,7 @@ static int reverse_cont(struct hist *h, struct vcpu_stop *st,
 				last = hit;
 		}
 		if (last.found) {
-			snap_restore(h, (size_t)i);
-			ret = replay_to(h, last.t, last.ev, last.at, NULL,
-					false, st, e);
+			ret = seek(h, last.t, last.ev, last.at, st, e);
 			if (ret)
 				goto fail;
 			*st = last.stop;
@@ -862,12 +953,25 @@ static int goto_insns(struct hist *h, uint64_t n, struct rax_err *e)
 	long i;
 	int ret;
 
+	long f = -1;
+
 	for (i = (long)h->nsnaps - 1; i > 0 && h->snaps[i].insns > n; i--)
 		;
+	for (size_t k = 0; k < h->nfines; k++) {
+		const struct hist_fine *x = &h->fines[k];
+
+		if (x->insns <= n && x->t > h->snaps[i].t &&
+		    (f < 0 || x->t > h->fines[f].t) &&
+		    hist_snap_by_seq(h, x->base_seq) >= 0)
+			f = (long)k;
+	}
 	if (live(h))
 		h->arrival_edge = h->arrival;
 	set_replaying(h, true);
-	snap_restore(h, (size_t)i);
+	if (f >= 0)
+		fine_restore(h, (size_t)f);
+	else
+		snap_restore(h, (size_t)i);
 	while (so->insns(h->m) < n && now(h) < h->edge_t) {
 		uint64_t t = now(h) + (n - so->insns(h->m)) * so->insn_ns;
 		size_t k;
@@ -1075,6 +1179,7 @@ void hist_remove(struct machine *m)
 	for (size_t i = 0; i < h->nev; i++)
 		ev_free(&h->evs[i]);
 	free(h->evs);
+	hist_fine_free_all(h);
 	hist_mem_free(h);
 	free(h);
 }
