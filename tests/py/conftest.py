@@ -190,14 +190,42 @@ class Gdb:
 
 @pytest.fixture
 def procs():
-    """Collects Targets and Gdbs; kills them all (by PID) at teardown."""
+    """Collects what a test starts (Targets, Gdbs, pexpect children);
+    kills them all (by PID) at teardown."""
     started = []
     yield started
     for p in reversed(started):
         try:
             if isinstance(p, Gdb):
                 p.close()
+            elif isinstance(p, pexpect.spawn):
+                if p.isalive():
+                    p.kill(signal.SIGKILL)
             else:
                 p.kill()
         except Exception:  # teardown must go on
             pass
+
+
+def default_guest_dir(require=()):
+    """The default guest's directory (examples/build-guest.sh
+    --print-dir); skips the test when the guest is not built, or when its
+    kernel config lacks one of the lines in require (e.g. "CONFIG_ACPI=y")."""
+    d = subprocess.run(["bash", os.path.join(HERE, "..", "..", "examples",
+                                             "build-guest.sh"), "--print-dir"],
+                       check=True, capture_output=True, text=True).stdout.strip()
+    if not os.path.exists(os.path.join(d, ".complete")):
+        pytest.skip("the default guest is not built: run 'make guest'")
+    if require:
+        with open(os.path.join(d, "config")) as f:
+            config = f.read().split("\n")
+        for line in require:
+            if line not in config:
+                pytest.skip("the default guest was built without %s" % line)
+    return d
+
+
+@pytest.fixture
+def guest():
+    """The default guest's directory (bzImage, vmlinux, initramfs)."""
+    return default_guest_dir()

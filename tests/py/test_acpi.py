@@ -11,10 +11,11 @@
 # its PID at teardown; every wait has a timeout.
 import os
 import re
-import subprocess
 
 import pexpect
 import pytest
+
+from conftest import default_guest_dir
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "..", "..")
@@ -30,30 +31,9 @@ ACPI_ERROR = re.compile(r"ACPI (BIOS )?(Error|Warning)|ACPI Exception|"
                         r"\[Firmware Bug\].*(ACPI|APIC|FADT|MADT|DSDT)")
 
 
-def guest_dir():
-    d = subprocess.run(["bash", os.path.join(SRC, "examples",
-                                             "build-guest.sh"), "--print-dir"],
-                       check=True, capture_output=True, text=True).stdout.strip()
-    if not os.path.exists(os.path.join(d, ".complete")):
-        pytest.skip("the default guest is not built: run 'make guest'")
-    with open(os.path.join(d, "config")) as f:
-        if "CONFIG_ACPI=y" not in f.read().split("\n"):
-            pytest.skip("the default guest was built without CONFIG_ACPI")
-    return d
-
-
 @pytest.fixture
 def guest():
-    return guest_dir()
-
-
-@pytest.fixture
-def procs():
-    started = []
-    yield started
-    for c in started:
-        if c.isalive():
-            c.kill(9)
+    return default_guest_dir(require=("CONFIG_ACPI=y",))
 
 
 def boot(procs, guest, *args, cmdline=CMDLINE):

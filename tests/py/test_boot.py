@@ -6,10 +6,10 @@
 # its PID at teardown; every wait has a timeout.
 import os
 import re
-import subprocess
 
 import pexpect
 import pytest
+
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "..", "..")
@@ -19,15 +19,6 @@ MARKER = "RAX-GUEST-READY"
 PROMPT = "~ # "
 BOOT_TIMEOUT = float(os.environ.get("RAX_BOOT_TIMEOUT", "600"))
 CMDLINE = "console=ttyS0 nokaslr reboot=k"
-
-
-def guest_dir():
-    d = subprocess.run(["bash", os.path.join(SRC, "examples",
-                                             "build-guest.sh"), "--print-dir"],
-                       check=True, capture_output=True, text=True).stdout.strip()
-    if not os.path.exists(os.path.join(d, ".complete")):
-        pytest.skip("the default guest is not built: run 'make guest'")
-    return d
 
 
 def spawn(*args):
@@ -61,20 +52,6 @@ def finish(child):
     child.expect(pexpect.EOF, timeout=120)
     child.close()
     assert child.exitstatus == 0, child.before[-2000:]
-
-
-@pytest.fixture
-def guest():
-    return guest_dir()
-
-
-@pytest.fixture
-def procs():
-    started = []
-    yield started
-    for c in started:
-        if c.isalive():
-            c.kill(9)
 
 
 BOOT_PATHS = {

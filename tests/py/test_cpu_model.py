@@ -22,8 +22,9 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True  # keep the source tree clean
-from test_boot import (BOOT_TIMEOUT, CMDLINE, MARKER, PROMPT, RAX, finish,
-                       guest_dir, shell)
+from conftest import default_guest_dir as guest_dir  # noqa: E402
+from test_boot import (BOOT_TIMEOUT, CMDLINE, MARKER, PROMPT, RAX,  # noqa: E402
+                       finish, shell)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAM = "/cpu_v2"
@@ -101,15 +102,6 @@ def initrd(program, selftest, tmp_path_factory):
                 f.write(newc(SELFTEST[1:], s.read(), 0o100755))
         f.write(newc("TRAILER!!!", b"", 0))
     return path
-
-
-@pytest.fixture
-def procs():
-    started = []
-    yield started
-    for c in started:
-        if c.isalive():
-            c.kill(9)
 
 
 def boot(procs, initrd, model):

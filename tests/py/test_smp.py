@@ -12,7 +12,7 @@ import re
 import pexpect
 
 from test_boot import (BOOT_TIMEOUT, CMDLINE, MARKER, PROMPT, RAX, finish,
-                       guest, procs, shell, spawn)
+                       shell, spawn)
 
 CPUS = 4
 

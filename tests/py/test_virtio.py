@@ -11,7 +11,6 @@ import hashlib
 import os
 import re
 import secrets
-import subprocess
 import sys
 
 import pexpect
@@ -29,29 +28,6 @@ TIMEOUT = float(os.environ.get("RAX_BOOT_TIMEOUT", "600"))
 CMDLINE = "console=ttyS0 nokaslr reboot=k"
 DISK_CMDLINE = CMDLINE + " root=/dev/vda init=/init"
 PROMPT = "~ # "
-
-
-def guest_dir():
-    d = subprocess.run(["bash", os.path.join(SRC, "examples",
-                                             "build-guest.sh"), "--print-dir"],
-                       check=True, capture_output=True, text=True).stdout.strip()
-    if not os.path.exists(os.path.join(d, ".complete")):
-        pytest.skip("the default guest is not built: run 'make guest'")
-    return d
-
-
-@pytest.fixture
-def guest():
-    return guest_dir()
-
-
-@pytest.fixture
-def procs():
-    started = []
-    yield started
-    for c in started:
-        if c.isalive():
-            c.kill(9)
 
 
 @pytest.fixture

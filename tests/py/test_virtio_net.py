@@ -24,8 +24,8 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # keep the source tree clean
-from test_virtio import (CMDLINE, PROMPT, RAX, guest_dir, reboot,  # noqa
-                         shell, spawn)
+from test_virtio import (CMDLINE, PROMPT, RAX, reboot, shell,  # noqa
+                         spawn)
 
 
 def slirp_missing():
@@ -37,20 +37,6 @@ def slirp_missing():
 if not os.access(RAX, os.X_OK) or slirp_missing():
     pytest.skip("rax was built without libslirp (libslirp-dev)",
                 allow_module_level=True)
-
-
-@pytest.fixture
-def guest():
-    return guest_dir()
-
-
-@pytest.fixture
-def procs():
-    started = []
-    yield started
-    for c in started:
-        if c.isalive():
-            c.kill(9)
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
