@@ -508,17 +508,24 @@ static int run_smp(struct cpu_engine *eng, unsigned flags,
 		   struct vcpu_stop *stop, struct rax_err *e)
 {
 	struct machine *m = eng->m;
-	unsigned idle_turns = 0;
+	bool step = flags & VCPU_RUN_STEP;
 
-	if ((flags & VCPU_RUN_STEP) && VCPU_RUN_CPU_OF(flags) < eng->n)
+	/* A step of another vCPU than cur ends cur's turn there. */
+	if (step && VCPU_RUN_CPU_OF(flags) < eng->n &&
+	    VCPU_RUN_CPU_OF(flags) != eng->cur) {
+		eng->turn_open = false;
 		pass_clock(eng, VCPU_RUN_CPU_OF(flags));
+	}
 	for (;;) {
 		struct cpu *c = eng->cpu[eng->cur];
 		uint64_t icount0 = c->icount, idle0 = c->idle_ns;
 		int ret;
 
 		if (atomic_load(&m->exit_requested) ||
-		    atomic_exchange(&eng->kick, false)) {
+		    atomic_exchange(&eng->kick, false) ||
+		    (!step && c->icount >= c->stop_at)) {
+			/* the last: the history's stop, which idling (every
+			 * vCPU halted) reaches between turns */
 			stop->reason = VCPU_STOP_KICK;
 			stop->cpu = c->id;
 			return 0;
@@ -531,23 +538,34 @@ static int run_smp(struct cpu_engine *eng, unsigned flags,
 			stop->cpu = c->id;
 			return 0;
 		}
-		if ((flags & VCPU_RUN_STEP) || runnable(c)) {
+		if (step || runnable(c)) {
+			uint64_t slice = c->slice_end;
+
 			intc_set_current(c->intc, c->id);
 			c->watch_hit = false;
 			c->yield = false;
-			c->slice_end = flags & VCPU_RUN_STEP ? UINT64_MAX :
-				       c->icount + eng->quantum_ns;
+			if (step) {
+				c->slice_end = UINT64_MAX;
+			} else if (!eng->turn_open) {
+				c->slice_end = c->icount + eng->quantum_ns;
+				eng->turn_open = true;
+			}
 			ret = run_loop(c, flags, stop, e);
+			if (step)
+				c->slice_end = slice;
 			c->insn_ns += (c->icount - icount0) -
 				      (c->idle_ns - idle0);
+			if (c->icount != icount0)
+				c->ran_until = c->icount;
 			if (ret || !c->yield) {
 				stop->cpu = c->id;
 				return ret;
 			}
 			if (c->icount != icount0 || !c->halted)
-				idle_turns = 0;
+				eng->idle_turns = 0;
 		}
-		if (++idle_turns > eng->n) {
+		eng->turn_open = false;
+		if (++eng->idle_turns > eng->n) {
 			uint64_t now;
 
 			if (all_dead(eng)) {
@@ -561,7 +579,7 @@ static int run_smp(struct cpu_engine *eng, unsigned flags,
 			now = cpu_now(c);
 			if (timer_next(&m->timers) <= now)
 				timer_run(&m->timers, now);
-			idle_turns = 0;
+			eng->idle_turns = 0;
 		}
 		pass_clock(eng, (eng->cur + 1) % eng->n);
 	}

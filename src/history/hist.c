@@ -351,7 +351,7 @@ static bool bp_here(struct hist *h, struct vcpu_stop *st)
 	struct rax_regs r;
 	bool found = false;
 
-	if (!h->nbps || h->eng->get_regs(h->m, 0, &r))
+	if (!h->nbps || h->eng->get_regs(h->m, st->cpu, &r))
 		return false;
 	for (unsigned i = 0; i < h->nbps; i++) {
 		const struct hist_bp *b = &h->bps[i];
@@ -451,7 +451,8 @@ static int apply(struct hist *h, struct hist_hit *hit, struct vcpu_stop *st,
 			" ns applied at %" PRIu64, ev->t, now(h));
 	switch (ev->kind) {
 	case HEV_STEP:
-		ret = h->eng->run(m, VCPU_RUN_STEP, st, e);
+		ret = h->eng->run(m, VCPU_RUN_STEP | VCPU_RUN_CPU(ev->cpu), st,
+				  e);
 		if (!ret && st->reason == VCPU_STOP_WATCH && hit) {
 			hit->found = true;
 			hit->t = ev->t;
@@ -575,6 +576,8 @@ static int live_run(struct hist *h, unsigned flags, struct vcpu_stop *st,
 		struct hist_ev *ev = log_add(h, HEV_STEP, 0, NULL, 0);
 		size_t i = h->nev - 1;
 
+		if (ev)
+			ev->cpu = VCPU_RUN_CPU_OF(flags);
 		ret = h->eng->run(m, flags, st, e);
 		if (ev)
 			h->evs[i].t_end = now(h);
@@ -635,7 +638,7 @@ static bool edge_hit_stands(struct hist *h)
 	const struct vcpu_stop *st = &h->edge_stop;
 	struct rax_regs r;
 
-	if (!is_hit(st) || h->eng->get_regs(h->m, 0, &r))
+	if (!is_hit(st) || h->eng->get_regs(h->m, st->cpu, &r))
 		return false;
 	for (unsigned i = 0; i < h->nbps; i++) {
 		const struct hist_bp *b = &h->bps[i];
@@ -651,6 +654,35 @@ static bool edge_hit_stands(struct hist *h)
 		}
 	}
 	return false;
+}
+
+/* On the recorded timeline, to just after vCPU cpu's next instruction:
+ * one instruction's time on at a time until that vCPU has run (with one
+ * vCPU, once), not past the next logged event nor the live edge. */
+static int replay_step(struct hist *h, unsigned cpu, struct vcpu_stop *st,
+		       struct rax_err *e)
+{
+	const struct vcpu_snap_ops *so = h->eng->snap;
+	uint64_t before = so->last_end(h->m, cpu);
+	unsigned turns = 0;
+	int ret;
+
+	do { /* bounded: a vCPU halted while another runs may not run */
+		uint64_t target = now(h) + so->insn_ns;
+
+		if (h->cur < h->nev && h->evs[h->cur].t < target)
+			target = h->evs[h->cur].t;
+		if (target > h->edge_t)
+			target = h->edge_t;
+		ret = replay_to(h, target, h->cur, VCPU_AT_PRE, NULL, false,
+				st, e);
+		if (ret)
+			return ret;
+	} while (h->m->ncpus > 1 && so->last_end(h->m, cpu) == before &&
+		 ++turns < 1000000 &&
+		 now(h) < h->edge_t &&
+		 !(h->cur < h->nev && h->evs[h->cur].t <= now(h)));
+	return 0;
 }
 
 /* Forward in the past: the log's way, one instruction or to the next
@@ -679,14 +711,7 @@ static int replay_run(struct hist *h, unsigned flags, struct vcpu_stop *st,
 		}
 		if (live(h))
 			return live_run(h, flags, st, e);
-		/* On the recorded timeline: one instruction's time on. */
-		target = now(h) + h->eng->snap->insn_ns;
-		if (h->cur < h->nev && h->evs[h->cur].t < target)
-			target = h->evs[h->cur].t;
-		if (target > h->edge_t)
-			target = h->edge_t;
-		k = h->cur;
-		ret = replay_to(h, target, k, VCPU_AT_PRE, NULL, false, st, e);
+		ret = replay_step(h, VCPU_RUN_CPU_OF(flags), st, e);
 		if (ret == -EINTR) {
 			st->reason = VCPU_STOP_KICK;
 			return 0;
@@ -694,6 +719,7 @@ static int replay_run(struct hist *h, unsigned flags, struct vcpu_stop *st,
 		if (ret)
 			return ret;
 		st->reason = VCPU_STOP_STEP;
+		st->cpu = VCPU_RUN_CPU_OF(flags);
 		return 0;
 	}
 	{
@@ -840,24 +866,28 @@ static int at_start(struct hist *h, struct vcpu_stop *st, struct rax_err *e)
 	return 0;
 }
 
-static int reverse_step(struct hist *h, struct vcpu_stop *st,
+/* Back to just before vCPU cpu's last instruction (with several, the
+ * others go back there too: one clock for all). */
+static int reverse_step(struct hist *h, unsigned cpu, struct vcpu_stop *st,
 			struct rax_err *e)
 {
-	uint64_t t = now(h), ns = h->eng->snap->insn_ns;
+	uint64_t ns = h->eng->snap->insn_ns;
+	uint64_t t = h->eng->snap->last_end(h->m, cpu);
 	size_t k;
 	int ret;
 
-	/* The last step, if it brought us here. */
+	/* The last step, if it was a logged one of this vCPU's. */
 	for (k = h->cur; k-- > 0;) {
 		const struct hist_ev *x = &h->evs[k];
 
 		if (x->kind != HEV_STEP)
 			continue;
-		if (x->t_end == t && x->t != t) {
+		if (x->t_end < t)
+			break;
+		if (x->cpu == cpu && x->t_end == t && x->t != t) {
 			ret = seek(h, x->t, k, x->at, st, e);
 			goto out;
 		}
-		break;
 	}
 	if (t <= h->snaps[0].t + ns)
 		return at_start(h, st, e);
@@ -874,6 +904,7 @@ out:
 		return ret;
 	memset(st, 0, sizeof(*st));
 	st->reason = VCPU_STOP_STEP;
+	st->cpu = cpu;
 	return 0;
 }
 
@@ -939,7 +970,7 @@ static int hist_reverse(struct machine *m, unsigned flags,
 	if (live(h))
 		h->arrival_edge = h->arrival;
 	if (flags & VCPU_RUN_STEP)
-		return reverse_step(h, st, e);
+		return reverse_step(h, VCPU_RUN_CPU_OF(flags), st, e);
 	return reverse_cont(h, st, e);
 }
 
@@ -1047,9 +1078,23 @@ static int hist_monitor(struct machine *m, const char *cmd, char *out,
 	atomic_store(&h->interrupt, false);
 
 	if (!strcmp(cmd, "icount")) {
-		snprintf(out, n, "vcpu0: %" PRIu64 " instructions, clock %"
-			 PRIu64 " ns%s\n", so->insns(m), now(h),
-			 live(h) ? "" : " (replaying the history)");
+		size_t o;
+
+		if (m->ncpus == 1) {
+			snprintf(out, n, "vcpu0: %" PRIu64 " instructions, "
+				 "clock %" PRIu64 " ns%s\n", so->insns(m),
+				 now(h), live(h) ? "" :
+				 " (replaying the history)");
+			return 0;
+		}
+		o = (size_t)snprintf(out, n, "all: %" PRIu64 " instructions, "
+				     "clock %" PRIu64 " ns%s\n", so->insns(m),
+				     now(h), live(h) ? "" :
+				     " (replaying the history)");
+		for (unsigned i = 0; i < m->ncpus && o < n; i++)
+			o += (size_t)snprintf(out + o, n - o, "vcpu%u: %" PRIu64
+					      " instructions\n", i,
+					      so->cpu_insns(m, i));
 		return 0;
 	}
 	if (!strcmp(cmd, "history")) {
@@ -1107,9 +1152,6 @@ int hist_check(struct machine *m, struct rax_err *e)
 	if (m->host_clock)
 		return rax_errf(e, -ENOTSUP, "--clock host is not "
 				"deterministic");
-	if (m->ncpus > 1)
-		return rax_errf(e, -ENOTSUP, "not with more than one vCPU "
-				"yet (--cpus)");
 	if (dev_snap_check(m, &who))
 		return rax_errf(e, -ENOTSUP, "device %s cannot be saved yet",
 				who);
