@@ -211,6 +211,9 @@ struct cpu {
 	uint64_t idle_ns;         /* clock advanced by HLT, not instructions */
 	uint64_t insn_ns;         /* SMP: this vCPU's instructions, in ns */
 	uint64_t slice_end;       /* SMP: its turn ends at this icount */
+	uint64_t ran_until;       /* SMP: the clock after its last
+				     retired instruction (the history's
+				     reverse step of one vCPU) */
 	/* icount of the next event check; other threads (kick, set_irq)
 	 * store 0 into it to force a check soon. */
 	_Atomic uint64_t next_check;
@@ -285,6 +288,13 @@ struct cpu_engine {
 	unsigned cur;             /* the one running, or that ran last: it
 				     holds the clock */
 	uint64_t quantum_ns;      /* a turn, in clock ns */
+	/* Where the turns stand, kept across run() calls (a stop in the
+	 * middle of a turn does not restart it: the history's stops must
+	 * not change the schedule) and saved by the history: cur's turn
+	 * has begun (its slice_end is set), and the turns in a row in
+	 * which no vCPU ran. */
+	bool turn_open;
+	unsigned idle_turns;
 	atomic_bool kick;         /* kick(): run() returns */
 	/* Futex word: kick() and interrupts raised by other threads bump
 	 * it and wake an idle sleep on it (event.c cpu_wake_idle), so a

@@ -3,7 +3,7 @@ librax_a_SOURCES += src/cpu/cpu.c src/cpu/cpu.h src/cpu/block.c \
 	src/cpu/event.c src/cpu/dispatch.c src/cpu/mem.c src/cpu/debugreg.c \
 	src/cpu/alu.c src/cpu/ops.c src/cpu/sys.c src/cpu/seg.c \
 	src/cpu/legacy.c src/cpu/model.c src/cpu/sse.c src/cpu/xsave.c \
-	src/cpu/sse.h src/cpu/ssefp.c src/cpu/sse4.c src/cpu/bmi.c \
+	src/cpu/sse.h src/cpu/ssefp.c src/cpu/sse4.c src/cpu/avx.c src/cpu/bmi.c \
 	src/cpu/x87.c src/cpu/snap.c
 
 # Unit tests of the interpreter and the decoder (tests/unit/test_cpu_*,
@@ -44,5 +44,5 @@ EXTRA_DIST += tests/guest/run.sh tests/guest/build.sh \
 	tests/guest/debug.S tests/guest/debug.expect \
 	tests/guest/sysfeat.S tests/guest/sysfeat.expect \
 	tests/guest/ladder.S tests/guest/ladder.expect tests/guest/ladder.opts \
-	tests/guest/programs-smp tests/guest/smp.S tests/guest/smp.expect \
-	tests/guest/smp.opts
+	tests/guest/smp.S tests/guest/smp.expect tests/guest/smp.opts \
+	tests/guest/apboot.S tests/guest/apboot.expect tests/guest/apboot.opts
