@@ -122,6 +122,30 @@ void op_movsxd_Gv_Ed(struct cpu *c, const struct dec_insn *d)
 	sreg_w(c, d->reg, d->opsz, d->rex, v);
 }
 
+static inline __attribute__((always_inline)) void
+movsxd(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	sreg_w(c, d->reg, n, d->rex,
+	       (uint64_t)(int64_t)(int32_t)rd_E_k(c, d, 4, k));
+}
+FORMS(op_movsxd_Gv_Ed, movsxd)
+
+static inline __attribute__((always_inline)) void
+movsx_GvEb(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	sreg_w(c, d->reg, n, d->rex,
+	       (uint64_t)(int64_t)(int8_t)rd_E_k(c, d, 1, k));
+}
+FORMS(op_movsx_Gv_Eb, movsx_GvEb)
+
+static inline __attribute__((always_inline)) void
+movsx_GvEw(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	sreg_w(c, d->reg, n, d->rex,
+	       (uint64_t)(int64_t)(int16_t)rd_E_k(c, d, 2, k));
+}
+FORMS(op_movsx_Gv_Ew, movsx_GvEw)
+
 void op_movzx_Gv_Eb(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->reg, d->opsz, d->rex, rd_E(c, d, 1)); }
 void op_movzx_Gv_Ew(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->reg, d->opsz, d->rex, rd_E(c, d, 2)); }
 void op_movsx_Gv_Eb(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->reg, d->opsz, d->rex, (uint64_t)(int64_t)(int8_t)rd_E(c, d, 1)); }
@@ -830,6 +854,8 @@ const struct cpu_forms cpu_ops_forms[] = {
 	FORMS_ROW(op_mov_R_I), FORMS_ROW(op_mov_M_I),
 	FORMS_ROW(op_movzx_Gv_Eb), FORMS_ROW(op_movzx_Gv_Ew),
 	FORMS_ROW(op_lea_Gv_M), FORMS_ROW(op_cmovcc_Gv_Ev),
+	FORMS_ROW(op_movsxd_Gv_Ed), FORMS_ROW(op_movsx_Gv_Eb),
+	FORMS_ROW(op_movsx_Gv_Ew),
 	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
 };
 
