@@ -27,6 +27,13 @@ enum vcpu_stop_reason {
 			       history (src/history) */
 };
 
+/* What a vCPU does between stops (`monitor info cpus`). */
+enum vcpu_activity {
+	VCPU_ACT_RUNNING,   /* runs guest code */
+	VCPU_ACT_HALTED,    /* HLT: waits for an interrupt */
+	VCPU_ACT_WAIT_SIPI, /* an AP before its start-up IPI, or after INIT */
+};
+
 /* Breakpoint kinds, numbered as gdb's Z packets. */
 enum bp_type { BP_SW = 0, BP_HW = 1, BP_WRITE = 2, BP_READ = 3, BP_ACCESS = 4 };
 
@@ -114,6 +121,9 @@ struct vcpu_ops {
 		       uint64_t *val);
 	int (*set_msr)(struct machine *m, unsigned cpu, uint32_t idx,
 		       uint64_t val);
+	/* Optional: what vCPU `cpu` does (with run() not in progress). */
+	int (*get_activity)(struct machine *m, unsigned cpu,
+			    enum vcpu_activity *a);
 
 	/* Guest RAM for the debugger, by guest-physical address: copy len
 	 * bytes; return 0, or -EFAULT when [gpa, gpa + len) is not all RAM.

@@ -599,6 +599,18 @@ static void cpu_kick(struct machine *m)
 
 /* --- registers ------------------------------------------------------------ */
 
+static int cpu_get_activity(struct machine *m, unsigned cpu,
+			    enum vcpu_activity *a)
+{
+	struct cpu *c = vcpu(m, cpu);
+
+	if (!c)
+		return -ENOENT;
+	*a = c->wait_sipi ? VCPU_ACT_WAIT_SIPI :
+		c->halted ? VCPU_ACT_HALTED : VCPU_ACT_RUNNING;
+	return 0;
+}
+
 static int cpu_get_regs(struct machine *m, unsigned cpu, struct rax_regs *r)
 {
 	struct cpu *c = vcpu(m, cpu);
@@ -1081,6 +1093,7 @@ const struct vcpu_ops cpu_vcpu_ops = {
 	.get_dregs = cpu_get_dregs,
 	.get_msr = cpu_get_msr,
 	.set_msr = cpu_set_msr,
+	.get_activity = cpu_get_activity,
 	.read_mem = cpu_read_mem,
 	.write_mem = cpu_write_mem,
 	.bp_insert = cpu_bp_insert,
