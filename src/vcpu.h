@@ -183,7 +183,7 @@ extern const struct vcpu_ops kvm_vcpu_ops;   /* src/kvm, when HAVE_KVM */
 extern const struct vcpu_ops cpu_vcpu_ops;   /* src/cpu */
 
 /* The highest x86-64 level the interpreter implements (--cpu vN). */
-#define CPU_LEVEL_MAX 2
+#define CPU_LEVEL_MAX 3
 /* The highest x86-64 level (1, 2, 3) whose extensions the host CPU has:
  * the interpreter's models need them (src/cpu/model.c, --cpu). */
 unsigned cpu_host_level(void);

@@ -7,9 +7,7 @@
  * sub-leaf 1 is zero).
  *
  * Only a model of level 3 has it (CPUID.1:ECX.XSAVE, CR4.OSXSAVE);
- * below, the instructions raise #UD and CR4.OSXSAVE is reserved.  The
- * v3 model is not selectable yet (--cpu; AVX, AVX2, FMA and BMI are
- * missing): this is its XSAVE part. */
+ * below, the instructions raise #UD and CR4.OSXSAVE is reserved. */
 #include "cpu/cpu.h"
 
 #define XCR0_X87 1ull
