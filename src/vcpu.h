@@ -115,6 +115,11 @@ struct vcpu_ops {
 	int (*get_fpu)(struct machine *m, unsigned cpu, struct rax_fpu *f);
 	int (*set_fpu)(struct machine *m, unsigned cpu,
 		       const struct rax_fpu *f);
+	/* Optional: bits 255:128 of the YMM registers; -ENOTSUP when the
+	 * vCPU's model has no AVX state. */
+	int (*get_ymmh)(struct machine *m, unsigned cpu, struct rax_ymmh *y);
+	int (*set_ymmh)(struct machine *m, unsigned cpu,
+			const struct rax_ymmh *y);
 	int (*get_dregs)(struct machine *m, unsigned cpu,
 			 struct rax_dregs *d);
 	int (*get_msr)(struct machine *m, unsigned cpu, uint32_t idx,
