@@ -62,7 +62,7 @@ static int install_kick_handler(void)
 	return sigaction(KICK_SIGNAL, &sa, NULL) < 0 ? -errno : 0;
 }
 
-int kvm_setup_cpuid(int sys_fd, int vcpu_fd, unsigned apic_id,
+int kvm_setup_cpuid(int sys_fd, int vcpu_fd, unsigned apic_id, bool *avx,
 		    struct rax_err *e)
 {
 	struct kvm_cpuid2 *cpuid = NULL;
@@ -91,6 +91,8 @@ int kvm_setup_cpuid(int sys_fd, int vcpu_fd, unsigned apic_id,
 		 * §10.12.8.1). */
 		if (c->function == 1)
 			c->ebx = (c->ebx & 0x00ffffff) | (apic_id << 24);
+		if (c->function == 1 && avx)
+			*avx = (c->ecx >> 28) & 1;
 		if (c->function == 0xb || c->function == 0x1f)
 			c->edx = apic_id;
 	}
@@ -186,7 +188,7 @@ static int create_vcpu(struct machine *m, struct kvm_engine *k, unsigned i,
 		return rax_errf(e, -errno, "kvm: mmap vCPU: %s", strerror(errno));
 	}
 	v->run_size = (size_t)sz;
-	return kvm_setup_cpuid(k->sys_fd, v->fd, i, e);
+	return kvm_setup_cpuid(k->sys_fd, v->fd, i, &v->avx, e);
 }
 
 static int setup_ap(struct kvm_vcpu *v, struct rax_err *e)
@@ -834,6 +836,10 @@ KVM_VCPU_OP(set_fpu, const struct rax_fpu *f)
 #define KVM_OP_ARGS d
 KVM_VCPU_OP(get_dregs, struct rax_dregs *d)
 #undef KVM_OP_ARGS
+#define KVM_OP_ARGS y
+KVM_VCPU_OP(get_ymmh, struct rax_ymmh *y)
+KVM_VCPU_OP(set_ymmh, const struct rax_ymmh *y)
+#undef KVM_OP_ARGS
 #define KVM_OP_ARGS idx, v
 KVM_VCPU_OP(get_msr, uint32_t idx, uint64_t *v)
 KVM_VCPU_OP(set_msr, uint32_t idx, uint64_t v)
@@ -851,6 +857,8 @@ const struct vcpu_ops kvm_vcpu_ops = {
 	.set_regs = kvm_op_set_regs,
 	.get_fpu = kvm_op_get_fpu,
 	.set_fpu = kvm_op_set_fpu,
+	.get_ymmh = kvm_op_get_ymmh,
+	.set_ymmh = kvm_op_set_ymmh,
 	.get_dregs = kvm_op_get_dregs,
 	.get_msr = kvm_op_get_msr,
 	.set_msr = kvm_op_set_msr,

@@ -808,19 +808,19 @@ def test_registers_agree_with_monitor_info_registers(session):
     assert "cr3" in out and "efer" in out and "fs_base" in out
 
 
-def test_ymm_registers_read_and_write_on_the_interpreter(session):
-    """The interpreter's x86-64-v3 model (the default where the host has
-    it) describes org.gnu.gdb.i386.avx: $ymmN is xmmN and ymmNh, and a
-    write from gdb reaches the vCPU and comes back after a stepi."""
-    if getattr(session, "engine", "") != "emulator":
-        pytest.skip("the KVM engine does not give gdb the YMM upper halves "
-                    "yet (no KVM_GET_XSAVE in its get_ymmh)")
+def test_ymm_registers_read_and_write(session):
+    """A vCPU with AVX state (the interpreter's x86-64-v3 model, the
+    default where the host has it; a KVM guest whose CPUID has AVX, its
+    upper halves through KVM_GET_XSAVE) describes org.gnu.gdb.i386.avx:
+    $ymmN is xmmN and ymmNh, and a write from gdb reaches the vCPU and
+    comes back after a stepi."""
     g = session.gdb
     session.stop_in_kernel("start_kernel")
     out = g.cmd("p $ymm0")
     if "v8_int32" not in out:
         assert "void" in out, out
-        pytest.skip("the default model has no AVX: the host lacks x86-64-v3")
+        pytest.skip("this vCPU has no AVX state (a model below v3, or a "
+                    "KVM guest whose CPUID lacks AVX)")
     g.cmd("set var $ymm3.v8_int32 = {1, 2, 3, 4, 5, 6, 7, -8}")
     g.cmd("stepi")
     assert "{1, 2, 3, 4, 5, 6, 7, -8}" in g.cmd("p $ymm3.v8_int32")
