@@ -12,3 +12,12 @@ CLEANFILES += selftests-x86-emulator-console.log \
 selftests-x86:
 	bash $(srcdir)/tests/selftests/build-x86.sh
 .PHONY: selftests-x86
+
+# The same programs on real KVM: rax-static --backend kvm inside the L1 of
+# tests/nested (kvm_amd in QEMU TCG), one vCPU.  Opt-in: L1 in TCG makes
+# it a long run.
+check-selftests-x86-nested: rax-static$(EXEEXT) guest guest-l1
+	$(PYTHON3) $(srcdir)/tests/selftests/x86.py --build . \
+	  --engines nested --cpus 1 --check --known \
+	  $(srcdir)/tests/selftests/x86-known-nested.txt --logs .
+.PHONY: check-selftests-x86-nested
