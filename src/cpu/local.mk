@@ -3,7 +3,7 @@ librax_a_SOURCES += src/cpu/cpu.c src/cpu/cpu.h src/cpu/block.c \
 	src/cpu/event.c src/cpu/dispatch.c src/cpu/mem.c src/cpu/debugreg.c \
 	src/cpu/alu.c src/cpu/ops.c src/cpu/sys.c src/cpu/seg.c \
 	src/cpu/legacy.c src/cpu/model.c src/cpu/sse.c src/cpu/xsave.c \
-	src/cpu/sse.h src/cpu/ssefp.c src/cpu/sse4.c src/cpu/bmi.c \
+	src/cpu/sse.h src/cpu/ssefp.c src/cpu/sse4.c src/cpu/avx.c src/cpu/bmi.c \
 	src/cpu/x87.c src/cpu/snap.c
 
 # Unit tests of the interpreter and the decoder (tests/unit/test_cpu_*,

@@ -1108,8 +1108,22 @@ static void vmov_p(struct cpu *c, const struct dec_insn *d, bool store,
 		wr64(c, la + 8 * i, y[i / 2].q[i % 2]);
 }
 
-void op_vmovups_Vx_Wx(struct cpu *c, const struct dec_insn *d) { vmov_p(c, d, false, false); }
-void op_vmovups_Wx_Vx(struct cpu *c, const struct dec_insn *d) { vmov_p(c, d, true, false); }
+/* F3/F2: VMOVSS/VMOVSD (avx.c). */
+void op_vmovups_Vx_Wx(struct cpu *c, const struct dec_insn *d)
+{
+	if (d->pfx >= DEC_PFX_F3)
+		op_vmovs_Vx_Hx_Wx(c, d);
+	else
+		vmov_p(c, d, false, false);
+}
+
+void op_vmovups_Wx_Vx(struct cpu *c, const struct dec_insn *d)
+{
+	if (d->pfx >= DEC_PFX_F3)
+		op_vmovs_Wx_Hx_Vx(c, d);
+	else
+		vmov_p(c, d, true, false);
+}
 void op_vmovaps_Vx_Wx(struct cpu *c, const struct dec_insn *d) { vmov_p(c, d, false, true); }
 void op_vmovaps_Wx_Vx(struct cpu *c, const struct dec_insn *d) { vmov_p(c, d, true, true); }
 

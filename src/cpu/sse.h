@@ -98,6 +98,13 @@ void sse_rd_Q(struct cpu *c, const struct dec_insn *d, xmm_t *v);
  * form (mm, mm/m64), 66 the XMM form (xmm, xmm/m128 aligned), other
  * prefixes #UD.  Returns the vector size in bytes, 8 or 16; the store
  * writes the result to the reg operand of that size. */
+/* The MXCSR the host runs a guest floating-point operation under (the
+ * guest's RC, DAZ, FTZ; every exception masked, no flag set). */
+uint32_t sse_host_csr(const struct cpu *c);
+/* Folds the MXCSR flags an operation raised into the guest's MXCSR;
+ * #XM (or #UD without CR4.OSXMMEXCPT) for an unmasked one. */
+void sse_flags(struct cpu *c, unsigned raised);
+#define MX_FLAGS 0x3fu
 /* The checks every VEX instruction makes first (#UD, #NM). */
 void sse_vex_enter(struct cpu *c);
 /* YMM i as two 128-bit lanes; the write of a VEX.128 result (l false)
@@ -108,6 +115,9 @@ void sse_put_ymm(struct cpu *c, unsigned i, const xmm_t y[2], bool l);
  * alignment check unless `align`). */
 void sse_vex_rd_W(struct cpu *c, const struct dec_insn *d, xmm_t y[2],
 		  bool l, bool align);
+/* VEX.F3/F2.0F 10, 11: VMOVSS, VMOVSD (avx.c; the rows are VMOVUPS's). */
+void op_vmovs_Vx_Hx_Wx(struct cpu *c, const struct dec_insn *d);
+void op_vmovs_Wx_Hx_Vx(struct cpu *c, const struct dec_insn *d);
 /* A packed-integer operation on 16-byte vectors (n: 8 or 16 bytes). */
 typedef void (*sse_lanes_fn)(xmm_t *r, const xmm_t *a, const xmm_t *b,
 			     unsigned n);

@@ -20,7 +20,6 @@
 #define MX_IE 0x01u /* invalid operation */
 #define MX_DE 0x02u /* denormal operand */
 #define MX_ZE 0x04u /* divide by zero */
-#define MX_FLAGS 0x3fu
 #define MX_MASKS 0x1f80u
 
 typedef unsigned (*host_fn)(xmm_t *x, const xmm_t *y, uint32_t csr);
@@ -41,7 +40,7 @@ static uint32_t mxcsr(const struct cpu *c)
 }
 
 /* The MXCSR the host runs the guest's operation under. */
-static uint32_t host_csr(const struct cpu *c)
+uint32_t sse_host_csr(const struct cpu *c)
 {
 	return (mxcsr(c) & ~MX_FLAGS) | MX_MASKS;
 }
@@ -50,7 +49,7 @@ static uint32_t host_csr(const struct cpu *c)
  * raises the exception if one of them is unmasked.  When an unmasked
  * pre-computation exception (invalid, denormal, divide by zero) stops
  * the operation, no post-computation flag is reported (§11.5.2). */
-static void sse_flags(struct cpu *c, unsigned raised)
+void sse_flags(struct cpu *c, unsigned raised)
 {
 	uint32_t mx = mxcsr(c);
 	unsigned unmasked = raised & ~(mx >> 7) & MX_FLAGS;
@@ -170,7 +169,7 @@ static void fop_run(struct cpu *c, const struct dec_insn *d,
 		cpu_ud(c);
 	get_x(c, d->reg, &a);
 	rd_src(c, d, &b, o->src);
-	sse_flags(c, o->fn(&a, &b, host_csr(c)));
+	sse_flags(c, o->fn(&a, &b, sse_host_csr(c)));
 	put_x(c, d->reg, &a);
 }
 
@@ -252,8 +251,8 @@ static void comis(struct cpu *c, const struct dec_insn *d, bool quiet)
 		cpu_ud(c);
 	get_x(c, d->reg, &a);
 	sse_rd_Ws(c, d, &b, dbl ? 8 : 4);
-	sse_flags(c, quiet ? (dbl ? h_ucomisd : h_ucomiss)(&a, &b, host_csr(c), &res) :
-		  (dbl ? h_comisd : h_comiss)(&a, &b, host_csr(c), &res));
+	sse_flags(c, quiet ? (dbl ? h_ucomisd : h_ucomiss)(&a, &b, sse_host_csr(c), &res) :
+		  (dbl ? h_comisd : h_comiss)(&a, &b, sse_host_csr(c), &res));
 	f = cpu_get_rflags(c) & ~(uint64_t)(RFLAGS_CF | RFLAGS_PF | RFLAGS_AF |
 					    RFLAGS_ZF | RFLAGS_SF | RFLAGS_OF);
 	cpu_set_rflags(c, f | res);
@@ -298,7 +297,7 @@ void op_cvtsi2ss_Vx_Ey(struct cpu *c, const struct dec_insn *d)
 		sse_rd_Q(c, d, &b); /* lanes 2, 3 zero: convert exactly */
 		t = a;
 		f = (d->pfx == DEC_PFX_NONE ? h_cvtdq2ps : h_cvtdq2pd)
-			(&t, &b, host_csr(c));
+			(&t, &b, sse_host_csr(c));
 		sse_flags(c, f);
 		a.q[0] = t.q[0];
 		if (d->pfx == DEC_PFX_66)
@@ -311,13 +310,13 @@ void op_cvtsi2ss_Vx_Ey(struct cpu *c, const struct dec_insn *d)
 	if (d->opsz == 8) {
 		int64_t v = (int64_t)rd_E(c, d, 8);
 
-		f = d->pfx == DEC_PFX_F3 ? h_cvtsi2ssq(&a, v, host_csr(c)) :
-		    h_cvtsi2sdq(&a, v, host_csr(c));
+		f = d->pfx == DEC_PFX_F3 ? h_cvtsi2ssq(&a, v, sse_host_csr(c)) :
+		    h_cvtsi2sdq(&a, v, sse_host_csr(c));
 	} else {
 		int32_t v = (int32_t)rd_E(c, d, 4);
 
-		f = d->pfx == DEC_PFX_F3 ? h_cvtsi2ssl(&a, v, host_csr(c)) :
-		    h_cvtsi2sdl(&a, v, host_csr(c));
+		f = d->pfx == DEC_PFX_F3 ? h_cvtsi2ssl(&a, v, sse_host_csr(c)) :
+		    h_cvtsi2sdl(&a, v, sse_host_csr(c));
 	}
 	sse_flags(c, f);
 	put_x(c, d->reg, &a);
@@ -373,12 +372,12 @@ static void cvt_to_int(struct cpu *c, const struct dec_insn *d, bool trunc)
 			b.q[1] = 0; /* two floats; 0.0 converts exactly */
 		mmx_enter(c);
 		sse_flags(c, (pd ? (trunc ? h_cvttpd2dq : h_cvtpd2dq) :
-			      (trunc ? h_cvttps2dq : h_cvtps2dq))(&t, &b, host_csr(c)));
+			      (trunc ? h_cvttps2dq : h_cvtps2dq))(&t, &b, sse_host_csr(c)));
 		put_mm(c, d->reg, &t);
 		return;
 	}
 	sse_rd_Ws(c, d, &b, d->pfx == DEC_PFX_F3 ? 4 : 8);
-	sse_flags(c, cvti[trunc][d->pfx == DEC_PFX_F2][q](&b, &r, host_csr(c)));
+	sse_flags(c, cvti[trunc][d->pfx == DEC_PFX_F2][q](&b, &r, sse_host_csr(c)));
 	sreg_w(c, d->reg, q ? 8 : 4, d->rex, r);
 }
 
@@ -441,7 +440,7 @@ static void fop_imm(struct cpu *c, const struct dec_insn *d, host_imm_fn fn,
 	need_66(c, d);
 	get_x(c, d->reg, &a);
 	rd_src(c, d, &b, src);
-	sse_flags(c, fn(&a, &b, (unsigned)d->imm & 0xff, host_csr(c)));
+	sse_flags(c, fn(&a, &b, (unsigned)d->imm & 0xff, sse_host_csr(c)));
 	put_x(c, d->reg, &a);
 }
 
@@ -475,9 +474,9 @@ static void vex_fop(struct cpu *c, const struct dec_insn *d,
 		sse_vex_rd_W(c, d, b, l, false);
 	else
 		sse_rd_Ws(c, d, &b[0], o->src);
-	f = o->fn(&a[0], &b[0], host_csr(c));
+	f = o->fn(&a[0], &b[0], sse_host_csr(c));
 	if (l)
-		f |= o->fn(&a[1], &b[1], host_csr(c));
+		f |= o->fn(&a[1], &b[1], sse_host_csr(c));
 	sse_flags(c, f);
 	sse_put_ymm(c, d->reg, a, l);
 }
@@ -595,9 +594,9 @@ void op_fma_Vx_Hx_Wx(struct cpu *c, const struct dec_insn *d)
 		sse_rd_Ws(c, d, &w[0], dbl ? 8 : 4);
 	else
 		sse_vex_rd_W(c, d, w, l, false);
-	f = fma_fns[k][form][dbl](&a[0], &b[0], &w[0], host_csr(c));
+	f = fma_fns[k][form][dbl](&a[0], &b[0], &w[0], sse_host_csr(c));
 	if (l)
-		f |= fma_fns[k][form][dbl](&a[1], &b[1], &w[1], host_csr(c));
+		f |= fma_fns[k][form][dbl](&a[1], &b[1], &w[1], sse_host_csr(c));
 	sse_flags(c, f);
 	sse_put_ymm(c, d->reg, a, l);
 }
@@ -642,9 +641,9 @@ void op_vcvtph2ps_Vx_Wx(struct cpu *c, const struct dec_insn *d)
 	}
 	memset(&hi, 0, sizeof(hi));
 	hi.q[0] = s.q[1];
-	f = h_cvtph2ps(&r[0], &s, host_csr(c));
+	f = h_cvtph2ps(&r[0], &s, sse_host_csr(c));
 	if (l)
-		f |= h_cvtph2ps(&r[1], &hi, host_csr(c));
+		f |= h_cvtph2ps(&r[1], &hi, sse_host_csr(c));
 	sse_flags(c, f);
 	sse_put_ymm(c, d->reg, r, l);
 }
@@ -691,9 +690,9 @@ void op_vcvtps2ph_Wx_Vx_Ib(struct cpu *c, const struct dec_insn *d)
 	sse_vex_enter(c);
 	sse_get_ymm(c, d->reg, y);
 	memset(res, 0, sizeof(res));
-	f = h_cvtps2ph(&res[0].q[0], &y[0], imm, host_csr(c));
+	f = h_cvtps2ph(&res[0].q[0], &y[0], imm, sse_host_csr(c));
 	if (l)
-		f |= h_cvtps2ph(&res[0].q[1], &y[1], imm, host_csr(c));
+		f |= h_cvtps2ph(&res[0].q[1], &y[1], imm, sse_host_csr(c));
 	if (d->mod != 3) {
 		la = cpu_ea(c, d);
 		cpu_probe_write(c, la, l ? 16 : 8);

@@ -201,6 +201,9 @@ static int operand(const struct dec_insn *d, const char *o, uint64_t next,
 		return snprintf(b, n, "%s", gpr(DEC_VEX_V(d), sz, rex));
 	case 'V':
 		return snprintf(b, n, "%s%u", vreg_name(d), d->reg);
+	case 'L': /* imm8[7:4] names an XMM/YMM register (VBLENDVPS) */
+		return snprintf(b, n, "%s%u", vreg_name(d),
+				(unsigned)(d->imm >> 4) & 15);
 	case 'H': /* VEX.vvvv names an XMM/YMM register */
 		return snprintf(b, n, "%s%u", vreg_name(d), DEC_VEX_V(d));
 	case 'P':
@@ -226,7 +229,8 @@ static int operand(const struct dec_insn *d, const char *o, uint64_t next,
 	case 'I':
 		if (!strcmp(o, "Ib2"))
 			return snprintf(b, n, "0x%x", d->imm2);
-		return snprintf(b, n, "0x%" PRIx64, (uint64_t)(d->opsz == 8 || o[1] == 'v' ?
+		return snprintf(b, n, "0x%" PRIx64, (uint64_t)((d->opsz == 8 &&
+				!(d->vex && o[1] == 'b')) || o[1] == 'v' ?
 				d->imm : d->imm & ((1ull << (8 * (o[1] == 'b' ?
 				1 : sz))) - 1)));
 	case 'J':

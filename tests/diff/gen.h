@@ -135,6 +135,8 @@ void gen_ssse3(struct gen *g);
 void gen_sse41(struct gen *g);
 void gen_sse42(struct gen *g);
 void gen_avx(struct gen *g);
+/* gen_avx.c: the AVX/AVX2 forms of src/cpu/avx.c. */
+void gen_avx_rest(struct gen *g);
 void gen_init_fpu(struct gen *g, uint8_t *fx);
 
 /* gen_legacy.c: the instructions invalid in 64-bit mode (32-bit code). */

@@ -575,16 +575,13 @@ void gen_init_fpu(struct gen *g, uint8_t *fx)
 /* --- not advertised: the interpreter must raise #UD ----------------------- */
 
 /* Each ends the sequence (ud_tail): the host, which has these
- * extensions, runs up to it (the AVX ones: not implemented on any
- * model yet).  (The x86-64-v2 instructions are #UD tails
+ * extensions, runs up to it.  (The x86-64-v2 instructions are #UD tails
  * of their own families on a v1 model: g_level.)  LZCNT/TZCNT are left out: without ABM
  * their encodings are BSR/BSF.  Also UD2 and LOCK on a register or
  * non-lockable instruction, which raise #UD on both. */
 void gen_unadv(struct gen *g)
 {
 	static const struct { uint8_t b[8]; unsigned n; } t[] = {
-		{ { 0xc4, 0xe3, 0xfd, 0x00, 0xc1, 0 }, 6 }, /* vpermq (AVX2) */
-		{ { 0xc4, 0xe2, 0x79, 0x18, 0xc0 }, 5 }, /* vbroadcastss (AVX2) */
 		{ { 0x66, 0x0f, 0x38, 0xdc, 0xc1 }, 5 }, /* aesenc (AES) */
 		{ { 0x66, 0x0f, 0x3a, 0x44, 0xc1, 0 }, 6 }, /* pclmulqdq */
 		{ { 0x66, 0x0f, 0x38, 0xf6, 0xc1 }, 5 }, /* adcx (ADX) */
@@ -995,7 +992,7 @@ void gen_sse42(struct gen *g)
  * registers: a unit often stores its YMM result (VMOVDQU) to make them
  * visible, and a sequence's first AVX unit starts with VZEROUPPER (the
  * host's upper halves hold whatever its C code left).  On a model below
- * v3 each is a #UD tail. */
+ * v3 each is a #UD tail.  The other AVX/AVX2 instructions: gen_avx.c. */
 void gen_avx(struct gen *g)
 {
 	static const uint8_t vw[] = {
@@ -1025,6 +1022,10 @@ void gen_avx(struct gen *g)
 
 		g_bytes(g, vzu, 3, true);
 		g->avx_init = true;
+	}
+	if (g_chance(g, 45)) { /* the rest of AVX/AVX2 (gen_avx.c) */
+		gen_avx_rest(g);
+		return;
 	}
 	if (k < 4) {
 		uint8_t op = vw[g_rn(g, sizeof(vw))];

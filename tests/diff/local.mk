@@ -4,7 +4,7 @@
 check_PROGRAMS += tests/diff/diffexec
 tests_diff_diffexec_SOURCES = tests/diff/diffexec.c tests/diff/diffexec.h \
 	tests/diff/gen.c tests/diff/gen.h tests/diff/gen_int.c \
-	tests/diff/gen_fp.c tests/diff/gen_legacy.c tests/diff/native.c tests/diff/interp.c
+	tests/diff/gen_fp.c tests/diff/gen_avx.c tests/diff/gen_legacy.c tests/diff/native.c tests/diff/interp.c
 tests_diff_diffexec_LDADD = librax.a $(LIBS)
 noinst_HEADERS += tests/diff/diffexec.h tests/diff/gen.h
 TESTS += tests/diff/diffexec.sh

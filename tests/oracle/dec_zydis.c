@@ -43,7 +43,7 @@ struct exc {
 	unsigned long hits;
 };
 
-#define MAX_EXC 128
+#define MAX_EXC 256
 #define SHOW 20 /* failures shown without -a */
 
 static struct exc excs[MAX_EXC];
