@@ -40,8 +40,9 @@ SRC = os.path.normpath(os.path.join(HERE, "..", ".."))
 KNOWN = os.path.join(HERE, "x86-known.txt")
 START, DONE = "RAX-SELFTESTS-START", "RAX-SELFTESTS-DONE"
 # A test's lines: its output between BEGIN and END, END with the status.
-BEGIN_RE = re.compile(r"RAX-SELFTEST-BEGIN (\S+)")
-END_RE = re.compile(r"RAX-SELFTEST-END (\S+) rc=(\d+)")
+# Whole lines: pexpect matches as soon as it can, on part of a name.
+BEGIN_RE = re.compile(r"RAX-SELFTEST-BEGIN (\S+)\r?\n")
+END_RE = re.compile(r"RAX-SELFTEST-END (\S+) rc=(\d+)\r?\n")
 CMDLINE = "console=ttyS0 nokaslr reboot=k panic=-1 quiet"
 # Seconds one program may run inside the guest (busybox timeout, then
 # SIGKILL: status 137); the host waits that long and GRACE more for a
@@ -53,8 +54,9 @@ BOOT_TIMEOUT = 600
 # Exit statuses: kselftest's KSFT_SKIP, and busybox timeout's SIGKILL.
 KSFT_SKIP = 4
 KILLED = 128 + 9
-# Ours: the program was running when the guest stopped answering.
-HUNG = -1
+# Ours: the program was running when the guest stopped answering or its
+# VMM exited.
+STOPPED = -1
 
 INIT = """#!/bin/sh
 mount -t proc proc /proc
@@ -172,7 +174,7 @@ def boot_once(engine, argv, log, test_timeout, results):
     """Boots argv once, adding {test: (status, [SKIP] lines)} to
     results; returns True when the guest reached DONE, else the program
     that was running when the guest stopped answering (None if none
-    was), recorded with status HUNG."""
+    was), recorded with status STOPPED."""
     t0 = time.monotonic()
     current = None
     c = pexpect.spawn(argv[0], argv[1:], encoding="utf-8",
@@ -202,7 +204,7 @@ def boot_once(engine, argv, log, test_timeout, results):
               f"{time.monotonic() - t0:.0f} s in {current or 'no test'}",
               flush=True)
         if current:
-            results[current] = (HUNG, 0)
+            results[current] = (STOPPED, 0)
         return current
     finally:
         if c.isalive():
@@ -228,7 +230,7 @@ def run(engine, opt, kernel, bt, folder, names):
             if argv is None:
                 return None
             done = boot_once(engine, argv, log, opt.test_timeout, results)
-            if done is True or done is None:
+            if done is True or done not in left:
                 break   # finished, or no program to blame: stop here
             left = [t for t in left if t not in results]
             if left:
@@ -252,8 +254,8 @@ def verdict(result, skips=False):
         return "skip"
     if rc == KILLED:
         return "timeout"
-    if rc == HUNG:
-        return "guest hung"
+    if rc == STOPPED:
+        return "guest stopped"
     return f"FAIL({rc})"
 
 
