@@ -4,7 +4,8 @@
 # builds the static programs into $RAX_CACHE; bench/selftests-x86.sh runs
 # them on the interpreter and on QEMU TCG and prints both side by side.
 EXTRA_DIST += tests/selftests/build-x86.sh tests/selftests/x86.py \
-	tests/selftests/x86.sh tests/selftests/x86-known.txt
+	tests/selftests/x86.sh tests/selftests/x86-known.txt \
+	tests/selftests/x86-known-nested.txt
 TESTS += tests/selftests/x86.sh
 CLEANFILES += selftests-x86-emulator-console.log \
 	selftests-x86-qemu-console.log selftests-x86-initramfs.cpio.gz
