@@ -267,7 +267,7 @@ int main(int argc, char **argv)
 	if (o.cpu_level > cpu_host_level())
 		return die(RAX_EXIT_USAGE, "--cpu v%u: the host CPU lacks "
 			   "x86-64-v%u (the interpreter computes with the host's "
-			   "own SSE instructions)", o.cpu_level, o.cpu_level);
+			   "own SSE and AVX instructions)", o.cpu_level, o.cpu_level);
 	/* The address only: gdb can connect once the machine is ready. */
 	if (o.gdb && rsp_check_addr(o.gdb, &e))
 		return die(RAX_EXIT_USAGE, "%s", e.msg);
