@@ -703,6 +703,33 @@ static int cpu_set_fpu(struct machine *m, unsigned cpu,
 	return 0;
 }
 
+/* The YMM upper halves: level-3 models only (the others have no AVX
+ * state for gdb to show). */
+static int cpu_get_ymmh(struct machine *m, unsigned cpu, struct rax_ymmh *y)
+{
+	struct cpu *c = vcpu(m, cpu);
+
+	if (!c)
+		return -ENOENT;
+	if (c->level < 3)
+		return -ENOTSUP;
+	memcpy(y->h, c->ymmh, sizeof(y->h));
+	return 0;
+}
+
+static int cpu_set_ymmh(struct machine *m, unsigned cpu,
+			const struct rax_ymmh *y)
+{
+	struct cpu *c = vcpu(m, cpu);
+
+	if (!c)
+		return -ENOENT;
+	if (c->level < 3)
+		return -ENOTSUP;
+	memcpy(c->ymmh, y->h, sizeof(c->ymmh));
+	return 0;
+}
+
 static int cpu_get_dregs(struct machine *m, unsigned cpu,
 			 struct rax_dregs *dr)
 {
@@ -1094,6 +1121,8 @@ const struct vcpu_ops cpu_vcpu_ops = {
 	.set_regs = cpu_set_regs,
 	.get_fpu = cpu_get_fpu,
 	.set_fpu = cpu_set_fpu,
+	.get_ymmh = cpu_get_ymmh,
+	.set_ymmh = cpu_set_ymmh,
 	.get_dregs = cpu_get_dregs,
 	.get_msr = cpu_get_msr,
 	.set_msr = cpu_set_msr,

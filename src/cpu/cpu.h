@@ -882,8 +882,10 @@ void cpu_x87_wait(struct cpu *c);
 uint64_t cpu_flags_mask(const struct cpu *c);
 
 /* --- the CPU model (model.c) ------------------------------------------- */
-/* CPUID leaf 1 ECX and leaf 80000001H ECX of x86-64 level n's model. */
+/* CPUID leaf 1 ECX, leaf 7 EBX and leaf 80000001H ECX of x86-64 level
+ * n's model. */
 uint32_t cpu_model_ecx1(unsigned level);
+uint32_t cpu_model_ebx7(unsigned level);
 uint32_t cpu_model_ecx81(unsigned level);
 
 /* --- BMI, LZCNT, MOVBE (bmi.c; level-3 models) --------------------------- */
