@@ -197,12 +197,16 @@ static inline __attribute__((always_inline)) void run_fast(struct cpu *c,
 							   const bool stats)
 {
 	struct cpu_trace *t = NULL; /* the trace run last, whole */
+	/* Handlers read rip and icount but never change them (a jump
+	 * stores next_rip; only the slow path's idle moves icount), so the
+	 * loop keeps both in registers and only stores them. */
+	uint64_t rip = c->rip, icount = c->icount;
 
 	do {
 		const struct cpu_insn *ci = c->cur_next, *end = c->cur_end;
 
-		if (ci == end || c->rip != c->cur_rip) {
-			if (c->nbp && bp_page(c, c->rip)) {
+		if (ci == end || rip != c->cur_rip) {
+			if (c->nbp && bp_page(c, rip)) {
 				c->next_check = 0; /* the slow path */
 				break;
 			}
@@ -212,18 +216,18 @@ static inline __attribute__((always_inline)) void run_fast(struct cpu *c,
 			c->cur_end = end;
 		}
 		do {
-			c->next_rip = c->rip + ci->d.len;
+			c->next_rip = rip + ci->d.len;
 			ci->fn(c, &ci->d);
-			c->rip = c->next_rip;
-			c->icount += CPU_INSN_NS;
-		} while (++ci != end && c->icount < c->next_check);
+			c->rip = rip = c->next_rip;
+			c->icount = icount += CPU_INSN_NS;
+		} while (++ci != end && icount < c->next_check);
 		if (c->cur_end == end) { /* still walking it: the slow path */
 			c->cur_next = ci; /* may continue it */
-			c->cur_rip = c->rip;
+			c->cur_rip = rip;
 		}
 		if (ci != end)
 			t = NULL; /* left in the middle: no link from it */
-	} while (c->icount < c->next_check);
+	} while (icount < c->next_check);
 }
 
 static __attribute__((noinline)) void run_fast_plain(struct cpu *c)

@@ -324,8 +324,9 @@ void cpu_set_cr0(struct cpu *c, uint64_t v)
 void cpu_set_cr4(struct cpu *c, uint64_t v)
 {
 	uint64_t ok = CR4_PSE | CR4_PAE | CR4_PGE | CR4_OSFXSR |
-		      CR4_OSXMMEXCPT | CR4_UMIP | CR4_SMAP | (1u << 1) |
-		      (1u << 2) | (1u << 3) | (1u << 6) | (1u << 8);
+		      CR4_OSXMMEXCPT | CR4_UMIP | CR4_SMAP | CR4_FSGSBASE |
+		      (1u << 1) | (1u << 2) | (1u << 3) | (1u << 6) |
+		      (1u << 8);
 
 	if (cpu_xcr0_supported(c))
 		ok |= CR4_OSXSAVE;
@@ -602,6 +603,51 @@ void op_swapgs(struct cpu *c, const struct dec_insn *d)
 
 void op_rdtscp(struct cpu *c, const struct dec_insn *d) { rdtscp(c); }
 
+/* RDFSBASE, RDGSBASE, WRFSBASE, WRGSBASE (SDM Vol. 2B; F3 0F AE /0-/3,
+ * register operand): #UD without the F3 prefix, outside 64-bit mode or
+ * with CR4.FSGSBASE clear (CPUID.(EAX=7,ECX=0):EBX[0]), at any CPL.  The
+ * 32-bit forms read the low half of the base, zero-extended, and write
+ * the register zero-extended; a write of a non-canonical base is
+ * #GP(0). */
+static void fsgsbase(struct cpu *c, const struct dec_insn *d, int s,
+		     bool write)
+{
+	unsigned n = d->rex & 8 ? 8 : 4;
+	uint64_t v;
+
+	if (d->pfx != DEC_PFX_F3 || c->mode != DEC_MODE64 ||
+	    !(c->cr4 & CR4_FSGSBASE))
+		cpu_ud(c);
+	if (!write) {
+		c->r[d->rm] = c->seg[s].base & sz_mask(n);
+		return;
+	}
+	v = c->r[d->rm] & sz_mask(n);
+	if (!cpu_canonical(v))
+		cpu_gp(c, 0);
+	c->seg[s].base = v;
+}
+
+void op_rdfsbase_Ry(struct cpu *c, const struct dec_insn *d)
+{
+	fsgsbase(c, d, S_FS, false);
+}
+
+void op_rdgsbase_Ry(struct cpu *c, const struct dec_insn *d)
+{
+	fsgsbase(c, d, S_GS, false);
+}
+
+void op_wrfsbase_Ry(struct cpu *c, const struct dec_insn *d)
+{
+	fsgsbase(c, d, S_FS, true);
+}
+
+void op_wrgsbase_Ry(struct cpu *c, const struct dec_insn *d)
+{
+	fsgsbase(c, d, S_GS, true);
+}
+
 /* CLAC, STAC (SDM Vol. 2A): #UD at CPL > 0. */
 void op_clac(struct cpu *c, const struct dec_insn *d)
 {
@@ -875,7 +921,8 @@ void op_cpuid(struct cpu *c, const struct dec_insn *d)
 		break;
 	case 7:
 		if (c->r[R_RCX] == 0) { /* subleaf 0 */
-			b = (1u << 1) | /* IA32_TSC_ADJUST */
+			b = (1u << 0) | /* FSGSBASE */
+			    (1u << 1) | /* IA32_TSC_ADJUST */
 			    (1u << 20) | /* SMAP */
 			    cpu_model_ebx7(c->level); /* BMI1 AVX2 BMI2 */
 			cx = 1u << 2; /* UMIP */

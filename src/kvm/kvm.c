@@ -572,6 +572,17 @@ static int vcpu_loop(struct machine *m, struct kvm_vcpu *v,
 	return ret < 0 ? ret : 0;
 }
 
+/* The calling thread's CPU time: a vCPU thread's grows only while its
+ * vCPU runs guest code or exits (a halted vCPU sleeps in KVM_RUN). */
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* vcpu_loop() on the thread that owns v, and what follows a stop of
  * its own: the first one is recorded and the other vCPUs are kicked. */
 static int vcpu_run(struct machine *m, struct kvm_vcpu *v,
@@ -580,9 +591,12 @@ static int vcpu_run(struct machine *m, struct kvm_vcpu *v,
 	struct kvm_engine *k = kvm_of(m);
 	int ret, none = -1;
 
+	uint64_t t0 = thread_cpu_ns();
+
 	atomic_store(&v->in_run, true);
 	ret = vcpu_loop(m, v, st, e);
 	atomic_store(&v->in_run, false);
+	v->run_cpu_ns = thread_cpu_ns() - t0;
 	if (ret || st->reason != VCPU_STOP_KICK) {
 		atomic_compare_exchange_strong(&k->first_stop, &none,
 					       (int)v->index);
@@ -622,19 +636,30 @@ static void *ap_thread(void *opaque)
 	return NULL;
 }
 
-/* A kick names a vCPU that was running guest code: the first not halted
- * and not waiting for its start-up IPI, else `dflt` (api.rst,
- * KVM_GET_MP_STATE). */
-static unsigned kicked_cpu(struct kvm_engine *k, unsigned dflt)
+/* A kick names a vCPU that was running guest code: of those not halted
+ * and not waiting for a start-up IPI (api.rst, KVM_GET_MP_STATE), the
+ * one whose thread used the most CPU time in this run (a busy vCPU, not
+ * one that woke for a timer tick); the busiest of all when every one
+ * is halted. */
+static unsigned kicked_cpu(struct kvm_engine *k)
 {
-	for (unsigned i = 0; i < k->ncpus; i++) {
-		struct kvm_mp_state mp;
+	unsigned best = 0;
+	bool best_runnable = false;
 
-		if (!ioctl(k->vcpu[i].fd, KVM_GET_MP_STATE, &mp) &&
-		    mp.mp_state == KVM_MP_STATE_RUNNABLE)
-			return i;
+	for (unsigned i = 0; i < k->ncpus; i++) {
+		struct kvm_vcpu *v = &k->vcpu[i];
+		struct kvm_mp_state mp;
+		bool runnable = !ioctl(v->fd, KVM_GET_MP_STATE, &mp) &&
+			mp.mp_state == KVM_MP_STATE_RUNNABLE;
+
+		if ((runnable && !best_runnable) ||
+		    (runnable == best_runnable &&
+		     v->run_cpu_ns > k->vcpu[best].run_cpu_ns)) {
+			best = i;
+			best_runnable = runnable;
+		}
 	}
-	return dflt;
+	return best;
 }
 
 /* Tell a kvmclock guest it was paused (api.rst: KVM_KVMCLOCK_CTRL);
@@ -747,7 +772,7 @@ static int kvm_run_vcpus(struct machine *m, unsigned flags,
 	} else {
 		atomic_store(&k->kicked, false);
 		st->reason = VCPU_STOP_KICK;
-		st->cpu = step ? only : kicked_cpu(k, 0);
+		st->cpu = step ? only : kicked_cpu(k);
 	}
 	if (st->reason != VCPU_STOP_SHUTDOWN)
 		for (unsigned i = 0; i < k->ncpus; i++)

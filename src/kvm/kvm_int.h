@@ -57,6 +57,7 @@ struct kvm_vcpu {
 	/* The AP thread's order and its result, under k->run_lock. */
 	bool ordered;          /* run until a stop, then report */
 	int ret;               /* 0 or -errno, with stop and err */
+	uint64_t run_cpu_ns;   /* its thread's CPU time in the last run() */
 	struct vcpu_stop stop;
 	struct rax_err err;
 

@@ -8,7 +8,7 @@ or by hand, once `make guest guest-l1 rax-static` has run:
         [--cmd 'rax --version'] [--gdb] [--interact] [--timeout S]
         [--cpu qemu64,+svm,+npt] [--guest-elf F.elf ... --guest-out DIR]
         [--file F ...] [--mem MIB] [--disk] [--net] [--rax-net ./rax]
-        [--cpus N] [--l1-cpus N]
+        [--cpus N] [--l1-cpus N] [--echo]
 Environment: RAX_STATIC (the static rax), RAX_NESTED_GUEST_DIR and
 RAX_NESTED_L1_DIR (use these folders instead of the cache's).
 
@@ -196,6 +196,25 @@ def copy_dynamic(exe, root, name):
         dst = os.path.join(root, lib.lstrip("/"))
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         shutil.copy(lib, dst)  # follows symlinks: the file itself
+
+
+class Tee:
+    """A pexpect log that writes to a file and to a stream (--echo);
+    closing it closes the file."""
+
+    def __init__(self, f, stream):
+        self.f, self.stream, self.name = f, stream, f.name
+
+    def write(self, data):
+        self.f.write(data)
+        self.stream.write(data)
+
+    def flush(self):
+        self.f.flush()
+        self.stream.flush()
+
+    def close(self):
+        self.f.close()
 
 
 class Options(argparse.Namespace):
@@ -494,6 +513,9 @@ def main():
                     help="L1's CPUs (QEMU -smp N; default 1)")
     ap.add_argument("--timeout", type=float, default=300,
                     help="seconds for each boot step (default 300)")
+    ap.add_argument("--echo", action="store_true",
+                    help="copy L1's console to stdout too (for a harness "
+                    "that reads the guest's output as it comes)")
     opt = ap.parse_args()
     # A harness timeout (SIGTERM) still runs the finally clause below.
     signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit(1))
@@ -528,6 +550,8 @@ def main():
             (["smp"] if opt.cpus else [])
         child.logfile_read = open("-".join(["nested", *parts, "console.log"]),
                                   "w")
+        if opt.echo:
+            child.logfile_read = Tee(child.logfile_read, sys.stdout)
         wait = 0
         try:
             if opt.interact or opt.gdb:

@@ -40,8 +40,9 @@ SRC = os.path.normpath(os.path.join(HERE, "..", ".."))
 KNOWN = os.path.join(HERE, "x86-known.txt")
 START, DONE = "RAX-SELFTESTS-START", "RAX-SELFTESTS-DONE"
 # A test's lines: its output between BEGIN and END, END with the status.
-BEGIN_RE = re.compile(r"RAX-SELFTEST-BEGIN (\S+)")
-END_RE = re.compile(r"RAX-SELFTEST-END (\S+) rc=(\d+)")
+# Whole lines: pexpect matches as soon as it can, on part of a name.
+BEGIN_RE = re.compile(r"RAX-SELFTEST-BEGIN (\S+)\r?\n")
+END_RE = re.compile(r"RAX-SELFTEST-END (\S+) rc=(\d+)\r?\n")
 CMDLINE = "console=ttyS0 nokaslr reboot=k panic=-1 quiet"
 # Seconds one program may run inside the guest (busybox timeout, then
 # SIGKILL: status 137); the host waits that long and GRACE more for a
@@ -53,8 +54,9 @@ BOOT_TIMEOUT = 600
 # Exit statuses: kselftest's KSFT_SKIP, and busybox timeout's SIGKILL.
 KSFT_SKIP = 4
 KILLED = 128 + 9
-# Ours: the program was running when the guest stopped answering.
-HUNG = -1
+# Ours: the program was running when the guest stopped answering or its
+# VMM exited.
+STOPPED = -1
 
 INIT = """#!/bin/sh
 mount -t proc proc /proc
@@ -149,18 +151,35 @@ def command(engine, opt, kernel, initrd):
                 "-smp", str(opt.cpus), "-nographic", "-no-reboot",
                 "-kernel", kernel, "-initrd", initrd, "-append",
                 opt.cmdline]
-    sys.exit(f"selftests: unknown engine {engine!r} (emulator, qemu)")
+    if engine == "nested":
+        # rax-static --backend kvm in L1 of tests/nested/run.py (real KVM,
+        # kvm_amd, inside QEMU TCG): one vCPU (the KVM engine runs one),
+        # L1's console copied to run.py's stdout (--echo).
+        rax = os.path.join(opt.build, "rax-static")
+        if not os.access(rax, os.X_OK):
+            return None
+        cmd = (f"rax --backend kvm --kernel /files/{os.path.basename(kernel)}"
+               f" --initrd /files/{os.path.basename(initrd)} --mem 768M"
+               f" --cmdline '{opt.cmdline}'")
+        return [sys.executable, os.path.join(SRC, "tests", "nested",
+                                             "run.py"),
+                "--rax", rax, "--mem", "1536", "--echo",
+                "--timeout", str(opt.test_timeout * 200),
+                "--file", kernel, "--file", initrd, "--cmd", cmd]
+    sys.exit(f"selftests: unknown engine {engine!r} (emulator, qemu, "
+             "nested)")
 
 
 def boot_once(engine, argv, log, test_timeout, results):
     """Boots argv once, adding {test: (status, [SKIP] lines)} to
     results; returns True when the guest reached DONE, else the program
     that was running when the guest stopped answering (None if none
-    was), recorded with status HUNG."""
+    was), recorded with status STOPPED."""
     t0 = time.monotonic()
     current = None
     c = pexpect.spawn(argv[0], argv[1:], encoding="utf-8",
-                      codec_errors="replace", timeout=BOOT_TIMEOUT)
+                      codec_errors="replace",
+                      timeout=BOOT_TIMEOUT * (3 if engine == "nested" else 1))
     c.logfile_read = log
     try:
         c.expect_exact(START)
@@ -185,7 +204,7 @@ def boot_once(engine, argv, log, test_timeout, results):
               f"{time.monotonic() - t0:.0f} s in {current or 'no test'}",
               flush=True)
         if current:
-            results[current] = (HUNG, 0)
+            results[current] = (STOPPED, 0)
         return current
     finally:
         if c.isalive():
@@ -211,7 +230,7 @@ def run(engine, opt, kernel, bt, folder, names):
             if argv is None:
                 return None
             done = boot_once(engine, argv, log, opt.test_timeout, results)
-            if done is True or done is None:
+            if done is True or done not in left:
                 break   # finished, or no program to blame: stop here
             left = [t for t in left if t not in results]
             if left:
@@ -235,8 +254,8 @@ def verdict(result, skips=False):
         return "skip"
     if rc == KILLED:
         return "timeout"
-    if rc == HUNG:
-        return "guest hung"
+    if rc == STOPPED:
+        return "guest stopped"
     return f"FAIL({rc})"
 
 
@@ -281,7 +300,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(SRC, "build"))
     ap.add_argument("--engines", default="emulator",
-                    help="comma-separated: emulator (rax), qemu (TCG)")
+                    help="comma-separated: emulator (rax's interpreter), "
+                    "qemu (QEMU TCG), nested (rax on real KVM in QEMU "
+                    "TCG, tests/nested/run.py)")
     ap.add_argument("--tests", default="",
                     help="comma-separated programs (default: all built)")
     ap.add_argument("--cpus", type=int, default=2)
@@ -311,22 +332,24 @@ def main():
     for e in engines:
         r = run(e, opt, kernel, bt, folder, names)
         if r is None:
+            why = (f"{e}: {opt.build}/rax-static is not built" if e ==
+                   "nested" else f"{e}: qemu-system-x86_64 is not installed")
             if e == engines[0]:
-                skip(f"{e}: qemu-system-x86_64 is not installed")
-            print(f"{e}: qemu-system-x86_64 is not installed")
+                skip(why)
+            print(why)
             continue
         runs[e] = r
         print(f"{e}: {len(runs[e][0])} of {len(names)} programs in "
               f"{runs[e][1]:.0f} s", flush=True)
     if opt.table:
-        print(f"\n{'test':28}" + "".join(f"{e:>14}" for e in runs))
+        print(f"\n{'test':28}" + "".join(f"{e:>16}" for e in runs))
         for t in names:
             print(f"{t:28}" + "".join(
-                f"{verdict(r[0].get(t), True):>14}" for r in runs.values()))
+                f"{verdict(r[0].get(t), True):>16}" for r in runs.values()))
         print(f"{'passed':28}" + "".join(
-            f"{sum(verdict(r[0].get(t)) == 'pass' for t in names):>10}"
+            f"{sum(verdict(r[0].get(t)) == 'pass' for t in names):>12}"
             f" of {len(names)}" for r in runs.values()))
-        print(f"{'seconds':28}" + "".join(f"{r[1]:>14.0f}"
+        print(f"{'seconds':28}" + "".join(f"{r[1]:>16.0f}"
                                           for r in runs.values()))
     if opt.check:
         results, _, complete = runs[engines[0]]
