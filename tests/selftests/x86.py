@@ -40,9 +40,10 @@ SRC = os.path.normpath(os.path.join(HERE, "..", ".."))
 KNOWN = os.path.join(HERE, "x86-known.txt")
 START, DONE = "RAX-SELFTESTS-START", "RAX-SELFTESTS-DONE"
 # A test's lines: its output between BEGIN and END, END with the status.
-# Whole lines: pexpect matches as soon as it can, on part of a name.
-BEGIN_RE = re.compile(r"RAX-SELFTEST-BEGIN (\S+)\r?\n")
-END_RE = re.compile(r"RAX-SELFTEST-END (\S+) rc=(\d+)\r?\n")
+# Whole lines (\r\r\n through the nested console): pexpect matches as
+# soon as it can, on part of a name.
+BEGIN_RE = re.compile(r"RAX-SELFTEST-BEGIN (\S+)\r*\n")
+END_RE = re.compile(r"RAX-SELFTEST-END (\S+) rc=(\d+)\r*\n")
 CMDLINE = "console=ttyS0 nokaslr reboot=k panic=-1 quiet"
 # Seconds one program may run inside the guest (busybox timeout, then
 # SIGKILL: status 137); the host waits that long and GRACE more for a
