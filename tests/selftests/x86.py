@@ -155,7 +155,8 @@ def command(engine, opt, kernel, initrd):
     if engine == "nested":
         # rax-static --backend kvm in L1 of tests/nested/run.py (real KVM,
         # kvm_amd, inside QEMU TCG): one vCPU (the KVM engine runs one),
-        # L1's console copied to run.py's stdout (--echo).
+        # L1's console copied to run.py's stdout (--echo), L1's own
+        # kernel messages off it (loglevel=1) as far as they can be.
         rax = os.path.join(opt.build, "rax-static")
         if not os.access(rax, os.X_OK):
             return None
@@ -165,6 +166,7 @@ def command(engine, opt, kernel, initrd):
         return [sys.executable, os.path.join(SRC, "tests", "nested",
                                              "run.py"),
                 "--rax", rax, "--mem", "1536", "--echo",
+                "--append", "loglevel=1",
                 "--timeout", str(opt.test_timeout * 200),
                 "--file", kernel, "--file", initrd, "--cmd", cmd]
     sys.exit(f"selftests: unknown engine {engine!r} (emulator, qemu, "
@@ -231,10 +233,18 @@ def run(engine, opt, kernel, bt, folder, names):
             if argv is None:
                 return None
             done = boot_once(engine, argv, log, opt.test_timeout, results)
-            if done is True or done not in left:
-                break   # finished, or no program to blame: stop here
-            left = [t for t in left if t not in results]
-            if left:
+            if done is not True and done not in left:
+                break   # no program to blame: stop here
+            rest = [t for t in left if t not in results]
+            if rest == left:
+                break   # no progress
+            left = rest
+            if left and done is True:
+                # A message of the kernel (the guest's or L1's) printed
+                # inside an END line hides that program's status.
+                print(f"  {engine}: no status for {' '.join(left)}: "
+                      "booting again for them", flush=True)
+            elif left:
                 print(f"  {engine}: booting again for the {len(left)} "
                       f"programs left", flush=True)
     complete = all(t in results for t in names)
