@@ -3,11 +3,14 @@
 asserts nothing):
   1. boot to the shell marker with the history on (the default with
      --gdb) and off (--history off), gdb attached and continuing at once;
-     wall seconds, median of REPS, and the ratio (target: at most 1.15);
+     wall seconds and rax's CPU seconds, medians of REPS, and the ratios
+     (target: at most 1.15);
   2. reverse-stepi latency at 20 points of a boot: `monitor goto N` at
      20 instruction counts spread over the boot to the shell, then one
-     timed `reverse-stepi` at each; median and worst (target: median at
-     most 50 ms);
+     timed `reverse-stepi` at each; median and worst of rax's answer to
+     the bs packet (gdb's remote log timestamps; target: median at most
+     50 ms), and of gdb's whole command beside a forward stepi's (gdb's
+     own part: printing the frame and the source line);
   3. reverse-continue back across about 1 s of guest time: a breakpoint
      hit once at clock T (tbreak at a boot function), continue to the
      shell, `break` the same function again, and time `reverse-continue`
@@ -94,12 +97,35 @@ class Run:
             time.sleep(0.02)
         return time.monotonic() - t0
 
+    def cpu_seconds(self):
+        """User and system CPU time of rax so far (less sensitive to the
+        machine's load than wall time)."""
+        with open("/proc/%d/stat" % self.p.pid) as f:
+            st = f.read().rsplit(")", 1)[1].split()
+        return (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
+
     def close(self):
         self.g.terminate(force=True)
         if self.p.poll() is None:
             self.p.kill()
             self.p.wait()
         self.f.close()
+
+
+def bs_time(out):
+    """Seconds from gdb sending bs to rax's stop reply, from gdb's
+    `set debug remote 1` and `set debug timestamp on` lines."""
+    sent = None
+    for line in out.splitlines():
+        m = re.search(r"(\d+\.\d+)\s+\[remote\] (Sending packet: \$bs#|"
+                     r"Packet received: [TS])", line)
+        if not m:
+            continue
+        if m.group(2).startswith("Sending"):
+            sent = float(m.group(1))
+        elif sent is not None:
+            return float(m.group(1)) - sent
+    raise RuntimeError("no bs exchange in gdb's remote log:\n" + out)
 
 
 def icount(r):
@@ -125,15 +151,20 @@ def main():
 
     # 1. boot time, history on and off, taking turns
     times = {True: [], False: []}
+    cpu = {True: [], False: []}
     for _ in range(a.reps):
         for h in (True, False):
             r = Run(rax, gdir, h, tmp)
             r.g.sendline("continue")
             times[h].append(r.wait_mark())
+            cpu[h].append(r.cpu_seconds())
             r.close()
     on, off = statistics.median(times[True]), statistics.median(times[False])
     print("boot to the shell, gdb attached: history on %.2f s, off %.2f s "
           "(medians of %d): %.3fx" % (on, off, a.reps, on / off))
+    on, off = statistics.median(cpu[True]), statistics.median(cpu[False])
+    print("  rax's CPU time: history on %.2f s, off %.2f s: %.3fx" %
+          (on, off, on / off))
 
     # 2.-4. one run with the history
     r = Run(rax, gdir, True, tmp)
@@ -153,15 +184,26 @@ def main():
     print("history at the shell: %s" % hist.splitlines()[1].strip())
     print("history memory: %.1f MiB for %.2f s of guest time: %.1f MiB per "
           "guest second" % (mib, c_end / 1e9, mib / (c_end / 1e9)))
-    lat = []
+    lat, srv, fwd = [], [], []
+    r.cmd("set debug timestamp on")
     for k in range(1, 21):
         r.cmd("monitor goto %d" % (end * k // 21))
         r.cmd("flushregs")
+        r.cmd("set debug remote 1")
         t0 = time.perf_counter()
-        r.cmd("reverse-stepi")
+        out = r.cmd("reverse-stepi")
         lat.append(time.perf_counter() - t0)
-    print("reverse-stepi at 20 points of the boot: median %.1f ms, worst "
-          "%.1f ms" % (statistics.median(lat) * 1e3, max(lat) * 1e3))
+        r.cmd("set debug remote 0")
+        srv.append(bs_time(out))
+        t0 = time.perf_counter()
+        r.cmd("stepi")
+        fwd.append(time.perf_counter() - t0)
+    print("reverse-stepi at 20 points of the boot: rax answers bs in median "
+          "%.1f ms, worst %.1f ms; gdb's whole command median %.1f ms, "
+          "worst %.1f ms (a forward stepi there: median %.1f ms)" %
+          (statistics.median(srv) * 1e3, max(srv) * 1e3,
+           statistics.median(lat) * 1e3, max(lat) * 1e3,
+           statistics.median(fwd) * 1e3))
     r.cmd("monitor goto %d" % end)
     r.cmd("flushregs")
     r.cmd("break kernel_init")

@@ -61,7 +61,7 @@ static char engine_note[700];
 
 /* Picks the engine for --backend and notes why in engine_note.  Returns
  * the ops or NULL with the reason in *e. */
-static const struct vcpu_ops *choose_engine(enum backend b, unsigned ncpus,
+static const struct vcpu_ops *choose_engine(enum backend b,
 					    struct rax_err *e)
 {
 	struct rax_err why = { "" }, emu = { "" };
@@ -85,13 +85,6 @@ static const struct vcpu_ops *choose_engine(enum backend b, unsigned ncpus,
 		return &cpu_vcpu_ops;
 	case BACKEND_AUTO:
 		break;
-	}
-	if (ncpus > 1) { /* the KVM engine runs one vCPU so far */
-		if (cpu_vcpu_ops.probe(e))
-			return NULL;
-		NOTE("rax: engine: emulator (--cpus %u: KVM runs one vCPU "
-		     "so far)\n", ncpus);
-		return &cpu_vcpu_ops;
 	}
 #ifdef HAVE_KVM
 	if (!kvm_vcpu_ops.probe(&why)) {
@@ -269,10 +262,6 @@ int main(int argc, char **argv)
 	if (o.trace != TRACE_OFF && o.backend == BACKEND_KVM)
 		return die(RAX_EXIT_USAGE, "--trace: %s",
 			   "the KVM engine cannot trace; use --backend emulator");
-	if (o.cpus > 1 && o.backend == BACKEND_KVM)
-		return die(RAX_EXIT_USAGE, "--cpus %u: more than one vCPU is "
-			   "not yet supported on the KVM engine; use --backend "
-			   "emulator", o.cpus);
 	if (o.cpu_level && o.backend == BACKEND_KVM)
 		return die(RAX_EXIT_USAGE, "--cpu: %s", CPU_KVM_MSG);
 	if (o.cpu_level > cpu_host_level())
@@ -326,7 +315,7 @@ int main(int argc, char **argv)
 			   RAX_EXIT_INPUT, "%s", e.msg);
 	m->virtio = &virtio_host;
 	/* Bad input is reported before a missing engine: load first. */
-	m->ops = choose_engine(o.backend, o.cpus, &engine_err);
+	m->ops = choose_engine(o.backend, &engine_err);
 
 	if (dev_init_all(m, &e))
 		return die(RAX_EXIT_ENGINE, "%s", e.msg);

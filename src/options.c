@@ -19,7 +19,7 @@ const char opt_usage[] =
 "  -i, --initrd FILE       initramfs / initrd image (Multiboot: the module)\n"
 "  -a, --cmdline STR       kernel command line\n"
 "  -m, --mem SIZE          guest RAM, e.g. 512M, 2G (default 512M)\n"
-"      --cpus N            vCPUs, 1-64 (default 1; N > 1: emulator only)\n"
+"      --cpus N            vCPUs, 1-64 (default 1)\n"
 "      --quantum N         emulator: instructions a vCPU runs before the\n"
 "                          next one's turn (default 4000)\n"
 "      --flat ADDR         the kernel is a flat binary: load it at physical\n"

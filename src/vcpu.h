@@ -27,6 +27,13 @@ enum vcpu_stop_reason {
 			       history (src/history) */
 };
 
+/* What a vCPU does between stops (`monitor info cpus`). */
+enum vcpu_activity {
+	VCPU_ACT_RUNNING,   /* runs guest code */
+	VCPU_ACT_HALTED,    /* HLT: waits for an interrupt */
+	VCPU_ACT_WAIT_SIPI, /* an AP before its start-up IPI, or after INIT */
+};
+
 /* Breakpoint kinds, numbered as gdb's Z packets. */
 enum bp_type { BP_SW = 0, BP_HW = 1, BP_WRITE = 2, BP_READ = 3, BP_ACCESS = 4 };
 
@@ -69,8 +76,15 @@ struct vcpu_snap_ops {
 	 * where `at` says; TIMER_NEVER: no such stop.  The caller keeps a
 	 * machine timer armed at t so that idling does not pass it. */
 	void (*stop_at)(struct machine *m, uint64_t t, enum vcpu_stop_at at);
-	/* Retired instructions so far (the clock also counts idle time). */
+	/* Retired instructions so far, of every vCPU: with one clock for
+	 * all (SMP passes it from vCPU to vCPU), a point of the run.  The
+	 * clock also counts idle time. */
 	uint64_t (*insns)(struct machine *m);
+	/* Retired instructions of vCPU i. */
+	uint64_t (*cpu_insns)(struct machine *m, unsigned i);
+	/* The clock after vCPU i's last retired instruction (one vCPU: the
+	 * clock). */
+	uint64_t (*last_end)(struct machine *m, unsigned i);
 	/* Clock time one instruction takes. */
 	uint64_t insn_ns;
 };
@@ -107,6 +121,9 @@ struct vcpu_ops {
 		       uint64_t *val);
 	int (*set_msr)(struct machine *m, unsigned cpu, uint32_t idx,
 		       uint64_t val);
+	/* Optional: what vCPU `cpu` does (with run() not in progress). */
+	int (*get_activity)(struct machine *m, unsigned cpu,
+			    enum vcpu_activity *a);
 
 	/* Guest RAM for the debugger, by guest-physical address: copy len
 	 * bytes; return 0, or -EFAULT when [gpa, gpa + len) is not all RAM.
@@ -165,7 +182,8 @@ struct vcpu_ops {
 	/* Optional: the engine's support for the history (above). */
 	const struct vcpu_snap_ops *snap;
 	/* Optional, served by the history (src/history) when it is on:
-	 * reverse execution.  flags VCPU_RUN_STEP: back one instruction;
+	 * reverse execution.  flags VCPU_RUN_STEP: back one instruction of
+	 * vCPU VCPU_RUN_CPU_OF(flags), the machine with it;
 	 * 0: back to the last breakpoint or watchpoint hit before now
 	 * (VCPU_STOP_SWBREAK/HWBREAK/WATCH), or to the start of the
 	 * history (VCPU_STOP_HISTORY).  A kick() interrupts the search

@@ -57,8 +57,6 @@ expect 2 "not a size" --mem 1K --kernel "$k"
 expect 1 "from 1 to 64" --cpus 0 --kernel "$k"
 expect 1 "from 1 to 64" --cpus 65 --kernel "$k"
 expect 1 "from 1 to 64" --cpus 2x --kernel "$k"
-expect 1 "not yet supported on the KVM engine" --cpus 2 --backend kvm \
-	--kernel "$k"
 expect 1 "expected a number of instructions" --quantum 0 --kernel "$k"
 RAX_LOG=loud expect 1 "RAX_LOG=loud" --kernel "$k"
 exit $fail

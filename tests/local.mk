@@ -12,18 +12,21 @@ TESTS += tests/unit/test_core
 # not built (`make guest guest-l1`; tests/run-all.sh builds both).
 # `make check-nested` builds them first and runs it alone.
 EXTRA_DIST += tests/nested/run.py tests/nested/nested.sh \
-	tests/nested/virtio-disk.sh tests/nested/virtio-net.sh
+	tests/nested/virtio-disk.sh tests/nested/virtio-net.sh \
+	tests/nested/smp.sh
 # tests/guest/nested.sh runs the tests/guest programs there (one more L1
 # boot, about 10 s); tests/nested/virtio-disk.sh and virtio-net.sh the
-# virtio devices (two more).  Built without KVM, they are a SKIP that
-# says so.
+# virtio devices (two more), tests/nested/smp.sh the default guest on
+# two vCPUs (one more, about 40 s).  Built without KVM, they are a SKIP
+# that says so.
 TESTS += tests/nested/nested.sh tests/guest/nested.sh \
-	tests/nested/virtio-disk.sh tests/nested/virtio-net.sh
+	tests/nested/virtio-disk.sh tests/nested/virtio-net.sh \
+	tests/nested/smp.sh
 if HAVE_KVM
 check_DATA = rax-static$(EXEEXT)
 endif
 CLEANFILES += nested-console.log nested-guest-console.log \
-	nested-disk-console.log nested-net-console.log
+	nested-disk-console.log nested-net-console.log nested-smp-console.log
 check-nested: rax-static$(EXEEXT) guest guest-l1
 	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
 	  $(PYTHON3) $(srcdir)/tests/nested/run.py
@@ -33,6 +36,8 @@ check-nested: rax-static$(EXEEXT) guest guest-l1
 	  $(PYTHON3) $(srcdir)/tests/nested/run.py --disk
 	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
 	  RAX_DYNAMIC=./rax$(EXEEXT) $(PYTHON3) $(srcdir)/tests/nested/run.py --net
+	srcdir=$(srcdir) RAX_STATIC=./rax-static$(EXEEXT) \
+	  $(PYTHON3) $(srcdir)/tests/nested/run.py --cpus 2
 .PHONY: check-nested
 
 # tests/intel: rax on real KVM on Intel VT-x, kvm_intel in an L1 Linux

@@ -25,6 +25,9 @@ bool cpu_cf(const struct cpu *c)
 	switch (c->lf_op) {
 	case LF_ADD: return (c->lf_res & m) < (c->lf_a & m);
 	case LF_SUB: return (c->lf_a & m) < (c->lf_b & m);
+	case LF_ADC: return (c->lf_res & m) <= (c->lf_a & m);
+	case LF_CO: return c->lf_a != 0;
+	case LF_SBB: return (c->lf_a & m) <= (c->lf_b & m);
 	case LF_LOGIC: return false;
 	default: return c->rflags & RFLAGS_CF;
 	}
@@ -36,8 +39,9 @@ static bool lf_of(const struct cpu *c)
 		 r = c->lf_res;
 
 	switch (c->lf_op) {
-	case LF_ADD: case LF_INC: return ((a ^ r) & (b ^ r)) & s;
-	case LF_SUB: case LF_DEC: return ((a ^ b) & (a ^ r)) & s;
+	case LF_ADD: case LF_ADC: case LF_INC: return ((a ^ r) & (b ^ r)) & s;
+	case LF_SUB: case LF_SBB: case LF_DEC: return ((a ^ b) & (a ^ r)) & s;
+	case LF_CO: return b != 0;
 	default: return false;
 	}
 }
@@ -54,7 +58,8 @@ uint64_t cpu_get_rflags(const struct cpu *c)
 		f |= RFLAGS_CF;
 	if (parity_tab[r & 0xff])
 		f |= RFLAGS_PF;
-	if (c->lf_op != LF_LOGIC && ((c->lf_a ^ c->lf_b ^ c->lf_res) & 0x10))
+	if (c->lf_op != LF_LOGIC && c->lf_op != LF_CO &&
+	    ((c->lf_a ^ c->lf_b ^ c->lf_res) & 0x10))
 		f |= RFLAGS_AF;
 	if (!r)
 		f |= RFLAGS_ZF;
@@ -169,19 +174,15 @@ alu(struct cpu *c, unsigned op, uint64_t a, uint64_t b,
 	switch (op) {
 	case 0: r = (a + b) & m; lazy(c, LF_ADD, a, b, r, n); return r;
 	case 1: r = a | b; lazy(c, LF_LOGIC, a, b, r, n); return r;
-	case 2:
+	case 2: /* with no carry in, the flags are ADD's */
 		cin = cpu_cf(c);
 		r = (a + b + cin) & m;
-		set_flags6(c, r < a || (cin && r == a),
-			   ((a ^ r) & (b ^ r)) & sign_bit(n), r, n,
-			   (a ^ b ^ r) & 0x10);
+		lazy(c, cin ? LF_ADC : LF_ADD, a, b, r, n);
 		return r;
-	case 3:
+	case 3: /* with no borrow in, the flags are SUB's */
 		cin = cpu_cf(c);
 		r = (a - b - cin) & m;
-		set_flags6(c, a < b || (cin && a == b),
-			   ((a ^ b) & (a ^ r)) & sign_bit(n), r, n,
-			   (a ^ b ^ r) & 0x10);
+		lazy(c, cin ? LF_SBB : LF_SUB, a, b, r, n);
 		return r;
 	case 4: r = a & b; lazy(c, LF_LOGIC, a, b, r, n); return r;
 	case 6: r = a ^ b; lazy(c, LF_LOGIC, a, b, r, n); return r;
@@ -189,20 +190,35 @@ alu(struct cpu *c, unsigned op, uint64_t a, uint64_t b,
 	}
 }
 
-/* E op= G etc. for one ALU operation; CMP (7) never writes. */
+/* E op= G etc. for one ALU operation; CMP (7) never writes.  k: the
+ * form when the handler was chosen for it at decode (FORM_REG,
+ * FORM_MEM; n then a constant too), or FORM_ANY to test d->mod. */
 static inline __attribute__((always_inline)) void
 alu_E_val(struct cpu *c, const struct dec_insn *d, unsigned op,
-		      uint64_t b, unsigned n)
+		      uint64_t b, unsigned n, int k)
 {
+	struct tlb_entry *e;
 	uint64_t la, r;
 
-	if (d->mod == 3) {
+	if (k == FORM_REG || (k == FORM_ANY && d->mod == 3)) {
 		r = alu(c, op, greg(c, d->rm, n, d->rex), b, n);
 		if (op != 7)
 			sreg_w(c, d->rm, n, d->rex, r);
 		return;
 	}
-	la = cpu_ea(c, d);
+	la = cpu_ea_k(c, d, k);
+	if (FORM_IS_MEM(k) && op != 7 &&
+	    (e = tlb_hit(c, TLB_WRITE, la, n)) != NULL) {
+		/* A write entry is readable too (no write-only pages;
+		 * watched pages get no entries): one lookup for both. */
+		void *p = (void *)(e->addend + (uintptr_t)la);
+		uint64_t v = 0;
+
+		memcpy(&v, p, n); /* little-endian host */
+		r = alu(c, op, v, b, n);
+		memcpy(p, &r, n);
+		return;
+	}
 	if (op != 7)
 		cpu_probe_write(c, la, n);
 	r = alu(c, op, rdn(c, la, n), b, n);
@@ -220,26 +236,34 @@ alu_G_val(struct cpu *c, const struct dec_insn *d, unsigned op,
 		sreg_w(c, d->reg, n, d->rex, r);
 }
 
-#define ALU_HANDLERS(name, op)                                              \
-void op_##name##_Eb_Gb(struct cpu *c, const struct dec_insn *d)            \
-{ alu_E_val(c, d, op, greg(c, d->reg, 1, d->rex), 1); }                    \
-void op_##name##_Ev_Gv(struct cpu *c, const struct dec_insn *d)            \
-{ alu_E_val(c, d, op, c->r[d->reg], d->opsz); }                            \
-void op_##name##_Gb_Eb(struct cpu *c, const struct dec_insn *d)            \
-{ alu_G_val(c, d, op, rd_E(c, d, 1), 1); }                                 \
-void op_##name##_Gv_Ev(struct cpu *c, const struct dec_insn *d)            \
-{ alu_G_val(c, d, op, rd_E(c, d, d->opsz), d->opsz); }                     \
-void op_##name##_AL_Ib(struct cpu *c, const struct dec_insn *d)            \
-{                                                                           \
-	uint64_t r = alu(c, op, c->r[R_RAX], d->imm, 1);                   \
-	if (op != 7)                                                        \
-		sreg_w(c, R_RAX, 1, true, r);                               \
-}                                                                           \
-void op_##name##_rAX_Iz(struct cpu *c, const struct dec_insn *d)           \
-{                                                                           \
-	uint64_t r = alu(c, op, c->r[R_RAX], d->imm, d->opsz);             \
-	if (op != 7)                                                        \
-		sreg_w(c, R_RAX, d->opsz, true, r);                         \
+#define ALU_HANDLERS(name, op)						\
+void op_##name##_Eb_Gb(struct cpu *c, const struct dec_insn *d)		\
+{ alu_E_val(c, d, op, greg(c, d->reg, 1, d->rex), 1, FORM_ANY); }	\
+void op_##name##_Ev_Gv(struct cpu *c, const struct dec_insn *d)		\
+{ alu_E_val(c, d, op, c->r[d->reg], d->opsz, FORM_ANY); }		\
+void op_##name##_Gb_Eb(struct cpu *c, const struct dec_insn *d)		\
+{ alu_G_val(c, d, op, rd_E(c, d, 1), 1); }				\
+void op_##name##_Gv_Ev(struct cpu *c, const struct dec_insn *d)		\
+{ alu_G_val(c, d, op, rd_E(c, d, d->opsz), d->opsz); }			\
+static inline __attribute__((always_inline)) void			\
+name##_EvGv(struct cpu *c, const struct dec_insn *d, unsigned n, int k)	\
+{ alu_E_val(c, d, op, c->r[d->reg], n, k); }				\
+static inline __attribute__((always_inline)) void			\
+name##_GvEv(struct cpu *c, const struct dec_insn *d, unsigned n, int k)	\
+{ alu_G_val(c, d, op, rd_E_k(c, d, n, k), n); }				\
+FORMS(op_##name##_Ev_Gv, name##_EvGv)					\
+FORMS(op_##name##_Gv_Ev, name##_GvEv)					\
+void op_##name##_AL_Ib(struct cpu *c, const struct dec_insn *d)		\
+{									\
+	uint64_t r = alu(c, op, c->r[R_RAX], d->imm, 1);		\
+	if (op != 7)							\
+		sreg_w(c, R_RAX, 1, true, r);				\
+}									\
+void op_##name##_rAX_Iz(struct cpu *c, const struct dec_insn *d)	\
+{									\
+	uint64_t r = alu(c, op, c->r[R_RAX], d->imm, d->opsz);		\
+	if (op != 7)							\
+		sreg_w(c, R_RAX, d->opsz, true, r);			\
 }
 ALU_HANDLERS(add, 0)
 ALU_HANDLERS(or, 1)
@@ -256,21 +280,17 @@ ALU_HANDLERS(cmp, 7)
 #define GRP1_HANDLERS(name, op)						\
 void op_##name##_R_I(struct cpu *c, const struct dec_insn *d)		\
 {									\
-	uint64_t r = alu(c, op, greg(c, d->rm, d->opsz, d->rex), d->imm,	\
-			 d->opsz);					\
-	if (op != 7)							\
-		sreg_w(c, d->rm, d->opsz, d->rex, r);			\
+	alu_E_val(c, d, op, d->imm, d->opsz, FORM_REG);			\
 }									\
 void op_##name##_M_I(struct cpu *c, const struct dec_insn *d)		\
 {									\
-	uint64_t la = cpu_ea(c, d), r;					\
-									\
-	if (op != 7)							\
-		cpu_probe_write(c, la, d->opsz);			\
-	r = alu(c, op, rdn(c, la, d->opsz), d->imm, d->opsz);		\
-	if (op != 7)							\
-		wrn(c, la, r, d->opsz);					\
-}
+	alu_E_val(c, d, op, d->imm, d->opsz, FORM_ANY);			\
+}									\
+static inline __attribute__((always_inline)) void			\
+name##_I(struct cpu *c, const struct dec_insn *d, unsigned n, int k)	\
+{ alu_E_val(c, d, op, d->imm, n, k); }					\
+FORMS(op_##name##_R_I, name##_I)					\
+FORMS(op_##name##_M_I, name##_I)
 GRP1_HANDLERS(add, 0)
 GRP1_HANDLERS(or, 1)
 GRP1_HANDLERS(adc, 2)
@@ -289,6 +309,13 @@ void op_test_Ev_Gv(struct cpu *c, const struct dec_insn *d)
 {
 	alu(c, 4, rd_E(c, d, d->opsz), c->r[d->reg], d->opsz);
 }
+
+static inline __attribute__((always_inline)) void
+test_EvGv(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	alu(c, 4, rd_E_k(c, d, n, k), c->r[d->reg], n);
+}
+FORMS(op_test_Ev_Gv, test_EvGv)
 
 void op_test_AL_Ib(struct cpu *c, const struct dec_insn *d)
 {
@@ -342,9 +369,10 @@ void op_inc_E(struct cpu *c, const struct dec_insn *d) { incdec_E(c, d, false); 
 void op_dec_E(struct cpu *c, const struct dec_insn *d) { incdec_E(c, d, true); }
 
 /* --- group 3: TEST NOT NEG MUL IMUL DIV IDIV ---------------------------- */
-static void mul_flags(struct cpu *c, bool ovf, uint64_t lo, unsigned n)
+static inline void mul_flags(struct cpu *c, bool ovf, uint64_t lo,
+			     unsigned n)
 {
-	set_flags6(c, ovf, ovf, lo, n, false);
+	lazy(c, LF_CO, ovf, ovf, lo & sz_mask(n), n);
 }
 
 /* Group 3 forms (groups.def): one handler per operation, the byte and
@@ -494,7 +522,8 @@ static void div1(struct cpu *c, const struct dec_insn *d, bool sgn)
 void op_div_E(struct cpu *c, const struct dec_insn *d) { div1(c, d, false); }
 void op_idiv_E(struct cpu *c, const struct dec_insn *d) { div1(c, d, true); }
 
-static uint64_t imul2(struct cpu *c, uint64_t a, uint64_t b, unsigned n)
+static inline __attribute__((always_inline)) uint64_t
+imul2(struct cpu *c, uint64_t a, uint64_t b, unsigned n)
 {
 	if (n == 8) {
 		__int128 p = (__int128)(int64_t)a * (int64_t)b;
@@ -515,6 +544,15 @@ void op_imul_Gv_Ev(struct cpu *c, const struct dec_insn *d)
 
 	sreg_w(c, d->reg, d->opsz, d->rex, imul2(c, c->r[d->reg], v, d->opsz));
 }
+
+static inline __attribute__((always_inline)) void
+imul_GvEv(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	uint64_t v = rd_E_k(c, d, n, k);
+
+	sreg_w(c, d->reg, n, d->rex, imul2(c, c->r[d->reg], v, n));
+}
+FORMS(op_imul_Gv_Ev, imul_GvEv)
 
 void op_imul_Gv_Ev_Iz(struct cpu *c, const struct dec_insn *d)
 {
@@ -584,19 +622,19 @@ shift(struct cpu *c, unsigned op, uint64_t v, unsigned cnt, unsigned n)
 		r = cnt < 64 ? (v << cnt) & m : 0;
 		cf = cnt <= bits ? (v >> (bits - cnt)) & 1 : 0;
 		of = ((r & s) != 0) ^ cf;
-		set_flags6(c, cf, of, r, n, false);
+		lazy(c, LF_CO, cf, of, r, n);
 		return r;
 	case 5: /* SHR */
 		r = v >> cnt;
 		cf = (v >> (cnt - 1)) & 1;
-		set_flags6(c, cf, v & s, r, n, false);
+		lazy(c, LF_CO, cf, (v & s) != 0, r, n);
 		return r;
 	default: { /* SAR */
 		int64_t sv = (int64_t)(v << (64 - bits)) >> (64 - bits);
 
 		r = (uint64_t)(sv >> (cnt > 63 ? 63 : cnt)) & m;
 		cf = (sv >> (cnt - 1 > 63 ? 63 : cnt - 1)) & 1;
-		set_flags6(c, cf, false, r, n, false);
+		lazy(c, LF_CO, cf, 0, r, n);
 		return r;
 	}
 	}
@@ -670,7 +708,7 @@ static void shxd(struct cpu *c, const struct dec_insn *d, unsigned cnt,
 		r = ((v >> cnt) | (cnt == bits ? src : src << (bits - cnt))) & m;
 		cf = (v >> (cnt - 1)) & 1;
 	}
-	set_flags6(c, cf, ((r ^ v) & sign_bit(n)) != 0, r, n, false);
+	lazy(c, LF_CO, cf, ((r ^ v) & sign_bit(n)) != 0, r, n);
 	if (d->mod == 3)
 		sreg_w(c, d->rm, n, d->rex, r);
 	else
@@ -990,3 +1028,14 @@ void op_aad_Ib(struct cpu *c, const struct dec_insn *d)
 	c->r[R_RAX] = (c->r[R_RAX] & ~0xffffull) | r;
 	lazy(c, LF_ADD, al, t, r, 1);
 }
+
+/* The sized forms of this file's hottest handlers (cpu_select_handler()). */
+#define ALU_ROWS(name)							\
+	FORMS_ROW(op_##name##_Ev_Gv), FORMS_ROW(op_##name##_Gv_Ev),	\
+	FORMS_ROW(op_##name##_R_I), FORMS_ROW(op_##name##_M_I)
+const struct cpu_forms cpu_alu_forms[] = {
+	ALU_ROWS(add), ALU_ROWS(or), ALU_ROWS(adc), ALU_ROWS(sbb),
+	ALU_ROWS(and), ALU_ROWS(sub), ALU_ROWS(xor), ALU_ROWS(cmp),
+	FORMS_ROW(op_test_Ev_Gv), FORMS_ROW(op_imul_Gv_Ev),
+	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
+};

@@ -111,6 +111,18 @@ static void trace_insn(struct cpu *c, const struct dec_insn *d)
 
 /* --- the run loop --------------------------------------------------------- */
 
+/* Whether one of gdb's breakpoints is on the 4 KiB page of linear
+ * address la (64-bit mode: rip).  The fast path leaves such a page for
+ * the slow path, which checks each instruction; a trace never spans two
+ * pages (block.c), so checking where each trace starts is enough. */
+static inline bool bp_page(const struct cpu *c, uint64_t la)
+{
+	for (unsigned i = 0; i < c->nbp; i++)
+		if (!((c->bp[i] ^ la) & ~0xfffull))
+			return true;
+	return false;
+}
+
 /* The breakpoint at the linear address of rip: BP_SW, BP_HW, or -1. */
 static int at_breakpoint(const struct cpu *c)
 {
@@ -157,10 +169,15 @@ static int cpu_run(struct machine *m, unsigned flags, struct vcpu_stop *stop,
 	return ret;
 }
 
-/* True while every instruction must go through the slow path. */
+/* True while every instruction must go through the slow path and
+ * check the events before it.  gdb's breakpoints (c->nbp) put only the
+ * instructions on their pages on the slow path (bp_page()), and without
+ * an event check at each: that stays where the fast path makes it
+ * (next_check).  A reverse search with a breakpoint set ran every
+ * instruction on the slow path, checking events, 2.5 times slower. */
 static bool needs_slow_path(const struct cpu *c, bool step)
 {
-	return step || c->trace || c->nbp || c->halted || c->watch_hit ||
+	return step || c->trace || c->halted || c->watch_hit ||
 	       c->mode != DEC_MODE64 || (c->rflags & RFLAGS_TF) ||
 	       c->db_pending || c->db_now || c->dr_exec || c->dr_data ||
 	       c->db_trap;
@@ -185,6 +202,10 @@ static inline __attribute__((always_inline)) void run_fast(struct cpu *c,
 		const struct cpu_insn *ci = c->cur_next, *end = c->cur_end;
 
 		if (ci == end || c->rip != c->cur_rip) {
+			if (c->nbp && bp_page(c, c->rip)) {
+				c->next_check = 0; /* the slow path */
+				break;
+			}
 			t = cpu_trace_next(c, t, stats);
 			ci = t->insn;
 			end = ci + t->n;
@@ -263,7 +284,8 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 	 * stop anywhere): the next instruction is looked up. */
 	cpu_leave_trace(c);
 	for (;;) {
-		if (c->icount < c->next_check) {
+		if (c->icount < c->next_check &&
+		    !(c->nbp && bp_page(c, c->rip))) {
 			if (c->stats)
 				run_fast_stats(c);
 			else
@@ -288,7 +310,8 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 			stop->reason = VCPU_STOP_KICK; /* the history's stop */
 			return 0;
 		}
-		if (!step && cpu_check_events(c)) {
+		if (!step && c->icount >= c->next_check &&
+		    cpu_check_events(c)) {
 			stop->reason = VCPU_STOP_KICK;
 			return 0;
 		}
@@ -485,17 +508,24 @@ static int run_smp(struct cpu_engine *eng, unsigned flags,
 		   struct vcpu_stop *stop, struct rax_err *e)
 {
 	struct machine *m = eng->m;
-	unsigned idle_turns = 0;
+	bool step = flags & VCPU_RUN_STEP;
 
-	if ((flags & VCPU_RUN_STEP) && VCPU_RUN_CPU_OF(flags) < eng->n)
+	/* A step of another vCPU than cur ends cur's turn there. */
+	if (step && VCPU_RUN_CPU_OF(flags) < eng->n &&
+	    VCPU_RUN_CPU_OF(flags) != eng->cur) {
+		eng->turn_open = false;
 		pass_clock(eng, VCPU_RUN_CPU_OF(flags));
+	}
 	for (;;) {
 		struct cpu *c = eng->cpu[eng->cur];
 		uint64_t icount0 = c->icount, idle0 = c->idle_ns;
 		int ret;
 
 		if (atomic_load(&m->exit_requested) ||
-		    atomic_exchange(&eng->kick, false)) {
+		    atomic_exchange(&eng->kick, false) ||
+		    (!step && c->icount >= c->stop_at)) {
+			/* the last: the history's stop, which idling (every
+			 * vCPU halted) reaches between turns */
 			stop->reason = VCPU_STOP_KICK;
 			stop->cpu = c->id;
 			return 0;
@@ -508,23 +538,34 @@ static int run_smp(struct cpu_engine *eng, unsigned flags,
 			stop->cpu = c->id;
 			return 0;
 		}
-		if ((flags & VCPU_RUN_STEP) || runnable(c)) {
+		if (step || runnable(c)) {
+			uint64_t slice = c->slice_end;
+
 			intc_set_current(c->intc, c->id);
 			c->watch_hit = false;
 			c->yield = false;
-			c->slice_end = flags & VCPU_RUN_STEP ? UINT64_MAX :
-				       c->icount + eng->quantum_ns;
+			if (step) {
+				c->slice_end = UINT64_MAX;
+			} else if (!eng->turn_open) {
+				c->slice_end = c->icount + eng->quantum_ns;
+				eng->turn_open = true;
+			}
 			ret = run_loop(c, flags, stop, e);
+			if (step)
+				c->slice_end = slice;
 			c->insn_ns += (c->icount - icount0) -
 				      (c->idle_ns - idle0);
+			if (c->icount != icount0)
+				c->ran_until = c->icount;
 			if (ret || !c->yield) {
 				stop->cpu = c->id;
 				return ret;
 			}
 			if (c->icount != icount0 || !c->halted)
-				idle_turns = 0;
+				eng->idle_turns = 0;
 		}
-		if (++idle_turns > eng->n) {
+		eng->turn_open = false;
+		if (++eng->idle_turns > eng->n) {
 			uint64_t now;
 
 			if (all_dead(eng)) {
@@ -538,7 +579,7 @@ static int run_smp(struct cpu_engine *eng, unsigned flags,
 			now = cpu_now(c);
 			if (timer_next(&m->timers) <= now)
 				timer_run(&m->timers, now);
-			idle_turns = 0;
+			eng->idle_turns = 0;
 		}
 		pass_clock(eng, (eng->cur + 1) % eng->n);
 	}
@@ -557,6 +598,18 @@ static void cpu_kick(struct machine *m)
 }
 
 /* --- registers ------------------------------------------------------------ */
+
+static int cpu_get_activity(struct machine *m, unsigned cpu,
+			    enum vcpu_activity *a)
+{
+	struct cpu *c = vcpu(m, cpu);
+
+	if (!c)
+		return -ENOENT;
+	*a = c->wait_sipi ? VCPU_ACT_WAIT_SIPI :
+		c->halted ? VCPU_ACT_HALTED : VCPU_ACT_RUNNING;
+	return 0;
+}
 
 static int cpu_get_regs(struct machine *m, unsigned cpu, struct rax_regs *r)
 {
@@ -1040,6 +1093,7 @@ const struct vcpu_ops cpu_vcpu_ops = {
 	.get_dregs = cpu_get_dregs,
 	.get_msr = cpu_get_msr,
 	.set_msr = cpu_set_msr,
+	.get_activity = cpu_get_activity,
 	.read_mem = cpu_read_mem,
 	.write_mem = cpu_write_mem,
 	.bp_insert = cpu_bp_insert,

@@ -35,8 +35,13 @@ enum { EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4,
 #define DR6_BS (1ull << 14) /* single step (SDM Vol. 3 §18.2.3) */
 
 /* Lazy-flag producers: the last ALU result and its inputs stand in for
- * CF PF AF ZF SF OF until someone reads RFLAGS. */
-enum { LF_NONE, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC };
+ * CF PF AF ZF SF OF until someone reads RFLAGS.  LF_ADC and LF_SBB are
+ * ADC and SBB with a carry (borrow) in; without one they are LF_ADD and
+ * LF_SUB.  LF_CO (MUL, IMUL, shifts): CF and OF given (lf_a, lf_b: 0
+ * or 1), AF clear, SF ZF PF from lf_res (for MUL and IMUL the SDM leaves
+ * those four undefined, for shifts AF). */
+enum { LF_NONE, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC, LF_ADC, LF_SBB,
+       LF_CO };
 
 enum { TLB_READ, TLB_WRITE, TLB_FETCH, TLB_KINDS };
 #define TLB_SIZE 256
@@ -52,6 +57,24 @@ struct tlb_entry {
 
 struct cpu;
 typedef void (*cpu_handler)(struct cpu *c, const struct dec_insn *d);
+
+/* A handler's variants for one operand form and size, chosen at decode
+ * (cpu_select_handler()): r[] for a register operand (ModRM.mod 3), b[]
+ * for a memory operand at base + displacement in 64-bit mode (no index,
+ * no RIP, no segment prefix: cpu_ea_k()), m[] for any other memory
+ * operand, each [0] for 4-byte and [1] for 8-byte operands; any, the
+ * generic handler, for the rest.  The variants are compiled from the
+ * same body with the form (FORM_REG, FORM_BASE, FORM_MEM) and size
+ * constant, so they test neither at run time.  Lists end with a NULL
+ * any. */
+enum { FORM_ANY, FORM_REG, FORM_MEM, FORM_BASE };
+#define FORM_IS_MEM(k) ((k) == FORM_MEM || (k) == FORM_BASE)
+struct cpu_forms {
+	cpu_handler any, r[2], m[2], b[2];
+};
+extern const struct cpu_forms cpu_alu_forms[], cpu_ops_forms[];
+/* Jcc (70-7F, 0F 80-8F) per condition code. */
+extern const cpu_handler cpu_jcc_forms[16];
 
 /* One instruction as the decode cache holds it: the decoder's result and
  * the handler chosen for it at decode time (cpu_select_handler()). */
@@ -184,6 +207,9 @@ struct cpu {
 	uint64_t idle_ns;         /* clock advanced by HLT, not instructions */
 	uint64_t insn_ns;         /* SMP: this vCPU's instructions, in ns */
 	uint64_t slice_end;       /* SMP: its turn ends at this icount */
+	uint64_t ran_until;       /* SMP: the clock after its last
+				     retired instruction (the history's
+				     reverse step of one vCPU) */
 	/* icount of the next event check; other threads (kick, set_irq)
 	 * store 0 into it to force a check soon. */
 	_Atomic uint64_t next_check;
@@ -258,6 +284,13 @@ struct cpu_engine {
 	unsigned cur;             /* the one running, or that ran last: it
 				     holds the clock */
 	uint64_t quantum_ns;      /* a turn, in clock ns */
+	/* Where the turns stand, kept across run() calls (a stop in the
+	 * middle of a turn does not restart it: the history's stops must
+	 * not change the schedule) and saved by the history: cur's turn
+	 * has begun (its slice_end is set), and the turns in a row in
+	 * which no vCPU ran. */
+	bool turn_open;
+	unsigned idle_turns;
 	atomic_bool kick;         /* kick(): run() returns */
 	/* Futex word: kick() and interrupts raised by other threads bump
 	 * it and wake an idle sleep on it (event.c cpu_wake_idle), so a
@@ -447,6 +480,36 @@ uint64_t cpu_get_rflags(const struct cpu *c);
 void cpu_set_rflags(struct cpu *c, uint64_t v);
 bool cpu_cond(const struct cpu *c, unsigned cc);
 bool cpu_cf(const struct cpu *c);
+
+/* cpu_cond() for a constant cc: the common cases inline.  ZF and SF
+ * come from any lazy result; after CMP/SUB the condition compares the
+ * operands themselves, after a logic operation (CF = OF = 0) the result
+ * against 0 in the same way. */
+static inline __attribute__((always_inline)) bool
+cpu_cond_inline(const struct cpu *c, unsigned cc)
+{
+	unsigned sh = 64 - 8 * c->lf_sz, t = cc & ~1u;
+	uint64_t a, b;
+	bool v;
+
+	if (c->lf_op == LF_NONE || t == 0 || t == 10 ||
+	    (c->lf_op != LF_SUB && c->lf_op != LF_LOGIC && t != 4 && t != 8))
+		return cpu_cond(c, cc);
+	if (t == 4 || t == 8) {
+		a = c->lf_res << sh;
+		v = t == 4 ? a == 0 : (int64_t)a < 0;
+		return v ^ (cc & 1);
+	}
+	a = (c->lf_op == LF_SUB ? c->lf_a : c->lf_res) << sh;
+	b = c->lf_op == LF_SUB ? c->lf_b << sh : 0;
+	switch (t) {
+	case 2: v = a < b; break;
+	case 6: v = a <= b; break;
+	case 12: v = (int64_t)a < (int64_t)b; break;
+	default: v = (int64_t)a <= (int64_t)b; break;
+	}
+	return v ^ (cc & 1);
+}
 
 /* --- memory (mem.c) ----------------------------------------------------- */
 void cpu_tlb_flush(struct cpu *c, bool keep_global);
@@ -710,6 +773,52 @@ static inline void wr_E(struct cpu *c, const struct dec_insn *d, unsigned n,
 	else
 		wrn(c, cpu_ea(c, d), v, n);
 }
+
+/* cpu_ea() of a memory operand in form k: FORM_BASE, base +
+ * displacement in 64-bit mode, without segment prefix. */
+static inline __attribute__((always_inline)) uint64_t
+cpu_ea_k(struct cpu *c, const struct dec_insn *d, int k)
+{
+	uint64_t ea;
+
+	if (k != FORM_BASE)
+		return cpu_ea(c, d);
+	ea = c->r[d->base] + (uint64_t)(int64_t)d->disp;
+	if ((d->base == R_RSP || d->base == R_RBP) &&
+	    __builtin_expect(!cpu_canonical(ea), 0))
+		c->nc_ss = ea;
+	return ea;
+}
+
+/* The E operand of size n in form k (FORM_*: FORM_ANY tests d->mod). */
+static inline __attribute__((always_inline)) uint64_t
+rd_E_k(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	if (k == FORM_REG)
+		return greg(c, d->rm, n, d->rex);
+	if (FORM_IS_MEM(k))
+		return rdn(c, cpu_ea_k(c, d, k), n);
+	return rd_E(c, d, n);
+}
+
+/* The 32- and 64-bit register and memory forms of a handler with
+ * operand size (cpu_forms, chosen by cpu_select_handler()): body(c, d,
+ * n, k) with n and k constants. */
+#define FORMS(h, body)							\
+static void h##_r4(struct cpu *c, const struct dec_insn *d)		\
+{ body(c, d, 4, FORM_REG); }						\
+static void h##_r8(struct cpu *c, const struct dec_insn *d)		\
+{ body(c, d, 8, FORM_REG); }						\
+static void h##_m4(struct cpu *c, const struct dec_insn *d)		\
+{ body(c, d, 4, FORM_MEM); }						\
+static void h##_m8(struct cpu *c, const struct dec_insn *d)		\
+{ body(c, d, 8, FORM_MEM); }						\
+static void h##_b4(struct cpu *c, const struct dec_insn *d)		\
+{ body(c, d, 4, FORM_BASE); }						\
+static void h##_b8(struct cpu *c, const struct dec_insn *d)		\
+{ body(c, d, 8, FORM_BASE); }
+#define FORMS_ROW(h)							\
+	{ h, { h##_r4, h##_r8 }, { h##_m4, h##_m8 }, { h##_b4, h##_b8 } }
 
 /* Stack: push/pop with the operand size given. */
 static inline uint64_t stack_mask(const struct cpu *c)

@@ -1,9 +1,11 @@
 /* Handler selection at decode time: cpu_select_handler() picks the
  * function that runs a decoded instruction, once, when the instruction
  * enters the decode cache (block.c); the run loop then calls the stored
- * pointer (struct cpu_insn).  Today the choice is the opcode list's
- * handler (opcodes.def), with the x87/MMX/SSE instructions that fault
- * under CR0.TS, CR0.EM or without CR4.OSFXSR replaced by their fault. */
+ * pointer (struct cpu_insn).  The choice is the opcode list's handler
+ * (opcodes.def), or its variant for the operand's form and size (struct
+ * cpu_forms) when it has one, with the x87/MMX/SSE instructions that
+ * fault under CR0.TS, CR0.EM or without CR4.OSFXSR replaced by their
+ * fault. */
 #include "cpu/cpu.h"
 
 #include <inttypes.h>
@@ -96,6 +98,36 @@ static void op_model_ud(struct cpu *c, const struct dec_insn *d)
 	cpu_ud(c);
 }
 
+/* A memory operand at base + displacement in 64-bit mode, without
+ * segment prefix (FORM_BASE). */
+static bool base_disp(const struct cpu *c, const struct dec_insn *d)
+{
+	return c->mode == DEC_MODE64 && d->adsz == 8 && !d->riprel &&
+	       d->base != DEC_NOREG && d->index == DEC_NOREG &&
+	       d->seg == DEC_NOREG;
+}
+
+/* h's variant for d's operand form and size (struct cpu_forms), or h. */
+static cpu_handler sized(const struct cpu *c, cpu_handler h,
+			 const struct dec_insn *d)
+{
+	static const struct cpu_forms *const lists[] = {
+		cpu_alu_forms, cpu_ops_forms
+	};
+	unsigned i = d->opsz == 8 ? 1 : 0;
+
+	if (h == op_jcc_Jb || h == op_jcc_Jz)
+		return cpu_jcc_forms[d->op & 15];
+	if (d->opsz != 4 && d->opsz != 8)
+		return h;
+	for (unsigned l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
+		for (const struct cpu_forms *f = lists[l]; f->any; f++)
+			if (f->any == h)
+				return d->mod == 3 ? f->r[i] :
+				       base_disp(c, d) ? f->b[i] : f->m[i];
+	return h;
+}
+
 cpu_handler cpu_select_handler(const struct cpu *c, const struct dec_insn *d)
 {
 	cpu_handler h = c->fpu_trap ? fpu_checked(c, d) : NULL;
@@ -104,5 +136,5 @@ cpu_handler cpu_select_handler(const struct cpu *c, const struct dec_insn *d)
 	    ((dec_attrs[d->op].flags & DF_V3) && c->level < 3))
 		return op_model_ud;
 
-	return h ? h : handlers[d->op];
+	return h ? h : sized(c, handlers[d->op], d);
 }

@@ -44,5 +44,5 @@ EXTRA_DIST += tests/guest/run.sh tests/guest/build.sh \
 	tests/guest/debug.S tests/guest/debug.expect \
 	tests/guest/sysfeat.S tests/guest/sysfeat.expect \
 	tests/guest/ladder.S tests/guest/ladder.expect tests/guest/ladder.opts \
-	tests/guest/programs-smp tests/guest/smp.S tests/guest/smp.expect \
-	tests/guest/smp.opts
+	tests/guest/smp.S tests/guest/smp.expect tests/guest/smp.opts \
+	tests/guest/apboot.S tests/guest/apboot.expect tests/guest/apboot.opts

@@ -15,6 +15,50 @@ void op_mov_R_I(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->rm, d->o
 void op_mov_M_I(struct cpu *c, const struct dec_insn *d) { wrn(c, cpu_ea(c, d), d->imm, d->opsz); }
 void op_mov_Zb_Ib(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->rm, 1, d->rex, d->imm); }
 void op_mov_Zv_Iv(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->rm, d->opsz, d->rex, d->imm); }
+
+/* The sized forms of the hottest moves (struct cpu_forms). */
+static inline __attribute__((always_inline)) void
+mov_EvGv(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	if (k == FORM_REG)
+		sreg_w(c, d->rm, n, d->rex, c->r[d->reg]);
+	else
+		wrn(c, cpu_ea_k(c, d, k), c->r[d->reg], n);
+}
+FORMS(op_mov_Ev_Gv, mov_EvGv)
+
+static inline __attribute__((always_inline)) void
+mov_GvEv(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	sreg_w(c, d->reg, n, d->rex, rd_E_k(c, d, n, k));
+}
+FORMS(op_mov_Gv_Ev, mov_GvEv)
+
+static inline __attribute__((always_inline)) void
+mov_I(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	if (k == FORM_REG)
+		sreg_w(c, d->rm, n, d->rex, d->imm);
+	else
+		wrn(c, cpu_ea_k(c, d, k), d->imm, n);
+}
+FORMS(op_mov_R_I, mov_I)
+FORMS(op_mov_M_I, mov_I)
+
+static inline __attribute__((always_inline)) void
+movzx_GvEb(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	sreg_w(c, d->reg, n, d->rex, rd_E_k(c, d, 1, k));
+}
+FORMS(op_movzx_Gv_Eb, movzx_GvEb)
+
+static inline __attribute__((always_inline)) void
+movzx_GvEw(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	sreg_w(c, d->reg, n, d->rex, rd_E_k(c, d, 2, k));
+}
+FORMS(op_movzx_Gv_Ew, movzx_GvEw)
+
 void op_movnti_My_Gy(struct cpu *c, const struct dec_insn *d)
 {
 	if (d->mod == 3)
@@ -22,11 +66,16 @@ void op_movnti_My_Gy(struct cpu *c, const struct dec_insn *d)
 	wr_E(c, d, d->opsz == 8 ? 8 : 4, c->r[d->reg]);
 }
 
-void op_lea_Gv_M(struct cpu *c, const struct dec_insn *d)
+static inline __attribute__((always_inline)) void
+lea(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
 {
 	uint64_t ea = (uint64_t)(int64_t)d->disp;
 
-	if (d->mod == 3)
+	if (k == FORM_BASE) {
+		sreg_w(c, d->reg, n, d->rex, c->r[d->base] + ea);
+		return;
+	}
+	if (k != FORM_MEM && d->mod == 3)
 		cpu_ud(c);
 	if (d->riprel)
 		ea += c->next_rip;
@@ -36,8 +85,14 @@ void op_lea_Gv_M(struct cpu *c, const struct dec_insn *d)
 		ea += c->r[d->index] << d->scale;
 	if (d->adsz != 8)
 		ea &= sz_mask(d->adsz);
-	sreg_w(c, d->reg, d->opsz, d->rex, ea);
+	sreg_w(c, d->reg, n, d->rex, ea);
 }
+
+void op_lea_Gv_M(struct cpu *c, const struct dec_insn *d)
+{
+	lea(c, d, d->opsz, FORM_ANY);
+}
+FORMS(op_lea_Gv_M, lea)
 
 void op_movsxd_Gv_Ed(struct cpu *c, const struct dec_insn *d)
 {
@@ -291,6 +346,21 @@ void op_jcc_Jb(struct cpu *c, const struct dec_insn *d)
 }
 
 void op_jcc_Jz(struct cpu *c, const struct dec_insn *d) { op_jcc_Jb(c, d); }
+
+/* Jcc with its condition a constant (cpu_jcc_forms). */
+#define JCC(cc)								\
+static void jcc_##cc(struct cpu *c, const struct dec_insn *d)		\
+{									\
+	if (cpu_cond_inline(c, cc))					\
+		jump(c, c->next_rip + d->imm, d->opsz);			\
+}
+JCC(0) JCC(1) JCC(2) JCC(3) JCC(4) JCC(5) JCC(6) JCC(7)
+JCC(8) JCC(9) JCC(10) JCC(11) JCC(12) JCC(13) JCC(14) JCC(15)
+#undef JCC
+const cpu_handler cpu_jcc_forms[16] = {
+	jcc_0, jcc_1, jcc_2, jcc_3, jcc_4, jcc_5, jcc_6, jcc_7,
+	jcc_8, jcc_9, jcc_10, jcc_11, jcc_12, jcc_13, jcc_14, jcc_15
+};
 void op_jmp_Jb(struct cpu *c, const struct dec_insn *d) { jump(c, c->next_rip + d->imm, d->opsz); }
 void op_jmp_Jz(struct cpu *c, const struct dec_insn *d) { jump(c, c->next_rip + d->imm, d->opsz); }
 
@@ -670,3 +740,11 @@ STRING_OP(op_insb, 1, INS_BODY, false, 2)
 STRING_OP(op_insv, io_size(d), INS_BODY, false, 2)
 STRING_OP(op_outsb, 1, OUTS_BODY, false, 1)
 STRING_OP(op_outsv, io_size(d), OUTS_BODY, false, 1)
+
+const struct cpu_forms cpu_ops_forms[] = {
+	FORMS_ROW(op_mov_Ev_Gv), FORMS_ROW(op_mov_Gv_Ev),
+	FORMS_ROW(op_mov_R_I), FORMS_ROW(op_mov_M_I),
+	FORMS_ROW(op_movzx_Gv_Eb), FORMS_ROW(op_movzx_Gv_Ew),
+	FORMS_ROW(op_lea_Gv_M),
+	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
+};

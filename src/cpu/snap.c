@@ -21,23 +21,31 @@
 		for (struct cpu *c = ((struct cpu_engine *)(m)->engine)->cpu[i_]; \
 		     c; c = NULL)
 
-/* The blob: the engine's current vCPU (it holds the clock), each
- * struct cpu, then the interrupt controllers, which they share. */
+/* Where the SMP turns stand: the engine's current vCPU (it holds the
+ * clock), whether its turn has begun, the idle turns in a row. */
+struct snap_turns {
+	unsigned cur, idle_turns;
+	bool turn_open;
+};
+
+/* The blob: the turns, each struct cpu, then the interrupt
+ * controllers, which they share. */
 static size_t snap_size(struct machine *m)
 {
 	struct cpu_engine *eng = m->engine;
 
-	return sizeof(unsigned) + eng->n * sizeof(struct cpu) +
+	return sizeof(struct snap_turns) + eng->n * sizeof(struct cpu) +
 	       intc_snap_size(eng->cpu[0]->intc);
 }
 
 static void snap_save(struct machine *m, void *blob)
 {
 	struct cpu_engine *eng = m->engine;
+	struct snap_turns tu = { eng->cur, eng->idle_turns, eng->turn_open };
 	uint8_t *p = blob;
 
-	memcpy(p, &eng->cur, sizeof(unsigned));
-	p += sizeof(unsigned);
+	memcpy(p, &tu, sizeof(tu));
+	p += sizeof(tu);
 	FOR_EACH_CPU(m, c) {
 		memcpy(p, c, sizeof(*c));
 		p += sizeof(*c);
@@ -77,8 +85,13 @@ static void snap_restore(struct machine *m, const void *blob)
 	struct cpu_engine *eng = m->engine;
 	const uint8_t *p = blob;
 
-	memcpy(&eng->cur, p, sizeof(unsigned));
-	p += sizeof(unsigned);
+	struct snap_turns tu;
+
+	memcpy(&tu, p, sizeof(tu));
+	p += sizeof(tu);
+	eng->cur = tu.cur;
+	eng->idle_turns = tu.idle_turns;
+	eng->turn_open = tu.turn_open;
 	FOR_EACH_CPU(m, c) {
 		restore_one(c, (const struct cpu *)p);
 		c->next_check = 0;
@@ -106,14 +119,36 @@ static void snap_stop_at(struct machine *m, uint64_t t, enum vcpu_stop_at at)
 	}
 }
 
-/* One vCPU's (the history runs on one; with SMP the clock moves from
- * vCPU to vCPU). */
+/* Every vCPU's: the clock (which SMP passes from vCPU to vCPU) less
+ * the time the machine idled, which each idle jump adds to the idle_ns
+ * of the vCPU holding the clock then. */
 static uint64_t snap_insns(struct machine *m)
 {
 	struct cpu_engine *eng = m->engine;
-	struct cpu *c = eng->cpu[eng->cur];
+	uint64_t idle = 0;
 
-	return (c->icount - c->idle_ns) / CPU_INSN_NS;
+	FOR_EACH_CPU(m, c)
+		idle += c->idle_ns;
+	return (eng->cpu[eng->cur]->icount - idle) / CPU_INSN_NS;
+}
+
+/* vCPU i's own; insn_ns is brought up to date when run() returns. */
+static uint64_t snap_cpu_insns(struct machine *m, unsigned i)
+{
+	struct cpu_engine *eng = m->engine;
+
+	if (eng->n == 1)
+		return snap_insns(m);
+	return i < eng->n ? eng->cpu[i]->insn_ns / CPU_INSN_NS : 0;
+}
+
+static uint64_t snap_last_end(struct machine *m, unsigned i)
+{
+	struct cpu_engine *eng = m->engine;
+
+	if (eng->n == 1 || i >= eng->n)
+		return cpu_now(eng->cpu[eng->cur]);
+	return eng->cpu[i]->ran_until;
 }
 
 const struct vcpu_snap_ops cpu_snap_ops = {
@@ -123,5 +158,7 @@ const struct vcpu_snap_ops cpu_snap_ops = {
 	.dirty_rearm = snap_dirty_rearm,
 	.stop_at = snap_stop_at,
 	.insns = snap_insns,
+	.cpu_insns = snap_cpu_insns,
+	.last_end = snap_last_end,
 	.insn_ns = CPU_INSN_NS,
 };

@@ -93,18 +93,68 @@ static void thin(struct hist *h)
 		memmove(&h->snaps[best], &h->snaps[best + 1],
 			(h->nsnaps - best - 1) * sizeof(*h->snaps));
 		h->nsnaps--;
+		hist_fine_prune(h, UINT64_MAX, SIZE_MAX);
 	}
+}
+
+/* The last snapshot at or before (t, ev), or -1. */
+static long snap_before(struct hist *h, uint64_t t, size_t ev, bool strict)
+{
+	for (size_t i = h->nsnaps; i-- > 0;) {
+		const struct hist_snap *s = &h->snaps[i];
+
+		if (s->t < t || (s->t == t && (strict ? s->ev < ev : s->ev <= ev)))
+			return (long)i;
+	}
+	return -1;
+}
+
+/* The machine but guest RAM, as a snapshot keeps it: the engine, the
+ * devices, the timers, the console's fed input.  NULL when out of
+ * memory. */
+static void *blob_make(struct hist *h, size_t *len)
+{
+	struct machine *m = h->m;
+	const struct vcpu_snap_ops *so = h->eng->snap;
+	size_t elen = so->size(m), dlen = dev_snap_size(m);
+	struct blob_head bh;
+	uint8_t *b;
+
+	*len = sizeof(bh) + elen + dlen;
+	b = malloc(*len);
+	if (!b)
+		return NULL;
+	memset(&bh, 0, sizeof(bh));
+	bh.timers = m->timers.head;
+	if (m->con)
+		console_fed_save(m->con, &bh.fed);
+	memcpy(b, &bh, sizeof(bh));
+	so->save(m, b + sizeof(bh));
+	dev_snap_save(m, b + sizeof(bh) + elen);
+	return b;
+}
+
+static void blob_load(struct hist *h, const uint8_t *b)
+{
+	struct machine *m = h->m;
+	const struct vcpu_snap_ops *so = h->eng->snap;
+	struct blob_head bh;
+
+	memcpy(&bh, b, sizeof(bh));
+	m->timers.head = bh.timers;
+	if (m->con)
+		console_fed_restore(m->con, &bh.fed);
+	so->restore(m, b + sizeof(bh));
+	dev_snap_restore(m, b + sizeof(bh) + so->size(m));
+	so->dirty_rearm(m);
 }
 
 static int snap_take(struct hist *h, bool first)
 {
 	struct machine *m = h->m;
 	const struct vcpu_snap_ops *so = h->eng->snap;
-	size_t elen = so->size(m), dlen = dev_snap_size(m);
 	struct hist_snap *s;
-	struct blob_head bh;
 	uint64_t t0 = host_now_ns();
-	uint8_t *b;
 
 	if (h->nsnaps == h->capsnaps) {
 		size_t cap = h->capsnaps ? 2 * h->capsnaps : 64;
@@ -121,17 +171,9 @@ static int snap_take(struct hist *h, bool first)
 	s->insns = so->insns(m);
 	s->ev = h->nev;
 	s->seq = h->next_seq++;
-	s->blob_len = sizeof(bh) + elen + dlen;
-	b = s->blob = malloc(s->blob_len);
-	if (!b)
+	s->blob = blob_make(h, &s->blob_len);
+	if (!s->blob)
 		return -ENOMEM;
-	memset(&bh, 0, sizeof(bh));
-	bh.timers = m->timers.head;
-	if (m->con)
-		console_fed_save(m->con, &bh.fed);
-	memcpy(b, &bh, sizeof(bh));
-	so->save(m, b + sizeof(bh));
-	dev_snap_save(m, b + sizeof(bh) + elen);
 	if (hist_mem_save(h, s, first)) {
 		snap_free(s);
 		return -ENOMEM;
@@ -140,44 +182,67 @@ static int snap_take(struct hist *h, bool first)
 	h->used += s->blob_len;
 	h->nsnaps++;
 	h->snap_ns += host_now_ns() - t0;
-	rax_log(LOG_DEBUG, hist, "snapshot %u at %" PRIu64 " ns: %zu pages",
-		s->seq, s->t, s->npages);
+	rax_log(LOG_DEBUG, hist, "snapshot %u at %" PRIu64 " ns: %zu pages, "
+		"%" PRIu64 " us", s->seq, s->t, s->npages,
+		(host_now_ns() - t0) / 1000);
 	thin(h);
 	return 0;
 }
 
 static void snap_restore(struct hist *h, size_t i)
 {
-	struct machine *m = h->m;
-	const struct vcpu_snap_ops *so = h->eng->snap;
 	const struct hist_snap *s = &h->snaps[i];
-	const uint8_t *b = s->blob;
-	struct blob_head bh;
-	size_t elen = so->size(m);
 
-	timer_cancel(&m->timers, &h->stop_timer);
+	timer_cancel(&h->m->timers, &h->stop_timer);
 	hist_mem_restore(h, s);
-	memcpy(&bh, b, sizeof(bh));
-	m->timers.head = bh.timers;
-	if (m->con)
-		console_fed_restore(m->con, &bh.fed);
-	so->restore(m, b + sizeof(bh));
-	dev_snap_restore(m, b + sizeof(bh) + elen);
-	so->dirty_rearm(m);
+	blob_load(h, s->blob);
 	h->cur = s->ev;
 	h->arrival = VCPU_AT_POST;
 }
 
-/* The last snapshot at or before (t, ev), or -1. */
-static long snap_before(struct hist *h, uint64_t t, size_t ev, bool strict)
+static void fine_restore(struct hist *h, size_t f)
 {
-	for (size_t i = h->nsnaps; i-- > 0;) {
-		const struct hist_snap *s = &h->snaps[i];
+	const struct hist_fine *x = &h->fines[f];
 
-		if (s->t < t || (s->t == t && (strict ? s->ev < ev : s->ev <= ev)))
-			return (long)i;
+	timer_cancel(&h->m->timers, &h->stop_timer);
+	hist_fine_restore_mem(h, f, (size_t)hist_snap_by_seq(h, x->base_seq));
+	blob_load(h, x->blob);
+	h->cur = x->ev;
+	h->arrival = VCPU_AT_POST;
+}
+
+/* Restores the nearest snapshot or fine snapshot at or before (t, ev). */
+static void restore_before(struct hist *h, uint64_t t, size_t ev)
+{
+	long i = snap_before(h, t, ev, false);
+	long f = hist_fine_before(h, t, ev);
+	const struct hist_fine *x;
+
+	if (i < 0)
+		i = 0;
+	x = f >= 0 ? &h->fines[f] : NULL;
+	if (!x || x->t < h->snaps[i].t ||
+	    (x->t == h->snaps[i].t && x->ev <= h->snaps[i].ev)) {
+		snap_restore(h, (size_t)i);
+		return;
 	}
-	return -1;
+	fine_restore(h, (size_t)f);
+}
+
+/* Takes a fine snapshot at the present point when replaying (the vCPU
+ * stands after the whole event check). */
+static void fine_take(struct hist *h)
+{
+	long i = snap_before(h, now(h), h->cur, false);
+	size_t len;
+	void *b;
+
+	if (hist_fine_at(h, now(h)) || (i >= 0 && h->snaps[i].t == now(h)))
+		return;
+	b = blob_make(h, &len);
+	if (b)
+		(void)hist_fine_take(h, now(h), h->cur,
+				     h->eng->snap->insns(h->m), b, len);
 }
 
 /* --- the log ------------------------------------------------------------ */
@@ -205,6 +270,7 @@ static void truncate_future(struct hist *h)
 		snap_free(s);
 		h->nsnaps--;
 	}
+	hist_fine_prune(h, t, h->cur);
 	h->edge_t = t;
 	set_replaying(h, false);
 }
@@ -285,7 +351,7 @@ static bool bp_here(struct hist *h, struct vcpu_stop *st)
 	struct rax_regs r;
 	bool found = false;
 
-	if (!h->nbps || h->eng->get_regs(h->m, 0, &r))
+	if (!h->nbps || h->eng->get_regs(h->m, st->cpu, &r))
 		return false;
 	for (unsigned i = 0; i < h->nbps; i++) {
 		const struct hist_bp *b = &h->bps[i];
@@ -349,6 +415,29 @@ static int run_until(struct hist *h, uint64_t t, enum vcpu_stop_at at,
 	return 0;
 }
 
+/* run_until() in steps of an eighth of the snapshot period, taking a
+ * fine snapshot at each (a replay: the recorded execution). */
+static int run_fine(struct hist *h, uint64_t t, enum vcpu_stop_at at,
+		    struct hist_hit *hit, bool stop_on_hit,
+		    struct vcpu_stop *st, struct rax_err *e)
+{
+	uint64_t fp = h->period / HIST_FINE_DIV;
+
+	while (fp) {
+		uint64_t b = (now(h) / fp + 1) * fp;
+		int ret;
+
+		if (b >= t)
+			break;
+		ret = run_until(h, b, VCPU_AT_POST, hit, stop_on_hit, st, e);
+		if (ret)
+			return ret;
+		if (now(h) == b && h->arrival == VCPU_AT_POST)
+			fine_take(h);
+	}
+	return run_until(h, t, at, hit, stop_on_hit, st, e);
+}
+
 /* Applies log entry h->evs[h->cur] (the clock is at its time). */
 static int apply(struct hist *h, struct hist_hit *hit, struct vcpu_stop *st,
 		 struct rax_err *e)
@@ -362,7 +451,8 @@ static int apply(struct hist *h, struct hist_hit *hit, struct vcpu_stop *st,
 			" ns applied at %" PRIu64, ev->t, now(h));
 	switch (ev->kind) {
 	case HEV_STEP:
-		ret = h->eng->run(m, VCPU_RUN_STEP, st, e);
+		ret = h->eng->run(m, VCPU_RUN_STEP | VCPU_RUN_CPU(ev->cpu), st,
+				  e);
 		if (!ret && st->reason == VCPU_STOP_WATCH && hit) {
 			hit->found = true;
 			hit->t = ev->t;
@@ -414,8 +504,8 @@ static int replay_to(struct hist *h, uint64_t t, size_t ev,
 			const struct hist_ev *x = &h->evs[h->cur];
 
 			if (now(h) < x->t) {
-				ret = run_until(h, x->t, x->at, hit,
-						stop_on_hit, st, e);
+				ret = run_fine(h, x->t, x->at, hit,
+					       stop_on_hit, st, e);
 				if (ret)
 					return ret;
 				continue;
@@ -428,7 +518,7 @@ static int replay_to(struct hist *h, uint64_t t, size_t ev,
 			continue;
 		}
 		if (now(h) < t) {
-			ret = run_until(h, t, at, hit, stop_on_hit, st, e);
+			ret = run_fine(h, t, at, hit, stop_on_hit, st, e);
 			if (ret)
 				return ret;
 			continue;
@@ -437,17 +527,22 @@ static int replay_to(struct hist *h, uint64_t t, size_t ev,
 	}
 }
 
-/* Travels to (t, ev) from the nearest snapshot at or before it. */
+/* Travels to (t, ev) from the nearest snapshot or fine snapshot at or
+ * before it. */
 static int seek(struct hist *h, uint64_t t, size_t ev, enum vcpu_stop_at at,
 		struct vcpu_stop *st, struct rax_err *e)
 {
-	long i = snap_before(h, t, ev, false);
+	uint64_t t0 = host_now_ns(), t1, r0 = h->replayed_insns;
+	int ret;
 
-	if (i < 0)
-		i = 0;
 	set_replaying(h, true);
-	snap_restore(h, (size_t)i);
-	return replay_to(h, t, ev, at, NULL, false, st, e);
+	restore_before(h, t, ev);
+	t1 = host_now_ns();
+	ret = replay_to(h, t, ev, at, NULL, false, st, e);
+	rax_log(LOG_DEBUG, hist, "seek: restore %" PRIu64 " us, replay %"
+		PRIu64 " instructions in %" PRIu64 " us", (t1 - t0) / 1000,
+		h->replayed_insns - r0, (host_now_ns() - t1) / 1000);
+	return ret;
 }
 
 /* --- the engine's operations, wrapped ------------------------------------ */
@@ -481,6 +576,8 @@ static int live_run(struct hist *h, unsigned flags, struct vcpu_stop *st,
 		struct hist_ev *ev = log_add(h, HEV_STEP, 0, NULL, 0);
 		size_t i = h->nev - 1;
 
+		if (ev)
+			ev->cpu = VCPU_RUN_CPU_OF(flags);
 		ret = h->eng->run(m, flags, st, e);
 		if (ev)
 			h->evs[i].t_end = now(h);
@@ -541,7 +638,7 @@ static bool edge_hit_stands(struct hist *h)
 	const struct vcpu_stop *st = &h->edge_stop;
 	struct rax_regs r;
 
-	if (!is_hit(st) || h->eng->get_regs(h->m, 0, &r))
+	if (!is_hit(st) || h->eng->get_regs(h->m, st->cpu, &r))
 		return false;
 	for (unsigned i = 0; i < h->nbps; i++) {
 		const struct hist_bp *b = &h->bps[i];
@@ -557,6 +654,35 @@ static bool edge_hit_stands(struct hist *h)
 		}
 	}
 	return false;
+}
+
+/* On the recorded timeline, to just after vCPU cpu's next instruction:
+ * one instruction's time on at a time until that vCPU has run (with one
+ * vCPU, once), not past the next logged event nor the live edge. */
+static int replay_step(struct hist *h, unsigned cpu, struct vcpu_stop *st,
+		       struct rax_err *e)
+{
+	const struct vcpu_snap_ops *so = h->eng->snap;
+	uint64_t before = so->last_end(h->m, cpu);
+	unsigned turns = 0;
+	int ret;
+
+	do { /* bounded: a vCPU halted while another runs may not run */
+		uint64_t target = now(h) + so->insn_ns;
+
+		if (h->cur < h->nev && h->evs[h->cur].t < target)
+			target = h->evs[h->cur].t;
+		if (target > h->edge_t)
+			target = h->edge_t;
+		ret = replay_to(h, target, h->cur, VCPU_AT_PRE, NULL, false,
+				st, e);
+		if (ret)
+			return ret;
+	} while (h->m->ncpus > 1 && so->last_end(h->m, cpu) == before &&
+		 ++turns < 1000000 &&
+		 now(h) < h->edge_t &&
+		 !(h->cur < h->nev && h->evs[h->cur].t <= now(h)));
+	return 0;
 }
 
 /* Forward in the past: the log's way, one instruction or to the next
@@ -585,14 +711,7 @@ static int replay_run(struct hist *h, unsigned flags, struct vcpu_stop *st,
 		}
 		if (live(h))
 			return live_run(h, flags, st, e);
-		/* On the recorded timeline: one instruction's time on. */
-		target = now(h) + h->eng->snap->insn_ns;
-		if (h->cur < h->nev && h->evs[h->cur].t < target)
-			target = h->evs[h->cur].t;
-		if (target > h->edge_t)
-			target = h->edge_t;
-		k = h->cur;
-		ret = replay_to(h, target, k, VCPU_AT_PRE, NULL, false, st, e);
+		ret = replay_step(h, VCPU_RUN_CPU_OF(flags), st, e);
 		if (ret == -EINTR) {
 			st->reason = VCPU_STOP_KICK;
 			return 0;
@@ -600,6 +719,7 @@ static int replay_run(struct hist *h, unsigned flags, struct vcpu_stop *st,
 		if (ret)
 			return ret;
 		st->reason = VCPU_STOP_STEP;
+		st->cpu = VCPU_RUN_CPU_OF(flags);
 		return 0;
 	}
 	{
@@ -746,24 +866,28 @@ static int at_start(struct hist *h, struct vcpu_stop *st, struct rax_err *e)
 	return 0;
 }
 
-static int reverse_step(struct hist *h, struct vcpu_stop *st,
+/* Back to just before vCPU cpu's last instruction (with several, the
+ * others go back there too: one clock for all). */
+static int reverse_step(struct hist *h, unsigned cpu, struct vcpu_stop *st,
 			struct rax_err *e)
 {
-	uint64_t t = now(h), ns = h->eng->snap->insn_ns;
+	uint64_t ns = h->eng->snap->insn_ns;
+	uint64_t t = h->eng->snap->last_end(h->m, cpu);
 	size_t k;
 	int ret;
 
-	/* The last step, if it brought us here. */
+	/* The last step, if it was a logged one of this vCPU's. */
 	for (k = h->cur; k-- > 0;) {
 		const struct hist_ev *x = &h->evs[k];
 
 		if (x->kind != HEV_STEP)
 			continue;
-		if (x->t_end == t && x->t != t) {
+		if (x->t_end < t)
+			break;
+		if (x->cpu == cpu && x->t_end == t && x->t != t) {
 			ret = seek(h, x->t, k, x->at, st, e);
 			goto out;
 		}
-		break;
 	}
 	if (t <= h->snaps[0].t + ns)
 		return at_start(h, st, e);
@@ -780,6 +904,7 @@ out:
 		return ret;
 	memset(st, 0, sizeof(*st));
 	st->reason = VCPU_STOP_STEP;
+	st->cpu = cpu;
 	return 0;
 }
 
@@ -813,9 +938,7 @@ static int reverse_cont(struct hist *h, struct vcpu_stop *st,
 				last = hit;
 		}
 		if (last.found) {
-			snap_restore(h, (size_t)i);
-			ret = replay_to(h, last.t, last.ev, last.at, NULL,
-					false, st, e);
+			ret = seek(h, last.t, last.ev, last.at, st, e);
 			if (ret)
 				goto fail;
 			*st = last.stop;
@@ -847,7 +970,7 @@ static int hist_reverse(struct machine *m, unsigned flags,
 	if (live(h))
 		h->arrival_edge = h->arrival;
 	if (flags & VCPU_RUN_STEP)
-		return reverse_step(h, st, e);
+		return reverse_step(h, VCPU_RUN_CPU_OF(flags), st, e);
 	return reverse_cont(h, st, e);
 }
 
@@ -861,12 +984,25 @@ static int goto_insns(struct hist *h, uint64_t n, struct rax_err *e)
 	long i;
 	int ret;
 
+	long f = -1;
+
 	for (i = (long)h->nsnaps - 1; i > 0 && h->snaps[i].insns > n; i--)
 		;
+	for (size_t k = 0; k < h->nfines; k++) {
+		const struct hist_fine *x = &h->fines[k];
+
+		if (x->insns <= n && x->t > h->snaps[i].t &&
+		    (f < 0 || x->t > h->fines[f].t) &&
+		    hist_snap_by_seq(h, x->base_seq) >= 0)
+			f = (long)k;
+	}
 	if (live(h))
 		h->arrival_edge = h->arrival;
 	set_replaying(h, true);
-	snap_restore(h, (size_t)i);
+	if (f >= 0)
+		fine_restore(h, (size_t)f);
+	else
+		snap_restore(h, (size_t)i);
 	while (so->insns(h->m) < n && now(h) < h->edge_t) {
 		uint64_t t = now(h) + (n - so->insns(h->m)) * so->insn_ns;
 		size_t k;
@@ -942,9 +1078,23 @@ static int hist_monitor(struct machine *m, const char *cmd, char *out,
 	atomic_store(&h->interrupt, false);
 
 	if (!strcmp(cmd, "icount")) {
-		snprintf(out, n, "vcpu0: %" PRIu64 " instructions, clock %"
-			 PRIu64 " ns%s\n", so->insns(m), now(h),
-			 live(h) ? "" : " (replaying the history)");
+		size_t o;
+
+		if (m->ncpus == 1) {
+			snprintf(out, n, "vcpu0: %" PRIu64 " instructions, "
+				 "clock %" PRIu64 " ns%s\n", so->insns(m),
+				 now(h), live(h) ? "" :
+				 " (replaying the history)");
+			return 0;
+		}
+		o = (size_t)snprintf(out, n, "all: %" PRIu64 " instructions, "
+				     "clock %" PRIu64 " ns%s\n", so->insns(m),
+				     now(h), live(h) ? "" :
+				     " (replaying the history)");
+		for (unsigned i = 0; i < m->ncpus && o < n; i++)
+			o += (size_t)snprintf(out + o, n - o, "vcpu%u: %" PRIu64
+					      " instructions\n", i,
+					      so->cpu_insns(m, i));
 		return 0;
 	}
 	if (!strcmp(cmd, "history")) {
@@ -1002,9 +1152,6 @@ int hist_check(struct machine *m, struct rax_err *e)
 	if (m->host_clock)
 		return rax_errf(e, -ENOTSUP, "--clock host is not "
 				"deterministic");
-	if (m->ncpus > 1)
-		return rax_errf(e, -ENOTSUP, "not with more than one vCPU "
-				"yet (--cpus)");
 	if (dev_snap_check(m, &who))
 		return rax_errf(e, -ENOTSUP, "device %s cannot be saved yet",
 				who);
@@ -1074,6 +1221,7 @@ void hist_remove(struct machine *m)
 	for (size_t i = 0; i < h->nev; i++)
 		ev_free(&h->evs[i]);
 	free(h->evs);
+	hist_fine_free_all(h);
 	hist_mem_free(h);
 	free(h);
 }

@@ -13,11 +13,25 @@
 struct machine;
 
 /* A saved guest page: its contents at the snapshot with sequence number
- * seq, and the copy before it of the same page (older, or NULL). */
+ * seq, and the copy before it of the same page (older, or NULL).  The
+ * contents come from the pool (hist_pool_get()). */
 struct hist_page {
 	struct hist_page *prev;
 	uint32_t seq, pfn;
-	uint8_t data[4096];
+	uint8_t *data;
+};
+
+/* 4 KiB blocks carved from 2 MiB arenas mapped populated (one system
+ * call instead of a page fault per block: fresh memory is most of what a
+ * snapshot costs while the history grows; huge pages were slower still,
+ * the kernel compacting memory to find them).  Freed blocks are kept
+ * for reuse until hist_remove(). */
+struct hist_pool {
+	void **arenas;
+	size_t narenas;
+	void *free;             /* a list through each block's first word */
+	uint8_t *next;          /* the current arena's unused part */
+	size_t left;            /* blocks there */
 };
 
 struct hist_snap {
@@ -30,6 +44,27 @@ struct hist_snap {
 	void *blob;             /* engine, devices, timers, console */
 	size_t blob_len;
 };
+
+/* A fine snapshot (hist_fine.c): taken while replaying, between two
+ * snapshots, so that going back a little does not re-execute from the
+ * snapshot before.  Guest RAM as the snapshot base_seq's plus the pages
+ * that differ from it (copies of their own).  Dropped freely: a cache. */
+struct hist_fine {
+	uint64_t t;
+	size_t ev;
+	uint64_t insns;         /* retired instructions */
+	uint32_t base_seq;
+	uint64_t age;           /* for eviction: the least recently used */
+	void *blob;             /* as a snapshot's */
+	size_t blob_len;
+	uint32_t *pfns;
+	uint8_t **data;
+	size_t npages;
+};
+
+#define HIST_FINES 64
+/* Fine snapshots per snapshot period. */
+#define HIST_FINE_DIV 8
 
 /* A logged event, at clock t, the vCPU having stopped there as `at`
  * says (how a replay must arrive). */
@@ -80,6 +115,11 @@ struct hist {
 	struct hist_page **latest;
 	size_t npfn;
 	uint8_t *dirty;               /* m->mem.dirty */
+	struct hist_pool pool;        /* page contents */
+
+	struct hist_fine fines[HIST_FINES]; /* in no order */
+	size_t nfines;
+	uint64_t fine_age, fine_used;
 	uint32_t base_seq;            /* RAM is this snapshot's but for
 					 the dirty pages */
 
@@ -109,6 +149,8 @@ struct hist {
 };
 
 /* hist_mem.c: guest RAM. */
+void *hist_pool_get(struct hist_pool *p);
+void hist_pool_put(struct hist_pool *p, void *block);
 int hist_mem_init(struct hist *h);
 void hist_mem_free(struct hist *h);
 /* Saves the dirty pages (all non-zero pages for the first snapshot)
@@ -121,5 +163,26 @@ void hist_mem_restore(struct hist *h, const struct hist_snap *s);
 void hist_mem_merge(struct hist *h, size_t i);
 /* Frees the copies of the last snapshot (truncation). */
 void hist_mem_drop_last(struct hist *h);
+
+/* hist_fine.c: fine snapshots.  Takes one at the present point (t, ev),
+ * the vCPU standing after the whole event check, owning blob; evicts the
+ * least recently used to stay within HIST_FINES and an eighth of the
+ * budget.  Returns 0 or -ENOMEM (the blob freed). */
+int hist_fine_take(struct hist *h, uint64_t t, size_t ev, uint64_t insns,
+		   void *blob, size_t blob_len);
+/* Whether there is one at exactly t. */
+bool hist_fine_at(struct hist *h, uint64_t t);
+/* The latest at or before (t, ev) whose base snapshot is still there,
+ * or -1. */
+long hist_fine_before(struct hist *h, uint64_t t, size_t ev);
+/* Puts back guest RAM as fine snapshot i had it (its base is snapshot
+ * snaps[base]) and marks it used. */
+void hist_fine_restore_mem(struct hist *h, size_t i, size_t base);
+/* The index of the snapshot with sequence number seq, or -1. */
+long hist_snap_by_seq(struct hist *h, uint32_t seq);
+/* Drops those after (t, ev), and those based on a snapshot that is no
+ * longer there. */
+void hist_fine_prune(struct hist *h, uint64_t t, size_t ev);
+void hist_fine_free_all(struct hist *h);
 
 #endif

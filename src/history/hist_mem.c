@@ -9,10 +9,80 @@
 #include "history/hist_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "machine.h"
+
+#define POOL_ARENA (2u << 20)
+/* What a saved page costs the budget. */
+#define PAGE_COST (sizeof(struct hist_page) + 4096)
+
+void *hist_pool_get(struct hist_pool *p)
+{
+	void *b = p->free;
+	void **na;
+	uint8_t *a;
+
+	if (b) {
+		memcpy(&p->free, b, sizeof(void *));
+		return b;
+	}
+	if (!p->left) {
+		/* Twice the size, so that a 2 MiB-aligned arena fits. */
+		a = mmap(NULL, POOL_ARENA, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (a == MAP_FAILED)
+			return NULL;
+		na = realloc(p->arenas, (p->narenas + 1) * sizeof(*na));
+		if (!na) {
+			munmap(a, POOL_ARENA);
+			return NULL;
+		}
+		p->arenas = na;
+		p->arenas[p->narenas++] = a;
+		p->next = a;
+		p->left = POOL_ARENA / 4096;
+	}
+	b = p->next;
+	p->next += 4096;
+	p->left--;
+	return b;
+}
+
+void hist_pool_put(struct hist_pool *p, void *block)
+{
+	memcpy(block, &p->free, sizeof(void *));
+	p->free = block;
+}
+
+static void pool_free(struct hist_pool *p)
+{
+	for (size_t i = 0; i < p->narenas; i++)
+		munmap(p->arenas[i], POOL_ARENA);
+	free(p->arenas);
+	memset(p, 0, sizeof(*p));
+}
+
+static struct hist_page *page_new(struct hist *h)
+{
+	struct hist_page *p = malloc(sizeof(*p));
+
+	if (p && !(p->data = hist_pool_get(&h->pool))) {
+		free(p);
+		p = NULL;
+	}
+	return p;
+}
+
+static void page_free(struct hist *h, struct hist_page *p)
+{
+	hist_pool_put(&h->pool, p->data);
+	free(p);
+}
 
 int hist_mem_init(struct hist *h)
 {
@@ -39,6 +109,7 @@ void hist_mem_free(struct hist *h)
 			free(p);
 		}
 	}
+	pool_free(&h->pool);
 	free(h->latest);
 	free(h->dirty);
 }
@@ -58,12 +129,42 @@ static uint64_t pfn_gpa(const struct guest_mem *gm, size_t pfn)
 	return off < gm->low_size ? off : off - gm->low_size + MEM_4G;
 }
 
+/* For the first snapshot: clears the dirty marks of the pages of guest
+ * RAM the host never gave memory to (neither present nor swapped in
+ * /proc/self/pagemap, Documentation/admin-guide/mm/pagemap.rst), which
+ * read as zeros; reading each to compare it with zeros would fault it
+ * in.  Without pagemap every page stays to be compared. */
+static void skip_untouched(struct hist *h)
+{
+	const struct guest_mem *gm = &h->m->mem;
+	uint64_t e[512];
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	for (size_t pfn = 0; pfn < h->npfn; pfn += 512) {
+		size_t n = h->npfn - pfn < 512 ? h->npfn - pfn : 512;
+		uint64_t va = (uint64_t)(uintptr_t)gm->host + ((uint64_t)pfn << 12);
+		ssize_t got = pread(fd, e, n * 8, (off_t)(va >> 12) * 8);
+
+		if (got != (ssize_t)(n * 8))
+			break;
+		for (size_t i = 0; i < n; i++) {
+			if (!(e[i] >> 62)) /* bit 63 present, 62 swapped */
+				h->dirty[pfn + i] = 0;
+		}
+	}
+	close(fd);
+}
+
 int hist_mem_save(struct hist *h, struct hist_snap *s, bool first)
 {
 	struct guest_mem *gm = &h->m->mem;
 	size_t n = 0, cap = 0;
 
 	s->pages = NULL;
+	if (first)
+		skip_untouched(h);
 	for (size_t pfn = 0; pfn < h->npfn; pfn++) {
 		const uint8_t *src = gm->host + ((uint64_t)pfn << 12);
 		struct hist_page *p;
@@ -82,7 +183,7 @@ int hist_mem_save(struct hist *h, struct hist_snap *s, bool first)
 				return -ENOMEM;
 			s->pages = np;
 		}
-		p = malloc(sizeof(*p));
+		p = page_new(h);
 		if (!p)
 			return -ENOMEM;
 		p->prev = h->latest[pfn];
@@ -93,7 +194,7 @@ int hist_mem_save(struct hist *h, struct hist_snap *s, bool first)
 		s->pages[n++] = p;
 	}
 	s->npages = n;
-	h->used += n * sizeof(struct hist_page);
+	h->used += n * PAGE_COST;
 	h->base_seq = s->seq;
 	return 0;
 }
@@ -167,9 +268,9 @@ void hist_mem_merge(struct hist *h, size_t i)
 
 		if (q) { /* superseded: unlink and free */
 			q->prev = p->prev;
-			free(p);
+			page_free(h, p);
 			s->pages[k] = NULL;
-			h->used -= sizeof(struct hist_page);
+			h->used -= PAGE_COST;
 		} else {
 			p->seq = t->seq;
 		}
@@ -202,8 +303,8 @@ void hist_mem_drop_last(struct hist *h)
 		/* The newest copy of its page: the head of the chain. */
 		h->latest[p->pfn] = p->prev;
 		h->dirty[p->pfn] = 1;
-		free(p);
-		h->used -= sizeof(struct hist_page);
+		page_free(h, p);
+		h->used -= PAGE_COST;
 	}
 	free(s->pages);
 	s->pages = NULL;

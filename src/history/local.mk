@@ -1,6 +1,6 @@
 # src/history: time travel (snapshots, the input log, reverse execution).
 librax_a_SOURCES += src/history/hist.c src/history/hist.h \
-	src/history/hist_int.h src/history/hist_mem.c
+	src/history/hist_int.h src/history/hist_mem.c src/history/hist_fine.c
 
 # The unit test: snapshots, replay and reverse execution on a small guest.
 check_PROGRAMS += tests/unit/test_hist

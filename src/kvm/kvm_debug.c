@@ -13,11 +13,11 @@
 
 #define DR6_BS (1ull << 14)
 
-int kvm_translate(struct machine *m, uint64_t gva, uint64_t *gpa)
+int kvm_translate(struct kvm_vcpu *v, uint64_t gva, uint64_t *gpa)
 {
 	struct kvm_translation t = { .linear_address = gva };
 
-	if (ioctl(kvm_of(m)->vcpu_fd, KVM_TRANSLATE, &t) < 0)
+	if (ioctl(v->fd, KVM_TRANSLATE, &t) < 0)
 		return -errno;
 	if (!t.valid)
 		return -EFAULT;
@@ -44,7 +44,9 @@ static int swbp_insert(struct machine *m, uint64_t gva)
 		return 0;
 	if (k->nswbp == KVM_MAX_SWBP)
 		return -ENOSPC;
-	ret = kvm_translate(m, gva, &gpa);
+	/* Through the BSP's page tables: gdb's addresses are the kernel's,
+	 * mapped alike on every vCPU. */
+	ret = kvm_translate(&k->vcpu[0], gva, &gpa);
 	if (ret)
 		return ret;
 	p = gm_ptr(&m->mem, gpa, 1);
@@ -160,7 +162,8 @@ int kvm_bp_remove(struct machine *m, enum bp_type t, uint64_t addr,
 	return t == BP_SW ? swbp_remove(m, addr) : hwbp_remove(m, t, addr, len);
 }
 
-static int set_guest_debug(struct machine *m, bool step, uint32_t extra)
+static int set_guest_debug(struct machine *m, struct kvm_vcpu *v, bool step,
+			   uint32_t extra)
 {
 	struct kvm_engine *k = kvm_of(m);
 	struct kvm_guest_debug dbg;
@@ -188,40 +191,42 @@ static int set_guest_debug(struct machine *m, bool step, uint32_t extra)
 		dbg.control |= KVM_GUESTDBG_USE_HW_BP;
 	if (k->nswbp)
 		dbg.control |= KVM_GUESTDBG_USE_SW_BP;
-	if (!dbg.control && !k->dbg_applied)
+	if (!dbg.control && !v->dbg_applied)
 		return 0;
-	if (ioctl(k->vcpu_fd, KVM_SET_GUEST_DEBUG, &dbg) < 0) {
+	if (ioctl(v->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0) {
 		if (errno != EINVAL || !(dbg.control & KVM_GUESTDBG_BLOCKIRQ))
 			return -errno;
 		/* Older kernels lack BLOCKIRQ: step without it. */
 		dbg.control &= ~KVM_GUESTDBG_BLOCKIRQ;
-		if (ioctl(k->vcpu_fd, KVM_SET_GUEST_DEBUG, &dbg) < 0)
+		if (ioctl(v->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0)
 			return -errno;
 	}
-	rax_log(LOG_DEBUG, kvm, "KVM_SET_GUEST_DEBUG control %#x dr7 %#llx "
-		"dr0-3 %#llx %#llx %#llx %#llx", dbg.control,
+	rax_log(LOG_DEBUG, kvm, "vCPU %u: KVM_SET_GUEST_DEBUG control %#x "
+		"dr7 %#llx dr0-3 %#llx %#llx %#llx %#llx", v->index, dbg.control,
 		(unsigned long long)dbg.arch.debugreg[7],
 		(unsigned long long)dbg.arch.debugreg[0],
 		(unsigned long long)dbg.arch.debugreg[1],
 		(unsigned long long)dbg.arch.debugreg[2],
 		(unsigned long long)dbg.arch.debugreg[3]);
-	k->dbg_applied = dbg.control != 0;
-	k->step = step;
+	v->dbg_applied = dbg.control != 0;
+	v->step = step;
 	return 0;
 }
 
-int kvm_debug_apply(struct machine *m, bool step)
+int kvm_debug_apply(struct machine *m, struct kvm_vcpu *v, bool step)
 {
-	return set_guest_debug(m, step, 0);
+	return set_guest_debug(m, v, step, 0);
 }
 
-bool kvm_debug_exit(struct machine *m, struct vcpu_stop *st)
+bool kvm_debug_exit(struct machine *m, struct kvm_vcpu *v,
+		    struct vcpu_stop *st)
 {
 	struct kvm_engine *k = kvm_of(m);
-	struct kvm_debug_exit_arch *d = &k->run->debug.arch;
+	struct kvm_debug_exit_arch *d = &v->run->debug.arch;
 
-	rax_log(LOG_DEBUG, kvm, "KVM_EXIT_DEBUG exception %u pc %#llx dr6 %#llx "
-		"dr7 %#llx", d->exception, (unsigned long long)d->pc,
+	rax_log(LOG_DEBUG, kvm, "vCPU %u: KVM_EXIT_DEBUG exception %u pc %#llx "
+		"dr6 %#llx dr7 %#llx", v->index, d->exception,
+		(unsigned long long)d->pc,
 		(unsigned long long)d->dr6, (unsigned long long)d->dr7);
 	if (d->exception == 3) {
 		if (find_swbp(k, d->pc) >= 0) {
@@ -231,7 +236,7 @@ bool kvm_debug_exit(struct machine *m, struct vcpu_stop *st)
 		/* The guest's own int3: deliver it to the guest. */
 		rax_log(LOG_DEBUG, kvm, "re-injecting guest #BP at %#llx",
 			(unsigned long long)d->pc);
-		(void)set_guest_debug(m, k->step, KVM_GUESTDBG_INJECT_BP);
+		(void)set_guest_debug(m, v, v->step, KVM_GUESTDBG_INJECT_BP);
 		return false;
 	}
 	for (int i = 0; i < 4; i++) {
@@ -248,12 +253,12 @@ bool kvm_debug_exit(struct machine *m, struct vcpu_stop *st)
 		}
 		return true;
 	}
-	if ((d->dr6 & DR6_BS) || k->step) {
+	if ((d->dr6 & DR6_BS) || v->step) {
 		st->reason = VCPU_STOP_STEP;
 		return true;
 	}
 	rax_log(LOG_DEBUG, kvm, "re-injecting guest #DB at %#llx",
 		(unsigned long long)d->pc);
-	(void)set_guest_debug(m, k->step, KVM_GUESTDBG_INJECT_DB);
+	(void)set_guest_debug(m, v, v->step, KVM_GUESTDBG_INJECT_DB);
 	return false;
 }

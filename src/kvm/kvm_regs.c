@@ -39,16 +39,15 @@ static uint64_t *kvm_gpr(struct kvm_regs *k, int i)
 	return i < 8 ? map[i] : (uint64_t *)&k->r8 + (i - 8);
 }
 
-int kvm_get_regs(struct machine *m, struct rax_regs *r)
+int kvm_get_regs(struct kvm_vcpu *v, struct rax_regs *r)
 {
-	struct kvm_engine *k = kvm_of(m);
 	struct kvm_regs kr;
 	struct kvm_sregs ks;
 	struct kvm_segment *const segs[6] = { &ks.es, &ks.cs, &ks.ss, &ks.ds,
 					      &ks.fs, &ks.gs };
 
-	if (ioctl(k->vcpu_fd, KVM_GET_REGS, &kr) < 0 ||
-	    ioctl(k->vcpu_fd, KVM_GET_SREGS, &ks) < 0)
+	if (ioctl(v->fd, KVM_GET_REGS, &kr) < 0 ||
+	    ioctl(v->fd, KVM_GET_SREGS, &ks) < 0)
 		return -errno;
 	memset(r, 0, sizeof(*r));
 	for (int i = 0; i < 16; i++)
@@ -71,9 +70,8 @@ int kvm_get_regs(struct machine *m, struct rax_regs *r)
 	return 0;
 }
 
-int kvm_set_regs(struct machine *m, const struct rax_regs *r)
+int kvm_set_regs(struct kvm_vcpu *v, const struct rax_regs *r)
 {
-	struct kvm_engine *k = kvm_of(m);
 	struct kvm_regs kr;
 	struct kvm_sregs ks;
 	struct kvm_segment *const segs[6] = { &ks.es, &ks.cs, &ks.ss, &ks.ds,
@@ -81,7 +79,7 @@ int kvm_set_regs(struct machine *m, const struct rax_regs *r)
 
 	/* Read first so fields rax_regs does not carry (the pending
 	 * interrupt bitmap) keep their values. */
-	if (ioctl(k->vcpu_fd, KVM_GET_SREGS, &ks) < 0)
+	if (ioctl(v->fd, KVM_GET_SREGS, &ks) < 0)
 		return -errno;
 	memset(&kr, 0, sizeof(kr));
 	for (int i = 0; i < 16; i++)
@@ -104,19 +102,19 @@ int kvm_set_regs(struct machine *m, const struct rax_regs *r)
 	ks.efer = r->efer;
 	if (r->apic_base)
 		ks.apic_base = r->apic_base;
-	if (ioctl(k->vcpu_fd, KVM_SET_SREGS, &ks) < 0 ||
-	    ioctl(k->vcpu_fd, KVM_SET_REGS, &kr) < 0)
+	if (ioctl(v->fd, KVM_SET_SREGS, &ks) < 0 ||
+	    ioctl(v->fd, KVM_SET_REGS, &kr) < 0)
 		return -errno;
 	return 0;
 }
 
 /* struct kvm_fpu is the FXSAVE image unpacked (api.rst, KVM_GET_FPU). */
-int kvm_get_fpu(struct machine *m, struct rax_fpu *f)
+int kvm_get_fpu(struct kvm_vcpu *v, struct rax_fpu *f)
 {
 	struct kvm_fpu kf;
 	uint8_t *fx = f->fx;
 
-	if (ioctl(kvm_of(m)->vcpu_fd, KVM_GET_FPU, &kf) < 0)
+	if (ioctl(v->fd, KVM_GET_FPU, &kf) < 0)
 		return -errno;
 	memset(f, 0, sizeof(*f));
 	memcpy(fx + FX_FCW, &kf.fcw, 2);
@@ -133,7 +131,7 @@ int kvm_get_fpu(struct machine *m, struct rax_fpu *f)
 	return 0;
 }
 
-int kvm_set_fpu(struct machine *m, const struct rax_fpu *f)
+int kvm_set_fpu(struct kvm_vcpu *v, const struct rax_fpu *f)
 {
 	struct kvm_fpu kf;
 	const uint8_t *fx = f->fx;
@@ -150,16 +148,16 @@ int kvm_set_fpu(struct machine *m, const struct rax_fpu *f)
 		memcpy(kf.fpr[i], fx + FX_ST(i), 16);
 	for (int i = 0; i < 16; i++)
 		memcpy(kf.xmm[i], fx + FX_XMM(i), 16);
-	if (ioctl(kvm_of(m)->vcpu_fd, KVM_SET_FPU, &kf) < 0)
+	if (ioctl(v->fd, KVM_SET_FPU, &kf) < 0)
 		return -errno;
 	return 0;
 }
 
-int kvm_get_dregs(struct machine *m, struct rax_dregs *d)
+int kvm_get_dregs(struct kvm_vcpu *v, struct rax_dregs *d)
 {
 	struct kvm_debugregs kd;
 
-	if (ioctl(kvm_of(m)->vcpu_fd, KVM_GET_DEBUGREGS, &kd) < 0)
+	if (ioctl(v->fd, KVM_GET_DEBUGREGS, &kd) < 0)
 		return -errno;
 	memcpy(d->dr, kd.db, sizeof(d->dr));
 	d->dr6 = kd.dr6;
@@ -176,7 +174,7 @@ union one_msr {
 	uint8_t buf[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
 };
 
-int kvm_get_msr(struct machine *m, uint32_t idx, uint64_t *val)
+int kvm_get_msr(struct kvm_vcpu *v, uint32_t idx, uint64_t *val)
 {
 	union one_msr msr;
 	int n;
@@ -184,7 +182,7 @@ int kvm_get_msr(struct machine *m, uint32_t idx, uint64_t *val)
 	memset(&msr, 0, sizeof(msr));
 	msr.hdr.nmsrs = 1;
 	msr.hdr.entries[0].index = idx;
-	n = ioctl(kvm_of(m)->vcpu_fd, KVM_GET_MSRS, &msr);
+	n = ioctl(v->fd, KVM_GET_MSRS, &msr);
 	if (n < 0)
 		return -errno;
 	if (n != 1)
@@ -193,7 +191,7 @@ int kvm_get_msr(struct machine *m, uint32_t idx, uint64_t *val)
 	return 0;
 }
 
-int kvm_set_msr(struct machine *m, uint32_t idx, uint64_t val)
+int kvm_set_msr(struct kvm_vcpu *v, uint32_t idx, uint64_t val)
 {
 	union one_msr msr;
 	int n;
@@ -202,7 +200,7 @@ int kvm_set_msr(struct machine *m, uint32_t idx, uint64_t val)
 	msr.hdr.nmsrs = 1;
 	msr.hdr.entries[0].index = idx;
 	msr.hdr.entries[0].data = val;
-	n = ioctl(kvm_of(m)->vcpu_fd, KVM_SET_MSRS, &msr);
+	n = ioctl(v->fd, KVM_SET_MSRS, &msr);
 	if (n < 0)
 		return -errno;
 	return n == 1 ? 0 : -EINVAL;

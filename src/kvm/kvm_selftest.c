@@ -140,7 +140,7 @@ static int st_run(struct st_state *s, struct rax_err *e)
 		return rax_errf(e, -ENODEV, "exceptions through the IDT misbehave "
 				"(handler mask %#x, want 0x3)", s->reported);
 	memset(&r, 0, sizeof(r));
-	(void)kvm_get_regs(&s->m, &r);
+	(void)kvm_vcpu_ops.get_regs(&s->m, 0, &r);
 	return rax_errf(e, -ETIMEDOUT, "the guest did not finish within %d s "
 			"(rip %#llx, rbx %#llx)", ST_TIMEOUT_S,
 			(unsigned long long)r.rip,

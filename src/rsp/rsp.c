@@ -643,7 +643,9 @@ static int run_vcpu(struct rsp_server *s, struct vcpu_stop *st,
 		return range_step(s, st, e);
 	if (k == RSP_RES_BSTEP || k == RSP_RES_BCONT)
 		return s->m->ops->reverse(s->m, k == RSP_RES_BSTEP ?
-					  VCPU_RUN_STEP : 0, st, e);
+					  VCPU_RUN_STEP |
+					  VCPU_RUN_CPU(s->sess.resume.cpu) :
+					  0, st, e);
 	return s->m->ops->run(s->m, k == RSP_RES_STEP ? VCPU_RUN_STEP |
 			      VCPU_RUN_CPU(s->sess.resume.cpu) : 0, st, e);
 }

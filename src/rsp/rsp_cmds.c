@@ -726,6 +726,7 @@ enum rsp_action rsp_handle(struct rsp_session *s, const char *pkt, size_t len,
 		    (pkt[1] != 's' && pkt[1] != 'c'))
 			break; /* unsupported: the empty reply */
 		s->resume.kind = pkt[1] == 's' ? RSP_RES_BSTEP : RSP_RES_BCONT;
+		s->resume.cpu = resume_cpu(s);
 		return RSP_ACT_RESUME;
 	case 'H':
 	case 'T':

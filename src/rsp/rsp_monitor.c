@@ -92,16 +92,65 @@ static int mon_mem(struct rsp_session *s, const char *arg, struct rsp_buf *out)
 	return 0;
 }
 
+/* ---- info cpus ------------------------------------------------------ */
+
+/* The execution mode by CR0.PE, EFER.LMA, CS.L and CS.D (SDM Vol. 3
+ * §2.2, §5.2.1). */
+static const char *cpu_mode(const struct rax_regs *r)
+{
+	const struct rax_seg *cs = &r->seg[S_CS];
+
+	if (!(r->cr0 & CR0_PE))
+		return "real";
+	if (r->rflags & (1u << 17))
+		return "virtual-8086";
+	if (r->efer & EFER_LMA)
+		return cs->l ? "64-bit" : cs->db ? "compatibility (32-bit)" :
+			"compatibility (16-bit)";
+	return cs->db ? "protected (32-bit)" : "protected (16-bit)";
+}
+
+/* One line per vCPU, "*" before gdb's current thread (Hg): "CPU n
+ * (thread n+1): activity, rip R, mode". */
+static int mon_cpus(struct rsp_session *s, const char *arg,
+		    struct rsp_buf *out)
+{
+	static const char *const act[] = {
+		[VCPU_ACT_RUNNING] = "running", [VCPU_ACT_HALTED] = "halted",
+		[VCPU_ACT_WAIT_SIPI] = "waiting for SIPI",
+	};
+	unsigned n = s->m->ncpus ? s->m->ncpus : 1;
+
+	for (unsigned i = 0; i < n; i++) {
+		enum vcpu_activity a = VCPU_ACT_RUNNING;
+		struct rax_regs r;
+		bool known = s->m->ops->get_activity &&
+			!s->m->ops->get_activity(s->m, i, &a);
+
+		rsp_buf_printf(out, "%c CPU %u (thread %u): ",
+			       i == s->gcpu ? '*' : ' ', i, i + 1);
+		if (s->m->ops->get_regs(s->m, i, &r)) {
+			rsp_buf_puts(out, "cannot read the registers\n");
+			continue;
+		}
+		rsp_buf_printf(out, "%s, rip %#018" PRIx64 ", %s\n",
+			       known ? act[a] : "?", r.rip, cpu_mode(&r));
+	}
+	return 0;
+}
+
 static int mon_info(struct rsp_session *s, const char *arg,
 		    struct rsp_buf *out)
 {
+	if (!strcmp(arg, "cpus"))
+		return mon_cpus(s, arg, out);
 	if (!strcmp(arg, "version"))
 		return mon_version(s, arg, out);
 	if (!strcmp(arg, "registers"))
 		return mon_registers(s, arg, out);
 	if (!strcmp(arg, "mem"))
 		return mon_mem(s, arg, out);
-	rsp_buf_puts(out, "info version|registers|mem\n");
+	rsp_buf_puts(out, "info version|registers|mem|cpus\n");
 	return -EINVAL;
 }
 
@@ -191,7 +240,7 @@ static int mon_history(struct rsp_session *s, const char *cmd,
 }
 
 static const struct mon_cmd mon_cmds[] = {
-	{ "info", "info version|registers|mem", mon_info },
+	{ "info", "info version|registers|mem|cpus", mon_info },
 	{ "rdmsr", "rdmsr INDEX: read a model-specific register", mon_rdmsr },
 	{ "phys", "phys on|off: m/M/X use guest-physical addresses",
 	  mon_phys },

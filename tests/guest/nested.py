@@ -32,6 +32,18 @@ SRC = os.path.abspath(os.environ.get("srcdir") or os.path.join(
 G = os.path.join(SRC, "tests", "guest")
 
 
+# Programs the Bochs harness (--intel) does not run, with the reason.
+NOT_INTEL = {
+    # Its BSP waits for the three APs in bounded PAUSE loops; their vCPU
+    # threads share L1's one CPU with it, and in Bochs L1 seldom takes
+    # the CPU from a vCPU thread in guest mode, so the APs miss the bound
+    # (1 run of 2 on 2026-12-07: "aps started 2").  apboot.S, whose BSP
+    # halts while it waits, runs there.
+    "smp": "the BSP's bounded spin-waits starve the APs' threads on "
+           "Bochs's one L1 CPU",
+}
+
+
 def known_deviations(listing):
     """{(program, check name): the line the outer machine prints}, from
     tests/guest/LISTING."""
@@ -63,7 +75,10 @@ def compare(name, out, status, known):
         else:
             bad.append(f"got '{g}', expected '{w}'")
     verdict = f"verdict: FAIL {len(notes)}" if notes else "verdict: PASS"
-    if got and got[-1] != verdict:
+    # A program without a verdict line of its own (smp.S) is checked by
+    # its .expect alone.
+    if want and want[-1].startswith("verdict:") and got and \
+            got[-1] != verdict:
         bad.append(f"got '{got[-1]}', expected '{verdict}'")
     if status != (3 if notes else 1):
         bad.append(f"rax exited with status {status}")
@@ -80,6 +95,11 @@ def main():
         ("nested", "nested-console.log", "kvm (nested)", "nested-tcg.txt",
          "QEMU TCG"))
     names = args or open(os.path.join(G, "programs")).read().split()
+    if intel:
+        for n in names:
+            if n in NOT_INTEL:
+                print(f"skip: {where}: {n}: {NOT_INTEL[n]}")
+        names = [n for n in names if n not in NOT_INTEL]
     with tempfile.TemporaryDirectory(prefix="rax-gtn-") as t:
         r = subprocess.run(["sh", os.path.join(G, "build.sh"), t] + names)
         if r.returncode:  # the toolchain that built rax is here

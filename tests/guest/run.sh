@@ -8,9 +8,7 @@
 # kvm_pvm fails rax's KVM self-test) is a SKIP with rax's reason, and
 # tests/guest/nested.py runs the programs on real KVM.  NAME.opts, when
 # present, holds more rax options (ladder: --flat 0x8000, a flat binary
-# that build.sh made NAME.bin).  The programs in tests/guest/programs-smp
-# need more than one vCPU (--cpus in NAME.opts), which only the emulator
-# runs so far: they run on the emulator only.
+# that build.sh made NAME.bin; smp and apboot: --cpus N too).
 # Run: from the build folder,
 #   srcdir=.. sh ../tests/guest/run.sh emulator|kvm [NAME...]
 set -u
@@ -25,9 +23,7 @@ esac
 test -x "$rax" || { echo "guest: $rax not built"; exit 99; }
 t=$(mktemp -d "${TMPDIR:-/tmp}/rax-guest.XXXXXX") || exit 99
 trap 'rm -rf "$t"' EXIT
-smp=
-[ "$engine" = emulator ] && smp=$(cat "$g/programs-smp")
-names=${*:-selftest $(cat "$g/programs") $smp}
+names=${*:-selftest $(cat "$g/programs")}
 # The compiler and linker built rax: failing to assemble is a failure.
 if ! sh "$g/build.sh" "$t" $names; then
 	echo "FAIL: cannot assemble the guest programs"

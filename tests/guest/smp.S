@@ -4,9 +4,8 @@
  * at the start-up vector's page, and IPIs and each AP's APIC timer reach
  * the processors they name.
  *
- * rax loads it as a flat binary at 0x8000 with 4 vCPUs (smp.opts); the
- * KVM engine runs one vCPU so far, so only the emulator runs it
- * (programs-smp).  The BSP, in 32-bit protected mode with interrupts
+ * rax loads it as a flat binary at 0x8000 with 4 vCPUs (smp.opts), on
+ * both engines.  The BSP, in 32-bit protected mode with interrupts
  * off:
  *   1. sends INIT, then start-up with vector 0x09, to all but itself
  *      (shorthand 11b), then a second start-up: an AP that has left the
@@ -23,7 +22,7 @@
  * §10.6.1), enters protected mode, enables its APIC, arms its timer and
  * halts with interrupts on.  Each line is checked here against the
  * value the SDM gives; smp.expect holds them.
- * Run: tests/guest/run.sh emulator smp. */
+ * Run: tests/guest/run.sh emulator smp (or kvm). */
 
 #define LOAD 0x8000          /* smp.opts: --flat 0x8000 */
 #define AP_START 0x9000      /* start-up vector 0x09 */

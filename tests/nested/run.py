@@ -8,7 +8,7 @@ or by hand, once `make guest guest-l1 rax-static` has run:
         [--cmd 'rax --version'] [--gdb] [--interact] [--timeout S]
         [--cpu qemu64,+svm,+npt] [--guest-elf F.elf ... --guest-out DIR]
         [--file F ...] [--mem MIB] [--disk] [--net] [--rax-net ./rax]
-        [--echo]
+        [--cpus N] [--l1-cpus N] [--echo]
 Environment: RAX_STATIC (the static rax), RAX_NESTED_GUEST_DIR and
 RAX_NESTED_L1_DIR (use these folders instead of the cache's).
 
@@ -47,7 +47,8 @@ The default check: /dev/kvm exists in L1, `rax --version` runs, `rax
 `reboot -f` in the guest ends rax with status 0.  Exit status: 0 pass,
 1 fail, 77 skip (guest, L1 or rax-static not built, or no QEMU).
 The whole console goes to nested-console.log in the current folder
-(nested-disk-console.log with --disk, nested-net-console.log with --net).
+(nested-disk-console.log with --disk, nested-net-console.log with --net,
+nested-smp-console.log with --cpus).
 
 With --guest-elf (tests/guest programs), L1 instead runs each ELF (or
 flat .bin) with `rax --backend kvm --kernel F --mem 64M` plus the options
@@ -56,6 +57,12 @@ prints it between "RAX-GT-BEGIN name" and "RAX-GT-END name status"; the
 harness writes DIR/name.out (carriage returns dropped) and
 DIR/name.status, and exits 0 when every program ran (tests/guest/
 nested.sh compares the outputs with the .expect files).
+
+With --cpus N, rax runs the default guest with --cpus N (a thread per
+vCPU in L1, the APs started by KVM's in-kernel LAPIC) and the check
+adds `nproc` in the guest, which must print N, and ends with
+`poweroff -f` (ACPI \\_S5) instead of `reboot -f`.  --l1-cpus N gives L1
+N CPUs (QEMU -smp N; default 1).
 
 --file F (repeatable) copies F into L1's /files, for a --cmd to use
 (tests/kut/run.py puts kvm-unit-tests images and its script there);
@@ -152,8 +159,9 @@ def l1_cmd(opt):
     if opt.disk or opt.net:
         return head + virtio_cmd(opt)
     gdb = " --gdb /dev/ttyS1" if opt.gdb else ""
+    cpus = f" --cpus {opt.cpus}" if opt.cpus else ""
     return (head + "rax --version || exit 125\n"
-            f"exec rax --backend kvm{gdb}\n")
+            f"exec rax --backend kvm{gdb}{cpus}\n")
 
 
 def virtio_cmd(opt):
@@ -273,14 +281,15 @@ def host_tsc_khz():
 
 
 def qemu_argv(qemu, l1, initrd, sock, cpu, append, mem=1024,
-              disk=None):
+              disk=None, smp=None):
     """L1 cannot calibrate its TSC against the PIT under a loaded TCG host
     ("tsc: Unable to calibrate against PIT"); with tsc_khz 0, KVM's vCPU
     loops on its clock-update request and never enters the guest (KVM_RUN
     hangs with RIP unchanged).  So L1 is told the TSC rate."""
     tsc = f"tsc_early_khz={host_tsc_khz()} tsc=reliable"
     drive = ["-drive", f"file={disk},if=virtio,format=raw"] if disk else []
-    return [qemu, "-accel", "tcg", "-cpu", cpu, "-m", str(mem),
+    smp = ["-smp", str(smp)] if smp else []
+    return [qemu, "-accel", "tcg", "-cpu", cpu, "-m", str(mem), *smp,
             "-nographic", "-no-reboot",
             "-serial", "mon:stdio",
             "-serial", f"unix:{sock},server=on,wait=off",
@@ -334,11 +343,21 @@ def check(child, opt, t0):
     child.send("echo $((6*7))\r")
     expect(child, r"\n42\r*\n", 60, "the guest shell did not answer 42")
     expect(child, "~ # ", 60, "no shell prompt after echo")
-    child.send("reboot -f\r")
+    if opt.cpus:
+        m = guest_cmd(child, "nproc", r"\n(\d+)\r*\n",
+                      "the guest did not answer nproc", 120)
+        if int(m.group(1)) != opt.cpus:
+            raise Fail(f"nproc printed {m.group(1)} with --cpus {opt.cpus}")
+        print(f"nested: nproc printed {opt.cpus}")
+    # SMP: the ACPI power-off (\_S5, from the shell pinned to the last
+    # CPU) instead of the reset.
+    end = f"taskset -c {opt.cpus - 1} poweroff -f" if opt.cpus else \
+        "reboot -f"
+    child.send(end + "\r")
     status = rax_exit(child, 120)
     if status:
-        raise Fail(f"rax exited with status {status} after reboot -f "
-                   "(expected 0, guest requested reset)")
+        raise Fail(f"rax exited with status {status} after {end} "
+                   "(expected 0)")
     print(f"nested: rax exited 0 at {time.monotonic() - t0:.1f} s")
 
 
@@ -487,6 +506,11 @@ def main():
                                                         "./rax"),
                     help="the dynamically linked rax for --net "
                     "(default $RAX_DYNAMIC or ./rax)")
+    ap.add_argument("--cpus", type=int, default=0,
+                    help="rax --cpus N for the default guest; the "
+                    "guest's nproc must print N")
+    ap.add_argument("--l1-cpus", type=int, default=0,
+                    help="L1's CPUs (QEMU -smp N; default 1)")
     ap.add_argument("--timeout", type=float, default=300,
                     help="seconds for each boot step (default 300)")
     ap.add_argument("--echo", action="store_true",
@@ -514,7 +538,7 @@ def main():
         if image:
             rootfs.build(image)
         argv = qemu_argv(qemu, l1, initrd, sock, opt.cpu, opt.append,
-                         opt.mem, image)
+                         opt.mem, image, opt.l1_cpus)
         print("nested: " + " ".join(argv))
         if opt.gdb:
             print(f"nested: L1 ttyS1 (rax --gdb) is {sock}: "
@@ -522,7 +546,8 @@ def main():
         child = pexpect.spawn(argv[0], argv[1:], encoding="utf-8",
                               codec_errors="replace", timeout=opt.timeout,
                               dimensions=(50, 200))
-        parts = [x for x in ("disk", "net") if getattr(opt, x)]
+        parts = [x for x in ("disk", "net") if getattr(opt, x)] + \
+            (["smp"] if opt.cpus else [])
         child.logfile_read = open("-".join(["nested", *parts, "console.log"]),
                                   "w")
         if opt.echo:

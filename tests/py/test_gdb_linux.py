@@ -269,7 +269,7 @@ class NestedSession(Session):
     breaks = False  # NO_SWBP, NO_DRBP
     engine = "kvm-nested"
 
-    def __init__(self, procs, tmp_path):
+    def __init__(self, procs, tmp_path, extra=""):
         import shutil
 
         import pexpect
@@ -290,7 +290,7 @@ class NestedSession(Session):
         self.qemu_bin = qemu
         self.procs, self.dir = procs, guest
         self.timeout = NESTED_TIMEOUT
-        opt = nr.Options(cmd=self.L1_CMD)
+        opt = nr.Options(cmd=self.L1_CMD + (" " + extra if extra else ""))
         initrd = nr.make_initrd(str(tmp_path), guest, l1, static, opt)
         self.addr = os.path.join(str(tmp_path), "ttyS1.sock")
         argv = self.qemu_argv(nr, qemu, l1, initrd)
@@ -688,6 +688,85 @@ def test_emulator_threads_are_the_vcpus(procs, tmp_path):
     assert len(sps) == 4  # four stacks
     g.cmd("kill")
     assert s.wait_exit(60) == 0
+
+
+def info_cpus(g):
+    """`monitor info cpus`: [(cpu, thread, activity, rip, mode)]."""
+    out = g.cmd("monitor info cpus")
+    rows = re.findall(r"^[ *] CPU (\d+) \(thread (\d+)\): (running|halted|"
+                      r"waiting for SIPI), rip (0x[0-9a-f]+), (.+?)\r?$",
+                      out, re.M)
+    return [(int(c), int(t), a, int(r, 16), m) for c, t, a, r, m in rows], out
+
+
+def smp_checks(s, n):
+    """The guest at its shell on n vCPUs: `monitor info cpus` lists them
+    in 64-bit mode; Ctrl-C while a busy loop pinned to the last CPU
+    spins (the others idle) names its thread; `stepi` there moves only
+    that thread's RIP (scheduler-locking on: vCont;s), never into an
+    interrupt handler; `thread 1` then `bt` shows that CPU's own frame;
+    where breakpoints are reported, one in uname(2) run by `taskset -c
+    1 uname` reports thread 2, whose `bt` shows the system call."""
+    g = s.gdb
+    spin = n - 1
+    s.stop_at_shell()
+    rows, out = info_cpus(g)
+    assert [(c, t) for c, t, *_ in rows] == [(i, i + 1) for i in range(n)], out
+    assert all(m == "64-bit" for *_, m in rows), out
+
+    g.send("continue")
+    g.child.expect("Continuing", timeout=10)
+    s.type("taskset -c %d sh -c 'while :; do :; done' &\r" % spin)
+    time.sleep(5)
+    out = g.interrupt(timeout=30)
+    assert re.search(r"Thread %d\b.*received signal SIGINT" % (spin + 1),
+                     out), out
+    rows, info = info_cpus(g)
+    assert rows[spin][2] == "running", info
+    before = [r for _, _, _, r, _ in rows]
+    g.cmd("set scheduler-locking on")
+    out = g.cmd("stepi")
+    rows, info = info_cpus(g)
+    after = [r for _, _, _, r, _ in rows]
+    assert after[spin] != before[spin], (out, info)
+    assert after[:spin] == before[:spin], (before, after)
+    # Still the user's busy loop, not an interrupt handler (a user RIP).
+    assert after[spin] < 1 << 47, hex(after[spin])
+    g.cmd("set scheduler-locking off")
+    assert "Switching to thread 1" in g.cmd("thread 1")
+    bt = g.cmd("bt 1")
+    assert re.search(r"^#0\s+(0x[0-9a-f]+ in )?[A-Za-z_]\w* \(", bt, re.M), bt
+    assert g.reg("rip") == after[0]
+
+    if s.breaks:
+        out = g.cmd("break __x64_sys_newuname")
+        assert "Breakpoint" in out, out
+        g.send("continue")
+        g.child.expect("Continuing", timeout=10)
+        s.type("taskset -c 1 uname\r")
+        out = g.wait_prompt(timeout=s.timeout)
+        assert "__x64_sys_newuname" in out, out
+        assert re.search(r"Thread 2\b.*hit Breakpoint", out), out
+        assert "do_syscall_64" in g.cmd("bt")
+        g.cmd("delete")
+    g.cmd("kill")
+    assert s.wait_exit(60) == 0
+
+
+def test_emulator_on_four_vcpus_gdb_names_the_cpu_that_stops_and_steps_one(
+        procs, tmp_path):
+    """smp_checks() with rax --cpus 4 on the interpreter."""
+    smp_checks(Session(procs, tmp_path, "emulator", extra=("--cpus", "4")), 4)
+
+
+def test_kvm_nested_on_two_vcpus_gdb_names_the_cpu_that_stops_and_steps_one(
+        procs, tmp_path):
+    """smp_checks() with rax --backend kvm --cpus 2 in the nested harness
+    (a thread per vCPU on L1's one CPU: 4 vCPUs there boot slower than
+    the harness waits), without the breakpoint part (NO_SWBP)."""
+    s = NestedSession(procs, tmp_path, extra="--cpus 2")
+    s.timeout = BOOT_TIMEOUT
+    smp_checks(s, 2)
 
 
 @tcg_xfail(NO_SWBP)

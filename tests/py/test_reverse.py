@@ -256,6 +256,33 @@ def full_state(s):
     return s.state()
 
 
+def all_threads_state(s):
+    """Every vCPU's registers (gdb's threads) and the instruction count,
+    the selected thread kept."""
+    out = s.cmd("python sel = gdb.selected_thread(); print('ST' + 'ATE=' + "
+                "repr([gdb.execute('monitor icount', to_string=True)"
+                ".split()[1]] + [(t.num, [int(gdb.selected_frame()"
+                ".read_register(r)) & 0xffffffffffffffff for r in %r]) "
+                "for t in gdb.selected_inferior().threads() "
+                "if t.switch() is None])); sel.switch()" % REGS)
+    m = re.search(r"STATE=(\[.*\])", out)
+    assert m, out
+    return m.group(1)
+
+
+@pytest.fixture
+def linux2(procs, tmp_path, monkeypatch):
+    """The default guest on two vCPUs."""
+    d = guest_dir()
+    if not d or not all(os.path.exists(os.path.join(d, f)) for f in
+                        ("bzImage", "vmlinux", "initramfs.cpio.gz")):
+        pytest.skip("the default guest is not built (no complete "
+                    "~/.cache/rax/guest-*; run make guest)")
+    monkeypatch.setenv("RAX_GUEST_DIR", d)
+    return Session(procs, tmp_path, ["--decompress", "host", "--cpus", "2"],
+                   os.path.join(d, "vmlinux"), timeout=BOOT_TIMEOUT)
+
+
 def ramhash(s):
     out = s.cmd("monitor ramhash")
     m = re.search(r"ram ([0-9a-f]+)", out)
@@ -382,3 +409,68 @@ def test_linux_ctrl_c_interrupts_a_reverse_search(linux):
         if int(s.icount()) > at_shell:
             break
     assert int(s.icount()) > at_shell
+
+
+# ---- two vCPUs ------------------------------------------------------------
+
+def test_linux_smp_reverse_stepi_matches_recorded_states(linux2):
+    """--cpus 2: one clock for both vCPUs, snapshots of both and of the
+    turns.  At a breakpoint late in boot, 60 stepi of the thread that hit
+    it (logged steps) recording both vCPUs' registers, 60 reverse-stepi
+    comparing, 60 stepi again; then, at a later breakpoint, 60
+    reverse-stepi on the recorded run (both vCPUs taking turns) and 60
+    stepi forward through it reaching the same states."""
+    s = linux2
+    out = s.cmd("tbreak run_init_process")
+    out = s.cmd("continue", timeout=BOOT_TIMEOUT)
+    assert "run_init_process" in out, out
+    out = s.cmd("info threads")
+    assert "Thread 2" in out, out
+    states = [all_threads_state(s)]
+    ram0 = ramhash(s)
+    for _ in range(60):
+        s.cmd("stepi")
+        states.append(all_threads_state(s))
+    ram60 = ramhash(s)
+    for i in range(59, -1, -1):
+        out = s.cmd("reverse-stepi")
+        assert NO_MORE not in out, out
+        assert all_threads_state(s) == states[i], "reverse-stepi to %d" % i
+    assert ramhash(s) == ram0
+    for i in range(1, 61):
+        s.cmd("stepi")
+        assert all_threads_state(s) == states[i], "stepi again to %d" % i
+    assert ramhash(s) == ram60
+    out = s.cmd("tbreak do_execveat_common")
+    out = s.cmd("continue", timeout=BOOT_TIMEOUT)
+    assert "do_execveat_common" in out, out
+    back = [all_threads_state(s)]
+    for _ in range(60):
+        out = s.cmd("reverse-stepi")
+        assert NO_MORE not in out, out
+        back.append(all_threads_state(s))
+    assert len(set(back)) == len(back), "reverse-stepi did not move"
+    for i in range(59, -1, -1):
+        s.cmd("stepi")
+        assert all_threads_state(s) == back[i], "stepi forward to %d" % i
+
+
+def test_linux_smp_watchpoint_on_the_hostname(linux2):
+    """--cpus 2, at the shell: `hostname x`, a watchpoint on the
+    nodename, reverse-continue stops in sethostname with gdb's old and
+    new values, whichever vCPU ran it."""
+    s = linux2
+    s.gdb.send("continue")
+    wait_console(s, "RAX-GUEST-READY", BOOT_TIMEOUT)
+    time.sleep(1)
+    s.rax.type("hostname x\n")
+    time.sleep(3)
+    s.gdb.interrupt()
+    out = s.cmd("p init_uts_ns.name.nodename[0]")
+    assert "'x'" in out, out
+    s.cmd("watch -l init_uts_ns.name.nodename[0]")
+    out = s.cmd("reverse-continue", timeout=BOOT_TIMEOUT)
+    assert "atchpoint" in out and "Old value" in out, out
+    assert "'x'" in out.split("Old value")[1].split("\n")[0], out
+    bt = s.cmd("bt")
+    assert "sethostname" in bt, bt
