@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Linux's x86 selftests inside a guest: rax's interpreter (and QEMU TCG).
+"""Linux's x86 selftests in a guest: the interpreter, QEMU TCG, nested KVM.
 
 The programs are tools/testing/selftests/x86 of Debian's linux-source-6.1,
 built static by tests/selftests/build-x86.sh (cached in $RAX_CACHE).  They
@@ -13,12 +13,18 @@ prints its exit status and resets the machine.
 --check (make check, tests/selftests/x86.sh) compares each result with
 tests/selftests/x86-known.txt: a test passes (exit status 0) or is listed
 there with its reason; a listed test that passes is an error too, so the
-list stays true.  --table runs every engine given to --engines in the same
-run and prints the results side by side (bench/selftests-x86.sh).
+list stays true (--known names another list: x86-known-nested.txt for
+--engines nested, make check-selftests-x86-nested).  --table runs every
+engine given to --engines in the same run and prints the results side by
+side (bench/selftests-x86.sh).  A program during which the guest stops
+answering or its VMM exits is "guest stopped"; the guest then boots again
+with the programs left.
 
 Run (from the source tree, after `make -C build`):
     /usr/bin/python3 tests/selftests/x86.py --build build --check
     /usr/bin/python3 tests/selftests/x86.py --engines emulator,qemu --table
+    /usr/bin/python3 tests/selftests/x86.py --engines nested --cpus 1 \
+        --known tests/selftests/x86-known-nested.txt --check
 Exit status: 0 all as expected, 1 a test failed that is not listed (or a
 listed one passed, or the guest did not finish), 77 (SKIP) when the
 programs or the kernel cannot be had, with the reason.
@@ -254,8 +260,9 @@ def run(engine, opt, kernel, bt, folder, names):
 
 
 def verdict(result, skips=False):
-    """pass, skip, timeout, guest hung, FAIL(status) or not run; with skips, a pass
-    that printed [SKIP] lines says how many ("pass, 2 skip")."""
+    """pass, skip, timeout, guest stopped, FAIL(status) or not run; with
+    skips, a pass that printed [SKIP] lines says how many ("pass, 2
+    skip")."""
     if result is None:
         return "not run"
     rc, n = result
