@@ -78,6 +78,25 @@ void machine_msi(struct machine *m, uint64_t addr, uint32_t data)
 			"cannot deliver MSIs", (unsigned long long)addr, data);
 }
 
+int machine_add_input(struct machine *m, const struct machine_input *in)
+{
+	if (m->ninputs == MACHINE_MAX_INPUTS)
+		return -ENOSPC;
+	m->inputs[m->ninputs++] = *in;
+	return 0;
+}
+
+bool machine_input_gated(struct machine *m)
+{
+	return atomic_load(&m->inputs_gated);
+}
+
+void machine_input_arrived(struct machine *m)
+{
+	if (atomic_load(&m->inputs_gated) && m->input_arrived)
+		m->input_arrived(m->input_arrived_opaque);
+}
+
 void machine_mem_written(struct machine *m, uint64_t gpa, uint64_t len)
 {
 	for (uint64_t pa = gpa & ~0xfffull; m->mem.dirty && pa < gpa + len;

@@ -27,6 +27,27 @@ struct virtio_host;
 struct symtab;
 struct hist;
 
+/* Host input besides the console's that the history (src/history) holds
+ * back and gives the guest on the vCPU thread at a logged point, so
+ * that a replay can give it again: virtio-net's received frames.  The
+ * device registers it (machine_add_input()); while the history gates
+ * input (machine_input_gated()), the device keeps what arrives for
+ * take() and calls machine_input_arrived(). */
+struct machine_input {
+	const char *name;
+	/* The next chunk that arrived into buf (at most cap bytes): its
+	 * length, 0 when none is waiting.  The vCPU thread. */
+	size_t (*take)(void *opaque, uint8_t *buf, size_t cap);
+	/* Gives a chunk to the guest as the device does without the
+	 * history.  The vCPU thread. */
+	void (*feed)(void *opaque, const uint8_t *buf, size_t len);
+	/* While replaying: output to the host is dropped (it went out
+	 * when the run was live). */
+	void (*mute)(void *opaque, bool on);
+	void *opaque;
+};
+#define MACHINE_MAX_INPUTS 4
+
 struct machine {
 	struct guest_mem mem;
 	struct io_bus pio, mmio;
@@ -60,6 +81,12 @@ struct machine {
 	const struct virtio_host *virtio;
 	struct console *con;       /* the terminal, or NULL */
 	struct hist *hist;         /* src/history when on, else NULL */
+	struct machine_input inputs[MACHINE_MAX_INPUTS];
+	unsigned ninputs;
+	/* Set by the history: input is gated, and who to tell. */
+	atomic_bool inputs_gated;
+	void (*input_arrived)(void *opaque);
+	void *input_arrived_opaque;
 
 	/* Exit requests from devices (debug-exit, i8042 reset), the
 	 * console (Ctrl-A x) and signals (main.c), from any thread. */
@@ -92,6 +119,14 @@ void machine_set_irq(struct machine *m, unsigned gsi, int level);
  * machine_msi(). */
 void machine_msi(struct machine *m, uint64_t addr, uint32_t data);
 void machine_mem_written(struct machine *m, uint64_t gpa, uint64_t len);
+
+/* Registers a gated input source (above).  Returns 0 or -ENOSPC. */
+int machine_add_input(struct machine *m, const struct machine_input *in)
+	__attribute__((warn_unused_result));
+/* Whether the history gates input now (any thread). */
+bool machine_input_gated(struct machine *m);
+/* A gated source has input waiting (any thread). */
+void machine_input_arrived(struct machine *m);
 int machine_ioeventfd(struct machine *m, uint64_t gpa, unsigned len, int fd,
 		      bool assign);
 int machine_irqfd_msi(struct machine *m, int fd, uint64_t addr,

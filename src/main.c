@@ -267,7 +267,7 @@ int main(int argc, char **argv)
 	if (o.cpu_level > cpu_host_level())
 		return die(RAX_EXIT_USAGE, "--cpu v%u: the host CPU lacks "
 			   "x86-64-v%u (the interpreter computes with the host's "
-			   "own SSE instructions)", o.cpu_level, o.cpu_level);
+			   "own SSE and AVX instructions)", o.cpu_level, o.cpu_level);
 	/* The address only: gdb can connect once the machine is ready. */
 	if (o.gdb && rsp_check_addr(o.gdb, &e))
 		return die(RAX_EXIT_USAGE, "%s", e.msg);
@@ -361,7 +361,14 @@ int main(int argc, char **argv)
 	}
 	/* The history: asked for, or by default with gdb where it can. */
 	if (o.history == HIST_ON || (o.history == HIST_AUTO && o.gdb)) {
-		if (!hist_check(m, &e))
+		/* Under the history a disk is copy-on-write (virtio/blk.c):
+		 * only when asked for, so that --gdb alone keeps writing
+		 * the image as before. */
+		if (o.history == HIST_AUTO && m->virtio && m->virtio->ndisks)
+			rax_log(LOG_INFO, hist, "no history for gdb by default "
+				"with --disk (its writes would stay in memory): "
+				"--history SIZE asks for it");
+		else if (!hist_check(m, &e))
 			want_history = true;
 		else if (o.history == HIST_ON)
 			return die(RAX_EXIT_USAGE, "--history: %s", e.msg);

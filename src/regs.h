@@ -49,6 +49,13 @@ struct rax_fpu {
 };
 _Static_assert(sizeof(struct rax_fpu) == 512, "FXSAVE image is 512 bytes");
 
+/* Bits 255:128 of YMM0-15 (the XSAVE area's AVX component, SDM Vol. 1
+ * §13.5.3): h[i] is the upper half of YMMi, its lower half XMMi. */
+struct rax_ymmh {
+	uint8_t h[16][16];
+};
+_Static_assert(sizeof(struct rax_ymmh) == 256, "AVX component is 256 bytes");
+
 #define FX_FCW 0
 #define FX_FSW 2
 #define FX_FTW 4

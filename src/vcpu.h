@@ -115,6 +115,11 @@ struct vcpu_ops {
 	int (*get_fpu)(struct machine *m, unsigned cpu, struct rax_fpu *f);
 	int (*set_fpu)(struct machine *m, unsigned cpu,
 		       const struct rax_fpu *f);
+	/* Optional: bits 255:128 of the YMM registers; -ENOTSUP when the
+	 * vCPU's model has no AVX state. */
+	int (*get_ymmh)(struct machine *m, unsigned cpu, struct rax_ymmh *y);
+	int (*set_ymmh)(struct machine *m, unsigned cpu,
+			const struct rax_ymmh *y);
 	int (*get_dregs)(struct machine *m, unsigned cpu,
 			 struct rax_dregs *d);
 	int (*get_msr)(struct machine *m, unsigned cpu, uint32_t idx,
@@ -201,7 +206,7 @@ extern const struct vcpu_ops kvm_vcpu_ops;   /* src/kvm, when HAVE_KVM */
 extern const struct vcpu_ops cpu_vcpu_ops;   /* src/cpu */
 
 /* The highest x86-64 level the interpreter implements (--cpu vN). */
-#define CPU_LEVEL_MAX 2
+#define CPU_LEVEL_MAX 3
 /* The highest x86-64 level (1, 2, 3) whose extensions the host CPU has:
  * the interpreter's models need them (src/cpu/model.c, --cpu). */
 unsigned cpu_host_level(void);

@@ -76,10 +76,11 @@ EXTRA_DIST += tests/py/test_virtio.py tests/py/virtio.sh tests/py/rootfs.py \
 	tests/py/test_virtio_net.py tests/py/virtio-net.sh
 TESTS += tests/py/virtio.sh tests/py/virtio-net.sh
 
-# The interpreter's CPU models (--cpu v1, v2) in the default guest:
-# /proc/cpuinfo and a static -march=x86-64-v2 program (pytest).
+# The interpreter's CPU models (--cpu v1, v2, v3) in the default guest:
+# /proc/cpuinfo, static -march=x86-64-v2 and -v3 programs, YMM state
+# across context switches (pytest).
 EXTRA_DIST += tests/py/test_cpu_model.py tests/py/cpu-model.sh \
-	tests/py/cpu_v2.c
+	tests/py/cpu_v2.c tests/py/cpu_v3.c tests/py/ymm_switch.c
 TESTS += tests/py/cpu-model.sh
 
 # The default guest with ACPI: the MADT, no ACPI errors, poweroff, --acpi

@@ -18,7 +18,7 @@ static inline uint64_t sign_bit(unsigned n)
 	return 1ull << (8 * n - 1);
 }
 
-bool cpu_cf(const struct cpu *c)
+static inline __attribute__((always_inline)) bool lf_cf(const struct cpu *c)
 {
 	uint64_t m = sz_mask(c->lf_sz);
 
@@ -31,6 +31,11 @@ bool cpu_cf(const struct cpu *c)
 	case LF_LOGIC: return false;
 	default: return c->rflags & RFLAGS_CF;
 	}
+}
+
+bool cpu_cf(const struct cpu *c)
+{
+	return lf_cf(c);
 }
 
 static bool lf_of(const struct cpu *c)
@@ -54,7 +59,7 @@ uint64_t cpu_get_rflags(const struct cpu *c)
 		return f;
 	f &= ~(uint64_t)(RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF |
 			 RFLAGS_SF | RFLAGS_OF);
-	if (cpu_cf(c))
+	if (lf_cf(c))
 		f |= RFLAGS_CF;
 	if (parity_tab[r & 0xff])
 		f |= RFLAGS_PF;
@@ -119,9 +124,9 @@ bool cpu_cond(const struct cpu *c, unsigned cc)
 	r = c->lf_res & m;
 	switch (cc & ~1u) {
 	case 0: v = lf_of(c); break;
-	case 2: v = cpu_cf(c); break;
+	case 2: v = lf_cf(c); break;
 	case 4: v = !r; break;
-	case 6: v = !r || cpu_cf(c); break;
+	case 6: v = !r || lf_cf(c); break;
 	case 8: v = r & sign_bit(c->lf_sz); break;
 	case 10: v = parity_tab[r & 0xff]; break;
 	case 12: v = ((r & sign_bit(c->lf_sz)) != 0) != lf_of(c); break;
@@ -175,12 +180,12 @@ alu(struct cpu *c, unsigned op, uint64_t a, uint64_t b,
 	case 0: r = (a + b) & m; lazy(c, LF_ADD, a, b, r, n); return r;
 	case 1: r = a | b; lazy(c, LF_LOGIC, a, b, r, n); return r;
 	case 2: /* with no carry in, the flags are ADD's */
-		cin = cpu_cf(c);
+		cin = lf_cf(c);
 		r = (a + b + cin) & m;
 		lazy(c, cin ? LF_ADC : LF_ADD, a, b, r, n);
 		return r;
 	case 3: /* with no borrow in, the flags are SUB's */
-		cin = cpu_cf(c);
+		cin = lf_cf(c);
 		r = (a - b - cin) & m;
 		lazy(c, cin ? LF_SBB : LF_SUB, a, b, r, n);
 		return r;
@@ -253,6 +258,14 @@ name##_GvEv(struct cpu *c, const struct dec_insn *d, unsigned n, int k)	\
 { alu_G_val(c, d, op, rd_E_k(c, d, n, k), n); }				\
 FORMS(op_##name##_Ev_Gv, name##_EvGv)					\
 FORMS(op_##name##_Gv_Ev, name##_GvEv)					\
+static inline __attribute__((always_inline)) void			\
+name##_EbGb(struct cpu *c, const struct dec_insn *d, unsigned n, int k)	\
+{ alu_E_val(c, d, op, greg(c, d->reg, 1, d->rex), 1, k); }		\
+static inline __attribute__((always_inline)) void			\
+name##_GbEb(struct cpu *c, const struct dec_insn *d, unsigned n, int k)	\
+{ alu_G_val(c, d, op, rd_E_k(c, d, 1, k), 1); }				\
+FORMS1(op_##name##_Eb_Gb, name##_EbGb)					\
+FORMS1(op_##name##_Gb_Eb, name##_GbEb)					\
 void op_##name##_AL_Ib(struct cpu *c, const struct dec_insn *d)		\
 {									\
 	uint64_t r = alu(c, op, c->r[R_RAX], d->imm, 1);		\
@@ -290,7 +303,9 @@ static inline __attribute__((always_inline)) void			\
 name##_I(struct cpu *c, const struct dec_insn *d, unsigned n, int k)	\
 { alu_E_val(c, d, op, d->imm, n, k); }					\
 FORMS(op_##name##_R_I, name##_I)					\
-FORMS(op_##name##_M_I, name##_I)
+FORMS(op_##name##_M_I, name##_I)					\
+FORMS1(op_##name##_R_I, name##_I)					\
+FORMS1(op_##name##_M_I, name##_I)
 GRP1_HANDLERS(add, 0)
 GRP1_HANDLERS(or, 1)
 GRP1_HANDLERS(adc, 2)
@@ -304,6 +319,13 @@ void op_test_Eb_Gb(struct cpu *c, const struct dec_insn *d)
 {
 	alu(c, 4, rd_E(c, d, 1), greg(c, d->reg, 1, d->rex), 1);
 }
+
+static inline __attribute__((always_inline)) void
+test_EbGb(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	alu(c, 4, rd_E_k(c, d, 1, k), greg(c, d->reg, 1, d->rex), 1);
+}
+FORMS1(op_test_Eb_Gb, test_EbGb)
 
 void op_test_Ev_Gv(struct cpu *c, const struct dec_insn *d)
 {
@@ -328,30 +350,48 @@ void op_test_rAX_Iz(struct cpu *c, const struct dec_insn *d)
 }
 
 /* INC/DEC keep CF: fold the current CF into rflags first. */
-static uint64_t incdec(struct cpu *c, uint64_t a, bool dec, unsigned n)
+static inline __attribute__((always_inline)) uint64_t
+incdec(struct cpu *c, uint64_t a, bool dec, unsigned n)
 {
 	uint64_t r = (dec ? a - 1 : a + 1) & sz_mask(n);
-	bool cf = cpu_cf(c);
+	bool cf = lf_cf(c);
 
 	c->rflags = (c->rflags & ~RFLAGS_CF) | (cf ? RFLAGS_CF : 0);
 	lazy(c, dec ? LF_DEC : LF_INC, a & sz_mask(n), 1, r, n);
 	return r;
 }
 
-/* INC, DEC of E (groups 4 and 5; d->opsz 1 for FE). */
-static void incdec_E(struct cpu *c, const struct dec_insn *d, bool dec)
+/* INC, DEC of E (groups 4 and 5; d->opsz 1 for FE) in form k. */
+static inline __attribute__((always_inline)) void
+incdec_E_k(struct cpu *c, const struct dec_insn *d, bool dec, unsigned n,
+	   int k)
 {
-	unsigned n = d->opsz;
 	uint64_t la;
 
-	if (d->mod == 3) {
+	if (k == FORM_REG || (k == FORM_ANY && d->mod == 3)) {
 		sreg_w(c, d->rm, n, d->rex,
 		       incdec(c, greg(c, d->rm, n, d->rex), dec, n));
 		return;
 	}
-	la = cpu_ea(c, d);
+	la = cpu_ea_k(c, d, k);
 	cpu_probe_write(c, la, n);
 	wrn(c, la, incdec(c, rdn(c, la, n), dec, n), n);
+}
+
+static void incdec_E(struct cpu *c, const struct dec_insn *d, bool dec)
+{
+	incdec_E_k(c, d, dec, d->opsz, FORM_ANY);
+}
+
+static inline __attribute__((always_inline)) void
+inc_E(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	incdec_E_k(c, d, false, n, k);
+}
+static inline __attribute__((always_inline)) void
+dec_E(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	incdec_E_k(c, d, true, n, k);
 }
 
 /* 40-47 INC r16/r32, 48-4F DEC r16/r32 outside 64-bit mode (LEG map). */
@@ -367,6 +407,8 @@ void op_dec_Zv(struct cpu *c, const struct dec_insn *d)
 
 void op_inc_E(struct cpu *c, const struct dec_insn *d) { incdec_E(c, d, false); }
 void op_dec_E(struct cpu *c, const struct dec_insn *d) { incdec_E(c, d, true); }
+FORMS(op_inc_E, inc_E)
+FORMS(op_dec_E, dec_E)
 
 /* --- group 3: TEST NOT NEG MUL IMUL DIV IDIV ---------------------------- */
 static inline void mul_flags(struct cpu *c, bool ovf, uint64_t lo,
@@ -381,6 +423,14 @@ void op_test_E_I(struct cpu *c, const struct dec_insn *d)
 {
 	alu(c, 4, rd_E(c, d, d->opsz), d->imm, d->opsz);
 }
+
+static inline __attribute__((always_inline)) void
+test_EI(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	alu(c, 4, rd_E_k(c, d, n, k), d->imm, n);
+}
+FORMS(op_test_E_I, test_EI)
+FORMS1(op_test_E_I, test_EI)
 
 /* NOT, NEG: read-modify-write of E (probed for the write first). */
 static void not_neg(struct cpu *c, const struct dec_insn *d, bool neg)
@@ -661,10 +711,21 @@ void op_##name##_M_##k(struct cpu *c, const struct dec_insn *d)		\
 	wrn(c, la, shift(c, op, rdn(c, la, d->opsz), (cnt), d->opsz),	\
 	    d->opsz);							\
 }
+#define GRP2_R_FORMS(name, op, k, cnt)					\
+static inline __attribute__((always_inline)) void			\
+name##_R_##k(struct cpu *c, const struct dec_insn *d, unsigned n, int f)	\
+{									\
+	sreg_w(c, d->rm, n, d->rex, shift(c, op,			\
+	       greg(c, d->rm, n, d->rex), (cnt), n));			\
+}									\
+FORMS(op_##name##_R_##k, name##_R_##k)
 #define GRP2_HANDLERS(name, op)						\
 	GRP2_COUNT(name, op, Ib, (unsigned)d->imm)			\
 	GRP2_COUNT(name, op, 1, 1)					\
-	GRP2_COUNT(name, op, CL, (unsigned)c->r[R_RCX])
+	GRP2_COUNT(name, op, CL, (unsigned)c->r[R_RCX])		\
+	GRP2_R_FORMS(name, op, Ib, (unsigned)d->imm)			\
+	GRP2_R_FORMS(name, op, 1, 1)					\
+	GRP2_R_FORMS(name, op, CL, (unsigned)c->r[R_RCX])
 GRP2_HANDLERS(rol, 0)
 GRP2_HANDLERS(ror, 1)
 GRP2_HANDLERS(rcl, 2)
@@ -1033,9 +1094,26 @@ void op_aad_Ib(struct cpu *c, const struct dec_insn *d)
 #define ALU_ROWS(name)							\
 	FORMS_ROW(op_##name##_Ev_Gv), FORMS_ROW(op_##name##_Gv_Ev),	\
 	FORMS_ROW(op_##name##_R_I), FORMS_ROW(op_##name##_M_I)
+#define SHIFT_ROWS(name)						\
+	FORMS_ROW(op_##name##_R_Ib), FORMS_ROW(op_##name##_R_1),	\
+	FORMS_ROW(op_##name##_R_CL)
 const struct cpu_forms cpu_alu_forms[] = {
 	ALU_ROWS(add), ALU_ROWS(or), ALU_ROWS(adc), ALU_ROWS(sbb),
 	ALU_ROWS(and), ALU_ROWS(sub), ALU_ROWS(xor), ALU_ROWS(cmp),
 	FORMS_ROW(op_test_Ev_Gv), FORMS_ROW(op_imul_Gv_Ev),
+	FORMS_ROW(op_test_E_I), FORMS_ROW(op_inc_E), FORMS_ROW(op_dec_E),
+	SHIFT_ROWS(rol), SHIFT_ROWS(ror), SHIFT_ROWS(rcl), SHIFT_ROWS(rcr),
+	SHIFT_ROWS(shl), SHIFT_ROWS(shr), SHIFT_ROWS(sar),
+	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
+};
+
+#define ALU_BYTE_ROWS(name)						\
+	FORMS1_ROW(op_##name##_Eb_Gb), FORMS1_ROW(op_##name##_Gb_Eb),	\
+	FORMS1_ROW(op_##name##_R_I), FORMS1_ROW(op_##name##_M_I)
+const struct cpu_forms cpu_alu_byte_forms[] = {
+	ALU_BYTE_ROWS(add), ALU_BYTE_ROWS(or), ALU_BYTE_ROWS(adc),
+	ALU_BYTE_ROWS(sbb), ALU_BYTE_ROWS(and), ALU_BYTE_ROWS(sub),
+	ALU_BYTE_ROWS(xor), ALU_BYTE_ROWS(cmp),
+	FORMS1_ROW(op_test_Eb_Gb), FORMS1_ROW(op_test_E_I),
 	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
 };

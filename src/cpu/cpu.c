@@ -197,12 +197,16 @@ static inline __attribute__((always_inline)) void run_fast(struct cpu *c,
 							   const bool stats)
 {
 	struct cpu_trace *t = NULL; /* the trace run last, whole */
+	/* Handlers read rip and icount but never change them (a jump
+	 * stores next_rip; only the slow path's idle moves icount), so the
+	 * loop keeps both in registers and only stores them. */
+	uint64_t rip = c->rip, icount = c->icount;
 
 	do {
 		const struct cpu_insn *ci = c->cur_next, *end = c->cur_end;
 
-		if (ci == end || c->rip != c->cur_rip) {
-			if (c->nbp && bp_page(c, c->rip)) {
+		if (ci == end || rip != c->cur_rip) {
+			if (c->nbp && bp_page(c, rip)) {
 				c->next_check = 0; /* the slow path */
 				break;
 			}
@@ -212,18 +216,18 @@ static inline __attribute__((always_inline)) void run_fast(struct cpu *c,
 			c->cur_end = end;
 		}
 		do {
-			c->next_rip = c->rip + ci->d.len;
+			c->next_rip = rip + ci->d.len;
 			ci->fn(c, &ci->d);
-			c->rip = c->next_rip;
-			c->icount += CPU_INSN_NS;
-		} while (++ci != end && c->icount < c->next_check);
+			c->rip = rip = c->next_rip;
+			c->icount = icount += CPU_INSN_NS;
+		} while (++ci != end && icount < c->next_check);
 		if (c->cur_end == end) { /* still walking it: the slow path */
 			c->cur_next = ci; /* may continue it */
-			c->cur_rip = c->rip;
+			c->cur_rip = rip;
 		}
 		if (ci != end)
 			t = NULL; /* left in the middle: no link from it */
-	} while (c->icount < c->next_check);
+	} while (icount < c->next_check);
 }
 
 static __attribute__((noinline)) void run_fast_plain(struct cpu *c)
@@ -699,6 +703,33 @@ static int cpu_set_fpu(struct machine *m, unsigned cpu,
 	return 0;
 }
 
+/* The YMM upper halves: level-3 models only (the others have no AVX
+ * state for gdb to show). */
+static int cpu_get_ymmh(struct machine *m, unsigned cpu, struct rax_ymmh *y)
+{
+	struct cpu *c = vcpu(m, cpu);
+
+	if (!c)
+		return -ENOENT;
+	if (c->level < 3)
+		return -ENOTSUP;
+	memcpy(y->h, c->ymmh, sizeof(y->h));
+	return 0;
+}
+
+static int cpu_set_ymmh(struct machine *m, unsigned cpu,
+			const struct rax_ymmh *y)
+{
+	struct cpu *c = vcpu(m, cpu);
+
+	if (!c)
+		return -ENOENT;
+	if (c->level < 3)
+		return -ENOTSUP;
+	memcpy(c->ymmh, y->h, sizeof(c->ymmh));
+	return 0;
+}
+
 static int cpu_get_dregs(struct machine *m, unsigned cpu,
 			 struct rax_dregs *dr)
 {
@@ -1090,6 +1121,8 @@ const struct vcpu_ops cpu_vcpu_ops = {
 	.set_regs = cpu_set_regs,
 	.get_fpu = cpu_get_fpu,
 	.set_fpu = cpu_set_fpu,
+	.get_ymmh = cpu_get_ymmh,
+	.set_ymmh = cpu_set_ymmh,
 	.get_dregs = cpu_get_dregs,
 	.get_msr = cpu_get_msr,
 	.set_msr = cpu_set_msr,

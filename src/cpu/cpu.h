@@ -73,6 +73,10 @@ struct cpu_forms {
 	cpu_handler any, r[2], m[2], b[2];
 };
 extern const struct cpu_forms cpu_alu_forms[], cpu_ops_forms[];
+extern const struct cpu_forms cpu_alu_byte_forms[], cpu_ops_byte_forms[];
+/* PUSH/POP r64, CALL rel32 and RET in 64-bit mode with 8-byte operands:
+ * { generic, variant } pairs, ending with NULLs. */
+extern const cpu_handler cpu_stack64_forms[][2];
 /* Jcc (70-7F, 0F 80-8F) per condition code. */
 extern const cpu_handler cpu_jcc_forms[16];
 
@@ -817,6 +821,17 @@ static void h##_b4(struct cpu *c, const struct dec_insn *d)		\
 { body(c, d, 4, FORM_BASE); }						\
 static void h##_b8(struct cpu *c, const struct dec_insn *d)		\
 { body(c, d, 8, FORM_BASE); }
+/* The byte forms (cpu_byte_forms: r[], m[], b[] of size 1, both
+ * entries the same). */
+#define FORMS1(h, body)							\
+static void h##_r1(struct cpu *c, const struct dec_insn *d)		\
+{ body(c, d, 1, FORM_REG); }						\
+static void h##_m1(struct cpu *c, const struct dec_insn *d)		\
+{ body(c, d, 1, FORM_MEM); }						\
+static void h##_b1(struct cpu *c, const struct dec_insn *d)		\
+{ body(c, d, 1, FORM_BASE); }
+#define FORMS1_ROW(h)							\
+	{ h, { h##_r1, h##_r1 }, { h##_m1, h##_m1 }, { h##_b1, h##_b1 } }
 #define FORMS_ROW(h)							\
 	{ h, { h##_r4, h##_r8 }, { h##_m4, h##_m8 }, { h##_b4, h##_b8 } }
 
@@ -867,8 +882,10 @@ void cpu_x87_wait(struct cpu *c);
 uint64_t cpu_flags_mask(const struct cpu *c);
 
 /* --- the CPU model (model.c) ------------------------------------------- */
-/* CPUID leaf 1 ECX and leaf 80000001H ECX of x86-64 level n's model. */
+/* CPUID leaf 1 ECX, leaf 7 EBX and leaf 80000001H ECX of x86-64 level
+ * n's model. */
 uint32_t cpu_model_ecx1(unsigned level);
+uint32_t cpu_model_ebx7(unsigned level);
 uint32_t cpu_model_ecx81(unsigned level);
 
 /* --- BMI, LZCNT, MOVBE (bmi.c; level-3 models) --------------------------- */

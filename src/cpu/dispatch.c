@@ -9,6 +9,7 @@
 #include "cpu/cpu.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 
 #include "log.h"
 
@@ -107,25 +108,59 @@ static bool base_disp(const struct cpu *c, const struct dec_insn *d)
 	       d->seg == DEC_NOREG;
 }
 
-/* h's variant for d's operand form and size (struct cpu_forms), or h. */
-static cpu_handler sized(const struct cpu *c, cpu_handler h,
-			 const struct dec_insn *d)
+/* Per opcode id: the row of its handler's 32/64-bit variants and of
+ * its byte variants (struct cpu_forms), or NULL; built once. */
+static const struct cpu_forms *vrow[DEC_NOPS], *brow[DEC_NOPS];
+static pthread_once_t rows_once = PTHREAD_ONCE_INIT;
+
+static const struct cpu_forms *find_row(const struct cpu_forms *const *ls,
+					cpu_handler h)
+{
+	for (unsigned l = 0; l < 2; l++)
+		for (const struct cpu_forms *f = ls[l]; f->any; f++)
+			if (f->any == h)
+				return f;
+	return NULL;
+}
+
+static void build_rows(void)
 {
 	static const struct cpu_forms *const lists[] = {
 		cpu_alu_forms, cpu_ops_forms
+	}, *const byte_lists[] = {
+		cpu_alu_byte_forms, cpu_ops_byte_forms
 	};
+
+	for (unsigned op = 0; op < DEC_NOPS; op++) {
+		vrow[op] = find_row(lists, handlers[op]);
+		brow[op] = find_row(byte_lists, handlers[op]);
+	}
+}
+
+/* h (d's opcode's handler)'s variant for d's operand form and size
+ * (struct cpu_forms), or h. */
+static cpu_handler sized(const struct cpu *c, cpu_handler h,
+			 const struct dec_insn *d)
+{
+	const struct cpu_forms *f;
 	unsigned i = d->opsz == 8 ? 1 : 0;
 
 	if (h == op_jcc_Jb || h == op_jcc_Jz)
 		return cpu_jcc_forms[d->op & 15];
-	if (d->opsz != 4 && d->opsz != 8)
+	if (c->mode == DEC_MODE64 && d->opsz == 8)
+		for (unsigned j = 0; cpu_stack64_forms[j][0]; j++)
+			if (cpu_stack64_forms[j][0] == h)
+				return cpu_stack64_forms[j][1];
+	pthread_once(&rows_once, build_rows);
+	if (d->opsz == 1)
+		f = brow[d->op];
+	else if (d->opsz == 4 || d->opsz == 8)
+		f = vrow[d->op];
+	else
 		return h;
-	for (unsigned l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
-		for (const struct cpu_forms *f = lists[l]; f->any; f++)
-			if (f->any == h)
-				return d->mod == 3 ? f->r[i] :
-				       base_disp(c, d) ? f->b[i] : f->m[i];
-	return h;
+	if (!f)
+		return h;
+	return d->mod == 3 ? f->r[i] : base_disp(c, d) ? f->b[i] : f->m[i];
 }
 
 cpu_handler cpu_select_handler(const struct cpu *c, const struct dec_insn *d)

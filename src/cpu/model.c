@@ -24,24 +24,32 @@
 #define V2_ECX1 (C1_SSE3 | C1_SSSE3 | C1_CX16 | C1_SSE41 | C1_SSE42 | \
 		 C1_POPCNT)
 
-/* Leaf 1 ECX and leaf 80000001H ECX of level n's model. */
+/* What x86-64-v3 adds (the psABI's list): leaf 1 ECX FMA MOVBE OSXSAVE
+ * AVX F16C, leaf 7 EBX BMI1 AVX2 BMI2, leaf 80000001H ECX LZCNT (ABM),
+ * and XCR0 with SSE and AVX state enabled by the host's kernel.  The
+ * guest's OSXSAVE bit mirrors its own CR4.OSXSAVE (sys.c op_cpuid). */
+#define C1_OSXSAVE (1u << 27)
+#define V3_ECX1 ((1u << 12) | (1u << 22) | C1_OSXSAVE | (1u << 28) | \
+		 (1u << 29))
+#define V3_EBX7 ((1u << 3) | (1u << 5) | (1u << 8))
+#define V3_ECX81 (1u << 5)
+
+/* Leaf 1 ECX, leaf 7 EBX and leaf 80000001H ECX of level n's model. */
 uint32_t cpu_model_ecx1(unsigned level)
 {
-	return (level >= 2 ? V2_ECX1 : 0) | (level >= 3 ? C1_XSAVE : 0);
+	return (level >= 2 ? V2_ECX1 : 0) |
+	       (level >= 3 ? C1_XSAVE | (V3_ECX1 & ~C1_OSXSAVE) : 0);
+}
+
+uint32_t cpu_model_ebx7(unsigned level)
+{
+	return level >= 3 ? V3_EBX7 : 0;
 }
 
 uint32_t cpu_model_ecx81(unsigned level)
 {
-	return level >= 2 ? X1_LAHF : 0;
+	return (level >= 2 ? X1_LAHF : 0) | (level >= 3 ? V3_ECX81 : 0);
 }
-
-/* What x86-64-v3 adds (the psABI's list): leaf 1 ECX FMA MOVBE OSXSAVE
- * AVX F16C, leaf 7 EBX BMI1 AVX2 BMI2, leaf 80000001H ECX LZCNT, and
- * XCR0 with SSE and AVX state enabled by the host's kernel. */
-#define V3_ECX1 ((1u << 12) | (1u << 22) | (1u << 27) | (1u << 28) | \
-		 (1u << 29))
-#define V3_EBX7 ((1u << 3) | (1u << 5) | (1u << 8))
-#define V3_ECX81 (1u << 5)
 
 unsigned cpu_host_level(void)
 {

@@ -44,6 +44,27 @@ mov_I(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
 }
 FORMS(op_mov_R_I, mov_I)
 FORMS(op_mov_M_I, mov_I)
+FORMS1(op_mov_R_I, mov_I)
+FORMS1(op_mov_M_I, mov_I)
+
+static inline __attribute__((always_inline)) void
+mov_EbGb(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	uint64_t v = greg(c, d->reg, 1, d->rex);
+
+	if (k == FORM_REG)
+		sreg_w(c, d->rm, 1, d->rex, v);
+	else
+		wr8(c, cpu_ea_k(c, d, k), (uint8_t)v);
+}
+FORMS1(op_mov_Eb_Gb, mov_EbGb)
+
+static inline __attribute__((always_inline)) void
+mov_GbEb(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	sreg_w(c, d->reg, 1, d->rex, rd_E_k(c, d, 1, k));
+}
+FORMS1(op_mov_Gb_Eb, mov_GbEb)
 
 static inline __attribute__((always_inline)) void
 movzx_GvEb(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
@@ -180,19 +201,26 @@ void op_mov_rAX_Ov(struct cpu *c, const struct dec_insn *d) { sreg_w(c, R_RAX, d
 void op_mov_Ob_AL(struct cpu *c, const struct dec_insn *d) { wr8(c, moffs_la(c, d), (uint8_t)c->r[R_RAX]); }
 void op_mov_Ov_rAX(struct cpu *c, const struct dec_insn *d) { wrn(c, moffs_la(c, d), c->r[R_RAX], d->opsz); }
 
-void op_cmovcc_Gv_Ev(struct cpu *c, const struct dec_insn *d)
+static inline __attribute__((always_inline)) void
+cmovcc(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
 {
-	uint64_t v = rd_E(c, d, d->opsz);
+	uint64_t v = rd_E_k(c, d, n, k);
 
-	if (cpu_cond(c, d->op & 15))
-		sreg_w(c, d->reg, d->opsz, d->rex, v);
-	else if (d->opsz == 4)
+	if (cpu_cond_inline(c, d->op & 15))
+		sreg_w(c, d->reg, n, d->rex, v);
+	else if (n == 4)
 		c->r[d->reg] &= 0xffffffffull; /* 32-bit CMOV zero-extends */
 }
 
+void op_cmovcc_Gv_Ev(struct cpu *c, const struct dec_insn *d)
+{
+	cmovcc(c, d, d->opsz, FORM_ANY);
+}
+FORMS(op_cmovcc_Gv_Ev, cmovcc)
+
 void op_setcc_Eb(struct cpu *c, const struct dec_insn *d)
 {
-	wr_E(c, d, 1, cpu_cond(c, d->op & 15));
+	wr_E(c, d, 1, cpu_cond_inline(c, d->op & 15));
 }
 
 void op_bswap_Zv(struct cpu *c, const struct dec_insn *d)
@@ -363,6 +391,62 @@ const cpu_handler cpu_jcc_forms[16] = {
 };
 void op_jmp_Jb(struct cpu *c, const struct dec_insn *d) { jump(c, c->next_rip + d->imm, d->opsz); }
 void op_jmp_Jz(struct cpu *c, const struct dec_insn *d) { jump(c, c->next_rip + d->imm, d->opsz); }
+
+/* PUSH, POP, CALL, RET with 8-byte operands in 64-bit mode
+ * (cpu_stack64_forms): cpu_push() and cpu_pop() without the mode and
+ * size tests. */
+static inline __attribute__((always_inline)) void push64(struct cpu *c,
+							 uint64_t v)
+{
+	uint64_t sp = c->r[R_RSP] - 8;
+
+	if (__builtin_expect(!cpu_canonical(sp), 0))
+		c->nc_ss = sp;
+	wr64(c, sp, v);
+	c->r[R_RSP] = sp;
+}
+
+static inline __attribute__((always_inline)) uint64_t pop64(struct cpu *c)
+{
+	uint64_t sp = c->r[R_RSP], v;
+
+	if (__builtin_expect(!cpu_canonical(sp), 0))
+		c->nc_ss = sp;
+	v = rd64(c, sp);
+	c->r[R_RSP] = sp + 8;
+	return v;
+}
+
+static void push_Zv_64(struct cpu *c, const struct dec_insn *d)
+{
+	push64(c, c->r[d->rm]);
+}
+
+static void pop_Zv_64(struct cpu *c, const struct dec_insn *d)
+{
+	c->r[d->rm] = pop64(c);
+}
+
+static void call_Jz_64(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t t = c->next_rip + d->imm;
+
+	if (__builtin_expect(!cpu_canonical(t), 0))
+		cpu_gp(c, 0);
+	push64(c, c->next_rip);
+	c->next_rip = t;
+}
+
+static void ret_64(struct cpu *c, const struct dec_insn *d)
+{
+	uint64_t sp = c->r[R_RSP], t = pop64(c);
+
+	if (__builtin_expect(!cpu_canonical(t), 0)) {
+		c->r[R_RSP] = sp; /* the fault leaves RSP unchanged */
+		cpu_gp(c, 0);
+	}
+	c->next_rip = t;
+}
 
 void op_call_Jz(struct cpu *c, const struct dec_insn *d)
 {
@@ -745,6 +829,18 @@ const struct cpu_forms cpu_ops_forms[] = {
 	FORMS_ROW(op_mov_Ev_Gv), FORMS_ROW(op_mov_Gv_Ev),
 	FORMS_ROW(op_mov_R_I), FORMS_ROW(op_mov_M_I),
 	FORMS_ROW(op_movzx_Gv_Eb), FORMS_ROW(op_movzx_Gv_Ew),
-	FORMS_ROW(op_lea_Gv_M),
+	FORMS_ROW(op_lea_Gv_M), FORMS_ROW(op_cmovcc_Gv_Ev),
+	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
+};
+
+const cpu_handler cpu_stack64_forms[][2] = {
+	{ op_push_Zv, push_Zv_64 }, { op_pop_Zv, pop_Zv_64 },
+	{ op_call_Jz, call_Jz_64 }, { op_ret, ret_64 },
+	{ NULL, NULL }
+};
+
+const struct cpu_forms cpu_ops_byte_forms[] = {
+	FORMS1_ROW(op_mov_Eb_Gb), FORMS1_ROW(op_mov_Gb_Eb),
+	FORMS1_ROW(op_mov_R_I), FORMS1_ROW(op_mov_M_I),
 	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
 };

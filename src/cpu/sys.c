@@ -923,7 +923,8 @@ void op_cpuid(struct cpu *c, const struct dec_insn *d)
 		if (c->r[R_RCX] == 0) { /* subleaf 0 */
 			b = (1u << 0) | /* FSGSBASE */
 			    (1u << 1) | /* IA32_TSC_ADJUST */
-			    (1u << 20); /* SMAP */
+			    (1u << 20) | /* SMAP */
+			    cpu_model_ebx7(c->level); /* BMI1 AVX2 BMI2 */
 			cx = 1u << 2; /* UMIP */
 		}
 		break;

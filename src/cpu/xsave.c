@@ -7,9 +7,7 @@
  * sub-leaf 1 is zero).
  *
  * Only a model of level 3 has it (CPUID.1:ECX.XSAVE, CR4.OSXSAVE);
- * below, the instructions raise #UD and CR4.OSXSAVE is reserved.  The
- * v3 model is not selectable yet (--cpu; AVX, AVX2, FMA and BMI are
- * missing): this is its XSAVE part. */
+ * below, the instructions raise #UD and CR4.OSXSAVE is reserved. */
 #include "cpu/cpu.h"
 
 #define XCR0_X87 1ull
@@ -111,9 +109,17 @@ static void get_bytes(struct cpu *c, uint64_t la, uint8_t *p, unsigned n)
  * place; MXCSR and MXCSR_MASK with SSE or AVX; XSTATE_BV[i] = 1 for
  * each (every component counts as in use), its other bits and the rest
  * of the header left as they were.  The whole area is probed first. */
+/* Outside 64-bit mode XSAVE and XRSTOR reach XMM0-7 and YMM0-7 only,
+ * as FXSAVE (SDM Vol. 1 §13.5.2, §13.5.3). */
+static unsigned nxmm(const struct cpu *c)
+{
+	return c->mode == DEC_MODE64 ? 16 : 8;
+}
+
 void cpu_xsave(struct cpu *c, uint64_t la)
 {
 	uint64_t rfbm = xs_enter(c, la), bv;
+	unsigned nx = nxmm(c);
 
 	cpu_probe_write(c, la, XS_AVX);
 	if (rfbm & XCR0_AVX)
@@ -128,14 +134,15 @@ void cpu_xsave(struct cpu *c, uint64_t la)
 		put_bytes(c, cpu_la_add(c, la, FX_MXCSR), c->fx + FX_MXCSR, 8);
 	if (rfbm & XCR0_SSE)
 		put_bytes(c, cpu_la_add(c, la, FX_XMM(0)), c->fx + FX_XMM(0),
-			  16 * 16);
+			  16 * nx);
 	if (rfbm & XCR0_AVX)
-		put_bytes(c, cpu_la_add(c, la, XS_AVX), &c->ymmh[0][0], 256);
+		put_bytes(c, cpu_la_add(c, la, XS_AVX), &c->ymmh[0][0], 16 * nx);
 	wr64(c, cpu_la_add(c, la, XS_HEADER), bv | rfbm);
 }
 
-/* XRSTOR (standard form): #GP for XSTATE_BV bits outside XCR0, a
- * nonzero XCOMP_BV (no compaction here) or reserved header bytes, and
+/* XRSTOR (standard form): #GP for XSTATE_BV bits outside XCR0, nonzero
+ * header bytes 23:8 (XCOMP_BV: no compaction here, and the first
+ * reserved ones; bytes 63:24 are not checked, SDM Vol. 1 §13.8.1), and
  * reserved MXCSR bits; each requested component loaded where XSTATE_BV
  * has it, set to its initial state where not. */
 void cpu_xrstor(struct cpu *c, uint64_t la)
@@ -143,12 +150,13 @@ void cpu_xrstor(struct cpu *c, uint64_t la)
 	uint64_t rfbm = xs_enter(c, la), bv;
 	uint8_t hdr[64], img[XS_SIZE];
 	uint32_t mx;
+	unsigned nx = nxmm(c);
 
 	get_bytes(c, cpu_la_add(c, la, XS_HEADER), hdr, 64);
 	memcpy(&bv, hdr, 8);
 	if (bv & ~c->xcr0)
 		cpu_gp(c, 0);
-	for (unsigned i = 8; i < 64; i++)
+	for (unsigned i = 8; i < 24; i++)
 		if (hdr[i])
 			cpu_gp(c, 0);
 	get_bytes(c, la, img, XS_HEADER);
@@ -173,15 +181,15 @@ void cpu_xrstor(struct cpu *c, uint64_t la)
 		memcpy(c->fx + FX_MXCSR, &mx, 4);
 	if (rfbm & XCR0_SSE) {
 		if (bv & XCR0_SSE)
-			memcpy(c->fx + FX_XMM(0), img + FX_XMM(0), 16 * 16);
+			memcpy(c->fx + FX_XMM(0), img + FX_XMM(0), 16 * nx);
 		else
-			memset(c->fx + FX_XMM(0), 0, 16 * 16);
+			memset(c->fx + FX_XMM(0), 0, 16 * nx);
 	}
 	if (rfbm & XCR0_AVX) {
 		if (bv & XCR0_AVX)
-			memcpy(&c->ymmh[0][0], img + XS_AVX, 256);
+			memcpy(&c->ymmh[0][0], img + XS_AVX, 16 * nx);
 		else
-			memset(&c->ymmh[0][0], 0, 256);
+			memset(&c->ymmh[0][0], 0, 16 * nx);
 	}
 }
 

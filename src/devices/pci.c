@@ -254,6 +254,13 @@ static void remap_bars(struct pci_func *f)
 	}
 }
 
+void pci_cfg_restore(struct pci_func *f, const uint8_t *cfg)
+{
+	memcpy(f->cfg, cfg, sizeof(f->cfg));
+	if (f->m)
+		remap_bars(f);
+}
+
 /* The function CONFIG_ADDRESS selects, or NULL (disabled, another bus,
  * nobody there). */
 static struct pci_func *pci_selected(const struct pci_bus *bus)

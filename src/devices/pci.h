@@ -121,6 +121,9 @@ int pci_attach_free(struct machine *m, struct pci_func *f)
 
 /* Releases f's slot and BAR claims (a device's exit, before pci's). */
 void pci_detach(struct pci_func *f);
+/* The history (src/history): puts back a configuration space saved from
+ * f->cfg and claims the BARs where it places them. */
+void pci_cfg_restore(struct pci_func *f, const uint8_t *cfg);
 
 /* The GSI of f's INTx line, or -1 when it has none (after attach). */
 int pci_intx_gsi(const struct pci_func *f);

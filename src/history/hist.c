@@ -49,8 +49,13 @@ static bool live(struct hist *h)
 
 static void set_replaying(struct hist *h, bool on)
 {
-	if (h->replaying != on)
-		console_set_quiet(h->m->con, on);
+	struct machine *m = h->m;
+
+	if (h->replaying != on) {
+		console_set_quiet(m->con, on);
+		for (unsigned i = 0; i < m->ninputs; i++)
+			m->inputs[i].mute(m->inputs[i].opaque, on);
+	}
 	h->replaying = on;
 }
 
@@ -462,8 +467,12 @@ static int apply(struct hist *h, struct hist_hit *hit, struct vcpu_stop *st,
 		}
 		h->arrival = VCPU_AT_PRE;
 		break;
-	case HEV_INPUT:
-		console_feed(m->con, ev->data, ev->len);
+	case HEV_INPUT: /* addr: 0 the console, k machine input k - 1 */
+		if (!ev->addr)
+			console_feed(m->con, ev->data, ev->len);
+		else if (ev->addr <= m->ninputs)
+			m->inputs[ev->addr - 1].feed(m->inputs[ev->addr - 1].opaque,
+						     ev->data, ev->len);
 		break;
 	case HEV_MEM:
 		ret = h->eng->write_mem(m, ev->addr, ev->data, ev->len);
@@ -550,16 +559,26 @@ static int seek(struct hist *h, uint64_t t, size_t ev, enum vcpu_stop_at at,
 static void take_input(struct hist *h)
 {
 	struct machine *m = h->m;
-	uint8_t buf[256];
+	uint8_t buf[2048];
 	size_t n;
 
 	if (!atomic_exchange(&h->input, false))
 		return;
-	while ((n = console_take(m->con, buf, sizeof(buf))) > 0) {
+	while (m->con && (n = console_take(m->con, buf, 256)) > 0) {
 		if (!log_add(h, HEV_INPUT, 0, buf, n))
 			rax_log(LOG_WARN, hist, "out of memory: input not "
 				"logged");
 		console_feed(m->con, buf, n);
+	}
+	for (unsigned i = 0; i < m->ninputs; i++) {
+		const struct machine_input *in = &m->inputs[i];
+
+		while ((n = in->take(in->opaque, buf, sizeof(buf))) > 0) {
+			if (!log_add(h, HEV_INPUT, i + 1, buf, n))
+				rax_log(LOG_WARN, hist, "out of memory: %s "
+					"input not logged", in->name);
+			in->feed(in->opaque, buf, n);
+		}
 	}
 }
 
@@ -1194,6 +1213,9 @@ int hist_install(struct machine *m, uint64_t budget, struct rax_err *e)
 	m->ops = &h->ops;
 	if (m->con)
 		console_set_gate(m->con, hist_gate, h);
+	m->input_arrived = hist_gate;
+	m->input_arrived_opaque = h;
+	atomic_store(&m->inputs_gated, true);
 	return 0;
 }
 
@@ -1212,6 +1234,9 @@ void hist_remove(struct machine *m)
 	if (m->con)
 		console_set_gate(m->con, NULL, NULL);
 	console_set_quiet(m->con, false);
+	atomic_store(&m->inputs_gated, false);
+	for (unsigned i = 0; i < m->ninputs; i++)
+		m->inputs[i].mute(m->inputs[i].opaque, false);
 	m->ops = h->eng;
 	m->hist = NULL;
 	timer_cancel(&m->timers, &h->stop_timer);

@@ -62,7 +62,7 @@ static int install_kick_handler(void)
 	return sigaction(KICK_SIGNAL, &sa, NULL) < 0 ? -errno : 0;
 }
 
-int kvm_setup_cpuid(int sys_fd, int vcpu_fd, unsigned apic_id,
+int kvm_setup_cpuid(int sys_fd, int vcpu_fd, unsigned apic_id, bool *avx,
 		    struct rax_err *e)
 {
 	struct kvm_cpuid2 *cpuid = NULL;
@@ -91,6 +91,8 @@ int kvm_setup_cpuid(int sys_fd, int vcpu_fd, unsigned apic_id,
 		 * §10.12.8.1). */
 		if (c->function == 1)
 			c->ebx = (c->ebx & 0x00ffffff) | (apic_id << 24);
+		if (c->function == 1 && avx)
+			*avx = (c->ecx >> 28) & 1;
 		if (c->function == 0xb || c->function == 0x1f)
 			c->edx = apic_id;
 	}
@@ -186,7 +188,7 @@ static int create_vcpu(struct machine *m, struct kvm_engine *k, unsigned i,
 		return rax_errf(e, -errno, "kvm: mmap vCPU: %s", strerror(errno));
 	}
 	v->run_size = (size_t)sz;
-	return kvm_setup_cpuid(k->sys_fd, v->fd, i, e);
+	return kvm_setup_cpuid(k->sys_fd, v->fd, i, &v->avx, e);
 }
 
 static int setup_ap(struct kvm_vcpu *v, struct rax_err *e)
@@ -570,6 +572,17 @@ static int vcpu_loop(struct machine *m, struct kvm_vcpu *v,
 	return ret < 0 ? ret : 0;
 }
 
+/* The calling thread's CPU time: a vCPU thread's grows only while its
+ * vCPU runs guest code or exits (a halted vCPU sleeps in KVM_RUN). */
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* vcpu_loop() on the thread that owns v, and what follows a stop of
  * its own: the first one is recorded and the other vCPUs are kicked. */
 static int vcpu_run(struct machine *m, struct kvm_vcpu *v,
@@ -578,9 +591,12 @@ static int vcpu_run(struct machine *m, struct kvm_vcpu *v,
 	struct kvm_engine *k = kvm_of(m);
 	int ret, none = -1;
 
+	uint64_t t0 = thread_cpu_ns();
+
 	atomic_store(&v->in_run, true);
 	ret = vcpu_loop(m, v, st, e);
 	atomic_store(&v->in_run, false);
+	v->run_cpu_ns = thread_cpu_ns() - t0;
 	if (ret || st->reason != VCPU_STOP_KICK) {
 		atomic_compare_exchange_strong(&k->first_stop, &none,
 					       (int)v->index);
@@ -620,19 +636,30 @@ static void *ap_thread(void *opaque)
 	return NULL;
 }
 
-/* A kick names a vCPU that was running guest code: the first not halted
- * and not waiting for its start-up IPI, else `dflt` (api.rst,
- * KVM_GET_MP_STATE). */
-static unsigned kicked_cpu(struct kvm_engine *k, unsigned dflt)
+/* A kick names a vCPU that was running guest code: of those not halted
+ * and not waiting for a start-up IPI (api.rst, KVM_GET_MP_STATE), the
+ * one whose thread used the most CPU time in this run (a busy vCPU, not
+ * one that woke for a timer tick); the busiest of all when every one
+ * is halted. */
+static unsigned kicked_cpu(struct kvm_engine *k)
 {
-	for (unsigned i = 0; i < k->ncpus; i++) {
-		struct kvm_mp_state mp;
+	unsigned best = 0;
+	bool best_runnable = false;
 
-		if (!ioctl(k->vcpu[i].fd, KVM_GET_MP_STATE, &mp) &&
-		    mp.mp_state == KVM_MP_STATE_RUNNABLE)
-			return i;
+	for (unsigned i = 0; i < k->ncpus; i++) {
+		struct kvm_vcpu *v = &k->vcpu[i];
+		struct kvm_mp_state mp;
+		bool runnable = !ioctl(v->fd, KVM_GET_MP_STATE, &mp) &&
+			mp.mp_state == KVM_MP_STATE_RUNNABLE;
+
+		if ((runnable && !best_runnable) ||
+		    (runnable == best_runnable &&
+		     v->run_cpu_ns > k->vcpu[best].run_cpu_ns)) {
+			best = i;
+			best_runnable = runnable;
+		}
 	}
-	return dflt;
+	return best;
 }
 
 /* Tell a kvmclock guest it was paused (api.rst: KVM_KVMCLOCK_CTRL);
@@ -745,7 +772,7 @@ static int kvm_run_vcpus(struct machine *m, unsigned flags,
 	} else {
 		atomic_store(&k->kicked, false);
 		st->reason = VCPU_STOP_KICK;
-		st->cpu = step ? only : kicked_cpu(k, 0);
+		st->cpu = step ? only : kicked_cpu(k);
 	}
 	if (st->reason != VCPU_STOP_SHUTDOWN)
 		for (unsigned i = 0; i < k->ncpus; i++)
@@ -834,6 +861,10 @@ KVM_VCPU_OP(set_fpu, const struct rax_fpu *f)
 #define KVM_OP_ARGS d
 KVM_VCPU_OP(get_dregs, struct rax_dregs *d)
 #undef KVM_OP_ARGS
+#define KVM_OP_ARGS y
+KVM_VCPU_OP(get_ymmh, struct rax_ymmh *y)
+KVM_VCPU_OP(set_ymmh, const struct rax_ymmh *y)
+#undef KVM_OP_ARGS
 #define KVM_OP_ARGS idx, v
 KVM_VCPU_OP(get_msr, uint32_t idx, uint64_t *v)
 KVM_VCPU_OP(set_msr, uint32_t idx, uint64_t v)
@@ -851,6 +882,8 @@ const struct vcpu_ops kvm_vcpu_ops = {
 	.set_regs = kvm_op_set_regs,
 	.get_fpu = kvm_op_get_fpu,
 	.set_fpu = kvm_op_set_fpu,
+	.get_ymmh = kvm_op_get_ymmh,
+	.set_ymmh = kvm_op_set_ymmh,
 	.get_dregs = kvm_op_get_dregs,
 	.get_msr = kvm_op_get_msr,
 	.set_msr = kvm_op_set_msr,

@@ -49,12 +49,15 @@ struct kvm_vcpu {
 	pthread_t thread;      /* the thread inside KVM_RUN, for kick() */
 	bool has_thread;       /* an AP whose thread was started */
 	atomic_bool in_run;
+	bool avx;              /* its CPUID (KVM's supported one) has AVX:
+				  the YMM upper halves for gdb */
 	bool step;             /* the guest-debug state last applied */
 	bool dbg_applied;
 
 	/* The AP thread's order and its result, under k->run_lock. */
 	bool ordered;          /* run until a stop, then report */
 	int ret;               /* 0 or -errno, with stop and err */
+	uint64_t run_cpu_ns;   /* its thread's CPU time in the last run() */
 	struct vcpu_stop stop;
 	struct rax_err err;
 
@@ -104,6 +107,8 @@ int kvm_get_regs(struct kvm_vcpu *v, struct rax_regs *r);
 int kvm_set_regs(struct kvm_vcpu *v, const struct rax_regs *r);
 int kvm_get_fpu(struct kvm_vcpu *v, struct rax_fpu *f);
 int kvm_set_fpu(struct kvm_vcpu *v, const struct rax_fpu *f);
+int kvm_get_ymmh(struct kvm_vcpu *v, struct rax_ymmh *y);
+int kvm_set_ymmh(struct kvm_vcpu *v, const struct rax_ymmh *y);
 int kvm_get_dregs(struct kvm_vcpu *v, struct rax_dregs *d);
 int kvm_get_msr(struct kvm_vcpu *v, uint32_t idx, uint64_t *val);
 int kvm_set_msr(struct kvm_vcpu *v, uint32_t idx, uint64_t val);
@@ -127,8 +132,9 @@ int kvm_translate(struct kvm_vcpu *v, uint64_t gva, uint64_t *gpa);
 int kvm_swbp_refresh(struct machine *m);
 
 /* kvm.c: CPUID from KVM_GET_SUPPORTED_CPUID, for the VM and the
- * self-test; apic_id is the vCPU's initial APIC ID (its index). */
-int kvm_setup_cpuid(int sys_fd, int vcpu_fd, unsigned apic_id,
+ * self-test; apic_id is the vCPU's initial APIC ID (its index); *avx
+ * (when not NULL) says whether it offers AVX (CPUID.1:ECX bit 28). */
+int kvm_setup_cpuid(int sys_fd, int vcpu_fd, unsigned apic_id, bool *avx,
 		    struct rax_err *e);
 
 /* kvm_irq.c: the optional device operations of vcpu.h. */

@@ -153,6 +153,50 @@ int kvm_set_fpu(struct kvm_vcpu *v, const struct rax_fpu *f)
 	return 0;
 }
 
+/* The YMM upper halves from the vCPU's XSAVE image (KVM_GET_XSAVE: the
+ * standard format, api.rst): the AVX component at byte 576 when
+ * XSTATE_BV (byte 512) has bit 2, else in its initial state (zero).
+ * -ENOTSUP when the guest's CPUID has no AVX. */
+#define XS_BV 512
+#define XS_AVX 576
+
+int kvm_get_ymmh(struct kvm_vcpu *v, struct rax_ymmh *y)
+{
+	struct kvm_xsave xs;
+	uint64_t bv;
+
+	if (!v->avx)
+		return -ENOTSUP;
+	if (ioctl(v->fd, KVM_GET_XSAVE, &xs) < 0)
+		return -errno;
+	memcpy(&bv, (uint8_t *)xs.region + XS_BV, 8);
+	if (bv & 4)
+		memcpy(y->h, (uint8_t *)xs.region + XS_AVX, sizeof(y->h));
+	else
+		memset(y->h, 0, sizeof(y->h));
+	return 0;
+}
+
+/* Writes them into the image (XSTATE_BV bit 2 set: the component is
+ * then loaded, not initialised). */
+int kvm_set_ymmh(struct kvm_vcpu *v, const struct rax_ymmh *y)
+{
+	struct kvm_xsave xs;
+	uint64_t bv;
+
+	if (!v->avx)
+		return -ENOTSUP;
+	if (ioctl(v->fd, KVM_GET_XSAVE, &xs) < 0)
+		return -errno;
+	memcpy((uint8_t *)xs.region + XS_AVX, y->h, sizeof(y->h));
+	memcpy(&bv, (uint8_t *)xs.region + XS_BV, 8);
+	bv |= 4;
+	memcpy((uint8_t *)xs.region + XS_BV, &bv, 8);
+	if (ioctl(v->fd, KVM_SET_XSAVE, &xs) < 0)
+		return -errno;
+	return 0;
+}
+
 int kvm_get_dregs(struct kvm_vcpu *v, struct rax_dregs *d)
 {
 	struct kvm_debugregs kd;

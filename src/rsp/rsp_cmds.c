@@ -144,7 +144,7 @@ static void cmd_read_all(struct rsp_session *s, struct rsp_buf *reply)
 		reply_err(reply, 1);
 		return;
 	}
-	for (unsigned n = 0; n < RSP_NREGS; n++) {
+	for (unsigned n = 0; n < rsp_nregs(&c); n++) {
 		rsp_reg_get(&c, n, v);
 		rsp_buf_hex(reply, v, rsp_reg_size(n));
 	}
@@ -161,7 +161,7 @@ static void cmd_write_all(struct rsp_session *s, const char *hex, size_t len,
 		return;
 	}
 	/* gdb may send fewer registers than it knows of; keep the rest. */
-	for (unsigned n = 0; n < RSP_NREGS; n++) {
+	for (unsigned n = 0; n < rsp_nregs(&c); n++) {
 		unsigned sz = rsp_reg_size(n);
 
 		if (len < 2 * sz)
@@ -187,12 +187,16 @@ static void cmd_read_reg(struct rsp_session *s, const char *p,
 	uint64_t n;
 	uint8_t v[16];
 
-	if (rsp_parse_hex(&p, &n) || *p || n >= RSP_NREGS) {
+	if (rsp_parse_hex(&p, &n) || *p || n >= RSP_NREGS_AVX) {
 		reply_err(reply, 22);
 		return;
 	}
 	if (rsp_cpu_load(s->m, s->gcpu, &c)) {
 		reply_err(reply, 1);
+		return;
+	}
+	if (n >= rsp_nregs(&c)) { /* ymmNh without AVX state */
+		reply_err(reply, 22);
 		return;
 	}
 	rsp_reg_get(&c, (unsigned)n, v);
@@ -206,7 +210,7 @@ static void cmd_write_reg(struct rsp_session *s, const char *p,
 	uint64_t n;
 	uint8_t v[16];
 
-	if (rsp_parse_hex(&p, &n) || *p++ != '=' || n >= RSP_NREGS ||
+	if (rsp_parse_hex(&p, &n) || *p++ != '=' || n >= RSP_NREGS_AVX ||
 	    strlen(p) != 2 * rsp_reg_size((unsigned)n) ||
 	    rsp_unhex(p, v, rsp_reg_size((unsigned)n))) {
 		reply_err(reply, 22);
@@ -214,6 +218,10 @@ static void cmd_write_reg(struct rsp_session *s, const char *p,
 	}
 	if (rsp_cpu_load(s->m, s->gcpu, &c)) {
 		reply_err(reply, 1);
+		return;
+	}
+	if (n >= rsp_nregs(&c)) {
+		reply_err(reply, 22);
 		return;
 	}
 	rsp_reg_set(&c, (unsigned)n, v);
@@ -545,7 +553,8 @@ static enum rsp_action q_features(struct rsp_session *s, const char *p,
 		rsp_buf_puts(reply, "E00");
 		return RSP_ACT_REPLY;
 	}
-	xfer_part(rsp_target_xml, p + strlen("target.xml:"), reply);
+	xfer_part(rsp_has_avx(s->m) ? rsp_target_xml_avx : rsp_target_xml,
+		  p + strlen("target.xml:"), reply);
 	return RSP_ACT_REPLY;
 }
 

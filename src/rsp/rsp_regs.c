@@ -22,6 +22,8 @@ unsigned rsp_reg_size(unsigned n)
 		return 10;
 	if (n >= 49 && n <= 64)
 		return 16;
+	if (n >= RSP_REG_YMMH0 && n < RSP_NREGS_AVX)
+		return 16;
 	return 0;
 }
 
@@ -129,8 +131,10 @@ void rsp_reg_get(const struct rsp_cpu *c, unsigned n, uint8_t *out)
 		memcpy(out, &v32, 4);
 	} else if (n < 65) {
 		memcpy(out, c->f.fx + FX_XMM(n - 49), 16);
-	} else {
+	} else if (n == 65) {
 		memcpy(out, c->f.fx + FX_MXCSR, 4);
+	} else {
+		memcpy(out, c->y.h[(n - RSP_REG_YMMH0) & 15], 16);
 	}
 }
 
@@ -158,6 +162,8 @@ void rsp_reg_set(struct rsp_cpu *c, unsigned n, const uint8_t *in)
 		memcpy(c->f.fx + FX_XMM(n - 49), in, 16);
 	else if (n == 65)
 		memcpy(c->f.fx + FX_MXCSR, in, 4);
+	else if (n >= RSP_REG_YMMH0 && n < RSP_NREGS_AVX)
+		memcpy(c->y.h[n - RSP_REG_YMMH0], in, 16);
 }
 
 int rsp_cpu_load(struct machine *m, unsigned cpu, struct rsp_cpu *c)
@@ -168,6 +174,9 @@ int rsp_cpu_load(struct machine *m, unsigned cpu, struct rsp_cpu *c)
 	c->fpu_ok = ops->get_fpu && !ops->get_fpu(m, cpu, &c->f);
 	if (!c->fpu_ok)
 		memset(&c->f, 0, sizeof(c->f));
+	c->avx_ok = ops->get_ymmh && !ops->get_ymmh(m, cpu, &c->y);
+	if (!c->avx_ok)
+		memset(&c->y, 0, sizeof(c->y));
 	c->kgs_ok = ops->get_msr &&
 		    !ops->get_msr(m, cpu, MSR_KERNEL_GS_BASE, &c->k_gs_base);
 	if (!c->kgs_ok)
@@ -184,6 +193,8 @@ int rsp_cpu_store(struct machine *m, unsigned cpu, const struct rsp_cpu *c)
 		return ret;
 	if (c->fpu_ok && ops->set_fpu)
 		ret = ops->set_fpu(m, cpu, &c->f);
+	if (!ret && c->avx_ok && ops->set_ymmh)
+		ret = ops->set_ymmh(m, cpu, &c->y);
 	if (!ret && c->kgs_ok && ops->set_msr)
 		ret = ops->set_msr(m, cpu, MSR_KERNEL_GS_BASE, c->k_gs_base);
 	return ret;
@@ -203,82 +214,103 @@ int rsp_cpu_store(struct machine *m, unsigned cpu, const struct rsp_cpu *c)
 	"group=\"float\" regnum=\"" #num "\"/>"
 #define RXMM(i, num) REG("xmm" #i, 128, "vec128", num)
 
-const char rsp_target_xml[] =
-	"<?xml version=\"1.0\"?>\n"
-	"<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n"
-	"<target version=\"1.0\">\n"
-	"<architecture>i386:x86-64</architecture>\n"
-	"<feature name=\"org.gnu.gdb.i386.core\">\n"
-	"<flags id=\"rax_eflags\" size=\"4\">"
-	"<field name=\"CF\" start=\"0\" end=\"0\"/>"
-	"<field name=\"\" start=\"1\" end=\"1\"/>"
-	"<field name=\"PF\" start=\"2\" end=\"2\"/>"
-	"<field name=\"AF\" start=\"4\" end=\"4\"/>"
-	"<field name=\"ZF\" start=\"6\" end=\"6\"/>"
-	"<field name=\"SF\" start=\"7\" end=\"7\"/>"
-	"<field name=\"TF\" start=\"8\" end=\"8\"/>"
-	"<field name=\"IF\" start=\"9\" end=\"9\"/>"
-	"<field name=\"DF\" start=\"10\" end=\"10\"/>"
-	"<field name=\"OF\" start=\"11\" end=\"11\"/>"
-	"<field name=\"NT\" start=\"14\" end=\"14\"/>"
-	"<field name=\"RF\" start=\"16\" end=\"16\"/>"
-	"<field name=\"VM\" start=\"17\" end=\"17\"/>"
-	"<field name=\"AC\" start=\"18\" end=\"18\"/>"
-	"<field name=\"VIF\" start=\"19\" end=\"19\"/>"
-	"<field name=\"VIP\" start=\"20\" end=\"20\"/>"
-	"<field name=\"ID\" start=\"21\" end=\"21\"/>"
-	"</flags>\n"
-	R64("rax", "int64", 0) R64("rbx", "int64", 1) R64("rcx", "int64", 2)
-	R64("rdx", "int64", 3) R64("rsi", "int64", 4) R64("rdi", "int64", 5)
-	R64("rbp", "data_ptr", 6) R64("rsp", "data_ptr", 7)
-	R64("r8", "int64", 8) R64("r9", "int64", 9) R64("r10", "int64", 10)
-	R64("r11", "int64", 11) R64("r12", "int64", 12)
-	R64("r13", "int64", 13) R64("r14", "int64", 14)
-	R64("r15", "int64", 15) "\n"
-	R64("rip", "code_ptr", 16) R32("eflags", "rax_eflags", 17) "\n"
-	R32("cs", "int32", 18) R32("ss", "int32", 19) R32("ds", "int32", 20)
-	R32("es", "int32", 21) R32("fs", "int32", 22) R32("gs", "int32", 23)
-	"\n"
-	"<reg name=\"st0\" bitsize=\"80\" type=\"i387_ext\" regnum=\"33\"/>"
-	"<reg name=\"st1\" bitsize=\"80\" type=\"i387_ext\" regnum=\"34\"/>"
-	"<reg name=\"st2\" bitsize=\"80\" type=\"i387_ext\" regnum=\"35\"/>"
-	"<reg name=\"st3\" bitsize=\"80\" type=\"i387_ext\" regnum=\"36\"/>"
-	"<reg name=\"st4\" bitsize=\"80\" type=\"i387_ext\" regnum=\"37\"/>"
-	"<reg name=\"st5\" bitsize=\"80\" type=\"i387_ext\" regnum=\"38\"/>"
-	"<reg name=\"st6\" bitsize=\"80\" type=\"i387_ext\" regnum=\"39\"/>"
-	"<reg name=\"st7\" bitsize=\"80\" type=\"i387_ext\" regnum=\"40\"/>\n"
-	RFP("fctrl", 41) RFP("fstat", 42) RFP("ftag", 43) RFP("fiseg", 44)
-	RFP("fioff", 45) RFP("foseg", 46) RFP("fooff", 47) RFP("fop", 48)
+#define TARGET_XML_BODY \
+	"<?xml version=\"1.0\"?>\n" \
+	"<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n" \
+	"<target version=\"1.0\">\n" \
+	"<architecture>i386:x86-64</architecture>\n" \
+	"<feature name=\"org.gnu.gdb.i386.core\">\n" \
+	"<flags id=\"rax_eflags\" size=\"4\">" \
+	"<field name=\"CF\" start=\"0\" end=\"0\"/>" \
+	"<field name=\"\" start=\"1\" end=\"1\"/>" \
+	"<field name=\"PF\" start=\"2\" end=\"2\"/>" \
+	"<field name=\"AF\" start=\"4\" end=\"4\"/>" \
+	"<field name=\"ZF\" start=\"6\" end=\"6\"/>" \
+	"<field name=\"SF\" start=\"7\" end=\"7\"/>" \
+	"<field name=\"TF\" start=\"8\" end=\"8\"/>" \
+	"<field name=\"IF\" start=\"9\" end=\"9\"/>" \
+	"<field name=\"DF\" start=\"10\" end=\"10\"/>" \
+	"<field name=\"OF\" start=\"11\" end=\"11\"/>" \
+	"<field name=\"NT\" start=\"14\" end=\"14\"/>" \
+	"<field name=\"RF\" start=\"16\" end=\"16\"/>" \
+	"<field name=\"VM\" start=\"17\" end=\"17\"/>" \
+	"<field name=\"AC\" start=\"18\" end=\"18\"/>" \
+	"<field name=\"VIF\" start=\"19\" end=\"19\"/>" \
+	"<field name=\"VIP\" start=\"20\" end=\"20\"/>" \
+	"<field name=\"ID\" start=\"21\" end=\"21\"/>" \
+	"</flags>\n" \
+	R64("rax", "int64", 0) R64("rbx", "int64", 1) R64("rcx", "int64", 2) \
+	R64("rdx", "int64", 3) R64("rsi", "int64", 4) R64("rdi", "int64", 5) \
+	R64("rbp", "data_ptr", 6) R64("rsp", "data_ptr", 7) \
+	R64("r8", "int64", 8) R64("r9", "int64", 9) R64("r10", "int64", 10) \
+	R64("r11", "int64", 11) R64("r12", "int64", 12) \
+	R64("r13", "int64", 13) R64("r14", "int64", 14) \
+	R64("r15", "int64", 15) "\n" \
+	R64("rip", "code_ptr", 16) R32("eflags", "rax_eflags", 17) "\n" \
+	R32("cs", "int32", 18) R32("ss", "int32", 19) R32("ds", "int32", 20) \
+	R32("es", "int32", 21) R32("fs", "int32", 22) R32("gs", "int32", 23) \
+	"\n" \
+	"<reg name=\"st0\" bitsize=\"80\" type=\"i387_ext\" regnum=\"33\"/>" \
+	"<reg name=\"st1\" bitsize=\"80\" type=\"i387_ext\" regnum=\"34\"/>" \
+	"<reg name=\"st2\" bitsize=\"80\" type=\"i387_ext\" regnum=\"35\"/>" \
+	"<reg name=\"st3\" bitsize=\"80\" type=\"i387_ext\" regnum=\"36\"/>" \
+	"<reg name=\"st4\" bitsize=\"80\" type=\"i387_ext\" regnum=\"37\"/>" \
+	"<reg name=\"st5\" bitsize=\"80\" type=\"i387_ext\" regnum=\"38\"/>" \
+	"<reg name=\"st6\" bitsize=\"80\" type=\"i387_ext\" regnum=\"39\"/>" \
+	"<reg name=\"st7\" bitsize=\"80\" type=\"i387_ext\" regnum=\"40\"/>\n" \
+	RFP("fctrl", 41) RFP("fstat", 42) RFP("ftag", 43) RFP("fiseg", 44) \
+	RFP("fioff", 45) RFP("foseg", 46) RFP("fooff", 47) RFP("fop", 48) \
+	"\n</feature>\n" \
+	"<feature name=\"org.gnu.gdb.i386.segments\">\n" \
+	R64("fs_base", "int64", 24) R64("gs_base", "int64", 25) \
+	"\n</feature>\n" \
+	"<feature name=\"org.rax.x86.system\">\n" \
+	R64("k_gs_base", "int64", 26) R64("cr0", "int64", 27) \
+	R64("cr2", "int64", 28) R64("cr3", "int64", 29) \
+	R64("cr4", "int64", 30) R64("cr8", "int64", 31) \
+	R64("efer", "int64", 32) \
+	"\n</feature>\n" \
+	"<feature name=\"org.gnu.gdb.i386.sse\">\n" \
+	"<vector id=\"v4f\" type=\"ieee_single\" count=\"4\"/>" \
+	"<vector id=\"v2d\" type=\"ieee_double\" count=\"2\"/>" \
+	"<vector id=\"v16i8\" type=\"int8\" count=\"16\"/>" \
+	"<vector id=\"v8i16\" type=\"int16\" count=\"8\"/>" \
+	"<vector id=\"v4i32\" type=\"int32\" count=\"4\"/>" \
+	"<vector id=\"v2i64\" type=\"int64\" count=\"2\"/>" \
+	"<union id=\"vec128\">" \
+	"<field name=\"v4_float\" type=\"v4f\"/>" \
+	"<field name=\"v2_double\" type=\"v2d\"/>" \
+	"<field name=\"v16_int8\" type=\"v16i8\"/>" \
+	"<field name=\"v8_int16\" type=\"v8i16\"/>" \
+	"<field name=\"v4_int32\" type=\"v4i32\"/>" \
+	"<field name=\"v2_int64\" type=\"v2i64\"/>" \
+	"<field name=\"uint128\" type=\"uint128\"/>" \
+	"</union>\n" \
+	RXMM(0, 49) RXMM(1, 50) RXMM(2, 51) RXMM(3, 52) RXMM(4, 53) \
+	RXMM(5, 54) RXMM(6, 55) RXMM(7, 56) RXMM(8, 57) RXMM(9, 58) \
+	RXMM(10, 59) RXMM(11, 60) RXMM(12, 61) RXMM(13, 62) RXMM(14, 63) \
+	RXMM(15, 64) "\n" \
+	R32("mxcsr", "int", 65) \
 	"\n</feature>\n"
-	"<feature name=\"org.gnu.gdb.i386.segments\">\n"
-	R64("fs_base", "int64", 24) R64("gs_base", "int64", 25)
-	"\n</feature>\n"
-	"<feature name=\"org.rax.x86.system\">\n"
-	R64("k_gs_base", "int64", 26) R64("cr0", "int64", 27)
-	R64("cr2", "int64", 28) R64("cr3", "int64", 29)
-	R64("cr4", "int64", 30) R64("cr8", "int64", 31)
-	R64("efer", "int64", 32)
-	"\n</feature>\n"
-	"<feature name=\"org.gnu.gdb.i386.sse\">\n"
-	"<vector id=\"v4f\" type=\"ieee_single\" count=\"4\"/>"
-	"<vector id=\"v2d\" type=\"ieee_double\" count=\"2\"/>"
-	"<vector id=\"v16i8\" type=\"int8\" count=\"16\"/>"
-	"<vector id=\"v8i16\" type=\"int16\" count=\"8\"/>"
-	"<vector id=\"v4i32\" type=\"int32\" count=\"4\"/>"
-	"<vector id=\"v2i64\" type=\"int64\" count=\"2\"/>"
-	"<union id=\"vec128\">"
-	"<field name=\"v4_float\" type=\"v4f\"/>"
-	"<field name=\"v2_double\" type=\"v2d\"/>"
-	"<field name=\"v16_int8\" type=\"v16i8\"/>"
-	"<field name=\"v8_int16\" type=\"v8i16\"/>"
-	"<field name=\"v4_int32\" type=\"v4i32\"/>"
-	"<field name=\"v2_int64\" type=\"v2i64\"/>"
-	"<field name=\"uint128\" type=\"uint128\"/>"
-	"</union>\n"
-	RXMM(0, 49) RXMM(1, 50) RXMM(2, 51) RXMM(3, 52) RXMM(4, 53)
-	RXMM(5, 54) RXMM(6, 55) RXMM(7, 56) RXMM(8, 57) RXMM(9, 58)
-	RXMM(10, 59) RXMM(11, 60) RXMM(12, 61) RXMM(13, 62) RXMM(14, 63)
-	RXMM(15, 64) "\n"
-	R32("mxcsr", "int", 65)
+
+#define RYMMH(i, num) REG("ymm" #i "h", 128, "uint128", num)
+
+const char rsp_target_xml[] = TARGET_XML_BODY "</target>\n";
+
+/* gdb's i386 AVX feature: the upper halves, named ymmNh. */
+const char rsp_target_xml_avx[] = TARGET_XML_BODY
+	"<feature name=\"org.gnu.gdb.i386.avx\">\n"
+	RYMMH(0, 66) RYMMH(1, 67) RYMMH(2, 68) RYMMH(3, 69) RYMMH(4, 70)
+	RYMMH(5, 71) RYMMH(6, 72) RYMMH(7, 73) RYMMH(8, 74) RYMMH(9, 75)
+	RYMMH(10, 76) RYMMH(11, 77) RYMMH(12, 78) RYMMH(13, 79)
+	RYMMH(14, 80) RYMMH(15, 81)
 	"\n</feature>\n"
 	"</target>\n";
+
+bool rsp_has_avx(struct machine *m)
+{
+	struct rax_ymmh y;
+
+	return m->ops->get_ymmh && !m->ops->get_ymmh(m, 0, &y);
+}
+

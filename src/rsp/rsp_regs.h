@@ -14,7 +14,13 @@
  *   49-64 xmm0-xmm15                               16
  *   65    mxcsr                                     4
  *
- * 608 bytes in all.  Values are little-endian. */
+ * 608 bytes in all.  A vCPU with AVX state (the interpreter's x86-64-v3
+ * model, vcpu_ops get_ymmh) adds gdb's org.gnu.gdb.i386.avx feature:
+ *
+ *   66-81 ymm0h-ymm15h (bits 255:128)             16
+ *
+ * 864 bytes then; gdb shows $ymm0..$ymm15 made of xmmN and ymmNh.
+ * Values are little-endian. */
 #ifndef RAX_RSP_REGS_H
 #define RAX_RSP_REGS_H
 
@@ -28,6 +34,8 @@
 #define RSP_REG_RIP 16
 #define RSP_REG_EFLAGS 17
 #define RSP_G_BYTES 608
+#define RSP_NREGS_AVX 82
+#define RSP_REG_YMMH0 66
 
 struct machine;
 
@@ -35,9 +43,17 @@ struct machine;
 struct rsp_cpu {
 	struct rax_regs r;
 	struct rax_fpu f;
+	struct rax_ymmh y;
 	uint64_t k_gs_base;
-	bool fpu_ok, kgs_ok; /* the engine provided them */
+	bool fpu_ok, kgs_ok, avx_ok; /* the engine provided them */
 };
+
+/* The wire registers of the snapshot: RSP_NREGS_AVX with AVX state,
+ * else RSP_NREGS. */
+static inline unsigned rsp_nregs(const struct rsp_cpu *c)
+{
+	return c->avx_ok ? RSP_NREGS_AVX : RSP_NREGS;
+}
 
 /* Size in bytes of wire register n (0 when n is out of range). */
 unsigned rsp_reg_size(unsigned n);
@@ -52,7 +68,12 @@ void rsp_reg_set(struct rsp_cpu *c, unsigned n, const uint8_t *in);
 int rsp_cpu_load(struct machine *m, unsigned cpu, struct rsp_cpu *c);
 int rsp_cpu_store(struct machine *m, unsigned cpu, const struct rsp_cpu *c);
 
-/* The target description served through qXfer:features:read. */
+/* The target descriptions served through qXfer:features:read: without
+ * and with the AVX feature. */
 extern const char rsp_target_xml[];
+extern const char rsp_target_xml_avx[];
+
+/* Whether vCPU 0 of m has AVX state (the description gdb gets). */
+bool rsp_has_avx(struct machine *m);
 
 #endif

@@ -501,8 +501,7 @@ static void usage(void)
 	       "[--inject] [--list] [-v]\n"
 	       "                [--cpu v1|v2|v3]\n"
 	       "  --cpu: the interpreter's CPU model (default: the highest "
-	       "rax offers that the host has; v3 is incomplete: its BMI, "
-	       "LZCNT and MOVBE only)\n"
+	       "rax offers that the host has)\n"
 	       "  --mode 32: 32-bit code in compatibility mode (the host's "
 	       "__USER32_CS)\n"
 	       "  --family: comma-separated names (--list), 'default' or "
@@ -548,8 +547,6 @@ int main(int argc, char **argv)
 			m32 = !strcmp(optarg, "32");
 			break;
 		case 'c':
-			/* v3: the model is not selectable in rax yet, but
-			 * its BMI/LZCNT/MOVBE part is (--family bmi). */
 			if (optarg[0] != 'v' || optarg[1] < '1' ||
 			    optarg[1] > '3' || optarg[2]) {
 				usage();

@@ -46,7 +46,7 @@ struct dx_state {
 	X(alu) X(incdec) X(shift) X(muldiv) X(flags) X(string) X(bit) \
 	X(cond) X(bswap) X(xchg) X(mov) X(stack) X(sse_int) X(sse_fp) \
 	X(cvt) X(x87) X(misc) X(priv) X(unadv) X(extra) X(mmx) X(legacy) \
-	X(sse3) X(ssse3) X(sse41) X(sse42) X(bmi) X(avx)
+	X(sse3) X(ssse3) X(sse41) X(sse42) X(bmi) X(avx) X(xsave)
 enum dx_family {
 #define DX_FAM_ENUM(n) DX_FAM_##n,
 	DX_FAMILIES(DX_FAM_ENUM)

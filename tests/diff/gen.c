@@ -166,7 +166,7 @@ void g_emit(struct gen *g, const struct enc *in, bool setup)
 	 * 64-bit mode (§3.2.4 of Vol. 1). */
 	if (in->npfx && g_chance(g, 2) && !g->m32)
 		b[n++] = (uint8_t)(0x40 | g_rn(g, 16));
-	if (mem && g_chance(g, 3)) {
+	if (mem && !in->noseg && g_chance(g, 3)) {
 		static const uint8_t seg[] = { 0x26, 0x2e, 0x36, 0x3e };
 
 		b[n++] = seg[g_rn(g, 4)];
@@ -395,6 +395,7 @@ static void (*const fam_fn[DX_NFAM])(struct gen *g) = {
 	[DX_FAM_sse3] = gen_sse3, [DX_FAM_ssse3] = gen_ssse3,
 	[DX_FAM_sse41] = gen_sse41, [DX_FAM_sse42] = gen_sse42,
 	[DX_FAM_bmi] = gen_bmi, [DX_FAM_avx] = gen_avx,
+	[DX_FAM_xsave] = gen_xsave,
 };
 
 void g_unit(struct gen *g, int fam)

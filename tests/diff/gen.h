@@ -65,6 +65,7 @@ struct enc {
 	 * pp (0 none, 1 66, 2 F3, 3 F2), vvvv, L; w is VEX.W. */
 	bool vex;
 	uint8_t vmap, vpp, vvvv, vl;
+	bool noseg;          /* no random segment override */
 };
 
 uint64_t g_rnd(struct gen *g);
@@ -137,6 +138,7 @@ void gen_sse42(struct gen *g);
 void gen_avx(struct gen *g);
 /* gen_avx.c: the AVX/AVX2 forms of src/cpu/avx.c. */
 void gen_avx_rest(struct gen *g);
+void gen_xsave(struct gen *g);
 void gen_init_fpu(struct gen *g, uint8_t *fx);
 
 /* gen_legacy.c: the instructions invalid in 64-bit mode (32-bit code). */

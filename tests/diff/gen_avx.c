@@ -378,3 +378,129 @@ void gen_avx_rest(struct gen *g)
 		g_emit(g, &st, false);
 	}
 }
+
+/* --- XSAVE, XRSTOR, XGETBV (x86-64-v3; --family xsave) -------------------- */
+
+/* op [base + disp], imm (8/16/32-bit by n; 8: a 64-bit store of a
+ * sign-extended imm32): the area's normalisation and edits (set-up). */
+static void area_op(struct gen *g, uint8_t op, unsigned ext, unsigned base,
+		    int32_t disp, uint64_t imm, unsigned n)
+{
+	struct enc e = { .modrm = true, .nop = 1, .op = { op }, .reg = ext,
+			 .noseg = true };
+
+	if (n == 2)
+		g_opsize(&e, 2);
+	e.w = n == 8;
+	e.e = (struct mop){ .kind = M_BASE, .base = base, .disp = disp };
+	e.imm = imm;
+	e.nimm = n == 8 ? 4 : n;
+	g_emit(g, &e, true);
+}
+
+/* Zeroes [base + disp, + len) (len a multiple of 8) with the fewest
+ * stores: 8 bytes each in 64-bit code, 4 in 32-bit code. */
+static void area_zero(struct gen *g, unsigned base, int32_t disp,
+		      unsigned len)
+{
+	unsigned n = g->m32 ? 4 : 8;
+
+	for (unsigned o = 0; o < len; o += n)
+		area_op(g, 0xc7, 0, base, disp + (int32_t)o, 0, n);
+}
+
+/* XSAVE (REX.W: XSAVE64 now and then) of a random subset of x87, SSE and
+ * AVX (EDX:EAX; EAX 0-7, so the host's own extra XCR0 components stay
+ * out) to a 64-byte-aligned area in the data pages (misaligned now and
+ * then: #GP) whose header was zeroed, then XRSTOR from it after random edits: register data,
+ * XSTATE_BV bits cleared (those components from their initial state),
+ * and rarely a reserved header byte, an XSTATE_BV bit outside XCR0 or a
+ * reserved MXCSR bit (#GP).  Or XGETBV (ECX 0) with EAX masked to the
+ * three components both XCR0s have.  After each XSAVE three things the
+ * host writes its own way are normalised by stores before anything can
+ * compare them: XSTATE_BV (ORed with the RFBM: the interpreter counts
+ * every component as in use, the host clears the bits of components in
+ * their initial state, both allowed by SDM Vol. 1 §13.6), MXCSR_MASK
+ * (0xffff here; AMD hosts add bit 17, the misaligned-exception mask the
+ * model lacks), FOP/FIP/FDP (AMD saves them only with an x87 exception
+ * pending) and the FSW bits diffexec compares only with --strict (the
+ * exception flags, C1) or that are undefined now. */
+void gen_xsave(struct gen *g)
+{
+	unsigned rfbm = g_rn(g, 8), r = g_gpr(g, 5), k = g_rn(g, 10);
+	uint64_t a = DX_DATA + 64 * g_rn(g, (DX_DATA_SIZE - 832) / 64 + 1);
+	bool mis = g_chance(g, 2), w = !g->m32 && g_chance(g, 30);
+	struct enc e = { .modrm = true, .nop = 2, .op = { 0x0f, 0xae } };
+
+	if (g->level >= 3 && !g->avx_init) { /* as gen_avx: the YMM upper
+						halves agree from here */
+		static const uint8_t vzu[] = { 0xc5, 0xf8, 0x77 };
+
+		g_bytes(g, vzu, 3, true);
+		g->avx_init = true;
+	}
+	if (k == 0) { /* xgetbv; and eax, 7 */
+		static const uint8_t xg[3] = { 0x0f, 0x01, 0xd0 };
+		static const uint8_t an[3] = { 0x83, 0xe0, 0x07 };
+
+		g_set_reg(g, 1, 0);
+		g_bytes(g, xg, 3, false);
+		g_level(g, 3);
+		if (g->stop)
+			return;
+		g_bytes(g, an, 3, true);
+		g_flags(g, F_ARITH, 0);
+		return;
+	}
+	/* The interpreter keeps the x87 TOP at 0 (x87.c): after a push or
+	 * pop its image of the same stack names other physical registers,
+	 * so the x87 component is saved only while TOP is known to be 0. */
+	if (g->top_moved || g->x87_lost)
+		rfbm &= 6;
+	g_set_reg(g, 0, rfbm);
+	g_set_reg(g, 2, 0);
+	g_set_reg(g, r, a + (mis ? 8 * (1 + g_rn(g, 7)) : 0));
+	if (!mis && g->level >= 3) /* XSTATE_BV and the bytes XRSTOR checks */
+		area_zero(g, r, 512, 24);
+	e.reg = 4;
+	e.w = w;
+	e.e = (struct mop){ .kind = M_BASE, .base = r };
+	g_emit(g, &e, false);
+	g_level(g, 3);
+	if (g->stop || mis)
+		return;
+	area_op(g, 0x80, 1, r, 512, rfbm, 1);     /* or byte [a+512], rfbm */
+	area_op(g, 0xc7, 0, r, 28, 0xffff, 4);    /* MXCSR_MASK */
+	if (!(rfbm & 6)) /* MXCSR left as it was: make it valid */
+		area_op(g, 0xc7, 0, r, 24, 0x1f80 | (g_rn(g, 4) << 13), 4);
+	if (rfbm & 1) /* FSW: what the comparison leaves out (--strict) */
+		area_op(g, 0x81, 4, r, 2, 0xfd00 & ~(unsigned)g->fundef, 2);
+	area_op(g, 0xc7, 0, r, 6, 0, 2);          /* FOP */
+	area_zero(g, r, 8, 16);                   /* FIP, FDP */
+	g_flags(g, F_ARITH, 0);
+	if (k < 4)
+		return;
+	/* At most 23 instructions in all (gen.c leaves 24 for a unit). */
+	for (unsigned i = g_rn(g, g->m32 ? 2 : 3); i; i--) {
+		switch (g_rn(g, 3)) {
+		case 0: area_op(g, 0x80, 4, r, 512, g_rn(g, 8), 1); break;
+		case 1: area_op(g, 0xc7, 0, r, 160 + 4 * (int32_t)g_rn(g, 64),
+				g_rnd(g) & 0xffffffff, 4); break;
+		default: area_op(g, 0xc7, 0, r, 576 + 4 * (int32_t)g_rn(g, 64),
+				 g_rnd(g) & 0xffffffff, 4); break;
+		}
+	}
+	switch (g_chance(g, 6) ? g_rn(g, 3) : 3) {
+	case 0: area_op(g, 0xc6, 0, r, 520 + (int32_t)g_rn(g, 44), 1, 1); break;
+	case 1: area_op(g, 0x80, 1, r, 512, 8u << g_rn(g, 5), 1); break;
+	case 2: area_op(g, 0xc6, 0, r, 26, 1, 1); break;
+	default: break;
+	}
+	g_flags(g, F_ARITH, 0);
+	g_set_reg(g, 0, g_rn(g, 8));
+	e.reg = 5;
+	e.w = !g->m32 && g_chance(g, 30);
+	g_emit(g, &e, false);
+	g->x87_lost = true; /* the x87 stack may be anything now */
+	g->top_moved = true;
+}

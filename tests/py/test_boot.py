@@ -91,7 +91,14 @@ def test_proc_shows_the_interpreters_cpu_model(guest, procs):
     for f in ("fpu", "tsc", "cx8", "apic", "cmov", "fxsr", "sse", "sse2",
               "lm", "nx"):
         assert f in flags, (f, flags)
-    assert "avx" not in flags
+    # The default model is the highest level the host has: x86-64-v3
+    # (AVX2 ...) exactly when the host has it; never AVX-512.
+    with open("/proc/cpuinfo") as f:
+        host = re.search(r"flags\s*:(.*)", f.read()).group(1).split()
+    v3 = all(x in host for x in ("avx", "avx2", "fma", "f16c", "bmi1",
+                                 "bmi2", "movbe", "abm", "xsave"))
+    assert ("avx2" in flags) == v3, (v3, flags)
+    assert "avx512f" not in flags, flags
     listing = shell(child, "ls /proc").split()
     for name in ("1", "cpuinfo", "meminfo", "interrupts", "self"):
         assert name in listing, listing

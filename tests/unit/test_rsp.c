@@ -361,6 +361,16 @@ static void target_xml_reads_in_chunks_and_names_the_layout(void)
 	CHECK(strstr(rsp_target_xml, "name=\"k_gs_base\" bitsize=\"64\" type=\"int64\" regnum=\"26\""));
 	CHECK(strstr(rsp_target_xml, "name=\"mxcsr\" bitsize=\"32\" type=\"int\" regnum=\"65\""));
 	CHECK(replied("qXfer:features:read:target.xml:100000,10", "l"));
+	/* With AVX state (a v3 vCPU): the same, then gdb's AVX feature. */
+	CHECK(!strncmp(rsp_target_xml_avx, rsp_target_xml,
+		       strlen(rsp_target_xml) - strlen("</target>\n")));
+	CHECK(strstr(rsp_target_xml_avx, "<feature name=\"org.gnu.gdb.i386.avx\">"));
+	CHECK(strstr(rsp_target_xml_avx, "name=\"ymm15h\" bitsize=\"128\" type=\"uint128\" regnum=\"81\""));
+	CHECK(!strstr(rsp_target_xml, "ymm0h"));
+	CHECK_EQ(rsp_reg_size(66), 16);
+	CHECK_EQ(rsp_reg_size(81), 16);
+	CHECK_EQ(rsp_reg_size(82), 0);
+	CHECK(replied("p42", "E16")); /* ymm0h: the fake vCPU has no AVX */
 	CHECK(replied("qXfer:features:read:other.xml:0,10", "E00"));
 	rsp_buf_free(&all);
 	teardown();
@@ -386,7 +396,10 @@ static void registers_follow_the_qemu_wire_layout(void)
 	for (unsigned n = 0; n < RSP_NREGS; n++)
 		total += rsp_reg_size(n);
 	CHECK_EQ(total, RSP_G_BYTES);
-	CHECK_EQ(rsp_reg_size(RSP_NREGS), 0);
+	for (unsigned n = RSP_NREGS; n < RSP_NREGS_AVX; n++)
+		total += rsp_reg_size(n);
+	CHECK_EQ(total, RSP_G_BYTES + 256); /* ymm0h-ymm15h */
+	CHECK_EQ(rsp_reg_size(RSP_NREGS_AVX), 0);
 	c->r.gpr[R_RBX] = 0x1122334455667788ull;
 	c->r.rip = 0xffffffff81000000ull;
 	c->r.rflags = 0x246;

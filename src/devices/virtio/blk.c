@@ -9,7 +9,17 @@
  * read-only image still fails with VIRTIO_BLK_S_IOERR.  Requests:
  * IN, OUT, FLUSH, GET_ID (§5.2.6); others answer VIRTIO_BLK_S_UNSUPP.
  * A request that runs past the end of the image, or whose data is not
- * whole sectors, answers VIRTIO_BLK_S_IOERR. */
+ * whole sectors, answers VIRTIO_BLK_S_IOERR.
+ *
+ * Under the history (src/history) the image is copy-on-write: a reverse
+ * seek must give the guest the disk as it was then, and a replay must
+ * not write it a second time, so the guest's writes go to an overlay in
+ * memory, kept in the order they came, and the image file is never
+ * written (as QEMU's -snapshot; the writes are gone when rax exits).
+ * How many of the overlay's writes are in effect is device state, saved
+ * with each snapshot; a replay re-doing write k finds it there (the same
+ * sectors and bytes) and only counts it, a different write k (a new
+ * future, after gdb changed the past) drops k and those after it. */
 #include "devices/virtio/transport.h"
 #include "devices/virtio/virtio.h"
 
@@ -55,8 +65,24 @@ struct blk_config {
 _Static_assert(sizeof(struct blk_config) == 24, "virtio_blk_config to "
 	       "blk_size (§5.2.4)");
 
+/* A write the guest made under the history. */
+struct blk_wr {
+	uint64_t sector;
+	uint64_t len;             /* bytes: whole sectors */
+	uint8_t *data;
+};
+
+/* The overlay: plain data but for the records, which outlive restores. */
+struct blk_cow {
+	bool on;
+	size_t applied;           /* writes in effect */
+};
+
 struct blk {
 	struct virtio_dev dev;
+	struct blk_cow cow;       /* saved with the snapshots */
+	struct blk_wr *wr;        /* every write kept, in order */
+	size_t nwr, capwr;
 	const struct virtio_disk *disk;
 	struct blk_config cfg;
 	char id[BLK_ID_BYTES];
@@ -118,6 +144,64 @@ static int transfer(struct blk *b, int n, uint64_t off, bool write)
 	return 0;
 }
 
+static void cow_drop_from(struct blk *b, size_t k)
+{
+	while (b->nwr > k)
+		free(b->wr[--b->nwr].data);
+}
+
+/* An OUT under the history: into the overlay (the chain's data after
+ * its 16-byte header).  Returns 0 or -ENOMEM. */
+static int cow_write(struct blk *b, uint64_t sector, uint64_t len)
+{
+	uint8_t *data = malloc(len ? len : 1);
+	struct blk_wr *w;
+
+	if (!data)
+		return -ENOMEM;
+	vq_read(&b->chain, 16, data, len);
+	if (b->cow.applied < b->nwr) {
+		w = &b->wr[b->cow.applied];
+		if (w->sector == sector && w->len == len &&
+		    !memcmp(w->data, data, len)) {
+			free(data); /* a replay: the same write again */
+			b->cow.applied++;
+			return 0;
+		}
+		cow_drop_from(b, b->cow.applied);
+	}
+	if (b->nwr == b->capwr) {
+		size_t cap = b->capwr ? 2 * b->capwr : 64;
+		struct blk_wr *nw = realloc(b->wr, cap * sizeof(*nw));
+
+		if (!nw) {
+			free(data);
+			return -ENOMEM;
+		}
+		b->wr = nw;
+		b->capwr = cap;
+	}
+	b->wr[b->nwr++] = (struct blk_wr){ sector, len, data };
+	b->cow.applied = b->nwr;
+	return 0;
+}
+
+/* After an IN of len bytes at sector read the image: the overlay's
+ * writes in effect over it, oldest first. */
+static void cow_read(struct blk *b, uint64_t sector, uint64_t len)
+{
+	uint64_t lo = sector * SECTOR, hi = lo + len;
+
+	for (size_t k = 0; k < b->cow.applied; k++) {
+		const struct blk_wr *w = &b->wr[k];
+		uint64_t wlo = w->sector * SECTOR, whi = wlo + w->len;
+		uint64_t a = wlo > lo ? wlo : lo, z = whi < hi ? whi : hi;
+
+		if (a < z)
+			vq_write(&b->chain, a - lo, w->data + (a - wlo), z - a);
+	}
+}
+
 /* IN or OUT of len bytes at sector. */
 static uint8_t rw(struct blk *b, bool write, uint64_t sector, uint64_t len)
 {
@@ -129,8 +213,17 @@ static uint8_t rw(struct blk *b, bool write, uint64_t sector, uint64_t len)
 	if (len % SECTOR || sector > size / SECTOR ||
 	    len > size - sector * SECTOR)
 		return BLK_S_IOERR;
+	if (write && b->cow.on) {
+		ret = cow_write(b, sector, len);
+		if (ret)
+			return BLK_S_IOERR;
+		b->writes++;
+		return BLK_S_OK;
+	}
 	n = write ? data_iov(b, true, 16, len) : data_iov(b, false, 0, len);
 	ret = transfer(b, n, sector * SECTOR, write);
+	if (!ret && !write && b->cow.on)
+		cow_read(b, sector, len);
 	if (ret) {
 		rax_log(LOG_WARN, dev, "virtio-blk %s: %s at sector %llu: %s",
 			b->disk->path, write ? "write" : "read",
@@ -171,7 +264,7 @@ static uint32_t request(struct blk *b)
 		break;
 	case BLK_T_FLUSH:
 		b->flushes++;
-		if (!b->disk->ro && fdatasync(b->disk->fd))
+		if (!b->disk->ro && !b->cow.on && fdatasync(b->disk->fd))
 			status = BLK_S_IOERR;
 		break;
 	case BLK_T_GET_ID:
@@ -239,6 +332,13 @@ static void blk_free(struct blk_set *s)
 			(unsigned long long)b->reads,
 			(unsigned long long)b->writes,
 			(unsigned long long)b->flushes);
+		if (b->nwr)
+			rax_log(LOG_INFO, dev, "virtio-blk %s: the guest's %zu "
+				"writes under the history were kept in memory, "
+				"not written to the image", b->disk->path,
+				b->nwr);
+		cow_drop_from(b, 0);
+		free(b->wr);
 		virtio_dev_exit(&b->dev);
 		free(b);
 	}
@@ -297,12 +397,30 @@ void dev_virtio_blk_exit(struct machine *m, void *state)
 		blk_free(state);
 }
 
-/* The history's hook (dev.h): not yet.  Saving needs the queues' ring
- * positions and re-derived host pointers (vq_enable()), and restoring a
- * disk needs its writes undone; the history refuses the device. */
+/* The history's hook (dev.h): each disk's transport and overlay
+ * position; the first save turns the overlays on. */
 size_t dev_virtio_blk_snap(void *state, void *blob, enum dev_snap_op op)
 {
-	(void)blob;
-	(void)op;
-	return state ? DEV_SNAP_NONE : 0;
+	struct blk_set *s = state;
+	uint8_t *p = blob;
+	size_t total = 0;
+
+	if (!s)
+		return 0;
+	for (unsigned i = 0; i < s->n; i++) {
+		struct blk *b = s->b[i];
+		size_t n;
+
+		if (op == DEV_SNAP_SAVE && !b->cow.on) {
+			pthread_mutex_lock(&b->dev.lock);
+			b->cow.on = true;
+			pthread_mutex_unlock(&b->dev.lock);
+		}
+		n = virtio_dev_snap(&b->dev, p ? p + total : NULL, op,
+				    &b->cow, sizeof(b->cow));
+		if (n == DEV_SNAP_NONE)
+			return n;
+		total += n;
+	}
+	return total;
 }

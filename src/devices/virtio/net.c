@@ -9,10 +9,19 @@
  * interpreter, the worker with KVM).  Receive is host input: every
  * frame for the guest enters through vnet_input(), from the network's
  * thread, or from the transmitting thread when the stack answers at
- * once (ARP, DHCP).  A future replay log records frames there
- * (DEVELOPERS.md "virtio").  Frames that find no receive buffer wait in
- * a small queue, drained when the driver adds buffers; beyond it they
- * are dropped (TCP retransmits).
+ * once (ARP, DHCP).  Frames that find no receive buffer wait in a small
+ * queue, drained when the driver adds buffers; beyond it they are
+ * dropped (TCP retransmits).
+ *
+ * Under the history (src/history; machine.h struct machine_input) the
+ * frames are host input it logs: vnet_input() keeps them in an inbox
+ * and tells the history, which gives them to the guest (vnet_feed())
+ * on the vCPU thread at a logged point, live and in every replay; a
+ * frame that finds no receive buffer then is dropped, not queued, so
+ * that the device's state stays the transport's.  While replaying,
+ * transmitted frames are dropped: they went out when the run was live.
+ * The network stack's own state (connections) is the host's and does
+ * not travel back.
  *
  * Locks: the network's lock (slirp.c) is taken before d->lock when a
  * frame arrives, so transmit releases d->lock while the stack runs. */
@@ -61,6 +70,12 @@ struct vnet {
 	struct frame *pending[PENDING_MAX]; /* FIFO, waiting for buffers */
 	unsigned pend_head, pend_n;
 	uint64_t rx_frames, tx_frames, dropped;
+	/* Under the history: frames arrived, not yet taken (host side, not
+	 * device state), and whether transmissions are dropped. */
+	pthread_mutex_t inbox_lock;
+	struct frame *inbox[PENDING_MAX];
+	unsigned in_head, in_n;
+	bool muted;
 };
 
 /* Puts one frame into the next receive buffer.  Returns false when the
@@ -124,6 +139,18 @@ static void vnet_input(void *opaque, const uint8_t *frame, size_t len)
 
 	if (len > NET_FRAME_MAX)
 		return;
+	if (machine_input_gated(n->dev.m)) {
+		pthread_mutex_lock(&n->inbox_lock);
+		if (n->in_n < PENDING_MAX && (f = malloc(sizeof(*f)))) {
+			f->len = len;
+			memcpy(f->data, frame, len);
+			n->inbox[(n->in_head + n->in_n) % PENDING_MAX] = f;
+			n->in_n++;
+		}
+		pthread_mutex_unlock(&n->inbox_lock);
+		machine_input_arrived(n->dev.m);
+		return;
+	}
 	pthread_mutex_lock(&n->dev.lock);
 	drain(n);
 	if (!n->pend_n && deliver(n, frame, len)) {
@@ -136,6 +163,51 @@ static void vnet_input(void *opaque, const uint8_t *frame, size_t len)
 	} else {
 		n->dropped++;
 	}
+	pthread_mutex_unlock(&n->dev.lock);
+}
+
+/* The history's side (machine.h struct machine_input). */
+static size_t vnet_take(void *opaque, uint8_t *buf, size_t cap)
+{
+	struct vnet *n = opaque;
+	struct frame *f = NULL;
+	size_t len = 0;
+
+	pthread_mutex_lock(&n->inbox_lock);
+	if (n->in_n && n->inbox[n->in_head]->len <= cap) {
+		f = n->inbox[n->in_head];
+		n->in_head = (n->in_head + 1) % PENDING_MAX;
+		n->in_n--;
+	}
+	pthread_mutex_unlock(&n->inbox_lock);
+	if (f) {
+		len = f->len;
+		memcpy(buf, f->data, len);
+		free(f);
+	}
+	return len;
+}
+
+static void vnet_feed(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct vnet *n = opaque;
+
+	if (len > NET_FRAME_MAX)
+		return;
+	pthread_mutex_lock(&n->dev.lock);
+	if (deliver(n, buf, len))
+		virtio_queue_interrupt(&n->dev, RXQ);
+	else
+		n->dropped++;
+	pthread_mutex_unlock(&n->dev.lock);
+}
+
+static void vnet_mute(void *opaque, bool on)
+{
+	struct vnet *n = opaque;
+
+	pthread_mutex_lock(&n->dev.lock);
+	n->muted = on;
 	pthread_mutex_unlock(&n->dev.lock);
 }
 
@@ -158,6 +230,8 @@ static void transmit(struct vnet *n)
 				continue;
 			}
 			n->tx_frames++;
+			if (n->muted)
+				continue;
 			pthread_mutex_unlock(&d->lock);
 			net_user_send(n->user, n->tx + NET_HDR, len - NET_HDR);
 			pthread_mutex_lock(&d->lock);
@@ -219,21 +293,36 @@ int dev_virtio_net_init(struct machine *m, void **state, struct rax_err *e)
 	n->user = h->net;
 	memcpy(n->cfg.mac, mac, 6);
 	n->cfg.status = NET_S_LINK_UP;
+	ret = pthread_mutex_init(&n->inbox_lock, NULL);
+	if (ret) {
+		free(n);
+		return rax_errf(e, -ret, "virtio-net: mutex: %s",
+				strerror(ret));
+	}
+	ret = machine_add_input(m, &(struct machine_input){
+		"virtio-net", vnet_take, vnet_feed, vnet_mute, n });
+	if (ret) {
+		rax_errf(e, ret, "virtio-net: no room for its input");
+		goto out_mutex;
+	}
 	ret = virtio_dev_init(m, &n->dev, &vnet_ops, n,
 			      (const uint8_t *)&n->cfg, sizeof(n->cfg), e);
 	if (ret)
-		goto out_free;
+		goto out_input;
 	ret = net_user_start(n->user, vnet_input, n);
 	if (ret) {
 		rax_errf(e, ret, "--net: cannot start the network thread: %s",
 			 strerror(-ret));
 		virtio_dev_exit(&n->dev);
-		goto out_free;
+		goto out_input;
 	}
 	*state = n;
 	return 0;
 
-out_free:
+out_input:
+	m->ninputs--; /* ours, the last registered */
+out_mutex:
+	pthread_mutex_destroy(&n->inbox_lock);
 	free(n);
 	return ret;
 }
@@ -251,6 +340,12 @@ void dev_virtio_net_exit(struct machine *m, void *state)
 		(unsigned long long)n->dropped);
 	virtio_dev_exit(&n->dev); /* no thread touches n after this */
 	vnet_reset(&n->dev);
+	while (n->in_n) {
+		free(n->inbox[n->in_head]);
+		n->in_head = (n->in_head + 1) % PENDING_MAX;
+		n->in_n--;
+	}
+	pthread_mutex_destroy(&n->inbox_lock);
 	free(n);
 }
 
@@ -285,12 +380,11 @@ __attribute__((weak)) void net_user_close(struct net_user *u)
 {
 }
 
-/* The history's hook (dev.h): not yet.  Saving needs the queues' ring
- * positions and re-derived host pointers (vq_enable()), and restoring a
- * disk needs its writes undone; the history refuses the device. */
+/* The history's hook (dev.h): the transport; the frames waiting for
+ * buffers are none under the history (vnet_feed() drops them). */
 size_t dev_virtio_net_snap(void *state, void *blob, enum dev_snap_op op)
 {
-	(void)blob;
-	(void)op;
-	return state ? DEV_SNAP_NONE : 0;
+	struct vnet *n = state;
+
+	return n ? virtio_dev_snap(&n->dev, blob, op, NULL, 0) : 0;
 }

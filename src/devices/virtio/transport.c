@@ -768,3 +768,102 @@ void virtio_dev_exit(struct virtio_dev *d)
 	pci_detach(&d->pci);
 	pthread_mutex_destroy(&d->lock);
 }
+
+/* --- the history's save and restore ---------------------------------------- */
+
+struct virtio_snap {
+	uint8_t cfg[PCI_CFG_SIZE];
+	uint32_t dfselect, gfselect;
+	uint64_t driver_features;
+	uint16_t msix_config, qselect;
+	uint8_t status, isr, config_gen;
+	bool intx_level;
+	struct vq vq[VIRTIO_MAX_QUEUES];  /* host views re-derived */
+	struct {
+		uint64_t addr;
+		uint32_t data, ctrl;
+		bool pending;
+	} msix[VIRTIO_MAX_QUEUES + 1];
+};
+
+static void snap_save(struct virtio_dev *d, struct virtio_snap *s)
+{
+	memset(s, 0, sizeof(*s));
+	memcpy(s->cfg, d->pci.cfg, sizeof(s->cfg));
+	s->dfselect = d->dfselect;
+	s->gfselect = d->gfselect;
+	s->driver_features = d->driver_features;
+	s->msix_config = d->msix_config;
+	s->qselect = d->qselect;
+	s->status = d->status;
+	s->isr = d->isr;
+	s->config_gen = d->config_gen;
+	s->intx_level = d->intx_level;
+	memcpy(s->vq, d->vq, sizeof(s->vq));
+	for (unsigned v = 0; v <= VIRTIO_MAX_QUEUES; v++) {
+		s->msix[v].addr = d->msix[v].addr;
+		s->msix[v].data = d->msix[v].data;
+		s->msix[v].ctrl = d->msix[v].ctrl;
+		s->msix[v].pending = d->msix[v].pending;
+	}
+}
+
+static void snap_restore(struct virtio_dev *d, const struct virtio_snap *s)
+{
+	struct guest_mem *gm = &d->m->mem;
+
+	pci_cfg_restore(&d->pci, s->cfg);
+	d->dfselect = s->dfselect;
+	d->gfselect = s->gfselect;
+	d->driver_features = s->driver_features;
+	d->msix_config = s->msix_config;
+	d->qselect = s->qselect;
+	d->status = s->status;
+	d->isr = s->isr;
+	d->config_gen = s->config_gen;
+	d->intx_level = s->intx_level; /* the IOAPIC keeps the pin's own */
+	memcpy(d->vq, s->vq, sizeof(d->vq));
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		struct vq *v = &d->vq[q];
+		uint64_t n = v->size;
+
+		/* The views vq_enable() checked when the driver enabled the
+		 * queue; the same guest addresses, so still valid. */
+		v->desc = v->enabled ? gm_ptr(gm, v->desc_gpa, 16 * n) : NULL;
+		v->avail = v->enabled ? gm_ptr(gm, v->avail_gpa, 6 + 2 * n) :
+			   NULL;
+		v->used = v->enabled ? gm_ptr(gm, v->used_gpa, 6 + 8 * n) :
+			  NULL;
+	}
+	for (unsigned v = 0; v <= VIRTIO_MAX_QUEUES; v++) {
+		d->msix[v].addr = s->msix[v].addr;
+		d->msix[v].data = s->msix[v].data;
+		d->msix[v].ctrl = s->msix[v].ctrl;
+		d->msix[v].pending = s->msix[v].pending;
+	}
+}
+
+size_t virtio_dev_snap(struct virtio_dev *d, void *blob,
+		       enum dev_snap_op op, void *extra, size_t extra_len)
+{
+	size_t size = sizeof(struct virtio_snap) + extra_len;
+	struct virtio_snap s;
+	uint8_t *b = blob;
+
+	if (op == DEV_SNAP_SIZE)
+		return d->worker ? DEV_SNAP_NONE : size;
+	pthread_mutex_lock(&d->lock);
+	if (op == DEV_SNAP_SAVE) {
+		snap_save(d, &s);
+		memcpy(b, &s, sizeof(s));
+		if (extra_len)
+			memcpy(b + sizeof(s), extra, extra_len);
+	} else {
+		memcpy(&s, b, sizeof(s));
+		snap_restore(d, &s);
+		if (extra_len)
+			memcpy(extra, b + sizeof(s), extra_len);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return size;
+}

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "devices/dev.h"
 #include "devices/pci.h"
 #include "devices/virtio/queue.h"
 #include "err.h"
@@ -134,6 +135,15 @@ bool virtio_queue_ready(const struct virtio_dev *d, unsigned q);
 /* After pushing used buffers on queue q: sends the used-buffer
  * notification the driver asked for (lock held). */
 void virtio_queue_interrupt(struct virtio_dev *d, unsigned q);
+
+/* The history's hook for a virtio device (dev.h): the transport's
+ * guest-visible state (the PCI configuration space, the common
+ * configuration, the queues, the MSI-X table, the INTx level), then
+ * extra_len bytes of the device type's at extra (plain data).  Only on
+ * an engine without ioeventfds (the interpreter: no worker thread).
+ * Returns the size, as dev.h's hooks. */
+size_t virtio_dev_snap(struct virtio_dev *d, void *blob,
+		       enum dev_snap_op op, void *extra, size_t extra_len);
 
 /* A queue broke (vq_pop returned -EIO): DEVICE_NEEDS_RESET and a
  * configuration-change notification (§2.1.2). (lock held) */
