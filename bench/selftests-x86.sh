@@ -7,5 +7,6 @@
 # Run (from the source tree, after `make -C build`):
 #   sh bench/selftests-x86.sh [--build build] [--cpus 2] [--cpu v2]
 # The consoles are left in ./selftests-x86-*-console.log.
-exec "${PYTHON3:-/usr/bin/python3}" "$(dirname "$0")/../tests/selftests/x86.py" \
+py=${PYTHON3:-/usr/bin/python3}
+exec "$py" "$(dirname "$0")/../tests/selftests/x86.py" \
 	--engines emulator,qemu --table "$@"

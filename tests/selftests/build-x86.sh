@@ -23,7 +23,6 @@
 # failed build.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
 print_dir=no
 for arg in "$@"; do
 	case $arg in
@@ -49,13 +48,12 @@ fi
 # Can gcc link a static program of each width?  (The upstream Makefile's
 # check_cc.sh, with -static added.)
 can_link() {
-	local t
+	local t rc=0
 	t=$(mktemp -d)
 	printf 'int main(void) { return 0; }\n' >"$t/t.c"
-	"$cc" -static "$@" -o "$t/t" "$t/t.c" >/dev/null 2>&1 &&
-		rc=0 || rc=1
+	"$cc" -static "$@" -o "$t/t" "$t/t.c" >/dev/null 2>&1 || rc=1
 	rm -rf "$t"
-	return $rc
+	return "$rc"
 }
 can_link -m64 || { log "$cc cannot link a static 64-bit program"; exit 77; }
 width=m64

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Linux's x86 selftests inside a guest: rax's interpreter (and QEMU TCG).
+"""Linux's x86 selftests in a guest: the interpreter, QEMU TCG, nested KVM.
 
 The programs are tools/testing/selftests/x86 of Debian's linux-source-6.1,
 built static by tests/selftests/build-x86.sh (cached in $RAX_CACHE).  They
@@ -13,12 +13,18 @@ prints its exit status and resets the machine.
 --check (make check, tests/selftests/x86.sh) compares each result with
 tests/selftests/x86-known.txt: a test passes (exit status 0) or is listed
 there with its reason; a listed test that passes is an error too, so the
-list stays true.  --table runs every engine given to --engines in the same
-run and prints the results side by side (bench/selftests-x86.sh).
+list stays true (--known names another list: x86-known-nested.txt for
+--engines nested, make check-selftests-x86-nested).  --table runs every
+engine given to --engines in the same run and prints the results side by
+side (bench/selftests-x86.sh).  A program during which the guest stops
+answering or its VMM exits is "guest stopped"; the guest then boots again
+with the programs left.
 
 Run (from the source tree, after `make -C build`):
     /usr/bin/python3 tests/selftests/x86.py --build build --check
     /usr/bin/python3 tests/selftests/x86.py --engines emulator,qemu --table
+    /usr/bin/python3 tests/selftests/x86.py --engines nested --cpus 1 \
+        --known tests/selftests/x86-known-nested.txt --check
 Exit status: 0 all as expected, 1 a test failed that is not listed (or a
 listed one passed, or the guest did not finish), 77 (SKIP) when the
 programs or the kernel cannot be had, with the reason.
@@ -40,9 +46,10 @@ SRC = os.path.normpath(os.path.join(HERE, "..", ".."))
 KNOWN = os.path.join(HERE, "x86-known.txt")
 START, DONE = "RAX-SELFTESTS-START", "RAX-SELFTESTS-DONE"
 # A test's lines: its output between BEGIN and END, END with the status.
-# Whole lines: pexpect matches as soon as it can, on part of a name.
-BEGIN_RE = re.compile(r"RAX-SELFTEST-BEGIN (\S+)\r?\n")
-END_RE = re.compile(r"RAX-SELFTEST-END (\S+) rc=(\d+)\r?\n")
+# Whole lines (\r\r\n through the nested console): pexpect matches as
+# soon as it can, on part of a name.
+BEGIN_RE = re.compile(r"RAX-SELFTEST-BEGIN (\S+)\r*\n")
+END_RE = re.compile(r"RAX-SELFTEST-END (\S+) rc=(\d+)\r*\n")
 CMDLINE = "console=ttyS0 nokaslr reboot=k panic=-1 quiet"
 # Seconds one program may run inside the guest (busybox timeout, then
 # SIGKILL: status 137); the host waits that long and GRACE more for a
@@ -154,7 +161,8 @@ def command(engine, opt, kernel, initrd):
     if engine == "nested":
         # rax-static --backend kvm in L1 of tests/nested/run.py (real KVM,
         # kvm_amd, inside QEMU TCG): one vCPU (the KVM engine runs one),
-        # L1's console copied to run.py's stdout (--echo).
+        # L1's console copied to run.py's stdout (--echo), L1's own
+        # kernel messages off it (loglevel=1) as far as they can be.
         rax = os.path.join(opt.build, "rax-static")
         if not os.access(rax, os.X_OK):
             return None
@@ -164,6 +172,7 @@ def command(engine, opt, kernel, initrd):
         return [sys.executable, os.path.join(SRC, "tests", "nested",
                                              "run.py"),
                 "--rax", rax, "--mem", "1536", "--echo",
+                "--append", "loglevel=1",
                 "--timeout", str(opt.test_timeout * 200),
                 "--file", kernel, "--file", initrd, "--cmd", cmd]
     sys.exit(f"selftests: unknown engine {engine!r} (emulator, qemu, "
@@ -230,10 +239,18 @@ def run(engine, opt, kernel, bt, folder, names):
             if argv is None:
                 return None
             done = boot_once(engine, argv, log, opt.test_timeout, results)
-            if done is True or done not in left:
-                break   # finished, or no program to blame: stop here
-            left = [t for t in left if t not in results]
-            if left:
+            if done is not True and done not in left:
+                break   # no program to blame: stop here
+            rest = [t for t in left if t not in results]
+            if rest == left:
+                break   # no progress
+            left = rest
+            if left and done is True:
+                # A message of the kernel (the guest's or L1's) printed
+                # inside an END line hides that program's status.
+                print(f"  {engine}: no status for {' '.join(left)}: "
+                      "booting again for them", flush=True)
+            elif left:
                 print(f"  {engine}: booting again for the {len(left)} "
                       f"programs left", flush=True)
     complete = all(t in results for t in names)
@@ -243,8 +260,9 @@ def run(engine, opt, kernel, bt, folder, names):
 
 
 def verdict(result, skips=False):
-    """pass, skip, timeout, guest hung, FAIL(status) or not run; with skips, a pass
-    that printed [SKIP] lines says how many ("pass, 2 skip")."""
+    """pass, skip, timeout, guest stopped, FAIL(status) or not run; with
+    skips, a pass that printed [SKIP] lines says how many ("pass, 2
+    skip")."""
     if result is None:
         return "not run"
     rc, n = result
