@@ -263,7 +263,7 @@ static int run_loop(struct cpu *c, unsigned flags, struct vcpu_stop *stop,
 		if (c->rsp_valid)
 			c->r[R_RSP] = c->rsp_start;
 		c->rsp_valid = false;
-		c->sys_access = false;
+		cpu_set_sys_access(c, false);
 		stop->reason = VCPU_STOP_ERROR;
 		return rax_errf(e, -ENOTSUP, "%s", c->fail_msg);
 	default:
@@ -661,7 +661,7 @@ static void set_regs(struct cpu *c, const struct rax_regs *r)
 	c->efer = r->efer;
 	if (c->intc)
 		intc_set_cr8(c->intc, c->id, r->cr8);
-	c->cpl = c->cr0 & CR0_PE ? c->seg[S_CS].sel & 3 : 0;
+	cpu_set_cpl(c, c->cr0 & CR0_PE ? c->seg[S_CS].sel & 3 : 0);
 	/* As KVM_SET_SREGS: the PDPTEs come from CR3's table. */
 	if (cpu_pae_legacy(c->cr0, c->cr4, c->efer))
 		(void)cpu_load_pdptes(c, c->cr0, c->cr3, c->cr4);

@@ -226,6 +226,7 @@ struct cpu {
 	 * idle_wait() until the next deadline or a cpu_wake_idle()). */
 	bool host_clock;
 	bool halted, trace, trace_crlf, step, sys_access;
+	bool user;                /* cpu_user() */
 	bool stats;               /* --stats: count the hit paths too */
 	bool nmi_blocked;         /* an NMI was delivered, no IRET since */
 	/* Single step (RFLAGS.TF): set by MOV SS, by every delivery, and
@@ -542,9 +543,25 @@ static inline bool cpu_canonical(uint64_t la)
 	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
 }
 
+/* A user-mode access: CPL 3 and not an implicit supervisor access (the
+ * TLB's tag bit 0).  Kept in c->user by the two setters below, which
+ * every change of cpl and sys_access goes through: the TLB hit path
+ * reads one byte. */
 static inline bool cpu_user(const struct cpu *c)
 {
-	return c->cpl == 3 && !c->sys_access;
+	return c->user;
+}
+
+static inline void cpu_set_cpl(struct cpu *c, unsigned cpl)
+{
+	c->cpl = cpl;
+	c->user = cpl == 3 && !c->sys_access;
+}
+
+static inline void cpu_set_sys_access(struct cpu *c, bool sys)
+{
+	c->sys_access = sys;
+	c->user = c->cpl == 3 && !sys;
 }
 
 static inline struct tlb_entry *tlb_hit(struct cpu *c, int kind,

@@ -139,7 +139,7 @@ static void deliver_prot(struct cpu *c, int vec, bool has_err, uint32_t err,
 	c->r[R_RSP] = k.sp;
 	c->seg[S_CS] = cpu_desc_seg(d | (1ull << 40),
 				    (uint16_t)((sel & ~3u) | newcpl));
-	c->cpl = newcpl;
+	cpu_set_cpl(c, newcpl);
 	rf &= ~(uint64_t)(RFLAGS_TF | RFLAGS_RF | RFLAGS_VM | (1u << 14));
 	if (!(type & 1)) /* an interrupt gate */
 		rf &= ~(uint64_t)RFLAGS_IF;
@@ -199,7 +199,7 @@ static void deliver_long(struct cpu *c, int vec, bool has_err, uint32_t err,
 						 .dpl = (uint8_t)newcpl };
 	}
 	c->r[R_RSP] = rsp;
-	c->cpl = newcpl;
+	cpu_set_cpl(c, newcpl);
 	c->seg[S_CS] = cpu_desc_seg(d | (1ull << 40),
 				    (uint16_t)((sel & ~3u) | newcpl));
 	rf &= ~(uint64_t)(RFLAGS_TF | RFLAGS_RF | RFLAGS_VM | (1u << 14));
@@ -268,7 +268,7 @@ bool cpu_handle_exception(struct cpu *c)
 {
 	int vec = c->exc_vec;
 
-	c->sys_access = false;
+	cpu_set_sys_access(c, false);
 	if (c->exc_depth >= 2)
 		return false;
 	if (c->exc_depth == 1 &&

@@ -44,17 +44,17 @@ uint64_t cpu_sys_read(struct cpu *c, uint64_t la, unsigned n)
 {
 	uint64_t v;
 
-	c->sys_access = true; /* implicit supervisor (Vol. 3 §4.6.1) */
+	cpu_set_sys_access(c, true); /* implicit supervisor (Vol. 3 §4.6.1) */
 	v = rdn(c, la, n);
-	c->sys_access = false;
+	cpu_set_sys_access(c, false);
 	return v;
 }
 
 void cpu_sys_write(struct cpu *c, uint64_t la, uint64_t v, unsigned n)
 {
-	c->sys_access = true;
+	cpu_set_sys_access(c, true);
 	wrn(c, la, v, n);
-	c->sys_access = false;
+	cpu_set_sys_access(c, false);
 }
 
 struct rax_seg cpu_desc_seg(uint64_t d, uint16_t sel)
@@ -221,9 +221,9 @@ void cpu_stack_push(struct cpu *c, struct cpu_stack *k, uint64_t v,
 	uint64_t sp = (k->sp - n) & stack_mask_of(k);
 	uint64_t la = stack_la(c, k, sp, n);
 
-	c->sys_access = k->sup;
+	cpu_set_sys_access(c, k->sup);
 	wrn(c, la, v, n);
-	c->sys_access = false;
+	cpu_set_sys_access(c, false);
 	k->sp = (k->sp & ~stack_mask_of(k)) | sp;
 }
 
@@ -361,7 +361,7 @@ static void enter_cs(struct cpu *c, uint64_t la, uint64_t d, uint16_t sel,
 {
 	set_accessed(c, la, d);
 	c->seg[S_CS] = cpu_desc_seg(d | D_A, (uint16_t)((sel & ~3u) | cpl));
-	c->cpl = cpl;
+	cpu_set_cpl(c, cpl);
 	c->next_rip = rip;
 	cpu_update_mode(c);
 }

@@ -182,7 +182,7 @@ void op_syscall(struct cpu *c, const struct dec_insn *d)
 		.present = 1, .l = 1, .g = 1, .limit = 0xffffffff };
 	c->seg[S_SS] = (struct rax_seg){ .sel = (uint16_t)(sel + 8), .type = 3,
 		.s = 1, .present = 1, .db = 1, .g = 1, .limit = 0xffffffff };
-	c->cpl = 0;
+	cpu_set_cpl(c, 0);
 	c->next_rip = c->lstar;
 	cpu_update_mode(c);
 }
@@ -206,7 +206,7 @@ void op_sysret(struct cpu *c, const struct dec_insn *d)
 		.limit = 0xffffffff };
 	cpu_set_rflags(c, (c->r[R_R11] & 0x3c7fd7) | RFLAGS_FIXED);
 	cpu_tf_from_result(c);
-	c->cpl = 3;
+	cpu_set_cpl(c, 3);
 	c->next_rip = q ? c->r[R_RCX] : (uint32_t)c->r[R_RCX];
 	cpu_update_mode(c);
 	c->next_check = 0;
@@ -226,7 +226,7 @@ static void sysenter_segs(struct cpu *c, uint16_t cs, unsigned dpl, bool l)
 	c->seg[S_SS] = (struct rax_seg){ .sel = (uint16_t)((cs + 8) | dpl),
 		.type = 3, .s = 1, .dpl = (uint8_t)dpl, .present = 1, .db = 1,
 		.g = 1, .limit = 0xffffffff };
-	c->cpl = dpl;
+	cpu_set_cpl(c, dpl);
 }
 
 /* SYSENTER: valid in every protected mode of this (Intel) model, 64-bit
