@@ -475,6 +475,10 @@ void gen_xsave(struct gen *g)
 	e.reg = 4;
 	e.w = w;
 	e.e = (struct mop){ .kind = M_BASE, .base = r };
+	/* No segment override on the pair: one that faults (CS in 32-bit
+	 * code) would stop the sequence between the two saves, before the
+	 * normalisation (XSAVE takes the overrides alone). */
+	e.noseg = kind != 0;
 	if (kind && !mis) { /* the XSAVE before (see above) */
 		g_emit(g, &e, false);
 		g_level(g, 3);
