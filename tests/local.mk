@@ -13,15 +13,16 @@ TESTS += tests/unit/test_core
 # `make check-nested` builds them first and runs it alone.
 EXTRA_DIST += tests/nested/run.py tests/nested/nested.sh \
 	tests/nested/virtio-disk.sh tests/nested/virtio-net.sh \
-	tests/nested/smp.sh
+	tests/nested/smp.sh tests/nested/debian-smp.sh tests/nested/debian-smp.py
 # tests/guest/nested.sh runs the tests/guest programs there (one more L1
 # boot, about 10 s); tests/nested/virtio-disk.sh and virtio-net.sh the
 # virtio devices (two more), tests/nested/smp.sh the default guest on
-# two vCPUs (one more, about 40 s).  Built without KVM, they are a SKIP
-# that says so.
+# two vCPUs (one more, about 40 s); tests/nested/debian-smp.sh Debian's
+# linux-image-amd64 on four vCPUs on the interpreter and nested (one
+# more).  Built without KVM, they are a SKIP that says so.
 TESTS += tests/nested/nested.sh tests/guest/nested.sh \
 	tests/nested/virtio-disk.sh tests/nested/virtio-net.sh \
-	tests/nested/smp.sh
+	tests/nested/smp.sh tests/nested/debian-smp.sh
 if HAVE_KVM
 check_DATA = rax-static$(EXEEXT)
 endif

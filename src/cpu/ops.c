@@ -122,6 +122,30 @@ void op_movsxd_Gv_Ed(struct cpu *c, const struct dec_insn *d)
 	sreg_w(c, d->reg, d->opsz, d->rex, v);
 }
 
+static inline __attribute__((always_inline)) void
+movsxd(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	sreg_w(c, d->reg, n, d->rex,
+	       (uint64_t)(int64_t)(int32_t)rd_E_k(c, d, 4, k));
+}
+FORMS(op_movsxd_Gv_Ed, movsxd)
+
+static inline __attribute__((always_inline)) void
+movsx_GvEb(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	sreg_w(c, d->reg, n, d->rex,
+	       (uint64_t)(int64_t)(int8_t)rd_E_k(c, d, 1, k));
+}
+FORMS(op_movsx_Gv_Eb, movsx_GvEb)
+
+static inline __attribute__((always_inline)) void
+movsx_GvEw(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
+{
+	sreg_w(c, d->reg, n, d->rex,
+	       (uint64_t)(int64_t)(int16_t)rd_E_k(c, d, 2, k));
+}
+FORMS(op_movsx_Gv_Ew, movsx_GvEw)
+
 void op_movzx_Gv_Eb(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->reg, d->opsz, d->rex, rd_E(c, d, 1)); }
 void op_movzx_Gv_Ew(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->reg, d->opsz, d->rex, rd_E(c, d, 2)); }
 void op_movsx_Gv_Eb(struct cpu *c, const struct dec_insn *d) { sreg_w(c, d->reg, d->opsz, d->rex, (uint64_t)(int64_t)(int8_t)rd_E(c, d, 1)); }
@@ -635,7 +659,21 @@ void name(struct cpu *c, const struct dec_insn *d)                         \
 	}                                                                   \
 }
 
+/* Outside 64-bit mode the segment checks of both operands (null
+ * selector, rights, limit: #GP/#SS) come before either access, as the
+ * host CPU does: CMPS with a null ES and a source that page-faults is
+ * #GP(0), not #PF (diffexec --mode 32 --seed 16207 --count 1 found it). */
+static void str_seg_checks(struct cpu *c, const struct dec_insn *d,
+			   unsigned n, int kind)
+{
+	if (c->mode == DEC_MODE64)
+		return;
+	(void)cpu_seg_check(c, str_la(c, d, src_seg(d), R_RSI), n, TLB_READ);
+	(void)cpu_seg_check(c, str_la(c, d, S_ES, R_RDI), n, kind);
+}
+
 #define MOVS_BODY do { \
+	str_seg_checks(c, d, n, TLB_WRITE); \
 	uint64_t v = rdn(c, str_la(c, d, src_seg(d), R_RSI), n); \
 	wrn(c, str_la(c, d, S_ES, R_RDI), v, n); \
 	str_adv(c, d, R_RSI, n); str_adv(c, d, R_RDI, n); } while (0)
@@ -646,6 +684,7 @@ void name(struct cpu *c, const struct dec_insn *d)                         \
 	uint64_t v = rdn(c, str_la(c, d, src_seg(d), R_RSI), n); \
 	sreg_w(c, R_RAX, n, true, v); str_adv(c, d, R_RSI, n); } while (0)
 #define CMPS_BODY do { \
+	str_seg_checks(c, d, n, TLB_READ); \
 	uint64_t a = rdn(c, str_la(c, d, src_seg(d), R_RSI), n); \
 	uint64_t b = rdn(c, str_la(c, d, S_ES, R_RDI), n); \
 	str_adv(c, d, R_RSI, n); str_adv(c, d, R_RDI, n); \
@@ -830,6 +869,8 @@ const struct cpu_forms cpu_ops_forms[] = {
 	FORMS_ROW(op_mov_R_I), FORMS_ROW(op_mov_M_I),
 	FORMS_ROW(op_movzx_Gv_Eb), FORMS_ROW(op_movzx_Gv_Ew),
 	FORMS_ROW(op_lea_Gv_M), FORMS_ROW(op_cmovcc_Gv_Ev),
+	FORMS_ROW(op_movsxd_Gv_Ed), FORMS_ROW(op_movsx_Gv_Eb),
+	FORMS_ROW(op_movsx_Gv_Ew),
 	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
 };
 
