@@ -131,8 +131,10 @@ static unsigned nxmm(const struct cpu *c)
 }
 
 /* XSAVEC, besides: XSTATE_BV = RFBM (all 64 bits) and XCOMP_BV = bit 63
- * | RFBM; MXCSR with SSE or AVX as XSAVE (Vol. 2 XSAVEC, Operation);
- * the rest of the header left as it was (Vol. 1 §13.10). */
+ * | RFBM, the rest of the header left as it was (Vol. 1 §13.10); MXCSR
+ * and MXCSR_MASK only with SSE requested, as the compacted XRSTOR loads
+ * MXCSR (§13.8.2; an AMD EPYC host's XSAVEC with EDX:EAX = 4 leaves
+ * them unwritten, whether AVX is in use or not). */
 static void xsave_any(struct cpu *c, uint64_t la, bool compact)
 {
 	uint64_t rfbm = xs_enter(c, la), bv;
@@ -147,7 +149,7 @@ static void xsave_any(struct cpu *c, uint64_t la, bool compact)
 		put_bytes(c, cpu_la_add(c, la, FX_ST(0)), c->fx + FX_ST(0),
 			  8 * 16);
 	}
-	if (rfbm & (XCR0_SSE | XCR0_AVX))
+	if (rfbm & (compact ? XCR0_SSE : XCR0_SSE | XCR0_AVX))
 		put_bytes(c, cpu_la_add(c, la, FX_MXCSR), c->fx + FX_MXCSR, 8);
 	if (rfbm & XCR0_SSE)
 		put_bytes(c, cpu_la_add(c, la, FX_XMM(0)), c->fx + FX_XMM(0),

@@ -484,6 +484,13 @@ void gen_xsave(struct gen *g)
 		g_level(g, 3);
 		if (g->stop)
 			return;
+		/* XSAVEC stores MXCSR only with SSE requested (not with AVX
+		 * alone, unlike XSAVE): 1F80H there shows which.  1F80H
+		 * because a host also skips MXCSR when its init optimization
+		 * skips SSE (an AMD EPYC's does), which needs MXCSR = 1F80H
+		 * (SSE's initial configuration, SDM Vol. 1 §13.6). */
+		if (kind == 2)
+			area_op(g, 0xc7, 0, r, 24, 0x1f80, 4);
 	}
 	if (kind == 1) {
 		e.reg = 6;
@@ -497,7 +504,7 @@ void gen_xsave(struct gen *g)
 		return;
 	area_op(g, 0x80, 1, r, 512, rfbm, 1);     /* or byte [a+512], rfbm */
 	area_op(g, 0xc7, 0, r, 28, 0xffff, 4);    /* MXCSR_MASK */
-	if (!(rfbm & 6)) /* MXCSR left as it was: make it valid */
+	if (!(rfbm & 6) && kind != 2) /* MXCSR left as it was: valid */
 		area_op(g, 0xc7, 0, r, 24, 0x1f80 | (g_rn(g, 4) << 13), 4);
 	if (rfbm & 1) /* FSW: what the comparison leaves out (--strict) */
 		area_op(g, 0x81, 4, r, 2, 0xfd00 & ~(unsigned)g->fundef, 2);
