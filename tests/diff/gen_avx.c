@@ -425,9 +425,19 @@ static void area_zero(struct gen *g, unsigned base, int32_t disp,
  * model lacks), FOP/FIP/FDP (AMD saves them only with an x87 exception
  * pending) and the FSW bits diffexec compares only with --strict (the
  * exception flags, C1) or that are undefined now. */
+/* XSAVEOPT (0F AE /6) and XSAVEC (0F C7 /4) take XSAVE's place now and
+ * then, each after an XSAVE with the same RFBM to the same area: where
+ * the host uses the init or modified optimization (SDM Vol. 1 §13.6,
+ * §13.9, §13.10: a component in its initial configuration or unmodified
+ * since an XRSTOR from that address is not written) the area holds what
+ * XSAVE wrote, the same values the interpreter writes again (it applies
+ * neither optimization, as the SDM allows).  XSTATE_BV is normalised as
+ * after XSAVE; XCOMP_BV is compared as written (bit 63 | RFBM), and the
+ * XRSTOR that follows an XSAVEC takes the compacted form. */
 void gen_xsave(struct gen *g)
 {
 	unsigned rfbm = g_rn(g, 8), r = g_gpr(g, 5), k = g_rn(g, 10);
+	unsigned kind = g_rn(g, 3); /* XSAVE, XSAVEOPT, XSAVEC */
 	uint64_t a = DX_DATA + 64 * g_rn(g, (DX_DATA_SIZE - 832) / 64 + 1);
 	bool mis = g_chance(g, 2), w = !g->m32 && g_chance(g, 30);
 	struct enc e = { .modrm = true, .nop = 2, .op = { 0x0f, 0xae } };
@@ -465,13 +475,36 @@ void gen_xsave(struct gen *g)
 	e.reg = 4;
 	e.w = w;
 	e.e = (struct mop){ .kind = M_BASE, .base = r };
+	/* No segment override on the pair: one that faults (CS in 32-bit
+	 * code) would stop the sequence between the two saves, before the
+	 * normalisation (XSAVE takes the overrides alone). */
+	e.noseg = kind != 0;
+	if (kind && !mis) { /* the XSAVE before (see above) */
+		g_emit(g, &e, false);
+		g_level(g, 3);
+		if (g->stop)
+			return;
+		/* XSAVEC stores MXCSR only with SSE requested (not with AVX
+		 * alone, unlike XSAVE): 1F80H there shows which.  1F80H
+		 * because a host also skips MXCSR when its init optimization
+		 * skips SSE (an AMD EPYC's does), which needs MXCSR = 1F80H
+		 * (SSE's initial configuration, SDM Vol. 1 §13.6). */
+		if (kind == 2)
+			area_op(g, 0xc7, 0, r, 24, 0x1f80, 4);
+	}
+	if (kind == 1) {
+		e.reg = 6;
+	} else if (kind == 2) {
+		e.op[1] = 0xc7;
+		e.reg = 4;
+	}
 	g_emit(g, &e, false);
 	g_level(g, 3);
 	if (g->stop || mis)
 		return;
 	area_op(g, 0x80, 1, r, 512, rfbm, 1);     /* or byte [a+512], rfbm */
 	area_op(g, 0xc7, 0, r, 28, 0xffff, 4);    /* MXCSR_MASK */
-	if (!(rfbm & 6)) /* MXCSR left as it was: make it valid */
+	if (!(rfbm & 6) && kind != 2) /* MXCSR left as it was: valid */
 		area_op(g, 0xc7, 0, r, 24, 0x1f80 | (g_rn(g, 4) << 13), 4);
 	if (rfbm & 1) /* FSW: what the comparison leaves out (--strict) */
 		area_op(g, 0x81, 4, r, 2, 0xfd00 & ~(unsigned)g->fundef, 2);
@@ -481,7 +514,8 @@ void gen_xsave(struct gen *g)
 	if (k < 4)
 		return;
 	/* At most 23 instructions in all (gen.c leaves 24 for a unit). */
-	for (unsigned i = g_rn(g, g->m32 ? 2 : 3); i; i--) {
+	for (int i = (int)g_rn(g, g->m32 ? 2 : 3) - (kind && g->m32); i > 0;
+	     i--) {
 		switch (g_rn(g, 3)) {
 		case 0: area_op(g, 0x80, 4, r, 512, g_rn(g, 8), 1); break;
 		case 1: area_op(g, 0xc7, 0, r, 160 + 4 * (int32_t)g_rn(g, 64),
@@ -498,6 +532,7 @@ void gen_xsave(struct gen *g)
 	}
 	g_flags(g, F_ARITH, 0);
 	g_set_reg(g, 0, g_rn(g, 8));
+	e.op[1] = 0xae;
 	e.reg = 5;
 	e.w = !g->m32 && g_chance(g, 30);
 	g_emit(g, &e, false);
