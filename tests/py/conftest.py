@@ -208,13 +208,17 @@ def procs():
 
 
 def default_guest_dir(require=()):
-    """The default guest's directory (examples/build-guest.sh
-    --print-dir); skips the test when the guest is not built, or when its
-    kernel config lacks one of the lines in require (e.g. "CONFIG_ACPI=y")."""
-    d = subprocess.run(["bash", os.path.join(HERE, "..", "..", "examples",
-                                             "build-guest.sh"), "--print-dir"],
-                       check=True, capture_output=True, text=True).stdout.strip()
-    if not os.path.exists(os.path.join(d, ".complete")):
+    """The default guest's directory ($RAX_GUEST_DIR, else
+    examples/build-guest.sh --print-dir); skips the test when the guest
+    is not built, or when its kernel config lacks one of the lines in
+    require (e.g. "CONFIG_ACPI=y")."""
+    d = os.environ.get("RAX_GUEST_DIR") or subprocess.run(
+        ["bash", os.path.join(HERE, "..", "..", "examples", "build-guest.sh"),
+         "--print-dir"], check=True, capture_output=True,
+        text=True).stdout.strip()
+    if not os.path.exists(os.path.join(d, ".complete")) or not all(
+            os.path.exists(os.path.join(d, f)) for f in
+            ("bzImage", "vmlinux", "initramfs.cpio.gz")):
         pytest.skip("the default guest is not built: run 'make guest'")
     if require:
         with open(os.path.join(d, "config")) as f:

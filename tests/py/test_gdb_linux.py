@@ -9,8 +9,8 @@
 # Run (after building rax in ./build and the default guest; kvm-nested
 # and kvm-intel also need `make guest-l1 rax-static`):
 #   RAX_BUILD=$PWD/build /usr/bin/python3 -m pytest -v tests/py/test_gdb_linux.py
-# Pick the guest with RAX_GUEST_DIR (default: the newest complete
-# ~/.cache/rax/guest-*), and one engine with -k kvm / -k emulator /
+# Pick the guest with RAX_GUEST_DIR (default: the one examples/build-guest.sh
+# names for the current config), and one engine with -k kvm / -k emulator /
 # -k nested / -k intel.
 #
 # A test is skipped only when a prerequisite is missing: rax or the guest
@@ -27,7 +27,6 @@
 # neither: Bochs gives an int3 in a VMX guest to KVM's #BP intercept and
 # arms the debug registers KVM loads; its two strict xfails are Bochs
 # 2.7's single-step bug (BOCHS_PENDING_DBG below).
-import glob
 import os
 import re
 import subprocess
@@ -36,8 +35,8 @@ import time
 
 import pytest
 
-from conftest import (BOCHS_TICKS, BUILD, HERE, Gdb, Target, free_port,
-                      wait_listening)
+from conftest import (BOCHS_TICKS, BUILD, HERE, Gdb, Target, default_guest_dir,
+                      free_port, wait_listening)
 
 RAX = os.path.join(BUILD, "rax")
 ENGINES = ["kvm", "emulator"]
@@ -117,24 +116,6 @@ def qemu_major(qemu):
     return int(m.group(1)) if m else 0
 
 
-def guest_dir():
-    d = os.environ.get("RAX_GUEST_DIR")
-    if d:
-        return d
-    done = [os.path.dirname(p) for p in
-            glob.glob(os.path.expanduser("~/.cache/rax/guest-*/.complete"))]
-    return max(done, key=os.path.getmtime) if done else None
-
-
-def need_guest():
-    d = guest_dir()
-    if not d or not all(os.path.exists(os.path.join(d, f)) for f in
-                        ("bzImage", "vmlinux", "initramfs.cpio.gz")):
-        pytest.skip("the default guest is not built (no complete "
-                    "~/.cache/rax/guest-*; run examples/build-guest.sh)")
-    return d
-
-
 class Session:
     """rax with --gdb-wait on a TCP port, and gdb attached with vmlinux."""
 
@@ -146,7 +127,7 @@ class Session:
         self.engine = engine
         self.procs = procs
         self.timeout = BOOT_TIMEOUT
-        self.dir = need_guest()
+        self.dir = default_guest_dir()
         port = free_port()
         self.addr = "127.0.0.1:%d" % port
         env = dict(os.environ, RAX_GUEST_DIR=self.dir)
@@ -505,7 +486,7 @@ def boot_count(procs, tmp_path, with_gdb):
     instructions --stats reports.  with_gdb: under gdb, which steps at
     the entry, stops at a software breakpoint (start_kernel) and a
     hardware one (rest_init), steps there, and lets the boot finish."""
-    d = need_guest()
+    d = default_guest_dir()
     argv = [RAX, "--backend", "emulator", "--decompress", "host",
             "--kernel", os.path.join(d, "bzImage"),
             "--initrd", os.path.join(d, "initramfs.cpio.gz"),

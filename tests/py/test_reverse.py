@@ -17,7 +17,8 @@ import time
 
 import pytest
 
-from conftest import BUILD, HERE, Gdb, Target, free_port, wait_listening
+from conftest import (BUILD, HERE, Gdb, Target, default_guest_dir, free_port,
+                      wait_listening)
 
 RAX = os.path.join(BUILD, "rax")
 SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -227,26 +228,12 @@ def test_console_output_is_not_repeated(lapic):
 
 # ---- the default guest (issue 14's Done-when) ---------------------------
 
-def guest_dir():
-    import glob
-    d = os.environ.get("RAX_GUEST_DIR")
-    if d:
-        return d
-    done = [os.path.dirname(p) for p in
-            glob.glob(os.path.expanduser("~/.cache/rax/guest-*/.complete"))]
-    return max(done, key=os.path.getmtime) if done else None
-
-
 BOOT_TIMEOUT = int(os.environ.get("RAX_GDB_TIMEOUT", "300"))
 
 
 @pytest.fixture
 def linux(procs, tmp_path, monkeypatch):
-    d = guest_dir()
-    if not d or not all(os.path.exists(os.path.join(d, f)) for f in
-                        ("bzImage", "vmlinux", "initramfs.cpio.gz")):
-        pytest.skip("the default guest is not built (no complete "
-                    "~/.cache/rax/guest-*; run make guest)")
+    d = default_guest_dir()
     monkeypatch.setenv("RAX_GUEST_DIR", d)
     return Session(procs, tmp_path, ["--decompress", "host"],
                    os.path.join(d, "vmlinux"), timeout=BOOT_TIMEOUT)
@@ -273,11 +260,7 @@ def all_threads_state(s):
 @pytest.fixture
 def linux2(procs, tmp_path, monkeypatch):
     """The default guest on two vCPUs."""
-    d = guest_dir()
-    if not d or not all(os.path.exists(os.path.join(d, f)) for f in
-                        ("bzImage", "vmlinux", "initramfs.cpio.gz")):
-        pytest.skip("the default guest is not built (no complete "
-                    "~/.cache/rax/guest-*; run make guest)")
+    d = default_guest_dir()
     monkeypatch.setenv("RAX_GUEST_DIR", d)
     return Session(procs, tmp_path, ["--decompress", "host", "--cpus", "2"],
                    os.path.join(d, "vmlinux"), timeout=BOOT_TIMEOUT)
@@ -300,6 +283,27 @@ def wait_console(s, text, timeout):
                                                 s.rax.read_stderr()[-2000:]))
 
 
+def stepi_back_and_forth(s, n, state):
+    """n stepi recording state(s) after each, n reverse-stepi comparing
+    each state with the recorded one, n stepi again reaching each
+    recorded state; guest RAM (a hash) the same at both ends each way."""
+    states = [state(s)]
+    ram0 = ramhash(s)
+    for _ in range(n):
+        s.cmd("stepi")
+        states.append(state(s))
+    ram_n = ramhash(s)
+    for i in range(n - 1, -1, -1):
+        out = s.cmd("reverse-stepi")
+        assert NO_MORE not in out, out
+        assert state(s) == states[i], "reverse-stepi to %d" % i
+    assert ramhash(s) == ram0
+    for i in range(1, n + 1):
+        s.cmd("stepi")
+        assert state(s) == states[i], "stepi again to %d" % i
+    assert ramhash(s) == ram_n
+
+
 def test_linux_stepi_200_back_and_forth(linux):
     """(a) at a breakpoint late in boot: 200 stepi recording all
     registers, 200 reverse-stepi comparing, 200 stepi again to the
@@ -308,21 +312,7 @@ def test_linux_stepi_200_back_and_forth(linux):
     out = s.cmd("tbreak run_init_process")
     out = s.cmd("continue", timeout=BOOT_TIMEOUT)
     assert "run_init_process" in out, out
-    states = [full_state(s)]
-    ram0 = ramhash(s)
-    for _ in range(200):
-        s.cmd("stepi")
-        states.append(full_state(s))
-    ram200 = ramhash(s)
-    for i in range(199, -1, -1):
-        out = s.cmd("reverse-stepi")
-        assert NO_MORE not in out, out
-        assert full_state(s) == states[i], "reverse-stepi to %d" % i
-    assert ramhash(s) == ram0
-    for i in range(1, 201):
-        s.cmd("stepi")
-        assert full_state(s) == states[i], "stepi again to %d" % i
-    assert ramhash(s) == ram200
+    stepi_back_and_forth(s, 200, full_state)
 
 
 def test_linux_watchpoint_on_the_hostname(linux):
@@ -426,21 +416,7 @@ def test_linux_smp_reverse_stepi_matches_recorded_states(linux2):
     assert "run_init_process" in out, out
     out = s.cmd("info threads")
     assert "Thread 2" in out, out
-    states = [all_threads_state(s)]
-    ram0 = ramhash(s)
-    for _ in range(60):
-        s.cmd("stepi")
-        states.append(all_threads_state(s))
-    ram60 = ramhash(s)
-    for i in range(59, -1, -1):
-        out = s.cmd("reverse-stepi")
-        assert NO_MORE not in out, out
-        assert all_threads_state(s) == states[i], "reverse-stepi to %d" % i
-    assert ramhash(s) == ram0
-    for i in range(1, 61):
-        s.cmd("stepi")
-        assert all_threads_state(s) == states[i], "stepi again to %d" % i
-    assert ramhash(s) == ram60
+    stepi_back_and_forth(s, 60, all_threads_state)
     out = s.cmd("tbreak do_execveat_common")
     out = s.cmd("continue", timeout=BOOT_TIMEOUT)
     assert "do_execveat_common" in out, out
@@ -485,11 +461,7 @@ def test_linux_virtio_rng_replays_the_same_bytes(procs, tmp_path, monkeypatch):
     middle of the boot and to its start, and forward again: guest RAM
     is the same (the kernel's entropy pool and dd's buffers hold what
     virtio-rng gave)."""
-    d = guest_dir()
-    if not d or not all(os.path.exists(os.path.join(d, f)) for f in
-                        ("bzImage", "vmlinux", "initramfs.cpio.gz")):
-        pytest.skip("the default guest is not built (no complete "
-                    "~/.cache/rax/guest-*; run make guest)")
+    d = default_guest_dir()
     monkeypatch.setenv("RAX_GUEST_DIR", d)
     s = Session(procs, tmp_path, ["--decompress", "host", "--rng"],
                 os.path.join(d, "vmlinux"), timeout=BOOT_TIMEOUT)
@@ -519,11 +491,7 @@ def test_linux_virtio_blk_is_copy_on_write_under_the_history(
     the guest what it wrote; travelling back before the write and
     forward again repeats the same reads and writes (guest RAM the same)
     and the image file stays as it was."""
-    d = guest_dir()
-    if not d or not all(os.path.exists(os.path.join(d, f)) for f in
-                        ("bzImage", "vmlinux", "initramfs.cpio.gz")):
-        pytest.skip("the default guest is not built (no complete "
-                    "~/.cache/rax/guest-*; run make guest)")
+    d = default_guest_dir()
     monkeypatch.setenv("RAX_GUEST_DIR", d)
     image = os.path.join(str(tmp_path), "disk.img")
     with open(image, "wb") as f:
@@ -575,11 +543,7 @@ def test_linux_virtio_net_frames_are_logged_and_replayed(
                        capture_output=True, text=True, timeout=60)
     if "without libslirp" in r.stderr:
         pytest.skip("rax was built without libslirp (libslirp-dev)")
-    d = guest_dir()
-    if not d or not all(os.path.exists(os.path.join(d, f)) for f in
-                        ("bzImage", "vmlinux", "initramfs.cpio.gz")):
-        pytest.skip("the default guest is not built (no complete "
-                    "~/.cache/rax/guest-*; run make guest)")
+    d = default_guest_dir()
     monkeypatch.setenv("RAX_GUEST_DIR", d)
     token = "served-by-the-host-" + secrets.token_hex(8)
     (tmp_path / "hello.txt").write_text(token + "\n")
