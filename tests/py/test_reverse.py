@@ -315,11 +315,9 @@ def test_linux_stepi_200_back_and_forth(linux):
     stepi_back_and_forth(s, 200, full_state)
 
 
-def test_linux_watchpoint_on_the_hostname(linux):
-    """(b) at the shell: `hostname x`, then a watchpoint on the kernel's
-    nodename and reverse-continue: stops where sethostname wrote it,
-    with gdb's old and new values."""
-    s = linux
+def reverse_continue_to_the_hostname_write(s):
+    """At the shell: `hostname x`, a watchpoint on the kernel's nodename,
+    reverse-continue: it stops in sethostname with gdb's old value 'x'."""
     s.gdb.send("continue")
     wait_console(s, "RAX-GUEST-READY", BOOT_TIMEOUT)
     time.sleep(1)
@@ -334,6 +332,14 @@ def test_linux_watchpoint_on_the_hostname(linux):
     assert "'x'" in out.split("Old value")[1].split("\n")[0], out
     bt = s.cmd("bt")
     assert "sethostname" in bt, bt
+
+
+def test_linux_watchpoint_on_the_hostname(linux):
+    """(b) at the shell: `hostname x`, then a watchpoint on the kernel's
+    nodename and reverse-continue: stops where sethostname wrote it,
+    with gdb's old and new values."""
+    s = linux
+    reverse_continue_to_the_hostname_write(s)
     assert "x" != s.cmd("p init_uts_ns.name.nodename[0]")
 
 
@@ -436,20 +442,7 @@ def test_linux_smp_watchpoint_on_the_hostname(linux2):
     nodename, reverse-continue stops in sethostname with gdb's old and
     new values, whichever vCPU ran it."""
     s = linux2
-    s.gdb.send("continue")
-    wait_console(s, "RAX-GUEST-READY", BOOT_TIMEOUT)
-    time.sleep(1)
-    s.rax.type("hostname x\n")
-    time.sleep(3)
-    s.gdb.interrupt()
-    out = s.cmd("p init_uts_ns.name.nodename[0]")
-    assert "'x'" in out, out
-    s.cmd("watch -l init_uts_ns.name.nodename[0]")
-    out = s.cmd("reverse-continue", timeout=BOOT_TIMEOUT)
-    assert "atchpoint" in out and "Old value" in out, out
-    assert "'x'" in out.split("Old value")[1].split("\n")[0], out
-    bt = s.cmd("bt")
-    assert "sethostname" in bt, bt
+    reverse_continue_to_the_hostname_write(s)
 
 
 # ---- virtio devices ----------------------------------------------------------
