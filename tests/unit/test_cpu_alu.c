@@ -1172,6 +1172,39 @@ static uint64_t get_gpr(struct machine *m, unsigned i)
 	return r.gpr[i];
 }
 
+/* IA32_ARCH_CAPABILITIES (src/cpu/sys.c): CPUID.(EAX=7,ECX=0):EDX[29]
+ * says it is there; RDMSR reads the immunity bits a Linux guest checks
+ * before it turns on page-table isolation and buffer clearing (RDCL_NO,
+ * MDS_NO, TAA_NO, the MMIO stale data trio), and not IBRS_ALL or RSBA,
+ * which would promise a branch predictor's behaviour; WRMSR faults (the
+ * MSR is read-only). */
+static void arch_capabilities_report_no_speculation(struct machine *m)
+{
+	static const uint8_t cpuid[] = { 0x0f, 0xa2 };
+	static const uint8_t rdmsr[] = { 0x0f, 0x32 };
+	static const uint8_t wrmsr[] = { 0x0f, 0x30 };
+	const uint64_t code = CODE_BASE + 0x64000;
+	const uint64_t want = (1u << 0) | (1u << 5) | (1u << 8) | (1u << 13) |
+			      (1u << 14) | (1u << 15);
+	struct rax_fpu f;
+	uint64_t v;
+
+	install_idt(m);
+	m->ops->get_fpu(m, 0, &f);
+	set_rax_rcx_rdx(m, 7, 0, 0);
+	CHECK_EQ(one_step(m, code, cpuid, sizeof(cpuid), 0, 0, 0x1f80, &f), -1);
+	CHECK(get_gpr(m, R_RDX) & (1u << 29));
+	set_rax_rcx_rdx(m, 0, 0x10a, 0);
+	CHECK_EQ(one_step(m, code + 16, rdmsr, sizeof(rdmsr), 0, 0, 0x1f80, &f),
+		 -1);
+	v = get_gpr(m, R_RAX) | get_gpr(m, R_RDX) << 32;
+	CHECK_EQ(v & want, want);
+	CHECK_EQ(v & ((1u << 1) | (1u << 2) | (1u << 19)), 0u);
+	set_rax_rcx_rdx(m, 0, 0x10a, 0);
+	CHECK_EQ(one_step(m, code + 32, wrmsr, sizeof(wrmsr), 0, 0, 0x1f80, &f),
+		 13);
+}
+
 /* The XSAVE part of a level-3 model (src/cpu/xsave.c; SDM Vol. 1 ch. 13,
  * Vol. 2 XGETBV, XSETBV, XSAVE, XRSTOR): #UD without CR4.OSXSAVE; XCR0
  * checks; the standard-form area (XMM at 160, XSTATE_BV at 512, YMM
@@ -1390,6 +1423,7 @@ int main(void)
 	x87_sequences_match_the_host(&m);
 	simd_exceptions_and_mmx_state_follow_the_sdm(&m);
 	fpu_availability_faults_follow_the_sdm(&m);
+	arch_capabilities_report_no_speculation(&m);
 	test_machine_destroy(&m);
 	for (unsigned level = 1; level <= CPU_LEVEL_MAX &&
 	     level <= cpu_host_level(); level++) {
