@@ -13,7 +13,9 @@ into the source tree.  rax and `qemu-system-x86_64 -accel tcg` take turns
 run by run, so a change in the machine's load hits both; the load average
 is printed at the start and the end.
 
-Run (from the source tree, after `make -C build` and `make -C build guest`):
+Run (from the source tree, after `make -C build` and `make -C build guest`,
+and `make -C build pgo` for the profile-guided rax the README measures;
+the bench says which it ran):
     /usr/bin/python3 bench/boot-time.py [--build build] [--runs 3]
         [--guests default,amd64,cloud] [--cpus 1,2,4]
 --cpus boots each guest with each vCPU count: rax --cpus N against QEMU
@@ -231,7 +233,12 @@ def main():
     rax = os.path.join(opt.build, "rax")
     qemu = shutil.which("qemu-system-x86_64")
     guests = []   # (label, kernel, initrd, cmdline, rax decompress modes)
-    notes = []
+    # make pgo leaves its profile in pgo-data beside the rax it built.
+    pgo = os.path.isdir(os.path.join(opt.build, "pgo-data")) and \
+        os.path.exists(rax) and \
+        os.path.getmtime(rax) >= os.path.getmtime(
+            os.path.join(opt.build, "pgo-data"))
+    notes = [f"rax: {rax} ({'built by make pgo' if pgo else 'no make pgo'})"]
     for g in opt.guests.split(","):
         if g == "default":
             d = guest_dir(src)

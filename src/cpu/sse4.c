@@ -193,7 +193,8 @@ static void pmovx(struct cpu *c, const struct dec_insn *d, bool sx)
 	static const uint8_t from[6] = { 1, 1, 1, 2, 2, 4 };
 	static const uint8_t to[6] = { 2, 4, 8, 4, 8, 8 };
 	unsigned k = d->op & 7, fw, tw, cnt;
-	xmm_t s, r;
+	xmm_t s, r = { 0 }; /* all 16 bytes written below, which GCC
+			     * cannot always see (make pgo) */
 
 	need_66(c, d);
 	if (k > 5)
