@@ -998,6 +998,19 @@ void op_vgather_Vx_Mx_Hx(struct cpu *c, const struct dec_insn *d)
 		cpu_ud(c);
 	sse_vex_enter(c);
 	sse_get_ymm(c, vi, idx.l);
+	/* First every mask element becomes its sign bit, extended (the
+	 * SDM's Operation), so a fault part-way leaves the elements still
+	 * to do all ones: an Intel Xeon's does (diffexec), an AMD EPYC
+	 * left them as they were. */
+	sse_get_ymm(c, mr, m.l);
+	for (unsigned j = 0; j < (n > 16 / ew ? n : 16 / ew); j++) {
+		/* (a whole XMM register at least: the two dwords above
+		 * VGATHERQPS xmm's two elements too) */
+		uint8_t *me = (uint8_t *)&m + ew * j;
+
+		memset(me, me[ew - 1] >> 7 ? 0xff : 0, ew);
+	}
+	sse_put_ymm(c, mr, m.l, true);
 	for (unsigned j = 0; j < n; j++) {
 		uint8_t *me = (uint8_t *)&m + ew * j;
 		int64_t off;

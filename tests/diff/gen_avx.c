@@ -235,6 +235,13 @@ static uint64_t any(struct gen *g)
 	return g_rnd(g);
 }
 
+/* A mask element as the SDM's gathers leave it before they load: its
+ * sign bit, extended. */
+static uint64_t sign_only(struct gen *g)
+{
+	return g_chance(g, 50) ? ~0ull : 0;
+}
+
 /* VPGATHERDD/DQ/QD/QQ, VGATHERDPS/DPD/QPS/QPD: a VSIB operand whose
  * vector index holds small elements (-32..31; 0..63 for 64-bit ones)
  * around a base in the data
@@ -247,6 +254,7 @@ static void gen_gather(struct gen *g)
 			 .vpp = 1 };
 	unsigned ix, ew;
 	uint64_t t;
+	bool edge;
 
 	e.op[0] = (uint8_t)(0x90 + g_rn(g, 4));
 	e.w = g_chance(g, 50);
@@ -281,12 +289,18 @@ static void gen_gather(struct gen *g)
 		sh.nimm = 1;
 		g_emit(g, &sh, true);
 	}
-	set_ymm(g, e.vvvv, ew, any);
+	/* A gather that faults part-way leaves the mask elements still to
+	 * do as the host chose: an Intel Xeon sign-extends each first (the
+	 * SDM's Operation; so does rax), an AMD EPYC leaves them as they
+	 * were.  Near the end of the data, where it may fault, the mask's
+	 * elements are all ones or zero already; elsewhere anything. */
+	edge = g_chance(g, 10);
+	set_ymm(g, e.vvvv, ew, edge ? sign_only : any);
 	e.e.kind = M_SIB;
 	e.e.scale = g_rn(g, 4);
 	e.e.base = g_gpr(g, 0);
 	e.e.disp = g_chance(g, 50) ? (int8_t)g_rnd(g) : 0;
-	t = DX_DATA + (g_chance(g, 10) ? DX_DATA_SIZE - g_rn(g, 64) :
+	t = DX_DATA + (edge ? DX_DATA_SIZE - g_rn(g, 64) :
 		       128 + g_rn(g, DX_DATA_SIZE - 512));
 	g_set_reg(g, e.e.base, t - (uint64_t)(int64_t)e.e.disp);
 	g_emit(g, &e, false);
@@ -414,8 +428,8 @@ static void area_zero(struct gen *g, unsigned base, int32_t disp,
  * out) to a 64-byte-aligned area in the data pages (misaligned now and
  * then: #GP) whose header was zeroed, then XRSTOR from it after random edits: register data,
  * XSTATE_BV bits cleared (those components from their initial state),
- * and rarely a reserved header byte, an XSTATE_BV bit outside XCR0 or a
- * reserved MXCSR bit (#GP).  Or XGETBV (ECX 0) with EAX masked to the
+ * and rarely a reserved header byte, an XSTATE_BV bit outside every XCR0
+ * (a supervisor component's) or a reserved MXCSR bit (#GP).  Or XGETBV (ECX 0) with EAX masked to the
  * three components both XCR0s have.  After each XSAVE three things the
  * host writes its own way are normalised by stores before anything can
  * compare them: XSTATE_BV (ORed with the RFBM: the interpreter counts
@@ -526,7 +540,16 @@ void gen_xsave(struct gen *g)
 	}
 	switch (g_chance(g, 6) ? g_rn(g, 3) : 3) {
 	case 0: area_op(g, 0xc6, 0, r, 520 + (int32_t)g_rn(g, 44), 1, 1); break;
-	case 1: area_op(g, 0x80, 1, r, 512, 8u << g_rn(g, 5), 1); break;
+	case 1: { /* a supervisor component's XSTATE_BV bit (8, 10-15):
+		   * no XCR0 can hold one (SDM Vol. 1 §13.3), so XRSTOR
+		   * faults on every host; the user bits 3-7 did only where
+		   * XCR0 lacks them, not on an AVX-512 host */
+		static const uint8_t sv[7] = { 0x01, 0x04, 0x08, 0x10,
+					       0x20, 0x40, 0x80 };
+
+		area_op(g, 0x80, 1, r, 513, sv[g_rn(g, 7)], 1);
+		break;
+	}
 	case 2: area_op(g, 0xc6, 0, r, 26, 1, 1); break;
 	default: break;
 	}
