@@ -349,16 +349,19 @@ fail:
 }
 
 /* Makes every vCPU but the calling thread's leave KVM_RUN soon: the
- * flag its loop tests is set first, then immediate_exit (a KVM_RUN
- * about to start returns at once), then the signal (one under way
- * returns EINTR).  Async-signal-safe. */
+ * flag its loop tests is set first (by the caller), then immediate_exit
+ * (a KVM_RUN about to start returns at once), then the signal (one
+ * under way returns EINTR).  immediate_exit is written with a full
+ * barrier, here and where vcpu_loop() clears it: see there.
+ * Async-signal-safe. */
 static void kick_vcpus(struct kvm_engine *k)
 {
 	for (unsigned i = 0; i < k->ncpus; i++) {
 		struct kvm_vcpu *v = &k->vcpu[i];
 
 		if (v->run)
-			v->run->immediate_exit = 1;
+			__atomic_store_n(&v->run->immediate_exit, 1,
+					 __ATOMIC_SEQ_CST);
 		if (atomic_load(&v->in_run) &&
 		    !pthread_equal(pthread_self(), v->thread))
 			pthread_kill(v->thread, KICK_SIGNAL);
@@ -537,8 +540,18 @@ static int vcpu_loop(struct machine *m, struct kvm_vcpu *v,
 		if (!k->first_run_ns && !v->index)
 			k->first_run_ns = host_now_ns();
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			/* Cleared before the flags are read again, with a
+			 * full barrier between: a plain store could wait in
+			 * the store buffer past that read (x86 lets a load
+			 * pass an earlier store), and a kick whose flag the
+			 * read missed would have its immediate_exit = 1
+			 * overwritten, its signal already spent: the next
+			 * KVM_RUN would sleep through it.  Now either the
+			 * read sees the flag or the kick's store comes
+			 * after this one. */
 			if (errno == EINTR || errno == EAGAIN) {
-				v->run->immediate_exit = 0;
+				__atomic_store_n(&v->run->immediate_exit, 0,
+						 __ATOMIC_SEQ_CST);
 				continue;
 			}
 			ret = rax_errf(e, -errno, "kvm: KVM_RUN: %s", strerror(errno));

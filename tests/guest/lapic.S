@@ -26,13 +26,13 @@
 #define SPIN 10000000                   /* bound on busy-waits */
 #define IOAPIC 0xfec00000               /* IOREGSEL at 0, IOWIN at 0x10 */
 
-/* WAIT_COUNT vector, n: halt with IF = 1 until vec_count[vector] >= n. */
+/* WAIT_COUNT vector, n: halt with IF = 1 until vec_count[vector] >= n
+ * (rt_sti_hlt: STI then HLT in its shadow). */
 .macro WAIT_COUNT vector, n
 1:	cli
 	cmpq $\n, vec_count + \vector * 8
 	jae 2f
-	sti
-	hlt
+	call rt_sti_hlt
 	jmp 1b
 2:
 .endm

@@ -20,7 +20,7 @@
 	.globl last_rsp, last_rflags, last_cr2, last_frame, last_hflags, last_hss
 	.globl vec_count, handlers, pt_win, pd_win, pd_low, pml4, pages, tss
 	.globl ist1_top, ist2_top, ist3_top, rsp0_top, ustack_top
-	.globl fail_count
+	.globl fail_count, rt_sti_hlt
 
 _start:
 	cli
@@ -221,6 +221,25 @@ rt_finish:
 	hlt
 	jmp 2b
 
+/* Halts with interrupts on until one is taken, then returns (IF = 1).
+ * The HLT is in STI's shadow (SDM Vol. 3 §6.8.3), so an interrupt
+ * pending at the STI wakes the HLT instead of slipping in before it.
+ * The nested harness's L0 breaks that: QEMU's TCG AMD-V saves the
+ * shadow in the VMCB at #VMEXIT (int_state, do_vmexit() in
+ * target/i386/tcg/sysemu/svm_helper.c) but its VMRUN never loads it
+ * back, so when L1 takes an exit at the HLT and injects the interrupt
+ * on re-entry, the interrupt comes before the HLT and returns to it,
+ * and the HLT waits for an interrupt that already came (14 hangs in
+ * 371 nested runs of lapic.S on 2026-12-07, each with the vector
+ * counted and the frame's RIP at the HLT).  rt_common resumes such an
+ * interrupt after the HLT, as if it had woken it: on a CPU that keeps
+ * the shadow the case never arises. */
+rt_sti_hlt:
+	sti
+rt_hlt:
+	hlt
+	ret
+
 /* The 256 entry stubs, 16 bytes apart: push a zero error code where the
  * CPU pushes none (SDM Vol. 3 §6.13, Table 6-1: 8, 10-14, 17, 21, 29, 30
  * push one), push the vector, and join rt_common. */
@@ -263,7 +282,11 @@ rt_common:
 	push %r15
 	cld
 	mov %rsp, %rdi
-	lea F_RIP(%rdi), %rax
+	lea rt_hlt(%rip), %rax          /* taken before rt_sti_hlt's HLT */
+	cmp %rax, F_RIP(%rdi)
+	jne 1f
+	incq F_RIP(%rdi)                /* HLT is one byte */
+1:	lea F_RIP(%rdi), %rax
 	mov %rax, last_frame
 	mov F_VEC(%rdi), %rbx
 	mov %rbx, last_vec

@@ -7,9 +7,11 @@ or by hand, once `make guest guest-l1 rax-static` has run:
     srcdir=.. /usr/bin/python3 ../tests/nested/run.py [--rax ./rax-static]
         [--cmd 'rax --version'] [--gdb] [--interact] [--timeout S]
         [--cpu qemu64,+svm,+npt] [--guest-elf F.elf ... --guest-out DIR]
+        [--guest-watchdog S]
         [--file F ...] [--mem MIB] [--disk] [--net] [--rax-net ./rax]
         [--cpus N] [--l1-cpus N] [--echo]
-Environment: RAX_STATIC (the static rax), RAX_NESTED_GUEST_DIR and
+Environment: RAX_STATIC (the static rax), RAX_GT_WATCHDOG (the default
+of --guest-watchdog), RAX_NESTED_GUEST_DIR and
 RAX_NESTED_L1_DIR (use these folders instead of the cache's).
 
 This machine's /dev/kvm cannot boot Linux (see ENVIRONMENT.md), so the test
@@ -53,10 +55,14 @@ nested-smp-console.log with --cpus).
 With --guest-elf (tests/guest programs), L1 instead runs each ELF (or
 flat .bin) with `rax --backend kvm --kernel F --mem 64M` plus the options
 of F's NAME.opts beside it when there is one, its output to a file, and
-prints it between "RAX-GT-BEGIN name" and "RAX-GT-END name status"; the
-harness writes DIR/name.out (carriage returns dropped) and
-DIR/name.status, and exits 0 when every program ran (tests/guest/
-nested.sh compares the outputs with the .expect files).
+prints "RAX-GT-START name" before and the output after, between
+"RAX-GT-BEGIN name" and "RAX-GT-END name status"; the harness writes
+DIR/name.out (carriage returns dropped) and DIR/name.status, and exits 0
+when every program ran (tests/guest/nested.sh compares the outputs with
+the .expect files).  A program still running after --guest-watchdog
+seconds (default 120) is reported by L1 (rax's threads and their system
+calls, the output so far) and ended with SIGTERM; the harness prints
+that report and the program fails by its status.
 
 With --cpus N, rax runs the default guest with --cpus N (a thread per
 vCPU in L1, the APs started by KVM's in-kernel LAPIC) and the check
@@ -141,19 +147,76 @@ def find_inputs(opt):
 DRAIN = "stty $(stty -g)\n"
 
 
+# A guest program still running after this many seconds of L1's time
+# (they take well under one: 12 in about 3 s) is reported and ended
+# (guest_watchdog()); $RAX_GT_WATCHDOG overrides it.
+GT_WATCHDOG = 120
+
+# The guest programs' watchdog in L1: gt_watch NAME PID SECONDS, in the
+# background, reports rax's threads (state and system call: "16 ...
+# 0xae80" is ioctl KVM_RUN), the program's COM1 output and rax's
+# stderr so far, then ends rax with SIGTERM (rax stops the vCPUs and
+# exits 143, saying so), and with SIGKILL if that does not end it.  It
+# checks once a second, so it ends soon after rax does.
+GT_WATCH_FN = r"""gt_alive() {
+  [ -e /proc/$1 ] && [ "$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null)" != Z ]
+}
+gt_threads() {
+  for t in /proc/$1/task/*; do
+    echo "RAX-GT-HUNG $2:   thread ${t##*/} $(cat $t/comm 2>/dev/null)" \
+      "state $(cut -d' ' -f3 $t/stat 2>/dev/null)" \
+      "syscall $(cat $t/syscall 2>/dev/null)"
+  done
+}
+gt_watch() {
+  i=0
+  while [ $i -lt $3 ]; do sleep 1; gt_alive $2 || exit 0; i=$((i+1)); done
+  echo "RAX-GT-HUNG $1: rax (pid $2) still running after $3 s"
+  gt_threads $2 $1
+  echo "RAX-GT-HUNG $1: its COM1 output so far (last 20 lines):"
+  tail -n 20 /tmp/$1.out | sed "s/^/RAX-GT-HUNG $1: | /"
+  echo "RAX-GT-HUNG $1: its stderr so far:"
+  tail -n 20 /tmp/$1.err | sed "s/^/RAX-GT-HUNG $1: | /"
+  echo "RAX-GT-HUNG $1: sending SIGTERM"
+  kill -TERM $2
+  i=0
+  while [ $i -lt 10 ]; do sleep 1; gt_alive $2 || exit 0; i=$((i+1)); done
+  echo "RAX-GT-HUNG $1: still running 10 s after SIGTERM; SIGKILL"
+  gt_threads $2 $1
+  kill -KILL $2
+}
+"""
+
+
+def guest_watchdog(opt):
+    """Seconds before L1's watchdog ends a guest program's rax (opt may
+    be another harness's, without --guest-watchdog: tests/intel)."""
+    return int(getattr(opt, "guest_watchdog", None) or
+               os.environ.get("RAX_GT_WATCHDOG") or GT_WATCHDOG)
+
+
 def l1_cmd(opt):
     """The script L1's /init runs; its exit status is rax's."""
     head = ("#!/bin/sh\n"
             "export PATH=/:$PATH RAX_GUEST_DIR=/guest\n")
     if opt.guest_elf:
-        return head + ("for f in /gt/*.elf /gt/*.bin; do\n"
-                       "  [ -f $f ] || continue; n=${f##*/}; n=${n%.*}\n"
-                       "  rax --backend kvm --kernel $f --mem 64M "
-                       "$(cat /gt/$n.opts 2>/dev/null) "
-                       "</dev/null >/tmp/$n.out 2>/tmp/$n.err; s=$?\n"
-                       "  echo \"RAX-GT-BEGIN $n\"; cat /tmp/$n.out\n"
-                       "  echo \"RAX-GT-END $n $s\"; cat /tmp/$n.err\n"
-                       "  " + DRAIN + "done\n")
+        # RAX-GT-START names the program before it runs, so that a
+        # hang says whose it is; its output follows once rax has ended.
+        return head + GT_WATCH_FN + (
+            "for f in /gt/*.elf /gt/*.bin; do\n"
+            "  [ -f $f ] || continue; n=${f##*/}; n=${n%.*}\n"
+            "  echo \"RAX-GT-START $n\"\n"
+            "  rax --backend kvm --kernel $f --mem 64M "
+            "$(cat /gt/$n.opts 2>/dev/null) "
+            "</dev/null >/tmp/$n.out 2>/tmp/$n.err &\n"
+            "  p=$!\n"
+            f"  gt_watch $n $p {guest_watchdog(opt)} &\n"
+            "  w=$!\n"
+            "  wait $p; s=$?\n"
+            "  kill $w 2>/dev/null; wait $w 2>/dev/null\n"
+            "  echo \"RAX-GT-BEGIN $n\"; cat /tmp/$n.out\n"
+            "  echo \"RAX-GT-END $n $s\"; cat /tmp/$n.err\n"
+            "  " + DRAIN + "done\n")
     if opt.cmd:
         return head + opt.cmd + "\n"
     if opt.disk or opt.net:
@@ -427,15 +490,28 @@ def check_eventfds(log, opt):
 
 
 def guest_programs(child, opt):
-    """Collect each tests/guest program's output into opt.guest_out."""
+    """Collect each tests/guest program's output into opt.guest_out.
+    A program L1's watchdog had to end (l1_cmd(), gt_watch) is reported
+    here with what the watchdog saw, and fails by its status."""
     expect(child, "RAX-L1-INIT", opt.timeout, "L1 did not boot")
     os.makedirs(opt.guest_out, exist_ok=True)
+    last = None
     for _ in opt.guest_elf:
-        m = expect(child, r"RAX-GT-BEGIN (\S+)\r*\n", opt.timeout,
-                   "a guest program did not start")
-        name = m.group(1)
+        m = expect(child, r"RAX-GT-START (\S+)\r*\n", opt.timeout,
+                   "the next guest program did not start" +
+                   (f" (after {last})" if last else ""))
+        name = last = m.group(1)
+        expect(child, r"RAX-GT-BEGIN (\S+)\r*\n", opt.timeout,
+               f"guest program {name} did not end, nor did L1's "
+               f"watchdog end it ({guest_watchdog(opt)} s)")
+        hung = [ln for ln in child.before.replace("\r", "").splitlines()
+                if ln.startswith("RAX-GT-HUNG ")]
+        if hung:
+            print(f"nested: {name}: L1's watchdog ended rax:")
+            for ln in hung:
+                print("  " + ln.split(": ", 1)[1])
         m = expect(child, r"RAX-GT-END (\S+) (\d+)", opt.timeout,
-                   f"guest program {name} did not end")
+                   f"guest program {name}: no RAX-GT-END after its output")
         out = child.before.replace("\r", "")
         # L1's own kernel messages (the clocksource watchdog switching
         # to the TSC, KVM's warnings) go to the same console and may
@@ -490,6 +566,10 @@ def main():
     ap.add_argument("--guest-elf", action="append", default=[],
                     help="a tests/guest program to run on KVM in L1 "
                     "(repeat it; needs --guest-out)")
+    ap.add_argument("--guest-watchdog", type=int,
+                    help="seconds of L1's time before L1 reports and "
+                    "ends a --guest-elf program still running (default "
+                    f"$RAX_GT_WATCHDOG or {GT_WATCHDOG})")
     ap.add_argument("--guest-out", default="nested-guest",
                     help="folder for the programs' NAME.out and "
                     "NAME.status")
