@@ -116,6 +116,15 @@ static void undef_at(const struct dx_seq *s, uint64_t rip, uint64_t *fl,
 	}
 }
 
+/* The CR2 bits compared for a #PF at rip (struct dx_insn cr2_page). */
+static uint64_t cr2_mask(const struct dx_seq *s, uint64_t rip)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		if (DX_SEQ + s->insn[i].off == rip && s->insn[i].cr2_page)
+			return ~0xfffull;
+	return ~0ull;
+}
+
 /* Tag bit of ST(i) (the abridged FTW is indexed by physical register;
  * the FXSAVE register area is in stack order). */
 static bool st_valid(const uint8_t *fx, unsigned i)
@@ -246,7 +255,8 @@ static unsigned compare(const struct dx_seq *s, const struct dx_state *h0,
 		     r->rip);
 		return df->count;
 	}
-	if (h->vec == 14 && (h->cr2 != r->cr2 || (h->err & 7) != (r->err & 7)))
+	if (h->vec == 14 && ((h->cr2 ^ r->cr2) & cr2_mask(s, h->rip) ||
+			     (h->err & 7) != (r->err & 7)))
 		note(df, "  #PF: host cr2 %#" PRIx64 " err %#" PRIx64
 		     ", rax cr2 %#" PRIx64 " err %#" PRIx64 "\n", h->cr2,
 		     h->err, r->cr2, r->err);

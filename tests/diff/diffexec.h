@@ -78,6 +78,11 @@ struct dx_insn {
 	uint16_t undef_hi;         /* GPRs (bit n: register n) whose bits
 				      63:32 are undefined before it */
 	uint16_t jtarget;          /* forward branch: target offset, or 0 */
+	/* A masked store (VMASKMOVPS/PD, VPMASKMOVD/Q): where its faulting
+	 * element straddles a page, an Intel Xeon reports CR2 at the
+	 * element's last byte, an AMD EPYC and rax at the page's first:
+	 * only the page is compared. */
+	bool cr2_page;
 };
 
 struct dx_seq {

@@ -138,6 +138,9 @@ static void add_insn(struct gen *g, unsigned len, bool setup)
 	in->undef_flags = g->undef;
 	in->undef_fsw = g->fundef;
 	in->undef_hi = g->uhi;
+	in->cr2_page = g->cr2_page && !setup;
+	if (!setup)
+		g->cr2_page = false;
 }
 
 void g_bytes(struct gen *g, const uint8_t *b, unsigned n, bool setup)

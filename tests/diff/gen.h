@@ -26,6 +26,8 @@ struct gen {
 	uint64_t undef;      /* RFLAGS bits undefined now */
 	uint16_t fundef;     /* x87 condition codes undefined now */
 	uint16_t uhi;        /* GPRs whose bits 63:32 are undefined now */
+	bool cr2_page;       /* the next instruction's #PF: compare CR2's
+				page only (struct dx_insn) */
 	int fam;             /* family of the unit being generated */
 	unsigned depth;      /* x87 stack depth (gen_fp.c) */
 	bool x87_lost;       /* depth unknown: only FXAM/FNSTSW from here */

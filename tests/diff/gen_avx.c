@@ -376,6 +376,7 @@ void gen_avx_rest(struct gen *g)
 		e.imm = (uint64_t)vreg(g) << 4 | (g_rnd(g) & 15);
 		e.nimm = 1;
 	}
+	g->cr2_page = r->map == 2 && (r->fl & A_ST) && (r->fl & A_V);
 	g_emit(g, &e, false);
 	g_level(g, 3);
 	if (r->fl & A_FL)
