@@ -1104,7 +1104,7 @@ const struct cpu_forms cpu_alu_forms[] = {
 	FORMS_ROW(op_test_E_I), FORMS_ROW(op_inc_E), FORMS_ROW(op_dec_E),
 	SHIFT_ROWS(rol), SHIFT_ROWS(ror), SHIFT_ROWS(rcl), SHIFT_ROWS(rcr),
 	SHIFT_ROWS(shl), SHIFT_ROWS(shr), SHIFT_ROWS(sar),
-	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
+	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
 };
 
 #define ALU_BYTE_ROWS(name)						\
@@ -1115,5 +1115,5 @@ const struct cpu_forms cpu_alu_byte_forms[] = {
 	ALU_BYTE_ROWS(sbb), ALU_BYTE_ROWS(and), ALU_BYTE_ROWS(sub),
 	ALU_BYTE_ROWS(xor), ALU_BYTE_ROWS(cmp),
 	FORMS1_ROW(op_test_Eb_Gb), FORMS1_ROW(op_test_E_I),
-	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
+	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
 };

@@ -67,10 +67,11 @@ typedef void (*cpu_handler)(struct cpu *c, const struct dec_insn *d);
  * same body with the form (FORM_REG, FORM_BASE, FORM_MEM) and size
  * constant, so they test neither at run time.  Lists end with a NULL
  * any. */
-enum { FORM_ANY, FORM_REG, FORM_MEM, FORM_BASE };
-#define FORM_IS_MEM(k) ((k) == FORM_MEM || (k) == FORM_BASE)
+enum { FORM_ANY, FORM_REG, FORM_MEM, FORM_BASE, FORM_SIB };
+#define FORM_IS_MEM(k) ((k) == FORM_MEM || (k) == FORM_BASE || \
+			(k) == FORM_SIB)
 struct cpu_forms {
-	cpu_handler any, r[2], m[2], b[2];
+	cpu_handler any, r[2], m[2], b[2], x[2];
 };
 extern const struct cpu_forms cpu_alu_forms[], cpu_ops_forms[];
 extern const struct cpu_forms cpu_alu_byte_forms[], cpu_ops_byte_forms[];
@@ -796,15 +797,18 @@ static inline void wr_E(struct cpu *c, const struct dec_insn *d, unsigned n,
 }
 
 /* cpu_ea() of a memory operand in form k: FORM_BASE, base +
- * displacement in 64-bit mode, without segment prefix. */
+ * displacement in 64-bit mode, without segment prefix; FORM_SIB, the
+ * same plus an index register scaled. */
 static inline __attribute__((always_inline)) uint64_t
 cpu_ea_k(struct cpu *c, const struct dec_insn *d, int k)
 {
 	uint64_t ea;
 
-	if (k != FORM_BASE)
+	if (k != FORM_BASE && k != FORM_SIB)
 		return cpu_ea(c, d);
 	ea = c->r[d->base] + (uint64_t)(int64_t)d->disp;
+	if (k == FORM_SIB)
+		ea += c->r[d->index] << d->scale;
 	if ((d->base == R_RSP || d->base == R_RBP) &&
 	    __builtin_expect(!cpu_canonical(ea), 0))
 		c->nc_ss = ea;
@@ -837,7 +841,11 @@ static void h##_m8(struct cpu *c, const struct dec_insn *d)		\
 static void h##_b4(struct cpu *c, const struct dec_insn *d)		\
 { body(c, d, 4, FORM_BASE); }						\
 static void h##_b8(struct cpu *c, const struct dec_insn *d)		\
-{ body(c, d, 8, FORM_BASE); }
+{ body(c, d, 8, FORM_BASE); }						\
+static void h##_x4(struct cpu *c, const struct dec_insn *d)		\
+{ body(c, d, 4, FORM_SIB); }						\
+static void h##_x8(struct cpu *c, const struct dec_insn *d)		\
+{ body(c, d, 8, FORM_SIB); }
 /* The byte forms (cpu_byte_forms: r[], m[], b[] of size 1, both
  * entries the same). */
 #define FORMS1(h, body)							\
@@ -846,11 +854,15 @@ static void h##_r1(struct cpu *c, const struct dec_insn *d)		\
 static void h##_m1(struct cpu *c, const struct dec_insn *d)		\
 { body(c, d, 1, FORM_MEM); }						\
 static void h##_b1(struct cpu *c, const struct dec_insn *d)		\
-{ body(c, d, 1, FORM_BASE); }
+{ body(c, d, 1, FORM_BASE); }						\
+static void h##_x1(struct cpu *c, const struct dec_insn *d)		\
+{ body(c, d, 1, FORM_SIB); }
 #define FORMS1_ROW(h)							\
-	{ h, { h##_r1, h##_r1 }, { h##_m1, h##_m1 }, { h##_b1, h##_b1 } }
+	{ h, { h##_r1, h##_r1 }, { h##_m1, h##_m1 }, { h##_b1, h##_b1 },	\
+	  { h##_x1, h##_x1 } }
 #define FORMS_ROW(h)							\
-	{ h, { h##_r4, h##_r8 }, { h##_m4, h##_m8 }, { h##_b4, h##_b8 } }
+	{ h, { h##_r4, h##_r8 }, { h##_m4, h##_m8 }, { h##_b4, h##_b8 },	\
+	  { h##_x4, h##_x8 } }
 
 /* Stack: push/pop with the operand size given. */
 static inline uint64_t stack_mask(const struct cpu *c)

@@ -108,6 +108,15 @@ static bool base_disp(const struct cpu *c, const struct dec_insn *d)
 	       d->seg == DEC_NOREG;
 }
 
+/* FORM_SIB: base + index * scale + displacement in 64-bit mode, without
+ * segment prefix. */
+static bool base_index_disp(const struct cpu *c, const struct dec_insn *d)
+{
+	return c->mode == DEC_MODE64 && d->adsz == 8 && !d->riprel &&
+	       d->base != DEC_NOREG && d->index != DEC_NOREG &&
+	       d->seg == DEC_NOREG;
+}
+
 /* Per opcode id: the row of its handler's 32/64-bit variants and of
  * its byte variants (struct cpu_forms), or NULL; built once. */
 static const struct cpu_forms *vrow[DEC_NOPS], *brow[DEC_NOPS];
@@ -160,7 +169,11 @@ static cpu_handler sized(const struct cpu *c, cpu_handler h,
 		return h;
 	if (!f)
 		return h;
-	return d->mod == 3 ? f->r[i] : base_disp(c, d) ? f->b[i] : f->m[i];
+	if (d->mod == 3)
+		return f->r[i];
+	if (base_disp(c, d))
+		return f->b[i];
+	return base_index_disp(c, d) && f->x[i] ? f->x[i] : f->m[i];
 }
 
 cpu_handler cpu_select_handler(const struct cpu *c, const struct dec_insn *d)

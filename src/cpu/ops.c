@@ -96,6 +96,11 @@ lea(struct cpu *c, const struct dec_insn *d, unsigned n, int k)
 		sreg_w(c, d->reg, n, d->rex, c->r[d->base] + ea);
 		return;
 	}
+	if (k == FORM_SIB) {
+		sreg_w(c, d->reg, n, d->rex, c->r[d->base] + ea +
+		       (c->r[d->index] << d->scale));
+		return;
+	}
 	if (k != FORM_MEM && d->mod == 3)
 		cpu_ud(c);
 	if (d->riprel)
@@ -871,7 +876,7 @@ const struct cpu_forms cpu_ops_forms[] = {
 	FORMS_ROW(op_lea_Gv_M), FORMS_ROW(op_cmovcc_Gv_Ev),
 	FORMS_ROW(op_movsxd_Gv_Ed), FORMS_ROW(op_movsx_Gv_Eb),
 	FORMS_ROW(op_movsx_Gv_Ew),
-	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
+	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
 };
 
 const cpu_handler cpu_stack64_forms[][2] = {
@@ -883,5 +888,5 @@ const cpu_handler cpu_stack64_forms[][2] = {
 const struct cpu_forms cpu_ops_byte_forms[] = {
 	FORMS1_ROW(op_mov_Eb_Gb), FORMS1_ROW(op_mov_Gb_Eb),
 	FORMS1_ROW(op_mov_R_I), FORMS1_ROW(op_mov_M_I),
-	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
+	{ NULL, { NULL, NULL }, { NULL, NULL }, { NULL, NULL }, { NULL, NULL } }
 };
