@@ -717,9 +717,10 @@ def smp_checks(s, n):
         before = [r for _, _, _, r, _ in rows]
         if cpu == spin and before[spin] < 1 << 47:
             break
+    # (On the interpreter too another vCPU may be named: one woken, by its
+    # timer tick say, and running in its turn when the Ctrl-C lands; seen
+    # once in make check, named [2, 3], CPU 2 "running".)
     assert named[-1] == spin and before[spin] < 1 << 47, (named, info)
-    if s.engine == "emulator":  # one thread: the spinner has the turns
-        assert named == [spin] * len(named), named
     g.cmd("set scheduler-locking on")
     out = g.cmd("stepi")
     rows, info = info_cpus(g)
