@@ -11,6 +11,13 @@
  * stdin that is not a tty (a pipe, a file, /dev/null) is otherwise read
  * the same way; end of input stops the thread, not rax.
  *
+ * The read after poll can still block: another reader of the same
+ * terminal or pipe may take the bytes first.  console_close() then
+ * cancels the thread, whose cancellation is enabled only around that
+ * read(2) (see con_read_in()).  O_NONBLOCK would be no way out: it
+ * belongs to the open file description, which stdin shares with the
+ * shell and any other reader of the terminal.
+ *
  * Escape (as QEMU's -serial mon:stdio): Ctrl-A x quits, Ctrl-A Ctrl-A
  * sends one Ctrl-A, Ctrl-A then any other byte sends both.
  *
@@ -48,6 +55,7 @@ struct console {
 	uint8_t ring[CON_RING];
 	unsigned head, count;
 	bool stop;
+	bool reading; /* the reader thread is in (or about to call) read(2) */
 	bool escape;  /* reader thread only: Ctrl-A seen */
 	bool is_tty;  /* keep reading when full, dropping input */
 	bool dropped; /* warned about dropped input */
@@ -254,6 +262,35 @@ static void con_eof(struct console *c)
 	}
 }
 
+/* read(2) of stdin, the reader thread's only cancellation point: it
+ * holds no lock here, and everywhere else it may (c->lock, the notify
+ * callback's locks, the log's).  A cancel sent while it was disabled is
+ * acted on when read(2) starts, so none is lost.  Returns -1 with EINTR
+ * when a stop was asked for first. */
+static ssize_t con_read_in(struct console *c, void *buf, size_t n)
+{
+	ssize_t r;
+	int err, old;
+	bool go;
+
+	pthread_mutex_lock(&c->lock);
+	go = c->reading = !c->stop;
+	pthread_mutex_unlock(&c->lock);
+	if (!go) {
+		errno = EINTR;
+		return -1;
+	}
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+	r = read(c->in_fd, buf, n);
+	err = errno;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	pthread_mutex_lock(&c->lock);
+	c->reading = false;
+	pthread_mutex_unlock(&c->lock);
+	errno = err;
+	return r;
+}
+
 static void *con_reader(void *opaque)
 {
 	struct console *c = opaque;
@@ -265,6 +302,9 @@ static void *con_reader(void *opaque)
 	size_t room;
 	ssize_t n;
 
+	/* Before any cancellation point: a cancel comes only in
+	 * con_read_in(). */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	while ((room = con_wait_room(c, sizeof(buf)))) {
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
@@ -275,7 +315,7 @@ static void *con_reader(void *opaque)
 			break;
 		if (!pfd[0].revents)
 			continue;
-		n = read(c->in_fd, buf, room < sizeof(buf) ? room : sizeof(buf));
+		n = con_read_in(c, buf, room < sizeof(buf) ? room : sizeof(buf));
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0) {
@@ -338,19 +378,27 @@ out_free:
 	return ret;
 }
 
+/* Never waits for input: a reader in poll(2) or waiting for room wakes
+ * up and stops; one in read(2) (which may block, see the top) is
+ * cancelled.  The cancel is sent only then, so an ordinary exit does not
+ * need it (glibc loads libgcc_s for a cancel). */
 void console_close(struct console *c)
 {
+	bool reading;
 	ssize_t r;
 
 	if (!c)
 		return;
 	pthread_mutex_lock(&c->lock);
 	c->stop = true;
+	reading = c->reading;
 	pthread_cond_broadcast(&c->space);
 	pthread_mutex_unlock(&c->lock);
 	do
 		r = write(c->wake[1], "", 1);
 	while (r < 0 && errno == EINTR);
+	if (reading)
+		pthread_cancel(c->thread);
 	pthread_join(c->thread, NULL);
 	con_leave_raw();
 	pthread_cond_destroy(&c->space);

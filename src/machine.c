@@ -2,6 +2,7 @@
 #include "machine.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -139,7 +140,30 @@ static void request_exit(struct machine *m, int status, int sig,
 		snprintf(m->exit_reason, sizeof(m->exit_reason), "%s", why);
 		atomic_store(&m->exit_requested, true);
 	}
-	if (m->ops && m->ops->kick)
+	/* kicking, then kicks_off; machine_kicks_off() stores them the
+	 * other way round.  Both sequentially consistent: either this
+	 * sees kicks_off, or machine_kicks_off() sees kicking and waits
+	 * for the kick to end. */
+	atomic_fetch_add(&m->kicking, 1);
+	if (!atomic_load(&m->kicks_off) && m->ops && m->ops->kick)
+		m->ops->kick(m);
+	atomic_fetch_sub(&m->kicking, 1);
+}
+
+void machine_kicks_off(struct machine *m)
+{
+	atomic_store(&m->kicks_off, true);
+	/* A kick is a few stores and signals, not a wait: spin. */
+	while (atomic_load(&m->kicking))
+		sched_yield();
+}
+
+void machine_kicks_on(struct machine *m)
+{
+	atomic_store(&m->kicks_off, false);
+	/* A request that came while kicks were off did not kick; one
+	 * after the store above kicks itself (a second kick is harmless). */
+	if (atomic_load(&m->exit_requested) && m->ops && m->ops->kick)
 		m->ops->kick(m);
 }
 

@@ -95,6 +95,11 @@ struct machine {
 	int exit_status;
 	int exit_signal;            /* the host signal that ends rax, or 0 */
 	char exit_reason[128];
+	/* Whether an exit request may kick the engine: see
+	 * machine_kicks_off().  Zero (kicks on) suits a machine whose
+	 * engine lives as long as it does, as in the unit tests. */
+	atomic_bool kicks_off;
+	atomic_uint kicking;        /* exit requests inside ops->kick */
 };
 
 /* Port and MMIO accesses from the engines.  Unclaimed reads return all
@@ -138,6 +143,17 @@ void machine_request_exit(struct machine *m, int status, const char *why);
 /* The same for host signal sig (SIGHUP, SIGINT, SIGTERM): status
  * 128 + sig, exit_signal = sig; rax then ends by that signal (main.c). */
 void machine_request_exit_signal(struct machine *m, int sig, const char *why);
+
+/* The engine is built and destroyed while main.c's signal thread may ask
+ * for an exit (SIGTERM at any moment), and that request kicks the
+ * engine: it must not touch one half built or freed.
+ * machine_kicks_off(): no exit request kicks the engine from now on;
+ * returns once a kick under way has ended, so the engine may then be
+ * destroyed.  machine_kicks_on(): kicks again, and kicks the engine at
+ * once when an exit was asked for while they were off (so that a
+ * SIGTERM during start-up still stops the first run). */
+void machine_kicks_off(struct machine *m);
+void machine_kicks_on(struct machine *m);
 
 static inline uint64_t machine_now_ns(struct machine *m)
 {

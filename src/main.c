@@ -343,8 +343,14 @@ int main(int argc, char **argv)
 	if (o.cpu_level && m->ops == KVM_OPS) /* --backend auto chose KVM */
 		return die(RAX_EXIT_USAGE, "--cpu: %s", CPU_KVM_MSG);
 	m->cpu_level = o.cpu_level;
+	/* The signal thread runs from the start of main() and its exit
+	 * request kicks the engine: not while init builds it (or, on
+	 * failure, frees it again).  machine_kicks_on() passes on a
+	 * request that came meanwhile. */
+	machine_kicks_off(m);
 	if (m->ops->init(m, &e))
 		return die(RAX_EXIT_ENGINE, "%s", e.msg);
+	machine_kicks_on(m);
 	if (o.trace != TRACE_OFF) {
 		/* --backend auto chose KVM. */
 		if (!m->ops->set_trace)
@@ -401,8 +407,13 @@ int main(int argc, char **argv)
 		m->ops->print_stats(m);
 	if (gdb)
 		rsp_close(gdb);
-	/* Devices first: their threads may still signal the engine. */
+	/* Devices first: their threads may still signal the engine.  The
+	 * console's reader and gdb's thread are joined above.  The signal
+	 * thread is never joined (it waits in sigwait() until rax ends):
+	 * kicks off, so that a SIGTERM now cannot kick the engine while
+	 * destroy frees it (it still sets the exit status and signal). */
 	dev_exit_all(m);
+	machine_kicks_off(m);
 	m->ops->destroy(m);
 	virtio_host_close(&virtio_host);
 	sym_free(&syms);

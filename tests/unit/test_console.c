@@ -16,6 +16,37 @@
 
 static atomic_int notified;
 
+/* Linked with --wrap=read (src/devices/local.mk): armed, the next read
+ * of stdin is preceded by another reader that takes the one byte poll
+ * saw, so the console's read(2) finds the pipe empty and blocks. */
+ssize_t __real_read(int fd, void *buf, size_t n);
+ssize_t __real___read_chk(int fd, void *buf, size_t n, size_t buflen);
+ssize_t __wrap_read(int fd, void *buf, size_t n);
+ssize_t __wrap___read_chk(int fd, void *buf, size_t n, size_t buflen);
+static atomic_bool steal_next, stolen;
+
+static void steal_input(int fd)
+{
+	char b;
+
+	if (fd == STDIN_FILENO && atomic_exchange(&steal_next, false)) {
+		if (__real_read(fd, &b, 1) == 1)
+			atomic_store(&stolen, true);
+	}
+}
+
+ssize_t __wrap_read(int fd, void *buf, size_t n)
+{
+	steal_input(fd);
+	return __real_read(fd, buf, n);
+}
+
+ssize_t __wrap___read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	steal_input(fd);
+	return __real___read_chk(fd, buf, n, buflen);
+}
+
 static void count_notify(void *opaque)
 {
 	atomic_fetch_add(&notified, 1);
@@ -131,6 +162,28 @@ static void input_larger_than_the_ring_arrives_whole_and_in_order(void)
 	piped_close(&p);
 }
 
+/* The input is gone between poll and read (another reader of the same
+ * pipe or terminal took it) and no more comes: console_close() must not
+ * wait for the next input.  (Before the reader's read could be
+ * cancelled, this close never returned.) */
+static void close_does_not_wait_for_input_another_reader_took(void)
+{
+	struct piped p;
+
+	piped_open(&p);
+	atomic_store(&stolen, false);
+	atomic_store(&steal_next, true);
+	CHECK(write(p.in_w, "q", 1) == 1);
+	for (int i = 0; i < 400 && !atomic_load(&stolen); i++)
+		sleep_ms(5);
+	CHECK(atomic_load(&stolen));
+	/* The writer stays open: no end of input wakes the reader. */
+	console_close(p.m.con);
+	close(p.in_w);
+	dup2(p.saved_in, STDIN_FILENO);
+	close(p.saved_in);
+}
+
 static void output_is_written_at_once_to_stdout(void)
 {
 	struct machine m;
@@ -209,6 +262,7 @@ int main(void)
 	ctrl_a_x_requests_a_clean_exit();
 	end_of_input_keeps_a_trailing_ctrl_a_and_rax_running();
 	input_larger_than_the_ring_arrives_whole_and_in_order();
+	close_does_not_wait_for_input_another_reader_took();
 	output_is_written_at_once_to_stdout();
 	a_terminal_goes_raw_and_comes_back();
 	return test_summary("test_console");

@@ -1,10 +1,16 @@
 /* Unit tests of the core helpers: sizes, the I/O bus, timers, logging
- * options.  Run: ./tests/unit/test_core */
+ * options, exit requests and the engine's kicks.
+ * Run: ./tests/unit/test_core */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "iobus.h"
 #include "log.h"
+#include "machine.h"
 #include "mem.h"
 #include "timer.h"
 #include "test.h"
@@ -113,6 +119,83 @@ static void log_specs_parse_levels_and_categories(void)
 	CHECK(!log_configure("warn"));
 }
 
+/* An engine that counts kicks and notes one made after its "destroy". */
+static atomic_int kicks, kicks_after_destroy;
+static atomic_bool engine_destroyed;
+
+static void counting_kick(struct machine *m)
+{
+	(void)m;
+	if (atomic_load(&engine_destroyed))
+		atomic_fetch_add(&kicks_after_destroy, 1);
+	atomic_fetch_add(&kicks, 1);
+}
+
+static const struct vcpu_ops kick_ops = {
+	.name = "kick-counter",
+	.kick = counting_kick,
+};
+
+static void exit_requests_kick_only_while_kicks_are_on(void)
+{
+	static struct machine m;
+
+	memset(&m, 0, sizeof(m));
+	m.ops = &kick_ops;
+	atomic_store(&kicks, 0);
+	machine_kicks_off(&m); /* main(): before the engine's init */
+	machine_request_exit_signal(&m, SIGTERM, "terminated by SIGTERM");
+	CHECK(atomic_load(&m.exit_requested));
+	CHECK_EQ(m.exit_status, 128 + SIGTERM);
+	CHECK_EQ(atomic_load(&kicks), 0);
+	machine_kicks_on(&m); /* init done: the request is passed on */
+	CHECK_EQ(atomic_load(&kicks), 1);
+	machine_request_exit(&m, 0, "second");
+	CHECK_EQ(atomic_load(&kicks), 2);
+	CHECK_EQ(m.exit_status, 128 + SIGTERM); /* the first one wins */
+	machine_kicks_off(&m);
+	machine_request_exit(&m, 0, "third");
+	CHECK_EQ(atomic_load(&kicks), 2);
+}
+
+/* main.c's signal thread asks for an exit at any moment, also while
+ * main() destroys the engine: once machine_kicks_off() has returned, no
+ * kick may reach the engine.  Two threads race on it many times; the
+ * outcome is checked, not the timing. */
+static struct machine race_m;
+static atomic_bool race_go;
+
+static void *requester(void *opaque)
+{
+	(void)opaque;
+	while (!atomic_load(&race_go))
+		;
+	machine_request_exit_signal(&race_m, SIGTERM, "terminated by SIGTERM");
+	return NULL;
+}
+
+static void no_kick_reaches_an_engine_destroyed_after_kicks_off(void)
+{
+	atomic_store(&kicks_after_destroy, 0);
+	for (int i = 0; i < 2000; i++) {
+		pthread_t t;
+
+		memset(&race_m, 0, sizeof(race_m));
+		race_m.ops = &kick_ops;
+		atomic_store(&engine_destroyed, false);
+		atomic_store(&race_go, false);
+		if (pthread_create(&t, NULL, requester, NULL)) {
+			CHECK(!"pthread_create");
+			return;
+		}
+		atomic_store(&race_go, true);
+		machine_kicks_off(&race_m);
+		atomic_store(&engine_destroyed, true);
+		pthread_join(t, NULL);
+	}
+	CHECK_EQ(atomic_load(&kicks_after_destroy), 0);
+}
+
 int main(void)
 {
 	sizes_parse_with_binary_suffixes();
@@ -120,5 +203,7 @@ int main(void)
 	io_bus_finds_ranges_and_refuses_overlap();
 	timers_fire_in_deadline_order();
 	log_specs_parse_levels_and_categories();
+	exit_requests_kick_only_while_kicks_are_on();
+	no_kick_reaches_an_engine_destroyed_after_kicks_off();
 	return test_summary("test_core");
 }
