@@ -163,9 +163,21 @@ def busybox_initramfs():
 
 # --- one boot ------------------------------------------------------------------
 
+def cpu_seconds(pid):
+    """User + system CPU seconds pid (all its threads) has used so far
+    (/proc/PID/stat fields 14 and 15), or 0 when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def boot(argv):
     """Boots argv to its prompt and types the first command.  Returns the
-    child and (seconds to the prompt, seconds to the answer)."""
+    child, the start time, seconds to the prompt, seconds to the answer
+    and the child's CPU seconds at the answer."""
     t0 = time.monotonic()
     c = pexpect.spawn(argv[0], argv[1:], encoding="utf-8",
                       codec_errors="replace", timeout=TIMEOUT)
@@ -176,12 +188,13 @@ def boot(argv):
     c.send(COMMAND + "\r")
     c.expect_exact(ANSWER)
     t_answer = time.monotonic() - t0
+    cpu = cpu_seconds(c.pid)
     c.expect_exact(PROMPT)
-    return c, t0, t_prompt, t_answer
+    return c, t0, t_prompt, t_answer, cpu
 
 
 def run_rax(rax, kernel, initrd, cmdline, decompress="host", cpus=1):
-    c, t0, tp, ta = boot([rax, "--backend", "emulator", "--kernel", kernel,
+    c, t0, tp, ta, cpu = boot([rax, "--backend", "emulator", "--kernel", kernel,
                           "--initrd", initrd, "--mem", "512M",
                           "--cmdline", cmdline, "--decompress", decompress,
                           "--cpus", str(cpus), "--stats"])
@@ -191,23 +204,24 @@ def run_rax(rax, kernel, initrd, cmdline, decompress="host", cpus=1):
     m = re.search(r"(\d+) instructions", c.before)  # the sum of all vCPUs
     insns = int(m.group(1)) if m else 0
     # MIPS over the whole run: the count is taken when rax quits.
-    return tp, ta, insns, insns / t_end / 1e6 if t_end else 0
+    return tp, ta, insns, insns / t_end / 1e6 if t_end else 0, cpu
 
 
 def run_qemu(qemu, kernel, initrd, cmdline, cpus=1):
-    c, _, tp, ta = boot([qemu, "-accel", "tcg", "-m", "512", "-smp",
+    c, _, tp, ta, cpu = boot([qemu, "-accel", "tcg", "-m", "512", "-smp",
                          str(cpus), "-nographic",
                          "-no-reboot", "-kernel", kernel, "-initrd", initrd,
                          "-append", cmdline])
     c.kill(9)
     c.close()
-    return tp, ta, 0, 0
+    return tp, ta, 0, 0, cpu
 
 
 def median_row(name, runs):
     return (name, statistics.median(r[0] for r in runs),
             statistics.median(r[1] for r in runs),
-            runs[0][2], statistics.median(r[3] for r in runs))
+            runs[0][2], statistics.median(r[3] for r in runs),
+            statistics.median(r[4] for r in runs))
 
 
 def load():
@@ -283,14 +297,19 @@ def main():
     print("prompt, answer: seconds from start to the shell prompt and to the "
           "first command's answer; +: answer - prompt;\ninsns: retired until "
           "rax quit after the answer; MIPS: insns over that whole run; "
-          "ratio: answer / QEMU's answer")
+          "ratio: answer / QEMU's answer;\ncpu: the process's user + "
+          "system seconds at the answer (all its threads; less moved by "
+          "the machine's load than wall time); cpu ratio: cpu / QEMU's")
     print(f"{'guest':22} {'engine':31} {'prompt':>7} {'answer':>7} "
-          f"{'+':>5} {'insns':>11} {'MIPS':>6} {'ratio':>6}")
-    for label, (name, tp, ta, insns, mips), q in rows:
+          f"{'+':>5} {'insns':>11} {'MIPS':>6} {'ratio':>6} {'cpu':>6} "
+          f"{'ratio':>6}")
+    for label, (name, tp, ta, insns, mips, cpu), q in rows:
         print(f"{label:22} {name:31} {tp:6.2f}s {ta:6.2f}s {ta - tp:5.2f} "
               f"{(f'{insns:11d}' if insns else '          -')} "
               f"{(f'{mips:6.1f}' if mips else '     -')} "
-              f"{(f'{ta / q[2]:5.2f}x' if q else '     -')}")
+              f"{(f'{ta / q[2]:5.2f}x' if q else '     -')} "
+              f"{cpu:5.2f}s "
+              f"{(f'{cpu / q[5]:5.2f}x' if q and q[5] else '     -')}")
 
 
 if __name__ == "__main__":
