@@ -231,12 +231,17 @@ def test_console_output_is_not_repeated(lapic):
 BOOT_TIMEOUT = int(os.environ.get("RAX_GDB_TIMEOUT", "300"))
 
 
-@pytest.fixture
-def linux(procs, tmp_path, monkeypatch):
+def guest_session(procs, tmp_path, monkeypatch, *args):
+    """The default guest under gdb, decompressed on the host, with args."""
     d = default_guest_dir()
     monkeypatch.setenv("RAX_GUEST_DIR", d)
-    return Session(procs, tmp_path, ["--decompress", "host"],
+    return Session(procs, tmp_path, ["--decompress", "host", *args],
                    os.path.join(d, "vmlinux"), timeout=BOOT_TIMEOUT)
+
+
+@pytest.fixture
+def linux(procs, tmp_path, monkeypatch):
+    return guest_session(procs, tmp_path, monkeypatch)
 
 
 def full_state(s):
@@ -260,10 +265,7 @@ def all_threads_state(s):
 @pytest.fixture
 def linux2(procs, tmp_path, monkeypatch):
     """The default guest on two vCPUs."""
-    d = default_guest_dir()
-    monkeypatch.setenv("RAX_GUEST_DIR", d)
-    return Session(procs, tmp_path, ["--decompress", "host", "--cpus", "2"],
-                   os.path.join(d, "vmlinux"), timeout=BOOT_TIMEOUT)
+    return guest_session(procs, tmp_path, monkeypatch, "--cpus", "2")
 
 
 def ramhash(s):
@@ -281,6 +283,22 @@ def wait_console(s, text, timeout):
         time.sleep(0.5)
     pytest.fail("%r not on the console:\n%s" % (text,
                                                 s.rax.read_stderr()[-2000:]))
+
+
+def record_to_shell(s):
+    """The history on: continue until the guest's shell is up."""
+    out = s.cmd("monitor history")
+    assert re.search(r"history: \d+ snapshots", out), out
+    s.gdb.send("continue")
+    wait_console(s, "RAX-GUEST-READY", BOOT_TIMEOUT)
+    time.sleep(1)
+
+
+def goto_each(s, points):
+    """monitor goto each instruction count in points, in order."""
+    for n in points:
+        out = s.cmd("monitor goto %d" % n, timeout=BOOT_TIMEOUT)
+        assert "at %d instructions" % n in out, out
 
 
 def stepi_back_and_forth(s, n, state):
@@ -454,15 +472,8 @@ def test_linux_virtio_rng_replays_the_same_bytes(procs, tmp_path, monkeypatch):
     middle of the boot and to its start, and forward again: guest RAM
     is the same (the kernel's entropy pool and dd's buffers hold what
     virtio-rng gave)."""
-    d = default_guest_dir()
-    monkeypatch.setenv("RAX_GUEST_DIR", d)
-    s = Session(procs, tmp_path, ["--decompress", "host", "--rng"],
-                os.path.join(d, "vmlinux"), timeout=BOOT_TIMEOUT)
-    out = s.cmd("monitor history")
-    assert re.search(r"history: \d+ snapshots", out), out
-    s.gdb.send("continue")
-    wait_console(s, "RAX-GUEST-READY", BOOT_TIMEOUT)
-    time.sleep(1)
+    s = guest_session(procs, tmp_path, monkeypatch, "--rng")
+    record_to_shell(s)
     s.rax.type("dd if=/dev/hwrng bs=16 count=4 2>/dev/null | od -An -tx1;"
                " cat /sys/class/misc/hw_random/rng_current\n")
     wait_console(s, "virtio_rng.0", 60)
@@ -470,9 +481,7 @@ def test_linux_virtio_rng_replays_the_same_bytes(procs, tmp_path, monkeypatch):
     s.gdb.interrupt()
     end = s.icount()
     ram = ramhash(s)
-    for n in (end // 2, end, 1000, end):
-        out = s.cmd("monitor goto %d" % n, timeout=BOOT_TIMEOUT)
-        assert "at %d instructions" % n in out, out
+    goto_each(s, (end // 2, end, 1000, end))
     assert ramhash(s) == ram
 
 
@@ -484,8 +493,6 @@ def test_linux_virtio_blk_is_copy_on_write_under_the_history(
     the guest what it wrote; travelling back before the write and
     forward again repeats the same reads and writes (guest RAM the same)
     and the image file stays as it was."""
-    d = default_guest_dir()
-    monkeypatch.setenv("RAX_GUEST_DIR", d)
     image = os.path.join(str(tmp_path), "disk.img")
     with open(image, "wb") as f:
         f.write(bytes(1 << 20))
@@ -493,14 +500,9 @@ def test_linux_virtio_blk_is_copy_on_write_under_the_history(
         f.write(b"ORIGINAL")
     with open(image, "rb") as f:
         before = hashlib.sha256(f.read()).hexdigest()
-    s = Session(procs, tmp_path, ["--decompress", "host", "--disk", image,
-                                  "--history", "512M"],
-                os.path.join(d, "vmlinux"), timeout=BOOT_TIMEOUT)
-    out = s.cmd("monitor history")
-    assert re.search(r"history: \d+ snapshots", out), out
-    s.gdb.send("continue")
-    wait_console(s, "RAX-GUEST-READY", BOOT_TIMEOUT)
-    time.sleep(1)
+    s = guest_session(procs, tmp_path, monkeypatch, "--disk", image,
+                      "--history", "512M")
+    record_to_shell(s)
     s.rax.type("dd if=/dev/vda bs=512 skip=8 count=1 2>/dev/null | "
                "head -c 8; echo ' <-first'; printf WRITTEN1 | "
                "dd of=/dev/vda bs=512 seek=8 conv=notrunc 2>/dev/null; "
@@ -513,9 +515,7 @@ def test_linux_virtio_blk_is_copy_on_write_under_the_history(
     s.gdb.interrupt()
     end = s.icount()
     ram = ramhash(s)
-    for n in (end // 2, end, 1000, end):
-        out = s.cmd("monitor goto %d" % n, timeout=BOOT_TIMEOUT)
-        assert "at %d instructions" % n in out, out
+    goto_each(s, (end // 2, end, 1000, end))
     assert ramhash(s) == ram
     with open(image, "rb") as f:
         assert hashlib.sha256(f.read()).hexdigest() == before
@@ -536,8 +536,6 @@ def test_linux_virtio_net_frames_are_logged_and_replayed(
                        capture_output=True, text=True, timeout=60)
     if "without libslirp" in r.stderr:
         pytest.skip("rax was built without libslirp (libslirp-dev)")
-    d = default_guest_dir()
-    monkeypatch.setenv("RAX_GUEST_DIR", d)
     token = "served-by-the-host-" + secrets.token_hex(8)
     (tmp_path / "hello.txt").write_text(token + "\n")
     requests = []
@@ -551,14 +549,8 @@ def test_linux_virtio_net_frames_are_logged_and_replayed(
         lambda *a: Handler(*a, directory=str(tmp_path)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        s = Session(procs, tmp_path, ["--decompress", "host", "--net",
-                                      "user"],
-                    os.path.join(d, "vmlinux"), timeout=BOOT_TIMEOUT)
-        out = s.cmd("monitor history")
-        assert re.search(r"history: \d+ snapshots", out), out
-        s.gdb.send("continue")
-        wait_console(s, "RAX-GUEST-READY", BOOT_TIMEOUT)
-        time.sleep(1)
+        s = guest_session(procs, tmp_path, monkeypatch, "--net", "user")
+        record_to_shell(s)
         s.rax.type("udhcpc -i eth0 -n -q -t 5 >/dev/null 2>&1; wget -q -O - "
                    "http://10.0.2.2:%d/hello.txt\n" % httpd.server_address[1])
         deadline = time.monotonic() + 120
@@ -570,9 +562,7 @@ def test_linux_virtio_net_frames_are_logged_and_replayed(
         assert len(requests) == 1, requests
         end = s.icount()
         ram = ramhash(s)
-        for n in (end // 2, end):
-            out = s.cmd("monitor goto %d" % n, timeout=BOOT_TIMEOUT)
-            assert "at %d instructions" % n in out, out
+        goto_each(s, (end // 2, end))
         assert ramhash(s) == ram
         assert len(requests) == 1, requests
         assert s.rax.read_stderr().count(token) == 1
