@@ -56,6 +56,15 @@ static void report_port(void *opaque, uint64_t off, bool is_write,
 	machine_request_exit(m, 0, "test program reported");
 }
 
+/* A machine with code at CODE_BASE and the report port, no report yet. */
+static void load_reporting(struct machine *m, const uint8_t *code, size_t n)
+{
+	reports = 0;
+	CHECK(!test_machine_init(m));
+	CHECK(!iobus_register(&m->pio, 0xf4, 1, report_port, m, "report"));
+	memcpy(m->mem.host + CODE_BASE, code, n);
+}
+
 static void program_runs_to_its_report(void)
 {
 	struct machine m;
@@ -64,9 +73,7 @@ static void program_runs_to_its_report(void)
 	struct rax_regs r;
 	int ret;
 
-	CHECK(!test_machine_init(&m));
-	CHECK(!iobus_register(&m.pio, 0xf4, 1, report_port, &m, "report"));
-	memcpy(m.mem.host + CODE_BASE, prog, sizeof(prog));
+	load_reporting(&m, prog, sizeof(prog));
 	ret = m.ops->run(&m, 0, &stop, &e);
 	CHECK_EQ(ret, 0);
 	CHECK_EQ(stop.reason, VCPU_STOP_KICK);
@@ -239,10 +246,7 @@ static void single_step_traps_and_lock_ud_follow_the_sdm(void)
 	struct vcpu_stop stop;
 	struct rax_err e = { "" };
 
-	reports = 0;
-	CHECK(!test_machine_init(&m));
-	CHECK(!iobus_register(&m.pio, 0xf4, 1, report_port, &m, "report"));
-	memcpy(m.mem.host + CODE_BASE, tf_prog, sizeof(tf_prog));
+	load_reporting(&m, tf_prog, sizeof(tf_prog));
 	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), 0);
 	CHECK_EQ(reports, 1);
 	CHECK_EQ(reported & 0xff, 6);       /* single-step traps */
@@ -433,10 +437,7 @@ static void syscall_single_steps_by_its_resulting_flags(void)
 	struct vcpu_stop stop;
 	struct rax_err e = { "" };
 
-	reports = 0;
-	CHECK(!test_machine_init(&m));
-	CHECK(!iobus_register(&m.pio, 0xf4, 1, report_port, &m, "report"));
-	memcpy(m.mem.host + CODE_BASE, syscall_prog, sizeof(syscall_prog));
+	load_reporting(&m, syscall_prog, sizeof(syscall_prog));
 	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), 0);
 	CHECK_EQ(reports, 1);
 	CHECK_EQ(reported, 4);
@@ -505,10 +506,7 @@ static void unmasked_x87_divide_by_zero_raises_mf_at_the_next_wait(
 	uint64_t rip, st0;
 	uint16_t sw;
 
-	reports = 0;
-	CHECK(!test_machine_init(&m));
-	CHECK(!iobus_register(&m.pio, 0xf4, 1, report_port, &m, "report"));
-	memcpy(m.mem.host + CODE_BASE, mf_prog, sizeof(mf_prog));
+	load_reporting(&m, mf_prog, sizeof(mf_prog));
 	memcpy(m.mem.host + 0x9000, &ne, 8);
 	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), 0);
 	CHECK_EQ(reports, 1);
@@ -557,10 +555,7 @@ static void x87_stack_overflow_and_underflow_give_the_indefinite(void)
 	struct rax_err e = { "" };
 	uint16_t sw[2];
 
-	reports = 0;
-	CHECK(!test_machine_init(&m));
-	CHECK(!iobus_register(&m.pio, 0xf4, 1, report_port, &m, "report"));
-	memcpy(m.mem.host + CODE_BASE, sf_prog, sizeof(sf_prog));
+	load_reporting(&m, sf_prog, sizeof(sf_prog));
 	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), 0);
 	CHECK_EQ(reports, 1);
 	memcpy(sw, m.mem.host + 0x9100, 4);
@@ -648,10 +643,7 @@ static void fsgsbase_moves_the_bases_when_cr4_allows_it(bool on)
 	struct rax_regs r;
 	struct rax_err e = { "" };
 
-	reports = 0;
-	CHECK(!test_machine_init(&m));
-	CHECK(!iobus_register(&m.pio, 0xf4, 1, report_port, &m, "report"));
-	memcpy(m.mem.host + CODE_BASE, fsgs_prog, sizeof(fsgs_prog));
+	load_reporting(&m, fsgs_prog, sizeof(fsgs_prog));
 	CHECK_EQ(m.ops->get_regs(&m, 0, &r), 0);
 	if (on)
 		r.cr4 |= CR4_FSGSBASE;
