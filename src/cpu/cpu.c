@@ -500,6 +500,22 @@ static void pass_clock(struct cpu_engine *eng, unsigned i)
 	eng->cur = i;
 }
 
+/* The vCPU a user's stop (a kick: gdb's Ctrl-C) names: c if it runs
+ * guest code, else the next in turn order that does (a halted vCPU is
+ * never what an interrupt meant to catch: gdb would show it in its idle
+ * loop while another spins), else c on an idle machine.  The clock
+ * stays with cur; a step of the vCPU named passes it there. */
+static unsigned kick_cpu(const struct cpu_engine *eng, const struct cpu *c)
+{
+	for (unsigned k = 0; k < eng->n; k++) {
+		const struct cpu *o = eng->cpu[(c->id + k) % eng->n];
+
+		if (!o->halted && !o->wait_sipi)
+			return o->id;
+	}
+	return c->id;
+}
+
 /* The SMP run loop: vCPUs in turns of quantum_ns of the clock, in
  * index order, each turn a run_loop() that returns at its end (or at
  * HLT) with c->yield set; any other return of run_loop() (a kick, a
@@ -529,9 +545,10 @@ static int run_smp(struct cpu_engine *eng, unsigned flags,
 		    atomic_exchange(&eng->kick, false) ||
 		    (!step && c->icount >= c->stop_at)) {
 			/* the last: the history's stop, which idling (every
-			 * vCPU halted) reaches between turns */
+			 * vCPU halted) reaches between turns, names c */
 			stop->reason = VCPU_STOP_KICK;
-			stop->cpu = c->id;
+			stop->cpu = c->icount >= c->stop_at ? c->id :
+				    kick_cpu(eng, c);
 			return 0;
 		}
 		take_startup(c);
@@ -562,7 +579,10 @@ static int run_smp(struct cpu_engine *eng, unsigned flags,
 			if (c->icount != icount0)
 				c->ran_until = c->icount;
 			if (ret || !c->yield) {
-				stop->cpu = c->id;
+				/* a kick seen in c's turn, c halted by then */
+				stop->cpu = !ret && stop->reason ==
+					VCPU_STOP_KICK && c->icount < c->stop_at ?
+					kick_cpu(eng, c) : c->id;
 				return ret;
 			}
 			if (c->icount != icount0 || !c->halted)

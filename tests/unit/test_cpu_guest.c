@@ -590,6 +590,73 @@ static void smp_ends_when_no_vcpu_can_run(void)
 	test_machine_destroy(&m);
 }
 
+/* SMP: a kick (gdb's Ctrl-C) names a vCPU that runs guest code, not
+ * the halted one that holds the clock.  vCPU 0 turns on x2APIC, starts
+ * vCPU 1 (INIT, start-up at 0x10000), waits for its flag, then idles
+ * in STI; HLT.  vCPU 1 (real mode) sets the flag, counts down 100000,
+ * writes port 0xf6 (a kick) and spins.  A step of halted vCPU 0 hands
+ * it the clock without moving it; the next kick must name vCPU 1.
+ * Source (GNU as):
+ *	.code64
+ *	mov $0x1b,%ecx; rdmsr; or $0xc00,%eax; wrmsr
+ *	mov $0x830,%ecx; mov $1,%edx
+ *	mov $0x4500,%eax; wrmsr; mov $0x4610,%eax; wrmsr
+ *	1: cmpb $0,0x10100; je 1b
+ *	sti; 2: hlt; jmp 2b
+ *	.code16 (at 0x10000)
+ *	movb $1,%cs:0x100; mov $100000,%ecx; 1: dec %ecx; jnz 1b
+ *	out %al,$0xf6; jmp .
+ */
+static const uint8_t kick_bsp[] = {
+  0xb9, 0x1b, 0x00, 0x00, 0x00, 0x0f, 0x32, 0x0d, 0x00, 0x0c, 0x00, 0x00,
+  0x0f, 0x30, 0xb9, 0x30, 0x08, 0x00, 0x00, 0xba, 0x01, 0x00, 0x00, 0x00,
+  0xb8, 0x00, 0x45, 0x00, 0x00, 0x0f, 0x30, 0xb8, 0x10, 0x46, 0x00, 0x00,
+  0x0f, 0x30, 0x80, 0x3c, 0x25, 0x00, 0x01, 0x01, 0x00, 0x00, 0x74, 0xf6,
+  0xfb, 0xf4, 0xeb, 0xfd
+};
+static const uint8_t kick_ap[] = {
+  0x2e, 0xc6, 0x06, 0x00, 0x01, 0x01, 0x66, 0xb9, 0xa0, 0x86, 0x01, 0x00,
+  0x66, 0x49, 0x75, 0xfc, 0xe6, 0xf6, 0xeb, 0xfe
+};
+
+static void kick_port(void *opaque, uint64_t off, bool is_write,
+		      void *data, unsigned size)
+{
+	struct machine *m = opaque;
+
+	if (is_write)
+		m->ops->kick(m);
+}
+
+static void smp_kick_names_a_running_vcpu(void)
+{
+	struct machine m;
+	struct vcpu_stop stop;
+	struct rax_err e = { "" };
+	enum vcpu_activity a;
+
+	CHECK(!test_machine_init_smp(&m, false, 0, 2));
+	CHECK(!iobus_register(&m.pio, 0xf6, 1, kick_port, &m, "kick"));
+	memcpy(m.mem.host + CODE_BASE, kick_bsp, sizeof(kick_bsp));
+	memcpy(m.mem.host + 0x10000, kick_ap, sizeof(kick_ap));
+	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), 0);
+	CHECK_EQ(stop.reason, VCPU_STOP_KICK);
+	CHECK_EQ(stop.cpu, 1);
+	CHECK_EQ(m.ops->get_activity(&m, 0, &a), 0);
+	CHECK_EQ(a, VCPU_ACT_HALTED);
+	CHECK_EQ(m.ops->run(&m, VCPU_RUN_STEP | VCPU_RUN_CPU(0), &stop, &e),
+		 0);
+	CHECK_EQ(stop.reason, VCPU_STOP_STEP);
+	CHECK_EQ(stop.cpu, 0);
+	m.ops->kick(&m);
+	CHECK_EQ(m.ops->run(&m, 0, &stop, &e), 0);
+	CHECK_EQ(stop.reason, VCPU_STOP_KICK);
+	CHECK_EQ(stop.cpu, 1);
+	CHECK_EQ(m.ops->get_activity(&m, 1, &a), 0);
+	CHECK_EQ(a, VCPU_ACT_RUNNING);
+	test_machine_destroy(&m);
+}
+
 /* RDFSBASE, RDGSBASE, WRFSBASE, WRGSBASE (SDM Vol. 2B): with
  * CR4.FSGSBASE the program moves 0x7fffdeadb000 through the FS base,
  * writes the GS base from EAX = 0xffffffff (the 32-bit form
@@ -689,6 +756,7 @@ int main(void)
 	unmasked_x87_divide_by_zero_raises_mf_at_the_next_wait(0);
 	x87_stack_overflow_and_underflow_give_the_indefinite();
 	smp_ends_when_no_vcpu_can_run();
+	smp_kick_names_a_running_vcpu();
 	fsgsbase_moves_the_bases_when_cr4_allows_it(true);
 	fsgsbase_moves_the_bases_when_cr4_allows_it(false);
 	return test_summary("test_cpu_guest");
