@@ -63,7 +63,8 @@ check-kvm-intel: rax$(EXEEXT) rax-static$(EXEEXT) guest guest-l1
 .PHONY: check-kvm-intel
 
 # The interpreter boots the default guest to its shell (pytest).
-EXTRA_DIST += tests/py/test_boot.py tests/py/boot.sh tests/py/run-pytest.sh
+EXTRA_DIST += tests/py/test_boot.py tests/py/boot.sh tests/py/run-pytest.sh \
+	tests/py/hostcpu.py
 TESTS += tests/py/boot.sh
 
 # The same guest on 4 vCPUs (--cpus 4): CPUs, local timers, busy loops

@@ -27,6 +27,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True  # keep the source tree clean
+import hostcpu  # noqa: E402
 from conftest import default_guest_dir as guest_dir  # noqa: E402
 from test_boot import (BOOT_TIMEOUT, CMDLINE, MARKER, PROMPT, RAX,  # noqa: E402
                        finish, shell)
@@ -47,15 +48,6 @@ V2_FLAGS = ("pni", "ssse3", "sse4_1", "sse4_2", "popcnt", "cx16",
 # And x86-64-v3's (LZCNT is "abm").
 V3_FLAGS = ("avx", "avx2", "fma", "f16c", "bmi1", "bmi2", "movbe", "abm",
             "xsave")
-
-
-def host_level():
-    """The host's x86-64 level as far as these tests need it."""
-    with open("/proc/cpuinfo") as f:
-        flags = re.search(r"flags\s*:(.*)", f.read()).group(1).split()
-    if not all(x in flags for x in V2_FLAGS):
-        return 1
-    return 3 if all(x in flags for x in V3_FLAGS) else 2
 
 
 def build(tmp_path_factory, src, march):
@@ -81,7 +73,7 @@ def program(tmp_path_factory):
     cc = shutil.which("gcc")
     if not cc:
         pytest.skip("gcc is not installed")
-    if host_level() < 2:
+    if hostcpu.level() < 2:
         pytest.skip("the host CPU lacks x86-64-v2")
     exe = str(tmp_path_factory.mktemp("cpu") / "cpu_v2")
     subprocess.run([cc, "-static", "-O2", "-march=x86-64-v2", "-o", exe,
@@ -96,7 +88,7 @@ def program(tmp_path_factory):
 def program3(program, tmp_path_factory):
     """The x86-64-v3 program, the host's output of it and the YMM
     context-switch program; None when the host lacks x86-64-v3."""
-    if host_level() < 3:
+    if hostcpu.level() < 3:
         return None
     exe = build(tmp_path_factory, "cpu_v3.c", "x86-64-v3")
     out = subprocess.run([exe], check=True, capture_output=True,
