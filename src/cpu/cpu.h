@@ -96,8 +96,10 @@ struct cpu_insn {
  * is a trace of its own, a "split" trace, also tied to its second page.
  * Each physical page holding decoded code lists its traces; a store to
  * such a page (cpu_code_write) kills them (tag TRACE_DEAD), and
- * sequential execution walks a trace without any lookup. */
-#define TRACE_MAX 32
+ * sequential execution walks a trace without any lookup.  64: lib/mpi's
+ * limb loops (Linux's crypto self-tests) are 36 instructions, which 32
+ * cut in two traces, a lookup each time round. */
+#define TRACE_MAX 64
 #define TRACE_DEAD (~0ull)
 
 struct cpu_trace {
