@@ -80,6 +80,9 @@ extern const struct cpu_forms cpu_alu_byte_forms[], cpu_ops_byte_forms[];
 extern const cpu_handler cpu_stack64_forms[][2];
 /* Jcc (70-7F, 0F 80-8F) per condition code. */
 extern const cpu_handler cpu_jcc_forms[16];
+/* Per condition code: SETcc (0F 90-9F, any form), CMOVcc (0F 40-4F)
+ * with a register source, 4-byte and 8-byte operands. */
+extern const cpu_handler cpu_cc_forms[16][3];
 
 /* One instruction as the decode cache holds it: the decoder's result and
  * the handler chosen for it at decode time (cpu_select_handler()). */

@@ -156,6 +156,11 @@ static cpu_handler sized(const struct cpu *c, cpu_handler h,
 
 	if (h == op_jcc_Jb || h == op_jcc_Jz)
 		return cpu_jcc_forms[d->op & 15];
+	if (h == op_setcc_Eb)
+		return cpu_cc_forms[d->op & 15][0];
+	if (h == op_cmovcc_Gv_Ev && d->mod == 3 &&
+	    (d->opsz == 4 || d->opsz == 8))
+		return cpu_cc_forms[d->op & 15][d->opsz == 8 ? 2 : 1];
 	if (c->mode == DEC_MODE64 && d->opsz == 8)
 		for (unsigned j = 0; cpu_stack64_forms[j][0]; j++)
 			if (cpu_stack64_forms[j][0] == h)
