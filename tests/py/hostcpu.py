@@ -1,8 +1,8 @@
 # The host CPU's x86-64 level (psABI: x86-64-v1, -v2, -v3) read from
 # CPUID and XGETBV themselves, as rax's src/cpu/model.c reads it, not
 # from /proc/cpuinfo: a host kernel may leave a flag out of its list
-# that the CPU has (seen: a 6.18 guest kernel on an AMD EPYC printed no
-# "abm" while CPUID 80000001H:ECX[5], LZCNT, was set).
+# that the CPU has (seen: Linux 6.18 in a Firecracker VM on an AMD EPYC
+# listed no "abm" while CPUID 80000001H:ECX[5], LZCNT, was set).
 import ctypes
 import mmap
 
