@@ -500,13 +500,16 @@ static void pass_clock(struct cpu_engine *eng, unsigned i)
 	eng->cur = i;
 }
 
-/* The vCPU a user's stop (a kick: gdb's Ctrl-C) names: c if it runs
- * guest code, else the next in turn order that does (a halted vCPU is
- * never what an interrupt meant to catch: gdb would show it in its idle
- * loop while another spins), else c on an idle machine.  The clock
- * stays with cur; a step of the vCPU named passes it there. */
+/* The vCPU a kick's stop names.  The history's stop (stop_at reached)
+ * names c.  A user's (gdb's Ctrl-C): c if it runs guest code, else the
+ * next in turn order that does (a halted vCPU is never what an
+ * interrupt meant to catch: gdb would show it in its idle loop while
+ * another spins), else c on an idle machine.  The clock stays with cur;
+ * a step of the vCPU named passes it there. */
 static unsigned kick_cpu(const struct cpu_engine *eng, const struct cpu *c)
 {
+	if (c->icount >= c->stop_at)
+		return c->id;
 	for (unsigned k = 0; k < eng->n; k++) {
 		const struct cpu *o = eng->cpu[(c->id + k) % eng->n];
 
@@ -547,8 +550,7 @@ static int run_smp(struct cpu_engine *eng, unsigned flags,
 			/* the last: the history's stop, which idling (every
 			 * vCPU halted) reaches between turns, names c */
 			stop->reason = VCPU_STOP_KICK;
-			stop->cpu = c->icount >= c->stop_at ? c->id :
-				    kick_cpu(eng, c);
+			stop->cpu = kick_cpu(eng, c);
 			return 0;
 		}
 		take_startup(c);
@@ -581,8 +583,8 @@ static int run_smp(struct cpu_engine *eng, unsigned flags,
 			if (ret || !c->yield) {
 				/* a kick seen in c's turn, c halted by then */
 				stop->cpu = !ret && stop->reason ==
-					VCPU_STOP_KICK && c->icount < c->stop_at ?
-					kick_cpu(eng, c) : c->id;
+					VCPU_STOP_KICK ? kick_cpu(eng, c) :
+					c->id;
 				return ret;
 			}
 			if (c->icount != icount0 || !c->halted)
