@@ -73,6 +73,9 @@ struct machine {
 	bool host_clock;           /* --clock host (the interpreter reads
 				      it; KVM always runs on host time) */
 	bool stats;                /* --stats: engines may count more */
+	bool jit_off;              /* --jit off: the interpreter's walk only */
+	unsigned jit_hot;          /* fast-path entries of a trace before it
+				      is translated; 0: JIT_HOT (tests set 1) */
 	unsigned cpu_level;        /* --cpu: the interpreter's x86-64 level
 				      (1, 2); 0: the highest the host has */
 	struct dev_state *devs;    /* src/devices */

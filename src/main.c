@@ -299,6 +299,7 @@ int main(int argc, char **argv)
 	m->ncpus = o.cpus;
 	m->quantum = o.quantum;
 	m->acpi_off = o.acpi_off;
+	m->jit_off = o.jit_off;
 	m->debug_io = o.debug_io;
 	m->rtc_fixed = o.rtc_fixed;
 	m->rtc_base = o.rtc_base;

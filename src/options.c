@@ -55,6 +55,9 @@ const char opt_usage[] =
 "      --acpi on|off       ACPI tables and power management (default on);\n"
 "                          off: the guest finds its CPUs and interrupts\n"
 "                          through the MP table alone\n"
+"      --jit on|off        emulator: translate hot traces to host code\n"
+"                          (default on); off: every instruction through\n"
+"                          the interpreter's walk\n"
 "      --cpu MODEL         the interpreter's CPU: v1 (x86-64, SSE2), v2\n"
 "                          (x86-64-v2) or v3 (x86-64-v3: AVX2, FMA, BMI);\n"
 "                          default: the highest the host CPU also has\n"
@@ -67,7 +70,7 @@ const char opt_usage[] =
 enum {
 	O_DECOMP = 256, O_LOG, O_DEBUG_IO, O_GDB_WAIT, O_TRACE, O_TRACE_FROM,
 	O_SYMBOLS, O_STATS, O_CLOCK, O_RTC_BASE, O_DISK, O_NET, O_RNG,
-	O_FLAT, O_HISTORY, O_CPUS, O_QUANTUM, O_ACPI, O_CPU,
+	O_FLAT, O_HISTORY, O_CPUS, O_QUANTUM, O_ACPI, O_CPU, O_JIT,
 };
 
 static const struct option long_opts[] = {
@@ -97,6 +100,7 @@ static const struct option long_opts[] = {
 	{ "quantum", required_argument, NULL, O_QUANTUM },
 	{ "acpi", required_argument, NULL, O_ACPI },
 	{ "cpu", required_argument, NULL, O_CPU },
+	{ "jit", required_argument, NULL, O_JIT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -300,6 +304,12 @@ int opt_parse(int argc, char **argv, struct rax_options *o, struct rax_err *e)
 				return rax_errf(e, -EINVAL, "--acpi %s: expected "
 						"on or off", optarg);
 			o->acpi_off = v == 1;
+			break;
+		case O_JIT:
+			if ((v = pick(optarg, on_off)) < 0)
+				return rax_errf(e, -EINVAL, "--jit %s: expected "
+						"on or off", optarg);
+			o->jit_off = v == 1;
 			break;
 		case O_CPU:
 			/* v1 v2 v3, also as the psABI's names */

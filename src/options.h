@@ -51,6 +51,7 @@ struct rax_options {
 	unsigned quantum;     /* --quantum: emulator instructions per vCPU
 				 turn, 0: OPT_DEFAULT_QUANTUM */
 	bool acpi_off;        /* --acpi off: no ACPI tables or PM device */
+	bool jit_off;         /* --jit off: the interpreter translates nothing */
 	unsigned cpu_level;   /* --cpu vN: x86-64 level N; 0: the default */
 	bool help, version;
 };

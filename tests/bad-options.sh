@@ -42,6 +42,7 @@ expect 1 "expected virtual or host" --clock wall --kernel "$k"
 expect 1 "expected now" --rtc-base yesterday --kernel "$k"
 expect 1 "--acpi maybe: expected on or off" --acpi maybe --kernel "$k"
 expect 1 "needs an argument" --kernel "$k" --acpi
+expect 1 "--jit maybe: expected on or off" --jit maybe --kernel "$k"
 expect 1 "expected --trace or --trace=regs" --trace=all --kernel "$k"
 expect 1 "KVM engine cannot trace" --backend kvm --trace --kernel "$k"
 expect 1 "expected v1, v2 or v3" --cpu pentium --kernel "$k"

@@ -28,6 +28,10 @@
 #include "machine.h"
 
 #define IC_POOL_SIZE (32u << 20)
+/* Translations are a few times the size of their traces' host code but
+ * only hot traces get one; when this is full, no more until the pool
+ * is emptied (a translation lives as long as its trace). */
+#define IC_CODE_SIZE (64u << 20)
 #define IC_POOL_START 64u /* offset 0 means "no trace" */
 #define IC_INDEX_BITS 16
 #define IC_INDEX (1u << IC_INDEX_BITS)
@@ -46,6 +50,8 @@ struct cpu_icache {
 	uint64_t pages;
 	struct cpu *cpus;     /* the attached vCPUs, linked by ic_next */
 	uint64_t resets;      /* times the pool was emptied */
+	uint8_t *code;        /* translations (jit.c), emptied with the pool */
+	size_t code_used;
 	uint64_t epochs;      /* the last epoch given to a vCPU */
 };
 
@@ -359,11 +365,29 @@ static void icache_reset(struct cpu_icache *ic)
 {
 	ic->resets++;
 	ic->used = IC_POOL_START;
+	ic->code_used = 0;
 	memset(ic->index, 0, IC_INDEX * sizeof(*ic->index));
 	memset(ic->page_head, 0, ic->pages * sizeof(*ic->page_head));
 	for (struct cpu *v = ic->cpus; v; v = v->ic_next)
 		jc_clear(v);
 	drop_walks(ic);
+}
+
+bool cpu_trace_translate(struct cpu *c, struct cpu_trace *t)
+{
+	struct cpu_icache *ic = c->ic;
+	size_t n;
+
+	if (!ic->code || !c->jit)
+		return false;
+	n = cpu_jit_emit(t, ic->code + ic->code_used,
+			 IC_CODE_SIZE - ic->code_used);
+	if (!n)
+		return false;
+	t->jit = (cpu_jit_fn)(void *)(ic->code + ic->code_used);
+	ic->code_used = (ic->code_used + n + 15) & ~(size_t)15;
+	c->st_jit++;
+	return true;
 }
 
 void cpu_icache_flush(struct cpu *c)
@@ -376,6 +400,8 @@ static void icache_free(struct cpu_icache *ic)
 {
 	if (ic->pool)
 		munmap(ic->pool, IC_POOL_SIZE);
+	if (ic->code)
+		munmap(ic->code, IC_CODE_SIZE);
 	free(ic->index);
 	free(ic->lru);
 	free(ic->page_head);
@@ -408,6 +434,11 @@ int cpu_icache_create(struct cpu *c)
 	pool = mmap(NULL, IC_POOL_SIZE, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	ic->pool = pool == MAP_FAILED ? NULL : pool;
+	/* Without executable memory (a host that forbids it) traces run
+	 * on the walk alone. */
+	pool = mmap(NULL, IC_CODE_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ic->code = pool == MAP_FAILED ? NULL : pool;
 	ic->index = calloc(IC_INDEX, sizeof(*ic->index));
 	ic->lru = calloc(IC_INDEX / 2, 1);
 	ic->page_head = calloc(ic->pages ? ic->pages : 1,

@@ -214,6 +214,17 @@ static inline __attribute__((always_inline)) void run_fast(struct cpu *c,
 			ci = t->insn;
 			end = ci + t->n;
 			c->cur_end = end;
+			/* Its translation runs when the whole trace
+			 * retires before next_check (jit.c). */
+			if ((t->jit || (++t->heat == c->jit_hot &&
+					cpu_trace_translate(c, t))) &&
+			    icount + (uint64_t)(t->n - 1) * CPU_INSN_NS <
+				    c->next_check) {
+				ci += t->jit(c, rip, icount);
+				rip = c->rip;
+				icount = c->icount;
+				goto walked;
+			}
 		}
 		do {
 			c->next_rip = rip + ci->d.len;
@@ -221,6 +232,7 @@ static inline __attribute__((always_inline)) void run_fast(struct cpu *c,
 			c->rip = rip = c->next_rip;
 			c->icount = icount += CPU_INSN_NS;
 		} while (++ci != end && icount < c->next_check);
+	walked:
 		if (c->cur_end == end) { /* still walking it: the slow path */
 			c->cur_next = ci; /* may continue it */
 			c->cur_rip = rip;
@@ -1080,6 +1092,8 @@ static struct cpu *new_cpu(struct cpu_engine *eng, unsigned id)
 	c->misc_enable = 1; /* fast strings enabled, as firmware leaves it */
 	c->host_clock = eng->m->host_clock;
 	c->stats = eng->m->stats;
+	c->jit = !eng->m->jit_off;
+	c->jit_hot = eng->m->jit_hot ? eng->m->jit_hot : JIT_HOT;
 	c->level = eng->m->cpu_level;
 	c->stop_at = UINT64_MAX;
 	if (!c->level)

@@ -84,6 +84,11 @@ extern const cpu_handler cpu_jcc_forms[16];
  * with a register source, 4-byte and 8-byte operands. */
 extern const cpu_handler cpu_cc_forms[16][3];
 
+/* A trace's translation (jit.c): runs the trace from its start at rip
+ * with the clock at icount; returns the instructions retired, with
+ * c->rip and c->icount stored. */
+typedef unsigned (*cpu_jit_fn)(struct cpu *c, uint64_t rip, uint64_t icount);
+
 /* One instruction as the decode cache holds it: the decoder's result and
  * the handler chosen for it at decode time (cpu_select_handler()). */
 struct cpu_insn {
@@ -114,6 +119,8 @@ struct cpu_trace {
 	uint16_t n;        /* instructions */
 	bool split;
 	uint8_t chain_rr;  /* the link to replace next */
+	uint32_t heat;     /* fast-path entries before translation (jit.c) */
+	cpu_jit_fn jit;    /* its translation, or NULL */
 	/* Chaining: two traces that followed this one, each valid for the
 	 * key (epoch, CPL, decode key) of the vCPU that linked it.  Epochs
 	 * are unique among the vCPUs of a cache, so a vCPU never follows
@@ -149,7 +156,8 @@ struct cpu_jc_entry {
 /* Counters printed by --stats: one X-macro list (STYLE.md habit 6). */
 #define CPU_STATS(X) \
 	X(tlb_miss) X(chain) X(jc_hit) X(trace_hit) X(trace_miss) X(trace_kill) \
-	X(decoded) X(xpage) X(ic_flush) X(smc_flush) X(irq) X(halt) X(tlb_flush)
+	X(decoded) X(xpage) X(ic_flush) X(smc_flush) X(irq) X(halt) X(tlb_flush) \
+	X(jit)
 
 struct cpu_engine;
 
@@ -234,6 +242,8 @@ struct cpu {
 	bool halted, trace, trace_crlf, step, sys_access;
 	bool user;                /* cpu_user() */
 	bool stats;               /* --stats: count the hit paths too */
+	bool jit;                 /* translate hot traces (jit.c) */
+	uint32_t jit_hot;         /* after this many fast-path entries */
 	bool nmi_blocked;         /* an NMI was delivered, no IRET since */
 	/* Single step (RFLAGS.TF): set by MOV SS, by every delivery, and
 	 * a trap held over MOV SS (event.c cpu_single_step_trap). */
@@ -376,6 +386,17 @@ extern const struct vcpu_snap_ops cpu_snap_ops;
  * decoded into the cache: the opcode list's, or the #UD/#NM that CR0.TS,
  * CR0.EM and CR4.OSFXSR give x87/MMX/SSE instructions under fpu_trap. */
 cpu_handler cpu_select_handler(const struct cpu *c, const struct dec_insn *d);
+/* The opcode list's handler of op (before any form is chosen). */
+cpu_handler cpu_opcode_handler(unsigned op);
+
+/* --- the trace translator (jit.c) --------------------------------------- */
+/* Fast-path entries of a trace before it is translated. */
+#define JIT_HOT 16
+/* Writes the translation of t into buf (cap bytes); returns its size,
+ * 0 when t gains nothing from one or it does not fit. */
+size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap);
+/* Whether the translator runs d inline (tests). */
+bool cpu_jit_supported(const struct dec_insn *d);
 
 /* --- the decoded-instruction cache (block.c) ---------------------------- */
 /* Creates the machine's decode cache and attaches c to it; further vCPUs
@@ -386,6 +407,9 @@ int cpu_icache_attach(struct cpu *c, struct cpu_icache *ic);
 void cpu_icache_detach(struct cpu *c);
 /* Forgets every decoded instruction of every vCPU. */
 void cpu_icache_flush(struct cpu *c);
+/* Translates t (jit.c) if it is worth it and there is room: true when
+ * t->jit is then set. */
+bool cpu_trace_translate(struct cpu *c, struct cpu_trace *t);
 /* Recomputes the decode key and the jump-cache key from the mode,
  * fpu_trap and epoch; every change to them calls it. */
 void cpu_update_dec_key(struct cpu *c);

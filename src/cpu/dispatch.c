@@ -181,6 +181,11 @@ static cpu_handler sized(const struct cpu *c, cpu_handler h,
 	return base_index_disp(c, d) && f->x[i] ? f->x[i] : f->m[i];
 }
 
+cpu_handler cpu_opcode_handler(unsigned op)
+{
+	return op < DEC_NOPS ? handlers[op] : NULL;
+}
+
 cpu_handler cpu_select_handler(const struct cpu *c, const struct dec_insn *d)
 {
 	cpu_handler h = c->fpu_trap ? fpu_checked(c, d) : NULL;

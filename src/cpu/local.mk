@@ -4,7 +4,7 @@ librax_a_SOURCES += src/cpu/cpu.c src/cpu/cpu.h src/cpu/block.c \
 	src/cpu/alu.c src/cpu/ops.c src/cpu/sys.c src/cpu/seg.c \
 	src/cpu/legacy.c src/cpu/model.c src/cpu/sse.c src/cpu/xsave.c \
 	src/cpu/sse.h src/cpu/ssefp.c src/cpu/sse4.c src/cpu/avx.c src/cpu/bmi.c \
-	src/cpu/x87.c src/cpu/snap.c
+	src/cpu/x87.c src/cpu/snap.c src/cpu/jit.c
 
 # Unit tests of the interpreter and the decoder (tests/unit/test_cpu_*,
 # test_decoder), listed here so the module owns its test wiring.

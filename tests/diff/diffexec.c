@@ -509,7 +509,7 @@ static void usage(void)
 	       "[--batch N]\n"
 	       "                [--mode 64|32] [--max-fail N] [--strict] "
 	       "[--inject] [--list] [-v]\n"
-	       "                [--cpu v1|v2|v3]\n"
+	       "                [--cpu v1|v2|v3] [--jit]\n"
 	       "  --cpu: the interpreter's CPU model (default: the highest "
 	       "rax offers that the host has)\n"
 	       "  --mode 32: 32-bit code in compatibility mode (the host's "
@@ -519,7 +519,10 @@ static void usage(void)
 	       "  --strict: also compare x87 C1/TOP/exception flags and the "
 	       "MXCSR flags\n"
 	       "  --inject: corrupt each interpreter result (tests the "
-	       "comparison)\n");
+	       "comparison)\n"
+	       "  --jit: also run each sequence that ends normally on the "
+	       "fast path,\n"
+	       "         every trace translated (src/cpu/jit.c)\n");
 }
 
 /* Can the host run 32-bit code?  An empty 32-bit sequence (the
@@ -551,14 +554,15 @@ int main(int argc, char **argv)
 		{ "max-fail", 1, NULL, 'm' }, { "strict", 0, NULL, 'S' },
 		{ "list", 0, NULL, 'l' }, { "verbose", 0, NULL, 'v' },
 		{ "inject", 0, NULL, 'i' }, { "mode", 1, NULL, 'M' },
-		{ "cpu", 1, NULL, 'c' },
+		{ "cpu", 1, NULL, 'c' }, { "jit", 0, NULL, 'J' },
 		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	uint64_t seed = 1, count = 1000, insns = 0, faults[32] = { 0 };
-	uint64_t ud_tails = 0;
+	uint64_t ud_tails = 0, jitted = 0;
+	int steps;
 	uint32_t fam = ((1u << DX_NFAM) - 1) & ~DX_FAM_DEFAULT;
 	unsigned batch = 250, fails = 0;
-	bool m32 = false;
+	bool m32 = false, jit = false;
 	unsigned level = cpu_host_level() < CPU_LEVEL_MAX ? cpu_host_level() :
 			 CPU_LEVEL_MAX;
 	const char *famarg = "default";
@@ -595,6 +599,7 @@ int main(int argc, char **argv)
 		case 'b': batch = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'm': opt.max_fail = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'S': opt.strict = true; break;
+		case 'J': jit = true; break;
 		case 'i': opt.inject = true; break;
 		case 'v': opt.verbose = true; break;
 		case 'f':
@@ -625,12 +630,17 @@ int main(int argc, char **argv)
 	s = malloc(batch * sizeof(*s));
 	h = malloc(batch * sizeof(*h));
 	r = malloc(sizeof(*r));
-	if (!s || !h || !r || dx_interp_init(&m, level)) {
+	if (!s || !h || !r || dx_interp_init(&m, level, jit)) {
 		fprintf(stderr, "diffexec: out of memory\n");
 		return 1;
 	}
 	if (m32 && !compat_mode_works(seed, fam, level))
 		return 77;
+	if (m32 && jit) {
+		fprintf(stderr, "diffexec: --jit: the translator runs 64-bit "
+			"code only\n");
+		return 2;
+	}
 	for (uint64_t done = 0; done < count && fails < opt.max_fail;) {
 		unsigned n = count - done < batch ? (unsigned)(count - done) : batch;
 
@@ -661,11 +671,20 @@ int main(int argc, char **argv)
 			ud_tails += s[i].ud_tail;
 			if (h[i].vec >= 0 && h[i].vec < 32)
 				faults[h[i].vec]++;
-			dx_interp_run(&m, &s[i], r);
+			steps = dx_interp_run(&m, &s[i], r);
 			if (opt.inject)
 				inject(r, done + i, m32);
-			if (!compare(&s[i], &h[i], r, &df))
-				continue;
+			if (!compare(&s[i], &h[i], r, &df)) {
+				/* --jit: the same end on the fast path, its
+				 * traces translated */
+				if (!jit || r->vec != -1)
+					continue;
+				jitted++;
+				dx_interp_run_jit(&m, &s[i], (unsigned)steps, r);
+				if (!compare(&s[i], &h[i], r, &df))
+					continue;
+				printf("(the fast path, --jit)\n");
+			}
 			fails++;
 			if (opt.inject)
 				continue;
@@ -687,6 +706,9 @@ int main(int argc, char **argv)
 	       level, ran, m32 ? "32" : "64", seed, insns, faults[0], faults[6],
 	       faults[13],
 	       faults[14], faults[1], ud_tails, fails, fails == 1 ? "" : "es");
+	if (jit)
+		printf("diffexec: --jit: %" PRIu64 " sequences also run on the "
+		       "fast path with every trace translated\n", jitted);
 	dx_interp_destroy(&m);
 	free(s);
 	free(h);

@@ -117,11 +117,22 @@ int dx_native_run(const struct dx_seq *s, unsigned n, struct dx_state *out);
 
 /* interp.c: the interpreter side. */
 struct machine;
-int dx_interp_init(struct machine *m, unsigned level);
+/* jit: every trace is translated the first time the run loop's fast
+ * path enters it (machine.jit_hot = 1) instead of once it is hot. */
+int dx_interp_init(struct machine *m, unsigned level, bool jit);
 void dx_interp_destroy(struct machine *m);
-/* Runs s on the interpreter; *out as for dx_native_run.  Returns 0, or
- * -1 when the interpreter stopped for another reason (out->vec = -2). */
+/* Runs s on the interpreter one instruction at a time, on the slow
+ * path; *out as for dx_native_run.  Returns the steps it took, or -1
+ * when the interpreter stopped for another reason (out->vec = -2). */
 int dx_interp_run(struct machine *m, const struct dx_seq *s,
 		  struct dx_state *out);
+/* Runs s on the fast path (translated with dx_interp_init's jit), one
+ * run() until its end: entered by a JMP, so that the sequence starts a
+ * trace, and stopped by the clock (stop_at) once the INT3 after its end
+ * has delivered #BP, steps being what dx_interp_run() took to its end.
+ * Returns 0 with *out as dx_interp_run's, or -1 (out->vec = -2) when
+ * the run did not end there. */
+int dx_interp_run_jit(struct machine *m, const struct dx_seq *s,
+		      unsigned steps, struct dx_state *out);
 
 #endif

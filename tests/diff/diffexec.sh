@@ -2,7 +2,8 @@
 # make check wrapper for tests/diff/diffexec, 64-bit code: 2,000 seeded
 # random sequences on the x86-64-v1 model and 5,000 on the default
 # model, on the host CPU and on the interpreter (--long: 20,000 and
-# 100,000), after checking that the comparison itself catches a
+# 100,000), the latter also on the fast path with every trace
+# translated (--jit), after checking that the comparison itself catches a
 # corrupted result in every one of 50 sequences (--inject).  With
 # --mode32 first (tests/diff/diffexec32.sh): 2,000 sequences of 32-bit
 # code in compatibility mode instead (--long: 20,000); diffexec skips
@@ -26,4 +27,12 @@ esac
 # The default CPU model (the highest the host has), and x86-64-v1, where
 # every instruction of a higher level must raise #UD.
 ./tests/diff/diffexec --cpu v1 --seed 3 --count "$n1" || exit 1
-exec ./tests/diff/diffexec --seed 1 --count "$n"
+# --jit: each sequence that ends normally runs again on the fast path
+# with every trace translated (src/cpu/jit.c), against the same host
+# result.
+out=$(./tests/diff/diffexec --seed 1 --count "$n" --jit)
+st=$?
+echo "$out"
+[ $st = 0 ] || exit $st
+n_jit=$(echo "$out" | sed -n 's/^diffexec: --jit: \([0-9]*\) sequences.*/\1/p')
+[ "${n_jit:-0}" -gt 0 ] || { echo "FAIL: --jit ran no sequence on the fast path"; exit 1; }

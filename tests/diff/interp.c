@@ -16,6 +16,7 @@
 #include "machine.h"
 #include "mem.h"
 #include "regs.h"
+#include "timer.h"
 #include "vcpu.h"
 
 /* Physical layout (the low 2 MiB are also mapped, supervisor-only). */
@@ -33,6 +34,7 @@
 #define P_STACK 0x120000ull
 
 #define MAX_STEPS 20000
+#define EXC_BP_VEC 3
 
 static void put64(struct machine *m, uint64_t pa, uint64_t v)
 {
@@ -121,13 +123,14 @@ static int enable_avx(struct machine *m)
 	return r.rip == P_XSTUB + sizeof(stub) ? 0 : -1;
 }
 
-int dx_interp_init(struct machine *m, unsigned level)
+int dx_interp_init(struct machine *m, unsigned level, bool jit)
 {
 	struct rax_err e;
 	int ret;
 
 	memset(m, 0, sizeof(*m));
 	m->cpu_level = level;
+	m->jit_hot = jit ? 1 : 0;
 	ret = gm_init(&m->mem, 4u << 20);
 	if (ret)
 		return ret;
@@ -206,30 +209,63 @@ static void from_frame(struct machine *m, const struct rax_regs *r,
 	o->cr2 = o->vec == 14 ? r->cr2 : 0;
 }
 
-int dx_interp_run(struct machine *m, const struct dx_seq *s,
-		  struct dx_state *o)
+/* Loads s into the machine; in_jmp: with a JMP to it just before it
+ * (dx_interp_run_jit()). */
+static void load(struct machine *m, const struct dx_seq *s,
+		 struct rax_regs *r, bool in_jmp)
 {
-	uint64_t end = DX_SEQ + s->len;
-	struct rax_regs r;
 	struct rax_fpu f;
-	struct vcpu_stop stop;
-	struct rax_err e;
 	uint8_t page[4096];
 
 	/* Through write_mem, as a debugger writes: the interpreter forgets
 	 * the previous sequence's decoded instructions (vcpu.h). */
 	memset(page, 0xcc, sizeof(page));
 	memcpy(page + (DX_SEQ - DX_CODE), s->code, s->len);
+	if (in_jmp) { /* jmp short DX_SEQ */
+		page[DX_SEQ - DX_CODE - 2] = 0xeb;
+		page[DX_SEQ - DX_CODE - 1] = 0x00;
+	}
 	m->ops->write_mem(m, P_CODE, page, sizeof(page));
 	m->ops->write_mem(m, P_DATA, s->in.data, DX_DATA_SIZE);
 	m->ops->write_mem(m, P_STACK, s->in.stack, DX_STACK_SIZE);
-	user_regs(&r, &s->in, s->m32, m->cpu_level >= 3);
-	m->ops->set_regs(m, 0, &r);
+	user_regs(r, &s->in, s->m32, m->cpu_level >= 3);
+	if (in_jmp)
+		r->rip -= 2;
+	m->ops->set_regs(m, 0, r);
 	memcpy(f.fx, s->in.fx, 512);
 	m->ops->set_fpu(m, 0, &f);
+}
+
+/* The end state after the run that left the vCPU with registers r. */
+static void collect(struct machine *m, struct rax_regs *r,
+		    struct dx_state *o)
+{
+	struct rax_fpu f;
+
+	memcpy(o->gpr, r->gpr, sizeof(o->gpr));
+	o->rip = r->rip;
+	o->rflags = r->rflags;
+	if ((r->seg[S_CS].sel & 3) == 0)
+		from_frame(m, r, o);
+	m->ops->get_fpu(m, 0, &f);
+	memcpy(o->fx, f.fx, 512);
+	memcpy(o->data, m->mem.host + P_DATA, DX_DATA_SIZE);
+	memcpy(o->stack, m->mem.host + P_STACK, DX_STACK_SIZE);
+}
+
+int dx_interp_run(struct machine *m, const struct dx_seq *s,
+		  struct dx_state *o)
+{
+	uint64_t end = DX_SEQ + s->len;
+	struct rax_regs r;
+	struct vcpu_stop stop;
+	struct rax_err e;
+	unsigned i;
+
+	load(m, s, &r, false);
 	o->vec = -1;
 	o->err = o->cr2 = 0;
-	for (unsigned i = 0;; i++) {
+	for (i = 0;; i++) {
 		if (i == MAX_STEPS || m->ops->run(m, VCPU_RUN_STEP, &stop, &e) ||
 		    stop.reason != VCPU_STOP_STEP) {
 			o->vec = -2;
@@ -242,14 +278,45 @@ int dx_interp_run(struct machine *m, const struct dx_seq *s,
 		    r.rip < P_STUB + 8 * 256)
 			break;
 	}
-	memcpy(o->gpr, r.gpr, sizeof(o->gpr));
-	o->rip = r.rip;
-	o->rflags = r.rflags;
-	if ((r.seg[S_CS].sel & 3) == 0)
-		from_frame(m, &r, o);
-	m->ops->get_fpu(m, 0, &f);
-	memcpy(o->fx, f.fx, 512);
-	memcpy(o->data, m->mem.host + P_DATA, DX_DATA_SIZE);
-	memcpy(o->stack, m->mem.host + P_STACK, DX_STACK_SIZE);
+	collect(m, &r, o);
+	return (int)i + 1;
+}
+
+int dx_interp_run_jit(struct machine *m, const struct dx_seq *s,
+		      unsigned steps, struct dx_state *o)
+{
+	const struct vcpu_snap_ops *sn = m->ops->snap;
+	uint64_t end = DX_SEQ + s->len;
+	struct rax_regs r;
+	struct vcpu_stop stop;
+	struct rax_err e;
+
+	load(m, s, &r, true);
+	o->vec = -1;
+	o->err = o->cr2 = 0;
+	/* The JMP, the sequence's instructions and the INT3 after it,
+	 * whose #BP lands on its stub. */
+	sn->stop_at(m, sn->last_end(m, 0) + (steps + 2) * sn->insn_ns,
+		    VCPU_AT_POST);
+	if (m->ops->run(m, 0, &stop, &e) || stop.reason != VCPU_STOP_KICK) {
+		sn->stop_at(m, TIMER_NEVER, VCPU_AT_POST);
+		o->vec = -2;
+		return -1;
+	}
+	sn->stop_at(m, TIMER_NEVER, VCPU_AT_POST);
+	m->ops->get_regs(m, 0, &r);
+	if ((r.seg[S_CS].sel & 3) || r.rip != P_STUB + 8 * EXC_BP_VEC) {
+		o->vec = -2;
+		o->rip = r.rip;
+		return -1;
+	}
+	collect(m, &r, o);
+	if (o->vec != EXC_BP_VEC || o->rip != end + 1) {
+		o->vec = -2;
+		return -1;
+	}
+	o->vec = -1; /* the sequence's end, as the step-by-step run */
+	o->rip = end;
 	return 0;
 }
+

@@ -108,15 +108,17 @@ def test_proc_shows_the_interpreters_cpu_model(guest, procs):
     finish(child)
 
 
-def boot_to_marker(guest):
+def boot_to_marker(guest, *extra, stats_out=None):
     """Boots with rax.exit_at_marker (the guest resets right after the
     marker): returns the console lines with printk timestamps and the
-    retired-instruction count --stats reports at that fixed end point."""
+    retired-instruction count --stats reports at that fixed end point
+    (stats_out: a list the --stats text is appended to)."""
     child = pexpect.spawn(RAX, ["--backend", "emulator", "--kernel",
                                 guest + "/bzImage", "--initrd",
                                 guest + "/initramfs.cpio.gz", "--stats",
                                 "--rtc-base", "2026-01-01T00:00:00",
-                                "--cmdline", CMDLINE + " rax.exit_at_marker"],
+                                "--cmdline", CMDLINE + " rax.exit_at_marker"]
+                          + list(extra),
                           encoding="utf-8", codec_errors="replace",
                           timeout=BOOT_TIMEOUT)
     try:
@@ -131,6 +133,8 @@ def boot_to_marker(guest):
     assert child.exitstatus == 0, stats[-2000:]
     m = re.search(r"(\d+) instructions", stats)
     assert m, stats[-2000:]
+    if stats_out is not None:
+        stats_out.append(stats)
     lines = [l for l in log.replace("\r", "").split("\n") if l.startswith("[")]
     return lines, int(m.group(1))
 
@@ -142,6 +146,21 @@ def test_two_boots_retire_the_same_instructions(guest):
     print the same printk timestamps."""
     (log_a, n_a), (log_b, n_b) = boot_to_marker(guest), boot_to_marker(guest)
     assert n_a > 10000000
+    assert n_a == n_b
+    assert len(log_a) > 50
+    assert log_a == log_b
+
+
+def test_translated_boot_retires_the_same_instructions_as_the_walk(guest):
+    """The trace translator (src/cpu/jit.c) changes the speed, never the
+    run: a boot with it (the default) and one with --jit off retire the
+    same instructions to the marker and print the same timestamps, so
+    every timer interrupt came at the same instruction."""
+    stats = []
+    log_a, n_a = boot_to_marker(guest, stats_out=stats)
+    log_b, n_b = boot_to_marker(guest, "--jit", "off", stats_out=stats)
+    jit = [int(re.search(r"jit\s+(\d+)", t).group(1)) for t in stats]
+    assert jit[0] > 1000 and jit[1] == 0, jit
     assert n_a == n_b
     assert len(log_a) > 50
     assert log_a == log_b

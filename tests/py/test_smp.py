@@ -47,14 +47,15 @@ def test_four_vcpus_boot_run_timers_and_share_busy_loops(guest, procs):
     finish(child)
 
 
-def boot_to_marker(guest):
+def boot_to_marker(guest, *extra):
     """Boots 4 vCPUs with rax.exit_at_marker (the guest resets right after
     the marker): returns each vCPU's retired instructions (--stats)."""
     child = pexpect.spawn(RAX, ["--backend", "emulator", "--cpus", str(CPUS),
                                 "--kernel", guest + "/bzImage", "--initrd",
                                 guest + "/initramfs.cpio.gz", "--stats",
                                 "--rtc-base", "2026-01-01T00:00:00",
-                                "--cmdline", CMDLINE + " rax.exit_at_marker"],
+                                "--cmdline", CMDLINE + " rax.exit_at_marker"]
+                          + list(extra),
                           encoding="utf-8", codec_errors="replace",
                           timeout=BOOT_TIMEOUT)
     try:
@@ -76,4 +77,13 @@ def test_two_smp_boots_retire_the_same_instructions_on_each_vcpu(guest):
     an SMP boot repeats to the instruction, as a single vCPU's does."""
     a, b = boot_to_marker(guest), boot_to_marker(guest)
     assert all(n > 10000 for n in a), a  # every AP ran
+    assert a == b
+
+
+def test_translated_smp_boot_retires_the_same_instructions_as_the_walk(guest):
+    """With the trace translator off (--jit off) each vCPU retires the
+    same instructions to the marker as with it: translated traces share
+    the decode cache of all vCPUs and keep their turns exact."""
+    a, b = boot_to_marker(guest), boot_to_marker(guest, "--jit", "off")
+    assert all(n > 10000 for n in a), a
     assert a == b
