@@ -155,9 +155,54 @@ static void call(struct em *e, const void *fn)
 	b1(e, 0xd0); /* call rax */
 }
 
+/* op reg, [base + disp32] with base rbx or rdx (no SIB byte), an
+ * optional 66 prefix and a one- or two-byte opcode. */
+static void op_mem(struct em *e, bool p66, bool w, unsigned opc,
+		   unsigned reg, unsigned base, int32_t disp)
+{
+	if (p66)
+		b1(e, 0x66);
+	if (w || reg >= 8)
+		b1(e, 0x40 | (w ? 8 : 0) | (reg >= 8 ? 4 : 0));
+	if (opc > 0xff)
+		b1(e, opc >> 8);
+	b1(e, opc & 0xff);
+	b1(e, 0x80 | (reg & 7) << 3 | base);
+	b4(e, (uint32_t)disp);
+}
+
+/* op r64, imm32 of group 1 (81 /ext) or a shift by imm8 (C1 /ext) on
+ * reg; w: 64-bit. */
+static void op_ri(struct em *e, bool w, unsigned opc, unsigned ext,
+		  unsigned reg, uint32_t imm)
+{
+	if (w)
+		b1(e, 0x48);
+	b1(e, opc);
+	b1(e, 0xc0 | ext << 3 | reg);
+	if (opc == 0xc1)
+		b1(e, imm);
+	else
+		b4(e, imm);
+}
+
+/* op dst, src between host registers below r8 (01, 09, 21, 29, 31,
+ * 89, 85 ...: op r/m, reg). */
+static void op_rr(struct em *e, bool w, unsigned opc, unsigned dst,
+		  unsigned src)
+{
+	if (w)
+		b1(e, 0x48);
+	b1(e, opc);
+	b1(e, 0xc0 | src << 3 | dst);
+}
+
 /* --- what the translator knows -------------------------------------------- */
 
-enum { K_CALL, K_ALU, K_MOV, K_MOVI, K_LEA };
+enum { K_CALL, K_ALU, K_MOV, K_MOVX, K_LEA, K_SHIFT, K_IMUL };
+/* An operand: a guest register, the instruction's memory operand or
+ * its immediate. */
+enum { O_REG, O_MEM, O_IMM };
 
 /* The ALU operations of ModRM.reg order that need no carry in: host
  * opcode (op r/m32, r32) and lazy-flag producer; TEST is AND without
@@ -172,65 +217,271 @@ static const struct {
 
 struct form {
 	int kind;
-	unsigned aop;      /* K_ALU: operation (0-7) */
+	unsigned aop;      /* K_ALU: operation (0-7); K_SHIFT: 4 5 7;
+			      K_MOVX: 1 sign-extend */
 	bool write;        /* K_ALU: the result is written (not CMP, TEST) */
-	bool imm;          /* K_ALU: b is the immediate */
-	unsigned dst, src; /* registers: a (and the result) and b */
+	int dt, st;        /* the destination's and the source's O_* */
+	unsigned dst, src; /* their registers */
+	unsigned n, sn;    /* operand size; K_MOVX: the source's */
+	int tlb;           /* a memory operand's TLB kind */
+	unsigned cnt;      /* K_SHIFT: the count */
 };
 
+/* The memory operands the translator computes: 8-byte addresses from
+ * base, index and displacement or RIP, no segment prefix (FS and GS
+ * have bases; the others none in 64-bit mode but a non-canonical
+ * address through RSP or RBP raises #SS, which the handler gives). */
+static bool simple_mem(const struct dec_insn *d)
+{
+	return d->mod != 3 && d->adsz == 8 && d->seg == DEC_NOREG;
+}
+
+/* E as an operand of size n: a register, or the memory operand (tlb:
+ * its TLB kind). */
+static bool operand_e(const struct dec_insn *d, int *t, unsigned *r)
+{
+	if (d->mod == 3) {
+		*t = O_REG;
+		*r = d->rm;
+		return true;
+	}
+	*t = O_MEM;
+	*r = 0;
+	return simple_mem(d);
+}
+
 /* The form of ci if the translator emits it inline, else K_CALL.  The
- * operand roles are those of the handlers (alu.c alu_E_val, alu_G_val;
- * ops.c). */
+ * operand roles are those of the handlers (alu.c alu_E_val, alu_G_val,
+ * shift, imul2; ops.c). */
 static struct form classify(const struct cpu_insn *ci)
 {
 	const struct dec_insn *d = &ci->d;
 	cpu_handler h = cpu_opcode_handler(d->op);
-	struct form f = { .kind = K_CALL };
+	struct form f = { .kind = K_CALL, .n = d->opsz, .tlb = TLB_READ };
 	static const struct {
-		cpu_handler ev_gv, gv_ev, r_i, ax_i;
+		cpu_handler ev_gv, gv_ev, r_i, m_i, ax_i;
 	} alu[8] = {
-		{ op_add_Ev_Gv, op_add_Gv_Ev, op_add_R_I, op_add_rAX_Iz },
-		{ op_or_Ev_Gv, op_or_Gv_Ev, op_or_R_I, op_or_rAX_Iz },
-		{ NULL, NULL, NULL, NULL },
-		{ NULL, NULL, NULL, NULL },
-		{ op_and_Ev_Gv, op_and_Gv_Ev, op_and_R_I, op_and_rAX_Iz },
-		{ op_sub_Ev_Gv, op_sub_Gv_Ev, op_sub_R_I, op_sub_rAX_Iz },
-		{ op_xor_Ev_Gv, op_xor_Gv_Ev, op_xor_R_I, op_xor_rAX_Iz },
-		{ op_cmp_Ev_Gv, op_cmp_Gv_Ev, op_cmp_R_I, op_cmp_rAX_Iz },
+		{ op_add_Ev_Gv, op_add_Gv_Ev, op_add_R_I, op_add_M_I,
+		  op_add_rAX_Iz },
+		{ op_or_Ev_Gv, op_or_Gv_Ev, op_or_R_I, op_or_M_I,
+		  op_or_rAX_Iz },
+		{ NULL, NULL, NULL, NULL, NULL },
+		{ NULL, NULL, NULL, NULL, NULL },
+		{ op_and_Ev_Gv, op_and_Gv_Ev, op_and_R_I, op_and_M_I,
+		  op_and_rAX_Iz },
+		{ op_sub_Ev_Gv, op_sub_Gv_Ev, op_sub_R_I, op_sub_M_I,
+		  op_sub_rAX_Iz },
+		{ op_xor_Ev_Gv, op_xor_Gv_Ev, op_xor_R_I, op_xor_M_I,
+		  op_xor_rAX_Iz },
+		{ op_cmp_Ev_Gv, op_cmp_Gv_Ev, op_cmp_R_I, op_cmp_M_I,
+		  op_cmp_rAX_Iz },
 	};
+	static const struct {
+		cpu_handler ib, one;
+		unsigned op;
+	} shifts[] = {
+		{ op_shl_R_Ib, op_shl_R_1, 4 },
+		{ op_shr_R_Ib, op_shr_R_1, 5 },
+		{ op_sar_R_Ib, op_sar_R_1, 7 },
+	};
+	bool e_ok;
 
 	if (d->opsz != 4 && d->opsz != 8)
 		return f;
+	e_ok = operand_e(d, &f.dt, &f.dst);
+	f.st = O_REG;
+	f.src = d->reg;
 	for (unsigned op = 0; op < 8; op++) {
 		if (!alu[op].ev_gv)
 			continue;
-		if (h == alu[op].ev_gv && d->mod == 3)
-			f = (struct form){ K_ALU, op, op != 7, false, d->rm, d->reg };
-		else if (h == alu[op].gv_ev && d->mod == 3)
-			f = (struct form){ K_ALU, op, op != 7, false, d->reg, d->rm };
-		else if (h == alu[op].r_i)
-			f = (struct form){ K_ALU, op, op != 7, true, d->rm, 0 };
-		else if (h == alu[op].ax_i)
-			f = (struct form){ K_ALU, op, op != 7, true, R_RAX, 0 };
-		else
+		f.aop = op;
+		f.write = op != 7;
+		if (h == alu[op].ev_gv || h == alu[op].r_i ||
+		    h == alu[op].m_i) {
+			f.st = h == alu[op].ev_gv ? O_REG : O_IMM;
+			if (f.dt == O_MEM && f.write)
+				f.tlb = TLB_WRITE;
+		} else if (h == alu[op].gv_ev) {
+			f.st = f.dt;
+			f.src = f.dst;
+			f.dt = O_REG;
+			f.dst = d->reg;
+		} else if (h == alu[op].ax_i) {
+			f.dt = O_REG;
+			f.dst = R_RAX;
+			f.st = O_IMM;
+			e_ok = true;
+		} else {
 			continue;
+		}
+		f.kind = e_ok ? K_ALU : K_CALL;
 		return f;
 	}
-	if (h == op_test_Ev_Gv && d->mod == 3)
-		return (struct form){ K_ALU, 4, false, false, d->rm, d->reg };
-	if (h == op_test_E_I && d->mod == 3)
-		return (struct form){ K_ALU, 4, false, true, d->rm, 0 };
-	if (h == op_test_rAX_Iz)
-		return (struct form){ K_ALU, 4, false, true, R_RAX, 0 };
-	if (h == op_mov_Ev_Gv && d->mod == 3)
-		return (struct form){ .kind = K_MOV, .dst = d->rm, .src = d->reg };
-	if (h == op_mov_Gv_Ev && d->mod == 3)
-		return (struct form){ .kind = K_MOV, .dst = d->reg, .src = d->rm };
-	if (h == op_mov_Zv_Iv || h == op_mov_R_I)
-		return (struct form){ .kind = K_MOVI, .dst = d->rm };
-	if (h == op_lea_Gv_M && d->mod != 3 && d->adsz == 8)
-		return (struct form){ .kind = K_LEA, .dst = d->reg };
+	f.aop = 4;
+	f.write = false;
+	if (h == op_test_Ev_Gv || h == op_test_E_I) {
+		f.st = h == op_test_Ev_Gv ? O_REG : O_IMM;
+		f.kind = e_ok ? K_ALU : K_CALL;
+	} else if (h == op_test_rAX_Iz) {
+		f = (struct form){ K_ALU, 4, false, O_REG, O_IMM, R_RAX, 0,
+				   d->opsz, 0, TLB_READ, 0 };
+	} else if (h == op_mov_Ev_Gv || h == op_mov_M_I || h == op_mov_R_I) {
+		f.st = h == op_mov_Ev_Gv ? O_REG : O_IMM;
+		f.tlb = TLB_WRITE;
+		f.kind = e_ok ? K_MOV : K_CALL;
+	} else if (h == op_mov_Gv_Ev) {
+		f = (struct form){ K_MOV, 0, false, O_REG, f.dt, d->reg, f.dst,
+				   d->opsz, 0, TLB_READ, 0 };
+		f.kind = e_ok ? K_MOV : K_CALL;
+	} else if (h == op_mov_Zv_Iv) {
+		f = (struct form){ K_MOV, 0, false, O_REG, O_IMM, d->rm, 0,
+				   d->opsz, 0, TLB_READ, 0 };
+	} else if (h == op_movzx_Gv_Eb || h == op_movzx_Gv_Ew ||
+		   h == op_movsx_Gv_Eb || h == op_movsx_Gv_Ew ||
+		   (h == op_movsxd_Gv_Ed && d->opsz == 8)) {
+		f = (struct form){ K_MOVX,
+				   h == op_movsx_Gv_Eb || h == op_movsx_Gv_Ew ||
+				   h == op_movsxd_Gv_Ed,
+				   false, O_REG, f.dt, d->reg, f.dst, d->opsz,
+				   h == op_movzx_Gv_Eb || h == op_movsx_Gv_Eb ? 1 :
+				   h == op_movsxd_Gv_Ed ? 4 : 2, TLB_READ, 0 };
+		f.kind = e_ok ? K_MOVX : K_CALL;
+	} else if (h == op_lea_Gv_M && d->mod != 3 && d->adsz == 8) {
+		f = (struct form){ .kind = K_LEA, .dst = d->reg, .n = d->opsz };
+	} else if (h == op_imul_Gv_Ev) {
+		f = (struct form){ K_IMUL, 0, true, O_REG, f.dt, d->reg, f.dst,
+				   d->opsz, 0, TLB_READ, 0 };
+		f.kind = e_ok ? K_IMUL : K_CALL;
+	} else {
+		for (unsigned i = 0; i < sizeof(shifts) / sizeof(*shifts); i++)
+			if (h == shifts[i].ib || h == shifts[i].one)
+				f = (struct form){ K_SHIFT, shifts[i].op, true,
+					O_REG, O_IMM, d->rm, 0, d->opsz, 0,
+					TLB_READ,
+					(h == shifts[i].one ? 1 :
+					 (unsigned)d->imm) &
+					(d->opsz == 8 ? 63 : 31) };
+	}
 	return f;
+}
+
+/* Where an inline instruction gives up (a TLB miss): the handler
+ * called out of line, then back after the inline code. */
+struct slow {
+	uint8_t *jumps[2]; /* the jne/ja rel32s to patch */
+	unsigned nj, k;
+	int32_t pend;      /* r12 lags the clock before k by this much */
+	uint8_t *resume;
+};
+
+/* jcc rel32 (0F 8x) to patch. */
+static uint8_t *jcc(struct em *e, unsigned cc)
+{
+	b1(e, 0x0f);
+	b1(e, 0x80 | cc);
+	b4(e, 0);
+	return e->p - 4;
+}
+
+#define TLB_OFF(kind) (OFF(tlb) + (int32_t)((kind) * TLB_SIZE * \
+					    sizeof(struct tlb_entry)))
+_Static_assert(sizeof(struct tlb_entry) == 32, "TLB index * 32");
+
+/* rdx = the host address of d's memory operand for an n-byte access of
+ * TLB kind `kind` (tlb_hit(): the tag of the linear page with the user
+ * bit, the access within the page), or a jump to sl.  Uses rsi, rdi,
+ * rcx. */
+static void emit_host_addr(struct em *e, const struct dec_insn *d,
+			   int64_t next, int kind, unsigned n, struct slow *sl)
+{
+	if (d->riprel) { /* lea rdx, [r13 + next + disp] */
+		b1(e, 0x49);
+		b1(e, 0x8d);
+		b1(e, 0x95);
+		b4(e, (uint32_t)(next + d->disp));
+	} else {
+		if (d->base != DEC_NOREG)
+			load(e, true, RDX, OFF_R(d->base));
+		else
+			mov_imm(e, RDX, 0);
+		if (d->index != DEC_NOREG) {
+			load(e, true, RSI, OFF_R(d->index));
+			if (d->scale)
+				op_ri(e, true, 0xc1, 4, RSI, d->scale);
+			op_rr(e, true, 0x01, RDX, RSI); /* add rdx, rsi */
+		}
+		if (d->disp)
+			op_ri(e, true, 0x81, 0, RDX, (uint32_t)d->disp);
+	}
+	op_rr(e, true, 0x89, RSI, RDX);              /* mov rsi, rdx */
+	op_ri(e, true, 0xc1, 5, RSI, 12);            /* shr rsi, 12 */
+	op_ri(e, false, 0x81, 4, RSI, TLB_SIZE - 1); /* and esi, 255 */
+	op_ri(e, false, 0xc1, 4, RSI, 5);            /* shl esi, 5 */
+	op_rr(e, true, 0x01, RSI, RBX);              /* add rsi, rbx */
+	op_rr(e, true, 0x89, RDI, RDX);              /* mov rdi, rdx */
+	op_ri(e, true, 0x81, 4, RDI, 0xfffff000u);   /* and rdi, -4096 */
+	op_mem(e, false, false, 0x0fb6, RCX, RBX, OFF(user));
+	op_rr(e, true, 0x09, RDI, RCX);              /* or rdi, rcx */
+	/* cmp rdi, [rsi + tag] */
+	b1(e, 0x48);
+	b1(e, 0x3b);
+	b1(e, 0xbe);
+	b4(e, (uint32_t)(TLB_OFF(kind) + offsetof(struct tlb_entry, tag)));
+	sl->jumps[sl->nj++] = jcc(e, 0x5); /* jne */
+	if (n > 1) {
+		op_rr(e, false, 0x89, RCX, RDX);             /* mov ecx, edx */
+		op_ri(e, false, 0x81, 4, RCX, 0xfff);         /* and ecx, 0xfff */
+		op_ri(e, false, 0x81, 7, RCX, 4096 - n);      /* cmp ecx, .. */
+		sl->jumps[sl->nj++] = jcc(e, 0x7);            /* ja */
+	}
+	/* add rdx, [rsi + addend] */
+	b1(e, 0x48);
+	b1(e, 0x03);
+	b1(e, 0x96);
+	b4(e, (uint32_t)(TLB_OFF(kind) + offsetof(struct tlb_entry, addend)));
+}
+
+/* reg = the operand (t, r) of n bytes, zero-extended (sx: sign-); a
+ * memory operand is at [rdx].  A byte register without REX in 4-7 is
+ * AH CH DH BH (cpu.h greg()). */
+static void emit_get(struct em *e, const struct dec_insn *d, int t,
+		     unsigned r, unsigned n, bool sx, unsigned reg,
+		     uint64_t imm)
+{
+	unsigned base = t == O_MEM ? RDX : RBX;
+	int32_t disp = t == O_MEM ? 0 : OFF_R(r);
+
+	if (t == O_IMM) {
+		mov_imm(e, reg, imm);
+		return;
+	}
+	if (t == O_REG && n == 1 && !d->rex && r >= 4 && r < 8)
+		disp = OFF_R(r - 4) + 1;
+	switch (n) {
+	case 1: op_mem(e, false, sx, sx ? 0x0fbe : 0x0fb6, reg, base, disp); break;
+	case 2: op_mem(e, false, sx, sx ? 0x0fbf : 0x0fb7, reg, base, disp); break;
+	case 4: op_mem(e, false, sx, sx ? 0x63 : 0x8b, reg, base, disp); break;
+	default: op_mem(e, false, true, 0x8b, reg, base, disp); break;
+	}
+}
+
+/* The operand (t, r) = rax's low n bytes: a register gets the 4-byte
+ * value zero-extended (rax holds it so) or the 8-byte one. */
+static void emit_put(struct em *e, int t, unsigned r, unsigned n)
+{
+	if (t == O_REG)
+		store64(e, RAX, OFF_R(r));
+	else
+		op_mem(e, false, n == 8, 0x89, RAX, RDX, 0);
+}
+
+/* mov word [rbx + lf_op], lf_sz << 8 | producer */
+static void emit_lf(struct em *e, unsigned op, unsigned n)
+{
+	b1(e, 0x66);
+	rbx_mem(e, false, 0xc7, 0, OFF(lf_op));
+	b1(e, op);
+	b1(e, n);
 }
 
 /* a op= b with the lazy flags of alu() (alu.c): lf_a and lf_b the
@@ -238,28 +489,81 @@ static struct form classify(const struct cpu_insn *ci)
 static void emit_alu(struct em *e, const struct dec_insn *d,
 		     const struct form *f)
 {
-	bool w = d->opsz == 8;
+	bool w = f->n == 8;
 	uint64_t imm = w ? d->imm : (uint32_t)d->imm;
 
-	load(e, w, RAX, OFF_R(f->dst));
-	if (f->imm)
-		mov_imm(e, RCX, imm);
-	else
-		load(e, w, RCX, OFF_R(f->src));
+	emit_get(e, d, f->dt, f->dst, f->n, false, RAX, 0);
+	emit_get(e, d, f->st, f->src, f->n, false, RCX, imm);
 	store64(e, RAX, OFF(lf_a));
 	store64(e, RCX, OFF(lf_b));
-	if (w)
-		b1(e, 0x48);
-	b1(e, alu_ops[f->aop].opc);
-	b1(e, 0xc8); /* op eax, ecx: 32-bit results are zero-extended */
+	op_rr(e, w, alu_ops[f->aop].opc, RAX, RCX); /* 32-bit: zero-extends */
 	store64(e, RAX, OFF(lf_res));
 	if (f->write)
-		store64(e, RAX, OFF_R(f->dst));
-	/* mov word [rbx + lf_op], lf_sz << 8 | producer */
-	b1(e, 0x66);
-	rbx_mem(e, false, 0xc7, 0, OFF(lf_op));
-	b1(e, alu_ops[f->aop].lf);
-	b1(e, d->opsz);
+		emit_put(e, f->dt, f->dst, f->n);
+	emit_lf(e, alu_ops[f->aop].lf, f->n);
+}
+
+/* SHL SHR SAR by a constant count (alu.c shift()): CF the last bit out;
+ * OF: SHL the result's top bit ^ CF, SHR the operand's top bit, SAR 0;
+ * a count of 0 changes no flag, the register still written. */
+static void emit_shift(struct em *e, const struct form *f)
+{
+	bool w = f->n == 8;
+	unsigned bits = 8 * f->n, c = f->cnt;
+
+	load(e, w, RAX, OFF_R(f->dst));
+	if (c) {
+		op_rr(e, w, 0x89, RCX, RAX);             /* mov rcx, rax */
+		if (f->aop == 4)
+			op_ri(e, w, 0xc1, 5, RCX, bits - c); /* shr */
+		else if (c > 1)
+			op_ri(e, w, 0xc1, f->aop, RCX, c - 1);
+		op_ri(e, false, 0x81, 4, RCX, 1);        /* and ecx, 1 */
+		if (f->aop == 5) {                        /* the top bit */
+			op_rr(e, w, 0x89, RDX, RAX);
+			op_ri(e, w, 0xc1, 5, RDX, bits - 1);
+		}
+		op_ri(e, w, 0xc1, f->aop, RAX, c);       /* the shift */
+		if (f->aop == 4) {
+			op_rr(e, w, 0x89, RDX, RAX);
+			op_ri(e, w, 0xc1, 5, RDX, bits - 1);
+			op_rr(e, false, 0x31, RDX, RCX); /* xor edx, ecx */
+		} else if (f->aop == 7) {
+			op_rr(e, false, 0x31, RDX, RDX); /* xor edx, edx */
+		}
+		store64(e, RCX, OFF(lf_a));
+		store64(e, RDX, OFF(lf_b));
+		store64(e, RAX, OFF(lf_res));
+		emit_lf(e, LF_CO, f->n);
+	}
+	store64(e, RAX, OFF_R(f->dst));
+}
+
+/* IMUL r, r/m (alu.c imul2): CF = OF = the product does not fit,
+ * exactly the host's flags. */
+static void emit_imul(struct em *e, const struct dec_insn *d,
+		      const struct form *f)
+{
+	bool w = f->n == 8;
+
+	emit_get(e, d, f->st, f->src, f->n, false, RCX, 0);
+	load(e, w, RAX, OFF_R(f->dst));
+	if (w)
+		b1(e, 0x48);
+	b1(e, 0x0f);
+	b1(e, 0xaf);
+	b1(e, 0xc1);                      /* imul eax, ecx */
+	b1(e, 0x0f);
+	b1(e, 0x90);
+	b1(e, 0xc1);                      /* seto cl */
+	b1(e, 0x0f);
+	b1(e, 0xb6);
+	b1(e, 0xc9);                      /* movzx ecx, cl */
+	store64(e, RCX, OFF(lf_a));
+	store64(e, RCX, OFF(lf_b));
+	store64(e, RAX, OFF(lf_res));
+	emit_lf(e, LF_CO, f->n);
+	store64(e, RAX, OFF_R(f->dst));
 }
 
 /* LEA with 8-byte addresses (ops.c lea()): base or RIP, index, disp
@@ -272,60 +576,68 @@ static void emit_lea(struct em *e, const struct dec_insn *d, int64_t next)
 		lea_rax(e, R13, (int32_t)(next + disp));
 	} else if (d->base != DEC_NOREG) {
 		load(e, true, RAX, OFF_R(d->base));
-		if (disp) { /* add rax, imm32 */
-			b1(e, 0x48);
-			b1(e, 0x05);
-			b4(e, (uint32_t)disp);
-		}
+		if (disp)
+			op_ri(e, true, 0x81, 0, RAX, (uint32_t)disp);
 	} else {
 		mov_imm(e, RAX, (uint64_t)disp);
 	}
 	if (d->index != DEC_NOREG) {
 		load(e, true, RCX, OFF_R(d->index));
-		if (d->scale) { /* shl rcx, scale */
-			b1(e, 0x48);
-			b1(e, 0xc1);
-			b1(e, 0xe1);
-			b1(e, d->scale);
-		}
-		b1(e, 0x48); /* add rax, rcx */
-		b1(e, 0x01);
-		b1(e, 0xc8);
+		if (d->scale)
+			op_ri(e, true, 0xc1, 4, RCX, d->scale);
+		op_rr(e, true, 0x01, RAX, RCX);
 	}
-	if (d->opsz == 4) { /* mov eax, eax */
-		b1(e, 0x89);
-		b1(e, 0xc0);
-	}
+	if (d->opsz == 4)
+		op_rr(e, false, 0x89, RAX, RAX); /* mov eax, eax */
 	store64(e, RAX, OFF_R(d->reg));
 }
 
+/* The inline code of ci; a memory operand's TLB miss jumps to sl. */
 static void emit_inline(struct em *e, const struct cpu_insn *ci,
-			const struct form *f, int64_t next)
+			const struct form *f, int64_t next, struct slow *sl)
 {
 	const struct dec_insn *d = &ci->d;
-	bool w = d->opsz == 8;
+	bool w = f->n == 8;
+	unsigned mn = f->kind == K_MOVX ? f->sn : f->n;
 
+	if ((f->dt == O_MEM || f->st == O_MEM) && f->kind != K_LEA)
+		emit_host_addr(e, d, next, f->tlb, mn, sl);
 	switch (f->kind) {
 	case K_ALU:
 		emit_alu(e, d, f);
 		break;
-	case K_MOV: /* 4-byte moves zero-extend (the load does) */
-		load(e, w, RAX, OFF_R(f->src));
-		store64(e, RAX, OFF_R(f->dst));
+	case K_MOV: /* 4-byte values zero-extended (the load does) */
+		emit_get(e, d, f->st, f->src, f->n, false, RAX,
+			 w ? d->imm : (uint32_t)d->imm);
+		emit_put(e, f->dt, f->dst, f->n);
 		break;
-	case K_MOVI:
-		mov_imm(e, RAX, w ? d->imm : (uint32_t)d->imm);
+	case K_MOVX: /* to 4 bytes: extended to 32 bits, then zero */
+		emit_get(e, d, f->st, f->src, f->sn, f->aop, RAX, 0);
+		if (f->aop && !w)
+			op_rr(e, false, 0x89, RAX, RAX); /* mov eax, eax */
 		store64(e, RAX, OFF_R(f->dst));
 		break;
 	case K_LEA:
 		emit_lea(e, d, next);
 		break;
+	case K_SHIFT:
+		emit_shift(e, f);
+		break;
+	case K_IMUL:
+		emit_imul(e, d, f);
+		break;
 	}
 }
 
-/* An exit after instruction k: the clock and RIP stored, k + 1
- * retired.  r12 is the clock before instruction k. */
-static void emit_exit(struct em *e, uint8_t *const *epi, unsigned k,
+/* An exit after instruction k: the clock (r12 + tick) and RIP stored,
+ * k + 1 retired. */
+struct exit_ {
+	uint8_t *jump;
+	unsigned k;
+	int32_t tick;
+};
+
+static void emit_exit(struct em *e, const uint8_t *epi, unsigned k,
 		      int32_t tick, bool rip_from_next, int64_t end)
 {
 	add_r12(e, tick);
@@ -338,18 +650,54 @@ static void emit_exit(struct em *e, uint8_t *const *epi, unsigned k,
 	}
 	store64(e, RAX, OFF(rip));
 	mov_imm(e, RAX, k + 1);
-	if (*epi)
-		patch(e, jump(e, false), *epi);
+	if (epi)
+		patch(e, jump(e, false), epi);
+}
+
+/* The walk's step for instruction k at offset off (cpu.c run_fast):
+ * rip and next_rip stored, the clock (r12 + pend) too, the handler
+ * called; then, unless k is the last, the exit when the rest of the
+ * trace would pass next_check (the clock after k: r12 + pend + tick). */
+static void emit_call(struct em *e, const struct cpu_trace *t, unsigned k,
+		      int64_t off, int32_t pend, struct exit_ *ex,
+		      unsigned *nex)
+{
+	const struct cpu_insn *ci = &t->insn[k];
+	unsigned n = t->n;
+
+	lea_rax(e, R13, (int32_t)off);
+	store64(e, RAX, OFF(rip));
+	lea_rax(e, R13, (int32_t)(off + ci->d.len));
+	store64(e, RAX, OFF(next_rip));
+	if (pend) {
+		lea_rax(e, R12, pend);
+		store64(e, RAX, OFF(icount));
+	} else {
+		store64(e, R12, OFF(icount));
+	}
+	op_rr(e, true, 0x89, RDI, RBX); /* mov rdi, rbx */
+	mov_imm(e, RSI, (uint64_t)(uintptr_t)&ci->d);
+	call(e, (const void *)ci->fn);
+	if (k + 1 < n) {
+		/* leave unless instructions k+1..n-1 still run before
+		 * next_check */
+		lea_rax(e, R12, pend + (int32_t)((n - 1 - k) * CPU_INSN_NS));
+		rbx_mem(e, true, 0x3b, RAX, OFF(next_check));
+		ex[*nex] = (struct exit_){ jump(e, true), k,
+					   pend + CPU_INSN_NS };
+		++*nex;
+	}
 }
 
 size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 {
 	struct em e = { buf, buf + cap, false };
-	uint8_t *epi = NULL, *exits[TRACE_MAX];
-	unsigned nexit = 0, exit_k[TRACE_MAX];
-	int64_t off = 0;
+	struct exit_ ex[TRACE_MAX];
+	struct slow sl[TRACE_MAX];
+	uint8_t *epi;
+	unsigned nex = 0, nsl = 0, n = t->n, inl = 0;
+	int64_t off = 0, offs[TRACE_MAX];
 	int32_t pend = 0; /* clock ticks not yet added to r12 */
-	unsigned n = t->n, inl = 0;
 	bool last_call = false;
 
 	for (unsigned k = 0; k < n; k++)
@@ -362,7 +710,7 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 	b1(&e, 0x54);
 	b1(&e, 0x41);
 	b1(&e, 0x55);
-	b1(&e, 0x48); b1(&e, 0x89); b1(&e, 0xfb); /* mov rbx, rdi */
+	op_rr(&e, true, 0x89, RBX, RDI); /* mov rbx, rdi */
 	b1(&e, 0x49); b1(&e, 0x89); b1(&e, 0xf5); /* mov r13, rsi */
 	b1(&e, 0x49); b1(&e, 0x89); b1(&e, 0xd4); /* mov r12, rdx */
 	for (unsigned k = 0; k < n; k++) {
@@ -370,47 +718,44 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 		struct form f = classify(ci);
 		int64_t next = off + ci->d.len;
 
+		offs[k] = off;
 		if (next > INT32_MAX)
 			return 0;
-		if (f.kind == K_LEA && ci->d.riprel &&
+		if (ci->d.riprel && f.kind != K_CALL &&
 		    next + ci->d.disp != (int32_t)(next + ci->d.disp))
 			f.kind = K_CALL;
 		last_call = f.kind == K_CALL;
 		if (f.kind == K_CALL) {
 			add_r12(&e, pend);
+			emit_call(&e, t, k, off, 0, ex, &nex);
 			pend = CPU_INSN_NS;
-			lea_rax(&e, R13, (int32_t)off);
-			store64(&e, RAX, OFF(rip));
-			lea_rax(&e, R13, (int32_t)next);
-			store64(&e, RAX, OFF(next_rip));
-			store64(&e, R12, OFF(icount));
-			b1(&e, 0x48); b1(&e, 0x89); b1(&e, 0xdf); /* mov rdi, rbx */
-			mov_imm(&e, RSI, (uint64_t)(uintptr_t)&ci->d);
-			call(&e, (const void *)ci->fn);
-			if (k + 1 < n) {
-				/* leave unless instructions k+1..n-1 still
-				 * run before next_check */
-				lea_rax(&e, R12, (int32_t)((n - 1 - k) * CPU_INSN_NS));
-				rbx_mem(&e, true, 0x3b, RAX, OFF(next_check));
-				exits[nexit] = jump(&e, true);
-				exit_k[nexit++] = k;
-			}
 		} else {
-			emit_inline(&e, ci, &f, next);
+			sl[nsl] = (struct slow){ .nj = 0, .k = k, .pend = pend };
+			emit_inline(&e, ci, &f, next, &sl[nsl]);
+			if (sl[nsl].nj)
+				sl[nsl++].resume = e.p;
 			pend += CPU_INSN_NS;
 		}
 		off = next;
 	}
 	/* the trace's end */
-	emit_exit(&e, &epi, n - 1, pend, last_call, off);
+	emit_exit(&e, NULL, n - 1, pend, last_call, off);
 	epi = e.p;
 	b1(&e, 0x41); b1(&e, 0x5d); /* pop r13 */
 	b1(&e, 0x41); b1(&e, 0x5c); /* pop r12 */
 	b1(&e, 0x5b);               /* pop rbx */
 	b1(&e, 0xc3);               /* ret */
-	for (unsigned i = 0; i < nexit; i++) {
-		patch(&e, exits[i], e.p);
-		emit_exit(&e, &epi, exit_k[i], CPU_INSN_NS, true, 0);
+	/* out of line: the handlers of inline instructions that missed
+	 * the TLB, then back; the exits */
+	for (unsigned i = 0; i < nsl; i++) {
+		for (unsigned j = 0; j < sl[i].nj; j++)
+			patch(&e, sl[i].jumps[j], e.p);
+		emit_call(&e, t, sl[i].k, offs[sl[i].k], sl[i].pend, ex, &nex);
+		patch(&e, jump(&e, false), sl[i].resume);
+	}
+	for (unsigned i = 0; i < nex; i++) {
+		patch(&e, ex[i].jump, e.p);
+		emit_exit(&e, epi, ex[i].k, ex[i].tick, true, 0);
 	}
 	return e.full ? 0 : (size_t)(e.p - buf);
 }
