@@ -199,7 +199,11 @@ static void op_rr(struct em *e, bool w, unsigned opc, unsigned dst,
 
 /* --- what the translator knows -------------------------------------------- */
 
-enum { K_CALL, K_ALU, K_MOV, K_MOVX, K_LEA, K_SHIFT, K_IMUL };
+enum { K_CALL, K_ALU, K_MOV, K_MOVX, K_LEA, K_SHIFT, K_IMUL, K_JCC, K_JMP,
+       K_SETCC, K_CMOV };
+/* The kinds that read the arithmetic flags: inline only where the
+ * translator knows which instruction set them last (struct flags). */
+#define K_READS_FLAGS(k) ((k) == K_JCC || (k) == K_SETCC || (k) == K_CMOV)
 /* An operand: a guest register, the instruction's memory operand or
  * its immediate. */
 enum { O_REG, O_MEM, O_IMM };
@@ -286,6 +290,21 @@ static struct form classify(const struct cpu_insn *ci)
 	};
 	bool e_ok;
 
+	/* Near branches with 8-byte operands (the only size Jcc and JMP
+	 * rel have in 64-bit mode but with a 66 prefix); SETcc, CMOVcc on
+	 * registers: the condition is d->op's low nibble (opcodes.def). */
+	if ((h == op_jcc_Jb || h == op_jcc_Jz) && d->opsz == 8)
+		return (struct form){ .kind = K_JCC, .aop = d->op & 15 };
+	if ((h == op_jmp_Jb || h == op_jmp_Jz) && d->opsz == 8)
+		return (struct form){ .kind = K_JMP };
+	if (h == op_setcc_Eb && d->mod == 3)
+		return (struct form){ .kind = K_SETCC, .aop = d->op & 15,
+				      .dst = d->rm, .n = 1 };
+	if (h == op_cmovcc_Gv_Ev && d->mod == 3 &&
+	    (d->opsz == 4 || d->opsz == 8))
+		return (struct form){ .kind = K_CMOV, .aop = d->op & 15,
+				      .dst = d->reg, .src = d->rm,
+				      .n = d->opsz };
 	if (d->opsz != 4 && d->opsz != 8)
 		return f;
 	e_ok = operand_e(d, &f.dt, &f.dst);
@@ -592,9 +611,92 @@ static void emit_lea(struct em *e, const struct dec_insn *d, int64_t next)
 	store64(e, RAX, OFF_R(d->reg));
 }
 
+/* What the translator knows of the arithmetic flags at a point of the
+ * trace: the lazy-flag producer (LF_ADD, LF_SUB, LF_LOGIC; -1: not
+ * known) and size of the instruction that set them last, and whether
+ * the host's flags are still those of its inline operation (the
+ * instruction just before, emitted with no call out of line). */
+struct flags {
+	int op;
+	unsigned n;
+	bool live;
+};
+
+/* The host's flags = the guest's: the operation again on the lazy
+ * operands (lf_a op lf_b, or lf_res for the logic operations), which
+ * gives CF PF AF ZF SF OF exactly as the guest's instruction. */
+static void emit_flags(struct em *e, const struct flags *fl)
+{
+	bool w = fl->n == 8;
+
+	if (fl->live)
+		return;
+	if (fl->op == LF_LOGIC) {
+		load(e, w, RAX, OFF(lf_res));
+		op_rr(e, w, 0x85, RAX, RAX); /* test rax, rax */
+		return;
+	}
+	load(e, w, RAX, OFF(lf_a));
+	rbx_mem(e, w, fl->op == LF_SUB ? 0x3b : 0x03, RAX, OFF(lf_b));
+}
+
+/* A Jcc or JMP rel ending the trace at k: next_rip = the target when
+ * taken (a non-canonical one: the handler, out of line, raises #GP),
+ * else the next instruction; the end code then stores rip from it. */
+static void emit_branch(struct em *e, const struct dec_insn *d,
+			const struct form *f, const struct flags *fl,
+			int64_t next, struct slow *sl)
+{
+	uint8_t *not_taken = NULL, *done;
+
+	if (f->kind == K_JCC) {
+		emit_flags(e, fl);
+		not_taken = jcc(e, f->aop ^ 1);
+	}
+	lea_rax(e, R13, (int32_t)(next + (int64_t)d->imm));
+	op_rr(e, true, 0x89, RCX, RAX);       /* mov rcx, rax */
+	op_ri(e, true, 0xc1, 4, RCX, 16);     /* shl rcx, 16 */
+	op_ri(e, true, 0xc1, 7, RCX, 16);     /* sar rcx, 16 */
+	op_rr(e, true, 0x39, RCX, RAX);       /* cmp rcx, rax */
+	sl->jumps[sl->nj++] = jcc(e, 0x5);    /* jne: #GP */
+	store64(e, RAX, OFF(next_rip));
+	if (!not_taken)
+		return;
+	done = jump(e, false);
+	patch(e, not_taken, e->p);
+	lea_rax(e, R13, (int32_t)next);
+	store64(e, RAX, OFF(next_rip));
+	patch(e, done, e->p);
+}
+
+/* SETcc r8; CMOVcc r, r (32 bits: the destination zero-extended even
+ * when the condition fails, as the host's CMOV does). */
+static void emit_cc(struct em *e, const struct dec_insn *d,
+		    const struct form *f, const struct flags *fl)
+{
+	bool w = f->n == 8;
+
+	emit_flags(e, fl);
+	if (f->kind == K_SETCC) {
+		int32_t disp = OFF_R(f->dst);
+
+		if (!d->rex && f->dst >= 4 && f->dst < 8)
+			disp = OFF_R(f->dst - 4) + 1; /* AH CH DH BH */
+		b1(e, 0x0f);
+		b1(e, 0x90 | f->aop);
+		b1(e, 0xc0);                  /* setcc al */
+		rbx_mem(e, false, 0x88, RAX, disp);
+		return;
+	}
+	load(e, w, RAX, OFF_R(f->dst));
+	op_mem(e, false, w, 0x0f40 | f->aop, RAX, RBX, OFF_R(f->src));
+	store64(e, RAX, OFF_R(f->dst));
+}
+
 /* The inline code of ci; a memory operand's TLB miss jumps to sl. */
 static void emit_inline(struct em *e, const struct cpu_insn *ci,
-			const struct form *f, int64_t next, struct slow *sl)
+			const struct form *f, const struct flags *fl,
+			int64_t next, struct slow *sl)
 {
 	const struct dec_insn *d = &ci->d;
 	bool w = f->n == 8;
@@ -625,6 +727,14 @@ static void emit_inline(struct em *e, const struct cpu_insn *ci,
 		break;
 	case K_IMUL:
 		emit_imul(e, d, f);
+		break;
+	case K_JCC:
+	case K_JMP:
+		emit_branch(e, d, f, fl, next, sl);
+		break;
+	case K_SETCC:
+	case K_CMOV:
+		emit_cc(e, d, f, fl);
 		break;
 	}
 }
@@ -699,6 +809,7 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 	int64_t off = 0, offs[TRACE_MAX];
 	int32_t pend = 0; /* clock ticks not yet added to r12 */
 	bool last_call = false;
+	struct flags fl = { -1, 0, false };
 
 	for (unsigned k = 0; k < n; k++)
 		inl += classify(&t->insn[k]).kind != K_CALL;
@@ -724,17 +835,36 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 		if (ci->d.riprel && f.kind != K_CALL &&
 		    next + ci->d.disp != (int32_t)(next + ci->d.disp))
 			f.kind = K_CALL;
-		last_call = f.kind == K_CALL;
+		if ((f.kind == K_JCC || f.kind == K_JMP) &&
+		    next + (int64_t)ci->d.imm !=
+			    (int32_t)(next + (int64_t)ci->d.imm))
+			f.kind = K_CALL;
+		if (K_READS_FLAGS(f.kind) && fl.op < 0)
+			f.kind = K_CALL;
+		/* a branch leaves next_rip for the end code */
+		last_call = f.kind == K_CALL || f.kind == K_JCC ||
+			    f.kind == K_JMP;
 		if (f.kind == K_CALL) {
 			add_r12(&e, pend);
 			emit_call(&e, t, k, off, 0, ex, &nex);
 			pend = CPU_INSN_NS;
 		} else {
 			sl[nsl] = (struct slow){ .nj = 0, .k = k, .pend = pend };
-			emit_inline(&e, ci, &f, next, &sl[nsl]);
+			emit_inline(&e, ci, &f, &fl, next, &sl[nsl]);
 			if (sl[nsl].nj)
 				sl[nsl++].resume = e.p;
 			pend += CPU_INSN_NS;
+		}
+		/* the flags after k */
+		if (f.kind == K_ALU) {
+			fl = (struct flags){ alu_ops[f.aop].lf, f.n,
+					     !(nsl && sl[nsl - 1].k == k) };
+		} else if (f.kind == K_CALL || f.kind == K_IMUL ||
+			   (f.kind == K_SHIFT && f.cnt)) {
+			fl.op = -1;
+			fl.live = false;
+		} else {
+			fl.live = false;
 		}
 		off = next;
 	}
