@@ -220,7 +220,13 @@ static inline __attribute__((always_inline)) void run_fast(struct cpu *c,
 					cpu_trace_translate(c, t))) &&
 			    icount + (uint64_t)(t->n - 1) * CPU_INSN_NS <
 				    c->next_check) {
-				ci += t->jit(c, rip, icount);
+				unsigned k;
+
+				c->jit_t = t;
+				k = t->jit(c, rip, icount);
+				t = c->jit_t;
+				ci = t->insn + k;
+				end = t->insn + t->n;
 				rip = c->rip;
 				icount = c->icount;
 				goto walked;
@@ -1000,7 +1006,7 @@ static void cpu_print_stats(struct machine *m)
 			sum.st_vec[k] += v->st_vec[k];
 		insns += v->insn_ns / CPU_INSN_NS;
 	}
-	lookups = c->st_chain + c->st_jc_hit + c->st_trace_hit +
+	lookups = c->st_chain + c->st_jit_chain + c->st_jc_hit + c->st_trace_hit +
 		  c->st_trace_miss;
 
 	fprintf(stderr, "rax: emulator: %" PRIu64 " instructions retired "

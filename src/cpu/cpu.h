@@ -157,7 +157,7 @@ struct cpu_jc_entry {
 #define CPU_STATS(X) \
 	X(tlb_miss) X(chain) X(jc_hit) X(trace_hit) X(trace_miss) X(trace_kill) \
 	X(decoded) X(xpage) X(ic_flush) X(smc_flush) X(irq) X(halt) X(tlb_flush) \
-	X(jit)
+	X(jit) X(jit_chain)
 
 struct cpu_engine;
 
@@ -207,6 +207,9 @@ struct cpu {
 	 * and its end (both NULL: none, look up the next one). */
 	const struct cpu_insn *cur_next, *cur_end;
 	uint64_t cur_rip;
+	/* The trace whose translation returned: a translation may go on
+	 * into the next one's (jit.c emit_chain()). */
+	struct cpu_trace *jit_t;
 	uint64_t epoch;           /* translation epoch: bumped by every TLB
 				     flush and decode-key change */
 	uint64_t dec_key;         /* tag bits of the decode key */

@@ -799,6 +799,80 @@ static void emit_call(struct em *e, const struct cpu_trace *t, unsigned k,
 	}
 }
 
+/* The prologue's size: a chained jump enters a translation after it. */
+#define JIT_PROLOGUE 14
+_Static_assert(CPU_INSN_NS < 128 && sizeof(struct cpu_insn) < 128,
+	       "imul r64, r/m64, imm8");
+
+/* At the trace's end, rax = the next RIP (stored) and r12 the clock:
+ * the next trace's translation entered directly when the run loop
+ * would enter it next (cpu.c run_fast): the trace t was followed by
+ * (one of t's two links, cpu.h cpu_trace_next(), for this vCPU's key),
+ * alive, translated, fitting before next_check, with no gdb breakpoint
+ * anywhere (bp_page()).  c->jit_t and c->cur_end then name it, as the
+ * run loop would set them.  Else falls through. */
+static void emit_chain(struct em *e, const struct cpu_trace *t)
+{
+	uint8_t *miss[8], *found[2];
+	unsigned nm = 0;
+
+	/* cmp dword [rbx + nbp], 0 */
+	rbx_mem(e, false, 0x83, 7, OFF(nbp));
+	b1(e, 0);
+	miss[nm++] = jcc(e, 0x5);
+	load(e, true, RCX, OFF(jc_base));
+	load(e, false, RDX, OFF(cpl));
+	op_rr(e, true, 0x09, RCX, RDX);                 /* or rcx, rdx */
+	mov_imm(e, RSI, (uint64_t)(uintptr_t)t);
+	for (unsigned k = 0; k < 2; k++) {
+		/* cmp rax, [rsi + next_la[k]]; cmp rcx, [rsi + next_key[k]] */
+		op_mem(e, false, true, 0x3b, RAX, RSI,
+		       (int32_t)(offsetof(struct cpu_trace, next_la) + 8 * k));
+		uint8_t *no = jcc(e, 0x5);
+		op_mem(e, false, true, 0x3b, RCX, RSI,
+		       (int32_t)(offsetof(struct cpu_trace, next_key) + 8 * k));
+		uint8_t *no2 = jcc(e, 0x5);
+		op_mem(e, false, true, 0x8b, RDX, RSI,
+		       (int32_t)(offsetof(struct cpu_trace, next) + 8 * k));
+		found[k] = jump(e, false);
+		patch(e, no, e->p);
+		patch(e, no2, e->p);
+	}
+	miss[nm++] = jump(e, false);
+	patch(e, found[0], e->p);
+	patch(e, found[1], e->p);
+	/* cmp qword [rdx + tag], TRACE_DEAD (-1) */
+	op_mem(e, false, true, 0x83, 7, RDX,
+	       (int32_t)offsetof(struct cpu_trace, tag));
+	b1(e, 0xff);
+	miss[nm++] = jcc(e, 0x4);
+	op_mem(e, false, true, 0x8b, RSI, RDX,
+	       (int32_t)offsetof(struct cpu_trace, jit));
+	op_rr(e, true, 0x85, RSI, RSI);                 /* test rsi, rsi */
+	miss[nm++] = jcc(e, 0x4);
+	/* rcx = n: clock + (n - 1) * CPU_INSN_NS < next_check */
+	op_mem(e, false, false, 0x0fb7, RCX, RDX,
+	       (int32_t)offsetof(struct cpu_trace, n));
+	b1(e, 0x48); b1(e, 0x6b); b1(e, 0xf9); b1(e, CPU_INSN_NS); /* imul rdi, rcx, ns */
+	b1(e, 0x4c); b1(e, 0x01); b1(e, 0xe7);          /* add rdi, r12 */
+	op_ri(e, true, 0x81, 5, RDI, CPU_INSN_NS);      /* sub rdi, ns */
+	rbx_mem(e, true, 0x3b, RDI, OFF(next_check));
+	miss[nm++] = jcc(e, 0x3);                       /* jae */
+	store64(e, RDX, OFF(jit_t));
+	rbx_mem(e, true, 0xff, 0, OFF(st_jit_chain)); /* inc: --stats */
+	/* cur_end = &insn[n] */
+	b1(e, 0x48); b1(e, 0x6b); b1(e, 0xc9); b1(e, sizeof(struct cpu_insn)); /* imul rcx, rcx, 40 */
+	op_rr(e, true, 0x01, RCX, RDX);                 /* add rcx, rdx */
+	op_ri(e, true, 0x81, 0, RCX,
+	      (uint32_t)offsetof(struct cpu_trace, insn));
+	store64(e, RCX, OFF(cur_end));
+	b1(e, 0x49); b1(e, 0x89); b1(e, 0xc5);          /* mov r13, rax */
+	op_ri(e, true, 0x81, 0, RSI, JIT_PROLOGUE);     /* add rsi, .. */
+	b1(e, 0xff); b1(e, 0xe6);                       /* jmp rsi */
+	for (unsigned i = 0; i < nm; i++)
+		patch(e, miss[i], e->p);
+}
+
 size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 {
 	struct em e = { buf, buf + cap, false };
@@ -824,6 +898,8 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 	op_rr(&e, true, 0x89, RBX, RDI); /* mov rbx, rdi */
 	b1(&e, 0x49); b1(&e, 0x89); b1(&e, 0xf5); /* mov r13, rsi */
 	b1(&e, 0x49); b1(&e, 0x89); b1(&e, 0xd4); /* mov r12, rdx */
+	if (!e.full && e.p - buf != JIT_PROLOGUE)
+		return 0;
 	for (unsigned k = 0; k < n; k++) {
 		const struct cpu_insn *ci = &t->insn[k];
 		struct form f = classify(ci);
@@ -868,8 +944,18 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 		}
 		off = next;
 	}
-	/* the trace's end */
-	emit_exit(&e, NULL, n - 1, pend, last_call, off);
+	/* the trace's end: the next translation, else back to the loop */
+	add_r12(&e, pend);
+	store64(&e, R12, OFF(icount));
+	if (last_call) {
+		load(&e, true, RAX, OFF(next_rip));
+	} else {
+		lea_rax(&e, R13, (int32_t)off);
+		store64(&e, RAX, OFF(next_rip));
+	}
+	store64(&e, RAX, OFF(rip));
+	emit_chain(&e, t);
+	mov_imm(&e, RAX, n);
 	epi = e.p;
 	b1(&e, 0x41); b1(&e, 0x5d); /* pop r13 */
 	b1(&e, 0x41); b1(&e, 0x5c); /* pop r12 */
