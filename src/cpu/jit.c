@@ -200,10 +200,14 @@ static void op_rr(struct em *e, bool w, unsigned opc, unsigned dst,
 /* --- what the translator knows -------------------------------------------- */
 
 enum { K_CALL, K_ALU, K_MOV, K_MOVX, K_LEA, K_SHIFT, K_IMUL, K_JCC, K_JMP,
-       K_SETCC, K_CMOV };
+       K_SETCC, K_CMOV, K_NOP, K_PUSH, K_POP, K_CALLREL, K_RET, K_ADC };
 /* The kinds that read the arithmetic flags: inline only where the
  * translator knows which instruction set them last (struct flags). */
-#define K_READS_FLAGS(k) ((k) == K_JCC || (k) == K_SETCC || (k) == K_CMOV)
+#define K_READS_FLAGS(k) ((k) == K_JCC || (k) == K_SETCC || (k) == K_CMOV || \
+			  (k) == K_ADC)
+/* Branches: they leave next_rip for the end code. */
+#define K_BRANCH(k) ((k) == K_JCC || (k) == K_JMP || (k) == K_CALLREL || \
+		     (k) == K_RET)
 /* An operand: a guest register, the instruction's memory operand or
  * its immediate. */
 enum { O_REG, O_MEM, O_IMM };
@@ -297,6 +301,22 @@ static struct form classify(const struct cpu_insn *ci)
 		return (struct form){ .kind = K_JCC, .aop = d->op & 15 };
 	if ((h == op_jmp_Jb || h == op_jmp_Jz) && d->opsz == 8)
 		return (struct form){ .kind = K_JMP };
+	/* NOP Ev reads nothing; 90 without REX.B (XCHG r8, rAX) or F3
+	 * (PAUSE: the handler's) */
+	if (h == op_nop_Ev || (h == op_nop && d->rm != 8 && !d->rep))
+		return (struct form){ .kind = K_NOP };
+	/* PUSH, POP, CALL rel32, RET with 8-byte operands (ops.c push64,
+	 * pop64, call_Jz_64, ret_64) */
+	if (d->opsz == 8 && (h == op_push_Zv || h == op_pop_Zv))
+		return (struct form){ .kind = h == op_push_Zv ? K_PUSH : K_POP,
+				      .dst = d->rm, .n = 8,
+				      .tlb = h == op_push_Zv ? TLB_WRITE :
+							       TLB_READ };
+	if (d->opsz == 8 && h == op_call_Jz)
+		return (struct form){ .kind = K_CALLREL, .n = 8,
+				      .tlb = TLB_WRITE };
+	if (d->opsz == 8 && h == op_ret)
+		return (struct form){ .kind = K_RET, .n = 8, .tlb = TLB_READ };
 	if (h == op_setcc_Eb && d->mod == 3)
 		return (struct form){ .kind = K_SETCC, .aop = d->op & 15,
 				      .dst = d->rm, .n = 1 };
@@ -334,6 +354,24 @@ static struct form classify(const struct cpu_insn *ci)
 			continue;
 		}
 		f.kind = e_ok ? K_ALU : K_CALL;
+		return f;
+	}
+	if ((h == op_adc_Ev_Gv || h == op_sbb_Ev_Gv) && d->mod == 3) {
+		f = (struct form){ K_ADC, h == op_adc_Ev_Gv ? 2 : 3, true,
+				   O_REG, O_REG, d->rm, d->reg, d->opsz, 0,
+				   TLB_READ, 0 };
+		return f;
+	}
+	if ((h == op_adc_Gv_Ev || h == op_sbb_Gv_Ev) && d->mod == 3) {
+		f = (struct form){ K_ADC, h == op_adc_Gv_Ev ? 2 : 3, true,
+				   O_REG, O_REG, d->reg, d->rm, d->opsz, 0,
+				   TLB_READ, 0 };
+		return f;
+	}
+	if (h == op_adc_R_I || h == op_sbb_R_I) {
+		f = (struct form){ K_ADC, h == op_adc_R_I ? 2 : 3, true,
+				   O_REG, O_IMM, d->rm, 0, d->opsz, 0,
+				   TLB_READ, 0 };
 		return f;
 	}
 	f.aop = 4;
@@ -387,11 +425,20 @@ static struct form classify(const struct cpu_insn *ci)
 /* Where an inline instruction gives up (a TLB miss): the handler
  * called out of line, then back after the inline code. */
 struct slow {
-	uint8_t *jumps[2]; /* the jne/ja rel32s to patch */
+	uint8_t *jumps[4]; /* the jne/ja rel32s to patch */
 	unsigned nj, k;
 	int32_t pend;      /* r12 lags the clock before k by this much */
 	uint8_t *resume;
 };
+
+/* A jump to the instruction's out-of-line handler. */
+static void slow_jump(struct em *e, struct slow *sl, uint8_t *at)
+{
+	if (sl->nj < sizeof(sl->jumps) / sizeof(*sl->jumps))
+		sl->jumps[sl->nj++] = at;
+	else
+		e->full = true; /* cannot happen: no translation then */
+}
 
 /* jcc rel32 (0F 8x) to patch. */
 static uint8_t *jcc(struct em *e, unsigned cc)
@@ -410,6 +457,8 @@ _Static_assert(sizeof(struct tlb_entry) == 32, "TLB index * 32");
  * TLB kind `kind` (tlb_hit(): the tag of the linear page with the user
  * bit, the access within the page), or a jump to sl.  Uses rsi, rdi,
  * rcx. */
+static void emit_tlb(struct em *e, int kind, unsigned n, struct slow *sl);
+
 static void emit_host_addr(struct em *e, const struct dec_insn *d,
 			   int64_t next, int kind, unsigned n, struct slow *sl)
 {
@@ -432,6 +481,13 @@ static void emit_host_addr(struct em *e, const struct dec_insn *d,
 		if (d->disp)
 			op_ri(e, true, 0x81, 0, RDX, (uint32_t)d->disp);
 	}
+	emit_tlb(e, kind, n, sl);
+}
+
+/* rdx: a linear address -> its host address through the TLB (kind, n
+ * bytes), or a jump to sl. */
+static void emit_tlb(struct em *e, int kind, unsigned n, struct slow *sl)
+{
 	op_rr(e, true, 0x89, RSI, RDX);              /* mov rsi, rdx */
 	op_ri(e, true, 0xc1, 5, RSI, 12);            /* shr rsi, 12 */
 	op_ri(e, false, 0x81, 4, RSI, TLB_SIZE - 1); /* and esi, 255 */
@@ -446,12 +502,12 @@ static void emit_host_addr(struct em *e, const struct dec_insn *d,
 	b1(e, 0x3b);
 	b1(e, 0xbe);
 	b4(e, (uint32_t)(TLB_OFF(kind) + offsetof(struct tlb_entry, tag)));
-	sl->jumps[sl->nj++] = jcc(e, 0x5); /* jne */
+	slow_jump(e, sl, jcc(e, 0x5)); /* jne */
 	if (n > 1) {
 		op_rr(e, false, 0x89, RCX, RDX);             /* mov ecx, edx */
 		op_ri(e, false, 0x81, 4, RCX, 0xfff);         /* and ecx, 0xfff */
 		op_ri(e, false, 0x81, 7, RCX, 4096 - n);      /* cmp ecx, .. */
-		sl->jumps[sl->nj++] = jcc(e, 0x7);            /* ja */
+		slow_jump(e, sl, jcc(e, 0x7));            /* ja */
 	}
 	/* add rdx, [rsi + addend] */
 	b1(e, 0x48);
@@ -621,6 +677,9 @@ struct flags {
 	unsigned n;
 	bool live;
 };
+/* op: only the host's flags hold them (after ADC, SBB: no producer
+ * to run again), usable while live. */
+#define FL_HOST (-2)
 
 /* The host's flags = the guest's: the operation again on the lazy
  * operands (lf_a op lf_b, or lf_res for the logic operations), which
@@ -658,7 +717,7 @@ static void emit_branch(struct em *e, const struct dec_insn *d,
 	op_ri(e, true, 0xc1, 4, RCX, 16);     /* shl rcx, 16 */
 	op_ri(e, true, 0xc1, 7, RCX, 16);     /* sar rcx, 16 */
 	op_rr(e, true, 0x39, RCX, RAX);       /* cmp rcx, rax */
-	sl->jumps[sl->nj++] = jcc(e, 0x5);    /* jne: #GP */
+	slow_jump(e, sl, jcc(e, 0x5));    /* jne: #GP */
 	store64(e, RAX, OFF(next_rip));
 	if (!not_taken)
 		return;
@@ -693,6 +752,95 @@ static void emit_cc(struct em *e, const struct dec_insn *d,
 	store64(e, RAX, OFF_R(f->dst));
 }
 
+/* PUSH r64, POP r64 (POP RSP: the value loaded wins), CALL rel32 and
+ * RET (ops.c push64, pop64): the stack slot through the TLB; a
+ * non-canonical RSP misses it, and the handler out of line raises #SS;
+ * a non-canonical target goes to the handler (#GP) before RSP moves. */
+static void emit_stack(struct em *e, const struct dec_insn *d,
+		       const struct form *f, int64_t next, struct slow *sl)
+{
+	load(e, true, RDX, OFF_R(R_RSP));
+	if (f->kind == K_PUSH || f->kind == K_CALLREL)
+		op_ri(e, true, 0x81, 5, RDX, 8);  /* sub rdx, 8 */
+	if (f->kind == K_CALLREL) {           /* the target's check first */
+		lea_rax(e, R13, (int32_t)(next + (int64_t)d->imm));
+		op_rr(e, true, 0x89, RCX, RAX);
+		op_ri(e, true, 0xc1, 4, RCX, 16);
+		op_ri(e, true, 0xc1, 7, RCX, 16);
+		op_rr(e, true, 0x39, RCX, RAX);
+		slow_jump(e, sl, jcc(e, 0x5));
+	}
+	emit_tlb(e, f->tlb, 8, sl);
+	switch (f->kind) {
+	case K_PUSH:
+		load(e, true, RAX, OFF_R(f->dst));
+		op_mem(e, false, true, 0x89, RAX, RDX, 0);
+		rbx_mem(e, true, 0x81, 5, OFF_R(R_RSP)); /* sub [rsp], 8 */
+		b4(e, 8);
+		break;
+	case K_POP:
+		op_mem(e, false, true, 0x8b, RAX, RDX, 0);
+		rbx_mem(e, true, 0x81, 0, OFF_R(R_RSP)); /* add [rsp], 8 */
+		b4(e, 8);
+		store64(e, RAX, OFF_R(f->dst));
+		break;
+	case K_CALLREL:
+		lea_rax(e, R13, (int32_t)next);   /* the return address */
+		op_mem(e, false, true, 0x89, RAX, RDX, 0);
+		rbx_mem(e, true, 0x81, 5, OFF_R(R_RSP));
+		b4(e, 8);
+		lea_rax(e, R13, (int32_t)(next + (int64_t)d->imm));
+		store64(e, RAX, OFF(next_rip));
+		break;
+	case K_RET:
+		op_mem(e, false, true, 0x8b, RAX, RDX, 0);
+		op_rr(e, true, 0x89, RCX, RAX);
+		op_ri(e, true, 0xc1, 4, RCX, 16);
+		op_ri(e, true, 0xc1, 7, RCX, 16);
+		op_rr(e, true, 0x39, RCX, RAX);
+		slow_jump(e, sl, jcc(e, 0x5));
+		rbx_mem(e, true, 0x81, 0, OFF_R(R_RSP));
+		b4(e, 8);
+		store64(e, RAX, OFF(next_rip));
+		break;
+	}
+}
+
+/* ADC, SBB (alu.c alu() ops 2, 3): the carry in is the host's CF once
+ * the flags are established; the lazy producer LF_ADC/LF_SBB with a
+ * carry in, else LF_ADD/LF_SUB (each 5 apart), the host's flags then
+ * those of the guest's operation. */
+_Static_assert(LF_ADC - LF_ADD == 5 && LF_SBB - LF_SUB == 5,
+	       "producer + 5 * carry in");
+static void emit_adc(struct em *e, const struct dec_insn *d,
+		     const struct form *f, const struct flags *fl)
+{
+	bool w = f->n == 8;
+
+	/* the carry in, before lf_a and lf_b change; then only moves
+	 * until the ADC, which keep it */
+	emit_flags(e, fl);
+	b1(e, 0x0f); b1(e, 0x92); b1(e, 0xc2); /* setc dl */
+	load(e, w, RAX, OFF_R(f->dst));
+	if (f->st == O_IMM)
+		mov_imm(e, RCX, w ? d->imm : (uint32_t)d->imm);
+	else
+		load(e, w, RCX, OFF_R(f->src));
+	store64(e, RAX, OFF(lf_a));
+	store64(e, RCX, OFF(lf_b));
+	op_rr(e, w, f->aop == 2 ? 0x11 : 0x19, RAX, RCX); /* adc/sbb */
+	store64(e, RAX, OFF(lf_res));
+	store64(e, RAX, OFF_R(f->dst));
+	/* lf_op = producer + 5 * dl, lf_sz = n (movzx and lea keep the
+	 * flags) */
+	b1(e, 0x0f); b1(e, 0xb6); b1(e, 0xd2); /* movzx edx, dl */
+	b1(e, 0x8d); b1(e, 0x14); b1(e, 0x92); /* lea edx, [rdx + rdx*4] */
+	b1(e, 0x8d); b1(e, 0x92);             /* lea edx, [rdx + imm32] */
+	b4(e, (uint32_t)((f->aop == 2 ? LF_ADD : LF_SUB) | f->n << 8));
+	b1(e, 0x66);
+	rbx_mem(e, false, 0x89, RDX, OFF(lf_op));
+}
+
 /* The inline code of ci; a memory operand's TLB miss jumps to sl. */
 static void emit_inline(struct em *e, const struct cpu_insn *ci,
 			const struct form *f, const struct flags *fl,
@@ -702,7 +850,8 @@ static void emit_inline(struct em *e, const struct cpu_insn *ci,
 	bool w = f->n == 8;
 	unsigned mn = f->kind == K_MOVX ? f->sn : f->n;
 
-	if ((f->dt == O_MEM || f->st == O_MEM) && f->kind != K_LEA)
+	if ((f->dt == O_MEM || f->st == O_MEM) && f->kind != K_LEA &&
+	    f->kind != K_ADC)
 		emit_host_addr(e, d, next, f->tlb, mn, sl);
 	switch (f->kind) {
 	case K_ALU:
@@ -735,6 +884,17 @@ static void emit_inline(struct em *e, const struct cpu_insn *ci,
 	case K_SETCC:
 	case K_CMOV:
 		emit_cc(e, d, f, fl);
+		break;
+	case K_PUSH:
+	case K_POP:
+	case K_CALLREL:
+	case K_RET:
+		emit_stack(e, d, f, next, sl);
+		break;
+	case K_ADC:
+		emit_adc(e, d, f, fl);
+		break;
+	case K_NOP:
 		break;
 	}
 }
@@ -911,15 +1071,18 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 		if (ci->d.riprel && f.kind != K_CALL &&
 		    next + ci->d.disp != (int32_t)(next + ci->d.disp))
 			f.kind = K_CALL;
-		if ((f.kind == K_JCC || f.kind == K_JMP) &&
+		if ((f.kind == K_JCC || f.kind == K_JMP ||
+		     f.kind == K_CALLREL) &&
 		    next + (int64_t)ci->d.imm !=
 			    (int32_t)(next + (int64_t)ci->d.imm))
 			f.kind = K_CALL;
-		if (K_READS_FLAGS(f.kind) && fl.op < 0)
+		/* the flags must be known: a producer the code can run
+		 * again, or still the host's */
+		if (K_READS_FLAGS(f.kind) && fl.op < 0 &&
+		    !(fl.op == FL_HOST && fl.live))
 			f.kind = K_CALL;
 		/* a branch leaves next_rip for the end code */
-		last_call = f.kind == K_CALL || f.kind == K_JCC ||
-			    f.kind == K_JMP;
+		last_call = f.kind == K_CALL || K_BRANCH(f.kind);
 		if (f.kind == K_CALL) {
 			add_r12(&e, pend);
 			emit_call(&e, t, k, off, 0, ex, &nex);
@@ -935,6 +1098,8 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 		if (f.kind == K_ALU) {
 			fl = (struct flags){ alu_ops[f.aop].lf, f.n,
 					     !(nsl && sl[nsl - 1].k == k) };
+		} else if (f.kind == K_ADC) {
+			fl = (struct flags){ FL_HOST, f.n, true };
 		} else if (f.kind == K_CALL || f.kind == K_IMUL ||
 			   (f.kind == K_SHIFT && f.cnt)) {
 			fl.op = -1;
