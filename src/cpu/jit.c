@@ -258,6 +258,105 @@ static bool operand_e(const struct dec_insn *d, int *t, unsigned *r)
 	return simple_mem(d);
 }
 
+/* The ALU handlers per operation (ModRM.reg order), 4- and 8-byte
+ * forms; group 1's R_I and M_I serve the byte forms too. */
+struct alu_handlers {
+	cpu_handler ev_gv, gv_ev, r_i, m_i, ax_i;
+};
+static const struct alu_handlers alu[8] = {
+	{ op_add_Ev_Gv, op_add_Gv_Ev, op_add_R_I, op_add_M_I,
+	  op_add_rAX_Iz },
+	{ op_or_Ev_Gv, op_or_Gv_Ev, op_or_R_I, op_or_M_I,
+	  op_or_rAX_Iz },
+	{ NULL, NULL, NULL, NULL, NULL },
+	{ NULL, NULL, NULL, NULL, NULL },
+	{ op_and_Ev_Gv, op_and_Gv_Ev, op_and_R_I, op_and_M_I,
+	  op_and_rAX_Iz },
+	{ op_sub_Ev_Gv, op_sub_Gv_Ev, op_sub_R_I, op_sub_M_I,
+	  op_sub_rAX_Iz },
+	{ op_xor_Ev_Gv, op_xor_Gv_Ev, op_xor_R_I, op_xor_M_I,
+	  op_xor_rAX_Iz },
+	{ op_cmp_Ev_Gv, op_cmp_Gv_Ev, op_cmp_R_I, op_cmp_M_I,
+	  op_cmp_rAX_Iz },
+};
+
+
+/* The byte forms: ALU operations without carry, TEST, MOV; a register
+ * without REX in 4-7 is AH CH DH BH (emit_get, emit_put). */
+static struct form classify_byte(const struct dec_insn *d, cpu_handler h,
+				 const struct alu_handlers *wide)
+{
+	static const struct {
+		cpu_handler eb_gb, gb_eb, al_ib;
+	} b[8] = {
+		{ op_add_Eb_Gb, op_add_Gb_Eb, op_add_AL_Ib },
+		{ op_or_Eb_Gb, op_or_Gb_Eb, op_or_AL_Ib },
+		{ NULL, NULL, NULL },
+		{ NULL, NULL, NULL },
+		{ op_and_Eb_Gb, op_and_Gb_Eb, op_and_AL_Ib },
+		{ op_sub_Eb_Gb, op_sub_Gb_Eb, op_sub_AL_Ib },
+		{ op_xor_Eb_Gb, op_xor_Gb_Eb, op_xor_AL_Ib },
+		{ op_cmp_Eb_Gb, op_cmp_Gb_Eb, op_cmp_AL_Ib },
+	};
+	struct form f = { .kind = K_CALL, .n = 1, .tlb = TLB_READ,
+			  .st = O_REG, .src = d->reg };
+	bool e_ok = operand_e(d, &f.dt, &f.dst);
+
+	for (unsigned op = 0; op < 8; op++) {
+		if (!b[op].eb_gb)
+			continue;
+		f.aop = op;
+		f.write = op != 7;
+		if (h == b[op].eb_gb || h == wide[op].r_i ||
+		    h == wide[op].m_i) {
+			f.st = h == b[op].eb_gb ? O_REG : O_IMM;
+			if (f.dt == O_MEM && f.write)
+				f.tlb = TLB_WRITE;
+		} else if (h == b[op].gb_eb) {
+			f.st = f.dt;
+			f.src = f.dst;
+			f.dt = O_REG;
+			f.dst = d->reg;
+		} else if (h == b[op].al_ib) {
+			f.dt = O_REG;
+			f.dst = R_RAX;
+			f.st = O_IMM;
+			e_ok = true;
+		} else {
+			continue;
+		}
+		f.kind = e_ok ? K_ALU : K_CALL;
+		return f;
+	}
+	f.aop = 4;
+	f.write = false;
+	if (h == op_test_Eb_Gb || h == op_test_E_I) {
+		f.st = h == op_test_Eb_Gb ? O_REG : O_IMM;
+		f.kind = e_ok ? K_ALU : K_CALL;
+	} else if (h == op_test_AL_Ib) {
+		f.dt = O_REG;
+		f.dst = R_RAX;
+		f.st = O_IMM;
+		f.kind = K_ALU;
+	} else if (h == op_mov_Eb_Gb || h == op_mov_M_I || h == op_mov_R_I) {
+		f.st = h == op_mov_Eb_Gb ? O_REG : O_IMM;
+		f.tlb = TLB_WRITE;
+		f.kind = e_ok ? K_MOV : K_CALL;
+	} else if (h == op_mov_Gb_Eb) {
+		f.st = f.dt;
+		f.src = f.dst;
+		f.dt = O_REG;
+		f.dst = d->reg;
+		f.kind = e_ok ? K_MOV : K_CALL;
+	} else if (h == op_mov_Zb_Ib) {
+		f.dt = O_REG;
+		f.dst = d->rm;
+		f.st = O_IMM;
+		f.kind = K_MOV;
+	}
+	return f;
+}
+
 /* The form of ci if the translator emits it inline, else K_CALL.  The
  * operand roles are those of the handlers (alu.c alu_E_val, alu_G_val,
  * shift, imul2; ops.c). */
@@ -266,24 +365,6 @@ static struct form classify(const struct cpu_insn *ci)
 	const struct dec_insn *d = &ci->d;
 	cpu_handler h = cpu_opcode_handler(d->op);
 	struct form f = { .kind = K_CALL, .n = d->opsz, .tlb = TLB_READ };
-	static const struct {
-		cpu_handler ev_gv, gv_ev, r_i, m_i, ax_i;
-	} alu[8] = {
-		{ op_add_Ev_Gv, op_add_Gv_Ev, op_add_R_I, op_add_M_I,
-		  op_add_rAX_Iz },
-		{ op_or_Ev_Gv, op_or_Gv_Ev, op_or_R_I, op_or_M_I,
-		  op_or_rAX_Iz },
-		{ NULL, NULL, NULL, NULL, NULL },
-		{ NULL, NULL, NULL, NULL, NULL },
-		{ op_and_Ev_Gv, op_and_Gv_Ev, op_and_R_I, op_and_M_I,
-		  op_and_rAX_Iz },
-		{ op_sub_Ev_Gv, op_sub_Gv_Ev, op_sub_R_I, op_sub_M_I,
-		  op_sub_rAX_Iz },
-		{ op_xor_Ev_Gv, op_xor_Gv_Ev, op_xor_R_I, op_xor_M_I,
-		  op_xor_rAX_Iz },
-		{ op_cmp_Ev_Gv, op_cmp_Gv_Ev, op_cmp_R_I, op_cmp_M_I,
-		  op_cmp_rAX_Iz },
-	};
 	static const struct {
 		cpu_handler ib, one;
 		unsigned op;
@@ -325,6 +406,8 @@ static struct form classify(const struct cpu_insn *ci)
 		return (struct form){ .kind = K_CMOV, .aop = d->op & 15,
 				      .dst = d->reg, .src = d->rm,
 				      .n = d->opsz };
+	if (d->opsz == 1)
+		return classify_byte(d, h, alu);
 	if (d->opsz != 4 && d->opsz != 8)
 		return f;
 	e_ok = operand_e(d, &f.dt, &f.dst);
@@ -542,12 +625,21 @@ static void emit_get(struct em *e, const struct dec_insn *d, int t,
 
 /* The operand (t, r) = rax's low n bytes: a register gets the 4-byte
  * value zero-extended (rax holds it so) or the 8-byte one. */
-static void emit_put(struct em *e, int t, unsigned r, unsigned n)
+static void emit_put(struct em *e, const struct dec_insn *d, int t,
+		     unsigned r, unsigned n)
 {
-	if (t == O_REG)
+	if (n == 1) { /* mov [rbx + reg] or [rdx], al */
+		int32_t disp = OFF_R(r);
+
+		if (t == O_REG && !d->rex && r >= 4 && r < 8)
+			disp = OFF_R(r - 4) + 1;
+		op_mem(e, false, false, 0x88, RAX, t == O_REG ? RBX : RDX,
+		       t == O_REG ? disp : 0);
+	} else if (t == O_REG) {
 		store64(e, RAX, OFF_R(r));
-	else
+	} else {
 		op_mem(e, false, n == 8, 0x89, RAX, RDX, 0);
+	}
 }
 
 /* mov word [rbx + lf_op], lf_sz << 8 | producer */
@@ -565,16 +657,19 @@ static void emit_alu(struct em *e, const struct dec_insn *d,
 		     const struct form *f)
 {
 	bool w = f->n == 8;
-	uint64_t imm = w ? d->imm : (uint32_t)d->imm;
+	uint64_t imm = w ? d->imm : f->n == 4 ? (uint32_t)d->imm :
+		       (uint8_t)d->imm;
 
 	emit_get(e, d, f->dt, f->dst, f->n, false, RAX, 0);
 	emit_get(e, d, f->st, f->src, f->n, false, RCX, imm);
 	store64(e, RAX, OFF(lf_a));
 	store64(e, RCX, OFF(lf_b));
-	op_rr(e, w, alu_ops[f->aop].opc, RAX, RCX); /* 32-bit: zero-extends */
+	/* 32-bit: zero-extends; 8-bit (op r/m8, r8 is one below): the
+	 * rest of rax stays 0 from the zero-extending load */
+	op_rr(e, w, alu_ops[f->aop].opc - (f->n == 1), RAX, RCX);
 	store64(e, RAX, OFF(lf_res));
 	if (f->write)
-		emit_put(e, f->dt, f->dst, f->n);
+		emit_put(e, d, f->dt, f->dst, f->n);
 	emit_lf(e, alu_ops[f->aop].lf, f->n);
 }
 
@@ -692,11 +787,13 @@ static void emit_flags(struct em *e, const struct flags *fl)
 		return;
 	if (fl->op == LF_LOGIC) {
 		load(e, w, RAX, OFF(lf_res));
-		op_rr(e, w, 0x85, RAX, RAX); /* test rax, rax */
+		op_rr(e, w, fl->n == 1 ? 0x84 : 0x85, RAX, RAX); /* test */
 		return;
 	}
 	load(e, w, RAX, OFF(lf_a));
-	rbx_mem(e, w, fl->op == LF_SUB ? 0x3b : 0x03, RAX, OFF(lf_b));
+	/* cmp or add r, [lf_b] (8-bit: one below) */
+	rbx_mem(e, w, (fl->op == LF_SUB ? 0x3b : 0x03) - (fl->n == 1), RAX,
+		OFF(lf_b));
 }
 
 /* A Jcc or JMP rel ending the trace at k: next_rip = the target when
@@ -860,7 +957,7 @@ static void emit_inline(struct em *e, const struct cpu_insn *ci,
 	case K_MOV: /* 4-byte values zero-extended (the load does) */
 		emit_get(e, d, f->st, f->src, f->n, false, RAX,
 			 w ? d->imm : (uint32_t)d->imm);
-		emit_put(e, f->dt, f->dst, f->n);
+		emit_put(e, d, f->dt, f->dst, f->n);
 		break;
 	case K_MOVX: /* to 4 bytes: extended to 32 bits, then zero */
 		emit_get(e, d, f->st, f->src, f->sn, f->aop, RAX, 0);
