@@ -200,11 +200,12 @@ static void op_rr(struct em *e, bool w, unsigned opc, unsigned dst,
 /* --- what the translator knows -------------------------------------------- */
 
 enum { K_CALL, K_ALU, K_MOV, K_MOVX, K_LEA, K_SHIFT, K_IMUL, K_JCC, K_JMP,
-       K_SETCC, K_CMOV, K_NOP, K_PUSH, K_POP, K_CALLREL, K_RET, K_ADC };
+       K_SETCC, K_CMOV, K_NOP, K_PUSH, K_POP, K_CALLREL, K_RET, K_ADC,
+       K_INC };
 /* The kinds that read the arithmetic flags: inline only where the
  * translator knows which instruction set them last (struct flags). */
 #define K_READS_FLAGS(k) ((k) == K_JCC || (k) == K_SETCC || (k) == K_CMOV || \
-			  (k) == K_ADC)
+			  (k) == K_ADC || (k) == K_INC)
 /* Branches: they leave next_rip for the end code. */
 #define K_BRANCH(k) ((k) == K_JCC || (k) == K_JMP || (k) == K_CALLREL || \
 		     (k) == K_RET)
@@ -236,12 +237,14 @@ struct form {
 };
 
 /* The memory operands the translator computes: 8-byte addresses from
- * base, index and displacement or RIP, no segment prefix (FS and GS
- * have bases; the others none in 64-bit mode but a non-canonical
- * address through RSP or RBP raises #SS, which the handler gives). */
+ * base, index and displacement or RIP, plus FS's or GS's base with
+ * their prefix (the kernel's per-CPU data); no other segment prefix
+ * (their base is 0 in 64-bit mode but a non-canonical address through
+ * SS raises #SS, which the handler gives). */
 static bool simple_mem(const struct dec_insn *d)
 {
-	return d->mod != 3 && d->adsz == 8 && d->seg == DEC_NOREG;
+	return d->mod != 3 && d->adsz == 8 &&
+	       (d->seg == DEC_NOREG || d->seg == S_FS || d->seg == S_GS);
 }
 
 /* E as an operand of size n: a register, or the memory operand (tlb:
@@ -406,6 +409,15 @@ static struct form classify(const struct cpu_insn *ci)
 		return (struct form){ .kind = K_CMOV, .aop = d->op & 15,
 				      .dst = d->reg, .src = d->rm,
 				      .n = d->opsz };
+	if ((h == op_inc_E || h == op_dec_E) &&
+	    (d->opsz == 1 || d->opsz == 4 || d->opsz == 8)) {
+		f.kind = K_INC;
+		f.aop = h == op_dec_E;
+		f.tlb = TLB_WRITE;
+		if (!operand_e(d, &f.dt, &f.dst))
+			f.kind = K_CALL;
+		return f;
+	}
 	if (d->opsz == 1)
 		return classify_byte(d, h, alu);
 	if (d->opsz != 4 && d->opsz != 8)
@@ -564,6 +576,10 @@ static void emit_host_addr(struct em *e, const struct dec_insn *d,
 		if (d->disp)
 			op_ri(e, true, 0x81, 0, RDX, (uint32_t)d->disp);
 	}
+	if (d->seg == S_FS || d->seg == S_GS) /* add rdx, [rbx + base] */
+		rbx_mem(e, true, 0x03, RDX,
+			OFF(seg) + (int32_t)(d->seg * sizeof(struct rax_seg) +
+					     offsetof(struct rax_seg, base)));
 	emit_tlb(e, kind, n, sl);
 }
 
@@ -938,6 +954,34 @@ static void emit_adc(struct em *e, const struct dec_insn *d,
 	rbx_mem(e, false, 0x89, RDX, OFF(lf_op));
 }
 
+/* INC, DEC (alu.c incdec()): the carry flag kept, folded into rflags
+ * (the lazy producers LF_INC and LF_DEC leave CF to it); with the host's
+ * CF set to it first, the host's INC or DEC gives the guest's flags. */
+static void emit_inc(struct em *e, const struct dec_insn *d,
+		     const struct form *f, const struct flags *fl)
+{
+	bool w = f->n == 8;
+
+	emit_flags(e, fl);
+	b1(e, 0x0f); b1(e, 0x92); b1(e, 0xc1);        /* setc cl */
+	b1(e, 0x0f); b1(e, 0xb6); b1(e, 0xc9);        /* movzx ecx, cl */
+	rbx_mem(e, true, 0x83, 4, OFF(rflags));       /* and [rflags], ~CF */
+	b1(e, 0xfe);
+	rbx_mem(e, true, 0x09, RCX, OFF(rflags));     /* or [rflags], rcx */
+	emit_get(e, d, f->dt, f->dst, f->n, false, RAX, 0);
+	store64(e, RAX, OFF(lf_a));
+	rbx_mem(e, true, 0xc7, 0, OFF(lf_b));         /* mov [lf_b], 1 */
+	b4(e, 1);
+	b1(e, 0x0f); b1(e, 0xba); b1(e, 0xe1); b1(e, 0); /* bt ecx, 0 */
+	if (w)
+		b1(e, 0x48);
+	b1(e, f->n == 1 ? 0xfe : 0xff);
+	b1(e, f->aop ? 0xc8 : 0xc0);                  /* inc/dec eax */
+	store64(e, RAX, OFF(lf_res));
+	emit_put(e, d, f->dt, f->dst, f->n);
+	emit_lf(e, f->aop ? LF_DEC : LF_INC, f->n);
+}
+
 /* The inline code of ci; a memory operand's TLB miss jumps to sl. */
 static void emit_inline(struct em *e, const struct cpu_insn *ci,
 			const struct form *f, const struct flags *fl,
@@ -948,7 +992,8 @@ static void emit_inline(struct em *e, const struct cpu_insn *ci,
 	unsigned mn = f->kind == K_MOVX ? f->sn : f->n;
 
 	if ((f->dt == O_MEM || f->st == O_MEM) && f->kind != K_LEA &&
-	    f->kind != K_ADC)
+	    f->kind != K_ADC && f->kind != K_PUSH && f->kind != K_POP &&
+	    f->kind != K_CALLREL && f->kind != K_RET)
 		emit_host_addr(e, d, next, f->tlb, mn, sl);
 	switch (f->kind) {
 	case K_ALU:
@@ -990,6 +1035,9 @@ static void emit_inline(struct em *e, const struct cpu_insn *ci,
 		break;
 	case K_ADC:
 		emit_adc(e, d, f, fl);
+		break;
+	case K_INC:
+		emit_inc(e, d, f, fl);
 		break;
 	case K_NOP:
 		break;
@@ -1178,6 +1226,11 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 		if (K_READS_FLAGS(f.kind) && fl.op < 0 &&
 		    !(fl.op == FL_HOST && fl.live))
 			f.kind = K_CALL;
+		if (f.kind == K_INC && f.dt == O_MEM) {
+			if (fl.op < 0)
+				f.kind = K_CALL;
+			fl.live = false; /* the TLB's code comes first */
+		}
 		/* a branch leaves next_rip for the end code */
 		last_call = f.kind == K_CALL || K_BRANCH(f.kind);
 		if (f.kind == K_CALL) {
@@ -1197,6 +1250,9 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 					     !(nsl && sl[nsl - 1].k == k) };
 		} else if (f.kind == K_ADC) {
 			fl = (struct flags){ FL_HOST, f.n, true };
+		} else if (f.kind == K_INC) {
+			fl = (struct flags){ FL_HOST, f.n,
+					     !(nsl && sl[nsl - 1].k == k) };
 		} else if (f.kind == K_CALL || f.kind == K_IMUL ||
 			   (f.kind == K_SHIFT && f.cnt)) {
 			fl.op = -1;

@@ -32,7 +32,7 @@ esac
 # result; first the families whose instructions the translator runs
 # inline (ADC after an inline ALU operation is rare in the default mix).
 ./tests/diff/diffexec --seed 11 --count "$n1" --jit \
-	--family alu,flags,cond,stack,mov,shift,muldiv || exit 1
+	--family alu,flags,cond,stack,mov,shift,muldiv,incdec || exit 1
 out=$(./tests/diff/diffexec --seed 1 --count "$n" --jit)
 st=$?
 echo "$out"
