@@ -28,10 +28,12 @@
 #include "machine.h"
 
 #define IC_POOL_SIZE (32u << 20)
-/* Translations are a few times the size of their traces' host code but
- * only hot traces get one; when this is full, no more until the pool
- * is emptied (a translation lives as long as its trace). */
+/* Translations are about the size of their traces in the pool, and
+ * only hot traces get one; when this is full, the next decode empties
+ * the pool with it (a translation lives as long as its trace). */
+#ifndef IC_CODE_SIZE
 #define IC_CODE_SIZE (64u << 20)
+#endif
 #define IC_POOL_START 64u /* offset 0 means "no trace" */
 #define IC_INDEX_BITS 16
 #define IC_INDEX (1u << IC_INDEX_BITS)
@@ -52,6 +54,8 @@ struct cpu_icache {
 	uint64_t resets;      /* times the pool was emptied */
 	uint8_t *code;        /* translations (jit.c), emptied with the pool */
 	size_t code_used;
+	bool code_full;       /* a translation did not fit: empty both at
+				 the next decode */
 	uint64_t epochs;      /* the last epoch given to a vCPU */
 };
 
@@ -278,7 +282,7 @@ static struct cpu_trace *build(struct cpu *c, uint64_t la, uint64_t pa,
 	struct cpu_trace *t;
 	unsigned n = 0, off = 0;
 
-	if (ic->used + TRACE_BYTES(TRACE_MAX) > IC_POOL_SIZE) {
+	if (ic->used + TRACE_BYTES(TRACE_MAX) > IC_POOL_SIZE || ic->code_full) {
 		c->st_ic_flush++;
 		icache_reset(ic);
 	}
@@ -366,6 +370,7 @@ static void icache_reset(struct cpu_icache *ic)
 	ic->resets++;
 	ic->used = IC_POOL_START;
 	ic->code_used = 0;
+	ic->code_full = false;
 	memset(ic->index, 0, IC_INDEX * sizeof(*ic->index));
 	memset(ic->page_head, 0, ic->pages * sizeof(*ic->page_head));
 	for (struct cpu *v = ic->cpus; v; v = v->ic_next)
@@ -382,8 +387,13 @@ bool cpu_trace_translate(struct cpu *c, struct cpu_trace *t)
 		return false;
 	n = cpu_jit_emit(t, ic->code + ic->code_used,
 			 IC_CODE_SIZE - ic->code_used);
-	if (!n)
+	if (!n) {
+		/* full (a trace's code is far below 64 KiB), or nothing
+		 * to gain */
+		if (IC_CODE_SIZE - ic->code_used < 65536)
+			ic->code_full = true;
 		return false;
+	}
 	t->jit = (cpu_jit_fn)(void *)(ic->code + ic->code_used);
 	ic->code_used = (ic->code_used + n + 15) & ~(size_t)15;
 	c->st_jit++;
