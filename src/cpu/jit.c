@@ -546,7 +546,8 @@ static uint8_t *jcc(struct em *e, unsigned cc)
 
 #define TLB_OFF(kind) (OFF(tlb) + (int32_t)((kind) * TLB_SIZE * \
 					    sizeof(struct tlb_entry)))
-_Static_assert(sizeof(struct tlb_entry) == 32, "TLB index * 32");
+_Static_assert(sizeof(struct tlb_entry) == 32 && TLB_SIZE == 256,
+	       "TLB index * 32 from bits 12-19");
 
 /* rdx = the host address of d's memory operand for an n-byte access of
  * TLB kind `kind` (tlb_hit(): the tag of the linear page with the user
@@ -587,31 +588,28 @@ static void emit_host_addr(struct em *e, const struct dec_insn *d,
  * bytes), or a jump to sl. */
 static void emit_tlb(struct em *e, int kind, unsigned n, struct slow *sl)
 {
-	op_rr(e, true, 0x89, RSI, RDX);              /* mov rsi, rdx */
-	op_ri(e, true, 0xc1, 5, RSI, 12);            /* shr rsi, 12 */
-	op_ri(e, false, 0x81, 4, RSI, TLB_SIZE - 1); /* and esi, 255 */
-	op_ri(e, false, 0xc1, 4, RSI, 5);            /* shl esi, 5 */
-	op_rr(e, true, 0x01, RSI, RBX);              /* add rsi, rbx */
-	op_rr(e, true, 0x89, RDI, RDX);              /* mov rdi, rdx */
+	/* esi = the entry's offset: (la >> 12) % TLB_SIZE * 32 */
+	op_rr(e, false, 0x89, RSI, RDX);             /* mov esi, edx */
+	op_ri(e, false, 0xc1, 5, RSI, 7);            /* shr esi, 7 */
+	op_ri(e, false, 0x81, 4, RSI, (TLB_SIZE - 1) << 5);
+	/* rdi = the page of the access's last byte | the user bit: an
+	 * access that crosses into the next page fails the tag compare
+	 * (that page has the next index), as tlb_hit()'s test of the
+	 * offset fails it */
+	if (n > 1) { /* lea rdi, [rdx + n - 1] */
+		b1(e, 0x48); b1(e, 0x8d); b1(e, 0x7a); b1(e, n - 1);
+	} else {
+		op_rr(e, true, 0x89, RDI, RDX);
+	}
 	op_ri(e, true, 0x81, 4, RDI, 0xfffff000u);   /* and rdi, -4096 */
 	op_mem(e, false, false, 0x0fb6, RCX, RBX, OFF(user));
 	op_rr(e, true, 0x09, RDI, RCX);              /* or rdi, rcx */
-	/* cmp rdi, [rsi + tag] */
-	b1(e, 0x48);
-	b1(e, 0x3b);
-	b1(e, 0xbe);
+	/* cmp rdi, [rbx + rsi + tag] */
+	b1(e, 0x48); b1(e, 0x3b); b1(e, 0xbc); b1(e, 0x33);
 	b4(e, (uint32_t)(TLB_OFF(kind) + offsetof(struct tlb_entry, tag)));
 	slow_jump(e, sl, jcc(e, 0x5)); /* jne */
-	if (n > 1) {
-		op_rr(e, false, 0x89, RCX, RDX);             /* mov ecx, edx */
-		op_ri(e, false, 0x81, 4, RCX, 0xfff);         /* and ecx, 0xfff */
-		op_ri(e, false, 0x81, 7, RCX, 4096 - n);      /* cmp ecx, .. */
-		slow_jump(e, sl, jcc(e, 0x7));            /* ja */
-	}
-	/* add rdx, [rsi + addend] */
-	b1(e, 0x48);
-	b1(e, 0x03);
-	b1(e, 0x96);
+	/* add rdx, [rbx + rsi + addend] */
+	b1(e, 0x48); b1(e, 0x03); b1(e, 0x94); b1(e, 0x33);
 	b4(e, (uint32_t)(TLB_OFF(kind) + offsetof(struct tlb_entry, addend)));
 }
 

@@ -520,9 +520,9 @@ static void usage(void)
 	       "MXCSR flags\n"
 	       "  --inject: corrupt each interpreter result (tests the "
 	       "comparison)\n"
-	       "  --jit: also run each sequence that ends normally on the "
-	       "fast path,\n"
-	       "         every trace translated (src/cpu/jit.c)\n");
+	       "  --jit: also run each sequence on the fast path, every "
+	       "trace translated\n"
+	       "         (src/cpu/jit.c)\n");
 }
 
 /* Can the host run 32-bit code?  An empty 32-bit sequence (the
@@ -677,7 +677,7 @@ int main(int argc, char **argv)
 			if (!compare(&s[i], &h[i], r, &df)) {
 				/* --jit: the same end on the fast path, its
 				 * traces translated */
-				if (!jit || r->vec != -1)
+				if (!jit || steps < 0)
 					continue;
 				jitted++;
 				dx_interp_run_jit(&m, &s[i], (unsigned)steps, r);

@@ -128,10 +128,11 @@ int dx_interp_run(struct machine *m, const struct dx_seq *s,
 		  struct dx_state *out);
 /* Runs s on the fast path (translated with dx_interp_init's jit), one
  * run() until its end: entered by a JMP, so that the sequence starts a
- * trace, and stopped by the clock (stop_at) once the INT3 after its end
- * has delivered #BP, steps being what dx_interp_run() took to its end.
- * Returns 0 with *out as dx_interp_run's, or -1 (out->vec = -2) when
- * the run did not end there. */
+ * trace, and stopped by the clock (stop_at) a little after the INT3
+ * after its end (#BP) or its fault has reached its stub (each a JMP $),
+ * steps being what dx_interp_run() took.  Returns 0 with *out as
+ * dx_interp_run's, or -1 (out->vec = -2) when the run did not end on a
+ * stub. */
 int dx_interp_run_jit(struct machine *m, const struct dx_seq *s,
 		      unsigned steps, struct dx_state *out);
 

@@ -27,9 +27,9 @@ esac
 # The default CPU model (the highest the host has), and x86-64-v1, where
 # every instruction of a higher level must raise #UD.
 ./tests/diff/diffexec --cpu v1 --seed 3 --count "$n1" || exit 1
-# --jit: each sequence that ends normally runs again on the fast path
-# with every trace translated (src/cpu/jit.c), against the same host
-# result; first the families whose instructions the translator runs
+# --jit: each sequence runs again on the fast path with every trace
+# translated (src/cpu/jit.c), against the same host result, faults
+# included; first the families whose instructions the translator runs
 # inline (ADC after an inline ALU operation is rare in the default mix).
 ./tests/diff/diffexec --seed 11 --count "$n1" --jit \
 	--family alu,flags,cond,stack,mov,shift,muldiv,incdec || exit 1

@@ -77,6 +77,11 @@ static void build_tables(struct machine *m)
 		 * so that INT3 and INTO work at CPL 3 (its idt.c SYSG). */
 		uint64_t dpl = v == 3 || v == 4 ? 3 : 0;
 
+		/* jmp $ : the fast path's run (dx_interp_run_jit()) waits
+		 * there for its stop; the step-by-step run never executes
+		 * a stub */
+		m->mem.host[off] = 0xeb;
+		m->mem.host[off + 1] = 0xfe;
 		put64(m, P_IDT + 16 * v, (off & 0xffff) | (0x08ull << 16) |
 		      ((0x8eull | dpl << 5) << 40) | ((off >> 16) << 48));
 		put64(m, P_IDT + 16 * v + 8, off >> 32);
@@ -294,9 +299,10 @@ int dx_interp_run_jit(struct machine *m, const struct dx_seq *s,
 	load(m, s, &r, true);
 	o->vec = -1;
 	o->err = o->cr2 = 0;
-	/* The JMP, the sequence's instructions and the INT3 after it,
-	 * whose #BP lands on its stub. */
-	sn->stop_at(m, sn->last_end(m, 0) + (steps + 2) * sn->insn_ns,
+	/* The JMP, the sequence's instructions and the INT3 after it, or
+	 * the fault, then the stub's JMP $ until the clock stops the run
+	 * (a margin: a fault retires nothing). */
+	sn->stop_at(m, sn->last_end(m, 0) + (steps + 2 + 16) * sn->insn_ns,
 		    VCPU_AT_POST);
 	if (m->ops->run(m, 0, &stop, &e) || stop.reason != VCPU_STOP_KICK) {
 		sn->stop_at(m, TIMER_NEVER, VCPU_AT_POST);
@@ -305,18 +311,17 @@ int dx_interp_run_jit(struct machine *m, const struct dx_seq *s,
 	}
 	sn->stop_at(m, TIMER_NEVER, VCPU_AT_POST);
 	m->ops->get_regs(m, 0, &r);
-	if ((r.seg[S_CS].sel & 3) || r.rip != P_STUB + 8 * EXC_BP_VEC) {
+	if ((r.seg[S_CS].sel & 3) || r.rip < P_STUB ||
+	    r.rip >= P_STUB + 8 * 256 || (r.rip - P_STUB) % 8) {
 		o->vec = -2;
 		o->rip = r.rip;
 		return -1;
 	}
 	collect(m, &r, o);
-	if (o->vec != EXC_BP_VEC || o->rip != end + 1) {
-		o->vec = -2;
-		return -1;
+	if (o->vec == EXC_BP_VEC && o->rip == end + 1) {
+		o->vec = -1; /* the sequence's end, as the step-by-step run */
+		o->rip = end;
 	}
-	o->vec = -1; /* the sequence's end, as the step-by-step run */
-	o->rip = end;
 	return 0;
 }
 
