@@ -202,10 +202,6 @@ static void op_rr(struct em *e, bool w, unsigned opc, unsigned dst,
 enum { K_CALL, K_ALU, K_MOV, K_MOVX, K_LEA, K_SHIFT, K_IMUL, K_JCC, K_JMP,
        K_SETCC, K_CMOV, K_NOP, K_PUSH, K_POP, K_CALLREL, K_RET, K_ADC,
        K_INC };
-/* The kinds that read the arithmetic flags: inline only where the
- * translator knows which instruction set them last (struct flags). */
-#define K_READS_FLAGS(k) ((k) == K_JCC || (k) == K_SETCC || (k) == K_CMOV || \
-			  (k) == K_ADC || (k) == K_INC)
 /* Branches: they leave next_rip for the end code. */
 #define K_BRANCH(k) ((k) == K_JCC || (k) == K_JMP || (k) == K_CALLREL || \
 		     (k) == K_RET)
@@ -810,6 +806,42 @@ static void emit_flags(struct em *e, const struct flags *fl)
 		OFF(lf_b));
 }
 
+static bool flags_known(const struct flags *fl)
+{
+	return fl->op >= 0 || (fl->op == FL_HOST && fl->live);
+}
+
+/* The host's flags made to answer condition cc: the guest's own flags
+ * when the translator knows them (returns cc), else cpu_cond(c, cc)'s
+ * answer tested (returns 5, "not zero"). */
+static unsigned emit_cond(struct em *e, const struct flags *fl, unsigned cc)
+{
+	if (flags_known(fl)) {
+		emit_flags(e, fl);
+		return cc;
+	}
+	op_rr(e, true, 0x89, RDI, RBX);
+	mov_imm(e, RSI, cc);
+	call(e, (const void *)cpu_cond);
+	op_rr(e, false, 0x84, RAX, RAX);      /* test al, al */
+	return 5;
+}
+
+/* reg (rcx or rdx) = the guest's CF, 0 or 1: from the known flags,
+ * else cpu_cf(c). */
+static void emit_carry(struct em *e, const struct flags *fl, unsigned reg)
+{
+	if (flags_known(fl)) {
+		emit_flags(e, fl);
+		b1(e, 0x0f); b1(e, 0x92); b1(e, 0xc0 | reg); /* setc */
+		b1(e, 0x0f); b1(e, 0xb6); b1(e, 0xc0 | reg << 3 | reg);
+		return;
+	}
+	op_rr(e, true, 0x89, RDI, RBX);
+	call(e, (const void *)cpu_cf);
+	b1(e, 0x0f); b1(e, 0xb6); b1(e, 0xc0 | reg << 3); /* movzx reg, al */
+}
+
 /* A Jcc or JMP rel ending the trace at k: next_rip = the target when
  * taken (a non-canonical one: the handler, out of line, raises #GP),
  * else the next instruction; the end code then stores rip from it. */
@@ -819,10 +851,8 @@ static void emit_branch(struct em *e, const struct dec_insn *d,
 {
 	uint8_t *not_taken = NULL, *done;
 
-	if (f->kind == K_JCC) {
-		emit_flags(e, fl);
-		not_taken = jcc(e, f->aop ^ 1);
-	}
+	if (f->kind == K_JCC)
+		not_taken = jcc(e, emit_cond(e, fl, f->aop) ^ 1);
 	lea_rax(e, R13, (int32_t)(next + (int64_t)d->imm));
 	op_rr(e, true, 0x89, RCX, RAX);       /* mov rcx, rax */
 	op_ri(e, true, 0xc1, 4, RCX, 16);     /* shl rcx, 16 */
@@ -845,21 +875,21 @@ static void emit_cc(struct em *e, const struct dec_insn *d,
 		    const struct form *f, const struct flags *fl)
 {
 	bool w = f->n == 8;
+	unsigned cc = emit_cond(e, fl, f->aop);
 
-	emit_flags(e, fl);
 	if (f->kind == K_SETCC) {
 		int32_t disp = OFF_R(f->dst);
 
 		if (!d->rex && f->dst >= 4 && f->dst < 8)
 			disp = OFF_R(f->dst - 4) + 1; /* AH CH DH BH */
 		b1(e, 0x0f);
-		b1(e, 0x90 | f->aop);
+		b1(e, 0x90 | cc);
 		b1(e, 0xc0);                  /* setcc al */
 		rbx_mem(e, false, 0x88, RAX, disp);
 		return;
 	}
 	load(e, w, RAX, OFF_R(f->dst));
-	op_mem(e, false, w, 0x0f40 | f->aop, RAX, RBX, OFF_R(f->src));
+	op_mem(e, false, w, 0x0f40 | cc, RAX, RBX, OFF_R(f->src));
 	store64(e, RAX, OFF_R(f->dst));
 }
 
@@ -928,10 +958,8 @@ static void emit_adc(struct em *e, const struct dec_insn *d,
 {
 	bool w = f->n == 8;
 
-	/* the carry in, before lf_a and lf_b change; then only moves
-	 * until the ADC, which keep it */
-	emit_flags(e, fl);
-	b1(e, 0x0f); b1(e, 0x92); b1(e, 0xc2); /* setc dl */
+	/* the carry in, before lf_a and lf_b change */
+	emit_carry(e, fl, RDX);
 	load(e, w, RAX, OFF_R(f->dst));
 	if (f->st == O_IMM)
 		mov_imm(e, RCX, w ? d->imm : (uint32_t)d->imm);
@@ -939,6 +967,7 @@ static void emit_adc(struct em *e, const struct dec_insn *d,
 		load(e, w, RCX, OFF_R(f->src));
 	store64(e, RAX, OFF(lf_a));
 	store64(e, RCX, OFF(lf_b));
+	b1(e, 0x0f); b1(e, 0xba); b1(e, 0xe2); b1(e, 0); /* bt edx, 0: CF */
 	op_rr(e, w, f->aop == 2 ? 0x11 : 0x19, RAX, RCX); /* adc/sbb */
 	store64(e, RAX, OFF(lf_res));
 	store64(e, RAX, OFF_R(f->dst));
@@ -960,9 +989,7 @@ static void emit_inc(struct em *e, const struct dec_insn *d,
 {
 	bool w = f->n == 8;
 
-	emit_flags(e, fl);
-	b1(e, 0x0f); b1(e, 0x92); b1(e, 0xc1);        /* setc cl */
-	b1(e, 0x0f); b1(e, 0xb6); b1(e, 0xc9);        /* movzx ecx, cl */
+	emit_carry(e, fl, RCX);
 	rbx_mem(e, true, 0x83, 4, OFF(rflags));       /* and [rflags], ~CF */
 	b1(e, 0xfe);
 	rbx_mem(e, true, 0x09, RCX, OFF(rflags));     /* or [rflags], rcx */
@@ -1219,15 +1246,13 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 		    next + (int64_t)ci->d.imm !=
 			    (int32_t)(next + (int64_t)ci->d.imm))
 			f.kind = K_CALL;
-		/* the flags must be known: a producer the code can run
-		 * again, or still the host's */
-		if (K_READS_FLAGS(f.kind) && fl.op < 0 &&
-		    !(fl.op == FL_HOST && fl.live))
-			f.kind = K_CALL;
+		/* INC/DEC [mem]: the TLB's code comes first, so the flags
+		 * must be a producer the code can run again (cpu_cf()
+		 * would take rdx) */
 		if (f.kind == K_INC && f.dt == O_MEM) {
 			if (fl.op < 0)
 				f.kind = K_CALL;
-			fl.live = false; /* the TLB's code comes first */
+			fl.live = false;
 		}
 		/* a branch leaves next_rip for the end code */
 		last_call = f.kind == K_CALL || K_BRANCH(f.kind);
