@@ -40,7 +40,7 @@ struct em {
 	bool full;
 };
 
-static void b1(struct em *e, unsigned v)
+static inline void b1(struct em *e, unsigned v)
 {
 	if (e->p < e->end)
 		*e->p++ = (uint8_t)v;
@@ -48,20 +48,24 @@ static void b1(struct em *e, unsigned v)
 		e->full = true;
 }
 
-static void b4(struct em *e, uint32_t v)
+static inline void b4(struct em *e, uint32_t v)
 {
-	for (int i = 0; i < 4; i++)
-		b1(e, (v >> (8 * i)) & 0xff);
+	if (e->end - e->p >= 4) {
+		memcpy(e->p, &v, 4); /* little-endian host */
+		e->p += 4;
+	} else {
+		e->full = true;
+	}
 }
 
-static void b8(struct em *e, uint64_t v)
+static inline void b8(struct em *e, uint64_t v)
 {
 	b4(e, (uint32_t)v);
 	b4(e, (uint32_t)(v >> 32));
 }
 
 /* op reg, [rbx + disp32] (or the store form): w selects REX.W. */
-static void rbx_mem(struct em *e, bool w, unsigned opc, unsigned reg,
+static inline void rbx_mem(struct em *e, bool w, unsigned opc, unsigned reg,
 		    int32_t disp)
 {
 	if (w || reg >= 8)
@@ -71,18 +75,18 @@ static void rbx_mem(struct em *e, bool w, unsigned opc, unsigned reg,
 	b4(e, (uint32_t)disp);
 }
 
-static void load(struct em *e, bool w, unsigned reg, int32_t disp)
+static inline void load(struct em *e, bool w, unsigned reg, int32_t disp)
 {
 	rbx_mem(e, w, 0x8b, reg, disp);
 }
 
-static void store64(struct em *e, unsigned reg, int32_t disp)
+static inline void store64(struct em *e, unsigned reg, int32_t disp)
 {
 	rbx_mem(e, true, 0x89, reg, disp);
 }
 
 /* lea rax, [r13 + disp32] (r12: base needs a SIB byte). */
-static void lea_rax(struct em *e, unsigned base, int32_t disp)
+static inline void lea_rax(struct em *e, unsigned base, int32_t disp)
 {
 	b1(e, 0x49);
 	b1(e, 0x8d);
@@ -93,7 +97,7 @@ static void lea_rax(struct em *e, unsigned base, int32_t disp)
 }
 
 /* add r12, imm32 */
-static void add_r12(struct em *e, int32_t v)
+static inline void add_r12(struct em *e, int32_t v)
 {
 	if (!v)
 		return;
@@ -157,7 +161,7 @@ static void call(struct em *e, const void *fn)
 
 /* op reg, [base + disp32] with base rbx or rdx (no SIB byte), an
  * optional 66 prefix and a one- or two-byte opcode. */
-static void op_mem(struct em *e, bool p66, bool w, unsigned opc,
+static inline void op_mem(struct em *e, bool p66, bool w, unsigned opc,
 		   unsigned reg, unsigned base, int32_t disp)
 {
 	if (p66)
@@ -173,7 +177,7 @@ static void op_mem(struct em *e, bool p66, bool w, unsigned opc,
 
 /* op r64, imm32 of group 1 (81 /ext) or a shift by imm8 (C1 /ext) on
  * reg; w: 64-bit. */
-static void op_ri(struct em *e, bool w, unsigned opc, unsigned ext,
+static inline void op_ri(struct em *e, bool w, unsigned opc, unsigned ext,
 		  unsigned reg, uint32_t imm)
 {
 	if (w)
@@ -188,7 +192,7 @@ static void op_ri(struct em *e, bool w, unsigned opc, unsigned ext,
 
 /* op dst, src between host registers below r8 (01, 09, 21, 29, 31,
  * 89, 85 ...: op r/m, reg). */
-static void op_rr(struct em *e, bool w, unsigned opc, unsigned dst,
+static inline void op_rr(struct em *e, bool w, unsigned opc, unsigned dst,
 		  unsigned src)
 {
 	if (w)
@@ -1208,6 +1212,7 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 	struct em e = { buf, buf + cap, false };
 	struct exit_ ex[TRACE_MAX];
 	struct slow sl[TRACE_MAX];
+	struct form forms[TRACE_MAX];
 	uint8_t *epi;
 	unsigned nex = 0, nsl = 0, n = t->n, inl = 0;
 	int64_t off = 0, offs[TRACE_MAX];
@@ -1215,8 +1220,10 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 	bool last_call = false;
 	struct flags fl = { -1, 0, false };
 
-	for (unsigned k = 0; k < n; k++)
-		inl += classify(&t->insn[k]).kind != K_CALL;
+	for (unsigned k = 0; k < n; k++) {
+		forms[k] = classify(&t->insn[k]);
+		inl += forms[k].kind != K_CALL;
+	}
 	if (!inl)
 		return 0; /* nothing to gain over the walk */
 	/* push rbx; push r12; push r13 (rsp 16-aligned for the calls) */
@@ -1232,7 +1239,7 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 		return 0;
 	for (unsigned k = 0; k < n; k++) {
 		const struct cpu_insn *ci = &t->insn[k];
-		struct form f = classify(ci);
+		struct form f = forms[k];
 		int64_t next = off + ci->d.len;
 
 		offs[k] = off;
