@@ -234,6 +234,7 @@ struct form {
 	unsigned n, sn;    /* operand size; K_MOVX: the source's */
 	int tlb;           /* a memory operand's TLB kind */
 	unsigned cnt;      /* K_SHIFT: the count */
+	bool dead_lf;      /* its lazy flags are never read (lf_dead()) */
 };
 
 /* The memory operands the translator computes: 8-byte addresses from
@@ -454,19 +455,19 @@ static struct form classify(const struct cpu_insn *ci)
 	if ((h == op_adc_Ev_Gv || h == op_sbb_Ev_Gv) && d->mod == 3) {
 		f = (struct form){ K_ADC, h == op_adc_Ev_Gv ? 2 : 3, true,
 				   O_REG, O_REG, d->rm, d->reg, d->opsz, 0,
-				   TLB_READ, 0 };
+				   TLB_READ, 0, false };
 		return f;
 	}
 	if ((h == op_adc_Gv_Ev || h == op_sbb_Gv_Ev) && d->mod == 3) {
 		f = (struct form){ K_ADC, h == op_adc_Gv_Ev ? 2 : 3, true,
 				   O_REG, O_REG, d->reg, d->rm, d->opsz, 0,
-				   TLB_READ, 0 };
+				   TLB_READ, 0, false };
 		return f;
 	}
 	if (h == op_adc_R_I || h == op_sbb_R_I) {
 		f = (struct form){ K_ADC, h == op_adc_R_I ? 2 : 3, true,
 				   O_REG, O_IMM, d->rm, 0, d->opsz, 0,
-				   TLB_READ, 0 };
+				   TLB_READ, 0, false };
 		return f;
 	}
 	f.aop = 4;
@@ -476,18 +477,18 @@ static struct form classify(const struct cpu_insn *ci)
 		f.kind = e_ok ? K_ALU : K_CALL;
 	} else if (h == op_test_rAX_Iz) {
 		f = (struct form){ K_ALU, 4, false, O_REG, O_IMM, R_RAX, 0,
-				   d->opsz, 0, TLB_READ, 0 };
+				   d->opsz, 0, TLB_READ, 0, false };
 	} else if (h == op_mov_Ev_Gv || h == op_mov_M_I || h == op_mov_R_I) {
 		f.st = h == op_mov_Ev_Gv ? O_REG : O_IMM;
 		f.tlb = TLB_WRITE;
 		f.kind = e_ok ? K_MOV : K_CALL;
 	} else if (h == op_mov_Gv_Ev) {
 		f = (struct form){ K_MOV, 0, false, O_REG, f.dt, d->reg, f.dst,
-				   d->opsz, 0, TLB_READ, 0 };
+				   d->opsz, 0, TLB_READ, 0, false };
 		f.kind = e_ok ? K_MOV : K_CALL;
 	} else if (h == op_mov_Zv_Iv) {
 		f = (struct form){ K_MOV, 0, false, O_REG, O_IMM, d->rm, 0,
-				   d->opsz, 0, TLB_READ, 0 };
+				   d->opsz, 0, TLB_READ, 0, false };
 	} else if (h == op_movzx_Gv_Eb || h == op_movzx_Gv_Ew ||
 		   h == op_movsx_Gv_Eb || h == op_movsx_Gv_Ew ||
 		   (h == op_movsxd_Gv_Ed && d->opsz == 8)) {
@@ -496,13 +497,13 @@ static struct form classify(const struct cpu_insn *ci)
 				   h == op_movsxd_Gv_Ed,
 				   false, O_REG, f.dt, d->reg, f.dst, d->opsz,
 				   h == op_movzx_Gv_Eb || h == op_movsx_Gv_Eb ? 1 :
-				   h == op_movsxd_Gv_Ed ? 4 : 2, TLB_READ, 0 };
+				   h == op_movsxd_Gv_Ed ? 4 : 2, TLB_READ, 0, false };
 		f.kind = e_ok ? K_MOVX : K_CALL;
 	} else if (h == op_lea_Gv_M && d->mod != 3 && d->adsz == 8) {
 		f = (struct form){ .kind = K_LEA, .dst = d->reg, .n = d->opsz };
 	} else if (h == op_imul_Gv_Ev) {
 		f = (struct form){ K_IMUL, 0, true, O_REG, f.dt, d->reg, f.dst,
-				   d->opsz, 0, TLB_READ, 0 };
+				   d->opsz, 0, TLB_READ, 0, false };
 		f.kind = e_ok ? K_IMUL : K_CALL;
 	} else {
 		for (unsigned i = 0; i < sizeof(shifts) / sizeof(*shifts); i++)
@@ -512,9 +513,63 @@ static struct form classify(const struct cpu_insn *ci)
 					TLB_READ,
 					(h == shifts[i].one ? 1 :
 					 (unsigned)d->imm) &
-					(d->opsz == 8 ? 63 : 31) };
+					(d->opsz == 8 ? 63 : 31), false };
 	}
 	return f;
+}
+
+static bool has_mem(const struct form *f)
+{
+	return f->dt == O_MEM || f->st == O_MEM || f->kind == K_PUSH ||
+	       f->kind == K_POP || f->kind == K_CALLREL || f->kind == K_RET;
+}
+
+/* A register-only instruction that sets every lazy-flag field and
+ * reads none. */
+static bool full_producer(const struct form *f)
+{
+	return !has_mem(f) && (f->kind == K_ALU || f->kind == K_IMUL ||
+			       (f->kind == K_SHIFT && f->cnt));
+}
+
+/* Whether the lazy flags instruction k of the trace would store are
+ * dead: a full producer overwrites them before anything can see them.
+ * Seeing is: a handler (a call, a memory operand's slow path or
+ * fault, whose delivery reads RFLAGS), an exit, a reader of the lazy
+ * fields; only moves, LEA, NOP, shifts by 0 and, right after an ALU
+ * operation whose host flags are live, one SETcc or CMOVcc may come in
+ * between. */
+static bool lf_dead(const struct form *fs, unsigned n, unsigned k)
+{
+	if (!(fs[k].kind == K_ALU || fs[k].kind == K_IMUL ||
+	      (fs[k].kind == K_SHIFT && fs[k].cnt)))
+		return false;
+	for (unsigned j = k + 1; j < n; j++) {
+		const struct form *f = &fs[j];
+
+		if (full_producer(f))
+			return true;
+		if (has_mem(f))
+			return false;
+		switch (f->kind) {
+		case K_MOV:
+		case K_MOVX:
+		case K_LEA:
+		case K_NOP:
+			continue;
+		case K_SHIFT: /* by 0 */
+			continue;
+		case K_SETCC:
+		case K_CMOV:
+			if (j == k + 1 && fs[k].kind == K_ALU &&
+			    !has_mem(&fs[k]))
+				continue;
+			return false;
+		default:
+			return false;
+		}
+	}
+	return false;
 }
 
 /* Where an inline instruction gives up (a TLB miss): the handler
@@ -676,15 +731,19 @@ static void emit_alu(struct em *e, const struct dec_insn *d,
 
 	emit_get(e, d, f->dt, f->dst, f->n, false, RAX, 0);
 	emit_get(e, d, f->st, f->src, f->n, false, RCX, imm);
-	store64(e, RAX, OFF(lf_a));
-	store64(e, RCX, OFF(lf_b));
+	if (!f->dead_lf) {
+		store64(e, RAX, OFF(lf_a));
+		store64(e, RCX, OFF(lf_b));
+	}
 	/* 32-bit: zero-extends; 8-bit (op r/m8, r8 is one below): the
 	 * rest of rax stays 0 from the zero-extending load */
 	op_rr(e, w, alu_ops[f->aop].opc - (f->n == 1), RAX, RCX);
-	store64(e, RAX, OFF(lf_res));
+	if (!f->dead_lf)
+		store64(e, RAX, OFF(lf_res));
 	if (f->write)
 		emit_put(e, d, f->dt, f->dst, f->n);
-	emit_lf(e, alu_ops[f->aop].lf, f->n);
+	if (!f->dead_lf)
+		emit_lf(e, alu_ops[f->aop].lf, f->n);
 }
 
 /* SHL SHR SAR by a constant count (alu.c shift()): CF the last bit out;
@@ -696,7 +755,9 @@ static void emit_shift(struct em *e, const struct form *f)
 	unsigned bits = 8 * f->n, c = f->cnt;
 
 	load(e, w, RAX, OFF_R(f->dst));
-	if (c) {
+	if (c && f->dead_lf) {
+		op_ri(e, w, 0xc1, f->aop, RAX, c);
+	} else if (c) {
 		op_rr(e, w, 0x89, RCX, RAX);             /* mov rcx, rax */
 		if (f->aop == 4)
 			op_ri(e, w, 0xc1, 5, RCX, bits - c); /* shr */
@@ -737,6 +798,10 @@ static void emit_imul(struct em *e, const struct dec_insn *d,
 	b1(e, 0x0f);
 	b1(e, 0xaf);
 	b1(e, 0xc1);                      /* imul eax, ecx */
+	if (f->dead_lf) {
+		store64(e, RAX, OFF_R(f->dst));
+		return;
+	}
 	b1(e, 0x0f);
 	b1(e, 0x90);
 	b1(e, 0xc1);                      /* seto cl */
@@ -1221,11 +1286,31 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 	struct flags fl = { -1, 0, false };
 
 	for (unsigned k = 0; k < n; k++) {
-		forms[k] = classify(&t->insn[k]);
-		inl += forms[k].kind != K_CALL;
+		const struct dec_insn *d = &t->insn[k].d;
+		struct form *f = &forms[k];
+		int64_t next = off + d->len;
+
+		*f = classify(&t->insn[k]);
+		offs[k] = off;
+		if (next > INT32_MAX)
+			return 0;
+		/* RIP-relative operands and branch targets as 32-bit
+		 * offsets from r13 */
+		if (d->riprel && f->kind != K_CALL &&
+		    next + d->disp != (int32_t)(next + d->disp))
+			f->kind = K_CALL;
+		if ((f->kind == K_JCC || f->kind == K_JMP ||
+		     f->kind == K_CALLREL) &&
+		    next + (int64_t)d->imm != (int32_t)(next + (int64_t)d->imm))
+			f->kind = K_CALL;
+		inl += f->kind != K_CALL;
+		off = next;
 	}
 	if (!inl)
 		return 0; /* nothing to gain over the walk */
+	for (unsigned k = 0; k < n; k++)
+		forms[k].dead_lf = lf_dead(forms, n, k);
+	off = 0;
 	/* push rbx; push r12; push r13 (rsp 16-aligned for the calls) */
 	b1(&e, 0x53);
 	b1(&e, 0x41);
@@ -1242,17 +1327,6 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 		struct form f = forms[k];
 		int64_t next = off + ci->d.len;
 
-		offs[k] = off;
-		if (next > INT32_MAX)
-			return 0;
-		if (ci->d.riprel && f.kind != K_CALL &&
-		    next + ci->d.disp != (int32_t)(next + ci->d.disp))
-			f.kind = K_CALL;
-		if ((f.kind == K_JCC || f.kind == K_JMP ||
-		     f.kind == K_CALLREL) &&
-		    next + (int64_t)ci->d.imm !=
-			    (int32_t)(next + (int64_t)ci->d.imm))
-			f.kind = K_CALL;
 		/* INC/DEC [mem]: the TLB's code comes first, so the flags
 		 * must be a producer the code can run again (cpu_cf()
 		 * would take rdx) */

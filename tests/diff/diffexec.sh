@@ -31,7 +31,9 @@ esac
 # translated (src/cpu/jit.c), against the same host result, faults
 # included; first the families whose instructions the translator runs
 # inline (ADC after an inline ALU operation is rare in the default mix).
-./tests/diff/diffexec --seed 11 --count "$n1" --jit \
+./tests/diff/diffexec --seed 11 --count "$n" --jit \
+	--family alu,cond,mov,incdec || exit 1
+./tests/diff/diffexec --seed 12 --count "$n1" --jit \
 	--family alu,flags,cond,stack,mov,shift,muldiv,incdec || exit 1
 out=$(./tests/diff/diffexec --seed 1 --count "$n" --jit)
 st=$?
