@@ -222,11 +222,16 @@ static inline __attribute__((always_inline)) void run_fast(struct cpu *c,
 				    c->next_check) {
 				unsigned k;
 
-				c->jit_t = t;
 				k = t->jit(c, rip, icount);
+				/* it may have gone on into other
+				 * translations: the trace it returned
+				 * from, walked still unless a handler
+				 * left it (cpu_leave_trace()) */
 				t = c->jit_t;
 				ci = t->insn + k;
 				end = t->insn + t->n;
+				if (c->cur_end)
+					c->cur_end = end;
 				rip = c->rip;
 				icount = c->icount;
 				goto walked;

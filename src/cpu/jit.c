@@ -1146,11 +1146,14 @@ struct exit_ {
 	int32_t tick;
 };
 
-static void emit_exit(struct em *e, const uint8_t *epi, unsigned k,
-		      int32_t tick, bool rip_from_next, int64_t end)
+static void emit_exit(struct em *e, const struct cpu_trace *t,
+		      const uint8_t *epi, unsigned k, int32_t tick,
+		      bool rip_from_next, int64_t end)
 {
 	add_r12(e, tick);
 	store64(e, R12, OFF(icount));
+	mov_imm(e, RCX, (uint64_t)(uintptr_t)t);   /* the trace returned */
+	store64(e, RCX, OFF(jit_t));
 	if (rip_from_next) {
 		load(e, true, RAX, OFF(next_rip));
 	} else {
@@ -1198,18 +1201,21 @@ static void emit_call(struct em *e, const struct cpu_trace *t, unsigned k,
 	}
 }
 
-/* The prologue's size: a chained jump enters a translation after it. */
+/* A translation's layout: the prologue (the run loop's entry), a jump
+ * over the chained entry, and at JIT_CHAIN_ENTRY the entry of a jump
+ * from another translation's end (emit_chain()). */
 #define JIT_PROLOGUE 14
-_Static_assert(CPU_INSN_NS < 128 && sizeof(struct cpu_insn) < 128,
-	       "imul r64, r/m64, imm8");
+#define JIT_CHAIN_ENTRY (JIT_PROLOGUE + 5)
 
-/* At the trace's end, rax = the next RIP (stored) and r12 the clock:
- * the next trace's translation entered directly when the run loop
- * would enter it next (cpu.c run_fast): the trace t was followed by
+/* At the trace's end, rax = the next RIP and r12 the clock (neither
+ * stored yet): the next trace's translation entered directly when the
+ * run loop would enter it next (cpu.c run_fast): t was followed by it
  * (one of t's two links, cpu.h cpu_trace_next(), for this vCPU's key),
- * alive, translated, fitting before next_check, with no gdb breakpoint
- * anywhere (bp_page()).  c->jit_t and c->cur_end then name it, as the
- * run loop would set them.  Else falls through. */
+ * it is alive and translated, and no gdb breakpoint is set
+ * (bp_page()); its chained entry checks that it fits before
+ * next_check.  The jump leaves r13 = its RIP, eax = t's count and rsi
+ * = t for its way back (emit_bail()).  Else falls through, with rax
+ * kept. */
 static void emit_chain(struct em *e, const struct cpu_trace *t)
 {
 	uint8_t *miss[8], *found[2];
@@ -1245,31 +1251,28 @@ static void emit_chain(struct em *e, const struct cpu_trace *t)
 	       (int32_t)offsetof(struct cpu_trace, tag));
 	b1(e, 0xff);
 	miss[nm++] = jcc(e, 0x4);
-	op_mem(e, false, true, 0x8b, RSI, RDX,
+	op_mem(e, false, true, 0x8b, RDI, RDX,
 	       (int32_t)offsetof(struct cpu_trace, jit));
-	op_rr(e, true, 0x85, RSI, RSI);                 /* test rsi, rsi */
+	op_rr(e, true, 0x85, RDI, RDI);                 /* test rdi, rdi */
 	miss[nm++] = jcc(e, 0x4);
-	/* rcx = n: clock + (n - 1) * CPU_INSN_NS < next_check */
-	op_mem(e, false, false, 0x0fb7, RCX, RDX,
-	       (int32_t)offsetof(struct cpu_trace, n));
-	b1(e, 0x48); b1(e, 0x6b); b1(e, 0xf9); b1(e, CPU_INSN_NS); /* imul rdi, rcx, ns */
-	b1(e, 0x4c); b1(e, 0x01); b1(e, 0xe7);          /* add rdi, r12 */
-	op_ri(e, true, 0x81, 5, RDI, CPU_INSN_NS);      /* sub rdi, ns */
-	rbx_mem(e, true, 0x3b, RDI, OFF(next_check));
-	miss[nm++] = jcc(e, 0x3);                       /* jae */
-	store64(e, RDX, OFF(jit_t));
-	rbx_mem(e, true, 0xff, 0, OFF(st_jit_chain)); /* inc: --stats */
-	/* cur_end = &insn[n] */
-	b1(e, 0x48); b1(e, 0x6b); b1(e, 0xc9); b1(e, sizeof(struct cpu_insn)); /* imul rcx, rcx, 40 */
-	op_rr(e, true, 0x01, RCX, RDX);                 /* add rcx, rdx */
-	op_ri(e, true, 0x81, 0, RCX,
-	      (uint32_t)offsetof(struct cpu_trace, insn));
-	store64(e, RCX, OFF(cur_end));
 	b1(e, 0x49); b1(e, 0x89); b1(e, 0xc5);          /* mov r13, rax */
-	op_ri(e, true, 0x81, 0, RSI, JIT_PROLOGUE);     /* add rsi, .. */
-	b1(e, 0xff); b1(e, 0xe6);                       /* jmp rsi */
+	mov_imm(e, RAX, t->n);
+	op_ri(e, true, 0x81, 0, RDI, JIT_CHAIN_ENTRY);  /* add rdi, .. */
+	b1(e, 0xff); b1(e, 0xe7);                       /* jmp rdi */
 	for (unsigned i = 0; i < nm; i++)
 		patch(e, miss[i], e->p);
+}
+
+/* The chained entry gave up (the trace does not fit before
+ * next_check): back to the run loop as the end of the translation that
+ * jumped here (rsi, eax) with RIP = this trace's start (r13). */
+static void emit_bail(struct em *e, const uint8_t *epi)
+{
+	store64(e, RSI, OFF(jit_t));
+	store64(e, R12, OFF(icount));
+	store64(e, R13, OFF(rip));
+	store64(e, R13, OFF(next_rip));
+	patch(e, jump(e, false), epi);
 }
 
 size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
@@ -1278,7 +1281,7 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 	struct exit_ ex[TRACE_MAX];
 	struct slow sl[TRACE_MAX];
 	struct form forms[TRACE_MAX];
-	uint8_t *epi;
+	uint8_t *epi, *body, *bail;
 	unsigned nex = 0, nsl = 0, n = t->n, inl = 0;
 	int64_t off = 0, offs[TRACE_MAX];
 	int32_t pend = 0; /* clock ticks not yet added to r12 */
@@ -1322,6 +1325,16 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 	b1(&e, 0x49); b1(&e, 0x89); b1(&e, 0xd4); /* mov r12, rdx */
 	if (!e.full && e.p - buf != JIT_PROLOGUE)
 		return 0;
+	body = jump(&e, false);
+	/* the chained entry: the whole trace must retire before
+	 * next_check (clock + (n - 1) * CPU_INSN_NS < next_check) */
+	/* lea rcx, [r12 + ...] (eax and rsi are for emit_bail()) */
+	b1(&e, 0x49); b1(&e, 0x8d); b1(&e, 0x8c); b1(&e, 0x24);
+	b4(&e, (uint32_t)((n - 1) * CPU_INSN_NS));
+	rbx_mem(&e, true, 0x3b, RCX, OFF(next_check));
+	bail = jcc(&e, 0x3);                            /* jae */
+	rbx_mem(&e, true, 0xff, 0, OFF(st_jit_chain));  /* inc: --stats */
+	patch(&e, body, e.p);
 	for (unsigned k = 0; k < n; k++) {
 		const struct cpu_insn *ci = &t->insn[k];
 		struct form f = forms[k];
@@ -1368,15 +1381,16 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 	}
 	/* the trace's end: the next translation, else back to the loop */
 	add_r12(&e, pend);
-	store64(&e, R12, OFF(icount));
-	if (last_call) {
+	if (last_call)
 		load(&e, true, RAX, OFF(next_rip));
-	} else {
+	else
 		lea_rax(&e, R13, (int32_t)off);
-		store64(&e, RAX, OFF(next_rip));
-	}
-	store64(&e, RAX, OFF(rip));
 	emit_chain(&e, t);
+	store64(&e, R12, OFF(icount));
+	store64(&e, RAX, OFF(rip));
+	store64(&e, RAX, OFF(next_rip));
+	mov_imm(&e, RCX, (uint64_t)(uintptr_t)t);
+	store64(&e, RCX, OFF(jit_t));
 	mov_imm(&e, RAX, n);
 	epi = e.p;
 	b1(&e, 0x41); b1(&e, 0x5d); /* pop r13 */
@@ -1393,8 +1407,10 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 	}
 	for (unsigned i = 0; i < nex; i++) {
 		patch(&e, ex[i].jump, e.p);
-		emit_exit(&e, epi, ex[i].k, ex[i].tick, true, 0);
+		emit_exit(&e, t, epi, ex[i].k, ex[i].tick, true, 0);
 	}
+	patch(&e, bail, e.p);
+	emit_bail(&e, epi);
 	return e.full ? 0 : (size_t)(e.p - buf);
 }
 
