@@ -657,8 +657,9 @@ static void emit_tlb(struct em *e, int kind, unsigned n, struct slow *sl)
 		op_rr(e, true, 0x89, RDI, RDX);
 	}
 	op_ri(e, true, 0x81, 4, RDI, 0xfffff000u);   /* and rdi, -4096 */
-	op_mem(e, false, false, 0x0fb6, RCX, RBX, OFF(user));
-	op_rr(e, true, 0x09, RDI, RCX);              /* or rdi, rcx */
+	/* or dil, [rbx + user] (the low byte is 0) */
+	b1(e, 0x40);
+	rbx_mem(e, false, 0x0a, RDI, OFF(user));
 	/* cmp rdi, [rbx + rsi + tag] */
 	b1(e, 0x48); b1(e, 0x3b); b1(e, 0xbc); b1(e, 0x33);
 	b4(e, (uint32_t)(TLB_OFF(kind) + offsetof(struct tlb_entry, tag)));
@@ -731,7 +732,8 @@ static void emit_alu(struct em *e, const struct dec_insn *d,
 
 	emit_get(e, d, f->dt, f->dst, f->n, false, RAX, 0);
 	emit_get(e, d, f->st, f->src, f->n, false, RCX, imm);
-	if (!f->dead_lf) {
+	/* LF_LOGIC reads lf_res alone (alu.c: CF, OF and AF are 0) */
+	if (!f->dead_lf && alu_ops[f->aop].lf != LF_LOGIC) {
 		store64(e, RAX, OFF(lf_a));
 		store64(e, RCX, OFF(lf_b));
 	}
