@@ -96,6 +96,7 @@ void cpu_update_dec_key(struct cpu *c)
 	c->dec_key = ((uint64_t)c->mode << 56) | ((uint64_t)c->fpu_trap << 63);
 	/* epoch, then the key's bits 56-63 in bits 2-9, the CPL in 0-1 */
 	c->jc_base = (c->epoch << 10) | (c->dec_key >> 54);
+	c->jc_key = c->jc_base | c->cpl;
 	cpu_leave_trace(c);
 }
 

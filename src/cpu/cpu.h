@@ -214,6 +214,8 @@ struct cpu {
 				     flush and decode-key change */
 	uint64_t dec_key;         /* tag bits of the decode key */
 	uint64_t jc_base;         /* jump-cache key but the CPL */
+	uint64_t jc_key;          /* jc_base | cpl, for translated code's
+				     chaining (jit.c) */
 	struct cpu_jc_entry *jc;  /* 1 << JC_BITS entries */
 
 	/* The machine's clock, carried by the vCPU running (cpu.c passes
@@ -458,7 +460,7 @@ static inline struct cpu_trace *cpu_trace_next(struct cpu *c,
 					       struct cpu_trace *prev,
 					       bool stats)
 {
-	uint64_t la = c->rip, key = c->jc_base | c->cpl;
+	uint64_t la = c->rip, key = c->jc_key;
 	struct cpu_jc_entry *e;
 
 	if (c->mode != DEC_MODE64)
@@ -589,6 +591,7 @@ static inline void cpu_set_cpl(struct cpu *c, unsigned cpl)
 {
 	c->cpl = cpl;
 	c->user = cpl == 3 && !c->sys_access;
+	c->jc_key = c->jc_base | cpl;
 }
 
 static inline void cpu_set_sys_access(struct cpu *c, bool sys)

@@ -1227,9 +1227,7 @@ static void emit_chain(struct em *e, const struct cpu_trace *t)
 	rbx_mem(e, false, 0x83, 7, OFF(nbp));
 	b1(e, 0);
 	miss[nm++] = jcc(e, 0x5);
-	load(e, true, RCX, OFF(jc_base));
-	load(e, false, RDX, OFF(cpl));
-	op_rr(e, true, 0x09, RCX, RDX);                 /* or rcx, rdx */
+	load(e, true, RCX, OFF(jc_key));
 	mov_imm(e, RSI, (uint64_t)(uintptr_t)t);
 	for (unsigned k = 0; k < 2; k++) {
 		/* cmp rax, [rsi + next_la[k]]; cmp rcx, [rsi + next_key[k]] */
