@@ -38,6 +38,11 @@ _Static_assert(offsetof(struct cpu, lf_sz) == offsetof(struct cpu, lf_op) + 1,
 struct em {
 	uint8_t *p, *end;
 	bool full;
+	/* rax holds guest register rax_reg, just stored there, while
+	 * nothing has been emitted since (p == rax_at) and no jump lands
+	 * here: a load of it is then a register move, or nothing. */
+	unsigned rax_reg;
+	const uint8_t *rax_at;
 };
 
 static inline void b1(struct em *e, unsigned v)
@@ -77,12 +82,30 @@ static inline void rbx_mem(struct em *e, bool w, unsigned opc, unsigned reg,
 
 static inline void load(struct em *e, bool w, unsigned reg, int32_t disp)
 {
+	if (e->p == e->rax_at && disp == OFF_R(e->rax_reg) &&
+	    (reg == RAX || reg == RCX)) {
+		if (reg == RCX) {                 /* mov rcx, rax */
+			if (w)
+				b1(e, 0x48);
+			b1(e, 0x89);
+			b1(e, 0xc1);
+		} else if (!w) {                  /* mov eax, eax */
+			b1(e, 0x89);
+			b1(e, 0xc0);
+		}
+		return;
+	}
 	rbx_mem(e, w, 0x8b, reg, disp);
 }
 
 static inline void store64(struct em *e, unsigned reg, int32_t disp)
 {
 	rbx_mem(e, true, 0x89, reg, disp);
+	if (reg == RAX && disp >= OFF_R(0) && disp < OFF_R(16) &&
+	    (disp - OFF_R(0)) % 8 == 0) {
+		e->rax_reg = (unsigned)(disp - OFF_R(0)) / 8;
+		e->rax_at = e->p;
+	}
 }
 
 /* lea rax, [r13 + disp32] (r12: base needs a SIB byte). */
@@ -140,6 +163,8 @@ static void patch(struct em *e, uint8_t *at, const uint8_t *to)
 {
 	int32_t rel = (int32_t)(to - (at + 4));
 
+	if (to == e->p)
+		e->rax_at = NULL; /* a label here: rax unknown */
 	if (e->full)
 		return;
 	memcpy(at, &rel, 4);
@@ -685,6 +710,10 @@ static void emit_get(struct em *e, const struct dec_insn *d, int t,
 	}
 	if (t == O_REG && n == 1 && !d->rex && r >= 4 && r < 8)
 		disp = OFF_R(r - 4) + 1;
+	if (t == O_REG && (n == 8 || (n == 4 && !sx))) {
+		load(e, n == 8, reg, disp);
+		return;
+	}
 	switch (n) {
 	case 1: op_mem(e, false, sx, sx ? 0x0fbe : 0x0fb6, reg, base, disp); break;
 	case 2: op_mem(e, false, sx, sx ? 0x0fbf : 0x0fb7, reg, base, disp); break;
@@ -740,12 +769,12 @@ static void emit_alu(struct em *e, const struct dec_insn *d,
 	/* 32-bit: zero-extends; 8-bit (op r/m8, r8 is one below): the
 	 * rest of rax stays 0 from the zero-extending load */
 	op_rr(e, w, alu_ops[f->aop].opc - (f->n == 1), RAX, RCX);
-	if (!f->dead_lf)
+	if (!f->dead_lf) {
 		store64(e, RAX, OFF(lf_res));
-	if (f->write)
-		emit_put(e, d, f->dt, f->dst, f->n);
-	if (!f->dead_lf)
 		emit_lf(e, alu_ops[f->aop].lf, f->n);
+	}
+	if (f->write) /* last: rax then holds the register (load()) */
+		emit_put(e, d, f->dt, f->dst, f->n);
 }
 
 /* SHL SHR SAR by a constant count (alu.c shift()): CF the last bit out;
@@ -814,7 +843,7 @@ static void emit_imul(struct em *e, const struct dec_insn *d,
 	store64(e, RCX, OFF(lf_b));
 	store64(e, RAX, OFF(lf_res));
 	emit_lf(e, LF_CO, f->n);
-	store64(e, RAX, OFF_R(f->dst));
+	store64(e, RAX, OFF_R(f->dst));   /* last (load()) */
 }
 
 /* LEA with 8-byte addresses (ops.c lea()): base or RIP, index, disp
@@ -1041,7 +1070,6 @@ static void emit_adc(struct em *e, const struct dec_insn *d,
 	b1(e, 0x0f); b1(e, 0xba); b1(e, 0xe2); b1(e, 0); /* bt edx, 0: CF */
 	op_rr(e, w, f->aop == 2 ? 0x11 : 0x19, RAX, RCX); /* adc/sbb */
 	store64(e, RAX, OFF(lf_res));
-	store64(e, RAX, OFF_R(f->dst));
 	/* lf_op = producer + 5 * dl, lf_sz = n (movzx and lea keep the
 	 * flags) */
 	b1(e, 0x0f); b1(e, 0xb6); b1(e, 0xd2); /* movzx edx, dl */
@@ -1050,6 +1078,7 @@ static void emit_adc(struct em *e, const struct dec_insn *d,
 	b4(e, (uint32_t)((f->aop == 2 ? LF_ADD : LF_SUB) | f->n << 8));
 	b1(e, 0x66);
 	rbx_mem(e, false, 0x89, RDX, OFF(lf_op));
+	store64(e, RAX, OFF_R(f->dst));       /* last (load()) */
 }
 
 /* INC, DEC (alu.c incdec()): the carry flag kept, folded into rflags
@@ -1074,8 +1103,8 @@ static void emit_inc(struct em *e, const struct dec_insn *d,
 	b1(e, f->n == 1 ? 0xfe : 0xff);
 	b1(e, f->aop ? 0xc8 : 0xc0);                  /* inc/dec eax */
 	store64(e, RAX, OFF(lf_res));
-	emit_put(e, d, f->dt, f->dst, f->n);
 	emit_lf(e, f->aop ? LF_DEC : LF_INC, f->n);
+	emit_put(e, d, f->dt, f->dst, f->n);  /* last (load()) */
 }
 
 /* The inline code of ci; a memory operand's TLB miss jumps to sl. */
@@ -1277,7 +1306,7 @@ static void emit_bail(struct em *e, const uint8_t *epi)
 
 size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 {
-	struct em e = { buf, buf + cap, false };
+	struct em e = { buf, buf + cap, false, 0, NULL };
 	struct exit_ ex[TRACE_MAX];
 	struct slow sl[TRACE_MAX];
 	struct form forms[TRACE_MAX];
@@ -1357,8 +1386,10 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 		} else {
 			sl[nsl] = (struct slow){ .nj = 0, .k = k, .pend = pend };
 			emit_inline(&e, ci, &f, &fl, next, &sl[nsl]);
-			if (sl[nsl].nj)
+			if (sl[nsl].nj) { /* the handler comes back here */
 				sl[nsl++].resume = e.p;
+				e.rax_at = NULL;
+			}
 			pend += CPU_INSN_NS;
 		}
 		/* the flags after k */
