@@ -1272,7 +1272,22 @@ static void emit_chain(struct em *e, const struct cpu_trace *t)
 		patch(e, no, e->p);
 		patch(e, no2, e->p);
 	}
-	miss[nm++] = jump(e, false);
+	/* else the jump cache's entry for rax (cpu.h cpu_jc_hash()):
+	 * returns and indirect jumps */
+	mov_imm(e, RDI, 0x9e3779b97f4a7c15ull);
+	b1(e, 0x48); b1(e, 0x0f); b1(e, 0xaf); b1(e, 0xf8); /* imul rdi, rax */
+	op_ri(e, true, 0xc1, 5, RDI, 64 - JC_BITS);          /* shr rdi */
+	b1(e, 0x48); b1(e, 0x8d); b1(e, 0x3c); b1(e, 0x7f); /* lea rdi, [rdi*3] */
+	op_ri(e, true, 0xc1, 4, RDI, 3);                     /* shl rdi, 3 */
+	rbx_mem(e, true, 0x03, RDI, OFF(jc));                /* add rdi, [jc] */
+	op_mem(e, false, true, 0x3b, RAX, RDI,
+	       (int32_t)offsetof(struct cpu_jc_entry, la));
+	miss[nm++] = jcc(e, 0x5);
+	op_mem(e, false, true, 0x3b, RCX, RDI,
+	       (int32_t)offsetof(struct cpu_jc_entry, key));
+	miss[nm++] = jcc(e, 0x5);
+	op_mem(e, false, true, 0x8b, RDX, RDI,
+	       (int32_t)offsetof(struct cpu_jc_entry, t));
 	patch(e, found[0], e->p);
 	patch(e, found[1], e->p);
 	/* cmp qword [rdx + tag], TRACE_DEAD (-1) */
@@ -1291,6 +1306,8 @@ static void emit_chain(struct em *e, const struct cpu_trace *t)
 	for (unsigned i = 0; i < nm; i++)
 		patch(e, miss[i], e->p);
 }
+
+_Static_assert(sizeof(struct cpu_jc_entry) == 24, "jump cache index * 24");
 
 /* The chained entry gave up (the trace does not fit before
  * next_check): back to the run loop as the end of the translation that
