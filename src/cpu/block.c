@@ -389,8 +389,7 @@ bool cpu_trace_translate(struct cpu *c, struct cpu_trace *t)
 	n = cpu_jit_emit(t, ic->code + ic->code_used,
 			 IC_CODE_SIZE - ic->code_used);
 	if (!n) {
-		/* full (a trace's code is far below 64 KiB), or nothing
-		 * to gain */
+		/* full (a trace's code is far below 64 KiB) */
 		if (IC_CODE_SIZE - ic->code_used < 65536)
 			ic->code_full = true;
 		return false;

@@ -398,7 +398,8 @@ cpu_handler cpu_opcode_handler(unsigned op);
 /* Fast-path entries of a trace before it is translated. */
 #define JIT_HOT 16
 /* Writes the translation of t into buf (cap bytes); returns its size,
- * 0 when t gains nothing from one or it does not fit. */
+ * 0 when it does not fit (a trace of calls alone is translated too:
+ * direct calls and chaining). */
 size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap);
 /* Whether the translator runs d inline (tests). */
 bool cpu_jit_supported(const struct dec_insn *d);

@@ -1328,7 +1328,7 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 	struct slow sl[TRACE_MAX];
 	struct form forms[TRACE_MAX];
 	uint8_t *epi, *body, *bail;
-	unsigned nex = 0, nsl = 0, n = t->n, inl = 0;
+	unsigned nex = 0, nsl = 0, n = t->n;
 	int64_t off = 0, offs[TRACE_MAX];
 	int32_t pend = 0; /* clock ticks not yet added to r12 */
 	bool last_call = false;
@@ -1352,11 +1352,8 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 		     f->kind == K_CALLREL) &&
 		    next + (int64_t)d->imm != (int32_t)(next + (int64_t)d->imm))
 			f->kind = K_CALL;
-		inl += f->kind != K_CALL;
 		off = next;
 	}
-	if (!inl)
-		return 0; /* nothing to gain over the walk */
 	for (unsigned k = 0; k < n; k++)
 		forms[k].dead_lf = lf_dead(forms, n, k);
 	off = 0;
