@@ -401,8 +401,6 @@ cpu_handler cpu_opcode_handler(unsigned op);
  * 0 when it does not fit (a trace of calls alone is translated too:
  * direct calls and chaining). */
 size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap);
-/* Whether the translator runs d inline (tests). */
-bool cpu_jit_supported(const struct dec_insn *d);
 
 /* --- the decoded-instruction cache (block.c) ---------------------------- */
 /* Creates the machine's decode cache and attaches c to it; further vCPUs

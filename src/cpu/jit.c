@@ -1458,10 +1458,3 @@ size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
 	emit_bail(&e, epi);
 	return e.full ? 0 : (size_t)(e.p - buf);
 }
-
-bool cpu_jit_supported(const struct dec_insn *d)
-{
-	struct cpu_insn ci = { NULL, *d };
-
-	return classify(&ci).kind != K_CALL;
-}
