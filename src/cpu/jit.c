@@ -1,28 +1,34 @@
 /* The trace translator: host x86-64 code for a hot trace (block.c
- * compiles a trace once the fast path has entered it JIT_HOT times).
+ * translates a trace once the fast path has entered it JIT_HOT times).
  *
  * The code does what the run loop's walk would do for the whole trace,
  * instruction by instruction, with the same results:
  *
- * - each instruction the translator knows (register-only MOV, LEA, the
- *   ALU operations without carry in, TEST, at 4 and 8 bytes) becomes a
- *   few host instructions on the guest registers in struct cpu, leaving
- *   the lazy flags (lf_op, lf_sz, lf_a, lf_b, lf_res) exactly as its
- *   handler would;
+ * - each instruction the translator knows (classify(): MOV, MOVZX/MOVSX,
+ *   LEA, the ALU operations, TEST, ADC/SBB, INC/DEC, shifts by a
+ *   constant, IMUL, PUSH/POP, CALL/RET, Jcc/JMP, SETcc, CMOVcc, NOP)
+ *   becomes a few host instructions on the guest registers in struct
+ *   cpu, leaving memory and the lazy flags (lf_op, lf_sz, lf_a, lf_b,
+ *   lf_res) exactly as its handler would; memory operands go through the
+ *   TLB inline, the handler out of line on a miss;
  * - every other instruction is a direct call of its stored handler with
  *   rip, next_rip and icount stored first, as the walk stores them;
- * - the virtual clock: the caller enters only when the whole trace fits
- *   before next_check (cpu.c run_fast); an inline instruction cannot
- *   move next_check, a handler can, so after each call the code leaves
- *   unless the rest of the trace still fits, and the walk goes on from
- *   the next instruction with its check at each.  Events are therefore
- *   taken at the same instruction count with or without translation.
+ * - the virtual clock: a translation runs only when the whole trace
+ *   fits before next_check (cpu.c run_fast, or its chained entry); an
+ *   inline instruction cannot move next_check, a handler can, so after
+ *   each call the code leaves unless the rest of the trace still fits,
+ *   and the walk goes on from the next instruction with its check at
+ *   each.  Events are therefore taken at the same instruction count
+ *   with or without translation;
+ * - at its end a translation jumps into the next trace's when the
+ *   trace's links or the jump cache name it (emit_chain()).
  *
  * The code keeps c in rbx, the trace's RIP in r13 (a trace may run at
  * several linear addresses: it is keyed by physical address, so RIPs
  * are r13 plus an offset) and the clock in r12; it returns the number
- * of instructions retired, with c->rip and c->icount stored.  A fault
- * in a handler longjmps out of it like out of the walk. */
+ * of instructions retired in the trace c->jit_t, with c->rip and
+ * c->icount stored.  A fault in a handler longjmps out of it like out of
+ * the walk.  DEVELOPERS.md ("Interpreter notes") has the rules. */
 #include "cpu/cpu.h"
 
 #include <stddef.h>
