@@ -76,6 +76,8 @@ struct machine {
 	bool jit_off;              /* --jit off: the interpreter's walk only */
 	unsigned jit_hot;          /* fast-path entries of a trace before it
 				      is translated; 0: JIT_HOT (tests set 1) */
+	bool jit_tlb_miss;         /* tests: translated memory accesses all
+				      take their out-of-line handler */
 	unsigned cpu_level;        /* --cpu: the interpreter's x86-64 level
 				      (1, 2); 0: the highest the host has */
 	struct dev_state *devs;    /* src/devices */

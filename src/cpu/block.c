@@ -387,7 +387,7 @@ bool cpu_trace_translate(struct cpu *c, struct cpu_trace *t)
 	if (!ic->code || !c->jit)
 		return false;
 	n = cpu_jit_emit(t, ic->code + ic->code_used,
-			 IC_CODE_SIZE - ic->code_used);
+			 IC_CODE_SIZE - ic->code_used, c->jit_tlb_miss);
 	if (!n) {
 		/* full (a trace's code is far below 64 KiB) */
 		if (IC_CODE_SIZE - ic->code_used < 65536)

@@ -1105,6 +1105,7 @@ static struct cpu *new_cpu(struct cpu_engine *eng, unsigned id)
 	c->stats = eng->m->stats;
 	c->jit = !eng->m->jit_off;
 	c->jit_hot = eng->m->jit_hot ? eng->m->jit_hot : JIT_HOT;
+	c->jit_tlb_miss = eng->m->jit_tlb_miss;
 	c->level = eng->m->cpu_level;
 	c->stop_at = UINT64_MAX;
 	if (!c->level)

@@ -249,6 +249,7 @@ struct cpu {
 	bool stats;               /* --stats: count the hit paths too */
 	bool jit;                 /* translate hot traces (jit.c) */
 	uint32_t jit_hot;         /* after this many fast-path entries */
+	bool jit_tlb_miss;        /* machine.jit_tlb_miss (tests) */
 	bool nmi_blocked;         /* an NMI was delivered, no IRET since */
 	/* Single step (RFLAGS.TF): set by MOV SS, by every delivery, and
 	 * a trap held over MOV SS (event.c cpu_single_step_trap). */
@@ -398,9 +399,11 @@ cpu_handler cpu_opcode_handler(unsigned op);
 /* Fast-path entries of a trace before it is translated. */
 #define JIT_HOT 16
 /* Writes the translation of t into buf (cap bytes); returns its size,
+ * tlb_miss: every memory access out of line (tests, to run that code), 
  * 0 when it does not fit (a trace of calls alone is translated too:
  * direct calls and chaining). */
-size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap);
+size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap,
+		    bool tlb_miss);
 
 /* --- the decoded-instruction cache (block.c) ---------------------------- */
 /* Creates the machine's decode cache and attaches c to it; further vCPUs

@@ -49,6 +49,7 @@ struct em {
 	 * here: a load of it is then a register move, or nothing. */
 	unsigned rax_reg;
 	const uint8_t *rax_at;
+	bool tlb_miss; /* tests: every TLB probe misses */
 };
 
 static inline void b1(struct em *e, unsigned v)
@@ -695,6 +696,8 @@ static void emit_tlb(struct em *e, int kind, unsigned n, struct slow *sl)
 	b1(e, 0x48); b1(e, 0x3b); b1(e, 0xbc); b1(e, 0x33);
 	b4(e, (uint32_t)(TLB_OFF(kind) + offsetof(struct tlb_entry, tag)));
 	slow_jump(e, sl, jcc(e, 0x5)); /* jne */
+	if (e->tlb_miss)
+		slow_jump(e, sl, jump(e, false));
 	/* add rdx, [rbx + rsi + addend] */
 	b1(e, 0x48); b1(e, 0x03); b1(e, 0x94); b1(e, 0x33);
 	b4(e, (uint32_t)(TLB_OFF(kind) + offsetof(struct tlb_entry, addend)));
@@ -1327,9 +1330,10 @@ static void emit_bail(struct em *e, const uint8_t *epi)
 	patch(e, jump(e, false), epi);
 }
 
-size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap)
+size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap,
+		    bool tlb_miss)
 {
-	struct em e = { buf, buf + cap, false, 0, NULL };
+	struct em e = { buf, buf + cap, false, 0, NULL, tlb_miss };
 	struct exit_ ex[TRACE_MAX];
 	struct slow sl[TRACE_MAX];
 	struct form forms[TRACE_MAX];

@@ -509,7 +509,7 @@ static void usage(void)
 	       "[--batch N]\n"
 	       "                [--mode 64|32] [--max-fail N] [--strict] "
 	       "[--inject] [--list] [-v]\n"
-	       "                [--cpu v1|v2|v3] [--jit]\n"
+	       "                [--cpu v1|v2|v3] [--jit] [--jit-tlb-miss]\n"
 	       "  --cpu: the interpreter's CPU model (default: the highest "
 	       "rax offers that the host has)\n"
 	       "  --mode 32: 32-bit code in compatibility mode (the host's "
@@ -522,7 +522,10 @@ static void usage(void)
 	       "comparison)\n"
 	       "  --jit: also run each sequence on the fast path, every "
 	       "trace translated\n"
-	       "         (src/cpu/jit.c)\n");
+	       "         (src/cpu/jit.c)\n"
+	       "  --jit-tlb-miss: --jit with every translated memory access "
+	       "through its\n"
+	       "         out-of-line handler\n");
 }
 
 /* Can the host run 32-bit code?  An empty 32-bit sequence (the
@@ -555,6 +558,7 @@ int main(int argc, char **argv)
 		{ "list", 0, NULL, 'l' }, { "verbose", 0, NULL, 'v' },
 		{ "inject", 0, NULL, 'i' }, { "mode", 1, NULL, 'M' },
 		{ "cpu", 1, NULL, 'c' }, { "jit", 0, NULL, 'J' },
+		{ "jit-tlb-miss", 0, NULL, 'T' },
 		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	uint64_t seed = 1, count = 1000, insns = 0, faults[32] = { 0 };
@@ -562,7 +566,7 @@ int main(int argc, char **argv)
 	int steps;
 	uint32_t fam = ((1u << DX_NFAM) - 1) & ~DX_FAM_DEFAULT;
 	unsigned batch = 250, fails = 0;
-	bool m32 = false, jit = false;
+	bool m32 = false, jit = false, tlb_miss = false;
 	unsigned level = cpu_host_level() < CPU_LEVEL_MAX ? cpu_host_level() :
 			 CPU_LEVEL_MAX;
 	const char *famarg = "default";
@@ -600,6 +604,7 @@ int main(int argc, char **argv)
 		case 'm': opt.max_fail = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'S': opt.strict = true; break;
 		case 'J': jit = true; break;
+		case 'T': jit = tlb_miss = true; break;
 		case 'i': opt.inject = true; break;
 		case 'v': opt.verbose = true; break;
 		case 'f':
@@ -631,7 +636,7 @@ int main(int argc, char **argv)
 	h = malloc(batch * sizeof(*h));
 	r = malloc(sizeof(*r));
 	h2 = malloc(sizeof(*h2));
-	if (!s || !h || !r || !h2 || dx_interp_init(&m, level, jit)) {
+	if (!s || !h || !r || !h2 || dx_interp_init(&m, level, jit, tlb_miss)) {
 		fprintf(stderr, "diffexec: out of memory\n");
 		return 1;
 	}

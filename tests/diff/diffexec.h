@@ -118,8 +118,11 @@ int dx_native_run(const struct dx_seq *s, unsigned n, struct dx_state *out);
 /* interp.c: the interpreter side. */
 struct machine;
 /* jit: every trace is translated the first time the run loop's fast
- * path enters it (machine.jit_hot = 1) instead of once it is hot. */
-int dx_interp_init(struct machine *m, unsigned level, bool jit);
+ * path enters it (machine.jit_hot = 1) instead of once it is hot;
+ * tlb_miss: its memory accesses all take their out-of-line handler
+ * (machine.jit_tlb_miss). */
+int dx_interp_init(struct machine *m, unsigned level, bool jit,
+		   bool tlb_miss);
 void dx_interp_destroy(struct machine *m);
 /* Runs s on the interpreter one instruction at a time, on the slow
  * path; *out as for dx_native_run.  Returns the steps it took, or -1

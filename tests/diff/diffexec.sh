@@ -35,6 +35,9 @@ esac
 	--family alu,cond,mov,incdec || exit 1
 ./tests/diff/diffexec --seed 12 --count "$n1" --jit \
 	--family alu,flags,cond,stack,mov,shift,muldiv,incdec || exit 1
+# the code a TLB miss runs (the handler out of line, then back)
+./tests/diff/diffexec --seed 13 --count "$n1" --jit-tlb-miss \
+	--family alu,cond,mov,incdec,stack || exit 1
 out=$(./tests/diff/diffexec --seed 1 --count "$n" --jit)
 st=$?
 echo "$out"

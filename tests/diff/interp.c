@@ -128,7 +128,8 @@ static int enable_avx(struct machine *m)
 	return r.rip == P_XSTUB + sizeof(stub) ? 0 : -1;
 }
 
-int dx_interp_init(struct machine *m, unsigned level, bool jit)
+int dx_interp_init(struct machine *m, unsigned level, bool jit,
+		   bool tlb_miss)
 {
 	struct rax_err e;
 	int ret;
@@ -136,6 +137,7 @@ int dx_interp_init(struct machine *m, unsigned level, bool jit)
 	memset(m, 0, sizeof(*m));
 	m->cpu_level = level;
 	m->jit_hot = jit ? 1 : 0;
+	m->jit_tlb_miss = tlb_miss;
 	ret = gm_init(&m->mem, 4u << 20);
 	if (ret)
 		return ret;
