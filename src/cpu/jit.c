@@ -191,8 +191,8 @@ static void call(struct em *e, const void *fn)
 	b1(e, 0xd0); /* call rax */
 }
 
-/* op reg, [base + disp32] with base rbx or rdx (no SIB byte), an
- * optional 66 prefix and a one- or two-byte opcode. */
+/* op reg, [base + disp32] with base rbx, rdx, rsi or rdi (no SIB
+ * byte), an optional 66 prefix and a one- or two-byte opcode. */
 static inline void op_mem(struct em *e, bool p66, bool w, unsigned opc,
 		   unsigned reg, unsigned base, int32_t disp)
 {
