@@ -294,76 +294,73 @@ static bool operand_e(const struct dec_insn *d, int *t, unsigned *r)
 	return simple_mem(d);
 }
 
-/* The ALU handlers per operation (ModRM.reg order), 4- and 8-byte
- * forms; group 1's R_I and M_I serve the byte forms too. */
+/* The ALU handlers without carry in per operation (ModRM.reg order):
+ * E op= G, G op= E, E op= imm (group 1's R_I and M_I serve the byte
+ * forms too), the accumulator's form; 4- and 8-byte, and byte. */
 struct alu_handlers {
-	cpu_handler ev_gv, gv_ev, r_i, m_i, ax_i;
+	cpu_handler e_g, g_e, r_i, m_i, acc_i;
 };
+#define ALU_H(n, v, b, acc) { op_##n##_E##v##_G##b, op_##n##_G##b##_E##v, \
+			      op_##n##_R_I, op_##n##_M_I, op_##n##_##acc }
 static const struct alu_handlers alu[8] = {
-	{ op_add_Ev_Gv, op_add_Gv_Ev, op_add_R_I, op_add_M_I,
-	  op_add_rAX_Iz },
-	{ op_or_Ev_Gv, op_or_Gv_Ev, op_or_R_I, op_or_M_I,
-	  op_or_rAX_Iz },
-	{ NULL, NULL, NULL, NULL, NULL },
-	{ NULL, NULL, NULL, NULL, NULL },
-	{ op_and_Ev_Gv, op_and_Gv_Ev, op_and_R_I, op_and_M_I,
-	  op_and_rAX_Iz },
-	{ op_sub_Ev_Gv, op_sub_Gv_Ev, op_sub_R_I, op_sub_M_I,
-	  op_sub_rAX_Iz },
-	{ op_xor_Ev_Gv, op_xor_Gv_Ev, op_xor_R_I, op_xor_M_I,
-	  op_xor_rAX_Iz },
-	{ op_cmp_Ev_Gv, op_cmp_Gv_Ev, op_cmp_R_I, op_cmp_M_I,
-	  op_cmp_rAX_Iz },
+	ALU_H(add, v, v, rAX_Iz), ALU_H(or, v, v, rAX_Iz),
+	{ NULL, NULL, NULL, NULL, NULL }, { NULL, NULL, NULL, NULL, NULL },
+	ALU_H(and, v, v, rAX_Iz), ALU_H(sub, v, v, rAX_Iz),
+	ALU_H(xor, v, v, rAX_Iz), ALU_H(cmp, v, v, rAX_Iz),
 };
+static const struct alu_handlers alu_byte[8] = {
+	ALU_H(add, b, b, AL_Ib), ALU_H(or, b, b, AL_Ib),
+	{ NULL, NULL, NULL, NULL, NULL }, { NULL, NULL, NULL, NULL, NULL },
+	ALU_H(and, b, b, AL_Ib), ALU_H(sub, b, b, AL_Ib),
+	ALU_H(xor, b, b, AL_Ib), ALU_H(cmp, b, b, AL_Ib),
+};
+#undef ALU_H
 
-
-/* The byte forms: ALU operations without carry, TEST, MOV; a register
- * without REX in 4-7 is AH CH DH BH (emit_get, emit_put). */
-static struct form classify_byte(const struct dec_insn *d, cpu_handler h,
-				 const struct alu_handlers *wide)
+/* h as one of table t's ALU forms: f (E in f->dt, f->dst; G in f->st,
+ * f->src) made a K_ALU (K_CALL when E is a memory operand the
+ * translator does not compute: e_ok false); false when h is none. */
+static bool classify_alu(const struct dec_insn *d, cpu_handler h,
+			 const struct alu_handlers *t, struct form *f,
+			 bool e_ok)
 {
-	static const struct {
-		cpu_handler eb_gb, gb_eb, al_ib;
-	} b[8] = {
-		{ op_add_Eb_Gb, op_add_Gb_Eb, op_add_AL_Ib },
-		{ op_or_Eb_Gb, op_or_Gb_Eb, op_or_AL_Ib },
-		{ NULL, NULL, NULL },
-		{ NULL, NULL, NULL },
-		{ op_and_Eb_Gb, op_and_Gb_Eb, op_and_AL_Ib },
-		{ op_sub_Eb_Gb, op_sub_Gb_Eb, op_sub_AL_Ib },
-		{ op_xor_Eb_Gb, op_xor_Gb_Eb, op_xor_AL_Ib },
-		{ op_cmp_Eb_Gb, op_cmp_Gb_Eb, op_cmp_AL_Ib },
-	};
-	struct form f = { .kind = K_CALL, .n = 1, .tlb = TLB_READ,
-			  .st = O_REG, .src = d->reg };
-	bool e_ok = operand_e(d, &f.dt, &f.dst);
-
 	for (unsigned op = 0; op < 8; op++) {
-		if (!b[op].eb_gb)
+		if (!t[op].e_g)
 			continue;
-		f.aop = op;
-		f.write = op != 7;
-		if (h == b[op].eb_gb || h == wide[op].r_i ||
-		    h == wide[op].m_i) {
-			f.st = h == b[op].eb_gb ? O_REG : O_IMM;
-			if (f.dt == O_MEM && f.write)
-				f.tlb = TLB_WRITE;
-		} else if (h == b[op].gb_eb) {
-			f.st = f.dt;
-			f.src = f.dst;
-			f.dt = O_REG;
-			f.dst = d->reg;
-		} else if (h == b[op].al_ib) {
-			f.dt = O_REG;
-			f.dst = R_RAX;
-			f.st = O_IMM;
+		f->aop = op;
+		f->write = op != 7;
+		if (h == t[op].e_g || h == t[op].r_i || h == t[op].m_i) {
+			f->st = h == t[op].e_g ? O_REG : O_IMM;
+			if (f->dt == O_MEM && f->write)
+				f->tlb = TLB_WRITE;
+		} else if (h == t[op].g_e) {
+			f->st = f->dt;
+			f->src = f->dst;
+			f->dt = O_REG;
+			f->dst = d->reg;
+		} else if (h == t[op].acc_i) {
+			f->dt = O_REG;
+			f->dst = R_RAX;
+			f->st = O_IMM;
 			e_ok = true;
 		} else {
 			continue;
 		}
-		f.kind = e_ok ? K_ALU : K_CALL;
-		return f;
+		f->kind = e_ok ? K_ALU : K_CALL;
+		return true;
 	}
+	return false;
+}
+
+/* The byte forms: ALU operations without carry, TEST, MOV; a register
+ * without REX in 4-7 is AH CH DH BH (emit_get, emit_put). */
+static struct form classify_byte(const struct dec_insn *d, cpu_handler h)
+{
+	struct form f = { .kind = K_CALL, .n = 1, .tlb = TLB_READ,
+			  .st = O_REG, .src = d->reg };
+	bool e_ok = operand_e(d, &f.dt, &f.dst);
+
+	if (classify_alu(d, h, alu_byte, &f, e_ok))
+		return f;
 	f.aop = 4;
 	f.write = false;
 	if (h == op_test_Eb_Gb || h == op_test_E_I) {
@@ -452,38 +449,14 @@ static struct form classify(const struct cpu_insn *ci)
 		return f;
 	}
 	if (d->opsz == 1)
-		return classify_byte(d, h, alu);
+		return classify_byte(d, h);
 	if (d->opsz != 4 && d->opsz != 8)
 		return f;
 	e_ok = operand_e(d, &f.dt, &f.dst);
 	f.st = O_REG;
 	f.src = d->reg;
-	for (unsigned op = 0; op < 8; op++) {
-		if (!alu[op].ev_gv)
-			continue;
-		f.aop = op;
-		f.write = op != 7;
-		if (h == alu[op].ev_gv || h == alu[op].r_i ||
-		    h == alu[op].m_i) {
-			f.st = h == alu[op].ev_gv ? O_REG : O_IMM;
-			if (f.dt == O_MEM && f.write)
-				f.tlb = TLB_WRITE;
-		} else if (h == alu[op].gv_ev) {
-			f.st = f.dt;
-			f.src = f.dst;
-			f.dt = O_REG;
-			f.dst = d->reg;
-		} else if (h == alu[op].ax_i) {
-			f.dt = O_REG;
-			f.dst = R_RAX;
-			f.st = O_IMM;
-			e_ok = true;
-		} else {
-			continue;
-		}
-		f.kind = e_ok ? K_ALU : K_CALL;
+	if (classify_alu(d, h, alu, &f, e_ok))
 		return f;
-	}
 	if ((h == op_adc_Ev_Gv || h == op_sbb_Ev_Gv) && d->mod == 3) {
 		f = (struct form){ K_ADC, h == op_adc_Ev_Gv ? 2 : 3, true,
 				   O_REG, O_REG, d->rm, d->reg, d->opsz, 0,
