@@ -399,9 +399,9 @@ cpu_handler cpu_opcode_handler(unsigned op);
 /* Fast-path entries of a trace before it is translated. */
 #define JIT_HOT 16
 /* Writes the translation of t into buf (cap bytes); returns its size,
- * tlb_miss: every memory access out of line (tests, to run that code), 
  * 0 when it does not fit (a trace of calls alone is translated too:
- * direct calls and chaining). */
+ * direct calls and chaining).  tlb_miss (tests): every translated
+ * memory access takes its out-of-line handler. */
 size_t cpu_jit_emit(const struct cpu_trace *t, uint8_t *buf, size_t cap,
 		    bool tlb_miss);
 
